@@ -1,0 +1,158 @@
+//! Consent: may we contact this customer, on this channel, for this purpose, now?
+//!
+//! Consent is a ledger of timestamped events per (channel, purpose). An event
+//! without a channel applies to every channel. To decide at time `t`, the
+//! latest event at or before `t` that applies wins; a channel-specific event
+//! beats a channel-wide one at the same instant, and a withdrawal beats a grant
+//! at the same instant (the conservative reading). With no applicable event the
+//! answer is "no": consent is opt-in, as the GDPR requires for marketing.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::labels::open_enum;
+use super::touchpoint::Channel;
+
+open_enum! {
+    /// Why we would contact or process data about a customer.
+    Purpose {
+        /// Direct marketing (newsletters, offers, campaigns).
+        Marketing = "marketing",
+        /// Analytics and measurement.
+        Analytics = "analytics",
+        /// Personalisation of content and offers.
+        Personalisation = "personalisation" | "personalization",
+    }
+}
+
+/// Whether consent was given or withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentStatus {
+    /// Consent given.
+    Granted,
+    /// Consent withdrawn (or refused).
+    Withdrawn,
+}
+
+impl ConsentStatus {
+    /// Parses `granted`/`withdrawn` and common synonyms (`yes`, `true`, `opt_in`, `no`, `false`, `opt_out`, …).
+    pub fn parse(raw: &str) -> Option<Self> {
+        match super::labels::normalize_label(raw).as_str() {
+            "granted" | "grant" | "given" | "yes" | "y" | "true" | "1" | "opt_in" | "opted_in" => {
+                Some(ConsentStatus::Granted)
+            }
+            "withdrawn" | "withdraw" | "revoked" | "refused" | "denied" | "no" | "n" | "false" | "0" | "opt_out"
+            | "opted_out" => Some(ConsentStatus::Withdrawn),
+            _ => None,
+        }
+    }
+}
+
+/// One consent event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentEvent {
+    /// The channel it applies to; `None` means every channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    /// The purpose.
+    pub purpose: Purpose,
+    /// Granted or withdrawn.
+    pub status: ConsentStatus,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A customer's consent ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Consent {
+    events: Vec<ConsentEvent>,
+}
+
+impl Consent {
+    /// An empty ledger (no consent for anything).
+    pub fn new() -> Self {
+        Consent::default()
+    }
+
+    /// Records an event.
+    pub fn record(&mut self, event: ConsentEvent) {
+        self.events.push(event);
+    }
+
+    /// Records a grant.
+    pub fn grant(&mut self, channel: Option<Channel>, purpose: Purpose, at: Timestamp) {
+        self.record(ConsentEvent { channel, purpose, status: ConsentStatus::Granted, at });
+    }
+
+    /// Records a withdrawal.
+    pub fn withdraw(&mut self, channel: Option<Channel>, purpose: Purpose, at: Timestamp) {
+        self.record(ConsentEvent { channel, purpose, status: ConsentStatus::Withdrawn, at });
+    }
+
+    /// All events in the order recorded.
+    pub fn events(&self) -> &[ConsentEvent] {
+        &self.events
+    }
+
+    /// May we contact this customer on `channel` for `purpose` at time `at`?
+    pub fn allows(&self, channel: &Channel, purpose: &Purpose, at: Timestamp) -> bool {
+        // Rank: later time first; at equal times channel-specific beats channel-wide,
+        // then a withdrawal beats a grant.
+        let mut best: Option<(Timestamp, bool, bool)> = None;
+        for e in &self.events {
+            if &e.purpose != purpose || e.at > at {
+                continue;
+            }
+            let specific = match &e.channel {
+                Some(c) if c == channel => true,
+                Some(_) => continue,
+                None => false,
+            };
+            let withdrawn = e.status == ConsentStatus::Withdrawn;
+            let key = (e.at, specific, withdrawn);
+            if best.is_none_or(|b| key > b) {
+                best = Some(key);
+            }
+        }
+        matches!(best, Some((_, _, false)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn opt_in_by_default_and_latest_event_wins() {
+        let mut c = Consent::new();
+        let email = Channel::Email;
+        let m = Purpose::Marketing;
+        assert!(!c.allows(&email, &m, ts("2024-01-01T00:00:00Z")));
+        c.grant(None, m.clone(), ts("2024-01-01T00:00:00Z"));
+        assert!(c.allows(&email, &m, ts("2024-01-02T00:00:00Z")));
+        assert!(!c.allows(&email, &m, ts("2023-12-31T00:00:00Z")), "not before it was given");
+        c.withdraw(Some(email.clone()), m.clone(), ts("2024-02-01T00:00:00Z"));
+        assert!(!c.allows(&email, &m, ts("2024-03-01T00:00:00Z")));
+        assert!(c.allows(&Channel::Sms, &m, ts("2024-03-01T00:00:00Z")), "withdrawal was email only");
+        assert!(!c.allows(&Channel::Sms, &Purpose::Analytics, ts("2024-03-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn ties_resolve_conservatively() {
+        let mut c = Consent::new();
+        let t = ts("2024-01-01T00:00:00Z");
+        c.grant(None, Purpose::Marketing, t);
+        c.withdraw(None, Purpose::Marketing, t);
+        assert!(!c.allows(&Channel::Web, &Purpose::Marketing, t));
+        let mut c = Consent::new();
+        c.withdraw(None, Purpose::Marketing, t);
+        c.grant(Some(Channel::Web), Purpose::Marketing, t);
+        assert!(c.allows(&Channel::Web, &Purpose::Marketing, t), "specific grant beats wide withdrawal");
+    }
+}

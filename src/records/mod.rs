@@ -1,0 +1,21 @@
+//! The domain model: customers, consent, transactions, touchpoints, money.
+//!
+//! These are the typed values that flow between the modules. They are plain
+//! serde data; the columnar [`CustomerBase`](crate::store::CustomerBase) holds
+//! large numbers of them compactly for analysis.
+
+mod consent;
+mod customer;
+mod ids;
+pub(crate) mod labels;
+mod money;
+mod touchpoint;
+mod transaction;
+
+pub use consent::{Consent, ConsentEvent, ConsentStatus, Purpose};
+pub use customer::{AttributeValue, Customer, Gender, Pii, Profile};
+pub use ids::{CustomerId, SourceRecord};
+pub use money::{AMOUNT_SCALE, Currency, Money};
+pub(crate) use money::{AmountError, parse_amount};
+pub use touchpoint::{Channel, Touchpoint, TouchpointKind};
+pub use transaction::{LineItem, Transaction};
