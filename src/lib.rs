@@ -6,5 +6,16 @@
 
 pub mod error;
 pub mod records;
+pub mod store;
 
 pub use error::{Error, Result};
+
+/// The types most programs need.
+pub mod prelude {
+    pub use crate::error::{Error, Result};
+    pub use crate::records::{
+        Channel, Consent, Currency, Customer, CustomerId, Money, Profile, Purpose, Touchpoint, TouchpointKind,
+        Transaction,
+    };
+    pub use crate::store::CustomerBase;
+}

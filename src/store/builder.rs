@@ -1,0 +1,358 @@
+//! Bulk loading of a [`CustomerBase`]: append in any order, sort once at the end.
+
+use jiff::Timestamp;
+
+use super::intern::{Dictionary, Interner};
+use super::{CustomerBase, NONE_U32, TouchpointTable, TransactionTable, to_micros};
+use crate::error::{Error, Result};
+use crate::records::{Channel, Currency, Customer, CustomerId, LineItem, Money, Touchpoint, TouchpointKind, Transaction};
+
+/// A borrowed view of one transaction, for loading without allocating per row.
+#[derive(Debug, Clone, Copy)]
+pub struct TransactionRef<'a> {
+    /// Customer id (trimmed, non-empty).
+    pub customer_id: &'a str,
+    /// Order id (unique).
+    pub order_id: &'a str,
+    /// When.
+    pub timestamp: Timestamp,
+    /// Amount; negative only for refunds.
+    pub amount: Money,
+    /// Refund flag.
+    pub is_refund: bool,
+    /// Sales channel.
+    pub channel: &'a Channel,
+    /// Store or location.
+    pub store: Option<&'a str>,
+    /// Line items.
+    pub line_items: &'a [LineItem],
+}
+
+impl<'a> From<&'a Transaction> for TransactionRef<'a> {
+    fn from(t: &'a Transaction) -> Self {
+        TransactionRef {
+            customer_id: t.customer_id.as_str(),
+            order_id: &t.order_id,
+            timestamp: t.timestamp,
+            amount: t.amount,
+            is_refund: t.is_refund,
+            channel: &t.channel,
+            store: t.store.as_deref(),
+            line_items: &t.line_items,
+        }
+    }
+}
+
+/// Appends customers, transactions and touchpoints in any order; [`build`](Self::build)
+/// sorts them into per-customer, time-ordered histories.
+#[derive(Debug, Default)]
+pub struct CustomerBaseBuilder {
+    ids: Interner,
+    customers: Vec<Option<Box<Customer>>>,
+    tx: TransactionTable,
+    /// Order ids in arrival order, also the duplicate check.
+    orders: Interner,
+    /// Per transaction: (start, end) into `tx.items`, kept only once some transaction has items.
+    item_ranges: Vec<(u32, u32)>,
+    tp: TouchpointTable,
+    channels: Dictionary<Channel>,
+    kinds: Dictionary<TouchpointKind>,
+    currencies: Dictionary<Currency>,
+    stores: Interner,
+    campaigns: Interner,
+    topics: Interner,
+    sessions: Interner,
+}
+
+fn check_id(raw: &str) -> Result<&str> {
+    let id = raw.trim();
+    if id.is_empty() || id.chars().any(char::is_control) {
+        // Delegate the message to CustomerId's own validation.
+        return CustomerId::new(raw).map(|_| id);
+    }
+    Ok(id)
+}
+
+impl CustomerBaseBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty builder with room for the given numbers of rows.
+    pub fn with_capacity(customers: usize, transactions: usize, touchpoints: usize) -> Self {
+        let mut b = Self { ids: Interner::with_capacity(customers), orders: Interner::with_capacity(transactions), ..Self::default() };
+        b.customers.reserve(customers);
+        let t = &mut b.tx;
+        t.customer.reserve(transactions);
+        t.time_us.reserve(transactions);
+        t.amount_units.reserve(transactions);
+        t.currency.reserve(transactions);
+        t.channel.reserve(transactions);
+        t.is_refund.reserve(transactions);
+        t.store.reserve(transactions);
+        let p = &mut b.tp;
+        p.customer.reserve(touchpoints);
+        p.time_us.reserve(touchpoints);
+        p.channel.reserve(touchpoints);
+        p.kind.reserve(touchpoints);
+        p.campaign.reserve(touchpoints);
+        p.topic.reserve(touchpoints);
+        p.cost_units.reserve(touchpoints);
+        p.cost_currency.reserve(touchpoints);
+        p.session.reserve(touchpoints);
+        b
+    }
+
+    /// Number of customers so far.
+    pub fn n_customers(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Number of transactions so far.
+    pub fn n_transactions(&self) -> usize {
+        self.tx.customer.len()
+    }
+
+    /// Number of touchpoints so far.
+    pub fn n_touchpoints(&self) -> usize {
+        self.tp.customer.len()
+    }
+
+    /// Whether an order id has been added.
+    pub fn contains_order(&self, order_id: &str) -> bool {
+        self.orders.get(order_id.trim()).is_some()
+    }
+
+    /// Interns a customer id and returns its dense index (creating it if new).
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for an empty id; [`Error::Capacity`] beyond `u32` indices.
+    pub fn customer_index(&mut self, id: &str) -> Result<u32> {
+        let id = check_id(id)?;
+        let (index, new) = self.ids.intern(id)?;
+        if new {
+            self.customers.push(None);
+        }
+        Ok(index)
+    }
+
+    /// Adds a customer record (profile, consent, provenance).
+    ///
+    /// # Errors
+    /// [`Error::DuplicateCustomerId`] if a record with this id was already added.
+    pub fn add_customer(&mut self, customer: Customer) -> Result<u32> {
+        let index = self.customer_index(customer.id.as_str())?;
+        let slot = self
+            .customers
+            .get_mut(index as usize)
+            .ok_or_else(|| Error::Capacity("customer index out of step with ids".into()))?;
+        if slot.is_some() {
+            return Err(Error::DuplicateCustomerId(customer.id.to_string()));
+        }
+        *slot = Some(Box::new(customer));
+        Ok(index)
+    }
+
+    /// Adds a transaction.
+    ///
+    /// # Errors
+    /// Anything [`Transaction::check`] rejects, and [`Error::DuplicateOrderId`].
+    pub fn add_transaction(&mut self, t: &Transaction) -> Result<()> {
+        t.check()?;
+        self.add_transaction_ref(TransactionRef::from(t))
+    }
+
+    /// Adds a borrowed transaction (the allocation-free path used by ingestion).
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for an empty customer or order id or an
+    /// unflagged negative amount; [`Error::DuplicateOrderId`].
+    pub fn add_transaction_ref(&mut self, t: TransactionRef<'_>) -> Result<()> {
+        let order_id = t.order_id.trim();
+        if order_id.is_empty() {
+            return Err(Error::value("order id", t.order_id, "empty"));
+        }
+        if t.amount.is_negative() != t.is_refund && t.amount.units != 0 {
+            return Err(Error::value(
+                "amount",
+                t.amount.to_string(),
+                if t.is_refund { "refund with a positive amount" } else { "negative amount not flagged as a refund" },
+            ));
+        }
+        let customer = self.customer_index(t.customer_id)?;
+        let (_, new) = self.orders.intern(order_id)?;
+        if !new {
+            return Err(Error::DuplicateOrderId(order_id.to_owned()));
+        }
+        let tx = &mut self.tx;
+        tx.customer.push(customer);
+        tx.time_us.push(to_micros(t.timestamp));
+        tx.amount_units.push(t.amount.units);
+        tx.currency.push(self.currencies.code(&t.amount.currency)?);
+        tx.channel.push(self.channels.code(t.channel)?);
+        tx.is_refund.push(t.is_refund);
+        tx.store.push(match t.store.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => self.stores.intern(s)?.0,
+            None => NONE_U32,
+        });
+        if !t.line_items.is_empty() || !self.item_ranges.is_empty() {
+            if self.item_ranges.is_empty() {
+                // First transaction with items: earlier ones had none.
+                self.item_ranges.resize(tx.customer.len() - 1, (0, 0));
+            }
+            let start = u32::try_from(tx.items.len()).map_err(|_| Error::Capacity("too many line items".into()))?;
+            tx.items.extend_from_slice(t.line_items);
+            let end = u32::try_from(tx.items.len()).map_err(|_| Error::Capacity("too many line items".into()))?;
+            self.item_ranges.push((start, end));
+        }
+        Ok(())
+    }
+
+    /// Adds a touchpoint.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for an empty customer id; [`Error::Capacity`] when a dictionary is full.
+    pub fn add_touchpoint(&mut self, t: &Touchpoint) -> Result<()> {
+        let customer = self.customer_index(t.customer_id.as_str())?;
+        let opt = |interner: &mut Interner, v: &Option<String>| -> Result<u32> {
+            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(s) => Ok(interner.intern(s)?.0),
+                None => Ok(NONE_U32),
+            }
+        };
+        let campaign = opt(&mut self.campaigns, &t.campaign)?;
+        let topic = opt(&mut self.topics, &t.topic)?;
+        let session = opt(&mut self.sessions, &t.session_id)?;
+        let (cost_units, cost_currency) = match &t.cost {
+            Some(m) => (m.units, self.currencies.code(&m.currency)?),
+            None => (i64::MIN, 0),
+        };
+        let p = &mut self.tp;
+        p.customer.push(customer);
+        p.time_us.push(to_micros(t.timestamp));
+        p.channel.push(self.channels.code(&t.channel)?);
+        p.kind.push(self.kinds.code(&t.kind)?);
+        p.campaign.push(campaign);
+        p.topic.push(topic);
+        p.cost_units.push(cost_units);
+        p.cost_currency.push(cost_currency);
+        p.session.push(session);
+        Ok(())
+    }
+
+    /// Sorts everything into per-customer, time-ordered histories.
+    ///
+    /// Rows of one customer with equal timestamps keep their insertion order,
+    /// so the result is the same on every run and thread count.
+    ///
+    /// # Errors
+    /// [`Error::Capacity`] when a column outgrows its `u32` offsets.
+    pub fn build(self) -> Result<CustomerBase> {
+        let n_customers = self.ids.len();
+        let tx_order = sort_order(&self.tx.customer, &self.tx.time_us);
+        let tp_order = sort_order(&self.tp.customer, &self.tp.time_us);
+
+        let mut tx = TransactionTable::default();
+        let order_arena = self.orders.into_arena();
+        tx.order_id = match &tx_order {
+            Some(order) => order_arena.permuted(order)?,
+            None => order_arena,
+        };
+        tx.order_id.shrink_to_fit();
+        let src = self.tx;
+        tx.customer = gather(src.customer, tx_order.as_deref());
+        tx.time_us = gather(src.time_us, tx_order.as_deref());
+        tx.amount_units = gather(src.amount_units, tx_order.as_deref());
+        tx.currency = gather(src.currency, tx_order.as_deref());
+        tx.channel = gather(src.channel, tx_order.as_deref());
+        tx.is_refund = gather(src.is_refund, tx_order.as_deref());
+        tx.store = gather(src.store, tx_order.as_deref());
+        if !self.item_ranges.is_empty() {
+            let ranges = gather(self.item_ranges, tx_order.as_deref());
+            tx.item_start.reserve(ranges.len() + 1);
+            tx.item_start.push(0);
+            for (a, b) in ranges {
+                tx.items.extend_from_slice(src.items.get(a as usize..b as usize).unwrap_or(&[]));
+                let end = u32::try_from(tx.items.len()).map_err(|_| Error::Capacity("too many line items".into()))?;
+                tx.item_start.push(end);
+            }
+        }
+
+        let p = self.tp;
+        let o = tp_order.as_deref();
+        let tp = TouchpointTable {
+            customer: gather(p.customer, o),
+            time_us: gather(p.time_us, o),
+            channel: gather(p.channel, o),
+            kind: gather(p.kind, o),
+            campaign: gather(p.campaign, o),
+            topic: gather(p.topic, o),
+            cost_units: gather(p.cost_units, o),
+            cost_currency: gather(p.cost_currency, o),
+            session: gather(p.session, o),
+        };
+
+        let tx_offsets = offsets(&tx.customer, n_customers);
+        let tp_offsets = offsets(&tp.customer, n_customers);
+        Ok(CustomerBase {
+            ids: self.ids,
+            customers: self.customers,
+            tx,
+            tp,
+            tx_offsets,
+            tp_offsets,
+            channels: self.channels,
+            kinds: self.kinds,
+            currencies: self.currencies,
+            stores: self.stores,
+            campaigns: self.campaigns,
+            topics: self.topics,
+            sessions: self.sessions,
+        })
+    }
+}
+
+/// The permutation that sorts rows by (customer, time, arrival), or `None` if already sorted.
+fn sort_order(customer: &[u32], time: &[i64]) -> Option<Vec<u32>> {
+    let sorted = customer
+        .windows(2)
+        .zip(time.windows(2))
+        .all(|(c, t)| (c[0], t[0]) <= (c[1], t[1]));
+    if sorted {
+        return None;
+    }
+    let mut order: Vec<u32> = (0..customer.len() as u32).collect();
+    let key = |&i: &u32| (customer[i as usize], time[i as usize], i);
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::slice::ParallelSliceMut;
+        order.par_sort_unstable_by_key(key);
+    }
+    #[cfg(not(feature = "parallel"))]
+    order.sort_unstable_by_key(key);
+    Some(order)
+}
+
+fn gather<T: Copy>(values: Vec<T>, order: Option<&[u32]>) -> Vec<T> {
+    match order {
+        None => {
+            let mut v = values;
+            v.shrink_to_fit();
+            v
+        }
+        Some(order) => order.iter().map(|&i| values[i as usize]).collect(),
+    }
+}
+
+/// `offsets[c]..offsets[c + 1]` is customer `c`'s range in rows sorted by customer.
+fn offsets(customer: &[u32], n_customers: usize) -> Vec<usize> {
+    let mut counts = vec![0usize; n_customers + 1];
+    for &c in customer {
+        counts[c as usize + 1] += 1;
+    }
+    for i in 1..counts.len() {
+        counts[i] += counts[i - 1];
+    }
+    counts
+}

@@ -1,0 +1,178 @@
+//! String arenas and interners: many short strings in one buffer, looked up in O(1).
+
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::error::{Error, Result};
+
+/// Many strings packed into one buffer, addressed by dense `u32` index.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct StrArena {
+    bytes: String,
+    /// `ends[i]` is the end offset of string `i`; it starts at `ends[i - 1]` (or 0).
+    ends: Vec<u32>,
+}
+
+impl StrArena {
+    pub(crate) fn with_capacity(strings: usize, bytes: usize) -> Self {
+        StrArena { bytes: String::with_capacity(bytes), ends: Vec::with_capacity(strings) }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn push(&mut self, s: &str) -> Result<u32> {
+        let index = u32::try_from(self.ends.len())
+            .map_err(|_| Error::Capacity("more than 4,294,967,295 strings in one column".into()))?;
+        let end = u32::try_from(self.bytes.len() + s.len())
+            .map_err(|_| Error::Capacity("more than 4 GiB of id text in one column".into()))?;
+        self.bytes.push_str(s);
+        self.ends.push(end);
+        Ok(index)
+    }
+
+    pub(crate) fn get(&self, index: u32) -> &str {
+        let i = index as usize;
+        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) as usize };
+        self.bytes.get(start..end).unwrap_or("")
+    }
+
+    /// Heap bytes used.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * size_of::<u32>()
+    }
+
+    /// A new arena holding the strings in the order of `order`.
+    pub(crate) fn permuted(&self, order: &[u32]) -> Result<StrArena> {
+        let mut out = StrArena::with_capacity(order.len(), self.bytes.len());
+        for &i in order {
+            out.push(self.get(i))?;
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+/// Interns strings: each distinct string gets the next dense `u32` index.
+#[derive(Clone, Default)]
+pub(crate) struct Interner {
+    arena: StrArena,
+    table: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl std::fmt::Debug for Interner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interner").field("len", &self.arena.len()).finish()
+    }
+}
+
+impl Interner {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Interner {
+            arena: StrArena::with_capacity(n, n * 8),
+            table: HashTable::with_capacity(n),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// The index of `s`, if interned.
+    pub(crate) fn get(&self, s: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(s);
+        self.table.find(hash, |&i| self.arena.get(i) == s).copied()
+    }
+
+    /// Interns `s`, returning its index and whether it was new.
+    pub(crate) fn intern(&mut self, s: &str) -> Result<(u32, bool)> {
+        let hash = self.hasher.hash_one(s);
+        if let Some(&i) = self.table.find(hash, |&i| self.arena.get(i) == s) {
+            return Ok((i, false));
+        }
+        let index = self.arena.push(s)?;
+        let (arena, hasher) = (&self.arena, &self.hasher);
+        self.table.insert_unique(hash, index, |&i| hasher.hash_one(arena.get(i)));
+        Ok((index, true))
+    }
+
+    pub(crate) fn resolve(&self, index: u32) -> &str {
+        self.arena.get(index)
+    }
+
+    pub(crate) fn arena(&self) -> &StrArena {
+        &self.arena
+    }
+
+    pub(crate) fn into_arena(self) -> StrArena {
+        self.arena
+    }
+
+    /// Heap bytes used, including the hash table.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        // hashbrown stores one u32 and one control byte per bucket.
+        self.arena.heap_bytes() + self.table.capacity() * (size_of::<u32>() + 1)
+    }
+}
+
+/// A small dictionary of distinct values, addressed by `u16` code.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Dictionary<T> {
+    values: Vec<T>,
+}
+
+impl<T> Default for Dictionary<T> {
+    fn default() -> Self {
+        Dictionary { values: Vec::new() }
+    }
+}
+
+impl<T: PartialEq + Clone> Dictionary<T> {
+    pub(crate) fn code(&mut self, value: &T) -> Result<u16> {
+        if let Some(i) = self.values.iter().position(|v| v == value) {
+            return Ok(i as u16);
+        }
+        let code = u16::try_from(self.values.len())
+            .map_err(|_| Error::Capacity("more than 65,535 distinct labels in one column".into()))?;
+        self.values.push(value.clone());
+        Ok(code)
+    }
+
+    pub(crate) fn get(&self, code: u16) -> Option<&T> {
+        self.values.get(code as usize)
+    }
+
+    pub(crate) fn values(&self) -> &[T] {
+        &self.values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interner_round_trips() {
+        let mut i = Interner::with_capacity(2);
+        assert_eq!(i.intern("00001").unwrap(), (0, true));
+        assert_eq!(i.intern("1").unwrap(), (1, true));
+        assert_eq!(i.intern("00001").unwrap(), (0, false));
+        for n in 0..1000 {
+            i.intern(&format!("id{n}")).unwrap();
+        }
+        assert_eq!(i.get("00001"), Some(0));
+        assert_eq!(i.get("id999"), Some(1001));
+        assert_eq!(i.resolve(1001), "id999");
+        assert_eq!(i.get("nope"), None);
+        assert_eq!(i.resolve(99_999), "");
+    }
+}
