@@ -5,6 +5,7 @@
 //! Customer intelligence for Rust services.
 
 pub mod error;
+pub mod ingest;
 pub mod records;
 pub mod store;
 

@@ -45,6 +45,11 @@ macro_rules! open_enum {
             /// Strict parsing: the known value for a label or alias
             /// (case-insensitive; spaces and hyphens count as `_`), `None` otherwise.
             pub fn parse_known(raw: &str) -> Option<Self> {
+                // Canonical labels are the common case; match them without allocating.
+                match raw {
+                    $( $label => return Some($name::$variant), )+
+                    _ => {}
+                }
                 let key = $crate::records::labels::normalize_label(raw);
                 match key.as_str() {
                     $( $label $(| $alias)* => Some($name::$variant), )+

@@ -16,6 +16,6 @@ pub use consent::{Consent, ConsentEvent, ConsentStatus, Purpose};
 pub use customer::{AttributeValue, Customer, Gender, Pii, Profile};
 pub use ids::{CustomerId, SourceRecord};
 pub use money::{AMOUNT_SCALE, Currency, Money};
-pub(crate) use money::{AmountError, parse_amount};
+pub(crate) use money::parse_amount;
 pub use touchpoint::{Channel, Touchpoint, TouchpointKind};
 pub use transaction::{LineItem, Transaction};

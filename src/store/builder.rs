@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use super::intern::{Dictionary, Interner};
 use super::{CustomerBase, NONE_U32, TouchpointTable, TransactionTable, to_micros};
 use crate::error::{Error, Result};
-use crate::records::{Channel, Currency, Customer, CustomerId, LineItem, Money, Touchpoint, TouchpointKind, Transaction};
+use crate::records::{Channel, ConsentEvent, Currency, Customer, CustomerId, LineItem, Money, Touchpoint, TouchpointKind, Transaction};
 
 /// A borrowed view of one transaction, for loading without allocating per row.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +62,8 @@ pub struct CustomerBaseBuilder {
     campaigns: Interner,
     topics: Interner,
     sessions: Interner,
+    /// Consent events to apply to customer records at build time.
+    consents: Vec<(u32, ConsentEvent)>,
 }
 
 fn check_id(raw: &str) -> Result<&str> {
@@ -152,6 +154,17 @@ impl CustomerBaseBuilder {
         }
         *slot = Some(Box::new(customer));
         Ok(index)
+    }
+
+    /// Adds a consent event for a customer; customers without a record get a
+    /// bare one at build time so that the consent is kept.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for an empty customer id.
+    pub fn add_consent_event(&mut self, customer_id: &str, event: ConsentEvent) -> Result<()> {
+        let index = self.customer_index(customer_id)?;
+        self.consents.push((index, event));
+        Ok(())
     }
 
     /// Adds a transaction.
@@ -250,6 +263,18 @@ impl CustomerBaseBuilder {
     /// [`Error::Capacity`] when a column outgrows its `u32` offsets.
     pub fn build(self) -> Result<CustomerBase> {
         let n_customers = self.ids.len();
+        let mut customers = self.customers;
+        for (index, event) in self.consents {
+            let Some(slot) = customers.get_mut(index as usize) else { continue };
+            if slot.is_none() {
+                // Interned ids were validated on the way in, so this cannot fail.
+                let id = CustomerId::new(self.ids.resolve(index))?;
+                *slot = Some(Box::new(Customer::new(id)));
+            }
+            if let Some(record) = slot.as_mut() {
+                record.consent.record(event);
+            }
+        }
         let tx_order = sort_order(&self.tx.customer, &self.tx.time_us);
         let tp_order = sort_order(&self.tp.customer, &self.tp.time_us);
 
@@ -297,7 +322,7 @@ impl CustomerBaseBuilder {
         let tp_offsets = offsets(&tp.customer, n_customers);
         Ok(CustomerBase {
             ids: self.ids,
-            customers: self.customers,
+            customers,
             tx,
             tp,
             tx_offsets,

@@ -109,10 +109,6 @@ impl Interner {
         self.arena.get(index)
     }
 
-    pub(crate) fn arena(&self) -> &StrArena {
-        &self.arena
-    }
-
     pub(crate) fn into_arena(self) -> StrArena {
         self.arena
     }
