@@ -7,6 +7,7 @@
 pub mod error;
 pub mod ingest;
 pub mod records;
+pub mod synth;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -1,7 +1,8 @@
 //! CSV row source: header-named columns, configurable mapping and delimiter.
 
 use std::borrow::Cow;
-use std::io::Read;
+use std::collections::VecDeque;
+use std::io::{self, Read};
 
 use csv::ByteRecord;
 
@@ -42,6 +43,64 @@ impl Fields for CsvRow<'_> {
     }
 }
 
+/// The input, with a note of where its line breaks are.
+///
+/// The csv crate's `Position::line` counts only the `\n` bytes its parser has
+/// consumed, and a record's position is taken before the parser skips the `\n`
+/// of the previous record's `\r\n` and any blank lines (BurntSushi/rust-csv#395),
+/// so its line numbers drift on CRLF input and after blank lines. This wrapper
+/// keeps the offsets of `\r` and `\n` bytes not yet passed (bounded by the
+/// reader's buffer plus one record), so each record's first line is exact.
+struct LineBreaks<R> {
+    inner: R,
+    /// Bytes read from `inner` so far.
+    read: u64,
+    /// Offsets of the `\r` and `\n` bytes at or after the last record start, with whether each is `\n`.
+    pending: VecDeque<(u64, bool)>,
+    /// Line breaks (`\n`, `\r\n` or a lone `\r`) before the last record start.
+    passed: u64,
+}
+
+impl<R> LineBreaks<R> {
+    fn new(inner: R) -> Self {
+        LineBreaks { inner, read: 0, pending: VecDeque::new(), passed: 0 }
+    }
+
+    /// Whether pending byte `i` ends a line (a `\r` followed by `\n` does not; its `\n` does).
+    fn is_break(&self, i: usize) -> bool {
+        let (offset, newline) = self.pending[i];
+        newline || self.pending.get(i + 1) != Some(&(offset + 1, true))
+    }
+
+    /// The 1-based line of the record whose parse began at byte `start` (which
+    /// must not precede the previous call's): the line breaks before `start`,
+    /// plus those in the run of `\r`/`\n` the parser skipped there.
+    fn record_line(&mut self, start: u64) -> u64 {
+        while self.pending.front().is_some_and(|&(offset, _)| offset < start) {
+            self.passed += u64::from(self.is_break(0));
+            self.pending.pop_front();
+        }
+        let mut skipped = 0;
+        let mut i = 0;
+        while self.pending.get(i).is_some_and(|&(offset, _)| offset == start + i as u64) {
+            skipped += u64::from(self.is_break(i));
+            i += 1;
+        }
+        1 + self.passed + skipped
+    }
+}
+
+impl<R: Read> Read for LineBreaks<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = self.read;
+        let breaks = buf[..n].iter().enumerate().filter(|(_, b)| matches!(b, b'\r' | b'\n'));
+        self.pending.extend(breaks.map(|(i, &b)| (read + i as u64, b == b'\n')));
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// Reads every CSV record, handing each to `handle` with its 1-based line.
 pub(crate) fn for_each_row<R: Read>(
     input: R,
@@ -54,7 +113,7 @@ pub(crate) fn for_each_row<R: Read>(
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 16)
-        .from_reader(input);
+        .from_reader(LineBreaks::new(input));
     let mut header = ByteRecord::new();
     let has_header = reader.read_byte_record(&mut header).map_err(|e| csv_error(e, "header"))?;
     if !has_header {
@@ -97,7 +156,8 @@ pub(crate) fn for_each_row<R: Read>(
             Ok(false) => break,
             Err(e) => return Err(csv_error(e, "row")),
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let start = record.position().map_or(0, |p| p.byte());
+        let line = reader.get_mut().record_line(start);
         if record.len() != width {
             let problem = RowProblem::new("row", format!("expected {width} fields, found {}", record.len()));
             handle(line, Err(problem))?;

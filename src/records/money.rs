@@ -150,6 +150,23 @@ impl Money {
     }
 }
 
+/// Formats fixed-point units as a plain decimal (`123_400` → `12.34`), for files.
+pub fn format_units(units: i64) -> String {
+    let sign = if units < 0 { "-" } else { "" };
+    let abs = units.unsigned_abs();
+    let whole = abs / AMOUNT_SCALE as u64;
+    let mut frac = abs % AMOUNT_SCALE as u64;
+    if frac == 0 {
+        return format!("{sign}{whole}");
+    }
+    let mut digits = 4;
+    while frac % 10 == 0 {
+        frac /= 10;
+        digits -= 1;
+    }
+    format!("{sign}{whole}.{frac:0digits$}")
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.units < 0 { "-" } else { "" };
@@ -317,6 +334,14 @@ mod tests {
         assert!(Currency::parse("EURO").is_err());
         assert!(Currency::parse("ABC").is_err());
         assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]), "list must stay sorted");
+    }
+
+    #[test]
+    fn units_format_round_trips() {
+        for (units, text) in [(123_400, "12.34"), (-5_000, "-0.5"), (70_000, "7"), (1, "0.0001"), (0, "0")] {
+            assert_eq!(format_units(units), text);
+            assert_eq!(parse_amount(text.as_bytes()), Ok(units));
+        }
     }
 
     #[test]

@@ -254,6 +254,80 @@ impl CustomerBaseBuilder {
         Ok(())
     }
 
+    pub(crate) fn channel_code(&mut self, channel: &Channel) -> Result<u16> {
+        self.channels.code(channel)
+    }
+
+    pub(crate) fn kind_code(&mut self, kind: &TouchpointKind) -> Result<u16> {
+        self.kinds.code(kind)
+    }
+
+    pub(crate) fn currency_code(&mut self, currency: Currency) -> Result<u16> {
+        self.currencies.code(&currency)
+    }
+
+    pub(crate) fn campaign_code(&mut self, campaign: &str) -> Result<u32> {
+        Ok(self.campaigns.intern(campaign)?.0)
+    }
+
+    pub(crate) fn topic_code(&mut self, topic: &str) -> Result<u32> {
+        Ok(self.topics.intern(topic)?.0)
+    }
+
+    /// Appends a transaction from codes. The order id must be unique by
+    /// construction: it is not checked, and later duplicate checks will not see it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_coded_transaction(
+        &mut self,
+        customer: u32,
+        order_id: &str,
+        time_us: i64,
+        amount_units: i64,
+        currency: u16,
+        channel: u16,
+        is_refund: bool,
+    ) -> Result<()> {
+        self.orders.push_unindexed(order_id)?;
+        let tx = &mut self.tx;
+        tx.customer.push(customer);
+        tx.time_us.push(time_us);
+        tx.amount_units.push(amount_units);
+        tx.currency.push(currency);
+        tx.channel.push(channel);
+        tx.is_refund.push(is_refund);
+        tx.store.push(NONE_U32);
+        if !self.item_ranges.is_empty() {
+            let end = tx.items.len() as u32;
+            self.item_ranges.push((end, end));
+        }
+        Ok(())
+    }
+
+    /// Appends a touchpoint from codes (`cost_units == i64::MIN` for no cost).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_coded_touchpoint(
+        &mut self,
+        customer: u32,
+        time_us: i64,
+        channel: u16,
+        kind: u16,
+        campaign: u32,
+        topic: u32,
+        cost_units: i64,
+        cost_currency: u16,
+    ) {
+        let p = &mut self.tp;
+        p.customer.push(customer);
+        p.time_us.push(time_us);
+        p.channel.push(channel);
+        p.kind.push(kind);
+        p.campaign.push(campaign);
+        p.topic.push(topic);
+        p.cost_units.push(cost_units);
+        p.cost_currency.push(cost_currency);
+        p.session.push(NONE_U32);
+    }
+
     /// Sorts everything into per-customer, time-ordered histories.
     ///
     /// Rows of one customer with equal timestamps keep their insertion order,

@@ -105,6 +105,12 @@ impl Interner {
         Ok((index, true))
     }
 
+    /// Appends a string known to be new without indexing it: later `get`/`intern`
+    /// calls will not find it. For bulk loads of ids unique by construction.
+    pub(crate) fn push_unindexed(&mut self, s: &str) -> Result<u32> {
+        self.arena.push(s)
+    }
+
     pub(crate) fn resolve(&self, index: u32) -> &str {
         self.arena.get(index)
     }

@@ -1,0 +1,594 @@
+//! Drawing one customer at a time, and assembling the population.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Beta, Distribution, Exp, Gamma, Poisson, WeightedIndex};
+
+use super::dirty::{CleanIdentity, SourceCustomerRecord};
+use super::names::{CULTURES, EMAIL_DOMAINS, email_local};
+use super::params::{MARKETING_CHANNELS, PURCHASE_CHANNELS, SynthParams};
+use super::{Experiment, ExperimentUnit, Population, Truth};
+use crate::error::{Error, Result};
+use crate::records::{
+    Channel, Consent, Currency, Customer, CustomerId, Gender, Pii, Profile, Purpose, SourceRecord, TouchpointKind,
+};
+use crate::store::{CustomerBaseBuilder, NONE_U32};
+
+const WEEK_US: f64 = 7.0 * 86_400.0 * 1e6;
+const DAY_WEEKS: f64 = 1.0 / 7.0;
+
+/// Channel table: the marketing channels, then store and call centre.
+const STORE: u8 = 10;
+const CALL_CENTER: u8 = 11;
+const EMAIL: usize = 2;
+const SMS: usize = 3;
+const PUSH: usize = 4;
+const DIRECT_MAIL: usize = 9;
+
+fn channel_of(code: u8) -> Channel {
+    match code {
+        STORE => Channel::Store,
+        CALL_CENTER => Channel::CallCenter,
+        c => MARKETING_CHANNELS.get(c as usize).cloned().unwrap_or(Channel::Web),
+    }
+}
+
+/// Kind table, indexed by the `kind` code of a drawn touchpoint.
+const KINDS: [TouchpointKind; 15] = [
+    TouchpointKind::Impression,
+    TouchpointKind::Click,
+    TouchpointKind::Visit,
+    TouchpointKind::ProductView,
+    TouchpointKind::Compare,
+    TouchpointKind::ReviewRead,
+    TouchpointKind::Configurator,
+    TouchpointKind::AddToCart,
+    TouchpointKind::Inquiry,
+    TouchpointKind::Purchase,
+    TouchpointKind::Complaint,
+    TouchpointKind::Support,
+    TouchpointKind::ReviewWritten,
+    TouchpointKind::Referral,
+    TouchpointKind::Unsubscribe,
+];
+const IMPRESSION: u8 = 0;
+const CLICK: u8 = 1;
+const VISIT: u8 = 2;
+const PURCHASE: u8 = 9;
+const COMPLAINT: u8 = 10;
+const SUPPORT: u8 = 11;
+const REVIEW_WRITTEN: u8 = 12;
+const REFERRAL: u8 = 13;
+const UNSUBSCRIBE: u8 = 14;
+
+const TOPICS: [&str; 8] = ["electronics", "fashion", "home", "beauty", "sports", "books", "toys", "garden"];
+const NO_TOPIC: u8 = u8::MAX;
+
+/// Cost in 1/10,000 EUR of an impression and of a click, per marketing channel.
+const COSTS: [(i32, i32); 10] = [
+    (0, 0),
+    (0, 0),
+    (10, 10),
+    (700, 700),
+    (0, 0),
+    (20, 2_000),
+    (0, 9_000),
+    (40, 3_000),
+    (0, 0),
+    (8_000, 8_000),
+];
+
+#[derive(Clone, Copy)]
+struct DrawnTouchpoint {
+    week: f64,
+    cost_units: i32,
+    channel: u8,
+    kind: u8,
+    topic: u8,
+}
+
+struct DrawnCustomer {
+    customer: Customer,
+    persona: u8,
+    lambda: f64,
+    dropout: f64,
+    alive: bool,
+    mean_spend: f64,
+    join_week: f64,
+    /// (week, amount units, channel code)
+    transactions: Vec<(f64, i64, u8)>,
+    touchpoints: Vec<DrawnTouchpoint>,
+    journeys: (u64, u64),
+    sources: Vec<SourceCustomerRecord>,
+    unit: ExperimentUnit,
+}
+
+/// Distributions built once from the parameters.
+struct Model<'a> {
+    params: &'a SynthParams,
+    start_us: i64,
+    persona: WeightedIndex<f64>,
+    culture: Vec<WeightedIndex<f64>>,
+    purchase_channel: Vec<WeightedIndex<f64>>,
+    rate: Gamma<f64>,
+    dropout: Beta<f64>,
+    nu: Gamma<f64>,
+    extra_touchpoints: Option<Poisson<f64>>,
+}
+
+fn dist_err(what: &'static str, e: impl std::fmt::Display) -> Error {
+    Error::param(what, e, "distribution cannot be built from these parameters")
+}
+
+impl<'a> Model<'a> {
+    fn new(params: &'a SynthParams) -> Result<Self> {
+        params.check()?;
+        let start = params
+            .start_date
+            .to_zoned(TimeZone::UTC)
+            .map_err(|e| Error::param("start_date", e, "not representable"))?
+            .timestamp();
+        let shares: Vec<f64> = params.personas.iter().map(|p| p.share).collect();
+        let persona = WeightedIndex::new(&shares).map_err(|e| dist_err("personas.share", e))?;
+        let culture = params
+            .personas
+            .iter()
+            .map(|p| WeightedIndex::new(p.culture_weights).map_err(|e| dist_err("personas.culture_weights", e)))
+            .collect::<Result<_>>()?;
+        let purchase_channel = params
+            .personas
+            .iter()
+            .map(|p| {
+                WeightedIndex::new(p.purchase_channel_weights)
+                    .map_err(|e| dist_err("personas.purchase_channel_weights", e))
+            })
+            .collect::<Result<_>>()?;
+        let b = &params.purchases;
+        let s = &params.spend;
+        let extra = params.journeys.mean_extra_touchpoints;
+        Ok(Model {
+            params,
+            start_us: start.as_microsecond(),
+            persona,
+            culture,
+            purchase_channel,
+            rate: Gamma::new(b.r, 1.0 / b.alpha).map_err(|e| dist_err("purchases", e))?,
+            dropout: Beta::new(b.a, b.b).map_err(|e| dist_err("purchases", e))?,
+            nu: Gamma::new(s.q, 1.0 / s.gamma).map_err(|e| dist_err("spend", e))?,
+            extra_touchpoints: if extra > 0.0 { Some(Poisson::new(extra).map_err(|e| dist_err("journeys", e))?) } else { None },
+        })
+    }
+
+    fn week_to_us(&self, week: f64) -> i64 {
+        // Whole seconds: source systems rarely record more.
+        let us = self.start_us as f64 + week * WEEK_US;
+        (us / 1e6).floor() as i64 * 1_000_000
+    }
+
+    fn timestamp(&self, week: f64) -> Timestamp {
+        crate::store::from_micros(self.week_to_us(week))
+    }
+
+    fn draw(&self, seed: u64, index: usize) -> Result<DrawnCustomer> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(index as u64);
+        let params = self.params;
+        let obs_end = params.observation_weeks;
+        let persona_code = self.persona.sample(&mut rng);
+        let persona = &params.personas[persona_code];
+
+        // Who they are.
+        let culture = &CULTURES[self.culture[persona_code].sample(&mut rng)];
+        let u: f64 = rng.r#gen();
+        let gender = if u < 0.02 {
+            Gender::NonBinary
+        } else if u < 0.02 + 0.98 * persona.female_share {
+            Gender::Female
+        } else {
+            Gender::Male
+        };
+        let given_list = if gender == Gender::Female { culture.given_female } else { culture.given_male };
+        let given = given_list[rng.gen_range(0..given_list.len())];
+        let family = culture.family[rng.gen_range(0..culture.family.len())];
+        let age = rng.gen_range(persona.age_range.0..=persona.age_range.1);
+        let birth = params
+            .start_date
+            .checked_sub(jiff::Span::new().years(i64::from(age)).days(rng.gen_range(0..365)))
+            .map_err(|e| Error::param("start_date", e, "birth dates out of range"))?;
+        let mut local = format!("{}.{}", email_local(given), email_local(family));
+        if local.len() < 3 {
+            local = format!("kunde{index}");
+        }
+        let email = format!("{local}{}@{}", rng.gen_range(1..100), EMAIL_DOMAINS[rng.gen_range(0..EMAIL_DOMAINS.len())]);
+        let phone_national = format!("{} {}", rng.gen_range(20..990), rng.gen_range(1_000_000..9_999_999));
+        let street = format!("{} {}", culture.streets[rng.gen_range(0..culture.streets.len())], rng.gen_range(1..180));
+        let (city, prefix) = culture.cities[rng.gen_range(0..culture.cities.len())];
+        let postcode = match culture.country {
+            "GB" => format!("{prefix} {}{}{}", rng.gen_range(1..10), rng.gen_range(b'A'..=b'Z') as char, rng.gen_range(b'A'..=b'Z') as char),
+            "JP" => format!("{prefix}-{:04}", rng.gen_range(0..10_000)),
+            "CN" => format!("{prefix}{:03}", rng.gen_range(0..1000)),
+            _ => format!("{prefix}{:03}", rng.gen_range(0..1000)),
+        };
+        let id = CustomerId::new(format!("C{:07}", index + 1))?;
+
+        // When they join, and consent at sign-up.
+        let join_week = rng.r#gen::<f64>() * params.acquisition_weeks;
+        let joined = self.timestamp(join_week);
+        let mut consent = Consent::new();
+        let email_ok = rng.gen_bool(persona.email_opt_in);
+        let mobile_ok = rng.gen_bool(persona.mobile_opt_in);
+        let mail_ok = rng.gen_bool(0.6);
+        for (channel, ok) in [
+            (Channel::Email, email_ok),
+            (Channel::Sms, mobile_ok),
+            (Channel::Push, mobile_ok),
+            (Channel::DirectMail, mail_ok),
+        ] {
+            if ok {
+                consent.grant(Some(channel), Purpose::Marketing, joined);
+            } else {
+                consent.withdraw(Some(channel), Purpose::Marketing, joined);
+            }
+        }
+        if rng.gen_bool(0.85) {
+            consent.grant(None, Purpose::Analytics, joined);
+        }
+        if rng.gen_bool(0.6) {
+            consent.grant(None, Purpose::Personalisation, joined);
+        }
+        let unsubscribe_week = (email_ok && rng.gen_bool(params.unsubscribe_rate))
+            .then(|| join_week + rng.r#gen::<f64>() * (obs_end - join_week));
+        let mut touchpoints = Vec::new();
+        if let Some(w) = unsubscribe_week {
+            consent.withdraw(Some(Channel::Email), Purpose::Marketing, self.timestamp(w));
+            if params.touchpoints {
+                touchpoints.push(DrawnTouchpoint { week: w, cost_units: 0, channel: EMAIL as u8, kind: UNSUBSCRIBE, topic: NO_TOPIC });
+            }
+        }
+
+        // BG/NBD purchases: first at join; dropout only after repeat purchases.
+        let lambda = self.rate.sample(&mut rng).max(1e-12);
+        let dropout = self.dropout.sample(&mut rng);
+        let nu = self.nu.sample(&mut rng).max(1e-12);
+        let spend = Gamma::new(params.spend.p, 1.0 / nu).map_err(|e| dist_err("spend", e))?;
+        let gap = Exp::new(lambda).map_err(|e| dist_err("purchases", e))?;
+        let mut purchase_weeks = vec![join_week];
+        let mut t = join_week;
+        let mut alive = true;
+        loop {
+            t += gap.sample(&mut rng);
+            if t > obs_end {
+                break;
+            }
+            purchase_weeks.push(t);
+            if rng.gen_bool(dropout) {
+                alive = false;
+                break;
+            }
+        }
+        let transactions: Vec<(f64, i64, u8)> = purchase_weeks
+            .iter()
+            .map(|&w| {
+                let amount = spend.sample(&mut rng).max(0.01);
+                let units = ((amount * 100.0).round() as i64).max(1) * 100;
+                let channel = match PURCHASE_CHANNELS[self.purchase_channel[persona_code].sample(&mut rng)] {
+                    Channel::App => 1,
+                    Channel::Store => STORE,
+                    Channel::CallCenter => CALL_CENTER,
+                    _ => 0,
+                };
+                (w, units, channel)
+            })
+            .collect();
+
+        // Journeys and other touchpoints.
+        let mut journeys = (0u64, 0u64);
+        if params.touchpoints {
+            let topic_bias = (persona_code % TOPICS.len()) as u8;
+            let mut previous = (join_week - 4.0).max(0.0);
+            for &(week, _, channel) in &transactions {
+                if channel <= 1 {
+                    let allowed = |c: usize| match c {
+                        EMAIL => email_ok && unsubscribe_week.is_none_or(|u| week < u),
+                        SMS | PUSH => mobile_ok,
+                        DIRECT_MAIL => mail_ok,
+                        _ => true,
+                    };
+                    let weights: Vec<f64> = persona
+                        .channel_weights
+                        .iter()
+                        .enumerate()
+                        .map(|(c, &w)| if allowed(c) { w } else { 0.0 })
+                        .collect();
+                    let pick = WeightedIndex::new(&weights).ok();
+                    journeys_until_conversion(
+                        self, &mut rng, pick.as_ref(), previous, week, channel, topic_bias, &mut touchpoints, &mut journeys,
+                    );
+                } else {
+                    touchpoints.push(DrawnTouchpoint { week, cost_units: 0, channel, kind: PURCHASE, topic: topic_bias });
+                }
+                for (kind, p, ch) in [(COMPLAINT, 0.02, CALL_CENTER), (SUPPORT, 0.04, CALL_CENTER), (REVIEW_WRITTEN, 0.03, 0), (REFERRAL, 0.01, 0)] {
+                    if rng.gen_bool(p) {
+                        let w = week + rng.r#gen::<f64>() * 3.0 * DAY_WEEKS;
+                        if w <= obs_end {
+                            touchpoints.push(DrawnTouchpoint { week: w, cost_units: 0, channel: ch, kind, topic: topic_bias });
+                        }
+                    }
+                }
+                previous = week;
+            }
+            touchpoints.sort_by(|a, b| a.week.total_cmp(&b.week));
+        }
+
+        // Identity: a clean primary record and dirty copies elsewhere.
+        let identity = CleanIdentity {
+            given,
+            family,
+            email: &email,
+            phone_prefix: culture.phone_prefix,
+            phone_national: &phone_national,
+            birth,
+            street: &street,
+            city,
+            postcode: &postcode,
+            country: culture.country,
+        };
+        let mut sources = vec![identity.clean_record(SourceRecord::new("webshop", id.as_str()))];
+        if rng.gen_bool(params.duplicate_share) {
+            let copies = 1 + usize::from(rng.gen_bool(0.3));
+            for _ in 0..copies {
+                let source = ["loyalty", "store_pos", "call_center", "webshop"][rng.gen_range(0..4)];
+                let key = format!("{}-{:08x}", &source[..2].to_uppercase(), rng.r#gen::<u32>());
+                sources.push(identity.dirty_record(SourceRecord::new(source, key), &mut rng));
+            }
+        }
+
+        // Experiment: conversion lift by persona; pre-period revenue shares the customer's spend level.
+        let treatment = rng.gen_bool(params.treatment_share);
+        let p_convert = (persona.experiment_baseline + if treatment { persona.experiment_lift } else { 0.0 }).clamp(0.0, 1.0);
+        let converted = rng.gen_bool(p_convert);
+        let revenue = if converted { (spend.sample(&mut rng) * 100.0).round() / 100.0 } else { 0.0 };
+        let pre_count = Poisson::new(lambda * 8.0).map(|d| d.sample(&mut rng) as u64).unwrap_or(0);
+        let pre_revenue = ((0..pre_count).map(|_| spend.sample(&mut rng)).sum::<f64>() * 100.0).round() / 100.0;
+
+        let profile = Profile {
+            given_name: Some(Pii::new(given.to_owned())),
+            family_name: Some(Pii::new(family.to_owned())),
+            emails: vec![Pii::new(email.clone())],
+            phones: vec![Pii::new(format!("{} {}", culture.phone_prefix, phone_national))],
+            birth_date: Some(Pii::new(birth)),
+            gender: Some(gender),
+            address_lines: vec![Pii::new(street.clone())],
+            city: Some(city.to_owned()),
+            postcode: Some(Pii::new(postcode.clone())),
+            country: Some(culture.country.to_owned()),
+            language: Some(culture.language.to_owned()),
+            attributes: Default::default(),
+        };
+        let mut customer = Customer::new(id.clone());
+        customer.profile = profile;
+        customer.consent = consent;
+        customer.created_at = Some(joined);
+        customer.sources = sources.iter().map(|s| s.source.clone()).collect();
+        Ok(DrawnCustomer {
+            customer,
+            persona: persona_code as u8,
+            lambda,
+            dropout,
+            alive,
+            mean_spend: params.spend.p / nu,
+            join_week,
+            transactions,
+            touchpoints,
+            journeys,
+            sources,
+            unit: ExperimentUnit { customer: index as u32, treatment, converted, revenue, pre_revenue },
+        })
+    }
+}
+
+/// Draws journeys in `(from, to]` until one converts at `to`: every journey is an
+/// independent trial with `P(convert) = logistic(β₀ + Σ β_c)` over its distinct channels.
+#[allow(clippy::too_many_arguments)]
+fn journeys_until_conversion(
+    model: &Model<'_>,
+    rng: &mut ChaCha8Rng,
+    pick: Option<&WeightedIndex<f64>>,
+    from: f64,
+    to: f64,
+    purchase_channel: u8,
+    topic_bias: u8,
+    out: &mut Vec<DrawnTouchpoint>,
+    counts: &mut (u64, u64),
+) {
+    let truth = &model.params.journeys;
+    let Some(pick) = pick else {
+        out.push(DrawnTouchpoint { week: to, cost_units: 0, channel: purchase_channel, kind: PURCHASE, topic: topic_bias });
+        return;
+    };
+    // A cap keeps the loop finite; with the default effects P(convert) >= 0.17, so it is never reached.
+    for attempt in 0..500 {
+        let n = 1 + model.extra_touchpoints.as_ref().map_or(0, |d| d.sample(rng) as usize);
+        let mut channels = [false; 10];
+        let start = out.len();
+        let topic = if rng.gen_bool(0.6) { topic_bias } else { rng.gen_range(0..TOPICS.len() as u8) };
+        for i in 0..n {
+            let c = pick.sample(rng);
+            channels[c] = true;
+            let outbound = c >= 2;
+            let kind = if outbound {
+                if rng.gen_bool(0.4) { CLICK } else { IMPRESSION }
+            } else if i == 0 {
+                VISIT
+            } else {
+                // Deeper on-site engagement: product view, compare, review, configurator, cart, inquiry.
+                3 + [0u8, 0, 0, 1, 2, 2, 3, 4, 4, 5][rng.gen_range(0..10)]
+            };
+            let (impression_cost, click_cost) = COSTS[c];
+            let cost_units = if kind == CLICK { click_cost } else if kind == IMPRESSION { impression_cost } else { 0 };
+            out.push(DrawnTouchpoint { week: 0.0, cost_units, channel: c as u8, kind, topic });
+        }
+        let logit = truth.intercept
+            + channels.iter().zip(truth.channel_effects).filter(|(on, _)| **on).map(|(_, e)| e).sum::<f64>();
+        let p = 1.0 / (1.0 + (-logit).exp());
+        counts.0 += 1;
+        let converted = rng.gen_bool(p.clamp(0.0, 1.0)) || attempt == 499;
+        // Time the journey: converting journeys end at the purchase; others fall uniformly before it.
+        let end = if converted { to } else { from + rng.r#gen::<f64>() * (to - from) };
+        let mut w = end;
+        for tp in out[start..].iter_mut().rev() {
+            w -= rng.r#gen::<f64>() * 1.5 * DAY_WEEKS;
+            tp.week = w.max(0.0);
+        }
+        if converted {
+            counts.1 += 1;
+            out.push(DrawnTouchpoint { week: to, cost_units: 0, channel: purchase_channel, kind: PURCHASE, topic });
+            return;
+        }
+    }
+}
+
+impl Population {
+    /// Generates a population; identical for the same parameters and seed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] from [`SynthParams::check`].
+    ///
+    /// ```
+    /// use custinsight::synth::{Population, SynthParams};
+    ///
+    /// let pop = Population::generate(&SynthParams::with_customers(200), 42)?;
+    /// assert_eq!(pop.base.n_customers(), 200);
+    /// assert_eq!(pop.truth.persona.len(), 200);
+    /// # Ok::<(), custinsight::Error>(())
+    /// ```
+    pub fn generate(params: &SynthParams, seed: u64) -> Result<Population> {
+        let model = Model::new(params)?;
+        let n = params.n_customers;
+        let mean_tx = 10;
+        let mut builder = CustomerBaseBuilder::with_capacity(n, n * mean_tx, if params.touchpoints { n * 30 } else { 0 });
+        let eur = builder.currency_code(Currency::EUR)?;
+        let mut channel_codes = Vec::with_capacity(12);
+        for c in 0..12u8 {
+            channel_codes.push(builder.channel_code(&channel_of(c))?);
+        }
+        let mut kind_codes = Vec::with_capacity(KINDS.len());
+        for k in &KINDS {
+            kind_codes.push(builder.kind_code(k)?);
+        }
+        let mut topic_codes = Vec::with_capacity(TOPICS.len());
+        for t in TOPICS {
+            topic_codes.push(builder.topic_code(t)?);
+        }
+        let mut campaign_codes = std::collections::HashMap::new();
+
+        let mut truth = Truth {
+            persona_names: params.personas.iter().map(|p| p.name.clone()).collect(),
+            persona: Vec::with_capacity(n),
+            purchase_rate: Vec::with_capacity(n),
+            dropout_probability: Vec::with_capacity(n),
+            alive_at_end: Vec::with_capacity(n),
+            mean_spend: Vec::with_capacity(n),
+            first_purchase_week: Vec::with_capacity(n),
+            purchases: params.purchases,
+            spend: params.spend,
+            journeys: params.journeys.clone(),
+            journey_counts: (0, 0),
+            experiment_baseline: params.personas.iter().map(|p| p.experiment_baseline).collect(),
+            experiment_lift: params.personas.iter().map(|p| p.experiment_lift).collect(),
+            source_record_customer: Vec::with_capacity(n + n / 5),
+        };
+        let mut source_records = Vec::with_capacity(n + n / 5);
+        let mut units = Vec::with_capacity(n);
+        let mut order_id = String::with_capacity(16);
+        let mut next_order = 0u64;
+
+        // Draw in chunks (in parallel when enabled), assemble each chunk in order.
+        const CHUNK: usize = 1 << 14;
+        for chunk_start in (0..n).step_by(CHUNK) {
+            let range = chunk_start..(chunk_start + CHUNK).min(n);
+            #[cfg(feature = "parallel")]
+            let drawn: Vec<Result<DrawnCustomer>> = {
+                use rayon::prelude::*;
+                range.into_par_iter().map(|i| model.draw(seed, i)).collect()
+            };
+            #[cfg(not(feature = "parallel"))]
+            let drawn: Vec<Result<DrawnCustomer>> = range.map(|i| model.draw(seed, i)).collect();
+            for d in drawn {
+                let d = d?;
+                let index = builder.add_customer(d.customer)?;
+                for &(week, units, channel) in &d.transactions {
+                    use std::fmt::Write;
+                    next_order += 1;
+                    order_id.clear();
+                    let _ = write!(order_id, "T{next_order:09}");
+                    builder.push_coded_transaction(
+                        index,
+                        &order_id,
+                        model.week_to_us(week),
+                        units,
+                        eur,
+                        channel_codes[channel as usize],
+                        false,
+                    )?;
+                }
+                for tp in &d.touchpoints {
+                    let outbound = (2..10).contains(&(tp.channel as usize));
+                    let campaign = if outbound && matches!(tp.kind, IMPRESSION | CLICK) {
+                        let quarter = (tp.week / 13.0).floor().max(0.0) as u32;
+                        match campaign_codes.get(&(tp.channel, quarter)) {
+                            Some(&code) => code,
+                            None => {
+                                let name = format!("{}_q{}", channel_of(tp.channel).as_str(), quarter + 1);
+                                let code = builder.campaign_code(&name)?;
+                                campaign_codes.insert((tp.channel, quarter), code);
+                                code
+                            }
+                        }
+                    } else {
+                        NONE_U32
+                    };
+                    let topic = topic_codes.get(tp.topic as usize).copied().unwrap_or(NONE_U32);
+                    let cost = if tp.cost_units > 0 { i64::from(tp.cost_units) } else { i64::MIN };
+                    builder.push_coded_touchpoint(
+                        index,
+                        model.week_to_us(tp.week),
+                        channel_codes[tp.channel as usize],
+                        kind_codes[tp.kind as usize],
+                        campaign,
+                        topic,
+                        cost,
+                        eur,
+                    );
+                }
+                truth.persona.push(d.persona);
+                truth.purchase_rate.push(d.lambda);
+                truth.dropout_probability.push(d.dropout);
+                truth.alive_at_end.push(d.alive);
+                truth.mean_spend.push(d.mean_spend);
+                truth.first_purchase_week.push(d.join_week);
+                truth.journey_counts.0 += d.journeys.0;
+                truth.journey_counts.1 += d.journeys.1;
+                for s in d.sources {
+                    truth.source_record_customer.push(index);
+                    source_records.push(s);
+                }
+                units.push(d.unit);
+            }
+        }
+        let base = builder.build()?;
+        Ok(Population {
+            params: params.clone(),
+            seed,
+            base,
+            observation_start: model.timestamp(0.0),
+            observation_end: model.timestamp(params.observation_weeks),
+            source_records,
+            experiment: Experiment { key: "checkout_redesign".into(), units },
+            truth,
+        })
+    }
+}

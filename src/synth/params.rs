@@ -1,0 +1,275 @@
+//! Parameters of the synthetic population, and the truths they imply.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::records::Channel;
+
+/// BG/NBD purchase process (Fader, Hardie & Lee 2005), rates per week.
+///
+/// Each customer buys at Poisson rate λ ~ Gamma(shape `r`, rate `alpha`) while
+/// alive and, after each purchase, drops out with probability p ~ Beta(`a`, `b`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BgNbdTruth {
+    /// Shape of the purchase-rate gamma.
+    pub r: f64,
+    /// Rate (inverse scale) of the purchase-rate gamma, per week.
+    pub alpha: f64,
+    /// First shape of the dropout-probability beta.
+    pub a: f64,
+    /// Second shape of the dropout-probability beta.
+    pub b: f64,
+}
+
+/// Gamma–Gamma spend (Fader & Hardie 2013): each transaction's value is
+/// Gamma(`p`, ν) with the customer's ν ~ Gamma(`q`, `gamma`); the mean spend
+/// per transaction of a customer is p/ν, and across customers `p·gamma/(q−1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GammaGammaTruth {
+    /// Shape of the per-transaction gamma.
+    pub p: f64,
+    /// Shape of the gamma over ν.
+    pub q: f64,
+    /// Rate of the gamma over ν.
+    pub gamma: f64,
+}
+
+/// A latent persona: who they are and how they behave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonaSpec {
+    /// Name, e.g. `digital_native`.
+    pub name: String,
+    /// Share of the population (shares are normalised).
+    pub share: f64,
+    /// Age range in years at the start of observation (inclusive).
+    pub age_range: (u32, u32),
+    /// Probability that the person is female (otherwise male, with 2% non-binary overall).
+    pub female_share: f64,
+    /// Weights over cultures (DE, GB, FR, ES, TR, JP, CN).
+    pub culture_weights: [f64; 7],
+    /// Weights over marketing channels for touchpoints (paired with [`MARKETING_CHANNELS`]).
+    pub channel_weights: [f64; 10],
+    /// Weights over purchase channels web, app, store, call_center.
+    pub purchase_channel_weights: [f64; 4],
+    /// Probability of granting e-mail marketing consent at sign-up.
+    pub email_opt_in: f64,
+    /// Probability of granting SMS and push marketing consent at sign-up.
+    pub mobile_opt_in: f64,
+    /// Experiment: conversion probability in control.
+    pub experiment_baseline: f64,
+    /// Experiment: absolute change in conversion probability under treatment.
+    pub experiment_lift: f64,
+}
+
+/// Marketing channels touchpoints are drawn from, in the order of [`PersonaSpec::channel_weights`].
+pub const MARKETING_CHANNELS: [Channel; 10] = [
+    Channel::Web,
+    Channel::App,
+    Channel::Email,
+    Channel::Sms,
+    Channel::Push,
+    Channel::Social,
+    Channel::SearchAds,
+    Channel::DisplayAds,
+    Channel::Affiliate,
+    Channel::DirectMail,
+];
+
+/// Purchase channels, in the order of [`PersonaSpec::purchase_channel_weights`].
+pub const PURCHASE_CHANNELS: [Channel; 4] = [Channel::Web, Channel::App, Channel::Store, Channel::CallCenter];
+
+/// Journey conversion model: each journey converts with probability
+/// `logistic(intercept + Σ effect[c])` over the distinct channels `c` it touched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JourneyTruth {
+    /// Log-odds of conversion for a journey with no channel effects.
+    pub intercept: f64,
+    /// Log-odds effect of each marketing channel (order of [`MARKETING_CHANNELS`]).
+    pub channel_effects: [f64; 10],
+    /// Mean number of extra touchpoints per journey beyond the first (Poisson).
+    pub mean_extra_touchpoints: f64,
+}
+
+/// Parameters of [`Population::generate`](super::Population::generate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SynthParams {
+    /// Number of customers.
+    pub n_customers: usize,
+    /// First day of observation (UTC midnight), `YYYY-MM-DD`.
+    pub start_date: jiff::civil::Date,
+    /// Customers make their first purchase uniformly within this many weeks of the start.
+    pub acquisition_weeks: f64,
+    /// Length of observation in weeks; the observation ends at `start + observation_weeks`.
+    pub observation_weeks: f64,
+    /// Purchase process.
+    pub purchases: BgNbdTruth,
+    /// Spend process.
+    pub spend: GammaGammaTruth,
+    /// Personas.
+    pub personas: Vec<PersonaSpec>,
+    /// Journey model.
+    pub journeys: JourneyTruth,
+    /// Whether to generate touchpoints.
+    pub touchpoints: bool,
+    /// Share of customers with extra, dirty source records (0..=1).
+    pub duplicate_share: f64,
+    /// Share of customers in the experiment's treatment arm.
+    pub treatment_share: f64,
+    /// Probability that a customer with e-mail consent unsubscribes during observation.
+    pub unsubscribe_rate: f64,
+}
+
+impl Default for SynthParams {
+    fn default() -> Self {
+        SynthParams {
+            n_customers: 20_000,
+            start_date: jiff::civil::date(2023, 1, 2),
+            acquisition_weeks: 52.0,
+            observation_weeks: 104.0,
+            purchases: BgNbdTruth { r: 1.0, alpha: 4.0, a: 1.0, b: 12.0 },
+            spend: GammaGammaTruth { p: 6.25, q: 3.74, gamma: 15.44 },
+            personas: default_personas(),
+            journeys: JourneyTruth {
+                intercept: -1.2,
+                //               web  app  email sms  push social search display affiliate mail
+                channel_effects: [0.3, 0.5, 0.6, 0.2, 0.1, -0.2, 0.9, -0.4, 0.4, 0.7],
+                mean_extra_touchpoints: 1.0,
+            },
+            touchpoints: true,
+            duplicate_share: 0.15,
+            treatment_share: 0.5,
+            unsubscribe_rate: 0.08,
+        }
+    }
+}
+
+fn default_personas() -> Vec<PersonaSpec> {
+    vec![
+        PersonaSpec {
+            name: "value_seeker".into(),
+            share: 0.35,
+            age_range: (25, 45),
+            female_share: 0.55,
+            culture_weights: [0.45, 0.2, 0.15, 0.12, 0.08, 0.0, 0.0],
+            //                web  app  email sms push social search display affiliate mail
+            channel_weights: [3.0, 0.5, 2.5, 0.3, 0.2, 0.5, 2.5, 2.0, 1.5, 0.3],
+            purchase_channel_weights: [0.7, 0.1, 0.15, 0.05],
+            email_opt_in: 0.75,
+            mobile_opt_in: 0.3,
+            experiment_baseline: 0.10,
+            experiment_lift: 0.03,
+        },
+        PersonaSpec {
+            name: "loyal_regular".into(),
+            share: 0.25,
+            age_range: (45, 75),
+            female_share: 0.6,
+            culture_weights: [0.5, 0.25, 0.15, 0.1, 0.0, 0.0, 0.0],
+            channel_weights: [1.5, 0.2, 3.0, 0.3, 0.1, 0.2, 0.5, 0.3, 0.1, 2.5],
+            purchase_channel_weights: [0.3, 0.05, 0.55, 0.10],
+            email_opt_in: 0.8,
+            mobile_opt_in: 0.2,
+            experiment_baseline: 0.14,
+            experiment_lift: 0.0,
+        },
+        PersonaSpec {
+            name: "digital_native".into(),
+            share: 0.25,
+            age_range: (18, 32),
+            female_share: 0.5,
+            culture_weights: [0.3, 0.2, 0.1, 0.1, 0.05, 0.15, 0.1],
+            channel_weights: [1.5, 3.5, 0.5, 0.5, 2.5, 3.0, 1.0, 0.5, 0.8, 0.0],
+            purchase_channel_weights: [0.35, 0.6, 0.05, 0.0],
+            email_opt_in: 0.45,
+            mobile_opt_in: 0.7,
+            experiment_baseline: 0.08,
+            experiment_lift: 0.05,
+        },
+        PersonaSpec {
+            name: "occasional_gifter".into(),
+            share: 0.15,
+            age_range: (30, 65),
+            female_share: 0.45,
+            culture_weights: [0.4, 0.25, 0.15, 0.1, 0.05, 0.03, 0.02],
+            channel_weights: [2.0, 0.3, 1.0, 0.2, 0.1, 0.8, 3.0, 1.0, 2.0, 0.5],
+            purchase_channel_weights: [0.6, 0.1, 0.25, 0.05],
+            email_opt_in: 0.55,
+            mobile_opt_in: 0.25,
+            experiment_baseline: 0.06,
+            experiment_lift: -0.02,
+        },
+    ]
+}
+
+fn check_prob(name: &'static str, v: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(Error::param(name, v, "must be a probability in [0, 1]")) }
+}
+
+fn check_positive(name: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 { Ok(()) } else { Err(Error::param(name, v, "must be finite and > 0")) }
+}
+
+fn check_weights(name: &'static str, w: &[f64]) -> Result<()> {
+    if w.iter().all(|x| x.is_finite() && *x >= 0.0) && w.iter().sum::<f64>() > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::param(name, format!("{w:?}"), "weights must be finite, non-negative and not all zero"))
+    }
+}
+
+impl SynthParams {
+    /// Default parameters with a different population size.
+    pub fn with_customers(n_customers: usize) -> Self {
+        SynthParams { n_customers, ..Self::default() }
+    }
+
+    /// Checks every parameter.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first parameter out of range.
+    pub fn check(&self) -> Result<()> {
+        if self.n_customers == 0 || self.n_customers > 50_000_000 {
+            return Err(Error::param("n_customers", self.n_customers, "must be in 1..=50,000,000"));
+        }
+        check_positive("observation_weeks", self.observation_weeks)?;
+        if !(self.acquisition_weeks.is_finite() && self.acquisition_weeks >= 0.0 && self.acquisition_weeks < self.observation_weeks) {
+            return Err(Error::param("acquisition_weeks", self.acquisition_weeks, "must be in [0, observation_weeks)"));
+        }
+        let p = &self.purchases;
+        for (n, v) in [("purchases.r", p.r), ("purchases.alpha", p.alpha), ("purchases.a", p.a), ("purchases.b", p.b)] {
+            check_positive(n, v)?;
+        }
+        let s = &self.spend;
+        for (n, v) in [("spend.p", s.p), ("spend.q", s.q), ("spend.gamma", s.gamma)] {
+            check_positive(n, v)?;
+        }
+        if self.personas.is_empty() {
+            return Err(Error::param("personas", 0, "need at least one persona"));
+        }
+        check_weights("personas.share", &self.personas.iter().map(|p| p.share).collect::<Vec<_>>())?;
+        for persona in &self.personas {
+            if persona.age_range.0 > persona.age_range.1 || persona.age_range.1 > 120 {
+                return Err(Error::param("personas.age_range", format!("{:?}", persona.age_range), "must be (min, max) with min <= max <= 120"));
+            }
+            check_prob("personas.female_share", persona.female_share)?;
+            check_weights("personas.culture_weights", &persona.culture_weights)?;
+            check_weights("personas.channel_weights", &persona.channel_weights)?;
+            check_weights("personas.purchase_channel_weights", &persona.purchase_channel_weights)?;
+            check_prob("personas.email_opt_in", persona.email_opt_in)?;
+            check_prob("personas.mobile_opt_in", persona.mobile_opt_in)?;
+            check_prob("personas.experiment_baseline", persona.experiment_baseline)?;
+            check_prob("personas.experiment_baseline + experiment_lift", persona.experiment_baseline + persona.experiment_lift)?;
+        }
+        if !self.journeys.intercept.is_finite() || self.journeys.channel_effects.iter().any(|e| !e.is_finite()) {
+            return Err(Error::param("journeys", self.journeys.intercept, "effects must be finite"));
+        }
+        if !(self.journeys.mean_extra_touchpoints.is_finite() && self.journeys.mean_extra_touchpoints >= 0.0) {
+            return Err(Error::param("journeys.mean_extra_touchpoints", self.journeys.mean_extra_touchpoints, "must be >= 0"));
+        }
+        check_prob("duplicate_share", self.duplicate_share)?;
+        check_prob("treatment_share", self.treatment_share)?;
+        check_prob("unsubscribe_rate", self.unsubscribe_rate)?;
+        Ok(())
+    }
+}
