@@ -7,8 +7,8 @@
 pub mod error;
 pub mod ingest;
 pub mod records;
-pub mod synth;
 pub mod store;
+pub mod synth;
 
 pub use error::{Error, Result};
 

@@ -22,9 +22,7 @@ use jiff::Timestamp;
 pub use builder::{CustomerBaseBuilder, TransactionRef};
 pub(crate) use intern::{Dictionary, Interner, StrArena};
 
-use crate::records::{
-    Channel, Currency, Customer, LineItem, Money, Purpose, Touchpoint, TouchpointKind, Transaction,
-};
+use crate::records::{Channel, Currency, Customer, LineItem, Money, Purpose, Touchpoint, TouchpointKind, Transaction};
 
 /// Marker for an absent optional dictionary reference (store, campaign, …).
 pub(crate) const NONE_U32: u32 = u32::MAX;
@@ -354,7 +352,10 @@ impl CustomerBase {
             + t.order_id.heap_bytes()
             + vec_bytes(&t.item_start)
             + t.items.capacity() * size_of::<LineItem>()
-            + t.items.iter().map(|i| i.product_id.capacity() + i.category.as_ref().map_or(0, String::capacity)).sum::<usize>()
+            + t.items
+                .iter()
+                .map(|i| i.product_id.capacity() + i.category.as_ref().map_or(0, String::capacity))
+                .sum::<usize>()
             + self.stores.heap_bytes();
         let p = &self.tp;
         let touchpoint_bytes = vec_bytes(&p.customer)

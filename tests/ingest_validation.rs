@@ -264,7 +264,11 @@ fn duplicate_order_id_is_rejected_when_loading_into_a_customer_base() {
 fn duplicate_order_id_is_rejected_across_loader_inputs() {
     let mut loader = Loader::new(IngestOptions::default());
     let first = loader
-        .transactions(Format::Csv, &b"customer_id,order_id,timestamp,amount,currency,channel\nc1,o-1,2024-01-01,1,EUR,web\n"[..], "a")
+        .transactions(
+            Format::Csv,
+            &b"customer_id,order_id,timestamp,amount,currency,channel\nc1,o-1,2024-01-01,1,EUR,web\n"[..],
+            "a",
+        )
         .unwrap();
     assert!(first.is_clean());
     let second = loader
@@ -449,7 +453,8 @@ fn mapped_column_applies_to_rejections_and_json_keys() {
     let input = b"kunde,order_id,timestamp,amount,currency,channel\n,o1,2024-01-01,1,EUR,web\n";
     let (_, report) = ingest(Format::Csv, input, &opts);
     assert_rejection(&report, 0, 2, "customer_id", "missing value");
-    let jsonl = br#"{"kunde":"K-9","order_id":"o1","timestamp":"2024-01-01","amount":"1","currency":"EUR","channel":"web"}"#;
+    let jsonl =
+        br#"{"kunde":"K-9","order_id":"o1","timestamp":"2024-01-01","amount":"1","currency":"EUR","channel":"web"}"#;
     let (out, report) = ingest(Format::JsonLines, jsonl, &opts);
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(out[0].customer_id.as_str(), "K-9");
@@ -828,7 +833,9 @@ fn json_lines_transactions() {
 #[test]
 fn json_lines_invalid_utf8_is_rejected() {
     let mut input = Vec::new();
-    input.extend_from_slice(br#"{"customer_id":"c1","order_id":"o1","timestamp":"2024-01-01","amount":1,"currency":"EUR","channel":"web"}"#);
+    input.extend_from_slice(
+        br#"{"customer_id":"c1","order_id":"o1","timestamp":"2024-01-01","amount":1,"currency":"EUR","channel":"web"}"#,
+    );
     input.extend_from_slice(b"\n{\"customer_id\":\"c\xff\"}\n");
     let (out, report) = ingest(Format::JsonLines, &input, &lenient());
     assert_eq!(out.len(), 1);
@@ -895,7 +902,7 @@ fn ids_are_opaque_strings() {
     let mut loader = Loader::new(lenient());
     let report = loader.transactions(Format::Csv, &input[..], "ids").unwrap();
     assert!(report.is_clean(), "{report:?}");
-    let (base, _) = loader.finish().unwrap();
+    let (base, _): (CustomerBase, _) = loader.finish().unwrap();
     assert_eq!(base.n_customers(), 3);
     let a = base.index_of("00001").unwrap();
     let b = base.index_of("1").unwrap();

@@ -129,12 +129,9 @@ pub(crate) fn for_each_row<R: Read>(
                 .map_err(|_| Error::InvalidInput(format!("header column {} is not valid UTF-8", i + 1)))
         })
         .collect::<Result<_>>()?;
-    let columns: Vec<Option<usize>> =
-        schema.fields.iter().map(|f| resolve_column(f, &names, opts)).collect();
-    let missing: Vec<&str> = schema
-        .required(opts)
-        .filter(|f| schema.position(f).and_then(|i| columns[i]).is_none())
-        .collect();
+    let columns: Vec<Option<usize>> = schema.fields.iter().map(|f| resolve_column(f, &names, opts)).collect();
+    let missing: Vec<&str> =
+        schema.required(opts).filter(|f| schema.position(f).and_then(|i| columns[i]).is_none()).collect();
     if !missing.is_empty() {
         return Err(Error::InvalidInput(format!(
             "missing required column(s) {} (header: {})",

@@ -154,7 +154,11 @@ impl IngestOptions {
     /// accepted time range, or a mapping for an unknown field.
     pub fn check(&self) -> Result<()> {
         if !self.delimiter.is_ascii() || matches!(self.delimiter, b'"' | b'\n' | b'\r') {
-            return Err(Error::param("delimiter", self.delimiter, "must be an ASCII character other than a quote or newline"));
+            return Err(Error::param(
+                "delimiter",
+                self.delimiter,
+                "must be an ASCII character other than a quote or newline",
+            ));
         }
         if self.earliest > self.latest {
             return Err(Error::param("earliest", self.earliest, "must not be after `latest`"));

@@ -12,8 +12,8 @@ use jiff::Timestamp;
 use super::parse::{parse_date, parse_flag, parse_timestamp};
 use super::{IngestOptions, LabelPolicy};
 use crate::records::{
-    AttributeValue, Channel, ConsentEvent, ConsentStatus, Currency, Customer, CustomerId, Gender, LineItem, Money,
-    Pii, Profile, Purpose, SourceRecord, Touchpoint, TouchpointKind, parse_amount,
+    AttributeValue, Channel, ConsentEvent, ConsentStatus, Currency, Customer, CustomerId, Gender, LineItem, Money, Pii,
+    Profile, Purpose, SourceRecord, Touchpoint, TouchpointKind, parse_amount,
 };
 
 /// A problem with one field of a row.
@@ -157,7 +157,10 @@ fn line_items(value: &serde_json::Value, currency: Currency) -> RowResult<Vec<Li
             let product_id = product_id.ok_or_else(|| bad(format!("item {i}: missing product_id")))?;
             let quantity = match obj.get("quantity") {
                 None => 1.0,
-                Some(q) => q.as_f64().filter(|q| q.is_finite()).ok_or_else(|| bad(format!("item {i}: quantity is not a finite number")))?,
+                Some(q) => q
+                    .as_f64()
+                    .filter(|q| q.is_finite())
+                    .ok_or_else(|| bad(format!("item {i}: quantity is not a finite number")))?,
             };
             let price = text("unit_price").ok_or_else(|| bad(format!("item {i}: missing unit_price")))?;
             let units = parse_amount(price.as_bytes()).map_err(|e| bad(format!("item {i}: unit_price: {e}")))?;
@@ -182,8 +185,22 @@ pub(crate) fn scalar_text(v: &serde_json::Value) -> Option<String> {
 }
 
 pub(crate) const CUSTOMER_FIELDS: &[&str] = &[
-    "customer_id", "given_name", "family_name", "email", "phone", "birth_date", "gender", "address_line1",
-    "address_line2", "city", "postcode", "country", "language", "created_at", "source", "source_key",
+    "customer_id",
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "birth_date",
+    "gender",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postcode",
+    "country",
+    "language",
+    "created_at",
+    "source",
+    "source_key",
 ];
 
 fn multi(row: &dyn Fields, field: &'static str) -> RowResult<Vec<Pii<String>>> {

@@ -15,7 +15,7 @@ mod transaction;
 pub use consent::{Consent, ConsentEvent, ConsentStatus, Purpose};
 pub use customer::{AttributeValue, Customer, Gender, Pii, Profile};
 pub use ids::{CustomerId, SourceRecord};
-pub use money::{AMOUNT_SCALE, Currency, Money, format_units};
 pub(crate) use money::parse_amount;
+pub use money::{AMOUNT_SCALE, Currency, Money, format_units};
 pub use touchpoint::{Channel, Touchpoint, TouchpointKind};
 pub use transaction::{LineItem, Transaction};

@@ -5,7 +5,9 @@ use jiff::Timestamp;
 use super::intern::{Dictionary, Interner};
 use super::{CustomerBase, NONE_U32, TouchpointTable, TransactionTable, to_micros};
 use crate::error::{Error, Result};
-use crate::records::{Channel, ConsentEvent, Currency, Customer, CustomerId, LineItem, Money, Touchpoint, TouchpointKind, Transaction};
+use crate::records::{
+    Channel, ConsentEvent, Currency, Customer, CustomerId, LineItem, Money, Touchpoint, TouchpointKind, Transaction,
+};
 
 /// A borrowed view of one transaction, for loading without allocating per row.
 #[derive(Debug, Clone, Copy)]
@@ -83,9 +85,19 @@ impl CustomerBaseBuilder {
 
     /// An empty builder with room for the given numbers of rows.
     pub fn with_capacity(customers: usize, transactions: usize, touchpoints: usize) -> Self {
-        let mut b = Self { ids: Interner::with_capacity(customers), orders: Interner::with_capacity(transactions), ..Self::default() };
-        b.customers.reserve(customers);
-        let t = &mut b.tx;
+        let mut b = Self {
+            ids: Interner::with_capacity(customers),
+            orders: Interner::with_capacity(transactions),
+            ..Self::default()
+        };
+        b.reserve(customers, transactions, touchpoints);
+        b
+    }
+
+    /// Reserves room for this many more rows of each kind.
+    pub fn reserve(&mut self, customers: usize, transactions: usize, touchpoints: usize) {
+        self.customers.reserve(customers);
+        let t = &mut self.tx;
         t.customer.reserve(transactions);
         t.time_us.reserve(transactions);
         t.amount_units.reserve(transactions);
@@ -93,7 +105,7 @@ impl CustomerBaseBuilder {
         t.channel.reserve(transactions);
         t.is_refund.reserve(transactions);
         t.store.reserve(transactions);
-        let p = &mut b.tp;
+        let p = &mut self.tp;
         p.customer.reserve(touchpoints);
         p.time_us.reserve(touchpoints);
         p.channel.reserve(touchpoints);
@@ -103,7 +115,6 @@ impl CustomerBaseBuilder {
         p.cost_units.reserve(touchpoints);
         p.cost_currency.reserve(touchpoints);
         p.session.reserve(touchpoints);
-        b
     }
 
     /// Number of customers so far.
@@ -193,11 +204,14 @@ impl CustomerBaseBuilder {
                 if t.is_refund { "refund with a positive amount" } else { "negative amount not flagged as a refund" },
             ));
         }
-        let customer = self.customer_index(t.customer_id)?;
+        // Check the customer id first but intern it only once the order is known to be
+        // new, so that a rejected duplicate leaves no customer behind.
+        let customer_id = check_id(t.customer_id)?;
         let (_, new) = self.orders.intern(order_id)?;
         if !new {
             return Err(Error::DuplicateOrderId(order_id.to_owned()));
         }
+        let customer = self.customer_index(customer_id)?;
         let tx = &mut self.tx;
         tx.customer.push(customer);
         tx.time_us.push(to_micros(t.timestamp));
@@ -414,10 +428,7 @@ impl CustomerBaseBuilder {
 
 /// The permutation that sorts rows by (customer, time, arrival), or `None` if already sorted.
 fn sort_order(customer: &[u32], time: &[i64]) -> Option<Vec<u32>> {
-    let sorted = customer
-        .windows(2)
-        .zip(time.windows(2))
-        .all(|(c, t)| (c[0], t[0]) <= (c[1], t[1]));
+    let sorted = customer.windows(2).zip(time.windows(2)).all(|(c, t)| (c[0], t[0]) <= (c[1], t[1]));
     if sorted {
         return None;
     }

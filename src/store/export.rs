@@ -59,8 +59,18 @@ impl CustomerBase {
     /// [`Error::Io`] when writing fails.
     pub fn write_touchpoints_csv<W: Write>(&self, out: W) -> Result<()> {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record(["customer_id", "timestamp", "channel", "kind", "campaign", "topic", "cost", "cost_currency", "session_id"])
-            .map_err(csv_err)?;
+        w.write_record([
+            "customer_id",
+            "timestamp",
+            "channel",
+            "kind",
+            "campaign",
+            "topic",
+            "cost",
+            "cost_currency",
+            "session_id",
+        ])
+        .map_err(csv_err)?;
         let p = &self.tp;
         for i in 0..self.n_touchpoints() {
             let (cost, currency) = if p.cost_units[i] == i64::MIN {
@@ -94,8 +104,19 @@ impl CustomerBase {
     pub fn write_customers_csv<W: Write>(&self, out: W) -> Result<()> {
         let mut w = csv::Writer::from_writer(out);
         w.write_record([
-            "customer_id", "given_name", "family_name", "email", "phone", "birth_date", "gender", "address_line1",
-            "city", "postcode", "country", "language", "created_at",
+            "customer_id",
+            "given_name",
+            "family_name",
+            "email",
+            "phone",
+            "birth_date",
+            "gender",
+            "address_line1",
+            "city",
+            "postcode",
+            "country",
+            "language",
+            "created_at",
         ])
         .map_err(csv_err)?;
         for c in self.customers.iter().flatten() {

@@ -109,12 +109,23 @@ impl CleanIdentity<'_> {
             let s = self.street.replace("straße", "str.").replace(" Street", " St").replace("Calle ", "C/ ");
             if rng.gen_bool(0.1) { typo(&s, rng) } else { s }
         });
-        let city = (!rng.gen_bool(0.1)).then(|| if rng.gen_bool(0.2) { self.city.to_uppercase() } else { self.city.to_owned() });
-        let postcode = (!rng.gen_bool(0.2)).then(|| {
-            if rng.gen_bool(0.1) { full_width(self.postcode) } else { self.postcode.to_owned() }
-        });
+        let city = (!rng.gen_bool(0.1))
+            .then(|| if rng.gen_bool(0.2) { self.city.to_uppercase() } else { self.city.to_owned() });
+        let postcode = (!rng.gen_bool(0.2))
+            .then(|| if rng.gen_bool(0.1) { full_width(self.postcode) } else { self.postcode.to_owned() });
         let country = (!rng.gen_bool(0.3)).then(|| self.country.to_lowercase());
-        SourceCustomerRecord { source, given_name, family_name, email, phone, birth_date, street, city, postcode, country }
+        SourceCustomerRecord {
+            source,
+            given_name,
+            family_name,
+            email,
+            phone,
+            birth_date,
+            street,
+            city,
+            postcode,
+            country,
+        }
     }
 }
 

@@ -45,8 +45,18 @@ impl Population {
         let (path, w) = create(dir, "source_records.csv")?;
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record([
-            "source", "source_key", "true_customer_id", "given_name", "family_name", "email", "phone", "birth_date",
-            "street", "city", "postcode", "country",
+            "source",
+            "source_key",
+            "true_customer_id",
+            "given_name",
+            "family_name",
+            "email",
+            "phone",
+            "birth_date",
+            "street",
+            "city",
+            "postcode",
+            "country",
         ])
         .map_err(csv_err)?;
         for (record, &customer) in self.source_records.iter().zip(&self.truth.source_record_customer) {

@@ -68,18 +68,8 @@ const TOPICS: [&str; 8] = ["electronics", "fashion", "home", "beauty", "sports",
 const NO_TOPIC: u8 = u8::MAX;
 
 /// Cost in 1/10,000 EUR of an impression and of a click, per marketing channel.
-const COSTS: [(i32, i32); 10] = [
-    (0, 0),
-    (0, 0),
-    (10, 10),
-    (700, 700),
-    (0, 0),
-    (20, 2_000),
-    (0, 9_000),
-    (40, 3_000),
-    (0, 0),
-    (8_000, 8_000),
-];
+const COSTS: [(i32, i32); 10] =
+    [(0, 0), (0, 0), (10, 10), (700, 700), (0, 0), (20, 2_000), (0, 9_000), (40, 3_000), (0, 0), (8_000, 8_000)];
 
 #[derive(Clone, Copy)]
 struct DrawnTouchpoint {
@@ -158,7 +148,11 @@ impl<'a> Model<'a> {
             rate: Gamma::new(b.r, 1.0 / b.alpha).map_err(|e| dist_err("purchases", e))?,
             dropout: Beta::new(b.a, b.b).map_err(|e| dist_err("purchases", e))?,
             nu: Gamma::new(s.q, 1.0 / s.gamma).map_err(|e| dist_err("spend", e))?,
-            extra_touchpoints: if extra > 0.0 { Some(Poisson::new(extra).map_err(|e| dist_err("journeys", e))?) } else { None },
+            extra_touchpoints: if extra > 0.0 {
+                Some(Poisson::new(extra).map_err(|e| dist_err("journeys", e))?)
+            } else {
+                None
+            },
         })
     }
 
@@ -202,12 +196,18 @@ impl<'a> Model<'a> {
         if local.len() < 3 {
             local = format!("kunde{index}");
         }
-        let email = format!("{local}{}@{}", rng.gen_range(1..100), EMAIL_DOMAINS[rng.gen_range(0..EMAIL_DOMAINS.len())]);
+        let email =
+            format!("{local}{}@{}", rng.gen_range(1..100), EMAIL_DOMAINS[rng.gen_range(0..EMAIL_DOMAINS.len())]);
         let phone_national = format!("{} {}", rng.gen_range(20..990), rng.gen_range(1_000_000..9_999_999));
         let street = format!("{} {}", culture.streets[rng.gen_range(0..culture.streets.len())], rng.gen_range(1..180));
         let (city, prefix) = culture.cities[rng.gen_range(0..culture.cities.len())];
         let postcode = match culture.country {
-            "GB" => format!("{prefix} {}{}{}", rng.gen_range(1..10), rng.gen_range(b'A'..=b'Z') as char, rng.gen_range(b'A'..=b'Z') as char),
+            "GB" => format!(
+                "{prefix} {}{}{}",
+                rng.gen_range(1..10),
+                rng.gen_range(b'A'..=b'Z') as char,
+                rng.gen_range(b'A'..=b'Z') as char
+            ),
             "JP" => format!("{prefix}-{:04}", rng.gen_range(0..10_000)),
             "CN" => format!("{prefix}{:03}", rng.gen_range(0..1000)),
             _ => format!("{prefix}{:03}", rng.gen_range(0..1000)),
@@ -241,11 +241,17 @@ impl<'a> Model<'a> {
         }
         let unsubscribe_week = (email_ok && rng.gen_bool(params.unsubscribe_rate))
             .then(|| join_week + rng.r#gen::<f64>() * (obs_end - join_week));
-        let mut touchpoints = Vec::new();
+        let mut touchpoints = Vec::with_capacity(if params.touchpoints { 48 } else { 0 });
         if let Some(w) = unsubscribe_week {
             consent.withdraw(Some(Channel::Email), Purpose::Marketing, self.timestamp(w));
             if params.touchpoints {
-                touchpoints.push(DrawnTouchpoint { week: w, cost_units: 0, channel: EMAIL as u8, kind: UNSUBSCRIBE, topic: NO_TOPIC });
+                touchpoints.push(DrawnTouchpoint {
+                    week: w,
+                    cost_units: 0,
+                    channel: EMAIL as u8,
+                    kind: UNSUBSCRIBE,
+                    topic: NO_TOPIC,
+                });
             }
         }
 
@@ -289,38 +295,68 @@ impl<'a> Model<'a> {
         if params.touchpoints {
             let topic_bias = (persona_code % TOPICS.len()) as u8;
             let mut previous = (join_week - 4.0).max(0.0);
+            // Channel choice depends on consent, which changes at most once (unsubscribe).
+            let weights_for = |email_allowed: bool| -> Option<WeightedIndex<f64>> {
+                let allowed = |c: usize| match c {
+                    EMAIL => email_allowed,
+                    SMS | PUSH => mobile_ok,
+                    DIRECT_MAIL => mail_ok,
+                    _ => true,
+                };
+                let weights =
+                    persona.channel_weights.iter().enumerate().map(|(c, &w)| if allowed(c) { w } else { 0.0 });
+                WeightedIndex::new(weights).ok()
+            };
+            let pick_subscribed = weights_for(email_ok);
+            let pick_unsubscribed = if unsubscribe_week.is_some() { weights_for(false) } else { None };
             for &(week, _, channel) in &transactions {
                 if channel <= 1 {
-                    let allowed = |c: usize| match c {
-                        EMAIL => email_ok && unsubscribe_week.is_none_or(|u| week < u),
-                        SMS | PUSH => mobile_ok,
-                        DIRECT_MAIL => mail_ok,
-                        _ => true,
+                    let pick = match unsubscribe_week {
+                        Some(u) if week >= u => pick_unsubscribed.as_ref(),
+                        _ => pick_subscribed.as_ref(),
                     };
-                    let weights: Vec<f64> = persona
-                        .channel_weights
-                        .iter()
-                        .enumerate()
-                        .map(|(c, &w)| if allowed(c) { w } else { 0.0 })
-                        .collect();
-                    let pick = WeightedIndex::new(&weights).ok();
                     journeys_until_conversion(
-                        self, &mut rng, pick.as_ref(), previous, week, channel, topic_bias, &mut touchpoints, &mut journeys,
+                        self,
+                        &mut rng,
+                        pick,
+                        previous,
+                        week,
+                        channel,
+                        topic_bias,
+                        &mut touchpoints,
+                        &mut journeys,
                     );
                 } else {
-                    touchpoints.push(DrawnTouchpoint { week, cost_units: 0, channel, kind: PURCHASE, topic: topic_bias });
+                    touchpoints.push(DrawnTouchpoint {
+                        week,
+                        cost_units: 0,
+                        channel,
+                        kind: PURCHASE,
+                        topic: topic_bias,
+                    });
                 }
-                for (kind, p, ch) in [(COMPLAINT, 0.02, CALL_CENTER), (SUPPORT, 0.04, CALL_CENTER), (REVIEW_WRITTEN, 0.03, 0), (REFERRAL, 0.01, 0)] {
+                for (kind, p, ch) in [
+                    (COMPLAINT, 0.02, CALL_CENTER),
+                    (SUPPORT, 0.04, CALL_CENTER),
+                    (REVIEW_WRITTEN, 0.03, 0),
+                    (REFERRAL, 0.01, 0),
+                ] {
                     if rng.gen_bool(p) {
                         let w = week + rng.r#gen::<f64>() * 3.0 * DAY_WEEKS;
                         if w <= obs_end {
-                            touchpoints.push(DrawnTouchpoint { week: w, cost_units: 0, channel: ch, kind, topic: topic_bias });
+                            touchpoints.push(DrawnTouchpoint {
+                                week: w,
+                                cost_units: 0,
+                                channel: ch,
+                                kind,
+                                topic: topic_bias,
+                            });
                         }
                     }
                 }
                 previous = week;
             }
-            touchpoints.sort_by(|a, b| a.week.total_cmp(&b.week));
+            touchpoints.sort_unstable_by(|a, b| a.week.total_cmp(&b.week));
         }
 
         // Identity: a clean primary record and dirty copies elsewhere.
@@ -348,7 +384,8 @@ impl<'a> Model<'a> {
 
         // Experiment: conversion lift by persona; pre-period revenue shares the customer's spend level.
         let treatment = rng.gen_bool(params.treatment_share);
-        let p_convert = (persona.experiment_baseline + if treatment { persona.experiment_lift } else { 0.0 }).clamp(0.0, 1.0);
+        let p_convert =
+            (persona.experiment_baseline + if treatment { persona.experiment_lift } else { 0.0 }).clamp(0.0, 1.0);
         let converted = rng.gen_bool(p_convert);
         let revenue = if converted { (spend.sample(&mut rng) * 100.0).round() / 100.0 } else { 0.0 };
         let pre_count = Poisson::new(lambda * 8.0).map(|d| d.sample(&mut rng) as u64).unwrap_or(0);
@@ -406,7 +443,13 @@ fn journeys_until_conversion(
 ) {
     let truth = &model.params.journeys;
     let Some(pick) = pick else {
-        out.push(DrawnTouchpoint { week: to, cost_units: 0, channel: purchase_channel, kind: PURCHASE, topic: topic_bias });
+        out.push(DrawnTouchpoint {
+            week: to,
+            cost_units: 0,
+            channel: purchase_channel,
+            kind: PURCHASE,
+            topic: topic_bias,
+        });
         return;
     };
     // A cap keeps the loop finite; with the default effects P(convert) >= 0.17, so it is never reached.
@@ -428,7 +471,13 @@ fn journeys_until_conversion(
                 3 + [0u8, 0, 0, 1, 2, 2, 3, 4, 4, 5][rng.gen_range(0..10)]
             };
             let (impression_cost, click_cost) = COSTS[c];
-            let cost_units = if kind == CLICK { click_cost } else if kind == IMPRESSION { impression_cost } else { 0 };
+            let cost_units = if kind == CLICK {
+                click_cost
+            } else if kind == IMPRESSION {
+                impression_cost
+            } else {
+                0
+            };
             out.push(DrawnTouchpoint { week: 0.0, cost_units, channel: c as u8, kind, topic });
         }
         let logit = truth.intercept
@@ -451,6 +500,109 @@ fn journeys_until_conversion(
     }
 }
 
+/// Appends drawn customers to the builder and the truth, in customer order.
+struct Assembler {
+    builder: CustomerBaseBuilder,
+    truth: Truth,
+    source_records: Vec<SourceCustomerRecord>,
+    units: Vec<ExperimentUnit>,
+    eur: u16,
+    channel_codes: Vec<u16>,
+    kind_codes: Vec<u16>,
+    topic_codes: Vec<u32>,
+    /// Campaign code by (marketing channel, quarter of observation).
+    campaign_codes: Vec<Vec<u32>>,
+    next_order: u64,
+    order_id: String,
+}
+
+impl Assembler {
+    fn push(&mut self, model: &Model<'_>, d: DrawnCustomer) -> Result<()> {
+        let b = &mut self.builder;
+        let index = b.add_customer(d.customer)?;
+        for &(week, units, channel) in &d.transactions {
+            self.next_order += 1;
+            self.order_id.clear();
+            push_order_id(&mut self.order_id, self.next_order);
+            b.push_coded_transaction(
+                index,
+                &self.order_id,
+                model.week_to_us(week),
+                units,
+                self.eur,
+                self.channel_codes[channel as usize],
+                false,
+            )?;
+        }
+        for tp in &d.touchpoints {
+            let campaign = if matches!(tp.kind, IMPRESSION | CLICK) {
+                let quarter = (tp.week / 13.0).floor().max(0.0) as usize;
+                self.campaign_codes
+                    .get(tp.channel as usize)
+                    .and_then(|q| q.get(quarter).or(q.last()))
+                    .copied()
+                    .unwrap_or(NONE_U32)
+            } else {
+                NONE_U32
+            };
+            let topic = self.topic_codes.get(tp.topic as usize).copied().unwrap_or(NONE_U32);
+            let cost = if tp.cost_units > 0 { i64::from(tp.cost_units) } else { i64::MIN };
+            b.push_coded_touchpoint(
+                index,
+                model.week_to_us(tp.week),
+                self.channel_codes[tp.channel as usize],
+                self.kind_codes[tp.kind as usize],
+                campaign,
+                topic,
+                cost,
+                self.eur,
+            );
+        }
+        let t = &mut self.truth;
+        t.persona.push(d.persona);
+        t.purchase_rate.push(d.lambda);
+        t.dropout_probability.push(d.dropout);
+        t.alive_at_end.push(d.alive);
+        t.mean_spend.push(d.mean_spend);
+        t.first_purchase_week.push(d.join_week);
+        t.journey_counts.0 += d.journeys.0;
+        t.journey_counts.1 += d.journeys.1;
+        for s in d.sources {
+            t.source_record_customer.push(index);
+            self.source_records.push(s);
+        }
+        self.units.push(d.unit);
+        Ok(())
+    }
+}
+
+/// Writes `T` and a zero-padded 9-digit (or longer) number, without `fmt`.
+fn push_order_id(out: &mut String, n: u64) {
+    let mut digits = [b'0'; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    while v > 0 {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let start = i.min(digits.len() - 9);
+    out.push('T');
+    out.extend(digits[start..].iter().map(|&d| d as char));
+}
+
+fn draw_chunk(model: &Model<'_>, seed: u64, range: std::ops::Range<usize>) -> Vec<Result<DrawnCustomer>> {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        range.into_par_iter().map(|i| model.draw(seed, i)).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        range.map(|i| model.draw(seed, i)).collect()
+    }
+}
+
 impl Population {
     /// Generates a population; identical for the same parameters and seed.
     ///
@@ -468,8 +620,7 @@ impl Population {
     pub fn generate(params: &SynthParams, seed: u64) -> Result<Population> {
         let model = Model::new(params)?;
         let n = params.n_customers;
-        let mean_tx = 10;
-        let mut builder = CustomerBaseBuilder::with_capacity(n, n * mean_tx, if params.touchpoints { n * 30 } else { 0 });
+        let mut builder = CustomerBaseBuilder::with_capacity(n, 0, 0);
         let eur = builder.currency_code(Currency::EUR)?;
         let mut channel_codes = Vec::with_capacity(12);
         for c in 0..12u8 {
@@ -483,9 +634,15 @@ impl Population {
         for t in TOPICS {
             topic_codes.push(builder.topic_code(t)?);
         }
-        let mut campaign_codes = std::collections::HashMap::new();
-
-        let mut truth = Truth {
+        // One campaign per outbound channel and quarter, registered up front so codes are fixed.
+        let quarters = (params.observation_weeks / 13.0).ceil().max(1.0) as usize;
+        let mut campaign_codes = vec![Vec::new(); MARKETING_CHANNELS.len()];
+        for (c, codes) in campaign_codes.iter_mut().enumerate().skip(2) {
+            for q in 0..quarters {
+                codes.push(builder.campaign_code(&format!("{}_q{}", MARKETING_CHANNELS[c].as_str(), q + 1))?);
+            }
+        }
+        let truth = Truth {
             persona_names: params.personas.iter().map(|p| p.name.clone()).collect(),
             persona: Vec::with_capacity(n),
             purchase_rate: Vec::with_capacity(n),
@@ -501,94 +658,61 @@ impl Population {
             experiment_lift: params.personas.iter().map(|p| p.experiment_lift).collect(),
             source_record_customer: Vec::with_capacity(n + n / 5),
         };
-        let mut source_records = Vec::with_capacity(n + n / 5);
-        let mut units = Vec::with_capacity(n);
-        let mut order_id = String::with_capacity(16);
-        let mut next_order = 0u64;
+        let mut asm = Assembler {
+            builder,
+            truth,
+            source_records: Vec::with_capacity(n + n / 5),
+            units: Vec::with_capacity(n),
+            eur,
+            channel_codes,
+            kind_codes,
+            topic_codes,
+            campaign_codes,
+            next_order: 0,
+            order_id: String::with_capacity(24),
+        };
 
-        // Draw in chunks (in parallel when enabled), assemble each chunk in order.
+        // Draw chunk k + 1 (in parallel) while chunk k is appended, in order.
         const CHUNK: usize = 1 << 14;
-        for chunk_start in (0..n).step_by(CHUNK) {
-            let range = chunk_start..(chunk_start + CHUNK).min(n);
-            #[cfg(feature = "parallel")]
-            let drawn: Vec<Result<DrawnCustomer>> = {
-                use rayon::prelude::*;
-                range.into_par_iter().map(|i| model.draw(seed, i)).collect()
+        let ranges: Vec<_> = (0..n).step_by(CHUNK).map(|s| s..(s + CHUNK).min(n)).collect();
+        let mut pending = match ranges.first() {
+            Some(r) => draw_chunk(&model, seed, r.clone()),
+            None => Vec::new(),
+        };
+        for k in 0..ranges.len() {
+            let next = ranges.get(k + 1).cloned();
+            let append = |asm: &mut Assembler, drawn: Vec<Result<DrawnCustomer>>| -> Result<()> {
+                for d in drawn {
+                    asm.push(&model, d?)?;
+                }
+                Ok(())
             };
+            let drawn = std::mem::take(&mut pending);
+            #[cfg(feature = "parallel")]
+            let (appended, upcoming) =
+                rayon::join(|| append(&mut asm, drawn), || next.map(|r| draw_chunk(&model, seed, r)));
             #[cfg(not(feature = "parallel"))]
-            let drawn: Vec<Result<DrawnCustomer>> = range.map(|i| model.draw(seed, i)).collect();
-            for d in drawn {
-                let d = d?;
-                let index = builder.add_customer(d.customer)?;
-                for &(week, units, channel) in &d.transactions {
-                    use std::fmt::Write;
-                    next_order += 1;
-                    order_id.clear();
-                    let _ = write!(order_id, "T{next_order:09}");
-                    builder.push_coded_transaction(
-                        index,
-                        &order_id,
-                        model.week_to_us(week),
-                        units,
-                        eur,
-                        channel_codes[channel as usize],
-                        false,
-                    )?;
-                }
-                for tp in &d.touchpoints {
-                    let outbound = (2..10).contains(&(tp.channel as usize));
-                    let campaign = if outbound && matches!(tp.kind, IMPRESSION | CLICK) {
-                        let quarter = (tp.week / 13.0).floor().max(0.0) as u32;
-                        match campaign_codes.get(&(tp.channel, quarter)) {
-                            Some(&code) => code,
-                            None => {
-                                let name = format!("{}_q{}", channel_of(tp.channel).as_str(), quarter + 1);
-                                let code = builder.campaign_code(&name)?;
-                                campaign_codes.insert((tp.channel, quarter), code);
-                                code
-                            }
-                        }
-                    } else {
-                        NONE_U32
-                    };
-                    let topic = topic_codes.get(tp.topic as usize).copied().unwrap_or(NONE_U32);
-                    let cost = if tp.cost_units > 0 { i64::from(tp.cost_units) } else { i64::MIN };
-                    builder.push_coded_touchpoint(
-                        index,
-                        model.week_to_us(tp.week),
-                        channel_codes[tp.channel as usize],
-                        kind_codes[tp.kind as usize],
-                        campaign,
-                        topic,
-                        cost,
-                        eur,
-                    );
-                }
-                truth.persona.push(d.persona);
-                truth.purchase_rate.push(d.lambda);
-                truth.dropout_probability.push(d.dropout);
-                truth.alive_at_end.push(d.alive);
-                truth.mean_spend.push(d.mean_spend);
-                truth.first_purchase_week.push(d.join_week);
-                truth.journey_counts.0 += d.journeys.0;
-                truth.journey_counts.1 += d.journeys.1;
-                for s in d.sources {
-                    truth.source_record_customer.push(index);
-                    source_records.push(s);
-                }
-                units.push(d.unit);
+            let (appended, upcoming) = (append(&mut asm, drawn), next.map(|r| draw_chunk(&model, seed, r)));
+            appended?;
+            pending = upcoming.unwrap_or_default();
+            if k == 0 {
+                // Size the columns once from the first chunk instead of doubling repeatedly.
+                let done = asm.units.len().max(1);
+                let scale = |x: usize| x / done * n + x % done * n / done + n / 64;
+                let (tx, tp) = (asm.builder.n_transactions(), asm.builder.n_touchpoints());
+                asm.builder.reserve(0, scale(tx).saturating_sub(tx), scale(tp).saturating_sub(tp));
             }
         }
-        let base = builder.build()?;
+        let base = asm.builder.build()?;
         Ok(Population {
             params: params.clone(),
             seed,
             base,
             observation_start: model.timestamp(0.0),
             observation_end: model.timestamp(params.observation_weeks),
-            source_records,
-            experiment: Experiment { key: "checkout_redesign".into(), units },
-            truth,
+            source_records: asm.source_records,
+            experiment: Experiment { key: "checkout_redesign".into(), units: asm.units },
+            truth: asm.truth,
         })
     }
 }

@@ -131,10 +131,10 @@ impl Default for SynthParams {
             spend: GammaGammaTruth { p: 6.25, q: 3.74, gamma: 15.44 },
             personas: default_personas(),
             journeys: JourneyTruth {
-                intercept: -1.2,
+                intercept: -0.8,
                 //               web  app  email sms  push social search display affiliate mail
                 channel_effects: [0.3, 0.5, 0.6, 0.2, 0.1, -0.2, 0.9, -0.4, 0.4, 0.7],
-                mean_extra_touchpoints: 1.0,
+                mean_extra_touchpoints: 0.8,
             },
             touchpoints: true,
             duplicate_share: 0.15,
@@ -233,7 +233,10 @@ impl SynthParams {
             return Err(Error::param("n_customers", self.n_customers, "must be in 1..=50,000,000"));
         }
         check_positive("observation_weeks", self.observation_weeks)?;
-        if !(self.acquisition_weeks.is_finite() && self.acquisition_weeks >= 0.0 && self.acquisition_weeks < self.observation_weeks) {
+        if !(self.acquisition_weeks.is_finite()
+            && self.acquisition_weeks >= 0.0
+            && self.acquisition_weeks < self.observation_weeks)
+        {
             return Err(Error::param("acquisition_weeks", self.acquisition_weeks, "must be in [0, observation_weeks)"));
         }
         let p = &self.purchases;
@@ -250,7 +253,11 @@ impl SynthParams {
         check_weights("personas.share", &self.personas.iter().map(|p| p.share).collect::<Vec<_>>())?;
         for persona in &self.personas {
             if persona.age_range.0 > persona.age_range.1 || persona.age_range.1 > 120 {
-                return Err(Error::param("personas.age_range", format!("{:?}", persona.age_range), "must be (min, max) with min <= max <= 120"));
+                return Err(Error::param(
+                    "personas.age_range",
+                    format!("{:?}", persona.age_range),
+                    "must be (min, max) with min <= max <= 120",
+                ));
             }
             check_prob("personas.female_share", persona.female_share)?;
             check_weights("personas.culture_weights", &persona.culture_weights)?;
@@ -259,13 +266,20 @@ impl SynthParams {
             check_prob("personas.email_opt_in", persona.email_opt_in)?;
             check_prob("personas.mobile_opt_in", persona.mobile_opt_in)?;
             check_prob("personas.experiment_baseline", persona.experiment_baseline)?;
-            check_prob("personas.experiment_baseline + experiment_lift", persona.experiment_baseline + persona.experiment_lift)?;
+            check_prob(
+                "personas.experiment_baseline + experiment_lift",
+                persona.experiment_baseline + persona.experiment_lift,
+            )?;
         }
         if !self.journeys.intercept.is_finite() || self.journeys.channel_effects.iter().any(|e| !e.is_finite()) {
             return Err(Error::param("journeys", self.journeys.intercept, "effects must be finite"));
         }
         if !(self.journeys.mean_extra_touchpoints.is_finite() && self.journeys.mean_extra_touchpoints >= 0.0) {
-            return Err(Error::param("journeys.mean_extra_touchpoints", self.journeys.mean_extra_touchpoints, "must be >= 0"));
+            return Err(Error::param(
+                "journeys.mean_extra_touchpoints",
+                self.journeys.mean_extra_touchpoints,
+                "must be >= 0",
+            ));
         }
         check_prob("duplicate_share", self.duplicate_share)?;
         check_prob("treatment_share", self.treatment_share)?;

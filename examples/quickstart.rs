@@ -1,0 +1,190 @@
+//! The whole loop on a built-in, seeded synthetic population.
+//!
+//! ```text
+//! cargo run --release --example quickstart
+//! cargo run --release --example quickstart -- --customers 100000 --seed 7 --out out/
+//! cargo run --release --example quickstart -- --json
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use custinsight::ingest::{self, Format, IngestOptions, IngestReport};
+use custinsight::records::{Channel, Purpose};
+use custinsight::synth::{Population, SynthParams};
+use serde_json::json;
+
+/// Generate a synthetic customer population and run every step of the loop on it.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Number of customers to generate.
+    #[arg(long, default_value_t = 20_000)]
+    customers: usize,
+    /// Random seed (same seed, same population, on every machine).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Write the population's CSV files (and truth.json) into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of the text summary.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn share(part: usize, whole: usize) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+fn run(args: &Args) -> custinsight::Result<()> {
+    let started = Instant::now();
+    let params = SynthParams::with_customers(args.customers);
+    let pop = Population::generate(&params, args.seed)?;
+    let generated_in = started.elapsed();
+    let base = &pop.base;
+
+    // Personas (latent truth) and how often they appear.
+    let mut persona_counts = vec![0usize; pop.truth.persona_names.len()];
+    for &p in &pop.truth.persona {
+        persona_counts[p as usize] += 1;
+    }
+    let n = base.n_customers();
+    let alive = pop.truth.alive_at_end.iter().filter(|&&a| a).count();
+
+    // Consent: who may we e-mail for marketing at the end of observation?
+    let end = pop.observation_end;
+    let emailable =
+        base.customer_indices().filter(|&c| base.allows(c, &Channel::Email, &Purpose::Marketing, end)).count();
+
+    // Ingest round trip: write the population as CSV, read it back, account for every row.
+    let mut tx_csv = Vec::new();
+    base.write_transactions_csv(&mut tx_csv)?;
+    let mut tp_csv = Vec::new();
+    base.write_touchpoints_csv(&mut tp_csv)?;
+    let mut cust_csv = Vec::new();
+    base.write_customers_csv(&mut cust_csv)?;
+    let mut consent_csv = Vec::new();
+    base.write_consents_csv(&mut consent_csv)?;
+    let ingest_started = Instant::now();
+    let mut loader = ingest::Loader::new(IngestOptions::default());
+    let customers_report = loader.customers(Format::Csv, cust_csv.as_slice(), "customers.csv")?;
+    let tx_report = loader.transactions(Format::Csv, tx_csv.as_slice(), "transactions.csv")?;
+    let tp_report = loader.touchpoints(Format::Csv, tp_csv.as_slice(), "touchpoints.csv")?;
+    let consent_report = loader.consents(Format::Csv, consent_csv.as_slice(), "consents.csv")?;
+    let (reloaded, _) = loader.finish()?;
+    let ingest_secs = ingest_started.elapsed().as_secs_f64();
+    let csv_mb = (tx_csv.len() + tp_csv.len() + cust_csv.len() + consent_csv.len()) as f64 / 1e6;
+
+    // Experiment: naive conversion rate per arm (the experiment module evaluates it properly).
+    let (mut n_c, mut x_c, mut n_t, mut x_t) = (0usize, 0usize, 0usize, 0usize);
+    for u in &pop.experiment.units {
+        if u.treatment {
+            n_t += 1;
+            x_t += usize::from(u.converted);
+        } else {
+            n_c += 1;
+            x_c += usize::from(u.converted);
+        }
+    }
+
+    let memory = base.memory();
+    let files = match &args.out {
+        Some(dir) => pop.write_csv(dir)?,
+        None => Vec::new(),
+    };
+
+    if args.json {
+        let report = |r: &IngestReport| json!({"rows": r.rows, "accepted": r.accepted, "rejected": r.rejected});
+        let out = json!({
+            "seed": args.seed,
+            "customers": n,
+            "transactions": base.n_transactions(),
+            "touchpoints": base.n_touchpoints(),
+            "source_records": pop.source_records.len(),
+            "observation": {"start": pop.observation_start.to_string(), "end": pop.observation_end.to_string()},
+            "personas": pop.truth.persona_names.iter().zip(&persona_counts)
+                .map(|(name, &c)| json!({"name": name, "customers": c, "share": share(c, n)})).collect::<Vec<_>>(),
+            "alive_at_end_share": share(alive, n),
+            "email_marketing_allowed_share": share(emailable, n),
+            "journeys": {"total": pop.truth.journey_counts.0, "converted": pop.truth.journey_counts.1},
+            "ingest": {
+                "customers": report(&customers_report),
+                "transactions": report(&tx_report),
+                "touchpoints": report(&tp_report),
+                "consents": report(&consent_report),
+                "seconds": ingest_secs,
+                "round_trip_equal": reloaded.n_transactions() == base.n_transactions() && reloaded.n_touchpoints() == base.n_touchpoints(),
+            },
+            "experiment": {"key": pop.experiment.key, "control": {"units": n_c, "conversions": x_c}, "treatment": {"units": n_t, "conversions": x_t}},
+            "memory_bytes_per_transaction": memory.bytes_per_transaction,
+            "generated_seconds": generated_in.as_secs_f64(),
+            "files": files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+
+    println!("custinsight quickstart — seed {}, {} customers", args.seed, n);
+    println!();
+    println!("1. Synthetic population ({:.2} s)", generated_in.as_secs_f64());
+    println!("   observation      {} .. {}", pop.observation_start, pop.observation_end);
+    println!(
+        "   transactions     {:>10}  ({:.1} per customer)",
+        base.n_transactions(),
+        share(base.n_transactions(), n)
+    );
+    println!("   touchpoints      {:>10}  ({:.1} per customer)", base.n_touchpoints(), share(base.n_touchpoints(), n));
+    println!(
+        "   source records   {:>10}  ({} extra, dirty copies to resolve)",
+        pop.source_records.len(),
+        pop.source_records.len() - n
+    );
+    println!("   personas (latent truth):");
+    for (name, &c) in pop.truth.persona_names.iter().zip(&persona_counts) {
+        println!("     {name:<18} {c:>8}  {:>5.1}%", 100.0 * share(c, n));
+    }
+    println!("   still buying at the end (truth)   {:>5.1}%", 100.0 * share(alive, n));
+    println!("   e-mail marketing allowed at end   {:>5.1}%", 100.0 * share(emailable, n));
+    println!(
+        "   journeys: {} of {} converted ({:.1}%)",
+        pop.truth.journey_counts.1,
+        pop.truth.journey_counts.0,
+        100.0 * share(pop.truth.journey_counts.1 as usize, pop.truth.journey_counts.0 as usize)
+    );
+    println!();
+    println!("2. Ingest round trip ({csv_mb:.1} MB of CSV in {ingest_secs:.2} s)");
+    for (kind, r) in [
+        ("customers", &customers_report),
+        ("transactions", &tx_report),
+        ("touchpoints", &tp_report),
+        ("consents", &consent_report),
+    ] {
+        println!("   {kind:<13} rows {:>9}  accepted {:>9}  rejected {:>3}", r.rows, r.accepted, r.rejected);
+    }
+    println!("   memory per transaction: {:.1} bytes", memory.bytes_per_transaction);
+    println!();
+    println!("3. Experiment `{}` (naive view; the experiment module evaluates it)", pop.experiment.key);
+    println!("   control    {:>7} units, conversion {:>5.2}%", n_c, 100.0 * share(x_c, n_c));
+    println!("   treatment  {:>7} units, conversion {:>5.2}%", n_t, 100.0 * share(x_t, n_t));
+    if !files.is_empty() {
+        println!();
+        println!("Files written:");
+        for f in &files {
+            println!("   {}", f.display());
+        }
+    }
+    Ok(())
+}
