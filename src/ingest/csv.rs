@@ -6,15 +6,14 @@ use std::io::{self, Read};
 
 use csv::ByteRecord;
 
-use super::rows::{Fields, RowProblem};
+use super::rows::{FIELD_NAMES, Field, Fields, RowProblem, name};
 use super::{IngestOptions, RowHandler, Schema, resolve_column};
 use crate::error::{Error, Result};
 
-struct CsvRow<'a> {
+pub(crate) struct CsvRow<'a> {
     record: &'a ByteRecord,
-    /// Column index per schema field, in schema order.
+    /// Column index per canonical field (indexed by [`Field`]).
     columns: &'a [Option<usize>],
-    schema: &'a Schema,
     /// (header name, column index) of columns outside the schema.
     extras: &'a [(String, usize)],
 }
@@ -27,8 +26,8 @@ fn field_text(bytes: Option<&[u8]>) -> Result<Option<Cow<'_, str>>, String> {
 }
 
 impl Fields for CsvRow<'_> {
-    fn text(&self, field: &'static str) -> Result<Option<Cow<'_, str>>, String> {
-        let column = self.schema.position(field).and_then(|i| self.columns.get(i).copied().flatten());
+    fn text(&self, field: Field) -> Result<Option<Cow<'_, str>>, String> {
+        let column = self.columns.get(field).copied().flatten();
         field_text(column.and_then(|c| self.record.get(c)))
     }
 
@@ -51,7 +50,7 @@ impl Fields for CsvRow<'_> {
 /// so its line numbers drift on CRLF input and after blank lines. This wrapper
 /// keeps the offsets of `\r` and `\n` bytes not yet passed (bounded by the
 /// reader's buffer plus one record), so each record's first line is exact.
-struct LineBreaks<R> {
+pub(crate) struct LineBreaks<R> {
     inner: R,
     /// Bytes read from `inner` so far.
     read: u64,
@@ -101,13 +100,23 @@ impl<R: Read> Read for LineBreaks<R> {
     }
 }
 
-/// Reads every CSV record, handing each to `handle` with its 1-based line.
-pub(crate) fn for_each_row<R: Read>(
-    input: R,
-    opts: &IngestOptions,
-    schema: &Schema,
-    handle: &mut RowHandler<'_>,
-) -> Result<()> {
+/// A CSV input positioned after its header, with the header's column mapping.
+pub(crate) struct Opened<R> {
+    pub(crate) reader: csv::Reader<LineBreaks<R>>,
+    pub(crate) header: Header,
+}
+
+/// Where each canonical field is, and how wide a row must be.
+pub(crate) struct Header {
+    /// Column index per canonical field (indexed by [`Field`]).
+    pub(crate) columns: Vec<Option<usize>>,
+    /// (header name, column index) of columns outside the schema.
+    pub(crate) extras: Vec<(String, usize)>,
+    pub(crate) width: usize,
+}
+
+/// Opens a CSV input: reads and checks the header.
+pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> Result<Opened<R>> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(opts.delimiter)
         .has_headers(false)
@@ -129,9 +138,11 @@ pub(crate) fn for_each_row<R: Read>(
                 .map_err(|_| Error::InvalidInput(format!("header column {} is not valid UTF-8", i + 1)))
         })
         .collect::<Result<_>>()?;
-    let columns: Vec<Option<usize>> = schema.fields.iter().map(|f| resolve_column(f, &names, opts)).collect();
-    let missing: Vec<&str> =
-        schema.required(opts).filter(|f| schema.position(f).and_then(|i| columns[i]).is_none()).collect();
+    let mut columns: Vec<Option<usize>> = vec![None; FIELD_NAMES.len()];
+    for &f in schema.fields {
+        columns[f] = resolve_column(name(f), &names, opts);
+    }
+    let missing: Vec<&str> = schema.required(opts).filter(|&f| columns[f].is_none()).map(name).collect();
     if !missing.is_empty() {
         return Err(Error::InvalidInput(format!(
             "missing required column(s) {} (header: {})",
@@ -145,23 +156,47 @@ pub(crate) fn for_each_row<R: Read>(
         .filter(|(i, n)| !columns.contains(&Some(*i)) && !n.is_empty())
         .map(|(i, n)| (n.clone(), i))
         .collect();
-    let width = names.len();
+    Ok(Opened { reader, header: Header { columns, extras, width: names.len() } })
+}
+
+impl<R: Read> Opened<R> {
+    /// Reads the next record and its 1-based line; `None` at the end.
+    pub(crate) fn next_record(&mut self, record: &mut ByteRecord) -> Result<Option<u64>> {
+        match self.reader.read_byte_record(record) {
+            Ok(true) => {
+                let start = record.position().map_or(0, |p| p.byte());
+                Ok(Some(self.reader.get_mut().record_line(start)))
+            }
+            Ok(false) => Ok(None),
+            Err(e) => Err(csv_error(e, "row")),
+        }
+    }
+}
+
+impl Header {
+    /// The row view of a record, or the whole-row problem of a wrong width.
+    pub(crate) fn row<'a>(&'a self, record: &'a ByteRecord) -> std::result::Result<CsvRow<'a>, RowProblem> {
+        if record.len() != self.width {
+            return Err(RowProblem::new("row", format!("expected {} fields, found {}", self.width, record.len())));
+        }
+        Ok(CsvRow { record, columns: &self.columns, extras: &self.extras })
+    }
+}
+
+/// Reads every CSV record, handing each to `handle` with its 1-based line.
+pub(crate) fn for_each_row<R: Read>(
+    input: R,
+    opts: &IngestOptions,
+    schema: &Schema,
+    handle: &mut RowHandler<'_>,
+) -> Result<()> {
+    let mut opened = open(input, opts, schema)?;
     let mut record = ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(e, "row")),
+    while let Some(line) = opened.next_record(&mut record)? {
+        match opened.header.row(&record) {
+            Ok(row) => handle(line, Ok(&row))?,
+            Err(problem) => handle(line, Err(problem))?,
         }
-        let start = record.position().map_or(0, |p| p.byte());
-        let line = reader.get_mut().record_line(start);
-        if record.len() != width {
-            let problem = RowProblem::new("row", format!("expected {width} fields, found {}", record.len()));
-            handle(line, Err(problem))?;
-            continue;
-        }
-        let row = CsvRow { record: &record, columns: &columns, schema, extras: &extras };
-        handle(line, Ok(&row))?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 
 use serde_json::{Map, Value};
 
-use super::rows::{Fields, RowProblem, scalar_text};
+use super::rows::{Field, Fields, RowProblem, name, scalar_text};
 use super::{IngestOptions, RowHandler, Schema, json_key};
 use crate::error::{Error, Result};
 
@@ -22,8 +22,8 @@ impl JsonRow<'_> {
 }
 
 impl Fields for JsonRow<'_> {
-    fn text(&self, field: &'static str) -> Result<Option<Cow<'_, str>>, String> {
-        match self.value(field) {
+    fn text(&self, field: Field) -> Result<Option<Cow<'_, str>>, String> {
+        match self.value(name(field)) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => {
                 let t = s.trim();
@@ -35,7 +35,8 @@ impl Fields for JsonRow<'_> {
     }
 
     fn extras(&self) -> Vec<(String, Result<String, String>)> {
-        let known: Vec<&str> = self.schema.fields.iter().filter_map(|f| json_key(f, self.object, self.opts)).collect();
+        let known: Vec<&str> =
+            self.schema.fields.iter().filter_map(|&f| json_key(name(f), self.object, self.opts)).collect();
         self.object
             .iter()
             .filter(|(k, _)| !known.contains(&k.as_str()))

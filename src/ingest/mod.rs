@@ -41,6 +41,8 @@
 mod csv;
 mod jsonl;
 mod parse;
+#[cfg(feature = "parallel")]
+mod pipeline;
 mod report;
 mod rows;
 
@@ -163,9 +165,8 @@ impl IngestOptions {
         if self.earliest > self.latest {
             return Err(Error::param("earliest", self.earliest, "must not be after `latest`"));
         }
-        let known = [rows::TRANSACTION_FIELDS, rows::CUSTOMER_FIELDS, rows::TOUCHPOINT_FIELDS, rows::CONSENT_FIELDS];
         for field in self.columns.keys() {
-            if !known.iter().any(|fields| fields.contains(&field.as_str())) {
+            if !rows::FIELD_NAMES.contains(&field.as_str()) {
                 return Err(Error::param("columns", field, "not a canonical field name"));
             }
         }
@@ -175,32 +176,32 @@ impl IngestOptions {
 
 /// The fields of one record kind.
 pub(crate) struct Schema {
-    fields: &'static [&'static str],
-    required: &'static [&'static str],
+    fields: &'static [rows::Field],
+    required: &'static [rows::Field],
 }
 
 impl Schema {
-    fn position(&self, field: &str) -> Option<usize> {
-        self.fields.iter().position(|f| *f == field)
-    }
-
-    fn required<'a>(&'a self, opts: &'a IngestOptions) -> impl Iterator<Item = &'static str> + 'a {
+    fn required<'a>(&'a self, opts: &'a IngestOptions) -> impl Iterator<Item = rows::Field> + 'a {
         self.required
             .iter()
             .copied()
-            .filter(|f| !(opts.default_currency.is_some() && matches!(*f, "currency" | "cost_currency")))
+            .filter(|&f| !(opts.default_currency.is_some() && matches!(f, rows::CURRENCY | rows::COST_CURRENCY)))
     }
 }
 
 const TRANSACTIONS: Schema = Schema {
     fields: rows::TRANSACTION_FIELDS,
-    required: &["customer_id", "order_id", "timestamp", "amount", "currency", "channel"],
+    required: &[rows::CUSTOMER_ID, rows::ORDER_ID, rows::TIMESTAMP, rows::AMOUNT, rows::CURRENCY, rows::CHANNEL],
 };
-const CUSTOMERS: Schema = Schema { fields: rows::CUSTOMER_FIELDS, required: &["customer_id"] };
-const TOUCHPOINTS: Schema =
-    Schema { fields: rows::TOUCHPOINT_FIELDS, required: &["customer_id", "timestamp", "channel", "kind"] };
-const CONSENTS: Schema =
-    Schema { fields: rows::CONSENT_FIELDS, required: &["customer_id", "purpose", "status", "timestamp"] };
+const CUSTOMERS: Schema = Schema { fields: rows::CUSTOMER_FIELDS, required: &[rows::CUSTOMER_ID] };
+const TOUCHPOINTS: Schema = Schema {
+    fields: rows::TOUCHPOINT_FIELDS,
+    required: &[rows::CUSTOMER_ID, rows::TIMESTAMP, rows::CHANNEL, rows::KIND],
+};
+const CONSENTS: Schema = Schema {
+    fields: rows::CONSENT_FIELDS,
+    required: &[rows::CUSTOMER_ID, rows::PURPOSE, rows::STATUS, rows::TIMESTAMP],
+};
 
 /// Other common names for canonical fields, matched after the canonical name itself.
 fn aliases(field: &str) -> &'static [&'static str] {
@@ -276,6 +277,30 @@ fn sink_problem(e: Error) -> Result<RowProblem> {
     }
 }
 
+/// Keeps the account of one input and applies the mode.
+struct Accounting<'o> {
+    report: IngestReport,
+    opts: &'o IngestOptions,
+}
+
+impl<'o> Accounting<'o> {
+    fn new(opts: &'o IngestOptions) -> Self {
+        Accounting { report: IngestReport::default(), opts }
+    }
+
+    /// Records one row's outcome; in strict mode a rejection becomes [`Error::Rejected`].
+    fn record(&mut self, line: u64, outcome: std::result::Result<(), RowProblem>) -> Result<()> {
+        match outcome {
+            Ok(()) => self.report.accept(),
+            Err(p) if self.opts.mode == Mode::Strict => {
+                return Err(Error::Rejected { location: Location { line, field: p.field }, reason: p.reason });
+            }
+            Err(p) => self.report.reject(line, p.field, p.reason),
+        }
+        Ok(())
+    }
+}
+
 /// Drives one input: reads rows, validates and sinks them, keeps the account.
 fn run<R: Read>(
     format: Format,
@@ -285,28 +310,21 @@ fn run<R: Read>(
     mut accept: impl FnMut(&dyn Fields) -> Result<std::result::Result<(), RowProblem>>,
 ) -> Result<IngestReport> {
     opts.check()?;
-    let mut report = IngestReport::default();
+    let mut account = Accounting::new(opts);
     {
         let mut handler = |line: u64, row: std::result::Result<&dyn Fields, RowProblem>| -> Result<()> {
             let outcome = match row {
                 Ok(fields) => accept(fields)?,
                 Err(problem) => Err(problem),
             };
-            match outcome {
-                Ok(()) => report.accept(),
-                Err(p) if opts.mode == Mode::Strict => {
-                    return Err(Error::Rejected { location: Location { line, field: p.field }, reason: p.reason });
-                }
-                Err(p) => report.reject(line, p.field, p.reason),
-            }
-            Ok(())
+            account.record(line, outcome)
         };
         match format {
             Format::Csv => csv::for_each_row(input, opts, schema, &mut handler)?,
             Format::JsonLines => jsonl::for_each_row(input, opts, schema, &mut handler)?,
         }
     }
-    Ok(report)
+    Ok(account.report)
 }
 
 /// Where validated transactions go.
@@ -352,24 +370,40 @@ impl TransactionSink for Vec<Transaction> {
 /// # Errors
 /// [`Error::InvalidInput`] for an unreadable header or missing required
 /// columns, [`Error::Io`] for read failures, [`Error::Rejected`] in strict mode.
-pub fn transactions<R: Read>(
+pub fn transactions<R: Read + Send>(
     format: Format,
     input: R,
     opts: &IngestOptions,
     sink: &mut impl TransactionSink,
 ) -> Result<IngestReport> {
     let mut seen = (!sink.checks_order_ids()).then(Interner::default);
-    run(format, input, opts, &TRANSACTIONS, |row| {
-        let t = match rows::transaction(row, opts) {
-            Ok(t) => t,
-            Err(p) => return Ok(Err(p)),
-        };
+    let mut accept = |t: TransactionRef<'_>| -> Result<std::result::Result<(), RowProblem>> {
         if let Some(seen) = seen.as_mut() {
-            if !seen.intern(t.order_id.trim())?.1 {
-                return Ok(Err(RowProblem::new("order_id", format!("duplicate order id `{}`", t.order_id.trim()))));
+            let order_id = t.order_id.trim();
+            if !seen.intern(order_id)?.1 {
+                return Ok(Err(RowProblem::new("order_id", format!("duplicate order id `{order_id}`"))));
             }
         }
-        let r = TransactionRef {
+        match sink.accept(t) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => sink_problem(e).map(Err),
+        }
+    };
+    #[cfg(feature = "parallel")]
+    if format == Format::Csv {
+        opts.check()?;
+        let mut account = Accounting::new(opts);
+        pipeline::transactions_csv(input, opts, &TRANSACTIONS, |line, row| {
+            let outcome = match row {
+                Ok(t) => accept(t)?,
+                Err(problem) => Err(problem),
+            };
+            account.record(line, outcome)
+        })?;
+        return Ok(account.report);
+    }
+    run(format, input, opts, &TRANSACTIONS, |row| match rows::transaction(row, opts) {
+        Ok(t) => accept(TransactionRef {
             customer_id: &t.customer_id,
             order_id: &t.order_id,
             timestamp: t.timestamp,
@@ -378,11 +412,8 @@ pub fn transactions<R: Read>(
             channel: &t.channel,
             store: t.store.as_deref(),
             line_items: &t.line_items,
-        };
-        match sink.accept(r) {
-            Ok(()) => Ok(Ok(())),
-            Err(e) => sink_problem(e).map(Err),
-        }
+        }),
+        Err(p) => Ok(Err(p)),
     })
 }
 
@@ -505,7 +536,7 @@ impl Loader {
     ///
     /// # Errors
     /// As [`transactions`].
-    pub fn transactions<R: Read>(&mut self, format: Format, input: R, source: &str) -> Result<IngestReport> {
+    pub fn transactions<R: Read + Send>(&mut self, format: Format, input: R, source: &str) -> Result<IngestReport> {
         let report = transactions(format, input, &self.opts, &mut self.builder)?;
         self.record("transactions", source, &report);
         Ok(report)
@@ -550,6 +581,11 @@ impl Loader {
     /// As [`transactions`], plus [`Error::Io`] when the file cannot be opened.
     pub fn transactions_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
+        if let Ok(meta) = std::fs::metadata(path) {
+            // About 50 bytes per CSV row; sizing up front saves repeated table growth.
+            let estimate = usize::try_from(meta.len() / 50).unwrap_or(0).min(1 << 30);
+            self.builder.reserve_bulk_transactions(estimate);
+        }
         self.transactions(Format::from_path(path), open(path)?, &path.display().to_string())
     }
 

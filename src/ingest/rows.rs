@@ -16,6 +16,83 @@ use crate::records::{
     Profile, Purpose, SourceRecord, Touchpoint, TouchpointKind, parse_amount,
 };
 
+/// A canonical field, as an index into [`FIELD_NAMES`].
+pub(crate) type Field = usize;
+
+/// Every canonical field name, indexed by [`Field`].
+pub(crate) const FIELD_NAMES: [&str; 32] = [
+    "customer_id",
+    "order_id",
+    "timestamp",
+    "amount",
+    "currency",
+    "channel",
+    "is_refund",
+    "store",
+    "line_items",
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "birth_date",
+    "gender",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postcode",
+    "country",
+    "language",
+    "created_at",
+    "source",
+    "source_key",
+    "kind",
+    "campaign",
+    "topic",
+    "cost",
+    "cost_currency",
+    "session_id",
+    "purpose",
+    "status",
+];
+
+pub(crate) const CUSTOMER_ID: Field = 0;
+pub(crate) const ORDER_ID: Field = 1;
+pub(crate) const TIMESTAMP: Field = 2;
+pub(crate) const AMOUNT: Field = 3;
+pub(crate) const CURRENCY: Field = 4;
+pub(crate) const CHANNEL: Field = 5;
+pub(crate) const IS_REFUND: Field = 6;
+pub(crate) const STORE: Field = 7;
+pub(crate) const LINE_ITEMS: Field = 8;
+pub(crate) const GIVEN_NAME: Field = 9;
+pub(crate) const FAMILY_NAME: Field = 10;
+pub(crate) const EMAIL: Field = 11;
+pub(crate) const PHONE: Field = 12;
+pub(crate) const BIRTH_DATE: Field = 13;
+pub(crate) const GENDER: Field = 14;
+pub(crate) const ADDRESS_LINE1: Field = 15;
+pub(crate) const ADDRESS_LINE2: Field = 16;
+pub(crate) const CITY: Field = 17;
+pub(crate) const POSTCODE: Field = 18;
+pub(crate) const COUNTRY: Field = 19;
+pub(crate) const LANGUAGE: Field = 20;
+pub(crate) const CREATED_AT: Field = 21;
+pub(crate) const SOURCE: Field = 22;
+pub(crate) const SOURCE_KEY: Field = 23;
+pub(crate) const KIND: Field = 24;
+pub(crate) const CAMPAIGN: Field = 25;
+pub(crate) const TOPIC: Field = 26;
+pub(crate) const COST: Field = 27;
+pub(crate) const COST_CURRENCY: Field = 28;
+pub(crate) const SESSION_ID: Field = 29;
+pub(crate) const PURPOSE: Field = 30;
+pub(crate) const STATUS: Field = 31;
+
+/// The canonical name of a field.
+pub(crate) fn name(field: Field) -> &'static str {
+    FIELD_NAMES.get(field).copied().unwrap_or("row")
+}
+
 /// A problem with one field of a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RowProblem {
@@ -35,7 +112,7 @@ type RowResult<T> = Result<T, RowProblem>;
 pub(crate) trait Fields {
     /// The field's text: `Ok(None)` when absent or blank, `Err` when unreadable
     /// (invalid UTF-8, a nested JSON value where a scalar is expected).
-    fn text(&self, field: &'static str) -> Result<Option<Cow<'_, str>>, String>;
+    fn text(&self, field: Field) -> Result<Option<Cow<'_, str>>, String>;
     /// Fields outside the schema, as (name, text), for free attributes.
     fn extras(&self) -> Vec<(String, Result<String, String>)>;
     /// Nested line items (JSON Lines only).
@@ -44,52 +121,52 @@ pub(crate) trait Fields {
     }
 }
 
-fn opt<'a>(row: &'a dyn Fields, field: &'static str) -> RowResult<Option<Cow<'a, str>>> {
-    row.text(field).map_err(|reason| RowProblem::new(field, reason))
+fn opt<'a>(row: &'a dyn Fields, field: Field) -> RowResult<Option<Cow<'a, str>>> {
+    row.text(field).map_err(|reason| RowProblem::new(name(field), reason))
 }
 
-fn req<'a>(row: &'a dyn Fields, field: &'static str) -> RowResult<Cow<'a, str>> {
-    opt(row, field)?.ok_or_else(|| RowProblem::new(field, "missing value"))
+fn req<'a>(row: &'a dyn Fields, field: Field) -> RowResult<Cow<'a, str>> {
+    opt(row, field)?.ok_or_else(|| RowProblem::new(name(field), "missing value"))
 }
 
 fn customer_id(row: &dyn Fields) -> RowResult<Cow<'_, str>> {
-    let raw = req(row, "customer_id")?;
+    let raw = req(row, CUSTOMER_ID)?;
     if raw.chars().any(char::is_control) {
         return Err(RowProblem::new("customer_id", "contains a control character"));
     }
     Ok(raw)
 }
 
-fn timestamp(row: &dyn Fields, field: &'static str, opts: &IngestOptions) -> RowResult<Timestamp> {
+fn timestamp(row: &dyn Fields, field: Field, opts: &IngestOptions) -> RowResult<Timestamp> {
     let raw = req(row, field)?;
-    let ts = parse_timestamp(&raw).map_err(|r| RowProblem::new(field, r))?;
+    let ts = parse_timestamp(&raw).map_err(|r| RowProblem::new(name(field), r))?;
     if ts < opts.earliest || ts > opts.latest {
         return Err(RowProblem::new(
-            field,
+            name(field),
             format!("{ts} is outside the accepted range {} ..= {}", opts.earliest, opts.latest),
         ));
     }
     Ok(ts)
 }
 
-fn currency(row: &dyn Fields, field: &'static str, opts: &IngestOptions) -> RowResult<Currency> {
+fn currency(row: &dyn Fields, field: Field, opts: &IngestOptions) -> RowResult<Currency> {
     match opt(row, field)? {
         Some(code) => Currency::parse_bytes(code.trim().as_bytes())
-            .ok_or_else(|| RowProblem::new(field, format!("unknown currency code `{}`", code.trim()))),
-        None => opts.default_currency.ok_or_else(|| RowProblem::new(field, "missing value")),
+            .ok_or_else(|| RowProblem::new(name(field), format!("unknown currency code `{}`", code.trim()))),
+        None => opts.default_currency.ok_or_else(|| RowProblem::new(name(field), "missing value")),
     }
 }
 
-fn money(row: &dyn Fields, field: &'static str, currency: Currency) -> RowResult<Money> {
+fn money(row: &dyn Fields, field: Field, currency: Currency) -> RowResult<Money> {
     let raw = req(row, field)?;
     parse_amount(raw.as_bytes())
         .map(|units| Money::from_units(units, currency))
-        .map_err(|e| RowProblem::new(field, format!("{e}: `{}`", raw.trim())))
+        .map_err(|e| RowProblem::new(name(field), format!("{e}: `{}`", raw.trim())))
 }
 
 fn label<T>(
     row: &dyn Fields,
-    field: &'static str,
+    field: Field,
     opts: &IngestOptions,
     known: impl Fn(&str) -> Option<T>,
     other: impl Fn(String) -> T,
@@ -100,7 +177,7 @@ fn label<T>(
     }
     match opts.unknown_labels {
         LabelPolicy::KeepAsOther => Ok(other(raw.trim().to_owned())),
-        LabelPolicy::Reject => Err(RowProblem::new(field, format!("unknown value `{}`", raw.trim()))),
+        LabelPolicy::Reject => Err(RowProblem::new(name(field), format!("unknown value `{}`", raw.trim()))),
     }
 }
 
@@ -116,16 +193,16 @@ pub(crate) struct TransactionFields<'a> {
     pub(crate) line_items: Vec<LineItem>,
 }
 
-pub(crate) const TRANSACTION_FIELDS: &[&str] =
-    &["customer_id", "order_id", "timestamp", "amount", "currency", "channel", "is_refund", "store", "line_items"];
+pub(crate) const TRANSACTION_FIELDS: &[Field] =
+    &[CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT, CURRENCY, CHANNEL, IS_REFUND, STORE, LINE_ITEMS];
 
 pub(crate) fn transaction<'a>(row: &'a dyn Fields, opts: &IngestOptions) -> RowResult<TransactionFields<'a>> {
     let customer_id = customer_id(row)?;
-    let order_id = req(row, "order_id")?;
-    let timestamp = timestamp(row, "timestamp", opts)?;
-    let currency = currency(row, "currency", opts)?;
-    let amount = money(row, "amount", currency)?;
-    let is_refund = match opt(row, "is_refund")? {
+    let order_id = req(row, ORDER_ID)?;
+    let timestamp = timestamp(row, TIMESTAMP, opts)?;
+    let currency = currency(row, CURRENCY, opts)?;
+    let amount = money(row, AMOUNT, currency)?;
+    let is_refund = match opt(row, IS_REFUND)? {
         Some(flag) => parse_flag(&flag).map_err(|r| RowProblem::new("is_refund", r))?,
         None => false,
     };
@@ -135,8 +212,8 @@ pub(crate) fn transaction<'a>(row: &'a dyn Fields, opts: &IngestOptions) -> RowR
     if is_refund && amount.units > 0 {
         return Err(RowProblem::new("amount", format!("refund with a positive amount {amount}")));
     }
-    let channel = label(row, "channel", opts, Channel::parse_known, Channel::Other)?;
-    let store = opt(row, "store")?;
+    let channel = label(row, CHANNEL, opts, Channel::parse_known, Channel::Other)?;
+    let store = opt(row, STORE)?;
     let line_items = match row.line_items() {
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(value) => line_items(value, currency)?,
@@ -184,38 +261,38 @@ pub(crate) fn scalar_text(v: &serde_json::Value) -> Option<String> {
     }
 }
 
-pub(crate) const CUSTOMER_FIELDS: &[&str] = &[
-    "customer_id",
-    "given_name",
-    "family_name",
-    "email",
-    "phone",
-    "birth_date",
-    "gender",
-    "address_line1",
-    "address_line2",
-    "city",
-    "postcode",
-    "country",
-    "language",
-    "created_at",
-    "source",
-    "source_key",
+pub(crate) const CUSTOMER_FIELDS: &[Field] = &[
+    CUSTOMER_ID,
+    GIVEN_NAME,
+    FAMILY_NAME,
+    EMAIL,
+    PHONE,
+    BIRTH_DATE,
+    GENDER,
+    ADDRESS_LINE1,
+    ADDRESS_LINE2,
+    CITY,
+    POSTCODE,
+    COUNTRY,
+    LANGUAGE,
+    CREATED_AT,
+    SOURCE,
+    SOURCE_KEY,
 ];
 
-fn multi(row: &dyn Fields, field: &'static str) -> RowResult<Vec<Pii<String>>> {
+fn multi(row: &dyn Fields, field: Field) -> RowResult<Vec<Pii<String>>> {
     Ok(opt(row, field)?
         .map(|v| v.split([';', '|']).map(str::trim).filter(|s| !s.is_empty()).map(Pii::from).collect())
         .unwrap_or_default())
 }
 
-fn trimmed(row: &dyn Fields, field: &'static str) -> RowResult<Option<String>> {
+fn trimmed(row: &dyn Fields, field: Field) -> RowResult<Option<String>> {
     Ok(opt(row, field)?.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
 pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Customer> {
     let id = CustomerId::new(customer_id(row)?).map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
-    let birth_date = match opt(row, "birth_date")? {
+    let birth_date = match opt(row, BIRTH_DATE)? {
         Some(raw) => {
             let d = parse_date(&raw).map_err(|r| RowProblem::new("birth_date", r))?;
             let earliest = opts.earliest.to_zoned(jiff::tz::TimeZone::UTC).date();
@@ -227,16 +304,16 @@ pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Cust
         }
         None => None,
     };
-    let gender = match opt(row, "gender")? {
-        Some(_) => Some(label(row, "gender", opts, Gender::parse_known, Gender::Other)?),
+    let gender = match opt(row, GENDER)? {
+        Some(_) => Some(label(row, GENDER, opts, Gender::parse_known, Gender::Other)?),
         None => None,
     };
-    let created_at = match opt(row, "created_at")? {
-        Some(_) => Some(timestamp(row, "created_at", opts)?),
+    let created_at = match opt(row, CREATED_AT)? {
+        Some(_) => Some(timestamp(row, CREATED_AT, opts)?),
         None => None,
     };
-    let mut address_lines = multi(row, "address_line1")?;
-    address_lines.extend(multi(row, "address_line2")?);
+    let mut address_lines = multi(row, ADDRESS_LINE1)?;
+    address_lines.extend(multi(row, ADDRESS_LINE2)?);
     let mut attributes = BTreeMap::new();
     for (name, value) in row.extras() {
         let value = value.map_err(|r| RowProblem::new(&name, r))?;
@@ -244,22 +321,22 @@ pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Cust
             attributes.insert(name, AttributeValue::Text(value));
         }
     }
-    let sources = match trimmed(row, "source")? {
-        Some(source) => vec![SourceRecord::new(source, trimmed(row, "source_key")?.unwrap_or_else(|| id.to_string()))],
+    let sources = match trimmed(row, SOURCE)? {
+        Some(source) => vec![SourceRecord::new(source, trimmed(row, SOURCE_KEY)?.unwrap_or_else(|| id.to_string()))],
         None => Vec::new(),
     };
     let profile = Profile {
-        given_name: trimmed(row, "given_name")?.map(Pii::new),
-        family_name: trimmed(row, "family_name")?.map(Pii::new),
-        emails: multi(row, "email")?,
-        phones: multi(row, "phone")?,
+        given_name: trimmed(row, GIVEN_NAME)?.map(Pii::new),
+        family_name: trimmed(row, FAMILY_NAME)?.map(Pii::new),
+        emails: multi(row, EMAIL)?,
+        phones: multi(row, PHONE)?,
         birth_date,
         gender,
         address_lines,
-        city: trimmed(row, "city")?,
-        postcode: trimmed(row, "postcode")?.map(Pii::new),
-        country: trimmed(row, "country")?,
-        language: trimmed(row, "language")?,
+        city: trimmed(row, CITY)?,
+        postcode: trimmed(row, POSTCODE)?.map(Pii::new),
+        country: trimmed(row, COUNTRY)?,
+        language: trimmed(row, LANGUAGE)?,
         attributes,
     };
     let mut customer = Customer::new(id);
@@ -269,18 +346,18 @@ pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Cust
     Ok(customer)
 }
 
-pub(crate) const TOUCHPOINT_FIELDS: &[&str] =
-    &["customer_id", "timestamp", "channel", "kind", "campaign", "topic", "cost", "cost_currency", "session_id"];
+pub(crate) const TOUCHPOINT_FIELDS: &[Field] =
+    &[CUSTOMER_ID, TIMESTAMP, CHANNEL, KIND, CAMPAIGN, TOPIC, COST, COST_CURRENCY, SESSION_ID];
 
 pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Touchpoint> {
     let id = CustomerId::new(customer_id(row)?).map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
-    let ts = timestamp(row, "timestamp", opts)?;
-    let channel = label(row, "channel", opts, Channel::parse_known, Channel::Other)?;
-    let kind = label(row, "kind", opts, TouchpointKind::parse_known, TouchpointKind::Other)?;
-    let cost = match opt(row, "cost")? {
+    let ts = timestamp(row, TIMESTAMP, opts)?;
+    let channel = label(row, CHANNEL, opts, Channel::parse_known, Channel::Other)?;
+    let kind = label(row, KIND, opts, TouchpointKind::parse_known, TouchpointKind::Other)?;
+    let cost = match opt(row, COST)? {
         Some(_) => {
-            let c = currency(row, "cost_currency", opts)?;
-            let m = money(row, "cost", c)?;
+            let c = currency(row, COST_CURRENCY, opts)?;
+            let m = money(row, COST, c)?;
             if m.is_negative() {
                 return Err(RowProblem::new("cost", format!("negative cost {m}")));
             }
@@ -289,26 +366,26 @@ pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<To
         None => None,
     };
     let mut tp = Touchpoint::new(id, ts, channel, kind);
-    tp.campaign = trimmed(row, "campaign")?;
-    tp.topic = trimmed(row, "topic")?;
+    tp.campaign = trimmed(row, CAMPAIGN)?;
+    tp.topic = trimmed(row, TOPIC)?;
     tp.cost = cost;
-    tp.session_id = trimmed(row, "session_id")?;
+    tp.session_id = trimmed(row, SESSION_ID)?;
     Ok(tp)
 }
 
-pub(crate) const CONSENT_FIELDS: &[&str] = &["customer_id", "channel", "purpose", "status", "timestamp"];
+pub(crate) const CONSENT_FIELDS: &[Field] = &[CUSTOMER_ID, CHANNEL, PURPOSE, STATUS, TIMESTAMP];
 
 pub(crate) fn consent(row: &dyn Fields, opts: &IngestOptions) -> RowResult<(CustomerId, ConsentEvent)> {
     let id = CustomerId::new(customer_id(row)?).map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
-    let channel = match opt(row, "channel")? {
+    let channel = match opt(row, CHANNEL)? {
         Some(c) if matches!(c.trim().to_ascii_lowercase().as_str(), "all" | "*" | "any") => None,
-        Some(_) => Some(label(row, "channel", opts, Channel::parse_known, Channel::Other)?),
+        Some(_) => Some(label(row, CHANNEL, opts, Channel::parse_known, Channel::Other)?),
         None => None,
     };
-    let purpose = label(row, "purpose", opts, Purpose::parse_known, Purpose::Other)?;
-    let raw_status = req(row, "status")?;
+    let purpose = label(row, PURPOSE, opts, Purpose::parse_known, Purpose::Other)?;
+    let raw_status = req(row, STATUS)?;
     let status = ConsentStatus::parse(&raw_status)
         .ok_or_else(|| RowProblem::new("status", format!("not granted/withdrawn: `{}`", raw_status.trim())))?;
-    let at = timestamp(row, "timestamp", opts)?;
+    let at = timestamp(row, TIMESTAMP, opts)?;
     Ok((id, ConsentEvent { channel, purpose, status, at }))
 }

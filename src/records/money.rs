@@ -57,6 +57,12 @@ impl Currency {
 
     /// Parses a code from bytes without allocating; `None` if unknown.
     pub(crate) fn parse_bytes(code: &[u8]) -> Option<Self> {
+        match code {
+            b"EUR" => return Some(Currency::EUR),
+            b"USD" => return Some(Currency::USD),
+            b"GBP" => return Some(Currency::GBP),
+            _ => {}
+        }
         let [a, b, c] = code else { return None };
         let upper = [a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()];
         // The list is sorted, so a binary search keeps this off the hot path's profile.

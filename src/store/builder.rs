@@ -117,6 +117,14 @@ impl CustomerBaseBuilder {
         p.session.reserve(touchpoints);
     }
 
+    /// Reserves room for about `transactions` more transactions from a bulk
+    /// source (order-id index included) and a tenth as many new customers.
+    pub fn reserve_bulk_transactions(&mut self, transactions: usize) {
+        self.orders.reserve(transactions, 12);
+        self.ids.reserve(transactions / 10, 10);
+        self.reserve(transactions / 10, transactions, 0);
+    }
+
     /// Number of customers so far.
     pub fn n_customers(&self) -> usize {
         self.ids.len()
@@ -363,8 +371,8 @@ impl CustomerBaseBuilder {
                 record.consent.record(event);
             }
         }
-        let tx_order = sort_order(&self.tx.customer, &self.tx.time_us);
-        let tp_order = sort_order(&self.tp.customer, &self.tp.time_us);
+        let tx_order = sort_order(&self.tx.customer, &self.tx.time_us, n_customers);
+        let tp_order = sort_order(&self.tp.customer, &self.tp.time_us, n_customers);
 
         let mut tx = TransactionTable::default();
         let order_arena = self.orders.into_arena();
@@ -427,20 +435,59 @@ impl CustomerBaseBuilder {
 }
 
 /// The permutation that sorts rows by (customer, time, arrival), or `None` if already sorted.
-fn sort_order(customer: &[u32], time: &[i64]) -> Option<Vec<u32>> {
+///
+/// A counting sort by customer (stable, O(n)) followed by a stable sort by
+/// time within each customer's (short) history.
+fn sort_order(customer: &[u32], time: &[i64], n_customers: usize) -> Option<Vec<u32>> {
     let sorted = customer.windows(2).zip(time.windows(2)).all(|(c, t)| (c[0], t[0]) <= (c[1], t[1]));
     if sorted {
         return None;
     }
-    let mut order: Vec<u32> = (0..customer.len() as u32).collect();
-    let key = |&i: &u32| (customer[i as usize], time[i as usize], i);
+    let mut next = offsets(customer, n_customers);
+    let starts = next.clone();
+    let mut order = vec![0u32; customer.len()];
+    for (row, &c) in customer.iter().enumerate() {
+        let slot = &mut next[c as usize];
+        order[*slot] = row as u32;
+        *slot += 1;
+    }
+    let sort_group = |group: &mut [u32]| {
+        if group.windows(2).any(|w| time[w[0] as usize] > time[w[1] as usize]) {
+            group.sort_by_key(|&row| time[row as usize]);
+        }
+    };
     #[cfg(feature = "parallel")]
     {
-        use rayon::slice::ParallelSliceMut;
-        order.par_sort_unstable_by_key(key);
+        use rayon::prelude::*;
+        // Split `order` at customer boundaries into ~4k-row pieces for the pool.
+        let mut pieces = Vec::new();
+        let mut rest: &mut [u32] = &mut order;
+        let mut consumed = 0usize;
+        let mut c = 0usize;
+        while c < n_customers {
+            let mut end = c;
+            while end < n_customers && starts[end + 1] - starts[c] < 4096 {
+                end += 1;
+            }
+            end = end.max(c + 1);
+            let len = starts[end] - consumed;
+            let (piece, tail) = rest.split_at_mut(len);
+            pieces.push((c, end, piece));
+            rest = tail;
+            consumed += len;
+            c = end;
+        }
+        pieces.into_par_iter().for_each(|(first, last, piece)| {
+            let base = starts[first];
+            for k in first..last {
+                sort_group(&mut piece[starts[k] - base..starts[k + 1] - base]);
+            }
+        });
     }
     #[cfg(not(feature = "parallel"))]
-    order.sort_unstable_by_key(key);
+    for k in 0..n_customers {
+        sort_group(&mut order[starts[k]..starts[k + 1]]);
+    }
     Some(order)
 }
 

@@ -61,11 +61,24 @@ impl StrArena {
 }
 
 /// Interns strings: each distinct string gets the next dense `u32` index.
+///
+/// The table keeps 32 bits of each string's hash beside its index, so growing
+/// the table never re-reads the strings and most probes are settled without
+/// touching the arena (the cache misses that dominate interning at scale).
 #[derive(Clone, Default)]
 pub(crate) struct Interner {
     arena: StrArena,
-    table: HashTable<u32>,
+    /// (index into `arena`, 32-bit hash of the string)
+    table: HashTable<(u32, u32)>,
     hasher: DefaultHashBuilder,
+}
+
+/// Spreads a stored 32-bit hash over the 64 bits hashbrown uses for bucket
+/// (low bits) and tag (top 7 bits): the 32 bits go low, and a multiplicative
+/// mix of them fills the top.
+fn table_hash(h32: u32) -> u64 {
+    let mixed = u64::from(h32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed & 0xFFFF_FFFF_0000_0000) | u64::from(h32)
 }
 
 impl std::fmt::Debug for Interner {
@@ -83,25 +96,36 @@ impl Interner {
         }
     }
 
+    /// Reserves room for `additional` more strings of about `bytes_each` bytes.
+    pub(crate) fn reserve(&mut self, additional: usize, bytes_each: usize) {
+        self.arena.bytes.reserve(additional * bytes_each);
+        self.arena.ends.reserve(additional);
+        self.table.reserve(additional, |&(_, hi)| table_hash(hi));
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.arena.len()
     }
 
+    fn hash32(&self, s: &str) -> u32 {
+        (self.hasher.hash_one(s) >> 32) as u32
+    }
+
     /// The index of `s`, if interned.
     pub(crate) fn get(&self, s: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(s);
-        self.table.find(hash, |&i| self.arena.get(i) == s).copied()
+        let h = self.hash32(s);
+        self.table.find(table_hash(h), |&(i, hi)| hi == h && self.arena.get(i) == s).map(|&(i, _)| i)
     }
 
     /// Interns `s`, returning its index and whether it was new.
     pub(crate) fn intern(&mut self, s: &str) -> Result<(u32, bool)> {
-        let hash = self.hasher.hash_one(s);
-        if let Some(&i) = self.table.find(hash, |&i| self.arena.get(i) == s) {
+        let h = self.hash32(s);
+        let hash = table_hash(h);
+        if let Some(&(i, _)) = self.table.find(hash, |&(i, hi)| hi == h && self.arena.get(i) == s) {
             return Ok((i, false));
         }
         let index = self.arena.push(s)?;
-        let (arena, hasher) = (&self.arena, &self.hasher);
-        self.table.insert_unique(hash, index, |&i| hasher.hash_one(arena.get(i)));
+        self.table.insert_unique(hash, (index, h), |&(_, hi)| table_hash(hi));
         Ok((index, true))
     }
 
@@ -121,8 +145,8 @@ impl Interner {
 
     /// Heap bytes used, including the hash table.
     pub(crate) fn heap_bytes(&self) -> usize {
-        // hashbrown stores one u32 and one control byte per bucket.
-        self.arena.heap_bytes() + self.table.capacity() * (size_of::<u32>() + 1)
+        // hashbrown stores one (index, hash) pair and one control byte per bucket.
+        self.arena.heap_bytes() + self.table.capacity() * (size_of::<(u32, u32)>() + 1)
     }
 }
 

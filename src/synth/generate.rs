@@ -295,23 +295,27 @@ impl<'a> Model<'a> {
         if params.touchpoints {
             let topic_bias = (persona_code % TOPICS.len()) as u8;
             let mut previous = (join_week - 4.0).max(0.0);
-            // Channel choice depends on consent, which changes at most once (unsubscribe).
-            let weights_for = |email_allowed: bool| -> Option<WeightedIndex<f64>> {
+            // Channel choice depends on consent: none before sign-up (the first purchase's journeys
+            // precede it), then as granted at sign-up, changing at most once (unsubscribe).
+            let weights_for = |email_allowed: bool, mobile_allowed: bool, mail_allowed: bool| {
                 let allowed = |c: usize| match c {
                     EMAIL => email_allowed,
-                    SMS | PUSH => mobile_ok,
-                    DIRECT_MAIL => mail_ok,
+                    SMS | PUSH => mobile_allowed,
+                    DIRECT_MAIL => mail_allowed,
                     _ => true,
                 };
                 let weights =
                     persona.channel_weights.iter().enumerate().map(|(c, &w)| if allowed(c) { w } else { 0.0 });
                 WeightedIndex::new(weights).ok()
             };
-            let pick_subscribed = weights_for(email_ok);
-            let pick_unsubscribed = if unsubscribe_week.is_some() { weights_for(false) } else { None };
-            for &(week, _, channel) in &transactions {
+            let pick_prospect = weights_for(false, false, false);
+            let pick_subscribed = weights_for(email_ok, mobile_ok, mail_ok);
+            let pick_unsubscribed =
+                if unsubscribe_week.is_some() { weights_for(false, mobile_ok, mail_ok) } else { None };
+            for (k, &(week, _, channel)) in transactions.iter().enumerate() {
                 if channel <= 1 {
                     let pick = match unsubscribe_week {
+                        _ if k == 0 => pick_prospect.as_ref(),
                         Some(u) if week >= u => pick_unsubscribed.as_ref(),
                         _ => pick_subscribed.as_ref(),
                     };
@@ -486,11 +490,12 @@ fn journeys_until_conversion(
         counts.0 += 1;
         let converted = rng.gen_bool(p.clamp(0.0, 1.0)) || attempt == 499;
         // Time the journey: converting journeys end at the purchase; others fall uniformly before it.
+        // Touchpoints stay in [from, to]: spilling before the previous purchase could precede sign-up consent.
         let end = if converted { to } else { from + rng.r#gen::<f64>() * (to - from) };
         let mut w = end;
         for tp in out[start..].iter_mut().rev() {
             w -= rng.r#gen::<f64>() * 1.5 * DAY_WEEKS;
-            tp.week = w.max(0.0);
+            tp.week = w.max(from).max(0.0);
         }
         if converted {
             counts.1 += 1;

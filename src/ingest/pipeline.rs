@@ -1,0 +1,196 @@
+//! Parallel ingestion of a transactions CSV.
+//!
+//! Three stages joined by bounded channels, so memory stays bounded (a few
+//! batches of 8,192 records in flight) whatever the input size:
+//!
+//! 1. a reader thread splits the input into records (the csv crate) and notes each record's line;
+//! 2. a validator thread checks every field of a batch on the rayon pool;
+//! 3. the calling thread hands the outcomes, in input order, to the sink.
+//!
+//! The outcome for every row is exactly what the sequential reader produces:
+//! the same record splitting, line numbers and validators, only run in parallel.
+
+use std::io::Read;
+use std::sync::mpsc::sync_channel;
+
+use csv::ByteRecord;
+use jiff::Timestamp;
+use rayon::prelude::*;
+
+use super::csv::{Header, open};
+use super::rows::{self, RowProblem};
+use super::{IngestOptions, Schema};
+use crate::error::Result;
+use crate::records::{Channel, Money};
+use crate::store::TransactionRef;
+
+const BATCH: usize = 8192;
+const CHUNK: usize = 1024;
+
+/// Records read from the input, reused across batches.
+struct RawBatch {
+    records: Vec<ByteRecord>,
+    lines: Vec<u64>,
+    len: usize,
+}
+
+/// A validated transaction whose strings live in its chunk's text buffer.
+struct ParsedTransaction {
+    customer_id: (u32, u32),
+    order_id: (u32, u32),
+    store: Option<(u32, u32)>,
+    timestamp: Timestamp,
+    amount: Money,
+    is_refund: bool,
+    channel: Channel,
+}
+
+/// The outcomes of consecutive rows.
+struct ParsedChunk {
+    text: String,
+    rows: Vec<(u64, std::result::Result<ParsedTransaction, RowProblem>)>,
+}
+
+impl ParsedChunk {
+    fn push_str(&mut self, s: &str) -> (u32, u32) {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        (start, self.text.len() as u32)
+    }
+
+    fn get(&self, (a, b): (u32, u32)) -> &str {
+        self.text.get(a as usize..b as usize).unwrap_or("")
+    }
+
+    fn transaction_ref<'a>(&'a self, t: &'a ParsedTransaction) -> TransactionRef<'a> {
+        TransactionRef {
+            customer_id: self.get(t.customer_id),
+            order_id: self.get(t.order_id),
+            timestamp: t.timestamp,
+            amount: t.amount,
+            is_refund: t.is_refund,
+            channel: &t.channel,
+            store: t.store.map(|s| self.get(s)),
+            line_items: &[],
+        }
+    }
+}
+
+fn validate_chunk(records: &[ByteRecord], lines: &[u64], header: &Header, opts: &IngestOptions) -> ParsedChunk {
+    let mut chunk =
+        ParsedChunk { text: String::with_capacity(records.len() * 24), rows: Vec::with_capacity(records.len()) };
+    for (record, &line) in records.iter().zip(lines) {
+        let outcome = header.row(record).and_then(|row| {
+            rows::transaction(&row, opts).map(|t| {
+                (
+                    t.customer_id.into_owned(),
+                    t.order_id.into_owned(),
+                    t.store.map(|s| s.into_owned()),
+                    t.timestamp,
+                    t.amount,
+                    t.is_refund,
+                    t.channel,
+                )
+            })
+        });
+        let outcome =
+            outcome.map(|(customer, order, store, timestamp, amount, is_refund, channel)| ParsedTransaction {
+                customer_id: chunk.push_str(&customer),
+                order_id: chunk.push_str(&order),
+                store: store.map(|s| chunk.push_str(&s)),
+                timestamp,
+                amount,
+                is_refund,
+                channel,
+            });
+        chunk.rows.push((line, outcome));
+    }
+    chunk
+}
+
+/// Reads a transactions CSV in parallel and calls `sink` for every row, in input order.
+pub(crate) fn transactions_csv<R: Read + Send>(
+    input: R,
+    opts: &IngestOptions,
+    schema: &Schema,
+    mut sink: impl FnMut(u64, std::result::Result<TransactionRef<'_>, RowProblem>) -> Result<()>,
+) -> Result<()> {
+    let opened = open(input, opts, schema)?;
+    let header = opened.header;
+    let mut reader = super::csv::Opened {
+        reader: opened.reader,
+        header: Header { columns: Vec::new(), extras: Vec::new(), width: 0 },
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        let (raw_tx, raw_rx) = sync_channel::<Result<RawBatch>>(2);
+        let (recycle_tx, recycle_rx) = sync_channel::<RawBatch>(4);
+        let (parsed_tx, parsed_rx) = sync_channel::<Result<(Vec<ParsedChunk>, RawBatch)>>(2);
+
+        scope.spawn(move || {
+            loop {
+                let mut batch = recycle_rx.try_recv().unwrap_or_else(|_| RawBatch {
+                    records: Vec::new(),
+                    lines: Vec::new(),
+                    len: 0,
+                });
+                batch.len = 0;
+                while batch.len < BATCH {
+                    if batch.records.len() == batch.len {
+                        batch.records.push(ByteRecord::new());
+                        batch.lines.push(0);
+                    }
+                    match reader.next_record(&mut batch.records[batch.len]) {
+                        Ok(Some(line)) => {
+                            batch.lines[batch.len] = line;
+                            batch.len += 1;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = raw_tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                let finished = batch.len < BATCH;
+                if batch.len > 0 && raw_tx.send(Ok(batch)).is_err() {
+                    return;
+                }
+                if finished {
+                    return;
+                }
+            }
+        });
+
+        let header = &header;
+        scope.spawn(move || {
+            for raw in raw_rx {
+                let parsed = raw.map(|batch| {
+                    let chunks: Vec<ParsedChunk> = batch.records[..batch.len]
+                        .par_chunks(CHUNK)
+                        .zip(batch.lines[..batch.len].par_chunks(CHUNK))
+                        .map(|(records, lines)| validate_chunk(records, lines, header, opts))
+                        .collect();
+                    (chunks, batch)
+                });
+                if parsed_tx.send(parsed).is_err() {
+                    return;
+                }
+            }
+        });
+
+        for parsed in parsed_rx {
+            let (chunks, batch) = parsed?;
+            for chunk in &chunks {
+                for (line, outcome) in &chunk.rows {
+                    let row = match outcome {
+                        Ok(t) => Ok(chunk.transaction_ref(t)),
+                        Err(problem) => Err(problem.clone()),
+                    };
+                    sink(*line, row)?;
+                }
+            }
+            let _ = recycle_tx.try_send(batch);
+        }
+        Ok(())
+    })
+}
