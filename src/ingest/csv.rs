@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 
 pub(crate) struct CsvRow<'a> {
     record: &'a ByteRecord,
+    /// The whole record as text when it is valid UTF-8 (the common case: one
+    /// validation per record instead of one per field).
+    text: Option<&'a str>,
     /// Column index per canonical field (indexed by [`Field`]).
     columns: &'a [Option<usize>],
     /// (header name, column index) of columns outside the schema.
@@ -20,15 +23,22 @@ pub(crate) struct CsvRow<'a> {
 
 fn field_text(bytes: Option<&[u8]>) -> Result<Option<Cow<'_, str>>, String> {
     let Some(bytes) = bytes else { return Ok(None) };
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
-    let trimmed = text.trim();
+    let inner = bytes.trim_ascii();
+    let offset = inner.as_ptr() as usize - bytes.as_ptr() as usize;
+    let text = std::str::from_utf8(inner).map_err(|e| format!("invalid UTF-8 at byte {}", offset + e.valid_up_to()))?;
+    let trimmed = super::parse::trim(text);
     Ok(if trimmed.is_empty() { None } else { Some(Cow::Borrowed(trimmed)) })
 }
 
 impl Fields for CsvRow<'_> {
     fn text(&self, field: Field) -> Result<Option<Cow<'_, str>>, String> {
-        let column = self.columns.get(field).copied().flatten();
-        field_text(column.and_then(|c| self.record.get(c)))
+        let Some(column) = self.columns.get(field).copied().flatten() else { return Ok(None) };
+        if let Some(text) = self.text {
+            let value = self.record.range(column).and_then(|r| text.get(r)).unwrap_or("");
+            let trimmed = super::parse::trim(value);
+            return Ok(if trimmed.is_empty() { None } else { Some(Cow::Borrowed(trimmed)) });
+        }
+        field_text(self.record.get(column))
     }
 
     fn extras(&self) -> Vec<(String, Result<String, String>)> {
@@ -93,8 +103,8 @@ impl<R: Read> Read for LineBreaks<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         let read = self.read;
-        let breaks = buf[..n].iter().enumerate().filter(|(_, b)| matches!(b, b'\r' | b'\n'));
-        self.pending.extend(breaks.map(|(i, &b)| (read + i as u64, b == b'\n')));
+        let bytes = buf.get(..n).unwrap_or(&[]);
+        self.pending.extend(memchr::memchr2_iter(b'\r', b'\n', bytes).map(|i| (read + i as u64, bytes[i] == b'\n')));
         self.read += n as u64;
         Ok(n)
     }
@@ -102,8 +112,13 @@ impl<R: Read> Read for LineBreaks<R> {
 
 /// A CSV input positioned after its header, with the header's column mapping.
 pub(crate) struct Opened<R> {
-    pub(crate) reader: csv::Reader<LineBreaks<R>>,
+    pub(crate) records: Records<R>,
     pub(crate) header: Header,
+}
+
+/// The records after the header, each with its 1-based line.
+pub(crate) struct Records<R> {
+    reader: csv::Reader<LineBreaks<R>>,
 }
 
 /// Where each canonical field is, and how wide a row must be.
@@ -156,10 +171,10 @@ pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> 
         .filter(|(i, n)| !columns.contains(&Some(*i)) && !n.is_empty())
         .map(|(i, n)| (n.clone(), i))
         .collect();
-    Ok(Opened { reader, header: Header { columns, extras, width: names.len() } })
+    Ok(Opened { records: Records { reader }, header: Header { columns, extras, width: names.len() } })
 }
 
-impl<R: Read> Opened<R> {
+impl<R: Read> Records<R> {
     /// Reads the next record and its 1-based line; `None` at the end.
     pub(crate) fn next_record(&mut self, record: &mut ByteRecord) -> Result<Option<u64>> {
         match self.reader.read_byte_record(record) {
@@ -179,7 +194,8 @@ impl Header {
         if record.len() != self.width {
             return Err(RowProblem::new("row", format!("expected {} fields, found {}", self.width, record.len())));
         }
-        Ok(CsvRow { record, columns: &self.columns, extras: &self.extras })
+        let text = std::str::from_utf8(record.as_slice()).ok();
+        Ok(CsvRow { record, text, columns: &self.columns, extras: &self.extras })
     }
 }
 
@@ -190,10 +206,10 @@ pub(crate) fn for_each_row<R: Read>(
     schema: &Schema,
     handle: &mut RowHandler<'_>,
 ) -> Result<()> {
-    let mut opened = open(input, opts, schema)?;
+    let Opened { mut records, header } = open(input, opts, schema)?;
     let mut record = ByteRecord::new();
-    while let Some(line) = opened.next_record(&mut record)? {
-        match opened.header.row(&record) {
+    while let Some(line) = records.next_record(&mut record)? {
+        match header.row(&record) {
             Ok(row) => handle(line, Ok(&row))?,
             Err(problem) => handle(line, Err(problem))?,
         }

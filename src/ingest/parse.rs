@@ -9,6 +9,14 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
+/// Trims whitespace like `str::trim`, taking the ASCII-only path when both ends are ASCII.
+pub(crate) fn trim(s: &str) -> &str {
+    let inner = s.trim_ascii();
+    let unicode_edge =
+        inner.as_bytes().first().is_some_and(|b| *b >= 0x80) || inner.as_bytes().last().is_some_and(|b| *b >= 0x80);
+    if unicode_edge { inner.trim() } else { inner }
+}
+
 /// Days in a month of the proleptic Gregorian calendar.
 fn days_in_month(year: i32, month: u32) -> u32 {
     match month {
@@ -94,7 +102,7 @@ fn fast_timestamp_micros(s: &[u8]) -> Fast {
 /// without offset (`2024-03-01 10:00:00` or with `T`, read as UTC).
 /// Impossible dates such as `2024-02-30` are rejected.
 pub(crate) fn parse_timestamp(raw: &str) -> Result<Timestamp, String> {
-    let s = raw.trim();
+    let s = trim(raw);
     if s.is_empty() {
         return Err("empty timestamp".into());
     }
@@ -173,6 +181,13 @@ mod tests {
             parse_timestamp("2024-01-01T10:00:00+02:00").unwrap(),
             parse_timestamp("2024-01-01T08:00:00Z").unwrap()
         );
+    }
+
+    #[test]
+    fn trim_matches_str_trim() {
+        for s in ["", " a ", "\u{3000}b\u{a0}", "\t c\u{2003}", "d", " \u{a0} ", "é "] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use csv::ByteRecord;
 use jiff::Timestamp;
 use rayon::prelude::*;
 
-use super::csv::{Header, open};
+use super::csv::{Header, Opened, open};
 use super::rows::{self, RowProblem};
 use super::{IngestOptions, Schema};
 use crate::error::Result;
@@ -82,27 +82,20 @@ fn validate_chunk(records: &[ByteRecord], lines: &[u64], header: &Header, opts: 
     for (record, &line) in records.iter().zip(lines) {
         let outcome = header.row(record).and_then(|row| {
             rows::transaction(&row, opts).map(|t| {
-                (
-                    t.customer_id.into_owned(),
-                    t.order_id.into_owned(),
-                    t.store.map(|s| s.into_owned()),
-                    t.timestamp,
-                    t.amount,
-                    t.is_refund,
-                    t.channel,
-                )
+                let customer_id = chunk.push_str(&t.customer_id);
+                let order_id = chunk.push_str(&t.order_id);
+                let store = t.store.as_deref().map(|s| chunk.push_str(s));
+                ParsedTransaction {
+                    customer_id,
+                    order_id,
+                    store,
+                    timestamp: t.timestamp,
+                    amount: t.amount,
+                    is_refund: t.is_refund,
+                    channel: t.channel,
+                }
             })
         });
-        let outcome =
-            outcome.map(|(customer, order, store, timestamp, amount, is_refund, channel)| ParsedTransaction {
-                customer_id: chunk.push_str(&customer),
-                order_id: chunk.push_str(&order),
-                store: store.map(|s| chunk.push_str(&s)),
-                timestamp,
-                amount,
-                is_refund,
-                channel,
-            });
         chunk.rows.push((line, outcome));
     }
     chunk
@@ -115,12 +108,7 @@ pub(crate) fn transactions_csv<R: Read + Send>(
     schema: &Schema,
     mut sink: impl FnMut(u64, std::result::Result<TransactionRef<'_>, RowProblem>) -> Result<()>,
 ) -> Result<()> {
-    let opened = open(input, opts, schema)?;
-    let header = opened.header;
-    let mut reader = super::csv::Opened {
-        reader: opened.reader,
-        header: Header { columns: Vec::new(), extras: Vec::new(), width: 0 },
-    };
+    let Opened { records: mut reader, header } = open(input, opts, schema)?;
     std::thread::scope(|scope| -> Result<()> {
         let (raw_tx, raw_rx) = sync_channel::<Result<RawBatch>>(2);
         let (recycle_tx, recycle_rx) = sync_channel::<RawBatch>(4);

@@ -131,7 +131,8 @@ fn req<'a>(row: &'a dyn Fields, field: Field) -> RowResult<Cow<'a, str>> {
 
 fn customer_id(row: &dyn Fields) -> RowResult<Cow<'_, str>> {
     let raw = req(row, CUSTOMER_ID)?;
-    if raw.chars().any(char::is_control) {
+    let ascii_control = raw.bytes().any(|b| b < 0x20 || b == 0x7F);
+    if ascii_control || (!raw.is_ascii() && raw.chars().any(char::is_control)) {
         return Err(RowProblem::new("customer_id", "contains a control character"));
     }
     Ok(raw)

@@ -248,8 +248,7 @@ pub(crate) fn parse_amount(raw: &[u8]) -> Result<i64, AmountError> {
         let value: f64 = text.parse().map_err(|_| AmountError::NotANumber)?;
         return units_from_f64(value);
     }
-    let lowered = digits.to_ascii_lowercase();
-    if matches!(lowered.as_slice(), b"nan" | b"inf" | b"infinity") {
+    if [b"nan".as_slice(), b"inf", b"infinity"].iter().any(|w| digits.eq_ignore_ascii_case(w)) {
         return Err(AmountError::NotFinite);
     }
     let mut units: i64 = 0;
