@@ -2,7 +2,61 @@
 #![warn(missing_docs)]
 //! # custinsight
 //!
-//! Customer intelligence for Rust services.
+//! Customer intelligence for Rust services: who our customers really are,
+//! where and how we meet them, what works for whom, where each customer is in
+//! their lifecycle and what they are worth, which groups they form, and which
+//! change wins in which group.
+//!
+//! The crate follows one loop, and its modules are the steps:
+//!
+//! ```text
+//!  raw records ──► unified customers ──► touchpoints & journeys ──► lifecycle & value ──► segments ──► experiments per segment
+//!  (ingest)         (identity)            (touchpoints)               (lifecycle)           (segment)     (experiment)
+//!       ▲──────────────────────────── what won, in which segment, feeds the next round ◄──────────────────────┘
+//! ```
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`records`] | the typed domain: [`CustomerId`](records::CustomerId), [`Customer`](records::Customer) / [`Profile`](records::Profile) with redacting PII, [`Consent`](records::Consent), [`Transaction`](records::Transaction), [`Touchpoint`](records::Touchpoint), [`Money`](records::Money) |
+//! | [`store`] | [`CustomerBase`](store::CustomerBase): columnar customers, transactions and touchpoints with dense `u32` indices and time-ordered histories |
+//! | [`ingest`] | CSV and JSON Lines readers that validate every row and account for all of them ([`IngestReport`](ingest::IngestReport)) |
+//! | [`synth`] | a seeded synthetic population with its ground truth, for examples, tests and benchmarks |
+//!
+//! Identity resolution, touchpoint analytics, lifecycle models, segmentation
+//! and experiments build on these.
+//!
+//! ## Principles
+//!
+//! - **Nothing is lost.** Every input row is accepted or rejected with its
+//!   line, field and reason; `accepted + rejected == rows`.
+//! - **Errors, not panics.** Every fallible function returns [`Result`] with a
+//!   typed [`Error`] carrying context.
+//! - **Deterministic.** Randomised steps take a seed and a portable RNG
+//!   (ChaCha8); results do not depend on the thread count.
+//! - **Parallel by default, optional.** The `parallel` feature (default) uses
+//!   rayon; results are identical without it.
+//! - **Privacy by type.** PII redacts itself in `Debug`; consent is opt-in
+//!   and checked with [`CustomerBase::allows`](store::CustomerBase::allows).
+//!
+//! ## Example
+//!
+//! ```
+//! use custinsight::ingest::{Format, IngestOptions, Loader};
+//!
+//! let csv = "customer_id,order_id,timestamp,amount,currency,channel\n\
+//!            00042,o-1,2024-01-05,19.90,EUR,web\n\
+//!            00042,o-2,2024-02-30,5.00,EUR,store\n";
+//! let mut loader = Loader::new(IngestOptions::default());
+//! let report = loader.transactions(Format::Csv, csv.as_bytes(), "orders.csv")?;
+//! assert_eq!((report.rows, report.accepted, report.rejected), (2, 1, 1));
+//! assert_eq!(report.rejections[0].line, 3);
+//! assert_eq!(report.rejections[0].field, "timestamp");
+//!
+//! let (base, _) = loader.finish()?;
+//! let customer = base.index_of("00042").expect("loaded");
+//! assert_eq!(base.transaction_range(customer).len(), 1);
+//! # Ok::<(), custinsight::Error>(())
+//! ```
 
 pub mod error;
 pub mod ingest;
@@ -11,6 +65,10 @@ pub mod store;
 pub mod synth;
 
 pub use error::{Error, Result};
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// The types most programs need.
 pub mod prelude {
