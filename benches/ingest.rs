@@ -24,18 +24,29 @@ impl TransactionSink for Count {
     }
 }
 
-fn bench(c: &mut Criterion) {
+/// The input: `CUSTINSIGHT_BENCH_CSV=path` benchmarks that file (e.g. the one a
+/// peer reads, for a side-by-side figure); otherwise 1M generated rows.
+fn input() -> (Vec<u8>, u64) {
+    if let Ok(path) = std::env::var("CUSTINSIGHT_BENCH_CSV") {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        let rows = bytes.iter().filter(|&&b| b == b'\n').count().saturating_sub(1) as u64;
+        return (bytes, rows);
+    }
     let rows = 1_000_000;
-    let csv = common::transactions_csv(rows, 7);
+    (common::transactions_csv(rows, 7), rows as u64)
+}
+
+fn bench(c: &mut Criterion) {
+    let (csv, rows) = input();
     let opts = IngestOptions::default();
-    let mut g = c.benchmark_group("ingest_csv_1m");
+    let mut g = c.benchmark_group("ingest_csv");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(csv.len() as u64));
     g.bench_function("parse_validate", |b| {
         b.iter(|| {
             let mut sink = Count(0);
             let report = ingest::transactions(Format::Csv, csv.as_slice(), &opts, &mut sink).expect("valid input");
-            assert_eq!(report.accepted, rows as u64);
+            assert_eq!(report.accepted, rows);
         })
     });
     g.bench_function("parse_validate_dedupe_vec", |b| {

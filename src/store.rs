@@ -12,6 +12,7 @@
 //! text; [`CustomerBase::memory`] reports the measured figure.
 
 mod builder;
+mod bulk;
 mod export;
 mod intern;
 

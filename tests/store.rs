@@ -440,3 +440,45 @@ fn consent_events_are_reflected_by_allows() {
     assert!(!base.allows(buyer, &Channel::Email, &m, when), "consent is opt-in");
     assert!(!base.allows(u32::MAX, &Channel::Email, &m, when));
 }
+
+/// Transactions added one by one and then a bulk file load share one order-id space:
+/// a file row repeating an earlier order is rejected with its line, and ids stay dense.
+#[test]
+fn bulk_load_after_single_adds_checks_earlier_orders() {
+    use custinsight::ingest::{Format, IngestOptions, Loader};
+    use custinsight::records::{Channel, Currency, CustomerId, Money, Transaction};
+    let mut builder = custinsight::store::CustomerBase::builder();
+    let ts = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+    builder
+        .add_transaction(&Transaction::new(
+            "o-1",
+            CustomerId::new("a").unwrap(),
+            ts("2024-01-01T00:00:00Z"),
+            Money::parse("1", Currency::EUR).unwrap(),
+            Channel::Web,
+        ))
+        .unwrap();
+    let mut loader = Loader::with_builder(IngestOptions::default(), builder);
+    let csv = "customer_id,order_id,timestamp,amount,currency,channel\n\
+               b,o-2,2024-01-02,2,EUR,web\n\
+               c,o-1,2024-01-03,3,EUR,web\n\
+               b,o-3,2024-01-04,4,EUR,web\n\
+               d,o-2,2024-01-05,5,EUR,web\n\
+               a,o-4,2024-01-06,6,EUR,web\n";
+    let report = loader.transactions(Format::Csv, csv.as_bytes(), "t.csv").unwrap();
+    assert_eq!((report.rows, report.accepted, report.rejected), (5, 3, 2));
+    let lines: Vec<u64> = report.rejections.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [3, 5]);
+    assert!(report.rejections.iter().all(|r| r.field == "order_id"));
+    let (base, _) = loader.finish().unwrap();
+    // c and d only had rejected rows, so they are not customers; a, b keep first-seen order.
+    assert_eq!(base.n_customers(), 2);
+    assert_eq!(base.customer_id(0), "a");
+    assert_eq!(base.customer_id(1), "b");
+    let a = base.index_of("a").unwrap();
+    let orders: Vec<&str> = base.transaction_range(a).map(|i| base.order_id(i)).collect();
+    assert_eq!(orders, ["o-1", "o-4"]);
+    let b = base.index_of("b").unwrap();
+    let orders: Vec<&str> = base.transaction_range(b).map(|i| base.order_id(i)).collect();
+    assert_eq!(orders, ["o-2", "o-3"]);
+}

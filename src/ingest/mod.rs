@@ -307,14 +307,14 @@ fn run<R: Read>(
     input: R,
     opts: &IngestOptions,
     schema: &Schema,
-    mut accept: impl FnMut(&dyn Fields) -> Result<std::result::Result<(), RowProblem>>,
+    mut accept: impl FnMut(u64, &dyn Fields) -> Result<std::result::Result<(), RowProblem>>,
 ) -> Result<IngestReport> {
     opts.check()?;
     let mut account = Accounting::new(opts);
     {
         let mut handler = |line: u64, row: std::result::Result<&dyn Fields, RowProblem>| -> Result<()> {
             let outcome = match row {
-                Ok(fields) => accept(fields)?,
+                Ok(fields) => accept(line, fields)?,
                 Err(problem) => Err(problem),
             };
             account.record(line, outcome)
@@ -402,7 +402,7 @@ pub fn transactions<R: Read + Send>(
         })?;
         return Ok(account.report);
     }
-    run(format, input, opts, &TRANSACTIONS, |row| match rows::transaction(row, opts) {
+    run(format, input, opts, &TRANSACTIONS, |_, row| match rows::transaction(row, opts) {
         Ok(t) => accept(TransactionRef {
             customer_id: &t.customer_id,
             order_id: &t.order_id,
@@ -417,6 +417,75 @@ pub fn transactions<R: Read + Send>(
     })
 }
 
+/// Loads transactions into a builder as one bulk load: rows are appended as
+/// they are validated and their ids resolved together at the end (see
+/// [`crate::store`]); repeated order ids are then rejected with their lines.
+/// The report is the same as [`transactions`] gives row by row.
+fn bulk_transactions<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    builder: &mut CustomerBaseBuilder,
+) -> Result<IngestReport> {
+    opts.check()?;
+    builder.begin_bulk();
+    let read = (|| -> Result<IngestReport> {
+        let mut push = |line: u64, t: TransactionRef<'_>| match builder.push_bulk(t, line) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => sink_problem(e).map(Err),
+        };
+        #[cfg(feature = "parallel")]
+        if format == Format::Csv {
+            let mut account = Accounting::new(opts);
+            pipeline::transactions_csv(input, opts, &TRANSACTIONS, |line, row| {
+                let outcome = match row {
+                    Ok(t) => push(line, t)?,
+                    Err(problem) => Err(problem),
+                };
+                account.record(line, outcome)
+            })?;
+            return Ok(account.report);
+        }
+        run(format, input, opts, &TRANSACTIONS, |line, row| match rows::transaction(row, opts) {
+            Ok(t) => push(
+                line,
+                TransactionRef {
+                    customer_id: &t.customer_id,
+                    order_id: &t.order_id,
+                    timestamp: t.timestamp,
+                    amount: t.amount,
+                    is_refund: t.is_refund,
+                    channel: &t.channel,
+                    store: t.store.as_deref(),
+                    line_items: &t.line_items,
+                },
+            ),
+            Err(p) => Ok(Err(p)),
+        })
+    })();
+    let mut report = match read {
+        Ok(report) => report,
+        Err(e) => {
+            builder.abort_bulk();
+            return Err(e);
+        }
+    };
+    let duplicates = builder.finish_bulk()?;
+    if !duplicates.is_empty() {
+        for (line, order_id) in duplicates {
+            report.accepted -= 1;
+            report.rejected += 1;
+            report.rejections.push(Rejection {
+                line,
+                field: "order_id".into(),
+                reason: format!("duplicate order id `{order_id}`"),
+            });
+        }
+        report.rejections.sort_by_key(|r| r.line);
+    }
+    Ok(report)
+}
+
 /// Reads customer records into a sink; a repeated customer id is rejected.
 ///
 /// # Errors
@@ -428,7 +497,7 @@ pub fn customers<R: Read>(
     sink: &mut impl FnMut(Customer) -> Result<()>,
 ) -> Result<IngestReport> {
     let mut seen = Interner::default();
-    run(format, input, opts, &CUSTOMERS, |row| {
+    run(format, input, opts, &CUSTOMERS, |_, row| {
         let c = match rows::customer(row, opts) {
             Ok(c) => c,
             Err(p) => return Ok(Err(p)),
@@ -450,7 +519,7 @@ pub fn touchpoints<R: Read>(
     opts: &IngestOptions,
     sink: &mut impl FnMut(Touchpoint) -> Result<()>,
 ) -> Result<IngestReport> {
-    run(format, input, opts, &TOUCHPOINTS, |row| match rows::touchpoint(row, opts) {
+    run(format, input, opts, &TOUCHPOINTS, |_, row| match rows::touchpoint(row, opts) {
         Ok(t) => sink(t).map(Ok).or_else(|e| sink_problem(e).map(Err)),
         Err(p) => Ok(Err(p)),
     })
@@ -466,7 +535,7 @@ pub fn consents<R: Read>(
     opts: &IngestOptions,
     sink: &mut impl FnMut(CustomerId, ConsentEvent) -> Result<()>,
 ) -> Result<IngestReport> {
-    run(format, input, opts, &CONSENTS, |row| match rows::consent(row, opts) {
+    run(format, input, opts, &CONSENTS, |_, row| match rows::consent(row, opts) {
         Ok((id, e)) => sink(id, e).map(Ok).or_else(|e| sink_problem(e).map(Err)),
         Err(p) => Ok(Err(p)),
     })
@@ -537,7 +606,11 @@ impl Loader {
     /// # Errors
     /// As [`transactions`].
     pub fn transactions<R: Read + Send>(&mut self, format: Format, input: R, source: &str) -> Result<IngestReport> {
-        let report = transactions(format, input, &self.opts, &mut self.builder)?;
+        // Strict mode must stop at the first problem by line, so it checks order ids row by row.
+        let report = match self.opts.mode {
+            Mode::Strict => transactions(format, input, &self.opts, &mut self.builder)?,
+            Mode::Lenient => bulk_transactions(format, input, &self.opts, &mut self.builder)?,
+        };
         self.record("transactions", source, &report);
         Ok(report)
     }

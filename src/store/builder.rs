@@ -2,7 +2,8 @@
 
 use jiff::Timestamp;
 
-use super::intern::{Dictionary, Interner};
+use super::bulk;
+use super::intern::{Dictionary, Interner, StrArena};
 use super::{CustomerBase, NONE_U32, TouchpointTable, TransactionTable, to_micros};
 use crate::error::{Error, Result};
 use crate::records::{
@@ -66,6 +67,46 @@ pub struct CustomerBaseBuilder {
     sessions: Interner,
     /// Consent events to apply to customer records at build time.
     consents: Vec<(u32, ConsentEvent)>,
+    /// How many leading order ids are in the order index (bulk loads append unindexed).
+    orders_indexed: usize,
+    /// An unfinished bulk load.
+    bulk: Option<Bulk>,
+}
+
+/// Rows of a bulk load whose customer ids and order uniqueness are resolved at the end.
+#[derive(Debug, Default)]
+struct Bulk {
+    first_row: usize,
+    customer_ids: StrArena,
+    lines: Vec<u64>,
+}
+
+/// Checks a transaction's ids and refund flag; returns the trimmed (customer, order) ids.
+fn check_transaction<'a>(t: &TransactionRef<'a>) -> Result<(&'a str, &'a str)> {
+    let order_id = t.order_id.trim();
+    if order_id.is_empty() {
+        return Err(Error::value("order id", t.order_id, "empty"));
+    }
+    if t.amount.is_negative() != t.is_refund && t.amount.units != 0 {
+        return Err(Error::value(
+            "amount",
+            t.amount.to_string(),
+            if t.is_refund { "refund with a positive amount" } else { "negative amount not flagged as a refund" },
+        ));
+    }
+    Ok((check_id(t.customer_id)?, order_id))
+}
+
+/// Keeps `v[first..]` only where `keep[i - first]`.
+fn retain_tail<T: Copy>(v: &mut Vec<T>, first: usize, keep: &[bool]) {
+    let mut write = first;
+    for read in first..v.len() {
+        if keep.get(read - first).copied().unwrap_or(false) {
+            v[write] = v[read];
+            write += 1;
+        }
+    }
+    v.truncate(write);
 }
 
 fn check_id(raw: &str) -> Result<&str> {
@@ -142,7 +183,17 @@ impl CustomerBaseBuilder {
 
     /// Whether an order id has been added.
     pub fn contains_order(&self, order_id: &str) -> bool {
-        self.orders.get(order_id.trim()).is_some()
+        let order_id = order_id.trim();
+        self.orders.get(order_id).is_some()
+            || (self.orders_indexed..self.orders.len()).any(|i| self.orders.resolve(i as u32) == order_id)
+    }
+
+    /// Puts every order id appended without indexing into the order index.
+    fn index_orders(&mut self) {
+        for i in self.orders_indexed..self.orders.len() {
+            self.orders.index_existing(i as u32);
+        }
+        self.orders_indexed = self.orders.len();
     }
 
     /// Interns a customer id and returns its dense index (creating it if new).
@@ -201,25 +252,23 @@ impl CustomerBaseBuilder {
     /// [`Error::InvalidValue`] for an empty customer or order id or an
     /// unflagged negative amount; [`Error::DuplicateOrderId`].
     pub fn add_transaction_ref(&mut self, t: TransactionRef<'_>) -> Result<()> {
-        let order_id = t.order_id.trim();
-        if order_id.is_empty() {
-            return Err(Error::value("order id", t.order_id, "empty"));
+        if self.bulk.is_some() {
+            return Err(Error::InvalidInput("a bulk load is in progress".into()));
         }
-        if t.amount.is_negative() != t.is_refund && t.amount.units != 0 {
-            return Err(Error::value(
-                "amount",
-                t.amount.to_string(),
-                if t.is_refund { "refund with a positive amount" } else { "negative amount not flagged as a refund" },
-            ));
-        }
-        // Check the customer id first but intern it only once the order is known to be
-        // new, so that a rejected duplicate leaves no customer behind.
-        let customer_id = check_id(t.customer_id)?;
+        let (customer_id, order_id) = check_transaction(&t)?;
+        // Intern the customer only once the order is known to be new, so that a
+        // rejected duplicate leaves no customer behind.
+        self.index_orders();
         let (_, new) = self.orders.intern(order_id)?;
         if !new {
             return Err(Error::DuplicateOrderId(order_id.to_owned()));
         }
+        self.orders_indexed += 1;
         let customer = self.customer_index(customer_id)?;
+        self.push_columns(customer, &t)
+    }
+
+    fn push_columns(&mut self, customer: u32, t: &TransactionRef<'_>) -> Result<()> {
         let tx = &mut self.tx;
         tx.customer.push(customer);
         tx.time_us.push(to_micros(t.timestamp));
@@ -242,6 +291,82 @@ impl CustomerBaseBuilder {
             self.item_ranges.push((start, end));
         }
         Ok(())
+    }
+
+    /// Starts a bulk load: transactions are appended with [`push_bulk`](Self::push_bulk)
+    /// and their ids resolved together by [`finish_bulk`](Self::finish_bulk).
+    pub(crate) fn begin_bulk(&mut self) {
+        if self.bulk.is_none() {
+            self.bulk = Some(Bulk { first_row: self.tx.customer.len(), ..Bulk::default() });
+        }
+    }
+
+    /// Appends a transaction to the bulk load; `line` is reported if it turns out a duplicate.
+    pub(crate) fn push_bulk(&mut self, t: TransactionRef<'_>, line: u64) -> Result<()> {
+        let (customer_id, order_id) = check_transaction(&t)?;
+        let Some(bulk) = self.bulk.as_mut() else {
+            return Err(Error::InvalidInput("no bulk load in progress".into()));
+        };
+        bulk.customer_ids.push(customer_id)?;
+        bulk.lines.push(line);
+        self.orders.push_unindexed(order_id)?;
+        self.push_columns(NONE_U32, &t)
+    }
+
+    /// Resolves the bulk load: rows repeating an earlier order id are removed and
+    /// returned as (line, order id); customer ids get their dense indices.
+    pub(crate) fn finish_bulk(&mut self) -> Result<Vec<(u64, String)>> {
+        let Some(bulk) = self.bulk.take() else { return Ok(Vec::new()) };
+        let first = bulk.first_row;
+        let m = self.tx.customer.len() - first;
+        // Orders before the bulk load that were never indexed are unique already;
+        // all of them take part so that repeats of them are found too.
+        let repeated = bulk::repeated_rows(self.orders.arena(), first)?;
+        let mut keep = vec![true; m];
+        let mut duplicates = Vec::with_capacity(repeated.len());
+        for &row in &repeated {
+            let i = row as usize - first;
+            keep[i] = false;
+            duplicates.push((bulk.lines.get(i).copied().unwrap_or(0), self.orders.resolve(row).to_owned()));
+        }
+        let (indices, new) = bulk::resolve_ids(&bulk.customer_ids, &keep, &mut self.ids)?;
+        self.customers.resize_with(self.customers.len() + new, || None);
+        let tx = &mut self.tx;
+        for (slot, &index) in tx.customer[first..].iter_mut().zip(&indices) {
+            *slot = index;
+        }
+        if !repeated.is_empty() {
+            retain_tail(&mut tx.customer, first, &keep);
+            retain_tail(&mut tx.time_us, first, &keep);
+            retain_tail(&mut tx.amount_units, first, &keep);
+            retain_tail(&mut tx.currency, first, &keep);
+            retain_tail(&mut tx.channel, first, &keep);
+            retain_tail(&mut tx.is_refund, first, &keep);
+            retain_tail(&mut tx.store, first, &keep);
+            if !self.item_ranges.is_empty() {
+                retain_tail(&mut self.item_ranges, first, &keep);
+            }
+            self.orders.retain_unindexed_tail(first, &keep)?;
+        }
+        Ok(duplicates)
+    }
+
+    /// Abandons an unfinished bulk load, removing its rows.
+    pub(crate) fn abort_bulk(&mut self) {
+        let Some(bulk) = self.bulk.take() else { return };
+        let first = bulk.first_row;
+        let tx = &mut self.tx;
+        tx.customer.truncate(first);
+        tx.time_us.truncate(first);
+        tx.amount_units.truncate(first);
+        tx.currency.truncate(first);
+        tx.channel.truncate(first);
+        tx.is_refund.truncate(first);
+        tx.store.truncate(first);
+        if self.item_ranges.len() > first {
+            self.item_ranges.truncate(first);
+        }
+        self.orders.truncate_unindexed(first);
     }
 
     /// Adds a touchpoint.
@@ -358,6 +483,9 @@ impl CustomerBaseBuilder {
     /// # Errors
     /// [`Error::Capacity`] when a column outgrows its `u32` offsets.
     pub fn build(self) -> Result<CustomerBase> {
+        if self.bulk.is_some() {
+            return Err(Error::InvalidInput("a bulk load was not finished".into()));
+        }
         let n_customers = self.ids.len();
         let mut customers = self.customers;
         for (index, event) in self.consents {
@@ -491,13 +619,19 @@ fn sort_order(customer: &[u32], time: &[i64], n_customers: usize) -> Option<Vec<
     Some(order)
 }
 
-fn gather<T: Copy>(values: Vec<T>, order: Option<&[u32]>) -> Vec<T> {
+fn gather<T: Copy + Send + Sync>(values: Vec<T>, order: Option<&[u32]>) -> Vec<T> {
     match order {
         None => {
             let mut v = values;
             v.shrink_to_fit();
             v
         }
+        #[cfg(feature = "parallel")]
+        Some(order) => {
+            use rayon::prelude::*;
+            order.par_iter().map(|&i| values[i as usize]).collect()
+        }
+        #[cfg(not(feature = "parallel"))]
         Some(order) => order.iter().map(|&i| values[i as usize]).collect(),
     }
 }

@@ -33,6 +33,28 @@ impl StrArena {
         Ok(index)
     }
 
+    /// Drops strings `len..`.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        if len < self.ends.len() {
+            let end = if len == 0 { 0 } else { self.ends[len - 1] as usize };
+            self.bytes.truncate(end);
+            self.ends.truncate(len);
+        }
+    }
+
+    /// Keeps strings `first..` only where `keep[i - first]`; earlier strings are untouched.
+    pub(crate) fn retain_tail(&mut self, first: usize, keep: &[bool]) -> Result<()> {
+        let kept: Vec<String> = (first..self.len())
+            .filter(|&i| keep.get(i - first).copied().unwrap_or(false))
+            .map(|i| self.get(i as u32).to_owned())
+            .collect();
+        self.truncate(first);
+        for s in &kept {
+            self.push(s)?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn get(&self, index: u32) -> &str {
         let i = index as usize;
         let end = self.ends.get(i).copied().unwrap_or(0) as usize;
@@ -135,8 +157,29 @@ impl Interner {
         self.arena.push(s)
     }
 
+    /// Adds arena string `index` (appended with [`Interner::push_unindexed`]) to the index.
+    /// The caller guarantees it is not equal to an indexed string.
+    pub(crate) fn index_existing(&mut self, index: u32) {
+        let h = self.hash32(self.arena.get(index));
+        self.table.insert_unique(table_hash(h), (index, h), |&(_, hi)| table_hash(hi));
+    }
+
+    /// Drops strings `len..`, which must not be indexed.
+    pub(crate) fn truncate_unindexed(&mut self, len: usize) {
+        self.arena.truncate(len);
+    }
+
+    /// Keeps unindexed strings `first..` where `keep[i - first]`.
+    pub(crate) fn retain_unindexed_tail(&mut self, first: usize, keep: &[bool]) -> Result<()> {
+        self.arena.retain_tail(first, keep)
+    }
+
     pub(crate) fn resolve(&self, index: u32) -> &str {
         self.arena.get(index)
+    }
+
+    pub(crate) fn arena(&self) -> &StrArena {
+        &self.arena
     }
 
     pub(crate) fn into_arena(self) -> StrArena {
