@@ -30,6 +30,19 @@ fn rows(n: usize) -> Vec<Row> {
         .collect()
 }
 
+fn as_ref(r: &Row) -> TransactionRef<'_> {
+    TransactionRef {
+        customer_id: &r.customer,
+        order_id: &r.order,
+        timestamp: r.ts,
+        amount: r.amount,
+        is_refund: false,
+        channel: &r.channel,
+        store: None,
+        line_items: &[],
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let n = 1_000_000;
     let input = rows(n);
@@ -41,18 +54,7 @@ fn bench(c: &mut Criterion) {
             CustomerBase::builder,
             |mut builder| {
                 for r in &input {
-                    builder
-                        .add_transaction_ref(TransactionRef {
-                            customer_id: &r.customer,
-                            order_id: &r.order,
-                            timestamp: r.ts,
-                            amount: r.amount,
-                            is_refund: false,
-                            channel: &r.channel,
-                            store: None,
-                            line_items: &[],
-                        })
-                        .expect("valid row");
+                    builder.add_transaction_ref(as_ref(r)).expect("valid row");
                 }
                 builder.build().expect("builds")
             },
@@ -62,17 +64,7 @@ fn bench(c: &mut Criterion) {
     g.finish();
     let mut builder = CustomerBase::builder();
     for r in &input {
-        let t = TransactionRef {
-            customer_id: &r.customer,
-            order_id: &r.order,
-            timestamp: r.ts,
-            amount: r.amount,
-            is_refund: false,
-            channel: &r.channel,
-            store: None,
-            line_items: &[],
-        };
-        builder.add_transaction_ref(t).expect("valid row");
+        builder.add_transaction_ref(as_ref(r)).expect("valid row");
     }
     let base = builder.build().expect("builds");
     let m = base.memory();

@@ -377,7 +377,7 @@ pub fn transactions<R: Read + Send>(
     sink: &mut impl TransactionSink,
 ) -> Result<IngestReport> {
     let mut seen = (!sink.checks_order_ids()).then(Interner::default);
-    let mut accept = |t: TransactionRef<'_>| -> Result<std::result::Result<(), RowProblem>> {
+    read_transactions_with(format, input, opts, |_, t| {
         if let Some(seen) = seen.as_mut() {
             let order_id = t.order_id.trim();
             if !seen.intern(order_id)?.1 {
@@ -388,31 +388,32 @@ pub fn transactions<R: Read + Send>(
             Ok(()) => Ok(Ok(())),
             Err(e) => sink_problem(e).map(Err),
         }
-    };
+    })
+}
+
+/// Reads and validates transactions, handing each valid one with its line to
+/// `accept` in input order: the parallel pipeline for CSV, row by row otherwise.
+fn read_transactions_with<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    mut accept: impl FnMut(u64, TransactionRef<'_>) -> Result<std::result::Result<(), RowProblem>>,
+) -> Result<IngestReport> {
     #[cfg(feature = "parallel")]
     if format == Format::Csv {
         opts.check()?;
         let mut account = Accounting::new(opts);
         pipeline::transactions_csv(input, opts, &TRANSACTIONS, |line, row| {
             let outcome = match row {
-                Ok(t) => accept(t)?,
+                Ok(t) => accept(line, t)?,
                 Err(problem) => Err(problem),
             };
             account.record(line, outcome)
         })?;
         return Ok(account.report);
     }
-    run(format, input, opts, &TRANSACTIONS, |_, row| match rows::transaction(row, opts) {
-        Ok(t) => accept(TransactionRef {
-            customer_id: &t.customer_id,
-            order_id: &t.order_id,
-            timestamp: t.timestamp,
-            amount: t.amount,
-            is_refund: t.is_refund,
-            channel: &t.channel,
-            store: t.store.as_deref(),
-            line_items: &t.line_items,
-        }),
+    run(format, input, opts, &TRANSACTIONS, |line, row| match rows::transaction(row, opts) {
+        Ok(t) => accept(line, t.as_ref()),
         Err(p) => Ok(Err(p)),
     })
 }
@@ -429,40 +430,10 @@ fn bulk_transactions<R: Read + Send>(
 ) -> Result<IngestReport> {
     opts.check()?;
     builder.begin_bulk();
-    let read = (|| -> Result<IngestReport> {
-        let mut push = |line: u64, t: TransactionRef<'_>| match builder.push_bulk(t, line) {
-            Ok(()) => Ok(Ok(())),
-            Err(e) => sink_problem(e).map(Err),
-        };
-        #[cfg(feature = "parallel")]
-        if format == Format::Csv {
-            let mut account = Accounting::new(opts);
-            pipeline::transactions_csv(input, opts, &TRANSACTIONS, |line, row| {
-                let outcome = match row {
-                    Ok(t) => push(line, t)?,
-                    Err(problem) => Err(problem),
-                };
-                account.record(line, outcome)
-            })?;
-            return Ok(account.report);
-        }
-        run(format, input, opts, &TRANSACTIONS, |line, row| match rows::transaction(row, opts) {
-            Ok(t) => push(
-                line,
-                TransactionRef {
-                    customer_id: &t.customer_id,
-                    order_id: &t.order_id,
-                    timestamp: t.timestamp,
-                    amount: t.amount,
-                    is_refund: t.is_refund,
-                    channel: &t.channel,
-                    store: t.store.as_deref(),
-                    line_items: &t.line_items,
-                },
-            ),
-            Err(p) => Ok(Err(p)),
-        })
-    })();
+    let read = read_transactions_with(format, input, opts, |line, t| match builder.push_bulk(t, line) {
+        Ok(()) => Ok(Ok(())),
+        Err(e) => sink_problem(e).map(Err),
+    });
     let mut report = match read {
         Ok(report) => report,
         Err(e) => {

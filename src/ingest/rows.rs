@@ -15,6 +15,7 @@ use crate::records::{
     AttributeValue, Channel, ConsentEvent, ConsentStatus, Currency, Customer, CustomerId, Gender, LineItem, Money, Pii,
     Profile, Purpose, SourceRecord, Touchpoint, TouchpointKind, parse_amount,
 };
+use crate::store::TransactionRef;
 
 /// A canonical field, as an index into [`FIELD_NAMES`].
 pub(crate) type Field = usize;
@@ -192,6 +193,22 @@ pub(crate) struct TransactionFields<'a> {
     pub(crate) channel: Channel,
     pub(crate) store: Option<Cow<'a, str>>,
     pub(crate) line_items: Vec<LineItem>,
+}
+
+impl TransactionFields<'_> {
+    /// The borrowed form the sinks take.
+    pub(crate) fn as_ref(&self) -> TransactionRef<'_> {
+        TransactionRef {
+            customer_id: &self.customer_id,
+            order_id: &self.order_id,
+            timestamp: self.timestamp,
+            amount: self.amount,
+            is_refund: self.is_refund,
+            channel: &self.channel,
+            store: self.store.as_deref(),
+            line_items: &self.line_items,
+        }
+    }
 }
 
 pub(crate) const TRANSACTION_FIELDS: &[Field] =
