@@ -61,6 +61,17 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    g.bench_function("bulk_add_transactions", |b| {
+        b.iter_batched(
+            CustomerBase::builder,
+            |mut builder| {
+                let rejected = builder.add_transactions(input.iter().map(as_ref)).expect("fits");
+                assert!(rejected.is_empty());
+                builder.build().expect("builds")
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.finish();
     let mut builder = CustomerBase::builder();
     for r in &input {

@@ -131,12 +131,12 @@ impl CustomerBase {
         CustomerBaseBuilder::new()
     }
 
-    /// Builds a base from owned records.
+    /// Builds a base from owned records (transactions are added in bulk).
     ///
     /// # Errors
     /// The first error from [`CustomerBaseBuilder::add_customer`],
-    /// [`add_transaction`](CustomerBaseBuilder::add_transaction) or
-    /// [`add_touchpoint`](CustomerBaseBuilder::add_touchpoint).
+    /// [`Transaction::check`], a repeated order id (the first transaction
+    /// position with a problem), or [`CustomerBaseBuilder::add_touchpoint`].
     pub fn from_records<'a>(
         customers: impl IntoIterator<Item = Customer>,
         transactions: impl IntoIterator<Item = &'a Transaction>,
@@ -146,8 +146,26 @@ impl CustomerBase {
         for c in customers {
             b.add_customer(c)?;
         }
-        for t in transactions {
-            b.add_transaction(t)?;
+        let transactions: Vec<&Transaction> = transactions.into_iter().collect();
+        let mut first_error: Option<(usize, crate::Error)> = None;
+        let mut valid = Vec::with_capacity(transactions.len());
+        for (position, t) in transactions.iter().enumerate() {
+            match t.check() {
+                Ok(()) => valid.push(position),
+                Err(e) => {
+                    first_error.get_or_insert((position, e));
+                }
+            }
+        }
+        let rejected = b.add_transactions(valid.iter().map(|&i| TransactionRef::from(transactions[i])))?;
+        if let Some((k, e)) = rejected.into_iter().next() {
+            let position = valid[k];
+            if first_error.as_ref().is_none_or(|(p, _)| position < *p) {
+                first_error = Some((position, e));
+            }
+        }
+        if let Some((_, e)) = first_error {
+            return Err(e);
         }
         for t in touchpoints {
             b.add_touchpoint(t)?;

@@ -482,3 +482,63 @@ fn bulk_load_after_single_adds_checks_earlier_orders() {
     let orders: Vec<&str> = base.transaction_range(b).map(|i| base.order_id(i)).collect();
     assert_eq!(orders, ["o-2", "o-3"]);
 }
+
+/// `add_transactions` (bulk, partitioned) gives exactly what `add_transaction_ref`
+/// row by row gives: the same rejections, dense ids in first-seen order and columns.
+#[test]
+fn bulk_add_equals_row_by_row() {
+    use custinsight::Error;
+    use custinsight::records::{Channel, Currency, Money};
+    use custinsight::store::TransactionRef;
+    use rand::{Rng, SeedableRng};
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let channel = Channel::Web;
+    let rows: Vec<(String, String, i64, i64)> = (0..40_000)
+        .map(|i| {
+            let customer = if rng.gen_bool(0.001) { " ".to_owned() } else { format!("{:05}", rng.gen_range(0..3_000)) };
+            // Every 50th row repeats an earlier order id.
+            let order = if i > 0 && i % 50 == 0 { format!("o{}", rng.gen_range(0..i)) } else { format!("o{i}") };
+            let amount = if rng.gen_bool(0.002) { -100 } else { rng.gen_range(1..1_000_000) };
+            (customer, order, 1_700_000_000 + rng.gen_range(0..10_000_000), amount)
+        })
+        .collect();
+    fn as_ref<'a>(r: &'a (String, String, i64, i64), channel: &'a Channel) -> TransactionRef<'a> {
+        TransactionRef {
+            customer_id: &r.0,
+            order_id: &r.1,
+            timestamp: jiff::Timestamp::from_second(r.2).unwrap(),
+            amount: Money::from_units(r.3, Currency::EUR),
+            is_refund: false,
+            channel,
+            store: None,
+            line_items: &[],
+        }
+    }
+
+    let mut one_by_one = custinsight::store::CustomerBase::builder();
+    let mut expected: Vec<(usize, String)> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Err(e) = one_by_one.add_transaction_ref(as_ref(r, &channel)) {
+            expected.push((i, e.to_string()));
+        }
+    }
+    let mut bulk = custinsight::store::CustomerBase::builder();
+    let rejected = bulk.add_transactions(rows.iter().map(|r| as_ref(r, &channel))).unwrap();
+    let got: Vec<(usize, String)> = rejected.iter().map(|(i, e)| (*i, e.to_string())).collect();
+    assert_eq!(got, expected);
+    assert!(rejected.iter().any(|(_, e)| matches!(e, Error::DuplicateOrderId(_))));
+    assert!(rejected.iter().any(|(_, e)| matches!(e, Error::InvalidValue { .. })));
+
+    let (a, b) = (one_by_one.build().unwrap(), bulk.build().unwrap());
+    assert_eq!(a.n_customers(), b.n_customers());
+    for c in a.customer_indices() {
+        assert_eq!(a.customer_id(c), b.customer_id(c));
+    }
+    assert_eq!(a.tx_customer(), b.tx_customer());
+    assert_eq!(a.tx_time_micros(), b.tx_time_micros());
+    assert_eq!(a.tx_amount_units(), b.tx_amount_units());
+    for i in 0..a.n_transactions() {
+        assert_eq!(a.order_id(i), b.order_id(i));
+    }
+}

@@ -268,6 +268,47 @@ impl CustomerBaseBuilder {
         self.push_columns(customer, &t)
     }
 
+    /// Adds many transactions at once. Ids are resolved together at the end by
+    /// radix-partitioned hashing, which for large inputs is several times
+    /// faster than [`add_transaction_ref`](Self::add_transaction_ref) row by row
+    /// and gives exactly the same result.
+    ///
+    /// Returns the rejected items as (position in `transactions`, error), in
+    /// position order; every other item is added. A repeated order id rejects
+    /// the later item, as row-by-row adding would.
+    ///
+    /// # Errors
+    /// [`Error::Capacity`] when an index outgrows `u32`; then nothing is added.
+    pub fn add_transactions<'a>(
+        &mut self,
+        transactions: impl IntoIterator<Item = TransactionRef<'a>>,
+    ) -> Result<Vec<(usize, Error)>> {
+        if self.bulk.is_some() {
+            return Err(Error::InvalidInput("a bulk load is in progress".into()));
+        }
+        self.begin_bulk();
+        let mut rejected = Vec::new();
+        for (position, t) in transactions.into_iter().enumerate() {
+            match self.push_bulk(t, position as u64) {
+                Ok(()) => {}
+                Err(e @ Error::Capacity(_)) => {
+                    self.abort_bulk();
+                    return Err(e);
+                }
+                Err(e) => rejected.push((position, e)),
+            }
+        }
+        let duplicates = self.finish_bulk()?;
+        let had_invalid = !rejected.is_empty();
+        rejected.extend(
+            duplicates.into_iter().map(|(position, order_id)| (position as usize, Error::DuplicateOrderId(order_id))),
+        );
+        if had_invalid {
+            rejected.sort_by_key(|(position, _)| *position);
+        }
+        Ok(rejected)
+    }
+
     fn push_columns(&mut self, customer: u32, t: &TransactionRef<'_>) -> Result<()> {
         let tx = &mut self.tx;
         tx.customer.push(customer);
