@@ -1,10 +1,17 @@
 //! Ingestion that loses nothing: customers, transactions, touchpoints and
 //! consent from CSV or JSON Lines, every row validated and accounted for.
 //!
-//! Each reader streams its input row by row (bounded memory: one record at a
-//! time, plus whatever the sink keeps) and returns an [`IngestReport`]: rows
+//! Each reader streams its input (bounded memory: a few batches of records in
+//! flight, plus whatever the sink keeps) and returns an [`IngestReport`]: rows
 //! read, accepted, rejected, and for every rejection its 1-based line, field
 //! and reason. `accepted + rejected == rows`, always.
+//!
+//! Transactions CSV, the largest input, is read by a pipeline when the
+//! `parallel` feature is on: one thread splits records, the rayon pool
+//! validates batches, and the sink receives rows in input order, so reports
+//! are identical to the sequential reader's. [`Loader`] loads transactions in
+//! bulk: ids are resolved and order ids checked for repeats once per input by
+//! radix-partitioned hashing (see [`CustomerBaseBuilder::add_transactions`]).
 //!
 //! | rule | field | example reason |
 //! |---|---|---|

@@ -122,15 +122,15 @@ pub(crate) trait Fields {
     }
 }
 
-fn opt<'a>(row: &'a dyn Fields, field: Field) -> RowResult<Option<Cow<'a, str>>> {
+fn opt<'a, F: Fields + ?Sized>(row: &'a F, field: Field) -> RowResult<Option<Cow<'a, str>>> {
     row.text(field).map_err(|reason| RowProblem::new(name(field), reason))
 }
 
-fn req<'a>(row: &'a dyn Fields, field: Field) -> RowResult<Cow<'a, str>> {
+fn req<'a, F: Fields + ?Sized>(row: &'a F, field: Field) -> RowResult<Cow<'a, str>> {
     opt(row, field)?.ok_or_else(|| RowProblem::new(name(field), "missing value"))
 }
 
-fn customer_id(row: &dyn Fields) -> RowResult<Cow<'_, str>> {
+fn customer_id<F: Fields + ?Sized>(row: &F) -> RowResult<Cow<'_, str>> {
     let raw = req(row, CUSTOMER_ID)?;
     let ascii_control = raw.bytes().any(|b| b < 0x20 || b == 0x7F);
     if ascii_control || (!raw.is_ascii() && raw.chars().any(char::is_control)) {
@@ -139,7 +139,7 @@ fn customer_id(row: &dyn Fields) -> RowResult<Cow<'_, str>> {
     Ok(raw)
 }
 
-fn timestamp(row: &dyn Fields, field: Field, opts: &IngestOptions) -> RowResult<Timestamp> {
+fn timestamp<F: Fields + ?Sized>(row: &F, field: Field, opts: &IngestOptions) -> RowResult<Timestamp> {
     let raw = req(row, field)?;
     let ts = parse_timestamp(&raw).map_err(|r| RowProblem::new(name(field), r))?;
     if ts < opts.earliest || ts > opts.latest {
@@ -151,7 +151,7 @@ fn timestamp(row: &dyn Fields, field: Field, opts: &IngestOptions) -> RowResult<
     Ok(ts)
 }
 
-fn currency(row: &dyn Fields, field: Field, opts: &IngestOptions) -> RowResult<Currency> {
+fn currency<F: Fields + ?Sized>(row: &F, field: Field, opts: &IngestOptions) -> RowResult<Currency> {
     match opt(row, field)? {
         Some(code) => Currency::parse_bytes(code.trim().as_bytes())
             .ok_or_else(|| RowProblem::new(name(field), format!("unknown currency code `{}`", code.trim()))),
@@ -159,15 +159,15 @@ fn currency(row: &dyn Fields, field: Field, opts: &IngestOptions) -> RowResult<C
     }
 }
 
-fn money(row: &dyn Fields, field: Field, currency: Currency) -> RowResult<Money> {
+fn money<F: Fields + ?Sized>(row: &F, field: Field, currency: Currency) -> RowResult<Money> {
     let raw = req(row, field)?;
     parse_amount(raw.as_bytes())
         .map(|units| Money::from_units(units, currency))
         .map_err(|e| RowProblem::new(name(field), format!("{e}: `{}`", raw.trim())))
 }
 
-fn label<T>(
-    row: &dyn Fields,
+fn label<T, F: Fields + ?Sized>(
+    row: &F,
     field: Field,
     opts: &IngestOptions,
     known: impl Fn(&str) -> Option<T>,
@@ -214,7 +214,10 @@ impl TransactionFields<'_> {
 pub(crate) const TRANSACTION_FIELDS: &[Field] =
     &[CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT, CURRENCY, CHANNEL, IS_REFUND, STORE, LINE_ITEMS];
 
-pub(crate) fn transaction<'a>(row: &'a dyn Fields, opts: &IngestOptions) -> RowResult<TransactionFields<'a>> {
+pub(crate) fn transaction<'a, F: Fields + ?Sized>(
+    row: &'a F,
+    opts: &IngestOptions,
+) -> RowResult<TransactionFields<'a>> {
     let customer_id = customer_id(row)?;
     let order_id = req(row, ORDER_ID)?;
     let timestamp = timestamp(row, TIMESTAMP, opts)?;

@@ -226,6 +226,26 @@ fn units_from_f64(value: f64) -> Result<i64, AmountError> {
     Ok(scaled as i64)
 }
 
+/// The common shape, `digits[.digits]` with at most 14 integer and 4 fraction
+/// digits, in one pass; `None` sends anything else to the general parser.
+fn plain_decimal_units(digits: &[u8]) -> Option<i64> {
+    let dot = digits.iter().position(|&b| b == b'.').unwrap_or(digits.len());
+    let (whole, frac) = (&digits[..dot], digits.get(dot + 1..).unwrap_or(&[]));
+    if whole.is_empty() || whole.len() > 14 || frac.len() > 4 || (dot < digits.len() && frac.is_empty()) {
+        return None;
+    }
+    let mut units: i64 = 0;
+    for &b in whole.iter().chain(frac) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        units = units * 10 + i64::from(b - b'0');
+    }
+    const POW10: [i64; 5] = [10_000, 1_000, 100, 10, 1];
+    let units = units * POW10[frac.len()];
+    (units <= MAX_ABS_UNITS).then_some(units)
+}
+
 /// Parses a decimal amount exactly into 1/10,000 units.
 ///
 /// Accepts an optional sign, digits with an optional `.` fraction, and an
@@ -242,13 +262,18 @@ pub(crate) fn parse_amount(raw: &[u8]) -> Result<i64, AmountError> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
+    if let Some(units) = plain_decimal_units(digits) {
+        return Ok(if negative { -units } else { units });
+    }
     if digits.iter().any(|b| matches!(b, b'e' | b'E')) {
         // Exponent notation is rare in exports; take the float path and round.
         let text = std::str::from_utf8(s).map_err(|_| AmountError::NotANumber)?;
         let value: f64 = text.parse().map_err(|_| AmountError::NotANumber)?;
         return units_from_f64(value);
     }
-    if [b"nan".as_slice(), b"inf", b"infinity"].iter().any(|w| digits.eq_ignore_ascii_case(w)) {
+    if digits.first().is_some_and(u8::is_ascii_alphabetic)
+        && [b"nan".as_slice(), b"inf", b"infinity"].iter().any(|w| digits.eq_ignore_ascii_case(w))
+    {
         return Err(AmountError::NotFinite);
     }
     let mut units: i64 = 0;
