@@ -360,3 +360,25 @@ proptest! {
         prop_assert_eq!(base.customer_id(b), plain.as_str());
     }
 }
+
+/// Reading from inside a rayon task (here a one-thread pool, whose only worker
+/// is the caller) must not wait on the pool it runs in, and gives the same report.
+#[cfg(feature = "parallel")]
+#[test]
+fn ingest_inside_a_one_thread_rayon_pool_completes() {
+    use custinsight::ingest::{Format, IngestOptions};
+    let csv = "customer_id,order_id,timestamp,amount,currency,channel\n\
+               1,o1,2024-01-01,1,EUR,web\n\
+               2,o2,2024-02-30,1,EUR,web\n";
+    let outside = {
+        let mut v: Vec<custinsight::records::Transaction> = Vec::new();
+        custinsight::ingest::transactions(Format::Csv, csv.as_bytes(), &IngestOptions::default(), &mut v).unwrap()
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let inside = pool.install(|| {
+        let mut v: Vec<custinsight::records::Transaction> = Vec::new();
+        custinsight::ingest::transactions(Format::Csv, csv.as_bytes(), &IngestOptions::default(), &mut v).unwrap()
+    });
+    assert_eq!(inside, outside);
+    assert_eq!((inside.accepted, inside.rejected), (1, 1));
+}

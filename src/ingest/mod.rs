@@ -406,8 +406,10 @@ fn read_transactions_with<R: Read + Send>(
     opts: &IngestOptions,
     mut accept: impl FnMut(u64, TransactionRef<'_>) -> Result<std::result::Result<(), RowProblem>>,
 ) -> Result<IngestReport> {
+    // Inside a rayon worker the pipeline could wait on the very pool it feeds
+    // (e.g. a one-thread pool), so nested calls read row by row.
     #[cfg(feature = "parallel")]
-    if format == Format::Csv {
+    if format == Format::Csv && rayon::current_thread_index().is_none() {
         opts.check()?;
         let mut account = Accounting::new(opts);
         pipeline::transactions_csv(input, opts, &TRANSACTIONS, |line, row| {
