@@ -361,24 +361,31 @@ proptest! {
     }
 }
 
-/// Reading from inside a rayon task (here a one-thread pool, whose only worker
-/// is the caller) must not wait on the pool it runs in, and gives the same report.
+/// Reading from inside rayon tasks (several files ingested with `par_iter` on the
+/// global pool, so every worker may be a caller) must not wait on the pool it runs
+/// in, and gives the same report as a call from outside.
 #[cfg(feature = "parallel")]
 #[test]
-fn ingest_inside_a_one_thread_rayon_pool_completes() {
-    use custinsight::ingest::{Format, IngestOptions};
-    let csv = "customer_id,order_id,timestamp,amount,currency,channel\n\
-               1,o1,2024-01-01,1,EUR,web\n\
-               2,o2,2024-02-30,1,EUR,web\n";
-    let outside = {
+fn ingest_inside_rayon_tasks_completes() {
+    use custinsight::ingest::{Format, IngestOptions, IngestReport};
+    use rayon::prelude::*;
+    let mut csv = String::from("customer_id,order_id,timestamp,amount,currency,channel\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("{},o{i},2024-01-01,1,EUR,web\n", i % 700));
+    }
+    csv.push_str("x,bad,2024-02-30,1,EUR,web\n");
+    let read = move || -> IngestReport {
         let mut v: Vec<custinsight::records::Transaction> = Vec::new();
         custinsight::ingest::transactions(Format::Csv, csv.as_bytes(), &IngestOptions::default(), &mut v).unwrap()
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let inside = pool.install(|| {
-        let mut v: Vec<custinsight::records::Transaction> = Vec::new();
-        custinsight::ingest::transactions(Format::Csv, csv.as_bytes(), &IngestOptions::default(), &mut v).unwrap()
+    let outside = read();
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let inside: Vec<IngestReport> = (0..16).into_par_iter().map(|_| read()).collect();
+        let _ = done.send(inside);
     });
-    assert_eq!(inside, outside);
-    assert_eq!((inside.accepted, inside.rejected), (1, 1));
+    // A deadlock shows as a timeout here rather than a hung test run.
+    let inside = wait.recv_timeout(std::time::Duration::from_secs(120)).expect("nested ingestion deadlocked");
+    assert!(inside.iter().all(|r| *r == outside));
+    assert_eq!((outside.accepted, outside.rejected), (20_000, 1));
 }
