@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+mod common;
 use custinsight::Error;
 use custinsight::ingest::{IngestOptions, InputReport, Loader};
 use custinsight::records::Currency;
@@ -59,14 +61,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::finish(run(&Args::parse()))
 }
 
 fn options(args: &Args) -> custinsight::Result<IngestOptions> {

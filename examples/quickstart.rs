@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
+
+mod common;
 use custinsight::ingest::{self, Format, IngestOptions, IngestReport};
 use custinsight::records::{Channel, Purpose};
 use custinsight::synth::{Population, SynthParams};
@@ -35,14 +37,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::finish(run(&Args::parse()))
 }
 
 fn share(part: usize, whole: usize) -> f64 {
