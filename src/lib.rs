@@ -60,6 +60,7 @@
 
 pub mod error;
 pub mod ingest;
+pub mod lifecycle;
 pub mod records;
 pub mod store;
 pub mod synth;
