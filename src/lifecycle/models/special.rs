@@ -1,6 +1,9 @@
 //! Special functions for the BTYD likelihoods: log-gamma, log-beta, digamma
 //! (from statrs) and the Gauss hypergeometric function ₂F₁.
 
+// Used by the model formulas as they land.
+#![allow(dead_code, unused_imports)]
+
 pub(crate) use statrs::function::gamma::{digamma, ln_gamma};
 
 /// ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b).
