@@ -14,6 +14,10 @@ use clap::Parser;
 
 mod common;
 use custinsight::ingest::{self, Format, IngestOptions, IngestReport};
+use custinsight::lifecycle::btyd::BgNbdParams;
+use custinsight::lifecycle::spend::{ClvParams, GammaGammaParams};
+use custinsight::lifecycle::stage::{Stage, StageInput, StageParams, distribution};
+use custinsight::lifecycle::summary::{Period, Summary};
 use custinsight::records::{Channel, Purpose};
 use custinsight::synth::{Population, SynthParams};
 use serde_json::json;
@@ -95,6 +99,39 @@ fn run(args: &Args) -> custinsight::Result<()> {
         }
     }
 
+    // Lifecycle: BG/NBD and Gamma–Gamma on daily summaries, against the truth.
+    let lifecycle_started = Instant::now();
+    let end_date = pop.observation_end.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let summary = Summary::from_base(base, Period::Day, end_date)?;
+    let bgnbd = BgNbdParams::default().fit(&summary.triples())?;
+    let spend = GammaGammaParams::default().fit(&summary)?;
+    let clv_params = ClvParams::default();
+    let stage_params = StageParams::default();
+    let horizon = 30.0;
+    let mut stages = Vec::with_capacity(summary.len());
+    let mut clv: Vec<(f64, usize)> = Vec::with_capacity(summary.len());
+    for i in 0..summary.len() {
+        let (x, tx, t) = (summary.frequency[i], summary.recency[i], summary.age[i]);
+        let p_alive = bgnbd.p_alive(x, tx, t);
+        let expected = bgnbd.expected_purchases(horizon, x, tx, t);
+        let input = StageInput {
+            repeat_purchases: Some(x),
+            recency: tx,
+            age: t,
+            p_alive,
+            expected_purchases: expected,
+            horizon,
+        };
+        stages.push(stage_params.assign(&input, Period::Day).stage);
+        let value = spend.clv(|h| bgnbd.expected_purchases(h, x, tx, t), x, summary.monetary_value[i], &clv_params);
+        clv.push((value, i));
+    }
+    clv.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let stage_counts = distribution(&stages);
+    let lifecycle_secs = lifecycle_started.elapsed().as_secs_f64();
+    let truth = pop.truth.purchases;
+    let truth_spend = pop.truth.spend;
+
     let memory = base.memory();
     let files = match &args.out {
         Some(dir) => pop.write_csv(dir)?,
@@ -124,6 +161,17 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 "round_trip_equal": reloaded.n_transactions() == base.n_transactions() && reloaded.n_touchpoints() == base.n_touchpoints(),
             },
             "experiment": {"key": pop.experiment.key, "control": {"units": n_c, "conversions": x_c}, "treatment": {"units": n_t, "conversions": x_t}},
+            "lifecycle": {
+                "period": "day",
+                "bgnbd": {"r": bgnbd.r, "alpha_per_week": bgnbd.alpha / 7.0, "a": bgnbd.a, "b": bgnbd.b,
+                          "log_likelihood": bgnbd.report.log_likelihood, "iterations": bgnbd.report.iterations},
+                "bgnbd_truth": {"r": truth.r, "alpha_per_week": truth.alpha, "a": truth.a, "b": truth.b},
+                "gamma_gamma": {"p": spend.p, "q": spend.q, "v": spend.v},
+                "gamma_gamma_truth": {"p": truth_spend.p, "q": truth_spend.q, "v": truth_spend.gamma},
+                "stages": Stage::ALL.iter().zip(stage_counts).map(|(s, c)| (s.as_str().to_owned(), json!(c))).collect::<serde_json::Map<_, _>>(),
+                "top_clv": clv.iter().take(5).map(|&(v, i)| json!({"customer_id": summary.customer_ids[i], "clv": v})).collect::<Vec<_>>(),
+                "seconds": lifecycle_secs,
+            },
             "memory_bytes_per_transaction": memory.bytes_per_transaction,
             "generated_seconds": generated_in.as_secs_f64(),
             "files": files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
@@ -171,7 +219,26 @@ fn run(args: &Args) -> custinsight::Result<()> {
     }
     println!("   memory per transaction: {:.1} bytes", memory.bytes_per_transaction);
     println!();
-    println!("3. Experiment `{}` (naive view; the experiment module evaluates it)", pop.experiment.key);
+    println!("3. Lifecycle and value ({lifecycle_secs:.2} s; daily summaries, α shown per week)");
+    println!("   BG/NBD        fitted  r={:.3} α={:.3} a={:.3} b={:.3}", bgnbd.r, bgnbd.alpha / 7.0, bgnbd.a, bgnbd.b);
+    println!("                 truth   r={:.3} α={:.3} a={:.3} b={:.3}", truth.r, truth.alpha, truth.a, truth.b);
+    println!("   Gamma–Gamma   fitted  p={:.3} q={:.3} v={:.3}", spend.p, spend.q, spend.v);
+    println!("                 truth   p={:.3} q={:.3} v={:.3}", truth_spend.p, truth_spend.q, truth_spend.gamma);
+    println!("   stages:");
+    for (stage, count) in Stage::ALL.iter().zip(stage_counts) {
+        println!(
+            "     {:<10} {count:>7}  {:>5.1}%  play: {:?}",
+            stage.as_str(),
+            100.0 * share(count, summary.len()),
+            stage.play()
+        );
+    }
+    println!("   top customers by 12-month CLV:");
+    for &(value, i) in clv.iter().take(5) {
+        println!("     {:<10} {value:>10.2}", summary.customer_ids[i]);
+    }
+    println!();
+    println!("4. Experiment `{}` (naive view; the experiment module evaluates it)", pop.experiment.key);
     println!("   control    {:>7} units, conversion {:>5.2}%", n_c, 100.0 * share(x_c, n_c));
     println!("   treatment  {:>7} units, conversion {:>5.2}%", n_t, 100.0 * share(x_t, n_t));
     if !files.is_empty() {

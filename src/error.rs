@@ -70,6 +70,24 @@ pub enum Error {
         /// The id that was not found.
         id: String,
     },
+    /// A model fit did not converge from any starting point.
+    #[error("{model} did not converge after {iterations} iterations (gradient norm {gradient_norm:.3e})")]
+    NoConvergence {
+        /// The model.
+        model: &'static str,
+        /// Iterations of the best attempt.
+        iterations: usize,
+        /// Gradient norm at the best point found.
+        gradient_norm: f64,
+    },
+    /// The data cannot identify the model's parameters.
+    #[error("{model} cannot be fitted to these data: {reason}")]
+    NotIdentifiable {
+        /// The model.
+        model: &'static str,
+        /// Why, in terms of the data.
+        reason: String,
+    },
     /// A fixed-width internal index ran out of room.
     #[error("capacity exceeded: {0}")]
     Capacity(String),

@@ -7,6 +7,10 @@
 //! summaries give each customer's probability of still being alive, expected
 //! future purchases and, with a spend model, customer lifetime value.
 
+pub mod btyd;
+mod fit;
 pub mod models;
 pub mod optim;
+pub mod spend;
+pub mod stage;
 pub mod summary;
