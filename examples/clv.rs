@@ -16,10 +16,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use custinsight::Error;
-use custinsight::lifecycle::btyd::BgNbdParams;
-use custinsight::lifecycle::btyd::MbgNbdParams;
-#[cfg(any())]
-use custinsight::lifecycle::btyd::ParetoNbdParams;
+use custinsight::lifecycle::btyd::{BgNbdParams, Scores};
+use custinsight::lifecycle::btyd::{MbgNbdParams, ParetoNbdParams};
 use custinsight::lifecycle::spend::{ClvParams, GammaGammaModel, GammaGammaParams};
 use custinsight::lifecycle::stage::{StageInput, StageParams, distribution};
 use custinsight::lifecycle::summary::{CalibrationHoldout, Period, Purchase, Summary};
@@ -262,6 +260,9 @@ fn read_summary(path: &Path, period: Period) -> custinsight::Result<Summary> {
     Ok(s)
 }
 
+type ExpectedPurchases = Box<dyn Fn(f64, f64, f64, f64) -> f64>;
+type Scorer = Box<dyn Fn(&Summary, f64) -> Scores>;
+
 /// A fitted transaction model behind one interface.
 struct Fitted {
     name: &'static str,
@@ -269,8 +270,8 @@ struct Fitted {
     log_likelihood: f64,
     iterations: usize,
     converged: bool,
-    p_alive: Box<dyn Fn(f64, f64, f64) -> f64>,
-    expected: Box<dyn Fn(f64, f64, f64, f64) -> f64>,
+    expected: ExpectedPurchases,
+    score: Scorer,
 }
 
 fn fit_model(args: &Args, summary: &Summary) -> custinsight::Result<Fitted> {
@@ -278,46 +279,43 @@ fn fit_model(args: &Args, summary: &Summary) -> custinsight::Result<Fitted> {
     match args.model {
         Model::Bgnbd => {
             let m = BgNbdParams { penalizer: args.penalizer, ..BgNbdParams::default() }.fit(&triples)?;
-            let (pa, ex) = (m.clone(), m.clone());
+            let (ex, sc) = (m.clone(), m.clone());
             Ok(Fitted {
                 name: "bgnbd",
                 params: json!({"r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b}),
                 log_likelihood: m.report.log_likelihood,
                 iterations: m.report.iterations,
                 converged: m.report.converged,
-                p_alive: Box::new(move |x, tx, t| pa.p_alive(x, tx, t)),
                 expected: Box::new(move |h, x, tx, t| ex.expected_purchases(h, x, tx, t)),
+                score: Box::new(move |s, h| sc.score(s, h)),
             })
         }
         Model::Mbgnbd => {
             let m = MbgNbdParams { penalizer: args.penalizer, ..MbgNbdParams::default() }.fit(&triples)?;
-            let (pa, ex) = (m.clone(), m.clone());
+            let (ex, sc) = (m.clone(), m.clone());
             Ok(Fitted {
                 name: "mbgnbd",
                 params: json!({"r": m.r, "alpha": m.alpha, "a": m.a, "b": m.b}),
                 log_likelihood: m.report.log_likelihood,
                 iterations: m.report.iterations,
                 converged: m.report.converged,
-                p_alive: Box::new(move |x, tx, t| pa.p_alive(x, tx, t)),
                 expected: Box::new(move |h, x, tx, t| ex.expected_purchases(h, x, tx, t)),
+                score: Box::new(move |s, h| sc.score(s, h)),
             })
         }
-        #[cfg(any())]
         Model::Paretonbd => {
             let m = ParetoNbdParams { penalizer: args.penalizer, ..ParetoNbdParams::default() }.fit(&triples)?;
-            let (pa, ex) = (m.clone(), m.clone());
+            let (ex, sc) = (m.clone(), m.clone());
             Ok(Fitted {
                 name: "paretonbd",
                 params: json!({"r": m.r, "alpha": m.alpha, "s": m.s, "beta": m.beta}),
                 log_likelihood: m.report.log_likelihood,
                 iterations: m.report.iterations,
                 converged: m.report.converged,
-                p_alive: Box::new(move |x, tx, t| pa.p_alive(x, tx, t)),
                 expected: Box::new(move |h, x, tx, t| ex.expected_purchases(h, x, tx, t)),
+                score: Box::new(move |s, h| sc.score(s, h)),
             })
         }
-        #[allow(unreachable_patterns)]
-        other => Err(Error::InvalidInput(format!("model {other:?} is not available yet"))),
     }
 }
 
@@ -346,6 +344,10 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
         margin: args.margin,
     };
     clv_params.check()?;
+    // P(alive) and expected purchases for every customer, timed apart from stages, CLV and output.
+    let score_started = Instant::now();
+    let scores = (fitted.score)(&summary, args.horizon);
+    let score_seconds = score_started.elapsed().as_secs_f64();
     let stages = StageParams::default();
     let mut stage_of = Vec::with_capacity(summary.len());
     let mut clv_total = 0.0;
@@ -362,8 +364,7 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
     }
     for i in 0..summary.len() {
         let (x, tx, t) = (summary.frequency[i], summary.recency[i], summary.age[i]);
-        let p_alive = (fitted.p_alive)(x, tx, t);
-        let expected = (fitted.expected)(args.horizon, x, tx, t);
+        let (p_alive, expected) = (scores.p_alive[i], scores.expected_purchases[i]);
         let stage = stages.assign(
             &StageInput {
                 repeat_purchases: Some(x),
@@ -405,6 +406,7 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
             "n_customers": summary.len(),
             "iterations": fitted.iterations,
             "fit_seconds": fit_seconds,
+            "score_seconds": score_seconds,
             "converged": fitted.converged,
             "stages": custinsight::lifecycle::stage::Stage::ALL.iter().zip(counts).map(|(s, c)| (s.as_str().to_owned(), json!(c))).collect::<serde_json::Map<_, _>>(),
         });

@@ -12,9 +12,10 @@ use jiff::tz::TimeZone;
 /// Trims whitespace like `str::trim`, taking the ASCII-only path when both ends are ASCII.
 pub(crate) fn trim(s: &str) -> &str {
     let inner = s.trim_ascii();
-    let unicode_edge =
-        inner.as_bytes().first().is_some_and(|b| *b >= 0x80) || inner.as_bytes().last().is_some_and(|b| *b >= 0x80);
-    if unicode_edge { inner.trim() } else { inner }
+    // `trim_ascii` leaves U+000B (vertical tab) and non-ASCII whitespace, which `str::trim` removes.
+    let other_edge = |b: &u8| *b >= 0x80 || *b == 0x0B;
+    let bytes = inner.as_bytes();
+    if bytes.first().is_some_and(other_edge) || bytes.last().is_some_and(other_edge) { inner.trim() } else { inner }
 }
 
 /// Days in a month of the proleptic Gregorian calendar.
@@ -185,7 +186,9 @@ mod tests {
 
     #[test]
     fn trim_matches_str_trim() {
-        for s in ["", " a ", "\u{3000}b\u{a0}", "\t c\u{2003}", "d", " \u{a0} ", "é "] {
+        for s in
+            ["", " a ", "\u{3000}b\u{a0}", "\t c\u{2003}", "d", " \u{a0} ", "é ", "\u{b}¡A", "x\u{b}", " \u{85}y\u{1c}"]
+        {
             assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }

@@ -60,10 +60,10 @@ fn check_data(model: &'static str, t: &Triples) -> Result<()> {
             && t_x <= t_cal
             && w.is_finite()
             && w >= 0.0;
-        if !valid || (x > 0.0 && (t_x <= 0.0 || t_x.is_nan())) {
+        if !valid {
             return Err(Error::InvalidInput(format!(
                 "{model}: invalid customer summary x={x}, t_x={t_x}, T={t_cal}, weight={w} \
-                 (need whole x >= 0, 0 <= t_x <= T, t_x > 0 when x > 0)"
+                 (need whole x >= 0, 0 <= t_x <= T, finite non-negative weight)"
             )));
         }
     }
@@ -73,18 +73,31 @@ fn check_data(model: &'static str, t: &Triples) -> Result<()> {
     Ok(())
 }
 
-/// Scores in chunks (in parallel when enabled), so memory stays bounded by the output.
+/// Scores every customer: each distinct `(x, t_x, T)` is evaluated once (in
+/// parallel when enabled) and the results gathered back to the customers, so
+/// the cost follows the number of distinct histories, not of customers.
 fn score_with(summary: &Summary, horizon: f64, f: impl Fn(f64, f64, f64) -> (f64, f64) + Sync) -> Scores {
     let n = summary.len();
-    let one = |i: usize| f(summary.frequency[i], summary.recency[i], summary.age[i]);
+    let mut index: hashbrown::HashMap<(u64, u64, u64), u32> = hashbrown::HashMap::with_capacity(n / 4);
+    let mut unique: Vec<(f64, f64, f64)> = Vec::new();
+    let slot: Vec<u32> = (0..n)
+        .map(|i| {
+            let key = (summary.frequency[i], summary.recency[i], summary.age[i]);
+            *index.entry((key.0.to_bits(), key.1.to_bits(), key.2.to_bits())).or_insert_with(|| {
+                unique.push(key);
+                (unique.len() - 1) as u32
+            })
+        })
+        .collect();
+    let one = |&(x, t_x, t_cal): &(f64, f64, f64)| f(x, t_x, t_cal);
     #[cfg(feature = "parallel")]
-    let pairs: Vec<(f64, f64)> = {
+    let values: Vec<(f64, f64)> = {
         use rayon::prelude::*;
-        (0..n).into_par_iter().with_min_len(4096).map(one).collect()
+        unique.par_iter().with_min_len(1024).map(one).collect()
     };
     #[cfg(not(feature = "parallel"))]
-    let pairs: Vec<(f64, f64)> = (0..n).map(one).collect();
-    let (p_alive, expected_purchases) = pairs.into_iter().unzip();
+    let values: Vec<(f64, f64)> = unique.iter().map(one).collect();
+    let (p_alive, expected_purchases) = slot.iter().map(|&k| values[k as usize]).unzip();
     Scores { p_alive, expected_purchases, horizon }
 }
 
@@ -92,7 +105,7 @@ macro_rules! btyd_model {
     (
         $(#[$pmeta:meta])* $params:ident,
         $(#[$mmeta:meta])* $model:ident,
-        $name:literal, $module:ident, [$p0:ident, $p1:ident, $p2:ident, $p3:ident]
+        $name:literal, $module:ident, $likelihood:expr, [$p0:ident, $p1:ident, $p2:ident, $p3:ident]
     ) => {
         $(#[$pmeta])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,7 +151,7 @@ macro_rules! btyd_model {
                 let starts = [[1.0; 4], [0.5, (mean_t / (mean_x + 1.0)).max(0.1), 0.5, 2.0]];
                 let settings = Settings { max_iter: self.max_iter, gtol: self.tolerance, ..Settings::default() };
                 let (theta, report) =
-                    fit($name, models::$module::log_likelihood_gradient, data, self.penalizer, &starts, settings)?;
+                    fit($name, &$likelihood, data, self.penalizer, &starts, settings)?;
                 Ok($model { $p0: theta[0], $p1: theta[1], $p2: theta[2], $p3: theta[3], report })
             }
         }
@@ -207,7 +220,7 @@ btyd_model!(
     BgNbdParams,
     /// A fitted BG/NBD model (parameters named as the paper and lifetimes).
     BgNbdModel,
-    "BG/NBD", bgnbd, [r, alpha, a, b]
+    "BG/NBD", bgnbd, models::bgnbd::Fast::<false>, [r, alpha, a, b]
 );
 
 btyd_model!(
@@ -215,14 +228,13 @@ btyd_model!(
     MbgNbdParams,
     /// A fitted MBG/NBD model.
     MbgNbdModel,
-    "MBG/NBD", mbgnbd, [r, alpha, a, b]
+    "MBG/NBD", mbgnbd, models::bgnbd::Fast::<true>, [r, alpha, a, b]
 );
 
-#[cfg(any())]
 btyd_model!(
     /// Fitting settings for Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
     ParetoNbdParams,
     /// A fitted Pareto/NBD model.
     ParetoNbdModel,
-    "Pareto/NBD", paretonbd, [r, alpha, s, beta]
+    "Pareto/NBD", paretonbd, super::fit::PerCustomer(models::paretonbd::log_likelihood_gradient), [r, alpha, s, beta]
 );

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fit::fit;
+use super::fit::{PerCustomer, fit};
 use super::models::gamma_gamma;
 use super::optim::{FitReport, Settings};
 use super::summary::{Summary, Triples};
@@ -153,7 +153,7 @@ impl GammaGammaParams {
         let mean_m = ms.iter().sum::<f64>() / ms.len() as f64;
         let starts = [[1.0, 1.0, 1.0], [2.0, 3.0, mean_m.max(1e-3)]];
         let settings = Settings { max_iter: self.max_iter, gtol: self.tolerance, ..Settings::default() };
-        let (theta, report) = fit("Gamma-Gamma", ll_adapter, &points, self.penalizer, &starts, settings)?;
+        let (theta, report) = fit("Gamma-Gamma", &PerCustomer(ll_adapter), &points, self.penalizer, &starts, settings)?;
         Ok(GammaGammaModel {
             p: theta[0],
             q: theta[1],

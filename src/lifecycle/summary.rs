@@ -269,7 +269,7 @@ pub struct Triples {
     /// How many customers share the triple.
     pub weight: Vec<f64>,
     #[serde(skip)]
-    index: HashMap<(u64, u64, u64), usize>,
+    index: hashbrown::HashMap<(u64, u64, u64), usize>,
 }
 
 impl Triples {

@@ -53,7 +53,7 @@ pub fn log_likelihood(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> f64 {
 /// [`log_likelihood`] and its exact gradient with respect to (r, α, a, b), in that order: digamma terms
 /// for the gamma and beta factors, and the derivative of the log-sum-exp weighted by the share of each of
 /// its two terms.
-pub(crate) fn log_likelihood_gradient(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> (f64, [f64; 4]) {
+pub fn log_likelihood_gradient(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> (f64, [f64; 4]) {
     ll_value_gradient::<true>(p, x, t_x, t_cal)
 }
 
