@@ -77,18 +77,7 @@ fn check_data(model: &'static str, t: &Triples) -> Result<()> {
 /// parallel when enabled) and the results gathered back to the customers, so
 /// the cost follows the number of distinct histories, not of customers.
 fn score_with(summary: &Summary, horizon: f64, f: impl Fn(f64, f64, f64) -> (f64, f64) + Sync) -> Scores {
-    let n = summary.len();
-    let mut index: hashbrown::HashMap<(u64, u64, u64), u32> = hashbrown::HashMap::with_capacity(n / 4);
-    let mut unique: Vec<(f64, f64, f64)> = Vec::new();
-    let slot: Vec<u32> = (0..n)
-        .map(|i| {
-            let key = (summary.frequency[i], summary.recency[i], summary.age[i]);
-            *index.entry((key.0.to_bits(), key.1.to_bits(), key.2.to_bits())).or_insert_with(|| {
-                unique.push(key);
-                (unique.len() - 1) as u32
-            })
-        })
-        .collect();
+    let (unique, slot) = distinct_histories(summary);
     let one = |&(x, t_x, t_cal): &(f64, f64, f64)| f(x, t_x, t_cal);
     #[cfg(feature = "parallel")]
     let values: Vec<(f64, f64)> = {
@@ -99,6 +88,59 @@ fn score_with(summary: &Summary, horizon: f64, f: impl Fn(f64, f64, f64) -> (f64
     let values: Vec<(f64, f64)> = unique.iter().map(one).collect();
     let (p_alive, expected_purchases) = slot.iter().map(|&k| values[k as usize]).unzip();
     Scores { p_alive, expected_purchases, horizon }
+}
+
+type History = (f64, f64, f64);
+type HistoryKey = (u64, u64, u64);
+
+fn key(h: &History) -> HistoryKey {
+    (h.0.to_bits(), h.1.to_bits(), h.2.to_bits())
+}
+
+/// The distinct `(x, t_x, T)` of a summary and, per customer, the index of its own.
+/// Chunks are deduplicated in parallel with local tables, then merged in order.
+fn distinct_histories(summary: &Summary) -> (Vec<History>, Vec<u32>) {
+    const CHUNK: usize = 1 << 17;
+    let n = summary.len();
+    let local = |start: usize| {
+        let end = (start + CHUNK).min(n);
+        let mut index: hashbrown::HashMap<HistoryKey, u32> = hashbrown::HashMap::with_capacity((end - start) / 4);
+        let mut unique: Vec<History> = Vec::new();
+        let slots: Vec<u32> = (start..end)
+            .map(|i| {
+                let h = (summary.frequency[i], summary.recency[i], summary.age[i]);
+                *index.entry(key(&h)).or_insert_with(|| {
+                    unique.push(h);
+                    (unique.len() - 1) as u32
+                })
+            })
+            .collect();
+        (unique, slots)
+    };
+    let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+    #[cfg(feature = "parallel")]
+    let parts: Vec<(Vec<History>, Vec<u32>)> = {
+        use rayon::prelude::*;
+        starts.par_iter().map(|&s| local(s)).collect()
+    };
+    #[cfg(not(feature = "parallel"))]
+    let parts: Vec<(Vec<History>, Vec<u32>)> = starts.iter().map(|&s| local(s)).collect();
+    let mut index: hashbrown::HashMap<HistoryKey, u32> = hashbrown::HashMap::new();
+    let mut unique: Vec<History> = Vec::new();
+    let mut slot = Vec::with_capacity(n);
+    for (part_unique, part_slots) in parts {
+        let remap: Vec<u32> = part_unique
+            .iter()
+            .map(|h| {
+                *index.entry(key(h)).or_insert_with(|| {
+                    unique.push(*h);
+                    (unique.len() - 1) as u32
+                })
+            })
+            .collect();
+        slot.extend(part_slots.iter().map(|&j| remap[j as usize]));
+    }
+    (unique, slot)
 }
 
 macro_rules! btyd_model {
