@@ -15,6 +15,7 @@ use clap::Parser;
 mod common;
 use custinsight::ingest::{self, Format, IngestOptions, IngestReport};
 use custinsight::lifecycle::btyd::BgNbdParams;
+use custinsight::lifecycle::rfm::RfmScores;
 use custinsight::lifecycle::spend::{ClvParams, GammaGammaParams};
 use custinsight::lifecycle::stage::{Stage, StageInput, StageParams, distribution};
 use custinsight::lifecycle::summary::{Period, Summary};
@@ -128,6 +129,15 @@ fn run(args: &Args) -> custinsight::Result<()> {
     }
     clv.sort_by(|a, b| b.0.total_cmp(&a.0));
     let stage_counts = distribution(&stages);
+    let rfm = RfmScores::from_summary(&summary)?;
+    let mut rfm_counts: Vec<(&'static str, usize)> = Vec::new();
+    for seg in &rfm.segment {
+        match rfm_counts.iter_mut().find(|(name, _)| *name == seg.as_str()) {
+            Some((_, c)) => *c += 1,
+            None => rfm_counts.push((seg.as_str(), 1)),
+        }
+    }
+    rfm_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let lifecycle_secs = lifecycle_started.elapsed().as_secs_f64();
     let truth = pop.truth.purchases;
     let truth_spend = pop.truth.spend;
@@ -169,6 +179,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 "gamma_gamma": {"p": spend.p, "q": spend.q, "v": spend.v},
                 "gamma_gamma_truth": {"p": truth_spend.p, "q": truth_spend.q, "v": truth_spend.gamma},
                 "stages": Stage::ALL.iter().zip(stage_counts).map(|(s, c)| (s.as_str().to_owned(), json!(c))).collect::<serde_json::Map<_, _>>(),
+                "rfm_segments": rfm_counts.iter().map(|(n, c)| (n.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
                 "top_clv": clv.iter().take(5).map(|&(v, i)| json!({"customer_id": summary.customer_ids[i], "clv": v})).collect::<Vec<_>>(),
                 "seconds": lifecycle_secs,
             },
@@ -233,6 +244,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
             stage.play()
         );
     }
+    println!("   RFM segments: {}", rfm_counts.iter().map(|(n, c)| format!("{n} {c}")).collect::<Vec<_>>().join(", "));
     println!("   top customers by 12-month CLV:");
     for &(value, i) in clv.iter().take(5) {
         println!("     {:<10} {value:>10.2}", summary.customer_ids[i]);

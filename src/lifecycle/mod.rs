@@ -11,6 +11,7 @@ pub mod btyd;
 mod fit;
 pub mod models;
 pub mod optim;
+pub mod rfm;
 pub mod spend;
 pub mod stage;
 pub mod summary;
