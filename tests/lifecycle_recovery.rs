@@ -61,3 +61,75 @@ fn nobody_repeating_is_not_identifiable() {
     let params = BgNbdParams { penalizer: -1.0, ..BgNbdParams::default() };
     assert!(matches!(params.fit(&t).unwrap_err(), custinsight::Error::InvalidParameter { .. }));
 }
+
+/// The fitted model describes the data it was fitted on (customers by repeat
+/// purchases) and predicts the holdout (mean holdout purchases by calibration frequency).
+#[test]
+fn fitted_bgnbd_matches_frequencies_and_predicts_the_holdout() {
+    use custinsight::lifecycle::diagnostics::{frequency_fit, holdout_fit};
+    use custinsight::lifecycle::summary::{CalibrationHoldout, Period, Purchase, Summary};
+
+    let mut params = SynthParams::with_customers(30_000);
+    params.touchpoints = false;
+    params.duplicate_share = 0.0;
+    let pop = Population::generate(&params, 3).unwrap();
+
+    // In-sample: continuous-time summaries, customers by repeat purchases.
+    let triples = continuous_triples(&pop);
+    let model = BgNbdParams::default().fit(&triples).unwrap();
+    let summary = Summary {
+        period: Period::Week,
+        observation_end: jiff::civil::date(2024, 12, 30),
+        customer_ids: (0..triples.len()).map(|i| i.to_string()).collect(),
+        frequency: triples.x.clone(),
+        recency: triples.t_x.clone(),
+        age: triples.t_cal.clone(),
+        monetary_value: vec![0.0; triples.len()],
+        excluded_after_end: 0,
+    };
+    let bins = frequency_fit(&summary, 15, |n, t| model.prob_n_purchases(n, t));
+    let total: f64 = bins.iter().map(|b| b.expected).sum();
+    assert!((total - summary.len() as f64).abs() < 1e-6 * total, "expected counts sum to the customers");
+    for b in &bins {
+        // Poisson-scale tolerance: 5 standard deviations plus a little slack for the fit itself.
+        let tolerance = 5.0 * b.expected.sqrt() + 0.02 * b.expected + 5.0;
+        assert!(
+            (b.actual - b.expected).abs() < tolerance,
+            "x = {}: actual {} expected {:.1}",
+            b.x,
+            b.actual,
+            b.expected
+        );
+    }
+
+    // Out of sample: calibrate on the first 78 weeks (daily periods), predict the last 26.
+    let base = &pop.base;
+    let times = base.tx_time_micros();
+    let amounts = base.tx_amount_units();
+    let customers = base.tx_customer();
+    let purchases: Vec<Purchase<'_>> = (0..base.n_transactions())
+        .map(|i| Purchase {
+            customer_id: base.customer_id(customers[i]),
+            timestamp: custinsight::store::from_micros(times[i]),
+            amount: amounts[i] as f64 / 1e4,
+        })
+        .collect();
+    let start = pop.observation_start.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let cal_end = start.checked_add(jiff::Span::new().days(78 * 7)).unwrap();
+    let obs_end = pop.observation_end.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let ch = CalibrationHoldout::from_purchases(purchases.iter().copied(), Period::Day, cal_end, obs_end).unwrap();
+    let cal_model = BgNbdParams::default().fit(&ch.calibration.triples()).unwrap();
+    let table = holdout_fit(&ch, 6, |t, x, tx, tc| cal_model.expected_purchases(t, x, tx, tc));
+    for b in table.iter().filter(|b| b.customers >= 500) {
+        // Daily periods merge same-day purchases (a few percent), hence the relative slack.
+        let tolerance = 0.12 * b.actual_mean.max(b.predicted_mean) + 0.05;
+        assert!(
+            (b.actual_mean - b.predicted_mean).abs() < tolerance,
+            "calibration x = {}: holdout actual {:.3}, predicted {:.3} ({} customers)",
+            b.x,
+            b.actual_mean,
+            b.predicted_mean,
+            b.customers
+        );
+    }
+}

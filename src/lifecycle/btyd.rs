@@ -280,3 +280,17 @@ btyd_model!(
     ParetoNbdModel,
     "Pareto/NBD", paretonbd, super::fit::PerCustomer(models::paretonbd::log_likelihood_gradient), [r, alpha, s, beta]
 );
+
+impl BgNbdModel {
+    /// P(X(t) = n): probability that a new customer makes exactly `n` repeat purchases in `(0, t]`.
+    pub fn prob_n_purchases(&self, n: u32, t: f64) -> f64 {
+        models::bgnbd::prob_n_purchases(&self.params(), n, t)
+    }
+}
+
+impl MbgNbdModel {
+    /// P(X(t) = n): probability that a new customer makes exactly `n` repeat purchases in `(0, t]`.
+    pub fn prob_n_purchases(&self, n: u32, t: f64) -> f64 {
+        models::mbgnbd::prob_n_purchases(&self.params(), n, t)
+    }
+}
