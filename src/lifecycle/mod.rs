@@ -12,6 +12,7 @@ pub mod diagnostics;
 mod fit;
 pub mod models;
 pub mod optim;
+pub mod retention;
 pub mod rfm;
 pub mod spend;
 pub mod stage;

@@ -158,7 +158,6 @@ pub fn log_likelihood(params: &[f64; 2], churned_by_period: &[u64], still_active
 }
 
 /// [`log_likelihood`] and its gradient with respect to `[alpha, beta]` (not their logarithms).
-#[allow(dead_code, reason = "for the sBG fit, which lands separately")]
 pub(crate) fn log_likelihood_gradient(
     params: &[f64; 2],
     churned_by_period: &[u64],
