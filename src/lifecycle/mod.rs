@@ -9,6 +9,7 @@
 
 pub mod btyd;
 pub mod diagnostics;
+pub mod discrete;
 mod fit;
 pub mod models;
 pub mod optim;

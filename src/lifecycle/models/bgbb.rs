@@ -167,7 +167,6 @@ pub fn log_likelihood(params: &[f64; 4], x: u32, t_x: u32, n: u32) -> f64 {
 ///
 /// With `w_j` the share of term `j` in the likelihood (a softmax of the log terms), the gradient is
 /// `Σ_j w_j ∇ ln term_j`, where `∂ ln B(a, b)/∂a = ψ(a) − ψ(a + b)`.
-#[allow(dead_code, reason = "for the BG/BB fit, which lands separately")]
 pub(crate) fn log_likelihood_gradient(params: &[f64; 4], x: u32, t_x: u32, n: u32) -> (f64, [f64; 4]) {
     if !params_ok(params) || !data_ok(x, t_x, n) {
         return (f64::NAN, [f64::NAN; 4]);
