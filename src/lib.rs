@@ -20,7 +20,7 @@
 //! | [`records`] | the typed domain: [`CustomerId`](records::CustomerId), [`Customer`](records::Customer) / [`Profile`](records::Profile) with redacting PII, [`Consent`](records::Consent), [`Transaction`](records::Transaction), [`Touchpoint`](records::Touchpoint), [`Money`](records::Money) |
 //! | [`store`] | [`CustomerBase`](store::CustomerBase): columnar customers, transactions and touchpoints with dense `u32` indices and time-ordered histories |
 //! | [`ingest`] | CSV and JSON Lines readers that validate every row and account for all of them ([`IngestReport`](ingest::IngestReport)) |
-//! | [`lifecycle`] | BTYD summaries, BG/NBD · MBG/NBD · Pareto/NBD fits, P(alive), expected purchases, Gamma–Gamma spend, CLV, lifecycle stages with plays, RFM segments |
+//! | [`lifecycle`] | BTYD summaries, BG/NBD · MBG/NBD · Pareto/NBD · BG/BB · sBG fits, P(alive), expected purchases, Gamma–Gamma spend, CLV, goodness of fit, lifecycle stages with plays, RFM segments |
 //! | [`synth`] | a seeded synthetic population with its ground truth, for examples, tests and benchmarks |
 //!
 //! Identity resolution, touchpoint analytics, segmentation and experiments
