@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fit::fit;
+use super::fit::{check_fit_params, fit};
 use super::models;
 use super::optim::{FitReport, Settings};
 use super::summary::{Summary, Triples};
@@ -34,19 +34,6 @@ pub struct Scores {
     pub expected_purchases: Vec<f64>,
     /// The horizon, in periods.
     pub horizon: f64,
-}
-
-fn check_fit_params(penalizer: f64, max_iter: usize, tolerance: f64) -> Result<()> {
-    if !(penalizer.is_finite() && penalizer >= 0.0) {
-        return Err(Error::param("penalizer", penalizer, "must be finite and >= 0"));
-    }
-    if max_iter == 0 {
-        return Err(Error::param("max_iter", max_iter, "must be at least 1"));
-    }
-    if !(tolerance.is_finite() && tolerance > 0.0) {
-        return Err(Error::param("tolerance", tolerance, "must be finite and > 0"));
-    }
-    Ok(())
 }
 
 fn check_data(model: &'static str, t: &Triples) -> Result<()> {

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fit::{PerCustomer, fit};
+use super::fit::{PerCustomer, check_fit_params, fit};
 use super::models::bgbb;
 use super::optim::{FitReport, Settings};
 use super::summary::Triples;
@@ -59,15 +59,7 @@ impl BgBbParams {
     /// histories that are not whole numbers with `x ≤ t_x ≤ n` (and `t_x = 0` when
     /// `x = 0`); [`Error::NotIdentifiable`] when nobody buys; [`Error::NoConvergence`].
     pub fn fit(&self, histories: &Triples) -> Result<BgBbModel> {
-        if !(self.penalizer.is_finite() && self.penalizer >= 0.0) {
-            return Err(Error::param("penalizer", self.penalizer, "must be finite and >= 0"));
-        }
-        if self.max_iter == 0 {
-            return Err(Error::param("max_iter", self.max_iter, "must be at least 1"));
-        }
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return Err(Error::param("tolerance", self.tolerance, "must be finite and > 0"));
-        }
+        check_fit_params(self.penalizer, self.max_iter, self.tolerance)?;
         let whole = |v: f64| v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX);
         for i in 0..histories.len() {
             let (x, t_x, n) = (histories.x[i], histories.t_x[i], histories.t_cal[i]);

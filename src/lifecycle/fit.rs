@@ -35,6 +35,20 @@ impl<const N: usize> Likelihood<N> for PerCustomer<N> {
     }
 }
 
+/// Checks the settings every maximum-likelihood fit shares.
+pub(crate) fn check_fit_params(penalizer: f64, max_iter: usize, tolerance: f64) -> Result<()> {
+    if !(penalizer.is_finite() && penalizer >= 0.0) {
+        return Err(Error::param("penalizer", penalizer, "must be finite and >= 0"));
+    }
+    if max_iter == 0 {
+        return Err(Error::param("max_iter", max_iter, "must be at least 1"));
+    }
+    if !(tolerance.is_finite() && tolerance > 0.0) {
+        return Err(Error::param("tolerance", tolerance, "must be finite and > 0"));
+    }
+    Ok(())
+}
+
 const CHUNK: usize = 2048;
 
 /// Σ w·ℓ and Σ w·∇ℓ over the triples, visited in `order` (sorted by `x`).

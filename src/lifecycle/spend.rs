@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fit::{PerCustomer, fit};
+use super::fit::{PerCustomer, check_fit_params, fit};
 use super::models::gamma_gamma;
 use super::optim::{FitReport, Settings};
 use super::summary::{Summary, Triples};
@@ -100,15 +100,7 @@ impl GammaGammaParams {
     /// # Errors
     /// [`Error::InvalidParameter`] for a negative penalizer, zero iterations or a non-positive tolerance.
     pub fn check(&self) -> Result<()> {
-        if !(self.penalizer.is_finite() && self.penalizer >= 0.0) {
-            return Err(Error::param("penalizer", self.penalizer, "must be finite and >= 0"));
-        }
-        if self.max_iter == 0 {
-            return Err(Error::param("max_iter", self.max_iter, "must be at least 1"));
-        }
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return Err(Error::param("tolerance", self.tolerance, "must be finite and > 0"));
-        }
+        check_fit_params(self.penalizer, self.max_iter, self.tolerance)?;
         Ok(())
     }
 
