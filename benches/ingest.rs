@@ -29,7 +29,11 @@ impl TransactionSink for Count {
 fn input() -> (Vec<u8>, u64) {
     if let Ok(path) = std::env::var("CUSTINSIGHT_BENCH_CSV") {
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-        let rows = bytes.iter().filter(|&&b| b == b'\n').count().saturating_sub(1) as u64;
+        let rows = bytes
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            .saturating_sub(1) as u64;
         return (bytes, rows);
     }
     let rows = 1_000_000;
@@ -45,7 +49,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("parse_validate", |b| {
         b.iter(|| {
             let mut sink = Count(0);
-            let report = ingest::transactions(Format::Csv, csv.as_slice(), &opts, &mut sink).expect("valid input");
+            let report = ingest::transactions(Format::Csv, csv.as_slice(), &opts, &mut sink)
+                .expect("valid input");
             assert_eq!(report.accepted, rows);
         })
     });
@@ -53,7 +58,8 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             Vec::new,
             |mut v: Vec<custinsight::records::Transaction>| {
-                ingest::transactions(Format::Csv, csv.as_slice(), &opts, &mut v).expect("valid input");
+                ingest::transactions(Format::Csv, csv.as_slice(), &opts, &mut v)
+                    .expect("valid input");
                 v
             },
             BatchSize::LargeInput,
@@ -62,7 +68,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("load_customer_base", |b| {
         b.iter(|| {
             let mut loader = Loader::new(opts.clone());
-            loader.transactions(Format::Csv, csv.as_slice(), "bench").expect("valid input");
+            loader
+                .transactions(Format::Csv, csv.as_slice(), "bench")
+                .expect("valid input");
             loader.finish().expect("builds")
         })
     });

@@ -57,9 +57,19 @@ fn bench(c: &mut Criterion) {
     let summary = cdnow_like(1_000_000);
     let mut g = c.benchmark_group("bgnbd_1m");
     g.sample_size(10);
-    g.bench_function("fit_from_summary", |b| b.iter(|| BgNbdParams::default().fit(&summary.triples()).expect("fits")));
-    let model = BgNbdParams::default().fit(&summary.triples()).expect("fits");
-    g.bench_function("score_p_alive_expected_purchases", |b| b.iter(|| model.score(&summary, 10.0)));
+    g.bench_function("fit_from_summary", |b| {
+        b.iter(|| {
+            BgNbdParams::default()
+                .fit(&summary.triples())
+                .expect("fits")
+        })
+    });
+    let model = BgNbdParams::default()
+        .fit(&summary.triples())
+        .expect("fits");
+    g.bench_function("score_p_alive_expected_purchases", |b| {
+        b.iter(|| model.score(&summary, 10.0))
+    });
     g.finish();
 }
 

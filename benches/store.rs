@@ -23,7 +23,8 @@ fn rows(n: usize) -> Vec<Row> {
         .map(|i| Row {
             customer: format!("{:07}", rng.gen_range(0..n / 10)),
             order: format!("O{i:08}"),
-            ts: jiff::Timestamp::from_second(1_672_531_200 + rng.gen_range(0..63_158_400)).expect("in range"),
+            ts: jiff::Timestamp::from_second(1_672_531_200 + rng.gen_range(0..63_158_400))
+                .expect("in range"),
             amount: Money::from_units(rng.gen_range(5_000..3_000_000), Currency::EUR),
             channel: channels[rng.gen_range(0..3)].clone(),
         })
@@ -65,7 +66,9 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             CustomerBase::builder,
             |mut builder| {
-                let rejected = builder.add_transactions(input.iter().map(as_ref)).expect("fits");
+                let rejected = builder
+                    .add_transactions(input.iter().map(as_ref))
+                    .expect("fits");
                 assert!(rejected.is_empty());
                 builder.build().expect("builds")
             },

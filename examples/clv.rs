@@ -91,7 +91,9 @@ fn run(args: &Args) -> custinsight::Result<()> {
     match (&args.summary, &args.transactions) {
         (Some(path), _) => fit(args, path),
         (None, Some(path)) => summarise(args, path),
-        (None, None) => Err(Error::InvalidInput("give --summary or --transactions".into())),
+        (None, None) => Err(Error::InvalidInput(
+            "give --summary or --transactions".into(),
+        )),
     }
 }
 
@@ -104,7 +106,10 @@ fn csv_err(path: &Path, e: csv::Error) -> Error {
 }
 
 fn date(name: &str, value: &str) -> custinsight::Result<jiff::civil::Date> {
-    value.trim().parse().map_err(|e: jiff::Error| Error::InvalidInput(format!("--{name} `{value}`: {e}")))
+    value
+        .trim()
+        .parse()
+        .map_err(|e: jiff::Error| Error::InvalidInput(format!("--{name} `{value}`: {e}")))
 }
 
 /// The columns of a CSV header, by name.
@@ -133,9 +138,9 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
     let period = Period::parse(&args.period)?;
     let end = date(
         "observation-end",
-        args.observation_end
-            .as_deref()
-            .ok_or_else(|| Error::InvalidInput("--transactions needs --observation-end YYYY-MM-DD".into()))?,
+        args.observation_end.as_deref().ok_or_else(|| {
+            Error::InvalidInput("--transactions needs --observation-end YYYY-MM-DD".into())
+        })?,
     )?;
     let out_path = args
         .summary_out
@@ -144,9 +149,17 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| csv_err(path, e))?;
     let header = reader.headers().map_err(|e| csv_err(path, e))?.clone();
     // `timestamp` is accepted for `date`, so files written by the quickstart work too.
-    let date_column = if header.iter().any(|h| h.trim().eq_ignore_ascii_case("date")) { "date" } else { "timestamp" };
+    let date_column = if header.iter().any(|h| h.trim().eq_ignore_ascii_case("date")) {
+        "date"
+    } else {
+        "timestamp"
+    };
     let cols = columns(path, &header, &["customer_id", date_column, "amount"], &[])?;
-    let (ci, di, ai) = (cols[0].unwrap_or(0), cols[1].unwrap_or(1), cols[2].unwrap_or(2));
+    let (ci, di, ai) = (
+        cols[0].unwrap_or(0),
+        cols[1].unwrap_or(1),
+        cols[2].unwrap_or(2),
+    );
     let mut rows: Vec<(String, jiff::Timestamp, f64)> = Vec::new();
     for (k, record) in reader.records().enumerate() {
         let line = k + 2;
@@ -154,7 +167,10 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
         let field = |i: usize| record.get(i).unwrap_or("").trim();
         let id = field(ci);
         if id.is_empty() {
-            return Err(Error::InvalidInput(format!("{}:{line}: empty customer_id", path.display())));
+            return Err(Error::InvalidInput(format!(
+                "{}:{line}: empty customer_id",
+                path.display()
+            )));
         }
         let raw = field(di);
         let ts = raw
@@ -169,18 +185,37 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
                     .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
                     .map(|z| z.timestamp())
             })
-            .map_err(|e| Error::InvalidInput(format!("{}:{line}: date `{raw}`: {e}", path.display())))?;
-        let amount: f64 = field(ai).parse().ok().filter(|a: &f64| a.is_finite()).ok_or_else(|| {
-            Error::InvalidInput(format!("{}:{line}: amount `{}` is not a finite number", path.display(), field(ai)))
-        })?;
+            .map_err(|e| {
+                Error::InvalidInput(format!("{}:{line}: date `{raw}`: {e}", path.display()))
+            })?;
+        let amount: f64 = field(ai)
+            .parse()
+            .ok()
+            .filter(|a: &f64| a.is_finite())
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "{}:{line}: amount `{}` is not a finite number",
+                    path.display(),
+                    field(ai)
+                ))
+            })?;
         rows.push((id.to_owned(), ts, amount));
     }
-    let purchases = rows.iter().map(|(id, ts, amount)| Purchase { customer_id: id, timestamp: *ts, amount: *amount });
+    let purchases = rows.iter().map(|(id, ts, amount)| Purchase {
+        customer_id: id,
+        timestamp: *ts,
+        amount: *amount,
+    });
     let file = File::create(out_path).map_err(io_err(out_path))?;
     let mut w = csv::Writer::from_writer(BufWriter::new(file));
     let (summary, holdout) = match &args.calibration_end {
         Some(cal) => {
-            let ch = CalibrationHoldout::from_purchases(purchases, period, date("calibration-end", cal)?, end)?;
+            let ch = CalibrationHoldout::from_purchases(
+                purchases,
+                period,
+                date("calibration-end", cal)?,
+                end,
+            )?;
             let summary = ch.calibration.clone();
             (summary, Some(ch))
         }
@@ -188,7 +223,11 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
     };
     let mut header = vec!["customer_id", "frequency", "recency", "T", "monetary_value"];
     if holdout.is_some() {
-        header.extend(["frequency_holdout", "monetary_value_holdout", "duration_holdout"]);
+        header.extend([
+            "frequency_holdout",
+            "monetary_value_holdout",
+            "duration_holdout",
+        ]);
     }
     w.write_record(&header).map_err(|e| csv_err(out_path, e))?;
     for i in 0..summary.len() {
@@ -231,7 +270,12 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
 fn read_summary(path: &Path, period: Period) -> custinsight::Result<Summary> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| csv_err(path, e))?;
     let header = reader.headers().map_err(|e| csv_err(path, e))?.clone();
-    let cols = columns(path, &header, &["customer_id", "frequency", "recency", "T"], &["monetary_value"])?;
+    let cols = columns(
+        path,
+        &header,
+        &["customer_id", "frequency", "recency", "T"],
+        &["monetary_value"],
+    )?;
     let mut s = Summary {
         period,
         observation_end: jiff::civil::date(1970, 1, 1),
@@ -247,15 +291,31 @@ fn read_summary(path: &Path, period: Period) -> custinsight::Result<Summary> {
         let record = record.map_err(|e| csv_err(path, e))?;
         let num = |c: Option<usize>, name: &str| -> custinsight::Result<f64> {
             let raw = c.and_then(|c| record.get(c)).unwrap_or("0").trim();
-            raw.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(|| {
-                Error::InvalidInput(format!("{}:{line}: {name} `{raw}` is not a finite number >= 0", path.display()))
-            })
+            raw.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "{}:{line}: {name} `{raw}` is not a finite number >= 0",
+                        path.display()
+                    ))
+                })
         };
-        s.customer_ids.push(cols[0].and_then(|c| record.get(c)).unwrap_or("").trim().to_owned());
+        s.customer_ids.push(
+            cols[0]
+                .and_then(|c| record.get(c))
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+        );
         s.frequency.push(num(cols[1], "frequency")?);
         s.recency.push(num(cols[2], "recency")?);
         s.age.push(num(cols[3], "T")?);
-        s.monetary_value.push(if cols[4].is_some() { num(cols[4], "monetary_value")? } else { 0.0 });
+        s.monetary_value.push(if cols[4].is_some() {
+            num(cols[4], "monetary_value")?
+        } else {
+            0.0
+        });
     }
     Ok(s)
 }
@@ -302,14 +362,23 @@ fn fit_model(args: &Args, summary: &Summary) -> custinsight::Result<Fitted> {
 fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
     let period = Period::parse(&args.period)?;
     if !(args.horizon.is_finite() && args.horizon >= 0.0) {
-        return Err(Error::InvalidInput(format!("--horizon {} must be finite and >= 0", args.horizon)));
+        return Err(Error::InvalidInput(format!(
+            "--horizon {} must be finite and >= 0",
+            args.horizon
+        )));
     }
     let summary = read_summary(path, period)?;
     let started = Instant::now();
     let fitted = fit_model(args, &summary)?;
     let fit_seconds = started.elapsed().as_secs_f64();
     let spend: Option<GammaGammaModel> = if args.gamma_gamma {
-        Some(GammaGammaParams { penalizer: args.penalizer, ..GammaGammaParams::default() }.fit(&summary)?)
+        Some(
+            GammaGammaParams {
+                penalizer: args.penalizer,
+                ..GammaGammaParams::default()
+            }
+            .fit(&summary)?,
+        )
     } else {
         None
     };
@@ -332,7 +401,10 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
     let mut stage_of = Vec::with_capacity(summary.len());
     let mut clv_total = 0.0;
     let mut writer = match &args.scores_out {
-        Some(p) => Some((p, csv::Writer::from_writer(BufWriter::new(File::create(p).map_err(io_err(p))?)))),
+        Some(p) => Some((
+            p,
+            csv::Writer::from_writer(BufWriter::new(File::create(p).map_err(io_err(p))?)),
+        )),
         None => None,
     };
     if let Some((p, w)) = writer.as_mut() {
@@ -357,9 +429,14 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
             period,
         );
         stage_of.push(stage.stage);
-        let clv = spend
-            .as_ref()
-            .map(|gg| gg.clv(|h| (fitted.expected)(h, x, tx, t), x, summary.monetary_value[i], &clv_params));
+        let clv = spend.as_ref().map(|gg| {
+            gg.clv(
+                |h| (fitted.expected)(h, x, tx, t),
+                x,
+                summary.monetary_value[i],
+                &clv_params,
+            )
+        });
         clv_total += clv.unwrap_or(0.0);
         if let Some((p, w)) = writer.as_mut() {
             let mut row = vec![
@@ -391,8 +468,7 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
             "stages": custinsight::lifecycle::stage::Stage::ALL.iter().zip(counts).map(|(s, c)| (s.as_str().to_owned(), json!(c))).collect::<serde_json::Map<_, _>>(),
         });
         if let Some(gg) = &spend {
-            out["gamma_gamma"] =
-                json!({"p": gg.p, "q": gg.q, "v": gg.v, "spend_frequency_correlation": gg.spend_frequency_correlation});
+            out["gamma_gamma"] = json!({"p": gg.p, "q": gg.q, "v": gg.v, "spend_frequency_correlation": gg.spend_frequency_correlation});
             out["clv_total"] = json!(clv_total);
         }
         println!("{out}");
@@ -413,7 +489,10 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
             "  Gamma–Gamma    p={:.4} q={:.4} v={:.4} (frequency–spend correlation {:.3})",
             gg.p, gg.q, gg.v, gg.spend_frequency_correlation
         );
-        println!("  CLV total      {clv_total:.2} over {} months", args.clv_months);
+        println!(
+            "  CLV total      {clv_total:.2} over {} months",
+            args.clv_months
+        );
     }
     println!("  stages:");
     for (s, c) in custinsight::lifecycle::stage::Stage::ALL.iter().zip(counts) {

@@ -65,16 +65,24 @@ fn main() -> ExitCode {
 }
 
 fn options(args: &Args) -> custinsight::Result<IngestOptions> {
-    let mut opts = if args.strict { IngestOptions::strict() } else { IngestOptions::default() };
-    opts.delimiter = u8::try_from(args.delimiter)
-        .map_err(|_| Error::InvalidInput(format!("delimiter `{}` is not a single ASCII character", args.delimiter)))?;
+    let mut opts = if args.strict {
+        IngestOptions::strict()
+    } else {
+        IngestOptions::default()
+    };
+    opts.delimiter = u8::try_from(args.delimiter).map_err(|_| {
+        Error::InvalidInput(format!(
+            "delimiter `{}` is not a single ASCII character",
+            args.delimiter
+        ))
+    })?;
     if let Some(code) = &args.default_currency {
         opts.default_currency = Some(Currency::parse(code)?);
     }
     for mapping in &args.columns {
-        let (field, column) = mapping
-            .split_once('=')
-            .ok_or_else(|| Error::InvalidInput(format!("--column expects FIELD=COLUMN, got `{mapping}`")))?;
+        let (field, column) = mapping.split_once('=').ok_or_else(|| {
+            Error::InvalidInput(format!("--column expects FIELD=COLUMN, got `{mapping}`"))
+        })?;
         opts = opts.map_column(field.trim(), column.trim());
     }
     opts.check()?;
@@ -94,8 +102,13 @@ fn run(args: &Args) -> custinsight::Result<()> {
         loader.consents_file(path)?;
     }
     let (base, inputs) = loader.finish()?;
-    let (rows, accepted, rejected) =
-        inputs.iter().fold((0, 0, 0), |(r, a, x), i| (r + i.report.rows, a + i.report.accepted, x + i.report.rejected));
+    let (rows, accepted, rejected) = inputs.iter().fold((0, 0, 0), |(r, a, x), i| {
+        (
+            r + i.report.rows,
+            a + i.report.accepted,
+            x + i.report.rejected,
+        )
+    });
 
     if args.json {
         let rejections: Vec<_> = inputs
@@ -122,14 +135,20 @@ fn run(args: &Args) -> custinsight::Result<()> {
         return Ok(());
     }
 
-    println!("{:<13} {:<40} {:>10} {:>10} {:>9}", "kind", "file", "rows", "accepted", "rejected");
+    println!(
+        "{:<13} {:<40} {:>10} {:>10} {:>9}",
+        "kind", "file", "rows", "accepted", "rejected"
+    );
     for i in &inputs {
         println!(
             "{:<13} {:<40} {:>10} {:>10} {:>9}",
             i.kind, i.source, i.report.rows, i.report.accepted, i.report.rejected
         );
     }
-    println!("{:<13} {:<40} {rows:>10} {accepted:>10} {rejected:>9}", "total", "");
+    println!(
+        "{:<13} {:<40} {rows:>10} {accepted:>10} {rejected:>9}",
+        "total", ""
+    );
     println!();
     println!(
         "loaded {} customers, {} transactions, {} touchpoints",
@@ -137,10 +156,17 @@ fn run(args: &Args) -> custinsight::Result<()> {
         base.n_transactions(),
         base.n_touchpoints()
     );
-    let all: Vec<_> = inputs.iter().flat_map(|i| i.report.rejections.iter().map(move |r| (&i.source, r))).collect();
+    let all: Vec<_> = inputs
+        .iter()
+        .flat_map(|i| i.report.rejections.iter().map(move |r| (&i.source, r)))
+        .collect();
     if !all.is_empty() {
         println!();
-        println!("rejected rows (first {} of {}):", args.show.min(all.len()), all.len());
+        println!(
+            "rejected rows (first {} of {}):",
+            args.show.min(all.len()),
+            all.len()
+        );
         for (source, r) in all.iter().take(args.show) {
             println!("  {source}:{} [{}] {}", r.line, r.field, r.reason);
         }

@@ -46,7 +46,11 @@ fn main() -> ExitCode {
 }
 
 fn share(part: usize, whole: usize) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
 
 fn run(args: &Args) -> custinsight::Result<()> {
@@ -66,8 +70,10 @@ fn run(args: &Args) -> custinsight::Result<()> {
 
     // Consent: who may we e-mail for marketing at the end of observation?
     let end = pop.observation_end;
-    let emailable =
-        base.customer_indices().filter(|&c| base.allows(c, &Channel::Email, &Purpose::Marketing, end)).count();
+    let emailable = base
+        .customer_indices()
+        .filter(|&c| base.allows(c, &Channel::Email, &Purpose::Marketing, end))
+        .count();
 
     // Ingest round trip: write the population as CSV, read it back, account for every row.
     let mut tx_csv = Vec::new();
@@ -124,7 +130,12 @@ fn run(args: &Args) -> custinsight::Result<()> {
             horizon,
         };
         stages.push(stage_params.assign(&input, Period::Day).stage);
-        let value = spend.clv(|h| bgnbd.expected_purchases(h, x, tx, t), x, summary.monetary_value[i], &clv_params);
+        let value = spend.clv(
+            |h| bgnbd.expected_purchases(h, x, tx, t),
+            x,
+            summary.monetary_value[i],
+            &clv_params,
+        );
         clv.push((value, i));
     }
     clv.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -132,7 +143,10 @@ fn run(args: &Args) -> custinsight::Result<()> {
     let rfm = RfmScores::from_summary(&summary)?;
     let mut rfm_counts: Vec<(&'static str, usize)> = Vec::new();
     for seg in &rfm.segment {
-        match rfm_counts.iter_mut().find(|(name, _)| *name == seg.as_str()) {
+        match rfm_counts
+            .iter_mut()
+            .find(|(name, _)| *name == seg.as_str())
+        {
             Some((_, c)) => *c += 1,
             None => rfm_counts.push((seg.as_str(), 1)),
         }
@@ -191,16 +205,29 @@ fn run(args: &Args) -> custinsight::Result<()> {
         return Ok(());
     }
 
-    println!("custinsight quickstart — seed {}, {} customers", args.seed, n);
+    println!(
+        "custinsight quickstart — seed {}, {} customers",
+        args.seed, n
+    );
     println!();
-    println!("1. Synthetic population ({:.2} s)", generated_in.as_secs_f64());
-    println!("   observation      {} .. {}", pop.observation_start, pop.observation_end);
+    println!(
+        "1. Synthetic population ({:.2} s)",
+        generated_in.as_secs_f64()
+    );
+    println!(
+        "   observation      {} .. {}",
+        pop.observation_start, pop.observation_end
+    );
     println!(
         "   transactions     {:>10}  ({:.1} per customer)",
         base.n_transactions(),
         share(base.n_transactions(), n)
     );
-    println!("   touchpoints      {:>10}  ({:.1} per customer)", base.n_touchpoints(), share(base.n_touchpoints(), n));
+    println!(
+        "   touchpoints      {:>10}  ({:.1} per customer)",
+        base.n_touchpoints(),
+        share(base.n_touchpoints(), n)
+    );
     println!(
         "   source records   {:>10}  ({} extra, dirty copies to resolve)",
         pop.source_records.len(),
@@ -210,13 +237,23 @@ fn run(args: &Args) -> custinsight::Result<()> {
     for (name, &c) in pop.truth.persona_names.iter().zip(&persona_counts) {
         println!("     {name:<18} {c:>8}  {:>5.1}%", 100.0 * share(c, n));
     }
-    println!("   still buying at the end (truth)   {:>5.1}%", 100.0 * share(alive, n));
-    println!("   e-mail marketing allowed at end   {:>5.1}%", 100.0 * share(emailable, n));
+    println!(
+        "   still buying at the end (truth)   {:>5.1}%",
+        100.0 * share(alive, n)
+    );
+    println!(
+        "   e-mail marketing allowed at end   {:>5.1}%",
+        100.0 * share(emailable, n)
+    );
     println!(
         "   journeys: {} of {} converted ({:.1}%)",
         pop.truth.journey_counts.1,
         pop.truth.journey_counts.0,
-        100.0 * share(pop.truth.journey_counts.1 as usize, pop.truth.journey_counts.0 as usize)
+        100.0
+            * share(
+                pop.truth.journey_counts.1 as usize,
+                pop.truth.journey_counts.0 as usize
+            )
     );
     println!();
     println!("2. Ingest round trip ({csv_mb:.1} MB of CSV in {ingest_secs:.2} s)");
@@ -226,15 +263,36 @@ fn run(args: &Args) -> custinsight::Result<()> {
         ("touchpoints", &tp_report),
         ("consents", &consent_report),
     ] {
-        println!("   {kind:<13} rows {:>9}  accepted {:>9}  rejected {:>3}", r.rows, r.accepted, r.rejected);
+        println!(
+            "   {kind:<13} rows {:>9}  accepted {:>9}  rejected {:>3}",
+            r.rows, r.accepted, r.rejected
+        );
     }
-    println!("   memory per transaction: {:.1} bytes", memory.bytes_per_transaction);
+    println!(
+        "   memory per transaction: {:.1} bytes",
+        memory.bytes_per_transaction
+    );
     println!();
     println!("3. Lifecycle and value ({lifecycle_secs:.2} s; daily summaries, α shown per week)");
-    println!("   BG/NBD        fitted  r={:.3} α={:.3} a={:.3} b={:.3}", bgnbd.r, bgnbd.alpha / 7.0, bgnbd.a, bgnbd.b);
-    println!("                 truth   r={:.3} α={:.3} a={:.3} b={:.3}", truth.r, truth.alpha, truth.a, truth.b);
-    println!("   Gamma–Gamma   fitted  p={:.3} q={:.3} v={:.3}", spend.p, spend.q, spend.v);
-    println!("                 truth   p={:.3} q={:.3} v={:.3}", truth_spend.p, truth_spend.q, truth_spend.gamma);
+    println!(
+        "   BG/NBD        fitted  r={:.3} α={:.3} a={:.3} b={:.3}",
+        bgnbd.r,
+        bgnbd.alpha / 7.0,
+        bgnbd.a,
+        bgnbd.b
+    );
+    println!(
+        "                 truth   r={:.3} α={:.3} a={:.3} b={:.3}",
+        truth.r, truth.alpha, truth.a, truth.b
+    );
+    println!(
+        "   Gamma–Gamma   fitted  p={:.3} q={:.3} v={:.3}",
+        spend.p, spend.q, spend.v
+    );
+    println!(
+        "                 truth   p={:.3} q={:.3} v={:.3}",
+        truth_spend.p, truth_spend.q, truth_spend.gamma
+    );
     println!("   stages:");
     for (stage, count) in Stage::ALL.iter().zip(stage_counts) {
         println!(
@@ -244,15 +302,33 @@ fn run(args: &Args) -> custinsight::Result<()> {
             stage.play()
         );
     }
-    println!("   RFM segments: {}", rfm_counts.iter().map(|(n, c)| format!("{n} {c}")).collect::<Vec<_>>().join(", "));
+    println!(
+        "   RFM segments: {}",
+        rfm_counts
+            .iter()
+            .map(|(n, c)| format!("{n} {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("   top customers by 12-month CLV:");
     for &(value, i) in clv.iter().take(5) {
         println!("     {:<10} {value:>10.2}", summary.customer_ids[i]);
     }
     println!();
-    println!("4. Experiment `{}` (naive view; the experiment module evaluates it)", pop.experiment.key);
-    println!("   control    {:>7} units, conversion {:>5.2}%", n_c, 100.0 * share(x_c, n_c));
-    println!("   treatment  {:>7} units, conversion {:>5.2}%", n_t, 100.0 * share(x_t, n_t));
+    println!(
+        "4. Experiment `{}` (naive view; the experiment module evaluates it)",
+        pop.experiment.key
+    );
+    println!(
+        "   control    {:>7} units, conversion {:>5.2}%",
+        n_c,
+        100.0 * share(x_c, n_c)
+    );
+    println!(
+        "   treatment  {:>7} units, conversion {:>5.2}%",
+        n_t,
+        100.0 * share(x_t, n_t)
+    );
     if !files.is_empty() {
         println!();
         println!("Files written:");

@@ -71,7 +71,9 @@ pub enum Error {
         id: String,
     },
     /// A model fit did not converge from any starting point.
-    #[error("{model} did not converge after {iterations} iterations (gradient norm {gradient_norm:.3e})")]
+    #[error(
+        "{model} did not converge after {iterations} iterations (gradient norm {gradient_norm:.3e})"
+    )]
     NoConvergence {
         /// The model.
         model: &'static str,
@@ -108,15 +110,34 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the file or stream it concerns.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
-    pub(crate) fn param(name: &'static str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
-        Error::InvalidParameter { name, value: value.to_string(), reason: reason.into() }
+    pub(crate) fn param(
+        name: &'static str,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidParameter {
+            name,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 
-    pub(crate) fn value(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidValue { what, value: value.into(), reason: reason.into() }
+    pub(crate) fn value(
+        what: &'static str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidValue {
+            what,
+            value: value.into(),
+            reason: reason.into(),
+        }
     }
 }
 

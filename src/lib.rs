@@ -76,8 +76,8 @@ pub struct ReadmeDoctests;
 pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::records::{
-        Channel, Consent, Currency, Customer, CustomerId, Money, Profile, Purpose, Touchpoint, TouchpointKind,
-        Transaction,
+        Channel, Consent, Currency, Customer, CustomerId, Money, Profile, Purpose, Touchpoint,
+        TouchpointKind, Transaction,
     };
     pub use crate::store::CustomerBase;
 }

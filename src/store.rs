@@ -23,7 +23,9 @@ use jiff::Timestamp;
 pub use builder::{CustomerBaseBuilder, TransactionRef};
 pub(crate) use intern::{Dictionary, Interner, StrArena};
 
-use crate::records::{Channel, Currency, Customer, LineItem, Money, Purpose, Touchpoint, TouchpointKind, Transaction};
+use crate::records::{
+    Channel, Currency, Customer, LineItem, Money, Purpose, Touchpoint, TouchpointKind, Transaction,
+};
 
 /// Marker for an absent optional dictionary reference (store, campaign, …).
 pub(crate) const NONE_U32: u32 = u32::MAX;
@@ -37,7 +39,11 @@ pub fn to_micros(ts: Timestamp) -> i64 {
 ///
 /// Values outside jiff's supported range (years −9999…9999) saturate at its bounds.
 pub fn from_micros(us: i64) -> Timestamp {
-    Timestamp::from_microsecond(us).unwrap_or(if us < 0 { Timestamp::MIN } else { Timestamp::MAX })
+    Timestamp::from_microsecond(us).unwrap_or(if us < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// Transaction columns (all the same length, sorted by customer then time).
@@ -157,7 +163,8 @@ impl CustomerBase {
                 }
             }
         }
-        let rejected = b.add_transactions(valid.iter().map(|&i| TransactionRef::from(transactions[i])))?;
+        let rejected =
+            b.add_transactions(valid.iter().map(|&i| TransactionRef::from(transactions[i])))?;
         if let Some((k, e)) = rejected.into_iter().next() {
             let position = valid[k];
             if first_error.as_ref().is_none_or(|(p, _)| position < *p) {
@@ -200,7 +207,9 @@ impl CustomerBase {
 
     /// The customer record (profile, consent, provenance), if one was loaded.
     pub fn customer(&self, index: u32) -> Option<&Customer> {
-        self.customers.get(index as usize).and_then(|c| c.as_deref())
+        self.customers
+            .get(index as usize)
+            .and_then(|c| c.as_deref())
     }
 
     /// Customer indices `0..n_customers`.
@@ -211,7 +220,8 @@ impl CustomerBase {
     /// May we contact the customer on `channel` for `purpose` at `at`? `false`
     /// when there is no customer record (consent is opt-in).
     pub fn allows(&self, index: u32, channel: &Channel, purpose: &Purpose, at: Timestamp) -> bool {
-        self.customer(index).is_some_and(|c| c.consent.allows(channel, purpose, at))
+        self.customer(index)
+            .is_some_and(|c| c.consent.allows(channel, purpose, at))
     }
 
     /// The range of transaction rows belonging to a customer, in time order.
@@ -251,12 +261,18 @@ impl CustomerBase {
 
     /// Currency of transaction row `i`.
     pub fn tx_currency(&self, i: usize) -> Option<Currency> {
-        self.tx.currency.get(i).and_then(|&c| self.currencies.get(c)).copied()
+        self.tx
+            .currency
+            .get(i)
+            .and_then(|&c| self.currencies.get(c))
+            .copied()
     }
 
     /// Order id of transaction row `i` (empty for an out-of-range row).
     pub fn order_id(&self, i: usize) -> &str {
-        u32::try_from(i).map(|i| self.tx.order_id.get(i)).unwrap_or("")
+        u32::try_from(i)
+            .map(|i| self.tx.order_id.get(i))
+            .unwrap_or("")
     }
 
     /// Customer index of every touchpoint row.
@@ -310,10 +326,18 @@ impl CustomerBase {
         let customer = *t.customer.get(i)?;
         let currency = *self.currencies.get(*t.currency.get(i)?)?;
         let line_items = match (t.item_start.get(i), t.item_start.get(i + 1)) {
-            (Some(&a), Some(&b)) => t.items.get(a as usize..b as usize).map(<[_]>::to_vec).unwrap_or_default(),
+            (Some(&a), Some(&b)) => t
+                .items
+                .get(a as usize..b as usize)
+                .map(<[_]>::to_vec)
+                .unwrap_or_default(),
             _ => Vec::new(),
         };
-        let store = t.store.get(i).filter(|&&s| s != NONE_U32).map(|&s| self.stores.resolve(s).to_owned());
+        let store = t
+            .store
+            .get(i)
+            .filter(|&&s| s != NONE_U32)
+            .map(|&s| self.stores.resolve(s).to_owned());
         Some(Transaction {
             order_id: self.order_id(i).to_owned(),
             customer_id: crate::records::CustomerId::new(self.customer_id(customer)).ok()?,
@@ -329,15 +353,21 @@ impl CustomerBase {
     /// Touchpoint row `i` as an owned [`Touchpoint`].
     pub fn touchpoint(&self, i: usize) -> Option<Touchpoint> {
         let t = &self.tp;
-        let opt = |interner: &Interner, code: u32| (code != NONE_U32).then(|| interner.resolve(code).to_owned());
+        let opt = |interner: &Interner, code: u32| {
+            (code != NONE_U32).then(|| interner.resolve(code).to_owned())
+        };
         let cost_units = *t.cost_units.get(i)?;
         let cost = if cost_units == i64::MIN {
             None
         } else {
-            Some(Money::from_units(cost_units, *self.currencies.get(*t.cost_currency.get(i)?)?))
+            Some(Money::from_units(
+                cost_units,
+                *self.currencies.get(*t.cost_currency.get(i)?)?,
+            ))
         };
         Some(Touchpoint {
-            customer_id: crate::records::CustomerId::new(self.customer_id(*t.customer.get(i)?)).ok()?,
+            customer_id: crate::records::CustomerId::new(self.customer_id(*t.customer.get(i)?))
+                .ok()?,
             timestamp: from_micros(*t.time_us.get(i)?),
             channel: self.channels.get(*t.channel.get(i)?)?.clone(),
             kind: self.kinds.get(*t.kind.get(i)?)?.clone(),

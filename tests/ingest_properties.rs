@@ -15,16 +15,25 @@ fn ingest_checked(format: Format, input: &[u8]) -> Option<IngestReport> {
     let mut out: Vec<Transaction> = Vec::new();
     let report = transactions(format, input, &opts, &mut out).ok()?;
     assert_eq!(report.accepted + report.rejected, report.rows, "{report:?}");
-    assert_eq!(report.rejections.len() as u64, report.rejected, "{report:?}");
+    assert_eq!(
+        report.rejections.len() as u64,
+        report.rejected,
+        "{report:?}"
+    );
     assert_eq!(out.len() as u64, report.accepted, "{report:?}");
-    assert!(report.rejections.windows(2).all(|w| w[0].line < w[1].line), "rejections in input order: {report:?}");
+    assert!(
+        report.rejections.windows(2).all(|w| w[0].line < w[1].line),
+        "rejections in input order: {report:?}"
+    );
     for t in &out {
         t.check().expect("accepted transactions are valid");
     }
 
     // The store sink validates the same rows the same way.
     let mut loader = Loader::new(opts);
-    let loaded = loader.transactions(format, input, "prop").expect("same input, same outcome");
+    let loaded = loader
+        .transactions(format, input, "prop")
+        .expect("same input, same outcome");
     assert_eq!(loaded, report, "Vec and CustomerBase sinks disagree");
     let (base, _) = loader.finish().unwrap();
     assert_eq!(base.n_transactions() as u64, report.accepted);
@@ -63,13 +72,35 @@ fn line_at(bytes: &[u8], offset: usize) -> u64 {
     1 + breaks as u64
 }
 
-const HEADER: [&str; 8] =
-    ["customer_id", "order_id", "timestamp", "amount", "currency", "channel", "is_refund", "store"];
+const HEADER: [&str; 8] = [
+    "customer_id",
+    "order_id",
+    "timestamp",
+    "amount",
+    "currency",
+    "channel",
+    "is_refund",
+    "store",
+];
 
 /// Valid and invalid values per transaction column.
 const POOLS: [&[&str]; 8] = [
-    &["c1", "c2", "00001", "1", " c3 ", "", "c\u{1}x", "ü-ñ", "a,b", "quo\"te", "two\nlines"],
-    &["o1", "o2", "o3", "o4", "o5", "o1 ", "", "dup", "o,6", "o\"7"],
+    &[
+        "c1",
+        "c2",
+        "00001",
+        "1",
+        " c3 ",
+        "",
+        "c\u{1}x",
+        "ü-ñ",
+        "a,b",
+        "quo\"te",
+        "two\nlines",
+    ],
+    &[
+        "o1", "o2", "o3", "o4", "o5", "o1 ", "", "dup", "o,6", "o\"7",
+    ],
     &[
         "2024-01-01",
         "2024-02-29T10:00:00Z",
@@ -105,13 +136,22 @@ const POOLS: [&[&str]; 8] = [
         ".",
     ],
     &["EUR", "eur", "USD", " gbp ", "EUX", "EURO", ""],
-    &["web", "store", "Call Centre", "carrier pigeon", "", "e-mail"],
+    &[
+        "web",
+        "store",
+        "Call Centre",
+        "carrier pigeon",
+        "",
+        "e-mail",
+    ],
     &["", "true", "false", "1", "0", "yes", "maybe"],
     &["", "s1", "Main St, 1", "a\r\nb"],
 ];
 
 fn random_text() -> BoxedStrategy<String> {
-    prop::collection::vec(any::<char>(), 0..8).prop_map(|cs| cs.into_iter().collect()).boxed()
+    prop::collection::vec(any::<char>(), 0..8)
+        .prop_map(|cs| cs.into_iter().collect())
+        .boxed()
 }
 
 fn field(column: usize) -> BoxedStrategy<String> {
@@ -142,16 +182,22 @@ fn csv_row() -> impl Strategy<Value = CsvRow> {
         prop::sample::select(&["\n", "\r\n", "\r"][..]),
         prop_oneof![6 => Just(0usize), 1 => 1usize..3],
     )
-        .prop_map(|(fields, quote_all, terminator, blank_lines_after)| CsvRow {
-            fields,
-            quote_all,
-            terminator,
-            blank_lines_after,
-        })
+        .prop_map(
+            |(fields, quote_all, terminator, blank_lines_after)| CsvRow {
+                fields,
+                quote_all,
+                terminator,
+                blank_lines_after,
+            },
+        )
 }
 
 /// Renders rows under the header; returns the bytes and each row's (start line, width).
-fn render_csv(rows: &[CsvRow], header_terminator: &str, final_terminator: bool) -> (Vec<u8>, Vec<(u64, usize)>) {
+fn render_csv(
+    rows: &[CsvRow],
+    header_terminator: &str,
+    final_terminator: bool,
+) -> (Vec<u8>, Vec<(u64, usize)>) {
     let mut text = HEADER.join(",");
     text.push_str(header_terminator);
     let mut starts = Vec::new();
@@ -163,7 +209,11 @@ fn render_csv(rows: &[CsvRow], header_terminator: &str, final_terminator: bool) 
             .map(|f| {
                 // A lone empty unquoted field would be a blank line, not a row.
                 let lone_empty = row.fields.len() == 1 && f.is_empty();
-                if row.quote_all || needs_quotes(f) || lone_empty { quote(f) } else { f.clone() }
+                if row.quote_all || needs_quotes(f) || lone_empty {
+                    quote(f)
+                } else {
+                    f.clone()
+                }
             })
             .collect();
         text.push_str(&rendered.join(","));
@@ -175,16 +225,49 @@ fn render_csv(rows: &[CsvRow], header_terminator: &str, final_terminator: bool) 
         }
     }
     let bytes = text.into_bytes();
-    let lines = starts.iter().map(|&(offset, width)| (line_at(&bytes, offset), width)).collect();
+    let lines = starts
+        .iter()
+        .map(|&(offset, width)| (line_at(&bytes, offset), width))
+        .collect();
     (bytes, lines)
 }
 
 /// JSON Lines values per canonical field, as JSON text.
 const JSON_POOLS: [&[&str]; 8] = [
-    &[r#""c1""#, r#""00001""#, "1", r#"" c2 ""#, r#""""#, "null", r#"{"id":1}"#, r#""\u0001""#, r#""\u00fc""#],
+    &[
+        r#""c1""#,
+        r#""00001""#,
+        "1",
+        r#"" c2 ""#,
+        r#""""#,
+        "null",
+        r#"{"id":1}"#,
+        r#""\u0001""#,
+        r#""\u00fc""#,
+    ],
     &[r#""o1""#, r#""o2""#, r#""o3""#, "7", r#""""#, "null", "[1]"],
-    &[r#""2024-01-01""#, r#""2024-02-30""#, r#""yesterday""#, r#""2024-03-01T10:00:00+01:00""#, "20240101", "null"],
-    &["10", "12.5", "-5", "0", r#""NaN""#, r#""1e999""#, "1e308", "-1e-9", r#""1,000""#, "true", "null", "[]"],
+    &[
+        r#""2024-01-01""#,
+        r#""2024-02-30""#,
+        r#""yesterday""#,
+        r#""2024-03-01T10:00:00+01:00""#,
+        "20240101",
+        "null",
+    ],
+    &[
+        "10",
+        "12.5",
+        "-5",
+        "0",
+        r#""NaN""#,
+        r#""1e999""#,
+        "1e308",
+        "-1e-9",
+        r#""1,000""#,
+        "true",
+        "null",
+        "[]",
+    ],
     &[r#""EUR""#, r#""usd""#, r#""EUX""#, "null", "1"],
     &[r#""web""#, r#""carrier pigeon""#, r#""""#, "false"],
     &["true", "false", r#""yes""#, r#""maybe""#, "null", "1"],
@@ -192,17 +275,22 @@ const JSON_POOLS: [&[&str]; 8] = [
 ];
 
 fn json_line() -> impl Strategy<Value = String> {
-    let object = prop::collection::vec((0..HEADER.len(), 0usize..16, any::<bool>()), 0..10).prop_map(|pairs| {
-        let members: Vec<String> = pairs
-            .into_iter()
-            .map(|(field, value, upper)| {
-                let pool = JSON_POOLS[field];
-                let key = if upper { HEADER[field].to_ascii_uppercase() } else { HEADER[field].to_owned() };
-                format!("{:?}:{}", key, pool[value % pool.len()])
-            })
-            .collect();
-        format!("{{{}}}", members.join(","))
-    });
+    let object = prop::collection::vec((0..HEADER.len(), 0usize..16, any::<bool>()), 0..10)
+        .prop_map(|pairs| {
+            let members: Vec<String> = pairs
+                .into_iter()
+                .map(|(field, value, upper)| {
+                    let pool = JSON_POOLS[field];
+                    let key = if upper {
+                        HEADER[field].to_ascii_uppercase()
+                    } else {
+                        HEADER[field].to_owned()
+                    };
+                    format!("{:?}:{}", key, pool[value % pool.len()])
+                })
+                .collect();
+            format!("{{{}}}", members.join(","))
+        });
     let garbage = prop::collection::vec(any::<char>(), 0..20)
         .prop_map(|cs| cs.into_iter().filter(|&c| c != '\n').collect::<String>());
     let items = Just(
@@ -219,14 +307,30 @@ fn json_line() -> impl Strategy<Value = String> {
 
 /// A string id: non-empty after trimming, no control characters.
 fn customer_id() -> impl Strategy<Value = String> {
-    let any_text = prop::collection::vec(any::<char>().prop_filter("no control chars", |c| !c.is_control()), 1..24)
-        .prop_map(|cs| cs.into_iter().collect::<String>());
+    let any_text = prop::collection::vec(
+        any::<char>().prop_filter("no control chars", |c| !c.is_control()),
+        1..24,
+    )
+    .prop_map(|cs| cs.into_iter().collect::<String>());
     let zeros = "0{1,6}[0-9]{0,6}";
     let tricky = prop::sample::select(
-        &["\"", "\"\"", ",", "a,b", " x ", "id\"with\"quotes", "=1+1", "#", "\u{feff}x", "\u{2028}", "１２３"][..],
+        &[
+            "\"",
+            "\"\"",
+            ",",
+            "a,b",
+            " x ",
+            "id\"with\"quotes",
+            "=1+1",
+            "#",
+            "\u{feff}x",
+            "\u{2028}",
+            "１２３",
+        ][..],
     )
     .prop_map(str::to_owned);
-    prop_oneof![4 => any_text, 2 => zeros, 1 => tricky].prop_filter("non-empty after trim", |s| !s.trim().is_empty())
+    prop_oneof![4 => any_text, 2 => zeros, 1 => tricky]
+        .prop_filter("non-empty after trim", |s| !s.trim().is_empty())
 }
 
 proptest! {
@@ -376,7 +480,13 @@ fn ingest_inside_rayon_tasks_completes() {
     csv.push_str("x,bad,2024-02-30,1,EUR,web\n");
     let read = move || -> IngestReport {
         let mut v: Vec<custinsight::records::Transaction> = Vec::new();
-        custinsight::ingest::transactions(Format::Csv, csv.as_bytes(), &IngestOptions::default(), &mut v).unwrap()
+        custinsight::ingest::transactions(
+            Format::Csv,
+            csv.as_bytes(),
+            &IngestOptions::default(),
+            &mut v,
+        )
+        .unwrap()
     };
     let outside = read();
     let (done, wait) = std::sync::mpsc::channel();
@@ -385,7 +495,9 @@ fn ingest_inside_rayon_tasks_completes() {
         let _ = done.send(inside);
     });
     // A deadlock shows as a timeout here rather than a hung test run.
-    let inside = wait.recv_timeout(std::time::Duration::from_secs(120)).expect("nested ingestion deadlocked");
+    let inside = wait
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("nested ingestion deadlocked");
     assert!(inside.iter().all(|r| *r == outside));
     assert_eq!((outside.accepted, outside.rejected), (20_000, 1));
 }

@@ -2,8 +2,8 @@
 
 use custinsight::Error;
 use custinsight::ingest::{
-    Format, IngestOptions, IngestReport, LabelPolicy, Loader, Mode, consents, customers, read_transactions,
-    touchpoints, transactions,
+    Format, IngestOptions, IngestReport, LabelPolicy, Loader, Mode, consents, customers,
+    read_transactions, touchpoints, transactions,
 };
 use custinsight::records::*;
 use custinsight::store::CustomerBase;
@@ -24,7 +24,11 @@ fn lenient() -> IngestOptions {
 /// The report invariants every run must satisfy.
 fn check_invariants(report: &IngestReport, collected: usize) {
     assert_eq!(report.accepted + report.rejected, report.rows, "{report:?}");
-    assert_eq!(report.rejections.len() as u64, report.rejected, "{report:?}");
+    assert_eq!(
+        report.rejections.len() as u64,
+        report.rejected,
+        "{report:?}"
+    );
     assert_eq!(collected as u64, report.accepted, "{report:?}");
 }
 
@@ -53,10 +57,17 @@ fn sandwich(row: &[u8]) -> Vec<u8> {
 }
 
 fn assert_rejection(report: &IngestReport, index: usize, line: u64, field: &str, reason: &str) {
-    let r = report.rejections.get(index).unwrap_or_else(|| panic!("no rejection #{index}: {report:?}"));
+    let r = report
+        .rejections
+        .get(index)
+        .unwrap_or_else(|| panic!("no rejection #{index}: {report:?}"));
     assert_eq!(r.line, line, "line of {r:?}");
     assert_eq!(r.field, field, "field of {r:?}");
-    assert!(r.reason.contains(reason), "reason {:?} should contain {reason:?}", r.reason);
+    assert!(
+        r.reason.contains(reason),
+        "reason {:?} should contain {reason:?}",
+        r.reason
+    );
 }
 
 /// Asserts that the middle row of a sandwich is the only rejection: line 3, `field`, `reason`.
@@ -81,7 +92,10 @@ fn expect_accepted(row: &[u8]) -> Transaction {
 }
 
 fn strict_error(format: Format, input: &[u8]) -> Error {
-    let opts = IngestOptions { mode: Mode::Strict, ..IngestOptions::default() };
+    let opts = IngestOptions {
+        mode: Mode::Strict,
+        ..IngestOptions::default()
+    };
     let mut out = Vec::new();
     transactions(format, input, &opts, &mut out).expect_err("strict mode must stop at a bad row")
 }
@@ -90,20 +104,36 @@ fn strict_error(format: Format, input: &[u8]) -> Error {
 
 #[test]
 fn missing_customer_id_is_rejected() {
-    expect_rejected(b",o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,", "customer_id", "missing value");
-    expect_rejected(b"   ,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,", "customer_id", "missing value");
+    expect_rejected(
+        b",o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,",
+        "customer_id",
+        "missing value",
+    );
+    expect_rejected(
+        b"   ,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,",
+        "customer_id",
+        "missing value",
+    );
 }
 
 #[test]
 fn missing_order_id_is_rejected() {
-    expect_rejected(b"c-x,,2024-01-05T11:00:00Z,5.00,EUR,web,,", "order_id", "missing value");
+    expect_rejected(
+        b"c-x,,2024-01-05T11:00:00Z,5.00,EUR,web,,",
+        "order_id",
+        "missing value",
+    );
 }
 
 // ---------------------------------------------------------------- timestamps
 
 #[test]
 fn unparseable_timestamp_is_rejected() {
-    expect_rejected(b"c-x,o-x,yesterday,5.00,EUR,web,,", "timestamp", "yesterday");
+    expect_rejected(
+        b"c-x,o-x,yesterday,5.00,EUR,web,,",
+        "timestamp",
+        "yesterday",
+    );
 }
 
 #[test]
@@ -113,8 +143,16 @@ fn missing_timestamp_is_rejected() {
 
 #[test]
 fn impossible_date_is_rejected_but_leap_day_is_accepted() {
-    expect_rejected(b"c-x,o-x,2024-02-30,5.00,EUR,web,,", "timestamp", "impossible calendar date");
-    expect_rejected(b"c-x,o-x,2023-02-29T10:00:00Z,5.00,EUR,web,,", "timestamp", "impossible calendar date");
+    expect_rejected(
+        b"c-x,o-x,2024-02-30,5.00,EUR,web,,",
+        "timestamp",
+        "impossible calendar date",
+    );
+    expect_rejected(
+        b"c-x,o-x,2023-02-29T10:00:00Z,5.00,EUR,web,,",
+        "timestamp",
+        "impossible calendar date",
+    );
     let t = expect_accepted(b"c-x,o-x,2024-02-29,5.00,EUR,web,,");
     assert_eq!(t.timestamp, ts("2024-02-29T00:00:00Z"));
 }
@@ -133,11 +171,26 @@ fn rfc3339_with_offset_and_plain_date_are_accepted() {
 
 #[test]
 fn timestamp_outside_accepted_range_is_rejected() {
-    expect_rejected(b"c-x,o-x,1850-01-01,5.00,EUR,web,,", "timestamp", "outside the accepted range");
-    expect_rejected(b"c-x,o-x,2250-06-01T00:00:00Z,5.00,EUR,web,,", "timestamp", "outside the accepted range");
+    expect_rejected(
+        b"c-x,o-x,1850-01-01,5.00,EUR,web,,",
+        "timestamp",
+        "outside the accepted range",
+    );
+    expect_rejected(
+        b"c-x,o-x,2250-06-01T00:00:00Z,5.00,EUR,web,,",
+        "timestamp",
+        "outside the accepted range",
+    );
     // The range is configurable.
-    let opts = IngestOptions { earliest: ts("1800-01-01T00:00:00Z"), ..IngestOptions::default() };
-    let (out, report) = ingest(Format::Csv, &sandwich(b"c-x,o-x,1850-01-01,5.00,EUR,web,,"), &opts);
+    let opts = IngestOptions {
+        earliest: ts("1800-01-01T00:00:00Z"),
+        ..IngestOptions::default()
+    };
+    let (out, report) = ingest(
+        Format::Csv,
+        &sandwich(b"c-x,o-x,1850-01-01,5.00,EUR,web,,"),
+        &opts,
+    );
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(out[1].timestamp, ts("1850-01-01T00:00:00Z"));
 }
@@ -146,35 +199,71 @@ fn timestamp_outside_accepted_range_is_rejected() {
 
 #[test]
 fn nan_amount_is_rejected() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,NaN,EUR,web,,", "amount", "NaN or infinite");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,NaN,EUR,web,,",
+        "amount",
+        "NaN or infinite",
+    );
 }
 
 #[test]
 fn infinite_amounts_are_rejected() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,inf,EUR,web,,", "amount", "NaN or infinite");
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,-Infinity,EUR,web,true,", "amount", "NaN or infinite");
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,1e999,EUR,web,,", "amount", "NaN or infinite");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,inf,EUR,web,,",
+        "amount",
+        "NaN or infinite",
+    );
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,-Infinity,EUR,web,true,",
+        "amount",
+        "NaN or infinite",
+    );
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,1e999,EUR,web,,",
+        "amount",
+        "NaN or infinite",
+    );
 }
 
 #[test]
 fn thousands_separator_amount_is_rejected() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,\"1,000.00\",EUR,web,,", "amount", "not a decimal number");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,\"1,000.00\",EUR,web,,",
+        "amount",
+        "not a decimal number",
+    );
 }
 
 #[test]
 fn overflowing_amount_is_rejected() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,99999999999999999999,EUR,web,,", "amount", "out of range");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,99999999999999999999,EUR,web,,",
+        "amount",
+        "out of range",
+    );
 }
 
 #[test]
 fn missing_amount_is_rejected() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,,EUR,web,,", "amount", "missing value");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,,EUR,web,,",
+        "amount",
+        "missing value",
+    );
 }
 
 #[test]
 fn negative_amount_without_refund_flag_is_rejected() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,-5.00,EUR,web,,", "amount", "not flagged as a refund");
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,-5.00,EUR,web,false,", "amount", "not flagged as a refund");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,-5.00,EUR,web,,",
+        "amount",
+        "not flagged as a refund",
+    );
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,-5.00,EUR,web,false,",
+        "amount",
+        "not flagged as a refund",
+    );
 }
 
 #[test]
@@ -189,29 +278,56 @@ fn negative_amount_with_refund_flag_is_accepted() {
 
 #[test]
 fn refund_with_positive_amount_is_rejected() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,true,", "amount", "refund with a positive amount");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,true,",
+        "amount",
+        "refund with a positive amount",
+    );
 }
 
 #[test]
 fn unparseable_refund_flag_is_rejected() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,-5.00,EUR,web,maybe,", "is_refund", "not a boolean");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,-5.00,EUR,web,maybe,",
+        "is_refund",
+        "not a boolean",
+    );
 }
 
 // ---------------------------------------------------------------- currency
 
 #[test]
 fn unknown_currency_is_rejected_and_lower_case_is_accepted() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUX,web,,", "currency", "unknown currency code `EUX`");
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EURO,web,,", "currency", "unknown currency code");
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,,web,,", "currency", "missing value");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUX,web,,",
+        "currency",
+        "unknown currency code `EUX`",
+    );
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EURO,web,,",
+        "currency",
+        "unknown currency code",
+    );
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,5.00,,web,,",
+        "currency",
+        "missing value",
+    );
     let t = expect_accepted(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,eur,web,,");
     assert_eq!(t.amount.currency, Currency::EUR);
 }
 
 #[test]
 fn default_currency_fills_blank_values_and_missing_column() {
-    let opts = IngestOptions { default_currency: Some(Currency::GBP), ..IngestOptions::default() };
-    let (out, report) = ingest(Format::Csv, &sandwich(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,,web,,"), &opts);
+    let opts = IngestOptions {
+        default_currency: Some(Currency::GBP),
+        ..IngestOptions::default()
+    };
+    let (out, report) = ingest(
+        Format::Csv,
+        &sandwich(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,,web,,"),
+        &opts,
+    );
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(out[1].amount.currency, Currency::GBP);
     let input = b"customer_id,order_id,timestamp,amount,channel\nc1,o1,2024-01-01,1,web\n";
@@ -235,13 +351,19 @@ fn duplicate_order_id_is_rejected_when_collecting_into_a_vec() {
     assert_rejection(&report, 0, 4, "order_id", "duplicate order id `o-1`");
     let orders: Vec<&str> = out.iter().map(|t| t.order_id.as_str()).collect();
     assert_eq!(orders, ["o-1", "o-2", "o-3"]);
-    assert_eq!(out[0].customer_id.as_str(), "c1", "the first occurrence wins");
+    assert_eq!(
+        out[0].customer_id.as_str(),
+        "c1",
+        "the first occurrence wins"
+    );
 }
 
 #[test]
 fn duplicate_order_id_is_rejected_when_loading_into_a_customer_base() {
     let mut loader = Loader::new(IngestOptions::default());
-    let report = loader.transactions(Format::Csv, DUPLICATE_ORDERS.as_bytes(), "memory").unwrap();
+    let report = loader
+        .transactions(Format::Csv, DUPLICATE_ORDERS.as_bytes(), "memory")
+        .unwrap();
     check_invariants(&report, 3);
     assert_eq!((report.rows, report.accepted, report.rejected), (4, 3, 1));
     assert_rejection(&report, 0, 4, "order_id", "duplicate order id `o-1`");
@@ -256,7 +378,11 @@ fn duplicate_order_id_is_rejected_when_loading_into_a_customer_base() {
     assert_eq!(range.len(), 1);
     assert_eq!(base.order_id(range.start), "o-1");
     // A rejected row leaves no trace in the base: its customer is not "seen".
-    assert_eq!(base.index_of("c-dup"), None, "rejected row created a customer");
+    assert_eq!(
+        base.index_of("c-dup"),
+        None,
+        "rejected row created a customer"
+    );
     assert_eq!(base.n_customers(), 3);
 }
 
@@ -284,20 +410,44 @@ fn duplicate_order_id_is_rejected_across_loader_inputs() {
 
 #[test]
 fn wrong_column_count_is_rejected() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUR", "row", "expected 8 fields, found 5");
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,,extra", "row", "expected 8 fields, found 9");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUR",
+        "row",
+        "expected 8 fields, found 5",
+    );
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,,extra",
+        "row",
+        "expected 8 fields, found 9",
+    );
 }
 
 #[test]
 fn invalid_utf8_is_rejected_without_panicking() {
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUR,\xff,,", "channel", "invalid UTF-8");
-    expect_rejected(b"c-\xffx,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,", "customer_id", "invalid UTF-8 at byte 2");
-    expect_rejected(b"c-x,o-x,2024-01-05T11:00:00Z,5.\xc3,EUR,web,,", "amount", "invalid UTF-8");
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUR,\xff,,",
+        "channel",
+        "invalid UTF-8",
+    );
+    expect_rejected(
+        b"c-\xffx,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,",
+        "customer_id",
+        "invalid UTF-8 at byte 2",
+    );
+    expect_rejected(
+        b"c-x,o-x,2024-01-05T11:00:00Z,5.\xc3,EUR,web,,",
+        "amount",
+        "invalid UTF-8",
+    );
 }
 
 #[test]
 fn control_character_in_customer_id_is_rejected() {
-    expect_rejected(b"c\x01x,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,", "customer_id", "control character");
+    expect_rejected(
+        b"c\x01x,o-x,2024-01-05T11:00:00Z,5.00,EUR,web,,",
+        "customer_id",
+        "control character",
+    );
 }
 
 // ---------------------------------------------------------------- labels
@@ -310,7 +460,10 @@ fn unknown_channel_is_kept_leniently_and_rejected_on_request() {
     let t = expect_accepted(b"c-x,o-x,2024-01-05T11:00:00Z,5.00,EUR,Call Centre,,");
     assert_eq!(t.channel, Channel::CallCenter);
 
-    let opts = IngestOptions { unknown_labels: LabelPolicy::Reject, ..IngestOptions::default() };
+    let opts = IngestOptions {
+        unknown_labels: LabelPolicy::Reject,
+        ..IngestOptions::default()
+    };
     let (out, report) = ingest(Format::Csv, &sandwich(row), &opts);
     assert_eq!((report.rows, report.accepted, report.rejected), (3, 2, 1));
     assert_rejection(&report, 0, 3, "channel", "unknown value `carrier pigeon`");
@@ -373,7 +526,13 @@ fn strict_mode_stops_at_the_first_bad_row_with_the_same_location() {
 fn strict_mode_accepts_clean_input() {
     let opts = IngestOptions::strict();
     let mut out = Vec::new();
-    let report = transactions(Format::Csv, &sandwich(b"c-x,o-x,2024-01-05,1,EUR,web,,")[..], &opts, &mut out).unwrap();
+    let report = transactions(
+        Format::Csv,
+        &sandwich(b"c-x,o-x,2024-01-05,1,EUR,web,,")[..],
+        &opts,
+        &mut out,
+    )
+    .unwrap();
     check_invariants(&report, out.len());
     assert_eq!((report.rows, report.accepted), (3, 3));
 }
@@ -415,12 +574,33 @@ fn header_only_input_has_no_rows() {
 #[test]
 fn invalid_options_are_rejected() {
     let mut out = Vec::new();
-    let opts = IngestOptions { delimiter: b'"', ..IngestOptions::default() };
+    let opts = IngestOptions {
+        delimiter: b'"',
+        ..IngestOptions::default()
+    };
     let err = transactions(Format::Csv, TX_HEADER.as_bytes(), &opts, &mut out).unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { name: "delimiter", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidParameter {
+                name: "delimiter",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let opts = IngestOptions::default().map_column("kundennummer", "kunde");
     let err = transactions(Format::Csv, TX_HEADER.as_bytes(), &opts, &mut out).unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { name: "columns", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidParameter {
+                name: "columns",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 // ---------------------------------------------------------------- header handling
@@ -463,14 +643,20 @@ fn mapped_column_applies_to_rejections_and_json_keys() {
 #[test]
 fn semicolon_delimiter_is_supported() {
     let input = b"customer_id;order_id;timestamp;amount;currency;channel\nc1;o1;2024-01-01;1.5;EUR;web\nc2;o2;2024-01-02;x;EUR;web\n";
-    let opts = IngestOptions { delimiter: b';', ..IngestOptions::default() };
+    let opts = IngestOptions {
+        delimiter: b';',
+        ..IngestOptions::default()
+    };
     let (out, report) = ingest(Format::Csv, input, &opts);
     assert_eq!((report.rows, report.accepted), (2, 1));
     assert_rejection(&report, 0, 3, "amount", "not a decimal number");
     assert_eq!(out[0].amount.units, 15_000);
     // With the default delimiter the whole header is one unknown column.
     let mut sink = Vec::new();
-    assert!(matches!(transactions(Format::Csv, &input[..], &lenient(), &mut sink), Err(Error::InvalidInput(_))));
+    assert!(matches!(
+        transactions(Format::Csv, &input[..], &lenient(), &mut sink),
+        Err(Error::InvalidInput(_))
+    ));
 }
 
 #[test]
@@ -489,7 +675,10 @@ fn header_names_are_case_insensitive_with_aliases() {
 #[test]
 fn customer_header_aliases() {
     let input = b"client_id,first_name,surname,e_mail,dob,zip\nk1,Ada,Lovelace,ada@example.org,1815-12-10,W1\n";
-    let opts = IngestOptions { earliest: ts("1800-01-01T00:00:00Z"), ..IngestOptions::default() };
+    let opts = IngestOptions {
+        earliest: ts("1800-01-01T00:00:00Z"),
+        ..IngestOptions::default()
+    };
     let mut got = Vec::new();
     let report = customers(Format::Csv, &input[..], &opts, &mut |c| {
         got.push(c);
@@ -499,13 +688,32 @@ fn customer_header_aliases() {
     check_invariants(&report, got.len());
     let c = &got[0];
     assert_eq!(c.id.as_str(), "k1");
-    assert_eq!(c.profile.given_name.as_ref().map(|n| n.expose().as_str()), Some("Ada"));
-    assert_eq!(c.profile.family_name.as_ref().map(|n| n.expose().as_str()), Some("Lovelace"));
+    assert_eq!(
+        c.profile.given_name.as_ref().map(|n| n.expose().as_str()),
+        Some("Ada")
+    );
+    assert_eq!(
+        c.profile.family_name.as_ref().map(|n| n.expose().as_str()),
+        Some("Lovelace")
+    );
     assert_eq!(c.profile.emails.len(), 1);
     assert_eq!(c.profile.emails[0].expose(), "ada@example.org");
-    assert_eq!(c.profile.birth_date.as_ref().map(|d| d.expose().to_string()).as_deref(), Some("1815-12-10"));
-    assert_eq!(c.profile.postcode.as_ref().map(|p| p.expose().as_str()), Some("W1"));
-    assert!(c.profile.attributes.is_empty(), "aliased columns are not attributes");
+    assert_eq!(
+        c.profile
+            .birth_date
+            .as_ref()
+            .map(|d| d.expose().to_string())
+            .as_deref(),
+        Some("1815-12-10")
+    );
+    assert_eq!(
+        c.profile.postcode.as_ref().map(|p| p.expose().as_str()),
+        Some("W1")
+    );
+    assert!(
+        c.profile.attributes.is_empty(),
+        "aliased columns are not attributes"
+    );
 }
 
 // ---------------------------------------------------------------- quoting and line numbers
@@ -526,7 +734,10 @@ fn quoted_fields_with_commas_and_newlines_keep_line_numbers() {
     assert_rejection(&report, 1, 9, "customer_id", "missing value");
     assert_eq!(out[0].store.as_deref(), Some("Main St, 1"));
     assert_eq!(out[1].store.as_deref(), Some("Line one\nline two"));
-    assert_eq!(out[2].store.as_deref(), Some("a \"quoted\", multi\nline\nstore"));
+    assert_eq!(
+        out[2].store.as_deref(),
+        Some("a \"quoted\", multi\nline\nstore")
+    );
 }
 
 #[test]
@@ -585,7 +796,11 @@ fn lone_carriage_returns_count_as_line_breaks() {
 
 // ---------------------------------------------------------------- customers
 
-fn ingest_customers(format: Format, input: &[u8], opts: &IngestOptions) -> (Vec<Customer>, IngestReport) {
+fn ingest_customers(
+    format: Format,
+    input: &[u8],
+    opts: &IngestOptions,
+) -> (Vec<Customer>, IngestReport) {
     let mut got = Vec::new();
     let report = customers(format, input, opts, &mut |c| {
         got.push(c);
@@ -606,12 +821,23 @@ fn customers_duplicate_id_is_rejected() {
 
     // Through the loader as well.
     let mut loader = Loader::new(lenient());
-    let report = loader.customers(Format::Csv, &input[..], "customers").unwrap();
+    let report = loader
+        .customers(Format::Csv, &input[..], "customers")
+        .unwrap();
     assert_rejection(&report, 0, 4, "customer_id", "duplicate customer id `k1`");
     let (base, _) = loader.finish().unwrap();
     assert_eq!(base.n_customers(), 2);
     let k1 = base.index_of("k1").unwrap();
-    assert_eq!(base.customer(k1).unwrap().profile.given_name.as_ref().unwrap().expose(), "Ada");
+    assert_eq!(
+        base.customer(k1)
+            .unwrap()
+            .profile
+            .given_name
+            .as_ref()
+            .unwrap()
+            .expose(),
+        "Ada"
+    );
 }
 
 #[test]
@@ -622,7 +848,16 @@ fn customers_impossible_birth_date_is_rejected() {
     assert_rejection(&report, 0, 3, "birth_date", "impossible calendar date");
     assert_rejection(&report, 1, 4, "birth_date", "outside the accepted range");
     assert_rejection(&report, 2, 5, "birth_date", "not a date");
-    assert_eq!(got[0].profile.birth_date.as_ref().unwrap().expose().to_string(), "1990-02-28");
+    assert_eq!(
+        got[0]
+            .profile
+            .birth_date
+            .as_ref()
+            .unwrap()
+            .expose()
+            .to_string(),
+        "1990-02-28"
+    );
     assert_eq!(got[1].id.as_str(), "k5");
     assert!(got[1].profile.birth_date.is_none());
 }
@@ -633,9 +868,18 @@ fn customers_extra_columns_become_attributes() {
     let (got, report) = ingest_customers(Format::Csv, input, &lenient());
     assert!(report.is_clean(), "{report:?}");
     let attrs = &got[0].profile.attributes;
-    assert_eq!(attrs.get("loyalty_tier"), Some(&AttributeValue::Text("gold".into())));
-    assert_eq!(attrs.get("Segment Code"), Some(&AttributeValue::Text("A7".into())));
-    assert!(!attrs.contains_key("empty"), "blank attribute values are dropped");
+    assert_eq!(
+        attrs.get("loyalty_tier"),
+        Some(&AttributeValue::Text("gold".into()))
+    );
+    assert_eq!(
+        attrs.get("Segment Code"),
+        Some(&AttributeValue::Text("A7".into()))
+    );
+    assert!(
+        !attrs.contains_key("empty"),
+        "blank attribute values are dropped"
+    );
     assert!(!attrs.contains_key("given_name"));
     assert_eq!(attrs.len(), 2);
 }
@@ -649,12 +893,23 @@ fn customers_invalid_utf8_attribute_is_rejected() {
 
 #[test]
 fn customers_emails_are_split_on_semicolons() {
-    let input = b"customer_id,email,phone\nk1,\"ada@example.org; ada.l@example.com ;\",+44 1|+44 2\n";
+    let input =
+        b"customer_id,email,phone\nk1,\"ada@example.org; ada.l@example.com ;\",+44 1|+44 2\n";
     let (got, report) = ingest_customers(Format::Csv, input, &lenient());
     assert!(report.is_clean(), "{report:?}");
-    let emails: Vec<&str> = got[0].profile.emails.iter().map(|e| e.expose().as_str()).collect();
+    let emails: Vec<&str> = got[0]
+        .profile
+        .emails
+        .iter()
+        .map(|e| e.expose().as_str())
+        .collect();
     assert_eq!(emails, ["ada@example.org", "ada.l@example.com"]);
-    let phones: Vec<&str> = got[0].profile.phones.iter().map(|e| e.expose().as_str()).collect();
+    let phones: Vec<&str> = got[0]
+        .profile
+        .phones
+        .iter()
+        .map(|e| e.expose().as_str())
+        .collect();
     assert_eq!(phones, ["+44 1", "+44 2"]);
 }
 
@@ -664,8 +919,14 @@ fn customers_gender_label_policy() {
     let (got, report) = ingest_customers(Format::Csv, input, &lenient());
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(got[0].profile.gender, Some(Gender::Female));
-    assert_eq!(got[1].profile.gender, Some(Gender::Other("prefer not to say".into())));
-    let opts = IngestOptions { unknown_labels: LabelPolicy::Reject, ..IngestOptions::default() };
+    assert_eq!(
+        got[1].profile.gender,
+        Some(Gender::Other("prefer not to say".into()))
+    );
+    let opts = IngestOptions {
+        unknown_labels: LabelPolicy::Reject,
+        ..IngestOptions::default()
+    };
     let (_, report) = ingest_customers(Format::Csv, input, &opts);
     assert_rejection(&report, 0, 3, "gender", "prefer not to say");
 }
@@ -678,14 +939,24 @@ fn customers_json_lines() {
     assert_eq!((report.rows, report.accepted), (2, 1));
     assert_rejection(&report, 0, 2, "nested", "scalar");
     let attrs = &got[0].profile.attributes;
-    assert_eq!(attrs.get("tier"), Some(&AttributeValue::Text("gold".into())));
-    assert_eq!(attrs.get("points"), Some(&AttributeValue::Text("120".into())));
+    assert_eq!(
+        attrs.get("tier"),
+        Some(&AttributeValue::Text("gold".into()))
+    );
+    assert_eq!(
+        attrs.get("points"),
+        Some(&AttributeValue::Text("120".into()))
+    );
     assert_eq!(attrs.get("vip"), Some(&AttributeValue::Text("true".into())));
 }
 
 // ---------------------------------------------------------------- touchpoints
 
-fn ingest_touchpoints(format: Format, input: &[u8], opts: &IngestOptions) -> (Vec<Touchpoint>, IngestReport) {
+fn ingest_touchpoints(
+    format: Format,
+    input: &[u8],
+    opts: &IngestOptions,
+) -> (Vec<Touchpoint>, IngestReport) {
     let mut got = Vec::new();
     let report = touchpoints(format, input, opts, &mut |t| {
         got.push(t);
@@ -707,7 +978,13 @@ fn touchpoints_csv() {
     let (got, report) = ingest_touchpoints(Format::Csv, input, &lenient());
     assert_eq!((report.rows, report.accepted, report.rejected), (5, 2, 3));
     assert_rejection(&report, 0, 4, "cost", "negative cost");
-    assert_rejection(&report, 1, 5, "cost_currency", "unknown currency code `EUX`");
+    assert_rejection(
+        &report,
+        1,
+        5,
+        "cost_currency",
+        "unknown currency code `EUX`",
+    );
     assert_rejection(&report, 2, 6, "timestamp", "impossible calendar date");
     assert_eq!(got[0].kind, TouchpointKind::Impression);
     assert_eq!(got[0].channel, Channel::Email);
@@ -717,7 +994,10 @@ fn touchpoints_csv() {
     assert_eq!(got[1].session_id.as_deref(), Some("s-1"));
     assert_eq!(got[1].cost, None);
 
-    let opts = IngestOptions { unknown_labels: LabelPolicy::Reject, ..IngestOptions::default() };
+    let opts = IngestOptions {
+        unknown_labels: LabelPolicy::Reject,
+        ..IngestOptions::default()
+    };
     let (_, report) = ingest_touchpoints(Format::Csv, input, &opts);
     assert_rejection(&report, 0, 3, "kind", "unknown value `doom scrolling`");
 }
@@ -737,7 +1017,9 @@ fn touchpoints_json_lines() {
     assert_eq!(got[0].cost, Some(Money::from_units(5_000, Currency::USD)));
 
     let mut loader = Loader::new(lenient());
-    loader.touchpoints(Format::JsonLines, &input[..], "tp").unwrap();
+    loader
+        .touchpoints(Format::JsonLines, &input[..], "tp")
+        .unwrap();
     let (base, _) = loader.finish().unwrap();
     assert_eq!(base.n_touchpoints(), 1);
     assert_eq!(base.touchpoint(0).unwrap(), got[0]);
@@ -769,7 +1051,9 @@ fn consents_csv_feed_allows() {
     assert_eq!(events[2].1.status, ConsentStatus::Granted);
 
     let mut loader = Loader::new(lenient());
-    let report = loader.consents(Format::Csv, &input[..], "consent.csv").unwrap();
+    let report = loader
+        .consents(Format::Csv, &input[..], "consent.csv")
+        .unwrap();
     assert_eq!(report.accepted, 3);
     loader
         .transactions(
@@ -779,18 +1063,44 @@ fn consents_csv_feed_allows() {
         )
         .unwrap();
     let (base, inputs) = loader.finish().unwrap();
-    assert_eq!(inputs.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(), ["consents", "transactions"]);
+    assert_eq!(
+        inputs.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>(),
+        ["consents", "transactions"]
+    );
     let k1 = base.index_of("k1").unwrap();
     let k2 = base.index_of("k2").unwrap();
     let m = Purpose::Marketing;
-    assert!(!base.allows(k1, &Channel::Email, &m, ts("2023-12-31T00:00:00Z")), "before the grant");
+    assert!(
+        !base.allows(k1, &Channel::Email, &m, ts("2023-12-31T00:00:00Z")),
+        "before the grant"
+    );
     assert!(base.allows(k1, &Channel::Email, &m, ts("2024-01-15T00:00:00Z")));
-    assert!(!base.allows(k1, &Channel::Email, &m, ts("2024-03-01T00:00:00Z")), "email withdrawn");
-    assert!(base.allows(k1, &Channel::Sms, &m, ts("2024-03-01T00:00:00Z")), "other channels still granted");
-    assert!(!base.allows(k1, &Channel::Sms, &Purpose::Analytics, ts("2024-03-01T00:00:00Z")));
-    assert!(base.allows(k2, &Channel::Web, &Purpose::Analytics, ts("2024-03-01T00:00:00Z")));
+    assert!(
+        !base.allows(k1, &Channel::Email, &m, ts("2024-03-01T00:00:00Z")),
+        "email withdrawn"
+    );
+    assert!(
+        base.allows(k1, &Channel::Sms, &m, ts("2024-03-01T00:00:00Z")),
+        "other channels still granted"
+    );
+    assert!(!base.allows(
+        k1,
+        &Channel::Sms,
+        &Purpose::Analytics,
+        ts("2024-03-01T00:00:00Z")
+    ));
+    assert!(base.allows(
+        k2,
+        &Channel::Web,
+        &Purpose::Analytics,
+        ts("2024-03-01T00:00:00Z")
+    ));
     assert!(!base.allows(k2, &Channel::Web, &m, ts("2024-03-01T00:00:00Z")));
-    assert_eq!(base.index_of("k3"), None, "rejected consent rows create no customer");
+    assert_eq!(
+        base.index_of("k3"),
+        None,
+        "rejected consent rows create no customer"
+    );
     assert_eq!(base.transaction_range(k1).len(), 1);
 }
 
@@ -819,7 +1129,11 @@ const JSONL: &str = concat!(
 fn json_lines_transactions() {
     let (out, report) = ingest(Format::JsonLines, JSONL.as_bytes(), &lenient());
     // 11 physical lines, 2 of them blank (not rows, but still counted as lines).
-    assert_eq!((report.rows, report.accepted, report.rejected), (9, 3, 6), "{report:?}");
+    assert_eq!(
+        (report.rows, report.accepted, report.rejected),
+        (9, 3, 6),
+        "{report:?}"
+    );
     assert_rejection(&report, 0, 4, "amount", "NaN or infinite");
     assert_rejection(&report, 1, 5, "row", "invalid JSON");
     assert_rejection(&report, 2, 6, "row", "expected a JSON object");
@@ -853,7 +1167,9 @@ fn json_lines_numbers_and_line_items_reach_the_customer_base() {
     assert!(out[2].line_items.is_empty(), "null line items are none");
 
     let mut loader = Loader::new(lenient());
-    let loaded = loader.transactions(Format::JsonLines, JSONL.as_bytes(), "jsonl").unwrap();
+    let loaded = loader
+        .transactions(Format::JsonLines, JSONL.as_bytes(), "jsonl")
+        .unwrap();
     assert_eq!(loaded, report);
     let (base, _) = loader.finish().unwrap();
     assert_eq!(base.n_transactions(), 3);
@@ -911,7 +1227,11 @@ fn ids_are_opaque_strings() {
     assert_ne!(b, c);
     assert_eq!(base.customer_id(a), "00001");
     assert_eq!(base.customer_id(b), "1");
-    assert_eq!(base.transaction_range(a).len(), 2, "surrounding whitespace is not part of an id");
+    assert_eq!(
+        base.transaction_range(a).len(),
+        2,
+        "surrounding whitespace is not part of an id"
+    );
     assert_eq!(base.transaction_range(b).len(), 1);
     assert_eq!(base.index_of("01"), None);
 }
@@ -920,7 +1240,10 @@ fn ids_are_opaque_strings() {
 
 #[test]
 fn files_are_read_by_extension() {
-    let dir = std::env::temp_dir().join(format!("custinsight-ingest-validation-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "custinsight-ingest-validation-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let csv_path = dir.join("tx.csv");
     let jsonl_path = dir.join("tx.jsonl");
@@ -939,7 +1262,9 @@ fn files_are_read_by_extension() {
     assert_eq!(report.accepted, 2);
     let report = loader.transactions_file(&jsonl_path).unwrap();
     assert_eq!(report.accepted, 3);
-    let err = loader.transactions_file(dir.join("missing.csv")).unwrap_err();
+    let err = loader
+        .transactions_file(dir.join("missing.csv"))
+        .unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     let (base, inputs) = loader.finish().unwrap();
     assert_eq!(inputs.len(), 2);

@@ -20,7 +20,12 @@ fn continuous_triples(pop: &Population) -> Triples {
         }
         let first = times[r.start] as f64;
         let last = times[r.end - 1] as f64;
-        t.add((r.len() - 1) as f64, (last - first) / week_us, (end - first) / week_us, 1.0);
+        t.add(
+            (r.len() - 1) as f64,
+            (last - first) / week_us,
+            (end - first) / week_us,
+            1.0,
+        );
     }
     t
 }
@@ -31,19 +36,40 @@ fn bgnbd_recovers_known_parameters_within_5_percent() {
     params.touchpoints = false;
     params.duplicate_share = 0.0;
     let pop = Population::generate(&params, 11).unwrap();
-    let model = BgNbdParams::default().fit(&continuous_triples(&pop)).unwrap();
+    let model = BgNbdParams::default()
+        .fit(&continuous_triples(&pop))
+        .unwrap();
     assert!(model.report.converged);
     let truth = params.purchases;
-    for (name, got, want) in
-        [("r", model.r, truth.r), ("alpha", model.alpha, truth.alpha), ("a", model.a, truth.a), ("b", model.b, truth.b)]
-    {
+    for (name, got, want) in [
+        ("r", model.r, truth.r),
+        ("alpha", model.alpha, truth.alpha),
+        ("a", model.a, truth.a),
+        ("b", model.b, truth.b),
+    ] {
         let error = (got - want).abs() / want;
-        assert!(error < 0.05, "{name}: fitted {got:.4}, truth {want}, relative error {error:.3}");
+        assert!(
+            error < 0.05,
+            "{name}: fitted {got:.4}, truth {want}, relative error {error:.3}"
+        );
     }
     // The reported standard errors are consistent with the distance to the truth.
-    let se = model.report.standard_errors.clone().expect("positive-definite information");
-    for (k, (got, want)) in model.params().iter().zip([truth.r, truth.alpha, truth.a, truth.b]).enumerate() {
-        assert!((got - want).abs() < 5.0 * se[k], "parameter {k}: {got} vs {want}, se {}", se[k]);
+    let se = model
+        .report
+        .standard_errors
+        .clone()
+        .expect("positive-definite information");
+    for (k, (got, want)) in model
+        .params()
+        .iter()
+        .zip([truth.r, truth.alpha, truth.a, truth.b])
+        .enumerate()
+    {
+        assert!(
+            (got - want).abs() < 5.0 * se[k],
+            "parameter {k}: {got} vs {want}, se {}",
+            se[k]
+        );
     }
 }
 
@@ -53,13 +79,25 @@ fn nobody_repeating_is_not_identifiable() {
     t.add(0.0, 0.0, 10.0, 5.0);
     t.add(0.0, 0.0, 20.0, 3.0);
     let err = BgNbdParams::default().fit(&t).unwrap_err();
-    assert!(matches!(err, custinsight::Error::NotIdentifiable { .. }), "{err}");
+    assert!(
+        matches!(err, custinsight::Error::NotIdentifiable { .. }),
+        "{err}"
+    );
     assert!(BgNbdParams::default().fit(&Triples::default()).is_err());
     let mut bad = Triples::default();
     bad.add(2.0, 12.0, 10.0, 1.0);
-    assert!(matches!(BgNbdParams::default().fit(&bad).unwrap_err(), custinsight::Error::InvalidInput(_)));
-    let params = BgNbdParams { penalizer: -1.0, ..BgNbdParams::default() };
-    assert!(matches!(params.fit(&t).unwrap_err(), custinsight::Error::InvalidParameter { .. }));
+    assert!(matches!(
+        BgNbdParams::default().fit(&bad).unwrap_err(),
+        custinsight::Error::InvalidInput(_)
+    ));
+    let params = BgNbdParams {
+        penalizer: -1.0,
+        ..BgNbdParams::default()
+    };
+    assert!(matches!(
+        params.fit(&t).unwrap_err(),
+        custinsight::Error::InvalidParameter { .. }
+    ));
 }
 
 /// The fitted model describes the data it was fitted on (customers by repeat
@@ -89,7 +127,10 @@ fn fitted_bgnbd_matches_frequencies_and_predicts_the_holdout() {
     };
     let bins = frequency_fit(&summary, 15, |n, t| model.prob_n_purchases(n, t));
     let total: f64 = bins.iter().map(|b| b.expected).sum();
-    assert!((total - summary.len() as f64).abs() < 1e-6 * total, "expected counts sum to the customers");
+    assert!(
+        (total - summary.len() as f64).abs() < 1e-6 * total,
+        "expected counts sum to the customers"
+    );
     for b in &bins {
         // Poisson-scale tolerance: 5 standard deviations plus a little slack for the fit itself.
         let tolerance = 5.0 * b.expected.sqrt() + 0.02 * b.expected + 5.0;
@@ -114,12 +155,25 @@ fn fitted_bgnbd_matches_frequencies_and_predicts_the_holdout() {
             amount: amounts[i] as f64 / 1e4,
         })
         .collect();
-    let start = pop.observation_start.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let start = pop
+        .observation_start
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
     let cal_end = start.checked_add(jiff::Span::new().days(78 * 7)).unwrap();
     let obs_end = pop.observation_end.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let ch = CalibrationHoldout::from_purchases(purchases.iter().copied(), Period::Day, cal_end, obs_end).unwrap();
-    let cal_model = BgNbdParams::default().fit(&ch.calibration.triples()).unwrap();
-    let table = holdout_fit(&ch, 6, |t, x, tx, tc| cal_model.expected_purchases(t, x, tx, tc));
+    let ch = CalibrationHoldout::from_purchases(
+        purchases.iter().copied(),
+        Period::Day,
+        cal_end,
+        obs_end,
+    )
+    .unwrap();
+    let cal_model = BgNbdParams::default()
+        .fit(&ch.calibration.triples())
+        .unwrap();
+    let table = holdout_fit(&ch, 6, |t, x, tx, tc| {
+        cal_model.expected_purchases(t, x, tx, tc)
+    });
     for b in table.iter().filter(|b| b.customers >= 500) {
         // Daily periods merge same-day purchases (a few percent), hence the relative slack.
         let tolerance = 0.12 * b.actual_mean.max(b.predicted_mean) + 0.05;
@@ -151,16 +205,29 @@ fn gamma_gamma_recovers_known_parameters_within_5_percent() {
         if r.len() < 2 {
             continue;
         }
-        let repeat: f64 = amounts[r.start + 1..r.end].iter().map(|&u| u as f64 / 1e4).sum();
+        let repeat: f64 = amounts[r.start + 1..r.end]
+            .iter()
+            .map(|&u| u as f64 / 1e4)
+            .sum();
         let n = (r.len() - 1) as f64;
         x.push(n);
         m.push(repeat / n);
     }
     let model = GammaGammaParams::default().fit_values(&x, &m).unwrap();
     let truth = params.spend;
-    for (name, got, want) in [("p", model.p, truth.p), ("q", model.q, truth.q), ("v", model.v, truth.gamma)] {
+    for (name, got, want) in [
+        ("p", model.p, truth.p),
+        ("q", model.q, truth.q),
+        ("v", model.v, truth.gamma),
+    ] {
         let error = (got - want).abs() / want;
-        assert!(error < 0.05, "{name}: fitted {got:.4}, truth {want}, relative error {error:.3}");
+        assert!(
+            error < 0.05,
+            "{name}: fitted {got:.4}, truth {want}, relative error {error:.3}"
+        );
     }
-    assert!(model.spend_frequency_correlation.abs() < 0.1, "spend is independent of frequency by construction");
+    assert!(
+        model.spend_frequency_correlation.abs() < 0.1,
+        "spend is independent of frequency by construction"
+    );
 }

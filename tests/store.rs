@@ -35,7 +35,10 @@ fn shuffled(n: usize, step: usize) -> Vec<usize> {
 fn histories(base: &CustomerBase) -> HashMap<String, Vec<String>> {
     base.customer_indices()
         .map(|c| {
-            let orders = base.transaction_range(c).map(|i| base.order_id(i).to_owned()).collect();
+            let orders = base
+                .transaction_range(c)
+                .map(|i| base.order_id(i).to_owned())
+                .collect();
             (base.customer_id(c).to_owned(), orders)
         })
         .collect()
@@ -46,15 +49,28 @@ fn assert_histories_sorted(base: &CustomerBase) {
     for c in base.customer_indices() {
         let range = base.transaction_range(c);
         covered += range.len();
-        assert!(range.clone().all(|i| base.tx_customer()[i] == c), "customer {c} range holds other rows");
+        assert!(
+            range.clone().all(|i| base.tx_customer()[i] == c),
+            "customer {c} range holds other rows"
+        );
         let times = &base.tx_time_micros()[range];
-        assert!(times.windows(2).all(|w| w[0] <= w[1]), "customer {c} history out of time order");
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "customer {c} history out of time order"
+        );
         let range = base.touchpoint_range(c);
         assert!(range.clone().all(|i| base.tp_customer()[i] == c));
         let times = &base.tp_time_micros()[range];
-        assert!(times.windows(2).all(|w| w[0] <= w[1]), "customer {c} journey out of time order");
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "customer {c} journey out of time order"
+        );
     }
-    assert_eq!(covered, base.n_transactions(), "ranges cover every row exactly once");
+    assert_eq!(
+        covered,
+        base.n_transactions(),
+        "ranges cover every row exactly once"
+    );
 }
 
 #[test]
@@ -65,8 +81,18 @@ fn histories_are_in_time_order_regardless_of_insertion_order() {
     for c in 0..50 {
         for k in 0..40 {
             let t = at(c * 1_000 + k * 17 % 40 * 10);
-            all.push(tx(&format!("o-{c}-{k}"), &format!("c{c:03}"), t, 10_000 + k));
-            touch.push(Touchpoint::new(id(&format!("c{c:03}")), t, Channel::Email, TouchpointKind::Click));
+            all.push(tx(
+                &format!("o-{c}-{k}"),
+                &format!("c{c:03}"),
+                t,
+                10_000 + k,
+            ));
+            touch.push(Touchpoint::new(
+                id(&format!("c{c:03}")),
+                t,
+                Channel::Email,
+                TouchpointKind::Click,
+            ));
         }
     }
     let mut reference: Option<HashMap<String, Vec<String>>> = None;
@@ -101,18 +127,23 @@ fn histories_are_in_time_order_regardless_of_insertion_order() {
 fn ties_keep_insertion_order() {
     let noon = ts("2024-06-01T12:00:00Z");
     let mut b = CustomerBase::builder();
-    b.add_transaction(&tx("late", "c1", ts("2024-06-02T00:00:00Z"), 1)).unwrap();
+    b.add_transaction(&tx("late", "c1", ts("2024-06-02T00:00:00Z"), 1))
+        .unwrap();
     for name in ["t-3", "t-1", "t-2"] {
         b.add_transaction(&tx(name, "c1", noon, 1)).unwrap();
     }
-    b.add_transaction(&tx("early", "c1", ts("2024-05-01T00:00:00Z"), 1)).unwrap();
+    b.add_transaction(&tx("early", "c1", ts("2024-05-01T00:00:00Z"), 1))
+        .unwrap();
     b.add_transaction(&tx("other", "c0", noon, 1)).unwrap();
     for name in ["t-9", "t-0"] {
         b.add_transaction(&tx(name, "c1", noon, 1)).unwrap();
     }
     let base = b.build().unwrap();
     let c1 = base.index_of("c1").unwrap();
-    let orders: Vec<&str> = base.transaction_range(c1).map(|i| base.order_id(i)).collect();
+    let orders: Vec<&str> = base
+        .transaction_range(c1)
+        .map(|i| base.order_id(i))
+        .collect();
     assert_eq!(orders, ["early", "t-3", "t-1", "t-2", "t-9", "t-0", "late"]);
 
     // Large enough for a parallel sort: many customers, many ties, shuffled arrival.
@@ -121,7 +152,8 @@ fn ties_keep_insertion_order() {
     for (seq, i) in shuffled(n, 7_919).into_iter().enumerate() {
         let customer = format!("k{}", i % 100);
         let time = at((i % 5) as i64); // five distinct times per customer, hundreds of ties each
-        b.add_transaction(&tx(&format!("{seq:06}"), &customer, time, 1)).unwrap();
+        b.add_transaction(&tx(&format!("{seq:06}"), &customer, time, 1))
+            .unwrap();
         let mut tp = Touchpoint::new(id(&customer), time, Channel::Web, TouchpointKind::Visit);
         tp.session_id = Some(format!("{seq:06}"));
         b.add_touchpoint(&tp).unwrap();
@@ -135,15 +167,26 @@ fn ties_keep_insertion_order() {
             let (a, z) = (w[0], w[1]);
             if base.tx_time_micros()[a] == base.tx_time_micros()[z] {
                 // Order ids are the arrival sequence numbers, zero-padded.
-                assert!(base.order_id(a) < base.order_id(z), "tie broke insertion order");
+                assert!(
+                    base.order_id(a) < base.order_id(z),
+                    "tie broke insertion order"
+                );
             }
         }
-        let sessions: Vec<String> =
-            base.touchpoint_range(c).map(|i| base.touchpoint(i).unwrap().session_id.unwrap()).collect();
-        let times: Vec<i64> = base.touchpoint_range(c).map(|i| base.tp_time_micros()[i]).collect();
+        let sessions: Vec<String> = base
+            .touchpoint_range(c)
+            .map(|i| base.touchpoint(i).unwrap().session_id.unwrap())
+            .collect();
+        let times: Vec<i64> = base
+            .touchpoint_range(c)
+            .map(|i| base.tp_time_micros()[i])
+            .collect();
         for k in 1..sessions.len() {
             if times[k - 1] == times[k] {
-                assert!(sessions[k - 1] < sessions[k], "touchpoint tie broke insertion order");
+                assert!(
+                    sessions[k - 1] < sessions[k],
+                    "touchpoint tie broke insertion order"
+                );
             }
         }
     }
@@ -155,7 +198,11 @@ fn index_of_finds_every_customer() {
     let mut b = CustomerBase::builder();
     let ids: Vec<String> = (0..n).map(|i| format!("{:07}", i * 7 % n)).collect();
     for (k, customer) in ids.iter().enumerate() {
-        assert_eq!(b.customer_index(customer).unwrap(), k as u32, "dense indices in order of first appearance");
+        assert_eq!(
+            b.customer_index(customer).unwrap(),
+            k as u32,
+            "dense indices in order of first appearance"
+        );
     }
     b.add_transaction(&tx("o-1", &ids[42], at(0), 1)).unwrap();
     b.add_customer(Customer::new(id("new-one"))).unwrap();
@@ -167,9 +214,17 @@ fn index_of_finds_every_customer() {
         assert_eq!(base.customer_id(k as u32), customer);
     }
     assert_eq!(base.index_of("new-one"), Some(n as u32));
-    assert_eq!(base.index_of(&format!("  {}\t", ids[3])), Some(3), "lookups trim like ids do");
+    assert_eq!(
+        base.index_of(&format!("  {}\t", ids[3])),
+        Some(3),
+        "lookups trim like ids do"
+    );
     assert_eq!(base.index_of("0000000"), Some(0));
-    assert_eq!(base.index_of("0"), None, "ids are opaque: no numeric matching");
+    assert_eq!(
+        base.index_of("0"),
+        None,
+        "ids are opaque: no numeric matching"
+    );
     assert_eq!(base.index_of("missing"), None);
     assert_eq!(base.customer_id(u32::MAX), "");
     assert_eq!(base.transaction_range(u32::MAX), 0..0);
@@ -183,7 +238,12 @@ fn index_of_finds_every_customer() {
 fn sample_transactions() -> Vec<Transaction> {
     let mut out = Vec::new();
     // The first transactions have no line items, so items start mid-way.
-    out.push(tx("A-1", "alice", ts("2024-01-03T10:00:00.123456Z"), 12_345));
+    out.push(tx(
+        "A-1",
+        "alice",
+        ts("2024-01-03T10:00:00.123456Z"),
+        12_345,
+    ));
     out.push(Transaction::new(
         "B-1",
         id("bob"),
@@ -191,14 +251,36 @@ fn sample_transactions() -> Vec<Transaction> {
         Money::from_units(999_999, Currency::USD),
         Channel::Other("carrier pigeon".into()),
     ));
-    let mut with_items = Transaction::new("A-2", id("alice"), ts("2024-01-01T08:00:00Z"), eur(150_000), Channel::Store);
+    let mut with_items = Transaction::new(
+        "A-2",
+        id("alice"),
+        ts("2024-01-01T08:00:00Z"),
+        eur(150_000),
+        Channel::Store,
+    );
     with_items.store = Some("berlin-01".into());
     with_items.line_items = vec![
-        LineItem { product_id: "p-1".into(), category: Some("shoes".into()), quantity: 2.0, unit_price: eur(50_000) },
-        LineItem { product_id: "p-2".into(), category: None, quantity: 0.5, unit_price: eur(100_000) },
+        LineItem {
+            product_id: "p-1".into(),
+            category: Some("shoes".into()),
+            quantity: 2.0,
+            unit_price: eur(50_000),
+        },
+        LineItem {
+            product_id: "p-2".into(),
+            category: None,
+            quantity: 0.5,
+            unit_price: eur(100_000),
+        },
     ];
     out.push(with_items);
-    let mut refund = Transaction::new("A-3", id("alice"), ts("2024-02-01T08:00:00Z"), eur(-50_000), Channel::Store);
+    let mut refund = Transaction::new(
+        "A-3",
+        id("alice"),
+        ts("2024-02-01T08:00:00Z"),
+        eur(-50_000),
+        Channel::Store,
+    );
     refund.store = Some("berlin-01".into());
     refund.line_items = vec![LineItem {
         product_id: "p-1".into(),
@@ -231,30 +313,56 @@ fn transaction_round_trips_every_field() {
     let mut alice = Customer::new(id("alice"));
     alice.profile.given_name = Some(Pii::new("Alice".to_owned()));
     alice.profile.emails = vec!["alice@example.org".into()];
-    alice.consent.grant(None, Purpose::Marketing, ts("2020-01-01T00:00:00Z"));
-    let mut tp =
-        Touchpoint::new(id("bob"), ts("2024-01-01T00:00:00Z"), Channel::Email, TouchpointKind::Other("x".into()));
+    alice
+        .consent
+        .grant(None, Purpose::Marketing, ts("2020-01-01T00:00:00Z"));
+    let mut tp = Touchpoint::new(
+        id("bob"),
+        ts("2024-01-01T00:00:00Z"),
+        Channel::Email,
+        TouchpointKind::Other("x".into()),
+    );
     tp.campaign = Some("spring".into());
     tp.topic = Some("shoes".into());
     tp.cost = Some(Money::from_units(200, Currency::USD));
     tp.session_id = Some("s-1".into());
-    let bare = Touchpoint::new(id("dora"), ts("2024-01-02T00:00:00Z"), Channel::Web, TouchpointKind::Visit);
+    let bare = Touchpoint::new(
+        id("dora"),
+        ts("2024-01-02T00:00:00Z"),
+        Channel::Web,
+        TouchpointKind::Visit,
+    );
     let touchpoints = vec![tp.clone(), bare.clone()];
 
     let base = CustomerBase::from_records([alice.clone()], &input, &touchpoints).unwrap();
     assert_eq!(base.n_transactions(), input.len());
     assert_eq!(base.n_touchpoints(), 2);
     assert_eq!(base.n_customers(), 5, "alice, bob, 00007, 7, dora");
-    assert_eq!(base.customer_id(0), "alice", "customer records are added first");
+    assert_eq!(
+        base.customer_id(0),
+        "alice",
+        "customer records are added first"
+    );
 
-    let by_order: HashMap<String, Transaction> = base.iter_transactions().map(|t| (t.order_id.clone(), t)).collect();
+    let by_order: HashMap<String, Transaction> = base
+        .iter_transactions()
+        .map(|t| (t.order_id.clone(), t))
+        .collect();
     assert_eq!(by_order.len(), input.len());
     for original in &input {
         let mut expected = original.clone();
-        if expected.store.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        if expected
+            .store
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
             expected.store = None;
         }
-        assert_eq!(by_order[&original.order_id], expected, "round trip of {}", original.order_id);
+        assert_eq!(
+            by_order[&original.order_id], expected,
+            "round trip of {}",
+            original.order_id
+        );
     }
     for i in 0..base.n_transactions() {
         let t = base.transaction(i).unwrap();
@@ -263,19 +371,31 @@ fn transaction_round_trips_every_field() {
         assert_eq!(base.tx_amount_units()[i], t.amount.units);
         assert_eq!(base.tx_is_refund()[i], t.is_refund);
         assert_eq!(base.channel(base.tx_channel_codes()[i]), Some(&t.channel));
-        assert_eq!(base.customer_id(base.tx_customer()[i]), t.customer_id.as_str());
+        assert_eq!(
+            base.customer_id(base.tx_customer()[i]),
+            t.customer_id.as_str()
+        );
     }
     let a = base.index_of("alice").unwrap();
-    let alice_orders: Vec<&str> = base.transaction_range(a).map(|i| base.order_id(i)).collect();
+    let alice_orders: Vec<&str> = base
+        .transaction_range(a)
+        .map(|i| base.order_id(i))
+        .collect();
     assert_eq!(alice_orders, ["A-2", "A-1", "A-3"]);
     assert_eq!(base.customer(a), Some(&alice));
-    assert!(base.customer(base.index_of("bob").unwrap()).is_none(), "no record loaded for bob");
+    assert!(
+        base.customer(base.index_of("bob").unwrap()).is_none(),
+        "no record loaded for bob"
+    );
     assert_ne!(base.index_of("00007"), base.index_of("7"));
 
     let tps: Vec<Touchpoint> = base.iter_touchpoints().collect();
     assert_eq!(tps, touchpoints);
     assert!(base.kinds().contains(&TouchpointKind::Other("x".into())));
-    assert!(base.channels().contains(&Channel::Other("carrier pigeon".into())));
+    assert!(
+        base.channels()
+            .contains(&Channel::Other("carrier pigeon".into()))
+    );
     assert!(base.currencies().contains(&Currency::GBP));
 }
 
@@ -284,7 +404,10 @@ fn builder_rejects_invalid_transactions_without_side_effects() {
     let mut b = CustomerBase::builder();
     b.add_transaction(&tx("o-1", "c1", at(0), 1)).unwrap();
     let dup = b.add_transaction(&tx("o-1", "c2", at(1), 1)).unwrap_err();
-    assert!(matches!(dup, custinsight::Error::DuplicateOrderId(ref o) if o == "o-1"), "{dup:?}");
+    assert!(
+        matches!(dup, custinsight::Error::DuplicateOrderId(ref o) if o == "o-1"),
+        "{dup:?}"
+    );
     let mut unflagged = tx("o-2", "c3", at(2), -5);
     unflagged.is_refund = false;
     assert!(b.add_transaction(&unflagged).is_err());
@@ -298,13 +421,20 @@ fn builder_rejects_invalid_transactions_without_side_effects() {
         quantity: 1.0,
         unit_price: Money::from_units(5, Currency::USD),
     });
-    assert!(b.add_transaction(&mixed).is_err(), "line item currency must match");
+    assert!(
+        b.add_transaction(&mixed).is_err(),
+        "line item currency must match"
+    );
     assert!(b.contains_order("o-1"));
     assert!(!b.contains_order("o-2"));
     assert_eq!(b.n_transactions(), 1);
     let base = b.build().unwrap();
     assert_eq!(base.n_transactions(), 1);
-    assert_eq!(base.n_customers(), 1, "rejected transactions leave no customers behind");
+    assert_eq!(
+        base.n_customers(),
+        1,
+        "rejected transactions leave no customers behind"
+    );
     assert_eq!(base.index_of("c2"), None);
 }
 
@@ -315,7 +445,11 @@ fn memory_base(sorted_input: bool) -> CustomerBase {
     let channels = [Channel::Web, Channel::Store, Channel::App];
     for i in 0..n {
         // Either customer-major (already sorted) or time-major (needs the sort).
-        let (customer, time) = if sorted_input { (i / 10, i as i64) } else { (i % customers, i as i64) };
+        let (customer, time) = if sorted_input {
+            (i / 10, i as i64)
+        } else {
+            (i % customers, i as i64)
+        };
         let t = Transaction::new(
             format!("O{:08}", i + 1),
             id(&format!("C{customer:06}")),
@@ -333,11 +467,19 @@ fn memory_per_transaction_is_small() {
     for sorted_input in [false, true] {
         let base = memory_base(sorted_input);
         assert_eq!(base.n_transactions(), 100_000);
-        assert_eq!(base.order_id(0), "O00000001", "customer C000000's first order");
+        assert_eq!(
+            base.order_id(0),
+            "O00000001",
+            "customer C000000's first order"
+        );
         let m = base.memory();
         println!(
             "memory ({} input): {:.2} bytes per transaction ({} transaction bytes for {} transactions; {} customer bytes)",
-            if sorted_input { "pre-sorted" } else { "time-ordered" },
+            if sorted_input {
+                "pre-sorted"
+            } else {
+                "time-ordered"
+            },
             m.bytes_per_transaction,
             m.transaction_bytes,
             base.n_transactions(),
@@ -345,7 +487,11 @@ fn memory_per_transaction_is_small() {
         );
         assert!(m.bytes_per_transaction > 0.0);
         assert!((m.bytes_per_transaction - m.transaction_bytes as f64 / 100_000.0).abs() < 1e-9);
-        assert!(m.bytes_per_transaction <= 48.0, "{:.2} bytes per transaction", m.bytes_per_transaction);
+        assert!(
+            m.bytes_per_transaction <= 48.0,
+            "{:.2} bytes per transaction",
+            m.bytes_per_transaction
+        );
         assert_eq!(m.touchpoint_bytes, 0);
         assert_eq!(m.bytes_per_touchpoint, 0.0);
     }
@@ -357,7 +503,9 @@ fn consent_events_are_reflected_by_allows() {
     let mut b = CustomerBase::builder();
     // A customer with a record and a consent in it.
     let mut with_record = Customer::new(id("rec"));
-    with_record.consent.grant(None, Purpose::Analytics, ts("2024-01-01T00:00:00Z"));
+    with_record
+        .consent
+        .grant(None, Purpose::Analytics, ts("2024-01-01T00:00:00Z"));
     with_record.profile.city = Some("Lyon".into());
     b.add_customer(with_record).unwrap();
     b.add_consent_event(
@@ -410,7 +558,12 @@ fn consent_events_are_reflected_by_allows() {
     assert!(
         b.add_consent_event(
             "   ",
-            ConsentEvent { channel: None, purpose: m.clone(), status: ConsentStatus::Granted, at: at(0) }
+            ConsentEvent {
+                channel: None,
+                purpose: m.clone(),
+                status: ConsentStatus::Granted,
+                at: at(0)
+            }
         )
         .is_err()
     );
@@ -420,9 +573,18 @@ fn consent_events_are_reflected_by_allows() {
     let rec = base.index_of("rec").unwrap();
     assert!(base.allows(rec, &Channel::Email, &m, when));
     assert!(!base.allows(rec, &Channel::Sms, &m, when), "sms withdrawn");
-    assert!(base.allows(rec, &Channel::Sms, &m, ts("2024-01-15T00:00:00Z")), "before the withdrawal");
-    assert!(!base.allows(rec, &Channel::Email, &m, ts("2023-12-01T00:00:00Z")), "before the grant");
-    assert!(base.allows(rec, &Channel::Web, &Purpose::Analytics, when), "the record's own consent is kept");
+    assert!(
+        base.allows(rec, &Channel::Sms, &m, ts("2024-01-15T00:00:00Z")),
+        "before the withdrawal"
+    );
+    assert!(
+        !base.allows(rec, &Channel::Email, &m, ts("2023-12-01T00:00:00Z")),
+        "before the grant"
+    );
+    assert!(
+        base.allows(rec, &Channel::Web, &Purpose::Analytics, when),
+        "the record's own consent is kept"
+    );
     let record = base.customer(rec).unwrap();
     assert_eq!(record.profile.city.as_deref(), Some("Lyon"));
     assert_eq!(record.consent.events().len(), 3);
@@ -434,10 +596,16 @@ fn consent_events_are_reflected_by_allows() {
 
     let late = base.index_of("late").unwrap();
     assert!(base.allows(late, &Channel::Web, &m, when));
-    assert_eq!(base.customer(late).unwrap().profile.country.as_deref(), Some("FR"));
+    assert_eq!(
+        base.customer(late).unwrap().profile.country.as_deref(),
+        Some("FR")
+    );
 
     let buyer = base.index_of("buyer").unwrap();
-    assert!(!base.allows(buyer, &Channel::Email, &m, when), "consent is opt-in");
+    assert!(
+        !base.allows(buyer, &Channel::Email, &m, when),
+        "consent is opt-in"
+    );
     assert!(!base.allows(u32::MAX, &Channel::Email, &m, when));
 }
 
@@ -465,7 +633,9 @@ fn bulk_load_after_single_adds_checks_earlier_orders() {
                b,o-3,2024-01-04,4,EUR,web\n\
                d,o-2,2024-01-05,5,EUR,web\n\
                a,o-4,2024-01-06,6,EUR,web\n";
-    let report = loader.transactions(Format::Csv, csv.as_bytes(), "t.csv").unwrap();
+    let report = loader
+        .transactions(Format::Csv, csv.as_bytes(), "t.csv")
+        .unwrap();
     assert_eq!((report.rows, report.accepted, report.rejected), (5, 3, 2));
     let lines: Vec<u64> = report.rejections.iter().map(|r| r.line).collect();
     assert_eq!(lines, [3, 5]);
@@ -476,10 +646,16 @@ fn bulk_load_after_single_adds_checks_earlier_orders() {
     assert_eq!(base.customer_id(0), "a");
     assert_eq!(base.customer_id(1), "b");
     let a = base.index_of("a").unwrap();
-    let orders: Vec<&str> = base.transaction_range(a).map(|i| base.order_id(i)).collect();
+    let orders: Vec<&str> = base
+        .transaction_range(a)
+        .map(|i| base.order_id(i))
+        .collect();
     assert_eq!(orders, ["o-1", "o-4"]);
     let b = base.index_of("b").unwrap();
-    let orders: Vec<&str> = base.transaction_range(b).map(|i| base.order_id(i)).collect();
+    let orders: Vec<&str> = base
+        .transaction_range(b)
+        .map(|i| base.order_id(i))
+        .collect();
     assert_eq!(orders, ["o-2", "o-3"]);
 }
 
@@ -496,11 +672,28 @@ fn bulk_add_equals_row_by_row() {
     let channel = Channel::Web;
     let rows: Vec<(String, String, i64, i64)> = (0..40_000)
         .map(|i| {
-            let customer = if rng.gen_bool(0.001) { " ".to_owned() } else { format!("{:05}", rng.gen_range(0..3_000)) };
+            let customer = if rng.gen_bool(0.001) {
+                " ".to_owned()
+            } else {
+                format!("{:05}", rng.gen_range(0..3_000))
+            };
             // Every 50th row repeats an earlier order id.
-            let order = if i > 0 && i % 50 == 0 { format!("o{}", rng.gen_range(0..i)) } else { format!("o{i}") };
-            let amount = if rng.gen_bool(0.002) { -100 } else { rng.gen_range(1..1_000_000) };
-            (customer, order, 1_700_000_000 + rng.gen_range(0..10_000_000), amount)
+            let order = if i > 0 && i % 50 == 0 {
+                format!("o{}", rng.gen_range(0..i))
+            } else {
+                format!("o{i}")
+            };
+            let amount = if rng.gen_bool(0.002) {
+                -100
+            } else {
+                rng.gen_range(1..1_000_000)
+            };
+            (
+                customer,
+                order,
+                1_700_000_000 + rng.gen_range(0..10_000_000),
+                amount,
+            )
         })
         .collect();
     fn as_ref<'a>(r: &'a (String, String, i64, i64), channel: &'a Channel) -> TransactionRef<'a> {
@@ -524,11 +717,21 @@ fn bulk_add_equals_row_by_row() {
         }
     }
     let mut bulk = custinsight::store::CustomerBase::builder();
-    let rejected = bulk.add_transactions(rows.iter().map(|r| as_ref(r, &channel))).unwrap();
+    let rejected = bulk
+        .add_transactions(rows.iter().map(|r| as_ref(r, &channel)))
+        .unwrap();
     let got: Vec<(usize, String)> = rejected.iter().map(|(i, e)| (*i, e.to_string())).collect();
     assert_eq!(got, expected);
-    assert!(rejected.iter().any(|(_, e)| matches!(e, Error::DuplicateOrderId(_))));
-    assert!(rejected.iter().any(|(_, e)| matches!(e, Error::InvalidValue { .. })));
+    assert!(
+        rejected
+            .iter()
+            .any(|(_, e)| matches!(e, Error::DuplicateOrderId(_)))
+    );
+    assert!(
+        rejected
+            .iter()
+            .any(|(_, e)| matches!(e, Error::InvalidValue { .. }))
+    );
 
     let (a, b) = (one_by_one.build().unwrap(), bulk.build().unwrap());
     assert_eq!(a.n_customers(), b.n_customers());

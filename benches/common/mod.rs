@@ -23,7 +23,12 @@ pub fn transactions_csv(rows: usize, seed: u64) -> Vec<u8> {
         let cents = (rng.r#gen::<f64>().powi(2) * 30_000.0) as u64 + 50;
         let currency = if rng.gen_bool(0.9) { "EUR" } else { "USD" };
         let channel = channels[rng.gen_range(0..channels.len())];
-        let _ = writeln!(out, "{customer:07},O{i:08},{ts},{}.{:02},{currency},{channel}", cents / 100, cents % 100);
+        let _ = writeln!(
+            out,
+            "{customer:07},O{i:08},{ts},{}.{:02},{currency},{channel}",
+            cents / 100,
+            cents % 100
+        );
     }
     out.into_bytes()
 }

@@ -25,18 +25,33 @@ fn field_text(bytes: Option<&[u8]>) -> Result<Option<Cow<'_, str>>, String> {
     let Some(bytes) = bytes else { return Ok(None) };
     let inner = bytes.trim_ascii();
     let offset = inner.as_ptr() as usize - bytes.as_ptr() as usize;
-    let text = std::str::from_utf8(inner).map_err(|e| format!("invalid UTF-8 at byte {}", offset + e.valid_up_to()))?;
+    let text = std::str::from_utf8(inner)
+        .map_err(|e| format!("invalid UTF-8 at byte {}", offset + e.valid_up_to()))?;
     let trimmed = super::parse::trim(text);
-    Ok(if trimmed.is_empty() { None } else { Some(Cow::Borrowed(trimmed)) })
+    Ok(if trimmed.is_empty() {
+        None
+    } else {
+        Some(Cow::Borrowed(trimmed))
+    })
 }
 
 impl Fields for CsvRow<'_> {
     fn text(&self, field: Field) -> Result<Option<Cow<'_, str>>, String> {
-        let Some(column) = self.columns.get(field).copied().flatten() else { return Ok(None) };
+        let Some(column) = self.columns.get(field).copied().flatten() else {
+            return Ok(None);
+        };
         if let Some(text) = self.text {
-            let value = self.record.range(column).and_then(|r| text.get(r)).unwrap_or("");
+            let value = self
+                .record
+                .range(column)
+                .and_then(|r| text.get(r))
+                .unwrap_or("");
             let trimmed = super::parse::trim(value);
-            return Ok(if trimmed.is_empty() { None } else { Some(Cow::Borrowed(trimmed)) });
+            return Ok(if trimmed.is_empty() {
+                None
+            } else {
+                Some(Cow::Borrowed(trimmed))
+            });
         }
         field_text(self.record.get(column))
     }
@@ -45,7 +60,8 @@ impl Fields for CsvRow<'_> {
         self.extras
             .iter()
             .map(|(name, c)| {
-                let text = field_text(self.record.get(*c)).map(|t| t.map(Cow::into_owned).unwrap_or_default());
+                let text = field_text(self.record.get(*c))
+                    .map(|t| t.map(Cow::into_owned).unwrap_or_default());
                 (name.clone(), text)
             })
             .collect()
@@ -72,7 +88,12 @@ pub(crate) struct LineBreaks<R> {
 
 impl<R> LineBreaks<R> {
     fn new(inner: R) -> Self {
-        LineBreaks { inner, read: 0, pending: VecDeque::new(), passed: 0 }
+        LineBreaks {
+            inner,
+            read: 0,
+            pending: VecDeque::new(),
+            passed: 0,
+        }
     }
 
     /// Whether pending byte `i` ends a line (a `\r` followed by `\n` does not; its `\n` does).
@@ -85,13 +106,21 @@ impl<R> LineBreaks<R> {
     /// must not precede the previous call's): the line breaks before `start`,
     /// plus those in the run of `\r`/`\n` the parser skipped there.
     fn record_line(&mut self, start: u64) -> u64 {
-        while self.pending.front().is_some_and(|&(offset, _)| offset < start) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|&(offset, _)| offset < start)
+        {
             self.passed += u64::from(self.is_break(0));
             self.pending.pop_front();
         }
         let mut skipped = 0;
         let mut i = 0;
-        while self.pending.get(i).is_some_and(|&(offset, _)| offset == start + i as u64) {
+        while self
+            .pending
+            .get(i)
+            .is_some_and(|&(offset, _)| offset == start + i as u64)
+        {
             skipped += u64::from(self.is_break(i));
             i += 1;
         }
@@ -104,7 +133,9 @@ impl<R: Read> Read for LineBreaks<R> {
         let n = self.inner.read(buf)?;
         let read = self.read;
         let bytes = buf.get(..n).unwrap_or(&[]);
-        self.pending.extend(memchr::memchr2_iter(b'\r', b'\n', bytes).map(|i| (read + i as u64, bytes[i] == b'\n')));
+        self.pending.extend(
+            memchr::memchr2_iter(b'\r', b'\n', bytes).map(|i| (read + i as u64, bytes[i] == b'\n')),
+        );
         self.read += n as u64;
         Ok(n)
     }
@@ -139,7 +170,9 @@ pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> 
         .buffer_capacity(1 << 16)
         .from_reader(LineBreaks::new(input));
     let mut header = ByteRecord::new();
-    let has_header = reader.read_byte_record(&mut header).map_err(|e| csv_error(e, "header"))?;
+    let has_header = reader
+        .read_byte_record(&mut header)
+        .map_err(|e| csv_error(e, "header"))?;
     if !has_header {
         return Err(Error::InvalidInput("empty input: no header row".into()));
     }
@@ -147,21 +180,35 @@ pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> 
         .iter()
         .enumerate()
         .map(|(i, raw)| {
-            let raw = if i == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
+            let raw = if i == 0 {
+                raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
+            } else {
+                raw
+            };
             std::str::from_utf8(raw)
                 .map(|s| s.trim().to_owned())
-                .map_err(|_| Error::InvalidInput(format!("header column {} is not valid UTF-8", i + 1)))
+                .map_err(|_| {
+                    Error::InvalidInput(format!("header column {} is not valid UTF-8", i + 1))
+                })
         })
         .collect::<Result<_>>()?;
     let mut columns: Vec<Option<usize>> = vec![None; FIELD_NAMES.len()];
     for &f in schema.fields {
         columns[f] = resolve_column(name(f), &names, opts);
     }
-    let missing: Vec<&str> = schema.required(opts).filter(|&f| columns[f].is_none()).map(name).collect();
+    let missing: Vec<&str> = schema
+        .required(opts)
+        .filter(|&f| columns[f].is_none())
+        .map(name)
+        .collect();
     if !missing.is_empty() {
         return Err(Error::InvalidInput(format!(
             "missing required column(s) {} (header: {})",
-            missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
             names.join(","),
         )));
     }
@@ -171,7 +218,14 @@ pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> 
         .filter(|(i, n)| !columns.contains(&Some(*i)) && !n.is_empty())
         .map(|(i, n)| (n.clone(), i))
         .collect();
-    Ok(Opened { records: Records { reader }, header: Header { columns, extras, width: names.len() } })
+    Ok(Opened {
+        records: Records { reader },
+        header: Header {
+            columns,
+            extras,
+            width: names.len(),
+        },
+    })
 }
 
 impl<R: Read> Records<R> {
@@ -190,12 +244,23 @@ impl<R: Read> Records<R> {
 
 impl Header {
     /// The row view of a record, or the whole-row problem of a wrong width.
-    pub(crate) fn row<'a>(&'a self, record: &'a ByteRecord) -> std::result::Result<CsvRow<'a>, RowProblem> {
+    pub(crate) fn row<'a>(
+        &'a self,
+        record: &'a ByteRecord,
+    ) -> std::result::Result<CsvRow<'a>, RowProblem> {
         if record.len() != self.width {
-            return Err(RowProblem::new("row", format!("expected {} fields, found {}", self.width, record.len())));
+            return Err(RowProblem::new(
+                "row",
+                format!("expected {} fields, found {}", self.width, record.len()),
+            ));
         }
         let text = std::str::from_utf8(record.as_slice()).ok();
-        Ok(CsvRow { record, text, columns: &self.columns, extras: &self.extras })
+        Ok(CsvRow {
+            record,
+            text,
+            columns: &self.columns,
+            extras: &self.extras,
+        })
     }
 }
 
@@ -206,7 +271,10 @@ pub(crate) fn for_each_row<R: Read>(
     schema: &Schema,
     handle: &mut RowHandler<'_>,
 ) -> Result<()> {
-    let Opened { mut records, header } = open(input, opts, schema)?;
+    let Opened {
+        mut records,
+        header,
+    } = open(input, opts, schema)?;
     let mut record = ByteRecord::new();
     while let Some(line) = records.next_record(&mut record)? {
         match header.row(&record) {

@@ -27,7 +27,11 @@ impl Fields for JsonRow<'_> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => {
                 let t = s.trim();
-                Ok(if t.is_empty() { None } else { Some(Cow::Borrowed(t)) })
+                Ok(if t.is_empty() {
+                    None
+                } else {
+                    Some(Cow::Borrowed(t))
+                })
             }
             Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(scalar_text(v).map(Cow::Owned)),
             Some(_) => Err("expected a string or number, found a nested value".into()),
@@ -35,15 +39,21 @@ impl Fields for JsonRow<'_> {
     }
 
     fn extras(&self) -> Vec<(String, Result<String, String>)> {
-        let known: Vec<&str> =
-            self.schema.fields.iter().filter_map(|&f| json_key(name(f), self.object, self.opts)).collect();
+        let known: Vec<&str> = self
+            .schema
+            .fields
+            .iter()
+            .filter_map(|&f| json_key(name(f), self.object, self.opts))
+            .collect();
         self.object
             .iter()
             .filter(|(k, _)| !known.contains(&k.as_str()))
             .map(|(k, v)| {
                 let text = match v {
                     Value::Null => Ok(String::new()),
-                    v => scalar_text(v).ok_or_else(|| "expected a scalar attribute value".to_owned()),
+                    v => {
+                        scalar_text(v).ok_or_else(|| "expected a scalar attribute value".to_owned())
+                    }
                 };
                 (k.clone(), text)
             })
@@ -67,19 +77,30 @@ pub(crate) fn for_each_row<R: Read>(
     let mut line = 0u64;
     loop {
         buf.clear();
-        let n = reader.read_until(b'\n', &mut buf).map_err(|e| Error::io("json lines input", e))?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io("json lines input", e))?;
         if n == 0 {
             break;
         }
         line += 1;
-        let bytes = buf.strip_prefix(b"\xEF\xBB\xBF".as_slice()).filter(|_| line == 1).unwrap_or(&buf);
+        let bytes = buf
+            .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+            .filter(|_| line == 1)
+            .unwrap_or(&buf);
         if bytes.trim_ascii().is_empty() {
             continue;
         }
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
-                handle(line, Err(RowProblem::new("row", format!("invalid UTF-8 at byte {}", e.valid_up_to()))))?;
+                handle(
+                    line,
+                    Err(RowProblem::new(
+                        "row",
+                        format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                    )),
+                )?;
                 continue;
             }
         };
@@ -90,11 +111,18 @@ pub(crate) fn for_each_row<R: Read>(
                 continue;
             }
             Err(e) => {
-                handle(line, Err(RowProblem::new("row", format!("invalid JSON: {e}"))))?;
+                handle(
+                    line,
+                    Err(RowProblem::new("row", format!("invalid JSON: {e}"))),
+                )?;
                 continue;
             }
         };
-        let row = JsonRow { object: &object, schema, opts };
+        let row = JsonRow {
+            object: &object,
+            schema,
+            opts,
+        };
         handle(line, Ok(&row))?;
     }
     Ok(())

@@ -103,7 +103,12 @@ pub enum Format {
 impl Format {
     /// JSON Lines for `.jsonl`, `.ndjson` and `.json` files, CSV otherwise.
     pub fn from_path(path: &Path) -> Format {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("jsonl" | "ndjson" | "json") => Format::JsonLines,
             _ => Format::Csv,
         }
@@ -147,7 +152,11 @@ impl Default for IngestOptions {
 impl IngestOptions {
     /// Strict mode with unknown labels rejected.
     pub fn strict() -> Self {
-        IngestOptions { mode: Mode::Strict, unknown_labels: LabelPolicy::Reject, ..Self::default() }
+        IngestOptions {
+            mode: Mode::Strict,
+            unknown_labels: LabelPolicy::Reject,
+            ..Self::default()
+        }
     }
 
     /// Maps a canonical field to a column name in the input.
@@ -170,7 +179,11 @@ impl IngestOptions {
             ));
         }
         if self.earliest > self.latest {
-            return Err(Error::param("earliest", self.earliest, "must not be after `latest`"));
+            return Err(Error::param(
+                "earliest",
+                self.earliest,
+                "must not be after `latest`",
+            ));
         }
         for field in self.columns.keys() {
             if !rows::FIELD_NAMES.contains(&field.as_str()) {
@@ -189,25 +202,44 @@ pub(crate) struct Schema {
 
 impl Schema {
     fn required<'a>(&'a self, opts: &'a IngestOptions) -> impl Iterator<Item = rows::Field> + 'a {
-        self.required
-            .iter()
-            .copied()
-            .filter(|&f| !(opts.default_currency.is_some() && matches!(f, rows::CURRENCY | rows::COST_CURRENCY)))
+        self.required.iter().copied().filter(|&f| {
+            !(opts.default_currency.is_some() && matches!(f, rows::CURRENCY | rows::COST_CURRENCY))
+        })
     }
 }
 
 const TRANSACTIONS: Schema = Schema {
     fields: rows::TRANSACTION_FIELDS,
-    required: &[rows::CUSTOMER_ID, rows::ORDER_ID, rows::TIMESTAMP, rows::AMOUNT, rows::CURRENCY, rows::CHANNEL],
+    required: &[
+        rows::CUSTOMER_ID,
+        rows::ORDER_ID,
+        rows::TIMESTAMP,
+        rows::AMOUNT,
+        rows::CURRENCY,
+        rows::CHANNEL,
+    ],
 };
-const CUSTOMERS: Schema = Schema { fields: rows::CUSTOMER_FIELDS, required: &[rows::CUSTOMER_ID] };
+const CUSTOMERS: Schema = Schema {
+    fields: rows::CUSTOMER_FIELDS,
+    required: &[rows::CUSTOMER_ID],
+};
 const TOUCHPOINTS: Schema = Schema {
     fields: rows::TOUCHPOINT_FIELDS,
-    required: &[rows::CUSTOMER_ID, rows::TIMESTAMP, rows::CHANNEL, rows::KIND],
+    required: &[
+        rows::CUSTOMER_ID,
+        rows::TIMESTAMP,
+        rows::CHANNEL,
+        rows::KIND,
+    ],
 };
 const CONSENTS: Schema = Schema {
     fields: rows::CONSENT_FIELDS,
-    required: &[rows::CUSTOMER_ID, rows::PURPOSE, rows::STATUS, rows::TIMESTAMP],
+    required: &[
+        rows::CUSTOMER_ID,
+        rows::PURPOSE,
+        rows::STATUS,
+        rows::TIMESTAMP,
+    ],
 };
 
 /// Other common names for canonical fields, matched after the canonical name itself.
@@ -215,7 +247,14 @@ fn aliases(field: &str) -> &'static [&'static str] {
     match field {
         "customer_id" => &["customer", "customerid", "client_id", "user_id"],
         "order_id" => &["order", "orderid", "transaction_id", "invoice_id"],
-        "timestamp" => &["datetime", "date", "time", "order_date", "event_time", "created"],
+        "timestamp" => &[
+            "datetime",
+            "date",
+            "time",
+            "order_date",
+            "event_time",
+            "created",
+        ],
         "amount" => &["value", "revenue", "total", "order_value"],
         "is_refund" => &["refund"],
         "store" => &["store_id", "location", "location_id"],
@@ -255,21 +294,37 @@ fn json_key<'a>(
     object: &'a serde_json::Map<String, serde_json::Value>,
     opts: &IngestOptions,
 ) -> Option<&'a str> {
-    let find = |wanted: &str| object.keys().find(|k| header_key(k) == header_key(wanted)).map(String::as_str);
+    let find = |wanted: &str| {
+        object
+            .keys()
+            .find(|k| header_key(k) == header_key(wanted))
+            .map(String::as_str)
+    };
     if let Some(mapped) = opts.columns.get(field) {
         return find(mapped);
     }
     find(field).or_else(|| aliases(field).iter().find_map(|a| find(a)))
 }
 
-pub(crate) type RowHandler<'a> = dyn FnMut(u64, std::result::Result<&dyn Fields, RowProblem>) -> Result<()> + 'a;
+pub(crate) type RowHandler<'a> =
+    dyn FnMut(u64, std::result::Result<&dyn Fields, RowProblem>) -> Result<()> + 'a;
 
 /// Turns a sink's error into a row rejection, or passes fatal errors through.
 fn sink_problem(e: Error) -> Result<RowProblem> {
     match e {
-        Error::DuplicateOrderId(id) => Ok(RowProblem::new("order_id", format!("duplicate order id `{id}`"))),
-        Error::DuplicateCustomerId(id) => Ok(RowProblem::new("customer_id", format!("duplicate customer id `{id}`"))),
-        Error::InvalidValue { what, value, reason } => {
+        Error::DuplicateOrderId(id) => Ok(RowProblem::new(
+            "order_id",
+            format!("duplicate order id `{id}`"),
+        )),
+        Error::DuplicateCustomerId(id) => Ok(RowProblem::new(
+            "customer_id",
+            format!("duplicate customer id `{id}`"),
+        )),
+        Error::InvalidValue {
+            what,
+            value,
+            reason,
+        } => {
             let field = match what {
                 "customer id" => "customer_id",
                 "order id" => "order_id",
@@ -292,7 +347,10 @@ struct Accounting<'o> {
 
 impl<'o> Accounting<'o> {
     fn new(opts: &'o IngestOptions) -> Self {
-        Accounting { report: IngestReport::default(), opts }
+        Accounting {
+            report: IngestReport::default(),
+            opts,
+        }
     }
 
     /// Records one row's outcome; in strict mode a rejection becomes [`Error::Rejected`].
@@ -300,7 +358,13 @@ impl<'o> Accounting<'o> {
         match outcome {
             Ok(()) => self.report.accept(),
             Err(p) if self.opts.mode == Mode::Strict => {
-                return Err(Error::Rejected { location: Location { line, field: p.field }, reason: p.reason });
+                return Err(Error::Rejected {
+                    location: Location {
+                        line,
+                        field: p.field,
+                    },
+                    reason: p.reason,
+                });
             }
             Err(p) => self.report.reject(line, p.field, p.reason),
         }
@@ -319,13 +383,14 @@ fn run<R: Read>(
     opts.check()?;
     let mut account = Accounting::new(opts);
     {
-        let mut handler = |line: u64, row: std::result::Result<&dyn Fields, RowProblem>| -> Result<()> {
-            let outcome = match row {
-                Ok(fields) => accept(line, fields)?,
-                Err(problem) => Err(problem),
+        let mut handler =
+            |line: u64, row: std::result::Result<&dyn Fields, RowProblem>| -> Result<()> {
+                let outcome = match row {
+                    Ok(fields) => accept(line, fields)?,
+                    Err(problem) => Err(problem),
+                };
+                account.record(line, outcome)
             };
-            account.record(line, outcome)
-        };
         match format {
             Format::Csv => csv::for_each_row(input, opts, schema, &mut handler)?,
             Format::JsonLines => jsonl::for_each_row(input, opts, schema, &mut handler)?,
@@ -388,7 +453,10 @@ pub fn transactions<R: Read + Send>(
         if let Some(seen) = seen.as_mut() {
             let order_id = t.order_id.trim();
             if !seen.intern(order_id)?.1 {
-                return Ok(Err(RowProblem::new("order_id", format!("duplicate order id `{order_id}`"))));
+                return Ok(Err(RowProblem::new(
+                    "order_id",
+                    format!("duplicate order id `{order_id}`"),
+                )));
             }
         }
         match sink.accept(t) {
@@ -421,10 +489,16 @@ fn read_transactions_with<R: Read + Send>(
         })?;
         return Ok(account.report);
     }
-    run(format, input, opts, &TRANSACTIONS, |line, row| match rows::transaction(row, opts) {
-        Ok(t) => accept(line, t.as_ref()),
-        Err(p) => Ok(Err(p)),
-    })
+    run(
+        format,
+        input,
+        opts,
+        &TRANSACTIONS,
+        |line, row| match rows::transaction(row, opts) {
+            Ok(t) => accept(line, t.as_ref()),
+            Err(p) => Ok(Err(p)),
+        },
+    )
 }
 
 /// Loads transactions into a builder as one bulk load: rows are appended as
@@ -439,9 +513,11 @@ fn bulk_transactions<R: Read + Send>(
 ) -> Result<IngestReport> {
     opts.check()?;
     builder.begin_bulk();
-    let read = read_transactions_with(format, input, opts, |line, t| match builder.push_bulk(t, line) {
-        Ok(()) => Ok(Ok(())),
-        Err(e) => sink_problem(e).map(Err),
+    let read = read_transactions_with(format, input, opts, |line, t| {
+        match builder.push_bulk(t, line) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => sink_problem(e).map(Err),
+        }
     });
     let mut report = match read {
         Ok(report) => report,
@@ -483,7 +559,10 @@ pub fn customers<R: Read>(
             Err(p) => return Ok(Err(p)),
         };
         if !seen.intern(c.id.as_str())?.1 {
-            return Ok(Err(RowProblem::new("customer_id", format!("duplicate customer id `{}`", c.id))));
+            return Ok(Err(RowProblem::new(
+                "customer_id",
+                format!("duplicate customer id `{}`", c.id),
+            )));
         }
         sink(c).map(Ok).or_else(|e| sink_problem(e).map(Err))
     })
@@ -499,10 +578,16 @@ pub fn touchpoints<R: Read>(
     opts: &IngestOptions,
     sink: &mut impl FnMut(Touchpoint) -> Result<()>,
 ) -> Result<IngestReport> {
-    run(format, input, opts, &TOUCHPOINTS, |_, row| match rows::touchpoint(row, opts) {
-        Ok(t) => sink(t).map(Ok).or_else(|e| sink_problem(e).map(Err)),
-        Err(p) => Ok(Err(p)),
-    })
+    run(
+        format,
+        input,
+        opts,
+        &TOUCHPOINTS,
+        |_, row| match rows::touchpoint(row, opts) {
+            Ok(t) => sink(t).map(Ok).or_else(|e| sink_problem(e).map(Err)),
+            Err(p) => Ok(Err(p)),
+        },
+    )
 }
 
 /// Reads consent events into a sink.
@@ -515,10 +600,16 @@ pub fn consents<R: Read>(
     opts: &IngestOptions,
     sink: &mut impl FnMut(CustomerId, ConsentEvent) -> Result<()>,
 ) -> Result<IngestReport> {
-    run(format, input, opts, &CONSENTS, |_, row| match rows::consent(row, opts) {
-        Ok((id, e)) => sink(id, e).map(Ok).or_else(|e| sink_problem(e).map(Err)),
-        Err(p) => Ok(Err(p)),
-    })
+    run(
+        format,
+        input,
+        opts,
+        &CONSENTS,
+        |_, row| match rows::consent(row, opts) {
+            Ok((id, e)) => sink(id, e).map(Ok).or_else(|e| sink_problem(e).map(Err)),
+            Err(p) => Ok(Err(p)),
+        },
+    )
 }
 
 fn open(path: &Path) -> Result<File> {
@@ -529,7 +620,10 @@ fn open(path: &Path) -> Result<File> {
 ///
 /// # Errors
 /// As [`transactions`], plus [`Error::Io`] when the file cannot be opened.
-pub fn read_transactions(path: impl AsRef<Path>, opts: &IngestOptions) -> Result<(Vec<Transaction>, IngestReport)> {
+pub fn read_transactions(
+    path: impl AsRef<Path>,
+    opts: &IngestOptions,
+) -> Result<(Vec<Transaction>, IngestReport)> {
     let path = path.as_ref();
     let mut out = Vec::new();
     let report = transactions(Format::from_path(path), open(path)?, opts, &mut out)?;
@@ -569,23 +663,40 @@ pub struct Loader {
 impl Loader {
     /// A loader with the given options.
     pub fn new(opts: IngestOptions) -> Self {
-        Loader { opts, builder: CustomerBaseBuilder::new(), inputs: Vec::new() }
+        Loader {
+            opts,
+            builder: CustomerBaseBuilder::new(),
+            inputs: Vec::new(),
+        }
     }
 
     /// A loader that adds to an existing builder.
     pub fn with_builder(opts: IngestOptions, builder: CustomerBaseBuilder) -> Self {
-        Loader { opts, builder, inputs: Vec::new() }
+        Loader {
+            opts,
+            builder,
+            inputs: Vec::new(),
+        }
     }
 
     fn record(&mut self, kind: &str, source: &str, report: &IngestReport) {
-        self.inputs.push(InputReport { kind: kind.into(), source: source.into(), report: report.clone() });
+        self.inputs.push(InputReport {
+            kind: kind.into(),
+            source: source.into(),
+            report: report.clone(),
+        });
     }
 
     /// Loads transactions from a reader.
     ///
     /// # Errors
     /// As [`transactions`].
-    pub fn transactions<R: Read + Send>(&mut self, format: Format, input: R, source: &str) -> Result<IngestReport> {
+    pub fn transactions<R: Read + Send>(
+        &mut self,
+        format: Format,
+        input: R,
+        source: &str,
+    ) -> Result<IngestReport> {
         // Strict mode must stop at the first problem by line, so it checks order ids row by row.
         let report = match self.opts.mode {
             Mode::Strict => transactions(format, input, &self.opts, &mut self.builder)?,
@@ -599,9 +710,16 @@ impl Loader {
     ///
     /// # Errors
     /// As [`customers`].
-    pub fn customers<R: Read>(&mut self, format: Format, input: R, source: &str) -> Result<IngestReport> {
+    pub fn customers<R: Read>(
+        &mut self,
+        format: Format,
+        input: R,
+        source: &str,
+    ) -> Result<IngestReport> {
         let builder = &mut self.builder;
-        let report = customers(format, input, &self.opts, &mut |c| builder.add_customer(c).map(|_| ()))?;
+        let report = customers(format, input, &self.opts, &mut |c| {
+            builder.add_customer(c).map(|_| ())
+        })?;
         self.record("customers", source, &report);
         Ok(report)
     }
@@ -610,9 +728,16 @@ impl Loader {
     ///
     /// # Errors
     /// As [`touchpoints`].
-    pub fn touchpoints<R: Read>(&mut self, format: Format, input: R, source: &str) -> Result<IngestReport> {
+    pub fn touchpoints<R: Read>(
+        &mut self,
+        format: Format,
+        input: R,
+        source: &str,
+    ) -> Result<IngestReport> {
         let builder = &mut self.builder;
-        let report = touchpoints(format, input, &self.opts, &mut |t| builder.add_touchpoint(&t))?;
+        let report = touchpoints(format, input, &self.opts, &mut |t| {
+            builder.add_touchpoint(&t)
+        })?;
         self.record("touchpoints", source, &report);
         Ok(report)
     }
@@ -621,9 +746,16 @@ impl Loader {
     ///
     /// # Errors
     /// As [`consents`].
-    pub fn consents<R: Read>(&mut self, format: Format, input: R, source: &str) -> Result<IngestReport> {
+    pub fn consents<R: Read>(
+        &mut self,
+        format: Format,
+        input: R,
+        source: &str,
+    ) -> Result<IngestReport> {
         let builder = &mut self.builder;
-        let report = consents(format, input, &self.opts, &mut |id, e| builder.add_consent_event(id.as_str(), e))?;
+        let report = consents(format, input, &self.opts, &mut |id, e| {
+            builder.add_consent_event(id.as_str(), e)
+        })?;
         self.record("consents", source, &report);
         Ok(report)
     }
@@ -639,7 +771,11 @@ impl Loader {
             let estimate = usize::try_from(meta.len() / 50).unwrap_or(0).min(1 << 30);
             self.builder.reserve_bulk_transactions(estimate);
         }
-        self.transactions(Format::from_path(path), open(path)?, &path.display().to_string())
+        self.transactions(
+            Format::from_path(path),
+            open(path)?,
+            &path.display().to_string(),
+        )
     }
 
     /// Loads a customers file.
@@ -648,7 +784,11 @@ impl Loader {
     /// As [`customers`], plus [`Error::Io`].
     pub fn customers_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
-        self.customers(Format::from_path(path), open(path)?, &path.display().to_string())
+        self.customers(
+            Format::from_path(path),
+            open(path)?,
+            &path.display().to_string(),
+        )
     }
 
     /// Loads a touchpoints file.
@@ -657,7 +797,11 @@ impl Loader {
     /// As [`touchpoints`], plus [`Error::Io`].
     pub fn touchpoints_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
-        self.touchpoints(Format::from_path(path), open(path)?, &path.display().to_string())
+        self.touchpoints(
+            Format::from_path(path),
+            open(path)?,
+            &path.display().to_string(),
+        )
     }
 
     /// Loads a consent file.
@@ -666,7 +810,11 @@ impl Loader {
     /// As [`consents`], plus [`Error::Io`].
     pub fn consents_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
-        self.consents(Format::from_path(path), open(path)?, &path.display().to_string())
+        self.consents(
+            Format::from_path(path),
+            open(path)?,
+            &path.display().to_string(),
+        )
     }
 
     /// Builds the base and returns it with the report of every input.

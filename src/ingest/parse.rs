@@ -15,7 +15,11 @@ pub(crate) fn trim(s: &str) -> &str {
     // `trim_ascii` leaves U+000B (vertical tab) and non-ASCII whitespace, which `str::trim` removes.
     let other_edge = |b: &u8| *b >= 0x80 || *b == 0x0B;
     let bytes = inner.as_bytes();
-    if bytes.first().is_some_and(other_edge) || bytes.last().is_some_and(other_edge) { inner.trim() } else { inner }
+    if bytes.first().is_some_and(other_edge) || bytes.last().is_some_and(other_edge) {
+        inner.trim()
+    } else {
+        inner
+    }
 }
 
 /// Days in a month of the proleptic Gregorian calendar.
@@ -67,7 +71,9 @@ fn fast_timestamp_micros(s: &[u8]) -> Fast {
         20 if matches!(s[19], b'Z' | b'z') => (19, true),
         _ => return Fast::Other,
     };
-    let (Some(year), Some(month), Some(day)) = (digits::<4>(s), digits::<2>(&s[5..]), digits::<2>(&s[8..])) else {
+    let (Some(year), Some(month), Some(day)) =
+        (digits::<4>(s), digits::<2>(&s[5..]), digits::<2>(&s[8..]))
+    else {
         return Fast::Other;
     };
     if s[4] != b'-' || s[7] != b'-' {
@@ -82,13 +88,20 @@ fn fast_timestamp_micros(s: &[u8]) -> Fast {
         if !matches!(s[10], b'T' | b't' | b' ') || s[13] != b':' || s[16] != b':' {
             return Fast::Other;
         }
-        let (Some(h), Some(m), Some(sec)) = (digits::<2>(&s[11..]), digits::<2>(&s[14..]), digits::<2>(&s[17..]))
-        else {
+        let (Some(h), Some(m), Some(sec)) = (
+            digits::<2>(&s[11..]),
+            digits::<2>(&s[14..]),
+            digits::<2>(&s[17..]),
+        ) else {
             return Fast::Other;
         };
         if h > 23 || m > 59 || sec > 59 {
             // Leap seconds and other oddities: let jiff decide.
-            return if sec == 60 && h <= 23 && m <= 59 { Fast::Other } else { Fast::Invalid("impossible time of day") };
+            return if sec == 60 && h <= 23 && m <= 59 {
+                Fast::Other
+            } else {
+                Fast::Invalid("impossible time of day")
+            };
         }
         secs += i64::from(h * 3600 + m * 60 + sec);
     }
@@ -116,11 +129,19 @@ pub(crate) fn parse_timestamp(raw: &str) -> Result<Timestamp, String> {
         return Ok(ts);
     }
     if let Ok(dt) = s.parse::<DateTime>() {
-        return dt.to_zoned(TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string());
+        return dt
+            .to_zoned(TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| e.to_string());
     }
     match s.parse::<Date>() {
-        Ok(d) => d.to_zoned(TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string()),
-        Err(e) => Err(format!("not an RFC 3339 timestamp or YYYY-MM-DD date: `{s}` ({e})")),
+        Ok(d) => d
+            .to_zoned(TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!(
+            "not an RFC 3339 timestamp or YYYY-MM-DD date: `{s}` ({e})"
+        )),
     }
 }
 
@@ -158,11 +179,22 @@ mod tests {
             "0001-01-01",
             "2000-02-29T12:00:00Z",
         ] {
-            let Fast::Ok(us) = fast_timestamp_micros(s.as_bytes()) else { panic!("{s} not fast") };
+            let Fast::Ok(us) = fast_timestamp_micros(s.as_bytes()) else {
+                panic!("{s} not fast")
+            };
             let reference = if s.len() == 10 {
-                s.parse::<Date>().unwrap().to_zoned(TimeZone::UTC).unwrap().timestamp()
+                s.parse::<Date>()
+                    .unwrap()
+                    .to_zoned(TimeZone::UTC)
+                    .unwrap()
+                    .timestamp()
             } else {
-                s.trim_end_matches('Z').parse::<DateTime>().unwrap().to_zoned(TimeZone::UTC).unwrap().timestamp()
+                s.trim_end_matches('Z')
+                    .parse::<DateTime>()
+                    .unwrap()
+                    .to_zoned(TimeZone::UTC)
+                    .unwrap()
+                    .timestamp()
             };
             assert_eq!(us, reference.as_microsecond(), "{s}");
         }
@@ -170,9 +202,14 @@ mod tests {
 
     #[test]
     fn impossible_dates_are_rejected() {
-        for s in
-            ["2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-04-31T00:00:00Z", "2024-01-01T24:00:00Z"]
-        {
+        for s in [
+            "2024-02-30",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-04-31T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+        ] {
             assert!(parse_timestamp(s).is_err(), "{s}");
         }
         assert!(parse_timestamp("2024-01-01T10:00:00.5+02:00").is_ok());
@@ -186,9 +223,18 @@ mod tests {
 
     #[test]
     fn trim_matches_str_trim() {
-        for s in
-            ["", " a ", "\u{3000}b\u{a0}", "\t c\u{2003}", "d", " \u{a0} ", "é ", "\u{b}¡A", "x\u{b}", " \u{85}y\u{1c}"]
-        {
+        for s in [
+            "",
+            " a ",
+            "\u{3000}b\u{a0}",
+            "\t c\u{2003}",
+            "d",
+            " \u{a0} ",
+            "é ",
+            "\u{b}¡A",
+            "x\u{b}",
+            " \u{85}y\u{1c}",
+        ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }

@@ -76,9 +76,16 @@ impl ParsedChunk {
     }
 }
 
-fn validate_chunk(records: &[ByteRecord], lines: &[u64], header: &Header, opts: &IngestOptions) -> ParsedChunk {
-    let mut chunk =
-        ParsedChunk { text: String::with_capacity(records.len() * 24), rows: Vec::with_capacity(records.len()) };
+fn validate_chunk(
+    records: &[ByteRecord],
+    lines: &[u64],
+    header: &Header,
+    opts: &IngestOptions,
+) -> ParsedChunk {
+    let mut chunk = ParsedChunk {
+        text: String::with_capacity(records.len() * 24),
+        rows: Vec::with_capacity(records.len()),
+    };
     for (record, &line) in records.iter().zip(lines) {
         let outcome = header.row(record).and_then(|row| {
             rows::transaction(&row, opts).map(|t| {
@@ -108,7 +115,10 @@ pub(crate) fn transactions_csv<R: Read + Send>(
     schema: &Schema,
     mut sink: impl FnMut(u64, std::result::Result<TransactionRef<'_>, RowProblem>) -> Result<()>,
 ) -> Result<()> {
-    let Opened { records: mut reader, header } = open(input, opts, schema)?;
+    let Opened {
+        records: mut reader,
+        header,
+    } = open(input, opts, schema)?;
     std::thread::scope(|scope| -> Result<()> {
         let (raw_tx, raw_rx) = sync_channel::<Result<RawBatch>>(2);
         let (recycle_tx, recycle_rx) = sync_channel::<RawBatch>(4);

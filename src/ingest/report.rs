@@ -47,9 +47,18 @@ impl IngestReport {
         self.accepted += 1;
     }
 
-    pub(crate) fn reject(&mut self, line: u64, field: impl Into<String>, reason: impl Into<String>) {
+    pub(crate) fn reject(
+        &mut self,
+        line: u64,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) {
         self.rows += 1;
         self.rejected += 1;
-        self.rejections.push(Rejection { line, field: field.into(), reason: reason.into() });
+        self.rejections.push(Rejection {
+            line,
+            field: field.into(),
+            reason: reason.into(),
+        });
     }
 }

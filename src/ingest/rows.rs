@@ -12,8 +12,8 @@ use jiff::Timestamp;
 use super::parse::{parse_date, parse_flag, parse_timestamp};
 use super::{IngestOptions, LabelPolicy};
 use crate::records::{
-    AttributeValue, Channel, ConsentEvent, ConsentStatus, Currency, Customer, CustomerId, Gender, LineItem, Money, Pii,
-    Profile, Purpose, SourceRecord, Touchpoint, TouchpointKind, parse_amount,
+    AttributeValue, Channel, ConsentEvent, ConsentStatus, Currency, Customer, CustomerId, Gender,
+    LineItem, Money, Pii, Profile, Purpose, SourceRecord, Touchpoint, TouchpointKind, parse_amount,
 };
 use crate::store::TransactionRef;
 
@@ -103,7 +103,10 @@ pub(crate) struct RowProblem {
 
 impl RowProblem {
     pub(crate) fn new(field: &str, reason: impl Into<String>) -> Self {
-        RowProblem { field: field.to_owned(), reason: reason.into() }
+        RowProblem {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -123,7 +126,8 @@ pub(crate) trait Fields {
 }
 
 fn opt<'a, F: Fields + ?Sized>(row: &'a F, field: Field) -> RowResult<Option<Cow<'a, str>>> {
-    row.text(field).map_err(|reason| RowProblem::new(name(field), reason))
+    row.text(field)
+        .map_err(|reason| RowProblem::new(name(field), reason))
 }
 
 fn req<'a, F: Fields + ?Sized>(row: &'a F, field: Field) -> RowResult<Cow<'a, str>> {
@@ -134,28 +138,48 @@ fn customer_id<F: Fields + ?Sized>(row: &F) -> RowResult<Cow<'_, str>> {
     let raw = req(row, CUSTOMER_ID)?;
     let ascii_control = raw.bytes().any(|b| b < 0x20 || b == 0x7F);
     if ascii_control || (!raw.is_ascii() && raw.chars().any(char::is_control)) {
-        return Err(RowProblem::new("customer_id", "contains a control character"));
+        return Err(RowProblem::new(
+            "customer_id",
+            "contains a control character",
+        ));
     }
     Ok(raw)
 }
 
-fn timestamp<F: Fields + ?Sized>(row: &F, field: Field, opts: &IngestOptions) -> RowResult<Timestamp> {
+fn timestamp<F: Fields + ?Sized>(
+    row: &F,
+    field: Field,
+    opts: &IngestOptions,
+) -> RowResult<Timestamp> {
     let raw = req(row, field)?;
     let ts = parse_timestamp(&raw).map_err(|r| RowProblem::new(name(field), r))?;
     if ts < opts.earliest || ts > opts.latest {
         return Err(RowProblem::new(
             name(field),
-            format!("{ts} is outside the accepted range {} ..= {}", opts.earliest, opts.latest),
+            format!(
+                "{ts} is outside the accepted range {} ..= {}",
+                opts.earliest, opts.latest
+            ),
         ));
     }
     Ok(ts)
 }
 
-fn currency<F: Fields + ?Sized>(row: &F, field: Field, opts: &IngestOptions) -> RowResult<Currency> {
+fn currency<F: Fields + ?Sized>(
+    row: &F,
+    field: Field,
+    opts: &IngestOptions,
+) -> RowResult<Currency> {
     match opt(row, field)? {
-        Some(code) => Currency::parse_bytes(code.trim().as_bytes())
-            .ok_or_else(|| RowProblem::new(name(field), format!("unknown currency code `{}`", code.trim()))),
-        None => opts.default_currency.ok_or_else(|| RowProblem::new(name(field), "missing value")),
+        Some(code) => Currency::parse_bytes(code.trim().as_bytes()).ok_or_else(|| {
+            RowProblem::new(
+                name(field),
+                format!("unknown currency code `{}`", code.trim()),
+            )
+        }),
+        None => opts
+            .default_currency
+            .ok_or_else(|| RowProblem::new(name(field), "missing value")),
     }
 }
 
@@ -179,7 +203,10 @@ fn label<T, F: Fields + ?Sized>(
     }
     match opts.unknown_labels {
         LabelPolicy::KeepAsOther => Ok(other(raw.trim().to_owned())),
-        LabelPolicy::Reject => Err(RowProblem::new(name(field), format!("unknown value `{}`", raw.trim()))),
+        LabelPolicy::Reject => Err(RowProblem::new(
+            name(field),
+            format!("unknown value `{}`", raw.trim()),
+        )),
     }
 }
 
@@ -211,8 +238,17 @@ impl TransactionFields<'_> {
     }
 }
 
-pub(crate) const TRANSACTION_FIELDS: &[Field] =
-    &[CUSTOMER_ID, ORDER_ID, TIMESTAMP, AMOUNT, CURRENCY, CHANNEL, IS_REFUND, STORE, LINE_ITEMS];
+pub(crate) const TRANSACTION_FIELDS: &[Field] = &[
+    CUSTOMER_ID,
+    ORDER_ID,
+    TIMESTAMP,
+    AMOUNT,
+    CURRENCY,
+    CHANNEL,
+    IS_REFUND,
+    STORE,
+    LINE_ITEMS,
+];
 
 pub(crate) fn transaction<'a, F: Fields + ?Sized>(
     row: &'a F,
@@ -228,10 +264,16 @@ pub(crate) fn transaction<'a, F: Fields + ?Sized>(
         None => false,
     };
     if amount.is_negative() && !is_refund {
-        return Err(RowProblem::new("amount", format!("negative amount {amount} not flagged as a refund")));
+        return Err(RowProblem::new(
+            "amount",
+            format!("negative amount {amount} not flagged as a refund"),
+        ));
     }
     if is_refund && amount.units > 0 {
-        return Err(RowProblem::new("amount", format!("refund with a positive amount {amount}")));
+        return Err(RowProblem::new(
+            "amount",
+            format!("refund with a positive amount {amount}"),
+        ));
     }
     let channel = label(row, CHANNEL, opts, Channel::parse_known, Channel::Other)?;
     let store = opt(row, STORE)?;
@@ -239,20 +281,34 @@ pub(crate) fn transaction<'a, F: Fields + ?Sized>(
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(value) => line_items(value, currency)?,
     };
-    Ok(TransactionFields { customer_id, order_id, timestamp, amount, is_refund, channel, store, line_items })
+    Ok(TransactionFields {
+        customer_id,
+        order_id,
+        timestamp,
+        amount,
+        is_refund,
+        channel,
+        store,
+        line_items,
+    })
 }
 
 fn line_items(value: &serde_json::Value, currency: Currency) -> RowResult<Vec<LineItem>> {
     let bad = |reason: String| RowProblem::new("line_items", reason);
-    let items = value.as_array().ok_or_else(|| bad("expected an array of line items".into()))?;
+    let items = value
+        .as_array()
+        .ok_or_else(|| bad("expected an array of line items".into()))?;
     items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let obj = item.as_object().ok_or_else(|| bad(format!("item {i}: expected an object")))?;
+            let obj = item
+                .as_object()
+                .ok_or_else(|| bad(format!("item {i}: expected an object")))?;
             let text = |k: &str| obj.get(k).and_then(scalar_text);
             let product_id = text("product_id").filter(|s| !s.trim().is_empty());
-            let product_id = product_id.ok_or_else(|| bad(format!("item {i}: missing product_id")))?;
+            let product_id =
+                product_id.ok_or_else(|| bad(format!("item {i}: missing product_id")))?;
             let quantity = match obj.get("quantity") {
                 None => 1.0,
                 Some(q) => q
@@ -260,11 +316,15 @@ fn line_items(value: &serde_json::Value, currency: Currency) -> RowResult<Vec<Li
                     .filter(|q| q.is_finite())
                     .ok_or_else(|| bad(format!("item {i}: quantity is not a finite number")))?,
             };
-            let price = text("unit_price").ok_or_else(|| bad(format!("item {i}: missing unit_price")))?;
-            let units = parse_amount(price.as_bytes()).map_err(|e| bad(format!("item {i}: unit_price: {e}")))?;
+            let price =
+                text("unit_price").ok_or_else(|| bad(format!("item {i}: missing unit_price")))?;
+            let units = parse_amount(price.as_bytes())
+                .map_err(|e| bad(format!("item {i}: unit_price: {e}")))?;
             Ok(LineItem {
                 product_id: product_id.trim().to_owned(),
-                category: text("category").map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()),
+                category: text("category")
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
                 quantity,
                 unit_price: Money::from_units(units, currency),
             })
@@ -303,30 +363,48 @@ pub(crate) const CUSTOMER_FIELDS: &[Field] = &[
 
 fn multi(row: &dyn Fields, field: Field) -> RowResult<Vec<Pii<String>>> {
     Ok(opt(row, field)?
-        .map(|v| v.split([';', '|']).map(str::trim).filter(|s| !s.is_empty()).map(Pii::from).collect())
+        .map(|v| {
+            v.split([';', '|'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Pii::from)
+                .collect()
+        })
         .unwrap_or_default())
 }
 
 fn trimmed(row: &dyn Fields, field: Field) -> RowResult<Option<String>> {
-    Ok(opt(row, field)?.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+    Ok(opt(row, field)?
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty()))
 }
 
 pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Customer> {
-    let id = CustomerId::new(customer_id(row)?).map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
+    let id = CustomerId::new(customer_id(row)?)
+        .map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
     let birth_date = match opt(row, BIRTH_DATE)? {
         Some(raw) => {
             let d = parse_date(&raw).map_err(|r| RowProblem::new("birth_date", r))?;
             let earliest = opts.earliest.to_zoned(jiff::tz::TimeZone::UTC).date();
             let latest = opts.latest.to_zoned(jiff::tz::TimeZone::UTC).date();
             if d < earliest || d > latest {
-                return Err(RowProblem::new("birth_date", format!("{d} is outside the accepted range")));
+                return Err(RowProblem::new(
+                    "birth_date",
+                    format!("{d} is outside the accepted range"),
+                ));
             }
             Some(Pii::new(d))
         }
         None => None,
     };
     let gender = match opt(row, GENDER)? {
-        Some(_) => Some(label(row, GENDER, opts, Gender::parse_known, Gender::Other)?),
+        Some(_) => Some(label(
+            row,
+            GENDER,
+            opts,
+            Gender::parse_known,
+            Gender::Other,
+        )?),
         None => None,
     };
     let created_at = match opt(row, CREATED_AT)? {
@@ -343,7 +421,10 @@ pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Cust
         }
     }
     let sources = match trimmed(row, SOURCE)? {
-        Some(source) => vec![SourceRecord::new(source, trimmed(row, SOURCE_KEY)?.unwrap_or_else(|| id.to_string()))],
+        Some(source) => vec![SourceRecord::new(
+            source,
+            trimmed(row, SOURCE_KEY)?.unwrap_or_else(|| id.to_string()),
+        )],
         None => Vec::new(),
     };
     let profile = Profile {
@@ -367,14 +448,30 @@ pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Cust
     Ok(customer)
 }
 
-pub(crate) const TOUCHPOINT_FIELDS: &[Field] =
-    &[CUSTOMER_ID, TIMESTAMP, CHANNEL, KIND, CAMPAIGN, TOPIC, COST, COST_CURRENCY, SESSION_ID];
+pub(crate) const TOUCHPOINT_FIELDS: &[Field] = &[
+    CUSTOMER_ID,
+    TIMESTAMP,
+    CHANNEL,
+    KIND,
+    CAMPAIGN,
+    TOPIC,
+    COST,
+    COST_CURRENCY,
+    SESSION_ID,
+];
 
 pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Touchpoint> {
-    let id = CustomerId::new(customer_id(row)?).map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
+    let id = CustomerId::new(customer_id(row)?)
+        .map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
     let ts = timestamp(row, TIMESTAMP, opts)?;
     let channel = label(row, CHANNEL, opts, Channel::parse_known, Channel::Other)?;
-    let kind = label(row, KIND, opts, TouchpointKind::parse_known, TouchpointKind::Other)?;
+    let kind = label(
+        row,
+        KIND,
+        opts,
+        TouchpointKind::parse_known,
+        TouchpointKind::Other,
+    )?;
     let cost = match opt(row, COST)? {
         Some(_) => {
             let c = currency(row, COST_CURRENCY, opts)?;
@@ -396,17 +493,39 @@ pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<To
 
 pub(crate) const CONSENT_FIELDS: &[Field] = &[CUSTOMER_ID, CHANNEL, PURPOSE, STATUS, TIMESTAMP];
 
-pub(crate) fn consent(row: &dyn Fields, opts: &IngestOptions) -> RowResult<(CustomerId, ConsentEvent)> {
-    let id = CustomerId::new(customer_id(row)?).map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
+pub(crate) fn consent(
+    row: &dyn Fields,
+    opts: &IngestOptions,
+) -> RowResult<(CustomerId, ConsentEvent)> {
+    let id = CustomerId::new(customer_id(row)?)
+        .map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
     let channel = match opt(row, CHANNEL)? {
         Some(c) if matches!(c.trim().to_ascii_lowercase().as_str(), "all" | "*" | "any") => None,
-        Some(_) => Some(label(row, CHANNEL, opts, Channel::parse_known, Channel::Other)?),
+        Some(_) => Some(label(
+            row,
+            CHANNEL,
+            opts,
+            Channel::parse_known,
+            Channel::Other,
+        )?),
         None => None,
     };
     let purpose = label(row, PURPOSE, opts, Purpose::parse_known, Purpose::Other)?;
     let raw_status = req(row, STATUS)?;
-    let status = ConsentStatus::parse(&raw_status)
-        .ok_or_else(|| RowProblem::new("status", format!("not granted/withdrawn: `{}`", raw_status.trim())))?;
+    let status = ConsentStatus::parse(&raw_status).ok_or_else(|| {
+        RowProblem::new(
+            "status",
+            format!("not granted/withdrawn: `{}`", raw_status.trim()),
+        )
+    })?;
     let at = timestamp(row, TIMESTAMP, opts)?;
-    Ok((id, ConsentEvent { channel, purpose, status, at }))
+    Ok((
+        id,
+        ConsentEvent {
+            channel,
+            purpose,
+            status,
+            at,
+        },
+    ))
 }

@@ -55,7 +55,10 @@ fn check_data(model: &'static str, t: &Triples) -> Result<()> {
         }
     }
     if (0..t.len()).all(|i| t.x[i] == 0.0 || t.weight[i] == 0.0) {
-        return Err(Error::NotIdentifiable { model, reason: "nobody made a repeat purchase".into() });
+        return Err(Error::NotIdentifiable {
+            model,
+            reason: "nobody made a repeat purchase".into(),
+        });
     }
     Ok(())
 }
@@ -63,7 +66,11 @@ fn check_data(model: &'static str, t: &Triples) -> Result<()> {
 /// Scores every customer: each distinct `(x, t_x, T)` is evaluated once (in
 /// parallel when enabled) and the results gathered back to the customers, so
 /// the cost follows the number of distinct histories, not of customers.
-fn score_with(summary: &Summary, horizon: f64, f: impl Fn(f64, f64, f64) -> (f64, f64) + Sync) -> Scores {
+fn score_with(
+    summary: &Summary,
+    horizon: f64,
+    f: impl Fn(f64, f64, f64) -> (f64, f64) + Sync,
+) -> Scores {
     let (unique, slot) = distinct_histories(summary);
     let one = |&(x, t_x, t_cal): &(f64, f64, f64)| f(x, t_x, t_cal);
     #[cfg(feature = "parallel")]
@@ -74,7 +81,11 @@ fn score_with(summary: &Summary, horizon: f64, f: impl Fn(f64, f64, f64) -> (f64
     #[cfg(not(feature = "parallel"))]
     let values: Vec<(f64, f64)> = unique.iter().map(one).collect();
     let (p_alive, expected_purchases) = slot.iter().map(|&k| values[k as usize]).unzip();
-    Scores { p_alive, expected_purchases, horizon }
+    Scores {
+        p_alive,
+        expected_purchases,
+        horizon,
+    }
 }
 
 type History = (f64, f64, f64);
@@ -91,7 +102,8 @@ fn distinct_histories(summary: &Summary) -> (Vec<History>, Vec<u32>) {
     let n = summary.len();
     let local = |start: usize| {
         let end = (start + CHUNK).min(n);
-        let mut index: hashbrown::HashMap<HistoryKey, u32> = hashbrown::HashMap::with_capacity((end - start) / 4);
+        let mut index: hashbrown::HashMap<HistoryKey, u32> =
+            hashbrown::HashMap::with_capacity((end - start) / 4);
         let mut unique: Vec<History> = Vec::new();
         let slots: Vec<u32> = (start..end)
             .map(|i| {

@@ -30,7 +30,11 @@ pub struct FrequencyBin {
 /// `prob_n(n, t)` is the model's P(X(t) = n) for a new customer (e.g.
 /// [`BgNbdModel::prob_n_purchases`](super::btyd::BgNbdModel::prob_n_purchases)).
 /// Customers are grouped by their age `T`, so the cost follows the number of distinct ages.
-pub fn frequency_fit(summary: &Summary, max_x: u32, prob_n: impl Fn(u32, f64) -> f64) -> Vec<FrequencyBin> {
+pub fn frequency_fit(
+    summary: &Summary,
+    max_x: u32,
+    prob_n: impl Fn(u32, f64) -> f64,
+) -> Vec<FrequencyBin> {
     let bins = max_x as usize + 1;
     let mut actual = vec![0.0; bins];
     let mut ages: hashbrown::HashMap<u64, f64> = hashbrown::HashMap::new();
@@ -39,7 +43,10 @@ pub fn frequency_fit(summary: &Summary, max_x: u32, prob_n: impl Fn(u32, f64) ->
         actual[x.min(max_x as usize)] += 1.0;
         *ages.entry(summary.age[i].to_bits()).or_insert(0.0) += 1.0;
     }
-    let mut ages: Vec<(f64, f64)> = ages.into_iter().map(|(t, n)| (f64::from_bits(t), n)).collect();
+    let mut ages: Vec<(f64, f64)> = ages
+        .into_iter()
+        .map(|(t, n)| (f64::from_bits(t), n))
+        .collect();
     // A fixed order keeps the floating-point sums identical from run to run.
     ages.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut expected = vec![0.0; bins];
@@ -53,7 +60,12 @@ pub fn frequency_fit(summary: &Summary, max_x: u32, prob_n: impl Fn(u32, f64) ->
         expected[max_x as usize] += n * (1.0 - below).max(0.0);
     }
     (0..bins)
-        .map(|x| FrequencyBin { x: x as u32, and_more: x == max_x as usize, actual: actual[x], expected: expected[x] })
+        .map(|x| FrequencyBin {
+            x: x as u32,
+            and_more: x == max_x as usize,
+            actual: actual[x],
+            expected: expected[x],
+        })
         .collect()
 }
 
@@ -88,7 +100,12 @@ pub fn holdout_fit(
         let b = (cal.frequency[i].max(0.0) as usize).min(max_x as usize);
         n[b] += 1;
         actual[b] += data.frequency_holdout[i];
-        predicted[b] += expected(data.duration_holdout, cal.frequency[i], cal.recency[i], cal.age[i]);
+        predicted[b] += expected(
+            data.duration_holdout,
+            cal.frequency[i],
+            cal.recency[i],
+            cal.age[i],
+        );
     }
     (0..bins)
         .map(|b| {

@@ -28,7 +28,11 @@ pub struct BgBbParams {
 
 impl Default for BgBbParams {
     fn default() -> Self {
-        BgBbParams { penalizer: 0.0, max_iter: 500, tolerance: 1e-9 }
+        BgBbParams {
+            penalizer: 0.0,
+            max_iter: 500,
+            tolerance: 1e-9,
+        }
     }
 }
 
@@ -60,22 +64,49 @@ impl BgBbParams {
     /// `x = 0`); [`Error::NotIdentifiable`] when nobody buys; [`Error::NoConvergence`].
     pub fn fit(&self, histories: &Triples) -> Result<BgBbModel> {
         check_fit_params(self.penalizer, self.max_iter, self.tolerance)?;
-        let whole = |v: f64| v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX);
+        let whole =
+            |v: f64| v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX);
         for i in 0..histories.len() {
             let (x, t_x, n) = (histories.x[i], histories.t_x[i], histories.t_cal[i]);
-            if !(whole(x) && whole(t_x) && whole(n) && x <= t_x && t_x <= n && (x > 0.0 || t_x == 0.0)) {
+            if !(whole(x)
+                && whole(t_x)
+                && whole(n)
+                && x <= t_x
+                && t_x <= n
+                && (x > 0.0 || t_x == 0.0))
+            {
                 return Err(Error::InvalidInput(format!(
                     "BG/BB: invalid history x={x}, t_x={t_x}, n={n} (need whole numbers, x <= t_x <= n, t_x = 0 when x = 0)"
                 )));
             }
         }
         if (0..histories.len()).all(|i| histories.x[i] == 0.0 || histories.weight[i] == 0.0) {
-            return Err(Error::NotIdentifiable { model: "BG/BB", reason: "nobody made a purchase".into() });
+            return Err(Error::NotIdentifiable {
+                model: "BG/BB",
+                reason: "nobody made a purchase".into(),
+            });
         }
-        let settings = Settings { max_iter: self.max_iter, gtol: self.tolerance, ..Settings::default() };
+        let settings = Settings {
+            max_iter: self.max_iter,
+            gtol: self.tolerance,
+            ..Settings::default()
+        };
         let starts = [[1.0; 4], [0.5, 1.0, 0.5, 2.0]];
-        let (t, report) = fit("BG/BB", &PerCustomer(ll_adapter), histories, self.penalizer, &starts, settings)?;
-        Ok(BgBbModel { alpha: t[0], beta: t[1], gamma: t[2], delta: t[3], report })
+        let (t, report) = fit(
+            "BG/BB",
+            &PerCustomer(ll_adapter),
+            histories,
+            self.penalizer,
+            &starts,
+            settings,
+        )?;
+        Ok(BgBbModel {
+            alpha: t[0],
+            beta: t[1],
+            gamma: t[2],
+            delta: t[3],
+            report,
+        })
     }
 }
 
@@ -143,6 +174,10 @@ mod tests {
         for (got, want) in m.params().iter().zip([1.204, 0.750, 0.657, 2.783]) {
             assert!((got - want).abs() < 0.002, "{:?}", m.params());
         }
-        assert!((m.report.log_likelihood + 33_225.6).abs() < 0.1, "{}", m.report.log_likelihood);
+        assert!(
+            (m.report.log_likelihood + 33_225.6).abs() < 0.1,
+            "{}",
+            m.report.log_likelihood
+        );
     }
 }

@@ -21,7 +21,14 @@ pub(crate) trait Likelihood<const N: usize>: Sync {
     /// Computes the shared terms.
     fn per_x(&self, theta: &[f64; N], x: f64) -> Self::PerX;
     /// One customer's log-likelihood and gradient in θ, given the shared terms of its `x`.
-    fn value_gradient(&self, theta: &[f64; N], shared: &Self::PerX, x: f64, t_x: f64, t_cal: f64) -> (f64, [f64; N]);
+    fn value_gradient(
+        &self,
+        theta: &[f64; N],
+        shared: &Self::PerX,
+        x: f64,
+        t_x: f64,
+        t_cal: f64,
+    ) -> (f64, [f64; N]);
 }
 
 /// A per-customer function as a [`Likelihood`] without shared terms.
@@ -30,7 +37,14 @@ pub(crate) struct PerCustomer<const N: usize>(pub(crate) LogLikelihood<N>);
 impl<const N: usize> Likelihood<N> for PerCustomer<N> {
     type PerX = ();
     fn per_x(&self, _theta: &[f64; N], _x: f64) {}
-    fn value_gradient(&self, theta: &[f64; N], _shared: &(), x: f64, t_x: f64, t_cal: f64) -> (f64, [f64; N]) {
+    fn value_gradient(
+        &self,
+        theta: &[f64; N],
+        _shared: &(),
+        x: f64,
+        t_x: f64,
+        t_cal: f64,
+    ) -> (f64, [f64; N]) {
         (self.0)(theta, x, t_x, t_cal)
     }
 }
@@ -38,13 +52,21 @@ impl<const N: usize> Likelihood<N> for PerCustomer<N> {
 /// Checks the settings every maximum-likelihood fit shares.
 pub(crate) fn check_fit_params(penalizer: f64, max_iter: usize, tolerance: f64) -> Result<()> {
     if !(penalizer.is_finite() && penalizer >= 0.0) {
-        return Err(Error::param("penalizer", penalizer, "must be finite and >= 0"));
+        return Err(Error::param(
+            "penalizer",
+            penalizer,
+            "must be finite and >= 0",
+        ));
     }
     if max_iter == 0 {
         return Err(Error::param("max_iter", max_iter, "must be at least 1"));
     }
     if !(tolerance.is_finite() && tolerance > 0.0) {
-        return Err(Error::param("tolerance", tolerance, "must be finite and > 0"));
+        return Err(Error::param(
+            "tolerance",
+            tolerance,
+            "must be finite and > 0",
+        ));
     }
     Ok(())
 }
@@ -52,7 +74,12 @@ pub(crate) fn check_fit_params(penalizer: f64, max_iter: usize, tolerance: f64) 
 const CHUNK: usize = 2048;
 
 /// Σ w·ℓ and Σ w·∇ℓ over the triples, visited in `order` (sorted by `x`).
-fn total<const N: usize, L: Likelihood<N>>(ll: &L, theta: &[f64; N], t: &Triples, order: &[u32]) -> (f64, [f64; N]) {
+fn total<const N: usize, L: Likelihood<N>>(
+    ll: &L,
+    theta: &[f64; N],
+    t: &Triples,
+    order: &[u32],
+) -> (f64, [f64; N]) {
     let chunk_sum = |start: usize| {
         let end = (start + CHUNK).min(order.len());
         let mut value = 0.0;
@@ -105,7 +132,10 @@ pub(crate) fn fit<const N: usize, L: Likelihood<N>>(
 ) -> Result<([f64; N], FitReport)> {
     let weight = triples.total_weight();
     if triples.is_empty() || weight.is_nan() || weight <= 0.0 {
-        return Err(Error::NotIdentifiable { model, reason: "no customers".into() });
+        return Err(Error::NotIdentifiable {
+            model,
+            reason: "no customers".into(),
+        });
     }
     // Visit customers grouped by x so shared terms are computed once per group.
     let mut order: Vec<u32> = (0..triples.len() as u32).collect();
@@ -125,7 +155,9 @@ pub(crate) fn fit<const N: usize, L: Likelihood<N>>(
             let penalty: f64 = theta.iter().map(|v| v * v).sum::<f64>() * penalizer;
             let value = -sum / weight + penalty;
             // Chain rule to φ = ln θ.
-            let g: Vec<f64> = (0..N).map(|k| (-grad[k] / weight + 2.0 * penalizer * theta[k]) * theta[k]).collect();
+            let g: Vec<f64> = (0..N)
+                .map(|k| (-grad[k] / weight + 2.0 * penalizer * theta[k]) * theta[k])
+                .collect();
             (value, g)
         };
         let phi0: Vec<f64> = start.iter().map(|v| v.ln()).collect();
@@ -137,19 +169,36 @@ pub(crate) fn fit<const N: usize, L: Likelihood<N>>(
         for (t, phi) in theta.iter_mut().zip(&m.x) {
             *t = phi.exp();
         }
-        let better = best.as_ref().is_none_or(|b| (m.converged && !b.5) || (m.converged == b.5 && m.f < b.1));
+        let better = best
+            .as_ref()
+            .is_none_or(|b| (m.converged && !b.5) || (m.converged == b.5 && m.f < b.1));
         if better {
-            best = Some((theta, m.f, m.iterations, m.gradient_norm, start_index, m.converged));
+            best = Some((
+                theta,
+                m.f,
+                m.iterations,
+                m.gradient_norm,
+                start_index,
+                m.converged,
+            ));
         }
         if m.converged {
             break;
         }
     }
     let Some((theta, _, iterations, gradient_norm, start, converged)) = best else {
-        return Err(Error::NoConvergence { model, iterations: settings.max_iter, gradient_norm: f64::INFINITY });
+        return Err(Error::NoConvergence {
+            model,
+            iterations: settings.max_iter,
+            gradient_norm: f64::INFINITY,
+        });
     };
     if !converged {
-        return Err(Error::NoConvergence { model, iterations, gradient_norm });
+        return Err(Error::NoConvergence {
+            model,
+            iterations,
+            gradient_norm,
+        });
     }
     let (log_likelihood, _) = total(ll, &theta, triples, order);
     let standard_errors = standard_errors(&theta, &mut |th: &[f64]| {
@@ -157,10 +206,20 @@ pub(crate) fn fit<const N: usize, L: Likelihood<N>>(
         t.copy_from_slice(th);
         let (_, g) = total(ll, &t, triples, order);
         // The penalty is part of the objective: include its curvature.
-        (0..N).map(|k| g[k] - 2.0 * penalizer * weight * t[k]).collect()
+        (0..N)
+            .map(|k| g[k] - 2.0 * penalizer * weight * t[k])
+            .collect()
     });
     Ok((
         theta,
-        FitReport { log_likelihood, iterations, gradient_norm, converged, start, standard_errors, n_customers: weight },
+        FitReport {
+            log_likelihood,
+            iterations,
+            gradient_norm,
+            converged,
+            start,
+            standard_errors,
+            n_customers: weight,
+        },
     ))
 }

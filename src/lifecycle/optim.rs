@@ -49,7 +49,12 @@ pub(crate) struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { max_iter: 500, gtol: 1e-9, ftol: 1e-13, memory: 8 }
+        Settings {
+            max_iter: 500,
+            gtol: 1e-9,
+            ftol: 1e-13,
+            memory: 8,
+        }
     }
 }
 
@@ -84,7 +89,13 @@ pub(crate) fn minimize(f: &mut Objective<'_>, x0: &[f64], settings: Settings) ->
     let mut x = x0.to_vec();
     let (mut fx, mut g) = f(&x);
     if !fx.is_finite() || g.iter().any(|v| !v.is_finite()) {
-        return Minimum { x, f: fx, gradient_norm: f64::INFINITY, iterations: 0, converged: false };
+        return Minimum {
+            x,
+            f: fx,
+            gradient_norm: f64::INFINITY,
+            iterations: 0,
+            converged: false,
+        };
     }
     let mut s_hist: Vec<Vec<f64>> = Vec::with_capacity(settings.memory);
     let mut y_hist: Vec<Vec<f64>> = Vec::with_capacity(settings.memory);
@@ -152,13 +163,20 @@ pub(crate) fn minimize(f: &mut Objective<'_>, x0: &[f64], settings: Settings) ->
             y_hist.push(y);
         }
         let gn = norm(&g);
-        converged = gn <= settings.gtol || (f_change <= settings.ftol * scale && gn <= settings.gtol.sqrt());
+        converged = gn <= settings.gtol
+            || (f_change <= settings.ftol * scale && gn <= settings.gtol.sqrt());
         if n == 0 {
             break;
         }
     }
     let gradient_norm = norm(&g);
-    Minimum { x, f: fx, gradient_norm, iterations, converged }
+    Minimum {
+        x,
+        f: fx,
+        gradient_norm,
+        iterations,
+        converged,
+    }
 }
 
 /// Strong-Wolfe line search (Nocedal & Wright algorithms 3.5 and 3.6).
@@ -176,7 +194,11 @@ fn line_search(
     let eval = |f: &mut Objective<'_>, a: f64| {
         let xt: Vec<f64> = x.iter().zip(d).map(|(xi, di)| xi + a * di).collect();
         let (ft, gt) = f(&xt);
-        let slope = if ft.is_finite() && gt.iter().all(|v| v.is_finite()) { dot(&gt, d) } else { f64::NAN };
+        let slope = if ft.is_finite() && gt.iter().all(|v| v.is_finite()) {
+            dot(&gt, d)
+        } else {
+            f64::NAN
+        };
         (ft, gt, slope)
     };
     let mut a_prev = 0.0;
@@ -290,7 +312,10 @@ pub(crate) fn spd_inverse(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
 /// Standard errors of θ from the gradient `grad_total(θ)` of the total
 /// log-likelihood: the Hessian by central differences of the analytic
 /// gradient, negated and inverted.
-pub(crate) fn standard_errors(theta: &[f64], grad_total: &mut dyn FnMut(&[f64]) -> Vec<f64>) -> Option<Vec<f64>> {
+pub(crate) fn standard_errors(
+    theta: &[f64],
+    grad_total: &mut dyn FnMut(&[f64]) -> Vec<f64>,
+) -> Option<Vec<f64>> {
     let n = theta.len();
     let mut hessian = vec![vec![0.0; n]; n];
     for j in 0..n {
@@ -308,8 +333,13 @@ pub(crate) fn standard_errors(theta: &[f64], grad_total: &mut dyn FnMut(&[f64]) 
         }
     }
     // Observed information = −Hessian of the log-likelihood, symmetrised.
-    let info: Vec<Vec<f64>> =
-        (0..n).map(|i| (0..n).map(|j| -0.5 * (hessian[i][j] + hessian[j][i])).collect()).collect();
+    let info: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| -0.5 * (hessian[i][j] + hessian[j][i]))
+                .collect()
+        })
+        .collect();
     let cov = spd_inverse(&info)?;
     let se: Vec<f64> = (0..n).map(|i| cov[i][i].sqrt()).collect();
     se.iter().all(|v| v.is_finite()).then_some(se)
@@ -324,12 +354,18 @@ mod tests {
         let mut f = |x: &[f64]| {
             let (a, b) = (x[0], x[1]);
             let v = (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2);
-            let g = vec![-2.0 * (1.0 - a) - 400.0 * a * (b - a * a), 200.0 * (b - a * a)];
+            let g = vec![
+                -2.0 * (1.0 - a) - 400.0 * a * (b - a * a),
+                200.0 * (b - a * a),
+            ];
             (v, g)
         };
         let m = minimize(&mut f, &[-1.2, 1.0], Settings::default());
         assert!(m.converged, "{m:?}");
-        assert!((m.x[0] - 1.0).abs() < 1e-6 && (m.x[1] - 1.0).abs() < 1e-6, "{m:?}");
+        assert!(
+            (m.x[0] - 1.0).abs() < 1e-6 && (m.x[1] - 1.0).abs() < 1e-6,
+            "{m:?}"
+        );
     }
 
     #[test]
@@ -349,7 +385,11 @@ mod tests {
     fn backs_off_where_the_objective_is_undefined() {
         // ln is undefined for x <= 0; the minimum of x − ln x is at 1.
         let mut f = |x: &[f64]| {
-            let v = if x[0] > 0.0 { x[0] - x[0].ln() } else { f64::NAN };
+            let v = if x[0] > 0.0 {
+                x[0] - x[0].ln()
+            } else {
+                f64::NAN
+            };
             (v, vec![1.0 - 1.0 / x[0]])
         };
         let m = minimize(&mut f, &[20.0], Settings::default());

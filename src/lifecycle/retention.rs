@@ -41,7 +41,10 @@ pub struct SbgParams {
 
 impl Default for SbgParams {
     fn default() -> Self {
-        SbgParams { max_iter: 500, tolerance: 1e-9 }
+        SbgParams {
+            max_iter: 500,
+            tolerance: 1e-9,
+        }
     }
 }
 
@@ -65,18 +68,32 @@ impl SbgParams {
     /// cancelled in the first period only; [`Error::NoConvergence`].
     pub fn fit(&self, churned_by_period: &[u64], still_active: u64) -> Result<SbgModel> {
         if self.max_iter == 0 {
-            return Err(Error::param("max_iter", self.max_iter, "must be at least 1"));
+            return Err(Error::param(
+                "max_iter",
+                self.max_iter,
+                "must be at least 1",
+            ));
         }
         if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return Err(Error::param("tolerance", self.tolerance, "must be finite and > 0"));
+            return Err(Error::param(
+                "tolerance",
+                self.tolerance,
+                "must be finite and > 0",
+            ));
         }
         let churned: u64 = churned_by_period.iter().sum();
         let total = (churned + still_active) as f64;
         if churned_by_period.is_empty() || total == 0.0 {
-            return Err(Error::NotIdentifiable { model: "sBG", reason: "empty cohort".into() });
+            return Err(Error::NotIdentifiable {
+                model: "sBG",
+                reason: "empty cohort".into(),
+            });
         }
         if churned == 0 {
-            return Err(Error::NotIdentifiable { model: "sBG", reason: "nobody cancelled".into() });
+            return Err(Error::NotIdentifiable {
+                model: "sBG",
+                reason: "nobody cancelled".into(),
+            });
         }
         if churned_by_period.len() < 2 {
             return Err(Error::NotIdentifiable {
@@ -87,9 +104,16 @@ impl SbgParams {
         let mut objective = |phi: &[f64]| -> (f64, Vec<f64>) {
             let theta = [phi[0].exp(), phi[1].exp()];
             let (ll, g) = sbg::log_likelihood_gradient(&theta, churned_by_period, still_active);
-            (-ll / total, vec![-g[0] * theta[0] / total, -g[1] * theta[1] / total])
+            (
+                -ll / total,
+                vec![-g[0] * theta[0] / total, -g[1] * theta[1] / total],
+            )
         };
-        let settings = Settings { max_iter: self.max_iter, gtol: self.tolerance, ..Settings::default() };
+        let settings = Settings {
+            max_iter: self.max_iter,
+            gtol: self.tolerance,
+            ..Settings::default()
+        };
         let mut best = None;
         for (start, x0) in [[0.0, 0.0], [1.0f64.ln(), 3.0f64.ln()]].iter().enumerate() {
             let m = minimize(&mut objective, x0, settings);
@@ -97,12 +121,19 @@ impl SbgParams {
                 best = Some((m, start));
                 break;
             }
-            if best.as_ref().is_none_or(|(b, _): &(super::optim::Minimum, usize)| m.f < b.f) {
+            if best
+                .as_ref()
+                .is_none_or(|(b, _): &(super::optim::Minimum, usize)| m.f < b.f)
+            {
                 best = Some((m, start));
             }
         }
         let Some((m, start)) = best else {
-            return Err(Error::NoConvergence { model: "sBG", iterations: self.max_iter, gradient_norm: f64::INFINITY });
+            return Err(Error::NoConvergence {
+                model: "sBG",
+                iterations: self.max_iter,
+                gradient_norm: f64::INFINITY,
+            });
         };
         if !m.converged {
             return Err(Error::NoConvergence {
@@ -114,7 +145,9 @@ impl SbgParams {
         let theta = [m.x[0].exp(), m.x[1].exp()];
         let log_likelihood = sbg::log_likelihood(&theta, churned_by_period, still_active);
         let standard_errors = standard_errors(&theta, &mut |t: &[f64]| {
-            sbg::log_likelihood_gradient(&[t[0], t[1]], churned_by_period, still_active).1.to_vec()
+            sbg::log_likelihood_gradient(&[t[0], t[1]], churned_by_period, still_active)
+                .1
+                .to_vec()
         });
         Ok(SbgModel {
             alpha: theta[0],
@@ -160,7 +193,11 @@ impl SbgModel {
 
     /// Discounted expected residual lifetime (in periods' payments) of an active
     /// subscriber who has renewed `n_renewals` times (Fader & Hardie 2010).
-    pub fn discounted_expected_residual_lifetime(&self, n_renewals: u32, discount_rate: f64) -> f64 {
+    pub fn discounted_expected_residual_lifetime(
+        &self,
+        n_renewals: u32,
+        discount_rate: f64,
+    ) -> f64 {
         sbg::discounted_expected_residual_lifetime(&self.params(), n_renewals, discount_rate)
     }
 }

@@ -85,7 +85,13 @@ impl RfmSegment {
             [Hibernating, AboutToSleep, NeedAttention, AtRisk, CantLose],
             [AboutToSleep, NeedAttention, Loyal, Loyal, Loyal],
             [Promising, PotentialLoyalist, Loyal, Champions, Champions],
-            [New, PotentialLoyalist, PotentialLoyalist, Champions, Champions],
+            [
+                New,
+                PotentialLoyalist,
+                PotentialLoyalist,
+                Champions,
+                Champions,
+            ],
         ];
         GRID[usize::from(r.clamp(1, 5) - 1)][usize::from(fm.clamp(1, 5) - 1)]
     }
@@ -132,12 +138,21 @@ impl RfmScores {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for slices of different lengths or non-finite values.
-    pub fn from_values(days_since_last: &[f64], purchases: &[f64], spend: &[f64]) -> Result<RfmScores> {
+    pub fn from_values(
+        days_since_last: &[f64],
+        purchases: &[f64],
+        spend: &[f64],
+    ) -> Result<RfmScores> {
         let n = days_since_last.len();
         if purchases.len() != n || spend.len() != n {
             return Err(Error::InvalidInput("RFM inputs differ in length".into()));
         }
-        if days_since_last.iter().chain(purchases).chain(spend).any(|v| !v.is_finite()) {
+        if days_since_last
+            .iter()
+            .chain(purchases)
+            .chain(spend)
+            .any(|v| !v.is_finite())
+        {
             return Err(Error::InvalidInput("RFM inputs must be finite".into()));
         }
         let recency = quintiles(days_since_last, false);
@@ -149,7 +164,12 @@ impl RfmScores {
                 RfmSegment::of(recency[i], fm)
             })
             .collect();
-        Ok(RfmScores { recency, frequency, monetary, segment })
+        Ok(RfmScores {
+            recency,
+            frequency,
+            monetary,
+            segment,
+        })
     }
 
     /// Scores from a BTYD summary: days since the last purchase `(T − t_x)`, purchases `x + 1`,
@@ -162,7 +182,12 @@ impl RfmScores {
             Period::Day => 1.0,
             Period::Week => 7.0,
         };
-        let since: Vec<f64> = summary.age.iter().zip(&summary.recency).map(|(t, r)| (t - r) * days).collect();
+        let since: Vec<f64> = summary
+            .age
+            .iter()
+            .zip(&summary.recency)
+            .map(|(t, r)| (t - r) * days)
+            .collect();
         let purchases: Vec<f64> = summary.frequency.iter().map(|x| x + 1.0).collect();
         Self::from_values(&since, &purchases, &summary.monetary_value)
     }
@@ -185,7 +210,12 @@ mod tests {
         // Ties: equal values, equal scores, whatever their order.
         let tied = [3.0, 1.0, 3.0, 3.0, 2.0, 3.0, 3.0, 9.0, 3.0, 3.0];
         let s = quintiles(&tied, true);
-        assert!(tied.iter().zip(&s).filter(|(v, _)| **v == 3.0).all(|(_, q)| *q == s[0]));
+        assert!(
+            tied.iter()
+                .zip(&s)
+                .filter(|(v, _)| **v == 3.0)
+                .all(|(_, q)| *q == s[0])
+        );
         let mut shuffled = tied;
         shuffled.reverse();
         let s2 = quintiles(&shuffled, true);
@@ -206,7 +236,11 @@ mod tests {
         assert_eq!(RfmSegment::of(1, 3), RfmSegment::AtRisk);
         assert_eq!(RfmSegment::of(2, 1), RfmSegment::Hibernating);
         assert_eq!(RfmSegment::of(1, 1), RfmSegment::Lost);
-        assert_eq!(RfmSegment::of(0, 9), RfmSegment::CantLose, "out-of-range scores are clamped");
+        assert_eq!(
+            RfmSegment::of(0, 9),
+            RfmSegment::CantLose,
+            "out-of-range scores are clamped"
+        );
         // Every one of the eleven segments is reachable.
         let mut seen = std::collections::HashSet::new();
         for r in 1..=5 {
@@ -229,7 +263,13 @@ mod tests {
         assert_eq!(s.segment[0], RfmSegment::Champions);
         assert_eq!(s.segment[1], RfmSegment::Lost);
         assert_eq!(s.segment[3], RfmSegment::AboutToSleep);
-        assert!(s.recency.iter().chain(&s.frequency).chain(&s.monetary).all(|v| (1..=5).contains(v)));
+        assert!(
+            s.recency
+                .iter()
+                .chain(&s.frequency)
+                .chain(&s.monetary)
+                .all(|v| (1..=5).contains(v))
+        );
         assert!(RfmScores::from_values(&[1.0], &[], &[]).is_err());
         assert!(RfmScores::from_values(&[f64::NAN], &[1.0], &[1.0]).is_err());
     }

@@ -27,7 +27,11 @@ pub struct GammaGammaParams {
 
 impl Default for GammaGammaParams {
     fn default() -> Self {
-        GammaGammaParams { penalizer: 0.0, max_iter: 500, tolerance: 1e-9 }
+        GammaGammaParams {
+            penalizer: 0.0,
+            max_iter: 500,
+            tolerance: 1e-9,
+        }
     }
 }
 
@@ -64,7 +68,12 @@ pub struct ClvParams {
 impl Default for ClvParams {
     /// Twelve monthly steps of 30 days at 1% per month, revenue as value (lifetimes' defaults, in days).
     fn default() -> Self {
-        ClvParams { horizon: 360.0, step: 30.0, discount_rate: 0.01, margin: 1.0 }
+        ClvParams {
+            horizon: 360.0,
+            step: 30.0,
+            discount_rate: 0.01,
+            margin: 1.0,
+        }
     }
 }
 
@@ -78,10 +87,18 @@ impl ClvParams {
             return Err(Error::param("step", self.step, "must be finite and > 0"));
         }
         if !(self.horizon.is_finite() && self.horizon >= 0.0) {
-            return Err(Error::param("horizon", self.horizon, "must be finite and >= 0"));
+            return Err(Error::param(
+                "horizon",
+                self.horizon,
+                "must be finite and >= 0",
+            ));
         }
         if !(self.discount_rate.is_finite() && self.discount_rate > -1.0) {
-            return Err(Error::param("discount_rate", self.discount_rate, "must be finite and > -1"));
+            return Err(Error::param(
+                "discount_rate",
+                self.discount_rate,
+                "must be finite and > -1",
+            ));
         }
         if !self.margin.is_finite() {
             return Err(Error::param("margin", self.margin, "must be finite"));
@@ -122,13 +139,17 @@ impl GammaGammaParams {
     pub fn fit_values(&self, frequency: &[f64], monetary_value: &[f64]) -> Result<GammaGammaModel> {
         self.check()?;
         if frequency.len() != monetary_value.len() {
-            return Err(Error::InvalidInput("frequency and monetary value differ in length".into()));
+            return Err(Error::InvalidInput(
+                "frequency and monetary value differ in length".into(),
+            ));
         }
         let mut points = Triples::default();
         let (mut xs, mut ms) = (Vec::new(), Vec::new());
         for (&x, &m) in frequency.iter().zip(monetary_value) {
             if !x.is_finite() || !m.is_finite() {
-                return Err(Error::InvalidInput(format!("non-finite frequency {x} or monetary value {m}")));
+                return Err(Error::InvalidInput(format!(
+                    "non-finite frequency {x} or monetary value {m}"
+                )));
             }
             if x >= 1.0 && m > 0.0 {
                 points.add(x, m, 0.0, 1.0);
@@ -144,8 +165,19 @@ impl GammaGammaParams {
         }
         let mean_m = ms.iter().sum::<f64>() / ms.len() as f64;
         let starts = [[1.0, 1.0, 1.0], [2.0, 3.0, mean_m.max(1e-3)]];
-        let settings = Settings { max_iter: self.max_iter, gtol: self.tolerance, ..Settings::default() };
-        let (theta, report) = fit("Gamma-Gamma", &PerCustomer(ll_adapter), &points, self.penalizer, &starts, settings)?;
+        let settings = Settings {
+            max_iter: self.max_iter,
+            gtol: self.tolerance,
+            ..Settings::default()
+        };
+        let (theta, report) = fit(
+            "Gamma-Gamma",
+            &PerCustomer(ll_adapter),
+            &points,
+            self.penalizer,
+            &starts,
+            settings,
+        )?;
         Ok(GammaGammaModel {
             p: theta[0],
             q: theta[1],
@@ -172,7 +204,13 @@ impl GammaGammaModel {
     /// transaction model's expected cumulative purchases `E[N(t)]` of this customer
     /// (as lifetimes' `customer_lifetime_value`:
     /// `margin · Σ_k spend · (E[N(k·step)] − E[N((k−1)·step)]) / (1 + d)^k`).
-    pub fn clv(&self, expected_cumulative_purchases: impl Fn(f64) -> f64, x: f64, m: f64, clv: &ClvParams) -> f64 {
+    pub fn clv(
+        &self,
+        expected_cumulative_purchases: impl Fn(f64) -> f64,
+        x: f64,
+        m: f64,
+        clv: &ClvParams,
+    ) -> f64 {
         let spend = self.expected_average_spend(x, m);
         clv.margin
             * gamma_gamma::customer_lifetime_value(

@@ -45,8 +45,14 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in lifecycle order.
-    pub const ALL: [Stage; 6] =
-        [Stage::Prospect, Stage::New, Stage::Growing, Stage::Mature, Stage::Declining, Stage::Churned];
+    pub const ALL: [Stage; 6] = [
+        Stage::Prospect,
+        Stage::New,
+        Stage::Growing,
+        Stage::Mature,
+        Stage::Declining,
+        Stage::Churned,
+    ];
 
     /// The snake_case name.
     pub fn as_str(&self) -> &'static str {
@@ -160,13 +166,20 @@ impl StageParams {
     /// [`Error::InvalidParameter`] for probabilities outside [0, 1], churned above
     /// declining, or negative or non-finite thresholds.
     pub fn check(&self) -> Result<()> {
-        for (name, v) in [("churned_p_alive", self.churned_p_alive), ("declining_p_alive", self.declining_p_alive)] {
+        for (name, v) in [
+            ("churned_p_alive", self.churned_p_alive),
+            ("declining_p_alive", self.declining_p_alive),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(Error::param(name, v, "must be a probability in [0, 1]"));
             }
         }
         if self.churned_p_alive > self.declining_p_alive {
-            return Err(Error::param("churned_p_alive", self.churned_p_alive, "must not exceed declining_p_alive"));
+            return Err(Error::param(
+                "churned_p_alive",
+                self.churned_p_alive,
+                "must not exceed declining_p_alive",
+            ));
         }
         for (name, v) in [
             ("declining_trend", self.declining_trend),
@@ -184,7 +197,11 @@ impl StageParams {
 
     /// The stage of one customer, with its reason and play. `period` converts `new_days`.
     pub fn assign(&self, input: &StageInput, period: Period) -> StageAssignment {
-        let make = |stage: Stage, reason: String| StageAssignment { stage, play: stage.play(), reason };
+        let make = |stage: Stage, reason: String| StageAssignment {
+            stage,
+            play: stage.play(),
+            reason,
+        };
         let Some(x) = input.repeat_purchases else {
             return make(Stage::Prospect, "no purchase yet".into());
         };
@@ -194,22 +211,47 @@ impl StageParams {
         };
         let idle_days = (input.age - input.recency).max(0.0) * days_per_period;
         if input.p_alive < self.churned_p_alive {
-            return make(Stage::Churned, format!("P(alive) {:.2} < {:.2}", input.p_alive, self.churned_p_alive));
+            return make(
+                Stage::Churned,
+                format!(
+                    "P(alive) {:.2} < {:.2}",
+                    input.p_alive, self.churned_p_alive
+                ),
+            );
         }
         if idle_days >= self.churned_days {
-            return make(Stage::Churned, format!("no purchase for {idle_days:.0} days >= {:.0}", self.churned_days));
+            return make(
+                Stage::Churned,
+                format!(
+                    "no purchase for {idle_days:.0} days >= {:.0}",
+                    self.churned_days
+                ),
+            );
         }
         if input.p_alive < self.declining_p_alive {
-            return make(Stage::Declining, format!("P(alive) {:.2} < {:.2}", input.p_alive, self.declining_p_alive));
+            return make(
+                Stage::Declining,
+                format!(
+                    "P(alive) {:.2} < {:.2}",
+                    input.p_alive, self.declining_p_alive
+                ),
+            );
         }
         if idle_days >= self.declining_days {
             return make(
                 Stage::Declining,
-                format!("no purchase for {idle_days:.0} days >= {:.0}", self.declining_days),
+                format!(
+                    "no purchase for {idle_days:.0} days >= {:.0}",
+                    self.declining_days
+                ),
             );
         }
         let past_rate = if input.age > 0.0 { x / input.age } else { 0.0 };
-        let expected_rate = if input.horizon > 0.0 { input.expected_purchases / input.horizon } else { 0.0 };
+        let expected_rate = if input.horizon > 0.0 {
+            input.expected_purchases / input.horizon
+        } else {
+            0.0
+        };
         if x >= 1.0 && past_rate > 0.0 && expected_rate < self.declining_trend * past_rate {
             return make(
                 Stage::Declining,
@@ -221,7 +263,13 @@ impl StageParams {
         }
         let age_days = input.age * days_per_period;
         if age_days < self.new_days {
-            return make(Stage::New, format!("first purchase {age_days:.0} days ago < {:.0}", self.new_days));
+            return make(
+                Stage::New,
+                format!(
+                    "first purchase {age_days:.0} days ago < {:.0}",
+                    self.new_days
+                ),
+            );
         }
         if x >= self.mature_repeat_purchases {
             return make(
@@ -232,7 +280,13 @@ impl StageParams {
                 ),
             );
         }
-        make(Stage::Growing, format!("{x:.0} repeat purchases, P(alive) {:.2}, rate holding", input.p_alive))
+        make(
+            Stage::Growing,
+            format!(
+                "{x:.0} repeat purchases, P(alive) {:.2}, rate holding",
+                input.p_alive
+            ),
+        )
     }
 }
 
@@ -271,39 +325,83 @@ mod tests {
 
     fn input(x: Option<f64>, age: f64, p_alive: f64, expected: f64) -> StageInput {
         // Last purchase two weeks before the end unless the customer has no repeat.
-        let recency = if x.unwrap_or(0.0) > 0.0 { (age - 2.0).max(0.0) } else { 0.0 };
-        StageInput { repeat_purchases: x, recency, age, p_alive, expected_purchases: expected, horizon: 10.0 }
+        let recency = if x.unwrap_or(0.0) > 0.0 {
+            (age - 2.0).max(0.0)
+        } else {
+            0.0
+        };
+        StageInput {
+            repeat_purchases: x,
+            recency,
+            age,
+            p_alive,
+            expected_purchases: expected,
+            horizon: 10.0,
+        }
     }
 
     #[test]
     fn rules_apply_in_order_with_reasons() {
         let p = StageParams::default();
         let w = Period::Week;
-        assert_eq!(p.assign(&input(None, 0.0, 1.0, 0.0), w).stage, Stage::Prospect);
+        assert_eq!(
+            p.assign(&input(None, 0.0, 1.0, 0.0), w).stage,
+            Stage::Prospect
+        );
         let churned = p.assign(&input(Some(5.0), 50.0, 0.05, 0.1), w);
-        assert_eq!((churned.stage, churned.play), (Stage::Churned, Play::WinBack));
+        assert_eq!(
+            (churned.stage, churned.play),
+            (Stage::Churned, Play::WinBack)
+        );
         assert!(churned.reason.contains("0.05"), "{}", churned.reason);
-        assert_eq!(p.assign(&input(Some(5.0), 50.0, 0.3, 0.1), w).stage, Stage::Declining);
+        assert_eq!(
+            p.assign(&input(Some(5.0), 50.0, 0.3, 0.1), w).stage,
+            Stage::Declining
+        );
         // Past rate 10/50 = 0.2 per week, expected 0.5/10 = 0.05 < 0.1: declining by trend.
         let trend = p.assign(&input(Some(10.0), 50.0, 0.9, 0.5), w);
         assert_eq!(trend.stage, Stage::Declining);
         assert!(trend.reason.contains("expected rate"), "{}", trend.reason);
-        assert_eq!(p.assign(&input(Some(0.0), 4.0, 1.0, 0.5), w).stage, Stage::New);
-        assert_eq!(p.assign(&input(Some(0.0), 4.0, 1.0, 0.5), Period::Day).stage, Stage::New);
-        assert_eq!(p.assign(&input(Some(6.0), 50.0, 0.9, 1.5), w).stage, Stage::Mature);
-        assert_eq!(p.assign(&input(Some(2.0), 50.0, 0.9, 0.5), w).stage, Stage::Growing);
-        assert_eq!(p.assign(&input(Some(0.0), 20.0, 1.0, 0.3), w).stage, Stage::Growing);
+        assert_eq!(
+            p.assign(&input(Some(0.0), 4.0, 1.0, 0.5), w).stage,
+            Stage::New
+        );
+        assert_eq!(
+            p.assign(&input(Some(0.0), 4.0, 1.0, 0.5), Period::Day)
+                .stage,
+            Stage::New
+        );
+        assert_eq!(
+            p.assign(&input(Some(6.0), 50.0, 0.9, 1.5), w).stage,
+            Stage::Mature
+        );
+        assert_eq!(
+            p.assign(&input(Some(2.0), 50.0, 0.9, 0.5), w).stage,
+            Stage::Growing
+        );
+        assert_eq!(
+            p.assign(&input(Some(0.0), 20.0, 1.0, 0.3), w).stage,
+            Stage::Growing
+        );
         // A one-time buyer from long ago: P(alive) is 1 under BG/NBD, recency decides.
         let lapsed = p.assign(&input(Some(0.0), 60.0, 1.0, 0.3), w);
         assert_eq!(lapsed.stage, Stage::Churned);
         assert!(lapsed.reason.contains("420 days"), "{}", lapsed.reason);
-        assert_eq!(p.assign(&input(Some(0.0), 30.0, 1.0, 0.3), w).stage, Stage::Declining);
+        assert_eq!(
+            p.assign(&input(Some(0.0), 30.0, 1.0, 0.3), w).stage,
+            Stage::Declining
+        );
     }
 
     #[test]
     fn distribution_and_migration() {
         let before = [Stage::New, Stage::New, Stage::Mature, Stage::Declining];
-        let after = [Stage::Growing, Stage::Churned, Stage::Mature, Stage::Churned];
+        let after = [
+            Stage::Growing,
+            Stage::Churned,
+            Stage::Mature,
+            Stage::Churned,
+        ];
         assert_eq!(distribution(&after), [0, 0, 1, 1, 0, 2]);
         let m = migration(&before, &after).unwrap();
         assert_eq!(m[Stage::New as usize][Stage::Growing as usize], 1);
@@ -315,7 +413,21 @@ mod tests {
     #[test]
     fn checks_thresholds() {
         assert!(StageParams::default().check().is_ok());
-        assert!(StageParams { churned_p_alive: 0.7, ..StageParams::default() }.check().is_err());
-        assert!(StageParams { new_days: f64::NAN, ..StageParams::default() }.check().is_err());
+        assert!(
+            StageParams {
+                churned_p_alive: 0.7,
+                ..StageParams::default()
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            StageParams {
+                new_days: f64::NAN,
+                ..StageParams::default()
+            }
+            .check()
+            .is_err()
+        );
     }
 }

@@ -73,7 +73,10 @@ fn day_of_micros(us: i64) -> i64 {
 }
 
 fn day_of_date(d: Date) -> Result<i64> {
-    let ts = d.to_zoned(TimeZone::UTC).map_err(|e| Error::value("date", d.to_string(), e.to_string()))?.timestamp();
+    let ts = d
+        .to_zoned(TimeZone::UTC)
+        .map_err(|e| Error::value("date", d.to_string(), e.to_string()))?
+        .timestamp();
     Ok(day_of_timestamp(ts))
 }
 
@@ -153,23 +156,41 @@ impl Summary {
             }
             accumulate(&mut accs[c], per, amount);
         }
-        Ok(Self::finish(period, observation_end, end, ids.iter().map(|s| (*s).to_owned()).collect(), accs))
+        Ok(Self::finish(
+            period,
+            observation_end,
+            end,
+            ids.iter().map(|s| (*s).to_owned()).collect(),
+            accs,
+        ))
     }
 
     /// Summarises a [`CustomerBase`]'s transactions (refunds left out).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when transactions use more than one currency.
-    pub fn from_base(base: &CustomerBase, period: Period, observation_end: Date) -> Result<Summary> {
+    pub fn from_base(
+        base: &CustomerBase,
+        period: Period,
+        observation_end: Date,
+    ) -> Result<Summary> {
         if base.currencies().len() > 1 {
             return Err(Error::InvalidInput(format!(
                 "transactions use {} currencies ({}); summarise one currency at a time",
                 base.currencies().len(),
-                base.currencies().iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+                base.currencies()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let end = period.of_day(day_of_date(observation_end)?);
-        let (times, amounts, refunds) = (base.tx_time_micros(), base.tx_amount_units(), base.tx_is_refund());
+        let (times, amounts, refunds) = (
+            base.tx_time_micros(),
+            base.tx_amount_units(),
+            base.tx_is_refund(),
+        );
         let mut ids = Vec::with_capacity(base.n_customers());
         let mut accs = Vec::with_capacity(base.n_customers());
         for c in base.customer_indices() {
@@ -191,7 +212,13 @@ impl Summary {
         Ok(Self::finish(period, observation_end, end, ids, accs))
     }
 
-    fn finish(period: Period, observation_end: Date, end: i64, ids: Vec<String>, accs: Vec<Option<Acc>>) -> Summary {
+    fn finish(
+        period: Period,
+        observation_end: Date,
+        end: i64,
+        ids: Vec<String>,
+        accs: Vec<Option<Acc>>,
+    ) -> Summary {
         let mut s = Summary {
             period,
             observation_end,
@@ -215,7 +242,8 @@ impl Summary {
             s.frequency.push(x);
             s.recency.push((a.last - a.first) as f64);
             s.age.push((end - a.first) as f64);
-            s.monetary_value.push(if a.periods > 1 { a.repeat_sum / x } else { 0.0 });
+            s.monetary_value
+                .push(if a.periods > 1 { a.repeat_sum / x } else { 0.0 });
         }
         s
     }
@@ -242,7 +270,15 @@ impl Summary {
 
 fn accumulate(acc: &mut Option<Acc>, per: i64, amount: f64) {
     match acc {
-        None => *acc = Some(Acc { first: per, last: per, periods: 1, current_sum: amount, repeat_sum: 0.0 }),
+        None => {
+            *acc = Some(Acc {
+                first: per,
+                last: per,
+                periods: 1,
+                current_sum: amount,
+                repeat_sum: 0.0,
+            })
+        }
         Some(a) if per == a.last => a.current_sum += amount,
         Some(a) => {
             // A new period: the previous one was a repeat purchase unless it was the first.
@@ -293,7 +329,16 @@ impl Triples {
 
     fn reindex(&mut self) {
         self.index = (0..self.x.len())
-            .map(|i| ((self.x[i].to_bits(), self.t_x[i].to_bits(), self.t_cal[i].to_bits()), i))
+            .map(|i| {
+                (
+                    (
+                        self.x[i].to_bits(),
+                        self.t_x[i].to_bits(),
+                        self.t_cal[i].to_bits(),
+                    ),
+                    i,
+                )
+            })
             .collect();
     }
 
@@ -348,7 +393,11 @@ impl CalibrationHoldout {
         observation_end: Date,
     ) -> Result<CalibrationHoldout> {
         if observation_end < calibration_end {
-            return Err(Error::param("observation_end", observation_end, "must not be before the calibration end"));
+            return Err(Error::param(
+                "observation_end",
+                observation_end,
+                "must not be before the calibration end",
+            ));
         }
         let cal_ts = calibration_end
             .to_zoned(TimeZone::UTC)
@@ -359,18 +408,28 @@ impl CalibrationHoldout {
             .map_err(|e| Error::value("date", observation_end.to_string(), e.to_string()))?
             .timestamp();
         let calibration = Summary::from_purchases(
-            purchases.clone().into_iter().filter(|p| p.timestamp <= cal_ts),
+            purchases
+                .clone()
+                .into_iter()
+                .filter(|p| p.timestamp <= cal_ts),
             period,
             calibration_end,
         )?;
-        let position: HashMap<&str, usize> =
-            calibration.customer_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let position: HashMap<&str, usize> = calibration
+            .customer_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
         let n = calibration.len();
         let mut periods: Vec<Vec<i64>> = vec![Vec::new(); n];
         let mut sums = vec![0.0; n];
         let mut counts = vec![0u64; n];
         let mut any = false;
-        for p in purchases.into_iter().filter(|p| p.timestamp > cal_ts && p.timestamp <= obs_ts) {
+        for p in purchases
+            .into_iter()
+            .filter(|p| p.timestamp > cal_ts && p.timestamp <= obs_ts)
+        {
             any = true;
             if let Some(&i) = position.get(p.customer_id.trim()) {
                 periods[i].push(period.of_day(day_of_timestamp(p.timestamp)));
@@ -379,7 +438,9 @@ impl CalibrationHoldout {
             }
         }
         if !any {
-            return Err(Error::InvalidInput("no purchases in the holdout period".into()));
+            return Err(Error::InvalidInput(
+                "no purchases in the holdout period".into(),
+            ));
         }
         let frequency_holdout = periods
             .iter_mut()
@@ -389,11 +450,19 @@ impl CalibrationHoldout {
                 v.len() as f64
             })
             .collect();
-        let monetary_value_holdout =
-            sums.iter().zip(&counts).map(|(s, &c)| if c > 0 { s / c as f64 } else { 0.0 }).collect();
-        let duration_holdout =
-            (period.of_day(day_of_date(observation_end)?) - period.of_day(day_of_date(calibration_end)?)) as f64;
-        Ok(CalibrationHoldout { calibration, frequency_holdout, monetary_value_holdout, duration_holdout })
+        let monetary_value_holdout = sums
+            .iter()
+            .zip(&counts)
+            .map(|(s, &c)| if c > 0 { s / c as f64 } else { 0.0 })
+            .collect();
+        let duration_holdout = (period.of_day(day_of_date(observation_end)?)
+            - period.of_day(day_of_date(calibration_end)?)) as f64;
+        Ok(CalibrationHoldout {
+            calibration,
+            frequency_holdout,
+            monetary_value_holdout,
+            duration_holdout,
+        })
     }
 }
 
@@ -403,11 +472,19 @@ mod tests {
 
     fn p(id: &'static str, ts: &str, amount: f64) -> Purchase<'static> {
         let timestamp = if ts.len() == 10 {
-            ts.parse::<Date>().unwrap().to_zoned(TimeZone::UTC).unwrap().timestamp()
+            ts.parse::<Date>()
+                .unwrap()
+                .to_zoned(TimeZone::UTC)
+                .unwrap()
+                .timestamp()
         } else {
             ts.parse().unwrap()
         };
-        Purchase { customer_id: id, timestamp, amount }
+        Purchase {
+            customer_id: id,
+            timestamp,
+            amount,
+        }
     }
 
     /// Pinned against lifetimes 0.11.3:

@@ -42,8 +42,8 @@ impl ConsentStatus {
             "granted" | "grant" | "given" | "yes" | "y" | "true" | "1" | "opt_in" | "opted_in" => {
                 Some(ConsentStatus::Granted)
             }
-            "withdrawn" | "withdraw" | "revoked" | "refused" | "denied" | "no" | "n" | "false" | "0" | "opt_out"
-            | "opted_out" => Some(ConsentStatus::Withdrawn),
+            "withdrawn" | "withdraw" | "revoked" | "refused" | "denied" | "no" | "n" | "false"
+            | "0" | "opt_out" | "opted_out" => Some(ConsentStatus::Withdrawn),
             _ => None,
         }
     }
@@ -83,12 +83,22 @@ impl Consent {
 
     /// Records a grant.
     pub fn grant(&mut self, channel: Option<Channel>, purpose: Purpose, at: Timestamp) {
-        self.record(ConsentEvent { channel, purpose, status: ConsentStatus::Granted, at });
+        self.record(ConsentEvent {
+            channel,
+            purpose,
+            status: ConsentStatus::Granted,
+            at,
+        });
     }
 
     /// Records a withdrawal.
     pub fn withdraw(&mut self, channel: Option<Channel>, purpose: Purpose, at: Timestamp) {
-        self.record(ConsentEvent { channel, purpose, status: ConsentStatus::Withdrawn, at });
+        self.record(ConsentEvent {
+            channel,
+            purpose,
+            status: ConsentStatus::Withdrawn,
+            at,
+        });
     }
 
     /// All events in the order recorded.
@@ -136,11 +146,21 @@ mod tests {
         assert!(!c.allows(&email, &m, ts("2024-01-01T00:00:00Z")));
         c.grant(None, m.clone(), ts("2024-01-01T00:00:00Z"));
         assert!(c.allows(&email, &m, ts("2024-01-02T00:00:00Z")));
-        assert!(!c.allows(&email, &m, ts("2023-12-31T00:00:00Z")), "not before it was given");
+        assert!(
+            !c.allows(&email, &m, ts("2023-12-31T00:00:00Z")),
+            "not before it was given"
+        );
         c.withdraw(Some(email.clone()), m.clone(), ts("2024-02-01T00:00:00Z"));
         assert!(!c.allows(&email, &m, ts("2024-03-01T00:00:00Z")));
-        assert!(c.allows(&Channel::Sms, &m, ts("2024-03-01T00:00:00Z")), "withdrawal was email only");
-        assert!(!c.allows(&Channel::Sms, &Purpose::Analytics, ts("2024-03-01T00:00:00Z")));
+        assert!(
+            c.allows(&Channel::Sms, &m, ts("2024-03-01T00:00:00Z")),
+            "withdrawal was email only"
+        );
+        assert!(!c.allows(
+            &Channel::Sms,
+            &Purpose::Analytics,
+            ts("2024-03-01T00:00:00Z")
+        ));
     }
 
     #[test]
@@ -153,6 +173,9 @@ mod tests {
         let mut c = Consent::new();
         c.withdraw(None, Purpose::Marketing, t);
         c.grant(Some(Channel::Web), Purpose::Marketing, t);
-        assert!(c.allows(&Channel::Web, &Purpose::Marketing, t), "specific grant beats wide withdrawal");
+        assert!(
+            c.allows(&Channel::Web, &Purpose::Marketing, t),
+            "specific grant beats wide withdrawal"
+        );
     }
 }

@@ -145,7 +145,13 @@ pub struct Customer {
 impl Customer {
     /// A customer with an empty profile, no consent and no provenance.
     pub fn new(id: CustomerId) -> Self {
-        Customer { id, profile: Profile::default(), consent: Consent::default(), created_at: None, sources: Vec::new() }
+        Customer {
+            id,
+            profile: Profile::default(),
+            consent: Consent::default(),
+            created_at: None,
+            sources: Vec::new(),
+        }
     }
 }
 
@@ -174,6 +180,9 @@ mod tests {
     #[test]
     fn gender_aliases() {
         assert_eq!(Gender::parse_known("W"), Some(Gender::Female));
-        assert_eq!(Gender::parse_lenient("prefer not to say"), Gender::Other("prefer not to say".into()));
+        assert_eq!(
+            Gender::parse_lenient("prefer not to say"),
+            Gender::Other("prefer not to say".into())
+        );
     }
 }

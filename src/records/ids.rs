@@ -27,7 +27,11 @@ impl CustomerId {
             return Err(Error::value("customer id", raw, "empty"));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(Error::value("customer id", raw, "contains a control character"));
+            return Err(Error::value(
+                "customer id",
+                raw,
+                "contains a control character",
+            ));
         }
         Ok(CustomerId(trimmed.into()))
     }
@@ -91,7 +95,10 @@ pub struct SourceRecord {
 impl SourceRecord {
     /// Creates a provenance entry.
     pub fn new(source: impl Into<String>, key: impl Into<String>) -> Self {
-        SourceRecord { source: source.into(), key: key.into() }
+        SourceRecord {
+            source: source.into(),
+            key: key.into(),
+        }
     }
 }
 

@@ -16,18 +16,20 @@ pub const AMOUNT_SCALE: i64 = 10_000;
 
 /// Active ISO 4217 alphabetic codes (including funds and precious-metal codes).
 const ISO_4217: &[&str] = &[
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF",
-    "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW", "CLF",
-    "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB",
-    "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR",
-    "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD",
-    "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR",
-    "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK",
-    "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP",
-    "SLE", "SLL", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD",
-    "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF",
-    "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF", "XPD", "XPF", "XPT", "XSU", "XTS", "XUA",
-    "XXX", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD",
+    "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP",
+    "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP",
+    "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS",
+    "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW",
+    "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD",
+    "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN",
+    "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR",
+    "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL",
+    "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY",
+    "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES",
+    "VND", "VUV", "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR",
+    "XOF", "XPD", "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
 ];
 
 /// An ISO 4217 currency code such as `EUR`.
@@ -64,7 +66,11 @@ impl Currency {
             _ => {}
         }
         let [a, b, c] = code else { return None };
-        let upper = [a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()];
+        let upper = [
+            a.to_ascii_uppercase(),
+            b.to_ascii_uppercase(),
+            c.to_ascii_uppercase(),
+        ];
         // The list is sorted, so a binary search keeps this off the hot path's profile.
         let probe = std::str::from_utf8(&upper).ok()?;
         ISO_4217.binary_search(&probe).ok().map(|_| Currency(upper))
@@ -129,8 +135,8 @@ impl Money {
     /// # Errors
     /// [`Error::InvalidValue`] for anything [`parse_amount`] rejects.
     pub fn parse(amount: &str, currency: Currency) -> Result<Self> {
-        let units =
-            parse_amount(amount.as_bytes()).map_err(|reason| Error::value("amount", amount, reason.to_string()))?;
+        let units = parse_amount(amount.as_bytes())
+            .map_err(|reason| Error::value("amount", amount, reason.to_string()))?;
         Ok(Money { units, currency })
     }
 
@@ -139,8 +145,8 @@ impl Money {
     /// # Errors
     /// [`Error::InvalidValue`] for NaN, infinities and amounts beyond ±9.2e14.
     pub fn from_f64(amount: f64, currency: Currency) -> Result<Self> {
-        let units =
-            units_from_f64(amount).map_err(|reason| Error::value("amount", amount.to_string(), reason.to_string()))?;
+        let units = units_from_f64(amount)
+            .map_err(|reason| Error::value("amount", amount.to_string(), reason.to_string()))?;
         Ok(Money { units, currency })
     }
 
@@ -229,9 +235,16 @@ fn units_from_f64(value: f64) -> Result<i64, AmountError> {
 /// The common shape, `digits[.digits]` with at most 14 integer and 4 fraction
 /// digits, in one pass; `None` sends anything else to the general parser.
 fn plain_decimal_units(digits: &[u8]) -> Option<i64> {
-    let dot = digits.iter().position(|&b| b == b'.').unwrap_or(digits.len());
+    let dot = digits
+        .iter()
+        .position(|&b| b == b'.')
+        .unwrap_or(digits.len());
     let (whole, frac) = (&digits[..dot], digits.get(dot + 1..).unwrap_or(&[]));
-    if whole.is_empty() || whole.len() > 14 || frac.len() > 4 || (dot < digits.len() && frac.is_empty()) {
+    if whole.is_empty()
+        || whole.len() > 14
+        || frac.len() > 4
+        || (dot < digits.len() && frac.is_empty())
+    {
         return None;
     }
     let mut units: i64 = 0;
@@ -272,7 +285,9 @@ pub(crate) fn parse_amount(raw: &[u8]) -> Result<i64, AmountError> {
         return units_from_f64(value);
     }
     if digits.first().is_some_and(u8::is_ascii_alphabetic)
-        && [b"nan".as_slice(), b"inf", b"infinity"].iter().any(|w| digits.eq_ignore_ascii_case(w))
+        && [b"nan".as_slice(), b"inf", b"infinity"]
+            .iter()
+            .any(|w| digits.eq_ignore_ascii_case(w))
     {
         return Err(AmountError::NotFinite);
     }
@@ -295,7 +310,10 @@ pub(crate) fn parse_amount(raw: &[u8]) -> Result<i64, AmountError> {
                     }
                     continue;
                 }
-                units = units.checked_mul(10).and_then(|u| u.checked_add(d)).ok_or(AmountError::Overflow)?;
+                units = units
+                    .checked_mul(10)
+                    .and_then(|u| u.checked_add(d))
+                    .ok_or(AmountError::Overflow)?;
                 if seen_dot {
                     frac_digits += 1;
                 }
@@ -353,7 +371,10 @@ mod tests {
         assert_eq!(parse_amount(b"1,000.00"), Err(AmountError::NotANumber));
         assert_eq!(parse_amount(b"1.2.3"), Err(AmountError::NotANumber));
         assert_eq!(parse_amount(b"-"), Err(AmountError::NotANumber));
-        assert_eq!(parse_amount(b"99999999999999999999"), Err(AmountError::Overflow));
+        assert_eq!(
+            parse_amount(b"99999999999999999999"),
+            Err(AmountError::Overflow)
+        );
         assert_eq!(parse_amount(b"1000000000000"), Err(AmountError::Overflow));
     }
 
@@ -362,12 +383,21 @@ mod tests {
         assert_eq!(Currency::parse(" eur ").unwrap(), Currency::EUR);
         assert!(Currency::parse("EURO").is_err());
         assert!(Currency::parse("ABC").is_err());
-        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]), "list must stay sorted");
+        assert!(
+            ISO_4217.windows(2).all(|w| w[0] < w[1]),
+            "list must stay sorted"
+        );
     }
 
     #[test]
     fn units_format_round_trips() {
-        for (units, text) in [(123_400, "12.34"), (-5_000, "-0.5"), (70_000, "7"), (1, "0.0001"), (0, "0")] {
+        for (units, text) in [
+            (123_400, "12.34"),
+            (-5_000, "-0.5"),
+            (70_000, "7"),
+            (1, "0.0001"),
+            (0, "0"),
+        ] {
             assert_eq!(format_units(units), text);
             assert_eq!(parse_amount(text.as_bytes()), Ok(units));
         }

@@ -99,7 +99,10 @@ impl TouchpointKind {
 
     /// Whether this signals dissatisfaction (complaint, unsubscribe).
     pub fn is_dissatisfaction(&self) -> bool {
-        matches!(self, TouchpointKind::Complaint | TouchpointKind::Unsubscribe)
+        matches!(
+            self,
+            TouchpointKind::Complaint | TouchpointKind::Unsubscribe
+        )
     }
 }
 
@@ -130,8 +133,22 @@ pub struct Touchpoint {
 
 impl Touchpoint {
     /// A touchpoint with only the required fields.
-    pub fn new(customer_id: CustomerId, timestamp: Timestamp, channel: Channel, kind: TouchpointKind) -> Self {
-        Touchpoint { customer_id, timestamp, channel, kind, campaign: None, topic: None, cost: None, session_id: None }
+    pub fn new(
+        customer_id: CustomerId,
+        timestamp: Timestamp,
+        channel: Channel,
+        kind: TouchpointKind,
+    ) -> Self {
+        Touchpoint {
+            customer_id,
+            timestamp,
+            channel,
+            kind,
+            campaign: None,
+            topic: None,
+            cost: None,
+            session_id: None,
+        }
     }
 }
 
@@ -141,16 +158,25 @@ mod tests {
 
     #[test]
     fn labels_parse_leniently_and_strictly() {
-        assert_eq!("Call Centre".parse::<Channel>().unwrap(), Channel::CallCenter);
+        assert_eq!(
+            "Call Centre".parse::<Channel>().unwrap(),
+            Channel::CallCenter
+        );
         assert_eq!(Channel::parse_known("SEARCH-ADS"), Some(Channel::SearchAds));
         assert_eq!(Channel::parse_known("carrier pigeon"), None);
-        assert_eq!(Channel::parse_lenient(" carrier pigeon "), Channel::Other("carrier pigeon".into()));
+        assert_eq!(
+            Channel::parse_lenient(" carrier pigeon "),
+            Channel::Other("carrier pigeon".into())
+        );
         assert!(TouchpointKind::parse_lenient("review read").is_research());
     }
 
     #[test]
     fn labels_serialise_as_snake_case() {
-        assert_eq!(serde_json::to_string(&Channel::DirectMail).unwrap(), "\"direct_mail\"");
+        assert_eq!(
+            serde_json::to_string(&Channel::DirectMail).unwrap(),
+            "\"direct_mail\""
+        );
         let back: Channel = serde_json::from_str("\"kiosk\"").unwrap();
         assert_eq!(back, Channel::Other("kiosk".into()));
         for c in Channel::KNOWN {

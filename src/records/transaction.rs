@@ -82,14 +82,26 @@ impl Transaction {
             return Err(Error::value("order id", &self.order_id, "empty"));
         }
         if self.amount.is_negative() && !self.is_refund {
-            return Err(Error::value("amount", self.amount.to_string(), "negative amount not flagged as a refund"));
+            return Err(Error::value(
+                "amount",
+                self.amount.to_string(),
+                "negative amount not flagged as a refund",
+            ));
         }
         if self.is_refund && self.amount.units > 0 {
-            return Err(Error::value("amount", self.amount.to_string(), "refund with a positive amount"));
+            return Err(Error::value(
+                "amount",
+                self.amount.to_string(),
+                "refund with a positive amount",
+            ));
         }
         for item in &self.line_items {
             if !item.quantity.is_finite() {
-                return Err(Error::value("quantity", item.quantity.to_string(), "not finite"));
+                return Err(Error::value(
+                    "quantity",
+                    item.quantity.to_string(),
+                    "not finite",
+                ));
             }
             if item.unit_price.currency != self.amount.currency {
                 return Err(Error::value(

@@ -7,7 +7,8 @@ use super::intern::{Dictionary, Interner, StrArena};
 use super::{CustomerBase, NONE_U32, TouchpointTable, TransactionTable, to_micros};
 use crate::error::{Error, Result};
 use crate::records::{
-    Channel, ConsentEvent, Currency, Customer, CustomerId, LineItem, Money, Touchpoint, TouchpointKind, Transaction,
+    Channel, ConsentEvent, Currency, Customer, CustomerId, LineItem, Money, Touchpoint,
+    TouchpointKind, Transaction,
 };
 
 /// A borrowed view of one transaction, for loading without allocating per row.
@@ -91,7 +92,11 @@ fn check_transaction<'a>(t: &TransactionRef<'a>) -> Result<(&'a str, &'a str)> {
         return Err(Error::value(
             "amount",
             t.amount.to_string(),
-            if t.is_refund { "refund with a positive amount" } else { "negative amount not flagged as a refund" },
+            if t.is_refund {
+                "refund with a positive amount"
+            } else {
+                "negative amount not flagged as a refund"
+            },
         ));
     }
     Ok((check_id(t.customer_id)?, order_id))
@@ -185,7 +190,8 @@ impl CustomerBaseBuilder {
     pub fn contains_order(&self, order_id: &str) -> bool {
         let order_id = order_id.trim();
         self.orders.get(order_id).is_some()
-            || (self.orders_indexed..self.orders.len()).any(|i| self.orders.resolve(i as u32) == order_id)
+            || (self.orders_indexed..self.orders.len())
+                .any(|i| self.orders.resolve(i as u32) == order_id)
     }
 
     /// Puts every order id appended without indexing into the order index.
@@ -301,7 +307,9 @@ impl CustomerBaseBuilder {
         let duplicates = self.finish_bulk()?;
         let had_invalid = !rejected.is_empty();
         rejected.extend(
-            duplicates.into_iter().map(|(position, order_id)| (position as usize, Error::DuplicateOrderId(order_id))),
+            duplicates
+                .into_iter()
+                .map(|(position, order_id)| (position as usize, Error::DuplicateOrderId(order_id))),
         );
         if had_invalid {
             rejected.sort_by_key(|(position, _)| *position);
@@ -317,18 +325,21 @@ impl CustomerBaseBuilder {
         tx.currency.push(self.currencies.code(&t.amount.currency)?);
         tx.channel.push(self.channels.code(t.channel)?);
         tx.is_refund.push(t.is_refund);
-        tx.store.push(match t.store.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) => self.stores.intern(s)?.0,
-            None => NONE_U32,
-        });
+        tx.store
+            .push(match t.store.map(str::trim).filter(|s| !s.is_empty()) {
+                Some(s) => self.stores.intern(s)?.0,
+                None => NONE_U32,
+            });
         if !t.line_items.is_empty() || !self.item_ranges.is_empty() {
             if self.item_ranges.is_empty() {
                 // First transaction with items: earlier ones had none.
                 self.item_ranges.resize(tx.customer.len() - 1, (0, 0));
             }
-            let start = u32::try_from(tx.items.len()).map_err(|_| Error::Capacity("too many line items".into()))?;
+            let start = u32::try_from(tx.items.len())
+                .map_err(|_| Error::Capacity("too many line items".into()))?;
             tx.items.extend_from_slice(t.line_items);
-            let end = u32::try_from(tx.items.len()).map_err(|_| Error::Capacity("too many line items".into()))?;
+            let end = u32::try_from(tx.items.len())
+                .map_err(|_| Error::Capacity("too many line items".into()))?;
             self.item_ranges.push((start, end));
         }
         Ok(())
@@ -338,7 +349,10 @@ impl CustomerBaseBuilder {
     /// and their ids resolved together by [`finish_bulk`](Self::finish_bulk).
     pub(crate) fn begin_bulk(&mut self) {
         if self.bulk.is_none() {
-            self.bulk = Some(Bulk { first_row: self.tx.customer.len(), ..Bulk::default() });
+            self.bulk = Some(Bulk {
+                first_row: self.tx.customer.len(),
+                ..Bulk::default()
+            });
         }
     }
 
@@ -357,7 +371,9 @@ impl CustomerBaseBuilder {
     /// Resolves the bulk load: rows repeating an earlier order id are removed and
     /// returned as (line, order id); customer ids get their dense indices.
     pub(crate) fn finish_bulk(&mut self) -> Result<Vec<(u64, String)>> {
-        let Some(bulk) = self.bulk.take() else { return Ok(Vec::new()) };
+        let Some(bulk) = self.bulk.take() else {
+            return Ok(Vec::new());
+        };
         let first = bulk.first_row;
         let m = self.tx.customer.len() - first;
         // Orders before the bulk load that were never indexed are unique already;
@@ -368,10 +384,14 @@ impl CustomerBaseBuilder {
         for &row in &repeated {
             let i = row as usize - first;
             keep[i] = false;
-            duplicates.push((bulk.lines.get(i).copied().unwrap_or(0), self.orders.resolve(row).to_owned()));
+            duplicates.push((
+                bulk.lines.get(i).copied().unwrap_or(0),
+                self.orders.resolve(row).to_owned(),
+            ));
         }
         let (indices, new) = bulk::resolve_ids(&bulk.customer_ids, &keep, &mut self.ids)?;
-        self.customers.resize_with(self.customers.len() + new, || None);
+        self.customers
+            .resize_with(self.customers.len() + new, || None);
         let tx = &mut self.tx;
         for (slot, &index) in tx.customer[first..].iter_mut().zip(&indices) {
             *slot = index;
@@ -530,7 +550,9 @@ impl CustomerBaseBuilder {
         let n_customers = self.ids.len();
         let mut customers = self.customers;
         for (index, event) in self.consents {
-            let Some(slot) = customers.get_mut(index as usize) else { continue };
+            let Some(slot) = customers.get_mut(index as usize) else {
+                continue;
+            };
             if slot.is_none() {
                 // Interned ids were validated on the way in, so this cannot fail.
                 let id = CustomerId::new(self.ids.resolve(index))?;
@@ -563,8 +585,10 @@ impl CustomerBaseBuilder {
             tx.item_start.reserve(ranges.len() + 1);
             tx.item_start.push(0);
             for (a, b) in ranges {
-                tx.items.extend_from_slice(src.items.get(a as usize..b as usize).unwrap_or(&[]));
-                let end = u32::try_from(tx.items.len()).map_err(|_| Error::Capacity("too many line items".into()))?;
+                tx.items
+                    .extend_from_slice(src.items.get(a as usize..b as usize).unwrap_or(&[]));
+                let end = u32::try_from(tx.items.len())
+                    .map_err(|_| Error::Capacity("too many line items".into()))?;
                 tx.item_start.push(end);
             }
         }
@@ -608,7 +632,10 @@ impl CustomerBaseBuilder {
 /// A counting sort by customer (stable, O(n)) followed by a stable sort by
 /// time within each customer's (short) history.
 fn sort_order(customer: &[u32], time: &[i64], n_customers: usize) -> Option<Vec<u32>> {
-    let sorted = customer.windows(2).zip(time.windows(2)).all(|(c, t)| (c[0], t[0]) <= (c[1], t[1]));
+    let sorted = customer
+        .windows(2)
+        .zip(time.windows(2))
+        .all(|(c, t)| (c[0], t[0]) <= (c[1], t[1]));
     if sorted {
         return None;
     }
@@ -621,7 +648,10 @@ fn sort_order(customer: &[u32], time: &[i64], n_customers: usize) -> Option<Vec<
         *slot += 1;
     }
     let sort_group = |group: &mut [u32]| {
-        if group.windows(2).any(|w| time[w[0] as usize] > time[w[1] as usize]) {
+        if group
+            .windows(2)
+            .any(|w| time[w[0] as usize] > time[w[1] as usize])
+        {
             group.sort_by_key(|&row| time[row as usize]);
         }
     };

@@ -29,7 +29,11 @@ struct Part {
 impl Part {
     fn get(&self, i: usize) -> &str {
         let end = self.ends.get(i).copied().unwrap_or(0) as usize;
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends.get(i - 1).copied().unwrap_or(0) as usize
+        };
         self.text.get(start..end).unwrap_or("")
     }
 
@@ -39,7 +43,9 @@ impl Part {
         let mut first = Vec::with_capacity(self.rows.len());
         for (i, &h) in self.hashes.iter().enumerate() {
             let s = self.get(i);
-            let found = table.find(h, |&j| self.hashes[j as usize] == h && self.get(j as usize) == s);
+            let found = table.find(h, |&j| {
+                self.hashes[j as usize] == h && self.get(j as usize) == s
+            });
             match found {
                 Some(&j) => first.push(j),
                 None => {
@@ -53,9 +59,17 @@ impl Part {
 }
 
 /// Splits `(row, id)` pairs into partitions by hash; rows keep their order within a partition.
-fn partition<'a>(items: impl Iterator<Item = (u32, &'a str)>, n: usize, hasher: &DefaultHashBuilder) -> Vec<Part> {
+fn partition<'a>(
+    items: impl Iterator<Item = (u32, &'a str)>,
+    n: usize,
+    hasher: &DefaultHashBuilder,
+) -> Vec<Part> {
     // About 16k ids per partition keeps each local table in cache; at most 4,096 partitions.
-    let bits = (n / 16_384).max(1).next_power_of_two().trailing_zeros().min(12);
+    let bits = (n / 16_384)
+        .max(1)
+        .next_power_of_two()
+        .trailing_zeros()
+        .min(12);
     let count = 1usize << bits;
     let mut parts: Vec<Part> = (0..count)
         .map(|_| Part {
@@ -94,7 +108,8 @@ fn first_occurrences(parts: &[Part]) -> Vec<Vec<u32>> {
 /// Rows at or after `first_pending` whose id equals that of an earlier row, ascending.
 pub(crate) fn repeated_rows(ids: &StrArena, first_pending: usize) -> Result<Vec<u32>> {
     let total = ids.len();
-    let total_u32 = u32::try_from(total).map_err(|_| Error::Capacity("more than 4,294,967,295 orders".into()))?;
+    let total_u32 = u32::try_from(total)
+        .map_err(|_| Error::Capacity("more than 4,294,967,295 orders".into()))?;
     let hasher = DefaultHashBuilder::default();
     let parts = partition((0..total_u32).map(|r| (r, ids.get(r))), total, &hasher);
     let firsts = first_occurrences(&parts);
@@ -115,10 +130,16 @@ pub(crate) fn repeated_rows(ids: &StrArena, first_pending: usize) -> Result<Vec<
 
 /// The dense index of every kept pending id: existing ids keep theirs, new ids
 /// are interned in order of first appearance. Dropped rows get `u32::MAX`.
-pub(crate) fn resolve_ids(pending: &StrArena, keep: &[bool], ids: &mut Interner) -> Result<(Vec<u32>, usize)> {
+pub(crate) fn resolve_ids(
+    pending: &StrArena,
+    keep: &[bool],
+    ids: &mut Interner,
+) -> Result<(Vec<u32>, usize)> {
     let m = pending.len();
     let hasher = DefaultHashBuilder::default();
-    let items = (0..m as u32).filter(|&i| keep.get(i as usize).copied().unwrap_or(false)).map(|i| (i, pending.get(i)));
+    let items = (0..m as u32)
+        .filter(|&i| keep.get(i as usize).copied().unwrap_or(false))
+        .map(|i| (i, pending.get(i)));
     let parts = partition(items, m, &hasher);
     let firsts = first_occurrences(&parts);
     // Look up each distinct id in the existing index (read-only, so in parallel).
@@ -126,13 +147,23 @@ pub(crate) fn resolve_ids(pending: &StrArena, keep: &[bool], ids: &mut Interner)
         first
             .iter()
             .enumerate()
-            .map(|(i, &f)| if f as usize == i { ids.get(part.get(i)).unwrap_or(u32::MAX) } else { u32::MAX })
+            .map(|(i, &f)| {
+                if f as usize == i {
+                    ids.get(part.get(i)).unwrap_or(u32::MAX)
+                } else {
+                    u32::MAX
+                }
+            })
             .collect()
     };
     #[cfg(feature = "parallel")]
     let mut global: Vec<Vec<u32>> = {
         use rayon::prelude::*;
-        parts.par_iter().zip(firsts.par_iter()).map(lookup).collect()
+        parts
+            .par_iter()
+            .zip(firsts.par_iter())
+            .map(lookup)
+            .collect()
     };
     #[cfg(not(feature = "parallel"))]
     let mut global: Vec<Vec<u32>> = parts.iter().zip(firsts.iter()).map(lookup).collect();
@@ -180,7 +211,9 @@ mod tests {
 
     #[test]
     fn resolve_matches_row_by_row_interning() {
-        let values: Vec<String> = (0..50_000).map(|i| format!("{:05}", (i * 7919) % 20_011)).collect();
+        let values: Vec<String> = (0..50_000)
+            .map(|i| format!("{:05}", (i * 7919) % 20_011))
+            .collect();
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         let pending = arena(&refs);
         let keep: Vec<bool> = (0..refs.len()).map(|i| i % 97 != 0).collect();

@@ -14,11 +14,19 @@ fn csv_err(e: csv::Error) -> Error {
 }
 
 fn text(interner: &super::Interner, code: u32) -> &str {
-    if code == NONE_U32 { "" } else { interner.resolve(code) }
+    if code == NONE_U32 {
+        ""
+    } else {
+        interner.resolve(code)
+    }
 }
 
 fn joined(values: &[Pii<String>]) -> String {
-    values.iter().map(|v| v.expose().as_str()).collect::<Vec<_>>().join(";")
+    values
+        .iter()
+        .map(|v| v.expose().as_str())
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 impl CustomerBase {
@@ -28,16 +36,32 @@ impl CustomerBase {
     /// [`Error::Io`] when writing fails.
     pub fn write_transactions_csv<W: Write>(&self, out: W) -> Result<()> {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record(["customer_id", "order_id", "timestamp", "amount", "currency", "channel", "is_refund", "store"])
-            .map_err(csv_err)?;
+        w.write_record([
+            "customer_id",
+            "order_id",
+            "timestamp",
+            "amount",
+            "currency",
+            "channel",
+            "is_refund",
+            "store",
+        ])
+        .map_err(csv_err)?;
         for i in 0..self.n_transactions() {
             let t = &self.tx;
             let store = match t.store[i] {
                 NONE_U32 => "",
                 s => self.stores.resolve(s),
             };
-            let currency = self.tx_currency(i).map(|c| c.to_string()).unwrap_or_default();
-            let channel = self.channels.get(t.channel[i]).map(|c| c.as_str()).unwrap_or("");
+            let currency = self
+                .tx_currency(i)
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            let channel = self
+                .channels
+                .get(t.channel[i])
+                .map(|c| c.as_str())
+                .unwrap_or("");
             w.write_record([
                 self.customer_id(t.customer[i]),
                 self.order_id(i),
@@ -78,13 +102,19 @@ impl CustomerBase {
             } else {
                 (
                     format_units(p.cost_units[i]),
-                    self.currencies.get(p.cost_currency[i]).map(|c| c.to_string()).unwrap_or_default(),
+                    self.currencies
+                        .get(p.cost_currency[i])
+                        .map(|c| c.to_string())
+                        .unwrap_or_default(),
                 )
             };
             w.write_record([
                 self.customer_id(p.customer[i]),
                 &from_micros(p.time_us[i]).to_string(),
-                self.channels.get(p.channel[i]).map(|c| c.as_str()).unwrap_or(""),
+                self.channels
+                    .get(p.channel[i])
+                    .map(|c| c.as_str())
+                    .unwrap_or(""),
                 self.kinds.get(p.kind[i]).map(|k| k.as_str()).unwrap_or(""),
                 text(&self.campaigns, p.campaign[i]),
                 text(&self.topics, p.topic[i]),
@@ -121,14 +151,19 @@ impl CustomerBase {
         .map_err(csv_err)?;
         for c in self.customers.iter().flatten() {
             let p = &c.profile;
-            let opt = |v: &Option<Pii<String>>| v.as_ref().map(|v| v.expose().clone()).unwrap_or_default();
+            let opt = |v: &Option<Pii<String>>| {
+                v.as_ref().map(|v| v.expose().clone()).unwrap_or_default()
+            };
             w.write_record([
                 c.id.as_str(),
                 &opt(&p.given_name),
                 &opt(&p.family_name),
                 &joined(&p.emails),
                 &joined(&p.phones),
-                &p.birth_date.as_ref().map(|d| d.expose().to_string()).unwrap_or_default(),
+                &p.birth_date
+                    .as_ref()
+                    .map(|d| d.expose().to_string())
+                    .unwrap_or_default(),
                 p.gender.as_ref().map(|g| g.as_str()).unwrap_or(""),
                 &joined(&p.address_lines),
                 p.city.as_deref().unwrap_or(""),
@@ -148,7 +183,8 @@ impl CustomerBase {
     /// [`Error::Io`] when writing fails.
     pub fn write_consents_csv<W: Write>(&self, out: W) -> Result<()> {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record(["customer_id", "channel", "purpose", "status", "timestamp"]).map_err(csv_err)?;
+        w.write_record(["customer_id", "channel", "purpose", "status", "timestamp"])
+            .map_err(csv_err)?;
         for c in self.customers.iter().flatten() {
             for e in c.consent.events() {
                 let status = match e.status {

@@ -16,7 +16,10 @@ pub(crate) struct StrArena {
 
 impl StrArena {
     pub(crate) fn with_capacity(strings: usize, bytes: usize) -> Self {
-        StrArena { bytes: String::with_capacity(bytes), ends: Vec::with_capacity(strings) }
+        StrArena {
+            bytes: String::with_capacity(bytes),
+            ends: Vec::with_capacity(strings),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -36,7 +39,11 @@ impl StrArena {
     /// Drops strings `len..`.
     pub(crate) fn truncate(&mut self, len: usize) {
         if len < self.ends.len() {
-            let end = if len == 0 { 0 } else { self.ends[len - 1] as usize };
+            let end = if len == 0 {
+                0
+            } else {
+                self.ends[len - 1] as usize
+            };
             self.bytes.truncate(end);
             self.ends.truncate(len);
         }
@@ -58,7 +65,11 @@ impl StrArena {
     pub(crate) fn get(&self, index: u32) -> &str {
         let i = index as usize;
         let end = self.ends.get(i).copied().unwrap_or(0) as usize;
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1).copied().unwrap_or(0) as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends.get(i - 1).copied().unwrap_or(0) as usize
+        };
         self.bytes.get(start..end).unwrap_or("")
     }
 
@@ -105,7 +116,9 @@ fn table_hash(h32: u32) -> u64 {
 
 impl std::fmt::Debug for Interner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interner").field("len", &self.arena.len()).finish()
+        f.debug_struct("Interner")
+            .field("len", &self.arena.len())
+            .finish()
     }
 }
 
@@ -136,18 +149,24 @@ impl Interner {
     /// The index of `s`, if interned.
     pub(crate) fn get(&self, s: &str) -> Option<u32> {
         let h = self.hash32(s);
-        self.table.find(table_hash(h), |&(i, hi)| hi == h && self.arena.get(i) == s).map(|&(i, _)| i)
+        self.table
+            .find(table_hash(h), |&(i, hi)| hi == h && self.arena.get(i) == s)
+            .map(|&(i, _)| i)
     }
 
     /// Interns `s`, returning its index and whether it was new.
     pub(crate) fn intern(&mut self, s: &str) -> Result<(u32, bool)> {
         let h = self.hash32(s);
         let hash = table_hash(h);
-        if let Some(&(i, _)) = self.table.find(hash, |&(i, hi)| hi == h && self.arena.get(i) == s) {
+        if let Some(&(i, _)) = self
+            .table
+            .find(hash, |&(i, hi)| hi == h && self.arena.get(i) == s)
+        {
             return Ok((i, false));
         }
         let index = self.arena.push(s)?;
-        self.table.insert_unique(hash, (index, h), |&(_, hi)| table_hash(hi));
+        self.table
+            .insert_unique(hash, (index, h), |&(_, hi)| table_hash(hi));
         Ok((index, true))
     }
 
@@ -161,7 +180,8 @@ impl Interner {
     /// The caller guarantees it is not equal to an indexed string.
     pub(crate) fn index_existing(&mut self, index: u32) {
         let h = self.hash32(self.arena.get(index));
-        self.table.insert_unique(table_hash(h), (index, h), |&(_, hi)| table_hash(hi));
+        self.table
+            .insert_unique(table_hash(h), (index, h), |&(_, hi)| table_hash(hi));
     }
 
     /// Drops strings `len..`, which must not be indexed.
@@ -210,8 +230,9 @@ impl<T: PartialEq + Clone> Dictionary<T> {
         if let Some(i) = self.values.iter().position(|v| v == value) {
             return Ok(i as u16);
         }
-        let code = u16::try_from(self.values.len())
-            .map_err(|_| Error::Capacity("more than 65,535 distinct labels in one column".into()))?;
+        let code = u16::try_from(self.values.len()).map_err(|_| {
+            Error::Capacity("more than 65,535 distinct labels in one column".into())
+        })?;
         self.values.push(value.clone());
         Ok(code)
     }

@@ -64,7 +64,11 @@ impl CleanIdentity<'_> {
     }
 
     /// A dirty copy, as a second system would hold it.
-    pub(crate) fn dirty_record<R: Rng>(&self, source: SourceRecord, rng: &mut R) -> SourceCustomerRecord {
+    pub(crate) fn dirty_record<R: Rng>(
+        &self,
+        source: SourceRecord,
+        rng: &mut R,
+    ) -> SourceCustomerRecord {
         let (mut given, mut family) = (self.given.to_owned(), self.family.to_owned());
         if rng.gen_bool(0.08) {
             std::mem::swap(&mut given, &mut family);
@@ -78,7 +82,11 @@ impl CleanIdentity<'_> {
                 s = typo(&s, rng);
             }
             if rng.gen_bool(0.2) {
-                s = if rng.gen_bool(0.5) { s.to_uppercase() } else { s.to_lowercase() };
+                s = if rng.gen_bool(0.5) {
+                    s.to_uppercase()
+                } else {
+                    s.to_lowercase()
+                };
             }
             if rng.gen_bool(0.05) {
                 s = full_width(&s);
@@ -103,16 +111,31 @@ impl CleanIdentity<'_> {
             }
             e
         });
-        let phone = (!rng.gen_bool(0.3)).then(|| phone_variant(self.phone_prefix, self.phone_national, rng));
+        let phone = (!rng.gen_bool(0.3))
+            .then(|| phone_variant(self.phone_prefix, self.phone_national, rng));
         let birth_date = (!rng.gen_bool(0.25)).then(|| date_variant(self.birth, rng));
         let street = (!rng.gen_bool(0.15)).then(|| {
-            let s = self.street.replace("straße", "str.").replace(" Street", " St").replace("Calle ", "C/ ");
+            let s = self
+                .street
+                .replace("straße", "str.")
+                .replace(" Street", " St")
+                .replace("Calle ", "C/ ");
             if rng.gen_bool(0.1) { typo(&s, rng) } else { s }
         });
-        let city = (!rng.gen_bool(0.1))
-            .then(|| if rng.gen_bool(0.2) { self.city.to_uppercase() } else { self.city.to_owned() });
-        let postcode = (!rng.gen_bool(0.2))
-            .then(|| if rng.gen_bool(0.1) { full_width(self.postcode) } else { self.postcode.to_owned() });
+        let city = (!rng.gen_bool(0.1)).then(|| {
+            if rng.gen_bool(0.2) {
+                self.city.to_uppercase()
+            } else {
+                self.city.to_owned()
+            }
+        });
+        let postcode = (!rng.gen_bool(0.2)).then(|| {
+            if rng.gen_bool(0.1) {
+                full_width(self.postcode)
+            } else {
+                self.postcode.to_owned()
+            }
+        });
         let country = (!rng.gen_bool(0.3)).then(|| self.country.to_lowercase());
         SourceCustomerRecord {
             source,

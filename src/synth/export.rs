@@ -59,7 +59,11 @@ impl Population {
             "country",
         ])
         .map_err(csv_err)?;
-        for (record, &customer) in self.source_records.iter().zip(&self.truth.source_record_customer) {
+        for (record, &customer) in self
+            .source_records
+            .iter()
+            .zip(&self.truth.source_record_customer)
+        {
             let o = |v: &Option<String>| v.clone().unwrap_or_default();
             csv.write_record([
                 record.source.source.clone(),
@@ -77,12 +81,20 @@ impl Population {
             ])
             .map_err(csv_err)?;
         }
-        csv.flush().map_err(|e| Error::io(path.display().to_string(), e))?;
+        csv.flush()
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
         written.push(path);
 
         let (path, w) = create(dir, "experiment.csv")?;
         let mut csv = csv::Writer::from_writer(w);
-        csv.write_record(["customer_id", "variant", "converted", "revenue", "pre_revenue"]).map_err(csv_err)?;
+        csv.write_record([
+            "customer_id",
+            "variant",
+            "converted",
+            "revenue",
+            "pre_revenue",
+        ])
+        .map_err(csv_err)?;
         for u in &self.experiment.units {
             csv.write_record([
                 self.base.customer_id(u.customer),
@@ -93,12 +105,14 @@ impl Population {
             ])
             .map_err(csv_err)?;
         }
-        csv.flush().map_err(|e| Error::io(path.display().to_string(), e))?;
+        csv.flush()
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
         written.push(path);
 
         let (path, mut w) = create(dir, "truth.json")?;
         serde_json::to_writer(&mut w, &self.truth)?;
-        w.flush().map_err(|e| Error::io(path.display().to_string(), e))?;
+        w.flush()
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
         written.push(path);
         Ok(written)
     }

@@ -13,7 +13,8 @@ use super::params::{MARKETING_CHANNELS, PURCHASE_CHANNELS, SynthParams};
 use super::{Experiment, ExperimentUnit, Population, Truth};
 use crate::error::{Error, Result};
 use crate::records::{
-    Channel, Consent, Currency, Customer, CustomerId, Gender, Pii, Profile, Purpose, SourceRecord, TouchpointKind,
+    Channel, Consent, Currency, Customer, CustomerId, Gender, Pii, Profile, Purpose, SourceRecord,
+    TouchpointKind,
 };
 use crate::store::{CustomerBaseBuilder, NONE_U32};
 
@@ -32,7 +33,10 @@ fn channel_of(code: u8) -> Channel {
     match code {
         STORE => Channel::Store,
         CALL_CENTER => Channel::CallCenter,
-        c => MARKETING_CHANNELS.get(c as usize).cloned().unwrap_or(Channel::Web),
+        c => MARKETING_CHANNELS
+            .get(c as usize)
+            .cloned()
+            .unwrap_or(Channel::Web),
     }
 }
 
@@ -64,12 +68,31 @@ const REVIEW_WRITTEN: u8 = 12;
 const REFERRAL: u8 = 13;
 const UNSUBSCRIBE: u8 = 14;
 
-const TOPICS: [&str; 8] = ["electronics", "fashion", "home", "beauty", "sports", "books", "toys", "garden"];
+const TOPICS: [&str; 8] = [
+    "electronics",
+    "fashion",
+    "home",
+    "beauty",
+    "sports",
+    "books",
+    "toys",
+    "garden",
+];
 const NO_TOPIC: u8 = u8::MAX;
 
 /// Cost in 1/10,000 EUR of an impression and of a click, per marketing channel.
-const COSTS: [(i32, i32); 10] =
-    [(0, 0), (0, 0), (10, 10), (700, 700), (0, 0), (20, 2_000), (0, 9_000), (40, 3_000), (0, 0), (8_000, 8_000)];
+const COSTS: [(i32, i32); 10] = [
+    (0, 0),
+    (0, 0),
+    (10, 10),
+    (700, 700),
+    (0, 0),
+    (20, 2_000),
+    (0, 9_000),
+    (40, 3_000),
+    (0, 0),
+    (8_000, 8_000),
+];
 
 #[derive(Clone, Copy)]
 struct DrawnTouchpoint {
@@ -110,7 +133,11 @@ struct Model<'a> {
 }
 
 fn dist_err(what: &'static str, e: impl std::fmt::Display) -> Error {
-    Error::param(what, e, "distribution cannot be built from these parameters")
+    Error::param(
+        what,
+        e,
+        "distribution cannot be built from these parameters",
+    )
 }
 
 impl<'a> Model<'a> {
@@ -126,7 +153,10 @@ impl<'a> Model<'a> {
         let culture = params
             .personas
             .iter()
-            .map(|p| WeightedIndex::new(p.culture_weights).map_err(|e| dist_err("personas.culture_weights", e)))
+            .map(|p| {
+                WeightedIndex::new(p.culture_weights)
+                    .map_err(|e| dist_err("personas.culture_weights", e))
+            })
             .collect::<Result<_>>()?;
         let purchase_channel = params
             .personas
@@ -184,22 +214,41 @@ impl<'a> Model<'a> {
         } else {
             Gender::Male
         };
-        let given_list = if gender == Gender::Female { culture.given_female } else { culture.given_male };
+        let given_list = if gender == Gender::Female {
+            culture.given_female
+        } else {
+            culture.given_male
+        };
         let given = given_list[rng.gen_range(0..given_list.len())];
         let family = culture.family[rng.gen_range(0..culture.family.len())];
         let age = rng.gen_range(persona.age_range.0..=persona.age_range.1);
         let birth = params
             .start_date
-            .checked_sub(jiff::Span::new().years(i64::from(age)).days(rng.gen_range(0..365)))
+            .checked_sub(
+                jiff::Span::new()
+                    .years(i64::from(age))
+                    .days(rng.gen_range(0..365)),
+            )
             .map_err(|e| Error::param("start_date", e, "birth dates out of range"))?;
         let mut local = format!("{}.{}", email_local(given), email_local(family));
         if local.len() < 3 {
             local = format!("kunde{index}");
         }
-        let email =
-            format!("{local}{}@{}", rng.gen_range(1..100), EMAIL_DOMAINS[rng.gen_range(0..EMAIL_DOMAINS.len())]);
-        let phone_national = format!("{} {}", rng.gen_range(20..990), rng.gen_range(1_000_000..9_999_999));
-        let street = format!("{} {}", culture.streets[rng.gen_range(0..culture.streets.len())], rng.gen_range(1..180));
+        let email = format!(
+            "{local}{}@{}",
+            rng.gen_range(1..100),
+            EMAIL_DOMAINS[rng.gen_range(0..EMAIL_DOMAINS.len())]
+        );
+        let phone_national = format!(
+            "{} {}",
+            rng.gen_range(20..990),
+            rng.gen_range(1_000_000..9_999_999)
+        );
+        let street = format!(
+            "{} {}",
+            culture.streets[rng.gen_range(0..culture.streets.len())],
+            rng.gen_range(1..180)
+        );
         let (city, prefix) = culture.cities[rng.gen_range(0..culture.cities.len())];
         let postcode = match culture.country {
             "GB" => format!(
@@ -280,12 +329,13 @@ impl<'a> Model<'a> {
             .map(|&w| {
                 let amount = spend.sample(&mut rng).max(0.01);
                 let units = ((amount * 100.0).round() as i64).max(1) * 100;
-                let channel = match PURCHASE_CHANNELS[self.purchase_channel[persona_code].sample(&mut rng)] {
-                    Channel::App => 1,
-                    Channel::Store => STORE,
-                    Channel::CallCenter => CALL_CENTER,
-                    _ => 0,
-                };
+                let channel =
+                    match PURCHASE_CHANNELS[self.purchase_channel[persona_code].sample(&mut rng)] {
+                        Channel::App => 1,
+                        Channel::Store => STORE,
+                        Channel::CallCenter => CALL_CENTER,
+                        _ => 0,
+                    };
                 (w, units, channel)
             })
             .collect();
@@ -304,14 +354,20 @@ impl<'a> Model<'a> {
                     DIRECT_MAIL => mail_allowed,
                     _ => true,
                 };
-                let weights =
-                    persona.channel_weights.iter().enumerate().map(|(c, &w)| if allowed(c) { w } else { 0.0 });
+                let weights = persona
+                    .channel_weights
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &w)| if allowed(c) { w } else { 0.0 });
                 WeightedIndex::new(weights).ok()
             };
             let pick_prospect = weights_for(false, false, false);
             let pick_subscribed = weights_for(email_ok, mobile_ok, mail_ok);
-            let pick_unsubscribed =
-                if unsubscribe_week.is_some() { weights_for(false, mobile_ok, mail_ok) } else { None };
+            let pick_unsubscribed = if unsubscribe_week.is_some() {
+                weights_for(false, mobile_ok, mail_ok)
+            } else {
+                None
+            };
             for (k, &(week, _, channel)) in transactions.iter().enumerate() {
                 if channel <= 1 {
                     let pick = match unsubscribe_week {
@@ -380,7 +436,8 @@ impl<'a> Model<'a> {
         if rng.gen_bool(params.duplicate_share) {
             let copies = 1 + usize::from(rng.gen_bool(0.3));
             for _ in 0..copies {
-                let source = ["loyalty", "store_pos", "call_center", "webshop"][rng.gen_range(0..4)];
+                let source =
+                    ["loyalty", "store_pos", "call_center", "webshop"][rng.gen_range(0..4)];
                 let key = format!("{}-{:08x}", &source[..2].to_uppercase(), rng.r#gen::<u32>());
                 sources.push(identity.dirty_record(SourceRecord::new(source, key), &mut rng));
             }
@@ -388,18 +445,33 @@ impl<'a> Model<'a> {
 
         // Experiment: conversion lift by persona; pre-period revenue shares the customer's spend level.
         let treatment = rng.gen_bool(params.treatment_share);
-        let p_convert =
-            (persona.experiment_baseline + if treatment { persona.experiment_lift } else { 0.0 }).clamp(0.0, 1.0);
+        let p_convert = (persona.experiment_baseline
+            + if treatment {
+                persona.experiment_lift
+            } else {
+                0.0
+            })
+        .clamp(0.0, 1.0);
         let converted = rng.gen_bool(p_convert);
-        let revenue = if converted { (spend.sample(&mut rng) * 100.0).round() / 100.0 } else { 0.0 };
-        let pre_count = Poisson::new(lambda * 8.0).map(|d| d.sample(&mut rng) as u64).unwrap_or(0);
-        let pre_revenue = ((0..pre_count).map(|_| spend.sample(&mut rng)).sum::<f64>() * 100.0).round() / 100.0;
+        let revenue = if converted {
+            (spend.sample(&mut rng) * 100.0).round() / 100.0
+        } else {
+            0.0
+        };
+        let pre_count = Poisson::new(lambda * 8.0)
+            .map(|d| d.sample(&mut rng) as u64)
+            .unwrap_or(0);
+        let pre_revenue =
+            ((0..pre_count).map(|_| spend.sample(&mut rng)).sum::<f64>() * 100.0).round() / 100.0;
 
         let profile = Profile {
             given_name: Some(Pii::new(given.to_owned())),
             family_name: Some(Pii::new(family.to_owned())),
             emails: vec![Pii::new(email.clone())],
-            phones: vec![Pii::new(format!("{} {}", culture.phone_prefix, phone_national))],
+            phones: vec![Pii::new(format!(
+                "{} {}",
+                culture.phone_prefix, phone_national
+            ))],
             birth_date: Some(Pii::new(birth)),
             gender: Some(gender),
             address_lines: vec![Pii::new(street.clone())],
@@ -426,7 +498,13 @@ impl<'a> Model<'a> {
             touchpoints,
             journeys,
             sources,
-            unit: ExperimentUnit { customer: index as u32, treatment, converted, revenue, pre_revenue },
+            unit: ExperimentUnit {
+                customer: index as u32,
+                treatment,
+                converted,
+                revenue,
+                pre_revenue,
+            },
         })
     }
 }
@@ -458,10 +536,17 @@ fn journeys_until_conversion(
     };
     // A cap keeps the loop finite; with the default effects P(convert) >= 0.17, so it is never reached.
     for attempt in 0..500 {
-        let n = 1 + model.extra_touchpoints.as_ref().map_or(0, |d| d.sample(rng) as usize);
+        let n = 1 + model
+            .extra_touchpoints
+            .as_ref()
+            .map_or(0, |d| d.sample(rng) as usize);
         let mut channels = [false; 10];
         let start = out.len();
-        let topic = if rng.gen_bool(0.6) { topic_bias } else { rng.gen_range(0..TOPICS.len() as u8) };
+        let topic = if rng.gen_bool(0.6) {
+            topic_bias
+        } else {
+            rng.gen_range(0..TOPICS.len() as u8)
+        };
         for i in 0..n {
             let c = pick.sample(rng);
             channels[c] = true;
@@ -482,16 +567,31 @@ fn journeys_until_conversion(
             } else {
                 0
             };
-            out.push(DrawnTouchpoint { week: 0.0, cost_units, channel: c as u8, kind, topic });
+            out.push(DrawnTouchpoint {
+                week: 0.0,
+                cost_units,
+                channel: c as u8,
+                kind,
+                topic,
+            });
         }
         let logit = truth.intercept
-            + channels.iter().zip(truth.channel_effects).filter(|(on, _)| **on).map(|(_, e)| e).sum::<f64>();
+            + channels
+                .iter()
+                .zip(truth.channel_effects)
+                .filter(|(on, _)| **on)
+                .map(|(_, e)| e)
+                .sum::<f64>();
         let p = 1.0 / (1.0 + (-logit).exp());
         counts.0 += 1;
         let converted = rng.gen_bool(p.clamp(0.0, 1.0)) || attempt == 499;
         // Time the journey: converting journeys end at the purchase; others fall uniformly before it.
         // Touchpoints stay in [from, to]: spilling before the previous purchase could precede sign-up consent.
-        let end = if converted { to } else { from + rng.r#gen::<f64>() * (to - from) };
+        let end = if converted {
+            to
+        } else {
+            from + rng.r#gen::<f64>() * (to - from)
+        };
         let mut w = end;
         for tp in out[start..].iter_mut().rev() {
             w -= rng.r#gen::<f64>() * 1.5 * DAY_WEEKS;
@@ -499,7 +599,13 @@ fn journeys_until_conversion(
         }
         if converted {
             counts.1 += 1;
-            out.push(DrawnTouchpoint { week: to, cost_units: 0, channel: purchase_channel, kind: PURCHASE, topic });
+            out.push(DrawnTouchpoint {
+                week: to,
+                cost_units: 0,
+                channel: purchase_channel,
+                kind: PURCHASE,
+                topic,
+            });
             return;
         }
     }
@@ -550,8 +656,16 @@ impl Assembler {
             } else {
                 NONE_U32
             };
-            let topic = self.topic_codes.get(tp.topic as usize).copied().unwrap_or(NONE_U32);
-            let cost = if tp.cost_units > 0 { i64::from(tp.cost_units) } else { i64::MIN };
+            let topic = self
+                .topic_codes
+                .get(tp.topic as usize)
+                .copied()
+                .unwrap_or(NONE_U32);
+            let cost = if tp.cost_units > 0 {
+                i64::from(tp.cost_units)
+            } else {
+                i64::MIN
+            };
             b.push_coded_touchpoint(
                 index,
                 model.week_to_us(tp.week),
@@ -596,7 +710,11 @@ fn push_order_id(out: &mut String, n: u64) {
     out.extend(digits[start..].iter().map(|&d| d as char));
 }
 
-fn draw_chunk(model: &Model<'_>, seed: u64, range: std::ops::Range<usize>) -> Vec<Result<DrawnCustomer>> {
+fn draw_chunk(
+    model: &Model<'_>,
+    seed: u64,
+    range: std::ops::Range<usize>,
+) -> Vec<Result<DrawnCustomer>> {
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
@@ -644,7 +762,11 @@ impl Population {
         let mut campaign_codes = vec![Vec::new(); MARKETING_CHANNELS.len()];
         for (c, codes) in campaign_codes.iter_mut().enumerate().skip(2) {
             for q in 0..quarters {
-                codes.push(builder.campaign_code(&format!("{}_q{}", MARKETING_CHANNELS[c].as_str(), q + 1))?);
+                codes.push(builder.campaign_code(&format!(
+                    "{}_q{}",
+                    MARKETING_CHANNELS[c].as_str(),
+                    q + 1
+                ))?);
             }
         }
         let truth = Truth {
@@ -659,7 +781,11 @@ impl Population {
             spend: params.spend,
             journeys: params.journeys.clone(),
             journey_counts: (0, 0),
-            experiment_baseline: params.personas.iter().map(|p| p.experiment_baseline).collect(),
+            experiment_baseline: params
+                .personas
+                .iter()
+                .map(|p| p.experiment_baseline)
+                .collect(),
             experiment_lift: params.personas.iter().map(|p| p.experiment_lift).collect(),
             source_record_customer: Vec::with_capacity(n + n / 5),
         };
@@ -679,7 +805,10 @@ impl Population {
 
         // Draw chunk k + 1 (in parallel) while chunk k is appended, in order.
         const CHUNK: usize = 1 << 14;
-        let ranges: Vec<_> = (0..n).step_by(CHUNK).map(|s| s..(s + CHUNK).min(n)).collect();
+        let ranges: Vec<_> = (0..n)
+            .step_by(CHUNK)
+            .map(|s| s..(s + CHUNK).min(n))
+            .collect();
         let mut pending = match ranges.first() {
             Some(r) => draw_chunk(&model, seed, r.clone()),
             None => Vec::new(),
@@ -694,10 +823,15 @@ impl Population {
             };
             let drawn = std::mem::take(&mut pending);
             #[cfg(feature = "parallel")]
-            let (appended, upcoming) =
-                rayon::join(|| append(&mut asm, drawn), || next.map(|r| draw_chunk(&model, seed, r)));
+            let (appended, upcoming) = rayon::join(
+                || append(&mut asm, drawn),
+                || next.map(|r| draw_chunk(&model, seed, r)),
+            );
             #[cfg(not(feature = "parallel"))]
-            let (appended, upcoming) = (append(&mut asm, drawn), next.map(|r| draw_chunk(&model, seed, r)));
+            let (appended, upcoming) = (
+                append(&mut asm, drawn),
+                next.map(|r| draw_chunk(&model, seed, r)),
+            );
             appended?;
             pending = upcoming.unwrap_or_default();
             if k == 0 {
@@ -705,7 +839,11 @@ impl Population {
                 let done = asm.units.len().max(1);
                 let scale = |x: usize| x / done * n + x % done * n / done + n / 64;
                 let (tx, tp) = (asm.builder.n_transactions(), asm.builder.n_touchpoints());
-                asm.builder.reserve(0, scale(tx).saturating_sub(tx), scale(tp).saturating_sub(tp));
+                asm.builder.reserve(
+                    0,
+                    scale(tx).saturating_sub(tx),
+                    scale(tp).saturating_sub(tp),
+                );
             }
         }
         let base = asm.builder.build()?;
@@ -716,7 +854,10 @@ impl Population {
             observation_start: model.timestamp(0.0),
             observation_end: model.timestamp(params.observation_weeks),
             source_records: asm.source_records,
-            experiment: Experiment { key: "checkout_redesign".into(), units: asm.units },
+            experiment: Experiment {
+                key: "checkout_redesign".into(),
+                units: asm.units,
+            },
             truth: asm.truth,
         })
     }

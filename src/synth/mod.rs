@@ -38,7 +38,8 @@ use serde::{Deserialize, Serialize};
 
 pub use dirty::SourceCustomerRecord;
 pub use params::{
-    BgNbdTruth, GammaGammaTruth, JourneyTruth, MARKETING_CHANNELS, PURCHASE_CHANNELS, PersonaSpec, SynthParams,
+    BgNbdTruth, GammaGammaTruth, JourneyTruth, MARKETING_CHANNELS, PURCHASE_CHANNELS, PersonaSpec,
+    SynthParams,
 };
 
 use crate::store::CustomerBase;

@@ -119,12 +119,13 @@ pub(crate) const CULTURES: &[Culture] = &[
             "Lucy",
         ],
         given_male: &[
-            "Oliver", "George", "Harry", "Jack", "Charlie", "Thomas", "James", "William", "Daniel", "Samuel", "Joseph",
-            "Edward",
+            "Oliver", "George", "Harry", "Jack", "Charlie", "Thomas", "James", "William", "Daniel",
+            "Samuel", "Joseph", "Edward",
         ],
         family: &[
-            "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Robinson", "Wright",
-            "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke",
+            "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies",
+            "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green",
+            "Hall", "Wood", "Jackson", "Clarke",
         ],
         streets: &[
             "High Street",
@@ -149,8 +150,14 @@ pub(crate) const CULTURES: &[Culture] = &[
         country: "FR",
         language: "fr",
         phone_prefix: "+33",
-        given_female: &["Camille", "Léa", "Manon", "Chloé", "Inès", "Sarah", "Émilie", "Céline", "Hélène", "Zoé"],
-        given_male: &["Lucas", "Hugo", "Louis", "Gabriel", "Jules", "Théo", "Raphaël", "Étienne", "Mathieu", "Nicolas"],
+        given_female: &[
+            "Camille", "Léa", "Manon", "Chloé", "Inès", "Sarah", "Émilie", "Céline", "Hélène",
+            "Zoé",
+        ],
+        given_male: &[
+            "Lucas", "Hugo", "Louis", "Gabriel", "Jules", "Théo", "Raphaël", "Étienne", "Mathieu",
+            "Nicolas",
+        ],
         family: &[
             "Martin",
             "Bernard",
@@ -190,8 +197,22 @@ pub(crate) const CULTURES: &[Culture] = &[
         country: "ES",
         language: "es",
         phone_prefix: "+34",
-        given_female: &["Lucía", "María", "Paula", "Sofía", "Carmen", "Isabel", "Elena", "Marta", "Núria", "Ana"],
-        given_male: &["Hugo", "Martín", "Pablo", "Alejandro", "Javier", "José", "Daniel", "Adrián", "Álvaro", "Sergio"],
+        given_female: &[
+            "Lucía", "María", "Paula", "Sofía", "Carmen", "Isabel", "Elena", "Marta", "Núria",
+            "Ana",
+        ],
+        given_male: &[
+            "Hugo",
+            "Martín",
+            "Pablo",
+            "Alejandro",
+            "Javier",
+            "José",
+            "Daniel",
+            "Adrián",
+            "Álvaro",
+            "Sergio",
+        ],
         family: &[
             "García",
             "Fernández",
@@ -231,8 +252,12 @@ pub(crate) const CULTURES: &[Culture] = &[
         country: "TR",
         language: "tr",
         phone_prefix: "+90",
-        given_female: &["Zeynep", "Elif", "Ayşe", "Fatma", "Emine", "Merve", "Büşra", "Esra"],
-        given_male: &["Mehmet", "Mustafa", "Ahmet", "Ali", "Hüseyin", "Emre", "Burak", "Yusuf"],
+        given_female: &[
+            "Zeynep", "Elif", "Ayşe", "Fatma", "Emine", "Merve", "Büşra", "Esra",
+        ],
+        given_male: &[
+            "Mehmet", "Mustafa", "Ahmet", "Ali", "Hüseyin", "Emre", "Burak", "Yusuf",
+        ],
         family: &[
             "Yılmaz",
             "Kaya",
@@ -247,8 +272,18 @@ pub(crate) const CULTURES: &[Culture] = &[
             "Arslan",
             "Doğan",
         ],
-        streets: &["Atatürk Caddesi", "İstiklal Caddesi", "Cumhuriyet Caddesi", "Bağdat Caddesi"],
-        cities: &[("İstanbul", "34"), ("Ankara", "06"), ("İzmir", "35"), ("Bursa", "16")],
+        streets: &[
+            "Atatürk Caddesi",
+            "İstiklal Caddesi",
+            "Cumhuriyet Caddesi",
+            "Bağdat Caddesi",
+        ],
+        cities: &[
+            ("İstanbul", "34"),
+            ("Ankara", "06"),
+            ("İzmir", "35"),
+            ("Bursa", "16"),
+        ],
     },
     Culture {
         country: "JP",
@@ -256,9 +291,18 @@ pub(crate) const CULTURES: &[Culture] = &[
         phone_prefix: "+81",
         given_female: &["陽菜", "結衣", "さくら", "美咲", "葵", "凛", "花子", "愛"],
         given_male: &["翔太", "大翔", "蓮", "悠真", "健太", "太郎", "拓海", "陸"],
-        family: &["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田"],
+        family: &[
+            "佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田",
+            "山田",
+        ],
         streets: &["本町", "中央通り", "駅前通り", "桜通り"],
-        cities: &[("東京", "100"), ("大阪", "530"), ("横浜", "220"), ("名古屋", "450"), ("札幌", "060")],
+        cities: &[
+            ("東京", "100"),
+            ("大阪", "530"),
+            ("横浜", "220"),
+            ("名古屋", "450"),
+            ("札幌", "060"),
+        ],
     },
     Culture {
         country: "CN",
@@ -266,9 +310,16 @@ pub(crate) const CULTURES: &[Culture] = &[
         phone_prefix: "+86",
         given_female: &["秀英", "桂英", "丽", "静", "敏", "婷", "芳", "娜"],
         given_male: &["伟", "强", "磊", "军", "洋", "勇", "杰", "涛"],
-        family: &["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙"],
+        family: &[
+            "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙",
+        ],
         streets: &["人民路", "解放路", "中山路", "建设路"],
-        cities: &[("上海", "200"), ("北京", "100"), ("广州", "510"), ("深圳", "518")],
+        cities: &[
+            ("上海", "200"),
+            ("北京", "100"),
+            ("广州", "510"),
+            ("深圳", "518"),
+        ],
     },
 ];
 

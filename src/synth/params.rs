@@ -76,7 +76,12 @@ pub const MARKETING_CHANNELS: [Channel; 10] = [
 ];
 
 /// Purchase channels, in the order of [`PersonaSpec::purchase_channel_weights`].
-pub const PURCHASE_CHANNELS: [Channel; 4] = [Channel::Web, Channel::App, Channel::Store, Channel::CallCenter];
+pub const PURCHASE_CHANNELS: [Channel; 4] = [
+    Channel::Web,
+    Channel::App,
+    Channel::Store,
+    Channel::CallCenter,
+];
 
 /// Journey conversion model: each journey converts with probability
 /// `logistic(intercept + Σ effect[c])` over the distinct channels `c` it touched.
@@ -127,8 +132,17 @@ impl Default for SynthParams {
             start_date: jiff::civil::date(2023, 1, 2),
             acquisition_weeks: 52.0,
             observation_weeks: 104.0,
-            purchases: BgNbdTruth { r: 1.0, alpha: 4.0, a: 1.0, b: 12.0 },
-            spend: GammaGammaTruth { p: 6.25, q: 3.74, gamma: 15.44 },
+            purchases: BgNbdTruth {
+                r: 1.0,
+                alpha: 4.0,
+                a: 1.0,
+                b: 12.0,
+            },
+            spend: GammaGammaTruth {
+                p: 6.25,
+                q: 3.74,
+                gamma: 15.44,
+            },
             personas: default_personas(),
             journeys: JourneyTruth {
                 intercept: -0.8,
@@ -203,25 +217,40 @@ fn default_personas() -> Vec<PersonaSpec> {
 }
 
 fn check_prob(name: &'static str, v: f64) -> Result<()> {
-    if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(Error::param(name, v, "must be a probability in [0, 1]")) }
+    if (0.0..=1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(Error::param(name, v, "must be a probability in [0, 1]"))
+    }
 }
 
 fn check_positive(name: &'static str, v: f64) -> Result<()> {
-    if v.is_finite() && v > 0.0 { Ok(()) } else { Err(Error::param(name, v, "must be finite and > 0")) }
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::param(name, v, "must be finite and > 0"))
+    }
 }
 
 fn check_weights(name: &'static str, w: &[f64]) -> Result<()> {
     if w.iter().all(|x| x.is_finite() && *x >= 0.0) && w.iter().sum::<f64>() > 0.0 {
         Ok(())
     } else {
-        Err(Error::param(name, format!("{w:?}"), "weights must be finite, non-negative and not all zero"))
+        Err(Error::param(
+            name,
+            format!("{w:?}"),
+            "weights must be finite, non-negative and not all zero",
+        ))
     }
 }
 
 impl SynthParams {
     /// Default parameters with a different population size.
     pub fn with_customers(n_customers: usize) -> Self {
-        SynthParams { n_customers, ..Self::default() }
+        SynthParams {
+            n_customers,
+            ..Self::default()
+        }
     }
 
     /// Checks every parameter.
@@ -230,17 +259,30 @@ impl SynthParams {
     /// [`Error::InvalidParameter`] naming the first parameter out of range.
     pub fn check(&self) -> Result<()> {
         if self.n_customers == 0 || self.n_customers > 50_000_000 {
-            return Err(Error::param("n_customers", self.n_customers, "must be in 1..=50,000,000"));
+            return Err(Error::param(
+                "n_customers",
+                self.n_customers,
+                "must be in 1..=50,000,000",
+            ));
         }
         check_positive("observation_weeks", self.observation_weeks)?;
         if !(self.acquisition_weeks.is_finite()
             && self.acquisition_weeks >= 0.0
             && self.acquisition_weeks < self.observation_weeks)
         {
-            return Err(Error::param("acquisition_weeks", self.acquisition_weeks, "must be in [0, observation_weeks)"));
+            return Err(Error::param(
+                "acquisition_weeks",
+                self.acquisition_weeks,
+                "must be in [0, observation_weeks)",
+            ));
         }
         let p = &self.purchases;
-        for (n, v) in [("purchases.r", p.r), ("purchases.alpha", p.alpha), ("purchases.a", p.a), ("purchases.b", p.b)] {
+        for (n, v) in [
+            ("purchases.r", p.r),
+            ("purchases.alpha", p.alpha),
+            ("purchases.a", p.a),
+            ("purchases.b", p.b),
+        ] {
             check_positive(n, v)?;
         }
         let s = &self.spend;
@@ -250,7 +292,10 @@ impl SynthParams {
         if self.personas.is_empty() {
             return Err(Error::param("personas", 0, "need at least one persona"));
         }
-        check_weights("personas.share", &self.personas.iter().map(|p| p.share).collect::<Vec<_>>())?;
+        check_weights(
+            "personas.share",
+            &self.personas.iter().map(|p| p.share).collect::<Vec<_>>(),
+        )?;
         for persona in &self.personas {
             if persona.age_range.0 > persona.age_range.1 || persona.age_range.1 > 120 {
                 return Err(Error::param(
@@ -262,7 +307,10 @@ impl SynthParams {
             check_prob("personas.female_share", persona.female_share)?;
             check_weights("personas.culture_weights", &persona.culture_weights)?;
             check_weights("personas.channel_weights", &persona.channel_weights)?;
-            check_weights("personas.purchase_channel_weights", &persona.purchase_channel_weights)?;
+            check_weights(
+                "personas.purchase_channel_weights",
+                &persona.purchase_channel_weights,
+            )?;
             check_prob("personas.email_opt_in", persona.email_opt_in)?;
             check_prob("personas.mobile_opt_in", persona.mobile_opt_in)?;
             check_prob("personas.experiment_baseline", persona.experiment_baseline)?;
@@ -271,10 +319,18 @@ impl SynthParams {
                 persona.experiment_baseline + persona.experiment_lift,
             )?;
         }
-        if !self.journeys.intercept.is_finite() || self.journeys.channel_effects.iter().any(|e| !e.is_finite()) {
-            return Err(Error::param("journeys", self.journeys.intercept, "effects must be finite"));
+        if !self.journeys.intercept.is_finite()
+            || self.journeys.channel_effects.iter().any(|e| !e.is_finite())
+        {
+            return Err(Error::param(
+                "journeys",
+                self.journeys.intercept,
+                "effects must be finite",
+            ));
         }
-        if !(self.journeys.mean_extra_touchpoints.is_finite() && self.journeys.mean_extra_touchpoints >= 0.0) {
+        if !(self.journeys.mean_extra_touchpoints.is_finite()
+            && self.journeys.mean_extra_touchpoints >= 0.0)
+        {
             return Err(Error::param(
                 "journeys.mean_extra_touchpoints",
                 self.journeys.mean_extra_touchpoints,

@@ -56,7 +56,11 @@ struct LogSumExp {
 
 impl LogSumExp {
     fn new(log_term: f64, gradient: [f64; 4]) -> Self {
-        Self { max: log_term, scaled_sum: 1.0, scaled_gradient: gradient }
+        Self {
+            max: log_term,
+            scaled_sum: 1.0,
+            scaled_gradient: gradient,
+        }
     }
 
     fn add(&mut self, log_term: f64, gradient: [f64; 4]) {
@@ -90,7 +94,12 @@ impl LogSumExp {
 /// Every term shares `−ln B(α,β) − ln B(γ,δ)`, which is added once at the end. Along the sum the Beta
 /// functions and digammas advance by their recurrences (`B(a, b+1) = B(a, b)·b/(a+b)`,
 /// `ψ(z+1) = ψ(z) + 1/z`), so each extra term costs a logarithm and a few divisions.
-fn log_likelihood_core<const GRADIENT: bool>(params: &[f64; 4], x: u32, t_x: u32, n: u32) -> (f64, [f64; 4]) {
+fn log_likelihood_core<const GRADIENT: bool>(
+    params: &[f64; 4],
+    x: u32,
+    t_x: u32,
+    n: u32,
+) -> (f64, [f64; 4]) {
     let [alpha, beta, gamma, delta] = *params;
     let (xf, txf, nf) = (f64::from(x), f64::from(t_x), f64::from(n));
     let ax = alpha + xf;
@@ -101,7 +110,12 @@ fn log_likelihood_core<const GRADIENT: bool>(params: &[f64; 4], x: u32, t_x: u32
     let gradient_alive = if GRADIENT {
         let psi_abn = digamma(alpha + beta + nf);
         let psi_gdn = digamma(gamma + delta + nf);
-        [psi_ax - psi_abn, digamma(beta + nf - xf) - psi_abn, digamma(gamma) - psi_gdn, digamma(delta + nf) - psi_gdn]
+        [
+            psi_ax - psi_abn,
+            digamma(beta + nf - xf) - psi_abn,
+            digamma(gamma) - psi_gdn,
+            digamma(delta + nf) - psi_gdn,
+        ]
     } else {
         [0.0; 4]
     };
@@ -116,7 +130,13 @@ fn log_likelihood_core<const GRADIENT: bool>(params: &[f64; 4], x: u32, t_x: u32
         let mut log_p = ln_beta(ax, u);
         let mut log_theta = ln_beta(g1, w);
         let (mut psi_u, mut psi_s, mut psi_w, mut psi_r, psi_g1) = if GRADIENT {
-            (digamma(u), digamma(ax + u), digamma(w), digamma(g1 + w), digamma(g1))
+            (
+                digamma(u),
+                digamma(ax + u),
+                digamma(w),
+                digamma(g1 + w),
+                digamma(g1),
+            )
         } else {
             (0.0, 0.0, 0.0, 0.0, 0.0)
         };
@@ -134,8 +154,11 @@ fn log_likelihood_core<const GRADIENT: bool>(params: &[f64; 4], x: u32, t_x: u32
                 u += 1.0;
                 w += 1.0;
             }
-            let gradient =
-                if GRADIENT { [psi_ax - psi_s, psi_u - psi_s, psi_g1 - psi_r, psi_w - psi_r] } else { [0.0; 4] };
+            let gradient = if GRADIENT {
+                [psi_ax - psi_s, psi_u - psi_s, psi_g1 - psi_r, psi_w - psi_r]
+            } else {
+                [0.0; 4]
+            };
             sum.add(log_p + log_theta, gradient);
         }
     }
@@ -146,9 +169,22 @@ fn log_likelihood_core<const GRADIENT: bool>(params: &[f64; 4], x: u32, t_x: u32
     }
     let psi_ab = digamma(alpha + beta);
     let psi_gd = digamma(gamma + delta);
-    let common = [psi_ab - digamma(alpha), psi_ab - digamma(beta), psi_gd - digamma(gamma), psi_gd - digamma(delta)];
+    let common = [
+        psi_ab - digamma(alpha),
+        psi_ab - digamma(beta),
+        psi_gd - digamma(gamma),
+        psi_gd - digamma(delta),
+    ];
     let mean = sum.mean_gradient();
-    (ll, [mean[0] + common[0], mean[1] + common[1], mean[2] + common[2], mean[3] + common[3]])
+    (
+        ll,
+        [
+            mean[0] + common[0],
+            mean[1] + common[1],
+            mean[2] + common[2],
+            mean[3] + common[3],
+        ],
+    )
 }
 
 /// Log-likelihood of one customer's history: `x` purchases in `n` opportunities, the last at opportunity
@@ -167,7 +203,12 @@ pub fn log_likelihood(params: &[f64; 4], x: u32, t_x: u32, n: u32) -> f64 {
 ///
 /// With `w_j` the share of term `j` in the likelihood (a softmax of the log terms), the gradient is
 /// `Σ_j w_j ∇ ln term_j`, where `∂ ln B(a, b)/∂a = ψ(a) − ψ(a + b)`.
-pub(crate) fn log_likelihood_gradient(params: &[f64; 4], x: u32, t_x: u32, n: u32) -> (f64, [f64; 4]) {
+pub(crate) fn log_likelihood_gradient(
+    params: &[f64; 4],
+    x: u32,
+    t_x: u32,
+    n: u32,
+) -> (f64, [f64; 4]) {
     if !params_ok(params) || !data_ok(x, t_x, n) {
         return (f64::NAN, [f64::NAN; 4]);
     }
@@ -245,7 +286,8 @@ pub fn expected_purchases(params: &[f64; 4], x: u32, t_x: u32, n: u32, m: u32) -
     let [alpha, beta, gamma, delta] = *params;
     let (xf, nf) = (f64::from(x), f64::from(n));
     let ll = log_likelihood_core::<false>(params, x, t_x, n).0;
-    let log_buy_and_posterior = ln_beta(alpha + xf + 1.0, beta + nf - xf) - ln_beta(alpha, beta) - ll;
+    let log_buy_and_posterior =
+        ln_beta(alpha + xf + 1.0, beta + nf - xf) - ln_beta(alpha, beta) - ll;
     (log_buy_and_posterior + ln_expected_alive_opportunities(gamma, delta, n, m)).exp()
 }
 
@@ -287,11 +329,14 @@ pub fn purchase_count_probability(params: &[f64; 4], x: u32, n: u32) -> f64 {
     let ln_choose = |i: f64| ln_gamma(i + 1.0) - ln_gamma(xf + 1.0) - ln_gamma(i - xf + 1.0);
     let base = ln_beta(alpha, beta) + ln_beta(gamma, delta);
     let mut probability =
-        (ln_choose(nf) + ln_beta(alpha + xf, beta + nf - xf) + ln_beta(gamma, delta + nf) - base).exp();
+        (ln_choose(nf) + ln_beta(alpha + xf, beta + nf - xf) + ln_beta(gamma, delta + nf) - base)
+            .exp();
     for i in x..n {
         let i = f64::from(i);
         probability +=
-            (ln_choose(i) + ln_beta(alpha + xf, beta + i - xf) + ln_beta(gamma + 1.0, delta + i) - base).exp();
+            (ln_choose(i) + ln_beta(alpha + xf, beta + i - xf) + ln_beta(gamma + 1.0, delta + i)
+                - base)
+                .exp();
     }
     probability.clamp(0.0, 1.0)
 }
@@ -343,8 +388,26 @@ mod tests {
             0.019232516649136916,
             0.1530363962155999,
         ),
-        (3, 5, 6, -5.615894746361415, 0.8240885155367921, 0.6100970196736701, 0.4052489245891401, 3.2246344106065044),
-        (6, 6, 6, -2.1822484476183, 1.0, 0.7403294769570569, 0.8426728583422473, 6.705290825014492),
+        (
+            3,
+            5,
+            6,
+            -5.615894746361415,
+            0.8240885155367921,
+            0.6100970196736701,
+            0.4052489245891401,
+            3.2246344106065044,
+        ),
+        (
+            6,
+            6,
+            6,
+            -2.1822484476183,
+            1.0,
+            0.7403294769570569,
+            0.8426728583422473,
+            6.705290825014492,
+        ),
         (
             2,
             3,
@@ -355,7 +418,16 @@ mod tests {
             0.01526037731297672,
             0.1282940008601248,
         ),
-        (0, 0, 1, -0.6901322826478584, 0.6191731424360759, 0.3501771086818206, 0.2150212969278296, 1.462618653379128),
+        (
+            0,
+            0,
+            1,
+            -0.6901322826478584,
+            0.6191731424360759,
+            0.3501771086818206,
+            0.2150212969278296,
+            1.462618653379128,
+        ),
         (
             4,
             4,
@@ -382,16 +454,35 @@ mod tests {
     fn matches_reference_values() {
         for &(x, t_x, n, ll, alive0, alive5, e1, e10) in &REFERENCE {
             let got = log_likelihood(&DONATIONS, x, t_x, n);
-            assert!(close(got, ll, 1e-12), "ll({x}, {t_x}, {n}) = {got}, expected {ll}");
-            assert!(close(log_likelihood_gradient(&DONATIONS, x, t_x, n).0, ll, 1e-12));
+            assert!(
+                close(got, ll, 1e-12),
+                "ll({x}, {t_x}, {n}) = {got}, expected {ll}"
+            );
+            assert!(close(
+                log_likelihood_gradient(&DONATIONS, x, t_x, n).0,
+                ll,
+                1e-12
+            ));
             let got = p_alive(&DONATIONS, x, t_x, n, 0);
-            assert!(close(got, alive0, 1e-11), "p_alive({x}, {t_x}, {n}, 0) = {got}, expected {alive0}");
+            assert!(
+                close(got, alive0, 1e-11),
+                "p_alive({x}, {t_x}, {n}, 0) = {got}, expected {alive0}"
+            );
             let got = p_alive(&DONATIONS, x, t_x, n, 5);
-            assert!(close(got, alive5, 1e-11), "p_alive({x}, {t_x}, {n}, 5) = {got}, expected {alive5}");
+            assert!(
+                close(got, alive5, 1e-11),
+                "p_alive({x}, {t_x}, {n}, 5) = {got}, expected {alive5}"
+            );
             let got = expected_purchases(&DONATIONS, x, t_x, n, 1);
-            assert!(close(got, e1, 1e-11), "E({x}, {t_x}, {n}, 1) = {got}, expected {e1}");
+            assert!(
+                close(got, e1, 1e-11),
+                "E({x}, {t_x}, {n}, 1) = {got}, expected {e1}"
+            );
             let got = expected_purchases(&DONATIONS, x, t_x, n, 10);
-            assert!(close(got, e10, 1e-11), "E({x}, {t_x}, {n}, 10) = {got}, expected {e10}");
+            assert!(
+                close(got, e10, 1e-11),
+                "E({x}, {t_x}, {n}, 10) = {got}, expected {e10}"
+            );
         }
     }
 
@@ -425,8 +516,10 @@ mod tests {
     fn donations_total_log_likelihood() {
         // FHS (2010) report LL = −33,225.6 at their estimates. Exact (scipy, as above): −33225.58175451858;
         // lifetimes: (_loglikelihood(params, frequency, recency, periods) * weights).sum() = −33225.58175451771.
-        let total: f64 =
-            DONATION_DATA.iter().map(|&(x, t_x, n, w)| f64::from(w) * log_likelihood(&DONATIONS, x, t_x, n)).sum();
+        let total: f64 = DONATION_DATA
+            .iter()
+            .map(|&(x, t_x, n, w)| f64::from(w) * log_likelihood(&DONATIONS, x, t_x, n))
+            .sum();
         assert!(close(total, -33225.58175451858, 1e-12), "total {total}");
     }
 
@@ -441,17 +534,30 @@ mod tests {
             (2, 10, 0.10100361128568953),
         ] {
             let got = purchase_count_probability(&DONATIONS, x, n);
-            assert!(close(got, expected, 1e-12), "P(X({n}) = {x}) = {got}, expected {expected}");
+            assert!(
+                close(got, expected, 1e-12),
+                "P(X({n}) = {x}) = {got}, expected {expected}"
+            );
         }
-        assert!(close(purchase_count_probability(&DONATIONS, 0, 6) * 11104.0, 3455.761821, 1e-9));
+        assert!(close(
+            purchase_count_probability(&DONATIONS, 0, 6) * 11104.0,
+            3455.761821,
+            1e-9
+        ));
         assert_eq!(purchase_count_probability(&DONATIONS, 7, 6), 0.0);
         // E[X(n)] by FHS's closed form: a/(a+b)·d/(g−1)·(1 − exp(gammaln(g+d) − gammaln(g+d+n)
         // + gammaln(1+d+n) − gammaln(1+d))).
-        for (n, expected) in
-            [(1, 0.498490276356192), (6, 2.2196313934873078), (10, 3.1788543264923055), (30, 6.237131717102318)]
-        {
+        for (n, expected) in [
+            (1, 0.498490276356192),
+            (6, 2.2196313934873078),
+            (10, 3.1788543264923055),
+            (30, 6.237131717102318),
+        ] {
             let got = expected_purchases_new_customer(&DONATIONS, n);
-            assert!(close(got, expected, 1e-12), "E[X({n})] = {got}, expected {expected}");
+            assert!(
+                close(got, expected, 1e-12),
+                "E[X({n})] = {got}, expected {expected}"
+            );
         }
         // The distribution sums to 1 and its mean is E[X(n)], also through the closed form (n > 64).
         for n in [10u32, 100] {
@@ -462,7 +568,10 @@ mod tests {
                 mean += f64::from(x) * p;
             }
             assert!(close(total, 1.0, 1e-12), "n = {n}: total {total}");
-            assert!(close(mean, expected_purchases_new_customer(&DONATIONS, n), 1e-11), "n = {n}: mean {mean}");
+            assert!(
+                close(mean, expected_purchases_new_customer(&DONATIONS, n), 1e-11),
+                "n = {n}: mean {mean}"
+            );
         }
     }
 
@@ -473,8 +582,9 @@ mod tests {
             let [alpha, beta, gamma, delta] = params;
             let ll = log_likelihood(&params, 3, 5, 8);
             let posterior = (ln_beta(alpha + 4.0, beta + 5.0) - ln_beta(alpha, beta) - ll).exp();
-            let alive: f64 =
-                (9..=8 + m).map(|k| (ln_beta(gamma, delta + f64::from(k)) - ln_beta(gamma, delta)).exp()).sum();
+            let alive: f64 = (9..=8 + m)
+                .map(|k| (ln_beta(gamma, delta + f64::from(k)) - ln_beta(gamma, delta)).exp())
+                .sum();
             posterior * alive
         }
         // Both paths (the sum for m ≤ 64 or γ near 1, the closed form otherwise) against the direct sum,
@@ -484,7 +594,10 @@ mod tests {
             for m in [1, 64, 65, 1000] {
                 let got = expected_purchases(&params, 3, 5, 8, m);
                 let expected = direct(params, m);
-                assert!(close(got, expected, 1e-10), "γ = {gamma}, m = {m}: {got} vs {expected}");
+                assert!(
+                    close(got, expected, 1e-10),
+                    "γ = {gamma}, m = {m}: {got} vs {expected}"
+                );
             }
         }
     }
@@ -506,7 +619,8 @@ mod tests {
                 let (mut up, mut down) = (params, params);
                 up[j] += h;
                 down[j] -= h;
-                let numeric = (log_likelihood(&up, x, t_x, n) - log_likelihood(&down, x, t_x, n)) / (2.0 * h);
+                let numeric =
+                    (log_likelihood(&up, x, t_x, n) - log_likelihood(&down, x, t_x, n)) / (2.0 * h);
                 let scale = gradient[j].abs().max(1e-3);
                 assert!(
                     (gradient[j] - numeric).abs() <= 1e-5 * scale,
@@ -519,15 +633,34 @@ mod tests {
 
     #[test]
     fn extremes_are_finite_and_domain_is_nan() {
-        for params in [[1e-3, 1e-3, 1e-3, 1e-3], [1e3, 1e3, 1e3, 1e3], [1e-4, 1e4, 1e4, 1e-4]] {
-            for (x, t_x, n) in [(0, 0, 0), (0, 0, 5000), (5000, 5000, 5000), (1, 1, 5000), (2500, 4999, 5000)] {
+        for params in [
+            [1e-3, 1e-3, 1e-3, 1e-3],
+            [1e3, 1e3, 1e3, 1e3],
+            [1e-4, 1e4, 1e4, 1e-4],
+        ] {
+            for (x, t_x, n) in [
+                (0, 0, 0),
+                (0, 0, 5000),
+                (5000, 5000, 5000),
+                (1, 1, 5000),
+                (2500, 4999, 5000),
+            ] {
                 let (ll, gradient) = log_likelihood_gradient(&params, x, t_x, n);
-                assert!(ll.is_finite() && ll <= 1e-12, "{params:?} ({x}, {t_x}, {n}): {ll}");
-                assert!(gradient.iter().all(|g| g.is_finite()), "{params:?} ({x}, {t_x}, {n}): {gradient:?}");
+                assert!(
+                    ll.is_finite() && ll <= 1e-12,
+                    "{params:?} ({x}, {t_x}, {n}): {ll}"
+                );
+                assert!(
+                    gradient.iter().all(|g| g.is_finite()),
+                    "{params:?} ({x}, {t_x}, {n}): {gradient:?}"
+                );
                 let alive = p_alive(&params, x, t_x, n, 100);
                 assert!((0.0..=1.0).contains(&alive));
                 let e = expected_purchases(&params, x, t_x, n, 100_000);
-                assert!((0.0..=100_000.0).contains(&e), "{params:?} ({x}, {t_x}, {n}): {e}");
+                assert!(
+                    (0.0..=100_000.0).contains(&e),
+                    "{params:?} ({x}, {t_x}, {n}): {e}"
+                );
             }
         }
         assert!(log_likelihood(&DONATIONS, 2, 1, 6).is_nan());

@@ -81,7 +81,10 @@ pub(crate) fn log_likelihood_gradient(params: &[f64; 3], x: f64, m: f64) -> (f64
     let px = p * x;
     let ln_xmv = (x * m + v).ln();
     let psi_pxq = digamma(px + q);
-    let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + q * v.ln() + (px - 1.0) * m.ln() + px * x.ln()
+    let ll = ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q)
+        + q * v.ln()
+        + (px - 1.0) * m.ln()
+        + px * x.ln()
         - (px + q) * ln_xmv;
     let d_p = x * (psi_pxq - digamma(px) + m.ln() + x.ln() - ln_xmv);
     let d_q = psi_pxq - digamma(q) + v.ln() - ln_xmv;
@@ -246,10 +249,16 @@ mod tests {
     fn matches_lifetimes_log_likelihood_and_profit() {
         for &(x, m, ll, profit) in &LIFETIMES_GG {
             let got = log_likelihood(&CDNOW, x, m);
-            assert!(close(got, ll, 1e-12), "ll({x}, {m}) = {got}, lifetimes {ll}");
+            assert!(
+                close(got, ll, 1e-12),
+                "ll({x}, {m}) = {got}, lifetimes {ll}"
+            );
             assert!(close(log_likelihood_gradient(&CDNOW, x, m).0, ll, 1e-12));
             let got = conditional_expected_average_profit(&CDNOW, x, m);
-            assert!(close(got, profit, 1e-13), "profit({x}, {m}) = {got}, lifetimes {profit}");
+            assert!(
+                close(got, profit, 1e-13),
+                "profit({x}, {m}) = {got}, lifetimes {profit}"
+            );
         }
         // x = 0: the population mean p·v/(q − 1); lifetimes gives the same (35.21897810218978).
         let population = conditional_expected_average_profit(&CDNOW, 0.0, 12.0);
@@ -360,7 +369,10 @@ mod tests {
     fn pinned(values: &[f64; 13], step: f64) -> impl Fn(f64) -> f64 + '_ {
         move |t| {
             let k = (t / step).round();
-            assert!((t - k * step).abs() < 1e-9 && (0.0..=12.0).contains(&k), "t = {t} is off the grid");
+            assert!(
+                (t - k * step).abs() < 1e-9 && (0.0..=12.0).contains(&k),
+                "t = {t} is off the grid"
+            );
             values[k as usize]
         }
     }
@@ -373,9 +385,21 @@ mod tests {
         let w = [33.10560823403545, 217.98545705614333, 14.365410431022926];
         let d = [127.8321920258617, 771.7533615456991, 45.47376936265637];
         for i in 0..3 {
-            let got = customer_lifetime_value(pinned(&BGNBD_W[i], 4.345), monetary[i], 12.0 * 4.345, 4.345, 0.01);
+            let got = customer_lifetime_value(
+                pinned(&BGNBD_W[i], 4.345),
+                monetary[i],
+                12.0 * 4.345,
+                4.345,
+                0.01,
+            );
             assert!(close(got, w[i], 1e-12), "W customer {i}: {got} vs {}", w[i]);
-            let got = customer_lifetime_value(pinned(&BGNBD_D[i], 30.0), monetary[i], 12.0 * 30.0, 30.0, 0.01);
+            let got = customer_lifetime_value(
+                pinned(&BGNBD_D[i], 30.0),
+                monetary[i],
+                12.0 * 30.0,
+                30.0,
+                0.01,
+            );
             assert!(close(got, d[i], 1e-12), "D customer {i}: {got} vs {}", d[i]);
         }
         // GammaGammaFitter.customer_lifetime_value(bg, ..., time=12, discount_rate=0.01, freq="W") with the CDNOW
@@ -384,8 +408,18 @@ mod tests {
         let gg = [36.47023479267102, 216.17395306642123, 25.422557378075584];
         for i in 0..3 {
             let profit = conditional_expected_average_profit(&CDNOW, frequency[i], monetary[i]);
-            let got = customer_lifetime_value(pinned(&BGNBD_W[i], 4.345), profit, 12.0 * 4.345, 4.345, 0.01);
-            assert!(close(got, gg[i], 1e-12), "GG customer {i}: {got} vs {}", gg[i]);
+            let got = customer_lifetime_value(
+                pinned(&BGNBD_W[i], 4.345),
+                profit,
+                12.0 * 4.345,
+                4.345,
+                0.01,
+            );
+            assert!(
+                close(got, gg[i], 1e-12),
+                "GG customer {i}: {got} vs {}",
+                gg[i]
+            );
         }
     }
 
@@ -393,12 +427,24 @@ mod tests {
     fn clv_step_counting_and_domain() {
         let linear = |t: f64| t;
         // Three whole steps of one purchase each, undiscounted.
-        assert!(close(customer_lifetime_value(linear, 2.0, 3.0, 1.0, 0.0), 6.0, 1e-15));
+        assert!(close(
+            customer_lifetime_value(linear, 2.0, 3.0, 1.0, 0.0),
+            6.0,
+            1e-15
+        ));
         // A partial step is not counted; an empty horizon is worth nothing.
-        assert!(close(customer_lifetime_value(linear, 2.0, 3.5, 1.0, 0.0), 6.0, 1e-15));
+        assert!(close(
+            customer_lifetime_value(linear, 2.0, 3.5, 1.0, 0.0),
+            6.0,
+            1e-15
+        ));
         assert_eq!(customer_lifetime_value(linear, 2.0, 0.5, 1.0, 0.0), 0.0);
         // Discounting by whole steps: 1/1.1 + 1/1.21.
-        assert!(close(customer_lifetime_value(linear, 1.0, 2.0, 1.0, 0.1), 1.0 / 1.1 + 1.0 / 1.21, 1e-15));
+        assert!(close(
+            customer_lifetime_value(linear, 1.0, 2.0, 1.0, 0.1),
+            1.0 / 1.1 + 1.0 / 1.21,
+            1e-15
+        ));
         assert!(customer_lifetime_value(linear, 1.0, 2.0, 0.0, 0.1).is_nan());
         assert!(customer_lifetime_value(linear, 1.0, -1.0, 1.0, 0.1).is_nan());
         assert!(customer_lifetime_value(linear, 1.0, 2.0, 1.0, -1.0).is_nan());
@@ -406,8 +452,12 @@ mod tests {
 
     #[test]
     fn gradient_matches_central_differences() {
-        let points =
-            [(CDNOW, 1.0, 10.0), (CDNOW, 37.0, 5.25), ([0.5, 1.2, 3.0], 2.0, 0.4), ([20.0, 8.0, 150.0], 5.0, 300.0)];
+        let points = [
+            (CDNOW, 1.0, 10.0),
+            (CDNOW, 37.0, 5.25),
+            ([0.5, 1.2, 3.0], 2.0, 0.4),
+            ([20.0, 8.0, 150.0], 5.0, 300.0),
+        ];
         for (params, x, m) in points {
             let (_, gradient) = log_likelihood_gradient(&params, x, m);
             for j in 0..3 {
@@ -431,7 +481,10 @@ mod tests {
         for params in [[1e-3, 1.001, 1e-3], [1e3, 1e3, 1e6], [1e-6, 1e4, 1e-6]] {
             for (x, m) in [(1.0, 1e-8), (1e6, 1e8), (1.0, 1e8), (1e5, 1e-3)] {
                 let (ll, gradient) = log_likelihood_gradient(&params, x, m);
-                assert!(ll.is_finite() && gradient.iter().all(|g| g.is_finite()), "{params:?} {x} {m}");
+                assert!(
+                    ll.is_finite() && gradient.iter().all(|g| g.is_finite()),
+                    "{params:?} {x} {m}"
+                );
                 assert!(conditional_expected_average_profit(&params, x, m).is_finite());
             }
         }
@@ -444,14 +497,29 @@ mod tests {
     #[test]
     fn correlation() {
         let x = [1.0, 2.0, 3.0, 4.0];
-        assert!(close(spend_frequency_correlation(&x, &[2.0, 4.0, 6.0, 8.0]), 1.0, 1e-15));
-        assert!(close(spend_frequency_correlation(&x, &[8.0, 6.0, 4.0, 2.0]), -1.0, 1e-15));
+        assert!(close(
+            spend_frequency_correlation(&x, &[2.0, 4.0, 6.0, 8.0]),
+            1.0,
+            1e-15
+        ));
+        assert!(close(
+            spend_frequency_correlation(&x, &[8.0, 6.0, 4.0, 2.0]),
+            -1.0,
+            1e-15
+        ));
         // numpy.corrcoef([1, 2, 3, 4], [10, 30, 20, 25])[0, 1] = 0.5291502622129182
-        assert!(close(spend_frequency_correlation(&x, &[10.0, 30.0, 20.0, 25.0]), 0.5291502622129182, 1e-14));
+        assert!(close(
+            spend_frequency_correlation(&x, &[10.0, 30.0, 20.0, 25.0]),
+            0.5291502622129182,
+            1e-14
+        ));
         assert_eq!(spend_frequency_correlation(&x, &[5.0; 4]), 0.0);
         assert_eq!(spend_frequency_correlation(&x, &[1.0, 2.0]), 0.0);
         assert_eq!(spend_frequency_correlation(&[1.0], &[2.0]), 0.0);
-        assert_eq!(spend_frequency_correlation(&[1.0, f64::NAN], &[2.0, 3.0]), 0.0);
+        assert_eq!(
+            spend_frequency_correlation(&[1.0, f64::NAN], &[2.0, 3.0]),
+            0.0
+        );
     }
 
     proptest! {

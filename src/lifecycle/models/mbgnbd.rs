@@ -115,8 +115,15 @@ mod tests {
 
     #[track_caller]
     fn assert_close(actual: f64, expected: f64, rel: f64, what: &str) {
-        let tol = if expected.abs() < 1e-6 { rel } else { rel * expected.abs() };
-        assert!((actual - expected).abs() <= tol, "{what}: got {actual:e}, expected {expected:e}");
+        let tol = if expected.abs() < 1e-6 {
+            rel
+        } else {
+            rel * expected.abs()
+        };
+        assert!(
+            (actual - expected).abs() <= tol,
+            "{what}: got {actual:e}, expected {expected:e}"
+        );
     }
 
     // Reference values from lifetimes 0.11.3 (scipy 1.17.1, pandas 3.1.1, numpy 2.4.6), computed with:
@@ -140,16 +147,66 @@ mod tests {
     // the heavy buyer (x = 500) included, so lifetimes' values are pinned as they are.
     /// (x, t_x, T, log-likelihood, P(alive), E[purchases in (T, T+10]]).
     const CUSTOMERS: [(f64, f64, f64, f64, f64, f64); 6] = [
-        (0.0, 0.0, 38.0, -0.5358808888828598, 0.3921448692289254, 0.044700193044312574),
-        (1.0, 5.0, 20.0, -4.590318476904962, 0.44496172985129084, 0.23765555392856547),
-        (2.0, 30.43, 38.86, -9.48555131453393, 0.7062022651184873, 0.3729936344301375),
-        (7.0, 29.43, 35.14, -21.326395539233825, 0.7594685625677986, 1.2753493229799386),
-        (50.0, 70.0, 78.0, -78.75637535166794, 0.27171219873403213, 1.5531974650892197),
-        (500.0, 99.0, 100.0, 268.82028848610736, 0.8316139175175252, 37.65310272602074),
+        (
+            0.0,
+            0.0,
+            38.0,
+            -0.5358808888828598,
+            0.3921448692289254,
+            0.044700193044312574,
+        ),
+        (
+            1.0,
+            5.0,
+            20.0,
+            -4.590318476904962,
+            0.44496172985129084,
+            0.23765555392856547,
+        ),
+        (
+            2.0,
+            30.43,
+            38.86,
+            -9.48555131453393,
+            0.7062022651184873,
+            0.3729936344301375,
+        ),
+        (
+            7.0,
+            29.43,
+            35.14,
+            -21.326395539233825,
+            0.7594685625677986,
+            1.2753493229799386,
+        ),
+        (
+            50.0,
+            70.0,
+            78.0,
+            -78.75637535166794,
+            0.27171219873403213,
+            1.5531974650892197,
+        ),
+        (
+            500.0,
+            99.0,
+            100.0,
+            268.82028848610736,
+            0.8316139175175252,
+            37.65310272602074,
+        ),
     ];
-    const EXPECTED_NEW: [(f64, f64); 3] =
-        [(1.0, 0.053084795263698685), (10.0, 0.4334674151565691), (52.0, 1.4197237577127344)];
-    const PROB_N_T10: [f64; 4] = [0.7444824952287221, 0.15902165262670054, 0.054640851307339415, 0.022273676071881972];
+    const EXPECTED_NEW: [(f64, f64); 3] = [
+        (1.0, 0.053084795263698685),
+        (10.0, 0.4334674151565691),
+        (52.0, 1.4197237577127344),
+    ];
+    const PROB_N_T10: [f64; 4] = [
+        0.7444824952287221,
+        0.15902165262670054,
+        0.054640851307339415,
+        0.022273676071881972,
+    ];
 
     /// Tighter than the 1e-6 asked for; 1e-9 leaves room for other libms.
     const REL: f64 = 1e-9;
@@ -158,20 +215,50 @@ mod tests {
     fn matches_lifetimes_per_customer() {
         for &(x, t_x, t_cal, ll, alive, expected) in &CUSTOMERS {
             let what = format!("x={x} t_x={t_x} T={t_cal}");
-            assert_close(log_likelihood(&P, x, t_x, t_cal), ll, REL, &format!("ll {what}"));
-            assert_close(log_likelihood_gradient(&P, x, t_x, t_cal).0, ll, REL, &format!("ll(grad) {what}"));
-            assert_close(p_alive(&P, x, t_x, t_cal), alive, REL, &format!("p_alive {what}"));
-            assert_close(expected_purchases(&P, 10.0, x, t_x, t_cal), expected, REL, &format!("E {what}"));
+            assert_close(
+                log_likelihood(&P, x, t_x, t_cal),
+                ll,
+                REL,
+                &format!("ll {what}"),
+            );
+            assert_close(
+                log_likelihood_gradient(&P, x, t_x, t_cal).0,
+                ll,
+                REL,
+                &format!("ll(grad) {what}"),
+            );
+            assert_close(
+                p_alive(&P, x, t_x, t_cal),
+                alive,
+                REL,
+                &format!("p_alive {what}"),
+            );
+            assert_close(
+                expected_purchases(&P, 10.0, x, t_x, t_cal),
+                expected,
+                REL,
+                &format!("E {what}"),
+            );
         }
     }
 
     #[test]
     fn matches_lifetimes_population() {
         for &(t, expected) in &EXPECTED_NEW {
-            assert_close(expected_purchases_new_customer(&P, t), expected, REL, &format!("E[X({t})]"));
+            assert_close(
+                expected_purchases_new_customer(&P, t),
+                expected,
+                REL,
+                &format!("E[X({t})]"),
+            );
         }
         for (n, &expected) in (0u32..).zip(&PROB_N_T10) {
-            assert_close(prob_n_purchases(&P, n, 10.0), expected, REL, &format!("P(X(10)={n})"));
+            assert_close(
+                prob_n_purchases(&P, n, 10.0),
+                expected,
+                REL,
+                &format!("P(X(10)={n})"),
+            );
         }
     }
 
@@ -193,13 +280,23 @@ mod tests {
     #[test]
     fn matches_mpmath_where_lifetimes_cannot() {
         for &(p, t, expected) in &MPMATH_NEW {
-            assert_close(expected_purchases_new_customer(&p, t), expected, 1e-12, &format!("E[X({t})] {p:?}"));
+            assert_close(
+                expected_purchases_new_customer(&p, t),
+                expected,
+                1e-12,
+                &format!("E[X({t})] {p:?}"),
+            );
         }
     }
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let points = [P, [1.7, 0.6, 2.5, 0.7], [0.05, 30.0, 0.2, 9.0], [5.0, 2.0, 1.0, 1.5]];
+        let points = [
+            P,
+            [1.7, 0.6, 2.5, 0.7],
+            [0.05, 30.0, 0.2, 9.0],
+            [5.0, 2.0, 1.0, 1.5],
+        ];
         let customers = [
             (0.0, 0.0, 38.0),
             (0.0, 0.0, 0.5),
@@ -217,10 +314,16 @@ mod tests {
                     let (mut up, mut down) = (*p, *p);
                     up[i] += h;
                     down[i] -= h;
-                    let fd = (log_likelihood(&up, x, t_x, t_cal) - log_likelihood(&down, x, t_x, t_cal)) / (2.0 * h);
+                    let fd = (log_likelihood(&up, x, t_x, t_cal)
+                        - log_likelihood(&down, x, t_x, t_cal))
+                        / (2.0 * h);
                     // Relative 1e-5, with a floor of 1e-5 for components that are close to 0.
                     let ok = (grad[i] - fd).abs() <= 1e-5 * grad[i].abs().max(1.0);
-                    assert!(ok, "d/dp{i} at {p:?}, x={x} t_x={t_x} T={t_cal}: analytic {} vs numeric {fd}", grad[i]);
+                    assert!(
+                        ok,
+                        "d/dp{i} at {p:?}, x={x} t_x={t_x} T={t_cal}: analytic {} vs numeric {fd}",
+                        grad[i]
+                    );
                 }
             }
         }
@@ -228,7 +331,12 @@ mod tests {
 
     #[test]
     fn extremes_stay_finite() {
-        let points = [P, [1.7, 0.6, 2.5, 0.7], [0.05, 30.0, 0.2, 9.0], [20.0, 0.01, 1.0, 50.0]];
+        let points = [
+            P,
+            [1.7, 0.6, 2.5, 0.7],
+            [0.05, 30.0, 0.2, 9.0],
+            [20.0, 0.01, 1.0, 50.0],
+        ];
         let customers = [
             (0.0, 0.0, 10_000.0),
             (10_000.0, 10_000.0, 10_000.0),
@@ -240,7 +348,10 @@ mod tests {
             for &(x, t_x, t_cal) in &customers {
                 let what = format!("{p:?} x={x} t_x={t_x} T={t_cal}");
                 let (ll, grad) = log_likelihood_gradient(p, x, t_x, t_cal);
-                assert!(ll.is_finite() && grad.iter().all(|g| g.is_finite()), "ll {what}: {ll} {grad:?}");
+                assert!(
+                    ll.is_finite() && grad.iter().all(|g| g.is_finite()),
+                    "ll {what}: {ll} {grad:?}"
+                );
                 let alive = p_alive(p, x, t_x, t_cal);
                 assert!((0.0..=1.0).contains(&alive), "p_alive {what}: {alive}");
                 for t in [0.0, 1.0, 52.0, 10_000.0] {
@@ -260,7 +371,8 @@ mod tests {
     }
 
     fn params() -> impl Strategy<Value = [f64; 4]> {
-        (0.05f64..5.0, 0.1f64..50.0, 0.1f64..5.0, 0.1f64..10.0).prop_map(|(r, alpha, a, b)| [r, alpha, a, b])
+        (0.05f64..5.0, 0.1f64..50.0, 0.1f64..5.0, 0.1f64..10.0)
+            .prop_map(|(r, alpha, a, b)| [r, alpha, a, b])
     }
 
     fn history() -> impl Strategy<Value = (f64, f64, f64)> {

@@ -64,7 +64,9 @@ pub fn survival(params: &[f64; 2], t: u32) -> f64 {
         return 1.0;
     }
     let [alpha, beta] = *params;
-    (ln_beta(alpha, beta + f64::from(t)) - ln_beta(alpha, beta)).exp().min(1.0)
+    (ln_beta(alpha, beta + f64::from(t)) - ln_beta(alpha, beta))
+        .exp()
+        .min(1.0)
 }
 
 /// Retention rate in period `t`, the share of customers active after period `t − 1` who are still active after
@@ -191,20 +193,34 @@ const MIN_DISCOUNT_RATE: f64 = 1e-4;
 /// sum). `discount_rate = 0` is the undiscounted expected residual lifetime, `(β + n − 1)/(α − 1)` for
 /// `α > 1` and `+∞` otherwise (the mean lifetime of a beta-geometric mixture is infinite when `α ≤ 1`).
 /// `NaN` for negative or non-finite rates and invalid parameters.
-pub fn discounted_expected_residual_lifetime(params: &[f64; 2], n_renewals: u32, discount_rate: f64) -> f64 {
+pub fn discounted_expected_residual_lifetime(
+    params: &[f64; 2],
+    n_renewals: u32,
+    discount_rate: f64,
+) -> f64 {
     if !params_ok(params) || !discount_rate.is_finite() || discount_rate < 0.0 {
         return f64::NAN;
     }
     let [alpha, beta] = *params;
     let renewed = f64::from(n_renewals);
     if discount_rate == 0.0 {
-        return if alpha > 1.0 { (beta + renewed) / (alpha - 1.0) } else { f64::INFINITY };
+        return if alpha > 1.0 {
+            (beta + renewed) / (alpha - 1.0)
+        } else {
+            f64::INFINITY
+        };
     }
     if discount_rate < MIN_DISCOUNT_RATE {
         return f64::NAN;
     }
     let retention = (beta + renewed) / (alpha + beta + renewed);
-    retention * hyp2f1(1.0, beta + renewed + 1.0, alpha + beta + renewed + 1.0, 1.0 / (1.0 + discount_rate))
+    retention
+        * hyp2f1(
+            1.0,
+            beta + renewed + 1.0,
+            alpha + beta + renewed + 1.0,
+            1.0 / (1.0 + discount_rate),
+        )
 }
 
 #[cfg(test)]
@@ -235,19 +251,29 @@ mod tests {
         //       return sum(n * (betaln(a+1, b+t-1) - betaln(a, b)) for t, n in enumerate(churn, 1)) \
         //              + surv[-1] * (betaln(a, b+len(churn)) - betaln(a, b))
         let regular = log_likelihood(&REGULAR, &REGULAR_CHURN, REGULAR_ACTIVE);
-        assert!(close(regular, -1680.2651905533528, 1e-12), "regular {regular}");
+        assert!(
+            close(regular, -1680.2651905533528, 1e-12),
+            "regular {regular}"
+        );
         let high_end = log_likelihood(&HIGH_END, &HIGH_END_CHURN, HIGH_END_ACTIVE);
-        assert!(close(high_end, -1611.158150354921, 1e-12), "high end {high_end}");
+        assert!(
+            close(high_end, -1611.158150354921, 1e-12),
+            "high end {high_end}"
+        );
         // The paper's rounded figures.
         assert!((regular - -1680.3).abs() < 0.05 && (high_end - -1611.2).abs() < 0.05);
         // The estimates are (to their printed precision) the maximum: the gradient in log-parameters is small
         // next to the counts (scipy Nelder–Mead on log-parameters: regular α = 0.70408, β = 1.18204,
         // LL = −1680.26519; high end α = 0.66809, β = 3.80610, LL = −1611.15815).
-        for (params, churn, active) in
-            [(REGULAR, &REGULAR_CHURN, REGULAR_ACTIVE), (HIGH_END, &HIGH_END_CHURN, HIGH_END_ACTIVE)]
-        {
+        for (params, churn, active) in [
+            (REGULAR, &REGULAR_CHURN, REGULAR_ACTIVE),
+            (HIGH_END, &HIGH_END_CHURN, HIGH_END_ACTIVE),
+        ] {
             let (_, gradient) = log_likelihood_gradient(&params, churn, active);
-            assert!((gradient[0] * params[0]).abs() < 0.5 && (gradient[1] * params[1]).abs() < 0.5, "{gradient:?}");
+            assert!(
+                (gradient[0] * params[0]).abs() < 0.5 && (gradient[1] * params[1]).abs() < 0.5,
+                "{gradient:?}"
+            );
         }
     }
 
@@ -285,13 +311,24 @@ mod tests {
             0.37804042018209144,
         ];
         for (params, table, churn) in [
-            (REGULAR, regular_survival, [0.3732767762460233, 0.15288050919015922, 0.08584283866518978]),
-            (HIGH_END, high_end_survival, [0.14930710773357173, 0.10381126270258938, 0.0770647093834792]),
+            (
+                REGULAR,
+                regular_survival,
+                [0.3732767762460233, 0.15288050919015922, 0.08584283866518978],
+            ),
+            (
+                HIGH_END,
+                high_end_survival,
+                [0.14930710773357173, 0.10381126270258938, 0.0770647093834792],
+            ),
         ] {
             for (t, &expected) in table.iter().enumerate() {
                 let t = t as u32;
                 let got = survival(&params, t);
-                assert!(close(got, expected, 1e-12), "S({t}) = {got}, expected {expected}");
+                assert!(
+                    close(got, expected, 1e-12),
+                    "S({t}) = {got}, expected {expected}"
+                );
                 if t > 0 {
                     let ratio = survival(&params, t) / survival(&params, t - 1);
                     assert!(close(retention_rate(&params, t), ratio, 1e-11));
@@ -301,14 +338,23 @@ mod tests {
             }
             for (t, &expected) in churn.iter().enumerate() {
                 let t = t as u32 + 1;
-                assert!(close(churn_probability(&params, t), expected, 1e-12), "P(T = {t})");
+                assert!(
+                    close(churn_probability(&params, t), expected, 1e-12),
+                    "P(T = {t})"
+                );
             }
         }
         assert_eq!(churn_probability(&REGULAR, 0), 0.0);
         assert!(retention_rate(&REGULAR, 0).is_nan());
         // The projection beyond the calibration period reproduces FH 2007 Table 1's years 8–12 to within a
         // few customers per thousand (regular: 223, 207, 194, 183, 173).
-        for (t, actual) in [(8u32, 223.0), (9, 207.0), (10, 194.0), (11, 183.0), (12, 173.0)] {
+        for (t, actual) in [
+            (8u32, 223.0),
+            (9, 207.0),
+            (10, 194.0),
+            (11, 183.0),
+            (12, 173.0),
+        ] {
             assert!((1000.0 * survival(&REGULAR, t) - actual).abs() < 5.0);
         }
     }
@@ -348,23 +394,37 @@ mod tests {
         ];
         for (params, n_renewals, d, expected) in pinned {
             let got = discounted_expected_residual_lifetime(&params, n_renewals, d);
-            assert!(close(got, expected, 1e-12), "DERL({params:?}, {n_renewals}, {d}) = {got}, scipy {expected}");
+            assert!(
+                close(got, expected, 1e-12),
+                "DERL({params:?}, {n_renewals}, {d}) = {got}, scipy {expected}"
+            );
             let brute = derl_brute_force(&params, n_renewals, d);
-            assert!(close(got, brute, 1e-11), "DERL({params:?}, {n_renewals}, {d}) = {got}, sum {brute}");
+            assert!(
+                close(got, brute, 1e-11),
+                "DERL({params:?}, {n_renewals}, {d}) = {got}, sum {brute}"
+            );
         }
         // Expected discounted lifetime of a customer about to make their first payment, 1 + DERL(0)/(1+d), is
         // FH 2010's ₂F₁(1, β; α+β; 1/(1+d)): scipy hyp2f1(1, 1.182, 1.886, 1/1.1) = 3.6951474055745748.
         let lifetime = 1.0 + discounted_expected_residual_lifetime(&REGULAR, 0, 0.1) / 1.1;
         assert!(close(lifetime, 3.6951474055745748, 1e-12), "{lifetime}");
         // d = 0: (β + n_r)/(α − 1) for α > 1, infinite otherwise; tiny positive d is refused.
-        assert!(close(discounted_expected_residual_lifetime(&[3.0, 2.0], 2, 0.0), 2.0, 1e-15));
+        assert!(close(
+            discounted_expected_residual_lifetime(&[3.0, 2.0], 2, 0.0),
+            2.0,
+            1e-15
+        ));
         assert!(close(derl_brute_force(&[3.0, 2.0], 2, 0.0), 2.0, 1e-6));
-        assert_eq!(discounted_expected_residual_lifetime(&REGULAR, 0, 0.0), f64::INFINITY);
+        assert_eq!(
+            discounted_expected_residual_lifetime(&REGULAR, 0, 0.0),
+            f64::INFINITY
+        );
         assert!(discounted_expected_residual_lifetime(&REGULAR, 0, 1e-6).is_nan());
         assert!(discounted_expected_residual_lifetime(&REGULAR, 0, -0.1).is_nan());
         // Homogeneous limit (α, β → ∞ with θ = α/(α+β) fixed): (1 − θ)(1 + d)/(d + θ).
         let theta = 0.2;
-        let limit = discounted_expected_residual_lifetime(&[theta * 1e7, (1.0 - theta) * 1e7], 3, 0.1);
+        let limit =
+            discounted_expected_residual_lifetime(&[theta * 1e7, (1.0 - theta) * 1e7], 3, 0.1);
         assert!(close(limit, 0.8 * 1.1 / 0.3, 1e-6), "{limit}");
     }
 
@@ -385,7 +445,9 @@ mod tests {
                 let (mut up, mut down) = (params, params);
                 up[j] += h;
                 down[j] -= h;
-                let numeric = (log_likelihood(&up, churn, active) - log_likelihood(&down, churn, active)) / (2.0 * h);
+                let numeric = (log_likelihood(&up, churn, active)
+                    - log_likelihood(&down, churn, active))
+                    / (2.0 * h);
                 let scale = gradient[j].abs().max(1e-3);
                 assert!(
                     (gradient[j] - numeric).abs() <= 1e-5 * scale,
@@ -402,12 +464,18 @@ mod tests {
             for t in [0, 1, 2, 1000, u32::MAX] {
                 let s = survival(&params, t);
                 let p = churn_probability(&params, t);
-                assert!((0.0..=1.0).contains(&s) && (0.0..=1.0).contains(&p), "{params:?} t={t}: {s} {p}");
+                assert!(
+                    (0.0..=1.0).contains(&s) && (0.0..=1.0).contains(&p),
+                    "{params:?} t={t}: {s} {p}"
+                );
             }
             assert!((0.0..=1.0).contains(&retention_rate(&params, u32::MAX)));
             let churn = [1_000_000u64, 0, 5, 1_000_000];
             let (ll, gradient) = log_likelihood_gradient(&params, &churn, 1_000_000);
-            assert!(ll.is_finite() && ll <= 0.0 && gradient.iter().all(|g| g.is_finite()), "{params:?}");
+            assert!(
+                ll.is_finite() && ll <= 0.0 && gradient.iter().all(|g| g.is_finite()),
+                "{params:?}"
+            );
             for d in [1e-4, 0.1, 10.0] {
                 let derl = discounted_expected_residual_lifetime(&params, 1000, d);
                 assert!(derl.is_finite() && derl >= 0.0, "{params:?} d={d}: {derl}");

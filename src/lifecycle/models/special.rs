@@ -106,8 +106,11 @@ pub(crate) fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
     }
     let euler_ok = c > a && c > b;
     let ln_euler = |cap| ln_series(c - a, c - b, c, z, cap).map(|s| (c - a - b) * (-z).ln_1p() + s);
-    let first =
-        if euler_ok && a + b > c { ln_euler(MAX_GENERAL_TERMS) } else { ln_series(a, b, c, z, MAX_GENERAL_TERMS) };
+    let first = if euler_ok && a + b > c {
+        ln_euler(MAX_GENERAL_TERMS)
+    } else {
+        ln_series(a, b, c, z, MAX_GENERAL_TERMS)
+    };
     if let Some(v) = first {
         return v;
     }
@@ -137,7 +140,8 @@ fn ln_series(a: f64, b: f64, c: f64, z: f64, cap: u32) -> Option<f64> {
             shift += LN_BIG;
         }
         // Every later ratio is at most z·max(1, (a+k+1)/(c+k+1))·max(1, (b+k+1)/(k+2)).
-        let rho = z * ((a + k + 1.0) / (c + k + 1.0)).max(1.0) * ((b + k + 1.0) / (k + 2.0)).max(1.0);
+        let rho =
+            z * ((a + k + 1.0) / (c + k + 1.0)).max(1.0) * ((b + k + 1.0) / (k + 2.0)).max(1.0);
         if rho < 1.0 && term * rho / (1.0 - rho) <= TOL * sum {
             return Some(sum.ln() + shift);
         }
@@ -159,7 +163,12 @@ pub(crate) struct LnHyp2f1Inc {
 }
 
 impl LnHyp2f1Inc {
-    const NAN: Self = Self { value: f64::NAN, d_a: f64::NAN, d_b: f64::NAN, d_z: f64::NAN };
+    const NAN: Self = Self {
+        value: f64::NAN,
+        d_a: f64::NAN,
+        d_b: f64::NAN,
+        d_z: f64::NAN,
+    };
 }
 
 /// ln ₂F₁(a, b; a + 1; z) — the incomplete-beta case, B_z(a, 1 − b) = zᵃ/a · ₂F₁(a, b; a + 1; z) —
@@ -181,12 +190,23 @@ pub(crate) fn ln_hyp2f1_inc_zc(a: f64, b: f64, z: f64, zc: f64) -> f64 {
 
 /// Dispatch for the c = a + 1 family; `GRAD` selects whether the derivatives are accumulated.
 fn inc<const GRAD: bool>(a: f64, b: f64, z: f64, zc: f64) -> LnHyp2f1Inc {
-    let ok = a.is_finite() && a > 0.0 && b.is_finite() && b > 0.0 && (0.0..1.0).contains(&z) && zc > 0.0 && zc <= 1.0;
+    let ok = a.is_finite()
+        && a > 0.0
+        && b.is_finite()
+        && b > 0.0
+        && (0.0..1.0).contains(&z)
+        && zc > 0.0
+        && zc <= 1.0;
     if !ok {
         return LnHyp2f1Inc::NAN;
     }
     if z == 0.0 {
-        return LnHyp2f1Inc { value: 0.0, d_a: 0.0, d_b: 0.0, d_z: a * b / (a + 1.0) };
+        return LnHyp2f1Inc {
+            value: 0.0,
+            d_a: 0.0,
+            d_b: 0.0,
+            d_z: a * b / (a + 1.0),
+        };
     }
     // Terms needed for the geometric factor zᵏ to fall by e⁻⁴⁵.
     let n_geometric = 45.0 / -(-zc).ln_1p();
@@ -201,7 +221,11 @@ fn inc<const GRAD: bool>(a: f64, b: f64, z: f64, zc: f64) -> LnHyp2f1Inc {
     if n_estimate <= MAX_SERIES_TERMS {
         // The estimate is conservative; the cap only guards against a wrong one.
         let cap = 4 * MAX_SERIES_TERMS as u32 + 1000;
-        let series = if euler { inc_euler::<GRAD>(a, b, z, zc, cap) } else { inc_direct::<GRAD>(a, b, z, cap) };
+        let series = if euler {
+            inc_euler::<GRAD>(a, b, z, zc, cap)
+        } else {
+            inc_direct::<GRAD>(a, b, z, cap)
+        };
         if let Some(v) = series {
             return v;
         }
@@ -228,7 +252,13 @@ fn inc_direct<const GRAD: bool>(a: f64, b: f64, z: f64, cap: u32) -> Option<LnHy
             s_z += term * k1;
         }
         if sum > BIG {
-            (sum, term, s_a, s_b, s_z) = (sum * RESCALE, term * RESCALE, s_a * RESCALE, s_b * RESCALE, s_z * RESCALE);
+            (sum, term, s_a, s_b, s_z) = (
+                sum * RESCALE,
+                term * RESCALE,
+                s_a * RESCALE,
+                s_b * RESCALE,
+                s_z * RESCALE,
+            );
             shift += LN_BIG;
         }
         let rho = z * ((b + k1) / (k1 + 1.0)).max(1.0);
@@ -367,7 +397,11 @@ fn inc_quadrature<const GRAD: bool>(a: f64, b: f64, z: f64, zc: f64) -> LnHyp2f1
     let ln_r0 = -b * eps.ln_1p() - a * std::f64::consts::LN_2 - a.ln();
     let (mut term, mut sum, mut shift) = (1.0, 1.0, 0.0);
     let ln1p_eps = eps.ln_1p();
-    let (mut r_a, mut r_b, mut r_e) = (-(std::f64::consts::LN_2 + 1.0 / a), -ln1p_eps, -b / (1.0 + eps));
+    let (mut r_a, mut r_b, mut r_e) = (
+        -(std::f64::consts::LN_2 + 1.0 / a),
+        -ln1p_eps,
+        -b / (1.0 + eps),
+    );
     let mut h_b = 0.0;
     let mut k = 0.0;
     while k < 1e7 {
@@ -381,7 +415,13 @@ fn inc_quadrature<const GRAD: bool>(a: f64, b: f64, z: f64, zc: f64) -> LnHyp2f1
             r_e -= term * (b + k1) / (1.0 + eps);
         }
         if sum > BIG {
-            (sum, term, r_a, r_b, r_e) = (sum * RESCALE, term * RESCALE, r_a * RESCALE, r_b * RESCALE, r_e * RESCALE);
+            (sum, term, r_a, r_b, r_e) = (
+                sum * RESCALE,
+                term * RESCALE,
+                r_a * RESCALE,
+                r_b * RESCALE,
+                r_e * RESCALE,
+            );
             shift += LN_BIG;
         }
         let rho = ((b + k1) / (k1 + 1.0)).max(1.0) / (2.0 * (1.0 + eps));
@@ -400,14 +440,24 @@ fn inc_quadrature<const GRAD: bool>(a: f64, b: f64, z: f64, zc: f64) -> LnHyp2f1
     let total = w_p + w_r;
     let value = a.ln() - b * ln_z + m + total.ln();
     if !GRAD {
-        return LnHyp2f1Inc { value, d_a: f64::NAN, d_b: f64::NAN, d_z: f64::NAN };
+        return LnHyp2f1Inc {
+            value,
+            d_a: f64::NAN,
+            d_b: f64::NAN,
+            d_z: f64::NAN,
+        };
     }
     let (w_p, w_r) = (w_p / total, w_r / total);
     let d_a = 1.0 / a + w_p * p_a / p + w_r * r_a / sum;
     let d_b = -ln_z + w_p * p_b / p + w_r * r_b / sum;
     let d_eps = w_p * p_e / p + w_r * r_e / sum;
     let d_z = -b / z - d_eps / (z * z);
-    LnHyp2f1Inc { value, d_a, d_b, d_z }
+    LnHyp2f1Inc {
+        value,
+        d_a,
+        d_b,
+        d_z,
+    }
 }
 
 #[cfg(test)]
@@ -453,11 +503,20 @@ mod tests {
     fn ln_hyp2f1_matches_mpmath() {
         for &(a, b, c, z, want) in &LN_HYP2F1_MPMATH {
             let got = ln_hyp2f1(a, b, c, z);
-            assert!(rel(got, want) < 1e-12, "ln 2F1({a}, {b}; {c}; {z}) = {got}, mpmath {want}");
+            assert!(
+                rel(got, want) < 1e-12,
+                "ln 2F1({a}, {b}; {c}; {z}) = {got}, mpmath {want}"
+            );
             // Both argument orders of the symmetric function.
-            assert!(rel(ln_hyp2f1(b, a, c, z), want) < 1e-12, "ln 2F1({b}, {a}; {c}; {z})");
+            assert!(
+                rel(ln_hyp2f1(b, a, c, z), want) < 1e-12,
+                "ln 2F1({b}, {a}; {c}; {z})"
+            );
             if want < 700.0 {
-                assert!(rel(hyp2f1(a, b, c, z), want.exp()) < 1e-12 * want.max(1.0), "2F1({a}, {b}; {c}; {z})");
+                assert!(
+                    rel(hyp2f1(a, b, c, z), want.exp()) < 1e-12 * want.max(1.0),
+                    "2F1({a}, {b}; {c}; {z})"
+                );
             }
         }
     }
@@ -488,19 +547,123 @@ mod tests {
     ///
     /// Rows cover the power series, Euler's form and the quadrature (z within 10⁻⁸ of 1).
     const INC_MPMATH: [(f64, f64, f64, f64, f64, f64, f64); 13] = [
-        (1.2, 0.5, 0.3, 0.09307894853500391, 0.03594315833729518, 0.18864300674049284, 0.35599424783409317),
-        (1.2, 0.5, 0.999, 0.7303724772409588, 0.3185454685135096, 1.9255134349940748, 17.097447568091148),
-        (0.8, 0.4, 1.0 - 1e-8, 0.4467493892472501, 0.34636377253465817, 1.478983121651547, 810.2902781515502),
-        (50.5, 1.6, 0.01, 0.01576682725194138, 6.089427000037918e-6, 0.009854296601788031, 1.584484595414311),
-        (50.5, 1.6, 0.999999, 12.716408463738025, 0.01973400475773091, 12.19209271559812, 603377.9566830249),
-        (10000.0, 1.6, 0.9999, 13.97312093670981, 4.542095580552296e-5, 8.831970887880933, 11457.240665080772),
-        (10000.0, 9999.6, 0.9999, 92090.50938323796, 9.998999759966402e-5, 9.210240367978134, 99986000.00015105),
-        (10000.0, 30.0, 0.999999, 406.4924946830743, 9.996429937018957e-5, 13.78104054809044, 29000355.97013274),
-        (3.0, 2.5, 0.95, 5.094651683701152, 0.27984217651081106, 2.4723671007444485, 31.467403688038733),
-        (0.3, 0.25, 0.9995, 0.12092445564301718, 0.3255924390173331, 0.5781215932919739, 1.4784533789623469),
-        (600.0, 1.6, 0.995, 8.112335230032925, 0.0004504739323383561, 5.0987226140485875, 265.61274926516046),
-        (2.0, 5.0, 1.0 - 1e-7, 63.77923549204542, 0.4999999666666639, 15.868095662595788, 39999999.354387544),
-        (10000.0, 0.5, 0.9, 1.1508430964610075, 4.489013537059082e-8, 2.3016863944949666, 4.995011709072204),
+        (
+            1.2,
+            0.5,
+            0.3,
+            0.09307894853500391,
+            0.03594315833729518,
+            0.18864300674049284,
+            0.35599424783409317,
+        ),
+        (
+            1.2,
+            0.5,
+            0.999,
+            0.7303724772409588,
+            0.3185454685135096,
+            1.9255134349940748,
+            17.097447568091148,
+        ),
+        (
+            0.8,
+            0.4,
+            1.0 - 1e-8,
+            0.4467493892472501,
+            0.34636377253465817,
+            1.478983121651547,
+            810.2902781515502,
+        ),
+        (
+            50.5,
+            1.6,
+            0.01,
+            0.01576682725194138,
+            6.089427000037918e-6,
+            0.009854296601788031,
+            1.584484595414311,
+        ),
+        (
+            50.5,
+            1.6,
+            0.999999,
+            12.716408463738025,
+            0.01973400475773091,
+            12.19209271559812,
+            603377.9566830249,
+        ),
+        (
+            10000.0,
+            1.6,
+            0.9999,
+            13.97312093670981,
+            4.542095580552296e-5,
+            8.831970887880933,
+            11457.240665080772,
+        ),
+        (
+            10000.0,
+            9999.6,
+            0.9999,
+            92090.50938323796,
+            9.998999759966402e-5,
+            9.210240367978134,
+            99986000.00015105,
+        ),
+        (
+            10000.0,
+            30.0,
+            0.999999,
+            406.4924946830743,
+            9.996429937018957e-5,
+            13.78104054809044,
+            29000355.97013274,
+        ),
+        (
+            3.0,
+            2.5,
+            0.95,
+            5.094651683701152,
+            0.27984217651081106,
+            2.4723671007444485,
+            31.467403688038733,
+        ),
+        (
+            0.3,
+            0.25,
+            0.9995,
+            0.12092445564301718,
+            0.3255924390173331,
+            0.5781215932919739,
+            1.4784533789623469,
+        ),
+        (
+            600.0,
+            1.6,
+            0.995,
+            8.112335230032925,
+            0.0004504739323383561,
+            5.0987226140485875,
+            265.61274926516046,
+        ),
+        (
+            2.0,
+            5.0,
+            1.0 - 1e-7,
+            63.77923549204542,
+            0.4999999666666639,
+            15.868095662595788,
+            39999999.354387544,
+        ),
+        (
+            10000.0,
+            0.5,
+            0.9,
+            1.1508430964610075,
+            4.489013537059082e-8,
+            2.3016863944949666,
+            4.995011709072204,
+        ),
     ];
 
     #[test]
@@ -519,9 +682,13 @@ mod tests {
     #[test]
     fn inc_methods_agree_where_they_meet() {
         // Force each method on the same arguments and compare (the dispatcher picks one of them).
-        for &(a, b, z) in
-            &[(1.2, 0.5, 0.95), (5.0, 1.6, 0.97), (300.0, 2.5, 0.98), (0.7, 0.3, 0.985), (40.0, 12.0, 0.99)]
-        {
+        for &(a, b, z) in &[
+            (1.2, 0.5, 0.95),
+            (5.0, 1.6, 0.97),
+            (300.0, 2.5, 0.98),
+            (0.7, 0.3, 0.985),
+            (40.0, 12.0, 0.99),
+        ] {
             let zc = 1.0 - z;
             let quad = inc_quadrature::<true>(a, b, z, zc);
             let series = if b >= 1.0 {
