@@ -612,6 +612,11 @@ pub fn consents<R: Read>(
     )
 }
 
+/// A file's format (from its extension), the opened file and its name for reports.
+fn file_input(path: &Path) -> Result<(Format, File, String)> {
+    Ok((Format::from_path(path), open(path)?, path.display().to_string()))
+}
+
 fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| Error::io(path.display().to_string(), e))
 }
@@ -771,11 +776,8 @@ impl Loader {
             let estimate = usize::try_from(meta.len() / 50).unwrap_or(0).min(1 << 30);
             self.builder.reserve_bulk_transactions(estimate);
         }
-        self.transactions(
-            Format::from_path(path),
-            open(path)?,
-            &path.display().to_string(),
-        )
+        let (format, file, name) = file_input(path)?;
+        self.transactions(format, file, &name)
     }
 
     /// Loads a customers file.
@@ -784,11 +786,8 @@ impl Loader {
     /// As [`customers`], plus [`Error::Io`].
     pub fn customers_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
-        self.customers(
-            Format::from_path(path),
-            open(path)?,
-            &path.display().to_string(),
-        )
+        let (format, file, name) = file_input(path)?;
+        self.customers(format, file, &name)
     }
 
     /// Loads a touchpoints file.
@@ -797,11 +796,8 @@ impl Loader {
     /// As [`touchpoints`], plus [`Error::Io`].
     pub fn touchpoints_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
-        self.touchpoints(
-            Format::from_path(path),
-            open(path)?,
-            &path.display().to_string(),
-        )
+        let (format, file, name) = file_input(path)?;
+        self.touchpoints(format, file, &name)
     }
 
     /// Loads a consent file.
@@ -810,11 +806,8 @@ impl Loader {
     /// As [`consents`], plus [`Error::Io`].
     pub fn consents_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
-        self.consents(
-            Format::from_path(path),
-            open(path)?,
-            &path.display().to_string(),
-        )
+        let (format, file, name) = file_input(path)?;
+        self.consents(format, file, &name)
     }
 
     /// Builds the base and returns it with the report of every input.
