@@ -614,7 +614,11 @@ pub fn consents<R: Read>(
 
 /// A file's format (from its extension), the opened file and its name for reports.
 fn file_input(path: &Path) -> Result<(Format, File, String)> {
-    Ok((Format::from_path(path), open(path)?, path.display().to_string()))
+    Ok((
+        Format::from_path(path),
+        open(path)?,
+        path.display().to_string(),
+    ))
 }
 
 fn open(path: &Path) -> Result<File> {
