@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::distinct;
 use super::fit::{check_fit_params, fit};
 use super::models;
 use super::optim::{FitReport, Settings};
@@ -63,90 +64,102 @@ fn check_data(model: &'static str, t: &Triples) -> Result<()> {
     Ok(())
 }
 
-/// Scores every customer: each distinct `(x, t_x, T)` is evaluated once (in
-/// parallel when enabled) and the results gathered back to the customers, so
-/// the cost follows the number of distinct histories, not of customers.
-fn score_with(
-    summary: &Summary,
+/// Checks the columns of [`score_into`](BgNbdModel::score_into) against each other.
+fn check_columns(histories: [&[f64]; 3], out: [&[f64]; 2]) -> Result<()> {
+    let n = histories[0].len();
+    if histories.iter().any(|c| c.len() != n) || out.iter().any(|c| c.len() != n) {
+        return Err(Error::InvalidInput(format!(
+            "scoring: columns of different lengths (frequency {}, recency {}, T {}, p_alive {}, \
+             expected_purchases {})",
+            histories[0].len(),
+            histories[1].len(),
+            histories[2].len(),
+            out[0].len(),
+            out[1].len()
+        )));
+    }
+    Ok(())
+}
+
+/// Rows per call of [`distinct::fill_by_distinct_key`], whose row numbers are `u32`.
+const SCORE_WINDOW: usize = 1 << 30;
+
+/// Scores the rows of `histories` into `out` window by window.
+fn score_windows(
+    histories: [&[f64]; 3],
+    out: [&mut [f64]; 2],
+    score: impl Fn([&[f64]; 3], [&mut [f64]; 2]),
+) {
+    let [x, t_x, t_cal] = histories;
+    let [p_alive, expected] = out;
+    let mut start = 0;
+    while start < x.len() {
+        let end = (start + SCORE_WINDOW).min(x.len());
+        score(
+            [&x[start..end], &t_x[start..end], &t_cal[start..end]],
+            [&mut p_alive[start..end], &mut expected[start..end]],
+        );
+        start = end;
+    }
+}
+
+/// BG/NBD and MBG/NBD scoring. The conditional expectation is P(alive) times
+/// the expectation of a customer alive at T, whose hypergeometric series
+/// depends on `(x, T)` only: it is evaluated once per distinct `(x, T)`, and
+/// the closed-form P(alive) once per row.
+fn score_bgnbd<const MODIFIED: bool>(
+    p: &[f64; 4],
     horizon: f64,
-    f: impl Fn(f64, f64, f64) -> (f64, f64) + Sync,
-) -> Scores {
-    let (unique, slot) = distinct_histories(summary);
-    let one = |&(x, t_x, t_cal): &(f64, f64, f64)| f(x, t_x, t_cal);
-    #[cfg(feature = "parallel")]
-    let values: Vec<(f64, f64)> = {
-        use rayon::prelude::*;
-        unique.par_iter().with_min_len(1024).map(one).collect()
-    };
-    #[cfg(not(feature = "parallel"))]
-    let values: Vec<(f64, f64)> = unique.iter().map(one).collect();
-    let (p_alive, expected_purchases) = slot.iter().map(|&k| values[k as usize]).unzip();
-    Scores {
-        p_alive,
-        expected_purchases,
-        horizon,
-    }
+    histories: [&[f64]; 3],
+    out: [&mut [f64]; 2],
+) {
+    let [r, alpha, a, b] = *p;
+    let shift = if MODIFIED { 1.0 } else { 0.0 };
+    score_windows(histories, out, |[x, t_x, t_cal], out| {
+        distinct::fill_by_distinct_key(
+            x.len(),
+            |i| [x[i].to_bits(), t_cal[i].to_bits()],
+            |&[x, t_cal]| {
+                let (x, t_cal) = (f64::from_bits(x), f64::from_bits(t_cal));
+                models::bgnbd::expected_while_alive(r + x, alpha + t_cal, a, b + x + shift, horizon)
+            },
+            |i, &while_alive| {
+                let alive = models::bgnbd::p_alive_core::<MODIFIED>(p, x[i], t_x[i], t_cal[i]);
+                (alive, alive * while_alive)
+            },
+            out,
+        );
+    });
 }
 
-type History = (f64, f64, f64);
-type HistoryKey = (u64, u64, u64);
-
-fn key(h: &History) -> HistoryKey {
-    (h.0.to_bits(), h.1.to_bits(), h.2.to_bits())
-}
-
-/// The distinct `(x, t_x, T)` of a summary and, per customer, the index of its own.
-/// Chunks are deduplicated in parallel with local tables, then merged in order.
-fn distinct_histories(summary: &Summary) -> (Vec<History>, Vec<u32>) {
-    const CHUNK: usize = 1 << 17;
-    let n = summary.len();
-    let local = |start: usize| {
-        let end = (start + CHUNK).min(n);
-        let mut index: hashbrown::HashMap<HistoryKey, u32> =
-            hashbrown::HashMap::with_capacity((end - start) / 4);
-        let mut unique: Vec<History> = Vec::new();
-        let slots: Vec<u32> = (start..end)
-            .map(|i| {
-                let h = (summary.frequency[i], summary.recency[i], summary.age[i]);
-                *index.entry(key(&h)).or_insert_with(|| {
-                    unique.push(h);
-                    (unique.len() - 1) as u32
-                })
-            })
-            .collect();
-        (unique, slots)
-    };
-    let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
-    #[cfg(feature = "parallel")]
-    let parts: Vec<(Vec<History>, Vec<u32>)> = {
-        use rayon::prelude::*;
-        starts.par_iter().map(|&s| local(s)).collect()
-    };
-    #[cfg(not(feature = "parallel"))]
-    let parts: Vec<(Vec<History>, Vec<u32>)> = starts.iter().map(|&s| local(s)).collect();
-    let mut index: hashbrown::HashMap<HistoryKey, u32> = hashbrown::HashMap::new();
-    let mut unique: Vec<History> = Vec::new();
-    let mut slot = Vec::with_capacity(n);
-    for (part_unique, part_slots) in parts {
-        let remap: Vec<u32> = part_unique
-            .iter()
-            .map(|h| {
-                *index.entry(key(h)).or_insert_with(|| {
-                    unique.push(*h);
-                    (unique.len() - 1) as u32
-                })
-            })
-            .collect();
-        slot.extend(part_slots.iter().map(|&j| remap[j as usize]));
-    }
-    (unique, slot)
+/// Pareto/NBD scoring: P(alive) needs a hypergeometric function of the whole
+/// history, so both outputs are evaluated once per distinct `(x, t_x, T)`.
+fn score_paretonbd(p: &[f64; 4], horizon: f64, histories: [&[f64]; 3], out: [&mut [f64]; 2]) {
+    score_windows(histories, out, |[x, t_x, t_cal], out| {
+        distinct::fill_by_distinct_key(
+            x.len(),
+            |i| [x[i].to_bits(), t_x[i].to_bits(), t_cal[i].to_bits()],
+            |&[x, t_x, t_cal]| {
+                models::paretonbd::p_alive_and_expected_purchases(
+                    p,
+                    horizon,
+                    f64::from_bits(x),
+                    f64::from_bits(t_x),
+                    f64::from_bits(t_cal),
+                )
+            },
+            |_, &scores| scores,
+            out,
+        );
+    });
 }
 
 macro_rules! btyd_model {
     (
         $(#[$pmeta:meta])* $params:ident,
         $(#[$mmeta:meta])* $model:ident,
-        $name:literal, $module:ident, $likelihood:expr, [$p0:ident, $p1:ident, $p2:ident, $p3:ident]
+        $name:literal, $module:ident, $likelihood:expr, $scorer:expr,
+        [$p0:ident, $p1:ident, $p2:ident, $p3:ident]
     ) => {
         $(#[$pmeta])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,14 +256,41 @@ macro_rules! btyd_model {
             }
 
             /// P(alive) and expected purchases over `horizon` for every customer of a summary.
+            ///
+            /// Each distinct history is evaluated once, in parallel when enabled.
             pub fn score(&self, summary: &Summary, horizon: f64) -> Scores {
-                let p = self.params();
-                score_with(summary, horizon, |x, t_x, t_cal| {
-                    (
-                        models::$module::p_alive(&p, x, t_x, t_cal),
-                        models::$module::expected_purchases(&p, horizon, x, t_x, t_cal),
-                    )
-                })
+                let n = summary.len();
+                let (mut p_alive, mut expected_purchases) = (vec![0.0; n], vec![0.0; n]);
+                $scorer(
+                    &self.params(),
+                    horizon,
+                    [&summary.frequency, &summary.recency, &summary.age],
+                    [&mut p_alive, &mut expected_purchases],
+                );
+                Scores { p_alive, expected_purchases, horizon }
+            }
+
+            /// P(alive) and expected purchases over `horizon` for customers given as
+            /// columns (`frequency`, `recency`, `age` = x, t_x, T), written into the
+            /// two output columns. Call it chunk by chunk to score a customer base of
+            /// any size in bounded memory; the values equal [`p_alive`](Self::p_alive)
+            /// and [`expected_purchases`](Self::expected_purchases) row by row (`NaN`
+            /// for an impossible history).
+            ///
+            /// # Errors
+            /// [`Error::InvalidInput`] when the five columns differ in length.
+            pub fn score_into(
+                &self,
+                frequency: &[f64],
+                recency: &[f64],
+                age: &[f64],
+                horizon: f64,
+                p_alive: &mut [f64],
+                expected_purchases: &mut [f64],
+            ) -> Result<()> {
+                check_columns([frequency, recency, age], [p_alive, expected_purchases])?;
+                $scorer(&self.params(), horizon, [frequency, recency, age], [p_alive, expected_purchases]);
+                Ok(())
             }
         }
     };
@@ -261,7 +301,7 @@ btyd_model!(
     BgNbdParams,
     /// A fitted BG/NBD model (parameters named as the paper and lifetimes).
     BgNbdModel,
-    "BG/NBD", bgnbd, models::bgnbd::Fast::<false>, [r, alpha, a, b]
+    "BG/NBD", bgnbd, models::bgnbd::Fast::<false>, score_bgnbd::<false>, [r, alpha, a, b]
 );
 
 btyd_model!(
@@ -269,7 +309,7 @@ btyd_model!(
     MbgNbdParams,
     /// A fitted MBG/NBD model.
     MbgNbdModel,
-    "MBG/NBD", mbgnbd, models::bgnbd::Fast::<true>, [r, alpha, a, b]
+    "MBG/NBD", mbgnbd, models::bgnbd::Fast::<true>, score_bgnbd::<true>, [r, alpha, a, b]
 );
 
 btyd_model!(
@@ -277,7 +317,8 @@ btyd_model!(
     ParetoNbdParams,
     /// A fitted Pareto/NBD model.
     ParetoNbdModel,
-    "Pareto/NBD", paretonbd, super::fit::PerCustomer(models::paretonbd::log_likelihood_gradient), [r, alpha, s, beta]
+    "Pareto/NBD", paretonbd, super::fit::PerCustomer(models::paretonbd::log_likelihood_gradient), score_paretonbd,
+    [r, alpha, s, beta]
 );
 
 impl BgNbdModel {

@@ -10,6 +10,7 @@
 pub mod btyd;
 pub mod diagnostics;
 pub mod discrete;
+mod distinct;
 mod fit;
 pub mod models;
 pub mod optim;

@@ -304,7 +304,7 @@ impl<const MODIFIED: bool> crate::lifecycle::fit::Likelihood<4> for Fast<MODIFIE
 
 /// P(alive at T), BG/NBD or MBG/NBD: 1/(1 + e^d) with log-odds of being dead
 /// d = ln a − ln(b+x−1+s) + (r+x) ln((α+T)/(α+t_x)); BG/NBD customers without repeat purchases are alive.
-pub(super) fn p_alive_core<const MODIFIED: bool>(
+pub(crate) fn p_alive_core<const MODIFIED: bool>(
     p: &[f64; 4],
     x: f64,
     t_x: f64,
@@ -337,7 +337,7 @@ pub(super) fn p_alive_core<const MODIFIED: bool>(
 /// lifetimes' power series: ~10⁵ for t = 10⁴·α (0.2 ms), ~4·10⁷ for t = 10⁶·α (0.3 s, and rounding over so
 /// many terms leaves ~1e-10 relative error instead of ~1e-13). Conditional expectations have z = t/(α+T+t),
 /// so they stay cheap. Returns 0 for t = 0 and `NaN` for t < 0 or non-finite inputs.
-pub(super) fn expected_while_alive(r: f64, alpha: f64, a: f64, b: f64, t: f64) -> f64 {
+pub(crate) fn expected_while_alive(r: f64, alpha: f64, a: f64, b: f64, t: f64) -> f64 {
     if t.is_nan() || t < 0.0 || !(r > 0.0 && alpha > 0.0 && a > 0.0 && b > 0.0) || t.is_infinite() {
         return f64::NAN;
     }

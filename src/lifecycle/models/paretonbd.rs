@@ -217,16 +217,27 @@ fn power_gap(s: f64, u: f64) -> f64 {
 /// every valid input including s = 1; non-decreasing in `t`; `NaN` for invalid parameters or data or
 /// t < 0.
 pub fn expected_purchases(p: &[f64; 4], t: f64, x: f64, t_x: f64, t_cal: f64) -> f64 {
-    if !t.is_finite() || t < 0.0 {
-        return f64::NAN;
-    }
+    p_alive_and_expected_purchases(p, t, x, t_x, t_cal).1
+}
+
+/// [`p_alive`] and [`expected_purchases`] together, sharing the one evaluation of P(alive).
+pub(crate) fn p_alive_and_expected_purchases(
+    p: &[f64; 4],
+    t: f64,
+    x: f64,
+    t_x: f64,
+    t_cal: f64,
+) -> (f64, f64) {
     let alive = p_alive(p, x, t_x, t_cal);
-    if alive.is_nan() {
-        return alive;
+    if !t.is_finite() || t < 0.0 || alive.is_nan() {
+        return (alive, f64::NAN);
     }
     let [r, alpha, s, beta] = *p;
     let bt = beta + t_cal;
-    alive * (r + x) / (alpha + t_cal) * bt * power_gap(s, t / bt)
+    (
+        alive,
+        alive * (r + x) / (alpha + t_cal) * bt * power_gap(s, t / bt),
+    )
 }
 
 /// Expected number of repeat purchases in (0, t] for a new customer (lifetimes'
