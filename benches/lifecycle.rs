@@ -1,4 +1,4 @@
-//! BTYD fitting and scoring on a million customers.
+//! BTYD fitting and scoring (with customer value) on a million customers.
 //!
 //! `cargo bench --bench lifecycle`. The population is drawn from BG/NBD with
 //! the CDNOW parameters (r = 0.243, α = 4.414, a = 0.793, b = 2.426), first
@@ -7,6 +7,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use custinsight::lifecycle::btyd::BgNbdParams;
+use custinsight::lifecycle::spend::{ClvParams, GammaGammaParams};
 use custinsight::lifecycle::summary::{Period, Summary};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -49,6 +50,16 @@ fn cdnow_like(n: usize) -> Summary {
         s.frequency.push(f64::from(x));
         s.recency.push(day(last).min(t_cal));
         s.age.push(t_cal);
+        // Gamma–Gamma spend (p = 6.25, q = 3.74, γ = 15.44): the mean of x repeat purchases.
+        if x > 0 {
+            let nu: f64 = Gamma::new(3.74, 1.0 / 15.44)
+                .expect("valid")
+                .sample(&mut rng);
+            let xf = f64::from(x);
+            s.monetary_value[i] = Gamma::new(6.25 * xf, 1.0 / (nu * xf))
+                .expect("valid")
+                .sample(&mut rng);
+        }
     }
     s
 }
@@ -69,6 +80,17 @@ fn bench(c: &mut Criterion) {
         .expect("fits");
     g.bench_function("score_p_alive_expected_purchases", |b| {
         b.iter(|| model.score(&summary, 10.0))
+    });
+    // Twelve months of 4.345 weeks at 1 % a month, as lifetimes' freq = "W".
+    let spend = GammaGammaParams::default().fit(&summary).expect("fits");
+    let clv = ClvParams {
+        horizon: 12.0 * 4.345,
+        step: 4.345,
+        discount_rate: 0.01,
+        margin: 1.0,
+    };
+    g.bench_function("score_p_alive_expected_purchases_clv", |b| {
+        b.iter(|| model.score_with_clv(&summary, 10.0, &spend, &clv))
     });
     g.finish();
 }

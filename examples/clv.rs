@@ -69,7 +69,7 @@ struct Args {
     /// Where to write the summary built from --transactions.
     #[arg(long)]
     summary_out: Option<PathBuf>,
-    /// CLV horizon in months of 30 days (lifetimes' `time`).
+    /// CLV horizon in months (lifetimes' `time`); a month is 30 days or 4.345 weeks, as lifetimes' `freq`.
     #[arg(long, default_value_t = 12.0)]
     clv_months: f64,
     /// Monthly discount rate for CLV.
@@ -320,8 +320,10 @@ fn read_summary(path: &Path, period: Period) -> custinsight::Result<Summary> {
     Ok(s)
 }
 
-type ExpectedPurchases = Box<dyn Fn(f64, f64, f64, f64) -> f64>;
-type Scorer = Box<dyn Fn(&Summary, f64) -> Scores>;
+/// Scores every customer of a summary, with customer value when given a spend model.
+type Scorer = Box<
+    dyn Fn(&Summary, f64, Option<(&GammaGammaModel, &ClvParams)>) -> custinsight::Result<Scores>,
+>;
 
 /// A fitted transaction model behind one interface.
 struct Fitted {
@@ -330,7 +332,6 @@ struct Fitted {
     log_likelihood: f64,
     iterations: usize,
     converged: bool,
-    expected: ExpectedPurchases,
     score: Scorer,
 }
 
@@ -340,15 +341,17 @@ fn fit_model(args: &Args, summary: &Summary) -> custinsight::Result<Fitted> {
     macro_rules! fitted {
         ($name:literal, $params:ident, [$($p:ident),+]) => {{
             let m = $params { penalizer: args.penalizer, ..$params::default() }.fit(&triples)?;
-            let (ex, sc) = (m.clone(), m.clone());
+            let sc = m.clone();
             Ok(Fitted {
                 name: $name,
                 params: json!({$(stringify!($p): m.$p),+}),
                 log_likelihood: m.report.log_likelihood,
                 iterations: m.report.iterations,
                 converged: m.report.converged,
-                expected: Box::new(move |h, x, tx, t| ex.expected_purchases(h, x, tx, t)),
-                score: Box::new(move |s, h| sc.score(s, h)),
+                score: Box::new(move |s, h, value| match value {
+                    Some((spend, clv)) => sc.score_with_clv(s, h, spend, clv),
+                    None => Ok(sc.score(s, h)),
+                }),
             })
         }};
     }
@@ -382,20 +385,25 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
     } else {
         None
     };
-    let days = match period {
-        Period::Day => 1.0,
-        Period::Week => 7.0,
+    // Periods per month, as lifetimes' `freq` factors ("D" → 30, "W" → 4.345).
+    let month = match period {
+        Period::Day => 30.0,
+        Period::Week => 4.345,
     };
     let clv_params = ClvParams {
-        horizon: args.clv_months * 30.0 / days,
-        step: 30.0 / days,
+        horizon: args.clv_months * month,
+        step: month,
         discount_rate: args.discount_rate,
         margin: args.margin,
     };
     clv_params.check()?;
-    // P(alive) and expected purchases for every customer, timed apart from stages, CLV and output.
+    // P(alive), expected purchases and CLV for every customer, timed apart from stages and output.
     let score_started = Instant::now();
-    let scores = (fitted.score)(&summary, args.horizon);
+    let scores = (fitted.score)(
+        &summary,
+        args.horizon,
+        spend.as_ref().map(|gg| (gg, &clv_params)),
+    )?;
     let score_seconds = score_started.elapsed().as_secs_f64();
     let stages = StageParams::default();
     let mut stage_of = Vec::with_capacity(summary.len());
@@ -429,14 +437,7 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
             period,
         );
         stage_of.push(stage.stage);
-        let clv = spend.as_ref().map(|gg| {
-            gg.clv(
-                |h| (fitted.expected)(h, x, tx, t),
-                x,
-                summary.monetary_value[i],
-                &clv_params,
-            )
-        });
+        let clv = scores.clv.as_ref().map(|v| v[i]);
         clv_total += clv.unwrap_or(0.0);
         if let Some((p, w)) = writer.as_mut() {
             let mut row = vec![

@@ -115,28 +115,22 @@ fn run(args: &Args) -> custinsight::Result<()> {
     let clv_params = ClvParams::default();
     let stage_params = StageParams::default();
     let horizon = 30.0;
+    // Every customer scored at once: each distinct history is evaluated once.
+    let scores = bgnbd.score_with_clv(&summary, horizon, &spend, &clv_params)?;
+    let values = scores.clv.as_deref().unwrap_or_default();
     let mut stages = Vec::with_capacity(summary.len());
     let mut clv: Vec<(f64, usize)> = Vec::with_capacity(summary.len());
     for i in 0..summary.len() {
-        let (x, tx, t) = (summary.frequency[i], summary.recency[i], summary.age[i]);
-        let p_alive = bgnbd.p_alive(x, tx, t);
-        let expected = bgnbd.expected_purchases(horizon, x, tx, t);
         let input = StageInput {
-            repeat_purchases: Some(x),
-            recency: tx,
-            age: t,
-            p_alive,
-            expected_purchases: expected,
+            repeat_purchases: Some(summary.frequency[i]),
+            recency: summary.recency[i],
+            age: summary.age[i],
+            p_alive: scores.p_alive[i],
+            expected_purchases: scores.expected_purchases[i],
             horizon,
         };
         stages.push(stage_params.assign(&input, Period::Day).stage);
-        let value = spend.clv(
-            |h| bgnbd.expected_purchases(h, x, tx, t),
-            x,
-            summary.monetary_value[i],
-            &clv_params,
-        );
-        clv.push((value, i));
+        clv.push((values.get(i).copied().unwrap_or(0.0), i));
     }
     clv.sort_by(|a, b| b.0.total_cmp(&a.0));
     let stage_counts = distribution(&stages);

@@ -6,13 +6,15 @@
 
 use custinsight::Error;
 use custinsight::lifecycle::btyd::{BgNbdParams, MbgNbdParams, ParetoNbdParams, Scores};
-use custinsight::lifecycle::summary::Summary;
+use custinsight::lifecycle::spend::{ClvParams, GammaGammaParams};
+use custinsight::lifecycle::summary::{Histories, Summary};
 
 mod common;
 
 use common::{Process, day_rounded_summary, simulate};
 
 /// CDNOW-like BG/NBD customers, times in whole days: many share a history.
+/// Repeat buyers spend a whole amount around 35 on average.
 fn summary(n: usize) -> Summary {
     let process = Process::BgNbd {
         r: 0.243,
@@ -20,7 +22,13 @@ fn summary(n: usize) -> Summary {
         a: 0.793,
         b: 2.426,
     };
-    day_rounded_summary(&simulate(process, n, 27.0, 39.0, 5))
+    let mut s = day_rounded_summary(&simulate(process, n, 27.0, 39.0, 5));
+    for i in 0..n {
+        if s.frequency[i] > 0.0 {
+            s.monetary_value[i] = 20.0 + ((i * 7919) % 31) as f64;
+        }
+    }
+    s
 }
 
 fn check_rows(name: &str, s: &Summary, scores: &Scores, one: impl Fn(f64, f64, f64) -> (f64, f64)) {
@@ -69,6 +77,52 @@ fn every_model_scores_each_customer_as_on_their_own() {
     });
 }
 
+/// Customer value of every customer equals the one-customer computation
+/// (`GammaGammaModel::clv` over the model's expected cumulative purchases),
+/// which is pinned against lifetimes' `customer_lifetime_value` elsewhere.
+#[test]
+fn every_model_values_each_customer_as_on_their_own() {
+    let s = summary(120_000);
+    let data = s.triples();
+    let spend = GammaGammaParams::default().fit(&s).unwrap();
+    // Twelve 30-day months in weekly periods, 1 % a month, 30 % margin.
+    let clv = ClvParams {
+        horizon: 12.0 * 30.0 / 7.0,
+        step: 30.0 / 7.0,
+        discount_rate: 0.01,
+        margin: 0.3,
+    };
+    macro_rules! check {
+        ($name:literal, $model:expr) => {{
+            let m = $model;
+            let scores = m.score_with_clv(&s, 10.0, &spend, &clv).unwrap();
+            let plain = m.score(&s, 10.0);
+            assert_eq!(scores.p_alive, plain.p_alive, $name);
+            assert_eq!(scores.expected_purchases, plain.expected_purchases, $name);
+            let value = scores.clv.unwrap();
+            for i in 0..s.len() {
+                let (x, t_x, t) = (s.frequency[i], s.recency[i], s.age[i]);
+                let one = spend.clv(
+                    |h| m.expected_purchases(h, x, t_x, t),
+                    x,
+                    s.monetary_value[i],
+                    &clv,
+                );
+                assert!(
+                    (value[i] - one).abs() <= 1e-12 * one.abs().max(1e-300) + 1e-14,
+                    "{}: customer {i}: {} vs {one}",
+                    $name,
+                    value[i]
+                );
+                assert!(value[i].is_finite() && value[i] >= 0.0);
+            }
+        }};
+    }
+    check!("BG/NBD", BgNbdParams::default().fit(&data).unwrap());
+    check!("MBG/NBD", MbgNbdParams::default().fit(&data).unwrap());
+    check!("Pareto/NBD", ParetoNbdParams::default().fit(&data).unwrap());
+}
+
 #[test]
 fn scoring_in_chunks_equals_scoring_at_once() {
     let s = summary(150_000);
@@ -80,12 +134,9 @@ fn scoring_in_chunks_equals_scoring_at_once() {
         let end = (start + step).min(s.len());
         model
             .score_into(
-                &s.frequency[start..end],
-                &s.recency[start..end],
-                &s.age[start..end],
+                &s.histories().slice(start..end),
                 4.0,
-                &mut p[start..end],
-                &mut e[start..end],
+                [&mut p[start..end], &mut e[start..end]],
             )
             .unwrap();
     }
@@ -97,23 +148,58 @@ fn scoring_in_chunks_equals_scoring_at_once() {
 fn columns_of_different_lengths_are_an_error_not_a_panic() {
     let s = summary(1_000);
     let model = ParetoNbdParams::default().fit(&s.triples()).unwrap();
+    let columns = |recency: &'static [f64]| Histories {
+        frequency: &[1.0; 3],
+        recency,
+        age: &[2.0; 3],
+        monetary_value: None,
+    };
     let (mut p, mut e) = (vec![0.0; 3], vec![0.0; 2]);
     let err = model
-        .score_into(&[1.0; 3], &[1.0; 3], &[2.0; 3], 1.0, &mut p, &mut e)
+        .score_into(&columns(&[1.0; 3]), 1.0, [&mut p, &mut e])
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput(ref m) if m.contains("output columns")),
+        "{err}"
+    );
+    let mut e = vec![0.0; 3];
+    let err = model
+        .score_into(&columns(&[1.0; 2]), 1.0, [&mut p, &mut e])
         .unwrap_err();
     assert!(
         matches!(err, Error::InvalidInput(ref m) if m.contains("different lengths")),
         "{err}"
     );
-    let mut e = vec![0.0; 3];
+    // Customer value needs the monetary column and valid settings.
+    let spend = GammaGammaParams::default().fit(&s).unwrap();
+    let mut v = vec![0.0; 3];
     let err = model
-        .score_into(&[1.0; 3], &[1.0; 2], &[2.0; 3], 1.0, &mut p, &mut e)
+        .score_with_clv_into(
+            &columns(&[1.0; 3]),
+            1.0,
+            &spend,
+            &ClvParams::default(),
+            [&mut p, &mut e, &mut v],
+        )
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidInput(_)));
+    assert!(
+        matches!(err, Error::InvalidInput(ref m) if m.contains("monetary_value")),
+        "{err}"
+    );
+    let bad = ClvParams {
+        step: 0.0,
+        ..ClvParams::default()
+    };
+    let err = model.score_with_clv(&s, 1.0, &spend, &bad).unwrap_err();
+    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
     // Empty columns are fine.
-    model
-        .score_into(&[], &[], &[], 1.0, &mut [], &mut [])
-        .unwrap();
+    let empty = Histories {
+        frequency: &[],
+        recency: &[],
+        age: &[],
+        monetary_value: None,
+    };
+    model.score_into(&empty, 1.0, [&mut [], &mut []]).unwrap();
 }
 
 #[test]
@@ -124,8 +210,14 @@ fn impossible_histories_score_nan_and_do_not_disturb_the_others() {
     let t_x = [3.0, 3.0, 9.0, 0.0, 3.0];
     let t_cal = [5.0, 5.0, 5.0, 5.0, 5.0];
     let (mut p, mut e) = (vec![0.0; 5], vec![0.0; 5]);
+    let customers = Histories {
+        frequency: &x,
+        recency: &t_x,
+        age: &t_cal,
+        monetary_value: None,
+    };
     model
-        .score_into(&x, &t_x, &t_cal, 10.0, &mut p, &mut e)
+        .score_into(&customers, 10.0, [&mut p, &mut e])
         .unwrap();
     let ok = (
         model.p_alive(2.0, 3.0, 5.0),

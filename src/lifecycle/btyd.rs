@@ -23,7 +23,8 @@ use super::distinct;
 use super::fit::{check_fit_params, fit};
 use super::models;
 use super::optim::{FitReport, Settings};
-use super::summary::{Summary, Triples};
+use super::spend::{ClvParams, GammaGammaModel};
+use super::summary::{Histories, Summary, Triples};
 use crate::error::{Error, Result};
 
 /// Per-customer scores from a fitted model.
@@ -33,7 +34,10 @@ pub struct Scores {
     pub p_alive: Vec<f64>,
     /// Expected purchases of each customer in the next `horizon` periods.
     pub expected_purchases: Vec<f64>,
-    /// The horizon, in periods.
+    /// Customer lifetime value of each customer, when requested
+    /// ([`score_with_clv`](BgNbdModel::score_with_clv)).
+    pub clv: Option<Vec<f64>>,
+    /// The horizon of `expected_purchases`, in periods.
     pub horizon: f64,
 }
 
@@ -64,91 +68,184 @@ fn check_data(model: &'static str, t: &Triples) -> Result<()> {
     Ok(())
 }
 
-/// Checks the columns of [`score_into`](BgNbdModel::score_into) against each other.
-fn check_columns(histories: [&[f64]; 3], out: [&[f64]; 2]) -> Result<()> {
-    let n = histories[0].len();
-    if histories.iter().any(|c| c.len() != n) || out.iter().any(|c| c.len() != n) {
+/// Customer value requested alongside the scores.
+struct ValueRequest<'a> {
+    spend: &'a GammaGammaModel,
+    clv: &'a ClvParams,
+    monetary_value: &'a [f64],
+}
+
+/// Checks the inputs of a scoring call and returns the customer value request, if any.
+fn check_scoring<'a>(
+    customers: &Histories<'a>,
+    out_lengths: &[usize],
+    value: Option<(&'a GammaGammaModel, &'a ClvParams)>,
+) -> Result<Option<ValueRequest<'a>>> {
+    customers.check()?;
+    let n = customers.len();
+    if out_lengths.iter().any(|&m| m != n) {
         return Err(Error::InvalidInput(format!(
-            "scoring: columns of different lengths (frequency {}, recency {}, T {}, p_alive {}, \
-             expected_purchases {})",
-            histories[0].len(),
-            histories[1].len(),
-            histories[2].len(),
-            out[0].len(),
-            out[1].len()
+            "scoring: {n} customers but output columns of lengths {out_lengths:?}"
         )));
     }
-    Ok(())
+    let Some((spend, clv)) = value else {
+        return Ok(None);
+    };
+    clv.check()?;
+    let monetary_value = customers.monetary_value.ok_or_else(|| {
+        Error::InvalidInput("customer value needs the monetary_value column".into())
+    })?;
+    Ok(Some(ValueRequest {
+        spend,
+        clv,
+        monetary_value,
+    }))
 }
 
 /// Rows per call of [`distinct::fill_by_distinct_key`], whose row numbers are `u32`.
 const SCORE_WINDOW: usize = 1 << 30;
 
-/// Scores the rows of `histories` into `out` window by window.
-fn score_windows(
-    histories: [&[f64]; 3],
-    out: [&mut [f64]; 2],
-    score: impl Fn([&[f64]; 3], [&mut [f64]; 2]),
+/// The scoring outputs: P(alive), expected purchases and, with K = 3, customer value.
+type Outputs<'o, const K: usize> = [&'o mut [f64]; K];
+
+/// Scores `customers` into `out` window by window with `score`.
+fn score_windows<const K: usize>(
+    customers: &Histories<'_>,
+    value: Option<&ValueRequest<'_>>,
+    out: Outputs<'_, K>,
+    score: impl Fn(&Histories<'_>, Option<&ValueRequest<'_>>, Outputs<'_, K>),
 ) {
-    let [x, t_x, t_cal] = histories;
-    let [p_alive, expected] = out;
+    let mut rest = out;
+    let n = customers.len();
     let mut start = 0;
-    while start < x.len() {
-        let end = (start + SCORE_WINDOW).min(x.len());
-        score(
-            [&x[start..end], &t_x[start..end], &t_cal[start..end]],
-            [&mut p_alive[start..end], &mut expected[start..end]],
-        );
+    while start < n {
+        let end = (start + SCORE_WINDOW).min(n);
+        let window = customers.slice(start..end);
+        let value = value.map(|v| ValueRequest {
+            monetary_value: &v.monetary_value[start..end],
+            ..*v
+        });
+        let part: Outputs<'_, K> = std::array::from_fn(|k| {
+            let column = std::mem::take(&mut rest[k]);
+            let (head, tail) = column.split_at_mut((end - start).min(column.len()));
+            rest[k] = tail;
+            head
+        });
+        score(&window, value.as_ref(), part);
         start = end;
     }
 }
 
-/// BG/NBD and MBG/NBD scoring. The conditional expectation is P(alive) times
-/// the expectation of a customer alive at T, whose hypergeometric series
-/// depends on `(x, T)` only: it is evaluated once per distinct `(x, T)`, and
-/// the closed-form P(alive) once per row.
-fn score_bgnbd<const MODIFIED: bool>(
+/// The first K of (P(alive), expected purchases, customer value).
+fn first<const K: usize>(all: [f64; 3]) -> [f64; K] {
+    std::array::from_fn(|k| all[k])
+}
+
+/// The discounted increments of a customer's expected cumulative purchases `w`
+/// over the CLV steps: customer value per unit of spend.
+fn discounted_purchases(w: impl Fn(f64) -> f64, clv: &ClvParams) -> f64 {
+    models::gamma_gamma::customer_lifetime_value(w, 1.0, clv.horizon, clv.step, clv.discount_rate)
+}
+
+/// BG/NBD and MBG/NBD scoring. Conditional expectations are P(alive) times the
+/// expectation of a customer alive at T, whose hypergeometric series depends on
+/// `(x, T)` only: it (and the discounted sum customer value needs) is evaluated
+/// once per distinct `(x, T)`, and the closed-form P(alive) once per row.
+fn score_bgnbd<const MODIFIED: bool, const K: usize>(
     p: &[f64; 4],
     horizon: f64,
-    histories: [&[f64]; 3],
-    out: [&mut [f64]; 2],
+    customers: &Histories<'_>,
+    value: Option<&ValueRequest<'_>>,
+    out: Outputs<'_, K>,
 ) {
     let [r, alpha, a, b] = *p;
     let shift = if MODIFIED { 1.0 } else { 0.0 };
-    score_windows(histories, out, |[x, t_x, t_cal], out| {
+    score_windows(customers, value, out, |h, value, out| {
+        let (x, t_x, t_cal) = (h.frequency, h.recency, h.age);
         distinct::fill_by_distinct_key(
-            x.len(),
+            h.len(),
             |i| [x[i].to_bits(), t_cal[i].to_bits()],
             |&[x, t_cal]| {
                 let (x, t_cal) = (f64::from_bits(x), f64::from_bits(t_cal));
-                models::bgnbd::expected_while_alive(r + x, alpha + t_cal, a, b + x + shift, horizon)
+                let w = |t| {
+                    models::bgnbd::expected_while_alive(r + x, alpha + t_cal, a, b + x + shift, t)
+                };
+                (
+                    w(horizon),
+                    value.map_or(0.0, |v| discounted_purchases(w, v.clv)),
+                )
             },
-            |i, &while_alive| {
+            |i, &(while_alive, discounted)| {
                 let alive = models::bgnbd::p_alive_core::<MODIFIED>(p, x[i], t_x[i], t_cal[i]);
-                (alive, alive * while_alive)
+                let clv = value.map_or(0.0, |v| {
+                    v.clv.margin
+                        * v.spend.expected_average_spend(x[i], v.monetary_value[i])
+                        * alive
+                        * discounted
+                });
+                first([alive, alive * while_alive, clv])
             },
             out,
         );
     });
 }
 
+fn score_bg<const K: usize>(
+    p: &[f64; 4],
+    horizon: f64,
+    customers: &Histories<'_>,
+    value: Option<&ValueRequest<'_>>,
+    out: Outputs<'_, K>,
+) {
+    score_bgnbd::<false, K>(p, horizon, customers, value, out);
+}
+
+fn score_mbg<const K: usize>(
+    p: &[f64; 4],
+    horizon: f64,
+    customers: &Histories<'_>,
+    value: Option<&ValueRequest<'_>>,
+    out: Outputs<'_, K>,
+) {
+    score_bgnbd::<true, K>(p, horizon, customers, value, out);
+}
+
 /// Pareto/NBD scoring: P(alive) needs a hypergeometric function of the whole
-/// history, so both outputs are evaluated once per distinct `(x, t_x, T)`.
-fn score_paretonbd(p: &[f64; 4], horizon: f64, histories: [&[f64]; 3], out: [&mut [f64]; 2]) {
-    score_windows(histories, out, |[x, t_x, t_cal], out| {
+/// history, so everything is evaluated once per distinct `(x, t_x, T)`.
+fn score_paretonbd<const K: usize>(
+    p: &[f64; 4],
+    horizon: f64,
+    customers: &Histories<'_>,
+    value: Option<&ValueRequest<'_>>,
+    out: Outputs<'_, K>,
+) {
+    score_windows(customers, value, out, |h, value, out| {
+        let (x, t_x, t_cal) = (h.frequency, h.recency, h.age);
         distinct::fill_by_distinct_key(
-            x.len(),
+            h.len(),
             |i| [x[i].to_bits(), t_x[i].to_bits(), t_cal[i].to_bits()],
             |&[x, t_x, t_cal]| {
-                models::paretonbd::p_alive_and_expected_purchases(
-                    p,
-                    horizon,
+                let (x, t_x, t_cal) = (
                     f64::from_bits(x),
                     f64::from_bits(t_x),
                     f64::from_bits(t_cal),
-                )
+                );
+                let (alive, expected) =
+                    models::paretonbd::p_alive_and_expected_purchases(p, horizon, x, t_x, t_cal);
+                let discounted = value.map_or(0.0, |v| {
+                    let w = |t| models::paretonbd::expected_while_alive(p, t, x, t_cal);
+                    alive * discounted_purchases(w, v.clv)
+                });
+                (alive, expected, discounted)
             },
-            |_, &scores| scores,
+            |i, &(alive, expected, discounted)| {
+                let clv = value.map_or(0.0, |v| {
+                    v.clv.margin
+                        * v.spend.expected_average_spend(x[i], v.monetary_value[i])
+                        * discounted
+                });
+                first([alive, expected, clv])
+            },
             out,
         );
     });
@@ -158,7 +255,7 @@ macro_rules! btyd_model {
     (
         $(#[$pmeta:meta])* $params:ident,
         $(#[$mmeta:meta])* $model:ident,
-        $name:literal, $module:ident, $likelihood:expr, $scorer:expr,
+        $name:literal, $module:ident, $likelihood:expr, $scorer:ident,
         [$p0:ident, $p1:ident, $p2:ident, $p3:ident]
     ) => {
         $(#[$pmeta])*
@@ -261,35 +358,81 @@ macro_rules! btyd_model {
             pub fn score(&self, summary: &Summary, horizon: f64) -> Scores {
                 let n = summary.len();
                 let (mut p_alive, mut expected_purchases) = (vec![0.0; n], vec![0.0; n]);
-                $scorer(
+                $scorer::<2>(
                     &self.params(),
                     horizon,
-                    [&summary.frequency, &summary.recency, &summary.age],
+                    &summary.histories(),
+                    None,
                     [&mut p_alive, &mut expected_purchases],
                 );
-                Scores { p_alive, expected_purchases, horizon }
+                Scores { p_alive, expected_purchases, clv: None, horizon }
+            }
+
+            /// [`score`](Self::score) plus each customer's lifetime value: the discounted
+            /// expected margin over `clv.horizon` with the Gamma–Gamma expected spend, as
+            /// [`GammaGammaModel::clv`] with this model's expected cumulative purchases.
+            ///
+            /// # Errors
+            /// [`Error::InvalidParameter`] from [`ClvParams::check`].
+            pub fn score_with_clv(
+                &self,
+                summary: &Summary,
+                horizon: f64,
+                spend: &GammaGammaModel,
+                clv: &ClvParams,
+            ) -> Result<Scores> {
+                let n = summary.len();
+                let (mut p_alive, mut expected_purchases, mut value) =
+                    (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+                self.score_with_clv_into(
+                    &summary.histories(),
+                    horizon,
+                    spend,
+                    clv,
+                    [&mut p_alive, &mut expected_purchases, &mut value],
+                )?;
+                Ok(Scores { p_alive, expected_purchases, clv: Some(value), horizon })
             }
 
             /// P(alive) and expected purchases over `horizon` for customers given as
-            /// columns (`frequency`, `recency`, `age` = x, t_x, T), written into the
-            /// two output columns. Call it chunk by chunk to score a customer base of
-            /// any size in bounded memory; the values equal [`p_alive`](Self::p_alive)
-            /// and [`expected_purchases`](Self::expected_purchases) row by row (`NaN`
-            /// for an impossible history).
+            /// columns, written into `out` (P(alive), expected purchases). Call it chunk by
+            /// chunk to score a customer base of any size in bounded memory; the values
+            /// equal [`p_alive`](Self::p_alive) and
+            /// [`expected_purchases`](Self::expected_purchases) row by row (`NaN` for an
+            /// impossible history).
             ///
             /// # Errors
-            /// [`Error::InvalidInput`] when the five columns differ in length.
+            /// [`Error::InvalidInput`] when the columns differ in length.
             pub fn score_into(
                 &self,
-                frequency: &[f64],
-                recency: &[f64],
-                age: &[f64],
+                customers: &Histories<'_>,
                 horizon: f64,
-                p_alive: &mut [f64],
-                expected_purchases: &mut [f64],
+                out: [&mut [f64]; 2],
             ) -> Result<()> {
-                check_columns([frequency, recency, age], [p_alive, expected_purchases])?;
-                $scorer(&self.params(), horizon, [frequency, recency, age], [p_alive, expected_purchases]);
+                check_scoring(customers, &[out[0].len(), out[1].len()], None)?;
+                $scorer::<2>(&self.params(), horizon, customers, None, out);
+                Ok(())
+            }
+
+            /// [`score_into`](Self::score_into) plus customer lifetime value, written into
+            /// `out` (P(alive), expected purchases, CLV); see
+            /// [`score_with_clv`](Self::score_with_clv).
+            ///
+            /// # Errors
+            /// [`Error::InvalidInput`] when the columns differ in length or
+            /// `monetary_value` is missing; [`Error::InvalidParameter`] from
+            /// [`ClvParams::check`].
+            pub fn score_with_clv_into(
+                &self,
+                customers: &Histories<'_>,
+                horizon: f64,
+                spend: &GammaGammaModel,
+                clv: &ClvParams,
+                out: [&mut [f64]; 3],
+            ) -> Result<()> {
+                let lengths = [out[0].len(), out[1].len(), out[2].len()];
+                let value = check_scoring(customers, &lengths, Some((spend, clv)))?;
+                $scorer::<3>(&self.params(), horizon, customers, value.as_ref(), out);
                 Ok(())
             }
         }
@@ -301,7 +444,7 @@ btyd_model!(
     BgNbdParams,
     /// A fitted BG/NBD model (parameters named as the paper and lifetimes).
     BgNbdModel,
-    "BG/NBD", bgnbd, models::bgnbd::Fast::<false>, score_bgnbd::<false>, [r, alpha, a, b]
+    "BG/NBD", bgnbd, models::bgnbd::Fast::<false>, score_bg, [r, alpha, a, b]
 );
 
 btyd_model!(
@@ -309,7 +452,7 @@ btyd_model!(
     MbgNbdParams,
     /// A fitted MBG/NBD model.
     MbgNbdModel,
-    "MBG/NBD", mbgnbd, models::bgnbd::Fast::<true>, score_bgnbd::<true>, [r, alpha, a, b]
+    "MBG/NBD", mbgnbd, models::bgnbd::Fast::<true>, score_mbg, [r, alpha, a, b]
 );
 
 btyd_model!(

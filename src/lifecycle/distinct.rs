@@ -56,17 +56,17 @@ struct Chunk<const N: usize> {
     slot: Vec<u32>,
 }
 
-/// For every row `i < n`, writes `fill(i, &eval(&key(i)))` into `out[0][i]` and
-/// `out[1][i]`, evaluating `eval` once per distinct key. Both outputs have
-/// length `n`, which must fit a `u32`.
-pub(crate) fn fill_by_distinct_key<const N: usize, V: Send + Sync>(
+/// For every row `i < n`, writes `fill(i, &eval(&key(i)))[k]` into `out[k][i]`,
+/// evaluating `eval` once per distinct key. Every output has length `n`, which
+/// must fit a `u32`.
+pub(crate) fn fill_by_distinct_key<const N: usize, const K: usize, V: Send + Sync>(
     n: usize,
     key: impl Fn(usize) -> [u64; N] + Sync,
     eval: impl Fn(&[u64; N]) -> V + Sync,
-    fill: impl Fn(usize, &V) -> (f64, f64) + Sync,
-    out: [&mut [f64]; 2],
+    fill: impl Fn(usize, &V) -> [f64; K] + Sync,
+    out: [&mut [f64]; K],
 ) {
-    debug_assert!(u32::try_from(n).is_ok() && out[0].len() == n && out[1].len() == n);
+    debug_assert!(u32::try_from(n).is_ok() && out.iter().all(|o| o.len() == n));
     let local = |start: usize| {
         let end = (start + CHUNK).min(n);
         let mut table: HashTable<(u64, u32)> = HashTable::new();
@@ -137,8 +137,7 @@ pub(crate) fn fill_by_distinct_key<const N: usize, V: Send + Sync>(
             next[s] += b.len();
         }
     }
-    let [first, second] = out;
-    let fill_chunk = |(c, (first, second)): (usize, (&mut [f64], &mut [f64]))| {
+    let fill_chunk = |(c, mut out): (usize, [&mut [f64]; K])| {
         let chunk = &chunks[c];
         // The value of each local key, as (shard, index in shard values).
         let mut value_of = vec![(0u32, 0u32); chunk.distinct];
@@ -149,32 +148,27 @@ pub(crate) fn fill_by_distinct_key<const N: usize, V: Send + Sync>(
             }
         }
         let start = c * CHUNK;
-        for (i, ((&j, a), b)) in chunk
-            .slot
-            .iter()
-            .zip(first.iter_mut())
-            .zip(second.iter_mut())
-            .enumerate()
-        {
+        // Each output chunk is as long as the chunk's slots.
+        for (i, &j) in chunk.slot.iter().enumerate() {
             let (s, v) = value_of[j as usize];
-            (*a, *b) = fill(start + i, &shards[s as usize].0[v as usize]);
+            let values = fill(start + i, &shards[s as usize].0[v as usize]);
+            for (o, value) in out.iter_mut().zip(values) {
+                o[i] = value;
+            }
         }
     };
+    // The outputs cut into chunks: one array of K slices per chunk.
+    let mut pieces = out.map(|o| o.chunks_mut(CHUNK));
+    let parts: Vec<[&mut [f64]; K]> = (0..chunks.len())
+        .map(|_| std::array::from_fn(|k| pieces[k].next().unwrap_or_default()))
+        .collect();
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
-        first
-            .par_chunks_mut(CHUNK)
-            .zip(second.par_chunks_mut(CHUNK))
-            .enumerate()
-            .for_each(fill_chunk);
+        parts.into_par_iter().enumerate().for_each(fill_chunk);
     }
     #[cfg(not(feature = "parallel"))]
-    first
-        .chunks_mut(CHUNK)
-        .zip(second.chunks_mut(CHUNK))
-        .enumerate()
-        .for_each(fill_chunk);
+    parts.into_iter().enumerate().for_each(fill_chunk);
 }
 
 fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
@@ -208,7 +202,7 @@ mod tests {
                 calls.fetch_add(1, Ordering::Relaxed);
                 (k[0] + 100 * k[1] + 10_000 * k[2]) as f64
             },
-            |i, &v| (v, i as f64),
+            |i, &v| [v, i as f64],
             [&mut a, &mut b],
         );
         for i in 0..n {
@@ -228,12 +222,12 @@ mod tests {
             n,
             |i| [i as u64],
             |k| k[0] as f64,
-            |_, &v| (v, -v),
+            |_, &v| [v, -v],
             [&mut a, &mut b],
         );
         assert!((0..n).all(|i| a[i] == i as f64 && b[i] == -(i as f64)));
         let (mut a, mut b): (Vec<f64>, Vec<f64>) = (vec![], vec![]);
-        fill_by_distinct_key(0, |_| [0u64], |_| 1.0, |_, _| (1.0, 1.0), [&mut a, &mut b]);
+        fill_by_distinct_key(0, |_| [0u64], |_| 1.0, |_, _| [1.0, 1.0], [&mut a, &mut b]);
         assert!(a.is_empty() && b.is_empty());
     }
 

@@ -101,6 +101,66 @@ pub struct Summary {
     pub excluded_after_end: usize,
 }
 
+/// Customer histories as borrowed columns, one row per customer: what scoring
+/// reads. A [`Summary`] gives one with [`Summary::histories`]; a service that
+/// keeps its own columns (or streams them from storage chunk by chunk) builds
+/// one directly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Histories<'a> {
+    /// Repeat purchase periods `x`.
+    pub frequency: &'a [f64],
+    /// Periods from the first to the last purchase `t_x`.
+    pub recency: &'a [f64],
+    /// Periods from the first purchase to the observation end `T`.
+    pub age: &'a [f64],
+    /// Mean amount of the repeat purchases (needed for customer value only).
+    pub monetary_value: Option<&'a [f64]>,
+}
+
+impl<'a> Histories<'a> {
+    /// Number of rows (of `frequency`).
+    pub fn len(&self) -> usize {
+        self.frequency.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.frequency.is_empty()
+    }
+
+    /// Checks that every column has the same length.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the column lengths.
+    pub fn check(&self) -> Result<()> {
+        let n = self.len();
+        let m = self.monetary_value.map_or(n, <[f64]>::len);
+        if self.recency.len() != n || self.age.len() != n || m != n {
+            return Err(Error::InvalidInput(format!(
+                "customer histories: columns of different lengths (frequency {n}, recency {}, \
+                 T {}, monetary_value {m})",
+                self.recency.len(),
+                self.age.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Rows `range` of every column (clamped to the rows there are).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Histories<'a> {
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
+        Histories {
+            frequency: &self.frequency[start..end],
+            recency: &self.recency[start.min(self.recency.len())..end.min(self.recency.len())],
+            age: &self.age[start.min(self.age.len())..end.min(self.age.len())],
+            monetary_value: self
+                .monetary_value
+                .map(|m| &m[start.min(m.len())..end.min(m.len())]),
+        }
+    }
+}
+
 /// One transaction for summarising: customer, time, amount.
 #[derive(Debug, Clone, Copy)]
 pub struct Purchase<'a> {
@@ -251,6 +311,16 @@ impl Summary {
     /// Number of customers summarised.
     pub fn len(&self) -> usize {
         self.customer_ids.len()
+    }
+
+    /// The summary's columns as a [`Histories`] view (with monetary values).
+    pub fn histories(&self) -> Histories<'_> {
+        Histories {
+            frequency: &self.frequency,
+            recency: &self.recency,
+            age: &self.age,
+            monetary_value: Some(&self.monetary_value),
+        }
     }
 
     /// Whether no customer is summarised.

@@ -232,12 +232,15 @@ pub(crate) fn p_alive_and_expected_purchases(
     if !t.is_finite() || t < 0.0 || alive.is_nan() {
         return (alive, f64::NAN);
     }
+    (alive, alive * expected_while_alive(p, t, x, t_cal))
+}
+
+/// Expected purchases in the next `t` periods of a customer with `x` repeat purchases and age `T`
+/// known to be alive at T: (r+x)/(α+T) · (β+T) · [1 − ((β+T)/(β+T+t))^(s−1)]/(s−1).
+pub(crate) fn expected_while_alive(p: &[f64; 4], t: f64, x: f64, t_cal: f64) -> f64 {
     let [r, alpha, s, beta] = *p;
     let bt = beta + t_cal;
-    (
-        alive,
-        alive * (r + x) / (alpha + t_cal) * bt * power_gap(s, t / bt),
-    )
+    (r + x) / (alpha + t_cal) * bt * power_gap(s, t / bt)
 }
 
 /// Expected number of repeat purchases in (0, t] for a new customer (lifetimes'
