@@ -63,6 +63,7 @@ pub mod error;
 pub mod ingest;
 pub mod lifecycle;
 pub mod records;
+pub mod segment;
 pub mod store;
 pub mod synth;
 

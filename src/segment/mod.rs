@@ -1,0 +1,6 @@
+//! Segmentation: the groups in which the business acts and experiments.
+//!
+//! - [`kmeans`]: fast k-means (k-means++, Hamerly's bounds, restarts, sample
+//!   weights, mini-batches) implementing linfa's `Fit` and `Predict`.
+
+pub mod kmeans;
