@@ -151,6 +151,7 @@ fn predicting_the_training_rows_gives_the_fit_labels_and_serde_round_trips() {
     assert_eq!(serde_json::from_str::<KMeansParams>(&json).unwrap(), params);
 }
 
+#[cfg(feature = "parallel")]
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let (x, _) = blobs(30_000, 6, 7, 10.0, 4.0, 4);
