@@ -309,8 +309,24 @@ fn mean_variance(data: &Rows<'_>) -> f64 {
     total / d as f64
 }
 
+/// Squared Euclidean distance, summed in four interleaved lanes so the additions
+/// do not wait on each other (and vectorise).
+#[inline]
 fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    let mut acc = [0.0f64; 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (a4.remainder(), b4.remainder());
+    for (x, y) in a4.zip(b4) {
+        for l in 0..4 {
+            let t = x[l] - y[l];
+            acc[l] += t * t;
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        let t = x - y;
+        acc[l] += t * t;
+    }
+    (acc[0] + acc[2]) + (acc[1] + acc[3])
 }
 
 /// Maps `f` over chunk indices in parallel (fixed chunks, results in order).
@@ -409,9 +425,18 @@ fn initial_centroids(data: &Rows<'_>, k: usize, init: Init, rng: &mut ChaCha8Rng
         let chosen = candidates[best];
         centroids.extend_from_slice(data.row(chosen));
         let row = data.row(chosen);
-        for (i, c) in closest.iter_mut().enumerate() {
-            *c = c.min(weights[i] * squared_distance(data.row(i), row));
+        let update = |(c, part): (usize, &mut [f64])| {
+            for (i, v) in data.chunk_range(c).zip(part.iter_mut()) {
+                *v = v.min(weights[i] * squared_distance(data.row(i), row));
+            }
+        };
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::prelude::*;
+            closest.par_chunks_mut(CHUNK).enumerate().for_each(update);
         }
+        #[cfg(not(feature = "parallel"))]
+        closest.chunks_mut(CHUNK).enumerate().for_each(update);
     }
     centroids
 }
@@ -558,46 +583,42 @@ struct Chunk {
     inertia: f64,
 }
 
-/// How far each centroid moved in the last update, for the bounds.
+/// How far the centroids have moved in total, for the bounds.
+///
+/// Rows store their bounds relative to these running totals (the upper bound
+/// minus its centroid's total move, the lower bound plus the total of the
+/// largest moves of the other centroids), so a row whose bounds still hold is
+/// skipped without writing anything.
 struct Movement {
-    by_centroid: Vec<f64>,
-    largest: f64,
-    largest_at: usize,
-    second: f64,
+    /// Total move of each centroid.
+    own: Vec<f64>,
+    /// Total, over updates, of the largest move of any other centroid.
+    others: Vec<f64>,
 }
 
 impl Movement {
     fn none(k: usize) -> Movement {
         Movement {
-            by_centroid: vec![0.0; k],
-            largest: 0.0,
-            largest_at: 0,
-            second: 0.0,
+            own: vec![0.0; k],
+            others: vec![0.0; k],
         }
     }
 
-    fn set(&mut self, by_centroid: impl Iterator<Item = f64>) {
-        self.largest = 0.0;
-        self.second = 0.0;
-        self.largest_at = 0;
-        for (j, m) in by_centroid.enumerate() {
-            self.by_centroid[j] = m;
-            if m > self.largest {
-                self.second = self.largest;
-                self.largest = m;
-                self.largest_at = j;
-            } else if m > self.second {
-                self.second = m;
+    /// Adds one update's moves.
+    fn add(&mut self, moves: &[f64]) {
+        let (mut largest, mut second, mut largest_at) = (0.0f64, 0.0f64, 0);
+        for (j, &m) in moves.iter().enumerate() {
+            if m > largest {
+                second = largest;
+                largest = m;
+                largest_at = j;
+            } else if m > second {
+                second = m;
             }
         }
-    }
-
-    /// Largest move of any centroid other than `j`.
-    fn other_than(&self, j: usize) -> f64 {
-        if j == self.largest_at {
-            self.second
-        } else {
-            self.largest
+        for (j, &m) in moves.iter().enumerate() {
+            self.own[j] += m;
+            self.others[j] += if j == largest_at { second } else { largest };
         }
     }
 }
@@ -659,23 +680,23 @@ impl Chunk {
                     b
                 }
                 Algorithm::Hamerly => {
-                    let mut upper = self.upper[r] + moved.by_centroid[a];
-                    let lower = self.lower[r] - moved.other_than(a);
+                    let upper = self.upper[r] + moved.own[a];
+                    let lower = self.lower[r] - moved.others[a];
                     let bound = cents.half_gap[a].max(lower);
-                    let mut label = a;
-                    let mut new_lower = lower;
-                    if upper > bound {
-                        upper = squared_distance(x, cents.row(a)).sqrt();
-                        if upper > bound {
+                    if upper <= bound {
+                        a
+                    } else {
+                        let tight = squared_distance(x, cents.row(a)).sqrt();
+                        if tight <= bound {
+                            self.upper[r] = tight - moved.own[a];
+                            a
+                        } else {
                             let (b, d1, d2) = cents.nearest_two(x, &mut self.scratch);
-                            label = b;
-                            upper = d1.sqrt();
-                            new_lower = d2.sqrt();
+                            self.upper[r] = d1.sqrt() - moved.own[b];
+                            self.lower[r] = d2.sqrt() + moved.others[b];
+                            b
                         }
                     }
-                    self.upper[r] = upper;
-                    self.lower[r] = new_lower;
-                    label
                 }
             };
             let w = data.weight(i);
@@ -827,14 +848,13 @@ fn lloyd(
         shift = moves.iter().map(|m| m * m).sum();
         std::mem::swap(&mut cents.rows, &mut new_rows);
         cents.refresh();
-        moved.set(moves.into_iter());
+        moved.add(&moves);
         if relocated {
             // Bounds no longer describe the relocated rows: recompute every row next time.
             for c in &mut chunks {
                 c.upper.fill(f64::INFINITY);
                 c.lower.fill(0.0);
             }
-            moved = Movement::none(k);
             continue;
         }
         // The first pass starts from arbitrary labels, so only later passes can show stability.
