@@ -4,3 +4,4 @@
 //!   weights, mini-batches) implementing linfa's `Fit` and `Predict`.
 
 pub mod kmeans;
+pub mod profile;
