@@ -5,3 +5,5 @@
 
 pub mod kmeans;
 pub mod profile;
+pub mod select_k;
+pub mod stability;
