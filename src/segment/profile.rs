@@ -146,17 +146,13 @@ pub fn profile_segments(input: &ProfileInput<'_>) -> Result<Vec<SegmentProfile>>
             input.k
         )));
     }
-    if let Some(v) = input.value
-        && v.len() != n
-    {
+    if let Some(v) = input.value.filter(|v| v.len() != n) {
         return Err(Error::InvalidInput(format!(
             "segment profiles: {} values for {n} customers",
             v.len()
         )));
     }
-    if let Some(s) = input.stages
-        && s.len() != n
-    {
+    if let Some(s) = input.stages.filter(|s| s.len() != n) {
         return Err(Error::InvalidInput(format!(
             "segment profiles: {} stages for {n} customers",
             s.len()
@@ -342,8 +338,10 @@ pub fn name_segments(names: &[String], profiles: &[SegmentProfile]) -> Vec<Strin
             // Channel preference when one channel carries at least half the activity.
             if let Some(c) = &p.preferred_channel {
                 let column = format!("channel_share:{c}");
-                if let Some(f) = names.iter().position(|n| *n == column)
-                    && p.mean[f] >= 0.5
+                if names
+                    .iter()
+                    .position(|n| *n == column)
+                    .is_some_and(|f| p.mean[f] >= 0.5)
                 {
                     name.push_str(&format!(", {c}-first"));
                 }

@@ -625,6 +625,128 @@ fn silhouette_exact(x: ArrayView2<f64>, clusters: &Clusters) -> f64 {
     parts.iter().sum::<f64>() / n as f64
 }
 
+/// The quality of one candidate number of segments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KScore {
+    /// Number of segments.
+    pub k: usize,
+    /// Inertia of the k-means fit (the elbow curve).
+    pub inertia: f64,
+    /// Silhouette of the fit (higher is better).
+    pub silhouette: Silhouette,
+    /// Davies–Bouldin index (lower is better).
+    pub davies_bouldin: f64,
+    /// Calinski–Harabasz index (higher is better).
+    pub calinski_harabasz: f64,
+}
+
+/// The candidates' scores and the recommended k.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KChoice {
+    /// One score per candidate k, in increasing k.
+    pub scores: Vec<KScore>,
+    /// The recommended k: the highest silhouette (ties to the smaller k).
+    pub recommended: usize,
+    /// The k at the elbow of the inertia curve: the largest second difference
+    /// of inertia (needs three candidates; otherwise the recommended k).
+    pub elbow: usize,
+    /// Why, in words, with the numbers.
+    pub reason: String,
+}
+
+/// Fits k-means for every k in `ks` (with `params` otherwise) and scores each
+/// fit with the silhouette, Davies–Bouldin and Calinski–Harabasz indices.
+///
+/// The recommendation is the k with the highest silhouette, the index that
+/// weighs both cohesion and separation row by row (Rousseeuw 1987); the
+/// reason says whether Davies–Bouldin and Calinski–Harabasz agree, and where
+/// the inertia curve bends.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for an empty range or k < 2;
+/// errors of [`KMeansParams::fit_rows`](super::kmeans::KMeansParams::fit_rows)
+/// and of the indices (e.g. fewer rows than k + 1).
+pub fn choose_k<'a>(
+    x: ArrayView2<'a, f64>,
+    weights: Option<&'a [f64]>,
+    ks: std::ops::RangeInclusive<usize>,
+    params: &super::kmeans::KMeansParams,
+    options: &SilhouetteOptions,
+) -> Result<KChoice> {
+    let (low, high) = (*ks.start(), *ks.end());
+    if low < 2 || high < low {
+        return Err(Error::param(
+            "k range",
+            format!("{low}..{high}"),
+            "needs 2 <= low <= high",
+        ));
+    }
+    let mut scores = Vec::with_capacity(high - low + 1);
+    for k in ks {
+        let fit = super::kmeans::KMeansParams {
+            k,
+            ..params.clone()
+        }
+        .fit_rows(x, weights)?;
+        scores.push(KScore {
+            k,
+            inertia: fit.model.inertia,
+            silhouette: silhouette(x, &fit.labels, k, options)?,
+            davies_bouldin: davies_bouldin(x, &fit.labels, k)?,
+            calinski_harabasz: calinski_harabasz(x, &fit.labels, k)?,
+        });
+    }
+    let best_by = |better: &dyn Fn(&KScore, &KScore) -> bool| {
+        scores
+            .iter()
+            .fold(&scores[0], |best, s| if better(s, best) { s } else { best })
+            .k
+    };
+    let recommended = best_by(&|s, b| s.silhouette.score > b.silhouette.score);
+    let by_db = best_by(&|s, b| s.davies_bouldin < b.davies_bouldin);
+    let by_ch = best_by(&|s, b| s.calinski_harabasz > b.calinski_harabasz);
+    let elbow = if scores.len() >= 3 {
+        (1..scores.len() - 1)
+            .map(|i| {
+                let curve = scores[i - 1].inertia - 2.0 * scores[i].inertia + scores[i + 1].inertia;
+                (i, curve)
+            })
+            .fold(
+                (1, f64::NEG_INFINITY),
+                |best, c| if c.1 > best.1 { c } else { best },
+            )
+            .0
+    } else {
+        scores.iter().position(|s| s.k == recommended).unwrap_or(0)
+    };
+    let elbow = scores[elbow].k;
+    let chosen = &scores[recommended - low];
+    let agree = |name: &str, k: usize| {
+        if k == recommended {
+            format!("{name} agrees")
+        } else {
+            format!("{name} prefers k = {k}")
+        }
+    };
+    let reason = format!(
+        "k = {recommended} has the highest silhouette ({:.3}{}); {}, {}; the inertia curve bends at k = {elbow}",
+        chosen.silhouette.score,
+        if chosen.silhouette.exact {
+            ""
+        } else {
+            ", sampled"
+        },
+        agree("Davies–Bouldin", by_db),
+        agree("Calinski–Harabasz", by_ch),
+    );
+    Ok(KChoice {
+        scores,
+        recommended,
+        elbow,
+        reason,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
