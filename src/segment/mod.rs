@@ -5,6 +5,7 @@
 
 pub mod features;
 pub mod kmeans;
+pub mod model;
 pub mod profile;
 pub mod scale;
 pub mod select_k;

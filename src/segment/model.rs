@@ -1,0 +1,229 @@
+//! A persisted segmentation: transform, centroids and names in one serde model.
+//!
+//! Fitting scales the features ([`scale`](super::scale)), clusters them with
+//! k-means ([`kmeans`](super::kmeans)) and profiles and names the segments in
+//! the features' original units ([`profile`](super::profile)). The model
+//! assigns new customers with [`SegmentationModel::predict`], and a monthly
+//! refit keeps segment ids stable with [`SegmentationModel::refit`]: the
+//! refit's segments are matched to the previous ones by the Hungarian method on
+//! their centroids in the previous model's space
+//! ([`stability`](super::stability)), and the migration of customers between
+//! the two is reported.
+
+use serde::{Deserialize, Serialize};
+
+use super::features::FeatureMatrix;
+use super::kmeans::{KMeans, KMeansParams};
+use super::profile::{ProfileInput, SegmentProfile, profile_segments};
+use super::scale::{FittedTransform, TransformSpec};
+use super::stability::{Migration, SegmentMatch, match_segments, migration_matrix};
+use crate::error::{Error, Result};
+use crate::lifecycle::stage::Stage;
+
+/// How to segment: the transform and the clustering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct SegmentationParams {
+    /// Feature transforms (default: standardise every column, impute missing
+    /// values with the median and an indicator column).
+    pub transform: TransformSpec,
+    /// k-means settings.
+    pub kmeans: KMeansParams,
+}
+
+/// A fitted segmentation, ready to assign new customers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentationModel {
+    /// The input feature names, in order.
+    pub features: Vec<String>,
+    /// The fitted transform from features to the clustered space.
+    pub transform: FittedTransform,
+    /// The k-means model in the clustered space.
+    pub kmeans: KMeans,
+    /// Segment names, by id.
+    pub names: Vec<String>,
+}
+
+/// A fit: the model, each customer's segment and the segment profiles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segmentation {
+    /// The model.
+    pub model: SegmentationModel,
+    /// Segment of each input row.
+    pub labels: Vec<usize>,
+    /// Profile of each segment, by id.
+    pub profiles: Vec<SegmentProfile>,
+}
+
+/// A refit matched to the previous model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refit {
+    /// The refit, with segment ids carried over from the previous model
+    /// (new segments get ids after the old ones).
+    pub segmentation: Segmentation,
+    /// How the refit's raw segments map to stable ids.
+    pub matching: SegmentMatch,
+    /// Customers moving from their previous segment (the previous model's
+    /// assignment of the same rows) to their new one.
+    pub migration: Migration,
+}
+
+/// Optional per-customer context for profiles.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProfileContext<'a> {
+    /// Value per customer (CLV or revenue), for value shares.
+    pub value: Option<&'a [f64]>,
+    /// Lifecycle stage per customer, for the stage mix.
+    pub stages: Option<&'a [Stage]>,
+}
+
+impl SegmentationParams {
+    /// Fits the transform and k-means on `features` and profiles the segments.
+    ///
+    /// # Errors
+    /// Errors of the transform, of k-means and of the profiles (bad settings,
+    /// fewer rows than k, mismatched context lengths).
+    pub fn fit(
+        &self,
+        features: &FeatureMatrix,
+        context: ProfileContext<'_>,
+    ) -> Result<Segmentation> {
+        let transform = FittedTransform::fit(features, &self.transform)?;
+        let scaled = transform.apply(features)?;
+        let fit = self.kmeans.fit_rows(scaled.values(), None)?;
+        let profiles = profile_segments(&ProfileInput {
+            names: features.names(),
+            values: features.values(),
+            labels: &fit.labels,
+            k: self.kmeans.k,
+            value: context.value,
+            stages: context.stages,
+        })?;
+        let names = profiles.iter().map(|p| p.name.clone()).collect();
+        Ok(Segmentation {
+            model: SegmentationModel {
+                features: features.names().to_vec(),
+                transform,
+                kmeans: fit.model,
+                names,
+            },
+            labels: fit.labels,
+            profiles,
+        })
+    }
+}
+
+impl SegmentationModel {
+    /// Number of segments.
+    pub fn k(&self) -> usize {
+        self.kmeans.k()
+    }
+
+    /// The segment of each customer of `features` (columns by name; extra
+    /// columns are ignored).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a missing feature column; errors of the transform.
+    pub fn predict(&self, features: &FeatureMatrix) -> Result<Vec<usize>> {
+        let scaled = self.transform.apply(features)?;
+        self.kmeans.predict_rows(scaled.values())
+    }
+
+    /// Refits on `features` (e.g. next month's customers) and keeps segment ids
+    /// stable: the refit's centroids, expressed in this model's clustered space
+    /// (the means of this model's transform of the rows of each new segment),
+    /// are matched to this model's centroids with the Hungarian method.
+    ///
+    /// A refit with fewer segments would leave gaps in the ids, so it is an
+    /// error; refit with at least as many segments (extra ones get new ids).
+    ///
+    /// # Errors
+    /// Errors of [`SegmentationParams::fit`], of [`predict`](Self::predict) and
+    /// of the matching (a refit segment with no rows, fewer segments than before).
+    pub fn refit(
+        &self,
+        features: &FeatureMatrix,
+        params: &SegmentationParams,
+        context: ProfileContext<'_>,
+    ) -> Result<Refit> {
+        let fresh = params.fit(features, context)?;
+        let previous_space = self.transform.apply(features)?;
+        let x = previous_space.values();
+        let k_new = fresh.model.k();
+        let d = x.ncols();
+        // Centroids of the refit's segments in the previous space.
+        let mut sums = ndarray::Array2::<f64>::zeros((k_new, d));
+        let mut counts = vec![0usize; k_new];
+        for (row, &l) in x.rows().into_iter().zip(&fresh.labels) {
+            counts[l] += 1;
+            for (s, v) in sums.row_mut(l).iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        if let Some(j) = counts.iter().position(|&c| c == 0) {
+            return Err(Error::InvalidInput(format!(
+                "segmentation refit: segment {j} has no customers, so it cannot be matched"
+            )));
+        }
+        for (j, mut row) in sums.rows_mut().into_iter().enumerate() {
+            row /= counts[j] as f64;
+        }
+        let matching = match_segments(self.kmeans.centroids.view(), sums.view())?;
+        let stable_labels = matching.apply(&fresh.labels)?;
+        let previous_labels = self.predict(features)?;
+        let k_stable = matching.k_stable();
+        let migration = migration_matrix(&previous_labels, &stable_labels, self.k(), k_stable)?;
+        // Reorder the refit's centroids, names and profiles by stable id.
+        let mut order = vec![usize::MAX; k_stable];
+        for (raw, &stable) in matching.relabel.iter().enumerate() {
+            order[stable] = raw;
+        }
+        let present: Vec<usize> = order.iter().copied().filter(|&r| r != usize::MAX).collect();
+        let model = &fresh.model;
+        let mut centroids =
+            ndarray::Array2::<f64>::zeros((k_stable, model.kmeans.centroids.ncols()));
+        let mut names = vec![String::new(); k_stable];
+        let mut weights = vec![0.0; k_stable];
+        let mut profiles = Vec::with_capacity(present.len());
+        for (stable, &raw) in order.iter().enumerate() {
+            if raw == usize::MAX {
+                // A retired id (the refit has fewer segments): reported below.
+                continue;
+            }
+            centroids
+                .row_mut(stable)
+                .assign(&model.kmeans.centroids.row(raw));
+            names[stable] = model.names[raw].clone();
+            weights[stable] = model.kmeans.weights[raw];
+            let mut p = fresh.profiles[raw].clone();
+            p.id = stable;
+            profiles.push(p);
+        }
+        if present.len() != k_stable {
+            return Err(Error::InvalidInput(format!(
+                "segmentation refit: {} of {k_stable} stable ids have no segment; refit with k >= {}",
+                k_stable - present.len(),
+                self.k()
+            )));
+        }
+        let kmeans = KMeans {
+            centroids,
+            weights,
+            ..model.kmeans.clone()
+        };
+        Ok(Refit {
+            segmentation: Segmentation {
+                model: SegmentationModel {
+                    features: model.features.clone(),
+                    transform: model.transform.clone(),
+                    kmeans,
+                    names,
+                },
+                labels: stable_labels,
+                profiles,
+            },
+            matching,
+            migration,
+        })
+    }
+}
