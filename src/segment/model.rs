@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::features::FeatureMatrix;
-use super::kmeans::{KMeans, KMeansParams};
+use super::kmeans::{Clustering, KMeans, KMeansParams};
 use super::profile::{ProfileInput, SegmentProfile, profile_segments};
 use super::scale::{FittedTransform, TransformSpec};
 use super::stability::{Migration, SegmentMatch, match_segments, migration_matrix};
@@ -77,6 +77,16 @@ pub struct ProfileContext<'a> {
     pub stages: Option<&'a [Stage]>,
 }
 
+/// The first half of a fit: the fitted transform and the clustering, before
+/// profiles and names ([`Clustered::describe`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clustered {
+    /// The fitted transform.
+    pub transform: FittedTransform,
+    /// The k-means fit in the transformed space.
+    pub clustering: Clustering,
+}
+
 impl SegmentationParams {
     /// Fits the transform and k-means on `features` and profiles the segments.
     ///
@@ -88,14 +98,44 @@ impl SegmentationParams {
         features: &FeatureMatrix,
         context: ProfileContext<'_>,
     ) -> Result<Segmentation> {
+        self.cluster(features)?.describe(features, context)
+    }
+
+    /// Fits the transform and k-means only.
+    ///
+    /// # Errors
+    /// Errors of the transform and of k-means.
+    pub fn cluster(&self, features: &FeatureMatrix) -> Result<Clustered> {
         let transform = FittedTransform::fit(features, &self.transform)?;
         let scaled = transform.apply(features)?;
-        let fit = self.kmeans.fit_rows(scaled.values(), None)?;
+        let clustering = self.kmeans.fit_rows(scaled.values(), None)?;
+        Ok(Clustered {
+            transform,
+            clustering,
+        })
+    }
+}
+
+impl Clustered {
+    /// Profiles and names the segments of `features` (the rows that were
+    /// clustered) and assembles the model.
+    ///
+    /// # Errors
+    /// Errors of [`profile_segments`] (mismatched lengths).
+    pub fn describe(
+        self,
+        features: &FeatureMatrix,
+        context: ProfileContext<'_>,
+    ) -> Result<Segmentation> {
+        let Clustered {
+            transform,
+            clustering,
+        } = self;
         let profiles = profile_segments(&ProfileInput {
             names: features.names(),
             values: features.values(),
-            labels: &fit.labels,
-            k: self.kmeans.k,
+            labels: &clustering.labels,
+            k: clustering.model.k(),
             value: context.value,
             stages: context.stages,
         })?;
@@ -104,10 +144,10 @@ impl SegmentationParams {
             model: SegmentationModel {
                 features: features.names().to_vec(),
                 transform,
-                kmeans: fit.model,
+                kmeans: clustering.model,
                 names,
             },
-            labels: fit.labels,
+            labels: clustering.labels,
             profiles,
         })
     }
