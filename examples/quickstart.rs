@@ -20,6 +20,10 @@ use custinsight::lifecycle::spend::{ClvParams, GammaGammaParams};
 use custinsight::lifecycle::stage::{Stage, StageInput, StageParams, distribution};
 use custinsight::lifecycle::summary::{Period, Summary};
 use custinsight::records::{Channel, Purpose};
+use custinsight::segment::features::{FeatureMatrix, FeatureSpec};
+use custinsight::segment::kmeans::KMeansParams;
+use custinsight::segment::model::{ProfileContext, SegmentationParams};
+use custinsight::segment::select_k::adjusted_rand_index;
 use custinsight::synth::{Population, SynthParams};
 use serde_json::json;
 
@@ -147,6 +151,71 @@ fn run(args: &Args) -> custinsight::Result<()> {
     }
     rfm_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let lifecycle_secs = lifecycle_started.elapsed().as_secs_f64();
+
+    // Segmentation. The personas differ in where they meet us (touchpoint and
+    // purchase channels), so those shares are the features clustered; value
+    // and lifecycle columns describe the segments.
+    let segment_started = Instant::now();
+    let mut features =
+        FeatureMatrix::from_base(base, &FeatureSpec::default(), pop.observation_end)?;
+    features.with_scores(&summary, &scores)?;
+    // A user-supplied column set: each customer's share of touchpoints per channel.
+    let n_channels = base.channels().len();
+    let mut touch = vec![0.0f64; n * n_channels];
+    for (&c, &ch) in base.tp_customer().iter().zip(base.tp_channel_codes()) {
+        touch[c as usize * n_channels + usize::from(ch)] += 1.0;
+    }
+    for row in touch.chunks_mut(n_channels) {
+        let total: f64 = row.iter().sum();
+        if total > 0.0 {
+            row.iter_mut().for_each(|v| *v /= total);
+        }
+    }
+    let mut clustered_on: Vec<String> = features
+        .names()
+        .iter()
+        .filter(|name| name.starts_with("channel_share:"))
+        .cloned()
+        .collect();
+    for (code, channel) in base.channels().iter().enumerate() {
+        let name = format!("touchpoint_share:{channel}");
+        if features.column_index(&name).is_none() {
+            features.push_column(
+                &name,
+                touch
+                    .iter()
+                    .skip(code)
+                    .step_by(n_channels)
+                    .copied()
+                    .collect(),
+            )?;
+            clustered_on.push(name);
+        }
+    }
+    let clustered_names: Vec<&str> = clustered_on.iter().map(String::as_str).collect();
+    let k = pop.truth.persona_names.len();
+    let segment_params = SegmentationParams {
+        kmeans: KMeansParams {
+            seed: args.seed,
+            ..KMeansParams::new(k)
+        },
+        ..SegmentationParams::default()
+    };
+    let clustered = segment_params.cluster(&features.select(&clustered_names)?)?;
+    let clv_column: Vec<f64> = features
+        .column("clv")
+        .map(|c| c.to_vec())
+        .unwrap_or_default();
+    let segmentation = clustered.describe(
+        &features,
+        ProfileContext {
+            value: (!clv_column.is_empty()).then_some(clv_column.as_slice()),
+            stages: None,
+        },
+    )?;
+    let personas: Vec<usize> = pop.truth.persona.iter().map(|&p| usize::from(p)).collect();
+    let agreement = adjusted_rand_index(&segmentation.labels, &personas)?;
+    let segment_secs = segment_started.elapsed().as_secs_f64();
     let truth = pop.truth.purchases;
     let truth_spend = pop.truth.spend;
 
@@ -190,6 +259,17 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 "rfm_segments": rfm_counts.iter().map(|(n, c)| (n.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
                 "top_clv": clv.iter().take(5).map(|&(v, i)| json!({"customer_id": summary.customer_ids[i], "clv": v})).collect::<Vec<_>>(),
                 "seconds": lifecycle_secs,
+            },
+            "segments": {
+                "k": k,
+                "features": clustered_on,
+                "inertia": segmentation.model.kmeans.inertia,
+                "adjusted_rand_index_vs_personas": agreement,
+                "profiles": segmentation.profiles.iter().map(|p| json!({
+                    "id": p.id, "name": p.name, "customers": p.size, "share": p.share,
+                    "value_share": p.value_share, "preferred_channel": p.preferred_channel,
+                })).collect::<Vec<_>>(),
+                "seconds": segment_secs,
             },
             "memory_bytes_per_transaction": memory.bytes_per_transaction,
             "generated_seconds": generated_in.as_secs_f64(),
@@ -310,7 +390,24 @@ fn run(args: &Args) -> custinsight::Result<()> {
     }
     println!();
     println!(
-        "4. Experiment `{}` (naive view; the experiment module evaluates it)",
+        "4. Segments ({:.2} s; k = {k}, one per persona, on {} channel-share features)",
+        segment_secs,
+        clustered_on.len()
+    );
+    for p in &segmentation.profiles {
+        println!(
+            "   {} {:<40} {:>6} customers {:>5.1}%  value share {:>5.1}%",
+            p.id,
+            p.name,
+            p.size,
+            100.0 * p.share,
+            100.0 * p.value_share.unwrap_or(0.0)
+        );
+    }
+    println!("   agreement with the true personas: adjusted Rand index {agreement:.3}");
+    println!();
+    println!(
+        "5. Experiment `{}` (naive view; the experiment module evaluates it)",
         pop.experiment.key
     );
     println!(

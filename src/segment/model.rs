@@ -118,7 +118,8 @@ impl SegmentationParams {
 
 impl Clustered {
     /// Profiles and names the segments of `features` (the rows that were
-    /// clustered) and assembles the model.
+    /// clustered; it may hold more columns than were clustered, to describe the
+    /// segments by them too) and assembles the model.
     ///
     /// # Errors
     /// Errors of [`profile_segments`] (mismatched lengths).
@@ -142,7 +143,11 @@ impl Clustered {
         let names = profiles.iter().map(|p| p.name.clone()).collect();
         Ok(Segmentation {
             model: SegmentationModel {
-                features: features.names().to_vec(),
+                features: transform
+                    .input_names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
                 transform,
                 kmeans: clustering.model,
                 names,

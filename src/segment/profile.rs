@@ -285,7 +285,7 @@ fn z_of(names: &[String], profile: &SegmentProfile, candidates: &[&str]) -> Opti
 /// | a `channel_share:<c>` mean ≥ 0.5 | "<c>-first" |
 ///
 /// Without any of these features the name is the two most distinguishing
-/// features ("high x, low y"); a segment close to the average everywhere is
+/// features ("high x, low y"; a `prefix:value` feature reads as its value); a segment close to the average everywhere is
 /// "typical". Repeated names get " #2", " #3" in segment order.
 pub fn name_segments(names: &[String], profiles: &[SegmentProfile]) -> Vec<String> {
     let mut out: Vec<String> = profiles
@@ -325,7 +325,11 @@ pub fn name_segments(names: &[String], profiles: &[SegmentProfile]) -> Vec<Strin
                     .iter()
                     .filter(|d| d.z.abs() >= NOTABLE && !d.feature.starts_with("channel_share:"))
                     .take(2)
-                    .map(|d| format!("{} {}", if d.z > 0.0 { "high" } else { "low" }, d.feature))
+                    .map(|d| {
+                        // "touchpoint_share:email" reads as "email".
+                        let short = d.feature.rsplit(':').next().unwrap_or(&d.feature);
+                        format!("{} {short}", if d.z > 0.0 { "high" } else { "low" })
+                    })
                     .collect();
                 if notable.is_empty() {
                     "typical".to_owned()
