@@ -56,6 +56,9 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 
+/// Largest feature magnitude accepted: squared distances of 1e150 stay finite.
+const MAX_ABS_VALUE: f64 = 1e150;
+
 /// Rows per chunk: the unit of parallel work and of summation order.
 const CHUNK: usize = 4096;
 
@@ -241,6 +244,15 @@ impl<'a> Rows<'a> {
             Some(s) => Cow::Borrowed(s),
             None => Cow::Owned(x.iter().copied().collect()),
         };
+        // Squared distances of larger values overflow; such features need rescaling first.
+        if let Some(i) = values.iter().position(|v| v.abs() > MAX_ABS_VALUE) {
+            return Err(Error::InvalidInput(format!(
+                "k-means: row {}, column {} is {} (beyond ±1e150; rescale the feature, e.g. standardise it)",
+                i / d,
+                i % d,
+                values[i]
+            )));
+        }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidInput(format!(
                 "k-means: row {}, column {} is {} (features must be finite; impute or drop missing values first)",
@@ -447,8 +459,8 @@ struct Centroids {
     d: usize,
     /// Row-major k × d.
     rows: Vec<f64>,
-    /// Feature-major d × kp (k padded to a multiple of 4 with copies of the
-    /// last centroid), so the loop over centroids vectorises.
+    /// Feature-major d × kp (k padded to a multiple of 4 with infinite
+    /// coordinates, never nearest), so the loop over centroids vectorises.
     by_feature: Vec<f64>,
     kp: usize,
     /// Half the distance from each centroid to its nearest other centroid.
@@ -479,7 +491,11 @@ impl Centroids {
         let (k, d, kp) = (self.k, self.d, self.kp);
         for f in 0..d {
             for j in 0..kp {
-                self.by_feature[f * kp + j] = self.rows[j.min(k - 1) * d + f];
+                self.by_feature[f * kp + j] = if j < k {
+                    self.rows[j * d + f]
+                } else {
+                    f64::INFINITY
+                };
             }
         }
         for j in 0..k {
@@ -511,10 +527,10 @@ impl Centroids {
     fn nearest_two(&self, x: &[f64], scratch: &mut [f64]) -> (usize, f64, f64) {
         // Fixed widths keep the accumulators in registers.
         match self.kp {
-            4 => nearest_two_fixed::<4>(x, &self.by_feature, self.k),
-            8 => nearest_two_fixed::<8>(x, &self.by_feature, self.k),
-            12 => nearest_two_fixed::<12>(x, &self.by_feature, self.k),
-            16 => nearest_two_fixed::<16>(x, &self.by_feature, self.k),
+            4 => nearest_two_fixed::<4>(x, &self.by_feature),
+            8 => nearest_two_fixed::<8>(x, &self.by_feature),
+            12 => nearest_two_fixed::<12>(x, &self.by_feature),
+            16 => nearest_two_fixed::<16>(x, &self.by_feature),
             _ => {
                 self.distances(x, scratch);
                 two_smallest(&scratch[..self.k])
@@ -539,13 +555,10 @@ fn two_smallest(values: &[f64]) -> (usize, f64, f64) {
     (best, d1, d2)
 }
 
-/// [`Centroids::nearest_two`] for `KP` padded centroids.
+/// [`Centroids::nearest_two`] for `KP` padded centroids (padding columns are
+/// infinite, so they are never nearest).
 #[inline]
-fn nearest_two_fixed<const KP: usize>(
-    x: &[f64],
-    by_feature: &[f64],
-    k: usize,
-) -> (usize, f64, f64) {
+fn nearest_two_fixed<const KP: usize>(x: &[f64], by_feature: &[f64]) -> (usize, f64, f64) {
     let mut acc = [0.0f64; KP];
     for (column, &xf) in by_feature.chunks_exact(KP).zip(x) {
         for (a, &c) in acc.iter_mut().zip(column) {
@@ -553,14 +566,20 @@ fn nearest_two_fixed<const KP: usize>(
             *a += t * t;
         }
     }
-    // Branch-free: the minimum, its first index, then the minimum of the rest.
-    let k = k.min(KP);
-    let d1 = acc[..k].iter().fold(f64::INFINITY, |m, &v| m.min(v));
-    let best = acc[..k].iter().position(|&v| v == d1).unwrap_or(0);
-    let d2 = acc[..k].iter().enumerate().fold(
-        f64::INFINITY,
-        |m, (j, &v)| if j == best { m } else { m.min(v) },
-    );
+    // One unrolled scan with selects instead of branches (ties: lowest index).
+    let (mut best, mut d1, mut d2) = (0usize, f64::INFINITY, f64::INFINITY);
+    for (j, &v) in acc.iter().enumerate() {
+        let nearer = v < d1;
+        d2 = if nearer {
+            d1
+        } else if v < d2 {
+            v
+        } else {
+            d2
+        };
+        best = if nearer { j } else { best };
+        d1 = if nearer { v } else { d1 };
+    }
     (best, d1, d2)
 }
 
@@ -661,69 +680,96 @@ impl Chunk {
         algorithm: Algorithm,
         pass: Pass,
     ) {
-        let d = data.d;
-        self.changed = 0;
-        self.inertia = 0.0;
-        if pass == Pass::Update {
-            self.sums.fill(0.0);
-            self.weights.fill(0.0);
-            self.counts.fill(0);
+        // One specialised loop per combination keeps the loop body small.
+        match (algorithm, pass) {
+            (Algorithm::Hamerly, Pass::Update) => self.run::<true, true>(data, cents, moved),
+            (Algorithm::Hamerly, Pass::Finish) => self.run::<true, false>(data, cents, moved),
+            (Algorithm::Lloyd, Pass::Update) => self.run::<false, true>(data, cents, moved),
+            (Algorithm::Lloyd, Pass::Finish) => self.run::<false, false>(data, cents, moved),
         }
-        let fresh = self.fresh && pass == Pass::Update;
-        for r in 0..self.labels.len() {
-            let i = self.start + r;
-            let x = data.row(i);
-            let a = self.labels[r] as usize;
-            let label = match algorithm {
-                Algorithm::Lloyd => {
-                    let (b, _, _) = cents.nearest_two(x, &mut self.scratch);
-                    b
-                }
-                Algorithm::Hamerly => {
-                    let upper = self.upper[r] + moved.own[a];
-                    let lower = self.lower[r] - moved.others[a];
-                    let bound = cents.half_gap[a].max(lower);
-                    if upper <= bound {
+    }
+
+    fn run<const HAMERLY: bool, const UPDATE: bool>(
+        &mut self,
+        data: &Rows<'_>,
+        cents: &Centroids,
+        moved: &Movement,
+    ) {
+        let d = data.d;
+        let n = self.labels.len();
+        let xs = &data.x[self.start * d..(self.start + n) * d];
+        let ws: Option<&[f64]> = data.w.map(|w| &w[self.start..self.start + n]);
+        let fresh = UPDATE && self.fresh;
+        let (own, others, gap) = (&moved.own[..], &moved.others[..], &cents.half_gap[..]);
+        let Chunk {
+            ref mut labels,
+            ref mut upper,
+            ref mut lower,
+            ref mut sums,
+            ref mut weights,
+            ref mut counts,
+            ref mut scratch,
+            ..
+        } = *self;
+        if UPDATE {
+            sums.fill(0.0);
+            weights.fill(0.0);
+            counts.fill(0);
+        }
+        let (mut changed, mut inertia) = (0usize, 0.0f64);
+        let rows = xs
+            .chunks_exact(d)
+            .zip(labels.iter_mut())
+            .zip(upper.iter_mut().zip(lower.iter_mut()));
+        for (r, ((x, slot), (up, lo))) in rows.enumerate() {
+            let a = *slot as usize;
+            let label = if HAMERLY {
+                let bound = gap[a].max(*lo - others[a]);
+                if *up + own[a] <= bound {
+                    a
+                } else {
+                    // Compared squared (bound >= 0), so most rows need no square root.
+                    let tight = squared_distance(x, cents.row(a));
+                    if tight <= bound * bound {
+                        *up = tight.sqrt() - own[a];
                         a
                     } else {
-                        let tight = squared_distance(x, cents.row(a)).sqrt();
-                        if tight <= bound {
-                            self.upper[r] = tight - moved.own[a];
-                            a
-                        } else {
-                            let (b, d1, d2) = cents.nearest_two(x, &mut self.scratch);
-                            self.upper[r] = d1.sqrt() - moved.own[b];
-                            self.lower[r] = d2.sqrt() + moved.others[b];
-                            b
-                        }
+                        let (b, d1, d2) = cents.nearest_two(x, scratch);
+                        *up = d1.sqrt() - own[b];
+                        *lo = d2.sqrt() + others[b];
+                        b
                     }
                 }
+            } else {
+                cents.nearest_two(x, scratch).0
             };
-            let w = data.weight(i);
-            // Only rows that join or change segment touch the sums (and read their values).
-            if pass == Pass::Update && (fresh || label != a) && w > 0.0 {
+            let w = ws.map_or(1.0, |w| w[r]);
+            // Only rows that join or change segment touch the sums.
+            if UPDATE && (fresh || label != a) && w > 0.0 {
                 if !fresh {
-                    for (s, &v) in self.sums[a * d..(a + 1) * d].iter_mut().zip(x) {
+                    for (s, &v) in sums[a * d..(a + 1) * d].iter_mut().zip(x) {
                         *s -= w * v;
                     }
-                    self.weights[a] -= w;
-                    self.counts[a] -= 1;
+                    weights[a] -= w;
+                    counts[a] -= 1;
                 }
-                for (s, &v) in self.sums[label * d..(label + 1) * d].iter_mut().zip(x) {
+                for (s, &v) in sums[label * d..(label + 1) * d].iter_mut().zip(x) {
                     *s += w * v;
                 }
-                self.weights[label] += w;
-                self.counts[label] += 1;
+                weights[label] += w;
+                counts[label] += 1;
             }
             if label != a {
-                self.changed += 1;
-                self.labels[r] = label as u32;
+                changed += 1;
+                *slot = label as u32;
             }
-            if pass == Pass::Finish {
-                self.inertia += w * squared_distance(x, cents.row(label));
+            if !UPDATE {
+                inertia += w * squared_distance(x, cents.row(label));
             }
         }
-        if pass == Pass::Update {
+        self.changed = changed;
+        self.inertia = inertia;
+        if UPDATE {
             self.fresh = false;
         }
     }
