@@ -71,7 +71,7 @@ fn bench(c: &mut Criterion) {
             linfa_clustering::KMeans::params(8)
                 .n_runs(1)
                 .max_n_iterations(10)
-                .tolerance(0.0)
+                .tolerance(f64::MIN_POSITIVE)
                 .fit(&dataset)
                 .expect("fits")
         })
