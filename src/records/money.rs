@@ -130,10 +130,12 @@ impl Money {
         Money { units, currency }
     }
 
-    /// Creates an amount from a decimal string such as `"12.34"` or `"-5"`.
+    /// Creates an amount from a decimal string such as `"12.34"`, `"-5"` or `"1.5e3"`; digits
+    /// beyond the fourth decimal are rounded half to even.
     ///
     /// # Errors
-    /// [`Error::InvalidValue`] for anything [`parse_amount`] rejects.
+    /// [`Error::InvalidValue`] for an empty or malformed number, NaN, infinities, thousands
+    /// separators, or an amount beyond the `i64` range of 1/10,000 units.
     pub fn parse(amount: &str, currency: Currency) -> Result<Self> {
         let units = parse_amount(amount.as_bytes())
             .map_err(|reason| Error::value("amount", amount, reason.to_string()))?;

@@ -282,7 +282,7 @@ fn z_of(names: &[String], profile: &SegmentProfile, candidates: &[&str]) -> Opti
 /// | `frequency` z ≥ 0.5 (and not lapsing) | "loyal" |
 /// | `clv`, `monetary` or `total_spend` z ≥ 0.5 / ≤ −0.5 | "high-value" / "low spend" |
 /// | `recency` z ≤ −0.5 (and nothing above) | "active" |
-/// | a `channel_share:<c>` mean ≥ 0.5 | "<c>-first" |
+/// | a `channel_share:<c>` mean ≥ 0.5 | "`<c>`-first" |
 ///
 /// Without any of these features the name is the two most distinguishing
 /// features ("high x, low y"; a `prefix:value` feature reads as its value); a segment close to the average everywhere is
