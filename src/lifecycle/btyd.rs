@@ -151,7 +151,7 @@ fn discounted_purchases(w: impl Fn(f64) -> f64, clv: &ClvParams) -> f64 {
 /// expectation of a customer alive at T, whose hypergeometric series depends on
 /// `(x, T)` only: it (and the discounted sum customer value needs) is evaluated
 /// once per distinct `(x, T)`, and the closed-form P(alive) once per row.
-fn score_bgnbd<const MODIFIED: bool, const K: usize>(
+fn score_bgnbd<const K: usize, const MODIFIED: bool>(
     p: &[f64; 4],
     horizon: f64,
     customers: &Histories<'_>,
@@ -188,26 +188,6 @@ fn score_bgnbd<const MODIFIED: bool, const K: usize>(
             out,
         );
     });
-}
-
-fn score_bg<const K: usize>(
-    p: &[f64; 4],
-    horizon: f64,
-    customers: &Histories<'_>,
-    value: Option<&ValueRequest<'_>>,
-    out: Outputs<'_, K>,
-) {
-    score_bgnbd::<false, K>(p, horizon, customers, value, out);
-}
-
-fn score_mbg<const K: usize>(
-    p: &[f64; 4],
-    horizon: f64,
-    customers: &Histories<'_>,
-    value: Option<&ValueRequest<'_>>,
-    out: Outputs<'_, K>,
-) {
-    score_bgnbd::<true, K>(p, horizon, customers, value, out);
 }
 
 /// Pareto/NBD scoring: P(alive) needs a hypergeometric function of the whole
@@ -255,7 +235,7 @@ macro_rules! btyd_model {
     (
         $(#[$pmeta:meta])* $params:ident,
         $(#[$mmeta:meta])* $model:ident,
-        $name:literal, $module:ident, $likelihood:expr, $scorer:ident,
+        $name:literal, $module:ident, $likelihood:expr, $scorer:ident $(<$modified:literal>)?,
         [$p0:ident, $p1:ident, $p2:ident, $p3:ident]
     ) => {
         $(#[$pmeta])*
@@ -358,7 +338,7 @@ macro_rules! btyd_model {
             pub fn score(&self, summary: &Summary, horizon: f64) -> Scores {
                 let n = summary.len();
                 let (mut p_alive, mut expected_purchases) = (vec![0.0; n], vec![0.0; n]);
-                $scorer::<2>(
+                $scorer::<2 $(, $modified)?>(
                     &self.params(),
                     horizon,
                     &summary.histories(),
@@ -410,7 +390,7 @@ macro_rules! btyd_model {
                 out: [&mut [f64]; 2],
             ) -> Result<()> {
                 check_scoring(customers, &[out[0].len(), out[1].len()], None)?;
-                $scorer::<2>(&self.params(), horizon, customers, None, out);
+                $scorer::<2 $(, $modified)?>(&self.params(), horizon, customers, None, out);
                 Ok(())
             }
 
@@ -432,7 +412,7 @@ macro_rules! btyd_model {
             ) -> Result<()> {
                 let lengths = [out[0].len(), out[1].len(), out[2].len()];
                 let value = check_scoring(customers, &lengths, Some((spend, clv)))?;
-                $scorer::<3>(&self.params(), horizon, customers, value.as_ref(), out);
+                $scorer::<3 $(, $modified)?>(&self.params(), horizon, customers, value.as_ref(), out);
                 Ok(())
             }
         }
@@ -444,7 +424,7 @@ btyd_model!(
     BgNbdParams,
     /// A fitted BG/NBD model (parameters named as the paper and lifetimes).
     BgNbdModel,
-    "BG/NBD", bgnbd, models::bgnbd::Fast::<false>, score_bg, [r, alpha, a, b]
+    "BG/NBD", bgnbd, models::bgnbd::Fast::<false>, score_bgnbd<false>, [r, alpha, a, b]
 );
 
 btyd_model!(
@@ -452,7 +432,7 @@ btyd_model!(
     MbgNbdParams,
     /// A fitted MBG/NBD model.
     MbgNbdModel,
-    "MBG/NBD", mbgnbd, models::bgnbd::Fast::<true>, score_mbg, [r, alpha, a, b]
+    "MBG/NBD", mbgnbd, models::bgnbd::Fast::<true>, score_bgnbd<true>, [r, alpha, a, b]
 );
 
 btyd_model!(

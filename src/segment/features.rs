@@ -743,40 +743,33 @@ fn first_repeat<T: std::hash::Hash + Eq + std::fmt::Display>(list: &[T]) -> Opti
 
 /// Channels with at least one purchase, in enum order.
 fn purchase_channels(base: &CustomerBase) -> Vec<Channel> {
-    let mut seen = vec![false; base.channels().len()];
-    for (&code, &refund) in base.tx_channel_codes().iter().zip(base.tx_is_refund()) {
-        if refund {
-            continue;
-        }
-        if let Some(s) = seen.get_mut(code as usize) {
-            *s = true;
-        }
-    }
-    let mut levels: Vec<Channel> = base
-        .channels()
+    let codes = base
+        .tx_channel_codes()
         .iter()
-        .zip(&seen)
-        .filter(|(_, s)| **s)
-        .map(|(c, _)| c.clone())
-        .collect();
-    levels.sort();
-    levels
+        .zip(base.tx_is_refund())
+        .filter(|(_, refund)| !**refund)
+        .map(|(&code, _)| code);
+    used_levels(base.channels(), codes)
 }
 
 /// Kinds with at least one touchpoint, in enum order.
 fn touchpoint_kinds(base: &CustomerBase) -> Vec<TouchpointKind> {
-    let mut seen = vec![false; base.kinds().len()];
-    for &code in base.tp_kind_codes() {
-        if let Some(s) = seen.get_mut(code as usize) {
+    used_levels(base.kinds(), base.tp_kind_codes().iter().copied())
+}
+
+/// The labels whose codes occur, sorted.
+fn used_levels<T: Clone + Ord>(labels: &[T], codes: impl Iterator<Item = u16>) -> Vec<T> {
+    let mut seen = vec![false; labels.len()];
+    for code in codes {
+        if let Some(s) = seen.get_mut(usize::from(code)) {
             *s = true;
         }
     }
-    let mut levels: Vec<TouchpointKind> = base
-        .kinds()
+    let mut levels: Vec<T> = labels
         .iter()
         .zip(&seen)
         .filter(|(_, s)| **s)
-        .map(|(k, _)| k.clone())
+        .map(|(l, _)| l.clone())
         .collect();
     levels.sort();
     levels
