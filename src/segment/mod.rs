@@ -22,7 +22,9 @@
 //! 5. [`profile`]: size, value share, feature means, medians and z-scores,
 //!    distinguishing features, stage mix, preferred channel and a generated
 //!    name for every segment.
-//! 6. [`stability`] and [`model`]: a persisted model (transform, centroids,
+//! 6. [`soft`]: soft membership from a Gaussian mixture and DBSCAN outliers,
+//!    with linfa-clustering.
+//! 7. [`stability`] and [`model`]: a persisted model (transform, centroids,
 //!    names) that assigns new customers, and refits whose segment ids keep
 //!    their meaning (Hungarian matching of centroids) with the migration of
 //!    customers between the two.
@@ -56,4 +58,5 @@ pub mod model;
 pub mod profile;
 pub mod scale;
 pub mod select_k;
+pub mod soft;
 pub mod stability;
