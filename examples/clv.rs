@@ -34,7 +34,7 @@ enum Model {
 
 /// Fit BTYD models and value customers, or build RFM summaries from transactions.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Summary CSV with customer_id,frequency,recency,T (and optionally monetary_value).
     #[arg(long, conflicts_with = "transactions")]

@@ -26,7 +26,7 @@ use serde_json::json;
 ///
 /// The format follows the file extension: .jsonl/.ndjson/.json are JSON Lines, anything else CSV.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Transactions file: customer_id,order_id,timestamp,amount,currency,channel (plus optional is_refund, store).
     #[arg(long)]

@@ -29,7 +29,7 @@ use serde_json::json;
 
 /// Generate a synthetic customer population and run every step of the loop on it.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Number of customers to generate.
     #[arg(long, default_value_t = 20_000)]

@@ -31,7 +31,7 @@ use serde_json::json;
 
 /// Segment customers with k-means and describe the segments.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Input CSV: header row, numeric feature columns, optional customer_id column.
     #[arg(long)]
