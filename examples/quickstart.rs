@@ -206,11 +206,28 @@ fn run(args: &Args) -> custinsight::Result<()> {
         .column("clv")
         .map(|c| c.to_vec())
         .unwrap_or_default();
+    // Lifecycle stage per feature row (customers without a purchase are prospects).
+    let stage_of: std::collections::HashMap<&str, Stage> = summary
+        .customer_ids
+        .iter()
+        .map(String::as_str)
+        .zip(stages.iter().copied())
+        .collect();
+    let row_stages: Vec<Stage> = features
+        .customer_ids()
+        .iter()
+        .map(|id| {
+            stage_of
+                .get(id.as_str())
+                .copied()
+                .unwrap_or(Stage::Prospect)
+        })
+        .collect();
     let segmentation = clustered.describe(
         &features,
         ProfileContext {
             value: (!clv_column.is_empty()).then_some(clv_column.as_slice()),
-            stages: None,
+            stages: Some(&row_stages),
         },
     )?;
     let personas: Vec<usize> = pop.truth.persona.iter().map(|&p| usize::from(p)).collect();
@@ -268,6 +285,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 "profiles": segmentation.profiles.iter().map(|p| json!({
                     "id": p.id, "name": p.name, "customers": p.size, "share": p.share,
                     "value_share": p.value_share, "preferred_channel": p.preferred_channel,
+                    "stage_mix": p.stage_mix.as_ref().map(|mix| Stage::ALL.iter().zip(mix).map(|(s, &c)| (s.as_str().to_owned(), json!(c))).collect::<serde_json::Map<_, _>>()),
                 })).collect::<Vec<_>>(),
                 "seconds": segment_secs,
             },
@@ -395,8 +413,20 @@ fn run(args: &Args) -> custinsight::Result<()> {
         clustered_on.len()
     );
     for p in &segmentation.profiles {
+        // The most common lifecycle stage in the segment.
+        let main_stage = p
+            .stage_mix
+            .as_ref()
+            .and_then(|mix| {
+                mix.iter()
+                    .enumerate()
+                    .max_by_key(|&(i, &c)| (c, std::cmp::Reverse(i)))
+                    .map(|(i, &c)| (Stage::ALL[i], c))
+            })
+            .map(|(s, c)| format!("{} {:.0}%", s.as_str(), 100.0 * share(c, p.size)))
+            .unwrap_or_default();
         println!(
-            "   {} {:<40} {:>6} customers {:>5.1}%  value share {:>5.1}%",
+            "   {} {:<40} {:>6} customers {:>5.1}%  value share {:>5.1}%  mostly {main_stage}",
             p.id,
             p.name,
             p.size,
