@@ -150,13 +150,13 @@ impl<'a> Histories<'a> {
     pub fn slice(&self, range: std::ops::Range<usize>) -> Histories<'a> {
         let end = range.end.min(self.len());
         let start = range.start.min(end);
+        // Each column is cut within its own length, so mismatched columns cannot panic here.
+        let cut = |c: &'a [f64]| &c[start.min(c.len())..end.min(c.len())];
         Histories {
-            frequency: &self.frequency[start..end],
-            recency: &self.recency[start.min(self.recency.len())..end.min(self.recency.len())],
-            age: &self.age[start.min(self.age.len())..end.min(self.age.len())],
-            monetary_value: self
-                .monetary_value
-                .map(|m| &m[start.min(m.len())..end.min(m.len())]),
+            frequency: cut(self.frequency),
+            recency: cut(self.recency),
+            age: cut(self.age),
+            monetary_value: self.monetary_value.map(cut),
         }
     }
 }
