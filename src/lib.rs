@@ -62,6 +62,7 @@
 pub mod error;
 pub mod ingest;
 pub mod lifecycle;
+mod parallel;
 pub mod records;
 pub mod segment;
 pub mod store;

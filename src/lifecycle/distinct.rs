@@ -101,7 +101,7 @@ pub(crate) fn fill_by_distinct_key<const N: usize, const K: usize, V: Send + Syn
         }
     };
     let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
-    let chunks: Vec<Chunk<N>> = par_map(&starts, |&s| local(s));
+    let chunks: Vec<Chunk<N>> = crate::parallel::map_slice(&starts, |&s| local(s));
 
     // Per shard: its distinct keys' values and, chunk after chunk, the index of
     // each bucketed key's value.
@@ -126,7 +126,7 @@ pub(crate) fn fill_by_distinct_key<const N: usize, const K: usize, V: Send + Syn
         (values, index)
     };
     let shard_ids: Vec<usize> = (0..SHARDS).collect();
-    let shards: Vec<(Vec<V>, Vec<u32>)> = par_map(&shard_ids, shard);
+    let shards: Vec<(Vec<V>, Vec<u32>)> = crate::parallel::map_slice(&shard_ids, shard);
 
     // Where each chunk's keys start in each shard's index.
     let mut offsets = vec![[0usize; SHARDS]; chunks.len()];
@@ -169,18 +169,6 @@ pub(crate) fn fill_by_distinct_key<const N: usize, const K: usize, V: Send + Syn
     }
     #[cfg(not(feature = "parallel"))]
     parts.into_iter().enumerate().for_each(fill_chunk);
-}
-
-fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        items.par_iter().map(f).collect()
-    }
-    #[cfg(not(feature = "parallel"))]
-    {
-        items.iter().map(f).collect()
-    }
 }
 
 #[cfg(test)]

@@ -102,13 +102,7 @@ fn total<const N: usize, L: Likelihood<N>>(
         (value, grad)
     };
     let starts: Vec<usize> = (0..order.len()).step_by(CHUNK).collect();
-    #[cfg(feature = "parallel")]
-    let parts: Vec<(f64, [f64; N])> = {
-        use rayon::prelude::*;
-        starts.par_iter().map(|&s| chunk_sum(s)).collect()
-    };
-    #[cfg(not(feature = "parallel"))]
-    let parts: Vec<(f64, [f64; N])> = starts.iter().map(|&s| chunk_sum(s)).collect();
+    let parts: Vec<(f64, [f64; N])> = crate::parallel::map_slice(&starts, |&s| chunk_sum(s));
     let mut value = 0.0;
     let mut grad = [0.0; N];
     for (v, g) in parts {

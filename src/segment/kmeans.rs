@@ -341,19 +341,6 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     (acc[0] + acc[2]) + (acc[1] + acc[3])
 }
 
-/// Maps `f` over chunk indices in parallel (fixed chunks, results in order).
-fn map_chunks<T: Send>(n_chunks: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        (0..n_chunks).into_par_iter().map(f).collect()
-    }
-    #[cfg(not(feature = "parallel"))]
-    {
-        (0..n_chunks).map(f).collect()
-    }
-}
-
 /// Draws a row with probability proportional to `mass` (non-negative, positive
 /// total), given per-chunk totals; deterministic for a uniform `u` in [0, 1).
 fn draw(data: &Rows<'_>, mass: &[f64], chunk_totals: &[f64], u: f64) -> usize {
@@ -393,7 +380,7 @@ fn initial_centroids(data: &Rows<'_>, k: usize, init: Init, rng: &mut ChaCha8Rng
     let n_chunks = data.n_chunks();
     let weights: Vec<f64> = (0..data.n).map(|i| data.weight(i)).collect();
     let weight_totals: Vec<f64> =
-        map_chunks(n_chunks, |c| data.chunk_range(c).map(|i| weights[i]).sum());
+        crate::parallel::map_range(n_chunks, |c| data.chunk_range(c).map(|i| weights[i]).sum());
     let first = draw(data, &weights, &weight_totals, rng.r#gen::<f64>());
     let mut centroids = Vec::with_capacity(k * d);
     centroids.extend_from_slice(data.row(first));
@@ -404,7 +391,7 @@ fn initial_centroids(data: &Rows<'_>, k: usize, init: Init, rng: &mut ChaCha8Rng
     let mut candidates = vec![0usize; trials];
     for _ in 1..k {
         let totals: Vec<f64> =
-            map_chunks(n_chunks, |c| data.chunk_range(c).map(|i| closest[i]).sum());
+            crate::parallel::map_range(n_chunks, |c| data.chunk_range(c).map(|i| closest[i]).sum());
         let potential: f64 = totals.iter().sum();
         for slot in candidates.iter_mut() {
             *slot = if potential > 0.0 {
@@ -415,7 +402,7 @@ fn initial_centroids(data: &Rows<'_>, k: usize, init: Init, rng: &mut ChaCha8Rng
             };
         }
         // Potential after adding each candidate, summed per chunk in order.
-        let parts: Vec<Vec<f64>> = map_chunks(n_chunks, |c| {
+        let parts: Vec<Vec<f64>> = crate::parallel::map_range(n_chunks, |c| {
             let mut pot = vec![0.0; trials];
             for i in data.chunk_range(c) {
                 for (t, &cand) in candidates.iter().enumerate() {
@@ -1028,7 +1015,7 @@ fn assign(centroids: &Array2<f64>, data: &Rows<'_>) -> Vec<usize> {
         centroids.nrows(),
         centroids.ncols(),
     );
-    let parts: Vec<Vec<usize>> = map_chunks(data.n_chunks(), |c| {
+    let parts: Vec<Vec<usize>> = crate::parallel::map_range(data.n_chunks(), |c| {
         let mut scratch = vec![0.0; cents.kp];
         data.chunk_range(c)
             .map(|i| cents.nearest_two(data.row(i), &mut scratch).0)
@@ -1086,7 +1073,7 @@ impl KMeans {
                 self.k()
             )));
         }
-        let parts: Vec<f64> = map_chunks(data.n_chunks(), |c| {
+        let parts: Vec<f64> = crate::parallel::map_range(data.n_chunks(), |c| {
             data.chunk_range(c)
                 .map(|i| {
                     let centroid = self.centroids.row(labels[i]);

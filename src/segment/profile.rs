@@ -104,21 +104,6 @@ fn population_moments(values: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Median of finite values (the mean of the two middle values for an even count); 0 when none.
-fn median(mut v: Vec<f64>) -> f64 {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        0.5 * (v[m - 1] + v[m])
-    }
-}
-
 /// Profiles every segment and names it.
 ///
 /// # Errors
@@ -194,7 +179,7 @@ pub fn profile_segments(input: &ProfileInput<'_>) -> Result<Vec<SegmentProfile>>
             } else {
                 0.0
             };
-            med[f] = median(column);
+            med[f] = super::scale::median(&column).unwrap_or(0.0);
         }
         let mut order: Vec<usize> = (0..p).collect();
         // Largest |z| first; ties by column order.

@@ -519,19 +519,6 @@ impl TryFrom<RawFittedTransform> for FittedTransform {
     }
 }
 
-/// Maps `f` over `items`, in parallel with the `parallel` feature (same result either way).
-fn map_all<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        items.par_iter().map(f).collect()
-    }
-    #[cfg(not(feature = "parallel"))]
-    {
-        items.iter().map(f).collect()
-    }
-}
-
 impl FittedTransform {
     /// Fits `spec` to every column of `m` (see the module docs).
     ///
@@ -559,7 +546,7 @@ impl FittedTransform {
                 (j, name, steps.as_slice())
             })
             .collect();
-        let columns = map_all(&jobs, |&(j, name, steps)| {
+        let columns = crate::parallel::map_slice(&jobs, |&(j, name, steps)| {
             let column = values.column(j).to_vec();
             fit_column(name, column, steps, spec.missing)
         })
@@ -700,7 +687,8 @@ impl FittedTransform {
             .collect::<Result<Vec<_>>>()?;
         let values = m.values();
         let reject = self.missing == Missing::Reject;
-        let transformed = map_all(&jobs, |&(c, j)| apply_column(c, values.column(j)));
+        let transformed =
+            crate::parallel::map_slice(&jobs, |&(c, j)| apply_column(c, values.column(j)));
         let mut outputs: Vec<Vec<f64>> = Vec::new();
         let mut report = ApplyReport::default();
         for ((c, _), (column, indicator, missing)) in jobs.iter().zip(transformed) {

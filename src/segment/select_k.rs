@@ -526,13 +526,7 @@ fn chunked_sum(n: usize, width: usize, fill: impl Fn(Range<usize>, &mut [f64]) +
         fill(s..(s + chunk).min(n), &mut acc);
         acc
     };
-    #[cfg(feature = "parallel")]
-    let parts: Vec<Vec<f64>> = {
-        use rayon::prelude::*;
-        starts.par_iter().map(part).collect()
-    };
-    #[cfg(not(feature = "parallel"))]
-    let parts: Vec<Vec<f64>> = starts.iter().map(part).collect();
+    let parts: Vec<Vec<f64>> = crate::parallel::map_slice(&starts, part);
     let mut total = vec![0.0; width];
     for p in parts {
         for (t, v) in total.iter_mut().zip(p) {
@@ -615,13 +609,7 @@ fn silhouette_exact(x: ArrayView2<f64>, clusters: &Clusters) -> f64 {
         total
     };
     let starts: Vec<usize> = (0..n).step_by(SILHOUETTE_BLOCK).collect();
-    #[cfg(feature = "parallel")]
-    let parts: Vec<f64> = {
-        use rayon::prelude::*;
-        starts.par_iter().map(block_sum).collect()
-    };
-    #[cfg(not(feature = "parallel"))]
-    let parts: Vec<f64> = starts.iter().map(block_sum).collect();
+    let parts: Vec<f64> = crate::parallel::map_slice(&starts, block_sum);
     parts.iter().sum::<f64>() / n as f64
 }
 
