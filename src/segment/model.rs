@@ -191,6 +191,13 @@ impl SegmentationModel {
         params: &SegmentationParams,
         context: ProfileContext<'_>,
     ) -> Result<Refit> {
+        if params.kmeans.k < self.k() {
+            return Err(Error::InvalidInput(format!(
+                "segmentation refit: k = {} would retire segment ids; refit with k >= {}",
+                params.kmeans.k,
+                self.k()
+            )));
+        }
         let fresh = params.fit(features, context)?;
         let previous_space = self.transform.apply(features)?;
         let x = previous_space.values();
@@ -215,42 +222,28 @@ impl SegmentationModel {
         }
         let matching = match_segments(self.kmeans.centroids.view(), sums.view())?;
         let stable_labels = matching.apply(&fresh.labels)?;
-        let previous_labels = self.predict(features)?;
+        // The previous model's segments, from the rows already in its space.
+        let previous_labels = self.kmeans.predict_rows(x)?;
         let k_stable = matching.k_stable();
         let migration = migration_matrix(&previous_labels, &stable_labels, self.k(), k_stable)?;
-        // Reorder the refit's centroids, names and profiles by stable id.
-        let mut order = vec![usize::MAX; k_stable];
+        // Reorder the refit's centroids, names and profiles by stable id (no
+        // gaps: the refit has at least as many segments as this model).
+        let mut order = vec![0usize; k_stable];
         for (raw, &stable) in matching.relabel.iter().enumerate() {
             order[stable] = raw;
         }
-        let present: Vec<usize> = order.iter().copied().filter(|&r| r != usize::MAX).collect();
         let model = &fresh.model;
-        let mut centroids =
-            ndarray::Array2::<f64>::zeros((k_stable, model.kmeans.centroids.ncols()));
-        let mut names = vec![String::new(); k_stable];
-        let mut weights = vec![0.0; k_stable];
-        let mut profiles = Vec::with_capacity(present.len());
-        for (stable, &raw) in order.iter().enumerate() {
-            if raw == usize::MAX {
-                // A retired id (the refit has fewer segments): reported below.
-                continue;
-            }
-            centroids
-                .row_mut(stable)
-                .assign(&model.kmeans.centroids.row(raw));
-            names[stable] = model.names[raw].clone();
-            weights[stable] = model.kmeans.weights[raw];
-            let mut p = fresh.profiles[raw].clone();
-            p.id = stable;
-            profiles.push(p);
-        }
-        if present.len() != k_stable {
-            return Err(Error::InvalidInput(format!(
-                "segmentation refit: {} of {k_stable} stable ids have no segment; refit with k >= {}",
-                k_stable - present.len(),
-                self.k()
-            )));
-        }
+        let centroids = model.kmeans.centroids.select(ndarray::Axis(0), &order);
+        let names = order.iter().map(|&raw| model.names[raw].clone()).collect();
+        let weights = order.iter().map(|&raw| model.kmeans.weights[raw]).collect();
+        let profiles = order
+            .iter()
+            .enumerate()
+            .map(|(stable, &raw)| SegmentProfile {
+                id: stable,
+                ..fresh.profiles[raw].clone()
+            })
+            .collect();
         let kmeans = KMeans {
             centroids,
             weights,
