@@ -69,30 +69,27 @@ pub(crate) fn fill_by_distinct_key<const N: usize, const K: usize, V: Send + Syn
     debug_assert!(u32::try_from(n).is_ok() && out.iter().all(|o| o.len() == n));
     let local = |start: usize| {
         let end = (start + CHUNK).min(n);
-        let mut table: HashTable<(u64, u32)> = HashTable::new();
-        let mut distinct: Vec<[u64; N]> = Vec::new();
+        let mut table: HashTable<u32> = HashTable::new();
+        // Distinct keys in order of first appearance, with their hashes.
+        let mut distinct: Vec<([u64; N], u64)> = Vec::new();
         let slot = (start..end)
             .map(|i| {
                 let k = key(i);
                 let h = hash_key(&k);
-                match table.find(h, |&(_, j)| distinct[j as usize] == k) {
-                    Some(&(_, j)) => j,
+                match table.find(h, |&j| distinct[j as usize].0 == k) {
+                    Some(&j) => j,
                     None => {
                         let j = distinct.len() as u32;
-                        distinct.push(k);
-                        table.insert_unique(h, (h, j), |&(h, _)| h);
+                        distinct.push((k, h));
+                        table.insert_unique(h, j, |&j| distinct[j as usize].1);
                         j
                     }
                 }
             })
             .collect();
         let mut buckets = vec![Vec::new(); SHARDS];
-        for (h, j) in table.into_iter() {
-            buckets[shard_of(h)].push((distinct[j as usize], j));
-        }
-        // The table's order is arbitrary; sort so that shards see keys in a fixed order.
-        for b in &mut buckets {
-            b.sort_unstable_by_key(|&(_, j)| j);
+        for (j, &(k, h)) in distinct.iter().enumerate() {
+            buckets[shard_of(h)].push((k, j as u32));
         }
         Chunk {
             buckets,
