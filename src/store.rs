@@ -24,11 +24,14 @@ pub use builder::{CustomerBaseBuilder, TransactionRef};
 pub(crate) use intern::{Dictionary, Interner, StrArena};
 
 use crate::records::{
-    Channel, Currency, Customer, LineItem, Money, Purpose, Touchpoint, TouchpointKind, Transaction,
+    Channel, Currency, Customer, JourneyStage, LineItem, Money, Purpose, Touchpoint,
+    TouchpointKind, Transaction,
 };
 
 /// Marker for an absent optional dictionary reference (store, campaign, …).
 pub(crate) const NONE_U32: u32 = u32::MAX;
+/// The `content_stage` code of a touchpoint without one.
+pub(crate) const NO_STAGE: u8 = u8::MAX;
 
 /// Converts a timestamp to the store's microsecond representation.
 pub fn to_micros(ts: Timestamp) -> i64 {
@@ -75,6 +78,8 @@ pub(crate) struct TouchpointTable {
     pub(crate) cost_units: Vec<i64>,
     pub(crate) cost_currency: Vec<u16>,
     pub(crate) session: Vec<u32>,
+    /// [`JourneyStage`] index the content was made for; [`NO_STAGE`] when unknown.
+    pub(crate) content_stage: Vec<u8>,
 }
 
 /// Heap memory used by a [`CustomerBase`], by part.
@@ -295,6 +300,53 @@ impl CustomerBase {
         &self.tp.kind
     }
 
+    /// Campaign code of every touchpoint row (`u32::MAX` for none); decode with [`CustomerBase::campaign`].
+    pub fn tp_campaign_codes(&self) -> &[u32] {
+        &self.tp.campaign
+    }
+
+    /// Topic code of every touchpoint row (`u32::MAX` for none); decode with [`CustomerBase::topic`].
+    pub fn tp_topic_codes(&self) -> &[u32] {
+        &self.tp.topic
+    }
+
+    /// Cost of touchpoint row `i`, if known.
+    pub fn tp_cost(&self, i: usize) -> Option<Money> {
+        let units = *self.tp.cost_units.get(i)?;
+        if units == i64::MIN {
+            return None;
+        }
+        let currency = *self.currencies.get(*self.tp.cost_currency.get(i)?)?;
+        Some(Money::from_units(units, currency))
+    }
+
+    /// The journey stage touchpoint row `i`'s content was made for, if known.
+    pub fn tp_content_stage(&self, i: usize) -> Option<JourneyStage> {
+        JourneyStage::ALL
+            .get(*self.tp.content_stage.get(i)? as usize)
+            .copied()
+    }
+
+    /// The campaign name for a campaign code.
+    pub fn campaign(&self, code: u32) -> Option<&str> {
+        ((code as usize) < self.campaigns.len()).then(|| self.campaigns.resolve(code))
+    }
+
+    /// Number of distinct campaigns (codes are `0..n_campaigns()`).
+    pub fn n_campaigns(&self) -> usize {
+        self.campaigns.len()
+    }
+
+    /// The topic for a topic code.
+    pub fn topic(&self, code: u32) -> Option<&str> {
+        ((code as usize) < self.topics.len()).then(|| self.topics.resolve(code))
+    }
+
+    /// Number of distinct topics (codes are `0..n_topics()`).
+    pub fn n_topics(&self) -> usize {
+        self.topics.len()
+    }
+
     /// The channel for a channel code.
     pub fn channel(&self, code: u16) -> Option<&Channel> {
         self.channels.get(code)
@@ -375,6 +427,9 @@ impl CustomerBase {
             topic: opt(&self.topics, *t.topic.get(i)?),
             cost,
             session_id: opt(&self.sessions, *t.session.get(i)?),
+            content_stage: JourneyStage::ALL
+                .get(*t.content_stage.get(i)? as usize)
+                .copied(),
         })
     }
 
@@ -416,6 +471,7 @@ impl CustomerBase {
             + vec_bytes(&p.cost_units)
             + vec_bytes(&p.cost_currency)
             + vec_bytes(&p.session)
+            + vec_bytes(&p.content_stage)
             + self.campaigns.heap_bytes()
             + self.topics.heap_bytes()
             + self.sessions.heap_bytes();

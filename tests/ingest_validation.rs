@@ -1025,6 +1025,35 @@ fn touchpoints_json_lines() {
     assert_eq!(base.touchpoint(0).unwrap(), got[0]);
 }
 
+#[test]
+fn touchpoint_content_stage_is_parsed_and_unknown_stages_are_rejected() {
+    let input = b"customer_id,timestamp,channel,kind,content_stage\n\
+                  k1,2024-01-01T10:00:00Z,email,open,Onboarding\n\
+                  k1,2024-01-02T10:00:00Z,email,open,someday\n\
+                  k1,2024-01-03T10:00:00Z,email,open,\n";
+    let (got, report) = ingest_touchpoints(Format::Csv, input, &lenient());
+    assert_eq!((report.rows, report.accepted, report.rejected), (3, 2, 1));
+    assert_rejection(
+        &report,
+        0,
+        3,
+        "content_stage",
+        "unknown journey stage `someday`",
+    );
+    assert_eq!(got[0].content_stage, Some(JourneyStage::Adoption));
+    assert_eq!(got[1].content_stage, None);
+
+    let mut loader = Loader::new(lenient());
+    loader.touchpoints(Format::Csv, &input[..], "tp").unwrap();
+    let (base, _) = loader.finish().unwrap();
+    assert_eq!(base.tp_content_stage(0), Some(JourneyStage::Adoption));
+    assert_eq!(base.touchpoint(0).unwrap(), got[0]);
+    let mut csv = Vec::new();
+    base.write_touchpoints_csv(&mut csv).unwrap();
+    let (back, _) = ingest_touchpoints(Format::Csv, &csv, &lenient());
+    assert_eq!(back, got);
+}
+
 // ---------------------------------------------------------------- consents
 
 #[test]

@@ -39,7 +39,7 @@
 //! birth_date, gender, address_line1, address_line2, city, postcode, country,
 //! language, created_at, source, source_key`; every other column becomes a
 //! free attribute. Touchpoints: `customer_id, timestamp, channel, kind`,
-//! optional `campaign, topic, cost, cost_currency, session_id`. Consent:
+//! optional `campaign, topic, cost, cost_currency, session_id, content_stage`. Consent:
 //! `customer_id, purpose, status, timestamp`, optional `channel` (blank or
 //! `all` for every channel). JSON Lines objects use the same names; a
 //! transaction may carry `line_items: [{product_id, category, quantity,

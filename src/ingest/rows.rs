@@ -13,7 +13,8 @@ use super::parse::{parse_date, parse_flag, parse_timestamp};
 use super::{IngestOptions, LabelPolicy};
 use crate::records::{
     AttributeValue, Channel, ConsentEvent, ConsentStatus, Currency, Customer, CustomerId, Gender,
-    LineItem, Money, Pii, Profile, Purpose, SourceRecord, Touchpoint, TouchpointKind, parse_amount,
+    JourneyStage, LineItem, Money, Pii, Profile, Purpose, SourceRecord, Touchpoint, TouchpointKind,
+    parse_amount,
 };
 use crate::store::TransactionRef;
 
@@ -21,7 +22,7 @@ use crate::store::TransactionRef;
 pub(crate) type Field = usize;
 
 /// Every canonical field name, indexed by [`Field`].
-pub(crate) const FIELD_NAMES: [&str; 32] = [
+pub(crate) const FIELD_NAMES: [&str; 33] = [
     "customer_id",
     "order_id",
     "timestamp",
@@ -54,6 +55,7 @@ pub(crate) const FIELD_NAMES: [&str; 32] = [
     "session_id",
     "purpose",
     "status",
+    "content_stage",
 ];
 
 pub(crate) const CUSTOMER_ID: Field = 0;
@@ -88,6 +90,7 @@ pub(crate) const COST_CURRENCY: Field = 28;
 pub(crate) const SESSION_ID: Field = 29;
 pub(crate) const PURPOSE: Field = 30;
 pub(crate) const STATUS: Field = 31;
+pub(crate) const CONTENT_STAGE: Field = 32;
 
 /// The canonical name of a field.
 pub(crate) fn name(field: Field) -> &'static str {
@@ -458,6 +461,7 @@ pub(crate) const TOUCHPOINT_FIELDS: &[Field] = &[
     COST,
     COST_CURRENCY,
     SESSION_ID,
+    CONTENT_STAGE,
 ];
 
 pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Touchpoint> {
@@ -488,6 +492,19 @@ pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<To
     tp.topic = trimmed(row, TOPIC)?;
     tp.cost = cost;
     tp.session_id = trimmed(row, SESSION_ID)?;
+    // Stages are an ordered ladder, so an unknown one cannot be kept as `Other`.
+    tp.content_stage = match opt(row, CONTENT_STAGE)? {
+        Some(raw) if !raw.trim().is_empty() => Some(JourneyStage::parse_known(&raw).ok_or_else(|| {
+            RowProblem::new(
+                "content_stage",
+                format!(
+                    "unknown journey stage `{}` (need, research, decision, adoption, usage, advocacy)",
+                    raw.trim()
+                ),
+            )
+        })?),
+        _ => None,
+    };
     Ok(tp)
 }
 

@@ -17,5 +17,5 @@ pub use customer::{AttributeValue, Customer, Gender, Pii, Profile};
 pub use ids::{CustomerId, SourceRecord};
 pub(crate) use money::parse_amount;
 pub use money::{AMOUNT_SCALE, Currency, Money, format_units};
-pub use touchpoint::{Channel, Touchpoint, TouchpointKind};
+pub use touchpoint::{Channel, JourneyStage, Touchpoint, TouchpointKind};
 pub use transaction::{LineItem, Transaction};

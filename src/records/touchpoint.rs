@@ -106,6 +106,81 @@ impl TouchpointKind {
     }
 }
 
+/// Where a customer stands in their journey with the business, in order.
+///
+/// The stages follow the customer-journey model used in marketing practice
+/// (e.g. Lemon & Verhoef 2016, "Understanding customer experience throughout
+/// the customer journey"): a need arises, the customer researches, decides,
+/// adopts (first purchase and onboarding), uses, and may become an advocate.
+/// Touchpoint content can be made for one stage
+/// ([`Touchpoint::content_stage`]), and
+/// [`touchpoints::stage`](crate::touchpoints::stage) places each customer in one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JourneyStage {
+    /// A need or interest arises; first contacts, no research yet.
+    Need,
+    /// Information search: product views, comparisons, reviews.
+    Research,
+    /// Purchase intent: cart, inquiry, configurator.
+    Decision,
+    /// First purchase and onboarding.
+    Adoption,
+    /// Repeat use and purchases.
+    Usage,
+    /// Reviews written and referrals.
+    Advocacy,
+}
+
+impl JourneyStage {
+    /// Every stage, in journey order.
+    pub const ALL: [JourneyStage; 6] = [
+        JourneyStage::Need,
+        JourneyStage::Research,
+        JourneyStage::Decision,
+        JourneyStage::Adoption,
+        JourneyStage::Usage,
+        JourneyStage::Advocacy,
+    ];
+
+    /// The snake_case label.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            JourneyStage::Need => "need",
+            JourneyStage::Research => "research",
+            JourneyStage::Decision => "decision",
+            JourneyStage::Adoption => "adoption",
+            JourneyStage::Usage => "usage",
+            JourneyStage::Advocacy => "advocacy",
+        }
+    }
+
+    /// Position in the journey (0 = need … 5 = advocacy).
+    pub fn index(&self) -> usize {
+        *self as usize
+    }
+
+    /// Parses a label or a common synonym (`awareness`, `consideration`,
+    /// `purchase`, `onboarding`, `retention`, `loyalty`), case-insensitively.
+    pub fn parse_known(raw: &str) -> Option<Self> {
+        match super::labels::normalize_label(raw).as_str() {
+            "need" | "awareness" | "problem_recognition" => Some(JourneyStage::Need),
+            "research" | "consideration" | "information_search" => Some(JourneyStage::Research),
+            "decision" | "intent" | "evaluation" => Some(JourneyStage::Decision),
+            "adoption" | "purchase" | "onboarding" => Some(JourneyStage::Adoption),
+            "usage" | "use" | "retention" => Some(JourneyStage::Usage),
+            "advocacy" | "loyalty" | "referral" => Some(JourneyStage::Advocacy),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for JourneyStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One interaction event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Touchpoint {
@@ -129,6 +204,10 @@ pub struct Touchpoint {
     /// Session identifier from the source system, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// The journey stage the touchpoint's content was made for, if known
+    /// (e.g. an onboarding mail is made for [`JourneyStage::Adoption`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_stage: Option<JourneyStage>,
 }
 
 impl Touchpoint {
@@ -148,6 +227,7 @@ impl Touchpoint {
             topic: None,
             cost: None,
             session_id: None,
+            content_stage: None,
         }
     }
 }
@@ -169,6 +249,15 @@ mod tests {
             Channel::Other("carrier pigeon".into())
         );
         assert!(TouchpointKind::parse_lenient("review read").is_research());
+        assert_eq!(
+            JourneyStage::parse_known(" Consideration "),
+            Some(JourneyStage::Research)
+        );
+        assert_eq!(JourneyStage::parse_known("someday"), None);
+        for s in JourneyStage::ALL {
+            assert_eq!(JourneyStage::parse_known(s.as_str()), Some(s));
+            assert_eq!(JourneyStage::ALL[s.index()], s);
+        }
     }
 
     #[test]

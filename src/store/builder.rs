@@ -4,11 +4,11 @@ use jiff::Timestamp;
 
 use super::bulk;
 use super::intern::{Dictionary, Interner, StrArena};
-use super::{CustomerBase, NONE_U32, TouchpointTable, TransactionTable, to_micros};
+use super::{CustomerBase, NO_STAGE, NONE_U32, TouchpointTable, TransactionTable, to_micros};
 use crate::error::{Error, Result};
 use crate::records::{
-    Channel, ConsentEvent, Currency, Customer, CustomerId, LineItem, Money, Touchpoint,
-    TouchpointKind, Transaction,
+    Channel, ConsentEvent, Currency, Customer, CustomerId, JourneyStage, LineItem, Money,
+    Touchpoint, TouchpointKind, Transaction,
 };
 
 /// A borrowed view of one transaction, for loading without allocating per row.
@@ -161,6 +161,7 @@ impl CustomerBaseBuilder {
         p.cost_units.reserve(touchpoints);
         p.cost_currency.reserve(touchpoints);
         p.session.reserve(touchpoints);
+        p.content_stage.reserve(touchpoints);
     }
 
     /// Reserves room for about `transactions` more transactions from a bulk
@@ -459,6 +460,8 @@ impl CustomerBaseBuilder {
         p.cost_units.push(cost_units);
         p.cost_currency.push(cost_currency);
         p.session.push(session);
+        p.content_stage
+            .push(t.content_stage.map_or(NO_STAGE, |s| s.index() as u8));
         Ok(())
     }
 
@@ -523,6 +526,7 @@ impl CustomerBaseBuilder {
         topic: u32,
         cost_units: i64,
         cost_currency: u16,
+        content_stage: Option<JourneyStage>,
     ) {
         let p = &mut self.tp;
         p.customer.push(customer);
@@ -534,6 +538,8 @@ impl CustomerBaseBuilder {
         p.cost_units.push(cost_units);
         p.cost_currency.push(cost_currency);
         p.session.push(NONE_U32);
+        p.content_stage
+            .push(content_stage.map_or(NO_STAGE, |s| s.index() as u8));
     }
 
     /// Sorts everything into per-customer, time-ordered histories.
@@ -605,6 +611,7 @@ impl CustomerBaseBuilder {
             cost_units: gather(p.cost_units, o),
             cost_currency: gather(p.cost_currency, o),
             session: gather(p.session, o),
+            content_stage: gather(p.content_stage, o),
         };
 
         let tx_offsets = offsets(&tx.customer, n_customers);

@@ -77,7 +77,7 @@ impl CustomerBase {
         w.flush().map_err(|e| Error::io("csv output", e))
     }
 
-    /// Writes touchpoints as CSV: `customer_id,timestamp,channel,kind,campaign,topic,cost,cost_currency,session_id`.
+    /// Writes touchpoints as CSV: `customer_id,timestamp,channel,kind,campaign,topic,cost,cost_currency,session_id,content_stage`.
     ///
     /// # Errors
     /// [`Error::Io`] when writing fails.
@@ -93,6 +93,7 @@ impl CustomerBase {
             "cost",
             "cost_currency",
             "session_id",
+            "content_stage",
         ])
         .map_err(csv_err)?;
         let p = &self.tp;
@@ -121,6 +122,7 @@ impl CustomerBase {
                 &cost,
                 &currency,
                 text(&self.sessions, p.session[i]),
+                self.tp_content_stage(i).map_or("", |s| s.as_str()),
             ])
             .map_err(csv_err)?;
         }

@@ -13,8 +13,8 @@ use super::params::{MARKETING_CHANNELS, PURCHASE_CHANNELS, SynthParams};
 use super::{Experiment, ExperimentUnit, Population, Truth};
 use crate::error::{Error, Result};
 use crate::records::{
-    Channel, Consent, Currency, Customer, CustomerId, Gender, Pii, Profile, Purpose, SourceRecord,
-    TouchpointKind,
+    Channel, Consent, Currency, Customer, CustomerId, Gender, JourneyStage, Pii, Profile, Purpose,
+    SourceRecord, TouchpointKind,
 };
 use crate::store::{CustomerBaseBuilder, NONE_U32};
 
@@ -27,6 +27,10 @@ const CALL_CENTER: u8 = 11;
 const EMAIL: usize = 2;
 const SMS: usize = 3;
 const PUSH: usize = 4;
+const SOCIAL: usize = 5;
+const SEARCH_ADS: usize = 6;
+const DISPLAY_ADS: usize = 7;
+const AFFILIATE: usize = 8;
 const DIRECT_MAIL: usize = 9;
 
 fn channel_of(code: u8) -> Channel {
@@ -611,6 +615,20 @@ fn journeys_until_conversion(
     }
 }
 
+/// The journey stage a campaign's content is made for: paid display and social
+/// build awareness (need), paid search and affiliates serve research; owned
+/// channels (e-mail, SMS, push, mail) alternate by quarter between product-launch
+/// content (research, a mismatch for existing customers) and customer content (usage).
+fn campaign_content_stage(channel: usize, quarter: f64) -> Option<JourneyStage> {
+    match channel {
+        SOCIAL | DISPLAY_ADS => Some(JourneyStage::Need),
+        SEARCH_ADS | AFFILIATE => Some(JourneyStage::Research),
+        EMAIL | SMS | PUSH | DIRECT_MAIL if quarter % 2.0 == 0.0 => Some(JourneyStage::Research),
+        EMAIL | SMS | PUSH | DIRECT_MAIL => Some(JourneyStage::Usage),
+        _ => None,
+    }
+}
+
 /// Appends drawn customers to the builder and the truth, in customer order.
 struct Assembler {
     builder: CustomerBaseBuilder,
@@ -666,6 +684,11 @@ impl Assembler {
             } else {
                 i64::MIN
             };
+            let content_stage = if campaign == NONE_U32 {
+                None
+            } else {
+                campaign_content_stage(tp.channel as usize, (tp.week / 13.0).floor().max(0.0))
+            };
             b.push_coded_touchpoint(
                 index,
                 model.week_to_us(tp.week),
@@ -675,6 +698,7 @@ impl Assembler {
                 topic,
                 cost,
                 self.eur,
+                content_stage,
             );
         }
         let t = &mut self.truth;
