@@ -67,6 +67,7 @@ pub mod records;
 pub mod segment;
 pub mod store;
 pub mod synth;
+pub mod touchpoints;
 
 pub use error::{Error, Result};
 

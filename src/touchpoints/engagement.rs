@@ -1,0 +1,1 @@
+//! engagement (in progress)

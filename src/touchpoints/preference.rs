@@ -1,0 +1,1 @@
+//! preference (in progress)
