@@ -6,3 +6,6 @@
 pub mod engagement;
 pub mod preference;
 pub mod stage;
+pub mod journey;
+pub mod paths;
+pub mod attribution;
