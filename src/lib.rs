@@ -65,6 +65,7 @@ pub mod lifecycle;
 mod parallel;
 pub mod records;
 pub mod segment;
+mod stats;
 pub mod store;
 pub mod synth;
 pub mod touchpoints;

@@ -500,7 +500,9 @@ impl Chain {
                 if dense_edges {
                     dense[from as usize * n1 + to as usize] += weight;
                 } else {
-                    *edges.entry((u64::from(from) << 32) | u64::from(to)).or_insert(0.0) += weight;
+                    *edges
+                        .entry((u64::from(from) << 32) | u64::from(to))
+                        .or_insert(0.0) += weight;
                 }
                 if out_total.len() < keys.len() {
                     out_total.resize(keys.len(), 0.0);
@@ -697,7 +699,11 @@ impl Chain {
 fn gaussian_elimination(a: &mut [f64], m: usize, width: usize) {
     for col in 0..m {
         let pivot = (col..m)
-            .max_by(|&i, &j| a[i * width + col].abs().total_cmp(&a[j * width + col].abs()))
+            .max_by(|&i, &j| {
+                a[i * width + col]
+                    .abs()
+                    .total_cmp(&a[j * width + col].abs())
+            })
             .unwrap_or(col);
         if pivot != col {
             for k in 0..width {
@@ -928,7 +934,12 @@ mod tests {
         // Channels in first-seen order: a, b, c.
         assert_eq!(h.first_touch.conversions, [2.0, 1.0, 0.0]);
         assert_eq!(h.last_touch.conversions, [0.0, 1.0, 2.0]);
-        for (got, want) in h.linear.value.iter().zip([20.0 / 3.0, 20.0 / 3.0 + 5.0, 20.0 / 3.0]) {
+        for (got, want) in h
+            .linear
+            .value
+            .iter()
+            .zip([20.0 / 3.0, 20.0 / 3.0 + 5.0, 20.0 / 3.0])
+        {
             assert!(close(*got, want, 1e-15));
         }
         let p = &h.position_based.conversions;
@@ -1032,14 +1043,21 @@ mod tests {
                 sampled.credits.conversions[c],
                 sampled.std_error[c],
             );
-            assert!(se > 0.0 && (e - s).abs() <= 4.0 * se, "channel {c}: {e} vs {s} ± {se}");
+            assert!(
+                se > 0.0 && (e - s).abs() <= 4.0 * se,
+                "channel {c}: {e} vs {s} ± {se}"
+            );
         }
     }
 
     #[test]
     fn shapley_of_independent_channels_is_their_own_worth() {
         // Channels never share a path: each coalition's worth is the sum of its members' paths.
-        let t = table(&[("a", 3.0, 1.0, 0.0), ("b", 1.0, 3.0, 0.0), ("c", 0.0, 2.0, 0.0)]);
+        let t = table(&[
+            ("a", 3.0, 1.0, 0.0),
+            ("b", 1.0, 3.0, 0.0),
+            ("c", 0.0, 2.0, 0.0),
+        ]);
         let s = shapley(&t, &ShapleyParams::default()).unwrap();
         for (c, want) in [3.0, 1.0, 0.0].into_iter().enumerate() {
             assert!(close(s.credits.conversions[c], want, 1e-12));
@@ -1050,7 +1068,10 @@ mod tests {
     fn empty_and_conversion_free_tables_give_zero_credit() {
         let empty = PathTable::with_channels(vec!["a".into()]).unwrap();
         let m = markov(&empty, &MarkovParams::default()).unwrap();
-        assert_eq!((m.conversion_probability, m.credits.conversions[0]), (0.0, 0.0));
+        assert_eq!(
+            (m.conversion_probability, m.credits.conversions[0]),
+            (0.0, 0.0)
+        );
         let t = table(&[("a > b", 0.0, 5.0, 0.0)]);
         let m = markov(&t, &MarkovParams::default()).unwrap();
         assert_eq!(m.credits.conversions, [0.0, 0.0]);
@@ -1078,7 +1099,8 @@ mod tests {
         for (path, conv, null, value) in rows {
             let codes: Vec<u16> = path.iter().map(|&c| u16::from(c)).collect();
             let value = if *conv > 0 { f64::from(*value) } else { 0.0 };
-            t.add(&codes, f64::from(*conv), f64::from(*null), value).unwrap();
+            t.add(&codes, f64::from(*conv), f64::from(*null), value)
+                .unwrap();
         }
         t
     }

@@ -257,7 +257,9 @@ impl Journeys {
         for p in chunks {
             let base_offset = out.touch_rows.len();
             if u32::try_from(base_offset + p.touch_rows.len()).is_err() {
-                return Err(Error::Capacity("more than 4,294,967,295 journey touches".into()));
+                return Err(Error::Capacity(
+                    "more than 4,294,967,295 journey touches".into(),
+                ));
             }
             out.customer.extend_from_slice(&p.customer);
             out.outcome.extend_from_slice(&p.outcome);
@@ -287,7 +289,10 @@ impl Journeys {
 
     /// Journey `j`.
     pub fn get(&self, j: usize) -> Option<Journey<'_>> {
-        let (lo, hi) = (*self.offsets.get(j)? as usize, *self.offsets.get(j + 1)? as usize);
+        let (lo, hi) = (
+            *self.offsets.get(j)? as usize,
+            *self.offsets.get(j + 1)? as usize,
+        );
         Some(Journey {
             customer: self.customer[j],
             outcome: self.outcome[j],

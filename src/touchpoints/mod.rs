@@ -3,9 +3,10 @@
 //!
 //! (Module documentation is completed as the submodules land.)
 
+pub mod attribution;
+pub mod effectiveness;
 pub mod engagement;
-pub mod preference;
-pub mod stage;
 pub mod journey;
 pub mod paths;
-pub mod attribution;
+pub mod preference;
+pub mod stage;

@@ -182,7 +182,10 @@ impl PathTable {
                     .parse()
                     .map_err(|_| format!("not a number: `{}`", raw.trim()))?;
                 if !v.is_finite() || v < 0.0 {
-                    return Err(format!("{field} must be finite and >= 0, got `{}`", raw.trim()));
+                    return Err(format!(
+                        "{field} must be finite and >= 0, got `{}`",
+                        raw.trim()
+                    ));
                 }
                 Ok(v)
             };
