@@ -93,12 +93,20 @@ fn path_rows() -> Vec<RawPathRow> {
 fn touchpoint_base() -> CustomerBase {
     let mut loader = Loader::new(IngestOptions::default());
     if let Ok(path) = std::env::var("CUSTINSIGHT_BENCH_TOUCHPOINTS") {
-        loader.touchpoints_file(&path).expect("readable touchpoints file");
+        loader
+            .touchpoints_file(&path)
+            .expect("readable touchpoints file");
     } else {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let mut csv = String::from("customer_id,timestamp,channel,kind\n");
         let start = 1_700_000_000i64;
-        let kinds = ["impression", "visit", "click", "product_view", "add_to_cart"];
+        let kinds = [
+            "impression",
+            "visit",
+            "click",
+            "product_view",
+            "add_to_cart",
+        ];
         for _ in 0..1_000_000 {
             let customer = rng.gen_range(0..100_000u32);
             let t = jiff::Timestamp::from_second(start + rng.gen_range(0..90 * 86_400))
@@ -115,7 +123,11 @@ fn touchpoint_base() -> CustomerBase {
             );
         }
         loader
-            .touchpoints(custinsight::ingest::Format::Csv, csv.as_bytes(), "generated")
+            .touchpoints(
+                custinsight::ingest::Format::Csv,
+                csv.as_bytes(),
+                "generated",
+            )
             .expect("generated touchpoints");
     }
     loader.finish().expect("base").0

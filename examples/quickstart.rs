@@ -24,7 +24,15 @@ use custinsight::segment::features::{FeatureMatrix, FeatureSpec};
 use custinsight::segment::kmeans::KMeansParams;
 use custinsight::segment::model::{ProfileContext, SegmentationParams};
 use custinsight::segment::select_k::adjusted_rand_index;
-use custinsight::synth::{Population, SynthParams};
+use custinsight::synth::{MARKETING_CHANNELS, Population, SynthParams};
+use custinsight::touchpoints::attribution::{
+    HeuristicParams, MarkovParams, ShapleyParams, heuristics, markov, shapley,
+};
+use custinsight::touchpoints::effectiveness::{
+    EffectivenessParams, Groups, KeyLevel, NO_GROUP, group_matrix,
+};
+use custinsight::touchpoints::journey::{ConversionSource, JourneyParams, Journeys};
+use custinsight::touchpoints::paths::{PathStats, PathTable, time_to_conversion};
 use serde_json::json;
 
 /// Generate a synthetic customer population and run every step of the loop on it.
@@ -236,6 +244,66 @@ fn run(args: &Args) -> custinsight::Result<()> {
     let truth = pop.truth.purchases;
     let truth_spend = pop.truth.spend;
 
+    // Touchpoints: journeys, which channels convert in which segment, and attribution.
+    let touch_started = Instant::now();
+    // Synthetic journeys span a few days, and failed ones fall between purchases:
+    // a three-day lookback keeps them apart.
+    let journey_params = JourneyParams {
+        lookback_days: 3.0,
+        conversions: ConversionSource::Transactions,
+        ..JourneyParams::default()
+    };
+    let journeys = Journeys::build(base, &journey_params)?;
+    let (j_converted, j_not, j_open) = journeys.outcome_counts();
+    let ttc = time_to_conversion(&journeys);
+    let paths = PathTable::from_journeys(&journeys, base, false)?;
+    let path_stats = PathStats::compute(&paths, 3);
+    let mut segment_of = vec![NO_GROUP; n];
+    for (row, id) in features.customer_ids().iter().enumerate() {
+        if let (Some(c), Some(&l)) = (base.index_of(id), segmentation.labels.get(row)) {
+            segment_of[c as usize] = l as u32;
+        }
+    }
+    let segment_names: Vec<String> = segmentation
+        .profiles
+        .iter()
+        .map(|p| format!("{} {}", p.id, p.name))
+        .collect();
+    let matrix = group_matrix(
+        base,
+        &journeys,
+        &Groups {
+            labels: &segment_of,
+            names: &segment_names,
+        },
+        &EffectivenessParams {
+            level: KeyLevel::Channel,
+            ..EffectivenessParams::default()
+        },
+    )?;
+    let heuristic = heuristics(&paths, &HeuristicParams::default())?;
+    let chain = markov(&paths, &MarkovParams::default())?;
+    let fair = shapley(&paths, &ShapleyParams::default())?;
+    // Per journey a channel appears in, credit should follow the channel's true effect.
+    let appearances: Vec<f64> = path_stats.positions.iter().map(|p| p.journeys).collect();
+    let attribution_rows: Vec<(String, f64, f64, f64, f64, f64)> = MARKETING_CHANNELS
+        .iter()
+        .enumerate()
+        .filter_map(|(i, ch)| {
+            let c = paths.channels().iter().position(|n| n == ch.as_str())?;
+            let per = |credit: f64| credit / appearances[c].max(1.0);
+            Some((
+                ch.to_string(),
+                pop.truth.journeys.channel_effects[i],
+                appearances[c],
+                per(heuristic.last_touch.conversions[c]),
+                per(chain.credits.conversions[c]),
+                per(fair.credits.conversions[c]),
+            ))
+        })
+        .collect();
+    let touch_secs = touch_started.elapsed().as_secs_f64();
+
     let memory = base.memory();
     let files = match &args.out {
         Some(dir) => pop.write_csv(dir)?,
@@ -288,6 +356,22 @@ fn run(args: &Args) -> custinsight::Result<()> {
                     "stage_mix": p.stage_mix.as_ref().map(|mix| Stage::ALL.iter().zip(mix).map(|(s, &c)| (s.as_str().to_owned(), json!(c))).collect::<serde_json::Map<_, _>>()),
                 })).collect::<Vec<_>>(),
                 "seconds": segment_secs,
+            },
+            "touchpoints": {
+                "journeys": {"converted": j_converted, "not_converted": j_not, "open": j_open,
+                             "median_days_to_conversion": ttc.median_days},
+                "top_paths": path_stats.top_paths,
+                "conversion_rate_by_segment": {
+                    "channels": matrix.touchpoints,
+                    "segments": matrix.groups,
+                    "rates": matrix.cells.iter().map(|row| row.iter().map(|c| c.rate).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                    "significant": matrix.cells.iter().map(|row| row.iter().map(|c| c.direction).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                },
+                "attribution": attribution_rows.iter().map(|(ch, effect, n, last, m, s)| json!({
+                    "channel": ch, "true_effect": effect, "journeys": n,
+                    "last_touch_per_journey": last, "markov_per_journey": m, "shapley_per_journey": s,
+                })).collect::<Vec<_>>(),
+                "seconds": touch_secs,
             },
             "memory_bytes_per_transaction": memory.bytes_per_transaction,
             "generated_seconds": generated_in.as_secs_f64(),
@@ -437,7 +521,57 @@ fn run(args: &Args) -> custinsight::Result<()> {
     println!("   agreement with the true personas: adjusted Rand index {agreement:.3}");
     println!();
     println!(
-        "5. Experiment `{}` (naive view; the experiment module evaluates it)",
+        "5. Touchpoints and journeys ({touch_secs:.2} s; 3-day lookback, conversions = orders)"
+    );
+    println!(
+        "   journeys: {j_converted} converted, {j_not} not converted, {j_open} open; median {:.1} days from first touch to order",
+        ttc.median_days
+    );
+    for p in &path_stats.top_paths {
+        println!(
+            "   path {:<32} {:>7} journeys, {:>5.1}% convert",
+            p.path,
+            p.journeys,
+            100.0 * p.conversion_rate
+        );
+    }
+    println!(
+        "   conversion rate by channel and segment (+/− significantly above/below the other segments, BH 5%):"
+    );
+    print!("     {:<12}", "");
+    for g in 0..matrix.groups.len() {
+        print!(" {:>9}", format!("seg {g}"));
+    }
+    println!();
+    for (row, cells) in matrix.touchpoints.iter().zip(&matrix.cells) {
+        print!("     {row:<12}");
+        for c in cells {
+            let mark = match c.direction {
+                1 => "+",
+                -1 => "−",
+                _ => " ",
+            };
+            if c.rate.is_nan() {
+                print!(" {:>9}", "·");
+            } else {
+                print!(" {:>8.1}{mark}", 100.0 * c.rate);
+            }
+        }
+        println!();
+    }
+    println!(
+        "   attribution per journey a channel is in, against the true effect on conversion (log-odds):"
+    );
+    println!(
+        "     {:<12} {:>7} {:>9} {:>10} {:>8} {:>8}",
+        "channel", "effect", "journeys", "last touch", "markov", "shapley"
+    );
+    for (ch, effect, n, last, m, sh) in &attribution_rows {
+        println!("     {ch:<12} {effect:>7.2} {n:>9} {last:>10.3} {m:>8.3} {sh:>8.3}");
+    }
+    println!();
+    println!(
+        "6. Experiment `{}` (naive view; the experiment module evaluates it)",
         pop.experiment.key
     );
     println!(
