@@ -355,7 +355,7 @@ impl Journeys {
         self.n_sessions
     }
 
-    /// Touchpoints and conversions after `as_of`, ignored.
+    /// Touchpoint rows and transactions after `as_of`, ignored.
     pub fn ignored_after_as_of(&self) -> u64 {
         self.ignored_after_as_of
     }
