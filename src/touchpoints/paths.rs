@@ -12,6 +12,7 @@
 //! channel-to-channel transitions (the flows of a Sankey diagram).
 //! [`time_to_conversion`] summarises how long converting journeys take.
 
+use std::hash::BuildHasher;
 use std::io::Read;
 
 use hashbrown::HashMap;
@@ -39,7 +40,22 @@ pub struct PathTable {
     direct_conversions: f64,
     direct_value: f64,
     #[serde(skip)]
-    index: HashMap<Box<[u16]>, u32>,
+    index: PathIndex,
+}
+
+/// Path id by path, hashed from the codes in place (no key copies); rebuilt
+/// when missing, e.g. after deserialising.
+#[derive(Debug, Clone, Default)]
+struct PathIndex {
+    table: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl PartialEq for PathIndex {
+    /// The index is derived data: tables are equal when their paths are.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// One path row as read from a file, still text.
@@ -113,7 +129,14 @@ impl PathTable {
             self.direct_value += value;
             return Ok(());
         }
-        let p = match self.index.get(path) {
+        if self.index.table.len() != self.conversions.len() {
+            self.rebuild_index();
+        }
+        let hash = self.index.hasher.hash_one(path);
+        let (offsets, codes) = (&self.offsets, &self.codes);
+        let stored =
+            |p: u32| &codes[offsets[p as usize] as usize..offsets[p as usize + 1] as usize];
+        let p = match self.index.table.find(hash, |&p| stored(p) == path) {
             Some(&p) => p as usize,
             None => {
                 let p = self.conversions.len();
@@ -124,7 +147,18 @@ impl PathTable {
                 self.conversions.push(0.0);
                 self.nulls.push(0.0);
                 self.value.push(0.0);
-                self.index.insert(path.into(), p as u32);
+                let PathTable {
+                    index,
+                    offsets,
+                    codes,
+                    ..
+                } = self;
+                let hasher = &index.hasher;
+                index.table.insert_unique(hash, p as u32, |&q| {
+                    hasher.hash_one(
+                        &codes[offsets[q as usize] as usize..offsets[q as usize + 1] as usize],
+                    )
+                });
                 p
             }
         };
@@ -165,6 +199,23 @@ impl PathTable {
         Ok(table)
     }
 
+    fn rebuild_index(&mut self) {
+        let PathTable {
+            index,
+            offsets,
+            codes,
+            ..
+        } = self;
+        index.table.clear();
+        let hasher = &index.hasher;
+        let path = |q: u32| &codes[offsets[q as usize] as usize..offsets[q as usize + 1] as usize];
+        for p in 0..offsets.len().saturating_sub(1) as u32 {
+            index
+                .table
+                .insert_unique(hasher.hash_one(path(p)), p, |&q| hasher.hash_one(path(q)));
+        }
+    }
+
     /// Parses rows read as text; every row is accepted or rejected with its
     /// line, field and reason. Channels are coded in order of first appearance.
     ///
@@ -177,10 +228,15 @@ impl PathTable {
         let mut path = Vec::new();
         for row in rows {
             let number = |field: &'static str, raw: &str| -> std::result::Result<f64, String> {
-                let v: f64 = raw
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("not a number: `{}`", raw.trim()))?;
+                let raw = raw.trim();
+                // Counts are usually plain integers: parse those without the float parser.
+                if !raw.is_empty() && raw.len() <= 15 && raw.bytes().all(|b| b.is_ascii_digit()) {
+                    return Ok(raw
+                        .bytes()
+                        .fold(0u64, |acc, b| acc * 10 + u64::from(b - b'0'))
+                        as f64);
+                }
+                let v: f64 = raw.parse().map_err(|_| format!("not a number: `{raw}`"))?;
                 if !v.is_finite() || v < 0.0 {
                     return Err(format!(
                         "{field} must be finite and >= 0, got `{}`",
