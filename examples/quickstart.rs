@@ -19,7 +19,7 @@ use custinsight::lifecycle::rfm::RfmScores;
 use custinsight::lifecycle::spend::{ClvParams, GammaGammaParams};
 use custinsight::lifecycle::stage::{Stage, StageInput, StageParams, distribution};
 use custinsight::lifecycle::summary::{Period, Summary};
-use custinsight::records::{Channel, Purpose};
+use custinsight::records::{Channel, JourneyStage, Purpose};
 use custinsight::segment::features::{FeatureMatrix, FeatureSpec};
 use custinsight::segment::kmeans::KMeansParams;
 use custinsight::segment::model::{ProfileContext, SegmentationParams};
@@ -31,8 +31,16 @@ use custinsight::touchpoints::attribution::{
 use custinsight::touchpoints::effectiveness::{
     EffectivenessParams, Groups, KeyLevel, NO_GROUP, group_matrix,
 };
+use custinsight::touchpoints::engagement::{
+    EngagementParams, WarmLeadParams, score as engagement_score, warm_leads,
+};
 use custinsight::touchpoints::journey::{ConversionSource, JourneyParams, Journeys};
 use custinsight::touchpoints::paths::{PathStats, PathTable, time_to_conversion};
+use custinsight::touchpoints::preference::{PreferenceParams, preferences};
+use custinsight::touchpoints::stage::{
+    ContentFitParams, StageParams as JourneyStageParams, assign as assign_journey_stages,
+    content_fit,
+};
 use serde_json::json;
 
 /// Generate a synthetic customer population and run every step of the loop on it.
@@ -302,6 +310,33 @@ fn run(args: &Args) -> custinsight::Result<()> {
             ))
         })
         .collect();
+    // Engagement, journey stage, content fit and channel preference at the end of observation.
+    let engagement_params = EngagementParams {
+        as_of: Some(end),
+        ..EngagementParams::default()
+    };
+    let engagement = engagement_score(base, &engagement_params)?;
+    let funnel = engagement.funnel();
+    let leads = warm_leads(base, &engagement, &WarmLeadParams::default())?;
+    let journey_stage_params = JourneyStageParams {
+        as_of: Some(end),
+        ..JourneyStageParams::default()
+    };
+    let journey_stages = assign_journey_stages(base, &journey_stage_params)?;
+    let fit = content_fit(
+        base,
+        &ContentFitParams {
+            stage: journey_stage_params.clone(),
+            ..ContentFitParams::default()
+        },
+    )?;
+    let preferred = preferences(
+        base,
+        &PreferenceParams {
+            as_of: Some(end),
+            ..PreferenceParams::default()
+        },
+    )?;
     let touch_secs = touch_started.elapsed().as_secs_f64();
 
     let memory = base.memory();
@@ -371,6 +406,13 @@ fn run(args: &Args) -> custinsight::Result<()> {
                     "channel": ch, "true_effect": effect, "journeys": n,
                     "last_touch_per_journey": last, "markov_per_journey": m, "shapley_per_journey": s,
                 })).collect::<Vec<_>>(),
+                "engagement_funnel": funnel.steps,
+                "warm_leads": {"candidates": leads.candidates, "listed": leads.leads.len(),
+                               "top": leads.leads.iter().take(3).map(|l| json!({"customer_id": l.customer_id, "score": l.score, "kind": l.kind})).collect::<Vec<_>>()},
+                "journey_stages": journey_stages.distribution,
+                "content_fit": {"assessed": fit.total.stage_assessed, "mismatched": fit.total.stage_mismatched(),
+                                "mismatch_share": fit.total.stage_mismatch_share()},
+                "preferred_channels": preferred.distribution,
                 "seconds": touch_secs,
             },
             "memory_bytes_per_transaction": memory.bytes_per_transaction,
@@ -569,6 +611,60 @@ fn run(args: &Args) -> custinsight::Result<()> {
     for (ch, effect, n, last, m, sh) in &attribution_rows {
         println!("     {ch:<12} {effect:>7.2} {n:>9} {last:>10.3} {m:>8.3} {sh:>8.3}");
     }
+    println!(
+        "   engagement ladder, last {} days: {}",
+        engagement_params.recent_days,
+        funnel
+            .steps
+            .iter()
+            .map(|s| format!("{} {:.1}%", s.rung, 100.0 * s.share))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    );
+    println!(
+        "   warm leads (engaged, no recent purchase, contactable): {} of {} candidates{}",
+        leads.leads.len(),
+        leads.candidates,
+        leads
+            .leads
+            .first()
+            .map(|l| format!(
+                "; best {} score {:.1} ({:?}, last rung {})",
+                l.customer_id,
+                l.score,
+                l.kind,
+                l.highest_recent_rung.map_or("none", |r| r.as_str())
+            ))
+            .unwrap_or_default()
+    );
+    let d = &journey_stages.distribution;
+    println!(
+        "   journey stages: {}, inactive {:.1}%",
+        JourneyStage::ALL
+            .iter()
+            .zip(d.counts)
+            .map(|(s, c)| format!("{s} {:.1}%", 100.0 * share(c, d.customers)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        100.0 * share(d.inactive, d.customers)
+    );
+    println!(
+        "   content fit: {} of {} stage-assessed messages made for another stage ({:.1}%)",
+        fit.total.stage_mismatched(),
+        fit.total.stage_assessed,
+        100.0 * fit.total.stage_mismatch_share().unwrap_or(0.0)
+    );
+    println!(
+        "   preferred channel (with consent): {}; no consented channel {}",
+        preferred
+            .distribution
+            .iter()
+            .take(4)
+            .map(|c| format!("{} {:.1}%", c.channel, 100.0 * c.share))
+            .collect::<Vec<_>>()
+            .join(", "),
+        preferred.no_consented_channel
+    );
     println!();
     println!(
         "6. Experiment `{}` (naive view; the experiment module evaluates it)",
