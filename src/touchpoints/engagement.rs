@@ -230,18 +230,22 @@ impl EngagementParams {
                 ));
             }
         }
-        if !(self.half_life_days.is_finite()
-            && self.half_life_days > 0.0
-            && self.half_life_days <= MAX_DAYS)
-        {
-            return Err(Error::param(
-                "half_life_days",
-                self.half_life_days,
-                "must be finite, > 0 and <= 3650000",
-            ));
-        }
+        check_half_life(self.half_life_days)?;
         check_days("recent_days", self.recent_days)?;
         check_minutes("purchase_match_minutes", self.purchase_match_minutes)
+    }
+}
+
+/// Checks a half-life in days: finite, > 0, at most [`MAX_DAYS`].
+pub(crate) fn check_half_life(v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 && v <= MAX_DAYS {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "half_life_days",
+            v,
+            "must be finite, > 0 and <= 3650000",
+        ))
     }
 }
 

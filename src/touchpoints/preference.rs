@@ -36,8 +36,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::engagement::{
-    DAY_US, MAX_DAYS, check_minutes, customer_events, decay, kind_rungs, minutes_to_micros,
-    resolve_as_of,
+    DAY_US, MAX_DAYS, check_half_life, check_minutes, customer_events, decay, kind_rungs,
+    minutes_to_micros, resolve_as_of,
 };
 use crate::error::{Error, Result};
 use crate::parallel::map_range;
@@ -163,16 +163,7 @@ impl PreferenceParams {
                 ));
             }
         }
-        if !(self.half_life_days.is_finite()
-            && self.half_life_days > 0.0
-            && self.half_life_days <= MAX_DAYS)
-        {
-            return Err(Error::param(
-                "half_life_days",
-                self.half_life_days,
-                "must be finite, > 0 and <= 3650000",
-            ));
-        }
+        check_half_life(self.half_life_days)?;
         if !(-1080..=1080).contains(&self.utc_offset_minutes) {
             return Err(Error::param(
                 "utc_offset_minutes",
