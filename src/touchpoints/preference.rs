@@ -36,8 +36,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::engagement::{
-    DAY_US, MAX_DAYS, check_half_life, check_minutes, customer_events, decay, kind_rungs,
-    minutes_to_micros, resolve_as_of,
+    DAY_US, check_half_life, check_minutes, customer_events, decay, kind_rungs, minutes_to_micros,
+    resolve_as_of,
 };
 use crate::error::{Error, Result};
 use crate::parallel::map_range;
