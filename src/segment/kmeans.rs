@@ -32,8 +32,15 @@
 //! Rows are processed in fixed chunks of 4,096 whose partial sums are added in
 //! chunk order, so results do not depend on the thread count. Each chunk keeps
 //! its rows' labels and bounds and its own accumulators, so the iteration loop
-//! allocates nothing. Distances are computed against a feature-major copy of
-//! the centroids so that the loop over centroids vectorises.
+//! allocates nothing.
+//!
+//! Nearest centroids are found in single precision on a copy of the rows
+//! centred and scaled into [-1, 1] (half the bytes, twice the SIMD lanes),
+//! eight rows at a time with one row per lane. Each f32 distance comes with a
+//! bound on its rounding error; a row whose two nearest centroids are closer
+//! than that is decided again in f64, so the labels are those of f64 distances.
+//! Centroid sums, moves and the inertia are always computed in f64 from the
+//! original rows.
 //!
 //! The returned labels are always those of the nearest centroid of the
 //! returned centroids, and `inertia` is the weighted sum of squared distances
@@ -211,12 +218,22 @@ impl KMeansParams {
             )));
         }
         let tol = self.tol * mean_variance(&data);
+        // One single-precision copy of the rows serves every initialisation.
+        let compact = Compact::new(&data, &[]);
         let mut best: Option<Run> = None;
         for init in 0..self.n_init {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(init as u64);
             let centroids = initial_centroids(&data, self.k, self.init, &mut rng);
-            let run = lloyd(&data, centroids, self.max_iter, tol, self.algorithm, init);
+            let run = lloyd(
+                &data,
+                &compact,
+                centroids,
+                self.max_iter,
+                tol,
+                self.algorithm,
+                init,
+            );
             if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
                 best = Some(run);
             }
@@ -306,19 +323,28 @@ impl<'a> Rows<'a> {
 }
 
 /// Mean of the (unweighted) feature variances, the scale of scikit-learn's tolerance.
+///
+/// Each feature's sums run over the rows in order, as a column-by-column loop
+/// would, but in one row-major pass per sum so the rows are read sequentially.
 fn mean_variance(data: &Rows<'_>) -> f64 {
     let d = data.d;
     let n = data.n as f64;
-    let mut total = 0.0;
-    for f in 0..d {
-        let mean = (0..data.n).map(|i| data.x[i * d + f]).sum::<f64>() / n;
-        let var = (0..data.n)
-            .map(|i| (data.x[i * d + f] - mean).powi(2))
-            .sum::<f64>()
-            / n;
-        total += var;
+    let mut means = vec![-0.0f64; d];
+    for row in data.x.chunks_exact(d) {
+        for (m, &v) in means.iter_mut().zip(row) {
+            *m += v;
+        }
     }
-    total / d as f64
+    for m in &mut means {
+        *m /= n;
+    }
+    let mut vars = vec![-0.0f64; d];
+    for row in data.x.chunks_exact(d) {
+        for ((s, &v), &m) in vars.iter_mut().zip(row).zip(&means) {
+            *s += (v - m).powi(2);
+        }
+    }
+    vars.iter().map(|v| v / n).sum::<f64>() / d as f64
 }
 
 /// Squared Euclidean distance, summed in four interleaved lanes so the additions
@@ -341,34 +367,192 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     (acc[0] + acc[2]) + (acc[1] + acc[3])
 }
 
-/// Draws a row with probability proportional to `mass` (non-negative, positive
-/// total), given per-chunk totals; deterministic for a uniform `u` in [0, 1).
-fn draw(data: &Rows<'_>, mass: &[f64], chunk_totals: &[f64], u: f64) -> usize {
+/// Where a draw with probability proportional to per-row mass lands, given
+/// per-chunk totals of the mass: the chunk and the mass still to walk inside
+/// it, or `None` when rounding carried it past the last chunk.
+fn draw_chunk(chunk_totals: &[f64], u: f64) -> Option<(usize, f64)> {
     let total: f64 = chunk_totals.iter().sum();
     let mut target = u * total;
     for (c, &t) in chunk_totals.iter().enumerate() {
         if target < t {
-            let range = data.chunk_range(c);
-            let mut last_positive = range.start;
-            for i in range {
-                if mass[i] > 0.0 {
-                    last_positive = i;
-                    if target < mass[i] {
-                        return i;
-                    }
-                    target -= mass[i];
-                }
-            }
-            // Rounding left a sliver: the chunk's last row with mass.
-            return last_positive;
+            return Some((c, target));
         }
         target -= t;
     }
-    // Rounding past the end: the last row with mass.
-    (0..data.n).rev().find(|&i| mass[i] > 0.0).unwrap_or(0)
+    None
+}
+
+/// The row of chunk `c` where `target` of its mass is used up.
+fn draw_in_chunk(data: &Rows<'_>, mass: &[f64], c: usize, mut target: f64) -> usize {
+    let range = data.chunk_range(c);
+    let mut last_positive = range.start;
+    for i in range {
+        if mass[i] > 0.0 {
+            last_positive = i;
+            if target < mass[i] {
+                return i;
+            }
+            target -= mass[i];
+        }
+    }
+    // Rounding left a sliver: the chunk's last row with mass.
+    last_positive
+}
+
+/// The last row with mass, for a draw that rounding carried past the end.
+fn last_with_mass(mass: &[f64]) -> usize {
+    mass.iter().rposition(|&m| m > 0.0).unwrap_or(0)
+}
+
+/// Draws a row with probability proportional to `mass` (non-negative, positive
+/// total), given per-chunk totals; deterministic for a uniform `u` in [0, 1).
+fn draw(data: &Rows<'_>, mass: &[f64], chunk_totals: &[f64], u: f64) -> usize {
+    match draw_chunk(chunk_totals, u) {
+        Some((c, target)) => draw_in_chunk(data, mass, c, target),
+        None => last_with_mass(mass),
+    }
+}
+
+/// Squared distances from `x` to `M` points given feature-major (`points[f][m]`),
+/// each summed in exactly the order of [`squared_distance`], so the values are
+/// bit-identical to it; the loop over points vectorises.
+#[inline]
+fn squared_distances_to<const M: usize>(x: &[f64], points: &[[f64; M]]) -> [f64; M] {
+    let mut acc = [[0.0f64; M]; 4];
+    let (x4, p4) = (x.chunks_exact(4), points.chunks_exact(4));
+    let (xr, pr) = (x4.remainder(), p4.remainder());
+    for (xq, pq) in x4.zip(p4) {
+        for l in 0..4 {
+            for (a, &p) in acc[l].iter_mut().zip(&pq[l]) {
+                let t = xq[l] - p;
+                *a += t * t;
+            }
+        }
+    }
+    for (l, (&xf, column)) in xr.iter().zip(pr).enumerate() {
+        for (a, &p) in acc[l].iter_mut().zip(column) {
+            let t = xf - p;
+            *a += t * t;
+        }
+    }
+    let mut out = [0.0; M];
+    for (m, o) in out.iter_mut().enumerate() {
+        *o = (acc[0][m] + acc[2][m]) + (acc[1][m] + acc[3][m]);
+    }
+    out
+}
+
+/// The smaller of two values that are not NaN (`f64::min` without its NaN test).
+#[inline]
+fn min(a: f64, b: f64) -> f64 {
+    if b < a { b } else { a }
+}
+
+/// One pass of k-means++ seeding over a chunk with `M` points: point 0 is the
+/// latest centroid, whose weighted squared distance lowers `closest`; points
+/// `1..=trials` are candidates. Returns, per point, the sum over the chunk's
+/// rows of min(weighted distance, closest): for point 0 the new potential, for
+/// a candidate the potential if it were added.
+fn seeding_pass<const M: usize>(
+    data: &Rows<'_>,
+    range: std::ops::Range<usize>,
+    weights: &[f64],
+    closest: &mut [f64],
+    points: &[[f64; M]],
+    used: usize,
+) -> Vec<f64> {
+    let mut pot = [0.0f64; M];
+    for (i, slot) in range.zip(closest.iter_mut()) {
+        let dist = squared_distances_to::<M>(data.row(i), points);
+        let w = weights[i];
+        *slot = min(*slot, w * dist[0]);
+        for (p, &dt) in pot.iter_mut().zip(&dist).take(used).skip(1) {
+            *p += min(w * dt, *slot);
+        }
+        pot[0] += *slot;
+    }
+    pot[..used].to_vec()
+}
+
+/// The latest centroid and the candidates, feature-major with `M` points
+/// (padding repeats the latest centroid).
+fn seeding_points<const M: usize>(data: &Rows<'_>, rows: &[usize]) -> Vec<[f64; M]> {
+    (0..data.d)
+        .map(|f| {
+            let mut column = [0.0; M];
+            for (m, c) in column.iter_mut().enumerate() {
+                *c = data.row(rows[m.min(rows.len() - 1)])[f];
+            }
+            column
+        })
+        .collect()
+}
+
+/// [`seeding_pass`] over every chunk for the latest centroid `rows[0]` and the
+/// candidates `rows[1..]`, with the point count rounded up to a fixed width.
+fn seeding_sums(
+    data: &Rows<'_>,
+    weights: &[f64],
+    closest: &mut [f64],
+    rows: &[usize],
+) -> Vec<Vec<f64>> {
+    fn run<const M: usize>(
+        data: &Rows<'_>,
+        weights: &[f64],
+        closest: &mut [f64],
+        rows: &[usize],
+    ) -> Vec<Vec<f64>> {
+        let points = seeding_points::<M>(data, rows);
+        let pass = |(c, part): (usize, &mut [f64])| {
+            seeding_pass::<M>(
+                data,
+                data.chunk_range(c),
+                weights,
+                part,
+                &points,
+                rows.len(),
+            )
+        };
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::prelude::*;
+            closest
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .map(pass)
+                .collect()
+        }
+        #[cfg(not(feature = "parallel"))]
+        closest.chunks_mut(CHUNK).enumerate().map(pass).collect()
+    }
+    match rows.len() {
+        0..=2 => run::<2>(data, weights, closest, rows),
+        3..=4 => run::<4>(data, weights, closest, rows),
+        5..=6 => run::<6>(data, weights, closest, rows),
+        7..=8 => run::<8>(data, weights, closest, rows),
+        // Many candidates: in groups, each with the latest centroid first.
+        _ => {
+            let mut sums = run::<8>(data, weights, closest, &rows[..8]);
+            for group in rows[8..].chunks(7) {
+                let mut with_latest = vec![rows[0]];
+                with_latest.extend_from_slice(group);
+                let more = run::<8>(data, weights, closest, &with_latest);
+                for (s, m) in sums.iter_mut().zip(more) {
+                    s.extend_from_slice(&m[1..]);
+                }
+            }
+            sums
+        }
+    }
 }
 
 /// k-means++ (greedy with `trials` > 1) initial centroids, row-major k × d.
+///
+/// Each step is one pass over the rows: it lowers every row's distance to the
+/// nearest centroid with the centroid chosen last, and sums the potential each
+/// candidate would leave. The candidates of the next step are drawn before
+/// that pass, so their chunk's distances are brought up to date first (taking
+/// the minimum twice changes nothing).
 fn initial_centroids(data: &Rows<'_>, k: usize, init: Init, rng: &mut ChaCha8Rng) -> Vec<f64> {
     let trials = match init {
         Init::KMeansPlusPlus => 1,
@@ -384,92 +568,211 @@ fn initial_centroids(data: &Rows<'_>, k: usize, init: Init, rng: &mut ChaCha8Rng
     let first = draw(data, &weights, &weight_totals, rng.r#gen::<f64>());
     let mut centroids = Vec::with_capacity(k * d);
     centroids.extend_from_slice(data.row(first));
-    // Weighted squared distance of each row to its nearest centroid so far.
-    let mut closest: Vec<f64> = (0..data.n)
-        .map(|i| weights[i] * squared_distance(data.row(i), data.row(first)))
-        .collect();
-    let mut candidates = vec![0usize; trials];
+    // Weighted squared distance of each row to its nearest centroid so far
+    // (for chunks marked stale, without the latest centroid).
+    let mut closest = vec![f64::INFINITY; data.n];
+    let mut latest = first;
+    let sums = seeding_sums(data, &weights, &mut closest, &[latest]);
+    let mut totals: Vec<f64> = sums.iter().map(|s| s[0]).collect();
+    let mut stale = vec![false; n_chunks];
+    let mut rows = vec![0usize; trials + 1];
     for _ in 1..k {
-        let totals: Vec<f64> =
-            crate::parallel::map_range(n_chunks, |c| data.chunk_range(c).map(|i| closest[i]).sum());
         let potential: f64 = totals.iter().sum();
-        for slot in candidates.iter_mut() {
+        rows[0] = latest;
+        for slot in rows[1..].iter_mut() {
             *slot = if potential > 0.0 {
-                draw(data, &closest, &totals, rng.r#gen::<f64>())
+                let u = rng.r#gen::<f64>();
+                match draw_chunk(&totals, u) {
+                    Some((c, target)) => {
+                        if stale[c] {
+                            refresh_closest(data, &weights, &mut closest, c, latest);
+                            stale[c] = false;
+                        }
+                        draw_in_chunk(data, &closest, c, target)
+                    }
+                    None => {
+                        // Rounding carried the draw past the end: bring every chunk up to date.
+                        for (c, is_stale) in stale.iter_mut().enumerate() {
+                            if *is_stale {
+                                refresh_closest(data, &weights, &mut closest, c, latest);
+                                *is_stale = false;
+                            }
+                        }
+                        last_with_mass(&closest)
+                    }
+                }
             } else {
                 // Every row sits on a centroid: any row with weight.
                 draw(data, &weights, &weight_totals, rng.r#gen::<f64>())
             };
         }
         // Potential after adding each candidate, summed per chunk in order.
-        let parts: Vec<Vec<f64>> = crate::parallel::map_range(n_chunks, |c| {
-            let mut pot = vec![0.0; trials];
-            for i in data.chunk_range(c) {
-                for (t, &cand) in candidates.iter().enumerate() {
-                    let dist = weights[i] * squared_distance(data.row(i), data.row(cand));
-                    pot[t] += dist.min(closest[i]);
-                }
-            }
-            pot
-        });
+        let sums = seeding_sums(data, &weights, &mut closest, &rows);
         let mut best = 0;
         let mut best_pot = f64::INFINITY;
         for t in 0..trials {
-            let pot: f64 = parts.iter().map(|p| p[t]).sum();
+            let pot: f64 = sums.iter().map(|p| p[1 + t]).sum();
             if pot < best_pot {
                 best_pot = pot;
                 best = t;
             }
         }
-        let chosen = candidates[best];
-        centroids.extend_from_slice(data.row(chosen));
-        let row = data.row(chosen);
-        let update = |(c, part): (usize, &mut [f64])| {
-            for (i, v) in data.chunk_range(c).zip(part.iter_mut()) {
-                *v = v.min(weights[i] * squared_distance(data.row(i), row));
-            }
-        };
-        #[cfg(feature = "parallel")]
-        {
-            use rayon::prelude::*;
-            closest.par_chunks_mut(CHUNK).enumerate().for_each(update);
+        latest = rows[1 + best];
+        centroids.extend_from_slice(data.row(latest));
+        // The chunk sums of the chosen candidate are those of the updated distances.
+        for (total, s) in totals.iter_mut().zip(&sums) {
+            *total = s[1 + best];
         }
-        #[cfg(not(feature = "parallel"))]
-        closest.chunks_mut(CHUNK).enumerate().for_each(update);
+        stale.fill(true);
     }
     centroids
 }
 
-/// The centroids in the layouts the kernel needs.
+/// Lowers the distances of chunk `c`'s rows with centroid row `latest`.
+fn refresh_closest(data: &Rows<'_>, weights: &[f64], closest: &mut [f64], c: usize, latest: usize) {
+    let row = data.row(latest);
+    for i in data.chunk_range(c) {
+        closest[i] = closest[i].min(weights[i] * squared_distance(data.row(i), row));
+    }
+}
+
+/// Rows per block of the assignment kernel, one row per lane.
+const LANES: usize = 8;
+
+/// Unit roundoff of f32.
+const F32_UNIT: f32 = 1.0 / 16_777_216.0;
+
+/// A floor on the error margin (in the scaled space), far above anything
+/// underflow can lose.
+const F32_FLOOR: f32 = 7.888_609e-31; // 2^-100
+
+/// The rows in single precision for the assignment kernel: centred on their
+/// weighted mean and scaled by a power of two into [-1, 1], so that f32 keeps
+/// seven significant digits of the distances that decide a segment, and the
+/// kernel reads half the bytes with twice the lanes.
+///
+/// Every f32 result comes with an error bound; when the two nearest centroids
+/// are closer than it, the row is decided in f64 instead, so labels are those
+/// of exact distances (see [`Centroids::nearest_block`]).
+struct Compact {
+    /// Row-major n × d.
+    x: Vec<f32>,
+    mean: Vec<f64>,
+    /// A power of two at least the largest |x − mean|.
+    scale: f64,
+}
+
+impl Compact {
+    /// The compact rows of `data`, scaled so that the rows and `points` (the
+    /// centroids a prediction compares them with, which may lie outside the
+    /// rows' range) are all within [-1, 1].
+    fn new(data: &Rows<'_>, points: &[f64]) -> Compact {
+        let d = data.d;
+        let n_chunks = data.n_chunks();
+        // Weighted means: only the centring, so any fixed summation order will do.
+        let parts: Vec<(Vec<f64>, f64)> = crate::parallel::map_range(n_chunks, |c| {
+            let mut sums = vec![0.0; d];
+            let mut total = 0.0;
+            for i in data.chunk_range(c) {
+                let w = data.weight(i);
+                total += w;
+                for (s, &v) in sums.iter_mut().zip(data.row(i)) {
+                    *s += w * v;
+                }
+            }
+            (sums, total)
+        });
+        let mut mean = vec![0.0; d];
+        let mut total = 0.0;
+        for (sums, t) in &parts {
+            total += t;
+            for (m, s) in mean.iter_mut().zip(sums) {
+                *m += s;
+            }
+        }
+        for m in &mut mean {
+            // No weight at all (no rows): any centre will do.
+            *m = if total > 0.0 { *m / total } else { 0.0 };
+        }
+        let spans: Vec<f64> = crate::parallel::map_range(n_chunks, |c| {
+            let xs = &data.x[data.chunk_range(c).start * d..data.chunk_range(c).end * d];
+            xs.chunks_exact(d).fold(0.0f64, |acc, row| {
+                row.iter()
+                    .zip(&mean)
+                    .fold(acc, |acc, (v, m)| acc.max((v - m).abs()))
+            })
+        });
+        let span = points
+            .chunks_exact(d)
+            .flat_map(|p| p.iter().zip(&mean).map(|(v, m)| (v - m).abs()))
+            .chain(spans)
+            .fold(0.0f64, f64::max);
+        let mut scale = 1.0f64;
+        while scale < span {
+            scale *= 2.0;
+        }
+        // (Not below about 1e-290, so that 1/scale stays finite.)
+        while scale * 0.5 >= span && span > 0.0 && scale > 1e-290 {
+            scale *= 0.5;
+        }
+        let inv = 1.0 / scale;
+        let parts: Vec<Vec<f32>> = crate::parallel::map_range(n_chunks, |c| {
+            let xs = &data.x[data.chunk_range(c).start * d..data.chunk_range(c).end * d];
+            xs.chunks_exact(d)
+                .flat_map(|row| row.iter().zip(&mean).map(|(v, m)| ((v - m) * inv) as f32))
+                .collect()
+        });
+        Compact {
+            x: parts.concat(),
+            mean,
+            scale,
+        }
+    }
+}
+
+/// The centroids in the layouts the kernels need.
 struct Centroids {
     k: usize,
     d: usize,
     /// Row-major k × d.
     rows: Vec<f64>,
-    /// Feature-major d × kp (k padded to a multiple of 4 with infinite
-    /// coordinates, never nearest), so the loop over centroids vectorises.
-    by_feature: Vec<f64>,
-    kp: usize,
     /// Half the distance from each centroid to its nearest other centroid.
     half_gap: Vec<f64>,
-    /// Feature-major d × kp of 2c (padding 0), for the expansion kernel.
-    twice_by_feature: Vec<f64>,
-    /// ‖c‖² of each centroid, padded to kp with +∞.
-    norms: Vec<f64>,
+    /// The rows' centring and scale (see [`Compact`]).
+    mean: Vec<f64>,
+    scale: f64,
+    /// 2c̃ (c̃ the centred, scaled f32 centroid), centroid-major k × d, repeated
+    /// over the lanes so the kernel multiplies whole vectors.
+    twice: Vec<[f32; LANES]>,
+    /// ‖c̃‖² of each centroid, and the largest.
+    norms: Vec<f32>,
+    max_norm: f32,
+}
+
+/// The nearest centroids of a block of rows, per lane.
+struct BlockNearest {
+    /// Index of the nearest centroid.
+    best: [f32; LANES],
+    /// Whether the f32 distances decide the nearest centroid.
+    decided: [bool; LANES],
+    /// Upper bound on the distance to the nearest centroid, lower bound on the
+    /// distance to any other (scaled space).
+    upper: [f32; LANES],
+    lower: [f32; LANES],
 }
 
 impl Centroids {
-    fn new(rows: Vec<f64>, k: usize, d: usize) -> Centroids {
-        let kp = k.div_ceil(4) * 4;
+    fn new(rows: Vec<f64>, k: usize, d: usize, compact: &Compact) -> Centroids {
         let mut c = Centroids {
             k,
             d,
             rows,
-            by_feature: vec![0.0; d * kp],
-            kp,
             half_gap: vec![f64::INFINITY; k],
-            twice_by_feature: vec![0.0; d * kp],
-            norms: vec![f64::INFINITY; kp],
+            mean: compact.mean.clone(),
+            scale: compact.scale,
+            twice: vec![[0.0; LANES]; k * d],
+            norms: vec![0.0; k],
+            max_norm: 0.0,
         };
         c.refresh();
         c
@@ -481,31 +784,18 @@ impl Centroids {
 
     /// Recomputes the derived layouts after `rows` changed.
     fn refresh(&mut self) {
-        let (k, d, kp) = (self.k, self.d, self.kp);
-        for f in 0..d {
-            for j in 0..kp {
-                self.by_feature[f * kp + j] = if j < k {
-                    self.rows[j * d + f]
-                } else {
-                    f64::INFINITY
-                };
+        let (k, d) = (self.k, self.d);
+        let inv = 1.0 / self.scale;
+        self.max_norm = 0.0;
+        for j in 0..k {
+            let mut norm = 0.0f64;
+            for f in 0..d {
+                let c = ((self.rows[j * d + f] - self.mean[f]) * inv) as f32;
+                norm += f64::from(c) * f64::from(c);
+                self.twice[j * d + f] = [2.0 * c; LANES];
             }
-        }
-        for f in 0..d {
-            for j in 0..kp {
-                self.twice_by_feature[f * kp + j] = if j < k {
-                    2.0 * self.rows[j * d + f]
-                } else {
-                    0.0
-                };
-            }
-        }
-        for j in 0..kp {
-            self.norms[j] = if j < k {
-                self.row(j).iter().map(|v| v * v).sum()
-            } else {
-                f64::INFINITY
-            };
+            self.norms[j] = norm as f32;
+            self.max_norm = self.max_norm.max(norm as f32);
         }
         for j in 0..k {
             let mut nearest = f64::INFINITY;
@@ -518,106 +808,103 @@ impl Centroids {
         }
     }
 
-    /// Squared distances from `x` to every centroid into `out` (length kp).
-    #[inline]
-    fn distances(&self, x: &[f64], out: &mut [f64]) {
-        out.fill(0.0);
-        for (f, &xf) in x.iter().enumerate() {
-            let column = &self.by_feature[f * self.kp..(f + 1) * self.kp];
-            for (o, &c) in out.iter_mut().zip(column) {
-                let t = xf - c;
-                *o += t * t;
+    /// Nearest and second-nearest squared distances of `x` in f64 (ties: lowest index).
+    fn nearest_exact(&self, x: &[f64]) -> (usize, f64, f64) {
+        let (mut best, mut d1, mut d2) = (0, f64::INFINITY, f64::INFINITY);
+        for j in 0..self.k {
+            let v = squared_distance(x, self.row(j));
+            if v < d1 {
+                d2 = d1;
+                d1 = v;
+                best = j;
+            } else if v < d2 {
+                d2 = v;
             }
         }
+        (best, d1, d2)
     }
 
-    /// Nearest and second-nearest squared distances of `x` (ties: lowest index).
+    /// The nearest centroid of each row of a block (`x[f][lane]`, scaled f32)
+    /// through ‖x̃ − c̃‖² = ‖x̃‖² + (‖c̃‖² − 2x̃·c̃), with rows in the lanes so that
+    /// every operation is a whole-vector one and the running minimum needs no
+    /// branch.
+    ///
+    /// The computed squared distances are within `err` = (4d + 24)·u·(‖x̃‖² +
+    /// max ‖c̃‖²) of the exact distances of the f64 rows (u = 2⁻²⁴): about
+    /// (3d + 12)·u·(…) for the rounding of the data, the products and the sums,
+    /// with the rest as slack for the bounds' own rounding. The nearest
+    /// centroid is decided when the second nearest is more than 2·err farther;
+    /// otherwise the caller decides in f64.
     #[inline]
-    fn nearest_two(&self, x: &[f64], scratch: &mut [f64]) -> (usize, f64, f64) {
-        // Fixed widths keep the accumulators in registers.
-        match self.kp {
-            4 => nearest_two_fixed::<4>(x, &self.twice_by_feature, &self.norms),
-            8 => nearest_two_fixed::<8>(x, &self.twice_by_feature, &self.norms),
-            12 => nearest_two_fixed::<12>(x, &self.twice_by_feature, &self.norms),
-            16 => nearest_two_fixed::<16>(x, &self.twice_by_feature, &self.norms),
-            _ => {
-                self.distances(x, scratch);
-                two_smallest(&scratch[..self.k])
+    fn nearest_block(&self, x: &[[f32; LANES]]) -> BlockNearest {
+        let d = self.d;
+        let mut m1 = [f32::INFINITY; LANES];
+        let mut m2 = [f32::INFINITY; LANES];
+        let mut best = [0.0f32; LANES];
+        for (j, twice) in self.twice.chunks_exact(d).enumerate() {
+            let mut acc = [self.norms[j]; LANES];
+            for (xf, cf) in x.iter().zip(twice) {
+                for l in 0..LANES {
+                    acc[l] -= xf[l] * cf[l];
+                }
+            }
+            let index = j as f32;
+            for l in 0..LANES {
+                let a = acc[l];
+                let nearer = a < m1[l];
+                // The second smallest is min(m2, max(m1, a)) whichever way a compares.
+                let above = if a > m1[l] { a } else { m1[l] };
+                m2[l] = if above < m2[l] { above } else { m2[l] };
+                best[l] = if nearer { index } else { best[l] };
+                m1[l] = if nearer { a } else { m1[l] };
             }
         }
-    }
-}
-
-/// Index and value of the smallest, and the second smallest value (ties: lowest index).
-#[inline]
-fn two_smallest(values: &[f64]) -> (usize, f64, f64) {
-    let (mut best, mut d1, mut d2) = (0, f64::INFINITY, f64::INFINITY);
-    for (j, &v) in values.iter().enumerate() {
-        if v < d1 {
-            d2 = d1;
-            d1 = v;
-            best = j;
-        } else if v < d2 {
-            d2 = v;
+        let mut xx = [0.0f32; LANES];
+        for xf in x {
+            for l in 0..LANES {
+                xx[l] += xf[l] * xf[l];
+            }
         }
-    }
-    (best, d1, d2)
-}
-
-/// [`Centroids::nearest_two`] for `KP` padded centroids, through the expansion
-/// ‖x − c‖² = ‖x‖² + (‖c‖² − 2x·c): a multiply and a subtraction per centroid and
-/// feature instead of three operations. Padding centroids have an infinite
-/// norm, so they are never nearest. The rounding error, about 1e-16 of
-/// ‖x‖² + ‖c‖², is far below any distance that decides a segment.
-#[inline]
-fn nearest_two_fixed<const KP: usize>(
-    x: &[f64],
-    twice_by_feature: &[f64],
-    norms: &[f64],
-) -> (usize, f64, f64) {
-    let mut acc = [0.0f64; KP];
-    for (a, &n) in acc.iter_mut().zip(norms) {
-        *a = n;
-    }
-    let mut xx = 0.0;
-    for (column, &xf) in twice_by_feature.chunks_exact(KP).zip(x) {
-        xx += xf * xf;
-        for (a, &c2) in acc.iter_mut().zip(column) {
-            *a -= xf * c2;
-        }
-    }
-    // One unrolled scan with selects instead of branches (ties: lowest index).
-    let (mut best, mut v1, mut v2) = (0usize, f64::INFINITY, f64::INFINITY);
-    for (j, &v) in acc.iter().enumerate() {
-        let nearer = v < v1;
-        v2 = if nearer {
-            v1
-        } else if v < v2 {
-            v
-        } else {
-            v2
+        let rel = (4 * d + 24) as f32 * F32_UNIT;
+        let mut out = BlockNearest {
+            best,
+            decided: [false; LANES],
+            upper: [0.0; LANES],
+            lower: [0.0; LANES],
         };
-        best = if nearer { j } else { best };
-        v1 = if nearer { v } else { v1 };
+        for l in 0..LANES {
+            let err = rel * (xx[l] + self.max_norm) + F32_FLOOR;
+            out.decided[l] = m2[l] - m1[l] > 2.0 * err;
+            out.upper[l] = (xx[l] + m1[l] + err).max(0.0).sqrt();
+            out.lower[l] = (xx[l] + m2[l] - err).max(0.0).sqrt();
+        }
+        out
     }
-    (best, (xx + v1).max(0.0), (xx + v2).max(0.0))
 }
 
 /// One chunk's rows' state and its accumulators (kept across iterations).
 struct Chunk {
     start: usize,
     labels: Vec<u32>,
-    /// Upper bound on the distance to the own centroid.
-    upper: Vec<f64>,
-    /// Lower bound on the distance to any other centroid.
-    lower: Vec<f64>,
+    /// Upper bound on the distance to the own centroid, in the scaled space of
+    /// [`Compact`], rounded up to f32 (half the bytes to stream each pass).
+    upper: Vec<f32>,
+    /// Lower bound on the distance to any other centroid, rounded down.
+    lower: Vec<f32>,
     /// This pass's change of the per-segment weighted sums, weights and row counts.
     sums: Vec<f64>,
     weights: Vec<f64>,
     counts: Vec<i64>,
     /// Whether the rows' labels are not yet counted in the segment sums.
     fresh: bool,
-    scratch: Vec<f64>,
+    /// Rows (offsets in the chunk) whose nearest centroid is computed this pass.
+    todo: Vec<u32>,
+    /// Rows (offsets) that changed segment this pass, with their old segment.
+    moves: Vec<(u32, u32)>,
+    /// The rows to compute, copied next to each other (row-major).
+    staged: Vec<f32>,
+    /// A block of rows for the kernel, `block[f][lane]`.
+    block: Vec<[f32; LANES]>,
     changed: usize,
     inertia: f64,
 }
@@ -672,19 +959,22 @@ enum Pass {
 }
 
 impl Chunk {
-    fn new(data: &Rows<'_>, c: usize, k: usize, kp: usize) -> Chunk {
+    fn new(data: &Rows<'_>, c: usize, k: usize) -> Chunk {
         let range = data.chunk_range(c);
         let len = range.len();
         Chunk {
             start: range.start,
             labels: vec![0; len],
-            upper: vec![f64::INFINITY; len],
+            upper: vec![f32::INFINITY; len],
             lower: vec![0.0; len],
             sums: vec![0.0; k * data.d],
             weights: vec![0.0; k],
             counts: vec![0; k],
             fresh: true,
-            scratch: vec![0.0; kp],
+            todo: vec![0; len],
+            moves: vec![(0, 0); len],
+            staged: vec![0.0; len * data.d],
+            block: vec![[0.0; LANES]; data.d],
             changed: 0,
             inertia: 0.0,
         }
@@ -692,35 +982,30 @@ impl Chunk {
 
     /// Assigns the chunk's rows to their nearest centroids (with bounds under
     /// Hamerly), then accumulates per `pass`.
-    fn pass(
-        &mut self,
-        data: &Rows<'_>,
-        cents: &Centroids,
-        moved: &Movement,
-        algorithm: Algorithm,
-        pass: Pass,
-    ) {
+    fn pass(&mut self, rows: &Rows<'_>, compact: &Compact, step: &Step<'_>, pass: Pass) {
         // One specialised loop per combination keeps the loop body small.
-        match (algorithm, pass) {
-            (Algorithm::Hamerly, Pass::Update) => self.run::<true, true>(data, cents, moved),
-            (Algorithm::Hamerly, Pass::Finish) => self.run::<true, false>(data, cents, moved),
-            (Algorithm::Lloyd, Pass::Update) => self.run::<false, true>(data, cents, moved),
-            (Algorithm::Lloyd, Pass::Finish) => self.run::<false, false>(data, cents, moved),
+        match (step.algorithm, pass) {
+            (Algorithm::Hamerly, Pass::Update) => self.run::<true, true>(rows, compact, step),
+            (Algorithm::Hamerly, Pass::Finish) => self.run::<true, false>(rows, compact, step),
+            (Algorithm::Lloyd, Pass::Update) => self.run::<false, true>(rows, compact, step),
+            (Algorithm::Lloyd, Pass::Finish) => self.run::<false, false>(rows, compact, step),
         }
     }
 
     fn run<const HAMERLY: bool, const UPDATE: bool>(
         &mut self,
         data: &Rows<'_>,
-        cents: &Centroids,
-        moved: &Movement,
+        compact: &Compact,
+        step: &Step<'_>,
     ) {
         let d = data.d;
         let n = self.labels.len();
         let xs = &data.x[self.start * d..(self.start + n) * d];
+        let xs32 = &compact.x[self.start * d..(self.start + n) * d];
         let ws: Option<&[f64]> = data.w.map(|w| &w[self.start..self.start + n]);
         let fresh = UPDATE && self.fresh;
-        let (own, others, gap) = (&moved.own[..], &moved.others[..], &cents.half_gap[..]);
+        let cents = step.cents;
+        let (own, others, gap) = (&step.own[..], &step.others[..], &step.gap[..]);
         let Chunk {
             ref mut labels,
             ref mut upper,
@@ -728,7 +1013,10 @@ impl Chunk {
             ref mut sums,
             ref mut weights,
             ref mut counts,
-            ref mut scratch,
+            ref mut todo,
+            ref mut moves,
+            ref mut staged,
+            ref mut block,
             ..
         } = *self;
         if UPDATE {
@@ -736,55 +1024,113 @@ impl Chunk {
             weights.fill(0.0);
             counts.fill(0);
         }
-        let (mut changed, mut inertia) = (0usize, 0.0f64);
-        let rows = xs
-            .chunks_exact(d)
-            .zip(labels.iter_mut())
-            .zip(upper.iter_mut().zip(lower.iter_mut()));
-        for (r, ((x, slot), (up, lo))) in rows.enumerate() {
-            let a = *slot as usize;
-            let label = if HAMERLY {
-                let bound = gap[a].max(*lo - others[a]);
-                if *up + own[a] <= bound {
-                    a
-                } else {
-                    // Compared squared (bound >= 0), so most rows need no square root.
-                    let tight = squared_distance(x, cents.row(a));
-                    if tight <= bound * bound {
-                        *up = tight.sqrt() - own[a];
-                        a
-                    } else {
-                        let (b, d1, d2) = cents.nearest_two(x, scratch);
-                        *up = d1.sqrt() - own[b];
-                        *lo = d2.sqrt() + others[b];
-                        b
-                    }
+        // The rows whose bounds do not prove their segment, listed without branches.
+        let mut count = 0;
+        if HAMERLY {
+            for (r, ((&a, &up), &lo)) in labels.iter().zip(&*upper).zip(&*lower).enumerate() {
+                let a = a as usize;
+                let bound = gap[a].max(f64::from(lo) - others[a]);
+                todo[count] = r as u32;
+                count += usize::from(f64::from(up) + own[a] > bound);
+            }
+        } else {
+            for (r, t) in todo.iter_mut().enumerate() {
+                *t = r as u32;
+            }
+            count = n;
+        }
+        let mut changed = 0usize;
+        // Copy the rows to compute next to each other first: whole-row copies that do
+        // not depend on each other, so their cache misses overlap.
+        let rows32: &[f32] = if count == n {
+            xs32
+        } else {
+            for (t, &r) in todo[..count].iter().enumerate() {
+                let r = r as usize;
+                copy_row(&mut staged[t * d..(t + 1) * d], &xs32[r * d..(r + 1) * d]);
+            }
+            &staged[..count * d]
+        };
+        for (group, rows) in todo[..count].chunks(LANES).zip(rows32.chunks(LANES * d)) {
+            // Transposed into lanes; lanes past the last row keep stale (finite)
+            // values whose results are unused.
+            for (l, row) in rows.chunks_exact(d).enumerate() {
+                for (b, &v) in block.iter_mut().zip(row) {
+                    b[l] = v;
                 }
-            } else {
-                cents.nearest_two(x, scratch).0
-            };
-            let w = ws.map_or(1.0, |w| w[r]);
-            // Only rows that join or change segment touch the sums.
-            if UPDATE && (fresh || label != a) && w > 0.0 {
-                if !fresh {
+            }
+            let near = cents.nearest_block(block);
+            for (l, &r) in group.iter().enumerate() {
+                let r = r as usize;
+                let x = &xs[r * d..(r + 1) * d];
+                let (b, up, lo) = if near.decided[l] {
+                    (
+                        near.best[l] as usize,
+                        f64::from(near.upper[l]),
+                        f64::from(near.lower[l]),
+                    )
+                } else {
+                    let (b, d1, d2) = cents.nearest_exact(x);
+                    (b, d1.sqrt() / cents.scale, d2.sqrt() / cents.scale)
+                };
+                if HAMERLY {
+                    upper[r] = round_up(up - own[b]);
+                    lower[r] = round_down(lo + others[b]);
+                }
+                let a = labels[r] as usize;
+                if b != a {
+                    labels[r] = b as u32;
+                    moves[changed] = (r as u32, a as u32);
+                    changed += 1;
+                }
+            }
+        }
+        // Only rows that change segment touch the sums after the first pass. Their
+        // f64 rows are read here in one tight loop, so the cache misses overlap.
+        if UPDATE && !fresh {
+            // First one load per row, independent of each other, to fetch the cache lines.
+            let touched = moves[..changed].iter().fold(0.0, |t, &(r, _)| {
+                // A row may straddle two cache lines.
+                t + xs[r as usize * d] + xs[(r as usize + 1) * d - 1]
+            });
+            std::hint::black_box(touched);
+            for &(r, a) in &moves[..changed] {
+                let (r, a) = (r as usize, a as usize);
+                let b = labels[r] as usize;
+                let w = ws.map_or(1.0, |w| w[r]);
+                if w > 0.0 {
+                    let x = &xs[r * d..(r + 1) * d];
                     for (s, &v) in sums[a * d..(a + 1) * d].iter_mut().zip(x) {
                         *s -= w * v;
                     }
                     weights[a] -= w;
                     counts[a] -= 1;
+                    for (s, &v) in sums[b * d..(b + 1) * d].iter_mut().zip(x) {
+                        *s += w * v;
+                    }
+                    weights[b] += w;
+                    counts[b] += 1;
                 }
-                for (s, &v) in sums[label * d..(label + 1) * d].iter_mut().zip(x) {
-                    *s += w * v;
+            }
+        }
+        if fresh {
+            for (r, (x, &label)) in xs.chunks_exact(d).zip(labels.iter()).enumerate() {
+                let w = ws.map_or(1.0, |w| w[r]);
+                if w > 0.0 {
+                    let label = label as usize;
+                    for (s, &v) in sums[label * d..(label + 1) * d].iter_mut().zip(x) {
+                        *s += w * v;
+                    }
+                    weights[label] += w;
+                    counts[label] += 1;
                 }
-                weights[label] += w;
-                counts[label] += 1;
             }
-            if label != a {
-                changed += 1;
-                *slot = label as u32;
-            }
-            if !UPDATE {
-                inertia += w * squared_distance(x, cents.row(label));
+        }
+        let mut inertia = 0.0;
+        if !UPDATE {
+            for (r, (x, &label)) in xs.chunks_exact(d).zip(labels.iter()).enumerate() {
+                let w = ws.map_or(1.0, |w| w[r]);
+                inertia += w * squared_distance(x, cents.row(label as usize));
             }
         }
         self.changed = changed;
@@ -793,6 +1139,60 @@ impl Chunk {
             self.fresh = false;
         }
     }
+}
+
+/// `dst.copy_from_slice(src)` in fixed-size pieces, inline: a call to `memcpy`
+/// for each short row costs more than the copy.
+#[inline]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    let mut d4 = dst.chunks_exact_mut(4);
+    let mut s4 = src.chunks_exact(4);
+    for (d, s) in (&mut d4).zip(&mut s4) {
+        let piece: [f32; 4] = [s[0], s[1], s[2], s[3]];
+        d.copy_from_slice(&piece);
+    }
+    for (d, &s) in d4.into_remainder().iter_mut().zip(s4.remainder()) {
+        *d = s;
+    }
+}
+
+/// What every chunk's pass reads.
+struct Step<'a> {
+    cents: &'a Centroids,
+    /// [`Movement`] and [`Centroids::half_gap`] in the scaled space of the bounds.
+    own: Vec<f64>,
+    others: Vec<f64>,
+    gap: Vec<f64>,
+    algorithm: Algorithm,
+}
+
+impl<'a> Step<'a> {
+    fn new(cents: &'a Centroids, moved: &Movement, algorithm: Algorithm) -> Step<'a> {
+        // A power of two: exact.
+        let inv = 1.0 / cents.scale;
+        Step {
+            cents,
+            own: moved.own.iter().map(|m| m * inv).collect(),
+            others: moved.others.iter().map(|m| m * inv).collect(),
+            gap: cents.half_gap.iter().map(|g| g * inv).collect(),
+            algorithm,
+        }
+    }
+}
+
+/// An f32 at least `v` (an upper bound stays one), within two units in the
+/// last place: the nearest f32 plus at least one unit in its last place (and
+/// the smallest subnormal for zero), without branches.
+#[inline]
+fn round_up(v: f64) -> f32 {
+    let r = v as f32;
+    r + r.abs() * f32::EPSILON + f32::from_bits(1)
+}
+
+/// `v` rounded down to f32 (a lower bound stays one).
+#[inline]
+fn round_down(v: f64) -> f32 {
+    -round_up(-v)
 }
 
 fn for_each_chunk(chunks: &mut [Chunk], f: impl Fn(&mut Chunk) + Sync + Send) {
@@ -839,6 +1239,7 @@ impl Run {
 /// Lloyd iterations from `initial` centroids (row-major k × d).
 fn lloyd(
     data: &Rows<'_>,
+    compact: &Compact,
     initial: Vec<f64>,
     max_iter: usize,
     tol: f64,
@@ -847,9 +1248,9 @@ fn lloyd(
 ) -> Run {
     let d = data.d;
     let k = initial.len() / d;
-    let mut cents = Centroids::new(initial, k, d);
+    let mut cents = Centroids::new(initial, k, d, compact);
     let mut chunks: Vec<Chunk> = (0..data.n_chunks())
-        .map(|c| Chunk::new(data, c, k, cents.kp))
+        .map(|c| Chunk::new(data, c, k))
         .collect();
     let mut moved = Movement::none(k);
     // Per-segment weighted sums, weights and counts of rows with positive weight,
@@ -863,9 +1264,8 @@ fn lloyd(
     let mut shift = 0.0;
     for iteration in 0..max_iter {
         iterations = iteration + 1;
-        for_each_chunk(&mut chunks, |c| {
-            c.pass(data, &cents, &moved, algorithm, Pass::Update)
-        });
+        let step = Step::new(&cents, &moved, algorithm);
+        for_each_chunk(&mut chunks, |c| c.pass(data, compact, &step, Pass::Update));
         // Changes added in chunk order, whatever the thread count.
         let mut changed = 0;
         for c in &chunks {
@@ -918,7 +1318,7 @@ fn lloyd(
         if relocated {
             // Bounds no longer describe the relocated rows: recompute every row next time.
             for c in &mut chunks {
-                c.upper.fill(f64::INFINITY);
+                c.upper.fill(f32::INFINITY);
                 c.lower.fill(0.0);
             }
             continue;
@@ -934,9 +1334,8 @@ fn lloyd(
         }
     }
     // A final assignment to the final centroids, and its inertia.
-    for_each_chunk(&mut chunks, |c| {
-        c.pass(data, &cents, &moved, algorithm, Pass::Finish)
-    });
+    let step = Step::new(&cents, &moved, algorithm);
+    for_each_chunk(&mut chunks, |c| c.pass(data, compact, &step, Pass::Finish));
     let mut labels = Vec::with_capacity(data.n);
     let mut inertia = 0.0;
     let mut final_weights = vec![0.0; k];
@@ -1010,16 +1409,15 @@ fn relocate_empty(
 
 /// The nearest centroid of every row (ties to the lower index).
 fn assign(centroids: &Array2<f64>, data: &Rows<'_>) -> Vec<usize> {
-    let cents = Centroids::new(
-        centroids.iter().copied().collect(),
-        centroids.nrows(),
-        centroids.ncols(),
-    );
+    let (k, d) = centroids.dim();
+    let rows: Vec<f64> = centroids.iter().copied().collect();
+    let compact = Compact::new(data, &rows);
+    let cents = Centroids::new(rows, k, d, &compact);
+    let step = Step::new(&cents, &Movement::none(k), Algorithm::Lloyd);
     let parts: Vec<Vec<usize>> = crate::parallel::map_range(data.n_chunks(), |c| {
-        let mut scratch = vec![0.0; cents.kp];
-        data.chunk_range(c)
-            .map(|i| cents.nearest_two(data.row(i), &mut scratch).0)
-            .collect()
+        let mut chunk = Chunk::new(data, c, k);
+        chunk.run::<false, false>(data, &compact, &step);
+        chunk.labels.iter().map(|&l| l as usize).collect()
     });
     parts.concat()
 }

@@ -681,8 +681,12 @@ pub fn lost_signals(
             base.n_customers()
         )));
     }
-    if !(window_days.is_finite() && window_days > 0.0) {
-        return Err(Error::param("window_days", window_days, "must be positive"));
+    if !(window_days.is_finite() && window_days > 0.0 && window_days <= 36_525.0) {
+        return Err(Error::param(
+            "window_days",
+            window_days,
+            "must be positive, at most 36525",
+        ));
     }
     let keys = Keys::new(base, level);
     let window = (window_days * 86_400e6) as i64;
