@@ -4,11 +4,12 @@
 
 use custinsight::prelude::*;
 use custinsight::synth::{MARKETING_CHANNELS, Population, SynthParams};
+use custinsight::touchpoints::attribution::time_decay;
 use custinsight::touchpoints::attribution::{
     HeuristicParams, MarkovParams, ShapleyParams, heuristics, markov, shapley,
 };
 use custinsight::touchpoints::effectiveness::{
-    EffectivenessParams, Groups, KeyLevel, coverage, group_matrix, inventory, timing,
+    EffectivenessParams, Groups, KeyLevel, coverage, group_matrix, inventory, lost_signals, timing,
 };
 use custinsight::touchpoints::journey::{
     ConversionSource, JourneyOutcome, JourneyParams, Journeys,
@@ -354,6 +355,56 @@ fn attribution_ranks_synthetic_channels_by_their_true_effects() {
     assert!(rho_shapley > 0.8, "Shapley rank correlation {rho_shapley}");
     let h = heuristics(&table, &HeuristicParams::default()).unwrap();
     assert!((h.linear.total_conversions() - table.total_conversions()).abs() < 1e-6);
+    // Time decay credits every converting journey with touches once, value included.
+    let decay = time_decay(&journeys, base, 1.0).unwrap();
+    assert!((decay.total_conversions() - table.total_conversions()).abs() < 1e-6);
+    assert!((decay.total_value() - table.total_value()).abs() < 1e-6 * table.total_value());
+    assert!(time_decay(&journeys, base, 0.0).is_err());
+}
+
+#[test]
+fn complaints_before_leaving_are_flagged_and_coverage_counts_the_unreached() {
+    let mut b = CustomerBase::builder();
+    // Ten lost customers complained before their last touch; ten retained ones did not.
+    for i in 0..20 {
+        let id = format!("c{i:02}");
+        touch(&mut b, &id, 1.0, Channel::Email, TouchpointKind::Click);
+        if i < 10 {
+            touch(
+                &mut b,
+                &id,
+                5.0,
+                Channel::CallCenter,
+                TouchpointKind::Complaint,
+            );
+        }
+        touch(&mut b, &id, 6.0, Channel::Web, TouchpointKind::Visit);
+    }
+    order(&mut b, "quiet", "o-q", 1.0, "5");
+    let base = b.build().unwrap();
+    let lost: Vec<bool> = (0..base.n_customers())
+        .map(|c| base.customer_id(c as u32) < "c10")
+        .collect();
+    let signals = lost_signals(&base, &lost, 7.0, KeyLevel::ChannelKind).unwrap();
+    let complaint = signals
+        .iter()
+        .find(|s| s.touchpoint == "call_center/complaint")
+        .expect("complaints precede the lost customers");
+    assert_eq!((complaint.lost_with, complaint.lost_share), (10, 1.0));
+    assert_eq!(complaint.retained_share, 0.0);
+    assert!(complaint.adjusted_p_value < 0.01, "{complaint:?}");
+    assert_eq!(signals[0].touchpoint, "call_center/complaint");
+    assert!(lost_signals(&base, &lost[1..], 7.0, KeyLevel::Channel).is_err());
+
+    // Within the last 3 days only the web visits reach anyone; the buyer without touchpoints is unreached.
+    let cov = coverage(&base, None, day(6.0), 3.0, 1).unwrap();
+    let web = cov.channels.iter().position(|c| c == "web").unwrap();
+    let email = cov.channels.iter().position(|c| c == "email").unwrap();
+    assert_eq!(cov.cells[0][web].reached, 20);
+    assert_eq!(cov.cells[0][email].reached, 0);
+    let quiet = base.index_of("quiet").unwrap();
+    assert_eq!(cov.under_reached_customers, [quiet]);
+    assert!(coverage(&base, None, day(6.0), 3.0, 0).is_err());
 }
 
 #[test]
