@@ -22,10 +22,11 @@
 //! | [`ingest`] | CSV and JSON Lines readers that validate every row and account for all of them ([`IngestReport`](ingest::IngestReport)) |
 //! | [`lifecycle`] | BTYD summaries, BG/NBD · MBG/NBD · Pareto/NBD · BG/BB · sBG fits, P(alive), expected purchases, Gamma–Gamma spend, CLV, goodness of fit, lifecycle stages with plays, RFM segments |
 //! | [`touchpoints`] | sessions and journeys, path statistics, touchpoint inventory and effectiveness per group, coverage gaps, timing, engagement ladder and warm leads, journey stages and content fit, channel preference with consent, heuristic / exact Markov / Shapley attribution |
+//! | [`experiment`] | deterministic, GrowthBook-compatible assignment with weights, coverage, layers, holdouts, targeting and consent (evaluation in progress) |
 //! | [`segment`] | per-customer feature matrices and transforms, fast k-means on linfa's traits, choosing k, named segment profiles, persisted models with stable refits |
 //! | [`synth`] | a seeded synthetic population with its ground truth, for examples, tests and benchmarks |
 //!
-//! Identity resolution and experiments build on these.
+//! Identity resolution and experiment evaluation build on these.
 //!
 //! ## Principles
 //!
@@ -61,6 +62,7 @@
 //! ```
 
 pub mod error;
+pub mod experiment;
 pub mod ingest;
 pub mod lifecycle;
 mod parallel;
