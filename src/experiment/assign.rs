@@ -29,7 +29,7 @@
 //! untouched units.
 //!
 //! **Targeting and consent.** [`ExperimentDesign::assign_base`] assigns a
-//! whole [`CustomerBase`](crate::store::CustomerBase): only customers in the
+//! whole [`CustomerBase`]: only customers in the
 //! targeted segments, and (when a channel is named) only customers whose
 //! consent allows it, with every excluded customer counted by reason.
 
