@@ -73,6 +73,14 @@ impl Groups<'_> {
         Ok(())
     }
 
+    /// The group of customer `c`, `None` for a customer in no group.
+    fn of(&self, c: u32) -> Option<usize> {
+        self.labels
+            .get(c as usize)
+            .filter(|&&l| l != NO_GROUP)
+            .map(|&l| l as usize)
+    }
+
     fn sizes(&self) -> Vec<usize> {
         let mut sizes = vec![0; self.names.len()];
         for &l in self.labels {
@@ -409,17 +417,11 @@ pub fn inventory(
     }
     let keys = Keys::new(base, params.level);
     let n_groups = groups.map_or(0, |g| g.names.len());
-    let labels = groups.map(|g| g.labels);
     let tallies = tally(
         base,
         journeys,
         &keys,
-        |c| {
-            labels
-                .and_then(|l| l.get(c as usize))
-                .filter(|&&l| l != NO_GROUP)
-                .map(|&l| l as usize)
-        },
+        |c| groups.and_then(|g| g.of(c)),
         n_groups,
     );
     let sizes = groups.map(|g| g.sizes()).unwrap_or_default();
@@ -557,19 +559,7 @@ pub fn group_matrix(
     groups.check(base)?;
     let keys = Keys::new(base, params.level);
     let n_groups = groups.names.len();
-    let tallies = tally(
-        base,
-        journeys,
-        &keys,
-        |c| {
-            groups
-                .labels
-                .get(c as usize)
-                .filter(|&&l| l != NO_GROUP)
-                .map(|&l| l as usize)
-        },
-        n_groups,
-    );
+    let tallies = tally(base, journeys, &keys, |c| groups.of(c), n_groups);
     let overall = &tallies[n_groups];
     let used: Vec<usize> = (0..keys.n).filter(|&k| overall[k].journeys > 0.0).collect();
     let mut cells: Vec<Vec<GroupCell>> = Vec::with_capacity(used.len());
@@ -640,6 +630,19 @@ pub fn group_matrix(
     })
 }
 
+/// A window in days: positive and at most 100 years, so it fits microsecond arithmetic.
+fn check_window(window_days: f64) -> Result<()> {
+    if window_days.is_finite() && window_days > 0.0 && window_days <= 36_525.0 {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "window_days",
+            window_days,
+            "must be positive, at most 36525",
+        ))
+    }
+}
+
 /// A touchpoint type's association with customers being lost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LostSignal {
@@ -681,13 +684,7 @@ pub fn lost_signals(
             base.n_customers()
         )));
     }
-    if !(window_days.is_finite() && window_days > 0.0 && window_days <= 36_525.0) {
-        return Err(Error::param(
-            "window_days",
-            window_days,
-            "must be positive, at most 36525",
-        ));
-    }
+    check_window(window_days)?;
     let keys = Keys::new(base, level);
     let window = (window_days * 86_400e6) as i64;
     let times = base.tp_time_micros();
@@ -793,13 +790,7 @@ pub fn coverage(
     window_days: f64,
     min_touches: usize,
 ) -> Result<Coverage> {
-    if !(window_days.is_finite() && window_days > 0.0 && window_days <= 36_525.0) {
-        return Err(Error::param(
-            "window_days",
-            window_days,
-            "must be positive, at most 36525",
-        ));
-    }
+    check_window(window_days)?;
     if min_touches == 0 {
         return Err(Error::param("min_touches", 0, "must be at least 1"));
     }
@@ -819,12 +810,9 @@ pub fn coverage(
     let mut per_channel = vec![0usize; n_channels];
     let (times, channels) = (base.tp_time_micros(), base.tp_channel_codes());
     for customer in 0..base.n_customers() as u32 {
-        let g = match groups {
-            Some(gr) => match gr.labels[customer as usize] {
-                NO_GROUP => continue,
-                l => l as usize,
-            },
-            None => 0,
+        // Without grouping everybody is in the one group `all`.
+        let Some(g) = groups.map_or(Some(0), |gr| gr.of(customer)) else {
+            continue;
         };
         per_channel.fill(0);
         let mut total = 0;
@@ -907,12 +895,9 @@ pub fn timing(
     const HOUR_US: i64 = 3_600_000_000;
     let offset = i64::from(utc_offset_minutes) * 60_000_000;
     for (&customer, &t) in base.tp_customer().iter().zip(base.tp_time_micros()) {
-        let g = match groups {
-            Some(gr) => match gr.labels[customer as usize] {
-                NO_GROUP => continue,
-                l => l as usize,
-            },
-            None => 0,
+        // Without grouping everybody is in the one group `all`.
+        let Some(g) = groups.map_or(Some(0), |gr| gr.of(customer)) else {
+            continue;
         };
         let hours = (t + offset).div_euclid(HOUR_US);
         let hour = hours.rem_euclid(24) as usize;

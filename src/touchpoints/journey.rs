@@ -411,6 +411,10 @@ struct Scratch {
     purchases: Vec<i64>,
     /// Pending touch rows.
     pending: Vec<u32>,
+    /// Transactions already matched to a purchase touchpoint.
+    matched: Vec<bool>,
+    /// Purchase touchpoints matched to no transaction: their own conversions.
+    unmatched: Vec<(i64, f64)>,
 }
 
 impl Part {
@@ -462,8 +466,9 @@ impl Part {
         }
         // Purchase touchpoints: matched to the nearest unmatched transaction within one gap, else their own conversion.
         if !s.purchases.is_empty() {
-            let mut matched = vec![false; transactions];
-            let mut extra = Vec::new();
+            s.matched.clear();
+            s.matched.resize(transactions, false);
+            s.unmatched.clear();
             let mut lo = 0usize;
             for &p in &s.purchases {
                 while lo < transactions && s.conversions[lo].0 < p - rules.gap_us {
@@ -472,7 +477,7 @@ impl Part {
                 let mut best: Option<usize> = None;
                 let mut k = lo;
                 while k < transactions && s.conversions[k].0 <= p + rules.gap_us {
-                    if !matched[k] {
+                    if !s.matched[k] {
                         let closer = best.is_none_or(|b| {
                             (s.conversions[k].0 - p).abs() < (s.conversions[b].0 - p).abs()
                         });
@@ -483,12 +488,12 @@ impl Part {
                     k += 1;
                 }
                 match best {
-                    Some(b) => matched[b] = true,
-                    None => extra.push((p, 0.0)),
+                    Some(b) => s.matched[b] = true,
+                    None => s.unmatched.push((p, 0.0)),
                 }
             }
-            if !extra.is_empty() {
-                s.conversions.extend(extra);
+            if !s.unmatched.is_empty() {
+                s.conversions.extend_from_slice(&s.unmatched);
                 s.conversions.sort_by_key(|c| c.0);
             }
         }
