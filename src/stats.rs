@@ -1,8 +1,8 @@
-//! Small statistical building blocks shared by the analyses: normal
-//! quantiles, Wilson intervals, two-proportion z-tests and the
-//! Benjamini–Hochberg adjustment.
+//! Small statistical building blocks shared by the analyses: normal and
+//! Student t tails and quantiles, Wilson intervals, two-proportion z-tests,
+//! chi-square tails and the Holm and Benjamini–Hochberg adjustments.
 
-use statrs::distribution::{ContinuousCDF, Normal};
+use statrs::distribution::{ChiSquared, Continuous, ContinuousCDF, Normal, StudentsT};
 
 fn standard_normal() -> Normal {
     // Mean 0, sd 1 are valid parameters; the fallback is unreachable but keeps this panic-free.
@@ -12,6 +12,95 @@ fn standard_normal() -> Normal {
 /// Φ⁻¹(p) of the standard normal.
 pub(crate) fn normal_quantile(p: f64) -> f64 {
     standard_normal().inverse_cdf(p)
+}
+
+/// Φ(x) of the standard normal.
+pub(crate) fn normal_cdf(x: f64) -> f64 {
+    standard_normal().cdf(x)
+}
+
+/// 1 − Φ(x) of the standard normal, accurate in the upper tail.
+pub(crate) fn normal_sf(x: f64) -> f64 {
+    standard_normal().sf(x)
+}
+
+/// φ(x), the standard normal density.
+pub(crate) fn normal_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// Degrees of freedom beyond which Student's t is evaluated by its
+/// expansion around the normal (error O(ν⁻³) < 1e-13); statrs' incomplete
+/// beta loses accuracy there.
+const T_ASYMPTOTIC_DF: f64 = 1e5;
+
+/// P(T > x) for Student's t with `df` degrees of freedom (NaN for df ≤ 0 or NaN input).
+pub(crate) fn t_sf(x: f64, df: f64) -> f64 {
+    if x.is_nan() || df.is_nan() || df <= 0.0 {
+        return f64::NAN;
+    }
+    if df == f64::INFINITY || df > T_ASYMPTOTIC_DF {
+        // F_t(x) = Φ(x) − φ(x)[(x³ + x)/(4ν) + (3x⁷ − 7x⁵ − 5x³ − 3x)/(96ν²)] + O(ν⁻³)
+        // (Fisher 1925; Abramowitz & Stegun 26.7.5 give the quantile form).
+        let x2 = x * x;
+        let first = (x2 * x + x) / 4.0;
+        let second = x * (((3.0 * x2 - 7.0) * x2 - 5.0) * x2 - 3.0) / 96.0;
+        return normal_sf(x) + normal_pdf(x) * (first / df + second / (df * df));
+    }
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(t) => t.sf(x),
+        Err(_) => f64::NAN,
+    }
+}
+
+/// The `p`-quantile of Student's t with `df` degrees of freedom.
+///
+/// statrs' own inverse loses digits for large `df` (1e-4 at df = 10⁶), so:
+/// the Cornish–Fisher expansion as a start, then Newton steps on the tail.
+pub(crate) fn t_quantile(p: f64, df: f64) -> f64 {
+    if !(p > 0.0 && p < 1.0) || df.is_nan() || df <= 0.0 {
+        return f64::NAN;
+    }
+    if p < 0.5 {
+        return -t_quantile(1.0 - p, df);
+    }
+    let z = normal_quantile(p);
+    let z3 = z * z * z;
+    let z5 = z3 * z * z;
+    // Abramowitz & Stegun 26.7.5, two terms.
+    let mut x = z + (z3 + z) / (4.0 * df) + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * df * df);
+    if df == f64::INFINITY || df > T_ASYMPTOTIC_DF {
+        return x;
+    }
+    let Ok(dist) = StudentsT::new(0.0, 1.0, df) else {
+        return f64::NAN;
+    };
+    if df < 1.0 || !x.is_finite() {
+        return dist.inverse_cdf(p);
+    }
+    let tail = 1.0 - p;
+    for _ in 0..50 {
+        let step = (dist.sf(x) - tail) / dist.pdf(x);
+        if !step.is_finite() {
+            break;
+        }
+        x += step;
+        if step.abs() <= 1e-14 * x.abs().max(1.0) {
+            break;
+        }
+    }
+    x
+}
+
+/// P(χ² > x) with `df` degrees of freedom.
+pub(crate) fn chi2_sf(x: f64, df: f64) -> f64 {
+    if x.is_nan() {
+        return f64::NAN;
+    }
+    match ChiSquared::new(df) {
+        Ok(d) => d.sf(x.max(0.0)),
+        Err(_) => f64::NAN,
+    }
 }
 
 /// Two-sided p-value of a standard normal statistic: 2 (1 − Φ(|z|)).
@@ -66,6 +155,21 @@ pub(crate) fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+/// Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1), in
+/// input order; NaN p-values stay NaN and do not count towards the family.
+pub(crate) fn holm(p: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..p.len()).filter(|&i| !p[i].is_nan()).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
+    let m = order.len();
+    let mut adjusted = vec![f64::NAN; p.len()];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(p[i] * (m - rank) as f64);
+        adjusted[i] = running.min(1.0);
+    }
+    adjusted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +205,48 @@ mod tests {
         }
         let b = benjamini_hochberg(&[f64::NAN, 0.5]);
         assert!(b[0].is_nan() && b[1] == 0.5);
+    }
+
+    #[test]
+    fn holm_matches_statsmodels() {
+        // statsmodels.stats.multitest.multipletests([0.01, 0.04, 0.03, 0.2], method="holm")[1]
+        // (statsmodels 0.15.0) -> [0.04, 0.09, 0.09, 0.2]
+        let a = holm(&[0.01, 0.04, 0.03, 0.2]);
+        for (got, want) in a.iter().zip([0.04, 0.09, 0.09, 0.2]) {
+            assert!((got - want).abs() < 1e-12, "{a:?}");
+        }
+        let b = holm(&[f64::NAN, 0.5, 0.7]);
+        assert!(b[0].is_nan() && b[1] == 1.0 && b[2] == 1.0);
+    }
+
+    #[test]
+    fn t_and_chi2_match_scipy() {
+        // scipy 1.17.1: (df, t.sf(2.5, df), t.ppf(0.975, df))
+        let cases = [
+            (3.0, 0.04385332350403278, 3.1824463052837078),
+            (57.3, 0.007652683961901221, 2.002238268231336),
+            (1000.0, 0.0062892839005454036, 1.9623390808264083),
+            (1e5, 0.0062104595962795255, 1.9599877075346095),
+            (1e6, 0.006209744751081627, 1.959966356814107),
+            (1e8, 0.006209666120027275, 1.9599640082627663),
+        ];
+        for (df, sf, q) in cases {
+            assert!(
+                (t_sf(2.5, df) - sf).abs() < 1e-11,
+                "sf df={df}: {}",
+                t_sf(2.5, df)
+            );
+            assert!(
+                (t_quantile(0.975, df) - q).abs() < 1e-10,
+                "q df={df}: {}",
+                t_quantile(0.975, df)
+            );
+            assert!((t_quantile(0.025, df) + q).abs() < 1e-10);
+        }
+        // scipy.stats.t.sf(6, 1000) = 1.3776845866887376e-09
+        assert!((t_sf(6.0, 1000.0) - 1.3776845866887376e-09).abs() < 1e-18);
+        assert!(t_sf(1.0, 0.0).is_nan() && t_quantile(1.0, 5.0).is_nan());
+        // scipy.stats.chi2.sf(7.5, 2) = 0.023517745856009114
+        assert!((chi2_sf(7.5, 2.0) - 0.023517745856009114).abs() < 1e-12);
     }
 }
