@@ -291,40 +291,58 @@ impl ExperimentDesign {
             }
         }
         let ranges = self.bucket_ranges();
-        let mut out = BaseAssignment {
-            variant: vec![None; base.n_customers()],
-            counts: vec![0; self.variants.len()],
-            not_targeted: 0,
-            no_consent: 0,
-            held_out: 0,
-            not_in_namespace: 0,
-            not_covered: 0,
+        Ok(assign_customers(
+            base,
+            self.variants.len(),
+            targeting.consent.as_ref(),
+            |c| match targeting.segments {
+                Some((labels, allowed)) if !allowed.contains(&labels[c as usize]) => None,
+                _ => Some((self, ranges.as_slice())),
+            },
+        ))
+    }
+}
+
+/// Assigns every customer of `base` with the design (and its bucket ranges)
+/// that `design_of` picks for it (`None`: not targeted), after the consent
+/// check; every customer is counted once.
+pub(crate) fn assign_customers<'d>(
+    base: &CustomerBase,
+    variants: usize,
+    consent: Option<&(Channel, Purpose, jiff::Timestamp)>,
+    design_of: impl Fn(u32) -> Option<(&'d ExperimentDesign, &'d [(f64, f64)])>,
+) -> BaseAssignment {
+    let mut out = BaseAssignment {
+        variant: vec![None; base.n_customers()],
+        counts: vec![0; variants],
+        not_targeted: 0,
+        no_consent: 0,
+        held_out: 0,
+        not_in_namespace: 0,
+        not_covered: 0,
+    };
+    for c in 0..base.n_customers() as u32 {
+        let Some((design, ranges)) = design_of(c) else {
+            out.not_targeted += 1;
+            continue;
         };
-        for c in 0..base.n_customers() as u32 {
-            if let Some((labels, allowed)) = targeting.segments {
-                if !allowed.contains(&labels[c as usize]) {
-                    out.not_targeted += 1;
-                    continue;
-                }
-            }
-            if let Some((channel, purpose, at)) = &targeting.consent {
-                if !base.allows(c, channel, purpose, *at) {
-                    out.no_consent += 1;
-                    continue;
-                }
-            }
-            match self.assign_with(base.customer_id(c), &ranges) {
-                Assignment::Variant(v) => {
-                    out.variant[c as usize] = Some(v as u16);
-                    out.counts[v] += 1;
-                }
-                Assignment::HeldOut => out.held_out += 1,
-                Assignment::NotInNamespace => out.not_in_namespace += 1,
-                Assignment::NotCovered => out.not_covered += 1,
+        if let Some((channel, purpose, at)) = consent {
+            if !base.allows(c, channel, purpose, *at) {
+                out.no_consent += 1;
+                continue;
             }
         }
-        Ok(out)
+        match design.assign_with(base.customer_id(c), ranges) {
+            Assignment::Variant(v) => {
+                out.variant[c as usize] = Some(v as u16);
+                out.counts[v] += 1;
+            }
+            Assignment::HeldOut => out.held_out += 1,
+            Assignment::NotInNamespace => out.not_in_namespace += 1,
+            Assignment::NotCovered => out.not_covered += 1,
+        }
     }
+    out
 }
 
 /// Who may enter an experiment.

@@ -7,9 +7,11 @@
 //! | what did each variant do, per segment, in a form that merges across partitions? | [`stats`] |
 //! | how big is the effect, is it real, where does it win, was the split healthy? | [`evaluate`] |
 //! | how many units, how long? | [`power`] |
+//! | where should the traffic go next? | [`allocate`] |
 
 use serde::{Deserialize, Serialize};
 
+pub mod allocate;
 pub mod assign;
 pub mod evaluate;
 pub mod power;
