@@ -13,6 +13,15 @@ use std::time::Instant;
 use clap::Parser;
 
 mod common;
+use custinsight::experiment::allocate::{
+    Allocation, AllocationParams, SimulationParams, SimulationResult, recommend, simulate_binomial,
+};
+use custinsight::experiment::assign::{BaseAssignment, ExperimentDesign};
+use custinsight::experiment::evaluate::{EvalParams, Evaluation, evaluate};
+use custinsight::experiment::power::{
+    Effect, Metric as PowerMetric, PowerParams, SampleSize, sample_size,
+};
+use custinsight::experiment::stats::{ExperimentStats, Metric, MetricKind};
 use custinsight::ingest::{self, Format, IngestOptions, IngestReport};
 use custinsight::lifecycle::btyd::BgNbdParams;
 use custinsight::lifecycle::rfm::RfmScores;
@@ -114,17 +123,92 @@ fn run(args: &Args) -> custinsight::Result<()> {
     let ingest_secs = ingest_started.elapsed().as_secs_f64();
     let csv_mb = (tx_csv.len() + tp_csv.len() + cust_csv.len() + consent_csv.len()) as f64 / 1e6;
 
-    // Experiment: naive conversion rate per arm (the experiment module evaluates it properly).
-    let (mut n_c, mut x_c, mut n_t, mut x_t) = (0usize, 0usize, 0usize, 0usize);
-    for u in &pop.experiment.units {
-        if u.treatment {
-            n_t += 1;
-            x_t += usize::from(u.converted);
-        } else {
-            n_c += 1;
-            x_c += usize::from(u.converted);
-        }
-    }
+    // Experiment: evaluated overall and per persona, CUPED on revenue, Thompson sampling.
+    let experiment_started = Instant::now();
+    let exp = &pop.experiment;
+    let arms = vec!["control".to_owned(), "treatment".to_owned()];
+    let persona_names = pop.truth.persona_names.clone();
+    let unit_variant: Vec<u32> = exp.units.iter().map(|u| u32::from(u.treatment)).collect();
+    let unit_persona: Vec<u32> = exp
+        .units
+        .iter()
+        .map(|u| u32::from(pop.truth.persona[u.customer as usize]))
+        .collect();
+    let converted: Vec<f64> = exp
+        .units
+        .iter()
+        .map(|u| f64::from(u8::from(u.converted)))
+        .collect();
+    let revenue: Vec<f64> = exp.units.iter().map(|u| u.revenue).collect();
+    let pre_revenue: Vec<f64> = exp.units.iter().map(|u| u.pre_revenue).collect();
+    let planned = vec![1.0 - params.treatment_share, params.treatment_share];
+    let eval_params = EvalParams {
+        planned_weights: Some(planned.clone()),
+        ..EvalParams::default()
+    };
+    let conversion_stats = ExperimentStats::from_columns(
+        Metric::new("conversion", MetricKind::Binomial),
+        arms.clone(),
+        persona_names.clone(),
+        &unit_variant,
+        Some(&unit_persona),
+        &converted,
+        Some(&pre_revenue),
+    )?;
+    let conversion = evaluate(&conversion_stats, &eval_params)?;
+    let revenue_stats = ExperimentStats::from_columns(
+        Metric::new("revenue per customer", MetricKind::Mean),
+        arms.clone(),
+        vec!["all".to_owned()],
+        &unit_variant,
+        None,
+        &revenue,
+        Some(&pre_revenue),
+    )?;
+    let revenue_eval = evaluate(&revenue_stats, &eval_params)?;
+    let allocation = recommend(
+        &conversion_stats,
+        &AllocationParams {
+            seed: args.seed,
+            ..AllocationParams::default()
+        },
+    )?;
+    let true_rates: Vec<Vec<f64>> = pop
+        .truth
+        .experiment_baseline
+        .iter()
+        .zip(&pop.truth.experiment_lift)
+        .map(|(&b, &l)| vec![b, (b + l).clamp(0.0, 1.0)])
+        .collect();
+    let bandit = simulate_binomial(
+        &true_rates,
+        &SimulationParams {
+            units_per_segment: 10_000,
+            allocation: AllocationParams {
+                seed: args.seed,
+                draws: 2_000,
+                ..AllocationParams::default()
+            },
+            ..SimulationParams::default()
+        },
+    )?;
+    let design = ExperimentDesign::new(exp.key.clone(), &["control", "treatment"])?;
+    let next_round = allocation.assign_base(
+        &design,
+        base,
+        &pop.truth
+            .persona
+            .iter()
+            .map(|&p| u32::from(p))
+            .collect::<Vec<_>>(),
+        Some((Channel::Email, Purpose::Marketing, pop.observation_end)),
+    )?;
+    let plan = sample_size(
+        &PowerMetric::binomial(conversion.overall.variants[0].mean),
+        Effect::Relative(0.10),
+        &PowerParams::default(),
+    )?;
+    let experiment_secs = experiment_started.elapsed().as_secs_f64();
 
     // Lifecycle: BG/NBD and Gamma–Gamma on daily summaries, against the truth.
     let lifecycle_started = Instant::now();
@@ -367,7 +451,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 "seconds": ingest_secs,
                 "round_trip_equal": reloaded.n_transactions() == base.n_transactions() && reloaded.n_touchpoints() == base.n_touchpoints(),
             },
-            "experiment": {"key": pop.experiment.key, "control": {"units": n_c, "conversions": x_c}, "treatment": {"units": n_t, "conversions": x_t}},
+            "experiment": experiment_json(&conversion, &revenue_eval, &allocation, &bandit, &next_round, &plan, &true_rates, experiment_secs),
             "lifecycle": {
                 "period": "day",
                 "bgnbd": {"r": bgnbd.r, "alpha_per_week": bgnbd.alpha / 7.0, "a": bgnbd.a, "b": bgnbd.b,
@@ -666,19 +750,16 @@ fn run(args: &Args) -> custinsight::Result<()> {
         preferred.no_consented_channel
     );
     println!();
-    println!(
-        "6. Experiment `{}` (naive view; the experiment module evaluates it)",
-        pop.experiment.key
-    );
-    println!(
-        "   control    {:>7} units, conversion {:>5.2}%",
-        n_c,
-        100.0 * share(x_c, n_c)
-    );
-    println!(
-        "   treatment  {:>7} units, conversion {:>5.2}%",
-        n_t,
-        100.0 * share(x_t, n_t)
+    print_experiment(
+        &exp.key,
+        &conversion,
+        &revenue_eval,
+        &allocation,
+        &bandit,
+        &next_round,
+        &plan,
+        &true_rates,
+        experiment_secs,
     );
     if !files.is_empty() {
         println!();
@@ -688,4 +769,160 @@ fn run(args: &Args) -> custinsight::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The comparison of the treatment in a segment result (the second variant).
+fn treatment(
+    e: &custinsight::experiment::evaluate::SegmentResult,
+) -> &custinsight::experiment::evaluate::Comparison {
+    e.variants[1]
+        .comparison
+        .as_ref()
+        .expect("the second variant is a treatment")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn experiment_json(
+    conversion: &Evaluation,
+    revenue: &Evaluation,
+    allocation: &Allocation,
+    bandit: &SimulationResult,
+    next_round: &BaseAssignment,
+    plan: &SampleSize,
+    true_rates: &[Vec<f64>],
+    seconds: f64,
+) -> serde_json::Value {
+    let overall = treatment(&conversion.overall);
+    let rev = treatment(&revenue.overall);
+    json!({
+        "sample_ratio_p_value": conversion.overall.sample_ratio.p_value,
+        "conversion": {
+            "control_rate": conversion.overall.variants[0].mean,
+            "treatment_rate": conversion.overall.variants[1].mean,
+            "abs_effect": overall.abs_effect, "abs_ci": overall.abs_ci, "p_value": overall.p_value,
+            "rel_effect": overall.rel_effect, "rel_ci": overall.rel_ci,
+            "chance_to_win": overall.chance_to_win,
+            "chance_to_beat_control_exact": overall.beta_binomial.map(|b| b.chance_to_beat_control),
+            "verdict": conversion.overall.verdict.reason,
+        },
+        "revenue": {
+            "rel_effect_cuped": rev.rel_effect, "rel_ci_cuped": rev.rel_ci,
+            "variance_reduction": rev.cuped.map(|c| c.variance_reduction),
+        },
+        "personas": conversion.segments.iter().zip(true_rates).zip(&allocation.segments).map(|((s, truth), a)| {
+            let c = treatment(s);
+            json!({"persona": s.segment, "true_abs_effect": truth[1] - truth[0], "abs_effect": c.abs_effect,
+                   "abs_ci": c.abs_ci, "p_value_holm": c.p_value_holm, "winner": s.verdict.winner.map(|w| &conversion.variants[w]),
+                   "verdict": s.verdict.reason, "thompson_weights": a.weights})
+        }).collect::<Vec<_>>(),
+        "heterogeneity_p_value": conversion.heterogeneity.first().map(|h| h.p_value),
+        "bandit": {"regret_thompson": bandit.regret_thompson, "regret_equal": bandit.regret_equal, "units": bandit.units},
+        "next_round": {"assigned": next_round.counts, "no_consent": next_round.no_consent},
+        "sample_size_per_arm_for_10pct_lift": plan.control_units,
+        "seconds": seconds,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_experiment(
+    key: &str,
+    conversion: &Evaluation,
+    revenue: &Evaluation,
+    allocation: &Allocation,
+    bandit: &SimulationResult,
+    next_round: &BaseAssignment,
+    plan: &SampleSize,
+    true_rates: &[Vec<f64>],
+    seconds: f64,
+) {
+    let pct = |x: f64| format!("{:+.2}", 100.0 * x);
+    let o = treatment(&conversion.overall);
+    println!("6. Experiment `{key}` ({seconds:.3} s)");
+    println!(
+        "   split: {} control, {} treatment; sample-ratio test p = {:.3}",
+        conversion.overall.variants[0].n,
+        conversion.overall.variants[1].n,
+        conversion.overall.sample_ratio.p_value
+    );
+    println!(
+        "   conversion {:.2}% → {:.2}%: {} points [{}, {}], pooled z p = {:.2e}; relative {}% [{}, {}]",
+        100.0 * conversion.overall.variants[0].mean,
+        100.0 * conversion.overall.variants[1].mean,
+        pct(o.abs_effect),
+        pct(o.abs_ci[0]),
+        pct(o.abs_ci[1]),
+        o.p_value,
+        pct(o.rel_effect),
+        pct(o.rel_ci[0]),
+        pct(o.rel_ci[1])
+    );
+    println!(
+        "   chance to win {:.1}% (exact Beta–Binomial {:.1}%), sequential p = {:.2e}, risk {}%",
+        100.0 * o.chance_to_win,
+        100.0
+            * o.beta_binomial
+                .map_or(f64::NAN, |b| b.chance_to_beat_control),
+        o.sequential_p_value,
+        pct(o.risk)
+    );
+    let r = treatment(&revenue.overall);
+    if let Some(c) = r.cuped {
+        println!(
+            "   revenue per customer: {}% [{}, {}] with CUPED on pre-period revenue (variance −{:.0}%; without: {}% [{}, {}])",
+            pct(r.rel_effect),
+            pct(r.rel_ci[0]),
+            pct(r.rel_ci[1]),
+            100.0 * c.variance_reduction,
+            pct(c.unadjusted_rel_effect),
+            pct(c.unadjusted_rel_ci[0]),
+            pct(c.unadjusted_rel_ci[1])
+        );
+    }
+    println!(
+        "   {:<18} {:>8} {:>9} {:>19} {:>8} {:>12}  verdict",
+        "persona", "truth", "estimate", "95% CI", "p Holm", "next weights"
+    );
+    for ((s, truth), a) in conversion
+        .segments
+        .iter()
+        .zip(true_rates)
+        .zip(&allocation.segments)
+    {
+        let c = treatment(s);
+        println!(
+            "   {:<18} {:>8} {:>9} {:>19} {:>8.3} {:>12}  {}",
+            s.segment,
+            pct(truth[1] - truth[0]),
+            pct(c.abs_effect),
+            format!("[{}, {}]", pct(c.abs_ci[0]), pct(c.abs_ci[1])),
+            c.p_value_holm,
+            format!("{:.0}/{:.0}", 100.0 * a.weights[0], 100.0 * a.weights[1]),
+            s.verdict.reason
+        );
+    }
+    if let Some(h) = conversion.heterogeneity.first() {
+        println!(
+            "   effects differ between personas? Cochran's Q = {:.1}, p = {:.2e}, I² = {:.0}% → {}",
+            h.q,
+            h.p_value,
+            100.0 * h.i_squared,
+            if h.differs {
+                "yes: decide per persona"
+            } else {
+                "no evidence"
+            }
+        );
+    }
+    println!(
+        "   Thompson sampling on the true persona rates, {} units: regret {:.0} conversions vs {:.0} for a fixed 50/50 split",
+        bandit.units, bandit.regret_thompson, bandit.regret_equal
+    );
+    println!(
+        "   next round with the recommended weights: {} control, {} treatment; {} without e-mail consent left out",
+        next_round.counts[0], next_round.counts[1], next_round.no_consent
+    );
+    println!(
+        "   to detect a 10% relative lift at 80% power: {} customers per arm",
+        plan.control_units
+    );
 }

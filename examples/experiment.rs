@@ -1,0 +1,506 @@
+//! Evaluate an A/B(/n) experiment from a CSV of unit outcomes: effects with
+//! confidence intervals, relative lift, CUPED, always-valid sequential
+//! p-values, chance to win and risk, overall and per segment, with the
+//! sample-ratio check, multiple-testing adjustment and a verdict per segment.
+//!
+//! ```text
+//! cargo run --release --example experiment -- --input results.csv --metric binomial
+//! cargo run --release --example experiment -- --input results.csv --metric mean \
+//!     --segment-col segment --covariate-col pre_value --json
+//! ```
+//!
+//! The input has a header with `unit_id,variant,value` and the optional
+//! columns named by `--segment-col` and `--covariate-col`. Rows that cannot be
+//! used (empty or repeated unit id, a value that is not a number, a binomial
+//! value other than 0 or 1, …) are skipped and reported on stderr with their
+//! line, field and reason; read = accepted + rejected.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, ValueEnum};
+use custinsight::Error;
+use custinsight::experiment::evaluate::{
+    EvalParams, Evaluation, SegmentResult, VariantResult, evaluate,
+};
+use custinsight::experiment::stats::{ExperimentStats, Metric, MetricKind};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MetricArg {
+    /// Any number per unit (revenue, basket size); Welch's t-test.
+    Mean,
+    /// 0 or 1 per unit (converted); pooled two-proportion z-test.
+    Binomial,
+}
+
+/// Evaluate an experiment: overall and per segment.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Input CSV with a header: unit_id,variant,value and the optional columns below.
+    #[arg(long)]
+    input: PathBuf,
+    /// What the value column holds.
+    #[arg(long, value_enum)]
+    metric: MetricArg,
+    /// The control variant (default: the first variant name in sorted order).
+    #[arg(long)]
+    control: Option<String>,
+    /// Column holding each unit's segment; adds a per-segment evaluation.
+    #[arg(long)]
+    segment_col: Option<String>,
+    /// Column holding a pre-period covariate; relative, sequential and Bayesian figures become CUPED-adjusted.
+    #[arg(long)]
+    covariate_col: Option<String>,
+    /// Significance level; intervals are at 1 − alpha.
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Planned traffic weights for the sample-ratio test, one per variant in sorted name order (default: equal).
+    #[arg(long, value_delimiter = ',')]
+    weights: Option<Vec<f64>>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    common::finish(run(&Args::parse()))
+}
+
+/// The usable rows of the file, as columns.
+struct Rows {
+    variant: Vec<String>,
+    segment: Vec<String>,
+    value: Vec<f64>,
+    covariate: Option<Vec<f64>>,
+    read: usize,
+    rejected: Vec<(usize, String, String)>,
+}
+
+fn read_rows(args: &Args) -> custinsight::Result<Rows> {
+    let path: &Path = &args.input;
+    let file = File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(file);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::InvalidInput(format!("{}: header: {e}", path.display())))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let column = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{}: no `{name}` column in the header ({})",
+                path.display(),
+                header.join(",")
+            ))
+        })
+    };
+    let (c_unit, c_variant, c_value) = (column("unit_id")?, column("variant")?, column("value")?);
+    let c_segment = args.segment_col.as_deref().map(column).transpose()?;
+    let c_covariate = args.covariate_col.as_deref().map(column).transpose()?;
+    let binomial = matches!(args.metric, MetricArg::Binomial);
+
+    let mut rows = Rows {
+        variant: Vec::new(),
+        segment: Vec::new(),
+        value: Vec::new(),
+        covariate: c_covariate.map(|_| Vec::new()),
+        read: 0,
+        rejected: Vec::new(),
+    };
+    let mut seen = hashbrown::HashSet::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2; // the header is line 1
+        rows.read += 1;
+        let mut reject = |field: &str, reason: String| {
+            rows.rejected.push((line, field.to_owned(), reason));
+        };
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                reject("(row)", e.to_string());
+                continue;
+            }
+        };
+        let cell = |c: usize| record.get(c).map(str::trim).unwrap_or("");
+        let number = |c: usize, name: &str| -> Result<f64, (String, String)> {
+            let text = cell(c);
+            match text.parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(x),
+                _ => Err((name.to_owned(), format!("{text:?} is not a finite number"))),
+            }
+        };
+        let unit = cell(c_unit);
+        if unit.is_empty() {
+            reject("unit_id", "empty".into());
+            continue;
+        }
+        let variant = cell(c_variant);
+        if variant.is_empty() {
+            reject("variant", "empty".into());
+            continue;
+        }
+        let value = match number(c_value, "value") {
+            Ok(x) if binomial && x != 0.0 && x != 1.0 => {
+                reject("value", format!("{x} is not 0 or 1 (binomial metric)"));
+                continue;
+            }
+            Ok(x) => x,
+            Err((f, r)) => {
+                reject(&f, r);
+                continue;
+            }
+        };
+        let segment = match c_segment {
+            Some(c) if cell(c).is_empty() => {
+                reject(
+                    args.segment_col.as_deref().unwrap_or("segment"),
+                    "empty".into(),
+                );
+                continue;
+            }
+            Some(c) => cell(c).to_owned(),
+            None => "all".to_owned(),
+        };
+        let covariate = match c_covariate {
+            Some(c) => match number(c, args.covariate_col.as_deref().unwrap_or("covariate")) {
+                Ok(x) => Some(x),
+                Err((f, r)) => {
+                    reject(&f, r);
+                    continue;
+                }
+            },
+            None => None,
+        };
+        if !seen.insert(unit.to_owned()) {
+            reject("unit_id", format!("{unit:?} appears more than once"));
+            continue;
+        }
+        rows.variant.push(variant.to_owned());
+        rows.segment.push(segment);
+        rows.value.push(value);
+        if let (Some(col), Some(x)) = (rows.covariate.as_mut(), covariate) {
+            col.push(x);
+        }
+    }
+    Ok(rows)
+}
+
+fn run(args: &Args) -> custinsight::Result<()> {
+    let rows = read_rows(args)?;
+    for (line, field, reason) in rows.rejected.iter().take(20) {
+        eprintln!("rejected: line {line}, field {field}: {reason}");
+    }
+    if rows.rejected.len() > 20 {
+        eprintln!("rejected: … and {} more rows", rows.rejected.len() - 20);
+    }
+    if rows.value.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "{}: no usable rows ({} read, {} rejected)",
+            args.input.display(),
+            rows.read,
+            rows.rejected.len()
+        )));
+    }
+    let variants: Vec<String> = rows
+        .variant
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if variants.len() < 2 {
+        return Err(Error::InvalidInput(format!(
+            "only one variant ({}) in the data; an experiment compares at least two",
+            variants[0]
+        )));
+    }
+    let control = match &args.control {
+        Some(name) => variants
+            .iter()
+            .position(|v| v == name)
+            .ok_or_else(|| Error::NotFound {
+                what: "control variant",
+                id: name.clone(),
+            })?,
+        None => 0,
+    };
+    let segments: Vec<String> = if args.segment_col.is_some() {
+        rows.segment
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    } else {
+        vec!["all".to_owned()]
+    };
+    let index = |names: &[String], s: &str| {
+        names.binary_search_by(|n| n.as_str().cmp(s)).unwrap_or(0) as u32
+    };
+    let variant_idx: Vec<u32> = rows.variant.iter().map(|v| index(&variants, v)).collect();
+    let segment_idx: Vec<u32> = rows.segment.iter().map(|s| index(&segments, s)).collect();
+    let kind = match args.metric {
+        MetricArg::Mean => MetricKind::Mean,
+        MetricArg::Binomial => MetricKind::Binomial,
+    };
+    let params = EvalParams {
+        control,
+        alpha: args.alpha,
+        planned_weights: args.weights.clone(),
+        ..EvalParams::default()
+    };
+    params.check(variants.len())?;
+
+    let started = Instant::now();
+    let stats = ExperimentStats::from_columns(
+        Metric::new("value", kind),
+        variants.clone(),
+        segments,
+        &variant_idx,
+        Some(&segment_idx),
+        &rows.value,
+        rows.covariate.as_deref(),
+    )?;
+    let evaluation = evaluate(&stats, &params)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+
+    if args.json {
+        println!(
+            "{}",
+            to_json(&evaluation, args.segment_col.is_some(), fit_seconds, &rows)
+        );
+    } else {
+        print_text(&evaluation, args, fit_seconds, &rows);
+    }
+    Ok(())
+}
+
+/// The contract's per-variant object (`in_segment`: with the family-adjusted p-values).
+fn variant_json(v: &VariantResult, in_segment: bool) -> Value {
+    let ci = |x: [f64; 2]| json!([x[0], x[1]]);
+    let mut out = match &v.comparison {
+        Some(c) => json!({
+            "variant": v.variant, "n": v.n, "mean": v.mean,
+            "abs_effect": c.abs_effect, "abs_ci": ci(c.abs_ci), "p_value": c.p_value,
+            "rel_effect": c.rel_effect, "rel_ci": ci(c.rel_ci), "rel_p_value": c.rel_p_value,
+            "sequential_p_value": c.sequential_p_value,
+            "chance_to_win": c.chance_to_win, "risk": c.risk,
+        }),
+        None => json!({
+            "variant": v.variant, "n": v.n, "mean": v.mean,
+            "abs_effect": 0.0, "abs_ci": null, "p_value": null,
+            "rel_effect": 0.0, "rel_ci": null, "rel_p_value": null,
+            "sequential_p_value": null, "chance_to_win": null, "risk": null,
+        }),
+    };
+    if in_segment {
+        let (holm, bh) = v
+            .comparison
+            .as_ref()
+            .map_or((f64::NAN, f64::NAN), |c| (c.p_value_holm, c.q_value_bh));
+        out["p_value_holm"] = json!(holm);
+        out["q_value_bh"] = json!(bh);
+    }
+    out
+}
+
+fn to_json(e: &Evaluation, segmented: bool, fit_seconds: f64, rows: &Rows) -> Value {
+    let segments: Vec<Value> = if segmented {
+        e.segments
+            .iter()
+            .map(|s| {
+                json!({
+                    "segment": s.segment,
+                    "variants": s.variants.iter().map(|v| variant_json(v, true)).collect::<Vec<_>>(),
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    json!({
+        "srm_p_value": e.overall.sample_ratio.p_value,
+        "variants": e.overall.variants.iter().map(|v| variant_json(v, false)).collect::<Vec<_>>(),
+        "segments": segments,
+        "fit_seconds": fit_seconds,
+        "rows": {"read": rows.read, "accepted": rows.value.len(), "rejected": rows.rejected.len()},
+    })
+}
+
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:+.2}%", 100.0 * x)
+    } else {
+        "–".into()
+    }
+}
+
+fn num(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.4}")
+    } else if x.is_nan() {
+        "–".into()
+    } else if x > 0.0 {
+        "∞".into()
+    } else {
+        "−∞".into()
+    }
+}
+
+fn p(x: f64) -> String {
+    if x.is_nan() {
+        "–".into()
+    } else if x < 1e-4 {
+        format!("{x:.1e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn print_segment(s: &SegmentResult, segment_family: bool) {
+    println!(
+        "  {:<14} {:>9} {:>10} {:>10} {:>22} {:>8} {:>9} {:>22} {:>8} {:>8} {:>7} {:>8}{}",
+        "variant",
+        "n",
+        "mean",
+        "abs",
+        "abs CI",
+        "p",
+        "rel",
+        "rel CI",
+        "rel p",
+        "seq p",
+        "P(win)",
+        "risk",
+        if segment_family {
+            "   p Holm   q BH"
+        } else {
+            ""
+        }
+    );
+    for v in &s.variants {
+        match &v.comparison {
+            None => println!(
+                "  {:<14} {:>9} {:>10} {:>10}   (control)",
+                v.variant,
+                v.n,
+                num(v.mean),
+                ""
+            ),
+            Some(c) => println!(
+                "  {:<14} {:>9} {:>10} {:>10} {:>22} {:>8} {:>9} {:>22} {:>8} {:>8} {:>7} {:>8}{}",
+                v.variant,
+                v.n,
+                num(v.mean),
+                num(c.abs_effect),
+                format!("[{}, {}]", num(c.abs_ci[0]), num(c.abs_ci[1])),
+                p(c.p_value),
+                pct(c.rel_effect),
+                format!("[{}, {}]", pct(c.rel_ci[0]), pct(c.rel_ci[1])),
+                p(c.rel_p_value),
+                p(c.sequential_p_value),
+                format!("{:.1}%", 100.0 * c.chance_to_win),
+                pct(c.risk),
+                if segment_family {
+                    format!(" {:>8} {:>8}", p(c.p_value_holm), p(c.q_value_bh))
+                } else {
+                    String::new()
+                }
+            ),
+        }
+    }
+    for w in &s.warnings {
+        println!("  ! {w}");
+    }
+    println!("  → {}", s.verdict.reason);
+}
+
+fn print_text(e: &Evaluation, args: &Args, fit_seconds: f64, rows: &Rows) {
+    println!(
+        "{}: {} rows read, {} used, {} rejected",
+        args.input.display(),
+        rows.read,
+        rows.value.len(),
+        rows.rejected.len()
+    );
+    println!(
+        "metric {} ({}), control {}, alpha {}{}",
+        e.metric.name,
+        e.metric.kind.as_str(),
+        e.variants[e.control],
+        args.alpha,
+        if args.covariate_col.is_some() {
+            ", CUPED on the relative, sequential and Bayesian figures"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "\nOverall (sample ratio p = {}{}):",
+        p(e.overall.sample_ratio.p_value),
+        if e.overall.sample_ratio.mismatch {
+            ", MISMATCH"
+        } else {
+            ""
+        }
+    );
+    print_segment(&e.overall, false);
+    for v in e
+        .overall
+        .variants
+        .iter()
+        .filter_map(|v| v.comparison.as_ref())
+    {
+        if let Some(c) = &v.cuped {
+            println!(
+                "  CUPED: theta {:.4}, variance of the relative effect −{:.1}% (unadjusted {} [{}, {}])",
+                c.theta,
+                100.0 * c.variance_reduction,
+                pct(c.unadjusted_rel_effect),
+                pct(c.unadjusted_rel_ci[0]),
+                pct(c.unadjusted_rel_ci[1])
+            );
+        }
+    }
+    if args.segment_col.is_some() {
+        for s in &e.segments {
+            println!(
+                "\nSegment {} (sample ratio p = {}):",
+                s.segment,
+                p(s.sample_ratio.p_value)
+            );
+            print_segment(s, true);
+        }
+        if !e.heterogeneity.is_empty() {
+            println!(
+                "\nDoes the effect differ between segments? (Cochran's Q on the absolute effect)"
+            );
+            for h in &e.heterogeneity {
+                println!(
+                    "  {:<14} Q = {:.2} over {} segments, p = {}, I² = {:.0}% → {}",
+                    h.variant,
+                    h.q,
+                    h.segments,
+                    p(h.p_value),
+                    100.0 * h.i_squared,
+                    if h.differs {
+                        "yes, the effect differs between segments"
+                    } else {
+                        "no evidence that it differs"
+                    }
+                );
+            }
+        }
+    }
+    println!("\nstatistics and evaluation took {:.3} s", fit_seconds);
+}
