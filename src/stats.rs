@@ -76,7 +76,19 @@ pub(crate) fn t_quantile(p: f64, df: f64) -> f64 {
         return f64::NAN;
     };
     if df < 1.0 || !x.is_finite() {
-        return dist.inverse_cdf(p);
+        // Very heavy tails: statrs' inverse is inaccurate and Newton unstable;
+        // bisect on log |x| instead (the tail is monotone).
+        let tail = 1.0 - p;
+        let (mut lo, mut hi) = (-30.0f64, 700.0f64);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if dist.sf(mid.exp()) > tail {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return (0.5 * (lo + hi)).exp();
     }
     let tail = 1.0 - p;
     for _ in 0..50 {
@@ -150,7 +162,8 @@ pub(crate) fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
     let mut running = 1.0f64;
     for (rank, &i) in order.iter().enumerate().rev() {
         running = running.min(p[i] * m / (rank + 1) as f64);
-        adjusted[i] = running.min(1.0);
+        // q ≥ p in exact arithmetic; (p · m) / m can round one ulp below p.
+        adjusted[i] = running.min(1.0).max(p[i]);
     }
     adjusted
 }
@@ -246,6 +259,8 @@ mod tests {
         // scipy.stats.t.sf(6, 1000) = 1.3776845866887376e-09
         assert!((t_sf(6.0, 1000.0) - 1.3776845866887376e-09).abs() < 1e-18);
         assert!(t_sf(1.0, 0.0).is_nan() && t_quantile(1.0, 5.0).is_nan());
+        // Heavy tails: scipy.stats.t.ppf(0.975, 0.5) = 164.55767348048818 (scipy 1.17.1)
+        assert!((t_quantile(0.975, 0.5) / 164.55767348048818 - 1.0).abs() < 1e-9);
         // scipy.stats.chi2.sf(7.5, 2) = 0.023517745856009114
         assert!((chi2_sf(7.5, 2.0) - 0.023517745856009114).abs() < 1e-12);
     }

@@ -372,7 +372,9 @@ fn ratio_moments(arm: &ArmStats) -> (f64, f64) {
     }
     let var = arm.variance() / mean_y.powi(2) - 2.0 * arm.covariance() * mean_x / mean_y.powi(3)
         + mean_x.powi(2) * arm.second_variance() / mean_y.powi(4);
-    (ratio, var)
+    // The variance of (x − R·y)/ȳ: never negative but for the rounding of the
+    // separately computed moments.
+    (ratio, var.max(0.0))
 }
 
 /// Per-unit variance of the metric as gbstats computes it for the kind
@@ -516,7 +518,12 @@ fn sequential(
 fn gaussian_risk(mu: f64, sigma: f64) -> [f64; 2] {
     let z = mu / sigma;
     let dens = sigma * normal_pdf(z);
-    [mu * normal_cdf(z) + dens, dens - mu * normal_cdf(-z)]
+    // Both are expectations of non-negative variables: clamp rounding, keep NaN.
+    let clamp = |x: f64| if x < 0.0 { 0.0 } else { x };
+    [
+        clamp(mu * normal_cdf(z) + dens),
+        clamp(dens - mu * normal_cdf(-z)),
+    ]
 }
 
 /// `P(X₂ > X₁)` for `X₁ ~ Beta(a1, b1)`, `X₂ ~ Beta(a2, b2)`, whole-number `a2`:

@@ -445,7 +445,11 @@ impl ExperimentStats {
     }
 
     #[inline]
-    fn admit(&self, value: f64, second: Option<f64>) -> std::result::Result<(f64, f64), &str> {
+    fn admit(
+        &self,
+        value: f64,
+        second: Option<f64>,
+    ) -> std::result::Result<(f64, f64), &'static str> {
         let x = self.metric.admit(value)?;
         let y = match (self.has_second, second) {
             (true, Some(y)) if y.is_finite() => y,
@@ -477,82 +481,147 @@ impl ExperimentStats {
     /// `segment[i]` (all 0 when `None`), `value[i]` and `second[i]`. The
     /// result does not depend on the number of threads. The first bad row (by
     /// position) is reported.
-    pub fn from_columns(
+    pub fn from_columns<I: ArmIndex>(
         metric: Metric,
         variants: Vec<String>,
         segments: Vec<String>,
-        variant: &[u32],
-        segment: Option<&[u32]>,
+        variant: &[I],
+        segment: Option<&[I]>,
         value: &[f64],
         second: Option<&[f64]>,
     ) -> Result<ExperimentStats> {
-        let mut stats = ExperimentStats::new(metric, variants, segments, second.is_some())?;
-        let rows = value.len();
-        let lengths_agree = variant.len() == rows
-            && segment.is_none_or(|s| s.len() == rows)
-            && second.is_none_or(|s| s.len() == rows);
+        let column = MetricColumn {
+            metric,
+            value,
+            second,
+        };
+        let mut all = ExperimentStats::from_columns_many(
+            variants,
+            segments,
+            variant,
+            segment,
+            std::slice::from_ref(&column),
+        )?;
+        Ok(all.remove(0))
+    }
+
+    /// Statistics of several metrics of the same units in one parallel pass
+    /// (each row's arm is found once for all metrics), e.g. conversion,
+    /// revenue with its covariate, and orders per session from one events
+    /// table. One [`ExperimentStats`] per metric, in order.
+    pub fn from_columns_many<I: ArmIndex>(
+        variants: Vec<String>,
+        segments: Vec<String>,
+        variant: &[I],
+        segment: Option<&[I]>,
+        metrics: &[MetricColumn<'_>],
+    ) -> Result<Vec<ExperimentStats>> {
+        let mut all = metrics
+            .iter()
+            .map(|m| {
+                ExperimentStats::new(
+                    m.metric.clone(),
+                    variants.clone(),
+                    segments.clone(),
+                    m.second.is_some(),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows = variant.len();
+        let lengths_agree = segment.is_none_or(|s| s.len() == rows)
+            && metrics
+                .iter()
+                .all(|m| m.value.len() == rows && m.second.is_none_or(|s| s.len() == rows));
         if !lengths_agree {
             return Err(Error::InvalidInput(format!(
-                "column lengths differ: variant {}, segment {:?}, value {}, second {:?}",
-                variant.len(),
-                segment.map(<[u32]>::len),
-                rows,
-                second.map(<[f64]>::len)
+                "column lengths differ: variant {rows}, segment {:?}, values {:?}",
+                segment.map(<[I]>::len),
+                metrics
+                    .iter()
+                    .map(|m| (m.value.len(), m.second.map(<[f64]>::len)))
+                    .collect::<Vec<_>>()
             )));
         }
-        let n_variants = stats.variants.len();
-        let n_segments = stats.segments.len();
+        let (n_variants, n_segments) = (variants.len(), segments.len());
+        let n_arms = n_variants * n_segments;
         let n_chunks = rows.div_ceil(CHUNK_ROWS);
-        let this = &stats;
+        let templates = &all;
         let partials = crate::parallel::map_range(n_chunks, |c| {
             let lo = c * CHUNK_ROWS;
             let hi = (lo + CHUNK_ROWS).min(rows);
-            let mut arms = vec![ArmStats::default(); n_variants * n_segments];
-            for i in lo..hi {
-                let v = variant[i] as usize;
-                let s = segment.map_or(0, |s| s[i] as usize);
-                if v >= n_variants || s >= n_segments {
-                    let what = if v >= n_variants {
-                        "variant"
-                    } else {
-                        "segment"
-                    };
-                    let id = if v >= n_variants { v } else { s };
+            // Each row's arm, found once for every metric; out-of-range
+            // indices are flagged without branching and located afterwards.
+            let variants_chunk = &variant[lo..hi];
+            let mut out_of_range = false;
+            let arm_of: Vec<u32> = match segment {
+                Some(segment) => variants_chunk
+                    .iter()
+                    .zip(&segment[lo..hi])
+                    .map(|(&v, &s)| {
+                        let (v, s) = (v.index(), s.index());
+                        out_of_range |= (v >= n_variants) | (s >= n_segments);
+                        (s * n_variants + v) as u32
+                    })
+                    .collect(),
+                None => variants_chunk
+                    .iter()
+                    .map(|&v| {
+                        let v = v.index();
+                        out_of_range |= v >= n_variants;
+                        v as u32
+                    })
+                    .collect(),
+            };
+            if out_of_range {
+                for i in lo..hi {
+                    let v = variant[i].index();
+                    if v >= n_variants {
+                        return Err(at_observation(i, not_found("variant index", v)));
+                    }
+                    let s = segment.map_or(0, |s| s[i].index());
+                    if s >= n_segments {
+                        return Err(at_observation(i, not_found("segment index", s)));
+                    }
+                }
+            }
+            let mut out = Vec::with_capacity(metrics.len());
+            for (m, stats) in metrics.iter().zip(templates) {
+                let mut arms = vec![ArmStats::default(); n_arms];
+                let values = &m.value[lo..hi];
+                let bad = match m.second {
+                    Some(second) => {
+                        accumulate_pairs(stats, &arm_of, values, &second[lo..hi], &mut arms)
+                    }
+                    None => accumulate(&stats.metric, &arm_of, values, &mut arms),
+                };
+                if let Some((offset, reason)) = bad {
+                    let i = lo + offset;
                     return Err(at_observation(
                         i,
-                        Error::NotFound {
-                            what: if what == "variant" {
-                                "variant index"
-                            } else {
-                                "segment index"
-                            },
-                            id: id.to_string(),
-                        },
+                        Error::value(
+                            "observation",
+                            format!(
+                                "{}: value {} second {:?}",
+                                m.metric.name,
+                                m.value[i],
+                                m.second.map(|s| s[i])
+                            ),
+                            reason,
+                        ),
                     ));
                 }
-                let (x, y) = this
-                    .admit(value[i], second.map(|s| s[i]))
-                    .map_err(|reason| {
-                        at_observation(
-                            i,
-                            Error::value(
-                                "observation",
-                                format!("value {} second {:?}", value[i], second.map(|s| s[i])),
-                                reason,
-                            ),
-                        )
-                    })?;
-                arms[s * n_variants + v].push(x, y);
+                out.push(arms);
             }
-            Ok(arms)
+            Ok(out)
         });
         for partial in partials {
-            let partial = partial?;
-            for (total, arm) in stats.arms.iter_mut().zip(&partial) {
-                total.merge(arm);
+            for (stats, arms) in all.iter_mut().zip(partial?) {
+                for (total, arm) in stats.arms.iter_mut().zip(&arms) {
+                    total.merge(arm);
+                }
             }
         }
-        Ok(stats)
+        Ok(all)
     }
 
     /// Adds the statistics of another partition of the same experiment (same
@@ -591,6 +660,108 @@ fn at_observation(i: usize, e: Error) -> Error {
             id: format!("{id} (observation #{i})"),
         },
         other => other,
+    }
+}
+
+fn not_found(what: &'static str, index: usize) -> Error {
+    Error::NotFound {
+        what,
+        id: index.to_string(),
+    }
+}
+
+/// Adds one metric without a second value; the first refused value's offset and reason.
+fn accumulate(
+    metric: &Metric,
+    arm_of: &[u32],
+    values: &[f64],
+    arms: &mut [ArmStats],
+) -> Option<(usize, &'static str)> {
+    if metric.kind == MetricKind::Binomial {
+        // 0/1 values: Σx² = Σx, so only n and Σx are accumulated.
+        for (i, (&arm, &x)) in arm_of.iter().zip(values).enumerate() {
+            if !(x == 0.0 || x == 1.0) {
+                return Some((i, metric.admit(x).err().unwrap_or("not 0 or 1")));
+            }
+            let a = &mut arms[arm as usize];
+            a.n += 1;
+            a.sum += x;
+        }
+        for a in arms.iter_mut() {
+            a.sum_sq = a.sum;
+        }
+        return None;
+    }
+    for (i, (&arm, &value)) in arm_of.iter().zip(values).enumerate() {
+        let x = match metric.admit(value) {
+            Ok(x) => x,
+            Err(reason) => return Some((i, reason)),
+        };
+        let a = &mut arms[arm as usize];
+        a.n += 1;
+        a.sum += x;
+        a.sum_sq += x * x;
+    }
+    None
+}
+
+/// Adds one metric with its second value (covariate or denominator).
+fn accumulate_pairs(
+    stats: &ExperimentStats,
+    arm_of: &[u32],
+    values: &[f64],
+    seconds: &[f64],
+    arms: &mut [ArmStats],
+) -> Option<(usize, &'static str)> {
+    for (i, ((&arm, &value), &second)) in arm_of.iter().zip(values).zip(seconds).enumerate() {
+        match stats.admit(value, Some(second)) {
+            Ok((x, y)) => arms[arm as usize].push(x, y),
+            Err(reason) => return Some((i, reason)),
+        }
+    }
+    None
+}
+
+/// A column of values (and optional second values) of one metric, for
+/// [`ExperimentStats::from_columns_many`].
+#[derive(Debug, Clone)]
+pub struct MetricColumn<'a> {
+    /// The metric.
+    pub metric: Metric,
+    /// One value per row.
+    pub value: &'a [f64],
+    /// One covariate (or ratio denominator) per row, if any.
+    pub second: Option<&'a [f64]>,
+}
+
+/// Integer types that can index variants and segments in the column passes
+/// (narrow types keep large inputs small: a `u8` column is an eighth of a `u64`'s size).
+pub trait ArmIndex: Copy + Sync {
+    /// The index as `usize`.
+    fn index(self) -> usize;
+}
+
+impl ArmIndex for u8 {
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl ArmIndex for u16 {
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl ArmIndex for u32 {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl ArmIndex for usize {
+    fn index(self) -> usize {
+        self
     }
 }
 
@@ -800,7 +971,7 @@ mod tests {
             Metric::new("m", MetricKind::Mean),
             names(&["a", "b"]),
             names(&["all"]),
-            &[0, 1, 0],
+            &[0u32, 1, 0],
             None,
             &[1.0, f64::INFINITY, 2.0],
             None,
@@ -816,7 +987,7 @@ mod tests {
             metric,
             names(&["a", "b"]),
             names(&["all"]),
-            &[0, 0, 1],
+            &[0u8, 0, 1],
             None,
             &[5.0, 50.0, 11.0],
             None,
@@ -907,6 +1078,55 @@ mod tests {
             }
         }
         assert_eq!(cols.units(), n);
+
+        // Several metrics in one pass equal one pass each; u8 indices equal u32 ones.
+        let variant8: Vec<u8> = variant.iter().map(|&v| v as u8).collect();
+        let segment8: Vec<u8> = segment.iter().map(|&s| s as u8).collect();
+        let converted: Vec<f64> = value
+            .iter()
+            .map(|&v| f64::from(u8::from(v > 5.0)))
+            .collect();
+        let many = ExperimentStats::from_columns_many(
+            names(&["a", "b", "c"]),
+            names(&["s0", "s1", "s2", "s3", "s4"]),
+            &variant8,
+            Some(&segment8),
+            &[
+                MetricColumn {
+                    metric: Metric::new("m", MetricKind::Mean),
+                    value: &value,
+                    second: Some(&cov),
+                },
+                MetricColumn {
+                    metric: Metric::new("c", MetricKind::Binomial),
+                    value: &converted,
+                    second: None,
+                },
+            ],
+        )
+        .unwrap();
+        assert_eq!(many[0], cols);
+        let conv = ExperimentStats::from_columns(
+            Metric::new("c", MetricKind::Binomial),
+            names(&["a", "b", "c"]),
+            names(&["s0", "s1", "s2", "s3", "s4"]),
+            &variant,
+            Some(&segment),
+            &converted,
+            None,
+        )
+        .unwrap();
+        assert_eq!(many[1], conv);
+        let bad: Vec<u8> = variant8.iter().map(|&v| v + 1).collect();
+        let err = ExperimentStats::from_columns_many(
+            names(&["a", "b", "c"]),
+            names(&["s0", "s1", "s2", "s3", "s4"]),
+            &bad,
+            Some(&segment8),
+            &[],
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err}");
     }
 
     #[test]
