@@ -527,26 +527,46 @@ fn gaussian_risk(mu: f64, sigma: f64) -> [f64; 2] {
 }
 
 /// `P(X₂ > X₁)` for `X₁ ~ Beta(a1, b1)`, `X₂ ~ Beta(a2, b2)`, whole-number `a2`:
-/// `Σ_{i<a2} B(a1+i, b1+b2) / ((b2+i) B(1+i, b2) B(a1, b1))` (Evan Miller 2015),
-/// summed in log space with the ratio of consecutive terms.
+/// `Σ_{i<a2} t_i` with `t_i = B(a1+i, b1+b2) / ((b2+i) B(1+i, b2) B(a1, b1))`
+/// (Evan Miller 2015).
+///
+/// The terms form a unimodal sequence with ratio
+/// `t_{i+1}/t_i = (a1+i)(b2+i) / ((a1+b1+b2+i)(1+i))`; the sum starts at the
+/// largest term (where the ratio crosses 1) and walks outwards until the terms
+/// no longer change the sum, so large counts cost about the width of the
+/// peak, not `a2` terms.
 fn beta_beats(a1: f64, b1: f64, a2: u64, b2: f64) -> f64 {
     let ln_beta = |x: f64, y: f64| ln_gamma(x) + ln_gamma(y) - ln_gamma(x + y);
-    // Term 0: B(a1, b1+b2) / (b2 · B(1, b2) · B(a1, b1)) with B(1, b2) = 1/b2.
-    let mut log_term = ln_beta(a1, b1 + b2) - ln_beta(a1, b1);
-    let mut max = log_term;
-    let mut scaled_sum = 1.0; // Σ exp(log_term − max)
-    for i in 1..a2 {
-        let j = (i - 1) as f64;
-        // t_{j+1} / t_j = (a1 + j)(b2 + j) / ((a1 + b1 + b2 + j)(1 + j)).
-        log_term += ((a1 + j) * (b2 + j) / ((a1 + b1 + b2 + j) * (1.0 + j))).ln();
-        if log_term > max {
-            scaled_sum = scaled_sum * (max - log_term).exp() + 1.0;
-            max = log_term;
-        } else {
-            scaled_sum += (log_term - max).exp();
+    let log_term =
+        |i: f64| ln_beta(a1 + i, b1 + b2) - (b2 + i).ln() - ln_beta(1.0 + i, b2) - ln_beta(a1, b1);
+    let ratio = |j: f64| (a1 + j) * (b2 + j) / ((a1 + b1 + b2 + j) * (1.0 + j));
+    let last = a2.saturating_sub(1) as f64;
+    let peak = ((a1 * b2 - a1 - b1 - b2) / (1.0 + b1))
+        .round()
+        .clamp(0.0, last);
+    // Terms relative to the peak term.
+    let mut sum = 1.0;
+    let (mut term, mut i) = (1.0f64, peak);
+    while i < last {
+        let next = term * ratio(i);
+        i += 1.0;
+        sum += next;
+        if next < term && next < 1e-17 * sum {
+            break;
         }
+        term = next;
     }
-    (max + scaled_sum.ln()).exp().clamp(0.0, 1.0)
+    let (mut term, mut i) = (1.0f64, peak);
+    while i > 0.0 {
+        let next = term / ratio(i - 1.0);
+        i -= 1.0;
+        sum += next;
+        if next < term && next < 1e-17 * sum {
+            break;
+        }
+        term = next;
+    }
+    (log_term(peak) + sum.ln()).exp().clamp(0.0, 1.0)
 }
 
 /// Exact `P(p_B > p_A)` for Beta posteriors `(aA, bA)`, `(aB, bB)` (whole
@@ -1463,11 +1483,33 @@ mod tests {
             ((40, 2, 30, 3), 0.21987633563940712),
             ((1, 1, 1, 1), 0.5),
             ((2001, 18001, 2101, 17901), 0.950361700042015),
+            // Large counts: quad over the mean ± 60 sd of X₁ plus beta.sf above it.
+            ((100001, 900001, 101001, 899001), 0.9906586836367014),
+            ((34001, 300001, 35001, 290001), 0.9999999999999983),
         ];
         for ((a1, b1, a2, b2), want) in cases {
             assert_close!(chance_beta_beats(a1, b1, a2, b2), want);
             // Swapping the arms gives the complement.
             assert_close!(1.0 - chance_beta_beats(a2, b2, a1, b1), want);
+        }
+        // The walk from the peak equals the plain sum of every term.
+        let ln_beta = |x: f64, y: f64| ln_gamma(x) + ln_gamma(y) - ln_gamma(x + y);
+        for (a1, b1, a2, b2) in [
+            (7.0, 40.0, 9, 35.0),
+            (120.0, 900.0, 150, 880.0),
+            (60.0, 3.0, 55, 9.0),
+        ] {
+            let full: f64 = (0..a2)
+                .map(|i| {
+                    let i = i as f64;
+                    (ln_beta(a1 + i, b1 + b2)
+                        - (b2 + i).ln()
+                        - ln_beta(1.0 + i, b2)
+                        - ln_beta(a1, b1))
+                    .exp()
+                })
+                .sum();
+            assert_close!(beta_beats(a1, b1, a2, b2), full);
         }
         // Every one of the four sums agrees.
         let want = 0.8192724458204332;
