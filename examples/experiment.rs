@@ -17,7 +17,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,12 +72,53 @@ fn main() -> ExitCode {
     common::finish(run(&Args::parse()))
 }
 
+/// Names in order of first appearance, each with a dense index.
+#[derive(Default)]
+struct Interner {
+    names: Vec<String>,
+    index: hashbrown::HashMap<String, u32>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    /// The names sorted, and the indices rewritten to match.
+    fn sorted(self, indices: &mut [u32]) -> Vec<String> {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
+        let mut new_index = vec![0u32; order.len()];
+        for (rank, &old) in order.iter().enumerate() {
+            new_index[old as usize] = rank as u32;
+        }
+        for i in indices.iter_mut() {
+            *i = new_index[*i as usize];
+        }
+        order
+            .into_iter()
+            .map(|i| self.names[i as usize].clone())
+            .collect()
+    }
+}
+
 /// The usable rows of the file, as columns.
 struct Rows {
-    variant: Vec<String>,
-    segment: Vec<String>,
+    variant: Vec<u32>,
+    variants: Interner,
+    segment: Vec<u32>,
+    segments: Interner,
     value: Vec<f64>,
     covariate: Option<Vec<f64>>,
+    /// Every accepted unit id (kept until the program ends: freeing a
+    /// million small strings is work the evaluation should not wait for).
+    unit_ids: hashbrown::HashSet<String>,
     read: usize,
     rejected: Vec<(usize, String, String)>,
 }
@@ -111,13 +151,15 @@ fn read_rows(args: &Args) -> custinsight::Result<Rows> {
 
     let mut rows = Rows {
         variant: Vec::new(),
+        variants: Interner::default(),
         segment: Vec::new(),
+        segments: Interner::default(),
         value: Vec::new(),
         covariate: c_covariate.map(|_| Vec::new()),
+        unit_ids: hashbrown::HashSet::new(),
         read: 0,
         rejected: Vec::new(),
     };
-    let mut seen = hashbrown::HashSet::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2; // the header is line 1
         rows.read += 1;
@@ -168,8 +210,8 @@ fn read_rows(args: &Args) -> custinsight::Result<Rows> {
                 );
                 continue;
             }
-            Some(c) => cell(c).to_owned(),
-            None => "all".to_owned(),
+            Some(c) => cell(c),
+            None => "all",
         };
         let covariate = match c_covariate {
             Some(c) => match number(c, args.covariate_col.as_deref().unwrap_or("covariate")) {
@@ -181,12 +223,15 @@ fn read_rows(args: &Args) -> custinsight::Result<Rows> {
             },
             None => None,
         };
-        if !seen.insert(unit.to_owned()) {
+        if rows.unit_ids.contains(unit) {
             reject("unit_id", format!("{unit:?} appears more than once"));
             continue;
         }
-        rows.variant.push(variant.to_owned());
-        rows.segment.push(segment);
+        rows.unit_ids.insert(unit.to_owned());
+        let v = rows.variants.intern(variant);
+        rows.variant.push(v);
+        let s = rows.segments.intern(segment);
+        rows.segment.push(s);
         rows.value.push(value);
         if let (Some(col), Some(x)) = (rows.covariate.as_mut(), covariate) {
             col.push(x);
@@ -196,7 +241,7 @@ fn read_rows(args: &Args) -> custinsight::Result<Rows> {
 }
 
 fn run(args: &Args) -> custinsight::Result<()> {
-    let rows = read_rows(args)?;
+    let mut rows = read_rows(args)?;
     for (line, field, reason) in rows.rejected.iter().take(20) {
         eprintln!("rejected: line {line}, field {field}: {reason}");
     }
@@ -211,13 +256,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
             rows.rejected.len()
         )));
     }
-    let variants: Vec<String> = rows
-        .variant
-        .iter()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let variants = std::mem::take(&mut rows.variants).sorted(&mut rows.variant);
     if variants.len() < 2 {
         return Err(Error::InvalidInput(format!(
             "only one variant ({}) in the data; an experiment compares at least two",
@@ -234,21 +273,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
             })?,
         None => 0,
     };
-    let segments: Vec<String> = if args.segment_col.is_some() {
-        rows.segment
-            .iter()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    } else {
-        vec!["all".to_owned()]
-    };
-    let index = |names: &[String], s: &str| {
-        names.binary_search_by(|n| n.as_str().cmp(s)).unwrap_or(0) as u32
-    };
-    let variant_idx: Vec<u32> = rows.variant.iter().map(|v| index(&variants, v)).collect();
-    let segment_idx: Vec<u32> = rows.segment.iter().map(|s| index(&segments, s)).collect();
+    let segments = std::mem::take(&mut rows.segments).sorted(&mut rows.segment);
     let kind = match args.metric {
         MetricArg::Mean => MetricKind::Mean,
         MetricArg::Binomial => MetricKind::Binomial,
@@ -266,8 +291,8 @@ fn run(args: &Args) -> custinsight::Result<()> {
         Metric::new("value", kind),
         variants.clone(),
         segments,
-        &variant_idx,
-        Some(&segment_idx),
+        &rows.variant,
+        Some(&rows.segment),
         &rows.value,
         rows.covariate.as_deref(),
     )?;

@@ -1260,10 +1260,10 @@ fn verdict(segment: &SegmentResult, metric: &Metric, params: &EvalParams) -> Ver
 
 #[cfg(test)]
 mod tests {
-    //! Reference values come from `/work/refs/experiment_refs.py`-style calls
-    //! reproduced in each comment (gbstats 0.8.0, scipy 1.17.1, statsmodels
-    //! 0.15.0). The fixture data were drawn with numpy's `default_rng(7)`;
-    //! only their sums matter, and those are pinned here.
+    //! Reference values come from the calls quoted in each comment (gbstats
+    //! 0.8.0, scipy 1.17.1, statsmodels 0.15.0, in a virtual environment outside
+    //! the repository). The fixture data were drawn with numpy's
+    //! `default_rng(7)`; only their sums matter, and those are pinned here.
     use super::*;
 
     /// Relative tolerance 1e-6 with an absolute floor of 1e-9.
