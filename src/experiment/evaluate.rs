@@ -922,7 +922,8 @@ pub struct SegmentResult {
 }
 
 impl SegmentResult {
-    fn comparisons_mut(&mut self) -> Vec<&mut Comparison> {
+    /// The treatments' comparisons, for a family of [`adjust_family`].
+    pub fn comparisons_mut(&mut self) -> Vec<&mut Comparison> {
         self.variants
             .iter_mut()
             .filter_map(|v| v.comparison.as_mut())
@@ -999,7 +1000,32 @@ pub struct Evaluation {
     pub heterogeneity: Vec<Heterogeneity>,
 }
 
+impl Evaluation {
+    /// Every comparison, overall first, then segment by segment.
+    pub fn comparisons_mut(&mut self) -> Vec<&mut Comparison> {
+        let mut all = self.overall.comparisons_mut();
+        for s in &mut self.segments {
+            all.extend(s.comparisons_mut());
+        }
+        all
+    }
+
+    /// Recomputes every verdict from the current Holm-adjusted p-values, e.g.
+    /// after [`adjust_family`] over the segment comparisons of several metrics.
+    pub fn decide(&mut self, params: &EvalParams) {
+        self.overall.verdict = verdict(&self.overall, &self.metric, params);
+        for s in &mut self.segments {
+            s.verdict = verdict(s, &self.metric, params);
+        }
+    }
+}
+
 /// Evaluates every treatment against the control, overall and in every segment.
+///
+/// Holm and BH adjust over the treatments overall, and over all segment ×
+/// treatment comparisons in the segments. To widen the family to several
+/// metrics, collect their segments' comparisons, call [`adjust_family`] on
+/// them, then [`Evaluation::decide`] on each evaluation.
 pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluation> {
     let variants = stats.variants().to_vec();
     params.check(variants.len())?;
@@ -1646,6 +1672,59 @@ mod tests {
         assert_close!(c1.abs_ci_holm[1], c1.abs_effect + w);
         let w_bh = quantile(1.0 - 0.05 * 2.0 / 6.0, c1.abs_df) * c1.abs_se;
         assert_close!(c1.abs_ci_bh[1], c1.abs_effect + w_bh);
+    }
+
+    #[test]
+    fn a_family_across_metrics_changes_the_verdicts() {
+        // One segment, a clear conversion win (p ≈ 0.03): significant alone,
+        // not after Holm over this and nine null metrics.
+        let metric = Metric::new("converted", MetricKind::Binomial);
+        let mut stats = ExperimentStats::new(
+            metric,
+            vec!["a".into(), "b".into()],
+            vec!["s".into()],
+            false,
+        )
+        .unwrap();
+        stats
+            .set_arm(0, 0, ArmStats::from_sums(5000, 410.0, 410.0))
+            .unwrap();
+        stats
+            .set_arm(0, 1, ArmStats::from_sums(5100, 480.0, 480.0))
+            .unwrap();
+        let params = EvalParams::default();
+        let mut e = evaluate(&stats, &params).unwrap();
+        assert_eq!(
+            e.segments[0].verdict.winner,
+            Some(1),
+            "{}",
+            e.segments[0].verdict.reason
+        );
+        let (a, b) = (
+            ArmStats::from_sums(5000, 410.0, 410.0),
+            ArmStats::from_sums(5000, 410.0, 410.0),
+        );
+        let mut nulls: Vec<Comparison> = (0..9)
+            .map(|_| {
+                compare(
+                    &Metric::new("m", MetricKind::Binomial),
+                    &a,
+                    &b,
+                    false,
+                    &params,
+                )
+            })
+            .collect();
+        let mut family: Vec<&mut Comparison> = e.segments[0].comparisons_mut();
+        family.extend(nulls.iter_mut());
+        adjust_family(&mut family, params.alpha, params.alternative);
+        e.decide(&params);
+        assert_eq!(
+            e.segments[0].verdict.winner, None,
+            "{}",
+            e.segments[0].verdict.reason
+        );
+        assert_eq!(e.comparisons_mut().len(), 2);
     }
 
     #[test]
