@@ -18,9 +18,7 @@ use custinsight::experiment::allocate::{
 };
 use custinsight::experiment::assign::{BaseAssignment, ExperimentDesign};
 use custinsight::experiment::evaluate::{EvalParams, Evaluation, evaluate};
-use custinsight::experiment::power::{
-    Effect, Metric as PowerMetric, PowerParams, SampleSize, sample_size,
-};
+use custinsight::experiment::power::{Effect, PlannedMetric, PowerParams, SampleSize, sample_size};
 use custinsight::experiment::stats::{ExperimentStats, Metric, MetricKind};
 use custinsight::ingest::{self, Format, IngestOptions, IngestReport};
 use custinsight::lifecycle::btyd::BgNbdParams;
@@ -204,7 +202,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
         Some((Channel::Email, Purpose::Marketing, pop.observation_end)),
     )?;
     let plan = sample_size(
-        &PowerMetric::binomial(conversion.overall.variants[0].mean),
+        &PlannedMetric::binomial(conversion.overall.variants[0].mean),
         Effect::Relative(0.10),
         &PowerParams::default(),
     )?;

@@ -122,11 +122,11 @@
 //!
 //! ```
 //! use custinsight::experiment::power::{
-//!     Effect, Metric, PowerParams, Traffic, duration, mde, power, sample_size,
+//!     Effect, PlannedMetric, PowerParams, Traffic, duration, mde, power, sample_size,
 //! };
 //!
 //! // 10 % conversion, detect a 10 % relative lift (to 11 %), α = 5 %, 80 % power.
-//! let metric = Metric::binomial(0.10);
+//! let metric = PlannedMetric::binomial(0.10);
 //! let params = PowerParams::default();
 //! let plan = sample_size(&metric, Effect::Relative(0.10), &params)?;
 //! assert_eq!(plan.control_units, 14_751);
@@ -255,7 +255,7 @@ impl VarianceReduction {
 
 /// A metric to power a test for: its baseline and optional variance reduction.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Metric {
+pub struct PlannedMetric {
     /// Baseline value and per-unit variability.
     pub baseline: Baseline,
     /// Optional CUPED variance reduction (`None`: the raw metric).
@@ -263,26 +263,26 @@ pub struct Metric {
     pub variance_reduction: Option<VarianceReduction>,
 }
 
-impl Metric {
+impl PlannedMetric {
     /// A conversion metric with baseline rate `rate`.
-    pub fn binomial(rate: f64) -> Metric {
-        Metric {
+    pub fn binomial(rate: f64) -> PlannedMetric {
+        PlannedMetric {
             baseline: Baseline::Binomial { rate },
             variance_reduction: None,
         }
     }
 
     /// A continuous metric with baseline `mean` and per-unit standard deviation `sd`.
-    pub fn continuous(mean: f64, sd: f64) -> Metric {
-        Metric {
+    pub fn continuous(mean: f64, sd: f64) -> PlannedMetric {
+        PlannedMetric {
             baseline: Baseline::Continuous { mean, sd },
             variance_reduction: None,
         }
     }
 
     /// A ratio metric with baseline `ratio` and delta-method per-unit `variance`.
-    pub fn ratio(ratio: f64, variance: f64) -> Metric {
-        Metric {
+    pub fn ratio(ratio: f64, variance: f64) -> PlannedMetric {
+        PlannedMetric {
             baseline: Baseline::Ratio { ratio, variance },
             variance_reduction: None,
         }
@@ -290,14 +290,14 @@ impl Metric {
 
     /// The same metric analysed with CUPED, given the correlation `rho`
     /// between the pre-period covariate and the metric.
-    pub fn with_cuped_correlation(mut self, rho: f64) -> Metric {
+    pub fn with_cuped_correlation(mut self, rho: f64) -> PlannedMetric {
         self.variance_reduction = Some(VarianceReduction::Correlation(rho));
         self
     }
 
     /// The same metric with a share `share` of its variance removed (e.g. as
     /// measured by CUPED on past experiments).
-    pub fn with_variance_reduction(mut self, share: f64) -> Metric {
+    pub fn with_variance_reduction(mut self, share: f64) -> PlannedMetric {
         self.variance_reduction = Some(VarianceReduction::Share(share));
         self
     }
@@ -335,7 +335,7 @@ impl Effect {
     ///
     /// [`Error::InvalidParameter`] (`effect`) when the effect is zero or not
     /// finite, or relative to a zero baseline mean.
-    pub fn delta(&self, metric: &Metric) -> Result<f64> {
+    pub fn delta(&self, metric: &PlannedMetric) -> Result<f64> {
         let delta = match *self {
             Effect::Absolute(x) => x,
             Effect::Relative(x) => {
@@ -587,7 +587,7 @@ enum Model {
 }
 
 impl Model {
-    fn of(metric: &Metric) -> Result<Model> {
+    fn of(metric: &PlannedMetric) -> Result<Model> {
         let factor = match metric.variance_reduction {
             Some(vr) => vr.factor()?,
             None => 1.0,
@@ -684,13 +684,16 @@ impl Model {
     /// Power of the z-test at `n_c` control units and `r · n_c` treatment units.
     fn power(&self, delta: f64, n_c: f64, r: f64, alpha: f64, alt: Alternative) -> Result<f64> {
         let (s0, s1) = self.sds(delta, r)?;
-        Ok(rejection_probability(
-            delta * n_c.sqrt(),
-            s0,
-            s1,
-            alpha,
-            alt,
-        ))
+        let p = rejection_probability(delta * n_c.sqrt(), s0, s1, alpha, alt);
+        if p.is_nan() {
+            // Subnormal standard deviations or levels: the standardised effect overflows.
+            return Err(Error::param(
+                "sd",
+                s1,
+                "too small against the effect and α to compute a power",
+            ));
+        }
+        Ok(p)
     }
 }
 
@@ -797,7 +800,11 @@ fn round_up(x: f64) -> u64 {
 /// an effect of zero, against a one-sided alternative or pushing a rate out
 /// of (0, 1), or an effect so small that an arm would need more than 2⁵³
 /// units.
-pub fn sample_size(metric: &Metric, effect: Effect, params: &PowerParams) -> Result<SampleSize> {
+pub fn sample_size(
+    metric: &PlannedMetric,
+    effect: Effect,
+    params: &PowerParams,
+) -> Result<SampleSize> {
     params.check()?;
     params.check_target()?;
     let model = Model::of(metric)?;
@@ -883,7 +890,7 @@ pub fn sample_size(metric: &Metric, effect: Effect, params: &PowerParams) -> Res
 /// [`Error::InvalidParameter`] for an invalid metric, effect or parameter,
 /// or `control_units` not finite, positive and at most 2⁵³.
 pub fn power(
-    metric: &Metric,
+    metric: &PlannedMetric,
     effect: Effect,
     control_units: f64,
     params: &PowerParams,
@@ -921,7 +928,7 @@ pub fn power(
 /// power not above the per-comparison `α`, `control_units` not finite,
 /// positive and at most 2⁵³, or when no effect in the asked direction(s) is
 /// detectable (a conversion rate with too few units).
-pub fn mde(metric: &Metric, control_units: f64, params: &PowerParams) -> Result<Mde> {
+pub fn mde(metric: &PlannedMetric, control_units: f64, params: &PowerParams) -> Result<Mde> {
     params.check()?;
     params.check_target()?;
     check_units("control_units", control_units)?;
@@ -1157,7 +1164,7 @@ mod tests {
         // samplesize_proportions_2indep_onetail(diff=0.01, prop2=0.1, power=0.8,
         //     ratio=1, alpha=0.05, alternative='two-sided')  -> 14750.790469044945
         let s = sample_size(
-            &Metric::binomial(0.1),
+            &PlannedMetric::binomial(0.1),
             Effect::Absolute(0.01),
             &PowerParams::default(),
         )
@@ -1175,7 +1182,7 @@ mod tests {
         // The same call with diff=-0.01 (a decrease; the variances differ)
         //     -> 13494.969706443555
         let s = sample_size(
-            &Metric::binomial(0.1),
+            &PlannedMetric::binomial(0.1),
             Effect::Absolute(-0.01),
             &PowerParams::default(),
         )
@@ -1184,7 +1191,7 @@ mod tests {
 
         // Relative effect: diff=0.1*0.1 -> 14750.790469044941
         let s = sample_size(
-            &Metric::binomial(0.1),
+            &PlannedMetric::binomial(0.1),
             Effect::Relative(0.1),
             &PowerParams::default(),
         )
@@ -1197,7 +1204,7 @@ mod tests {
         // samplesize_proportions_2indep_onetail(diff=0.01, prop2=0.1, power=0.8,
         //     ratio=1, alpha=0.05, alternative='larger')  -> 11619.069936521044
         let s = sample_size(
-            &Metric::binomial(0.1),
+            &PlannedMetric::binomial(0.1),
             Effect::Absolute(0.01),
             &params(Alternative::Greater),
         )
@@ -1208,7 +1215,7 @@ mod tests {
         // samplesize_proportions_2indep_onetail(diff=-0.01, prop2=0.1, power=0.8,
         //     ratio=1, alpha=0.05, alternative='smaller')  -> 10629.860775113182
         let s = sample_size(
-            &Metric::binomial(0.1),
+            &PlannedMetric::binomial(0.1),
             Effect::Absolute(-0.01),
             &params(Alternative::Less),
         )
@@ -1226,7 +1233,7 @@ mod tests {
             allocation_ratio: 2.0,
             ..PowerParams::default()
         };
-        let s = sample_size(&Metric::binomial(0.1), Effect::Absolute(0.01), &p).unwrap();
+        let s = sample_size(&PlannedMetric::binomial(0.1), Effect::Absolute(0.01), &p).unwrap();
         close(s.treatment_units_exact, 22248.558375718923, TOL);
         close(s.control_units_exact, 22248.558375718923 / 2.0, TOL);
         assert_eq!((s.control_units, s.treatment_units), (11125, 22249));
@@ -1243,19 +1250,24 @@ mod tests {
         close(p.alpha_per_comparison(), 0.05 / 3.0, 1e-15);
         // samplesize_proportions_2indep_onetail(diff=0.01, prop2=0.1, power=0.8,
         //     ratio=1, alpha=0.05/3, alternative='two-sided')  -> 19675.338209594156
-        let s = sample_size(&Metric::binomial(0.1), Effect::Absolute(0.01), &p).unwrap();
+        let s = sample_size(&PlannedMetric::binomial(0.1), Effect::Absolute(0.01), &p).unwrap();
         close(s.control_units_exact, 19675.338209594156, TOL);
         assert_eq!(s.total_units, 4 * 19676);
         // NormalIndPower().solve_power(effect_size=0.1, alpha=0.05/3, power=0.8,
         //     ratio=1, alternative='two-sided')  -> 2093.8227677013315
-        let s = sample_size(&Metric::continuous(50.0, 20.0), Effect::Absolute(2.0), &p).unwrap();
+        let s = sample_size(
+            &PlannedMetric::continuous(50.0, 20.0),
+            Effect::Absolute(2.0),
+            &p,
+        )
+        .unwrap();
         close(s.control_units_exact, 2093.8227677013315, TOL);
         // Without the flag the arms count but α does not change.
         let p = PowerParams {
             treatment_arms: 3,
             ..PowerParams::default()
         };
-        let s = sample_size(&Metric::binomial(0.1), Effect::Absolute(0.01), &p).unwrap();
+        let s = sample_size(&PlannedMetric::binomial(0.1), Effect::Absolute(0.01), &p).unwrap();
         close(s.control_units_exact, 14750.790469044945, TOL);
         assert_eq!(s.total_units, 4 * 14751);
     }
@@ -1273,7 +1285,7 @@ mod tests {
         // (solve_power stops ~4e-8 from it; statrs' normal CDF, good to ~1e-11
         // relative, puts this module ~8e-8 from it.)
         let s = sample_size(
-            &Metric::continuous(50.0, 20.0),
+            &PlannedMetric::continuous(50.0, 20.0),
             Effect::Absolute(2.0),
             &PowerParams::default(),
         )
@@ -1293,7 +1305,12 @@ mod tests {
             allocation_ratio: 0.5,
             ..PowerParams::default()
         };
-        let s = sample_size(&Metric::continuous(50.0, 20.0), Effect::Absolute(2.0), &p).unwrap();
+        let s = sample_size(
+            &PlannedMetric::continuous(50.0, 20.0),
+            Effect::Absolute(2.0),
+            &p,
+        )
+        .unwrap();
         close(s.control_units_exact, 2354.658152798375, TOL);
         close(s.treatment_units_exact, 2354.658152798375 / 2.0, TOL);
     }
@@ -1303,7 +1320,7 @@ mod tests {
         // NormalIndPower().solve_power(effect_size=0.1, alpha=0.05, power=0.8,
         //     ratio=1, alternative='larger')  -> 1236.5114464618343
         let s = sample_size(
-            &Metric::continuous(50.0, 20.0),
+            &PlannedMetric::continuous(50.0, 20.0),
             Effect::Relative(0.04),
             &params(Alternative::Greater),
         )
@@ -1311,7 +1328,7 @@ mod tests {
         close(s.control_units_exact, 1236.5114464618343, TOL);
         // effect_size=-0.1, alternative='smaller'  -> 1236.5114464618343
         let s = sample_size(
-            &Metric::continuous(50.0, 20.0),
+            &PlannedMetric::continuous(50.0, 20.0),
             Effect::Absolute(-2.0),
             &params(Alternative::Less),
         )
@@ -1329,9 +1346,14 @@ mod tests {
             power: 0.9,
             ..PowerParams::default()
         };
-        let s = sample_size(&Metric::ratio(2.5, 4.0), Effect::Relative(0.1), &p).unwrap();
+        let s = sample_size(&PlannedMetric::ratio(2.5, 4.0), Effect::Relative(0.1), &p).unwrap();
         close(s.control_units_exact, 1344.9496844405958, TOL);
-        let c = sample_size(&Metric::continuous(2.5, 2.0), Effect::Absolute(0.25), &p).unwrap();
+        let c = sample_size(
+            &PlannedMetric::continuous(2.5, 2.0),
+            Effect::Absolute(0.25),
+            &p,
+        )
+        .unwrap();
         close(s.control_units_exact, c.control_units_exact, 1e-9);
     }
 
@@ -1340,13 +1362,13 @@ mod tests {
         // NormalIndPower().solve_power(effect_size=0.1/np.sqrt(0.75), alpha=0.05,
         //     power=0.8, ratio=1, alternative='two-sided')  -> 1177.3290763655696
         let raw = sample_size(
-            &Metric::continuous(50.0, 20.0),
+            &PlannedMetric::continuous(50.0, 20.0),
             Effect::Absolute(2.0),
             &PowerParams::default(),
         )
         .unwrap();
         let cuped = sample_size(
-            &Metric::continuous(50.0, 20.0).with_cuped_correlation(0.5),
+            &PlannedMetric::continuous(50.0, 20.0).with_cuped_correlation(0.5),
             Effect::Absolute(2.0),
             &PowerParams::default(),
         )
@@ -1359,13 +1381,13 @@ mod tests {
         );
         // A share of 0.75 removed is the same as ρ² = 0.75.
         let share = sample_size(
-            &Metric::continuous(50.0, 20.0).with_variance_reduction(0.75),
+            &PlannedMetric::continuous(50.0, 20.0).with_variance_reduction(0.75),
             Effect::Absolute(2.0),
             &PowerParams::default(),
         )
         .unwrap();
         let rho = sample_size(
-            &Metric::continuous(50.0, 20.0).with_cuped_correlation(-(0.75f64.sqrt())),
+            &PlannedMetric::continuous(50.0, 20.0).with_cuped_correlation(-(0.75f64.sqrt())),
             Effect::Absolute(2.0),
             &PowerParams::default(),
         )
@@ -1378,10 +1400,14 @@ mod tests {
         close(rho.control_units_exact, share.control_units_exact, 1e-9);
         // Conversion metrics scale the same way (both variances are reduced).
         for alt in [Alternative::TwoSided, Alternative::Greater] {
-            let raw =
-                sample_size(&Metric::binomial(0.1), Effect::Absolute(0.01), &params(alt)).unwrap();
+            let raw = sample_size(
+                &PlannedMetric::binomial(0.1),
+                Effect::Absolute(0.01),
+                &params(alt),
+            )
+            .unwrap();
             let cuped = sample_size(
-                &Metric::binomial(0.1).with_cuped_correlation(0.3),
+                &PlannedMetric::binomial(0.1).with_cuped_correlation(0.3),
                 Effect::Absolute(0.01),
                 &params(alt),
             )
@@ -1401,7 +1427,7 @@ mod tests {
         // power_proportions_2indep(0.01, 0.1, 10000, ratio=1, alpha=0.05,
         //     alternative='two-sided').power  -> 0.6356078962785991
         let p = power(
-            &Metric::binomial(0.1),
+            &PlannedMetric::binomial(0.1),
             Effect::Absolute(0.01),
             10_000.0,
             &PowerParams::default(),
@@ -1417,13 +1443,19 @@ mod tests {
             alternative: Alternative::Greater,
             ..PowerParams::default()
         };
-        let p = power(&Metric::binomial(0.1), Effect::Absolute(0.01), 5_000.0, &pp).unwrap();
+        let p = power(
+            &PlannedMetric::binomial(0.1),
+            Effect::Absolute(0.01),
+            5_000.0,
+            &pp,
+        )
+        .unwrap();
         close(p, 0.5904432982275909, TOL);
 
         // power_proportions_2indep(-0.01, 0.1, 8000, ratio=1, alpha=0.05,
         //     alternative='smaller').power  -> 0.6957409256053453
         let p = power(
-            &Metric::binomial(0.1),
+            &PlannedMetric::binomial(0.1),
             Effect::Absolute(-0.01),
             8_000.0,
             &params(Alternative::Less),
@@ -1433,7 +1465,7 @@ mod tests {
 
         // NormalIndPower().power(0.1, 1000, 0.05, 1, 'two-sided')  -> 0.6087794846454566
         let p = power(
-            &Metric::continuous(50.0, 20.0),
+            &PlannedMetric::continuous(50.0, 20.0),
             Effect::Absolute(2.0),
             1_000.0,
             &PowerParams::default(),
@@ -1449,7 +1481,7 @@ mod tests {
             ..PowerParams::default()
         };
         let p = power(
-            &Metric::continuous(50.0, 20.0),
+            &PlannedMetric::continuous(50.0, 20.0),
             Effect::Absolute(2.0),
             1_000.0,
             &pp,
@@ -1459,7 +1491,7 @@ mod tests {
 
         // An effect against a one-sided alternative is allowed and has power below α.
         let p = power(
-            &Metric::continuous(50.0, 20.0),
+            &PlannedMetric::continuous(50.0, 20.0),
             Effect::Absolute(-2.0),
             1_000.0,
             &params(Alternative::Greater),
@@ -1479,7 +1511,7 @@ mod tests {
         //     'two-sided') - 0.8, 1e-3, 1, xtol=1e-15, rtol=1e-15)
         //     -> 0.12529054640575402
         // (solve_power's effect-size solver stops ~2e-7 from it.)
-        let metric = Metric::continuous(50.0, 20.0);
+        let metric = PlannedMetric::continuous(50.0, 20.0);
         let m = mde(&metric, 1_000.0, &PowerParams::default()).unwrap();
         let up = m.increase.unwrap();
         let down = m.decrease.unwrap();
@@ -1527,7 +1559,7 @@ mod tests {
         //     -> 0.017439892851084954
         // scipy.optimize.brentq(f, -0.0999, -1e-6, xtol=1e-15, rtol=1e-15)
         //     -> -0.016185355658049162
-        let metric = Metric::binomial(0.1);
+        let metric = PlannedMetric::binomial(0.1);
         let m = mde(&metric, 5_000.0, &PowerParams::default()).unwrap();
         let up = m.increase.unwrap();
         let down = m.decrease.unwrap();
@@ -1561,12 +1593,17 @@ mod tests {
     fn binomial_mde_is_none_where_the_rate_has_no_room() {
         // 99.9 % baseline and 20 units: no increase below 100 % is detectable,
         // but a decrease is.
-        let m = mde(&Metric::binomial(0.999), 20.0, &PowerParams::default()).unwrap();
+        let m = mde(
+            &PlannedMetric::binomial(0.999),
+            20.0,
+            &PowerParams::default(),
+        )
+        .unwrap();
         assert!(m.increase.is_none());
         assert!(m.decrease.unwrap().absolute < 0.0);
         // With a one-sided `greater` test nothing is left: an error.
         let e = mde(
-            &Metric::binomial(0.999),
+            &PlannedMetric::binomial(0.999),
             20.0,
             &params(Alternative::Greater),
         );
@@ -1578,7 +1615,7 @@ mod tests {
     #[test]
     fn duration_arithmetic() {
         let plan = sample_size(
-            &Metric::binomial(0.1),
+            &PlannedMetric::binomial(0.1),
             Effect::Absolute(0.01),
             &PowerParams::default(),
         )
@@ -1622,7 +1659,12 @@ mod tests {
             treatment_arms: 3,
             ..PowerParams::default()
         };
-        let plan = sample_size(&Metric::continuous(50.0, 20.0), Effect::Absolute(2.0), &p).unwrap();
+        let plan = sample_size(
+            &PlannedMetric::continuous(50.0, 20.0),
+            Effect::Absolute(2.0),
+            &p,
+        )
+        .unwrap();
         let d = duration(
             &plan,
             &Traffic {
@@ -1655,7 +1697,7 @@ mod tests {
 
     #[test]
     fn invalid_parameters_are_typed_errors() {
-        let m = Metric::binomial(0.1);
+        let m = PlannedMetric::binomial(0.1);
         let e = Effect::Absolute(0.01);
         let ok = PowerParams::default();
         for alpha in [0.0, 1.0, -0.1, f64::NAN, f64::INFINITY] {
@@ -1689,16 +1731,16 @@ mod tests {
 
         for rate in [0.0, 1.0, -0.5, 1.5, f64::NAN] {
             assert_eq!(
-                bad_param(sample_size(&Metric::binomial(rate), e, &ok)),
+                bad_param(sample_size(&PlannedMetric::binomial(rate), e, &ok)),
                 "rate"
             );
         }
         for sd in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::MAX] {
-            let c = Metric::continuous(1.0, sd);
+            let c = PlannedMetric::continuous(1.0, sd);
             assert_eq!(bad_param(sample_size(&c, Effect::Absolute(1.0), &ok)), "sd");
         }
         for mean in [f64::NAN, f64::INFINITY] {
-            let c = Metric::continuous(mean, 1.0);
+            let c = PlannedMetric::continuous(mean, 1.0);
             assert_eq!(
                 bad_param(sample_size(&c, Effect::Absolute(1.0), &ok)),
                 "mean"
@@ -1706,7 +1748,7 @@ mod tests {
         }
         assert_eq!(
             bad_param(sample_size(
-                &Metric::ratio(1.0, 0.0),
+                &PlannedMetric::ratio(1.0, 0.0),
                 Effect::Absolute(1.0),
                 &ok
             )),
@@ -1714,7 +1756,7 @@ mod tests {
         );
         assert_eq!(
             bad_param(sample_size(
-                &Metric::ratio(f64::NAN, 1.0),
+                &PlannedMetric::ratio(f64::NAN, 1.0),
                 Effect::Absolute(1.0),
                 &ok
             )),
@@ -1767,7 +1809,7 @@ mod tests {
         );
         assert_eq!(
             bad_param(sample_size(
-                &Metric::continuous(0.0, 1.0),
+                &PlannedMetric::continuous(0.0, 1.0),
                 Effect::Relative(0.1),
                 &ok
             )),
@@ -1775,7 +1817,7 @@ mod tests {
         );
         assert_eq!(
             bad_param(sample_size(
-                &Metric::continuous(1e300, 1.0),
+                &PlannedMetric::continuous(1e300, 1.0),
                 Effect::Relative(1e300),
                 &ok
             )),
@@ -1816,9 +1858,12 @@ mod tests {
 
     #[test]
     fn serde_round_trip() {
-        let metric = Metric::binomial(0.1).with_cuped_correlation(0.4);
+        let metric = PlannedMetric::binomial(0.1).with_cuped_correlation(0.4);
         let json = serde_json::to_string(&metric).unwrap();
-        assert_eq!(serde_json::from_str::<Metric>(&json).unwrap(), metric);
+        assert_eq!(
+            serde_json::from_str::<PlannedMetric>(&json).unwrap(),
+            metric
+        );
         let p: PowerParams = serde_json::from_str(r#"{"alternative":"greater"}"#).unwrap();
         assert_eq!(p.alternative, Alternative::Greater);
         assert_eq!(p.alpha, 0.05);
@@ -1832,12 +1877,12 @@ mod tests {
 
     // --- properties ------------------------------------------------------------
 
-    fn metric_strategy() -> impl Strategy<Value = (Metric, f64)> {
+    fn metric_strategy() -> impl Strategy<Value = (PlannedMetric, f64)> {
         // (metric, absolute effect magnitude)
         prop_oneof![
             (0.01f64..0.9, 0.02f64..0.5, prop::option::of(-0.9f64..0.9)).prop_map(
                 |(p, rel, rho)| {
-                    let m = Metric::binomial(p);
+                    let m = PlannedMetric::binomial(p);
                     let m = match rho {
                         Some(rho) => m.with_cuped_correlation(rho),
                         None => m,
@@ -1847,9 +1892,9 @@ mod tests {
                 }
             ),
             (-100.0f64..100.0, 0.1f64..100.0, 0.01f64..2.0)
-                .prop_map(|(mean, sd, d)| (Metric::continuous(mean, sd), d * sd)),
+                .prop_map(|(mean, sd, d)| (PlannedMetric::continuous(mean, sd), d * sd)),
             (0.1f64..10.0, 0.01f64..10.0, 0.01f64..2.0)
-                .prop_map(|(r, v, d)| (Metric::ratio(r, v), d * v.sqrt())),
+                .prop_map(|(r, v, d)| (PlannedMetric::ratio(r, v), d * v.sqrt())),
         ]
     }
 
@@ -2000,9 +2045,9 @@ mod tests {
             };
             let e = if relative { Effect::Relative(effect) } else { Effect::Absolute(effect) };
             for metric in [
-                Metric::binomial(rate),
-                Metric::continuous(mean, sd).with_cuped_correlation(rho),
-                Metric::ratio(mean, sd).with_variance_reduction(rho),
+                PlannedMetric::binomial(rate),
+                PlannedMetric::continuous(mean, sd).with_cuped_correlation(rho),
+                PlannedMetric::ratio(mean, sd).with_variance_reduction(rho),
             ] {
                 if let Ok(s) = sample_size(&metric, e, &p) {
                     prop_assert!(s.control_units >= 1 && s.achieved_power.is_finite());
