@@ -17,7 +17,6 @@
 
 mod common;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -125,16 +124,7 @@ struct Rows {
 
 fn read_rows(args: &Args) -> custinsight::Result<Rows> {
     let path: &Path = &args.input;
-    let file = File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(file);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::InvalidInput(format!("{}: header: {e}", path.display())))?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
+    let (mut reader, header) = common::open_csv(path)?;
     let column = |name: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
             Error::InvalidInput(format!(

@@ -206,7 +206,16 @@ fn run(args: &Args) -> custinsight::Result<()> {
         Effect::Relative(0.10),
         &PowerParams::default(),
     )?;
-    let experiment_secs = experiment_started.elapsed().as_secs_f64();
+    let experiment = ExperimentStep {
+        conversion,
+        revenue: revenue_eval,
+        allocation,
+        bandit,
+        next_round,
+        plan,
+        true_rates,
+        seconds: experiment_started.elapsed().as_secs_f64(),
+    };
 
     // Lifecycle: BG/NBD and Gamma–Gamma on daily summaries, against the truth.
     let lifecycle_started = Instant::now();
@@ -449,7 +458,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 "seconds": ingest_secs,
                 "round_trip_equal": reloaded.n_transactions() == base.n_transactions() && reloaded.n_touchpoints() == base.n_touchpoints(),
             },
-            "experiment": experiment_json(&conversion, &revenue_eval, &allocation, &bandit, &next_round, &plan, &true_rates, experiment_secs),
+            "experiment": experiment.to_json(),
             "lifecycle": {
                 "period": "day",
                 "bgnbd": {"r": bgnbd.r, "alpha_per_week": bgnbd.alpha / 7.0, "a": bgnbd.a, "b": bgnbd.b,
@@ -748,17 +757,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
         preferred.no_consented_channel
     );
     println!();
-    print_experiment(
-        &exp.key,
-        &conversion,
-        &revenue_eval,
-        &allocation,
-        &bandit,
-        &next_round,
-        &plan,
-        &true_rates,
-        experiment_secs,
-    );
+    experiment.print(&exp.key);
     if !files.is_empty() {
         println!();
         println!("Files written:");
@@ -779,148 +778,161 @@ fn treatment(
         .expect("the second variant is a treatment")
 }
 
-#[allow(clippy::too_many_arguments)]
-fn experiment_json(
-    conversion: &Evaluation,
-    revenue: &Evaluation,
-    allocation: &Allocation,
-    bandit: &SimulationResult,
-    next_round: &BaseAssignment,
-    plan: &SampleSize,
-    true_rates: &[Vec<f64>],
+/// What the quickstart's experiment step found.
+struct ExperimentStep {
+    conversion: Evaluation,
+    revenue: Evaluation,
+    allocation: Allocation,
+    bandit: SimulationResult,
+    next_round: BaseAssignment,
+    plan: SampleSize,
+    true_rates: Vec<Vec<f64>>,
     seconds: f64,
-) -> serde_json::Value {
-    let overall = treatment(&conversion.overall);
-    let rev = treatment(&revenue.overall);
-    json!({
-        "sample_ratio_p_value": conversion.overall.sample_ratio.p_value,
-        "conversion": {
-            "control_rate": conversion.overall.variants[0].mean,
-            "treatment_rate": conversion.overall.variants[1].mean,
-            "abs_effect": overall.abs_effect, "abs_ci": overall.abs_ci, "p_value": overall.p_value,
-            "rel_effect": overall.rel_effect, "rel_ci": overall.rel_ci,
-            "chance_to_win": overall.chance_to_win,
-            "chance_to_beat_control_exact": overall.beta_binomial.map(|b| b.chance_to_beat_control),
-            "verdict": conversion.overall.verdict.reason,
-        },
-        "revenue": {
-            "rel_effect_cuped": rev.rel_effect, "rel_ci_cuped": rev.rel_ci,
-            "variance_reduction": rev.cuped.map(|c| c.variance_reduction),
-        },
-        "personas": conversion.segments.iter().zip(true_rates).zip(&allocation.segments).map(|((s, truth), a)| {
-            let c = treatment(s);
-            json!({"persona": s.segment, "true_abs_effect": truth[1] - truth[0], "abs_effect": c.abs_effect,
-                   "abs_ci": c.abs_ci, "p_value_holm": c.p_value_holm, "winner": s.verdict.winner.map(|w| &conversion.variants[w]),
-                   "verdict": s.verdict.reason, "thompson_weights": a.weights})
-        }).collect::<Vec<_>>(),
-        "heterogeneity_p_value": conversion.heterogeneity.first().map(|h| h.p_value),
-        "bandit": {"regret_thompson": bandit.regret_thompson, "regret_equal": bandit.regret_equal, "units": bandit.units},
-        "next_round": {"assigned": next_round.counts, "no_consent": next_round.no_consent},
-        "sample_size_per_arm_for_10pct_lift": plan.control_units,
-        "seconds": seconds,
-    })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn print_experiment(
-    key: &str,
-    conversion: &Evaluation,
-    revenue: &Evaluation,
-    allocation: &Allocation,
-    bandit: &SimulationResult,
-    next_round: &BaseAssignment,
-    plan: &SampleSize,
-    true_rates: &[Vec<f64>],
-    seconds: f64,
-) {
-    let pct = |x: f64| format!("{:+.2}", 100.0 * x);
-    let o = treatment(&conversion.overall);
-    println!("6. Experiment `{key}` ({seconds:.3} s)");
-    println!(
-        "   split: {} control, {} treatment; sample-ratio test p = {:.3}",
-        conversion.overall.variants[0].n,
-        conversion.overall.variants[1].n,
-        conversion.overall.sample_ratio.p_value
-    );
-    println!(
-        "   conversion {:.2}% → {:.2}%: {} points [{}, {}], pooled z p = {:.2e}; relative {}% [{}, {}]",
-        100.0 * conversion.overall.variants[0].mean,
-        100.0 * conversion.overall.variants[1].mean,
-        pct(o.abs_effect),
-        pct(o.abs_ci[0]),
-        pct(o.abs_ci[1]),
-        o.p_value,
-        pct(o.rel_effect),
-        pct(o.rel_ci[0]),
-        pct(o.rel_ci[1])
-    );
-    println!(
-        "   chance to win {:.1}% (exact Beta–Binomial {:.1}%), sequential p = {:.2e}, risk {}%",
-        100.0 * o.chance_to_win,
-        100.0
-            * o.beta_binomial
-                .map_or(f64::NAN, |b| b.chance_to_beat_control),
-        o.sequential_p_value,
-        pct(o.risk)
-    );
-    let r = treatment(&revenue.overall);
-    if let Some(c) = r.cuped {
+impl ExperimentStep {
+    fn to_json(&self) -> serde_json::Value {
+        let ExperimentStep {
+            conversion,
+            revenue,
+            allocation,
+            bandit,
+            next_round,
+            plan,
+            true_rates,
+            seconds,
+        } = self;
+        let overall = treatment(&conversion.overall);
+        let rev = treatment(&revenue.overall);
+        json!({
+            "sample_ratio_p_value": conversion.overall.sample_ratio.p_value,
+            "conversion": {
+                "control_rate": conversion.overall.variants[0].mean,
+                "treatment_rate": conversion.overall.variants[1].mean,
+                "abs_effect": overall.abs_effect, "abs_ci": overall.abs_ci, "p_value": overall.p_value,
+                "rel_effect": overall.rel_effect, "rel_ci": overall.rel_ci,
+                "chance_to_win": overall.chance_to_win,
+                "chance_to_beat_control_exact": overall.beta_binomial.map(|b| b.chance_to_beat_control),
+                "verdict": conversion.overall.verdict.reason,
+            },
+            "revenue": {
+                "rel_effect_cuped": rev.rel_effect, "rel_ci_cuped": rev.rel_ci,
+                "variance_reduction": rev.cuped.map(|c| c.variance_reduction),
+            },
+            "personas": conversion.segments.iter().zip(true_rates).zip(&allocation.segments).map(|((s, truth), a)| {
+                let c = treatment(s);
+                json!({"persona": s.segment, "true_abs_effect": truth[1] - truth[0], "abs_effect": c.abs_effect,
+                       "abs_ci": c.abs_ci, "p_value_holm": c.p_value_holm, "winner": s.verdict.winner.map(|w| &conversion.variants[w]),
+                       "verdict": s.verdict.reason, "thompson_weights": a.weights})
+            }).collect::<Vec<_>>(),
+            "heterogeneity_p_value": conversion.heterogeneity.first().map(|h| h.p_value),
+            "bandit": {"regret_thompson": bandit.regret_thompson, "regret_equal": bandit.regret_equal, "units": bandit.units},
+            "next_round": {"assigned": next_round.counts, "no_consent": next_round.no_consent},
+            "sample_size_per_arm_for_10pct_lift": plan.control_units,
+            "seconds": seconds,
+        })
+    }
+
+    fn print(&self, key: &str) {
+        let ExperimentStep {
+            conversion,
+            revenue,
+            allocation,
+            bandit,
+            next_round,
+            plan,
+            true_rates,
+            seconds,
+        } = self;
+        let pct = |x: f64| format!("{:+.2}", 100.0 * x);
+        let o = treatment(&conversion.overall);
+        println!("6. Experiment `{key}` ({seconds:.3} s)");
         println!(
-            "   revenue per customer: {}% [{}, {}] with CUPED on pre-period revenue (variance −{:.0}%; without: {}% [{}, {}])",
-            pct(r.rel_effect),
-            pct(r.rel_ci[0]),
-            pct(r.rel_ci[1]),
-            100.0 * c.variance_reduction,
-            pct(c.unadjusted_rel_effect),
-            pct(c.unadjusted_rel_ci[0]),
-            pct(c.unadjusted_rel_ci[1])
+            "   split: {} control, {} treatment; sample-ratio test p = {:.3}",
+            conversion.overall.variants[0].n,
+            conversion.overall.variants[1].n,
+            conversion.overall.sample_ratio.p_value
+        );
+        println!(
+            "   conversion {:.2}% → {:.2}%: {} points [{}, {}], pooled z p = {:.2e}; relative {}% [{}, {}]",
+            100.0 * conversion.overall.variants[0].mean,
+            100.0 * conversion.overall.variants[1].mean,
+            pct(o.abs_effect),
+            pct(o.abs_ci[0]),
+            pct(o.abs_ci[1]),
+            o.p_value,
+            pct(o.rel_effect),
+            pct(o.rel_ci[0]),
+            pct(o.rel_ci[1])
+        );
+        println!(
+            "   chance to win {:.1}% (exact Beta–Binomial {:.1}%), sequential p = {:.2e}, risk {}%",
+            100.0 * o.chance_to_win,
+            100.0
+                * o.beta_binomial
+                    .map_or(f64::NAN, |b| b.chance_to_beat_control),
+            o.sequential_p_value,
+            pct(o.risk)
+        );
+        let r = treatment(&revenue.overall);
+        if let Some(c) = r.cuped {
+            println!(
+                "   revenue per customer: {}% [{}, {}] with CUPED on pre-period revenue (variance −{:.0}%; without: {}% [{}, {}])",
+                pct(r.rel_effect),
+                pct(r.rel_ci[0]),
+                pct(r.rel_ci[1]),
+                100.0 * c.variance_reduction,
+                pct(c.unadjusted_rel_effect),
+                pct(c.unadjusted_rel_ci[0]),
+                pct(c.unadjusted_rel_ci[1])
+            );
+        }
+        println!(
+            "   {:<18} {:>8} {:>9} {:>19} {:>8} {:>12}  verdict",
+            "persona", "truth", "estimate", "95% CI", "p Holm", "next weights"
+        );
+        for ((s, truth), a) in conversion
+            .segments
+            .iter()
+            .zip(true_rates)
+            .zip(&allocation.segments)
+        {
+            let c = treatment(s);
+            println!(
+                "   {:<18} {:>8} {:>9} {:>19} {:>8.3} {:>12}  {}",
+                s.segment,
+                pct(truth[1] - truth[0]),
+                pct(c.abs_effect),
+                format!("[{}, {}]", pct(c.abs_ci[0]), pct(c.abs_ci[1])),
+                c.p_value_holm,
+                format!("{:.0}/{:.0}", 100.0 * a.weights[0], 100.0 * a.weights[1]),
+                s.verdict.reason
+            );
+        }
+        if let Some(h) = conversion.heterogeneity.first() {
+            println!(
+                "   effects differ between personas? Cochran's Q = {:.1}, p = {:.2e}, I² = {:.0}% → {}",
+                h.q,
+                h.p_value,
+                100.0 * h.i_squared,
+                if h.differs {
+                    "yes: decide per persona"
+                } else {
+                    "no evidence"
+                }
+            );
+        }
+        println!(
+            "   Thompson sampling on the true persona rates, {} units: regret {:.0} conversions vs {:.0} for a fixed 50/50 split",
+            bandit.units, bandit.regret_thompson, bandit.regret_equal
+        );
+        println!(
+            "   next round with the recommended weights: {} control, {} treatment; {} without e-mail consent left out",
+            next_round.counts[0], next_round.counts[1], next_round.no_consent
+        );
+        println!(
+            "   to detect a 10% relative lift at 80% power: {} customers per arm",
+            plan.control_units
         );
     }
-    println!(
-        "   {:<18} {:>8} {:>9} {:>19} {:>8} {:>12}  verdict",
-        "persona", "truth", "estimate", "95% CI", "p Holm", "next weights"
-    );
-    for ((s, truth), a) in conversion
-        .segments
-        .iter()
-        .zip(true_rates)
-        .zip(&allocation.segments)
-    {
-        let c = treatment(s);
-        println!(
-            "   {:<18} {:>8} {:>9} {:>19} {:>8.3} {:>12}  {}",
-            s.segment,
-            pct(truth[1] - truth[0]),
-            pct(c.abs_effect),
-            format!("[{}, {}]", pct(c.abs_ci[0]), pct(c.abs_ci[1])),
-            c.p_value_holm,
-            format!("{:.0}/{:.0}", 100.0 * a.weights[0], 100.0 * a.weights[1]),
-            s.verdict.reason
-        );
-    }
-    if let Some(h) = conversion.heterogeneity.first() {
-        println!(
-            "   effects differ between personas? Cochran's Q = {:.1}, p = {:.2e}, I² = {:.0}% → {}",
-            h.q,
-            h.p_value,
-            100.0 * h.i_squared,
-            if h.differs {
-                "yes: decide per persona"
-            } else {
-                "no evidence"
-            }
-        );
-    }
-    println!(
-        "   Thompson sampling on the true persona rates, {} units: regret {:.0} conversions vs {:.0} for a fixed 50/50 split",
-        bandit.units, bandit.regret_thompson, bandit.regret_equal
-    );
-    println!(
-        "   next round with the recommended weights: {} control, {} treatment; {} without e-mail consent left out",
-        next_round.counts[0], next_round.counts[1], next_round.no_consent
-    );
-    println!(
-        "   to detect a 10% relative lift at 80% power: {} customers per arm",
-        plan.control_units
-    );
 }

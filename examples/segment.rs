@@ -76,16 +76,7 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 /// The feature matrix of a CSV file; any non-numeric cell is an error with its line and column.
 /// Also says whether the file has a `customer_id` column.
 fn read_features(path: &Path) -> custinsight::Result<(FeatureMatrix, bool)> {
-    let file = File::open(path).map_err(io_err(path))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(file);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::InvalidInput(format!("{}: header: {e}", path.display())))?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
+    let (mut reader, header) = common::open_csv(path)?;
     let id_column = header.iter().position(|h| h == "customer_id");
     let feature_columns: Vec<usize> = (0..header.len())
         .filter(|&c| Some(c) != id_column)

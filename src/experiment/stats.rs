@@ -940,33 +940,17 @@ mod tests {
         assert!(c.add(obs(0, 0, 1.5, None)).is_err());
         c.add(obs(0, 0, 2.0, None)).unwrap();
 
-        assert!(
-            ExperimentStats::new(
-                Metric::new("rpo", MetricKind::Ratio),
-                names(&["a", "b"]),
-                names(&["all"]),
-                false
-            )
-            .is_err()
-        );
-        assert!(
-            ExperimentStats::new(
-                Metric::new("m", MetricKind::Mean),
-                names(&["a", "a"]),
-                names(&["all"]),
-                false
-            )
-            .is_err()
-        );
-        assert!(
-            ExperimentStats::new(
-                Metric::new("m", MetricKind::Mean),
-                names(&["a"]),
-                names(&["all"]),
-                false
-            )
-            .is_err()
-        );
+        // A ratio without its denominator, repeated variant names, a single variant.
+        for (kind, variants, has_second) in [
+            (MetricKind::Ratio, &["a", "b"][..], false),
+            (MetricKind::Mean, &["a", "a"][..], false),
+            (MetricKind::Mean, &["a"][..], false),
+        ] {
+            let metric = Metric::new("m", kind);
+            assert!(
+                ExperimentStats::new(metric, names(variants), names(&["all"]), has_second).is_err()
+            );
+        }
         let err = ExperimentStats::from_columns(
             Metric::new("m", MetricKind::Mean),
             names(&["a", "b"]),
