@@ -1,0 +1,15 @@
+//! Identity resolution: one customer behind many records.
+//!
+//! The same person appears in the web shop, the loyalty program, the call
+//! centre and the store, each with its own spelling. Before any analysis the
+//! records are cleansed, related records are found across tables and
+//! sources, and they are linked to one customer with full provenance.
+//!
+//! | step | module |
+//! |---|---|
+//! | cleansing: one comparable form for names, e-mails, phones, dates, postcodes and free text | [`normalize`] |
+//!
+//! Blocking, field comparison, Fellegi–Sunter scoring with EM, clustering
+//! into entities and golden records build on these.
+
+pub mod normalize;
