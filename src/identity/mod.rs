@@ -8,8 +8,10 @@
 //! | step | module |
 //! |---|---|
 //! | cleansing: one comparable form for names, e-mails, phones, dates, postcodes and free text | [`normalize`] |
+//! | how alike are two records' values, on a ladder of agreement levels? | [`compare`] |
 //!
-//! Blocking, field comparison, Fellegi–Sunter scoring with EM, clustering
+//! Blocking, Fellegi–Sunter scoring with EM, clustering
 //! into entities and golden records build on these.
 
+pub mod compare;
 pub mod normalize;
