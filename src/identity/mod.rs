@@ -9,9 +9,10 @@
 //! |---|---|
 //! | cleansing: one comparable form for names, e-mails, phones, dates, postcodes and free text | [`normalize`] |
 //! | how alike are two records' values, on a ladder of agreement levels? | [`compare`] |
+//! | how much evidence is that for "same customer": m, u, EM, match weights? | [`fellegi_sunter`] |
 //!
-//! Blocking, Fellegi–Sunter scoring with EM, clustering
-//! into entities and golden records build on these.
+//! Blocking, clustering into entities and golden records build on these.
 
 pub mod compare;
+pub mod fellegi_sunter;
 pub mod normalize;

@@ -1,0 +1,652 @@
+//! Fellegi–Sunter scoring: how much evidence does each field give that two
+//! records are the same customer?
+//!
+//! For a candidate pair, each comparison lands on an agreement level
+//! (see [`compare`](super::compare)). Fellegi & Sunter (1969) give every level
+//! two probabilities:
+//!
+//! - `m` = P(level | the records are the same person), e.g. how often the
+//!   surnames of true matches agree exactly (not always: typos, marriages);
+//! - `u` = P(level | different people), e.g. how often two random people's
+//!   surnames agree exactly (common surnames make this larger).
+//!
+//! The level's **match weight** is the log₂ Bayes factor `log₂(m/u)`: positive
+//! levels are evidence for a match, negative against, and a null level (a
+//! missing value) is 0. A pair's weight is the prior log-odds
+//! `log₂(λ/(1 − λ))` (λ = the share of matches among candidate pairs) plus
+//! the sum of its levels' weights, and its match probability is
+//! `2^w / (1 + 2^w)`. Weights are reported as such, never only as a
+//! probability that saturates at 1.0, and [`FsModel::explain`] lists them
+//! field by field (the data of a waterfall chart).
+//!
+//! Without labelled pairs, `m`, `u` and λ are estimated by
+//! expectation–maximisation over the comparison vectors (Winkler 1988;
+//! Jaro 1989), treating fields as conditionally independent given the match
+//! status. `u` is best estimated directly from random pairs, which are
+//! nearly all non-matches ([`FsModel::estimate_u`]); EM can then keep `u`
+//! fixed. `m` can be fixed per comparison, or given Dirichlet pseudo-counts
+//! as a prior ([`EmParams::m_prior`]). Identical comparison vectors are
+//! folded into patterns with counts, so an EM iteration costs the number of
+//! distinct patterns, not pairs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Comparison levels of many pairs: row-major, `n_comparisons` per pair,
+/// `-1` for the null level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gammas {
+    n_comparisons: usize,
+    levels: Vec<i8>,
+}
+
+impl Gammas {
+    /// An empty set for `n_comparisons` comparisons.
+    pub fn new(n_comparisons: usize) -> Gammas {
+        Gammas {
+            n_comparisons,
+            levels: Vec::new(),
+        }
+    }
+
+    /// Adds one pair's levels.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the row has the wrong length.
+    pub fn push(&mut self, row: &[i8]) -> Result<()> {
+        if row.len() != self.n_comparisons {
+            return Err(Error::InvalidInput(format!(
+                "{} levels for {} comparisons",
+                row.len(),
+                self.n_comparisons
+            )));
+        }
+        self.levels.extend_from_slice(row);
+        Ok(())
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.levels
+            .len()
+            .checked_div(self.n_comparisons)
+            .unwrap_or(0)
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// Pair `i`'s levels.
+    pub fn row(&self, i: usize) -> &[i8] {
+        &self.levels[i * self.n_comparisons..(i + 1) * self.n_comparisons]
+    }
+
+    /// Distinct rows with their counts, in order of first appearance.
+    fn patterns(&self) -> Vec<(Vec<i8>, f64)> {
+        let mut index: hashbrown::HashMap<&[i8], usize> = hashbrown::HashMap::new();
+        let mut out: Vec<(Vec<i8>, f64)> = Vec::new();
+        for i in 0..self.len() {
+            let row = self.row(i);
+            match index.get(row) {
+                Some(&p) => out[p].1 += 1.0,
+                None => {
+                    index.insert(row, out.len());
+                    out.push((row.to_vec(), 1.0));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A fitted (or initial) Fellegi–Sunter model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FsModel {
+    /// Comparison names.
+    pub names: Vec<String>,
+    /// `m[k][l]` = P(level `l` of comparison `k` | match), for levels `0..n_levels[k]`.
+    pub m: Vec<Vec<f64>>,
+    /// `u[k][l]` = P(level `l` of comparison `k` | non-match).
+    pub u: Vec<Vec<f64>>,
+    /// Share of matches among the candidate pairs.
+    pub lambda: f64,
+    /// Comparisons whose `m` EM must not change.
+    pub fixed_m: Vec<bool>,
+}
+
+/// Probabilities are kept away from 0 and 1 so every weight stays finite.
+const FLOOR: f64 = 1e-9;
+
+/// How to run EM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmParams {
+    /// Maximum iterations.
+    pub max_iter: usize,
+    /// Stop when no probability moves by more than this.
+    pub tol: f64,
+    /// Keep `u` as given (e.g. from [`FsModel::estimate_u`]).
+    pub fix_u: bool,
+    /// Keep λ as given.
+    pub fix_lambda: bool,
+    /// Dirichlet pseudo-counts added to each comparison's `m` levels (a prior).
+    pub m_prior: Option<Vec<Vec<f64>>>,
+}
+
+impl Default for EmParams {
+    fn default() -> Self {
+        EmParams {
+            max_iter: 200,
+            tol: 1e-7,
+            fix_u: false,
+            fix_lambda: false,
+            m_prior: None,
+        }
+    }
+}
+
+/// What EM did.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EmReport {
+    /// Iterations run.
+    pub iterations: usize,
+    /// Whether the parameters settled within `tol`.
+    pub converged: bool,
+    /// The largest change of any probability in the last iteration.
+    pub last_change: f64,
+    /// Log-likelihood of the comparison vectors at the end.
+    pub log_likelihood: f64,
+    /// Distinct comparison vectors.
+    pub patterns: usize,
+}
+
+/// One field's share of a pair's evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldEvidence {
+    /// Comparison name.
+    pub comparison: String,
+    /// The level (−1: null).
+    pub level: i8,
+    /// `m` of the level (NaN for null).
+    pub m: f64,
+    /// `u` of the level (NaN for null).
+    pub u: f64,
+    /// `log₂(m/u)` (0 for null).
+    pub weight: f64,
+}
+
+/// A pair's evidence, field by field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// `log₂(λ/(1 − λ))`.
+    pub prior_weight: f64,
+    /// Each comparison's contribution.
+    pub fields: Vec<FieldEvidence>,
+    /// The total match weight.
+    pub weight: f64,
+    /// `2^w / (1 + 2^w)`.
+    pub probability: f64,
+}
+
+/// The match probability of a match weight, `2^w / (1 + 2^w)`, without overflow.
+pub fn probability(weight: f64) -> f64 {
+    if weight >= 0.0 {
+        1.0 / (1.0 + (-weight).exp2())
+    } else {
+        let t = weight.exp2();
+        t / (1.0 + t)
+    }
+}
+
+impl FsModel {
+    /// A starting model for comparisons with `n_levels[k]` levels each
+    /// (Splink-like defaults): `m` rising geometrically towards the top level,
+    /// `u` falling, λ = `lambda`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for fewer than two levels, mismatched
+    /// lengths, or λ outside (0, 1).
+    pub fn new(names: Vec<String>, n_levels: &[usize], lambda: f64) -> Result<FsModel> {
+        if names.len() != n_levels.len() {
+            return Err(Error::param(
+                "n_levels",
+                n_levels.len(),
+                format!("one per comparison ({})", names.len()),
+            ));
+        }
+        if !(lambda > 0.0 && lambda < 1.0) {
+            return Err(Error::param("lambda", lambda, "must lie in (0, 1)"));
+        }
+        let mut m = Vec::with_capacity(n_levels.len());
+        let mut u = Vec::with_capacity(n_levels.len());
+        for &n in n_levels {
+            if !(2..=i8::MAX as usize).contains(&n) {
+                return Err(Error::param(
+                    "n_levels",
+                    n,
+                    "a comparison has 2 to 127 levels",
+                ));
+            }
+            // m ∝ 2^l (agreement likely for matches), u ∝ 2^(n−1−l) (disagreement likely otherwise).
+            let weights: Vec<f64> = (0..n).map(|l| (l as f64).exp2()).collect();
+            let total: f64 = weights.iter().sum();
+            m.push(weights.iter().map(|w| w / total).collect());
+            u.push(weights.iter().rev().map(|w| w / total).collect());
+        }
+        Ok(FsModel {
+            fixed_m: vec![false; names.len()],
+            names,
+            m,
+            u,
+            lambda,
+        })
+    }
+
+    fn check_row(&self, row: &[i8]) -> Result<()> {
+        if row.len() != self.m.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} levels for {} comparisons",
+                row.len(),
+                self.m.len()
+            )));
+        }
+        for (k, &l) in row.iter().enumerate() {
+            if l < -1 || l as i64 >= self.m[k].len() as i64 {
+                return Err(Error::InvalidInput(format!(
+                    "level {l} of comparison {} outside -1..{}",
+                    self.names[k],
+                    self.m[k].len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `u` from the comparison vectors of random record pairs (almost all
+    /// non-matches): each level's share among the non-null levels, with a
+    /// floor so that no level is impossible.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for rows that do not fit the model.
+    pub fn estimate_u(&mut self, random_pairs: &Gammas) -> Result<()> {
+        let mut counts: Vec<Vec<f64>> = self.u.iter().map(|u| vec![0.0; u.len()]).collect();
+        for i in 0..random_pairs.len() {
+            let row = random_pairs.row(i);
+            self.check_row(row)?;
+            for (k, &l) in row.iter().enumerate() {
+                if l >= 0 {
+                    counts[k][l as usize] += 1.0;
+                }
+            }
+        }
+        for (u, c) in self.u.iter_mut().zip(counts) {
+            let total: f64 = c.iter().sum();
+            if total > 0.0 {
+                *u = normalised(c.iter().map(|x| x / total));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fits `m`, `u` and λ by EM on the candidate pairs' comparison vectors.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for no pairs or rows that do not fit the model;
+    /// [`Error::InvalidParameter`] for a prior of the wrong shape or negative.
+    pub fn fit_em(&mut self, pairs: &Gammas, params: &EmParams) -> Result<EmReport> {
+        if pairs.is_empty() {
+            return Err(Error::InvalidInput("no comparison vectors to fit".into()));
+        }
+        if let Some(prior) = &params.m_prior {
+            let fits = prior.len() == self.m.len()
+                && prior.iter().zip(&self.m).all(|(p, m)| {
+                    p.len() == m.len() && p.iter().all(|x| *x >= 0.0 && x.is_finite())
+                });
+            if !fits {
+                return Err(Error::param(
+                    "m_prior",
+                    format!("{prior:?}"),
+                    "one non-negative pseudo-count per level of every comparison",
+                ));
+            }
+        }
+        let patterns = pairs.patterns();
+        for (row, _) in &patterns {
+            self.check_row(row)?;
+        }
+        let mut report = EmReport {
+            iterations: 0,
+            converged: false,
+            last_change: f64::INFINITY,
+            log_likelihood: f64::NAN,
+            patterns: patterns.len(),
+        };
+        for iteration in 1..=params.max_iter {
+            // E-step: each pattern's posterior probability of being a match.
+            let mut m_counts: Vec<Vec<f64>> = self.m.iter().map(|m| vec![0.0; m.len()]).collect();
+            let mut u_counts = m_counts.clone();
+            let (mut matches, mut total) = (0.0, 0.0);
+            let mut log_likelihood = 0.0;
+            for (row, count) in &patterns {
+                let (mut log_m, mut log_u) = (self.lambda.ln(), (1.0 - self.lambda).ln());
+                for (k, &l) in row.iter().enumerate() {
+                    if l >= 0 {
+                        log_m += self.m[k][l as usize].ln();
+                        log_u += self.u[k][l as usize].ln();
+                    }
+                }
+                let top = log_m.max(log_u);
+                let (em, eu) = ((log_m - top).exp(), (log_u - top).exp());
+                let p = em / (em + eu);
+                log_likelihood += count * (top + (em + eu).ln());
+                matches += count * p;
+                total += count;
+                for (k, &l) in row.iter().enumerate() {
+                    if l >= 0 {
+                        m_counts[k][l as usize] += count * p;
+                        u_counts[k][l as usize] += count * (1.0 - p);
+                    }
+                }
+            }
+            // M-step.
+            let mut change: f64 = 0.0;
+            for k in 0..self.m.len() {
+                if !self.fixed_m[k] {
+                    if let Some(prior) = &params.m_prior {
+                        for (c, a) in m_counts[k].iter_mut().zip(&prior[k]) {
+                            *c += a;
+                        }
+                    }
+                    let sum: f64 = m_counts[k].iter().sum();
+                    if sum > 0.0 {
+                        let new = normalised(m_counts[k].iter().map(|c| c / sum));
+                        change = change.max(max_diff(&self.m[k], &new));
+                        self.m[k] = new;
+                    }
+                }
+                if !params.fix_u {
+                    let sum: f64 = u_counts[k].iter().sum();
+                    if sum > 0.0 {
+                        let new = normalised(u_counts[k].iter().map(|c| c / sum));
+                        change = change.max(max_diff(&self.u[k], &new));
+                        self.u[k] = new;
+                    }
+                }
+            }
+            if !params.fix_lambda {
+                let new = (matches / total).clamp(FLOOR, 1.0 - FLOOR);
+                change = change.max((new - self.lambda).abs());
+                self.lambda = new;
+            }
+            report.iterations = iteration;
+            report.last_change = change;
+            report.log_likelihood = log_likelihood;
+            if change < params.tol {
+                report.converged = true;
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// The match weight of one pair's levels: prior log-odds plus `log₂(m/u)`
+    /// of every non-null level.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a row that does not fit the model.
+    pub fn weight(&self, row: &[i8]) -> Result<f64> {
+        self.check_row(row)?;
+        let mut w = (self.lambda / (1.0 - self.lambda)).log2();
+        for (k, &l) in row.iter().enumerate() {
+            if l >= 0 {
+                w += (self.m[k][l as usize] / self.u[k][l as usize]).log2();
+            }
+        }
+        Ok(w)
+    }
+
+    /// One pair's evidence, field by field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a row that does not fit the model.
+    pub fn explain(&self, row: &[i8]) -> Result<Explanation> {
+        self.check_row(row)?;
+        let prior_weight = (self.lambda / (1.0 - self.lambda)).log2();
+        let fields: Vec<FieldEvidence> = row
+            .iter()
+            .enumerate()
+            .map(|(k, &l)| {
+                if l < 0 {
+                    FieldEvidence {
+                        comparison: self.names[k].clone(),
+                        level: l,
+                        m: f64::NAN,
+                        u: f64::NAN,
+                        weight: 0.0,
+                    }
+                } else {
+                    let (m, u) = (self.m[k][l as usize], self.u[k][l as usize]);
+                    FieldEvidence {
+                        comparison: self.names[k].clone(),
+                        level: l,
+                        m,
+                        u,
+                        weight: (m / u).log2(),
+                    }
+                }
+            })
+            .collect();
+        let weight = prior_weight + fields.iter().map(|f| f.weight).sum::<f64>();
+        Ok(Explanation {
+            prior_weight,
+            fields,
+            weight,
+            probability: probability(weight),
+        })
+    }
+}
+
+/// Floors the probabilities and renormalises them to sum to 1.
+fn normalised(p: impl Iterator<Item = f64>) -> Vec<f64> {
+    let floored: Vec<f64> = p.map(|x| x.max(FLOOR)).collect();
+    let total: f64 = floored.iter().sum();
+    floored.into_iter().map(|x| x / total).collect()
+}
+
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn draw(rng: &mut ChaCha8Rng, p: &[f64]) -> i8 {
+        let mut u: f64 = rng.r#gen();
+        for (l, &x) in p.iter().enumerate() {
+            if u < x {
+                return l as i8;
+            }
+            u -= x;
+        }
+        (p.len() - 1) as i8
+    }
+
+    /// Comparison vectors from a known model; `null_rate` of values missing.
+    fn simulate(
+        m: &[Vec<f64>],
+        u: &[Vec<f64>],
+        lambda: f64,
+        n: usize,
+        null_rate: f64,
+        seed: u64,
+    ) -> Gammas {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut g = Gammas::new(m.len());
+        let mut row = vec![0i8; m.len()];
+        for _ in 0..n {
+            let is_match = rng.r#gen::<f64>() < lambda;
+            for k in 0..m.len() {
+                row[k] = if rng.r#gen::<f64>() < null_rate {
+                    -1
+                } else if is_match {
+                    draw(&mut rng, &m[k])
+                } else {
+                    draw(&mut rng, &u[k])
+                };
+            }
+            g.push(&row).unwrap();
+        }
+        g
+    }
+
+    fn truth() -> (Vec<Vec<f64>>, Vec<Vec<f64>>, f64) {
+        // Levels: else, fuzzy…, exact.
+        let m = vec![
+            vec![0.05, 0.10, 0.85],
+            vec![0.10, 0.15, 0.25, 0.50],
+            vec![0.08, 0.92],
+            vec![0.20, 0.80],
+        ];
+        let u = vec![
+            vec![0.90, 0.08, 0.02],
+            vec![0.70, 0.20, 0.08, 0.02],
+            vec![0.95, 0.05],
+            vec![0.60, 0.40],
+        ];
+        (m, u, 0.08)
+    }
+
+    #[test]
+    fn em_recovers_known_m_u_and_lambda() {
+        let (m, u, lambda) = truth();
+        let pairs = simulate(&m, &u, lambda, 200_000, 0.05, 1);
+        let names: Vec<String> = ["surname", "given", "email", "city"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut model = FsModel::new(names, &[3, 4, 2, 2], 0.5).unwrap();
+        let report = model.fit_em(&pairs, &EmParams::default()).unwrap();
+        assert!(report.converged, "{report:?}");
+        assert!(report.patterns <= 3 * 4 * 2 * 2 * 2 * 2 * 2 * 2);
+        assert!(
+            (model.lambda - lambda).abs() < 0.005,
+            "lambda {}",
+            model.lambda
+        );
+        for k in 0..m.len() {
+            for l in 0..m[k].len() {
+                assert!(
+                    (model.m[k][l] - m[k][l]).abs() < 0.02,
+                    "m[{k}][{l}] {} vs {}",
+                    model.m[k][l],
+                    m[k][l]
+                );
+                assert!(
+                    (model.u[k][l] - u[k][l]).abs() < 0.01,
+                    "u[{k}][{l}] {} vs {}",
+                    model.u[k][l],
+                    u[k][l]
+                );
+            }
+        }
+        // u from random pairs (all non-matches here) is close to the truth too.
+        let random = simulate(&m, &u, 0.0, 50_000, 0.05, 2);
+        let mut from_random = model.clone();
+        from_random.estimate_u(&random).unwrap();
+        for (estimated, true_u) in from_random.u.iter().zip(&u) {
+            for (e, t) in estimated.iter().zip(true_u) {
+                assert!((e - t).abs() < 0.01, "{e} vs {t}");
+            }
+        }
+        // EM with u fixed from random pairs recovers m and λ as well.
+        let names: Vec<String> = (0..4).map(|k| format!("c{k}")).collect();
+        let mut fixed = FsModel::new(names, &[3, 4, 2, 2], 0.5).unwrap();
+        fixed.u = from_random.u.clone();
+        let params = EmParams {
+            fix_u: true,
+            ..EmParams::default()
+        };
+        fixed.fit_em(&pairs, &params).unwrap();
+        assert_eq!(fixed.u, from_random.u);
+        assert!((fixed.lambda - lambda).abs() < 0.005);
+    }
+
+    #[test]
+    fn weights_are_bayes_factors_and_explain_adds_up() {
+        let (m, u, lambda) = truth();
+        let names: Vec<String> = ["surname", "given", "email", "city"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let model = FsModel {
+            names,
+            m: m.clone(),
+            u: u.clone(),
+            lambda,
+            fixed_m: vec![false; 4],
+        };
+        let row = [2, 3, -1, 0];
+        let want = (lambda / (1.0 - lambda)).log2()
+            + (m[0][2] / u[0][2]).log2()
+            + (m[1][3] / u[1][3]).log2()
+            + (m[3][0] / u[3][0]).log2();
+        assert!((model.weight(&row).unwrap() - want).abs() < 1e-12);
+        let e = model.explain(&row).unwrap();
+        assert!((e.weight - want).abs() < 1e-12);
+        assert_eq!(e.fields[2].weight, 0.0, "a null level adds no evidence");
+        assert!(
+            (e.prior_weight + e.fields.iter().map(|f| f.weight).sum::<f64>() - e.weight).abs()
+                < 1e-12
+        );
+        assert!((e.probability - probability(want)).abs() < 1e-15);
+        // No saturation: weights stay distinct where probabilities round to 1.
+        assert_eq!(probability(60.0), 1.0);
+        assert_eq!(probability(70.0), 1.0);
+        assert!(probability(-2000.0) == 0.0 && probability(2000.0) == 1.0);
+        assert!((probability(0.0) - 0.5).abs() < 1e-15);
+        assert!(model.weight(&[3, 0, 0, 0]).is_err(), "level out of range");
+        assert!(model.weight(&[0, 0]).is_err(), "wrong length");
+    }
+
+    #[test]
+    fn fixed_m_and_priors_are_respected() {
+        let (m, u, lambda) = truth();
+        let pairs = simulate(&m, &u, lambda, 20_000, 0.0, 3);
+        let names: Vec<String> = (0..4).map(|k| format!("c{k}")).collect();
+        let mut model = FsModel::new(names, &[3, 4, 2, 2], 0.3).unwrap();
+        model.fixed_m[2] = true;
+        let before = model.m[2].clone();
+        let prior = vec![
+            vec![0.0, 0.0, 1000.0],
+            vec![0.0; 4],
+            vec![0.0; 2],
+            vec![0.0; 2],
+        ];
+        let params = EmParams {
+            m_prior: Some(prior),
+            ..EmParams::default()
+        };
+        model.fit_em(&pairs, &params).unwrap();
+        assert_eq!(model.m[2], before);
+        assert!(
+            model.m[0][2] > m[0][2],
+            "the prior pulls exact agreement up"
+        );
+        let bad = EmParams {
+            m_prior: Some(vec![vec![1.0]]),
+            ..EmParams::default()
+        };
+        assert!(model.fit_em(&pairs, &bad).is_err());
+        assert!(model.fit_em(&Gammas::new(4), &EmParams::default()).is_err());
+        assert!(FsModel::new(vec!["a".into()], &[1], 0.1).is_err());
+        assert!(FsModel::new(vec!["a".into()], &[2], 1.0).is_err());
+    }
+}
