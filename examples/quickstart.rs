@@ -792,18 +792,9 @@ struct ExperimentStep {
 
 impl ExperimentStep {
     fn to_json(&self) -> serde_json::Value {
-        let ExperimentStep {
-            conversion,
-            revenue,
-            allocation,
-            bandit,
-            next_round,
-            plan,
-            true_rates,
-            seconds,
-        } = self;
+        let (conversion, bandit, next_round) = (&self.conversion, &self.bandit, &self.next_round);
         let overall = treatment(&conversion.overall);
-        let rev = treatment(&revenue.overall);
+        let rev = treatment(&self.revenue.overall);
         json!({
             "sample_ratio_p_value": conversion.overall.sample_ratio.p_value,
             "conversion": {
@@ -819,7 +810,7 @@ impl ExperimentStep {
                 "rel_effect_cuped": rev.rel_effect, "rel_ci_cuped": rev.rel_ci,
                 "variance_reduction": rev.cuped.map(|c| c.variance_reduction),
             },
-            "personas": conversion.segments.iter().zip(true_rates).zip(&allocation.segments).map(|((s, truth), a)| {
+            "personas": conversion.segments.iter().zip(&self.true_rates).zip(&self.allocation.segments).map(|((s, truth), a)| {
                 let c = treatment(s);
                 json!({"persona": s.segment, "true_abs_effect": truth[1] - truth[0], "abs_effect": c.abs_effect,
                        "abs_ci": c.abs_ci, "p_value_holm": c.p_value_holm, "winner": s.verdict.winner.map(|w| &conversion.variants[w]),
@@ -828,8 +819,8 @@ impl ExperimentStep {
             "heterogeneity_p_value": conversion.heterogeneity.first().map(|h| h.p_value),
             "bandit": {"regret_thompson": bandit.regret_thompson, "regret_equal": bandit.regret_equal, "units": bandit.units},
             "next_round": {"assigned": next_round.counts, "no_consent": next_round.no_consent},
-            "sample_size_per_arm_for_10pct_lift": plan.control_units,
-            "seconds": seconds,
+            "sample_size_per_arm_for_10pct_lift": self.plan.control_units,
+            "seconds": self.seconds,
         })
     }
 

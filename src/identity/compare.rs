@@ -67,37 +67,34 @@ impl Method {
     }
 
     fn check(&self, name: &str) -> Result<()> {
-        let bad = |reason: &str| Err(Error::param("method", name.to_owned(), reason));
-        match self {
-            Method::Exact => Ok(()),
-            Method::JaroWinkler { thresholds } => {
-                if thresholds.iter().any(|t| !(*t > 0.0 && *t < 1.0))
-                    || thresholds.windows(2).any(|w| w[0] <= w[1])
-                {
-                    return bad("Jaro–Winkler thresholds lie in (0, 1), strictly descending");
-                }
-                Ok(())
-            }
-            Method::Levenshtein { max_edits } => {
-                if max_edits.contains(&0) || max_edits.windows(2).any(|w| w[0] >= w[1]) {
-                    return bad("edit limits are at least 1, strictly ascending");
-                }
-                Ok(())
-            }
-            Method::Numeric { max_difference } => {
-                if max_difference.iter().any(|d| !(*d > 0.0 && d.is_finite()))
-                    || max_difference.windows(2).any(|w| w[0] >= w[1])
-                {
-                    return bad("differences are positive and finite, strictly ascending");
-                }
-                Ok(())
-            }
-            Method::DateDays { max_days } => {
-                if max_days.contains(&0) || max_days.windows(2).any(|w| w[0] >= w[1]) {
-                    return bad("day limits are at least 1, strictly ascending");
-                }
-                Ok(())
-            }
+        fn ascending<T: PartialOrd>(v: &[T]) -> bool {
+            v.windows(2).all(|w| w[0] < w[1])
+        }
+        let (valid, rule) = match self {
+            Method::Exact => (true, ""),
+            Method::JaroWinkler { thresholds } => (
+                thresholds.iter().all(|t| *t > 0.0 && *t < 1.0)
+                    && thresholds.windows(2).all(|w| w[0] > w[1]),
+                "Jaro–Winkler thresholds lie in (0, 1), strictly descending",
+            ),
+            Method::Levenshtein { max_edits } => (
+                !max_edits.contains(&0) && ascending(max_edits),
+                "edit limits are at least 1, strictly ascending",
+            ),
+            Method::Numeric { max_difference } => (
+                max_difference.iter().all(|d| *d > 0.0 && d.is_finite())
+                    && ascending(max_difference),
+                "differences are positive and finite, strictly ascending",
+            ),
+            Method::DateDays { max_days } => (
+                !max_days.contains(&0) && ascending(max_days),
+                "day limits are at least 1, strictly ascending",
+            ),
+        };
+        if valid {
+            Ok(())
+        } else {
+            Err(Error::param("method", name.to_owned(), rule))
         }
     }
 
