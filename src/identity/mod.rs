@@ -7,6 +7,7 @@
 //!
 //! | step | module |
 //! |---|---|
+//! | source records: an id and raw values per record | [`table`] |
 //! | cleansing: one comparable form for names, e-mails, phones, dates, postcodes and free text | [`normalize`] |
 //! | how alike are two records' values, on a ladder of agreement levels? | [`compare`] |
 //! | how much evidence is that for "same customer": m, u, EM, match weights? | [`fellegi_sunter`] |
@@ -16,3 +17,6 @@
 pub mod compare;
 pub mod fellegi_sunter;
 pub mod normalize;
+pub mod table;
+
+pub use table::RecordTable;
