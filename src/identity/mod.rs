@@ -14,9 +14,11 @@
 //!
 //! Blocking, clustering into entities and golden records build on these.
 
+pub mod blocking;
 pub mod compare;
 pub mod fellegi_sunter;
 pub mod normalize;
+pub mod prepare;
 pub mod table;
 
 pub use table::RecordTable;
