@@ -218,7 +218,7 @@ pub struct Prepared {
 }
 
 /// The country code a record's country column gives, if it is a known two-letter code.
-fn country_of<'a>(row: &'a [Option<String>], column: Option<usize>) -> Option<&'a str> {
+fn country_of(row: &[Option<String>], column: Option<usize>) -> Option<&str> {
     let v = row.get(column?)?.as_deref()?.trim();
     (v.len() == 2 && v.is_ascii()).then_some(v)
 }
