@@ -174,7 +174,7 @@ impl BlockingRule {
         }
     }
 
-    fn check(&self, prepared: &Prepared) -> Result<Vec<usize>> {
+    pub(crate) fn check(&self, prepared: &Prepared) -> Result<Vec<usize>> {
         if self.on.is_empty() {
             return Err(Error::param(
                 "on",
@@ -312,6 +312,41 @@ pub(crate) fn record_keys(prepared: &Prepared, rule: &BlockingRule) -> Result<Ve
         .collect())
 }
 
+/// Record `r`'s key under `rule` (positions from the rule's check), hashed
+/// exactly as [`record_keys`] hashes it.
+pub(crate) fn record_key(
+    prepared: &Prepared,
+    rule: &BlockingRule,
+    positions: &[usize],
+    r: usize,
+) -> Option<u64> {
+    let mut h = FNV_OFFSET;
+    for (&p, part) in positions.iter().zip(&rule.on) {
+        let value = prepared.columns().get(p)?.value(r)?;
+        let key = part.transform.apply(value)?;
+        h = fnv(h, &fnv(FNV_OFFSET, key.as_bytes()).to_le_bytes());
+    }
+    Some(h)
+}
+
+/// Record `r`'s key text under `rule`, as [`record_key_texts`] gives it.
+pub(crate) fn record_key_text(
+    prepared: &Prepared,
+    rule: &BlockingRule,
+    positions: &[usize],
+    r: usize,
+) -> Option<String> {
+    let mut key = String::new();
+    for (i, (&p, part)) in positions.iter().zip(&rule.on).enumerate() {
+        let value = prepared.columns().get(p)?.value(r)?;
+        if i > 0 {
+            key.push('\u{1f}');
+        }
+        key.push_str(&part.transform.apply(value)?);
+    }
+    Some(key)
+}
+
 /// Every record's key text under a rule, for sorting (parts joined by U+001F).
 pub(crate) fn record_key_texts(
     prepared: &Prepared,
@@ -350,12 +385,12 @@ pub(crate) fn record_key_texts(
 }
 
 #[inline]
-fn pack(a: u32, b: u32) -> u64 {
+pub(crate) fn pack(a: u32, b: u32) -> u64 {
     let (lo, hi) = if a < b { (a, b) } else { (b, a) };
     (u64::from(lo) << 32) | u64::from(hi)
 }
 
-fn sort_dedup(v: &mut Vec<u64>) {
+pub(crate) fn sort_dedup(v: &mut Vec<u64>) {
     #[cfg(feature = "parallel")]
     {
         use rayon::slice::ParallelSliceMut;
@@ -576,6 +611,16 @@ mod tests {
         assert_eq!(c.per_rule[1].new_pairs, 1);
         // Schulz has no given name, so no key under the second rule.
         assert_eq!(c.per_rule[1].keyed_records, 3);
+        // One record's key equals the batch key.
+        for rule in &rules {
+            let positions = rule.check(&p).unwrap();
+            let keys = record_keys(&p, rule).unwrap();
+            let texts = record_key_texts(&p, rule).unwrap();
+            for r in 0..p.len() {
+                assert_eq!(record_key(&p, rule, &positions, r), keys[r]);
+                assert_eq!(record_key_text(&p, rule, &positions, r), texts[r]);
+            }
+        }
     }
 
     #[test]

@@ -192,6 +192,10 @@ pub struct CompiledComparison {
     swapped: Option<usize>,
 }
 
+fn nonempty(v: Option<&str>) -> Option<&str> {
+    v.filter(|v| !v.trim().is_empty())
+}
+
 /// The null level: a value is missing on either side.
 pub const NULL_LEVEL: i8 = -1;
 
@@ -213,7 +217,33 @@ impl CompiledComparison {
     /// cannot be read as the method's number or date; otherwise 0 (else) up to
     /// `n_levels − 1` (exact).
     pub fn level(&self, left: &[Option<String>], right: &[Option<String>]) -> i8 {
-        let (Some(a), Some(b)) = (value(left, self.column), value(right, self.column)) else {
+        let others = self
+            .swapped
+            .map(|other| (value(left, other), value(right, other)));
+        self.level_of(value(left, self.column), value(right, self.column), others)
+    }
+
+    /// The column compared, as a position in the compiled column order.
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// The swapped column's position, if the comparison has a swapped level.
+    pub fn swapped_column(&self) -> Option<usize> {
+        self.swapped
+    }
+
+    /// The agreement level of two values: `a` and `b` are the compared
+    /// column's values (missing or empty: `None`), `others` the swapped
+    /// column's values of the left and right record (consulted only when
+    /// the comparison has a swapped level).
+    pub fn level_of(
+        &self,
+        a: Option<&str>,
+        b: Option<&str>,
+        others: Option<(Option<&str>, Option<&str>)>,
+    ) -> i8 {
+        let (Some(a), Some(b)) = (nonempty(a), nonempty(b)) else {
             return NULL_LEVEL;
         };
         let top = self.comparison.n_levels() as i8 - 1;
@@ -256,10 +286,11 @@ impl CompiledComparison {
         if let Some(k) = agreement {
             return fuzzy_top - k as i8;
         }
-        if let Some(other) = self.swapped {
-            let swapped = value(left, other) == Some(b) && value(right, other) == Some(a);
-            if swapped {
-                return top - 1;
+        if self.swapped.is_some() {
+            if let Some((left_other, right_other)) = others {
+                if nonempty(left_other) == Some(b) && nonempty(right_other) == Some(a) {
+                    return top - 1;
+                }
             }
         }
         let k = match method {

@@ -290,6 +290,53 @@ impl FsModel {
         Ok(())
     }
 
+    /// `m`, `u` and λ from labelled pairs (supervised): each level's share
+    /// among the true matches gives `m`, among the non-matches `u`, and the
+    /// share of matches gives λ. Comparisons with fixed `m` keep it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a label count that differs from the pair
+    /// count, rows that do not fit the model, or labels without at least one
+    /// match and one non-match.
+    pub fn fit_labelled(&mut self, pairs: &Gammas, is_match: &[bool]) -> Result<()> {
+        if is_match.len() != pairs.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} labels for {} pairs",
+                is_match.len(),
+                pairs.len()
+            )));
+        }
+        let matches = is_match.iter().filter(|m| **m).count();
+        if matches == 0 || matches == is_match.len() {
+            return Err(Error::InvalidInput(
+                "labelled pairs need at least one match and one non-match".into(),
+            ));
+        }
+        let mut m_counts: Vec<Vec<f64>> = self.m.iter().map(|m| vec![0.0; m.len()]).collect();
+        let mut u_counts = m_counts.clone();
+        for (i, &label) in is_match.iter().enumerate() {
+            let row = pairs.row(i);
+            self.check_row(row)?;
+            let counts = if label { &mut m_counts } else { &mut u_counts };
+            for (k, &l) in row.iter().enumerate() {
+                if l >= 0 {
+                    counts[k][l as usize] += 1.0;
+                }
+            }
+        }
+        for k in 0..self.m.len() {
+            let (sum_m, sum_u): (f64, f64) = (m_counts[k].iter().sum(), u_counts[k].iter().sum());
+            if !self.fixed_m[k] && sum_m > 0.0 {
+                self.m[k] = normalised(m_counts[k].iter().map(|c| c / sum_m));
+            }
+            if sum_u > 0.0 {
+                self.u[k] = normalised(u_counts[k].iter().map(|c| c / sum_u));
+            }
+        }
+        self.lambda = (matches as f64 / is_match.len() as f64).clamp(FLOOR, 1.0 - FLOOR);
+        Ok(())
+    }
+
     /// Fits `m`, `u` and λ by EM on the candidate pairs' comparison vectors.
     ///
     /// # Errors
@@ -577,6 +624,37 @@ mod tests {
         fixed.fit_em(&pairs, &params).unwrap();
         assert_eq!(fixed.u, from_random.u);
         assert!((fixed.lambda - lambda).abs() < 0.005);
+    }
+
+    #[test]
+    fn labelled_pairs_give_m_u_and_lambda_directly() {
+        let (m, u, _) = truth();
+        let matches = simulate(&m, &u, 1.0, 20_000, 0.0, 3);
+        let others = simulate(&m, &u, 0.0, 80_000, 0.0, 4);
+        let mut all = Gammas::new(4);
+        let mut labels = Vec::new();
+        for (g, label) in [(&matches, true), (&others, false)] {
+            for i in 0..g.len() {
+                all.push(g.row(i)).unwrap();
+                labels.push(label);
+            }
+        }
+        let names: Vec<String> = (0..4).map(|k| format!("c{k}")).collect();
+        let mut model = FsModel::new(names, &[3, 4, 2, 2], 0.5).unwrap();
+        model.fit_labelled(&all, &labels).unwrap();
+        assert!((model.lambda - 0.2).abs() < 1e-12);
+        for k in 0..4 {
+            for l in 0..m[k].len() {
+                assert!((model.m[k][l] - m[k][l]).abs() < 0.01);
+                assert!((model.u[k][l] - u[k][l]).abs() < 0.01);
+            }
+        }
+        assert!(model.fit_labelled(&all, &labels[1..]).is_err());
+        assert!(
+            model
+                .fit_labelled(&matches, &vec![true; matches.len()])
+                .is_err()
+        );
     }
 
     #[test]

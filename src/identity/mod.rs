@@ -9,16 +9,49 @@
 //! |---|---|
 //! | source records: an id and raw values per record | [`table`] |
 //! | cleansing: one comparable form for names, e-mails, phones, dates, postcodes and free text | [`normalize`] |
+//! | each used column cleansed by kind and dictionary-encoded, with term counts | [`prepare`] |
+//! | which pairs are worth comparing: key rules, phonetic keys, sorted neighbourhood | [`blocking`] |
 //! | how alike are two records' values, on a ladder of agreement levels? | [`compare`] |
 //! | how much evidence is that for "same customer": m, u, EM, match weights? | [`fellegi_sunter`] |
+//! | matched pairs into entities (resolved customers), with size and conflict guards, unlinking and incremental links | [`cluster`] |
+//! | one golden record per entity by survivorship rules, every value with its source record | [`golden`] |
+//! | the settings of a linkage, as JSON | [`settings`] |
+//! | the whole pipeline, batch and incremental | [`resolve`] |
+//! | zero-config mode: settings from a profile of the records | [`auto`] |
 //!
-//! Blocking, clustering into entities and golden records build on these.
+//! A new user starts with [`auto::auto_settings`] and [`resolve::Resolver::fit`]:
+//!
+//! ```
+//! use custinsight::identity::{RecordTable, auto::auto_settings, resolve::Resolver};
+//! use custinsight::synth::{Population, SynthParams};
+//!
+//! // Source records of 2,000 synthetic customers, some copied dirty into other systems.
+//! let population = Population::generate(&SynthParams::with_customers(2_000), 1)?;
+//! let records = RecordTable::from_source_records(&population.source_records, false);
+//! let auto = auto_settings(&[&records])?;
+//! let (resolver, resolution) = Resolver::fit(&[&records], &auto.settings)?;
+//! println!(
+//!     "{} records, {} candidate pairs, {} matches, {} customers",
+//!     records.len(),
+//!     resolution.candidate_pairs,
+//!     resolution.matches.len(),
+//!     resolver.entities().entity_count()
+//! );
+//! // Every record belongs to exactly one resolved customer.
+//! assert_eq!(resolver.entities().entity_of().len(), records.len());
+//! # Ok::<(), custinsight::Error>(())
+//! ```
 
+pub mod auto;
 pub mod blocking;
+pub mod cluster;
 pub mod compare;
 pub mod fellegi_sunter;
+pub mod golden;
 pub mod normalize;
 pub mod prepare;
+pub mod resolve;
+pub mod settings;
 pub mod table;
 
 pub use table::RecordTable;

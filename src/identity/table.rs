@@ -9,6 +9,7 @@ use hashbrown::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::synth::SourceCustomerRecord;
 
 /// Records of one source: named columns, one id and one row per record.
 ///
@@ -145,7 +146,70 @@ impl RecordTable {
     pub fn rows(&self) -> &[Vec<Option<String>>] {
         &self.rows
     }
+
+    /// The synthetic population's source records as a table: id
+    /// `source:key` (a repeated id gets `#2`, `#3`, …), columns
+    /// [`SOURCE_RECORD_COLUMNS`] (the source system first when `with_source`).
+    pub fn from_source_records(records: &[SourceCustomerRecord], with_source: bool) -> RecordTable {
+        let columns = SOURCE_RECORD_COLUMNS
+            .iter()
+            .skip(usize::from(!with_source))
+            .map(|c| (*c).to_owned())
+            .collect();
+        let mut table = RecordTable {
+            columns,
+            ids: Vec::with_capacity(records.len()),
+            rows: Vec::with_capacity(records.len()),
+            seen: HashSet::with_capacity(records.len()),
+        };
+        for r in records {
+            let base = format!("{}:{}", r.source.source, r.source.key);
+            let mut id = base.clone();
+            let mut k = 1;
+            while table.seen.contains(&id) {
+                k += 1;
+                id = format!("{base}#{k}");
+            }
+            let mut row = Vec::with_capacity(table.columns.len());
+            if with_source {
+                row.push(Some(r.source.source.clone()));
+            }
+            row.extend(
+                [
+                    &r.given_name,
+                    &r.family_name,
+                    &r.email,
+                    &r.phone,
+                    &r.birth_date,
+                    &r.street,
+                    &r.city,
+                    &r.postcode,
+                    &r.country,
+                ]
+                .into_iter()
+                .map(|v| v.clone().filter(|s| !s.trim().is_empty())),
+            );
+            table.seen.insert(id.clone());
+            table.ids.push(id);
+            table.rows.push(row);
+        }
+        table
+    }
 }
+
+/// Columns of [`RecordTable::from_source_records`].
+pub const SOURCE_RECORD_COLUMNS: [&str; 10] = [
+    "source",
+    "given_name",
+    "family_name",
+    "email",
+    "phone",
+    "birth_date",
+    "street",
+    "city",
+    "postcode",
+    "country",
+];
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,551 @@
+//! Zero-config mode: settings chosen from a profile of the records.
+//!
+//! A new user has records and no settings. [`auto_settings`] profiles every
+//! column (how many values are missing, how many distinct, how long, and
+//! what they look like: e-mails, phone numbers, dates, names, codes, free
+//! text, categories), then writes the settings an analyst would start from:
+//!
+//! - **preparation** by the type found, with column-name hints
+//!   (`email`, `phone`/`tel`/`mobile`, `given`/`first`, `surname`/`family`/`last`,
+//!   `post`/`zip`, `country`) where the values alone are ambiguous;
+//! - **comparisons**: Jaro–Winkler ladders for names and text (with a
+//!   swapped level for given and family name), small edit distances for
+//!   e-mails, phones, dates, codes and postcodes, exact agreement for
+//!   categories; term-frequency adjustment for names and repeated text;
+//! - **blocking**: candidate rules (each usable column alone, Soundex of
+//!   names, and two-column keys) whose pair counts are computed exactly from
+//!   the value counts before any pair is formed; rules within a pair budget
+//!   are taken, single columns first, a two-column key only where neither
+//!   of its columns is already a rule of its own (it would add nothing);
+//! - **estimation** by EM, as in the settings' defaults.
+//!
+//! The settings are returned with the profile so they can be read, saved as
+//! JSON, refined and passed back.
+
+use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
+
+use super::blocking::{BlockingRule, KeyPart, KeyTransform, LinkType};
+use super::compare::{Comparison, Method};
+use super::normalize::{DayMonthOrder, normalize_date, normalize_email, normalize_phone};
+use super::prepare::{ColumnPrep, FieldKind, Prepared};
+use super::settings::{ClusterSettings, EstimationSettings, Settings};
+use super::table::RecordTable;
+use crate::error::{Error, Result};
+
+/// What a column's values look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// E-mail addresses.
+    Email,
+    /// Phone numbers.
+    Phone,
+    /// Dates.
+    Date,
+    /// Given (first) names.
+    GivenName,
+    /// Family names (surnames).
+    FamilyName,
+    /// Whole names.
+    Name,
+    /// Postcodes.
+    Postcode,
+    /// Country codes or names.
+    Country,
+    /// Codes and numbers identifying something (many distinct values).
+    Identifier,
+    /// Few distinct values.
+    Category,
+    /// Free text.
+    Text,
+    /// Too few values to use.
+    Unused,
+}
+
+/// A column's profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    /// Column name.
+    pub column: String,
+    /// The type chosen.
+    pub column_type: ColumnType,
+    /// Records with a value.
+    pub present: usize,
+    /// Share of records without a value.
+    pub null_rate: f64,
+    /// Distinct raw values (trimmed, case-folded).
+    pub distinct: usize,
+    /// Distinct values per present value.
+    pub distinct_ratio: f64,
+    /// Mean length in characters.
+    pub mean_length: f64,
+    /// Share of values readable as e-mails, dates, phones; of values that
+    /// are digits only; of values with more than one word.
+    pub shares: TypeShares,
+}
+
+/// Shares of present values that look like each type.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TypeShares {
+    /// Readable e-mails.
+    pub email: f64,
+    /// Readable dates.
+    pub date: f64,
+    /// Phone-like: 6–15 digits with `+`, a leading 0 or separators.
+    pub phone: f64,
+    /// Digits only.
+    pub digits: f64,
+    /// More than one word.
+    pub multi_word: f64,
+    /// Letters only (and spaces, hyphens, apostrophes).
+    pub alphabetic: f64,
+}
+
+/// Values profiled per column at most (a seeded, evenly spaced sample beyond).
+const PROFILE_SAMPLE: usize = 20_000;
+
+fn hint(name: &str, words: &[&str]) -> bool {
+    let n = name.to_lowercase();
+    words.iter().any(|w| n.contains(w))
+}
+
+fn phone_like(v: &str) -> bool {
+    let digits = v.chars().filter(char::is_ascii_digit).count();
+    let allowed = v
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().\u{a0}/".contains(c));
+    let t = v.trim();
+    allowed
+        && (6..=15).contains(&digits)
+        && (t.starts_with('+') || t.starts_with('0') || t.contains([' ', '-', '(', '/']))
+}
+
+/// Profiles the columns of `tables` (same columns in each), skipping `skip`.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for no tables or tables with different columns.
+pub fn profile(tables: &[&RecordTable]) -> Result<Vec<ColumnProfile>> {
+    let Some(first) = tables.first() else {
+        return Err(Error::InvalidInput("no tables to profile".into()));
+    };
+    if tables.iter().any(|t| t.columns() != first.columns()) {
+        return Err(Error::InvalidInput(
+            "tables to link need the same columns (rename them to match)".into(),
+        ));
+    }
+    let n: usize = tables.iter().map(|t| t.len()).sum();
+    let step = n.div_ceil(PROFILE_SAMPLE).max(1);
+    let mut out = Vec::with_capacity(first.columns().len());
+    for (c, name) in first.columns().iter().enumerate() {
+        let mut present = 0usize;
+        let mut values: Vec<&str> = Vec::new();
+        for t in tables {
+            for r in 0..t.len() {
+                if let Some(v) = t.value(r, c) {
+                    present += 1;
+                    if present % step == 0 || step == 1 {
+                        values.push(v);
+                    }
+                }
+            }
+        }
+        let sampled = values.len().max(1) as f64;
+        let share =
+            |f: &dyn Fn(&str) -> bool| values.iter().filter(|v| f(v)).count() as f64 / sampled;
+        let mut distinct: HashMap<String, ()> = HashMap::new();
+        for v in &values {
+            distinct.insert(super::normalize::fold(v), ());
+        }
+        let shares = TypeShares {
+            email: share(&|v| normalize_email(v, false).is_ok()),
+            date: share(&|v| normalize_date(v, DayMonthOrder::DayFirst).is_ok()),
+            phone: share(&phone_like),
+            digits: share(&|v| {
+                !v.trim().is_empty() && v.trim().chars().all(|c| c.is_ascii_digit())
+            }),
+            multi_word: share(&|v| v.split_whitespace().count() > 1),
+            alphabetic: share(&|v| {
+                v.chars()
+                    .all(|c| c.is_alphabetic() || c.is_whitespace() || "-'’.".contains(c))
+            }),
+        };
+        let distinct_ratio = distinct.len() as f64 / sampled;
+        let mean_length = values.iter().map(|v| v.chars().count()).sum::<usize>() as f64 / sampled;
+        let null_rate = if n > 0 {
+            1.0 - present as f64 / n as f64
+        } else {
+            1.0
+        };
+        let column_type = classify(
+            name,
+            present,
+            distinct.len(),
+            distinct_ratio,
+            &shares,
+            mean_length,
+        );
+        out.push(ColumnProfile {
+            column: name.clone(),
+            column_type,
+            present,
+            null_rate,
+            distinct: distinct.len(),
+            distinct_ratio,
+            mean_length,
+            shares,
+        });
+    }
+    Ok(out)
+}
+
+fn classify(
+    name: &str,
+    present: usize,
+    distinct: usize,
+    distinct_ratio: f64,
+    s: &TypeShares,
+    mean_length: f64,
+) -> ColumnType {
+    if present < 2 || distinct < 2 {
+        return ColumnType::Unused;
+    }
+    if s.email >= 0.8 {
+        return ColumnType::Email;
+    }
+    if hint(name, &["phone", "tel", "mobile", "fax"]) && s.phone + s.digits >= 0.5 {
+        return ColumnType::Phone;
+    }
+    if s.date >= 0.8 && (s.digits < 0.5 || hint(name, &["date", "birth", "dob", "born"])) {
+        return ColumnType::Date;
+    }
+    if s.date >= 0.8 && mean_length >= 8.0 && s.digits >= 0.5 {
+        return ColumnType::Date;
+    }
+    if hint(name, &["country"]) {
+        return ColumnType::Country;
+    }
+    if hint(name, &["post", "zip", "plz"]) {
+        return ColumnType::Postcode;
+    }
+    if s.phone >= 0.8 && s.digits < 0.5 {
+        return ColumnType::Phone;
+    }
+    let name_like = s.alphabetic >= 0.8;
+    if name_like && hint(name, &["given", "first", "fore", "vorname", "prenom"]) {
+        return ColumnType::GivenName;
+    }
+    if name_like && hint(name, &["surname", "family", "last", "nachname"]) {
+        return ColumnType::FamilyName;
+    }
+    if name_like && hint(name, &["name"]) {
+        return ColumnType::Name;
+    }
+    if distinct <= 60 && distinct_ratio < 0.05 {
+        return ColumnType::Category;
+    }
+    if s.digits >= 0.8 || (s.multi_word < 0.2 && !name_like && mean_length <= 16.0) {
+        return ColumnType::Identifier;
+    }
+    ColumnType::Text
+}
+
+/// The preparation and comparison for a profiled column (`None`: not compared).
+fn column_settings(
+    p: &ColumnProfile,
+    country_column: Option<&str>,
+    default_country: &str,
+) -> Option<(FieldKind, Method)> {
+    let jw = || Method::JaroWinkler {
+        thresholds: vec![0.92, 0.8],
+    };
+    let edits = |k: Vec<u32>| Method::Levenshtein { max_edits: k };
+    Some(match p.column_type {
+        ColumnType::Email => (
+            FieldKind::Email {
+                provider_rules: true,
+            },
+            edits(vec![1, 2]),
+        ),
+        ColumnType::Phone => (
+            FieldKind::Phone {
+                default_country: default_country.to_owned(),
+                country_column: country_column.map(str::to_owned),
+            },
+            edits(vec![1, 2]),
+        ),
+        ColumnType::Date => (
+            FieldKind::Date {
+                order: DayMonthOrder::DayFirst,
+            },
+            edits(vec![1, 2]),
+        ),
+        ColumnType::GivenName | ColumnType::FamilyName | ColumnType::Name => {
+            (FieldKind::Name, jw())
+        }
+        ColumnType::Postcode => (FieldKind::Identifier, edits(vec![1])),
+        ColumnType::Country | ColumnType::Category => (FieldKind::Name, Method::Exact),
+        ColumnType::Identifier => (FieldKind::Identifier, edits(vec![1, 2])),
+        ColumnType::Text => (FieldKind::Text, jw()),
+        ColumnType::Unused => return None,
+    })
+}
+
+/// Exact pair count of a blocking key over prepared records.
+fn key_pairs(prepared: &Prepared, rule: &BlockingRule, link: bool) -> Result<f64> {
+    let keys = super::blocking::record_keys(prepared, rule)?;
+    let mut counts: HashMap<u64, (f64, f64)> = HashMap::new();
+    for (r, k) in keys.into_iter().enumerate() {
+        if let Some(k) = k {
+            let e = counts.entry(k).or_insert((0.0, 0.0));
+            if prepared.side(r) == 0 {
+                e.0 += 1.0;
+            } else {
+                e.1 += 1.0;
+            }
+        }
+    }
+    Ok(counts
+        .values()
+        .map(|(a, b)| {
+            if link {
+                a * b
+            } else {
+                let n = a + b;
+                n * (n - 1.0) / 2.0
+            }
+        })
+        .sum())
+}
+
+/// The settings zero-config mode chose, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoSettings {
+    /// The settings.
+    pub settings: Settings,
+    /// Each column's profile.
+    pub profiles: Vec<ColumnProfile>,
+    /// Blocking rules considered, with their exact pair counts and whether
+    /// they were taken.
+    pub blocking_candidates: Vec<(String, f64, bool)>,
+}
+
+/// Chooses settings for resolving `tables` from a profile of their records
+/// (one table: dedupe; two or more: link across them).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for no tables, tables with different columns, no
+/// records, or no usable column.
+pub fn auto_settings(tables: &[&RecordTable]) -> Result<AutoSettings> {
+    let profiles = profile(tables)?;
+    let n: usize = tables.iter().map(|t| t.len()).sum();
+    if n == 0 {
+        return Err(Error::InvalidInput("no records".into()));
+    }
+    let link_type = if tables.len() > 1 {
+        LinkType::Link
+    } else {
+        LinkType::Dedupe
+    };
+    let country_column = profiles
+        .iter()
+        .find(|p| p.column_type == ColumnType::Country)
+        .map(|p| p.column.as_str());
+    // The commonest country code, for numbers written nationally.
+    let default_country = country_column
+        .and_then(|c| {
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for t in tables {
+                let col = t.column(c)?;
+                for r in 0..t.len() {
+                    if let Some(v) = t.value(r, col) {
+                        let v = v.trim().to_uppercase();
+                        if v.len() == 2 && normalize_phone("+1 202 555 0100", &v).is_ok() {
+                            *counts.entry(v).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            counts
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map(|(c, _)| c)
+        })
+        .unwrap_or_else(|| "US".to_owned());
+
+    let mut columns = Vec::new();
+    let mut comparisons = Vec::new();
+    let mut term_frequency = Vec::new();
+    for p in &profiles {
+        let Some((kind, method)) = column_settings(p, country_column, &default_country) else {
+            continue;
+        };
+        columns.push(ColumnPrep::new(p.column.clone(), kind));
+        let mut comparison = Comparison::new(p.column.clone(), method);
+        if p.column_type == ColumnType::GivenName {
+            if let Some(family) = profiles
+                .iter()
+                .find(|q| q.column_type == ColumnType::FamilyName)
+            {
+                comparison = comparison.swapped_with(family.column.clone());
+            }
+        }
+        if matches!(
+            p.column_type,
+            ColumnType::GivenName | ColumnType::FamilyName | ColumnType::Name
+        ) || (p.column_type == ColumnType::Text && p.distinct_ratio < 0.5)
+        {
+            term_frequency.push(p.column.clone());
+        }
+        comparisons.push(comparison);
+    }
+    if comparisons.is_empty() {
+        return Err(Error::InvalidInput(
+            "no column is usable for matching (all empty or constant)".into(),
+        ));
+    }
+    let prepared = Prepared::new(tables, &columns)?;
+
+    // Candidate blocking rules, cheapest evidence first.
+    let of = |t: ColumnType| {
+        profiles
+            .iter()
+            .filter(move |p| p.column_type == t)
+            .map(|p| p.column.clone())
+    };
+    let mut singles: Vec<BlockingRule> = Vec::new();
+    for t in [
+        ColumnType::Email,
+        ColumnType::Phone,
+        ColumnType::Date,
+        ColumnType::Identifier,
+        ColumnType::Postcode,
+        ColumnType::FamilyName,
+        ColumnType::GivenName,
+        ColumnType::Name,
+        ColumnType::Text,
+    ] {
+        for c in of(t) {
+            singles.push(BlockingRule::key(c.clone(), vec![KeyPart::exact(c)]));
+        }
+    }
+    let names: Vec<String> = of(ColumnType::FamilyName)
+        .chain(of(ColumnType::Name))
+        .chain(of(ColumnType::GivenName))
+        .collect();
+    let mut phonetic: Vec<BlockingRule> = names
+        .iter()
+        .map(|c| {
+            BlockingRule::key(
+                format!("soundex({c})"),
+                vec![KeyPart::new(c.clone(), KeyTransform::Soundex)],
+            )
+        })
+        .collect();
+    // Two-column keys: a name's Soundex or a column's value, with another column.
+    let partners: Vec<KeyPart> = names
+        .iter()
+        .map(|c| KeyPart::new(c.clone(), KeyTransform::Soundex))
+        .chain(
+            [
+                ColumnType::Date,
+                ColumnType::Postcode,
+                ColumnType::Text,
+                ColumnType::Category,
+                ColumnType::Identifier,
+            ]
+            .into_iter()
+            .flat_map(of)
+            .map(KeyPart::exact),
+        )
+        .chain(
+            names
+                .iter()
+                .map(|c| KeyPart::new(c.clone(), KeyTransform::Prefix(1))),
+        )
+        .collect();
+    let mut pairs_rules = Vec::new();
+    for (i, a) in partners.iter().enumerate() {
+        for b in &partners[i + 1..] {
+            if a.column != b.column {
+                let label = |p: &KeyPart| match p.transform {
+                    KeyTransform::Soundex => format!("soundex({})", p.column),
+                    KeyTransform::Prefix(k) => format!("prefix{k}({})", p.column),
+                    _ => p.column.clone(),
+                };
+                pairs_rules.push(BlockingRule::key(
+                    format!("{} + {}", label(a), label(b)),
+                    vec![a.clone(), b.clone()],
+                ));
+            }
+        }
+    }
+    let link = link_type == LinkType::Link;
+    let per_rule_budget = (5.0 * n as f64).max(50_000.0);
+    let total_budget = 3.0 * per_rule_budget;
+    let max_rules = 8;
+    let mut chosen: Vec<BlockingRule> = Vec::new();
+    let mut considered = Vec::new();
+    let mut total = 0.0;
+    let mut single_columns: Vec<String> = Vec::new();
+    for (group, rules) in [(0, &mut singles), (1, &mut phonetic), (2, &mut pairs_rules)] {
+        let mut costed: Vec<(f64, BlockingRule)> = Vec::new();
+        for rule in rules.drain(..) {
+            if group == 2 && rule.on.iter().any(|p| single_columns.contains(&p.column)) {
+                continue;
+            }
+            let pairs = key_pairs(&prepared, &rule, link)?;
+            costed.push((pairs, rule));
+        }
+        costed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.name.cmp(&b.1.name)));
+        for (pairs, rule) in costed {
+            let take = pairs <= per_rule_budget
+                && total + pairs <= total_budget
+                && chosen.len() < max_rules
+                && pairs > 0.0;
+            considered.push((rule.name.clone(), pairs, take));
+            if take {
+                total += pairs;
+                if group == 0 {
+                    single_columns.push(rule.on[0].column.clone());
+                }
+                chosen.push(rule);
+            }
+        }
+    }
+    if chosen.is_empty() {
+        // Nothing within budget: the cheapest candidate, so there are pairs at all.
+        if let Some((name, _, _)) = considered
+            .iter()
+            .filter(|c| c.1 > 0.0)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .cloned()
+        {
+            return Err(Error::InvalidInput(format!(
+                "no blocking key keeps the candidate pairs within budget (cheapest: {name}); give settings instead"
+            )));
+        }
+        return Err(Error::InvalidInput(
+            "no two records share any key value; nothing to match".into(),
+        ));
+    }
+    let settings = Settings {
+        link_type,
+        columns,
+        deterministic_rules: Vec::new(),
+        blocking_rules: chosen,
+        max_block_size: 2_000,
+        comparisons,
+        term_frequency,
+        threshold: 0.5,
+        estimation: EstimationSettings::default(),
+        cluster: ClusterSettings::default(),
+        model: None,
+    };
+    settings.check()?;
+    Ok(AutoSettings {
+        settings,
+        profiles,
+        blocking_candidates: considered,
+    })
+}

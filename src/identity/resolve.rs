@@ -1,0 +1,873 @@
+//! The whole resolution: records in, customers out.
+//!
+//! [`Resolver::fit`] runs the steps of probabilistic record linkage in
+//! order (Christen 2012; Splink's pipeline):
+//!
+//! 1. **prepare** every used column ([`prepare`](super::prepare));
+//! 2. **block**: candidate pairs from the union of the blocking rules and the
+//!    deterministic rules' keys ([`blocking`](super::blocking));
+//! 3. **compare** every candidate pair field by field into agreement levels
+//!    ([`compare`](super::compare));
+//! 4. **estimate** `u` from random pairs (fuzzy levels by sampling, the exact
+//!    level from the value counts, which sampling would miss for rare
+//!    values), then `m` and λ by EM over the candidate pairs
+//!    ([`fellegi_sunter`](super::fellegi_sunter)), unless the settings carry
+//!    a fitted model;
+//! 5. **score**: each pair's match weight, with term-frequency adjustment
+//!    where asked: agreeing on a value of frequency `tf` has Bayes factor
+//!    `m / tf` instead of `m / u` (Winkler 1989; Splink's
+//!    `tf_adjustment`), so a shared rare surname counts for more than a
+//!    shared "Smith"; pairs a deterministic rule matches are matches
+//!    outright;
+//! 6. **classify** at the threshold, and report the expected precision and
+//!    recall at other thresholds from the model's own probabilities:
+//!    precision ≈ the mean probability of the pairs kept, recall ≈ their
+//!    summed probability over the summed probability of all candidates;
+//! 7. **cluster** the matches into customers
+//!    ([`cluster`](super::cluster)).
+//!
+//! The fitted resolver keeps the prepared records, the model and the
+//! customers, so [`Resolver::add`] can resolve new records incrementally
+//! against them: only the new records are prepared, blocked (against an
+//! index of the existing keys), compared and scored, and they join existing
+//! customers, whose ids stay, or found new ones.
+
+use hashbrown::HashMap;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::blocking::{
+    self, BlockingParams, BlockingRule, KeyPart, LinkType, RuleCount, pack, sort_dedup,
+};
+use super::cluster::{self, ClusterParams, Entities, ScoredPair};
+use super::compare::{CompiledComparison, NULL_LEVEL};
+use super::fellegi_sunter::{EmParams, EmReport, Explanation, FsModel, Gammas, probability};
+use super::prepare::{MISSING, Prepared};
+use super::settings::Settings;
+use super::table::RecordTable;
+use crate::error::{Error, Result};
+
+/// Expected classification quality at one threshold, from the model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdPoint {
+    /// Match probability threshold.
+    pub threshold: f64,
+    /// Candidate pairs at or above it.
+    pub pairs: usize,
+    /// Mean match probability of those pairs.
+    pub expected_precision: f64,
+    /// Their summed probability over that of all candidate pairs.
+    pub expected_recall: f64,
+}
+
+/// What a batch resolution found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// Records resolved.
+    pub records: usize,
+    /// Per blocking rule (deterministic rules first, as `rule: NAME`).
+    pub blocking: Vec<RuleCount>,
+    /// Distinct candidate pairs compared.
+    pub candidate_pairs: usize,
+    /// The EM run, when a model was estimated.
+    pub em: Option<EmReport>,
+    /// Pairs classified as matches, strongest first.
+    pub matches: Vec<ScoredPair>,
+    /// Expected precision and recall at several thresholds.
+    pub tradeoff: Vec<ThresholdPoint>,
+    /// Per prepared column: raw values the normaliser could not read.
+    pub unreadable: Vec<(String, usize)>,
+}
+
+/// What an incremental addition did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Increment {
+    /// Indices of the new records.
+    pub records: std::ops::Range<u32>,
+    /// Candidate pairs involving a new record.
+    pub candidate_pairs: usize,
+    /// Match links found.
+    pub matches: Vec<ScoredPair>,
+    /// New records that joined an existing customer.
+    pub joined_existing: usize,
+    /// Customers founded by new records only.
+    pub new_entities: usize,
+}
+
+/// A pair's evidence, with term-frequency adjustments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairExplanation {
+    /// The Fellegi–Sunter evidence per comparison (before adjustments).
+    pub model: Explanation,
+    /// Per term-frequency comparison at exact agreement: its name and the
+    /// weight added, `log₂(u_exact / tf(value))`.
+    pub term_frequency: Vec<(String, f64)>,
+    /// The deterministic rule that matches the pair, if any.
+    pub rule: Option<String>,
+    /// Total weight (model plus adjustments).
+    pub weight: f64,
+    /// Match probability of the total weight (1 for a rule match).
+    pub probability: f64,
+}
+
+/// Key index for incremental blocking: key rules hash to records, sorted
+/// neighbourhood rules keep their sorted keys.
+#[derive(Debug, Clone, Default)]
+struct BlockIndex {
+    keys: Vec<HashMap<u64, Vec<u32>>>,
+    sorted: Vec<Vec<(String, u32)>>,
+}
+
+/// A fitted resolver: prepared records, model, and the customers found.
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    settings: Settings,
+    prepared: Prepared,
+    comparisons: Vec<CompiledComparison>,
+    model: FsModel,
+    /// `log₂(m/u)` per comparison and level.
+    level_weights: Vec<Vec<f64>>,
+    /// Per comparison: `u` of exact agreement among random pairs, when
+    /// term-frequency adjusted.
+    tf_u_exact: Vec<Option<f64>>,
+    /// Per term-frequency comparison, the adjustment per value code.
+    tf_weights: Vec<Option<Vec<f64>>>,
+    /// Deterministic rules: name and prepared column positions.
+    deterministic: Vec<(String, Vec<usize>)>,
+    /// Blocking rules used (deterministic rules' keys first).
+    rules: Vec<BlockingRule>,
+    entities: Entities,
+    index: Option<BlockIndex>,
+}
+
+/// Thresholds in the trade-off report (the settings' own is added).
+const TRADEOFF_THRESHOLDS: [f64; 7] = [0.1, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999];
+
+impl Resolver {
+    /// Resolves the records of `tables` (one table: dedupe within it; two or
+    /// more: records of all tables, linked across them in link mode).
+    ///
+    /// # Errors
+    /// The settings' check errors; [`Error::NotFound`] for a settings column
+    /// missing from a table; [`Error::InvalidInput`] for no records;
+    /// [`Error::InvalidParameter`] for link mode with one table or a given
+    /// model that does not fit the comparisons.
+    pub fn fit(tables: &[&RecordTable], settings: &Settings) -> Result<(Resolver, Resolution)> {
+        settings.check()?;
+        let prepared = Prepared::new(tables, &settings.columns)?;
+        if prepared.is_empty() {
+            return Err(Error::InvalidInput("no records to resolve".into()));
+        }
+        let names: Vec<String> = prepared.columns().iter().map(|c| c.name.clone()).collect();
+        let comparisons: Vec<CompiledComparison> = settings
+            .comparisons
+            .iter()
+            .map(|c| c.compile(&names))
+            .collect::<Result<_>>()?;
+        let position = |c: &str| {
+            prepared.position(c).ok_or_else(|| Error::NotFound {
+                what: "prepared column",
+                id: c.to_owned(),
+            })
+        };
+        let deterministic: Vec<(String, Vec<usize>)> = settings
+            .deterministic_rules
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.name.clone(),
+                    r.columns
+                        .iter()
+                        .map(|c| position(c))
+                        .collect::<Result<_>>()?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let mut rules: Vec<BlockingRule> = settings
+            .deterministic_rules
+            .iter()
+            .map(|r| {
+                BlockingRule::key(
+                    format!("rule: {}", r.name),
+                    r.columns.iter().map(KeyPart::exact).collect(),
+                )
+            })
+            .collect();
+        rules.extend(settings.blocking_rules.iter().cloned());
+        let params = BlockingParams {
+            link_type: settings.link_type,
+            max_block_size: settings.max_block_size,
+        };
+        let candidates = blocking::candidate_pairs(&prepared, &rules, &params)?;
+        let n_levels: Vec<usize> = settings.comparisons.iter().map(|c| c.n_levels()).collect();
+        let comparison_names: Vec<String> = settings
+            .comparisons
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+
+        let mut resolver = Resolver {
+            settings: settings.clone(),
+            comparisons,
+            model: FsModel::new(
+                comparison_names,
+                &n_levels,
+                settings.estimation.initial_lambda,
+            )?,
+            level_weights: Vec::new(),
+            tf_u_exact: vec![None; settings.comparisons.len()],
+            tf_weights: Vec::new(),
+            deterministic,
+            rules,
+            entities: cluster::cluster(0, &[], |_, _| None, &ClusterParams::default())?,
+            index: None,
+            prepared,
+        };
+        let gammas = resolver.gammas(&candidates.pairs);
+        let random_u = resolver.random_pair_u(&n_levels)?;
+        let em = match &settings.model {
+            Some(model) => {
+                resolver.check_model(model)?;
+                resolver.model = model.clone();
+                None
+            }
+            None => Some(resolver.estimate(&gammas, &random_u)?),
+        };
+        for (k, c) in settings.comparisons.iter().enumerate() {
+            if settings.term_frequency.contains(&c.name) {
+                let top = c.n_levels() - 1;
+                resolver.tf_u_exact[k] = Some(random_u[k][top]);
+            }
+        }
+        resolver.refresh_tf();
+        resolver.level_weights = resolver
+            .model
+            .m
+            .iter()
+            .zip(&resolver.model.u)
+            .map(|(m, u)| m.iter().zip(u).map(|(m, u)| (m / u).log2()).collect())
+            .collect();
+
+        // Score and classify.
+        let scored: Vec<ScoredPair> = resolver.score_all(&candidates.pairs, &gammas);
+        let mut thresholds: Vec<f64> = TRADEOFF_THRESHOLDS.to_vec();
+        if !thresholds.contains(&settings.threshold) {
+            thresholds.push(settings.threshold);
+            thresholds.sort_by(f64::total_cmp);
+        }
+        let tradeoff = tradeoff(&scored, &thresholds);
+        let mut matches: Vec<ScoredPair> = scored
+            .into_iter()
+            .filter(|p| p.is_match(settings.threshold))
+            .collect();
+        matches.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then((a.left, a.right).cmp(&(b.left, b.right)))
+        });
+        resolver.entities = resolver.cluster(&matches)?;
+        let resolution = Resolution {
+            records: resolver.prepared.len(),
+            blocking: candidates.per_rule,
+            candidate_pairs: candidates.pairs.len(),
+            em,
+            matches,
+            tradeoff,
+            unreadable: resolver
+                .prepared
+                .columns()
+                .iter()
+                .map(|c| (c.name.clone(), c.unreadable))
+                .collect(),
+        };
+        Ok((resolver, resolution))
+    }
+
+    fn check_model(&self, model: &FsModel) -> Result<()> {
+        let fits = model.m.len() == self.comparisons.len()
+            && model.u.len() == self.comparisons.len()
+            && self
+                .comparisons
+                .iter()
+                .zip(model.m.iter().zip(&model.u))
+                .all(|(c, (m, u))| {
+                    let n = c.comparison().n_levels();
+                    m.len() == n && u.len() == n && m.iter().chain(u).all(|p| *p > 0.0 && *p <= 1.0)
+                })
+            && model.lambda > 0.0
+            && model.lambda < 1.0;
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::param(
+                "model",
+                "settings.model",
+                "one m and u in (0, 1] per level of every comparison, λ in (0, 1)",
+            ))
+        }
+    }
+
+    /// Comparison levels of pairs, in parallel.
+    fn gammas(&self, pairs: &[(u32, u32)]) -> Gammas {
+        let k = self.comparisons.len();
+        let chunks: Vec<&[(u32, u32)]> = pairs.chunks(4096).collect();
+        let rows: Vec<Vec<i8>> = crate::parallel::map_slice(&chunks, |chunk| {
+            let mut out = vec![0i8; chunk.len() * k];
+            for (i, &(a, b)) in chunk.iter().enumerate() {
+                self.levels(a as usize, b as usize, &mut out[i * k..(i + 1) * k]);
+            }
+            out
+        });
+        let mut g = Gammas::new(k);
+        for block in rows {
+            for row in block.chunks(k.max(1)) {
+                // Rows have the right length by construction.
+                let _ = g.push(row);
+            }
+        }
+        g
+    }
+
+    /// One pair's levels into `out`.
+    fn levels(&self, a: usize, b: usize, out: &mut [i8]) {
+        let columns = self.prepared.columns();
+        for (slot, c) in out.iter_mut().zip(&self.comparisons) {
+            let column = &columns[c.column()];
+            let (ca, cb) = (column.code(a), column.code(b));
+            *slot = if ca == MISSING || cb == MISSING {
+                NULL_LEVEL
+            } else if ca == cb {
+                (c.comparison().n_levels() - 1) as i8
+            } else {
+                let others = c
+                    .swapped_column()
+                    .map(|o| (columns[o].value(a), columns[o].value(b)));
+                c.level_of(column.text(ca), column.text(cb), others)
+            };
+        }
+    }
+
+    /// `u` per comparison from random record pairs, with the exact level
+    /// from value counts.
+    fn random_pair_u(&self, n_levels: &[usize]) -> Result<Vec<Vec<f64>>> {
+        let n = self.prepared.len();
+        let sides = self.prepared.sides();
+        let link = self.settings.link_type == LinkType::Link;
+        let first_side: Vec<u32> = (0..n as u32).filter(|&r| sides[r as usize] == 0).collect();
+        let other_sides: Vec<u32> = (0..n as u32).filter(|&r| sides[r as usize] != 0).collect();
+        let possible = if link {
+            first_side.len() as f64 * other_sides.len() as f64
+        } else {
+            n as f64 * (n as f64 - 1.0) / 2.0
+        };
+        let wanted = (self.settings.estimation.u_sample_pairs as f64).min(possible) as usize;
+        let mut rng = ChaCha8Rng::seed_from_u64(self.settings.estimation.seed);
+        let mut pairs = Vec::with_capacity(wanted);
+        while pairs.len() < wanted {
+            let (a, b) = if link {
+                (
+                    first_side[rng.gen_range(0..first_side.len())],
+                    other_sides[rng.gen_range(0..other_sides.len())],
+                )
+            } else {
+                (rng.gen_range(0..n as u32), rng.gen_range(0..n as u32))
+            };
+            if a != b {
+                pairs.push((a, b));
+            }
+        }
+        let mut u_model = FsModel::new(self.model.names.clone(), n_levels, 0.5)?;
+        if !pairs.is_empty() {
+            u_model.estimate_u(&self.gammas(&pairs))?;
+        }
+        let mut u = u_model.u;
+        let columns = self.prepared.columns();
+        for (k, c) in self.comparisons.iter().enumerate() {
+            let column = &columns[c.column()];
+            let top = u[k].len() - 1;
+            // Per value: records holding it on the first side and on the others.
+            let mut counts: HashMap<u32, (f64, f64)> = HashMap::new();
+            let (mut first, mut other) = (0.0, 0.0);
+            for (r, &code) in column.codes().iter().enumerate() {
+                if code == MISSING {
+                    continue;
+                }
+                let e = counts.entry(code).or_insert((0.0, 0.0));
+                if sides[r] == 0 {
+                    e.0 += 1.0;
+                    first += 1.0;
+                } else {
+                    e.1 += 1.0;
+                    other += 1.0;
+                }
+            }
+            let (agree, total) = if link {
+                let agree: f64 = counts.values().map(|(a, b)| a * b).sum();
+                (agree, first * other)
+            } else {
+                let present = first + other;
+                let agree: f64 = counts.values().map(|(a, b)| (a + b) * (a + b - 1.0)).sum();
+                (agree, present * (present - 1.0))
+            };
+            if total > 0.0 {
+                // At least one agreeing pair's worth, so a column of unique
+                // values does not get an infinite weight.
+                let exact = (agree / total).max(1.0 / total);
+                let rest: f64 = u[k][..top].iter().sum();
+                if rest > 0.0 {
+                    for x in &mut u[k][..top] {
+                        *x *= (1.0 - exact) / rest;
+                    }
+                } else {
+                    u[k][0] = 1.0 - exact;
+                }
+                u[k][top] = exact;
+            }
+        }
+        Ok(u)
+    }
+
+    /// m and λ by EM (u starts from the random pairs and is re-estimated
+    /// among the candidates unless fixed).
+    fn estimate(&mut self, gammas: &Gammas, random_u: &[Vec<f64>]) -> Result<EmReport> {
+        let e = &self.settings.estimation;
+        self.model.u = random_u.to_vec();
+        // Start m where matches are: 90 % exact agreement, the rest falling
+        // geometrically; EM from a flat start can settle on a mode that
+        // separates, say, one country from another instead of matches.
+        for m in &mut self.model.m {
+            let top = m.len() - 1;
+            let rest: f64 = (0..top).map(|l| (l as f64).exp2()).sum();
+            for (l, x) in m.iter_mut().enumerate() {
+                *x = if l == top {
+                    0.9
+                } else {
+                    0.1 * (l as f64).exp2() / rest
+                };
+            }
+        }
+        let mut prior = None;
+        for (k, c) in self.settings.comparisons.iter().enumerate() {
+            let n = c.n_levels();
+            if let Some(m) = e.fixed_m.get(&c.name) {
+                let total: f64 = m.iter().sum();
+                if m.len() != n
+                    || m.iter().any(|p| p.is_nan() || *p <= 0.0)
+                    || (total - 1.0).abs() > 1e-6
+                {
+                    return Err(Error::param(
+                        "fixed_m",
+                        &c.name,
+                        format!("{n} positive probabilities summing to 1"),
+                    ));
+                }
+                self.model.m[k] = m.clone();
+                self.model.fixed_m[k] = true;
+            }
+            if let Some(p) = e.m_prior.get(&c.name) {
+                let prior = prior.get_or_insert_with(|| {
+                    self.settings
+                        .comparisons
+                        .iter()
+                        .map(|c| vec![0.0; c.n_levels()])
+                        .collect::<Vec<Vec<f64>>>()
+                });
+                prior[k] = p.clone();
+            }
+        }
+        if gammas.is_empty() {
+            return Ok(EmReport {
+                iterations: 0,
+                converged: true,
+                last_change: 0.0,
+                log_likelihood: 0.0,
+                patterns: 0,
+            });
+        }
+        let params = EmParams {
+            max_iter: e.max_iter,
+            tol: e.tol,
+            fix_u: e.fix_u,
+            fix_lambda: false,
+            m_prior: prior,
+        };
+        self.model.fit_em(gammas, &params)
+    }
+
+    /// The deterministic rule matching a pair, if any.
+    fn rule_match(&self, a: usize, b: usize) -> Option<&str> {
+        let columns = self.prepared.columns();
+        self.deterministic
+            .iter()
+            .find(|(_, cols)| {
+                cols.iter().all(|&c| {
+                    let (x, y) = (columns[c].code(a), columns[c].code(b));
+                    x != MISSING && x == y
+                })
+            })
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Per term-frequency comparison and value code: the weight added at
+    /// exact agreement, `log₂(u_exact / tf)`, with `tf` at least one record's share.
+    fn refresh_tf(&mut self) {
+        let columns = self.prepared.columns();
+        self.tf_weights = self
+            .tf_u_exact
+            .iter()
+            .zip(&self.comparisons)
+            .map(|(u, c)| {
+                let u = (*u)?;
+                let column = &columns[c.column()];
+                let present: f64 = column.counts().iter().map(|&n| f64::from(n)).sum();
+                let floor = 1.0 / present.max(1.0);
+                Some(
+                    column
+                        .counts()
+                        .iter()
+                        .map(|&n| (u / (f64::from(n) / present).max(floor)).log2())
+                        .collect(),
+                )
+            })
+            .collect();
+    }
+
+    /// Term-frequency adjustments of a pair at its levels.
+    fn tf_adjustments<'a>(
+        &'a self,
+        a: usize,
+        row: &'a [i8],
+    ) -> impl Iterator<Item = (usize, f64)> + 'a {
+        let columns = self.prepared.columns();
+        self.tf_weights
+            .iter()
+            .enumerate()
+            .filter_map(move |(k, weights)| {
+                let weights = weights.as_ref()?;
+                let c = &self.comparisons[k];
+                if row[k] != (c.comparison().n_levels() - 1) as i8 {
+                    return None;
+                }
+                let code = columns[c.column()].code(a);
+                weights.get(code as usize).map(|w| (k, *w))
+            })
+    }
+
+    fn weight_of(&self, a: usize, row: &[i8]) -> f64 {
+        let mut w = (self.model.lambda / (1.0 - self.model.lambda)).log2();
+        for (k, &l) in row.iter().enumerate() {
+            if l >= 0 {
+                w += self.level_weights[k][l as usize];
+            }
+        }
+        w + self.tf_adjustments(a, row).map(|(_, x)| x).sum::<f64>()
+    }
+
+    fn score_all(&self, pairs: &[(u32, u32)], gammas: &Gammas) -> Vec<ScoredPair> {
+        let indices: Vec<usize> = (0..pairs.len()).collect();
+        let chunks: Vec<&[usize]> = indices.chunks(4096).collect();
+        crate::parallel::map_slice(&chunks, |chunk| {
+            chunk
+                .iter()
+                .map(|&i| {
+                    let (a, b) = pairs[i];
+                    let w = self.weight_of(a as usize, gammas.row(i));
+                    match self.rule_match(a as usize, b as usize) {
+                        Some(rule) => ScoredPair {
+                            left: a,
+                            right: b,
+                            weight: w,
+                            probability: 1.0,
+                            rule: Some(rule.to_owned()),
+                        },
+                        None => ScoredPair::scored(a, b, w),
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    fn cluster_params(&self) -> Result<ClusterParams> {
+        Ok(ClusterParams {
+            threshold: self.settings.threshold,
+            max_cluster_size: self.settings.cluster.max_cluster_size,
+            conflict_columns: self
+                .settings
+                .cluster
+                .conflict_columns
+                .iter()
+                .map(|c| {
+                    self.prepared.position(c).ok_or_else(|| Error::NotFound {
+                        what: "prepared column",
+                        id: c.clone(),
+                    })
+                })
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    fn cluster(&self, matches: &[ScoredPair]) -> Result<Entities> {
+        let columns = self.prepared.columns();
+        cluster::cluster(
+            self.prepared.len(),
+            matches,
+            |r, c| columns.get(c).and_then(|col| col.value(r as usize)),
+            &self.cluster_params()?,
+        )
+    }
+
+    /// The settings in use (with the fitted model, ready to save and reuse).
+    pub fn settings(&self) -> Settings {
+        let mut s = self.settings.clone();
+        s.model = Some(self.model.clone());
+        s
+    }
+
+    /// The fitted model.
+    pub fn model(&self) -> &FsModel {
+        &self.model
+    }
+
+    /// The prepared records.
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+
+    /// The customers: every record in exactly one.
+    pub fn entities(&self) -> &Entities {
+        &self.entities
+    }
+
+    /// The customers, mutably (e.g. to unlink a pair a reviewer rejected).
+    pub fn entities_mut(&mut self) -> &mut Entities {
+        &mut self.entities
+    }
+
+    /// Explains the evidence for records `a` and `b` being one customer,
+    /// field by field (the data of a waterfall chart).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a record index out of range.
+    pub fn explain(&self, a: u32, b: u32) -> Result<PairExplanation> {
+        for r in [a, b] {
+            if r as usize >= self.prepared.len() {
+                return Err(Error::NotFound {
+                    what: "record",
+                    id: r.to_string(),
+                });
+            }
+        }
+        let mut row = vec![0i8; self.comparisons.len()];
+        self.levels(a as usize, b as usize, &mut row);
+        let model = self.model.explain(&row)?;
+        let term_frequency: Vec<(String, f64)> = self
+            .tf_adjustments(a as usize, &row)
+            .map(|(k, w)| (self.model.names[k].clone(), w))
+            .collect();
+        let weight = model.weight + term_frequency.iter().map(|(_, w)| w).sum::<f64>();
+        let rule = self.rule_match(a as usize, b as usize).map(str::to_owned);
+        Ok(PairExplanation {
+            probability: if rule.is_some() {
+                1.0
+            } else {
+                probability(weight)
+            },
+            model,
+            term_frequency,
+            rule,
+            weight,
+        })
+    }
+
+    fn build_index(&mut self) -> Result<()> {
+        if self.index.is_some() {
+            return Ok(());
+        }
+        let mut index = BlockIndex::default();
+        for rule in &self.rules {
+            if rule.window.is_some() {
+                let texts = blocking::record_key_texts(&self.prepared, rule)?;
+                let mut sorted: Vec<(String, u32)> = texts
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(r, t)| t.map(|t| (t, r as u32)))
+                    .collect();
+                sorted.sort_unstable();
+                index.sorted.push(sorted);
+                index.keys.push(HashMap::new());
+            } else {
+                let mut map: HashMap<u64, Vec<u32>> = HashMap::new();
+                for (r, k) in blocking::record_keys(&self.prepared, rule)?
+                    .into_iter()
+                    .enumerate()
+                {
+                    if let Some(k) = k {
+                        map.entry(k).or_default().push(r as u32);
+                    }
+                }
+                index.keys.push(map);
+                index.sorted.push(Vec::new());
+            }
+        }
+        self.index = Some(index);
+        Ok(())
+    }
+
+    /// Resolves new records against the fitted base without refitting:
+    /// they are prepared with the same settings, blocked against the
+    /// existing keys and each other, scored with the fitted model, and
+    /// linked into the customers. Existing customers keep their ids; a new
+    /// record joins one or founds its own; two existing customers a new
+    /// record connects merge into the smaller id (the other is retired, see
+    /// [`Entities::merged_into`]).
+    ///
+    /// `side` is the source the records come from (in link mode, pairs
+    /// within one side are not compared): an existing table index, or the
+    /// next one for a new source.
+    ///
+    /// # Errors
+    /// As [`Resolver::fit`] for the table's columns; on error the resolver
+    /// is unchanged.
+    pub fn add(&mut self, table: &RecordTable, side: usize) -> Result<Increment> {
+        self.build_index()?;
+        let mut prepared = self.prepared.clone();
+        let range = prepared.extend(table, side)?;
+        let old = std::mem::replace(&mut self.prepared, prepared);
+        let result = self.add_prepared(range);
+        if result.is_err() {
+            // Back to the state before the call; the key index is rebuilt on demand.
+            self.prepared = old;
+            self.index = None;
+            self.refresh_tf();
+        }
+        result
+    }
+
+    fn add_prepared(&mut self, range: std::ops::Range<usize>) -> Result<Increment> {
+        let start = range.start;
+        let mut entities = self.entities.clone();
+        let new_ids = entities.add_records(range.len())?;
+        let before_entities = new_ids.start;
+        let mut index = self.index.take().unwrap_or_default();
+        self.refresh_tf();
+        let link = self.settings.link_type == LinkType::Link;
+        let sides = self.prepared.sides().to_vec();
+        let allowed = |a: u32, b: u32| !link || sides[a as usize] != sides[b as usize];
+        let mut pairs: Vec<u64> = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let positions = rule.check(&self.prepared)?;
+            for r in range.clone() {
+                let r32 = r as u32;
+                match rule.window {
+                    None => {
+                        let Some(key) = blocking::record_key(&self.prepared, rule, &positions, r)
+                        else {
+                            continue;
+                        };
+                        let block = index.keys[i].entry(key).or_default();
+                        if block.len() < self.settings.max_block_size {
+                            pairs.extend(
+                                block
+                                    .iter()
+                                    .filter(|&&m| allowed(m, r32))
+                                    .map(|&m| pack(m, r32)),
+                            );
+                        }
+                        block.push(r32);
+                    }
+                    Some(window) => {
+                        let Some(key) =
+                            blocking::record_key_text(&self.prepared, rule, &positions, r)
+                        else {
+                            continue;
+                        };
+                        let sorted = &mut index.sorted[i];
+                        let at =
+                            sorted.partition_point(|(k, m)| (k.as_str(), *m) < (key.as_str(), r32));
+                        let lo = at.saturating_sub(window - 1);
+                        let hi = (at + window - 1).min(sorted.len());
+                        pairs.extend(
+                            sorted[lo..hi]
+                                .iter()
+                                .filter(|(_, m)| allowed(*m, r32))
+                                .map(|(_, m)| pack(*m, r32)),
+                        );
+                        sorted.insert(at, (key, r32));
+                    }
+                }
+            }
+        }
+        sort_dedup(&mut pairs);
+        let pairs: Vec<(u32, u32)> = pairs
+            .into_iter()
+            .map(|p| ((p >> 32) as u32, p as u32))
+            .collect();
+        let gammas = self.gammas(&pairs);
+        let mut matches: Vec<ScoredPair> = self
+            .score_all(&pairs, &gammas)
+            .into_iter()
+            .filter(|p| p.is_match(self.settings.threshold))
+            .collect();
+        matches.sort_by(|a, b| {
+            let rule = |p: &ScoredPair| p.rule.is_none();
+            rule(a)
+                .cmp(&rule(b))
+                .then(b.weight.total_cmp(&a.weight))
+                .then((a.left, a.right).cmp(&(b.left, b.right)))
+        });
+        let params = self.cluster_params()?;
+        let columns = self.prepared.columns();
+        for m in &matches {
+            entities.link(
+                m.clone(),
+                |r, c| columns.get(c).and_then(|col| col.value(r as usize)),
+                &params,
+            )?;
+        }
+        let joined_existing = range
+            .clone()
+            .filter(|&r| {
+                entities
+                    .entity(r as u32)
+                    .is_some_and(|e| e < before_entities)
+            })
+            .count();
+        let new_entities = (new_ids.start..new_ids.end)
+            .filter(|&e| entities.merged_into(e).is_none() && !entities.members(e).is_empty())
+            .filter(|&e| entities.members(e).iter().all(|&r| r as usize >= start))
+            .count();
+        self.entities = entities;
+        self.index = Some(index);
+        Ok(Increment {
+            records: range.start as u32..range.end as u32,
+            candidate_pairs: pairs.len(),
+            matches,
+            joined_existing,
+            new_entities,
+        })
+    }
+}
+
+/// Expected precision and recall at each threshold.
+fn tradeoff(scored: &[ScoredPair], thresholds: &[f64]) -> Vec<ThresholdPoint> {
+    let total: f64 = scored.iter().map(|p| p.probability).sum();
+    thresholds
+        .iter()
+        .map(|&t| {
+            let (n, sum) = scored
+                .iter()
+                .filter(|p| p.probability >= t)
+                .fold((0usize, 0.0), |(n, s), p| (n + 1, s + p.probability));
+            ThresholdPoint {
+                threshold: t,
+                pairs: n,
+                expected_precision: if n > 0 { sum / n as f64 } else { 1.0 },
+                expected_recall: if total > 0.0 { sum / total } else { 1.0 },
+            }
+        })
+        .collect()
+}
