@@ -103,7 +103,7 @@ pub struct TypeShares {
 }
 
 /// Values profiled per column at most (a seeded, evenly spaced sample beyond).
-const PROFILE_SAMPLE: usize = 20_000;
+const PROFILE_SAMPLE: usize = 4_000;
 
 fn hint(name: &str, words: &[&str]) -> bool {
     let n = name.to_lowercase();

@@ -192,6 +192,82 @@ pub struct CompiledComparison {
     swapped: Option<usize>,
 }
 
+/// Jaro–Winkler similarity, as `strsim::jaro_winkler` computes it; ASCII
+/// strings of at most 64 bytes (nearly every name, e-mail and phone) take an
+/// allocation-free path with bit masks for the matched positions.
+pub fn jaro_winkler(a: &str, b: &str) -> f64 {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    if !(a.is_ascii() && b.is_ascii()) || x.len() > 64 || y.len() > 64 {
+        return strsim::jaro_winkler(a, b);
+    }
+    let (la, lb) = (x.len(), y.len());
+    if la == 0 || lb == 0 {
+        return if la == lb { 1.0 } else { 0.0 };
+    }
+    let range = (la.max(lb) / 2).saturating_sub(1);
+    let (mut a_flags, mut b_flags) = (0u64, 0u64);
+    let mut matches = 0usize;
+    for (i, &c) in x.iter().enumerate() {
+        let lo = i.saturating_sub(range);
+        let hi = (i + range + 1).min(lb);
+        for j in lo..hi {
+            if b_flags & (1 << j) == 0 && y[j] == c {
+                a_flags |= 1 << i;
+                b_flags |= 1 << j;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut transpositions = 0usize;
+    let mut bj = 0usize;
+    for (i, &c) in x.iter().enumerate() {
+        if a_flags & (1 << i) != 0 {
+            while b_flags & (1 << bj) == 0 {
+                bj += 1;
+            }
+            if y[bj] != c {
+                transpositions += 1;
+            }
+            bj += 1;
+        }
+    }
+    let m = matches as f64;
+    let jaro = (m / la as f64 + m / lb as f64 + (matches - transpositions / 2) as f64 / m) / 3.0;
+    if jaro > 0.7 {
+        let prefix = x.iter().zip(y).take(4).take_while(|(p, q)| p == q).count();
+        jaro + 0.1 * prefix as f64 * (1.0 - jaro)
+    } else {
+        jaro
+    }
+}
+
+/// Levenshtein distance, as `strsim::levenshtein` computes it (in
+/// characters); ASCII strings of at most 64 bytes use one row on the stack.
+pub fn levenshtein(a: &str, b: &str) -> usize {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    if !(a.is_ascii() && b.is_ascii()) || y.len() > 64 {
+        return strsim::levenshtein(a, b);
+    }
+    let mut row = [0usize; 65];
+    for (j, slot) in row.iter_mut().enumerate().take(y.len() + 1) {
+        *slot = j;
+    }
+    for (i, &c) in x.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &d) in y.iter().enumerate() {
+            let substitution = diagonal + usize::from(c != d);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[y.len()]
+}
+
 fn nonempty(v: Option<&str>) -> Option<&str> {
     v.filter(|v| !v.trim().is_empty())
 }
@@ -295,11 +371,16 @@ impl CompiledComparison {
         }
         let k = match method {
             Method::JaroWinkler { thresholds } => {
-                let s = strsim::jaro_winkler(a, b);
+                let s = jaro_winkler(a, b);
                 thresholds.iter().position(|&t| s >= t)
             }
             Method::Levenshtein { max_edits } => {
-                let d = strsim::levenshtein(a, b);
+                // The length difference bounds the distance from below.
+                let longest = max_edits.last().map_or(0, |m| *m as usize);
+                if a.len().abs_diff(b.len()) > longest && a.is_ascii() && b.is_ascii() {
+                    return 0;
+                }
+                let d = levenshtein(a, b);
                 max_edits.iter().position(|&m| d <= m as usize)
             }
             _ => None,
@@ -332,6 +413,14 @@ mod tests {
         ] {
             assert!((strsim::jaro_winkler(a, b) - jw).abs() < 1e-12, "{a} {b}");
             assert_eq!(strsim::levenshtein(a, b), lev, "{a} {b}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_similarities_equal_strsim(a in "[a-e]{0,12}|[ -~]{0,70}", b in "[a-e]{0,12}|[ -~]{0,70}") {
+            proptest::prop_assert_eq!(jaro_winkler(&a, &b).to_bits(), strsim::jaro_winkler(&a, &b).to_bits());
+            proptest::prop_assert_eq!(levenshtein(&a, &b), strsim::levenshtein(&a, &b));
         }
     }
 

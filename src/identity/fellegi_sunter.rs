@@ -627,6 +627,91 @@ mod tests {
     }
 
     #[test]
+    fn em_reaches_recordlinkage_ecm_fixed_point() {
+        // recordlinkage 0.16 (pandas 2.3.3, numpy 2.4.6): 3,000 binary
+        // comparison vectors of 5 features, as distinct patterns with counts;
+        // rl.ECMClassifier(init='jaro', binarize=None, max_iter=5000,
+        // atol=None).fit(X), i.e. EM run to its fixed point from λ = 0.1,
+        // m(agree) = 0.9, u(agree) = 0.1. Its p, m_probs and u_probs:
+        let patterns: [([i8; 5], usize); 32] = [
+            ([0, 0, 0, 0, 0], 898),
+            ([0, 0, 0, 0, 1], 609),
+            ([0, 0, 0, 1, 0], 24),
+            ([0, 0, 0, 1, 1], 15),
+            ([0, 0, 1, 0, 0], 367),
+            ([0, 0, 1, 0, 1], 212),
+            ([0, 0, 1, 1, 0], 10),
+            ([0, 0, 1, 1, 1], 7),
+            ([0, 1, 0, 0, 0], 119),
+            ([0, 1, 0, 0, 1], 64),
+            ([0, 1, 0, 1, 0], 2),
+            ([0, 1, 0, 1, 1], 3),
+            ([0, 1, 1, 0, 0], 54),
+            ([0, 1, 1, 0, 1], 33),
+            ([0, 1, 1, 1, 0], 9),
+            ([0, 1, 1, 1, 1], 6),
+            ([1, 0, 0, 0, 0], 49),
+            ([1, 0, 0, 0, 1], 28),
+            ([1, 0, 0, 1, 0], 6),
+            ([1, 0, 0, 1, 1], 3),
+            ([1, 0, 1, 0, 0], 27),
+            ([1, 0, 1, 0, 1], 20),
+            ([1, 0, 1, 1, 0], 15),
+            ([1, 0, 1, 1, 1], 15),
+            ([1, 1, 0, 0, 0], 11),
+            ([1, 1, 0, 0, 1], 6),
+            ([1, 1, 0, 1, 0], 16),
+            ([1, 1, 0, 1, 1], 29),
+            ([1, 1, 1, 0, 0], 27),
+            ([1, 1, 1, 0, 1], 37),
+            ([1, 1, 1, 1, 0], 107),
+            ([1, 1, 1, 1, 1], 172),
+        ];
+        let lambda = 0.1515355621517145;
+        let m_agree = [
+            0.956822515685991,
+            0.898764994180881,
+            0.8650101599879593,
+            0.8241645993142249,
+            0.5979767349073435,
+        ];
+        let u_agree = [
+            0.052259934019023374,
+            0.1125230519658573,
+            0.284734226950765,
+            0.025272818180912413,
+            0.387820527662084,
+        ];
+        let mut pairs = Gammas::new(5);
+        for (row, count) in patterns {
+            for _ in 0..count {
+                pairs.push(&row).unwrap();
+            }
+        }
+        assert_eq!(pairs.len(), 3_000);
+        let names: Vec<String> = (1..=5).map(|k| format!("f{k}")).collect();
+        let mut model = FsModel::new(names, &[2; 5], 0.1).unwrap();
+        for k in 0..5 {
+            model.m[k] = vec![0.1, 0.9];
+            model.u[k] = vec![0.9, 0.1];
+        }
+        let params = EmParams {
+            max_iter: 5_000,
+            tol: 1e-13,
+            ..EmParams::default()
+        };
+        let report = model.fit_em(&pairs, &params).unwrap();
+        assert!(report.converged);
+        assert!((model.lambda - lambda).abs() < 1e-9, "{}", model.lambda);
+        for k in 0..5 {
+            assert!((model.m[k][1] - m_agree[k]).abs() < 1e-9, "m {k}");
+            assert!((model.u[k][1] - u_agree[k]).abs() < 1e-9, "u {k}");
+        }
+        // recordlinkage's log-likelihood at the fixed point: -7043.403105013821.
+        assert!((report.log_likelihood + 7043.403105013821).abs() < 1e-6);
+    }
+
+    #[test]
     fn labelled_pairs_give_m_u_and_lambda_directly() {
         let (m, u, _) = truth();
         let matches = simulate(&m, &u, 1.0, 20_000, 0.0, 3);

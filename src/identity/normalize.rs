@@ -44,6 +44,14 @@ use crate::error::{Error, Result};
 /// NFKC, lower case, punctuation and symbols as spaces, whitespace collapsed
 /// and trimmed. Letters and digits of every script are kept.
 pub fn fold(raw: &str) -> String {
+    if raw.is_ascii() {
+        fold_ascii(raw)
+    } else {
+        fold_unicode(raw)
+    }
+}
+
+fn fold_unicode(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
     for c in raw.nfkc().flat_map(char::to_lowercase) {
@@ -67,10 +75,36 @@ pub fn fold(raw: &str) -> String {
     out
 }
 
+/// [`fold`] of ASCII text, where NFKC changes nothing: the same rules, byte by byte.
+fn fold_ascii(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut pending_space = false;
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(char::from(b.to_ascii_lowercase()));
+        } else if b != b'\'' && b != b'`' {
+            pending_space = true;
+        }
+    }
+    out
+}
+
 /// [`fold`] without diacritics: "Müller" and "MULLER" give the same key
 /// (as do "Straße" / "strasse", "Søren" / "soren").
 pub fn key(raw: &str) -> String {
-    let folded = fold(raw);
+    if raw.is_ascii() {
+        fold_ascii(raw)
+    } else {
+        key_unicode(raw)
+    }
+}
+
+fn key_unicode(raw: &str) -> String {
+    let folded = fold_unicode(raw);
     let mut out = String::with_capacity(folded.len());
     for c in folded.nfd() {
         if is_combining_mark(c) {
@@ -871,6 +905,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn ascii_fast_path_equals_the_unicode_path(raw in "[ -~]{0,40}") {
+            proptest::prop_assert_eq!(fold_ascii(&raw), fold_unicode(&raw));
+            proptest::prop_assert_eq!(fold_ascii(&raw), key_unicode(&raw));
+        }
+
         #[test]
         fn normalisers_never_panic_and_folding_is_idempotent(raw in "\\PC{0,40}", country in "[A-Za-z]{2}") {
             let folded = fold(&raw);

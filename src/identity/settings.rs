@@ -74,7 +74,7 @@ pub struct EstimationSettings {
 impl Default for EstimationSettings {
     fn default() -> Self {
         EstimationSettings {
-            u_sample_pairs: 100_000,
+            u_sample_pairs: 20_000,
             seed: 42,
             max_iter: 100,
             tol: 1e-6,

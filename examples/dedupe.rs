@@ -1,0 +1,316 @@
+//! Find the customers behind customer records: dedupe one CSV file, or link
+//! two, with Fellegi–Sunter matching and settings chosen from the data.
+//!
+//! ```text
+//! cargo run --release --example dedupe -- --left crm.csv --id-col id --auto --json
+//! cargo run --release --example dedupe -- --left shop.csv --right loyalty.csv --id-col id \
+//!     --auto --settings-out settings.json --pairs-out pairs.csv --entities-out entities.csv
+//! cargo run --release --example dedupe -- --left crm.csv --id-col id --settings settings.json
+//! ```
+//!
+//! Every column but the id column is a candidate field. With `--auto` the
+//! settings (cleansing, blocking rules, comparisons) are chosen from a
+//! profile of the columns; `--settings-out` saves them with the fitted model
+//! so they can be inspected, edited and passed back with `--settings`.
+//! Rows that cannot be read (wrong number of fields, an empty or repeated
+//! id) are reported on stderr with line, field and reason and left out.
+
+mod common;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use custinsight::Error;
+use custinsight::identity::RecordTable;
+use custinsight::identity::auto::auto_settings;
+use custinsight::identity::resolve::Resolver;
+use custinsight::identity::settings::Settings;
+use serde_json::json;
+
+/// Dedupe or link customer records.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Records to dedupe (or the left side of a link): CSV with a header row.
+    #[arg(long)]
+    left: PathBuf,
+    /// Records to link with the left file (same columns).
+    #[arg(long)]
+    right: Option<PathBuf>,
+    /// The column holding each record's id.
+    #[arg(long)]
+    id_col: String,
+    /// Settings JSON (as written by --settings-out).
+    #[arg(long, conflicts_with = "auto", required_unless_present = "auto")]
+    settings: Option<PathBuf>,
+    /// Choose the settings from a profile of the data.
+    #[arg(long)]
+    auto: bool,
+    /// Match probability from which a pair is a match (default: the settings', 0.5).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Write the matched pairs: left_id,right_id,match_probability.
+    #[arg(long)]
+    pairs_out: Option<PathBuf>,
+    /// Write every record's customer: source,record_id,entity_id.
+    #[arg(long)]
+    entities_out: Option<PathBuf>,
+    /// Write the settings used, with the fitted model.
+    #[arg(long)]
+    settings_out: Option<PathBuf>,
+    /// One JSON object on stdout instead of the text summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Rows read and rejected from one file.
+struct Loaded {
+    table: RecordTable,
+    read: usize,
+    rejected: usize,
+}
+
+fn load(path: &Path, id_col: &str) -> custinsight::Result<Loaded> {
+    let (mut reader, header) = common::open_csv(path)?;
+    let id_at = header
+        .iter()
+        .position(|h| h == id_col)
+        .ok_or_else(|| Error::NotFound {
+            what: "id column",
+            id: format!("{id_col} in {}", path.display()),
+        })?;
+    let columns: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != id_at)
+        .map(|(_, h)| h.clone())
+        .collect();
+    let mut table = RecordTable::new(columns)?;
+    let (mut read, mut rejected) = (0, 0);
+    let mut record = csv::StringRecord::new();
+    loop {
+        // The header is line 1; a record's line is where it starts.
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                read += 1;
+                rejected += 1;
+                let line = e.position().map_or(0, |p| p.line());
+                eprintln!("{}: line {line}: field row: {e}", path.display());
+                continue;
+            }
+        }
+        read += 1;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != header.len() {
+            rejected += 1;
+            eprintln!(
+                "{}: line {line}: field row: {} fields, the header has {}",
+                path.display(),
+                record.len(),
+                header.len()
+            );
+            continue;
+        }
+        let id = record.get(id_at).unwrap_or("").trim().to_owned();
+        let values = record
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != id_at)
+            .map(|(_, v)| Some(v));
+        if let Err(e) = table.push(id, values) {
+            rejected += 1;
+            eprintln!("{}: line {line}: field {id_col}: {e}", path.display());
+        }
+    }
+    Ok(Loaded {
+        table,
+        read,
+        rejected,
+    })
+}
+
+fn create(path: &Path) -> custinsight::Result<BufWriter<File>> {
+    File::create(path)
+        .map(BufWriter::new)
+        .map_err(|e| Error::io(path.display().to_string(), e))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn run(args: Args) -> custinsight::Result<()> {
+    let left = load(&args.left, &args.id_col)?;
+    let right = args
+        .right
+        .as_deref()
+        .map(|p| load(p, &args.id_col))
+        .transpose()?;
+    let mut tables = vec![&left.table];
+    if let Some(r) = &right {
+        tables.push(&r.table);
+    }
+    let given: Option<Settings> = match &args.settings {
+        Some(path) => {
+            let file = File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+            Some(serde_json::from_reader(std::io::BufReader::new(file))?)
+        }
+        None => None,
+    };
+
+    let started = Instant::now();
+    let mut settings = match given {
+        Some(s) => s,
+        None => auto_settings(&tables)?.settings,
+    };
+    if let Some(t) = args.threshold {
+        settings.threshold = t;
+    }
+    let (resolver, resolution) = Resolver::fit(&tables, &settings)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+
+    let n_left = left.table.len();
+    // Record index → (source, id) in the concatenated order.
+    let id_of = |r: u32| -> (&str, &str) {
+        let r = r as usize;
+        if r < n_left {
+            ("left", left.table.ids()[r].as_str())
+        } else {
+            let t = right.as_ref().map(|x| &x.table).unwrap_or(&left.table);
+            ("right", t.ids()[r - n_left].as_str())
+        }
+    };
+    if let Some(path) = &args.pairs_out {
+        let mut w = create(path)?;
+        let io = |e| Error::io(path.display().to_string(), e);
+        writeln!(w, "left_id,right_id,match_probability").map_err(io)?;
+        for p in &resolution.matches {
+            let (a, b) = (p.left.min(p.right), p.left.max(p.right));
+            writeln!(
+                w,
+                "{},{},{}",
+                csv_field(id_of(a).1),
+                csv_field(id_of(b).1),
+                p.probability
+            )
+            .map_err(io)?;
+        }
+        w.flush().map_err(io)?;
+    }
+    if let Some(path) = &args.entities_out {
+        let mut w = create(path)?;
+        let io = |e| Error::io(path.display().to_string(), e);
+        writeln!(w, "source,record_id,entity_id").map_err(io)?;
+        for (r, e) in resolver.entities().entity_of().iter().enumerate() {
+            let (source, id) = id_of(r as u32);
+            writeln!(w, "{source},{},{e}", csv_field(id)).map_err(io)?;
+        }
+        w.flush().map_err(io)?;
+    }
+    let used = resolver.settings();
+    if let Some(path) = &args.settings_out {
+        let mut w = create(path)?;
+        serde_json::to_writer_pretty(&mut w, &used)?;
+        w.flush()
+            .map_err(|e| Error::io(path.display().to_string(), e))?;
+    }
+    let read = left.read + right.as_ref().map_or(0, |r| r.read);
+    let rejected = left.rejected + right.as_ref().map_or(0, |r| r.rejected);
+    let entities = resolver.entities().entity_count();
+    if args.json {
+        let out = json!({
+            "records": resolution.records,
+            "candidate_pairs": resolution.candidate_pairs,
+            "matches": resolution.matches.len(),
+            "entities": entities,
+            "fit_seconds": fit_seconds,
+            "settings": used,
+            "rows": {"read": read, "accepted": read - rejected, "rejected": rejected},
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    let mode = if right.is_some() {
+        "linked"
+    } else {
+        "deduplicated"
+    };
+    println!(
+        "{} records {mode} in {fit_seconds:.3} s ({rejected} rows rejected of {read})",
+        resolution.records
+    );
+    println!("\nblocking rules (pairs found, new to the union):");
+    for r in &resolution.blocking {
+        let skipped = if r.skipped_blocks > 0 {
+            format!(
+                ", {} blocks of {} records skipped as too large",
+                r.skipped_blocks, r.skipped_records
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:<44} {:>10} {:>10}{skipped}",
+            r.rule, r.pairs, r.new_pairs
+        );
+    }
+    println!("  candidate pairs compared: {}", resolution.candidate_pairs);
+    if let Some(em) = &resolution.em {
+        println!(
+            "\nEM: {} iterations over {} comparison patterns, {}; λ = {:.5}",
+            em.iterations,
+            em.patterns,
+            if em.converged {
+                "converged"
+            } else {
+                "not converged"
+            },
+            resolver.model().lambda
+        );
+    }
+    println!("\nmatch weight of exact agreement (log2 m/u) per field:");
+    for (k, name) in resolver.model().names.iter().enumerate() {
+        let (m, u) = (&resolver.model().m[k], &resolver.model().u[k]);
+        let top = m.len() - 1;
+        println!(
+            "  {name:<20} {:>7.2}   disagreement {:>7.2}",
+            (m[top] / u[top]).log2(),
+            (m[0] / u[0]).log2()
+        );
+    }
+    println!("\nexpected precision / recall by threshold (from the model):");
+    for t in &resolution.tradeoff {
+        let mark = if t.threshold == used.threshold {
+            " ←"
+        } else {
+            ""
+        };
+        println!(
+            "  p ≥ {:<6} {:>9} pairs   precision {:.4}   recall {:.4}{mark}",
+            t.threshold, t.pairs, t.expected_precision, t.expected_recall
+        );
+    }
+    let summary = resolver.entities().summary();
+    println!(
+        "\n{} matches → {entities} customers ({} with one record, largest {} records; {} links refused by guards)",
+        resolution.matches.len(),
+        summary.singletons,
+        summary.largest,
+        summary.refused_max_size + summary.refused_conflict
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    common::finish(run(Args::parse()))
+}
