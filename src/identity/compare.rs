@@ -210,8 +210,8 @@ pub fn jaro_winkler(a: &str, b: &str) -> f64 {
     for (i, &c) in x.iter().enumerate() {
         let lo = i.saturating_sub(range);
         let hi = (i + range + 1).min(lb);
-        for j in lo..hi {
-            if b_flags & (1 << j) == 0 && y[j] == c {
+        for (j, &d) in y.iter().enumerate().take(hi).skip(lo) {
+            if b_flags & (1 << j) == 0 && d == c {
                 a_flags |= 1 << i;
                 b_flags |= 1 << j;
                 matches += 1;
