@@ -10,7 +10,7 @@
 //!   `post`/`zip`, `country`) where the values alone are ambiguous;
 //! - **comparisons**: Jaro–Winkler ladders for names and text (with a
 //!   swapped level for given and family name), small edit distances for
-//!   e-mails, phones, dates, codes and postcodes, exact agreement for
+//!   phones, dates, codes and postcodes, exact agreement for e-mails and
 //!   categories; term-frequency adjustment for names and repeated text;
 //! - **blocking**: candidate rules (each usable column alone, Soundex of
 //!   names, and two-column keys) whose pair counts are computed exactly from
@@ -261,11 +261,15 @@ fn column_settings(
     };
     let edits = |k: Vec<u32>| Method::Levenshtein { max_edits: k };
     Some(match p.column_type {
+        // Exact only: addresses one edit apart are as often two people of
+        // the same name (anna.meier1@…, anna.meier7@…) as one person's typo,
+        // and that correlation with the name fields breaks the conditional
+        // independence Fellegi–Sunter assumes.
         ColumnType::Email => (
             FieldKind::Email {
                 provider_rules: true,
             },
-            edits(vec![1, 2]),
+            Method::Exact,
         ),
         ColumnType::Phone => (
             FieldKind::Phone {

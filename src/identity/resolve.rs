@@ -382,6 +382,17 @@ impl Resolver {
             u_model.estimate_u(&self.gammas(&pairs))?;
         }
         let mut u = u_model.u;
+        // A level never seen among the sampled pairs is rare, not impossible:
+        // at most one sampled pair's share, so its weight stays bounded.
+        if !pairs.is_empty() {
+            let floor = 1.0 / pairs.len() as f64;
+            for levels in &mut u {
+                let total: f64 = levels.iter().map(|x| x.max(floor)).sum();
+                for x in levels.iter_mut() {
+                    *x = x.max(floor) / total;
+                }
+            }
+        }
         let columns = self.prepared.columns();
         for (k, c) in self.comparisons.iter().enumerate() {
             let column = &columns[c.column()];

@@ -238,9 +238,12 @@ impl<'a> Model<'a> {
         if local.len() < 3 {
             local = format!("kunde{index}");
         }
+        // Two random digits plus three from the customer's index: people
+        // of the same name rarely share an address, as in real mail systems.
         let email = format!(
-            "{local}{}@{}",
+            "{local}{}{:03}@{}",
             rng.gen_range(1..100),
+            index % 1000,
             EMAIL_DOMAINS[rng.gen_range(0..EMAIL_DOMAINS.len())]
         );
         let phone_national = format!(
