@@ -22,7 +22,7 @@
 //! | [`ingest`] | CSV and JSON Lines readers that validate every row and account for all of them ([`IngestReport`](ingest::IngestReport)) |
 //! | [`lifecycle`] | BTYD summaries, BG/NBD · MBG/NBD · Pareto/NBD · BG/BB · sBG fits, P(alive), expected purchases, Gamma–Gamma spend, CLV, goodness of fit, lifecycle stages with plays, RFM segments |
 //! | [`touchpoints`] | sessions and journeys, path statistics, touchpoint inventory and effectiveness per group, coverage gaps, timing, engagement ladder and warm leads, journey stages and content fit, channel preference with consent, heuristic / exact Markov / Shapley attribution |
-//! | [`identity`] | cleansing (folded text and accent-free keys, names, e-mails, phones in E.164, dates, postcodes) field comparison levels and Fellegi–Sunter scoring with EM for identity resolution (blocking and entities in progress) |
+//! | [`identity`] | identity resolution: cleansing, blocking, comparison levels, Fellegi–Sunter with EM and term-frequency adjustment, clustering into customers, golden records, incremental resolution and a zero-config mode |
 //! | [`experiment`] | GrowthBook-compatible assignment; mergeable statistics per variant × segment; Welch / z / relative-lift / CUPED / sequential / Bayesian evaluation, SRM, Holm/BH, per-segment verdicts and heterogeneity; power; Thompson-sampling allocation |
 //! | [`segment`] | per-customer feature matrices and transforms, fast k-means on linfa's traits, choosing k, named segment profiles, persisted models with stable refits |
 //! | [`synth`] | a seeded synthetic population with its ground truth, for examples, tests and benchmarks |

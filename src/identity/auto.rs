@@ -385,6 +385,15 @@ pub fn auto_settings(tables: &[&RecordTable]) -> Result<AutoSettings> {
             continue;
         };
         columns.push(ColumnPrep::new(p.column.clone(), kind));
+        // Where there is a postcode, country and other categories (a city)
+        // mostly repeat it: comparing them too would count one agreement
+        // several times, against the independence Fellegi–Sunter assumes.
+        let has_postcode = profiles
+            .iter()
+            .any(|q| q.column_type == ColumnType::Postcode);
+        if has_postcode && matches!(p.column_type, ColumnType::Country | ColumnType::Category) {
+            continue;
+        }
         let mut comparison = Comparison::new(p.column.clone(), method);
         if p.column_type == ColumnType::GivenName {
             if let Some(family) = profiles

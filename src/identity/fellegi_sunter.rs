@@ -438,6 +438,68 @@ impl FsModel {
         Ok(report)
     }
 
+    /// λ as the share of matches among *all* `total_pairs` record pairs, with
+    /// `m` and `u` kept: EM over the candidate pairs' vectors, every pair
+    /// blocking left out counted as a non-match. This is the prior of
+    /// Splink's `probability_two_random_records_match`, and with `u` from
+    /// random pairs it makes the scores of blocked candidates consistent:
+    /// agreement on a blocking key counts as the evidence it is.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for rows that do not fit the model or fewer
+    /// total pairs than candidate pairs.
+    pub fn fit_prior(
+        &mut self,
+        pairs: &Gammas,
+        total_pairs: f64,
+        max_iter: usize,
+        tol: f64,
+    ) -> Result<EmReport> {
+        if total_pairs.is_nan() || total_pairs < pairs.len() as f64 || !total_pairs.is_finite() {
+            return Err(Error::InvalidInput(format!(
+                "{total_pairs} record pairs in all, fewer than the {} candidates",
+                pairs.len()
+            )));
+        }
+        let patterns = pairs.patterns();
+        // Each pattern's Bayes factor m/u, in log space.
+        let mut log_factors = Vec::with_capacity(patterns.len());
+        for (row, count) in &patterns {
+            self.check_row(row)?;
+            let mut f = 0.0;
+            for (k, &l) in row.iter().enumerate() {
+                if l >= 0 {
+                    f += (self.m[k][l as usize] / self.u[k][l as usize]).ln();
+                }
+            }
+            log_factors.push((f, *count));
+        }
+        let mut report = EmReport {
+            iterations: 0,
+            converged: false,
+            last_change: f64::INFINITY,
+            log_likelihood: f64::NAN,
+            patterns: patterns.len(),
+        };
+        for iteration in 1..=max_iter {
+            let prior = (self.lambda / (1.0 - self.lambda)).ln();
+            let expected: f64 = log_factors
+                .iter()
+                .map(|(f, count)| count * probability((prior + f) / std::f64::consts::LN_2))
+                .sum();
+            let new = (expected / total_pairs).clamp(f64::MIN_POSITIVE, 1.0 - FLOOR);
+            report.iterations = iteration;
+            // Relative change: λ may be 1e-8 of all pairs.
+            report.last_change = ((new - self.lambda) / self.lambda).abs();
+            self.lambda = new;
+            if report.last_change < tol {
+                report.converged = true;
+                break;
+            }
+        }
+        Ok(report)
+    }
+
     /// The match weight of one pair's levels: prior log-odds plus `log₂(m/u)`
     /// of every non-null level.
     ///

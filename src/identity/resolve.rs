@@ -141,6 +141,12 @@ pub struct Resolver {
     index: Option<BlockIndex>,
 }
 
+/// Key rules with fewer candidate pairs do not estimate m.
+const MIN_RULE_PAIRS: usize = 50;
+
+/// Pairs per key rule that m is estimated from, at most.
+const MAX_RULE_PAIRS: usize = 200_000;
+
 /// Thresholds in the trade-off report (the settings' own is added).
 const TRADEOFF_THRESHOLDS: [f64; 7] = [0.1, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999];
 
@@ -232,7 +238,7 @@ impl Resolver {
                 resolver.model = model.clone();
                 None
             }
-            None => Some(resolver.estimate(&gammas, &random_u)?),
+            None => Some(resolver.estimate(&candidates.pairs, &gammas, &random_u)?),
         };
         for (k, c) in settings.comparisons.iter().enumerate() {
             if settings.term_frequency.contains(&c.name) {
@@ -441,7 +447,12 @@ impl Resolver {
 
     /// m and λ by EM (u starts from the random pairs and is re-estimated
     /// among the candidates unless fixed).
-    fn estimate(&mut self, gammas: &Gammas, random_u: &[Vec<f64>]) -> Result<EmReport> {
+    fn estimate(
+        &mut self,
+        pairs: &[(u32, u32)],
+        gammas: &Gammas,
+        random_u: &[Vec<f64>],
+    ) -> Result<EmReport> {
         let e = &self.settings.estimation;
         self.model.u = random_u.to_vec();
         // Start m where matches are: 90 % exact agreement, the rest falling
@@ -496,14 +507,98 @@ impl Resolver {
                 patterns: 0,
             });
         }
-        let params = EmParams {
-            max_iter: e.max_iter,
-            tol: e.tol,
-            fix_u: e.fix_u,
-            fix_lambda: false,
-            m_prior: prior,
+        // m per blocking rule, as Splink estimates it: among the pairs a key
+        // rule finds, the comparisons of the key's columns agree because of
+        // blocking, not because the records match, so they are left out
+        // (null) there; u stays at its random-pair value, so the other
+        // comparisons separate matches from non-matches. A comparison's m is
+        // the mean over the rules that could estimate it.
+        let initial_m = self.model.m.clone();
+        let k_comparisons = self.comparisons.len();
+        let mut m_sum: Vec<Vec<f64>> = initial_m.iter().map(|m| vec![0.0; m.len()]).collect();
+        let mut m_count = vec![0usize; k_comparisons];
+        let mut iterations = 0;
+        let mut converged = true;
+        let columns = self.prepared.columns();
+        for rule in self.rules.iter().filter(|r| r.window.is_none()) {
+            let keys = blocking::record_keys(&self.prepared, rule)?;
+            let blocked: Vec<bool> = self
+                .comparisons
+                .iter()
+                .map(|c| {
+                    let mut used = std::iter::once(c.column()).chain(c.swapped_column());
+                    used.any(|col| rule.on.iter().any(|p| p.column == columns[col].name))
+                })
+                .collect();
+            if blocked.iter().all(|b| *b) {
+                continue;
+            }
+            let members: Vec<usize> = pairs
+                .iter()
+                .enumerate()
+                .filter(|(_, (a, b))| {
+                    let (ka, kb) = (keys[*a as usize], keys[*b as usize]);
+                    ka.is_some() && ka == kb
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if members.len() < MIN_RULE_PAIRS {
+                continue;
+            }
+            // An evenly spaced subset bounds the work on huge rules.
+            let step = members.len().div_ceil(MAX_RULE_PAIRS).max(1);
+            let mut subset = Gammas::new(k_comparisons);
+            let mut row = vec![0i8; k_comparisons];
+            for &i in members.iter().step_by(step) {
+                for (k, (slot, &level)) in row.iter_mut().zip(gammas.row(i)).enumerate() {
+                    *slot = if blocked[k] { NULL_LEVEL } else { level };
+                }
+                subset.push(&row)?;
+            }
+            let mut model = self.model.clone();
+            model.m = initial_m.clone();
+            model.lambda = e.initial_lambda;
+            let params = EmParams {
+                max_iter: e.max_iter,
+                tol: e.tol,
+                fix_u: true,
+                fix_lambda: false,
+                m_prior: prior.clone(),
+            };
+            let report = model.fit_em(&subset, &params)?;
+            iterations += report.iterations;
+            converged &= report.converged;
+            for k in (0..k_comparisons).filter(|&k| !blocked[k] && !self.model.fixed_m[k]) {
+                for (sum, m) in m_sum[k].iter_mut().zip(&model.m[k]) {
+                    *sum += m;
+                }
+                m_count[k] += 1;
+            }
+        }
+        for k in 0..k_comparisons {
+            if m_count[k] > 0 {
+                self.model.m[k] = m_sum[k].iter().map(|x| x / m_count[k] as f64).collect();
+            }
+        }
+        // λ among all record pairs, pairs outside the candidates counting as non-matches.
+        let n = self.prepared.len() as f64;
+        let total_pairs = match self.settings.link_type {
+            LinkType::Link => {
+                let first = self.prepared.table_sizes().first().copied().unwrap_or(0) as f64;
+                first * (n - first)
+            }
+            LinkType::Dedupe => n * (n - 1.0) / 2.0,
         };
-        self.model.fit_em(gammas, &params)
+        self.model.lambda = (n / total_pairs.max(1.0)).clamp(1e-15, 0.5);
+        let mut report = self.model.fit_prior(
+            gammas,
+            total_pairs.max(gammas.len() as f64),
+            e.max_iter,
+            e.tol,
+        )?;
+        report.iterations += iterations;
+        report.converged &= converged;
+        Ok(report)
     }
 
     /// The deterministic rule matching a pair, if any.

@@ -59,12 +59,9 @@ pub struct EstimationSettings {
     pub max_iter: usize,
     /// EM stops when no probability moves by more than this.
     pub tol: f64,
-    /// Starting λ (share of matches among candidate pairs).
+    /// Starting λ of the EM run per blocking rule (the share of matches
+    /// among the rule's pairs).
     pub initial_lambda: f64,
-    /// Keep `u` from the random pairs during EM. By default EM re-estimates
-    /// `u` among the candidate pairs, which blocking has made more alike
-    /// than random pairs (Splink instead fits `m` per blocking rule).
-    pub fix_u: bool,
     /// `m` fixed per comparison name (one probability per level, else first).
     pub fixed_m: BTreeMap<String, Vec<f64>>,
     /// Dirichlet pseudo-counts on `m` per comparison name (a prior).
@@ -78,8 +75,7 @@ impl Default for EstimationSettings {
             seed: 42,
             max_iter: 100,
             tol: 1e-6,
-            initial_lambda: 0.1,
-            fix_u: false,
+            initial_lambda: 0.3,
             fixed_m: BTreeMap::new(),
             m_prior: BTreeMap::new(),
         }
