@@ -14,8 +14,6 @@
 //! `cargo bench --bench identity`. Precision and recall against the known
 //! truth are printed once before timing.
 
-use std::collections::HashMap;
-
 use criterion::{Criterion, criterion_group, criterion_main};
 use custinsight::identity::RecordTable;
 use custinsight::identity::auto::auto_settings;
@@ -58,35 +56,11 @@ fn resolve(tables: &[&RecordTable]) -> Resolver {
 
 /// Pairwise precision, recall and F1 of the entities against true labels.
 fn quality(resolver: &Resolver, truth: &[u64]) -> (f64, f64, f64) {
-    let entities = resolver.entities();
-    let mut by_truth: HashMap<u64, Vec<u32>> = HashMap::new();
-    for (r, t) in truth.iter().enumerate() {
-        by_truth.entry(*t).or_default().push(r as u32);
-    }
-    let (mut tp, mut fneg, mut fp) = (0u64, 0u64, 0u64);
-    for members in by_truth.values() {
-        for (i, &a) in members.iter().enumerate() {
-            for &b in &members[i + 1..] {
-                if entities.entity(a) == entities.entity(b) {
-                    tp += 1;
-                } else {
-                    fneg += 1;
-                }
-            }
-        }
-    }
-    for (_, members) in entities.iter() {
-        for (i, &a) in members.iter().enumerate() {
-            for &b in &members[i + 1..] {
-                if truth[a as usize] != truth[b as usize] {
-                    fp += 1;
-                }
-            }
-        }
-    }
-    let p = tp as f64 / (tp + fp).max(1) as f64;
-    let r = tp as f64 / (tp + fneg).max(1) as f64;
-    (p, r, 2.0 * p * r / (p + r))
+    let q = resolver
+        .entities()
+        .pairwise_quality(truth)
+        .expect("one label per record");
+    (q.precision, q.recall, q.f1)
 }
 
 fn link_tables() -> (RecordTable, RecordTable, Vec<u64>) {

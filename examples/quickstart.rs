@@ -6,7 +6,6 @@
 //! cargo run --release --example quickstart -- --json
 //! ```
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -814,29 +813,8 @@ impl IdentityStep {
         let truth = &pop.truth.source_record_customer;
         let entities = resolver.entities();
         // Pairwise: records of one true customer in one entity, and no others.
-        let mut by_customer: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (r, &c) in truth.iter().enumerate() {
-            by_customer.entry(c).or_default().push(r as u32);
-        }
-        let (mut together, mut apart, mut wrongly) = (0u64, 0u64, 0u64);
-        for members in by_customer.values() {
-            for (i, &a) in members.iter().enumerate() {
-                for &b in &members[i + 1..] {
-                    if entities.entity(a) == entities.entity(b) {
-                        together += 1;
-                    } else {
-                        apart += 1;
-                    }
-                }
-            }
-        }
-        for (_, members) in entities.iter() {
-            for (i, &a) in members.iter().enumerate() {
-                for &b in &members[i + 1..] {
-                    wrongly += u64::from(truth[a as usize] != truth[b as usize]);
-                }
-            }
-        }
+        let quality = entities.pairwise_quality(truth)?;
+        let true_customers = truth.iter().collect::<std::collections::HashSet<_>>().len();
         // A golden record for the first customer found in three systems: the
         // source priority decides contact data, the most frequent value the rest.
         let with_source = RecordTable::from_source_records(&pop.source_records, true);
@@ -868,10 +846,10 @@ impl IdentityStep {
             .flatten();
         Ok(IdentityStep {
             records: table.len(),
-            true_customers: by_customer.len(),
+            true_customers,
             entities: entities.entity_count(),
-            precision: together as f64 / (together + wrongly).max(1) as f64,
-            recall: together as f64 / (together + apart).max(1) as f64,
+            precision: quality.precision,
+            recall: quality.recall,
             blocking_rules: auto
                 .settings
                 .blocking_rules

@@ -1,8 +1,6 @@
 //! Identity resolution end to end on the synthetic dirty population, whose
 //! true customer behind every source record is known.
 
-use std::collections::HashMap;
-
 use custinsight::identity::RecordTable;
 use custinsight::identity::auto::auto_settings;
 use custinsight::identity::cluster::Entities;
@@ -13,35 +11,8 @@ use proptest::prelude::*;
 
 /// Pairwise precision and recall of the entities against the true customers.
 fn pairwise(entities: &Entities, truth: &[u32]) -> (f64, f64) {
-    let (mut tp, mut fp, mut fneg) = (0u64, 0u64, 0u64);
-    let mut by_customer: HashMap<u32, Vec<usize>> = HashMap::new();
-    for (r, c) in truth.iter().enumerate() {
-        by_customer.entry(*c).or_default().push(r);
-    }
-    for members in by_customer.values() {
-        for (i, &a) in members.iter().enumerate() {
-            for &b in &members[i + 1..] {
-                if entities.entity(a as u32) == entities.entity(b as u32) {
-                    tp += 1;
-                } else {
-                    fneg += 1;
-                }
-            }
-        }
-    }
-    for (_, members) in entities.iter() {
-        for (i, &a) in members.iter().enumerate() {
-            for &b in &members[i + 1..] {
-                if truth[a as usize] != truth[b as usize] {
-                    fp += 1;
-                }
-            }
-        }
-    }
-    (
-        tp as f64 / (tp + fp).max(1) as f64,
-        tp as f64 / (tp + fneg).max(1) as f64,
-    )
+    let q = entities.pairwise_quality(truth).unwrap();
+    (q.precision, q.recall)
 }
 
 fn population(customers: usize, seed: u64) -> (RecordTable, Vec<u32>) {

@@ -340,6 +340,23 @@ pub struct ClusterSummary {
     pub retired_ids: usize,
 }
 
+/// Pairwise agreement of a clustering with known labels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PairwiseQuality {
+    /// Record pairs of one true customer.
+    pub true_pairs: u64,
+    /// Record pairs placed in one entity.
+    pub predicted_pairs: u64,
+    /// Record pairs both.
+    pub correct_pairs: u64,
+    /// `correct / predicted` (1 when nothing is predicted).
+    pub precision: f64,
+    /// `correct / true` (1 when nothing is to be found).
+    pub recall: f64,
+    /// Harmonic mean of the two.
+    pub f1: f64,
+}
+
 /// What [`Entities::unlink`] did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnlinkOutcome {
@@ -783,6 +800,57 @@ impl Entities {
         &self.forbidden
     }
 
+    /// Pairwise agreement with known labels (`truth[r]`: record `r`'s true
+    /// customer): of the record pairs placed in one entity, the share that
+    /// are truly one customer (precision); of the truly linked pairs, the
+    /// share placed in one entity (recall).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `truth` has not one label per record.
+    pub fn pairwise_quality<T: Eq + std::hash::Hash>(
+        &self,
+        truth: &[T],
+    ) -> Result<PairwiseQuality> {
+        if truth.len() != self.entity_of.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} labels for {} records",
+                truth.len(),
+                self.entity_of.len()
+            )));
+        }
+        // Pairs counted by group sizes: within a true customer, within an
+        // entity, and within both (cells of the cross-tabulation).
+        let pairs = |n: u64| n * n.saturating_sub(1) / 2;
+        let mut by_truth: hashbrown::HashMap<&T, u64> = hashbrown::HashMap::new();
+        let mut by_both: hashbrown::HashMap<(&T, u32), u64> = hashbrown::HashMap::new();
+        let mut by_entity: hashbrown::HashMap<u32, u64> = hashbrown::HashMap::new();
+        for (t, &e) in truth.iter().zip(&self.entity_of) {
+            *by_truth.entry(t).or_default() += 1;
+            *by_both.entry((t, e)).or_default() += 1;
+            *by_entity.entry(e).or_default() += 1;
+        }
+        let true_pairs: u64 = by_truth.values().map(|&n| pairs(n)).sum();
+        let predicted_pairs: u64 = by_entity.values().map(|&n| pairs(n)).sum();
+        let correct_pairs: u64 = by_both.values().map(|&n| pairs(n)).sum();
+        let share = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        let (precision, recall) = (
+            share(correct_pairs, predicted_pairs),
+            share(correct_pairs, true_pairs),
+        );
+        Ok(PairwiseQuality {
+            true_pairs,
+            predicted_pairs,
+            correct_pairs,
+            precision,
+            recall,
+            f1: if precision + recall > 0.0 {
+                2.0 * precision * recall / (precision + recall)
+            } else {
+                0.0
+            },
+        })
+    }
+
     /// Counts over the clustering.
     pub fn summary(&self) -> ClusterSummary {
         let mut s = ClusterSummary {
@@ -1076,6 +1144,20 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|&c| c == 1), "{seen:?}");
+    }
+
+    #[test]
+    fn pairwise_quality_counts_pairs() {
+        let pairs = [ScoredPair::scored(0, 1, 8.0), ScoredPair::scored(1, 2, 8.0)];
+        let e = cluster(4, &pairs, |_, _| None, &ClusterParams::default()).unwrap();
+        // Entities {0,1,2},{3}; truth {0,1},{2,3}: 3 predicted pairs, 2 true, 1 both.
+        let q = e.pairwise_quality(&["a", "a", "b", "b"]).unwrap();
+        assert_eq!(
+            (q.predicted_pairs, q.true_pairs, q.correct_pairs),
+            (3, 2, 1)
+        );
+        assert!((q.precision - 1.0 / 3.0).abs() < 1e-12 && (q.recall - 0.5).abs() < 1e-12);
+        assert!(e.pairwise_quality(&[1, 2]).is_err());
     }
 
     #[test]
