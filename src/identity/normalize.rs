@@ -72,7 +72,9 @@ fn fold_unicode(raw: &str) -> String {
             pending_space = true;
         }
     }
-    out
+    // Dropping an apostrophe can leave two combining marks side by side in
+    // a non-canonical order; one more normalisation makes folding idempotent.
+    out.nfkc().collect()
 }
 
 /// [`fold`] of ASCII text, where NFKC changes nothing: the same rules, byte by byte.
