@@ -16,7 +16,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use custinsight::identity::RecordTable;
-use custinsight::identity::auto::auto_settings;
+use custinsight::identity::auto::resolve_auto;
 use custinsight::identity::resolve::Resolver;
 use custinsight::synth::{Population, SynthParams};
 
@@ -50,8 +50,7 @@ fn read_csv(path: &str, id_col: &str) -> RecordTable {
 
 /// Zero-config resolution of `tables`, as the `dedupe` example's `fit_seconds` covers it.
 fn resolve(tables: &[&RecordTable]) -> Resolver {
-    let auto = auto_settings(tables).expect("settings");
-    Resolver::fit(tables, &auto.settings).expect("fit").0
+    resolve_auto(tables, 0.5).expect("resolution").1
 }
 
 /// Pairwise precision, recall and F1 of the entities against true labels.

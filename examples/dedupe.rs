@@ -26,7 +26,7 @@ use std::time::Instant;
 use clap::Parser;
 use custinsight::Error;
 use custinsight::identity::RecordTable;
-use custinsight::identity::auto::auto_settings;
+use custinsight::identity::auto::resolve_auto;
 use custinsight::identity::resolve::Resolver;
 use custinsight::identity::settings::Settings;
 use serde_json::json;
@@ -169,14 +169,19 @@ fn run(args: Args) -> custinsight::Result<()> {
     };
 
     let started = Instant::now();
-    let mut settings = match given {
-        Some(s) => s,
-        None => auto_settings(&tables)?.settings,
+    let (resolver, resolution) = match given {
+        Some(mut settings) => {
+            if let Some(t) = args.threshold {
+                settings.threshold = t;
+            }
+            Resolver::fit(&tables, &settings)?
+        }
+        None => {
+            let threshold = args.threshold.unwrap_or(0.5);
+            let (_, resolver, resolution) = resolve_auto(&tables, threshold)?;
+            (resolver, resolution)
+        }
     };
-    if let Some(t) = args.threshold {
-        settings.threshold = t;
-    }
-    let (resolver, resolution) = Resolver::fit(&tables, &settings)?;
     let fit_seconds = started.elapsed().as_secs_f64();
 
     let n_left = left.table.len();

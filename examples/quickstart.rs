@@ -21,11 +21,11 @@ use custinsight::experiment::evaluate::{EvalParams, Evaluation, evaluate};
 use custinsight::experiment::power::{Effect, PlannedMetric, PowerParams, SampleSize, sample_size};
 use custinsight::experiment::stats::{ExperimentStats, Metric, MetricKind};
 use custinsight::identity::RecordTable;
-use custinsight::identity::auto::auto_settings;
+use custinsight::identity::auto::resolve_auto;
 use custinsight::identity::golden::{
     GoldenRecord, GoldenRules, Sources, Survivorship, golden_records,
 };
-use custinsight::identity::resolve::{Resolution, Resolver};
+use custinsight::identity::resolve::Resolution;
 use custinsight::ingest::{self, Format, IngestOptions, IngestReport};
 use custinsight::lifecycle::btyd::BgNbdParams;
 use custinsight::lifecycle::rfm::RfmScores;
@@ -807,8 +807,7 @@ impl IdentityStep {
     fn run(pop: &Population) -> custinsight::Result<IdentityStep> {
         let started = Instant::now();
         let table = RecordTable::from_source_records(&pop.source_records, false);
-        let auto = auto_settings(&[&table])?;
-        let (resolver, resolution) = Resolver::fit(&[&table], &auto.settings)?;
+        let (auto, resolver, resolution) = resolve_auto(&[&table], 0.5)?;
         let seconds = started.elapsed().as_secs_f64();
         let truth = &pop.truth.source_record_customer;
         let entities = resolver.entities();

@@ -2,7 +2,7 @@
 //! true customer behind every source record is known.
 
 use custinsight::identity::RecordTable;
-use custinsight::identity::auto::auto_settings;
+use custinsight::identity::auto::{auto_settings, resolve_auto};
 use custinsight::identity::cluster::Entities;
 use custinsight::identity::resolve::Resolver;
 use custinsight::identity::settings::Settings;
@@ -27,8 +27,15 @@ fn population(customers: usize, seed: u64) -> (RecordTable, Vec<u32>) {
 fn zero_config_meets_precision_and_recall_on_the_synthetic_population() {
     for seed in [7, 8] {
         let (table, truth) = population(6_000, seed);
-        let auto = auto_settings(&[&table]).unwrap();
-        let (resolver, resolution) = Resolver::fit(&[&table], &auto.settings).unwrap();
+        let (auto, resolver, resolution) = resolve_auto(&[&table], 0.5).unwrap();
+        // The one-call path equals choosing settings, then fitting with them.
+        let chosen = auto_settings(&[&table]).unwrap();
+        assert_eq!(chosen, auto);
+        let (refit, _) = Resolver::fit(&[&table], &chosen.settings).unwrap();
+        assert_eq!(
+            refit.entities().entity_of(),
+            resolver.entities().entity_of()
+        );
         let (precision, recall) = pairwise(resolver.entities(), &truth);
         assert!(
             precision >= 0.98 && recall >= 0.95,

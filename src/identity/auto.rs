@@ -29,6 +29,7 @@ use super::blocking::{BlockingRule, KeyPart, KeyTransform, LinkType};
 use super::compare::{Comparison, Method};
 use super::normalize::{DayMonthOrder, normalize_date, normalize_email, normalize_phone};
 use super::prepare::{ColumnPrep, FieldKind, Prepared};
+use super::resolve::{Resolution, Resolver};
 use super::settings::{ClusterSettings, EstimationSettings, Settings};
 use super::table::RecordTable;
 use crate::error::{Error, Result};
@@ -341,6 +342,29 @@ pub struct AutoSettings {
 /// [`Error::InvalidInput`] for no tables, tables with different columns, no
 /// records, or no usable column.
 pub fn auto_settings(tables: &[&RecordTable]) -> Result<AutoSettings> {
+    choose(tables).map(|(auto, _)| auto)
+}
+
+/// Zero-config resolution in one call: [`auto_settings`] with the match
+/// `threshold` (0.5 by default there), then [`Resolver::fit`] with them,
+/// reusing the records prepared while choosing the settings instead of
+/// preparing them twice.
+///
+/// # Errors
+/// As [`auto_settings`] and [`Resolver::fit`]; [`Error::InvalidParameter`]
+/// for a threshold outside [0, 1].
+pub fn resolve_auto(
+    tables: &[&RecordTable],
+    threshold: f64,
+) -> Result<(AutoSettings, Resolver, Resolution)> {
+    let (mut auto, prepared) = choose(tables)?;
+    auto.settings.threshold = threshold;
+    let (resolver, resolution) = Resolver::fit_prepared(prepared, &auto.settings)?;
+    Ok((auto, resolver, resolution))
+}
+
+/// The settings, and the records prepared by their columns.
+fn choose(tables: &[&RecordTable]) -> Result<(AutoSettings, Prepared)> {
     let profiles = profile(tables)?;
     let n: usize = tables.iter().map(|t| t.len()).sum();
     if n == 0 {
@@ -556,9 +580,12 @@ pub fn auto_settings(tables: &[&RecordTable]) -> Result<AutoSettings> {
         model: None,
     };
     settings.check()?;
-    Ok(AutoSettings {
-        settings,
-        profiles,
-        blocking_candidates: considered,
-    })
+    Ok((
+        AutoSettings {
+            settings,
+            profiles,
+            blocking_candidates: considered,
+        },
+        prepared,
+    ))
 }

@@ -19,17 +19,19 @@
 //! | the whole pipeline, batch and incremental | [`resolve`] |
 //! | zero-config mode: settings from a profile of the records | [`auto`] |
 //!
-//! A new user starts with [`auto::auto_settings`] and [`resolve::Resolver::fit`]:
+//! A new user starts with zero-config mode, [`auto::resolve_auto`] (or
+//! [`auto::auto_settings`] to read and refine the settings, then
+//! [`resolve::Resolver::fit`]):
 //!
 //! ```
-//! use custinsight::identity::{RecordTable, auto::auto_settings, resolve::Resolver};
+//! use custinsight::identity::{RecordTable, auto::resolve_auto};
 //! use custinsight::synth::{Population, SynthParams};
 //!
 //! // Source records of 2,000 synthetic customers, some copied dirty into other systems.
 //! let population = Population::generate(&SynthParams::with_customers(2_000), 1)?;
 //! let records = RecordTable::from_source_records(&population.source_records, false);
-//! let auto = auto_settings(&[&records])?;
-//! let (resolver, resolution) = Resolver::fit(&[&records], &auto.settings)?;
+//! let (auto, resolver, resolution) = resolve_auto(&[&records], 0.5)?;
+//! println!("{}", serde_json::to_string_pretty(&auto.settings)?);
 //! println!(
 //!     "{} records, {} candidate pairs, {} matches, {} customers",
 //!     records.len(),

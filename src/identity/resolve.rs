@@ -161,7 +161,16 @@ impl Resolver {
     /// model that does not fit the comparisons.
     pub fn fit(tables: &[&RecordTable], settings: &Settings) -> Result<(Resolver, Resolution)> {
         settings.check()?;
-        let prepared = Prepared::new(tables, &settings.columns)?;
+        Resolver::fit_prepared(Prepared::new(tables, &settings.columns)?, settings)
+    }
+
+    /// [`Resolver::fit`] on records already prepared by `settings.columns`
+    /// (zero-config mode prepares them to choose its blocking rules).
+    pub(crate) fn fit_prepared(
+        prepared: Prepared,
+        settings: &Settings,
+    ) -> Result<(Resolver, Resolution)> {
+        settings.check()?;
         if prepared.is_empty() {
             return Err(Error::InvalidInput("no records to resolve".into()));
         }

@@ -175,19 +175,9 @@ impl RecordTable {
                 row.push(Some(r.source.source.clone()));
             }
             row.extend(
-                [
-                    &r.given_name,
-                    &r.family_name,
-                    &r.email,
-                    &r.phone,
-                    &r.birth_date,
-                    &r.street,
-                    &r.city,
-                    &r.postcode,
-                    &r.country,
-                ]
-                .into_iter()
-                .map(|v| v.clone().filter(|s| !s.trim().is_empty())),
+                r.fields()
+                    .into_iter()
+                    .map(|v| v.clone().filter(|s| !s.trim().is_empty())),
             );
             table.seen.insert(id.clone());
             table.ids.push(id);
@@ -197,19 +187,17 @@ impl RecordTable {
     }
 }
 
-/// Columns of [`RecordTable::from_source_records`].
-pub const SOURCE_RECORD_COLUMNS: [&str; 10] = [
-    "source",
-    "given_name",
-    "family_name",
-    "email",
-    "phone",
-    "birth_date",
-    "street",
-    "city",
-    "postcode",
-    "country",
-];
+/// Columns of [`RecordTable::from_source_records`]: the source, then
+/// [`SourceCustomerRecord::FIELD_NAMES`].
+pub const SOURCE_RECORD_COLUMNS: [&str; 10] = {
+    let mut columns = ["source"; 10];
+    let mut i = 0;
+    while i < 9 {
+        columns[i + 1] = SourceCustomerRecord::FIELD_NAMES[i];
+        i += 1;
+    }
+    columns
+};
 
 #[cfg(test)]
 mod tests {

@@ -32,6 +32,36 @@ pub struct SourceCustomerRecord {
     pub country: Option<String>,
 }
 
+impl SourceCustomerRecord {
+    /// Names of the identity fields, in the order of [`SourceCustomerRecord::fields`].
+    pub const FIELD_NAMES: [&'static str; 9] = [
+        "given_name",
+        "family_name",
+        "email",
+        "phone",
+        "birth_date",
+        "street",
+        "city",
+        "postcode",
+        "country",
+    ];
+
+    /// The identity fields as typed, in the order of [`SourceCustomerRecord::FIELD_NAMES`].
+    pub fn fields(&self) -> [&Option<String>; 9] {
+        [
+            &self.given_name,
+            &self.family_name,
+            &self.email,
+            &self.phone,
+            &self.birth_date,
+            &self.street,
+            &self.city,
+            &self.postcode,
+            &self.country,
+        ]
+    }
+}
+
 /// The clean facts a record is derived from.
 pub(crate) struct CleanIdentity<'a> {
     pub(crate) given: &'a str,

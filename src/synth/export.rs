@@ -4,7 +4,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::Population;
+use super::{Population, SourceCustomerRecord};
 use crate::error::{Error, Result};
 
 fn create(dir: &Path, name: &str) -> Result<(PathBuf, BufWriter<File>)> {
@@ -44,41 +44,26 @@ impl Population {
 
         let (path, w) = create(dir, "source_records.csv")?;
         let mut csv = csv::Writer::from_writer(w);
-        csv.write_record([
-            "source",
-            "source_key",
-            "true_customer_id",
-            "given_name",
-            "family_name",
-            "email",
-            "phone",
-            "birth_date",
-            "street",
-            "city",
-            "postcode",
-            "country",
-        ])
+        csv.write_record(
+            ["source", "source_key", "true_customer_id"]
+                .into_iter()
+                .chain(SourceCustomerRecord::FIELD_NAMES),
+        )
         .map_err(csv_err)?;
         for (record, &customer) in self
             .source_records
             .iter()
             .zip(&self.truth.source_record_customer)
         {
-            let o = |v: &Option<String>| v.clone().unwrap_or_default();
-            csv.write_record([
-                record.source.source.clone(),
-                record.source.key.clone(),
-                self.base.customer_id(customer).to_owned(),
-                o(&record.given_name),
-                o(&record.family_name),
-                o(&record.email),
-                o(&record.phone),
-                o(&record.birth_date),
-                o(&record.street),
-                o(&record.city),
-                o(&record.postcode),
-                o(&record.country),
-            ])
+            let ids = [
+                record.source.source.as_str(),
+                record.source.key.as_str(),
+                self.base.customer_id(customer),
+            ];
+            csv.write_record(
+                ids.into_iter()
+                    .chain(record.fields().map(|v| v.as_deref().unwrap_or(""))),
+            )
             .map_err(csv_err)?;
         }
         csv.flush()
