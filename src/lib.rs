@@ -69,6 +69,8 @@ pub mod ingest;
 pub mod lifecycle;
 mod parallel;
 pub mod records;
+#[cfg(feature = "report")]
+pub mod report;
 pub mod segment;
 mod stats;
 pub mod store;
