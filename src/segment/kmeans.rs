@@ -27,11 +27,16 @@
 //!   shifts after each update. `Algorithm::Lloyd` computes every distance.
 //! - **Empty segments** are re-seeded deterministically from the rows farthest
 //!   from their centroids, as scikit-learn does.
-//! - **Restarts**: `n_init` initialisations from one seed; the lowest inertia wins.
+//! - **Restarts**: `n_init` initialisations from one seed; the lowest inertia
+//!   wins (ties: the first). Up to four are seeded and then iterated side by
+//!   side, each pass taking every running initialisation in turn over each
+//!   chunk of rows, so the rows are fetched from memory once per pass for all
+//!   of them; each one's arithmetic is that of running it alone.
 //!
 //! Rows are processed in fixed chunks of 4,096 whose partial sums are added in
 //! chunk order, so results do not depend on the thread count. Each chunk keeps
-//! its rows' labels and bounds and its own accumulators, so the iteration loop
+//! its rows' labels and bounds and its own accumulators; the buffers a pass
+//! works in belong to the thread, so after the first passes the iteration loop
 //! allocates nothing.
 //!
 //! Nearest centroids are found in single precision on a copy of the rows
@@ -68,6 +73,9 @@ const MAX_ABS_VALUE: f64 = 1e100;
 
 /// Rows per chunk: the unit of parallel work and of summation order.
 const CHUNK: usize = 4096;
+
+/// Initialisations iterated side by side (see [`lloyd`]).
+const LOCKSTEP: usize = 4;
 
 /// How the first centroids are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -221,21 +229,29 @@ impl KMeansParams {
         // One single-precision copy of the rows serves every initialisation.
         let compact = Compact::new(&data, &[]);
         let mut best: Option<Run> = None;
-        for init in 0..self.n_init {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-            rng.set_stream(init as u64);
-            let centroids = initial_centroids(&data, self.k, self.init, &mut rng);
+        let inits: Vec<usize> = (0..self.n_init).collect();
+        for group in inits.chunks(LOCKSTEP) {
+            let initials: Vec<Vec<f64>> = group
+                .iter()
+                .map(|&init| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                    rng.set_stream(init as u64);
+                    initial_centroids(&data, self.k, self.init, &mut rng)
+                })
+                .collect();
             let run = lloyd(
                 &data,
                 &compact,
-                centroids,
+                initials,
                 self.max_iter,
                 tol,
                 self.algorithm,
-                init,
+                group[0],
             );
-            if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
-                best = Some(run);
+            if let Some(run) = run {
+                if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
+                    best = Some(run);
+                }
             }
         }
         let run = best.ok_or_else(|| Error::InvalidInput("k-means: no initialisation".into()))?;
@@ -897,12 +913,9 @@ struct Chunk {
     counts: Vec<i64>,
     /// Whether the rows' labels are not yet counted in the segment sums.
     fresh: bool,
-    /// Rows (offsets in the chunk) whose nearest centroid is computed this pass.
-    todo: Vec<u32>,
-    /// Rows (offsets) that changed segment this pass, with their old segment.
+    /// Rows (offsets) that changed segment in this pass's update, with their old
+    /// segment (not kept for the first update, which sums every row).
     moves: Vec<(u32, u32)>,
-    /// The rows to compute, copied next to each other (row-major).
-    staged: Vec<f32>,
     /// A block of rows for the kernel, `block[f][lane]`.
     block: Vec<[f32; LANES]>,
     changed: usize,
@@ -971,9 +984,7 @@ impl Chunk {
             weights: vec![0.0; k],
             counts: vec![0; k],
             fresh: true,
-            todo: vec![0; len],
-            moves: vec![(0, 0); len],
-            staged: vec![0.0; len * data.d],
+            moves: Vec::new(),
             block: vec![[0.0; LANES]; data.d],
             changed: 0,
             inertia: 0.0,
@@ -998,6 +1009,28 @@ impl Chunk {
         compact: &Compact,
         step: &Step<'_>,
     ) {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let Scratch { todo, staged } = &mut *scratch;
+            let (n, d) = (self.labels.len(), data.d);
+            if todo.len() < n {
+                todo.resize(n, 0);
+            }
+            if staged.len() < n * d {
+                staged.resize(n * d, 0.0);
+            }
+            self.run_with::<HAMERLY, UPDATE>(data, compact, step, todo, staged);
+        });
+    }
+
+    fn run_with<const HAMERLY: bool, const UPDATE: bool>(
+        &mut self,
+        data: &Rows<'_>,
+        compact: &Compact,
+        step: &Step<'_>,
+        todo: &mut [u32],
+        staged: &mut [f32],
+    ) {
         let d = data.d;
         let n = self.labels.len();
         let xs = &data.x[self.start * d..(self.start + n) * d];
@@ -1013,9 +1046,7 @@ impl Chunk {
             ref mut sums,
             ref mut weights,
             ref mut counts,
-            ref mut todo,
             ref mut moves,
-            ref mut staged,
             ref mut block,
             ..
         } = *self;
@@ -1040,6 +1071,7 @@ impl Chunk {
             count = n;
         }
         let mut changed = 0usize;
+        moves.clear();
         // Copy the rows to compute next to each other first: whole-row copies that do
         // not depend on each other, so their cache misses overlap.
         let rows32: &[f32] = if count == n {
@@ -1080,7 +1112,9 @@ impl Chunk {
                 let a = labels[r] as usize;
                 if b != a {
                     labels[r] = b as u32;
-                    moves[changed] = (r as u32, a as u32);
+                    if UPDATE && !fresh {
+                        moves.push((r as u32, a as u32));
+                    }
                     changed += 1;
                 }
             }
@@ -1089,12 +1123,12 @@ impl Chunk {
         // f64 rows are read here in one tight loop, so the cache misses overlap.
         if UPDATE && !fresh {
             // First one load per row, independent of each other, to fetch the cache lines.
-            let touched = moves[..changed].iter().fold(0.0, |t, &(r, _)| {
+            let touched = moves.iter().fold(0.0, |t, &(r, _)| {
                 // A row may straddle two cache lines.
                 t + xs[r as usize * d] + xs[(r as usize + 1) * d - 1]
             });
             std::hint::black_box(touched);
-            for &(r, a) in &moves[..changed] {
+            for &(r, a) in moves.iter() {
                 let (r, a) = (r as usize, a as usize);
                 let b = labels[r] as usize;
                 let w = ws.map_or(1.0, |w| w[r]);
@@ -1139,6 +1173,22 @@ impl Chunk {
             self.fresh = false;
         }
     }
+}
+
+/// A thread's working buffers for [`Chunk::run`], shared by every chunk and
+/// initialisation it processes, so their memory does not grow with the
+/// initialisations run side by side. They stay with the thread between fits:
+/// 4 + 4d bytes per row of a chunk (150 KB for 8 features).
+#[derive(Default)]
+struct Scratch {
+    /// Rows (offsets in the chunk) whose nearest centroid is computed this pass.
+    todo: Vec<u32>,
+    /// The rows to compute, copied next to each other (row-major).
+    staged: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// `dst.copy_from_slice(src)` in fixed-size pieces, inline: a call to `memcpy`
@@ -1195,7 +1245,7 @@ fn round_down(v: f64) -> f32 {
     -round_up(-v)
 }
 
-fn for_each_chunk(chunks: &mut [Chunk], f: impl Fn(&mut Chunk) + Sync + Send) {
+fn for_each_chunk<T: Send>(chunks: &mut [T], f: impl Fn(&mut T) + Sync + Send) {
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
@@ -1236,39 +1286,67 @@ impl Run {
     }
 }
 
-/// Lloyd iterations from `initial` centroids (row-major k × d).
-fn lloyd(
-    data: &Rows<'_>,
-    compact: &Compact,
-    initial: Vec<f64>,
-    max_iter: usize,
-    tol: f64,
-    algorithm: Algorithm,
-    init: usize,
-) -> Run {
-    let d = data.d;
-    let k = initial.len() / d;
-    let mut cents = Centroids::new(initial, k, d, compact);
-    let mut chunks: Vec<Chunk> = (0..data.n_chunks())
-        .map(|c| Chunk::new(data, c, k))
-        .collect();
-    let mut moved = Movement::none(k);
-    // Per-segment weighted sums, weights and counts of rows with positive weight,
-    // updated by each pass's changes.
-    let mut sums = vec![0.0; k * d];
-    let mut weights = vec![0.0; k];
-    let mut counts = vec![0i64; k];
-    let mut new_rows = vec![0.0; k * d];
-    let mut iterations = 0;
-    let mut converged = false;
-    let mut shift = 0.0;
-    for iteration in 0..max_iter {
-        iterations = iteration + 1;
-        let step = Step::new(&cents, &moved, algorithm);
-        for_each_chunk(&mut chunks, |c| c.pass(data, compact, &step, Pass::Update));
+/// Where one initialisation's iterations stand.
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    /// Iterating: the next pass assigns and updates.
+    Iterate,
+    /// Stopped: the next pass is the final assignment.
+    Finish,
+}
+
+/// One initialisation's Lloyd iterations, apart from its chunks.
+struct Lloyd {
+    cents: Centroids,
+    moved: Movement,
+    /// Per-segment weighted sums, weights and counts of rows with positive weight,
+    /// updated by each pass's changes.
+    sums: Vec<f64>,
+    weights: Vec<f64>,
+    counts: Vec<i64>,
+    new_rows: Vec<f64>,
+    iterations: usize,
+    converged: bool,
+    shift: f64,
+    phase: Phase,
+}
+
+impl Lloyd {
+    fn new(initial: Vec<f64>, d: usize, compact: &Compact) -> Lloyd {
+        let k = initial.len() / d;
+        Lloyd {
+            cents: Centroids::new(initial, k, d, compact),
+            moved: Movement::none(k),
+            sums: vec![0.0; k * d],
+            weights: vec![0.0; k],
+            counts: vec![0; k],
+            new_rows: vec![0.0; k * d],
+            iterations: 0,
+            converged: false,
+            shift: 0.0,
+            phase: Phase::Iterate,
+        }
+    }
+
+    /// The update after an assigning pass over `chunks`: new centroids, and
+    /// [`Phase::Finish`] once the iterations stop.
+    fn update(&mut self, data: &Rows<'_>, chunks: &mut [Chunk], max_iter: usize, tol: f64) {
+        let d = data.d;
+        let k = self.cents.k;
+        let iteration = self.iterations;
+        self.iterations += 1;
+        let Lloyd {
+            ref mut cents,
+            ref mut moved,
+            ref mut sums,
+            ref mut weights,
+            ref mut counts,
+            ref mut new_rows,
+            ..
+        } = *self;
         // Changes added in chunk order, whatever the thread count.
         let mut changed = 0;
-        for c in &chunks {
+        for c in chunks.iter() {
             for (s, v) in sums.iter_mut().zip(&c.sums) {
                 *s += v;
             }
@@ -1287,14 +1365,7 @@ fn lloyd(
                 sums[j * d..(j + 1) * d].fill(0.0);
             }
         }
-        let relocated = relocate_empty(
-            data,
-            &cents,
-            &mut chunks,
-            &mut sums,
-            &mut weights,
-            &mut counts,
-        );
+        let relocated = relocate_empty(data, cents, chunks, sums, weights, counts);
         for j in 0..k {
             if counts[j] > 0 && weights[j] > 0.0 {
                 for (v, s) in new_rows[j * d..(j + 1) * d]
@@ -1311,51 +1382,142 @@ fn lloyd(
         let moves: Vec<f64> = (0..k)
             .map(|j| squared_distance(&new_rows[j * d..(j + 1) * d], cents.row(j)).sqrt())
             .collect();
-        shift = moves.iter().map(|m| m * m).sum();
-        std::mem::swap(&mut cents.rows, &mut new_rows);
+        self.shift = moves.iter().map(|m| m * m).sum();
+        std::mem::swap(&mut cents.rows, new_rows);
         cents.refresh();
         moved.add(&moves);
+        let last = self.iterations >= max_iter;
         if relocated {
             // Bounds no longer describe the relocated rows: recompute every row next time.
-            for c in &mut chunks {
+            for c in chunks.iter_mut() {
                 c.upper.fill(f32::INFINITY);
                 c.lower.fill(0.0);
             }
-            continue;
+            if last {
+                self.phase = Phase::Finish;
+            }
+            return;
         }
-        // The first pass starts from arbitrary labels, so only later passes can show stability.
-        if iteration > 0 && changed == 0 {
-            converged = true;
-            break;
-        }
-        if shift <= tol {
-            converged = true;
-            break;
-        }
-    }
-    // A final assignment to the final centroids, and its inertia.
-    let step = Step::new(&cents, &moved, algorithm);
-    for_each_chunk(&mut chunks, |c| c.pass(data, compact, &step, Pass::Finish));
-    let mut labels = Vec::with_capacity(data.n);
-    let mut inertia = 0.0;
-    let mut final_weights = vec![0.0; k];
-    for c in &chunks {
-        inertia += c.inertia;
-        for (r, &l) in c.labels.iter().enumerate() {
-            labels.push(l as usize);
-            final_weights[l as usize] += data.weight(c.start + r);
+        // The first pass starts from arbitrary labels, so only later passes can show
+        // stability.
+        if (iteration > 0 && changed == 0) || self.shift <= tol {
+            self.converged = true;
+            self.phase = Phase::Finish;
+        } else if last {
+            self.phase = Phase::Finish;
         }
     }
-    Run {
-        centroids: cents.rows,
-        labels,
-        weights: final_weights,
-        inertia,
-        iterations,
-        converged,
-        shift,
-        init,
+
+    /// The outcome, after the final assignment pass over `chunks`.
+    fn finish(self, data: &Rows<'_>, chunks: &[Chunk], init: usize) -> Run {
+        let k = self.cents.k;
+        let mut labels = Vec::with_capacity(data.n);
+        let mut inertia = 0.0;
+        let mut final_weights = vec![0.0; k];
+        for c in chunks {
+            inertia += c.inertia;
+            for (r, &l) in c.labels.iter().enumerate() {
+                labels.push(l as usize);
+                final_weights[l as usize] += data.weight(c.start + r);
+            }
+        }
+        Run {
+            centroids: self.cents.rows,
+            labels,
+            weights: final_weights,
+            inertia,
+            iterations: self.iterations,
+            converged: self.converged,
+            shift: self.shift,
+            init,
+        }
     }
+}
+
+/// Lloyd iterations from each of `initials` (row-major k × d centroids; the
+/// first is initialisation `first_init`), run side by side: each pass goes over
+/// the chunks once and, for each chunk, takes every initialisation still
+/// running in turn, so the chunk's rows are fetched from memory once for all of
+/// them. Each initialisation's arithmetic is exactly that of running it alone.
+///
+/// Returns the run with the lowest inertia (ties: the first initialisation).
+fn lloyd(
+    data: &Rows<'_>,
+    compact: &Compact,
+    initials: Vec<Vec<f64>>,
+    max_iter: usize,
+    tol: f64,
+    algorithm: Algorithm,
+    first_init: usize,
+) -> Option<Run> {
+    let d = data.d;
+    let mut runs: Vec<Option<Lloyd>> = initials
+        .into_iter()
+        .map(|initial| Some(Lloyd::new(initial, d, compact)))
+        .collect();
+    let mut chunks: Vec<Vec<Chunk>> = runs
+        .iter()
+        .flatten()
+        .map(|run| {
+            (0..data.n_chunks())
+                .map(|c| Chunk::new(data, c, run.cents.k))
+                .collect()
+        })
+        .collect();
+    let mut best: Option<Run> = None;
+    while runs.iter().any(Option::is_some) {
+        let steps: Vec<Option<(Step<'_>, Pass)>> = runs
+            .iter()
+            .map(|run| {
+                run.as_ref().map(|run| {
+                    let pass = match run.phase {
+                        Phase::Iterate => Pass::Update,
+                        Phase::Finish => Pass::Finish,
+                    };
+                    (Step::new(&run.cents, &run.moved, algorithm), pass)
+                })
+            })
+            .collect();
+        // Each chunk of the running initialisations with those of the same rows.
+        let mut columns: Vec<Vec<(&mut Chunk, &Step<'_>, Pass)>> =
+            (0..data.n_chunks()).map(|_| Vec::new()).collect();
+        for (run_chunks, step) in chunks.iter_mut().zip(&steps) {
+            if let Some((step, pass)) = step {
+                for (column, chunk) in columns.iter_mut().zip(run_chunks.iter_mut()) {
+                    column.push((chunk, step, *pass));
+                }
+            }
+        }
+        for_each_chunk(&mut columns, |column| {
+            for (chunk, step, pass) in column.iter_mut() {
+                chunk.pass(data, compact, step, *pass);
+            }
+        });
+        drop(columns);
+        drop(steps);
+        for (r, slot) in runs.iter_mut().enumerate() {
+            let Some(run) = slot.as_mut() else {
+                continue;
+            };
+            match run.phase {
+                Phase::Iterate => run.update(data, &mut chunks[r], max_iter, tol),
+                Phase::Finish => {
+                    if let Some(run) = slot.take() {
+                        let init = first_init + r;
+                        let run = run.finish(data, &chunks[r], init);
+                        // Its memory is no longer needed.
+                        chunks[r] = Vec::new();
+                        if best.as_ref().is_none_or(|b| {
+                            run.inertia < b.inertia || (run.inertia == b.inertia && init < b.init)
+                        }) {
+                            best = Some(run);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    best
 }
 
 /// Moves the rows farthest from their centroids into empty segments (scikit-learn's
