@@ -234,17 +234,7 @@ impl Summary {
         period: Period,
         observation_end: Date,
     ) -> Result<Summary> {
-        if base.currencies().len() > 1 {
-            return Err(Error::InvalidInput(format!(
-                "transactions use {} currencies ({}); summarise one currency at a time",
-                base.currencies().len(),
-                base.currencies()
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
+        check_one_currency(base)?;
         let end = period.of_day(day_of_date(observation_end)?);
         let (times, amounts, refunds) = (
             base.tx_time_micros(),
@@ -449,6 +439,39 @@ pub struct CalibrationHoldout {
 }
 
 impl CalibrationHoldout {
+    /// Splits a [`CustomerBase`]'s purchases (refunds left out) at
+    /// `calibration_end`, as [`CalibrationHoldout::from_purchases`] does.
+    ///
+    /// # Errors
+    /// As [`CalibrationHoldout::from_purchases`], and [`Error::InvalidInput`]
+    /// when transactions use more than one currency.
+    pub fn from_base(
+        base: &CustomerBase,
+        period: Period,
+        calibration_end: Date,
+        observation_end: Date,
+    ) -> Result<CalibrationHoldout> {
+        check_one_currency(base)?;
+        let (customers, times, amounts, refunds) = (
+            base.tx_customer(),
+            base.tx_time_micros(),
+            base.tx_amount_units(),
+            base.tx_is_refund(),
+        );
+        let purchases = (0..base.n_transactions())
+            .filter(|&i| !refunds[i])
+            .filter_map(move |i| {
+                // Stored times were valid timestamps when they were ingested.
+                let timestamp = Timestamp::from_microsecond(times[i]).ok()?;
+                Some(Purchase {
+                    customer_id: base.customer_id(customers[i]),
+                    timestamp,
+                    amount: amounts[i] as f64 / AMOUNT_SCALE as f64,
+                })
+            });
+        Self::from_purchases(purchases, period, calibration_end, observation_end)
+    }
+
     /// Splits purchases at `calibration_end` (a purchase belongs to calibration
     /// when its timestamp is at or before the start of that day, as lifetimes
     /// compares datetimes) and summarises both sides.
@@ -536,6 +559,22 @@ impl CalibrationHoldout {
     }
 }
 
+/// Summaries add amounts, which only makes sense in one currency.
+fn check_one_currency(base: &CustomerBase) -> Result<()> {
+    if base.currencies().len() > 1 {
+        return Err(Error::InvalidInput(format!(
+            "transactions use {} currencies ({}); summarise one currency at a time",
+            base.currencies().len(),
+            base.currencies()
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,6 +657,34 @@ mod tests {
     /// where df2 adds a: 2024-01-15 (8), 2024-01-15 (4), 2024-01-20 (6); b: 2024-01-25 (3).
     /// `2024-01-10` itself (midnight) is calibration; later the same day would be holdout.
     /// Result: a frequency_holdout 2, monetary_value_holdout 6.0; b 1, 3.0; c 0, 0.0; duration_holdout 21.
+    #[test]
+    fn calibration_holdout_from_a_base_equals_from_its_purchases() {
+        use crate::synth::{Population, SynthParams};
+        let pop = Population::generate(&SynthParams::with_customers(300), 5).unwrap();
+        let base = &pop.base;
+        let end = pop.observation_end.to_zoned(TimeZone::UTC).date();
+        let cal = end.checked_sub(jiff::Span::new().days(90)).unwrap();
+        let from_base = CalibrationHoldout::from_base(base, Period::Day, cal, end).unwrap();
+        let rows: Vec<(String, Timestamp, f64)> = (0..base.n_transactions())
+            .filter(|&i| !base.tx_is_refund()[i])
+            .map(|i| {
+                (
+                    base.customer_id(base.tx_customer()[i]).to_owned(),
+                    Timestamp::from_microsecond(base.tx_time_micros()[i]).unwrap(),
+                    base.tx_amount_units()[i] as f64 / AMOUNT_SCALE as f64,
+                )
+            })
+            .collect();
+        let purchases = rows.iter().map(|(id, t, a)| Purchase {
+            customer_id: id,
+            timestamp: *t,
+            amount: *a,
+        });
+        let direct = CalibrationHoldout::from_purchases(purchases, Period::Day, cal, end).unwrap();
+        assert_eq!(from_base, direct);
+        assert!(from_base.frequency_holdout.iter().any(|&f| f > 0.0));
+    }
+
     #[test]
     fn calibration_and_holdout_follow_lifetimes() {
         let data = vec![

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
+#[path = "../common/mod.rs"]
 mod common;
 use custinsight::experiment::allocate::{
     Allocation, AllocationParams, SimulationParams, SimulationResult, recommend, simulate_binomial,
