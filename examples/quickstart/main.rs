@@ -14,6 +14,7 @@ use clap::Parser;
 
 #[path = "../common/mod.rs"]
 mod common;
+mod report;
 use custinsight::experiment::allocate::{
     Allocation, AllocationParams, SimulationParams, SimulationResult, recommend, simulate_binomial,
 };
@@ -34,6 +35,7 @@ use custinsight::lifecycle::spend::{ClvParams, GammaGammaParams};
 use custinsight::lifecycle::stage::{Stage, StageInput, StageParams, distribution};
 use custinsight::lifecycle::summary::{Period, Summary};
 use custinsight::records::{Channel, JourneyStage, Purpose};
+use custinsight::report::Report;
 use custinsight::segment::features::{FeatureMatrix, FeatureSpec};
 use custinsight::segment::kmeans::KMeansParams;
 use custinsight::segment::model::{ProfileContext, SegmentationParams};
@@ -67,7 +69,8 @@ struct Args {
     /// Random seed (same seed, same population, on every machine).
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Write the population's CSV files (and truth.json) into this folder.
+    /// Write `report.html` (every step of the loop, with charts), the charts as
+    /// SVG files, and the population's CSV files (and truth.json) into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Print one JSON object on stdout instead of the text summary.
@@ -441,10 +444,36 @@ fn run(args: &Args) -> custinsight::Result<()> {
     let touch_secs = touch_started.elapsed().as_secs_f64();
 
     let memory = base.memory();
-    let files = match &args.out {
+    let mut files = match &args.out {
         Some(dir) => pop.write_csv(dir)?,
         None => Vec::new(),
     };
+    let mut report_path = None;
+    let mut report_seconds = 0.0;
+    if let Some(dir) = &args.out {
+        let report_started = Instant::now();
+        let mut rep =
+            Report::new("custinsight quickstart: the customer loop on a synthetic population");
+        report::population(
+            &mut rep,
+            &pop,
+            args.seed,
+            &persona_counts,
+            &[
+                ("customers.csv", &customers_report),
+                ("transactions.csv", &tx_report),
+                ("touchpoints.csv", &tp_report),
+                ("consents.csv", &consent_report),
+            ],
+        )?;
+        report::identity(&mut rep, &identity);
+        let looks = report::cumulative_looks(&pop, args.seed, 28)?;
+        report::experiment(&mut rep, &experiment, &exp.key, &looks)?;
+        let written = rep.write_to_dir(dir)?;
+        report_path = written.first().cloned();
+        files.extend(written);
+        report_seconds = report_started.elapsed().as_secs_f64();
+    }
 
     if args.json {
         let report = |r: &IngestReport| json!({"rows": r.rows, "accepted": r.accepted, "rejected": r.rejected});
@@ -519,6 +548,8 @@ fn run(args: &Args) -> custinsight::Result<()> {
             },
             "memory_bytes_per_transaction": memory.bytes_per_transaction,
             "generated_seconds": generated_in.as_secs_f64(),
+            "report": report_path.as_ref().map(|p| p.display().to_string()),
+            "report_seconds": report_seconds,
             "files": files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
         println!("{out}");
@@ -771,6 +802,13 @@ fn run(args: &Args) -> custinsight::Result<()> {
     experiment.print(&exp.key);
     println!();
     identity.print();
+    if let Some(path) = &report_path {
+        println!();
+        println!(
+            "Report ({report_seconds:.2} s): {}  (charts as SVG files beside it)",
+            path.display()
+        );
+    }
     if !files.is_empty() {
         println!();
         println!("Files written:");

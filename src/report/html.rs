@@ -156,7 +156,7 @@ main { max-width: 1000px; margin: 0 auto; padding: 24px 28px 48px; background: #
 h1 { font-size: 1.9rem; margin: 0.2em 0 0.3em; }
 h2 { font-size: 1.35rem; margin: 2em 0 0.5em; padding-top: 0.6em; border-top: 2px solid #e3e3e3; }
 p { max-width: 46em; margin: 0.5em 0; }
-nav ol { columns: 2; padding-left: 1.4em; margin: 0.5em 0 1em; }
+nav ul { columns: 2; list-style: none; padding-left: 0; margin: 0.5em 0 1em; }
 nav a { color: #0060a0; }
 figure { margin: 1.2em 0; }
 figure svg { max-width: 100%; height: auto; display: block; border: 1px solid #ececec; border-radius: 4px; }
@@ -262,7 +262,7 @@ impl Report {
             paragraphs(&mut out, text);
         }
         if self.sections.len() > 1 {
-            out.push_str("<nav><ol>\n");
+            out.push_str("<nav><ul>\n");
             for (i, s) in self.sections.iter().enumerate() {
                 let _ = writeln!(
                     out,
@@ -271,7 +271,7 @@ impl Report {
                     escape(&s.heading)
                 );
             }
-            out.push_str("</ol></nav>\n");
+            out.push_str("</ul></nav>\n");
         }
         for (i, s) in self.sections.iter().enumerate() {
             let _ = writeln!(
