@@ -467,6 +467,25 @@ fn run(args: &Args) -> custinsight::Result<()> {
             ],
         )?;
         report::identity(&mut rep, &identity);
+        report::touchpoints(
+            &mut rep,
+            &matrix,
+            &paths,
+            &funnel,
+            &heuristic,
+            &chain,
+            &fair,
+            (j_converted, j_not, j_open),
+        )?;
+        report::lifecycle(&mut rep, &pop, &bgnbd, &stages, values, horizon)?;
+        report::segments(
+            &mut rep,
+            &segmentation,
+            &features,
+            &features.select(&clustered_names)?,
+            agreement,
+            args.seed,
+        )?;
         let looks = report::cumulative_looks(&pop, args.seed, 28)?;
         report::experiment(&mut rep, &experiment, &exp.key, &looks)?;
         let written = rep.write_to_dir(dir)?;

@@ -4,9 +4,31 @@
 use custinsight::experiment::evaluate::{EvalParams, evaluate};
 use custinsight::experiment::stats::{ExperimentStats, Metric, MetricKind};
 use custinsight::ingest::IngestReport;
+use custinsight::lifecycle::btyd::{BgNbdModel, BgNbdParams};
+use custinsight::lifecycle::stage::Stage;
+use custinsight::lifecycle::summary::{CalibrationHoldout, Period};
 use custinsight::report::charts::{BarChart, Series, ValueFormat, bar_chart};
+use custinsight::report::experiment::{
+    chance_to_win, effect_forest, sequential_effect, sequential_p_value,
+};
+use custinsight::report::lifecycle::{
+    HOLDOUT_MAX_FREQUENCY, clv_distribution, holdout_purchases, p_alive_matrix, stage_distribution,
+};
+use custinsight::report::segment::{
+    ProjectionParams, profile_heat_map, projection, size_value_share,
+};
+use custinsight::report::touchpoints::{
+    JourneySankeyParams, attribution_comparison, attribution_models, conversion_heat_map,
+    engagement_funnel, journey_sankey,
+};
 use custinsight::report::{Report, Table};
+use custinsight::segment::features::FeatureMatrix;
+use custinsight::segment::model::Segmentation;
 use custinsight::synth::Population;
+use custinsight::touchpoints::attribution::{Heuristics, MarkovAttribution, ShapleyAttribution};
+use custinsight::touchpoints::effectiveness::GroupMatrix;
+use custinsight::touchpoints::engagement::LadderFunnel;
+use custinsight::touchpoints::paths::PathTable;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
@@ -231,6 +253,160 @@ pub fn experiment(
         signed_pct(o.rel_ci[1]),
         looks.len()
     ));
+    let alpha = EvalParams::default().alpha;
+    section.chart_with_caption(
+        effect_forest(&step.conversion, alpha)?,
+        "Each row is one persona's relative lift in conversion with its 95% interval; the \
+         diamond is the whole population. Rows whose interval misses the zero line are \
+         significant before correcting for looking at four personas (the table's Holm p-values \
+         correct for it).",
+    );
+    section.chart_with_caption(
+        chance_to_win(&step.conversion, 0.95)?,
+        "The Bayesian probability that the treatment converts better than the control; past the \
+         dashed line, ship it in that segment.",
+    );
+    section.chart_with_caption(
+        sequential_effect(looks, None, "day of the experiment")?,
+        "The estimate and its always-valid interval at each daily look: unlike a fixed-horizon \
+         interval, it may be checked every day without inflating false positives.",
+    );
+    section.chart(sequential_p_value(
+        looks,
+        None,
+        alpha,
+        "day of the experiment",
+    )?);
     section.table(experiment_table(step));
+    Ok(())
+}
+
+/// The touchpoints section: journeys, what converts where, engagement and attribution.
+#[allow(clippy::too_many_arguments)]
+pub fn touchpoints(
+    report: &mut Report,
+    matrix: &GroupMatrix,
+    paths: &PathTable,
+    ladder: &LadderFunnel,
+    heuristic: &Heuristics,
+    chain: &MarkovAttribution,
+    fair: &ShapleyAttribution,
+    outcomes: (usize, usize, usize),
+) -> custinsight::Result<()> {
+    let (converted, not_converted, open) = outcomes;
+    let section = report.section("3. Where and how we meet customers: touchpoints and journeys");
+    section.text(format!(
+        "Touchpoints were grouped into journeys (a journey ends in an order, or after three days \
+         without one): {converted} converted, {not_converted} did not, {open} were still open at \
+         the end of observation."
+    ));
+    section.chart_with_caption(
+        journey_sankey(paths, &JourneySankeyParams::default())?,
+        "How journeys move from channel to channel, step by step, and how they end. Ribbon \
+         widths are journey counts; hover over a ribbon for its count.",
+    );
+    section.chart_with_caption(
+        conversion_heat_map(matrix)?,
+        "The share of journeys through each channel that convert, per segment. ▲/▼ mark rates \
+         significantly above/below the channel's rate in the other segments: where a touchpoint \
+         works for whom.",
+    );
+    section.chart(engagement_funnel(ladder)?);
+    // The four most distinct models keep the chart readable.
+    let models: Vec<_> = attribution_models(Some(heuristic), None, Some(chain), Some(fair))
+        .into_iter()
+        .filter(|(name, _)| name != "position-based" && name != "linear")
+        .collect();
+    section.chart_with_caption(
+        attribution_comparison(paths.channels(), &models)?,
+        "Which channels deserve the conversions? Last and first touch give all credit to one \
+         end of the journey; Markov credits each channel with the conversions lost without it, \
+         Shapley with its average marginal contribution.",
+    );
+    Ok(())
+}
+
+/// The lifecycle section: stages, P(alive), the model against a holdout, CLV.
+#[allow(clippy::too_many_arguments)]
+pub fn lifecycle(
+    report: &mut Report,
+    pop: &Population,
+    bgnbd: &BgNbdModel,
+    stages: &[Stage],
+    clv: &[f64],
+    horizon_days: f64,
+) -> custinsight::Result<()> {
+    let section =
+        report.section("4. Where each customer is in their lifecycle, and what they are worth");
+    section.text(
+        "BG/NBD and Gamma–Gamma were fitted to daily purchase histories. Each customer gets a \
+         probability of still being active, expected purchases, a lifetime value and a \
+         lifecycle stage with a play.",
+    );
+    section.chart(stage_distribution(stages)?);
+    section.chart_with_caption(
+        p_alive_matrix(bgnbd, 365.0, 20, Period::Day)?,
+        "For a customer first seen a year ago: the more purchases, the more a long silence \
+         since the last one means they have gone (top left), while a recent last purchase keeps \
+         P(alive) high (right).",
+    );
+    // The model's out-of-sample check: fit on all but the last 90 days, predict them.
+    let end = pop.observation_end.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let calibration_end = end
+        .checked_sub(jiff::Span::new().days(90))
+        .map_err(|e| custinsight::Error::InvalidInput(e.to_string()))?;
+    let split = CalibrationHoldout::from_base(&pop.base, Period::Day, calibration_end, end)?;
+    let calibrated = BgNbdParams::default().fit(&split.calibration.triples())?;
+    section.chart_with_caption(
+        holdout_purchases(&calibrated, &split, HOLDOUT_MAX_FREQUENCY)?,
+        "BG/NBD fitted on the purchases up to 90 days before the end, then asked how many each \
+         customer would buy in those 90 days: the closer the lines, the better the model.",
+    );
+    section.chart(clv_distribution(
+        clv,
+        "€",
+        &format!("{horizon_days:.0} days"),
+    )?);
+    Ok(())
+}
+
+/// The segment section: profiles, the projection, size against value.
+pub fn segments(
+    report: &mut Report,
+    segmentation: &Segmentation,
+    features: &FeatureMatrix,
+    clustered: &FeatureMatrix,
+    agreement: f64,
+    seed: u64,
+) -> custinsight::Result<()> {
+    let section = report.section("5. Which groups customers form: segments");
+    section.text(format!(
+        "k-means on the customers' channel shares found {} segments, each named from its \
+         profile. Agreement with the true personas: adjusted Rand index {agreement:.3} (1 is \
+         perfect).",
+        segmentation.profiles.len()
+    ));
+    // The features clustered on, then how the segments differ in value.
+    let mut shown: Vec<String> = clustered.names().to_vec();
+    for name in ["recency", "frequency", "monetary", "clv", "p_alive"] {
+        if features.column_index(name).is_some() {
+            shown.push(name.to_owned());
+        }
+    }
+    section.chart_with_caption(
+        profile_heat_map(&segmentation.profiles, features.names(), Some(&shown))?,
+        "Each cell is the segment's mean of a feature in standard deviations from the \
+         population mean: red above, blue below. The channel shares are what the segments were \
+         clustered on; the last rows show how they differ in value.",
+    );
+    section.chart(projection(
+        segmentation,
+        clustered,
+        &ProjectionParams {
+            seed,
+            ..ProjectionParams::default()
+        },
+    )?);
+    section.chart(size_value_share(&segmentation.profiles)?);
     Ok(())
 }

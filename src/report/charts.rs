@@ -439,7 +439,7 @@ pub fn heat_map(spec: &HeatMap) -> Result<Chart> {
     let avail = WIDTH - left - legend_w - 16.0;
     let cell_w = (avail / n_cols).clamp(24.0, 110.0);
     // Column labels: horizontal when they fit in a cell, otherwise at 40°.
-    let col_text_w = label_room(&spec.columns, SMALL_SIZE, 160.0);
+    let col_text_w = label_room(&spec.columns, SMALL_SIZE, 230.0);
     let rotate = col_text_w > cell_w - 6.0;
     let col_h = if rotate {
         col_text_w * 0.64 + 16.0
@@ -454,8 +454,20 @@ pub fn heat_map(spec: &HeatMap) -> Result<Chart> {
     let top = header + col_title_h + col_h + 6.0;
     let cell_h = 26.0;
     let grid_h = cell_h * spec.rows.len() as f64;
-    let width = (left + cell_w * n_cols + legend_w + 16.0).max(WIDTH.min(480.0));
-    let height = (top + grid_h + 24.0).max(header + 200.0);
+    // A rotated header runs up and to the right of its column by cos 40° of its length.
+    let header_overhang = if rotate {
+        left + cell_w * (n_cols - 0.5) + col_text_w * 0.77 + 12.0
+    } else {
+        0.0
+    };
+    let width = (left + cell_w * n_cols + legend_w + 16.0)
+        .max(header_overhang)
+        .max(WIDTH.min(480.0));
+    // The colour bar is at least tall enough for its rotated label.
+    let bar_h = grid_h
+        .clamp(80.0, 240.0)
+        .max(text_width(&spec.legend_label, SMALL_SIZE) + 8.0);
+    let height = (top + grid_h.max(bar_h) + 24.0).max(header + 200.0);
     let mut c = Canvas::new(width, height, &spec.title, spec.subtitle.as_deref());
     if !spec.column_label.is_empty() {
         c.text(
@@ -480,7 +492,7 @@ pub fn heat_map(spec: &HeatMap) -> Result<Chart> {
             c.text_rotated(
                 cx,
                 top - 6.0,
-                &fit_text(col, SMALL_SIZE, 160.0),
+                &fit_text(col, SMALL_SIZE, 230.0),
                 Font::new(SMALL_SIZE),
                 -40.0,
             );
@@ -543,7 +555,6 @@ pub fn heat_map(spec: &HeatMap) -> Result<Chart> {
     }
     // Colour bar.
     let bar_x = left + cell_w * n_cols + 18.0;
-    let bar_h = grid_h.clamp(80.0, 240.0);
     let steps = 24;
     for s in 0..steps {
         let t0 = s as f64 / steps as f64;

@@ -10,6 +10,16 @@
 //!   values written on them, histograms, heat maps (sequential viridis or a
 //!   diverging blue–white–red scale, both colour-blind safe), line charts with
 //!   interval bands, and scatter plots.
+//! - [`lifecycle`]: customers per lifecycle stage, P(alive) over frequency ×
+//!   recency, holdout purchases against the model, and the CLV distribution.
+//! - [`segment`]: segment profiles as a z-score heat map, segments in the
+//!   plane of the first two principal components, and size against value share.
+//! - [`touchpoints`]: conversion rate by touchpoint and segment with
+//!   significance marks, the journey Sankey of channel steps into conversion,
+//!   the engagement-ladder funnel, and the attribution models side by side.
+//! - [`experiment`]: the forest plot of relative effects per segment, the
+//!   Bayesian chance to win against a threshold, and the effect with its
+//!   always-valid interval (and p-value) over the looks.
 //! - [`Report`]: sections of text, [`Table`]s and [`Chart`]s in one HTML file
 //!   with inline SVG and CSS; no script, font, image or style sheet is fetched.
 //!
@@ -25,8 +35,12 @@
 //! deterministic.
 
 pub mod charts;
+pub mod experiment;
 mod html;
+pub mod lifecycle;
+pub mod segment;
 pub mod svg;
+pub mod touchpoints;
 
 pub use html::{Report, Section, Table};
 pub use svg::{Chart, ColourScale};

@@ -99,19 +99,22 @@ pub fn escape(s: &str) -> String {
 }
 
 /// Approximate rendered width of `s` at `size` px in a proportional sans-serif
-/// face: per-character widths averaged from Helvetica/Arial metrics, wide
-/// (CJK) characters counted as one em.
+/// face: per-character widths from DejaVu Sans, the widest common default
+/// (Arial and Helvetica are narrower, so labels laid out by this estimate do
+/// not collide in any of them); wide (CJK) characters count as one em.
 pub fn text_width(s: &str, size: f64) -> f64 {
     let ems: f64 = s
         .chars()
         .map(|c| match c {
-            'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | ' ' => 0.28,
-            'f' | 't' | 'r' | 'I' | '(' | ')' | '[' | ']' | '-' => 0.36,
-            'm' | 'w' | 'M' | 'W' | '%' | '@' => 0.85,
-            c if c.is_ascii_uppercase() => 0.67,
-            c if c.is_ascii() => 0.55,
+            'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' => 0.3,
+            ' ' => 0.32,
+            'f' | 't' | 'r' | 'I' | '(' | ')' | '[' | ']' | '-' => 0.41,
+            'm' | 'w' | 'M' | 'W' | '%' | '@' => 0.95,
+            c if c.is_ascii_uppercase() => 0.72,
+            c if c.is_ascii_digit() => 0.64,
+            c if c.is_ascii() => 0.62,
             c if (c as u32) >= 0x1100 => 1.0,
-            _ => 0.6,
+            _ => 0.64,
         })
         .sum();
     ems * size
