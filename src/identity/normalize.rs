@@ -181,7 +181,13 @@ pub fn normalize_name(raw: &str) -> Result<NormalizedName> {
     let nfkc: String = raw.nfkc().collect();
     let trimmed = nfkc.trim();
     if trimmed.chars().any(is_cjk) && !trimmed.contains(',') {
-        let whole: String = trimmed.chars().filter(|c| !c.is_whitespace()).collect();
+        // Folded like any text, so Latin letters in a CJK name lose their
+        // case ("YAMADA 太郎" = "yamada 太郎"); CJK characters have no case
+        // and keep their voicing marks (`key` would strip が to か).
+        let whole: String = fold(trimmed)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         if !whole.is_empty() {
             return Ok(NormalizedName {
                 given: String::new(),
@@ -233,6 +239,26 @@ pub fn normalize_name(raw: &str) -> Result<NormalizedName> {
         full_key,
         order,
     })
+}
+
+/// The matching key of a person's name in one column: the
+/// [`NormalizedName::full_key`] of [`normalize_name`], so "Müller, Hans",
+/// "Hans Müller" and "Dr. Hans MULLER" share the key `hans muller`, and a
+/// CJK name is kept whole with its Latin letters folded. A value that is no
+/// name by [`normalize_name`] (only a title, say) keeps its plain [`key`].
+pub fn name_key(raw: &str) -> String {
+    if raw.is_ascii() && !raw.contains(',') {
+        // The common case, without NFKC and allocations per word: in
+        // "Given Family" order the key is the folded words without titles.
+        let folded = fold_ascii(raw);
+        if !folded.split(' ').any(|w| TITLES.contains(&w)) {
+            return folded;
+        }
+    }
+    match normalize_name(raw) {
+        Ok(name) => name.full_key,
+        Err(_) => key(raw),
+    }
 }
 
 /// Lower-case particles that belong to the family name.
@@ -763,6 +789,18 @@ mod tests {
         let cjk = normalize_name("山田 太郎").unwrap();
         assert_eq!(cjk.order, NameOrder::Whole);
         assert_eq!(cjk.family, "山田太郎");
+        // Latin letters in a CJK name are case-folded (and full-width ones
+        // narrowed); kana keep their voicing marks.
+        let upper = normalize_name("YAMADA 太郎").unwrap();
+        let lower = normalize_name("yamada 太郎").unwrap();
+        assert_eq!(upper.order, NameOrder::Whole);
+        assert_eq!(upper.full_key, "yamada太郎");
+        assert_eq!(upper, lower);
+        assert_eq!(normalize_name("ＹＡＭＡＤＡ 太郎").unwrap(), lower);
+        assert_ne!(
+            normalize_name("がっこう").unwrap().full_key,
+            normalize_name("かっこう").unwrap().full_key
+        );
         let full_width = normalize_name("ｊｏｈｎ ｓｍｉｔｈ").unwrap();
         assert_eq!(full_width.full_key, "john smith");
         let swapped = normalize_name("Müller Hans").unwrap();
@@ -776,6 +814,27 @@ mod tests {
         );
         assert!(normalize_name("  , Mr. ").is_err());
         assert!(normalize_name("").is_err());
+    }
+
+    #[test]
+    fn name_keys_agree_across_orders_titles_and_case() {
+        let hans = name_key("Hans Müller");
+        assert_eq!(hans, "hans muller");
+        for raw in [
+            "Müller, Hans",
+            "MÜLLER, Hans",
+            "Dr. Hans Mueller",
+            "Herr Hans Müller",
+        ] {
+            let k = name_key(raw);
+            assert!(k == hans || k == "hans mueller", "{raw}: {k}");
+        }
+        assert_eq!(name_key("Müller, Hans"), hans);
+        assert_eq!(name_key("van der Berg, Jan"), name_key("Jan van der Berg"));
+        assert_eq!(name_key("YAMADA 太郎"), name_key("yamada 太郎"));
+        // Not a name: the plain key, so nothing becomes missing.
+        assert_eq!(name_key("Dr."), "dr");
+        assert_eq!(name_key("Smith"), "smith");
     }
 
     #[test]
@@ -911,6 +970,12 @@ mod tests {
         fn ascii_fast_path_equals_the_unicode_path(raw in "[ -~]{0,40}") {
             proptest::prop_assert_eq!(fold_ascii(&raw), fold_unicode(&raw));
             proptest::prop_assert_eq!(fold_ascii(&raw), key_unicode(&raw));
+        }
+
+        #[test]
+        fn name_key_fast_path_equals_normalize_name(raw in "(?:(?:Dr|Mr|Ms|[A-Za-z]{1,6})[ .,'-]{0,2}){0,5}") {
+            let slow = normalize_name(&raw).map(|n| n.full_key).unwrap_or_else(|_| key(&raw));
+            proptest::prop_assert_eq!(name_key(&raw), slow);
         }
 
         #[test]

@@ -18,7 +18,8 @@ use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::normalize::{
-    DayMonthOrder, fold, key, normalize_date, normalize_email, normalize_phone, normalize_postcode,
+    DayMonthOrder, fold, name_key, normalize_date, normalize_email, normalize_phone,
+    normalize_postcode,
 };
 use super::table::RecordTable;
 use crate::error::{Error, Result};
@@ -29,7 +30,10 @@ use crate::error::{Error, Result};
 pub enum FieldKind {
     /// Free text: NFKC, case and punctuation folded ([`fold`]).
     Text,
-    /// A name or word-like value: [`key`], i.e. folded without diacritics.
+    /// A name or word-like value: [`name_key`], i.e. folded without
+    /// diacritics, titles dropped and "Family, Given" put in "Given Family"
+    /// order, so one person's name matches however it was written (CJK
+    /// names kept whole).
     Name,
     /// An identifier: letters and digits only, upper case (`ab-12 3` → `AB123`).
     Identifier,
@@ -137,7 +141,13 @@ impl PreparedColumn {
             None => MISSING,
             Some(v) => match self.index.get(v.as_str()) {
                 Some(&c) => {
-                    self.counts[c as usize] += 1;
+                    let count = self.counts.get_mut(c as usize).ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "prepared column `{}`: no count for value code {c}",
+                            self.name
+                        ))
+                    })?;
+                    *count += 1;
                     c
                 }
                 None => {
@@ -197,6 +207,36 @@ impl PreparedColumn {
         self.codes.iter().filter(|c| **c != MISSING).count()
     }
 
+    /// Checks the column against `records`: one code per record, one count
+    /// per value, every code a value's or [`MISSING`]. A column built here
+    /// always passes; a deserialised one may not.
+    fn check(&self, records: usize) -> Result<()> {
+        let bad = |what: String| {
+            Err(Error::InvalidInput(format!(
+                "prepared column `{}`: {what}",
+                self.name
+            )))
+        };
+        if self.counts.len() != self.values.len() {
+            return bad(format!(
+                "{} counts for {} values",
+                self.counts.len(),
+                self.values.len()
+            ));
+        }
+        if self.codes.len() != records {
+            return bad(format!("{} codes for {records} records", self.codes.len()));
+        }
+        if let Some(c) = self
+            .codes
+            .iter()
+            .find(|c| **c != MISSING && **c as usize >= self.values.len())
+        {
+            return bad(format!("code {c} for {} values", self.values.len()));
+        }
+        Ok(())
+    }
+
     /// The value's share among records with a value (its term frequency).
     pub fn frequency(&self, code: u32) -> f64 {
         let present: u64 = self.counts.iter().map(|c| u64::from(*c)).sum();
@@ -232,7 +272,7 @@ fn prepare_value(
 ) -> Option<String> {
     let v = match kind {
         FieldKind::Text => fold(raw),
-        FieldKind::Name => key(raw),
+        FieldKind::Name => name_key(raw),
         FieldKind::Identifier => fold(raw)
             .chars()
             .filter(|c| c.is_alphanumeric())
@@ -335,8 +375,10 @@ impl Prepared {
     ///
     /// # Errors
     /// As [`Prepared::new`]; [`Error::InvalidParameter`] for a side beyond
-    /// the next new one.
+    /// the next new one; [`Error::InvalidInput`] for prepared records that
+    /// are inconsistent ([`Prepared::check`], e.g. deserialised after an edit).
     pub fn extend(&mut self, table: &RecordTable, side: usize) -> Result<std::ops::Range<usize>> {
+        self.check()?;
         if side > self.table_sizes.len() || side > usize::from(u8::MAX) {
             return Err(Error::param(
                 "side",
@@ -406,6 +448,30 @@ impl Prepared {
         self.sides
             .extend(std::iter::repeat_n(side as u8, table.len()));
         Ok(start..self.sides.len())
+    }
+
+    /// Checks that the prepared records are consistent: every column has
+    /// one code per record and one count per value, every code names a
+    /// value (or is [`MISSING`]), and the sides agree with the table sizes.
+    /// Records prepared here always pass; deserialised ones are checked
+    /// before they are extended.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the column and what is inconsistent.
+    pub fn check(&self) -> Result<()> {
+        let n = self.sides.len();
+        if self.table_sizes.iter().sum::<usize>() != n
+            || self
+                .sides
+                .iter()
+                .any(|s| usize::from(*s) >= self.table_sizes.len())
+        {
+            return Err(Error::InvalidInput(format!(
+                "prepared records: {n} sides for table sizes {:?}",
+                self.table_sizes
+            )));
+        }
+        self.columns.iter().try_for_each(|c| c.check(n))
     }
 
     /// Number of records.
@@ -579,5 +645,37 @@ mod tests {
         let name = back.column("name").unwrap();
         assert_eq!(name.values().len(), 1);
         assert_eq!(name.counts(), &[6]);
+    }
+
+    /// Deserialised records edited out of shape: extending them is an
+    /// error naming the column, never a panic, and changes nothing.
+    #[test]
+    fn inconsistent_deserialised_columns_are_errors() {
+        let t = table();
+        let p = Prepared::new(&[&t], &preps()).unwrap();
+        p.check().unwrap();
+        let mut json: serde_json::Value = serde_json::to_value(&p).unwrap();
+        let edits: [(&str, fn(&mut serde_json::Value)); 4] = [
+            ("counts", |c| c["counts"] = serde_json::json!([])),
+            ("codes", |c| c["codes"] = serde_json::json!([0, 0])),
+            ("code 7", |c| c["codes"] = serde_json::json!([0, 7, 0])),
+            ("values", |c| c["values"] = serde_json::json!([])),
+        ];
+        for (what, edit) in edits {
+            let mut broken = json.clone();
+            edit(&mut broken["columns"][0]);
+            let mut back: Prepared = serde_json::from_value(broken).unwrap();
+            let before = back.clone();
+            match back.extend(&t, 0) {
+                Err(Error::InvalidInput(msg)) => {
+                    assert!(msg.contains("`name`"), "{what}: {msg}")
+                }
+                other => panic!("{what}: {other:?}"),
+            }
+            assert_eq!(back, before, "{what}: unchanged");
+        }
+        json["table_sizes"] = serde_json::json!([2]);
+        let mut back: Prepared = serde_json::from_value(json).unwrap();
+        assert!(matches!(back.extend(&t, 0), Err(Error::InvalidInput(_))));
     }
 }
