@@ -17,6 +17,9 @@
 //!   the value counts before any pair is formed; rules within a pair budget
 //!   are taken, single columns first, a two-column key only where neither
 //!   of its columns is already a rule of its own (it would add nothing);
+//!   when no rule fits the budget, the cheapest one is taken alone (the
+//!   block-size guard still skips giant blocks) and marked so in
+//!   [`AutoSettings::blocking_candidates`];
 //! - **estimation** by EM, as in the settings' defaults.
 //!
 //! The settings are returned with the profile so they can be read, saved as
@@ -103,7 +106,8 @@ pub struct TypeShares {
     pub alphabetic: f64,
 }
 
-/// Values profiled per column at most (a seeded, evenly spaced sample beyond).
+/// Values profiled per column at most: beyond it, every k-th present value
+/// (an evenly spaced, deterministic sample, no random numbers involved).
 const PROFILE_SAMPLE: usize = 4_000;
 
 fn hint(name: &str, words: &[&str]) -> bool {
@@ -331,7 +335,8 @@ pub struct AutoSettings {
     /// Each column's profile.
     pub profiles: Vec<ColumnProfile>,
     /// Blocking rules considered, with their exact pair counts and whether
-    /// they were taken.
+    /// they were taken (when none fits the budget, the cheapest is taken
+    /// alone).
     pub blocking_candidates: Vec<(String, f64, bool)>,
 }
 
@@ -359,7 +364,8 @@ pub fn resolve_auto(
 ) -> Result<(AutoSettings, Resolver, Resolution)> {
     let (mut auto, prepared) = choose(tables)?;
     auto.settings.threshold = threshold;
-    let (resolver, resolution) = Resolver::fit_prepared(prepared, &auto.settings)?;
+    let ids = super::resolve::record_ids(tables);
+    let (resolver, resolution) = Resolver::fit_prepared(prepared, ids, &auto.settings)?;
     Ok((auto, resolver, resolution))
 }
 
@@ -525,6 +531,8 @@ fn choose(tables: &[&RecordTable]) -> Result<(AutoSettings, Prepared)> {
     let mut considered = Vec::new();
     let mut total = 0.0;
     let mut single_columns: Vec<String> = Vec::new();
+    // The cheapest rule that finds any pair, with its index in `considered`.
+    let mut cheapest: Option<(f64, usize, BlockingRule)> = None;
     for (group, rules) in [(0, &mut singles), (1, &mut phonetic), (2, &mut pairs_rules)] {
         let mut costed: Vec<(f64, BlockingRule)> = Vec::new();
         for rule in rules.drain(..) {
@@ -540,6 +548,9 @@ fn choose(tables: &[&RecordTable]) -> Result<(AutoSettings, Prepared)> {
                 && total + pairs <= total_budget
                 && chosen.len() < max_rules
                 && pairs > 0.0;
+            if pairs > 0.0 && cheapest.as_ref().is_none_or(|c| pairs < c.0) {
+                cheapest = Some((pairs, considered.len(), rule.clone()));
+            }
             considered.push((rule.name.clone(), pairs, take));
             if take {
                 total += pairs;
@@ -551,20 +562,18 @@ fn choose(tables: &[&RecordTable]) -> Result<(AutoSettings, Prepared)> {
         }
     }
     if chosen.is_empty() {
-        // Nothing within budget: the cheapest candidate, so there are pairs at all.
-        if let Some((name, _, _)) = considered
-            .iter()
-            .filter(|c| c.1 > 0.0)
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .cloned()
-        {
-            return Err(Error::InvalidInput(format!(
-                "no blocking key keeps the candidate pairs within budget (cheapest: {name}); give settings instead"
-            )));
+        // Nothing within budget: the cheapest candidate alone, so there are
+        // pairs at all (what a user expects rather than a refusal); blocks
+        // above `max_block_size` are still skipped and counted.
+        let Some((_, at, rule)) = cheapest else {
+            return Err(Error::InvalidInput(
+                "no two records share any key value; nothing to match".into(),
+            ));
+        };
+        if let Some(c) = considered.get_mut(at) {
+            c.2 = true;
         }
-        return Err(Error::InvalidInput(
-            "no two records share any key value; nothing to match".into(),
-        ));
+        chosen.push(rule);
     }
     let settings = Settings {
         link_type,

@@ -79,19 +79,39 @@ impl Gammas {
         self.levels.is_empty()
     }
 
-    /// Pair `i`'s levels.
-    pub fn row(&self, i: usize) -> &[i8] {
-        &self.levels[i * self.n_comparisons..(i + 1) * self.n_comparisons]
+    /// Number of comparisons per pair.
+    pub fn n_comparisons(&self) -> usize {
+        self.n_comparisons
+    }
+
+    /// Pair `i`'s levels, or `None` when there is no pair `i`.
+    pub fn row(&self, i: usize) -> Option<&[i8]> {
+        let start = i.checked_mul(self.n_comparisons)?;
+        let end = start.checked_add(self.n_comparisons)?;
+        if i >= self.len() {
+            // With zero comparisons every "row" is empty; there are still no pairs.
+            return None;
+        }
+        self.levels.get(start..end)
+    }
+
+    /// Every pair's levels, in order.
+    pub fn rows(&self) -> impl Iterator<Item = &[i8]> {
+        // `max(1)`: chunks of zero are not allowed, and with zero comparisons
+        // `len()` is 0, so `take` yields nothing anyway. `take` also drops a
+        // partial trailing row of a deserialised value.
+        self.levels
+            .chunks_exact(self.n_comparisons.max(1))
+            .take(self.len())
     }
 
     /// Distinct rows with their counts, in order of first appearance.
     fn patterns(&self) -> Vec<(Vec<i8>, f64)> {
         let mut index: hashbrown::HashMap<&[i8], usize> = hashbrown::HashMap::new();
         let mut out: Vec<(Vec<i8>, f64)> = Vec::new();
-        for i in 0..self.len() {
-            let row = self.row(i);
-            match index.get(row) {
-                Some(&p) => out[p].1 += 1.0,
+        for row in self.rows() {
+            match index.get(row).and_then(|&p| out.get_mut(p)) {
+                Some(pattern) => pattern.1 += 1.0,
                 None => {
                     index.insert(row, out.len());
                     out.push((row.to_vec(), 1.0));
@@ -244,7 +264,73 @@ impl FsModel {
         })
     }
 
+    /// Checks that the model is consistent: one name, one `m` and one `u`
+    /// list and one `fixed_m` flag per comparison, `m` and `u` of equal
+    /// length (at least two levels) per comparison, every probability in
+    /// (0, 1] and λ in (0, 1). A model deserialised from JSON (e.g. a
+    /// settings file's `model`) is only as good as its author, so every fit
+    /// and score checks it before indexing into it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first inconsistency.
+    pub fn check(&self) -> Result<()> {
+        self.check_shape()?;
+        for (k, (m, u)) in self.m.iter().zip(&self.u).enumerate() {
+            let name = self.names.get(k).map_or("?", String::as_str);
+            if let Some(p) = m.iter().chain(u).find(|p| !(**p > 0.0 && **p <= 1.0)) {
+                return Err(Error::param(
+                    "model",
+                    format!("comparison `{name}`: probability {p}"),
+                    "every m and u lies in (0, 1]",
+                ));
+            }
+        }
+        if !(self.lambda > 0.0 && self.lambda < 1.0) {
+            return Err(Error::param(
+                "model.lambda",
+                self.lambda,
+                "must lie in (0, 1)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The length checks of [`FsModel::check`], without the values: what
+    /// indexing needs not to panic.
+    fn check_shape(&self) -> Result<()> {
+        let k = self.m.len();
+        for (what, len) in [
+            ("names", self.names.len()),
+            ("u", self.u.len()),
+            ("fixed_m", self.fixed_m.len()),
+        ] {
+            if len != k {
+                return Err(Error::param(
+                    "model",
+                    format!("{len} {what} for {k} comparisons (m)"),
+                    "one name, one m, one u and one fixed_m flag per comparison",
+                ));
+            }
+        }
+        for (k, (m, u)) in self.m.iter().zip(&self.u).enumerate() {
+            if m.len() != u.len() || m.len() < 2 || m.len() > i8::MAX as usize {
+                return Err(Error::param(
+                    "model",
+                    format!(
+                        "comparison `{}`: {} m and {} u levels",
+                        self.names.get(k).map_or("?", String::as_str),
+                        m.len(),
+                        u.len()
+                    ),
+                    "as many m as u levels, 2 to 127",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn check_row(&self, row: &[i8]) -> Result<()> {
+        self.check_shape()?;
         if row.len() != self.m.len() {
             return Err(Error::InvalidInput(format!(
                 "{} levels for {} comparisons",
@@ -252,12 +338,12 @@ impl FsModel {
                 self.m.len()
             )));
         }
-        for (k, &l) in row.iter().enumerate() {
-            if l < -1 || l as i64 >= self.m[k].len() as i64 {
+        // With the shape checked, m[k] and u[k] exist and have the same length.
+        for ((&l, m), name) in row.iter().zip(&self.m).zip(&self.names) {
+            if l < -1 || l as i64 >= m.len() as i64 {
                 return Err(Error::InvalidInput(format!(
-                    "level {l} of comparison {} outside -1..{}",
-                    self.names[k],
-                    self.m[k].len()
+                    "level {l} of comparison {name} outside -1..{}",
+                    m.len()
                 )));
             }
         }
@@ -269,11 +355,12 @@ impl FsModel {
     /// floor so that no level is impossible.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for rows that do not fit the model.
+    /// [`Error::InvalidInput`] for rows that do not fit the model;
+    /// [`Error::InvalidParameter`] for an inconsistent model ([`FsModel::check`]).
     pub fn estimate_u(&mut self, random_pairs: &Gammas) -> Result<()> {
+        self.check()?;
         let mut counts: Vec<Vec<f64>> = self.u.iter().map(|u| vec![0.0; u.len()]).collect();
-        for i in 0..random_pairs.len() {
-            let row = random_pairs.row(i);
+        for row in random_pairs.rows() {
             self.check_row(row)?;
             for (k, &l) in row.iter().enumerate() {
                 if l >= 0 {
@@ -290,15 +377,66 @@ impl FsModel {
         Ok(())
     }
 
+    /// `m` from pairs known to be matches (e.g. labelled by a reviewer):
+    /// each level's share among the matches' non-null levels, plus the
+    /// Dirichlet pseudo-counts of `prior` where given, with a floor so that
+    /// no level is impossible. Comparisons with fixed `m`, and those where
+    /// no match has a value (and no prior), keep their `m`. Returns, per
+    /// comparison, whether its `m` was estimated.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for rows that do not fit the model;
+    /// [`Error::InvalidParameter`] for an inconsistent model
+    /// ([`FsModel::check`]) or a prior of the wrong shape or negative.
+    pub fn estimate_m(
+        &mut self,
+        matches: &Gammas,
+        prior: Option<&[Vec<f64>]>,
+    ) -> Result<Vec<bool>> {
+        self.check()?;
+        if let Some(prior) = prior {
+            self.check_prior(prior)?;
+        }
+        let mut counts: Vec<Vec<f64>> = match prior {
+            Some(p) => p.to_vec(),
+            None => self.m.iter().map(|m| vec![0.0; m.len()]).collect(),
+        };
+        for row in matches.rows() {
+            self.check_row(row)?;
+            for (c, &l) in counts.iter_mut().zip(row) {
+                if let Some(x) = usize::try_from(l).ok().and_then(|l| c.get_mut(l)) {
+                    *x += 1.0;
+                }
+            }
+        }
+        let mut estimated = vec![false; self.m.len()];
+        for ((m, c), (fixed, done)) in self
+            .m
+            .iter_mut()
+            .zip(&counts)
+            .zip(self.fixed_m.iter().zip(&mut estimated))
+        {
+            let total: f64 = c.iter().sum();
+            if !*fixed && total > 0.0 {
+                *m = normalised(c.iter().map(|x| x / total));
+                *done = true;
+            }
+        }
+        Ok(estimated)
+    }
+
     /// `m`, `u` and λ from labelled pairs (supervised): each level's share
-    /// among the true matches gives `m`, among the non-matches `u`, and the
-    /// share of matches gives λ. Comparisons with fixed `m` keep it.
+    /// among the true matches gives `m` ([`FsModel::estimate_m`]), among the
+    /// non-matches `u`, and the share of matches gives λ. Comparisons with
+    /// fixed `m` keep it.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a label count that differs from the pair
     /// count, rows that do not fit the model, or labels without at least one
-    /// match and one non-match.
+    /// match and one non-match; [`Error::InvalidParameter`] for an
+    /// inconsistent model ([`FsModel::check`]).
     pub fn fit_labelled(&mut self, pairs: &Gammas, is_match: &[bool]) -> Result<()> {
+        self.check()?;
         if is_match.len() != pairs.len() {
             return Err(Error::InvalidInput(format!(
                 "{} labels for {} pairs",
@@ -312,52 +450,55 @@ impl FsModel {
                 "labelled pairs need at least one match and one non-match".into(),
             ));
         }
-        let mut m_counts: Vec<Vec<f64>> = self.m.iter().map(|m| vec![0.0; m.len()]).collect();
-        let mut u_counts = m_counts.clone();
-        for (i, &label) in is_match.iter().enumerate() {
-            let row = pairs.row(i);
+        let n = self.m.len();
+        let (mut positive, mut negative) = (Gammas::new(n), Gammas::new(n));
+        for (row, &label) in pairs.rows().zip(is_match) {
             self.check_row(row)?;
-            let counts = if label { &mut m_counts } else { &mut u_counts };
-            for (k, &l) in row.iter().enumerate() {
-                if l >= 0 {
-                    counts[k][l as usize] += 1.0;
-                }
+            if label {
+                positive.push(row)?;
+            } else {
+                negative.push(row)?;
             }
         }
-        for k in 0..self.m.len() {
-            let (sum_m, sum_u): (f64, f64) = (m_counts[k].iter().sum(), u_counts[k].iter().sum());
-            if !self.fixed_m[k] && sum_m > 0.0 {
-                self.m[k] = normalised(m_counts[k].iter().map(|c| c / sum_m));
-            }
-            if sum_u > 0.0 {
-                self.u[k] = normalised(u_counts[k].iter().map(|c| c / sum_u));
-            }
-        }
-        self.lambda = (matches as f64 / is_match.len() as f64).clamp(FLOOR, 1.0 - FLOOR);
+        // Both on a copy, so an error leaves the model as it was.
+        let mut fitted = self.clone();
+        fitted.estimate_m(&positive, None)?;
+        fitted.estimate_u(&negative)?;
+        fitted.lambda = (matches as f64 / is_match.len() as f64).clamp(FLOOR, 1.0 - FLOOR);
+        *self = fitted;
         Ok(())
+    }
+
+    fn check_prior(&self, prior: &[Vec<f64>]) -> Result<()> {
+        let fits = prior.len() == self.m.len()
+            && prior
+                .iter()
+                .zip(&self.m)
+                .all(|(p, m)| p.len() == m.len() && p.iter().all(|x| *x >= 0.0 && x.is_finite()));
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::param(
+                "m_prior",
+                format!("{prior:?}"),
+                "one non-negative pseudo-count per level of every comparison",
+            ))
+        }
     }
 
     /// Fits `m`, `u` and λ by EM on the candidate pairs' comparison vectors.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for no pairs or rows that do not fit the model;
-    /// [`Error::InvalidParameter`] for a prior of the wrong shape or negative.
+    /// [`Error::InvalidParameter`] for an inconsistent model
+    /// ([`FsModel::check`]) or a prior of the wrong shape or negative.
     pub fn fit_em(&mut self, pairs: &Gammas, params: &EmParams) -> Result<EmReport> {
         if pairs.is_empty() {
             return Err(Error::InvalidInput("no comparison vectors to fit".into()));
         }
+        self.check()?;
         if let Some(prior) = &params.m_prior {
-            let fits = prior.len() == self.m.len()
-                && prior.iter().zip(&self.m).all(|(p, m)| {
-                    p.len() == m.len() && p.iter().all(|x| *x >= 0.0 && x.is_finite())
-                });
-            if !fits {
-                return Err(Error::param(
-                    "m_prior",
-                    format!("{prior:?}"),
-                    "one non-negative pseudo-count per level of every comparison",
-                ));
-            }
+            self.check_prior(prior)?;
         }
         let patterns = pairs.patterns();
         for (row, _) in &patterns {
@@ -447,7 +588,8 @@ impl FsModel {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for rows that do not fit the model or fewer
-    /// total pairs than candidate pairs.
+    /// total pairs than candidate pairs; [`Error::InvalidParameter`] for an
+    /// inconsistent model ([`FsModel::check`]).
     pub fn fit_prior(
         &mut self,
         pairs: &Gammas,
@@ -461,6 +603,7 @@ impl FsModel {
                 pairs.len()
             )));
         }
+        self.check()?;
         let patterns = pairs.patterns();
         // Each pattern's Bayes factor m/u, in log space.
         let mut log_factors = Vec::with_capacity(patterns.len());
@@ -781,8 +924,8 @@ mod tests {
         let mut all = Gammas::new(4);
         let mut labels = Vec::new();
         for (g, label) in [(&matches, true), (&others, false)] {
-            for i in 0..g.len() {
-                all.push(g.row(i)).unwrap();
+            for row in g.rows() {
+                all.push(row).unwrap();
                 labels.push(label);
             }
         }
@@ -835,6 +978,31 @@ mod tests {
         // No saturation: weights stay distinct where probabilities round to 1.
         assert_eq!(probability(60.0), 1.0);
         assert_eq!(probability(70.0), 1.0);
+        let sharp = FsModel {
+            names: (0..4).map(|k| format!("c{k}")).collect(),
+            m: vec![vec![1e-9, 1.0 - 1e-9]; 4],
+            u: vec![vec![1.0 - 1e-9, 1e-9]; 4],
+            lambda: 0.5,
+            fixed_m: vec![false; 4],
+        };
+        let all_agree = sharp.weight(&[1, 1, 1, 1]).unwrap();
+        let three_agree = sharp.weight(&[1, 1, 1, -1]).unwrap();
+        assert_eq!(probability(all_agree), 1.0);
+        assert_eq!(probability(three_agree), 1.0);
+        assert!(all_agree.is_finite() && three_agree.is_finite());
+        assert!(
+            all_agree - three_agree > 29.0,
+            "one more agreement adds ~log2(1e9) bits: {all_agree} vs {three_agree}"
+        );
+        let explained = sharp.explain(&[1, 1, 1, 1]).unwrap();
+        assert_eq!(explained.probability, 1.0);
+        assert!((explained.weight - all_agree).abs() < 1e-9);
+        assert!(
+            explained
+                .fields
+                .iter()
+                .all(|f| f.weight.is_finite() && f.weight > 29.0)
+        );
         assert!(probability(-2000.0) == 0.0 && probability(2000.0) == 1.0);
         assert!((probability(0.0) - 0.5).abs() < 1e-15);
         assert!(model.weight(&[3, 0, 0, 0]).is_err(), "level out of range");
@@ -873,5 +1041,122 @@ mod tests {
         assert!(model.fit_em(&Gammas::new(4), &EmParams::default()).is_err());
         assert!(FsModel::new(vec!["a".into()], &[1], 0.1).is_err());
         assert!(FsModel::new(vec!["a".into()], &[2], 1.0).is_err());
+    }
+
+    /// A model whose parts disagree in length, as a hand-edited settings
+    /// file can give: every fit and score is an error, never a panic.
+    #[test]
+    fn malformed_models_are_errors_not_panics() {
+        let (m, u, lambda) = truth();
+        let good = FsModel {
+            names: (0..4).map(|k| format!("c{k}")).collect(),
+            m,
+            u,
+            lambda,
+            fixed_m: vec![false; 4],
+        };
+        good.check().unwrap();
+        let pairs = simulate(&good.m, &good.u, lambda, 500, 0.1, 9);
+        let mut short_names = good.clone();
+        short_names.names.pop();
+        let mut short_u = good.clone();
+        short_u.u.pop();
+        let mut short_u_levels = good.clone();
+        short_u_levels.u[1].pop();
+        let mut short_fixed = good.clone();
+        short_fixed.fixed_m.truncate(1);
+        let mut bad_lambda = good.clone();
+        bad_lambda.lambda = f64::NAN;
+        let mut zero_m = good.clone();
+        zero_m.m[0][0] = 0.0;
+        for (what, model) in [
+            ("names", short_names),
+            ("u", short_u),
+            ("u levels", short_u_levels),
+            ("fixed_m", short_fixed),
+        ] {
+            let row = [2, 3, 1, 1];
+            for result in [
+                model.check().map(|_| ()),
+                model.weight(&row).map(|_| ()),
+                model.explain(&row).map(|_| ()),
+                model
+                    .clone()
+                    .fit_em(&pairs, &EmParams::default())
+                    .map(|_| ()),
+                model.clone().fit_prior(&pairs, 1e6, 10, 1e-6).map(|_| ()),
+                model.clone().estimate_u(&pairs),
+                model.clone().estimate_m(&pairs, None).map(|_| ()),
+                model.clone().fit_labelled(
+                    &pairs,
+                    &(0..pairs.len()).map(|i| i % 2 == 0).collect::<Vec<_>>(),
+                ),
+            ] {
+                match result {
+                    Err(Error::InvalidParameter { name, value, .. }) => {
+                        assert_eq!(name, "model", "{what}");
+                        assert!(!value.is_empty(), "{what}: the error says what is wrong");
+                    }
+                    other => panic!("{what}: expected a model error, got {other:?}"),
+                }
+            }
+        }
+        for model in [bad_lambda, zero_m] {
+            assert!(model.check().is_err());
+            assert!(model.clone().fit_em(&pairs, &EmParams::default()).is_err());
+        }
+    }
+
+    #[test]
+    fn gamma_rows_are_options_and_iterate_in_order() {
+        let mut g = Gammas::new(2);
+        g.push(&[0, 1]).unwrap();
+        g.push(&[1, -1]).unwrap();
+        assert_eq!(g.row(1), Some(&[1i8, -1][..]));
+        assert_eq!(g.row(2), None);
+        assert_eq!(g.row(usize::MAX), None);
+        assert_eq!(
+            g.rows().collect::<Vec<_>>(),
+            vec![&[0i8, 1][..], &[1, -1][..]]
+        );
+        assert_eq!(Gammas::new(0).row(0), None);
+        // A deserialised set with a partial trailing row: the partial row is not a pair.
+        let odd: Gammas = serde_json::from_str(r#"{"n_comparisons":2,"levels":[0,1,1]}"#).unwrap();
+        assert_eq!(odd.len(), 1);
+        assert_eq!(odd.row(1), None);
+        assert_eq!(odd.rows().count(), 1);
+    }
+
+    #[test]
+    fn m_from_matches_with_prior_and_fixed_m() {
+        let (m, u, _) = truth();
+        let matches = simulate(&m, &u, 1.0, 20_000, 0.05, 5);
+        let names: Vec<String> = (0..4).map(|k| format!("c{k}")).collect();
+        let mut model = FsModel::new(names, &[3, 4, 2, 2], 0.5).unwrap();
+        model.fixed_m[3] = true;
+        let kept = model.m[3].clone();
+        let estimated = model.estimate_m(&matches, None).unwrap();
+        assert_eq!(estimated, vec![true, true, true, false]);
+        assert_eq!(model.m[3], kept);
+        for k in 0..3 {
+            for l in 0..m[k].len() {
+                assert!((model.m[k][l] - m[k][l]).abs() < 0.01, "m[{k}][{l}]");
+            }
+        }
+        // Without matches, a prior alone gives its mean; no prior: m stays.
+        let mut prior_only = FsModel::new(vec!["a".into(), "b".into()], &[2, 2], 0.5).unwrap();
+        let before = prior_only.m[1].clone();
+        let prior = vec![vec![1.0, 3.0], vec![0.0, 0.0]];
+        let estimated = prior_only
+            .estimate_m(&Gammas::new(2), Some(&prior))
+            .unwrap();
+        assert_eq!(estimated, vec![true, false]);
+        assert!((prior_only.m[0][1] - 0.75).abs() < 1e-12);
+        assert_eq!(prior_only.m[1], before);
+        assert!(
+            prior_only
+                .estimate_m(&Gammas::new(2), Some(&[vec![1.0]]))
+                .is_err()
+        );
     }
 }

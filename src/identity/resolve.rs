@@ -33,8 +33,6 @@
 //! customers, whose ids stay, or found new ones.
 
 use hashbrown::HashMap;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::blocking::{
@@ -42,11 +40,17 @@ use super::blocking::{
 };
 use super::cluster::{self, ClusterParams, Entities, ScoredPair};
 use super::compare::{CompiledComparison, NULL_LEVEL};
-use super::fellegi_sunter::{EmParams, EmReport, Explanation, FsModel, Gammas, probability};
+use super::fellegi_sunter::{EmReport, Explanation, FsModel, Gammas, probability};
 use super::prepare::{MISSING, Prepared};
 use super::settings::Settings;
 use super::table::RecordTable;
 use crate::error::{Error, Result};
+
+mod estimate;
+mod labelled;
+
+pub use estimate::{MEstimate, MSource};
+pub use labelled::LabelledPair;
 
 /// Expected classification quality at one threshold, from the model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -70,8 +74,13 @@ pub struct Resolution {
     pub blocking: Vec<RuleCount>,
     /// Distinct candidate pairs compared.
     pub candidate_pairs: usize,
-    /// The EM run, when a model was estimated.
+    /// The EM run, when a model was estimated. `converged` covers the EM
+    /// runs that ran; which comparisons they estimated is in `m_estimation`.
     pub em: Option<EmReport>,
+    /// Per comparison, where its `m` came from: estimated (by EM or from
+    /// labels), fixed, a prior, the starting value, or the given model, with
+    /// the reasons where EM could not estimate it.
+    pub m_estimation: Vec<MEstimate>,
     /// Pairs classified as matches, strongest first.
     pub matches: Vec<ScoredPair>,
     /// Expected precision and recall at several thresholds.
@@ -139,6 +148,10 @@ pub struct Resolver {
     rules: Vec<BlockingRule>,
     entities: Entities,
     index: Option<BlockIndex>,
+    /// Every record's id, in record order (to find labelled pairs by id).
+    ids: Vec<Box<str>>,
+    /// Where each comparison's `m` came from in the last fit.
+    m_estimation: Vec<MEstimate>,
 }
 
 /// Key rules with fewer candidate pairs do not estimate m.
@@ -161,18 +174,31 @@ impl Resolver {
     /// model that does not fit the comparisons.
     pub fn fit(tables: &[&RecordTable], settings: &Settings) -> Result<(Resolver, Resolution)> {
         settings.check()?;
-        Resolver::fit_prepared(Prepared::new(tables, &settings.columns)?, settings)
+        Resolver::fit_prepared(
+            Prepared::new(tables, &settings.columns)?,
+            record_ids(tables),
+            settings,
+        )
     }
 
     /// [`Resolver::fit`] on records already prepared by `settings.columns`
-    /// (zero-config mode prepares them to choose its blocking rules).
+    /// (zero-config mode prepares them to choose its blocking rules), with
+    /// the records' ids in the same order.
     pub(crate) fn fit_prepared(
         prepared: Prepared,
+        ids: Vec<Box<str>>,
         settings: &Settings,
     ) -> Result<(Resolver, Resolution)> {
         settings.check()?;
         if prepared.is_empty() {
             return Err(Error::InvalidInput("no records to resolve".into()));
+        }
+        if ids.len() != prepared.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} ids for {} prepared records",
+                ids.len(),
+                prepared.len()
+            )));
         }
         let names: Vec<String> = prepared.columns().iter().map(|c| c.name.clone()).collect();
         let comparisons: Vec<CompiledComparison> = settings
@@ -238,89 +264,139 @@ impl Resolver {
             entities: cluster::cluster(0, &[], |_, _| None, &ClusterParams::default())?,
             index: None,
             prepared,
+            ids,
+            m_estimation: Vec::new(),
         };
         let gammas = resolver.gammas(&candidates.pairs);
         let random_u = resolver.random_pair_u(&n_levels)?;
-        let em = match &settings.model {
+        let (em, m_estimation) = match &settings.model {
             Some(model) => {
                 resolver.check_model(model)?;
                 resolver.model = model.clone();
-                None
+                let given = settings
+                    .comparisons
+                    .iter()
+                    .map(|c| MEstimate {
+                        comparison: c.name.clone(),
+                        source: MSource::Given,
+                        rules: Vec::new(),
+                        not_estimated: Vec::new(),
+                    })
+                    .collect();
+                (None, given)
             }
-            None => Some(resolver.estimate(&candidates.pairs, &gammas, &random_u)?),
+            None => {
+                let (em, m) = resolver.estimate(&candidates.pairs, &gammas, &random_u)?;
+                (Some(em), m)
+            }
         };
         for (k, c) in settings.comparisons.iter().enumerate() {
             if settings.term_frequency.contains(&c.name) {
-                let top = c.n_levels() - 1;
-                resolver.tf_u_exact[k] = Some(random_u[k][top]);
+                resolver.tf_u_exact[k] = random_u[k].last().copied();
             }
         }
-        resolver.refresh_tf();
-        resolver.level_weights = resolver
+        let resolution = resolver.finish(&candidates, &gammas, em, m_estimation)?;
+        Ok((resolver, resolution))
+    }
+
+    /// Scores the candidates with the model, classifies them and clusters
+    /// the matches into customers: the steps after estimation, shared by
+    /// [`Resolver::fit`] and [`Resolver::fit_labelled`].
+    fn finish(
+        &mut self,
+        candidates: &blocking::Candidates,
+        gammas: &Gammas,
+        em: Option<EmReport>,
+        m_estimation: Vec<MEstimate>,
+    ) -> Result<Resolution> {
+        self.refresh_tf();
+        self.level_weights = self
             .model
             .m
             .iter()
-            .zip(&resolver.model.u)
+            .zip(&self.model.u)
             .map(|(m, u)| m.iter().zip(u).map(|(m, u)| (m / u).log2()).collect())
             .collect();
-
-        // Score and classify.
-        let scored: Vec<ScoredPair> = resolver.score_all(&candidates.pairs, &gammas);
+        let threshold = self.settings.threshold;
+        let scored: Vec<ScoredPair> = self.score_all(&candidates.pairs, gammas);
         let mut thresholds: Vec<f64> = TRADEOFF_THRESHOLDS.to_vec();
-        if !thresholds.contains(&settings.threshold) {
-            thresholds.push(settings.threshold);
+        if !thresholds.contains(&threshold) {
+            thresholds.push(threshold);
             thresholds.sort_by(f64::total_cmp);
         }
         let tradeoff = tradeoff(&scored, &thresholds);
         let mut matches: Vec<ScoredPair> = scored
             .into_iter()
-            .filter(|p| p.is_match(settings.threshold))
+            .filter(|p| p.is_match(threshold))
             .collect();
         matches.sort_by(|a, b| {
             b.weight
                 .total_cmp(&a.weight)
                 .then((a.left, a.right).cmp(&(b.left, b.right)))
         });
-        resolver.entities = resolver.cluster(&matches)?;
-        let resolution = Resolution {
-            records: resolver.prepared.len(),
-            blocking: candidates.per_rule,
+        self.entities = self.cluster(&matches)?;
+        self.m_estimation.clone_from(&m_estimation);
+        Ok(Resolution {
+            records: self.prepared.len(),
+            blocking: candidates.per_rule.clone(),
             candidate_pairs: candidates.pairs.len(),
             em,
+            m_estimation,
             matches,
             tradeoff,
-            unreadable: resolver
+            unreadable: self
                 .prepared
                 .columns()
                 .iter()
                 .map(|c| (c.name.clone(), c.unreadable))
                 .collect(),
-        };
-        Ok((resolver, resolution))
+        })
     }
 
+    /// Checks a model given in the settings against the comparisons: the
+    /// model's own consistency ([`FsModel::check`]), then one entry per
+    /// comparison, in order, with the comparison's name and level count.
     fn check_model(&self, model: &FsModel) -> Result<()> {
-        let fits = model.m.len() == self.comparisons.len()
-            && model.u.len() == self.comparisons.len()
-            && self
-                .comparisons
-                .iter()
-                .zip(model.m.iter().zip(&model.u))
-                .all(|(c, (m, u))| {
-                    let n = c.comparison().n_levels();
-                    m.len() == n && u.len() == n && m.iter().chain(u).all(|p| *p > 0.0 && *p <= 1.0)
-                })
-            && model.lambda > 0.0
-            && model.lambda < 1.0;
-        if fits {
-            Ok(())
-        } else {
-            Err(Error::param(
-                "model",
-                "settings.model",
-                "one m and u in (0, 1] per level of every comparison, λ in (0, 1)",
-            ))
+        model.check()?;
+        let bad = |value: String, reason: &str| Err(Error::param("model", value, reason));
+        if model.m.len() != self.comparisons.len() {
+            return bad(
+                format!(
+                    "{} comparisons in the model, {} in the settings",
+                    model.m.len(),
+                    self.comparisons.len()
+                ),
+                "the model of these settings' comparisons (e.g. from --settings-out)",
+            );
         }
+        for (k, (c, (name, m))) in self
+            .comparisons
+            .iter()
+            .zip(model.names.iter().zip(&model.m))
+            .enumerate()
+        {
+            let c = c.comparison();
+            if *name != c.name {
+                return bad(
+                    format!(
+                        "comparison {k} is `{name}` in the model, `{}` in the settings",
+                        c.name
+                    ),
+                    "the model's comparisons in the settings' order",
+                );
+            }
+            if m.len() != c.n_levels() {
+                return bad(
+                    format!(
+                        "comparison `{name}`: {} levels in the model, {} in the settings",
+                        m.len(),
+                        c.n_levels()
+                    ),
+                    "one m and u per level of every comparison",
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Comparison levels of pairs, in parallel.
@@ -361,253 +437,6 @@ impl Resolver {
                 c.level_of(column.text(ca), column.text(cb), others)
             };
         }
-    }
-
-    /// `u` per comparison from random record pairs, with the exact level
-    /// from value counts.
-    fn random_pair_u(&self, n_levels: &[usize]) -> Result<Vec<Vec<f64>>> {
-        let n = self.prepared.len();
-        let sides = self.prepared.sides();
-        let link = self.settings.link_type == LinkType::Link;
-        let first_side: Vec<u32> = (0..n as u32).filter(|&r| sides[r as usize] == 0).collect();
-        let other_sides: Vec<u32> = (0..n as u32).filter(|&r| sides[r as usize] != 0).collect();
-        let possible = if link {
-            first_side.len() as f64 * other_sides.len() as f64
-        } else {
-            n as f64 * (n as f64 - 1.0) / 2.0
-        };
-        let wanted = (self.settings.estimation.u_sample_pairs as f64).min(possible) as usize;
-        let mut rng = ChaCha8Rng::seed_from_u64(self.settings.estimation.seed);
-        let mut pairs = Vec::with_capacity(wanted);
-        while pairs.len() < wanted {
-            let (a, b) = if link {
-                (
-                    first_side[rng.gen_range(0..first_side.len())],
-                    other_sides[rng.gen_range(0..other_sides.len())],
-                )
-            } else {
-                (rng.gen_range(0..n as u32), rng.gen_range(0..n as u32))
-            };
-            if a != b {
-                pairs.push((a, b));
-            }
-        }
-        let mut u_model = FsModel::new(self.model.names.clone(), n_levels, 0.5)?;
-        if !pairs.is_empty() {
-            u_model.estimate_u(&self.gammas(&pairs))?;
-        }
-        let mut u = u_model.u;
-        // A level never seen among the sampled pairs is rare, not impossible:
-        // at most one sampled pair's share, so its weight stays bounded.
-        if !pairs.is_empty() {
-            let floor = 1.0 / pairs.len() as f64;
-            for levels in &mut u {
-                let total: f64 = levels.iter().map(|x| x.max(floor)).sum();
-                for x in levels.iter_mut() {
-                    *x = x.max(floor) / total;
-                }
-            }
-        }
-        let columns = self.prepared.columns();
-        for (k, c) in self.comparisons.iter().enumerate() {
-            let column = &columns[c.column()];
-            let top = u[k].len() - 1;
-            // Per value: records holding it on the first side and on the others.
-            let mut counts: HashMap<u32, (f64, f64)> = HashMap::new();
-            let (mut first, mut other) = (0.0, 0.0);
-            for (r, &code) in column.codes().iter().enumerate() {
-                if code == MISSING {
-                    continue;
-                }
-                let e = counts.entry(code).or_insert((0.0, 0.0));
-                if sides[r] == 0 {
-                    e.0 += 1.0;
-                    first += 1.0;
-                } else {
-                    e.1 += 1.0;
-                    other += 1.0;
-                }
-            }
-            let (agree, total) = if link {
-                let agree: f64 = counts.values().map(|(a, b)| a * b).sum();
-                (agree, first * other)
-            } else {
-                let present = first + other;
-                let agree: f64 = counts.values().map(|(a, b)| (a + b) * (a + b - 1.0)).sum();
-                (agree, present * (present - 1.0))
-            };
-            if total > 0.0 {
-                // At least one agreeing pair's worth, so a column of unique
-                // values does not get an infinite weight.
-                let exact = (agree / total).max(1.0 / total);
-                let rest: f64 = u[k][..top].iter().sum();
-                if rest > 0.0 {
-                    for x in &mut u[k][..top] {
-                        *x *= (1.0 - exact) / rest;
-                    }
-                } else {
-                    u[k][0] = 1.0 - exact;
-                }
-                u[k][top] = exact;
-            }
-        }
-        Ok(u)
-    }
-
-    /// m and λ by EM (u starts from the random pairs and is re-estimated
-    /// among the candidates unless fixed).
-    fn estimate(
-        &mut self,
-        pairs: &[(u32, u32)],
-        gammas: &Gammas,
-        random_u: &[Vec<f64>],
-    ) -> Result<EmReport> {
-        let e = &self.settings.estimation;
-        self.model.u = random_u.to_vec();
-        // Start m where matches are: 90 % exact agreement, the rest falling
-        // geometrically; EM from a flat start can settle on a mode that
-        // separates, say, one country from another instead of matches.
-        for m in &mut self.model.m {
-            let top = m.len() - 1;
-            let rest: f64 = (0..top).map(|l| (l as f64).exp2()).sum();
-            for (l, x) in m.iter_mut().enumerate() {
-                *x = if l == top {
-                    0.9
-                } else {
-                    0.1 * (l as f64).exp2() / rest
-                };
-            }
-        }
-        let mut prior = None;
-        for (k, c) in self.settings.comparisons.iter().enumerate() {
-            let n = c.n_levels();
-            if let Some(m) = e.fixed_m.get(&c.name) {
-                let total: f64 = m.iter().sum();
-                if m.len() != n
-                    || m.iter().any(|p| p.is_nan() || *p <= 0.0)
-                    || (total - 1.0).abs() > 1e-6
-                {
-                    return Err(Error::param(
-                        "fixed_m",
-                        &c.name,
-                        format!("{n} positive probabilities summing to 1"),
-                    ));
-                }
-                self.model.m[k] = m.clone();
-                self.model.fixed_m[k] = true;
-            }
-            if let Some(p) = e.m_prior.get(&c.name) {
-                let prior = prior.get_or_insert_with(|| {
-                    self.settings
-                        .comparisons
-                        .iter()
-                        .map(|c| vec![0.0; c.n_levels()])
-                        .collect::<Vec<Vec<f64>>>()
-                });
-                prior[k] = p.clone();
-            }
-        }
-        if gammas.is_empty() {
-            return Ok(EmReport {
-                iterations: 0,
-                converged: true,
-                last_change: 0.0,
-                log_likelihood: 0.0,
-                patterns: 0,
-            });
-        }
-        // m per blocking rule, as Splink estimates it: among the pairs a key
-        // rule finds, the comparisons of the key's columns agree because of
-        // blocking, not because the records match, so they are left out
-        // (null) there; u stays at its random-pair value, so the other
-        // comparisons separate matches from non-matches. A comparison's m is
-        // the mean over the rules that could estimate it.
-        let initial_m = self.model.m.clone();
-        let k_comparisons = self.comparisons.len();
-        let mut m_sum: Vec<Vec<f64>> = initial_m.iter().map(|m| vec![0.0; m.len()]).collect();
-        let mut m_count = vec![0usize; k_comparisons];
-        let mut iterations = 0;
-        let mut converged = true;
-        let columns = self.prepared.columns();
-        for rule in self.rules.iter().filter(|r| r.window.is_none()) {
-            let keys = blocking::record_keys(&self.prepared, rule)?;
-            let blocked: Vec<bool> = self
-                .comparisons
-                .iter()
-                .map(|c| {
-                    let mut used = std::iter::once(c.column()).chain(c.swapped_column());
-                    used.any(|col| rule.on.iter().any(|p| p.column == columns[col].name))
-                })
-                .collect();
-            if blocked.iter().all(|b| *b) {
-                continue;
-            }
-            let members: Vec<usize> = pairs
-                .iter()
-                .enumerate()
-                .filter(|(_, (a, b))| {
-                    let (ka, kb) = (keys[*a as usize], keys[*b as usize]);
-                    ka.is_some() && ka == kb
-                })
-                .map(|(i, _)| i)
-                .collect();
-            if members.len() < MIN_RULE_PAIRS {
-                continue;
-            }
-            // An evenly spaced subset bounds the work on huge rules.
-            let step = members.len().div_ceil(MAX_RULE_PAIRS).max(1);
-            let mut subset = Gammas::new(k_comparisons);
-            let mut row = vec![0i8; k_comparisons];
-            for &i in members.iter().step_by(step) {
-                for (k, (slot, &level)) in row.iter_mut().zip(gammas.row(i)).enumerate() {
-                    *slot = if blocked[k] { NULL_LEVEL } else { level };
-                }
-                subset.push(&row)?;
-            }
-            let mut model = self.model.clone();
-            model.m = initial_m.clone();
-            model.lambda = e.initial_lambda;
-            let params = EmParams {
-                max_iter: e.max_iter,
-                tol: e.tol,
-                fix_u: true,
-                fix_lambda: false,
-                m_prior: prior.clone(),
-            };
-            let report = model.fit_em(&subset, &params)?;
-            iterations += report.iterations;
-            converged &= report.converged;
-            for k in (0..k_comparisons).filter(|&k| !blocked[k] && !self.model.fixed_m[k]) {
-                for (sum, m) in m_sum[k].iter_mut().zip(&model.m[k]) {
-                    *sum += m;
-                }
-                m_count[k] += 1;
-            }
-        }
-        for k in 0..k_comparisons {
-            if m_count[k] > 0 {
-                self.model.m[k] = m_sum[k].iter().map(|x| x / m_count[k] as f64).collect();
-            }
-        }
-        // λ among all record pairs, pairs outside the candidates counting as non-matches.
-        let n = self.prepared.len() as f64;
-        let total_pairs = match self.settings.link_type {
-            LinkType::Link => {
-                let first = self.prepared.table_sizes().first().copied().unwrap_or(0) as f64;
-                first * (n - first)
-            }
-            LinkType::Dedupe => n * (n - 1.0) / 2.0,
-        };
-        self.model.lambda = (n / total_pairs.max(1.0)).clamp(1e-15, 0.5);
-        let mut report = self.model.fit_prior(
-            gammas,
-            total_pairs.max(gammas.len() as f64),
-            e.max_iter,
-            e.tol,
-        )?;
-        report.iterations += iterations;
-        report.converged &= converged;
-        Ok(report)
     }
 
     /// The deterministic rule matching a pair, if any.
@@ -680,14 +509,15 @@ impl Resolver {
     }
 
     fn score_all(&self, pairs: &[(u32, u32)], gammas: &Gammas) -> Vec<ScoredPair> {
-        let indices: Vec<usize> = (0..pairs.len()).collect();
-        let chunks: Vec<&[usize]> = indices.chunks(4096).collect();
+        // Pairs and their levels side by side (the levels were computed from
+        // these pairs, one row each).
+        let rows: Vec<(&(u32, u32), &[i8])> = pairs.iter().zip(gammas.rows()).collect();
+        let chunks: Vec<&[(&(u32, u32), &[i8])]> = rows.chunks(4096).collect();
         crate::parallel::map_slice(&chunks, |chunk| {
             chunk
                 .iter()
-                .map(|&i| {
-                    let (a, b) = pairs[i];
-                    let w = self.weight_of(a as usize, gammas.row(i));
+                .map(|&(&(a, b), row)| {
+                    let w = self.weight_of(a as usize, row);
                     match self.rule_match(a as usize, b as usize) {
                         Some(rule) => ScoredPair {
                             left: a,
@@ -781,7 +611,7 @@ impl Resolver {
         let model = self.model.explain(&row)?;
         let term_frequency: Vec<(String, f64)> = self
             .tf_adjustments(a as usize, &row)
-            .map(|(k, w)| (self.model.names[k].clone(), w))
+            .filter_map(|(k, w)| Some((self.comparisons.get(k)?.comparison().name.clone(), w)))
             .collect();
         let weight = model.weight + term_frequency.iter().map(|(_, w)| w).sum::<f64>();
         let rule = self.rule_match(a as usize, b as usize).map(str::to_owned);
@@ -852,10 +682,14 @@ impl Resolver {
         let mut prepared = self.prepared.clone();
         let range = prepared.extend(table, side)?;
         let old = std::mem::replace(&mut self.prepared, prepared);
+        let old_ids = self.ids.len();
+        self.ids
+            .extend(table.ids().iter().map(|id| Box::from(id.as_str())));
         let result = self.add_prepared(range);
         if result.is_err() {
             // Back to the state before the call; the key index is rebuilt on demand.
             self.prepared = old;
+            self.ids.truncate(old_ids);
             self.index = None;
             self.refresh_tf();
         }
@@ -965,6 +799,14 @@ impl Resolver {
             new_entities,
         })
     }
+}
+
+/// Every record's id, tables concatenated in order (as [`Prepared::new`] orders records).
+pub(crate) fn record_ids(tables: &[&RecordTable]) -> Vec<Box<str>> {
+    tables
+        .iter()
+        .flat_map(|t| t.ids().iter().map(|id| Box::from(id.as_str())))
+        .collect()
 }
 
 /// Expected precision and recall at each threshold.
