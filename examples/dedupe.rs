@@ -6,6 +6,7 @@
 //! cargo run --release --example dedupe -- --left shop.csv --right loyalty.csv --id-col id \
 //!     --auto --settings-out settings.json --pairs-out pairs.csv --entities-out entities.csv
 //! cargo run --release --example dedupe -- --left crm.csv --id-col id --settings settings.json
+//! cargo run --release --example dedupe -- --left crm.csv --id-col id --auto --labels reviewed.csv
 //! ```
 //!
 //! Every column but the id column is a candidate field. With `--auto` the
@@ -14,6 +15,12 @@
 //! so they can be inspected, edited and passed back with `--settings`.
 //! Rows that cannot be read (wrong number of fields, an empty or repeated
 //! id) are reported on stderr with line, field and reason and left out.
+//!
+//! `--labels` takes pairs a reviewer labelled (`left_id,right_id,is_match`,
+//! `is_match` one of `1`/`0`, `true`/`false`, `yes`/`no`): `m` is then
+//! estimated from the labelled matches instead of by EM
+//! ([`Resolver::fit_labelled`]). The summary says, per field, where `m`
+//! came from, and why EM could not estimate it where it could not.
 
 mod common;
 
@@ -27,7 +34,7 @@ use clap::Parser;
 use custinsight::Error;
 use custinsight::identity::RecordTable;
 use custinsight::identity::auto::resolve_auto;
-use custinsight::identity::resolve::Resolver;
+use custinsight::identity::resolve::{LabelledPair, MSource, Resolver};
 use custinsight::identity::settings::Settings;
 use serde_json::json;
 
@@ -62,6 +69,9 @@ struct Args {
     /// Write the settings used, with the fitted model.
     #[arg(long)]
     settings_out: Option<PathBuf>,
+    /// Reviewed pairs to estimate m from: CSV `left_id,right_id,is_match`.
+    #[arg(long)]
+    labels: Option<PathBuf>,
     /// One JSON object on stdout instead of the text summary.
     #[arg(long)]
     json: bool,
@@ -135,6 +145,39 @@ fn load(path: &Path, id_col: &str) -> custinsight::Result<Loaded> {
     })
 }
 
+/// Reads reviewed pairs: header `left_id,right_id,is_match`.
+fn load_labels(path: &Path) -> custinsight::Result<Vec<LabelledPair>> {
+    let (mut reader, header) = common::open_csv(path)?;
+    let at = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| Error::NotFound {
+                what: "labels column",
+                id: format!("{name} in {}", path.display()),
+            })
+    };
+    let (left, right, label) = (at("left_id")?, at("right_id")?, at("is_match")?);
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |i: usize| record.get(i).unwrap_or("").trim();
+        let is_match = match field(label).to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" => true,
+            "0" | "false" | "no" => false,
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "{}: line {line}: field is_match: `{other}` is not 1/0, true/false or yes/no",
+                    path.display()
+                )));
+            }
+        };
+        out.push(LabelledPair::new(field(left), field(right), is_match));
+    }
+    Ok(out)
+}
+
 fn create(path: &Path) -> custinsight::Result<BufWriter<File>> {
     File::create(path)
         .map(BufWriter::new)
@@ -167,9 +210,10 @@ fn run(args: Args) -> custinsight::Result<()> {
         }
         None => None,
     };
+    let labels = args.labels.as_deref().map(load_labels).transpose()?;
 
     let started = Instant::now();
-    let (resolver, resolution) = match given {
+    let (mut resolver, mut resolution) = match given {
         Some(mut settings) => {
             if let Some(t) = args.threshold {
                 settings.threshold = t;
@@ -182,6 +226,9 @@ fn run(args: Args) -> custinsight::Result<()> {
             (resolver, resolution)
         }
     };
+    if let Some(labels) = &labels {
+        resolution = resolver.fit_labelled(labels)?;
+    }
     let fit_seconds = started.elapsed().as_secs_f64();
 
     let n_left = left.table.len();
@@ -240,6 +287,7 @@ fn run(args: Args) -> custinsight::Result<()> {
             "entities": entities,
             "fit_seconds": fit_seconds,
             "settings": used,
+            "m_estimation": resolution.m_estimation,
             "rows": {"read": read, "accepted": read - rejected, "rejected": rejected},
         });
         println!("{out}");
@@ -283,15 +331,34 @@ fn run(args: Args) -> custinsight::Result<()> {
             resolver.model().lambda
         );
     }
-    println!("\nmatch weight of exact agreement (log2 m/u) per field:");
+    println!("\nmatch weight of exact agreement (log2 m/u) per field, and where m came from:");
     for (k, name) in resolver.model().names.iter().enumerate() {
         let (m, u) = (&resolver.model().m[k], &resolver.model().u[k]);
         let top = m.len() - 1;
+        let source = match resolution.m_estimation.get(k).map(|e| e.source) {
+            Some(MSource::Em) => "EM",
+            Some(MSource::Labelled) => "labelled pairs",
+            Some(MSource::Fixed) => "fixed in the settings",
+            Some(MSource::Prior) => "NOT ESTIMATED: the prior's mean",
+            Some(MSource::Start) => "NOT ESTIMATED: the starting value",
+            Some(MSource::Given) => "the settings' model",
+            _ => "?",
+        };
         println!(
-            "  {name:<20} {:>7.2}   disagreement {:>7.2}",
+            "  {name:<20} {:>7.2}   disagreement {:>7.2}   m: {source}",
             (m[top] / u[top]).log2(),
             (m[0] / u[0]).log2()
         );
+    }
+    for e in resolution
+        .m_estimation
+        .iter()
+        .filter(|e| matches!(e.source, MSource::Prior | MSource::Start))
+    {
+        println!("  why m of {} was not estimated:", e.comparison);
+        for why in &e.not_estimated {
+            println!("    - {why}");
+        }
     }
     println!("\nexpected precision / recall by threshold (from the model):");
     for t in &resolution.tradeoff {

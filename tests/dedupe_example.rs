@@ -1,0 +1,174 @@
+//! The `dedupe` example's contract (issue 7), checked on the built binary:
+//! `--pairs-out` has the header `left_id,right_id,match_probability` and, in
+//! dedupe mode, each unordered pair once; `--json` has the keys records,
+//! candidate_pairs, matches, entities, fit_seconds and settings.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Builds the example (a no-op when it is fresh) in the target directory
+/// this test runs from, and returns its path.
+fn dedupe_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // <target>/<profile>/deps/<test binary>
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap().to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "--quiet", "--example", "dedupe", "--target-dir"])
+        .arg(&target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().unwrap();
+    assert!(status.success(), "building the dedupe example failed");
+    let path = profile_dir
+        .join("examples")
+        .join(format!("dedupe{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "{}", path.display());
+    path
+}
+
+/// A scratch directory of its own under the system's temp dir.
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("custinsight-dedupe-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Sixty records of twenty people, each written three times with small
+/// variations, so there are matches, and chains of three (each pair of a
+/// chain must still appear once).
+fn write_records(path: &Path) {
+    let given = [
+        "Anna", "Bert", "Clara", "Dieter", "Eva", "Frank", "Greta", "Hans", "Ines", "Jonas",
+    ];
+    let family = ["Meier", "Schulz"];
+    let mut csv = String::from("id,given_name,family_name,email,birth_date,city\n");
+    for p in 0..20 {
+        let (g, f) = (given[p % 10], family[p / 10]);
+        let email = format!("{}.{}{p}@example.com", g.to_lowercase(), f.to_lowercase());
+        let born = format!("19{}-0{}-1{}", 60 + p, 1 + p % 9, p % 10);
+        let city = if p % 2 == 0 { "Berlin" } else { "Hamburg" };
+        for copy in 0..3 {
+            let given = match copy {
+                0 => g.to_owned(),
+                1 => g.to_uppercase(),
+                _ => format!("{g} "),
+            };
+            let email = if copy == 2 {
+                String::new()
+            } else {
+                email.clone()
+            };
+            csv.push_str(&format!(
+                "{}-{copy},{given},{f},{email},{born},{city}\n",
+                p * 3 + copy
+            ));
+        }
+    }
+    std::fs::write(path, csv).unwrap();
+}
+
+#[test]
+fn dedupe_writes_pairs_once_with_the_contract_header_and_json_keys() {
+    let dir = scratch("contract");
+    let (records, pairs) = (dir.join("records.csv"), dir.join("pairs.csv"));
+    write_records(&records);
+    let output = Command::new(dedupe_binary())
+        .arg("--left")
+        .arg(&records)
+        .args(["--id-col", "id", "--auto", "--json", "--pairs-out"])
+        .arg(&pairs)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for key in [
+        "records",
+        "candidate_pairs",
+        "matches",
+        "entities",
+        "fit_seconds",
+        "settings",
+    ] {
+        assert!(json.get(key).is_some(), "missing `{key}` in {json}");
+    }
+    assert_eq!(json["records"], 60);
+    assert!(json["fit_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(json["settings"]["comparisons"].is_array());
+
+    let text = std::fs::read_to_string(&pairs).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("left_id,right_id,match_probability"));
+    let mut seen = HashSet::new();
+    let ids: HashSet<String> = (0..60)
+        .map(|r| format!("{}-{}", r / 3 * 3 + r % 3, r % 3))
+        .collect();
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        assert_eq!(fields.len(), 3, "{line}");
+        let (a, b) = (fields[0].to_owned(), fields[1].to_owned());
+        assert!(ids.contains(&a) && ids.contains(&b), "{line}");
+        assert_ne!(a, b, "a record is not a pair with itself");
+        let p: f64 = fields[2].parse().unwrap();
+        assert!((0.5..=1.0).contains(&p), "{line}: below the threshold");
+        let unordered = if a < b { (a, b) } else { (b, a) };
+        assert!(seen.insert(unordered), "pair twice: {line}");
+    }
+    assert_eq!(seen.len() as u64, json["matches"].as_u64().unwrap());
+    assert!(seen.len() >= 20, "the copies are found: {}", seen.len());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn dedupe_takes_reviewed_labels_for_m() {
+    let dir = scratch("labels");
+    let (records, labels) = (dir.join("records.csv"), dir.join("labels.csv"));
+    write_records(&records);
+    std::fs::write(
+        &labels,
+        "left_id,right_id,is_match\n0-0,1-1,1\n3-0,4-1,yes\n0-0,3-0,0\n6-0,8-2,true\n",
+    )
+    .unwrap();
+    let output = Command::new(dedupe_binary())
+        .arg("--left")
+        .arg(&records)
+        .args(["--id-col", "id", "--auto", "--json", "--labels"])
+        .arg(&labels)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let sources: Vec<&str> = json["m_estimation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["source"].as_str().unwrap())
+        .collect();
+    assert!(sources.contains(&"labelled"), "{sources:?}");
+    // An unknown id is an error with a message, not a panic.
+    std::fs::write(&labels, "left_id,right_id,is_match\n0-0,nobody,1\n").unwrap();
+    let output = Command::new(dedupe_binary())
+        .arg("--left")
+        .arg(&records)
+        .args(["--id-col", "id", "--auto", "--labels"])
+        .arg(&labels)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nobody"));
+    std::fs::remove_dir_all(&dir).ok();
+}
