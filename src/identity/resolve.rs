@@ -10,9 +10,12 @@
 //!    ([`compare`](super::compare));
 //! 4. **estimate** `u` from random pairs (fuzzy levels by sampling, the exact
 //!    level from the value counts, which sampling would miss for rare
-//!    values), then `m` and λ by EM over the candidate pairs
-//!    ([`fellegi_sunter`](super::fellegi_sunter)), unless the settings carry
-//!    a fitted model;
+//!    values), then `m` by EM among the pairs of each key blocking rule and
+//!    λ over all pairs ([`fellegi_sunter`](super::fellegi_sunter)), unless
+//!    the settings carry a fitted model; [`Resolution::m_estimation`] says
+//!    per comparison whether EM estimated `m`, and if not why and what was
+//!    used instead (fixed `m`, the prior's mean, or the starting value).
+//!    [`Resolver::fit_labelled`] refits `m` from pairs a reviewer labelled;
 //! 5. **score**: each pair's match weight, with term-frequency adjustment
 //!    where asked: agreeing on a value of frequency `tf` has Bayes factor
 //!    `m / tf` instead of `m / u` (Winkler 1989; Splink's
