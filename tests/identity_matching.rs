@@ -522,39 +522,20 @@ fn malformed_models_in_settings_are_errors() {
     let (resolver, _) = Resolver::fit(&[&t], &auto.settings).unwrap();
     let saved = resolver.settings();
     let good: FsModel = saved.model.clone().unwrap();
-    let edits: Vec<(&str, Box<dyn Fn(&mut FsModel)>)> = vec![
-        (
-            "names",
-            Box::new(|m| {
-                m.names.pop();
-            }),
-        ),
-        ("fixed_m", Box::new(|m| m.fixed_m.truncate(1))),
-        (
-            "u",
-            Box::new(|m| {
-                m.u.pop();
-            }),
-        ),
-        (
-            "u levels",
-            Box::new(|m| {
-                m.u[0].pop();
-            }),
-        ),
-        (
-            "m and u levels",
-            Box::new(|m| {
-                m.u[0].pop();
-                m.m[0].pop();
-            }),
-        ),
-        (
-            "renamed",
-            Box::new(|m| m.names[0] = "something else".into()),
-        ),
-        ("λ", Box::new(|m| m.lambda = 1.5)),
-        ("zero u", Box::new(|m| m.u[0][0] = 0.0)),
+    type Edit = fn(&mut FsModel);
+    let edits: [(&str, Edit); 8] = [
+        ("names", |m| m.names.truncate(m.names.len() - 1)),
+        ("fixed_m", |m| m.fixed_m.truncate(1)),
+        ("u", |m| m.u.truncate(m.u.len() - 1)),
+        ("u levels", |m| {
+            let _ = m.u[0].pop();
+        }),
+        ("m and u levels", |m| {
+            let _ = (m.u[0].pop(), m.m[0].pop());
+        }),
+        ("renamed", |m| m.names[0] = "something else".into()),
+        ("λ", |m| m.lambda = 1.5),
+        ("zero u", |m| m.u[0][0] = 0.0),
     ];
     for (what, edit) in edits {
         let mut model = good.clone();

@@ -1138,9 +1138,9 @@ mod tests {
         let estimated = model.estimate_m(&matches, None).unwrap();
         assert_eq!(estimated, vec![true, true, true, false]);
         assert_eq!(model.m[3], kept);
-        for k in 0..3 {
-            for l in 0..m[k].len() {
-                assert!((model.m[k][l] - m[k][l]).abs() < 0.01, "m[{k}][{l}]");
+        for (k, (estimated, truth)) in model.m.iter().zip(&m).take(3).enumerate() {
+            for (l, (e, t)) in estimated.iter().zip(truth).enumerate() {
+                assert!((e - t).abs() < 0.01, "m[{k}][{l}]: {e} vs {t}");
             }
         }
         // Without matches, a prior alone gives its mean; no prior: m stays.

@@ -655,7 +655,8 @@ mod tests {
         let p = Prepared::new(&[&t], &preps()).unwrap();
         p.check().unwrap();
         let mut json: serde_json::Value = serde_json::to_value(&p).unwrap();
-        let edits: [(&str, fn(&mut serde_json::Value)); 4] = [
+        type Edit = fn(&mut serde_json::Value);
+        let edits: [(&str, Edit); 4] = [
             ("counts", |c| c["counts"] = serde_json::json!([])),
             ("codes", |c| c["codes"] = serde_json::json!([0, 0])),
             ("code 7", |c| c["codes"] = serde_json::json!([0, 7, 0])),

@@ -157,6 +157,9 @@ pub struct Resolver {
     m_estimation: Vec<MEstimate>,
 }
 
+/// A candidate pair and its comparison levels.
+type PairLevels<'a> = (&'a (u32, u32), &'a [i8]);
+
 /// Key rules with fewer candidate pairs do not estimate m.
 const MIN_RULE_PAIRS: usize = 50;
 
@@ -514,8 +517,8 @@ impl Resolver {
     fn score_all(&self, pairs: &[(u32, u32)], gammas: &Gammas) -> Vec<ScoredPair> {
         // Pairs and their levels side by side (the levels were computed from
         // these pairs, one row each).
-        let rows: Vec<(&(u32, u32), &[i8])> = pairs.iter().zip(gammas.rows()).collect();
-        let chunks: Vec<&[(&(u32, u32), &[i8])]> = rows.chunks(4096).collect();
+        let rows: Vec<PairLevels> = pairs.iter().zip(gammas.rows()).collect();
+        let chunks: Vec<&[PairLevels]> = rows.chunks(4096).collect();
         crate::parallel::map_slice(&chunks, |chunk| {
             chunk
                 .iter()
