@@ -29,9 +29,9 @@
 //!   from their centroids, as scikit-learn does.
 //! - **Restarts**: `n_init` initialisations from one seed; the lowest inertia
 //!   wins (ties: the first). Up to four are seeded and then iterated side by
-//!   side, each pass taking every running initialisation in turn over each
+//!   side: each pass takes every running initialisation in turn over each
 //!   chunk of rows, so the rows are fetched from memory once per pass for all
-//!   of them; each one's arithmetic is that of running it alone.
+//!   of them; each one's draws and arithmetic are those of running it alone.
 //!
 //! Rows are processed in fixed chunks of 4,096 whose partial sums are added in
 //! chunk order, so results do not depend on the thread count. Each chunk keeps
@@ -41,11 +41,21 @@
 //!
 //! Nearest centroids are found in single precision on a copy of the rows
 //! centred and scaled into [-1, 1] (half the bytes, twice the SIMD lanes),
-//! eight rows at a time with one row per lane. Each f32 distance comes with a
-//! bound on its rounding error; a row whose two nearest centroids are closer
-//! than that is decided again in f64, so the labels are those of f64 distances.
-//! Centroid sums, moves and the inertia are always computed in f64 from the
-//! original rows.
+//! stored in blocks of eight rows with one row per lane, so the kernel needs
+//! no transposition and no branches. Each f32 distance comes with a bound on
+//! its rounding error; a row whose two nearest centroids are closer than that
+//! is decided again in f64, so the labels are those of f64 distances. When
+//! most rows fail Hamerly's test (the first passes) every block with a
+//! failing row is computed in place; later, the few failing rows are gathered
+//! into lanes. Centroid sums, moves and the inertia are always computed in f64
+//! from the original rows, and only rows that change segment touch the sums.
+//!
+//! The seeding and assignment loops are compiled for several instruction sets
+//! (x86-64 with AVX2 and FMA, and the baseline) and the widest the processor
+//! has is chosen at run time through `pulp`'s safe dispatch. Only the vector
+//! width differs: every lane performs the same IEEE operations in the same
+//! order (no fused multiply–adds are formed), so results are bit-identical on
+//! every machine.
 //!
 //! The returned labels are always those of the nearest centroid of the
 //! returned centroids, and `inertia` is the weighted sum of squared distances
@@ -73,6 +83,7 @@ const MAX_ABS_VALUE: f64 = 1e100;
 
 /// Rows per chunk: the unit of parallel work and of summation order.
 const CHUNK: usize = 4096;
+const _: () = assert!(CHUNK % LANES == 0, "chunks start on a block boundary");
 
 /// Initialisations iterated side by side (see [`lloyd`]).
 const LOCKSTEP: usize = 4;
@@ -217,6 +228,16 @@ impl KMeansParams {
         x: ArrayView2<'a, f64>,
         weights: Option<&'a [f64]>,
     ) -> Result<Clustering> {
+        self.fit_rows_with(x, weights, pulp::Arch::new())
+    }
+
+    /// [`fit_rows`](Self::fit_rows) with the kernels compiled for `arch`.
+    fn fit_rows_with<'a>(
+        &self,
+        x: ArrayView2<'a, f64>,
+        weights: Option<&'a [f64]>,
+        arch: pulp::Arch,
+    ) -> Result<Clustering> {
         self.check()?;
         let data = Rows::new(x, weights)?;
         if data.n < self.k {
@@ -231,23 +252,22 @@ impl KMeansParams {
         let mut best: Option<Run> = None;
         let inits: Vec<usize> = (0..self.n_init).collect();
         for group in inits.chunks(LOCKSTEP) {
-            let initials: Vec<Vec<f64>> = group
+            let rngs = group
                 .iter()
                 .map(|&init| {
                     let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
                     rng.set_stream(init as u64);
-                    initial_centroids(&data, self.k, self.init, &mut rng)
+                    rng
                 })
                 .collect();
-            let run = lloyd(
-                &data,
-                &compact,
-                initials,
-                self.max_iter,
+            let initials = initial_centroids(&data, self.k, self.init, rngs, arch);
+            let how = Iterate {
+                max_iter: self.max_iter,
                 tol,
-                self.algorithm,
-                group[0],
-            );
+                algorithm: self.algorithm,
+                arch,
+            };
+            let run = lloyd(&data, &compact, initials, group[0], how);
             if let Some(run) = run {
                 if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
                     best = Some(run);
@@ -365,7 +385,7 @@ fn mean_variance(data: &Rows<'_>) -> f64 {
 
 /// Squared Euclidean distance, summed in four interleaved lanes so the additions
 /// do not wait on each other (and vectorise).
-#[inline]
+#[inline(always)]
 fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 4];
     let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
@@ -399,16 +419,17 @@ fn draw_chunk(chunk_totals: &[f64], u: f64) -> Option<(usize, f64)> {
 }
 
 /// The row of chunk `c` where `target` of its mass is used up.
-fn draw_in_chunk(data: &Rows<'_>, mass: &[f64], c: usize, mut target: f64) -> usize {
+fn draw_in_chunk(data: &Rows<'_>, mass: impl Fn(usize) -> f64, c: usize, mut target: f64) -> usize {
     let range = data.chunk_range(c);
     let mut last_positive = range.start;
     for i in range {
-        if mass[i] > 0.0 {
+        let m = mass(i);
+        if m > 0.0 {
             last_positive = i;
-            if target < mass[i] {
+            if target < m {
                 return i;
             }
-            target -= mass[i];
+            target -= m;
         }
     }
     // Rounding left a sliver: the chunk's last row with mass.
@@ -416,23 +437,23 @@ fn draw_in_chunk(data: &Rows<'_>, mass: &[f64], c: usize, mut target: f64) -> us
 }
 
 /// The last row with mass, for a draw that rounding carried past the end.
-fn last_with_mass(mass: &[f64]) -> usize {
-    mass.iter().rposition(|&m| m > 0.0).unwrap_or(0)
+fn last_with_mass(n: usize, mass: impl Fn(usize) -> f64) -> usize {
+    (0..n).rev().find(|&i| mass(i) > 0.0).unwrap_or(0)
 }
 
 /// Draws a row with probability proportional to `mass` (non-negative, positive
 /// total), given per-chunk totals; deterministic for a uniform `u` in [0, 1).
-fn draw(data: &Rows<'_>, mass: &[f64], chunk_totals: &[f64], u: f64) -> usize {
+fn draw(data: &Rows<'_>, mass: impl Fn(usize) -> f64, chunk_totals: &[f64], u: f64) -> usize {
     match draw_chunk(chunk_totals, u) {
-        Some((c, target)) => draw_in_chunk(data, mass, c, target),
-        None => last_with_mass(mass),
+        Some((c, target)) => draw_in_chunk(data, &mass, c, target),
+        None => last_with_mass(data.n, mass),
     }
 }
 
 /// Squared distances from `x` to `M` points given feature-major (`points[f][m]`),
 /// each summed in exactly the order of [`squared_distance`], so the values are
 /// bit-identical to it; the loop over points vectorises.
-#[inline]
+#[inline(always)]
 fn squared_distances_to<const M: usize>(x: &[f64], points: &[[f64; M]]) -> [f64; M] {
     let mut acc = [[0.0f64; M]; 4];
     let (x4, p4) = (x.chunks_exact(4), points.chunks_exact(4));
@@ -459,35 +480,69 @@ fn squared_distances_to<const M: usize>(x: &[f64], points: &[[f64; M]]) -> [f64;
 }
 
 /// The smaller of two values that are not NaN (`f64::min` without its NaN test).
-#[inline]
+#[inline(always)]
 fn min(a: f64, b: f64) -> f64 {
     if b < a { b } else { a }
 }
 
-/// One pass of k-means++ seeding over a chunk with `M` points: point 0 is the
-/// latest centroid, whose weighted squared distance lowers `closest`; points
-/// `1..=trials` are candidates. Returns, per point, the sum over the chunk's
-/// rows of min(weighted distance, closest): for point 0 the new potential, for
-/// a candidate the potential if it were added.
-fn seeding_pass<const M: usize>(
-    data: &Rows<'_>,
-    range: std::ops::Range<usize>,
-    weights: &[f64],
+/// One pass of k-means++ seeding over a chunk's rows (row-major, `d` wide)
+/// with `M` points: point 0 is the latest centroid, whose (weighted) squared
+/// distance lowers `closest`; the others are candidates (or padding). Returns, per
+/// point, the sum over the rows of min(weighted distance, closest): for point
+/// 0 the new potential, for a candidate the potential if it were added.
+/// Without weights (`WEIGHTED` false) every weight is 1, so the products are
+/// left out; the values are the same.
+#[inline(always)]
+fn seeding_pass<const M: usize, const WEIGHTED: bool>(
+    xs: &[f64],
+    d: usize,
+    ws: &[f64],
     closest: &mut [f64],
     points: &[[f64; M]],
-    used: usize,
-) -> Vec<f64> {
+) -> [f64; M] {
     let mut pot = [0.0f64; M];
-    for (i, slot) in range.zip(closest.iter_mut()) {
-        let dist = squared_distances_to::<M>(data.row(i), points);
-        let w = weights[i];
-        *slot = min(*slot, w * dist[0]);
-        for (p, &dt) in pot.iter_mut().zip(&dist).take(used).skip(1) {
-            *p += min(w * dt, *slot);
+    for (r, (x, slot)) in xs.chunks_exact(d).zip(closest.iter_mut()).enumerate() {
+        let dist = squared_distances_to::<M>(x, points);
+        let w = if WEIGHTED { ws[r] } else { 1.0 };
+        *slot = min(*slot, if WEIGHTED { w * dist[0] } else { dist[0] });
+        // Every point's sum, padding included (it repeats the latest centroid), so
+        // the loop has a fixed width and vectorises.
+        let now = *slot;
+        for (p, &dt) in pot.iter_mut().zip(&dist).skip(1) {
+            *p += min(if WEIGHTED { w * dt } else { dt }, now);
         }
-        pot[0] += *slot;
+        pot[0] += now;
     }
-    pot[..used].to_vec()
+    pot
+}
+
+/// [`seeding_pass`] compiled for the widest vector instructions the processor
+/// has (chosen at run time by `pulp`; see the module docs).
+struct SeedingPass<'a, const M: usize> {
+    xs: &'a [f64],
+    d: usize,
+    ws: Option<&'a [f64]>,
+    closest: &'a mut [f64],
+    points: &'a [[f64; M]],
+}
+
+impl<const M: usize> pulp::WithSimd for SeedingPass<'_, M> {
+    type Output = [f64; M];
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> [f64; M] {
+        let SeedingPass {
+            xs,
+            d,
+            ws,
+            closest,
+            points,
+        } = self;
+        match ws {
+            Some(ws) => seeding_pass::<M, true>(xs, d, ws, closest, points),
+            None => seeding_pass::<M, false>(xs, d, &[], closest, points),
+        }
+    }
 }
 
 /// The latest centroid and the candidates, feature-major with `M` points
@@ -504,57 +559,95 @@ fn seeding_points<const M: usize>(data: &Rows<'_>, rows: &[usize]) -> Vec<[f64; 
         .collect()
 }
 
-/// [`seeding_pass`] over every chunk for the latest centroid `rows[0]` and the
-/// candidates `rows[1..]`, with the point count rounded up to a fixed width.
+/// [`seeding_pass`] over every chunk for each initialisation being seeded:
+/// for seed `s`, the latest centroid `lists[s][0]` and the candidates
+/// `lists[s][1..]` (every list equally long). The chunks are shared out among
+/// the threads and each chunk's rows serve every initialisation in turn, so
+/// they are fetched from memory once for all of them. Returns the sums per
+/// initialisation, per chunk, per point.
 fn seeding_sums(
     data: &Rows<'_>,
-    weights: &[f64],
-    closest: &mut [f64],
-    rows: &[usize],
-) -> Vec<Vec<f64>> {
+    seeds: &mut [Seeding],
+    lists: &[Vec<usize>],
+    arch: pulp::Arch,
+) -> Vec<Vec<Vec<f64>>> {
     fn run<const M: usize>(
         data: &Rows<'_>,
-        weights: &[f64],
-        closest: &mut [f64],
-        rows: &[usize],
-    ) -> Vec<Vec<f64>> {
-        let points = seeding_points::<M>(data, rows);
-        let pass = |(c, part): (usize, &mut [f64])| {
-            seeding_pass::<M>(
-                data,
-                data.chunk_range(c),
-                weights,
-                part,
-                &points,
-                rows.len(),
-            )
+        seeds: &mut [Seeding],
+        lists: &[Vec<usize>],
+        arch: pulp::Arch,
+    ) -> Vec<Vec<Vec<f64>>> {
+        let points: Vec<Vec<[f64; M]>> = lists
+            .iter()
+            .map(|rows| seeding_points::<M>(data, rows))
+            .collect();
+        let used = lists.first().map_or(0, Vec::len);
+        let mut columns: Vec<Vec<&mut [f64]>> = (0..data.n_chunks())
+            .map(|_| Vec::with_capacity(seeds.len()))
+            .collect();
+        for seed in seeds.iter_mut() {
+            for (column, part) in columns.iter_mut().zip(seed.closest.chunks_mut(CHUNK)) {
+                column.push(part);
+            }
+        }
+        let d = data.d;
+        let pass = |(c, column): (usize, &mut Vec<&mut [f64]>)| {
+            let range = data.chunk_range(c);
+            let xs = &data.x[range.start * d..range.end * d];
+            let ws = data.w.map(|w| &w[range]);
+            column
+                .iter_mut()
+                .zip(&points)
+                .map(|(closest, points)| {
+                    arch.dispatch(SeedingPass::<M> {
+                        xs,
+                        d,
+                        ws,
+                        closest,
+                        points,
+                    })
+                })
+                .collect::<Vec<[f64; M]>>()
         };
         #[cfg(feature = "parallel")]
-        {
+        let per_chunk: Vec<Vec<[f64; M]>> = {
             use rayon::prelude::*;
-            closest
-                .par_chunks_mut(CHUNK)
-                .enumerate()
-                .map(pass)
-                .collect()
-        }
+            columns.par_iter_mut().enumerate().map(pass).collect()
+        };
         #[cfg(not(feature = "parallel"))]
-        closest.chunks_mut(CHUNK).enumerate().map(pass).collect()
+        let per_chunk: Vec<Vec<[f64; M]>> = columns.iter_mut().enumerate().map(pass).collect();
+        (0..seeds.len())
+            .map(|s| {
+                per_chunk
+                    .iter()
+                    .map(|sums| sums[s][..used].to_vec())
+                    .collect()
+            })
+            .collect()
     }
-    match rows.len() {
-        0..=2 => run::<2>(data, weights, closest, rows),
-        3..=4 => run::<4>(data, weights, closest, rows),
-        5..=6 => run::<6>(data, weights, closest, rows),
-        7..=8 => run::<8>(data, weights, closest, rows),
+    match lists.first().map_or(0, Vec::len) {
+        0..=2 => run::<2>(data, seeds, lists, arch),
+        3..=4 => run::<4>(data, seeds, lists, arch),
+        5..=6 => run::<6>(data, seeds, lists, arch),
+        7..=8 => run::<8>(data, seeds, lists, arch),
         // Many candidates: in groups, each with the latest centroid first.
-        _ => {
-            let mut sums = run::<8>(data, weights, closest, &rows[..8]);
-            for group in rows[8..].chunks(7) {
-                let mut with_latest = vec![rows[0]];
-                with_latest.extend_from_slice(group);
-                let more = run::<8>(data, weights, closest, &with_latest);
-                for (s, m) in sums.iter_mut().zip(more) {
-                    s.extend_from_slice(&m[1..]);
+        len => {
+            let firsts: Vec<Vec<usize>> = lists.iter().map(|l| l[..8].to_vec()).collect();
+            let mut sums = run::<8>(data, seeds, &firsts, arch);
+            for start in (8..len).step_by(7) {
+                let group: Vec<Vec<usize>> = lists
+                    .iter()
+                    .map(|l| {
+                        let mut with_latest = vec![l[0]];
+                        with_latest.extend_from_slice(&l[start..(start + 7).min(len)]);
+                        with_latest
+                    })
+                    .collect();
+                let more = run::<8>(data, seeds, &group, arch);
+                for (seed_sums, seed_more) in sums.iter_mut().zip(more) {
+                    for (s, m) in seed_sums.iter_mut().zip(seed_more) {
+                        s.extend_from_slice(&m[1..]);
+                    }
                 }
             }
             sums
@@ -562,93 +655,139 @@ fn seeding_sums(
     }
 }
 
-/// k-means++ (greedy with `trials` > 1) initial centroids, row-major k × d.
+/// One initialisation's k-means++ seeding in progress.
+struct Seeding {
+    rng: ChaCha8Rng,
+    /// Weighted squared distance of each row to its nearest centroid so far
+    /// (for chunks marked stale, without the latest centroid).
+    closest: Vec<f64>,
+    /// Per-chunk sums of `closest` (up to date).
+    totals: Vec<f64>,
+    stale: Vec<bool>,
+    latest: usize,
+    centroids: Vec<f64>,
+}
+
+/// k-means++ (greedy with `trials` > 1) initial centroids, row-major k × d,
+/// for one initialisation per generator in `rngs`.
 ///
 /// Each step is one pass over the rows: it lowers every row's distance to the
 /// nearest centroid with the centroid chosen last, and sums the potential each
 /// candidate would leave. The candidates of the next step are drawn before
 /// that pass, so their chunk's distances are brought up to date first (taking
-/// the minimum twice changes nothing).
-fn initial_centroids(data: &Rows<'_>, k: usize, init: Init, rng: &mut ChaCha8Rng) -> Vec<f64> {
+/// the minimum twice changes nothing). The initialisations take their steps
+/// side by side, one pass for all of them; each one's draws and arithmetic
+/// are those of seeding it alone.
+fn initial_centroids(
+    data: &Rows<'_>,
+    k: usize,
+    init: Init,
+    rngs: Vec<ChaCha8Rng>,
+    arch: pulp::Arch,
+) -> Vec<Vec<f64>> {
     let trials = match init {
         Init::KMeansPlusPlus => 1,
         Init::GreedyKMeansPlusPlus { local_trials } => {
             local_trials.unwrap_or(2 + (k as f64).ln().floor() as usize)
         }
     };
-    let d = data.d;
     let n_chunks = data.n_chunks();
-    let weights: Vec<f64> = (0..data.n).map(|i| data.weight(i)).collect();
+    let weight = |i: usize| data.weight(i);
     let weight_totals: Vec<f64> =
-        crate::parallel::map_range(n_chunks, |c| data.chunk_range(c).map(|i| weights[i]).sum());
-    let first = draw(data, &weights, &weight_totals, rng.r#gen::<f64>());
-    let mut centroids = Vec::with_capacity(k * d);
-    centroids.extend_from_slice(data.row(first));
-    // Weighted squared distance of each row to its nearest centroid so far
-    // (for chunks marked stale, without the latest centroid).
-    let mut closest = vec![f64::INFINITY; data.n];
-    let mut latest = first;
-    let sums = seeding_sums(data, &weights, &mut closest, &[latest]);
-    let mut totals: Vec<f64> = sums.iter().map(|s| s[0]).collect();
-    let mut stale = vec![false; n_chunks];
-    let mut rows = vec![0usize; trials + 1];
+        crate::parallel::map_range(n_chunks, |c| data.chunk_range(c).map(weight).sum());
+    let mut seeds: Vec<Seeding> = rngs
+        .into_iter()
+        .map(|mut rng| {
+            let first = draw(data, weight, &weight_totals, rng.r#gen::<f64>());
+            Seeding {
+                rng,
+                closest: vec![f64::INFINITY; data.n],
+                totals: Vec::new(),
+                stale: vec![false; n_chunks],
+                latest: first,
+                centroids: data.row(first).to_vec(),
+            }
+        })
+        .collect();
+    let lists: Vec<Vec<usize>> = seeds.iter().map(|s| vec![s.latest]).collect();
+    let sums = seeding_sums(data, &mut seeds, &lists, arch);
+    for (seed, sums) in seeds.iter_mut().zip(sums) {
+        seed.totals = sums.iter().map(|s| s[0]).collect();
+    }
     for _ in 1..k {
-        let potential: f64 = totals.iter().sum();
-        rows[0] = latest;
+        let lists: Vec<Vec<usize>> = seeds
+            .iter_mut()
+            .map(|seed| seed.candidates(data, trials, &weight_totals))
+            .collect();
+        // Potential after adding each candidate, summed per chunk in order.
+        let sums = seeding_sums(data, &mut seeds, &lists, arch);
+        for ((seed, sums), rows) in seeds.iter_mut().zip(sums).zip(&lists) {
+            let mut best = 0;
+            let mut best_pot = f64::INFINITY;
+            for t in 0..trials {
+                let pot: f64 = sums.iter().map(|p| p[1 + t]).sum();
+                if pot < best_pot {
+                    best_pot = pot;
+                    best = t;
+                }
+            }
+            seed.latest = rows[1 + best];
+            seed.centroids.extend_from_slice(data.row(seed.latest));
+            // The chunk sums of the chosen candidate are those of the updated distances.
+            for (total, s) in seed.totals.iter_mut().zip(&sums) {
+                *total = s[1 + best];
+            }
+            seed.stale.fill(true);
+        }
+    }
+    seeds.into_iter().map(|s| s.centroids).collect()
+}
+
+impl Seeding {
+    /// The latest centroid and this step's `trials` candidates, drawn with
+    /// probability proportional to the distance to the nearest centroid.
+    fn candidates(&mut self, data: &Rows<'_>, trials: usize, weight_totals: &[f64]) -> Vec<usize> {
+        let potential: f64 = self.totals.iter().sum();
+        let mut rows = vec![self.latest; trials + 1];
         for slot in rows[1..].iter_mut() {
             *slot = if potential > 0.0 {
-                let u = rng.r#gen::<f64>();
-                match draw_chunk(&totals, u) {
+                let u = self.rng.r#gen::<f64>();
+                match draw_chunk(&self.totals, u) {
                     Some((c, target)) => {
-                        if stale[c] {
-                            refresh_closest(data, &weights, &mut closest, c, latest);
-                            stale[c] = false;
-                        }
-                        draw_in_chunk(data, &closest, c, target)
+                        self.refresh(data, c);
+                        let closest = &self.closest;
+                        draw_in_chunk(data, |i| closest[i], c, target)
                     }
                     None => {
                         // Rounding carried the draw past the end: bring every chunk up to date.
-                        for (c, is_stale) in stale.iter_mut().enumerate() {
-                            if *is_stale {
-                                refresh_closest(data, &weights, &mut closest, c, latest);
-                                *is_stale = false;
-                            }
+                        for c in 0..self.stale.len() {
+                            self.refresh(data, c);
                         }
-                        last_with_mass(&closest)
+                        let closest = &self.closest;
+                        last_with_mass(data.n, |i| closest[i])
                     }
                 }
             } else {
                 // Every row sits on a centroid: any row with weight.
-                draw(data, &weights, &weight_totals, rng.r#gen::<f64>())
+                let u = self.rng.r#gen::<f64>();
+                draw(data, |i| data.weight(i), weight_totals, u)
             };
         }
-        // Potential after adding each candidate, summed per chunk in order.
-        let sums = seeding_sums(data, &weights, &mut closest, &rows);
-        let mut best = 0;
-        let mut best_pot = f64::INFINITY;
-        for t in 0..trials {
-            let pot: f64 = sums.iter().map(|p| p[1 + t]).sum();
-            if pot < best_pot {
-                best_pot = pot;
-                best = t;
-            }
-        }
-        latest = rows[1 + best];
-        centroids.extend_from_slice(data.row(latest));
-        // The chunk sums of the chosen candidate are those of the updated distances.
-        for (total, s) in totals.iter_mut().zip(&sums) {
-            *total = s[1 + best];
-        }
-        stale.fill(true);
+        rows
     }
-    centroids
-}
 
-/// Lowers the distances of chunk `c`'s rows with centroid row `latest`.
-fn refresh_closest(data: &Rows<'_>, weights: &[f64], closest: &mut [f64], c: usize, latest: usize) {
-    let row = data.row(latest);
-    for i in data.chunk_range(c) {
-        closest[i] = closest[i].min(weights[i] * squared_distance(data.row(i), row));
+    /// Lowers the distances of chunk `c`'s rows with the latest centroid, if
+    /// they are stale.
+    fn refresh(&mut self, data: &Rows<'_>, c: usize) {
+        if !self.stale.get(c).copied().unwrap_or(false) {
+            return;
+        }
+        self.stale[c] = false;
+        let row = data.row(self.latest);
+        for i in data.chunk_range(c) {
+            self.closest[i] =
+                self.closest[i].min(data.weight(i) * squared_distance(data.row(i), row));
+        }
     }
 }
 
@@ -671,8 +810,11 @@ const F32_FLOOR: f32 = 7.888_609e-31; // 2^-100
 /// are closer than it, the row is decided in f64 instead, so labels are those
 /// of exact distances (see [`Centroids::nearest_block`]).
 struct Compact {
-    /// Row-major n × d.
-    x: Vec<f32>,
+    /// Blocks of `LANES` rows, each feature-major (`blocks[b * d + f][lane]`
+    /// is feature `f` of row `b * LANES + lane`), so the kernel reads a
+    /// block's rows already spread over the lanes; the last block is padded
+    /// with zeros.
+    blocks: Vec<[f32; LANES]>,
     mean: Vec<f64>,
     /// A power of two at least the largest |x − mean|.
     scale: f64,
@@ -732,14 +874,33 @@ impl Compact {
             scale *= 0.5;
         }
         let inv = 1.0 / scale;
-        let parts: Vec<Vec<f32>> = crate::parallel::map_range(n_chunks, |c| {
-            let xs = &data.x[data.chunk_range(c).start * d..data.chunk_range(c).end * d];
-            xs.chunks_exact(d)
-                .flat_map(|row| row.iter().zip(&mean).map(|(v, m)| ((v - m) * inv) as f32))
-                .collect()
-        });
+        let mut blocks = vec![[0.0f32; LANES]; data.n.div_ceil(LANES) * d];
+        let fill = |(c, out): (usize, &mut [[f32; LANES]])| {
+            let range = data.chunk_range(c);
+            let xs = &data.x[range.start * d..range.end * d];
+            for (rows, block) in xs.chunks(LANES * d).zip(out.chunks_exact_mut(d)) {
+                for (l, row) in rows.chunks_exact(d).enumerate() {
+                    for ((b, &v), m) in block.iter_mut().zip(row).zip(&mean) {
+                        b[l] = ((v - m) * inv) as f32;
+                    }
+                }
+            }
+        };
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::prelude::*;
+            blocks
+                .par_chunks_mut(CHUNK / LANES * d)
+                .enumerate()
+                .for_each(fill);
+        }
+        #[cfg(not(feature = "parallel"))]
+        blocks
+            .chunks_mut(CHUNK / LANES * d)
+            .enumerate()
+            .for_each(fill);
         Compact {
-            x: parts.concat(),
+            blocks,
             mean,
             scale,
         }
@@ -851,7 +1012,7 @@ impl Centroids {
     /// with the rest as slack for the bounds' own rounding. The nearest
     /// centroid is decided when the second nearest is more than 2·err farther;
     /// otherwise the caller decides in f64.
-    #[inline]
+    #[inline(always)]
     fn nearest_block(&self, x: &[[f32; LANES]]) -> BlockNearest {
         let d = self.d;
         let mut m1 = [f32::INFINITY; LANES];
@@ -1011,34 +1172,44 @@ impl Chunk {
     ) {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            let Scratch { todo, staged } = &mut *scratch;
-            let (n, d) = (self.labels.len(), data.d);
+            let Scratch { todo, masks } = &mut *scratch;
+            let n = self.labels.len();
             if todo.len() < n {
                 todo.resize(n, 0);
             }
-            if staged.len() < n * d {
-                staged.resize(n * d, 0.0);
+            if masks.len() < n.div_ceil(LANES) {
+                masks.resize(n.div_ceil(LANES), 0);
             }
-            self.run_with::<HAMERLY, UPDATE>(data, compact, step, todo, staged);
+            step.arch.dispatch(ChunkPass::<HAMERLY, UPDATE> {
+                chunk: self,
+                data,
+                compact,
+                step,
+                todo,
+                masks,
+            });
         });
     }
 
+    #[inline(always)]
     fn run_with<const HAMERLY: bool, const UPDATE: bool>(
         &mut self,
         data: &Rows<'_>,
         compact: &Compact,
         step: &Step<'_>,
         todo: &mut [u32],
-        staged: &mut [f32],
+        masks: &mut [u8],
     ) {
         let d = data.d;
         let n = self.labels.len();
         let xs = &data.x[self.start * d..(self.start + n) * d];
-        let xs32 = &compact.x[self.start * d..(self.start + n) * d];
+        // Chunks start on a block boundary (CHUNK is a multiple of LANES).
+        let first_block = self.start / LANES;
+        let blocks = &compact.blocks[first_block * d..(first_block + n.div_ceil(LANES)) * d];
         let ws: Option<&[f64]> = data.w.map(|w| &w[self.start..self.start + n]);
         let fresh = UPDATE && self.fresh;
         let cents = step.cents;
-        let (own, others, gap) = (&step.own[..], &step.others[..], &step.gap[..]);
+        let (own, others) = (&step.own[..], &step.others[..]);
         let Chunk {
             ref mut labels,
             ref mut upper,
@@ -1055,46 +1226,35 @@ impl Chunk {
             weights.fill(0.0);
             counts.fill(0);
         }
-        // The rows whose bounds do not prove their segment, listed without branches.
-        let mut count = 0;
+        // The rows whose bounds do not prove their segment (Hamerly's test), a
+        // block of rows at a time: a bit per lane, and the blocks with none skipped.
+        let n_blocks = n.div_ceil(LANES);
+        let mut count = n;
         if HAMERLY {
-            for (r, ((&a, &up), &lo)) in labels.iter().zip(&*upper).zip(&*lower).enumerate() {
-                let a = a as usize;
-                let bound = gap[a].max(f64::from(lo) - others[a]);
-                todo[count] = r as u32;
-                count += usize::from(f64::from(up) + own[a] > bound);
+            count = 0;
+            let (skip_gap, skip_lower) = (&step.skip_gap[..], &step.skip_lower[..]);
+            for (bi, fails) in masks[..n_blocks].iter_mut().enumerate() {
+                let r0 = bi * LANES;
+                let len = LANES.min(n - r0);
+                let mut mask = 0u32;
+                for l in 0..len {
+                    let (r, a) = (r0 + l, labels[r0 + l] as usize);
+                    let (up, lo) = (f64::from(upper[r]), f64::from(lower[r]));
+                    mask |= u32::from((up > skip_gap[a]) & (up - lo > skip_lower[a])) << l;
+                }
+                *fails = mask as u8;
+                count += mask.count_ones() as usize;
             }
         } else {
-            for (r, t) in todo.iter_mut().enumerate() {
-                *t = r as u32;
-            }
-            count = n;
+            masks[..n_blocks].fill(u8::MAX);
         }
         let mut changed = 0usize;
         moves.clear();
-        // Copy the rows to compute next to each other first: whole-row copies that do
-        // not depend on each other, so their cache misses overlap.
-        let rows32: &[f32] = if count == n {
-            xs32
-        } else {
-            for (t, &r) in todo[..count].iter().enumerate() {
-                let r = r as usize;
-                copy_row(&mut staged[t * d..(t + 1) * d], &xs32[r * d..(r + 1) * d]);
-            }
-            &staged[..count * d]
-        };
-        for (group, rows) in todo[..count].chunks(LANES).zip(rows32.chunks(LANES * d)) {
-            // Transposed into lanes; lanes past the last row keep stale (finite)
-            // values whose results are unused.
-            for (l, row) in rows.chunks_exact(d).enumerate() {
-                for (b, &v) in block.iter_mut().zip(row) {
-                    b[l] = v;
-                }
-            }
-            let near = cents.nearest_block(block);
-            for (l, &r) in group.iter().enumerate() {
-                let r = r as usize;
-                let x = &xs[r * d..(r + 1) * d];
+        // Row `r`'s new segment and bounds from lane `l` of a kernel result
+        // (decided in f64 when the f32 distances cannot tell).
+        macro_rules! settle {
+            ($r:expr, $near:expr, $l:expr) => {{
+                let (r, near, l): (usize, &BlockNearest, usize) = ($r, $near, $l);
                 let (b, up, lo) = if near.decided[l] {
                     (
                         near.best[l] as usize,
@@ -1102,7 +1262,7 @@ impl Chunk {
                         f64::from(near.lower[l]),
                     )
                 } else {
-                    let (b, d1, d2) = cents.nearest_exact(x);
+                    let (b, d1, d2) = cents.nearest_exact(&xs[r * d..(r + 1) * d]);
                     (b, d1.sqrt() / cents.scale, d2.sqrt() / cents.scale)
                 };
                 if HAMERLY {
@@ -1116,6 +1276,86 @@ impl Chunk {
                         moves.push((r as u32, a as u32));
                     }
                     changed += 1;
+                }
+            }};
+        }
+        if 2 * count >= n {
+            // Most rows to compute: every block in place, the rows already in lanes.
+            for ((bi, x), &fails) in blocks
+                .chunks_exact(d)
+                .take(n / LANES)
+                .enumerate()
+                .zip(&masks[..n_blocks])
+            {
+                if fails == 0 {
+                    continue;
+                }
+                let near = cents.nearest_block(x);
+                let r0 = bi * LANES;
+                if near.decided.iter().all(|&v| v) {
+                    let lanes = &mut labels[r0..r0 + LANES];
+                    // The common case, whole vectors: new labels and bounds, then the
+                    // few rows that changed segment.
+                    let mut best = [0u32; LANES];
+                    let mut moved = 0u32;
+                    for l in 0..LANES {
+                        best[l] = near.best[l] as u32;
+                        moved |= u32::from(best[l] != lanes[l]) << l;
+                    }
+                    if HAMERLY {
+                        let (ups, los) = (&mut upper[r0..r0 + LANES], &mut lower[r0..r0 + LANES]);
+                        for l in 0..LANES {
+                            let b = best[l] as usize;
+                            ups[l] = round_up(f64::from(near.upper[l]) - own[b]);
+                            los[l] = round_down(f64::from(near.lower[l]) + others[b]);
+                        }
+                    }
+                    while moved != 0 {
+                        let l = moved.trailing_zeros() as usize;
+                        moved &= moved - 1;
+                        if UPDATE && !fresh {
+                            moves.push(((r0 + l) as u32, lanes[l]));
+                        }
+                        lanes[l] = best[l];
+                        changed += 1;
+                    }
+                } else {
+                    for l in 0..LANES {
+                        settle!(r0 + l, &near, l);
+                    }
+                }
+            }
+            // The rows of a last, partial block.
+            let full = n / LANES * LANES;
+            if full < n {
+                let near = cents.nearest_block(&blocks[full / LANES * d..]);
+                for l in 0..n - full {
+                    settle!(full + l, &near, l);
+                }
+            }
+        } else {
+            // A few rows: listed, then gathered into lanes.
+            let mut listed = 0;
+            for (bi, &fails) in masks[..n_blocks].iter().enumerate() {
+                let mut fails = u32::from(fails);
+                while fails != 0 {
+                    todo[listed] = (bi * LANES) as u32 + fails.trailing_zeros();
+                    fails &= fails - 1;
+                    listed += 1;
+                }
+            }
+            for group in todo[..listed].chunks(LANES) {
+                // Lanes past the last row keep stale (finite) values whose results are unused.
+                for (l, &r) in group.iter().enumerate() {
+                    let r = r as usize;
+                    let src = &blocks[(r / LANES) * d..(r / LANES + 1) * d];
+                    for (b, s) in block.iter_mut().zip(src) {
+                        b[l] = s[r % LANES];
+                    }
+                }
+                let near = cents.nearest_block(block);
+                for (l, &r) in group.iter().enumerate() {
+                    settle!(r as usize, &near, l);
                 }
             }
         }
@@ -1175,57 +1415,88 @@ impl Chunk {
     }
 }
 
+/// [`Chunk::run_with`] compiled for the widest vector instructions the
+/// processor has.
+struct ChunkPass<'a, const HAMERLY: bool, const UPDATE: bool> {
+    chunk: &'a mut Chunk,
+    data: &'a Rows<'a>,
+    compact: &'a Compact,
+    step: &'a Step<'a>,
+    todo: &'a mut [u32],
+    masks: &'a mut [u8],
+}
+
+impl<const HAMERLY: bool, const UPDATE: bool> pulp::WithSimd for ChunkPass<'_, HAMERLY, UPDATE> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let ChunkPass {
+            chunk,
+            data,
+            compact,
+            step,
+            todo,
+            masks,
+        } = self;
+        chunk.run_with::<HAMERLY, UPDATE>(data, compact, step, todo, masks);
+    }
+}
+
 /// A thread's working buffers for [`Chunk::run`], shared by every chunk and
 /// initialisation it processes, so their memory does not grow with the
 /// initialisations run side by side. They stay with the thread between fits:
-/// 4 + 4d bytes per row of a chunk (150 KB for 8 features).
+/// about 4 bytes per row of a chunk.
 #[derive(Default)]
 struct Scratch {
     /// Rows (offsets in the chunk) whose nearest centroid is computed this pass.
     todo: Vec<u32>,
-    /// The rows to compute, copied next to each other (row-major).
-    staged: Vec<f32>,
+    /// Per block of rows, a bit per lane: the row's bounds do not prove its segment.
+    masks: Vec<u8>,
 }
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-/// `dst.copy_from_slice(src)` in fixed-size pieces, inline: a call to `memcpy`
-/// for each short row costs more than the copy.
-#[inline]
-fn copy_row(dst: &mut [f32], src: &[f32]) {
-    let mut d4 = dst.chunks_exact_mut(4);
-    let mut s4 = src.chunks_exact(4);
-    for (d, s) in (&mut d4).zip(&mut s4) {
-        let piece: [f32; 4] = [s[0], s[1], s[2], s[3]];
-        d.copy_from_slice(&piece);
-    }
-    for (d, &s) in d4.into_remainder().iter_mut().zip(s4.remainder()) {
-        *d = s;
-    }
-}
-
 /// What every chunk's pass reads.
 struct Step<'a> {
     cents: &'a Centroids,
-    /// [`Movement`] and [`Centroids::half_gap`] in the scaled space of the bounds.
+    /// [`Movement`] in the scaled space of the bounds.
     own: Vec<f64>,
     others: Vec<f64>,
-    gap: Vec<f64>,
+    /// Hamerly's test per segment `a`, rearranged so that each row compares
+    /// its own bounds with two numbers: the row may have changed segment when
+    /// upper > `skip_gap[a]` = gap − own and upper − lower > `skip_lower[a]` =
+    /// −(others + own), i.e. upper + own > max(gap, lower − others), where
+    /// gap is [`Centroids::half_gap`] in the scaled space.
+    skip_gap: Vec<f64>,
+    skip_lower: Vec<f64>,
     algorithm: Algorithm,
+    /// The vector instructions to compile the pass for.
+    arch: pulp::Arch,
 }
 
 impl<'a> Step<'a> {
-    fn new(cents: &'a Centroids, moved: &Movement, algorithm: Algorithm) -> Step<'a> {
+    fn new(
+        cents: &'a Centroids,
+        moved: &Movement,
+        algorithm: Algorithm,
+        arch: pulp::Arch,
+    ) -> Step<'a> {
         // A power of two: exact.
         let inv = 1.0 / cents.scale;
+        let own: Vec<f64> = moved.own.iter().map(|m| m * inv).collect();
+        let others: Vec<f64> = moved.others.iter().map(|m| m * inv).collect();
+        let gap: Vec<f64> = cents.half_gap.iter().map(|g| g * inv).collect();
         Step {
             cents,
-            own: moved.own.iter().map(|m| m * inv).collect(),
-            others: moved.others.iter().map(|m| m * inv).collect(),
-            gap: cents.half_gap.iter().map(|g| g * inv).collect(),
+            skip_gap: gap.iter().zip(&own).map(|(g, o)| g - o).collect(),
+            skip_lower: others.iter().zip(&own).map(|(t, o)| -(t + o)).collect(),
+            own,
+            others,
             algorithm,
+            arch,
         }
     }
 }
@@ -1233,14 +1504,14 @@ impl<'a> Step<'a> {
 /// An f32 at least `v` (an upper bound stays one), within two units in the
 /// last place: the nearest f32 plus at least one unit in its last place (and
 /// the smallest subnormal for zero), without branches.
-#[inline]
+#[inline(always)]
 fn round_up(v: f64) -> f32 {
     let r = v as f32;
     r + r.abs() * f32::EPSILON + f32::from_bits(1)
 }
 
 /// `v` rounded down to f32 (a lower bound stays one).
-#[inline]
+#[inline(always)]
 fn round_down(v: f64) -> f32 {
     -round_up(-v)
 }
@@ -1434,6 +1705,16 @@ impl Lloyd {
     }
 }
 
+/// How [`lloyd`] iterates: the stopping rule (`tol` in squared units), the
+/// assignment algorithm and the instruction set of the kernels.
+#[derive(Clone, Copy)]
+struct Iterate {
+    max_iter: usize,
+    tol: f64,
+    algorithm: Algorithm,
+    arch: pulp::Arch,
+}
+
 /// Lloyd iterations from each of `initials` (row-major k × d centroids; the
 /// first is initialisation `first_init`), run side by side: each pass goes over
 /// the chunks once and, for each chunk, takes every initialisation still
@@ -1445,11 +1726,15 @@ fn lloyd(
     data: &Rows<'_>,
     compact: &Compact,
     initials: Vec<Vec<f64>>,
-    max_iter: usize,
-    tol: f64,
-    algorithm: Algorithm,
     first_init: usize,
+    how: Iterate,
 ) -> Option<Run> {
+    let Iterate {
+        max_iter,
+        tol,
+        algorithm,
+        arch,
+    } = how;
     let d = data.d;
     let mut runs: Vec<Option<Lloyd>> = initials
         .into_iter()
@@ -1474,7 +1759,7 @@ fn lloyd(
                         Phase::Iterate => Pass::Update,
                         Phase::Finish => Pass::Finish,
                     };
-                    (Step::new(&run.cents, &run.moved, algorithm), pass)
+                    (Step::new(&run.cents, &run.moved, algorithm, arch), pass)
                 })
             })
             .collect();
@@ -1575,7 +1860,12 @@ fn assign(centroids: &Array2<f64>, data: &Rows<'_>) -> Vec<usize> {
     let rows: Vec<f64> = centroids.iter().copied().collect();
     let compact = Compact::new(data, &rows);
     let cents = Centroids::new(rows, k, d, &compact);
-    let step = Step::new(&cents, &Movement::none(k), Algorithm::Lloyd);
+    let step = Step::new(
+        &cents,
+        &Movement::none(k),
+        Algorithm::Lloyd,
+        pulp::Arch::new(),
+    );
     let parts: Vec<Vec<usize>> = crate::parallel::map_range(data.n_chunks(), |c| {
         let mut chunk = Chunk::new(data, c, k);
         chunk.run::<false, false>(data, &compact, &step);
@@ -1758,8 +2048,10 @@ impl MiniBatchKMeans {
                         data.n
                     )));
                 }
-                let mut rng = ChaCha8Rng::seed_from_u64(self.params.seed);
-                let rows = initial_centroids(&data, k, self.params.init, &mut rng);
+                let rng = ChaCha8Rng::seed_from_u64(self.params.seed);
+                let rows =
+                    initial_centroids(&data, k, self.params.init, vec![rng], pulp::Arch::new())
+                        .concat();
                 Array2::from_shape_vec((k, data.d), rows)
                     .map_err(|e| Error::InvalidInput(format!("mini-batch k-means: {e}")))?
             }
@@ -1817,5 +2109,58 @@ impl MiniBatchKMeans {
             best_init: 0,
             weights: self.counts.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_distr::{Distribution, Normal};
+
+    /// Overlapping blobs: `n` rows of `d` features around `k` centres.
+    fn blobs(n: usize, d: usize, k: usize, seed: u64) -> Array2<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let centres: Vec<f64> = (0..k * d).map(|_| rng.gen_range(-10.0..10.0)).collect();
+        let noise = Normal::new(0.0, 6.0).unwrap_or_else(|_| unreachable!());
+        Array2::from_shape_fn((n, d), |(i, f)| {
+            centres[(i % k) * d + f] + noise.sample(&mut rng)
+        })
+    }
+
+    /// The kernels compiled for the widest instruction set give exactly the
+    /// baseline's labels, centroids, inertia and iterations, with and without
+    /// weights, on a row count that leaves partial blocks and chunks and a
+    /// feature count that is not a multiple of the vector width.
+    #[test]
+    fn every_instruction_set_gives_the_same_fit() {
+        // On a processor with AVX2 and FMA the comparison is between two builds.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            assert!(!matches!(pulp::Arch::new(), pulp::Arch::Scalar));
+        }
+        let x = blobs(10_007, 5, 6, 7);
+        let weights: Vec<f64> = (0..x.nrows()).map(|i| 0.5 + (i % 7) as f64).collect();
+        for algorithm in [Algorithm::Hamerly, Algorithm::Lloyd] {
+            let params = KMeansParams {
+                algorithm,
+                ..KMeansParams::new(6)
+            };
+            for w in [None, Some(&weights[..])] {
+                let fit = |arch| {
+                    params
+                        .fit_rows_with(x.view(), w, arch)
+                        .map_err(|e| e.to_string())
+                };
+                let baseline = fit(pulp::Arch::Scalar);
+                assert!(baseline.is_ok(), "{baseline:?}");
+                assert_eq!(
+                    baseline,
+                    fit(pulp::Arch::new()),
+                    "{algorithm:?}, weighted: {}",
+                    w.is_some()
+                );
+            }
+        }
     }
 }
