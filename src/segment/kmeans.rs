@@ -297,8 +297,20 @@ impl<'a> Rows<'a> {
             Some(s) => Cow::Borrowed(s),
             None => Cow::Owned(x.iter().copied().collect()),
         };
-        // Squared distances of larger values overflow; such features need rescaling first.
-        if let Some(i) = values.iter().position(|v| v.abs() > MAX_ABS_VALUE) {
+        // Squared distances of larger values overflow; such features need rescaling
+        // first. One parallel pass finds the first value beyond ±1e100 (infinities
+        // included) and the first NaN or infinity.
+        let firsts = crate::parallel::map_range(values.len().div_ceil(1 << 16), |c| {
+            let start = c << 16;
+            let part = &values[start..values.len().min(start + (1 << 16))];
+            (
+                part.iter()
+                    .position(|v| v.abs() > MAX_ABS_VALUE)
+                    .map(|i| start + i),
+                part.iter().position(|v| !v.is_finite()).map(|i| start + i),
+            )
+        });
+        if let Some(i) = firsts.iter().find_map(|f| f.0) {
             return Err(Error::InvalidInput(format!(
                 "k-means: row {}, column {} is {} (beyond ±1e100; rescale the feature, e.g. standardise it)",
                 i / d,
@@ -306,7 +318,7 @@ impl<'a> Rows<'a> {
                 values[i]
             )));
         }
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        if let Some(i) = firsts.iter().find_map(|f| f.1) {
             return Err(Error::InvalidInput(format!(
                 "k-means: row {}, column {} is {} (features must be finite; impute or drop missing values first)",
                 i / d,
@@ -360,26 +372,42 @@ impl<'a> Rows<'a> {
 
 /// Mean of the (unweighted) feature variances, the scale of scikit-learn's tolerance.
 ///
-/// Each feature's sums run over the rows in order, as a column-by-column loop
-/// would, but in one row-major pass per sum so the rows are read sequentially.
+/// Two passes (means, then squared deviations), each summing chunk by chunk in
+/// parallel and adding the chunks' sums in chunk order, so the value does not
+/// depend on the thread count.
 fn mean_variance(data: &Rows<'_>) -> f64 {
     let d = data.d;
     let n = data.n as f64;
-    let mut means = vec![-0.0f64; d];
-    for row in data.x.chunks_exact(d) {
-        for (m, &v) in means.iter_mut().zip(row) {
-            *m += v;
+    let chunk_sums = |f: &(dyn Fn(&[f64], &mut [f64]) + Sync)| -> Vec<f64> {
+        let parts = crate::parallel::map_range(data.n_chunks(), |c| {
+            let range = data.chunk_range(c);
+            let mut sums = vec![-0.0f64; d];
+            for row in data.x[range.start * d..range.end * d].chunks_exact(d) {
+                f(row, &mut sums);
+            }
+            sums
+        });
+        let mut total = vec![-0.0f64; d];
+        for part in parts {
+            for (t, p) in total.iter_mut().zip(part) {
+                *t += p;
+            }
         }
-    }
+        total
+    };
+    let mut means = chunk_sums(&|row, sums| {
+        for (s, &v) in sums.iter_mut().zip(row) {
+            *s += v;
+        }
+    });
     for m in &mut means {
         *m /= n;
     }
-    let mut vars = vec![-0.0f64; d];
-    for row in data.x.chunks_exact(d) {
-        for ((s, &v), &m) in vars.iter_mut().zip(row).zip(&means) {
+    let vars = chunk_sums(&|row, sums| {
+        for ((s, &v), &m) in sums.iter_mut().zip(row).zip(&means) {
             *s += (v - m).powi(2);
         }
-    }
+    });
     vars.iter().map(|v| v / n).sum::<f64>() / d as f64
 }
 
@@ -628,7 +656,8 @@ fn seeding_sums(
     match lists.first().map_or(0, Vec::len) {
         0..=2 => run::<2>(data, seeds, lists, arch),
         3..=4 => run::<4>(data, seeds, lists, arch),
-        5..=6 => run::<6>(data, seeds, lists, arch),
+        5 => run::<5>(data, seeds, lists, arch),
+        6 => run::<6>(data, seeds, lists, arch),
         7..=8 => run::<8>(data, seeds, lists, arch),
         // Many candidates: in groups, each with the latest centroid first.
         len => {
