@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::svg::{
     Anchor, Canvas, Chart, ColourScale, Font, LABEL_SIZE, MUTED, Margins, NO_DATA, SMALL_SIZE,
     Scale, check_finite, fit_text, format_number, format_percent, nice_domain, nice_ticks,
-    scale_colour, series_colour, text_width,
+    scale_colour, series_colour, text_width, wrap_text,
 };
 use crate::error::{Error, Result};
 
@@ -165,10 +165,14 @@ pub fn bar_chart(spec: &BarChart) -> Result<Chart> {
     let zero = x.px(0.0);
     for (ci, cat) in spec.categories.iter().enumerate() {
         let top = m.top + ci as f64 * group_h + 5.0;
-        c.text(
+        // Long names take two lines rather than losing their ends.
+        let lines = wrap_text(cat, LABEL_SIZE, label_w, 2);
+        let line_h = 14.0;
+        c.text_lines(
             m.left - 8.0,
-            top + (group_h - 10.0) / 2.0 + 4.0,
-            &fit_text(cat, LABEL_SIZE, label_w),
+            top + (group_h - 10.0) / 2.0 + 4.0 - line_h * (lines.len() - 1) as f64 / 2.0,
+            &lines,
+            line_h,
             Font::new(LABEL_SIZE).anchor(Anchor::End),
         );
         for (si, s) in spec.series.iter().enumerate() {
@@ -248,12 +252,20 @@ impl Histogram {
             y_label: "customers".to_owned(),
             format,
         };
-        let (Some(&lo), Some(&max)) = (finite.first(), finite.last()) else {
+        let (Some(&min), Some(&max)) = (finite.first(), finite.last()) else {
             return h;
         };
         let q = upper_quantile.clamp(0.0, 1.0);
         let idx = ((finite.len() - 1) as f64 * q).round() as usize;
-        let hi = finite[idx.min(finite.len() - 1)].max(lo);
+        let upper = finite[idx.min(finite.len() - 1)];
+        // Non-negative values that start near zero are binned from zero, so
+        // that the axis starts at a labelled 0 rather than at an odd minimum.
+        let lo = if min > 0.0 && min <= 0.05 * upper {
+            0.0
+        } else {
+            min
+        };
+        let hi = upper.max(lo);
         let hi = if hi == lo { lo + 1.0 } else { hi };
         let width = (hi - lo) / bins as f64;
         h.edges = (0..=bins).map(|i| lo + width * i as f64).collect();
@@ -376,6 +388,10 @@ pub struct HeatMap {
     pub values: Vec<Vec<f64>>,
     /// Colour scale.
     pub scale: ColourScale,
+    /// The values at the two ends of the colour bar (e.g. `(0, 1)` for a
+    /// probability); `None` spans the data (symmetric about 0 when diverging).
+    #[serde(default)]
+    pub domain: Option<(f64, f64)>,
     /// Text written in each cell (defaults to the formatted value).
     pub cell_labels: Option<Vec<Vec<String>>>,
     /// Axis title for the rows.
@@ -423,6 +439,12 @@ pub fn heat_map(spec: &HeatMap) -> Result<Chart> {
     let lo = finite().fold(f64::INFINITY, f64::min);
     let hi = finite().fold(f64::NEG_INFINITY, f64::max);
     let (d0, d1) = match spec.scale {
+        _ if spec
+            .domain
+            .is_some_and(|(a, b)| a.is_finite() && b.is_finite() && b > a) =>
+        {
+            spec.domain.unwrap_or((0.0, 1.0))
+        }
         _ if !lo.is_finite() => (0.0, 1.0),
         ColourScale::Sequential => (lo, if hi > lo { hi } else { lo + 1.0 }),
         ColourScale::Diverging => {
@@ -434,17 +456,47 @@ pub fn heat_map(spec: &HeatMap) -> Result<Chart> {
     let header = Canvas::header_height(spec.subtitle.is_some());
     let label_w = label_room(&spec.rows, LABEL_SIZE, 200.0);
     let left = 16.0 + label_w + 8.0 + if spec.row_label.is_empty() { 0.0 } else { 18.0 };
-    let legend_w = 78.0;
+    // The colour bar: its tick labels, then its title (rotated) to their right.
+    let diverging = spec.scale == ColourScale::Diverging;
+    let mut bar_ticks = vec![(d1, spec.format.format(d1))];
+    if diverging {
+        bar_ticks.push((0.0, "0".to_owned()));
+    } else {
+        let mid = (d0 + d1) / 2.0;
+        bar_ticks.push((mid, spec.format.format(mid)));
+    }
+    bar_ticks.push((d0, spec.format.format(d0)));
+    let tick_w = bar_ticks
+        .iter()
+        .map(|(_, t)| text_width(t, SMALL_SIZE))
+        .fold(0.0, f64::max);
+    let legend_title_w = if spec.legend_label.is_empty() {
+        0.0
+    } else {
+        SMALL_SIZE + 10.0
+    };
+    let legend_w = 18.0 + 12.0 + 4.0 + tick_w + legend_title_w + 8.0;
     let n_cols = spec.columns.len() as f64;
     let avail = WIDTH - left - legend_w - 16.0;
     let cell_w = (avail / n_cols).clamp(24.0, 110.0);
-    // Column labels: horizontal when they fit in a cell, otherwise at 40°.
+    // Column labels: horizontal when they fit in a cell (wrapped onto up to
+    // three lines), otherwise at 40°.
     let col_text_w = label_room(&spec.columns, SMALL_SIZE, 230.0);
-    let rotate = col_text_w > cell_w - 6.0;
+    let col_line_h = 13.0;
+    let wrapped: Vec<Vec<String>> = spec
+        .columns
+        .iter()
+        .map(|c| wrap_text(c, SMALL_SIZE, cell_w - 6.0, 3))
+        .collect();
+    let wraps_whole = wrapped.iter().zip(&spec.columns).all(|(lines, col)| {
+        lines.join(" ") == col.split_whitespace().collect::<Vec<_>>().join(" ")
+    });
+    let rotate = col_text_w > cell_w - 6.0 && !wraps_whole;
+    let col_lines = wrapped.iter().map(Vec::len).max().unwrap_or(1) as f64;
     let col_h = if rotate {
         col_text_w * 0.64 + 16.0
     } else {
-        20.0
+        col_line_h * (col_lines - 1.0) + 20.0
     };
     let col_title_h = if spec.column_label.is_empty() {
         0.0
@@ -497,10 +549,13 @@ pub fn heat_map(spec: &HeatMap) -> Result<Chart> {
                 -40.0,
             );
         } else {
-            c.text(
+            // Bottom-aligned just above the grid.
+            let lines = &wrapped[j];
+            c.text_lines(
                 cx,
-                top - 8.0,
-                col,
+                top - 8.0 - col_line_h * (lines.len() - 1) as f64,
+                lines,
+                col_line_h,
                 Font::new(SMALL_SIZE).anchor(Anchor::Middle),
             );
         }
@@ -574,14 +629,20 @@ pub fn heat_map(spec: &HeatMap) -> Result<Chart> {
         );
     }
     let font = Font::new(SMALL_SIZE).fill(MUTED);
-    c.text(bar_x + 16.0, top + 9.0, &spec.format.format(d1), font);
-    c.text(bar_x + 16.0, top + bar_h, &spec.format.format(d0), font);
-    if spec.scale == ColourScale::Diverging {
-        c.text(bar_x + 16.0, top + bar_h / 2.0 + 4.0, "0", font);
+    let bar_y = Scale::new(d0, d1, top + bar_h, top);
+    for (v, t) in &bar_ticks {
+        let y = bar_y.px(*v);
+        c.line(bar_x + 12.0, y, bar_x + 15.0, y, MUTED, 1.0, false, None);
+        c.text(
+            bar_x + 17.0,
+            (y + 4.0).clamp(top + 9.0, top + bar_h),
+            t,
+            font,
+        );
     }
     if !spec.legend_label.is_empty() {
         c.text_rotated(
-            bar_x - 4.0,
+            bar_x + 17.0 + tick_w + 8.0 + SMALL_SIZE,
             top + bar_h / 2.0,
             &fit_text(&spec.legend_label, SMALL_SIZE, bar_h),
             font.anchor(Anchor::Middle),
@@ -935,6 +996,7 @@ pub fn scatter(spec: &Scatter) -> Result<Chart> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::svg::{clipped_labels, label_boxes, overlapping_labels};
 
     fn bars(values: Vec<f64>) -> BarChart {
         BarChart {
@@ -993,6 +1055,7 @@ mod tests {
             columns: vec!["c1".into(), "c2".into(), "c3".into()],
             values: vec![vec![1.0, f64::NAN, -1.0], vec![0.5, 0.0, 2.0]],
             scale: ColourScale::Diverging,
+            domain: None,
             cell_labels: None,
             row_label: "rows".into(),
             column_label: "columns".into(),
@@ -1006,6 +1069,117 @@ mod tests {
         let mut inf = spec;
         inf.values[0][0] = f64::INFINITY;
         assert!(heat_map(&inf).is_err());
+    }
+
+    fn segment_names() -> Vec<String> {
+        [
+            "0 high search_ads, high web, web-first",
+            "1 high app, high social, app-first",
+            "2 high direct_mail, high email, store-first",
+            "3 lapsing, store-first",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[test]
+    fn long_column_names_wrap_whole_without_overlapping() {
+        let columns = segment_names();
+        let spec = HeatMap {
+            title: "Segment profiles".into(),
+            subtitle: Some("z-scores".into()),
+            rows: vec![
+                "channel_share:web".into(),
+                "touchpoint_share:direct_mail".into(),
+            ],
+            columns: columns.clone(),
+            values: vec![vec![0.7, -0.6, -0.6, -1.7], vec![-0.2, -0.4, 1.1, 3.1]],
+            scale: ColourScale::Diverging,
+            domain: None,
+            cell_labels: None,
+            row_label: "feature".into(),
+            column_label: "segment".into(),
+            legend_label: "z-score (standard deviations)".into(),
+            format: ValueFormat::Number,
+        };
+        let svg = heat_map(&spec).unwrap().svg().to_owned();
+        assert!(!svg.contains('…'), "no column name is shortened");
+        assert!(
+            !svg.contains("rotate(-40"),
+            "four named columns fit upright"
+        );
+        // Every word of every name is on the chart.
+        for word in columns.iter().flat_map(|c| c.split(' ')) {
+            assert!(svg.contains(word), "{word}");
+        }
+        assert_eq!(overlapping_labels(&svg), Vec::<(String, String)>::new());
+        assert_eq!(clipped_labels(&svg), Vec::<String>::new());
+    }
+
+    #[test]
+    fn colour_bar_has_end_and_middle_ticks_and_a_fixed_domain() {
+        let spec = HeatMap {
+            title: "P(alive)".into(),
+            subtitle: None,
+            rows: vec!["0".into(), "1".into()],
+            columns: vec!["0".into(), "30".into()],
+            values: vec![vec![1.0, 0.9], vec![f64::NAN, 1e-19]],
+            scale: ColourScale::Sequential,
+            domain: Some((0.0, 1.0)),
+            cell_labels: None,
+            row_label: "x".into(),
+            column_label: "t_x".into(),
+            legend_label: "P(alive)".into(),
+            format: ValueFormat::Number,
+        };
+        let svg = heat_map(&spec).unwrap().svg().to_owned();
+        let labels: Vec<String> = label_boxes(&svg).into_iter().map(|b| b.0).collect();
+        for tick in ["0", "0.5", "1"] {
+            assert!(labels.iter().any(|l| l == tick), "{tick} in {labels:?}");
+        }
+        // "0" is no cell's value: the bar spans the domain, not the data.
+        assert_eq!(overlapping_labels(&svg), Vec::<(String, String)>::new());
+        assert_eq!(clipped_labels(&svg), Vec::<String>::new());
+    }
+
+    #[test]
+    fn long_category_names_take_two_lines_not_an_ellipsis() {
+        let spec = BarChart {
+            title: "Segment size and value".into(),
+            subtitle: None,
+            categories: segment_names(),
+            series: vec![
+                Series {
+                    name: "share of customers".into(),
+                    values: vec![0.5, 0.247, 0.194, 0.059],
+                },
+                Series {
+                    name: "share of value".into(),
+                    values: vec![0.495, 0.258, 0.228, 0.019],
+                },
+            ],
+            value_label: "share (%)".into(),
+            format: ValueFormat::Percent,
+        };
+        let svg = bar_chart(&spec).unwrap().svg().to_owned();
+        assert!(!svg.contains('…'));
+        assert_eq!(overlapping_labels(&svg), Vec::<(String, String)>::new());
+        assert_eq!(clipped_labels(&svg), Vec::<String>::new());
+        // One series: 30 px rows still hold two lines.
+        let mut one = spec;
+        one.series.truncate(1);
+        let svg = bar_chart(&one).unwrap().svg().to_owned();
+        assert_eq!(overlapping_labels(&svg), Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn histogram_of_non_negative_values_starts_at_a_labelled_zero() {
+        let values: Vec<f64> = (1..=500).map(|i| f64::from(i) * 0.37).collect();
+        let h = Histogram::from_values("clv", &values, 20, 1.0, "€", ValueFormat::Number);
+        assert_eq!(h.edges[0], 0.0);
+        let svg = histogram(&h).unwrap().svg().to_owned();
+        assert!(label_boxes(&svg).iter().any(|b| b.0 == "0" && b.2 > 200.0));
+        assert_eq!(overlapping_labels(&svg), Vec::<(String, String)>::new());
     }
 
     #[test]

@@ -232,6 +232,7 @@ pub fn p_alive_matrix<M: BtydModel + ?Sized>(
         columns: columns.iter().map(|&t| format_number(t, 6)).collect(),
         values,
         scale: ColourScale::Sequential,
+        domain: Some((0.0, 1.0)),
         cell_labels: None,
         row_label: "repeat purchases x".to_owned(),
         column_label: format!(
@@ -405,7 +406,7 @@ pub fn clv_distribution(clv: &[f64], currency: &str, horizon: &str) -> Result<Ch
         let above = finite.iter().filter(|&&v| v > top).count();
         let money = ValueFormat::Money(currency.to_owned());
         subtitle.push_str(&format!(
-            " · top 1% clipped: last bar holds {} more above {} (max {})",
+            " · last bar also counts the {} above {} (top 1%, max {})",
             format_number(above as f64, 4),
             money.format(top),
             money.format(max)
@@ -608,9 +609,9 @@ mod tests {
         let chart = clv_distribution(&values, "€", "12 months").unwrap();
         assert_eq!(marks(&chart), CLV_BINS);
         let svg = chart.svg();
-        assert!(svg.contains("top 1% clipped"));
+        assert!(svg.contains("(top 1%, max"));
         assert!(svg.contains("(€)"));
-        assert!(svg.contains("holds 2 more above"));
+        assert!(svg.contains("also counts the 2 above"));
         assert!(svg.contains("(1 without a value)"));
         assert!(!svg.contains('…'), "nothing is shortened");
         let empty = clv_distribution(&[f64::NAN], "€", "").unwrap();

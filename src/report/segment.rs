@@ -147,6 +147,7 @@ pub fn profile_heat_map(
         columns: profiles.iter().map(segment_label).collect(),
         values,
         scale: ColourScale::Diverging,
+        domain: None,
         cell_labels: Some(cell_labels),
         row_label: "feature".to_owned(),
         column_label: "segment".to_owned(),

@@ -137,6 +137,37 @@ pub fn fit_text(s: &str, size: f64, max_width: f64) -> String {
     out
 }
 
+/// `s` broken at spaces into at most `max_lines` lines no wider than
+/// `max_width` px each; a word too long for a line, or text left over after
+/// the last line, is shortened with an ellipsis. Never returns an empty list.
+pub fn wrap_text(s: &str, size: f64, max_width: f64, max_lines: usize) -> Vec<String> {
+    let max_lines = max_lines.max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let words: Vec<&str> = s.split(' ').filter(|w| !w.is_empty()).collect();
+    for (i, word) in words.iter().enumerate() {
+        let candidate = if current.is_empty() {
+            (*word).to_owned()
+        } else {
+            format!("{current} {word}")
+        };
+        if current.is_empty() || text_width(&candidate, size) <= max_width {
+            current = candidate;
+            continue;
+        }
+        if lines.len() + 1 == max_lines {
+            // Last line: the rest goes in, shortened.
+            let rest = words[i..].join(" ");
+            lines.push(fit_text(&format!("{current} {rest}"), size, max_width));
+            return lines;
+        }
+        lines.push(fit_text(&current, size, max_width));
+        current = (*word).to_owned();
+    }
+    lines.push(fit_text(&current, size, max_width));
+    lines
+}
+
 /// Formats a number for a label with about `digits` significant digits,
 /// thousands separated by thin spaces, no exponent between 1e-4 and 1e15.
 pub fn format_number(v: f64, digits: usize) -> String {
@@ -395,6 +426,8 @@ pub(crate) struct Font {
     pub bold: bool,
     pub fill: &'static str,
     pub anchor: Anchor,
+    /// A white outline behind the glyphs, for text drawn over marks.
+    pub halo: bool,
 }
 
 impl Font {
@@ -404,7 +437,12 @@ impl Font {
             bold: false,
             fill: INK,
             anchor: Anchor::Start,
+            halo: false,
         }
+    }
+    pub fn halo(mut self) -> Font {
+        self.halo = true;
+        self
     }
     pub fn bold(mut self) -> Font {
         self.bold = true;
@@ -651,6 +689,13 @@ impl Canvas {
         self.text_rotated(x, y, s, font, 0.0);
     }
 
+    /// Lines of text, the first baseline at (x, y), `line_height` apart.
+    pub fn text_lines(&mut self, x: f64, y: f64, lines: &[String], line_height: f64, font: Font) {
+        for (i, line) in lines.iter().enumerate() {
+            self.text(x, y + line_height * i as f64, line, font);
+        }
+    }
+
     /// Text rotated by `degrees` about its anchor point.
     pub fn text_rotated(&mut self, x: f64, y: f64, s: &str, font: Font, degrees: f64) {
         let _ = write!(
@@ -668,6 +713,11 @@ impl Canvas {
         }
         if font.anchor != Anchor::Start {
             let _ = write!(self.body, " text-anchor=\"{}\"", font.anchor.as_str());
+        }
+        if font.halo {
+            self.body.push_str(
+                " stroke=\"#ffffff\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\"",
+            );
         }
         if degrees != 0.0 {
             let _ = write!(
@@ -828,6 +878,79 @@ pub(crate) fn check_finite(
     Ok(())
 }
 
+/// Estimated boxes of a chart's labels, `(text, x0, y0, x1, y1)`, from the
+/// same width estimate the layout uses: horizontal text and text turned by
+/// ±90°; labels at other angles are left out.
+#[cfg(test)]
+pub(crate) fn label_boxes(svg: &str) -> Vec<(String, f64, f64, f64, f64)> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    let num = |n: roxmltree::Node, a: &str| n.attribute(a).and_then(|v| v.parse::<f64>().ok());
+    let mut out = Vec::new();
+    for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        let (Some(x), Some(y), Some(size)) = (num(t, "x"), num(t, "y"), num(t, "font-size")) else {
+            continue;
+        };
+        let s = t.text().unwrap_or("").to_owned();
+        let w = text_width(&s, size);
+        let along = match t.attribute("text-anchor") {
+            Some("middle") => -w / 2.0,
+            Some("end") => -w,
+            _ => 0.0,
+        };
+        let angle = t
+            .attribute("transform")
+            .and_then(|tr| tr.strip_prefix("rotate("))
+            .and_then(|tr| tr.split([' ', ')']).next())
+            .and_then(|a| a.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        let (ascent, descent) = (0.75 * size, 0.2 * size);
+        if angle == 0.0 {
+            out.push((s, x + along, y - ascent, x + along + w, y + descent));
+        } else if angle == -90.0 {
+            // Reads upwards: along the text is -y, above the baseline is -x.
+            out.push((s, x - ascent, y - along - w, x + descent, y - along));
+        } else if angle == 90.0 {
+            out.push((s, x - descent, y + along, x + ascent, y + along + w));
+        }
+    }
+    out
+}
+
+/// Pairs of labels whose estimated boxes overlap by more than a pixel.
+#[cfg(test)]
+pub(crate) fn overlapping_labels(svg: &str) -> Vec<(String, String)> {
+    let boxes = label_boxes(svg);
+    let mut out = Vec::new();
+    for (i, a) in boxes.iter().enumerate() {
+        for b in &boxes[i + 1..] {
+            let dx = a.3.min(b.3) - a.1.max(b.1);
+            let dy = a.4.min(b.4) - a.2.max(b.2);
+            if dx > 1.0 && dy > 1.0 {
+                out.push((a.0.clone(), b.0.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Labels whose estimated box leaves the canvas.
+#[cfg(test)]
+pub(crate) fn clipped_labels(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    let root = doc.root_element();
+    let dim = |a: &str| {
+        root.attribute(a)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let (w, h) = (dim("width"), dim("height"));
+    label_boxes(svg)
+        .into_iter()
+        .filter(|b| b.1 < -0.5 || b.2 < -0.5 || b.3 > w + 0.5 || b.4 > h + 0.5)
+        .map(|b| b.0)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -866,6 +989,22 @@ mod tests {
         assert!(s.ends_with('…'));
         assert!(text_width(&s, 12.0) <= 60.0 + 1e-9);
         assert_eq!(fit_text("short", 12.0, 100.0), "short");
+    }
+
+    #[test]
+    fn wrapped_labels_fit_their_width_and_keep_every_word() {
+        let s = "2 high direct_mail, high email, store-first";
+        let lines = wrap_text(s, 11.0, 104.0, 3);
+        assert!(lines.len() <= 3, "{lines:?}");
+        for l in &lines {
+            assert!(text_width(l, 11.0) <= 104.0 + 1e-9, "{l}");
+        }
+        assert_eq!(lines.join(" "), s);
+        assert_eq!(wrap_text("short", 11.0, 100.0, 2), vec!["short".to_owned()]);
+        let cut = wrap_text("one two three four five six seven", 12.0, 40.0, 2);
+        assert_eq!(cut.len(), 2);
+        assert!(cut[1].ends_with('…'));
+        assert_eq!(wrap_text("", 12.0, 40.0, 2), vec![String::new()]);
     }
 
     #[test]

@@ -133,6 +133,7 @@ pub fn conversion_heat_map(matrix: &GroupMatrix) -> Result<Chart> {
         columns: matrix.groups.clone(),
         values,
         scale: ColourScale::Sequential,
+        domain: None,
         cell_labels: Some(labels),
         row_label: "touchpoint".to_owned(),
         column_label: "segment".to_owned(),
@@ -390,7 +391,8 @@ pub fn sankey(spec: &Sankey) -> Result<Chart> {
                 let label = format!("{} {count}", node.label);
                 let last = n_cols > 1 && node.column == n_cols - 1;
                 let room = gap_w - NODE_W - 10.0;
-                let font = Font::new(SMALL_SIZE);
+                // Over the ribbons: a white outline keeps the label legible.
+                let font = Font::new(SMALL_SIZE).halo();
                 if last {
                     c.text(
                         x - 4.0,
@@ -670,11 +672,14 @@ pub fn funnel(spec: &Funnel) -> Result<Chart> {
         let x = centre - w / 2.0;
         let count = format!("{} {}", format_number(s.count, 4), spec.unit);
         let of_top = format!("{} of {}", format_percent(share(s.count, first)), labels[0]);
-        let step =
-            previous.map(|p| format!("{} of {}", format_percent(share(s.count, p.count)), p.label));
-        let tip = match &step {
-            Some(st) => format!("{}: {count}; {of_top}; {st}", s.label),
-            None => format!("{}: {count}", s.label),
+        // The step conversion, unless the step above is the top (it would repeat `of_top`).
+        let step = previous
+            .filter(|_| i > 1)
+            .map(|p| format!("{} of {}", format_percent(share(s.count, p.count)), p.label));
+        let tip = match (&step, i) {
+            (_, 0) => format!("{}: {count}", s.label),
+            (Some(st), _) => format!("{}: {count}; {of_top}; {st}", s.label),
+            (None, _) => format!("{}: {count}; {of_top}", s.label),
         };
         c.bar(x, y, w, bar_h, series_colour(0), &tip);
         c.text(
@@ -684,9 +689,10 @@ pub fn funnel(spec: &Funnel) -> Result<Chart> {
             Font::new(LABEL_SIZE).anchor(Anchor::End),
         );
         let line1 = count;
-        let line2 = match &step {
-            Some(st) => format!("{of_top} · {st}"),
-            None => "top step".to_owned(),
+        let line2 = match (&step, i) {
+            (_, 0) => "top step".to_owned(),
+            (Some(st), _) => format!("{of_top} · {st}"),
+            (None, _) => of_top.clone(),
         };
         let text_w = text_width(&line1, SMALL_SIZE).max(text_width(&line2, SMALL_SIZE));
         if text_w + 10.0 <= w {
