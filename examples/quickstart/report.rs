@@ -42,6 +42,16 @@ fn signed_pct(x: f64) -> String {
     format!("{:+.2}%", 100.0 * x).replace('-', "−")
 }
 
+/// A difference of two rates in percentage points (the unit is in the header).
+fn signed_pp(x: f64) -> String {
+    format!("{:+.2}", 100.0 * x).replace('-', "−")
+}
+
+/// A count with its thousands grouped, as on the charts.
+fn count(n: usize) -> String {
+    custinsight::report::svg::format_number(n as f64, 16)
+}
+
 /// The report's title block and the population section.
 pub fn population(
     report: &mut Report,
@@ -54,22 +64,24 @@ pub fn population(
     let n = base.n_customers();
     report.intro(format!(
         "The whole loop — ingest, identity, touchpoints, lifecycle, segments, experiments — run on a \
-         synthetic population of {n} customers (seed {seed}), observed from {} to {}. The population \
+         synthetic population of {} customers (seed {seed}), observed from {} to {}. The population \
          was generated with known truth (personas, purchase processes, channel effects, the \
          experiment's true lift per persona), so every figure below can be checked against what \
          really happened.",
-        pop.observation_start, pop.observation_end
+        count(n),
+        pop.observation_start.strftime("%Y-%m-%d"),
+        pop.observation_end.strftime("%Y-%m-%d")
     ));
     let section = report.section("1. The population and its data");
     section.text(format!(
         "{} transactions and {} touchpoints. Each customer belongs to one latent persona, which \
          the analyses do not see; segmentation should find them again.",
-        base.n_transactions(),
-        base.n_touchpoints()
+        count(base.n_transactions()),
+        count(base.n_touchpoints())
     ));
     section.chart(bar_chart(&BarChart {
         title: "Customers by persona (latent truth)".into(),
-        subtitle: Some(format!("{n} synthetic customers")),
+        subtitle: Some(format!("{} synthetic customers", count(n))),
         categories: pop.truth.persona_names.clone(),
         series: vec![Series {
             name: "customers".into(),
@@ -104,7 +116,7 @@ pub fn identity(report: &mut Report, step: &IdentityStep) {
          centre), with typos, swapped names, missing fields and other spellings, were resolved in \
          zero-config mode: the columns were profiled, blocking rules and comparisons chosen, \
          m and u probabilities estimated by EM, and matches clustered into customers.",
-        step.records
+        count(step.records)
     ));
     section.table(
         Table::new(["measure", "value"])
@@ -205,24 +217,27 @@ pub fn experiment_table(step: &ExperimentStep) -> Table {
         "persona",
         "control",
         "treatment",
-        "true effect",
-        "estimated effect",
-        "95% interval",
+        "true effect (pp)",
+        "estimated effect (pp)",
+        "95% interval (pp)",
         "p (Holm)",
         "chance to win",
         "verdict",
     ])
-    .numeric(&[1, 2, 3, 4, 6, 7])
-    .caption("Conversion per persona: absolute effects in percentage points; the truth is the generator's.");
+    .numeric(&[1, 2, 3, 4, 5, 6, 7])
+    .caption(
+        "Conversion per persona: effects are treatment minus control in percentage points (pp); \
+         the true effect is the generator's. The verdict quotes the relative effect.",
+    );
     for (s, truth) in conversion.segments.iter().zip(&step.true_rates) {
         let c = treatment(s);
         table = table.row([
             s.segment.clone(),
             pct(s.variants[0].mean),
             pct(s.variants[1].mean),
-            signed_pct(truth[1] - truth[0]),
-            signed_pct(c.abs_effect),
-            format!("[{}, {}]", signed_pct(c.abs_ci[0]), signed_pct(c.abs_ci[1])),
+            signed_pp(truth[1] - truth[0]),
+            signed_pp(c.abs_effect),
+            format!("{} to {}", signed_pp(c.abs_ci[0]), signed_pp(c.abs_ci[1])),
             format!("{:.3}", c.p_value_holm),
             pct(c.chance_to_win),
             s.verdict.reason.clone(),
@@ -297,8 +312,12 @@ pub fn touchpoints(
     let section = report.section("3. Where and how we meet customers: touchpoints and journeys");
     section.text(format!(
         "Touchpoints were grouped into journeys (a journey ends in an order, or after three days \
-         without one): {converted} converted, {not_converted} did not, {open} were still open at \
-         the end of observation."
+         without one): {} ended in an order, {} did not, {} were still open at the end of \
+         observation. Every order counts as a converted journey, including orders with no touch \
+         before them; the journey chart leaves those out.",
+        count(converted),
+        count(not_converted),
+        count(open)
     ));
     section.chart_with_caption(
         journey_sankey(paths, &JourneySankeyParams::default())?,

@@ -165,6 +165,7 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92rem; }
 th, td { padding: 4px 10px; border-bottom: 1px solid #e3e3e3; text-align: left; vertical-align: top; }
 th { background: #f3f3f1; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 caption { caption-side: bottom; text-align: left; font-size: 0.9rem; color: #555; padding-top: 4px; }
 .meta { color: #555; font-size: 0.95rem; }
 @media print {
