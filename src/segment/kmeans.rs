@@ -260,7 +260,7 @@ impl KMeansParams {
                     rng
                 })
                 .collect();
-            let initials = initial_centroids(&data, self.k, self.init, rngs, arch);
+            let initials = initial_centroids(&data, &compact, self.k, self.init, rngs, arch);
             let how = Iterate {
                 max_iter: self.max_iter,
                 tol,
@@ -478,33 +478,23 @@ fn draw(data: &Rows<'_>, mass: impl Fn(usize) -> f64, chunk_totals: &[f64], u: f
     }
 }
 
-/// Squared distances from `x` to `M` points given feature-major (`points[f][m]`),
-/// each summed in exactly the order of [`squared_distance`], so the values are
-/// bit-identical to it; the loop over points vectorises.
+/// Squared distances, in single precision, from each row of a block
+/// (`x[f][lane]`) to `M` points given feature-major (`points[f][m]`), summed
+/// feature by feature; every lane performs the same operations in the same
+/// order, so a row's distance to a point does not depend on its block, on the
+/// other points or on the vector width.
 #[inline(always)]
-fn squared_distances_to<const M: usize>(x: &[f64], points: &[[f64; M]]) -> [f64; M] {
-    let mut acc = [[0.0f64; M]; 4];
-    let (x4, p4) = (x.chunks_exact(4), points.chunks_exact(4));
-    let (xr, pr) = (x4.remainder(), p4.remainder());
-    for (xq, pq) in x4.zip(p4) {
-        for l in 0..4 {
-            for (a, &p) in acc[l].iter_mut().zip(&pq[l]) {
-                let t = xq[l] - p;
-                *a += t * t;
+fn block_distances<const M: usize>(x: &[[f32; LANES]], points: &[[f32; M]]) -> [[f32; LANES]; M] {
+    let mut acc = [[0.0f32; LANES]; M];
+    for (xf, pf) in x.iter().zip(points) {
+        for (a, &c) in acc.iter_mut().zip(pf) {
+            for l in 0..LANES {
+                let t = xf[l] - c;
+                a[l] += t * t;
             }
         }
     }
-    for (l, (&xf, column)) in xr.iter().zip(pr).enumerate() {
-        for (a, &p) in acc[l].iter_mut().zip(column) {
-            let t = xf - p;
-            *a += t * t;
-        }
-    }
-    let mut out = [0.0; M];
-    for (m, o) in out.iter_mut().enumerate() {
-        *o = (acc[0][m] + acc[2][m]) + (acc[1][m] + acc[3][m]);
-    }
-    out
+    acc
 }
 
 /// The smaller of two values that are not NaN (`f64::min` without its NaN test).
@@ -513,45 +503,78 @@ fn min(a: f64, b: f64) -> f64 {
     if b < a { b } else { a }
 }
 
-/// One pass of k-means++ seeding over a chunk's rows (row-major, `d` wide)
-/// with `M` points: point 0 is the latest centroid, whose (weighted) squared
-/// distance lowers `closest`; the others are candidates (or padding). Returns, per
-/// point, the sum over the rows of min(weighted distance, closest): for point
-/// 0 the new potential, for a candidate the potential if it were added.
-/// Without weights (`WEIGHTED` false) every weight is 1, so the products are
+/// One pass of k-means++ seeding over a chunk's `n` rows, given as blocks of
+/// [`Compact`] rows, with `M` points: point 0 is the latest centroid, whose
+/// (weighted) squared distance lowers `closest`; the others are candidates (or
+/// padding). Returns, per point, the sum over the rows of min(weighted
+/// distance, closest): for point 0 the new potential, for a candidate the
+/// potential if it were added. Sums are kept per lane and added in lane order.
+/// Without weights (`WEIGHTED` false) every weight is 1 and the products are
 /// left out; the values are the same.
 #[inline(always)]
 fn seeding_pass<const M: usize, const WEIGHTED: bool>(
-    xs: &[f64],
+    blocks: &[[f32; LANES]],
     d: usize,
     ws: &[f64],
     closest: &mut [f64],
-    points: &[[f64; M]],
+    points: &[[f32; M]],
 ) -> [f64; M] {
-    let mut pot = [0.0f64; M];
-    for (r, (x, slot)) in xs.chunks_exact(d).zip(closest.iter_mut()).enumerate() {
-        let dist = squared_distances_to::<M>(x, points);
-        let w = if WEIGHTED { ws[r] } else { 1.0 };
-        *slot = min(*slot, if WEIGHTED { w * dist[0] } else { dist[0] });
-        // Every point's sum, padding included (it repeats the latest centroid), so
-        // the loop has a fixed width and vectorises.
-        let now = *slot;
-        for (p, &dt) in pot.iter_mut().zip(&dist).skip(1) {
-            *p += min(if WEIGHTED { w * dt } else { dt }, now);
+    let n = closest.len();
+    let mut pot = [[0.0f64; LANES]; M];
+    for (bi, x) in blocks.chunks_exact(d).enumerate() {
+        let dist = block_distances::<M>(x, points);
+        let r0 = bi * LANES;
+        if r0 + LANES <= n {
+            let slots = &mut closest[r0..r0 + LANES];
+            let w = if WEIGHTED { &ws[r0..r0 + LANES] } else { &[] };
+            let mut now = [0.0f64; LANES];
+            for l in 0..LANES {
+                let d0 = f64::from(dist[0][l]);
+                now[l] = min(slots[l], if WEIGHTED { w[l] * d0 } else { d0 });
+                slots[l] = now[l];
+            }
+            // Every point's sum, padding included (it repeats the latest
+            // centroid), so the loops have fixed widths and vectorise.
+            for (p, dt) in pot.iter_mut().zip(&dist).skip(1) {
+                for l in 0..LANES {
+                    let v = f64::from(dt[l]);
+                    p[l] += min(if WEIGHTED { w[l] * v } else { v }, now[l]);
+                }
+            }
+            for l in 0..LANES {
+                pot[0][l] += now[l];
+            }
+        } else {
+            // The last, partial block.
+            for l in 0..n - r0 {
+                let r = r0 + l;
+                let w = if WEIGHTED { ws[r] } else { 1.0 };
+                let d0 = f64::from(dist[0][l]);
+                let now = min(closest[r], if WEIGHTED { w * d0 } else { d0 });
+                closest[r] = now;
+                for (p, dt) in pot.iter_mut().zip(&dist).skip(1) {
+                    let v = f64::from(dt[l]);
+                    p[l] += min(if WEIGHTED { w * v } else { v }, now);
+                }
+                pot[0][l] += now;
+            }
         }
-        pot[0] += now;
     }
-    pot
+    let mut sums = [0.0f64; M];
+    for (s, p) in sums.iter_mut().zip(&pot) {
+        *s = p.iter().sum();
+    }
+    sums
 }
 
 /// [`seeding_pass`] compiled for the widest vector instructions the processor
 /// has (chosen at run time by `pulp`; see the module docs).
 struct SeedingPass<'a, const M: usize> {
-    xs: &'a [f64],
+    blocks: &'a [[f32; LANES]],
     d: usize,
     ws: Option<&'a [f64]>,
     closest: &'a mut [f64],
-    points: &'a [[f64; M]],
+    points: &'a [[f32; M]],
 }
 
 impl<const M: usize> pulp::WithSimd for SeedingPass<'_, M> {
@@ -560,27 +583,27 @@ impl<const M: usize> pulp::WithSimd for SeedingPass<'_, M> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> [f64; M] {
         let SeedingPass {
-            xs,
+            blocks,
             d,
             ws,
             closest,
             points,
         } = self;
         match ws {
-            Some(ws) => seeding_pass::<M, true>(xs, d, ws, closest, points),
-            None => seeding_pass::<M, false>(xs, d, &[], closest, points),
+            Some(ws) => seeding_pass::<M, true>(blocks, d, ws, closest, points),
+            None => seeding_pass::<M, false>(blocks, d, &[], closest, points),
         }
     }
 }
 
-/// The latest centroid and the candidates, feature-major with `M` points
-/// (padding repeats the latest centroid).
-fn seeding_points<const M: usize>(data: &Rows<'_>, rows: &[usize]) -> Vec<[f64; M]> {
-    (0..data.d)
+/// The latest centroid and the candidates as [`Compact`] rows, feature-major
+/// with `M` points (padding repeats the latest centroid).
+fn seeding_points<const M: usize>(compact: &Compact, d: usize, rows: &[usize]) -> Vec<[f32; M]> {
+    (0..d)
         .map(|f| {
             let mut column = [0.0; M];
             for (m, c) in column.iter_mut().enumerate() {
-                *c = data.row(rows[m.min(rows.len() - 1)])[f];
+                *c = compact.value(rows[m.min(rows.len() - 1)], f, d);
             }
             column
         })
@@ -595,19 +618,22 @@ fn seeding_points<const M: usize>(data: &Rows<'_>, rows: &[usize]) -> Vec<[f64; 
 /// initialisation, per chunk, per point.
 fn seeding_sums(
     data: &Rows<'_>,
+    compact: &Compact,
     seeds: &mut [Seeding],
     lists: &[Vec<usize>],
     arch: pulp::Arch,
 ) -> Vec<Vec<Vec<f64>>> {
     fn run<const M: usize>(
         data: &Rows<'_>,
+        compact: &Compact,
         seeds: &mut [Seeding],
         lists: &[Vec<usize>],
         arch: pulp::Arch,
     ) -> Vec<Vec<Vec<f64>>> {
-        let points: Vec<Vec<[f64; M]>> = lists
+        let d = data.d;
+        let points: Vec<Vec<[f32; M]>> = lists
             .iter()
-            .map(|rows| seeding_points::<M>(data, rows))
+            .map(|rows| seeding_points::<M>(compact, d, rows))
             .collect();
         let used = lists.first().map_or(0, Vec::len);
         let mut columns: Vec<Vec<&mut [f64]>> = (0..data.n_chunks())
@@ -618,17 +644,16 @@ fn seeding_sums(
                 column.push(part);
             }
         }
-        let d = data.d;
         let pass = |(c, column): (usize, &mut Vec<&mut [f64]>)| {
             let range = data.chunk_range(c);
-            let xs = &data.x[range.start * d..range.end * d];
+            let blocks = compact.chunk_blocks(range.clone(), d);
             let ws = data.w.map(|w| &w[range]);
             column
                 .iter_mut()
                 .zip(&points)
                 .map(|(closest, points)| {
                     arch.dispatch(SeedingPass::<M> {
-                        xs,
+                        blocks,
                         d,
                         ws,
                         closest,
@@ -654,15 +679,15 @@ fn seeding_sums(
             .collect()
     }
     match lists.first().map_or(0, Vec::len) {
-        0..=2 => run::<2>(data, seeds, lists, arch),
-        3..=4 => run::<4>(data, seeds, lists, arch),
-        5 => run::<5>(data, seeds, lists, arch),
-        6 => run::<6>(data, seeds, lists, arch),
-        7..=8 => run::<8>(data, seeds, lists, arch),
+        0..=2 => run::<2>(data, compact, seeds, lists, arch),
+        3..=4 => run::<4>(data, compact, seeds, lists, arch),
+        5 => run::<5>(data, compact, seeds, lists, arch),
+        6 => run::<6>(data, compact, seeds, lists, arch),
+        7..=8 => run::<8>(data, compact, seeds, lists, arch),
         // Many candidates: in groups, each with the latest centroid first.
         len => {
             let firsts: Vec<Vec<usize>> = lists.iter().map(|l| l[..8].to_vec()).collect();
-            let mut sums = run::<8>(data, seeds, &firsts, arch);
+            let mut sums = run::<8>(data, compact, seeds, &firsts, arch);
             for start in (8..len).step_by(7) {
                 let group: Vec<Vec<usize>> = lists
                     .iter()
@@ -672,7 +697,7 @@ fn seeding_sums(
                         with_latest
                     })
                     .collect();
-                let more = run::<8>(data, seeds, &group, arch);
+                let more = run::<8>(data, compact, seeds, &group, arch);
                 for (seed_sums, seed_more) in sums.iter_mut().zip(more) {
                     for (s, m) in seed_sums.iter_mut().zip(seed_more) {
                         s.extend_from_slice(&m[1..]);
@@ -709,6 +734,7 @@ struct Seeding {
 /// are those of seeding it alone.
 fn initial_centroids(
     data: &Rows<'_>,
+    compact: &Compact,
     k: usize,
     init: Init,
     rngs: Vec<ChaCha8Rng>,
@@ -739,17 +765,17 @@ fn initial_centroids(
         })
         .collect();
     let lists: Vec<Vec<usize>> = seeds.iter().map(|s| vec![s.latest]).collect();
-    let sums = seeding_sums(data, &mut seeds, &lists, arch);
+    let sums = seeding_sums(data, compact, &mut seeds, &lists, arch);
     for (seed, sums) in seeds.iter_mut().zip(sums) {
         seed.totals = sums.iter().map(|s| s[0]).collect();
     }
     for _ in 1..k {
         let lists: Vec<Vec<usize>> = seeds
             .iter_mut()
-            .map(|seed| seed.candidates(data, trials, &weight_totals))
+            .map(|seed| seed.candidates(data, compact, trials, &weight_totals))
             .collect();
         // Potential after adding each candidate, summed per chunk in order.
-        let sums = seeding_sums(data, &mut seeds, &lists, arch);
+        let sums = seeding_sums(data, compact, &mut seeds, &lists, arch);
         for ((seed, sums), rows) in seeds.iter_mut().zip(sums).zip(&lists) {
             let mut best = 0;
             let mut best_pot = f64::INFINITY;
@@ -775,7 +801,13 @@ fn initial_centroids(
 impl Seeding {
     /// The latest centroid and this step's `trials` candidates, drawn with
     /// probability proportional to the distance to the nearest centroid.
-    fn candidates(&mut self, data: &Rows<'_>, trials: usize, weight_totals: &[f64]) -> Vec<usize> {
+    fn candidates(
+        &mut self,
+        data: &Rows<'_>,
+        compact: &Compact,
+        trials: usize,
+        weight_totals: &[f64],
+    ) -> Vec<usize> {
         let potential: f64 = self.totals.iter().sum();
         let mut rows = vec![self.latest; trials + 1];
         for slot in rows[1..].iter_mut() {
@@ -783,14 +815,14 @@ impl Seeding {
                 let u = self.rng.r#gen::<f64>();
                 match draw_chunk(&self.totals, u) {
                     Some((c, target)) => {
-                        self.refresh(data, c);
+                        self.refresh(data, compact, c);
                         let closest = &self.closest;
                         draw_in_chunk(data, |i| closest[i], c, target)
                     }
                     None => {
                         // Rounding carried the draw past the end: bring every chunk up to date.
                         for c in 0..self.stale.len() {
-                            self.refresh(data, c);
+                            self.refresh(data, compact, c);
                         }
                         let closest = &self.closest;
                         last_with_mass(data.n, |i| closest[i])
@@ -806,16 +838,28 @@ impl Seeding {
     }
 
     /// Lowers the distances of chunk `c`'s rows with the latest centroid, if
-    /// they are stale.
-    fn refresh(&mut self, data: &Rows<'_>, c: usize) {
+    /// they are stale, with the arithmetic of [`seeding_pass`] (so the pass that
+    /// follows takes the same minimum again and changes nothing).
+    fn refresh(&mut self, data: &Rows<'_>, compact: &Compact, c: usize) {
         if !self.stale.get(c).copied().unwrap_or(false) {
             return;
         }
         self.stale[c] = false;
-        let row = data.row(self.latest);
-        for i in data.chunk_range(c) {
-            self.closest[i] =
-                self.closest[i].min(data.weight(i) * squared_distance(data.row(i), row));
+        let d = data.d;
+        let range = data.chunk_range(c);
+        let point = seeding_points::<1>(compact, d, &[self.latest]);
+        let blocks = compact.chunk_blocks(range.clone(), d);
+        for (bi, x) in blocks.chunks_exact(d).enumerate() {
+            let [dist] = block_distances::<1>(x, &point);
+            for (l, &v) in dist.iter().enumerate().take(range.len() - bi * LANES) {
+                let i = range.start + bi * LANES + l;
+                let v = f64::from(v);
+                let v = match data.w {
+                    Some(w) => w[i] * v,
+                    None => v,
+                };
+                self.closest[i] = min(self.closest[i], v);
+            }
         }
     }
 }
@@ -850,6 +894,16 @@ struct Compact {
 }
 
 impl Compact {
+    /// Feature `f` of row `i` (`d` features).
+    fn value(&self, i: usize, f: usize, d: usize) -> f32 {
+        self.blocks[(i / LANES) * d + f][i % LANES]
+    }
+
+    /// The blocks holding the rows of `range`, which starts on a block boundary.
+    fn chunk_blocks(&self, range: std::ops::Range<usize>, d: usize) -> &[[f32; LANES]] {
+        &self.blocks[range.start / LANES * d..range.end.div_ceil(LANES) * d]
+    }
+
     /// The compact rows of `data`, scaled so that the rows and `points` (the
     /// centroids a prediction compares them with, which may lie outside the
     /// rows' range) are all within [-1, 1].
@@ -2078,9 +2132,10 @@ impl MiniBatchKMeans {
                     )));
                 }
                 let rng = ChaCha8Rng::seed_from_u64(self.params.seed);
-                let rows =
-                    initial_centroids(&data, k, self.params.init, vec![rng], pulp::Arch::new())
-                        .concat();
+                let compact = Compact::new(&data, &[]);
+                let arch = pulp::Arch::new();
+                let rows = initial_centroids(&data, &compact, k, self.params.init, vec![rng], arch)
+                    .concat();
                 Array2::from_shape_vec((k, data.d), rows)
                     .map_err(|e| Error::InvalidInput(format!("mini-batch k-means: {e}")))?
             }

@@ -965,8 +965,19 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
 /// The median of the finite values of `values`, exactly as numpy's
 /// `np.median` over them. `None` when there is no finite value.
 pub fn median(values: &[f64]) -> Option<f64> {
-    let sorted = sorted_finite(values);
-    (!sorted.is_empty()).then(|| median_sorted(&sorted))
+    // Selection instead of a full sort: linear time, the same value.
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let n = finite.len();
+    if n == 0 {
+        return None;
+    }
+    let (left, &mut upper, _) = finite.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        return Some(upper);
+    }
+    // The lower middle is the largest value left of the upper one.
+    let lower = left.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some(median_sorted(&[lower, upper]))
 }
 
 /// Transforms one column: values, indicator (1 where missing) and the count of missing values.
@@ -1559,6 +1570,26 @@ mod tests {
     }
 
     proptest! {
+        /// Selection gives exactly the median of the sorted finite values.
+        #[test]
+        fn median_by_selection_equals_the_sorted_median(
+            values in proptest::collection::vec(
+                prop_oneof![
+                    8 => -1e6f64..1e6,
+                    1 => Just(f64::NAN),
+                    1 => Just(f64::INFINITY),
+                    1 => Just(-0.0f64),
+                    1 => Just(0.0f64),
+                    1 => (-3i32..3).prop_map(f64::from),
+                ],
+                0..60,
+            )
+        ) {
+            let sorted = sorted_finite(&values);
+            let expected = (!sorted.is_empty()).then(|| median_sorted(&sorted));
+            prop_assert_eq!(median(&values).map(f64::to_bits), expected.map(f64::to_bits));
+        }
+
         #[test]
         fn output_is_always_finite(
             fit_on in matrix(0..30),
