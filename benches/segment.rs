@@ -51,6 +51,17 @@ fn bench(c: &mut Criterion) {
         algorithm,
         ..KMeansParams::new(8)
     };
+    // One iteration: with the ten, the marginal cost of an iteration.
+    g.bench_function("one_iteration_lloyd", |b| {
+        b.iter(|| {
+            KMeansParams {
+                max_iter: 1,
+                ..ten(Algorithm::Lloyd)
+            }
+            .fit_rows(x.view(), None)
+            .expect("fits")
+        })
+    });
     g.bench_function("ten_iterations_lloyd", |b| {
         b.iter(|| {
             ten(Algorithm::Lloyd)

@@ -13,7 +13,9 @@
 //!   next one a row drawn with probability proportional to weight × squared
 //!   distance to the nearest centroid so far. The *greedy* variant (the default,
 //!   as scikit-learn's) draws `2 + ⌊ln k⌋` candidates per step and keeps the one
-//!   that lowers the potential most.
+//!   that lowers the potential most. The distances that weight the draws are
+//!   computed in single precision on the scaled rows (relative error about
+//!   1e-6, immaterial to a draw); the seeds are always exact data rows.
 //! - **Iterations** alternate assignment (each row to its nearest centroid) and
 //!   update (each centroid to the weighted mean of its rows), until no row
 //!   changes segment or the centroids' total squared shift falls below `tol`
