@@ -74,16 +74,18 @@ fn write_records(path: &Path) {
     std::fs::write(path, csv).unwrap();
 }
 
-#[test]
-fn dedupe_writes_pairs_once_with_the_contract_header_and_json_keys() {
-    let dir = scratch("contract");
-    let (records, pairs) = (dir.join("records.csv"), dir.join("pairs.csv"));
-    write_records(&records);
+/// Runs `dedupe --left records --id-col id --auto --json OPTION path`, checks
+/// that it succeeded and returns its JSON.
+fn dedupe_json(
+    records: &std::path::Path,
+    option: &str,
+    path: &std::path::Path,
+) -> serde_json::Value {
     let output = Command::new(dedupe_binary())
         .arg("--left")
-        .arg(&records)
-        .args(["--id-col", "id", "--auto", "--json", "--pairs-out"])
-        .arg(&pairs)
+        .arg(records)
+        .args(["--id-col", "id", "--auto", "--json", option])
+        .arg(path)
         .output()
         .unwrap();
     assert!(
@@ -91,7 +93,15 @@ fn dedupe_writes_pairs_once_with_the_contract_header_and_json_keys() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn dedupe_writes_pairs_once_with_the_contract_header_and_json_keys() {
+    let dir = scratch("contract");
+    let (records, pairs) = (dir.join("records.csv"), dir.join("pairs.csv"));
+    write_records(&records);
+    let json = dedupe_json(&records, "--pairs-out", &pairs);
     for key in [
         "records",
         "candidate_pairs",
@@ -139,19 +149,7 @@ fn dedupe_takes_reviewed_labels_for_m() {
         "left_id,right_id,is_match\n0-0,1-1,1\n3-0,4-1,yes\n0-0,3-0,0\n6-0,8-2,true\n",
     )
     .unwrap();
-    let output = Command::new(dedupe_binary())
-        .arg("--left")
-        .arg(&records)
-        .args(["--id-col", "id", "--auto", "--json", "--labels"])
-        .arg(&labels)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let json = dedupe_json(&records, "--labels", &labels);
     let sources: Vec<&str> = json["m_estimation"]
         .as_array()
         .unwrap()

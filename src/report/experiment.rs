@@ -768,22 +768,7 @@ mod tests {
     use super::*;
     use crate::experiment::evaluate::{EvalParams, evaluate};
     use crate::experiment::stats::{ExperimentStats, Metric, MetricKind};
-
-    fn marks(chart: &Chart) -> usize {
-        let doc = roxmltree::Document::parse(chart.svg()).expect("well-formed SVG");
-        let n = doc
-            .descendants()
-            .filter(|n| n.attribute("class") == Some("mark"))
-            .count();
-        assert_eq!(n, chart.marks);
-        // Nothing was shortened to fit: titles, subtitles and labels are whole.
-        assert!(!chart.svg().contains('…'), "{}", chart.svg());
-        n
-    }
-
-    fn is_no_data(chart: &Chart) -> bool {
-        marks(chart) == 0 && chart.svg().contains("No data")
-    }
+    use crate::report::testing::{is_no_data, whole_marks as marks};
 
     /// A binomial experiment over `units` units: `variants` arms, two
     /// segments, the last arm converting more often in segment 0.

@@ -429,17 +429,7 @@ mod tests {
     use super::*;
     use crate::lifecycle::btyd::BgNbdParams;
     use crate::lifecycle::summary::{Summary, Triples};
-
-    /// Parses the SVG and counts the elements with class `mark`.
-    fn marks(chart: &Chart) -> usize {
-        let doc = roxmltree::Document::parse(chart.svg()).expect("well-formed SVG");
-        let n = doc
-            .descendants()
-            .filter(|e| e.attribute("class") == Some("mark"))
-            .count();
-        assert_eq!(n, chart.marks, "Chart::marks agrees with the SVG");
-        n
-    }
+    use crate::report::testing::marks;
 
     fn model() -> BgNbdModel {
         let mut data = Triples::default();

@@ -40,6 +40,8 @@ mod html;
 pub mod lifecycle;
 pub mod segment;
 pub mod svg;
+#[cfg(test)]
+mod testing;
 pub mod touchpoints;
 
 pub use html::{Report, Section, Table};

@@ -569,21 +569,12 @@ pub fn size_value_share(profiles: &[SegmentProfile]) -> Result<Chart> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::testing::marks;
     use crate::segment::kmeans::KMeansParams;
     use crate::segment::model::{ProfileContext, SegmentationParams};
     use ndarray::{Array2, array};
     use rand::Rng;
     use rand_distr::{Distribution, Normal};
-
-    fn marks(chart: &Chart) -> usize {
-        let doc = roxmltree::Document::parse(chart.svg()).expect("well-formed SVG");
-        let n = doc
-            .descendants()
-            .filter(|e| e.attribute("class") == Some("mark"))
-            .count();
-        assert_eq!(n, chart.marks, "Chart::marks agrees with the SVG");
-        n
-    }
 
     fn fitted(value: bool) -> (FeatureMatrix, Segmentation) {
         let features = FeatureMatrix::new(

@@ -858,26 +858,10 @@ pub fn attribution_comparison(channels: &[String], models: &[(String, &Credits)]
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::testing::{is_no_data, whole_marks as marks};
     use crate::touchpoints::attribution::{HeuristicParams, heuristics};
     use crate::touchpoints::effectiveness::GroupCell;
     use crate::touchpoints::engagement::{FunnelStep, Rung};
-
-    /// Parses the SVG and checks the `mark` count against `Chart::marks`.
-    fn marks(chart: &Chart) -> usize {
-        let doc = roxmltree::Document::parse(chart.svg()).expect("well-formed SVG");
-        let n = doc
-            .descendants()
-            .filter(|n| n.attribute("class") == Some("mark"))
-            .count();
-        assert_eq!(n, chart.marks);
-        // Nothing was shortened to fit: titles, subtitles and labels are whole.
-        assert!(!chart.svg().contains('…'), "{}", chart.svg());
-        n
-    }
-
-    fn is_no_data(chart: &Chart) -> bool {
-        marks(chart) == 0 && chart.svg().contains("No data")
-    }
 
     fn cell(rate: f64, direction: i8) -> GroupCell {
         GroupCell {
