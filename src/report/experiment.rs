@@ -592,6 +592,28 @@ pub fn chance_to_win(eval: &Evaluation, threshold: f64) -> Result<Chart> {
 
 // ------------------------------------------------------------------ sequential
 
+/// Per treatment, its name and its comparison at every look.
+type PerTreatment<'a> = Vec<(String, Vec<Option<&'a Comparison>>)>;
+
+/// The looks as the sequential charts draw them: the first evaluation, the
+/// look times, and per treatment its name and its comparison with the
+/// control at every look (`None` where it has none); `None` without looks.
+fn over_looks<'a>(
+    looks: &'a [(f64, Evaluation)],
+    segment: Option<&str>,
+) -> Result<Option<(&'a Evaluation, Vec<f64>, PerTreatment<'a>)>> {
+    let per_look = look_segments(looks, segment)?;
+    let Some((_, first)) = looks.first() else {
+        return Ok(None);
+    };
+    let times = looks.iter().map(|(t, _)| *t).collect();
+    let per_treatment = treatments(first)
+        .into_iter()
+        .map(|(v, variant)| (variant, per_look.iter().map(|s| comparison(s, v)).collect()))
+        .collect();
+    Ok(Some((first, times, per_treatment)))
+}
+
 /// The segment result of each look, checked to be comparable.
 fn look_segments<'a>(
     looks: &'a [(f64, Evaluation)],
@@ -656,15 +678,12 @@ pub fn sequential_effect(
 ) -> Result<Chart> {
     let name = looks.first().map_or("", |(_, e)| e.metric.name.as_str());
     let title = format!("Effect on {name} over time, with always-valid intervals");
-    let per_look = look_segments(looks, segment)?;
-    let Some((_, first)) = looks.first() else {
+    let Some((first, times, per_treatment)) = over_looks(looks, segment)? else {
         return Ok(no_data(&title, "there are no looks"));
     };
-    let times: Vec<f64> = looks.iter().map(|(t, _)| *t).collect();
-    let series: Vec<LineSeries> = treatments(first)
+    let series: Vec<LineSeries> = per_treatment
         .into_iter()
-        .map(|(v, variant)| {
-            let cs: Vec<Option<&Comparison>> = per_look.iter().map(|s| comparison(s, v)).collect();
+        .map(|(variant, cs)| {
             let pick = |f: &dyn Fn(&Comparison) -> f64| -> Vec<f64> {
                 cs.iter()
                     .map(|c| c.map_or(f64::NAN, |c| finite_or_nan(f(c))))
@@ -719,20 +738,18 @@ pub fn sequential_p_value(
     check_alpha(alpha)?;
     let name = looks.first().map_or("", |(_, e)| e.metric.name.as_str());
     let title = format!("Always-valid p-value of the effect on {name} over time");
-    let per_look = look_segments(looks, segment)?;
-    let Some((_, first)) = looks.first() else {
+    let Some((_, times, per_treatment)) = over_looks(looks, segment)? else {
         return Ok(no_data(&title, "there are no looks"));
     };
-    let times: Vec<f64> = looks.iter().map(|(t, _)| *t).collect();
-    let series: Vec<LineSeries> = treatments(first)
+    let series: Vec<LineSeries> = per_treatment
         .into_iter()
-        .map(|(v, variant)| LineSeries {
+        .map(|(variant, cs)| LineSeries {
             name: variant,
             x: times.clone(),
-            y: per_look
+            y: cs
                 .iter()
-                .map(|s| {
-                    comparison(s, v).map_or(f64::NAN, |c| {
+                .map(|c| {
+                    c.map_or(f64::NAN, |c| {
                         let p = c.sequential_p_value;
                         if p.is_nan() {
                             f64::NAN
