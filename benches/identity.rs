@@ -78,7 +78,7 @@ fn link_tables() -> (RecordTable, RecordTable, Vec<u64>) {
     }
     let population =
         Population::generate(&SynthParams::with_customers(4_300), 5).expect("population");
-    let all = RecordTable::from_source_records(&population.source_records, true);
+    let all = custinsight::synth::record_table(&population.source_records, true).expect("records");
     let source = all.column("source").expect("source column");
     let columns: Vec<String> = all.columns()[1..].to_vec();
     let mut a = RecordTable::new(columns.clone()).expect("columns");
@@ -123,7 +123,8 @@ fn bench(c: &mut Criterion) {
         .unwrap_or(100_000);
     let population =
         Population::generate(&SynthParams::with_customers(customers), 9).expect("population");
-    let table = RecordTable::from_source_records(&population.source_records, false);
+    let table =
+        custinsight::synth::record_table(&population.source_records, false).expect("records");
     let truth: Vec<u64> = population
         .truth
         .source_record_customer

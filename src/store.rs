@@ -15,6 +15,7 @@ mod builder;
 mod bulk;
 mod export;
 mod intern;
+mod regroup;
 
 use std::ops::Range;
 
@@ -22,6 +23,7 @@ use jiff::Timestamp;
 
 pub use builder::{CustomerBaseBuilder, TransactionRef};
 pub(crate) use intern::{Dictionary, Interner, StrArena};
+pub use regroup::Regrouping;
 
 use crate::records::{
     Channel, Currency, Customer, JourneyStage, LineItem, Money, Purpose, Touchpoint,

@@ -515,6 +515,7 @@ fn consent_events_are_reflected_by_allows() {
             purpose: m.clone(),
             status: ConsentStatus::Granted,
             at: ts("2024-01-01T00:00:00Z"),
+            source: None,
         },
     )
     .unwrap();
@@ -525,6 +526,7 @@ fn consent_events_are_reflected_by_allows() {
             purpose: m.clone(),
             status: ConsentStatus::Withdrawn,
             at: ts("2024-02-01T00:00:00Z"),
+            source: None,
         },
     )
     .unwrap();
@@ -536,6 +538,7 @@ fn consent_events_are_reflected_by_allows() {
             purpose: m.clone(),
             status: ConsentStatus::Granted,
             at: ts("2024-01-01T00:00:00Z"),
+            source: None,
         },
     )
     .unwrap();
@@ -547,6 +550,7 @@ fn consent_events_are_reflected_by_allows() {
             purpose: m.clone(),
             status: ConsentStatus::Granted,
             at: ts("2024-01-01T00:00:00Z"),
+            source: None,
         },
     )
     .unwrap();
@@ -562,7 +566,8 @@ fn consent_events_are_reflected_by_allows() {
                 channel: None,
                 purpose: m.clone(),
                 status: ConsentStatus::Granted,
-                at: at(0)
+                at: at(0),
+                source: None,
             }
         )
         .is_err()

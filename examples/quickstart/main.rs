@@ -22,7 +22,6 @@ use custinsight::experiment::assign::{BaseAssignment, ExperimentDesign};
 use custinsight::experiment::evaluate::{EvalParams, Evaluation, evaluate};
 use custinsight::experiment::power::{Effect, PlannedMetric, PowerParams, SampleSize, sample_size};
 use custinsight::experiment::stats::{ExperimentStats, Metric, MetricKind};
-use custinsight::identity::RecordTable;
 use custinsight::identity::auto::resolve_auto;
 use custinsight::identity::golden::{
     GoldenRecord, GoldenRules, Sources, Survivorship, golden_records,
@@ -864,7 +863,7 @@ struct IdentityStep {
 impl IdentityStep {
     fn run(pop: &Population) -> custinsight::Result<IdentityStep> {
         let started = Instant::now();
-        let table = RecordTable::from_source_records(&pop.source_records, false);
+        let table = custinsight::synth::record_table(&pop.source_records, false)?;
         let (auto, resolver, resolution) = resolve_auto(&[&table], 0.5)?;
         let seconds = started.elapsed().as_secs_f64();
         let truth = &pop.truth.source_record_customer;
@@ -874,7 +873,7 @@ impl IdentityStep {
         let true_customers = truth.iter().collect::<std::collections::HashSet<_>>().len();
         // A golden record for the first customer found in three systems: the
         // source priority decides contact data, the most frequent value the rest.
-        let with_source = RecordTable::from_source_records(&pop.source_records, true);
+        let with_source = custinsight::synth::record_table(&pop.source_records, true)?;
         let sources = Sources::new(&[&with_source])?;
         let priority = Survivorship::SourcePriority {
             column: "source".into(),

@@ -347,7 +347,7 @@ pub struct AutoSettings {
 /// [`Error::InvalidInput`] for no tables, tables with different columns, no
 /// records, or no usable column.
 pub fn auto_settings(tables: &[&RecordTable]) -> Result<AutoSettings> {
-    choose(tables).map(|(auto, _)| auto)
+    choose(tables, &AutoParams::default()).map(|(auto, _)| auto)
 }
 
 /// Zero-config resolution in one call: [`auto_settings`] with the match
@@ -362,25 +362,109 @@ pub fn resolve_auto(
     tables: &[&RecordTable],
     threshold: f64,
 ) -> Result<(AutoSettings, Resolver, Resolution)> {
-    let (mut auto, prepared) = choose(tables)?;
-    auto.settings.threshold = threshold;
+    resolve_auto_with(
+        tables,
+        &AutoParams {
+            threshold,
+            ..AutoParams::default()
+        },
+    )
+}
+
+/// What zero-config mode may be told: the threshold, columns to leave out
+/// of matching, *conflict* columns, and whether to link or dedupe.
+///
+/// A conflict column holds something two different people never share,
+/// e.g. an existing customer number: a link that would put two different
+/// non-empty values of it in one customer is refused (see
+/// [`cluster`](super::cluster)), so one fit gives customers that respect it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AutoParams {
+    /// Match probability from which a pair is a match.
+    pub threshold: f64,
+    /// Columns never compared or blocked on (e.g. the source system, a free-text note).
+    pub exclude: Vec<String>,
+    /// Columns whose different values are never one person.
+    pub conflict_columns: Vec<String>,
+    /// Link across tables only, or dedupe all records together; `None`:
+    /// link for two or more tables, dedupe for one.
+    pub link_type: Option<LinkType>,
+}
+
+impl Default for AutoParams {
+    fn default() -> Self {
+        AutoParams {
+            threshold: 0.5,
+            exclude: Vec::new(),
+            conflict_columns: Vec::new(),
+            link_type: None,
+        }
+    }
+}
+
+impl AutoParams {
+    /// Checks the threshold and that the named columns exist in `tables`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a threshold outside (0, 1) or a column
+    /// no table has.
+    pub fn check(&self, tables: &[&RecordTable]) -> Result<()> {
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            return Err(Error::param(
+                "threshold",
+                self.threshold,
+                "must lie in (0, 1)",
+            ));
+        }
+        for (name, columns) in [
+            ("exclude", &self.exclude),
+            ("conflict_columns", &self.conflict_columns),
+        ] {
+            if let Some(c) = columns
+                .iter()
+                .find(|c| tables.iter().all(|t| t.column(c).is_none()))
+            {
+                return Err(Error::param(name, c, "no such column in the records"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`resolve_auto`] with control over columns and link type (see [`AutoParams`]).
+///
+/// # Errors
+/// As [`resolve_auto`], and [`AutoParams::check`].
+pub fn resolve_auto_with(
+    tables: &[&RecordTable],
+    params: &AutoParams,
+) -> Result<(AutoSettings, Resolver, Resolution)> {
+    params.check(tables)?;
+    let (mut auto, prepared) = choose(tables, params)?;
+    auto.settings.threshold = params.threshold;
     let ids = super::resolve::record_ids(tables);
     let (resolver, resolution) = Resolver::fit_prepared(prepared, ids, &auto.settings)?;
     Ok((auto, resolver, resolution))
 }
 
 /// The settings, and the records prepared by their columns.
-fn choose(tables: &[&RecordTable]) -> Result<(AutoSettings, Prepared)> {
-    let profiles = profile(tables)?;
+fn choose(tables: &[&RecordTable], params: &AutoParams) -> Result<(AutoSettings, Prepared)> {
+    let mut profiles = profile(tables)?;
+    for p in &mut profiles {
+        if params.exclude.contains(&p.column) {
+            p.column_type = ColumnType::Unused;
+        }
+    }
     let n: usize = tables.iter().map(|t| t.len()).sum();
     if n == 0 {
         return Err(Error::InvalidInput("no records".into()));
     }
-    let link_type = if tables.len() > 1 {
+    let link_type = params.link_type.unwrap_or(if tables.len() > 1 {
         LinkType::Link
     } else {
         LinkType::Dedupe
-    };
+    });
     let country_column = profiles
         .iter()
         .find(|p| p.column_type == ColumnType::Country)
@@ -446,6 +530,13 @@ fn choose(tables: &[&RecordTable]) -> Result<(AutoSettings, Prepared)> {
         return Err(Error::InvalidInput(
             "no column is usable for matching (all empty or constant)".into(),
         ));
+    }
+    // Conflict columns are prepared (as identifiers, unless already
+    // prepared) so the clustering guard can compare their values.
+    for c in &params.conflict_columns {
+        if !columns.iter().any(|p| &p.column == c) {
+            columns.push(ColumnPrep::new(c.clone(), FieldKind::Identifier));
+        }
     }
     let prepared = Prepared::new(tables, &columns)?;
 
@@ -585,7 +676,10 @@ fn choose(tables: &[&RecordTable]) -> Result<(AutoSettings, Prepared)> {
         term_frequency,
         threshold: 0.5,
         estimation: EstimationSettings::default(),
-        cluster: ClusterSettings::default(),
+        cluster: ClusterSettings {
+            conflict_columns: params.conflict_columns.clone(),
+            ..ClusterSettings::default()
+        },
         model: None,
     };
     settings.check()?;

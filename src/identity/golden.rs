@@ -347,60 +347,117 @@ pub fn golden_records(
             sources.len()
         )));
     }
-    if let Some(name) = rules.columns.keys().find(|c| sources.column(c).is_none()) {
-        return Err(Error::NotFound {
-            what: "column",
-            id: name.clone(),
-        });
-    }
-    let compile = |chain: &[Survivorship]| -> Result<Vec<(Rule, &'static str)>> {
-        chain.iter().map(|r| Rule::compile(r, sources)).collect()
-    };
-    let default = compile(&rules.default)?;
-    let mut chains: Vec<Option<Vec<(Rule, &'static str)>>> = Vec::new();
-    for name in sources.columns() {
-        chains.push(match rules.columns.get(name) {
-            Some(chain) => Some(compile(chain)?),
-            None => None,
-        });
-    }
+    let chains = Chains::new(sources, rules)?;
     let mut out = Vec::with_capacity(entities.entity_count());
     for (entity, members) in entities.iter() {
-        let refs = members
-            .iter()
-            .map(|&m| {
-                sources.record_ref(m).ok_or_else(|| {
-                    Error::InvalidInput(format!("record {m} of entity {entity} is out of range"))
-                })
-            })
-            .collect::<Result<Vec<RecordRef>>>()?;
-        let values = chains
-            .iter()
-            .enumerate()
-            .map(|(column, chain)| {
-                let chain = chain.as_deref().unwrap_or(&default);
-                choose(sources, members, &refs, column, chain)
-            })
-            .collect();
-        out.push(GoldenRecord {
-            entity,
-            members: refs,
-            values,
-        });
+        out.push(golden_record(sources, &chains, entity, members)?);
     }
     Ok(out)
 }
 
-/// The surviving value of one column among `members` (ascending), whose
-/// provenance is `refs` (same order).
-fn choose(
+/// The golden record of one group of records (`members` ascending), as
+/// [`golden_records`] gives it for an entity.
+pub(crate) fn golden_record(
     sources: &Sources<'_>,
+    chains: &Chains,
+    entity: u32,
     members: &[u32],
-    refs: &[RecordRef],
+) -> Result<GoldenRecord> {
+    let refs = members
+        .iter()
+        .map(|&m| {
+            sources.record_ref(m).ok_or_else(|| {
+                Error::InvalidInput(format!("record {m} of entity {entity} is out of range"))
+            })
+        })
+        .collect::<Result<Vec<RecordRef>>>()?;
+    let values = chains
+        .values(sources, members)
+        .into_iter()
+        .map(|chosen| {
+            let c = chosen?;
+            Some(ChosenValue {
+                value: c.value.to_owned(),
+                record: refs.get(c.member)?.clone(),
+                rule: c.rule.to_owned(),
+                support: c.support,
+            })
+        })
+        .collect();
+    Ok(GoldenRecord {
+        entity,
+        members: refs,
+        values,
+    })
+}
+
+/// Survivorship rules compiled against the columns of some sources.
+pub(crate) struct Chains {
+    default: Vec<(Rule, &'static str)>,
+    /// Per column of the sources: its own chain, or the default.
+    columns: Vec<Option<Vec<(Rule, &'static str)>>>,
+}
+
+/// A surviving value, borrowed: the raw value, the member (position in the
+/// members) holding it, the rule that decided and the support.
+pub(crate) struct Chosen<'a> {
+    pub(crate) value: &'a str,
+    pub(crate) member: usize,
+    pub(crate) rule: &'static str,
+    pub(crate) support: usize,
+}
+
+impl Chains {
+    /// Compiles `rules` for `sources`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a column named in `rules` that no source has.
+    pub(crate) fn new(sources: &Sources<'_>, rules: &GoldenRules) -> Result<Chains> {
+        if let Some(name) = rules.columns.keys().find(|c| sources.column(c).is_none()) {
+            return Err(Error::NotFound {
+                what: "column",
+                id: name.clone(),
+            });
+        }
+        let compile = |chain: &[Survivorship]| -> Result<Vec<(Rule, &'static str)>> {
+            chain.iter().map(|r| Rule::compile(r, sources)).collect()
+        };
+        let default = compile(&rules.default)?;
+        let mut columns: Vec<Option<Vec<(Rule, &'static str)>>> = Vec::new();
+        for name in sources.columns() {
+            columns.push(match rules.columns.get(name) {
+                Some(chain) => Some(compile(chain)?),
+                None => None,
+            });
+        }
+        Ok(Chains { default, columns })
+    }
+
+    /// The surviving value of every column among `members` (ascending).
+    pub(crate) fn values<'a>(
+        &self,
+        sources: &Sources<'a>,
+        members: &[u32],
+    ) -> Vec<Option<Chosen<'a>>> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(column, chain)| {
+                let chain = chain.as_deref().unwrap_or(&self.default);
+                choose(sources, members, column, chain)
+            })
+            .collect()
+    }
+}
+
+/// The surviving value of one column among `members` (ascending).
+fn choose<'a>(
+    sources: &Sources<'a>,
+    members: &[u32],
     column: usize,
     chain: &[(Rule, &'static str)],
-) -> Option<ChosenValue> {
-    let candidates: Vec<(usize, Candidate<'_>)> = members
+) -> Option<Chosen<'a>> {
+    let candidates: Vec<(usize, Candidate<'a>)> = members
         .iter()
         .enumerate()
         .filter_map(|(i, &record)| {
@@ -449,10 +506,10 @@ fn choose(
     }
     // Lowest record index among the survivors.
     let (i, winner) = candidates.get(*alive.first()?)?;
-    Some(ChosenValue {
-        value: winner.value.to_owned(),
-        record: refs.get(*i)?.clone(),
-        rule: decided_by.to_owned(),
+    Some(Chosen {
+        value: winner.value,
+        member: *i,
+        rule: decided_by,
         support: support(&winner.key),
     })
 }

@@ -29,7 +29,7 @@
 //!
 //! // Source records of 2,000 synthetic customers, some copied dirty into other systems.
 //! let population = Population::generate(&SynthParams::with_customers(2_000), 1)?;
-//! let records = RecordTable::from_source_records(&population.source_records, false);
+//! let records = custinsight::synth::record_table(&population.source_records, false)?;
 //! let (auto, resolver, resolution) = resolve_auto(&[&records], 0.5)?;
 //! println!("{}", serde_json::to_string_pretty(&auto.settings)?);
 //! println!(
@@ -48,6 +48,7 @@ pub mod auto;
 pub mod blocking;
 pub mod cluster;
 pub mod compare;
+pub mod customers;
 pub mod fellegi_sunter;
 pub mod golden;
 pub mod normalize;
@@ -56,4 +57,5 @@ pub mod resolve;
 pub mod settings;
 pub mod table;
 
-pub use table::RecordTable;
+pub use customers::{Applied, CustomerIdentity, IdEvent, IdentityParams, IdentityUpdate};
+pub use table::{RecordTable, SourceRecords};

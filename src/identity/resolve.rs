@@ -206,42 +206,7 @@ impl Resolver {
                 prepared.len()
             )));
         }
-        let names: Vec<String> = prepared.columns().iter().map(|c| c.name.clone()).collect();
-        let comparisons: Vec<CompiledComparison> = settings
-            .comparisons
-            .iter()
-            .map(|c| c.compile(&names))
-            .collect::<Result<_>>()?;
-        let position = |c: &str| {
-            prepared.position(c).ok_or_else(|| Error::NotFound {
-                what: "prepared column",
-                id: c.to_owned(),
-            })
-        };
-        let deterministic: Vec<(String, Vec<usize>)> = settings
-            .deterministic_rules
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.name.clone(),
-                    r.columns
-                        .iter()
-                        .map(|c| position(c))
-                        .collect::<Result<_>>()?,
-                ))
-            })
-            .collect::<Result<_>>()?;
-        let mut rules: Vec<BlockingRule> = settings
-            .deterministic_rules
-            .iter()
-            .map(|r| {
-                BlockingRule::key(
-                    format!("rule: {}", r.name),
-                    r.columns.iter().map(KeyPart::exact).collect(),
-                )
-            })
-            .collect();
-        rules.extend(settings.blocking_rules.iter().cloned());
+        let (comparisons, deterministic, rules) = compile(settings, &prepared)?;
         let params = BlockingParams {
             link_type: settings.link_type,
             max_block_size: settings.max_block_size,
@@ -315,14 +280,7 @@ impl Resolver {
         em: Option<EmReport>,
         m_estimation: Vec<MEstimate>,
     ) -> Result<Resolution> {
-        self.refresh_tf();
-        self.level_weights = self
-            .model
-            .m
-            .iter()
-            .zip(&self.model.u)
-            .map(|(m, u)| m.iter().zip(u).map(|(m, u)| (m / u).log2()).collect())
-            .collect();
+        self.refresh_weights();
         let threshold = self.settings.threshold;
         let scored: Vec<ScoredPair> = self.score_all(&candidates.pairs, gammas);
         let mut thresholds: Vec<f64> = TRADEOFF_THRESHOLDS.to_vec();
@@ -804,6 +762,168 @@ impl Resolver {
             joined_existing,
             new_entities,
         })
+    }
+}
+
+/// The comparisons, the deterministic rules (name and prepared column
+/// positions) and the blocking rules (deterministic rules' keys first) of
+/// `settings` over `prepared`.
+type Compiled = (
+    Vec<CompiledComparison>,
+    Vec<(String, Vec<usize>)>,
+    Vec<BlockingRule>,
+);
+
+fn compile(settings: &Settings, prepared: &Prepared) -> Result<Compiled> {
+    let names: Vec<String> = prepared.columns().iter().map(|c| c.name.clone()).collect();
+    let comparisons: Vec<CompiledComparison> = settings
+        .comparisons
+        .iter()
+        .map(|c| c.compile(&names))
+        .collect::<Result<_>>()?;
+    let position = |c: &str| {
+        prepared.position(c).ok_or_else(|| Error::NotFound {
+            what: "prepared column",
+            id: c.to_owned(),
+        })
+    };
+    let deterministic: Vec<(String, Vec<usize>)> = settings
+        .deterministic_rules
+        .iter()
+        .map(|r| {
+            Ok((
+                r.name.clone(),
+                r.columns
+                    .iter()
+                    .map(|c| position(c))
+                    .collect::<Result<_>>()?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let mut rules: Vec<BlockingRule> = settings
+        .deterministic_rules
+        .iter()
+        .map(|r| {
+            BlockingRule::key(
+                format!("rule: {}", r.name),
+                r.columns.iter().map(KeyPart::exact).collect(),
+            )
+        })
+        .collect();
+    rules.extend(settings.blocking_rules.iter().cloned());
+    Ok((comparisons, deterministic, rules))
+}
+
+/// What a [`Resolver`] persists: what it learned and the records it holds;
+/// everything derived (compiled comparisons, weights, the key index) is
+/// rebuilt on loading.
+#[derive(Serialize, Deserialize)]
+struct ResolverState {
+    settings: Settings,
+    model: FsModel,
+    prepared: Prepared,
+    tf_u_exact: Vec<Option<f64>>,
+    entities: Entities,
+    ids: Vec<Box<str>>,
+    m_estimation: Vec<MEstimate>,
+}
+
+impl Serialize for Resolver {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        // Written through a borrowed twin of `ResolverState`, so nothing is cloned.
+        #[derive(Serialize)]
+        struct State<'a> {
+            settings: &'a Settings,
+            model: &'a FsModel,
+            prepared: &'a Prepared,
+            tf_u_exact: &'a [Option<f64>],
+            entities: &'a Entities,
+            ids: &'a [Box<str>],
+            m_estimation: &'a [MEstimate],
+        }
+        State {
+            settings: &self.settings,
+            model: &self.model,
+            prepared: &self.prepared,
+            tf_u_exact: &self.tf_u_exact,
+            entities: &self.entities,
+            ids: &self.ids,
+            m_estimation: &self.m_estimation,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Resolver {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let state = ResolverState::deserialize(d)?;
+        Resolver::from_state(state).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Resolver {
+    /// A resolver from its persisted state, checked as thoroughly as a fit's
+    /// inputs: the settings, the prepared records, the model against the
+    /// comparisons, and that ids and entities cover exactly the records.
+    fn from_state(state: ResolverState) -> Result<Resolver> {
+        let ResolverState {
+            settings,
+            model,
+            prepared,
+            tf_u_exact,
+            entities,
+            ids,
+            m_estimation,
+        } = state;
+        settings.check()?;
+        prepared.check()?;
+        let n = prepared.len();
+        if ids.len() != n || entities.n_records() != n {
+            return Err(Error::InvalidInput(format!(
+                "resolver state: {} ids and {} entity records for {n} prepared records",
+                ids.len(),
+                entities.n_records()
+            )));
+        }
+        let (comparisons, deterministic, rules) = compile(&settings, &prepared)?;
+        if tf_u_exact.len() != comparisons.len() {
+            return Err(Error::InvalidInput(format!(
+                "resolver state: {} term-frequency entries for {} comparisons",
+                tf_u_exact.len(),
+                comparisons.len()
+            )));
+        }
+        let mut resolver = Resolver {
+            settings,
+            prepared,
+            comparisons,
+            model: FsModel::new(Vec::new(), &[], 0.5)?,
+            level_weights: Vec::new(),
+            tf_u_exact,
+            tf_weights: Vec::new(),
+            deterministic,
+            rules,
+            entities,
+            index: None,
+            ids,
+            m_estimation,
+        };
+        resolver.check_model(&model)?;
+        resolver.model = model;
+        resolver.refresh_weights();
+        Ok(resolver)
+    }
+
+    /// `log₂(m/u)` per comparison and level, and the term-frequency weights.
+    fn refresh_weights(&mut self) {
+        self.refresh_tf();
+        self.level_weights = self
+            .model
+            .m
+            .iter()
+            .zip(&self.model.u)
+            .map(|(m, u)| m.iter().zip(u).map(|(m, u)| (m / u).log2()).collect())
+            .collect();
     }
 }
 

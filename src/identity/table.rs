@@ -9,7 +9,7 @@ use hashbrown::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::synth::SourceCustomerRecord;
+use crate::records::{SourceRecord, check_source_name};
 
 /// Records of one source: named columns, one id and one row per record.
 ///
@@ -147,57 +147,201 @@ impl RecordTable {
         &self.rows
     }
 
-    /// The synthetic population's source records as a table: id
-    /// `source:key` (a repeated id gets `#2`, `#3`, …), columns
-    /// [`SOURCE_RECORD_COLUMNS`] (the source system first when `with_source`).
-    pub fn from_source_records(records: &[SourceCustomerRecord], with_source: bool) -> RecordTable {
-        let columns = SOURCE_RECORD_COLUMNS
-            .iter()
-            .skip(usize::from(!with_source))
-            .map(|c| (*c).to_owned())
-            .collect();
-        let mut table = RecordTable {
-            columns,
-            ids: Vec::with_capacity(records.len()),
-            rows: Vec::with_capacity(records.len()),
-            seen: HashSet::with_capacity(records.len()),
-        };
-        for r in records {
-            let base = format!("{}:{}", r.source.source, r.source.key);
-            let mut id = base.clone();
-            let mut k = 1;
-            while table.seen.contains(&id) {
-                k += 1;
-                id = format!("{base}#{k}");
-            }
-            let mut row = Vec::with_capacity(table.columns.len());
-            if with_source {
-                row.push(Some(r.source.source.clone()));
-            }
-            row.extend(
-                r.fields()
-                    .into_iter()
-                    .map(|v| v.clone().filter(|s| !s.trim().is_empty())),
-            );
-            table.seen.insert(id.clone());
-            table.ids.push(id);
-            table.rows.push(row);
+    /// Whether a record with this id is in the table.
+    pub fn contains(&self, id: &str) -> bool {
+        if self.seen.len() == self.ids.len() {
+            self.seen.contains(id)
+        } else {
+            // Deserialised: the index is rebuilt on the next push.
+            self.ids.iter().any(|i| i == id)
         }
-        table
+    }
+
+    /// Adds an empty column (every record `None` in it); nothing happens
+    /// when the table has the column already.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty name.
+    pub fn add_column(&mut self, name: &str) -> Result<()> {
+        if name.trim().is_empty() {
+            return Err(Error::InvalidInput("empty column name".into()));
+        }
+        if self.column(name).is_none() {
+            self.columns.push(name.to_owned());
+            for row in &mut self.rows {
+                row.push(None);
+            }
+        }
+        Ok(())
+    }
+
+    /// The table's parts: columns, ids and rows.
+    pub fn into_parts(self) -> (Vec<String>, Vec<String>, Vec<Vec<Option<String>>>) {
+        (self.columns, self.ids, self.rows)
     }
 }
 
-/// Columns of [`RecordTable::from_source_records`]: the source, then
-/// [`SourceCustomerRecord::FIELD_NAMES`].
-pub const SOURCE_RECORD_COLUMNS: [&str; 10] = {
-    let mut columns = ["source"; 10];
-    let mut i = 0;
-    while i < 9 {
-        columns[i + 1] = SourceCustomerRecord::FIELD_NAMES[i];
-        i += 1;
+/// Source customer records, one [`RecordTable`] per source system, all
+/// with the same columns.
+///
+/// A record's id in its table is its reference `source:key`
+/// ([`SourceRecord::reference`]), which is also how events loaded with a
+/// `source` name the record they belong to, so resolved customers can take
+/// over every record's transactions, touchpoints and consent. Read them with
+/// [`ingest::source_records`](crate::ingest::source_records).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceRecords {
+    columns: Vec<String>,
+    sources: Vec<String>,
+    tables: Vec<RecordTable>,
+}
+
+impl SourceRecords {
+    /// No records yet.
+    pub fn new() -> SourceRecords {
+        SourceRecords::default()
     }
-    columns
-};
+
+    /// The identity columns every table has, in order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The source systems, in order of first appearance.
+    pub fn sources(&self) -> &[String] {
+        &self.sources
+    }
+
+    /// One table per source, in the order of [`sources`](Self::sources).
+    pub fn tables(&self) -> &[RecordTable] {
+        &self.tables
+    }
+
+    /// The table of one source.
+    pub fn table(&self, source: &str) -> Option<&RecordTable> {
+        let i = self.sources.iter().position(|s| s == source)?;
+        self.tables.get(i)
+    }
+
+    /// Records in all tables.
+    pub fn len(&self) -> usize {
+        self.tables.iter().map(RecordTable::len).sum()
+    }
+
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether a record with this reference (`source:key`) is held.
+    pub fn contains(&self, reference: &str) -> bool {
+        SourceRecord::parse(reference)
+            .and_then(|r| self.table(&r.source))
+            .is_some_and(|t| t.contains(reference))
+    }
+
+    /// Makes sure every table has these columns (new ones are empty in the
+    /// records already held).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty column name.
+    pub fn ensure_columns<S: AsRef<str>>(&mut self, columns: &[S]) -> Result<()> {
+        for c in columns {
+            let c = c.as_ref();
+            if !self.columns.iter().any(|x| x == c) {
+                if c.trim().is_empty() {
+                    return Err(Error::InvalidInput("empty column name".into()));
+                }
+                self.columns.push(c.to_owned());
+                for t in &mut self.tables {
+                    t.add_column(c)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds one record of `source` with values for `columns` (names of
+    /// identity columns, added where new); columns it does not give are
+    /// empty.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an invalid source name or key, or values
+    /// not one per column; [`Error::DuplicateCustomerId`] for a record
+    /// (source and key) already held. Nothing is added on error.
+    pub fn push<S: AsRef<str>>(
+        &mut self,
+        source: &str,
+        key: &str,
+        columns: &[S],
+        values: Vec<Option<String>>,
+    ) -> Result<()> {
+        let source = source.trim();
+        let key = key.trim();
+        if let Err(reason) = check_source_name(source) {
+            return Err(Error::value("source", source, reason));
+        }
+        if key.is_empty() || key.chars().any(char::is_control) {
+            return Err(Error::value(
+                "source key",
+                key,
+                "empty or with a control character",
+            ));
+        }
+        if values.len() != columns.len() {
+            return Err(Error::InvalidInput(format!(
+                "{} values for {} columns",
+                values.len(),
+                columns.len()
+            )));
+        }
+        let reference = SourceRecord::new(source, key).reference();
+        if self.table(source).is_some_and(|t| t.contains(&reference)) {
+            return Err(Error::DuplicateCustomerId(reference));
+        }
+        self.ensure_columns(columns)?;
+        let mut row: Vec<Option<String>> = vec![None; self.columns.len()];
+        for (c, v) in columns.iter().zip(values) {
+            if let Some(i) = self.columns.iter().position(|x| x == c.as_ref()) {
+                row[i] = v;
+            }
+        }
+        let t = match self.sources.iter().position(|s| s == source) {
+            Some(t) => t,
+            None => {
+                self.tables.push(RecordTable::new(self.columns.clone())?);
+                self.sources.push(source.to_owned());
+                self.tables.len() - 1
+            }
+        };
+        self.tables[t].push(reference, row)
+    }
+
+    /// All records in one table, sources after one another in the order of
+    /// [`sources`](Self::sources), with the source system as a first column
+    /// named `source` (the form identity resolution and golden records read;
+    /// leave `source` out of matching and use it for source priority).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when an identity column is itself named `source`.
+    pub fn combined(&self) -> Result<RecordTable> {
+        let mut columns = vec![SOURCE_COLUMN.to_owned()];
+        columns.extend(self.columns.iter().cloned());
+        let mut out = RecordTable::new(columns)?;
+        for (source, table) in self.sources.iter().zip(&self.tables) {
+            for (id, row) in table.ids().iter().zip(table.rows()) {
+                let mut values = Vec::with_capacity(row.len() + 1);
+                values.push(Some(source.clone()));
+                values.extend(row.iter().cloned());
+                out.push(id.clone(), values)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The column naming each record's source system in [`SourceRecords::combined`].
+pub const SOURCE_COLUMN: &str = "source";
 
 #[cfg(test)]
 mod tests {

@@ -87,7 +87,7 @@ pub(crate) struct LineBreaks<R> {
 }
 
 impl<R> LineBreaks<R> {
-    fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         LineBreaks {
             inner,
             read: 0,
@@ -105,7 +105,7 @@ impl<R> LineBreaks<R> {
     /// The 1-based line of the record whose parse began at byte `start` (which
     /// must not precede the previous call's): the line breaks before `start`,
     /// plus those in the run of `\r`/`\n` the parser skipped there.
-    fn record_line(&mut self, start: u64) -> u64 {
+    pub(crate) fn record_line(&mut self, start: u64) -> u64 {
         while self
             .pending
             .front()

@@ -52,6 +52,8 @@ mod parse;
 mod pipeline;
 mod report;
 mod rows;
+mod sources;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -63,6 +65,7 @@ use serde::{Deserialize, Serialize};
 
 pub use report::{IngestReport, Rejection};
 use rows::{Fields, RowProblem};
+pub use sources::{read_source_records, source_records};
 
 use crate::error::{Error, Location, Result};
 use crate::records::{ConsentEvent, Currency, Customer, CustomerId, Touchpoint, Transaction};
@@ -133,6 +136,11 @@ pub struct IngestOptions {
     pub earliest: Timestamp,
     /// Latest accepted timestamp or birth date (default 2200-01-01).
     pub latest: Timestamp,
+    /// The source system of rows without a `source` column or value. An
+    /// event row with a source belongs to the source record
+    /// `source:customer_id` (see [`SourceRecord`](crate::records::SourceRecord));
+    /// identity resolution maps such records to resolved customers.
+    pub default_source: Option<String>,
 }
 
 impl Default for IngestOptions {
@@ -145,6 +153,7 @@ impl Default for IngestOptions {
             default_currency: None,
             earliest: Timestamp::from_second(-2_208_988_800).unwrap_or(Timestamp::MIN),
             latest: Timestamp::from_second(7_258_118_400).unwrap_or(Timestamp::MAX),
+            default_source: None,
         }
     }
 }
@@ -171,6 +180,18 @@ impl IngestOptions {
     /// [`Error::InvalidParameter`] for a non-ASCII or quote delimiter, an empty
     /// accepted time range, or a mapping for an unknown field.
     pub fn check(&self) -> Result<()> {
+        self.check_basic()?;
+        for field in self.columns.keys() {
+            if !rows::FIELD_NAMES.contains(&field.as_str()) {
+                return Err(Error::param("columns", field, "not a canonical field name"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks that hold for every input, whatever its columns: the
+    /// delimiter, the accepted time range and the default source.
+    pub(crate) fn check_basic(&self) -> Result<()> {
         if !self.delimiter.is_ascii() || matches!(self.delimiter, b'"' | b'\n' | b'\r') {
             return Err(Error::param(
                 "delimiter",
@@ -185,9 +206,9 @@ impl IngestOptions {
                 "must not be after `latest`",
             ));
         }
-        for field in self.columns.keys() {
-            if !rows::FIELD_NAMES.contains(&field.as_str()) {
-                return Err(Error::param("columns", field, "not a canonical field name"));
+        if let Some(source) = &self.default_source {
+            if let Err(reason) = crate::records::check_source_name(source) {
+                return Err(Error::param("default_source", source, reason));
             }
         }
         Ok(())

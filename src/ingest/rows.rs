@@ -149,6 +149,37 @@ fn customer_id<F: Fields + ?Sized>(row: &F) -> RowResult<Cow<'_, str>> {
     Ok(raw)
 }
 
+/// The source system a row names (its `source` column, else the options'
+/// default source), checked.
+fn source_of<'a, F: Fields + ?Sized>(
+    row: &'a F,
+    opts: &'a IngestOptions,
+) -> RowResult<Option<Cow<'a, str>>> {
+    let source = match opt(row, SOURCE)? {
+        Some(s) => Some(s),
+        None => opts.default_source.as_deref().map(Cow::Borrowed),
+    };
+    if let Some(s) = &source {
+        crate::records::check_source_name(s).map_err(|r| RowProblem::new("source", r))?;
+    }
+    Ok(source)
+}
+
+/// The customer an event row belongs to: the source record `source:key`
+/// when the row (or [`IngestOptions::default_source`]) names a source system
+/// (`customer_id` is then the record's key in that system), else the
+/// customer id itself.
+fn event_customer<'a, F: Fields + ?Sized>(
+    row: &'a F,
+    opts: &'a IngestOptions,
+) -> RowResult<Cow<'a, str>> {
+    let id = customer_id(row)?;
+    Ok(match source_of(row, opts)? {
+        Some(source) => Cow::Owned(format!("{}:{}", source.trim(), id.trim())),
+        None => id,
+    })
+}
+
 fn timestamp<F: Fields + ?Sized>(
     row: &F,
     field: Field,
@@ -251,13 +282,14 @@ pub(crate) const TRANSACTION_FIELDS: &[Field] = &[
     IS_REFUND,
     STORE,
     LINE_ITEMS,
+    SOURCE,
 ];
 
 pub(crate) fn transaction<'a, F: Fields + ?Sized>(
     row: &'a F,
-    opts: &IngestOptions,
+    opts: &'a IngestOptions,
 ) -> RowResult<TransactionFields<'a>> {
-    let customer_id = customer_id(row)?;
+    let customer_id = event_customer(row, opts)?;
     let order_id = req(row, ORDER_ID)?;
     let timestamp = timestamp(row, TIMESTAMP, opts)?;
     let currency = currency(row, CURRENCY, opts)?;
@@ -383,8 +415,15 @@ fn trimmed(row: &dyn Fields, field: Field) -> RowResult<Option<String>> {
 }
 
 pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Customer> {
-    let id = CustomerId::new(customer_id(row)?)
-        .map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
+    // With a source key the row is a customer with provenance; without one
+    // a named source makes the row the source record `source:customer_id`.
+    let keyed = trimmed(row, SOURCE_KEY)?.is_some();
+    let raw_id = if keyed {
+        customer_id(row)?
+    } else {
+        event_customer(row, opts)?
+    };
+    let id = CustomerId::new(raw_id).map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
     let birth_date = match opt(row, BIRTH_DATE)? {
         Some(raw) => {
             let d = parse_date(&raw).map_err(|r| RowProblem::new("birth_date", r))?;
@@ -423,12 +462,13 @@ pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Cust
             attributes.insert(name, AttributeValue::Text(value));
         }
     }
-    let sources = match trimmed(row, SOURCE)? {
-        Some(source) => vec![SourceRecord::new(
-            source,
-            trimmed(row, SOURCE_KEY)?.unwrap_or_else(|| id.to_string()),
+    let sources = match (source_of(row, opts)?, trimmed(row, SOURCE_KEY)?) {
+        (Some(source), Some(key)) => vec![SourceRecord::new(source.trim(), key)],
+        (Some(source), None) => vec![SourceRecord::new(
+            source.trim(),
+            customer_id(row)?.trim().to_owned(),
         )],
-        None => Vec::new(),
+        (None, _) => Vec::new(),
     };
     let profile = Profile {
         given_name: trimmed(row, GIVEN_NAME)?.map(Pii::new),
@@ -462,10 +502,11 @@ pub(crate) const TOUCHPOINT_FIELDS: &[Field] = &[
     COST_CURRENCY,
     SESSION_ID,
     CONTENT_STAGE,
+    SOURCE,
 ];
 
 pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Touchpoint> {
-    let id = CustomerId::new(customer_id(row)?)
+    let id = CustomerId::new(event_customer(row, opts)?)
         .map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
     let ts = timestamp(row, TIMESTAMP, opts)?;
     let channel = label(row, CHANNEL, opts, Channel::parse_known, Channel::Other)?;
@@ -508,13 +549,14 @@ pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<To
     Ok(tp)
 }
 
-pub(crate) const CONSENT_FIELDS: &[Field] = &[CUSTOMER_ID, CHANNEL, PURPOSE, STATUS, TIMESTAMP];
+pub(crate) const CONSENT_FIELDS: &[Field] =
+    &[CUSTOMER_ID, CHANNEL, PURPOSE, STATUS, TIMESTAMP, SOURCE];
 
 pub(crate) fn consent(
     row: &dyn Fields,
     opts: &IngestOptions,
 ) -> RowResult<(CustomerId, ConsentEvent)> {
-    let id = CustomerId::new(customer_id(row)?)
+    let id = CustomerId::new(event_customer(row, opts)?)
         .map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
     let channel = match opt(row, CHANNEL)? {
         Some(c) if matches!(c.trim().to_ascii_lowercase().as_str(), "all" | "*" | "any") => None,
@@ -543,6 +585,7 @@ pub(crate) fn consent(
             purpose,
             status,
             at,
+            source: None,
         },
     ))
 }

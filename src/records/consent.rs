@@ -10,6 +10,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::ids::SourceRecord;
 use super::labels::open_enum;
 use super::touchpoint::Channel;
 
@@ -61,6 +62,25 @@ pub struct ConsentEvent {
     pub status: ConsentStatus,
     /// When.
     pub at: Timestamp,
+    /// The source record the event was recorded in, when known (identity
+    /// resolution sets it when it merges several records' consent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceRecord>,
+}
+
+/// Why a customer may or may not be contacted: the event that decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentDecision {
+    /// Whether contact is allowed.
+    pub allowed: bool,
+    /// The deciding event (`None`: no event applies, so no consent).
+    pub event: Option<ConsentEvent>,
+    /// Applicable events the deciding one overrides (older, or at the same
+    /// time but less specific or a grant against a withdrawal).
+    pub overridden: usize,
+    /// In words, e.g. `withdrawn for email / marketing at 2024-03-01T00:00:00Z
+    /// in loyalty:L7, overriding 1 earlier event`.
+    pub reason: String,
 }
 
 /// A customer's consent ledger.
@@ -88,6 +108,7 @@ impl Consent {
             purpose,
             status: ConsentStatus::Granted,
             at,
+            source: None,
         });
     }
 
@@ -98,6 +119,7 @@ impl Consent {
             purpose,
             status: ConsentStatus::Withdrawn,
             at,
+            source: None,
         });
     }
 
@@ -108,9 +130,22 @@ impl Consent {
 
     /// May we contact this customer on `channel` for `purpose` at time `at`?
     pub fn allows(&self, channel: &Channel, purpose: &Purpose, at: Timestamp) -> bool {
-        // Rank: later time first; at equal times channel-specific beats channel-wide,
-        // then a withdrawal beats a grant.
-        let mut best: Option<(Timestamp, bool, bool)> = None;
+        self.deciding(channel, purpose, at)
+            .is_some_and(|(e, _)| e.status == ConsentStatus::Granted)
+    }
+
+    /// The event that decides `channel` / `purpose` at `at`, and how many
+    /// other applicable events it overrides. Rank: later time first; at
+    /// equal times channel-specific beats channel-wide, then a withdrawal
+    /// beats a grant.
+    fn deciding(
+        &self,
+        channel: &Channel,
+        purpose: &Purpose,
+        at: Timestamp,
+    ) -> Option<(&ConsentEvent, usize)> {
+        let mut best: Option<((Timestamp, bool, bool), &ConsentEvent)> = None;
+        let mut applicable = 0usize;
         for e in &self.events {
             if &e.purpose != purpose || e.at > at {
                 continue;
@@ -120,13 +155,74 @@ impl Consent {
                 Some(_) => continue,
                 None => false,
             };
+            applicable += 1;
             let withdrawn = e.status == ConsentStatus::Withdrawn;
             let key = (e.at, specific, withdrawn);
-            if best.is_none_or(|b| key > b) {
-                best = Some(key);
+            if best.is_none_or(|(b, _)| key > b) {
+                best = Some((key, e));
             }
         }
-        matches!(best, Some((_, _, false)))
+        best.map(|(_, e)| (e, applicable - 1))
+    }
+
+    /// [`allows`](Self::allows) with its reason: the deciding event (and its
+    /// source record, when known) and how many events it overrides.
+    pub fn explain(&self, channel: &Channel, purpose: &Purpose, at: Timestamp) -> ConsentDecision {
+        match self.deciding(channel, purpose, at) {
+            None => ConsentDecision {
+                allowed: false,
+                event: None,
+                overridden: 0,
+                reason: format!(
+                    "no consent recorded for {channel} / {purpose} by {at} (consent is opt-in)"
+                ),
+            },
+            Some((e, overridden)) => {
+                let status = match e.status {
+                    ConsentStatus::Granted => "granted",
+                    ConsentStatus::Withdrawn => "withdrawn",
+                };
+                let scope = match &e.channel {
+                    Some(c) => c.to_string(),
+                    None => "every channel".to_owned(),
+                };
+                let origin = e
+                    .source
+                    .as_ref()
+                    .map(|s| format!(" in {s}"))
+                    .unwrap_or_default();
+                let over = match overridden {
+                    0 => String::new(),
+                    1 => ", overriding 1 other event".to_owned(),
+                    n => format!(", overriding {n} other events"),
+                };
+                ConsentDecision {
+                    allowed: e.status == ConsentStatus::Granted,
+                    event: Some(e.clone()),
+                    overridden,
+                    reason: format!(
+                        "{status} for {scope} / {} at {}{origin}{over}",
+                        e.purpose, e.at
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Adds another ledger's events (e.g. another source record of the same
+    /// customer), marking those without a source as recorded in `source`.
+    ///
+    /// The merged ledger decides conservatively by the same rule as one
+    /// ledger: the latest applicable event wins wherever it was recorded, so
+    /// a withdrawal in any record overrides an older grant in another, and
+    /// at the same instant a withdrawal beats a grant.
+    pub fn merge(&mut self, other: Consent, source: Option<&SourceRecord>) {
+        self.events.extend(other.events.into_iter().map(|mut e| {
+            if e.source.is_none() {
+                e.source = source.cloned();
+            }
+            e
+        }));
     }
 }
 

@@ -102,6 +102,39 @@ impl SourceRecord {
     }
 }
 
+/// Checks the name of a source system: not empty, no `:` (it separates
+/// the source from the key in a reference `source:key`), no control
+/// characters.
+pub(crate) fn check_source_name(name: &str) -> std::result::Result<(), &'static str> {
+    let name = name.trim();
+    if name.is_empty() {
+        Err("empty source name")
+    } else if name.contains(':') {
+        Err("a source name cannot contain `:` (it separates source and key)")
+    } else if name.chars().any(char::is_control) {
+        Err("contains a control character")
+    } else {
+        Ok(())
+    }
+}
+
+impl SourceRecord {
+    /// The reference `source:key` that names the record wherever a customer
+    /// id is expected (e.g. the `customer_id` of an event loaded with a
+    /// `source`); the same text as `Display`.
+    pub fn reference(&self) -> String {
+        self.to_string()
+    }
+
+    /// Reads a reference `source:key` (split at the first `:`, since source
+    /// names cannot hold one); `None` without a `:` or with an empty side.
+    pub fn parse(reference: &str) -> Option<SourceRecord> {
+        let (source, key) = reference.split_once(':')?;
+        let (source, key) = (source.trim(), key.trim());
+        (!source.is_empty() && !key.is_empty()).then(|| SourceRecord::new(source, key))
+    }
+}
+
 impl fmt::Display for SourceRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.source, self.key)

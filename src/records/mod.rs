@@ -12,8 +12,9 @@ mod money;
 mod touchpoint;
 mod transaction;
 
-pub use consent::{Consent, ConsentEvent, ConsentStatus, Purpose};
+pub use consent::{Consent, ConsentDecision, ConsentEvent, ConsentStatus, Purpose};
 pub use customer::{AttributeValue, Customer, Gender, Pii, Profile};
+pub(crate) use ids::check_source_name;
 pub use ids::{CustomerId, SourceRecord};
 pub(crate) use money::parse_amount;
 pub use money::{AMOUNT_SCALE, Currency, Money, format_units};

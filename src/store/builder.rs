@@ -638,7 +638,7 @@ impl CustomerBaseBuilder {
 ///
 /// A counting sort by customer (stable, O(n)) followed by a stable sort by
 /// time within each customer's (short) history.
-fn sort_order(customer: &[u32], time: &[i64], n_customers: usize) -> Option<Vec<u32>> {
+pub(super) fn sort_order(customer: &[u32], time: &[i64], n_customers: usize) -> Option<Vec<u32>> {
     let sorted = customer
         .windows(2)
         .zip(time.windows(2))
@@ -697,7 +697,7 @@ fn sort_order(customer: &[u32], time: &[i64], n_customers: usize) -> Option<Vec<
     Some(order)
 }
 
-fn gather<T: Copy + Send + Sync>(values: Vec<T>, order: Option<&[u32]>) -> Vec<T> {
+pub(super) fn gather<T: Copy + Send + Sync>(values: Vec<T>, order: Option<&[u32]>) -> Vec<T> {
     match order {
         None => {
             let mut v = values;
@@ -715,7 +715,7 @@ fn gather<T: Copy + Send + Sync>(values: Vec<T>, order: Option<&[u32]>) -> Vec<T
 }
 
 /// `offsets[c]..offsets[c + 1]` is customer `c`'s range in rows sorted by customer.
-fn offsets(customer: &[u32], n_customers: usize) -> Vec<usize> {
+pub(super) fn offsets(customer: &[u32], n_customers: usize) -> Vec<usize> {
     let mut counts = vec![0usize; n_customers + 1];
     for &c in customer {
         counts[c as usize + 1] += 1;

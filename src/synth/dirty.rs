@@ -5,6 +5,8 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
+use crate::identity::RecordTable;
 use crate::records::SourceRecord;
 
 /// One customer record as a source system holds it: raw text, possibly dirty.
@@ -60,6 +62,50 @@ impl SourceCustomerRecord {
             &self.country,
         ]
     }
+}
+
+/// Columns of [`record_table`]: the source, then
+/// [`SourceCustomerRecord::FIELD_NAMES`].
+pub const SOURCE_RECORD_COLUMNS: [&str; 10] = {
+    let mut columns = ["source"; 10];
+    let mut i = 0;
+    while i < 9 {
+        columns[i + 1] = SourceCustomerRecord::FIELD_NAMES[i];
+        i += 1;
+    }
+    columns
+};
+
+/// Synthetic source records as one identity table: id `source:key` (a
+/// repeated id gets `#2`, `#3`, …), columns [`SOURCE_RECORD_COLUMNS`] (the
+/// source system first when `with_source`).
+///
+/// # Errors
+/// [`Error::InvalidInput`](crate::Error::InvalidInput) for a record with an
+/// empty key (never for generated records).
+pub fn record_table(records: &[SourceCustomerRecord], with_source: bool) -> Result<RecordTable> {
+    let columns: Vec<&str> = SOURCE_RECORD_COLUMNS
+        .iter()
+        .skip(usize::from(!with_source))
+        .copied()
+        .collect();
+    let mut table = RecordTable::new(columns)?;
+    for r in records {
+        let base = r.source.reference();
+        let mut id = base.clone();
+        let mut k = 1;
+        while table.contains(&id) {
+            k += 1;
+            id = format!("{base}#{k}");
+        }
+        let mut row: Vec<Option<&str>> = Vec::with_capacity(10);
+        if with_source {
+            row.push(Some(r.source.source.as_str()));
+        }
+        row.extend(r.fields().into_iter().map(|v| v.as_deref()));
+        table.push(id, row)?;
+    }
+    Ok(table)
 }
 
 /// The clean facts a record is derived from.

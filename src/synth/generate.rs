@@ -886,6 +886,7 @@ impl Population {
                 units: asm.units,
             },
             truth: asm.truth,
+            record_index: std::sync::OnceLock::new(),
         })
     }
 }

@@ -32,15 +32,17 @@ mod export;
 mod generate;
 mod names;
 mod params;
+mod sources;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use dirty::SourceCustomerRecord;
+pub use dirty::{SOURCE_RECORD_COLUMNS, SourceCustomerRecord, record_table};
 pub use params::{
     BgNbdTruth, GammaGammaTruth, JourneyTruth, MARKETING_CHANNELS, PURCHASE_CHANNELS, PersonaSpec,
     SynthParams,
 };
+pub use sources::SourceView;
 
 use crate::store::CustomerBase;
 
@@ -120,4 +122,6 @@ pub struct Population {
     pub experiment: Experiment,
     /// The truth.
     pub truth: Truth,
+    /// Source record reference → true customer, built on first use.
+    pub(crate) record_index: std::sync::OnceLock<hashbrown::HashMap<String, u32>>,
 }

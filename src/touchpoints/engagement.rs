@@ -864,6 +864,7 @@ mod tests {
                 purpose: Purpose::Marketing,
                 status: ConsentStatus::Granted,
                 at: ts("2020-01-01T00:00:00Z"),
+                source: None,
             },
         )
         .unwrap();

@@ -485,6 +485,7 @@ mod tests {
                 purpose: Purpose::Marketing,
                 status,
                 at,
+                source: None,
             },
         )
         .unwrap();

@@ -1,0 +1,161 @@
+//! Regrouping a base's histories under other customers: how identity
+//! resolution hands every event of the records it merges to the customer
+//! they resolve to, without copying the events or losing one.
+
+use super::builder::{gather, offsets, sort_order};
+use super::{CustomerBase, Interner, TransactionTable};
+use crate::error::{Error, Result};
+use crate::records::Customer;
+
+/// The customers of a regrouped base: their ids and records, and which
+/// new customer every old one belongs to.
+#[derive(Debug, Clone)]
+pub struct Regrouping {
+    /// The new customers' ids, by new index (distinct, non-empty).
+    pub ids: Vec<String>,
+    /// The new customers' records (profile, consent, provenance), by new
+    /// index; `None` for a customer without one.
+    pub customers: Vec<Option<Customer>>,
+    /// For every customer of the old base (by old index), its new index.
+    pub new_index: Vec<u32>,
+}
+
+impl CustomerBase {
+    /// Moves every transaction and touchpoint to the customer its old
+    /// customer now belongs to, and replaces the customers by `to`'s.
+    ///
+    /// Nothing is copied or lost: the columns are reordered once into the new
+    /// customers' histories, in time order, rows of equal time keeping their
+    /// old order (so the result is the same on every run). Transaction and
+    /// touchpoint counts, amounts and order ids are unchanged.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `to` does not cover the old customers,
+    /// points outside the new ones, or the new ids are empty or repeated;
+    /// [`Error::Capacity`] beyond `u32` indices.
+    pub fn regroup(self, to: Regrouping) -> Result<CustomerBase> {
+        let Regrouping {
+            ids,
+            customers,
+            new_index,
+        } = to;
+        let n_new = ids.len();
+        if new_index.len() != self.n_customers() {
+            return Err(Error::InvalidInput(format!(
+                "regrouping: {} new indices for {} customers",
+                new_index.len(),
+                self.n_customers()
+            )));
+        }
+        if customers.len() != n_new {
+            return Err(Error::InvalidInput(format!(
+                "regrouping: {} customer records for {n_new} ids",
+                customers.len()
+            )));
+        }
+        if let Some(&bad) = new_index.iter().find(|&&c| c as usize >= n_new) {
+            return Err(Error::InvalidInput(format!(
+                "regrouping: new index {bad} outside 0..{n_new}"
+            )));
+        }
+        let mut interner = Interner::with_capacity(n_new);
+        for id in &ids {
+            let id = id.trim();
+            if id.is_empty() {
+                return Err(Error::InvalidInput(
+                    "regrouping: an empty customer id".into(),
+                ));
+            }
+            if !interner.intern(id)?.1 {
+                return Err(Error::DuplicateCustomerId(id.to_owned()));
+            }
+        }
+        let CustomerBase {
+            tx,
+            tp,
+            channels,
+            kinds,
+            currencies,
+            stores,
+            campaigns,
+            topics,
+            sessions,
+            ..
+        } = self;
+        let remap = |column: Vec<u32>| -> Vec<u32> {
+            column.into_iter().map(|c| new_index[c as usize]).collect()
+        };
+
+        let tx_customer = remap(tx.customer);
+        let tx_order = sort_order(&tx_customer, &tx.time_us, n_new);
+        let o = tx_order.as_deref();
+        let mut new_tx = TransactionTable {
+            order_id: match o {
+                Some(order) => tx.order_id.permuted(order)?,
+                None => tx.order_id,
+            },
+            customer: gather(tx_customer, o),
+            time_us: gather(tx.time_us, o),
+            amount_units: gather(tx.amount_units, o),
+            currency: gather(tx.currency, o),
+            channel: gather(tx.channel, o),
+            is_refund: gather(tx.is_refund, o),
+            store: gather(tx.store, o),
+            item_start: Vec::new(),
+            items: Vec::new(),
+        };
+        if tx.item_start.is_empty() {
+            new_tx.items = tx.items;
+        } else {
+            // Line items follow their transaction.
+            let n = new_tx.customer.len();
+            new_tx.item_start.reserve(n + 1);
+            new_tx.item_start.push(0);
+            new_tx.items.reserve(tx.items.len());
+            for k in 0..n {
+                let old = o.map_or(k, |order| order[k] as usize);
+                let range = match (tx.item_start.get(old), tx.item_start.get(old + 1)) {
+                    (Some(&a), Some(&b)) => tx.items.get(a as usize..b as usize),
+                    _ => None,
+                };
+                new_tx.items.extend_from_slice(range.unwrap_or(&[]));
+                let end = u32::try_from(new_tx.items.len())
+                    .map_err(|_| Error::Capacity("too many line items".into()))?;
+                new_tx.item_start.push(end);
+            }
+        }
+
+        let tp_customer = remap(tp.customer);
+        let tp_order = sort_order(&tp_customer, &tp.time_us, n_new);
+        let o = tp_order.as_deref();
+        let new_tp = super::TouchpointTable {
+            customer: gather(tp_customer, o),
+            time_us: gather(tp.time_us, o),
+            channel: gather(tp.channel, o),
+            kind: gather(tp.kind, o),
+            campaign: gather(tp.campaign, o),
+            topic: gather(tp.topic, o),
+            cost_units: gather(tp.cost_units, o),
+            cost_currency: gather(tp.cost_currency, o),
+            session: gather(tp.session, o),
+            content_stage: gather(tp.content_stage, o),
+        };
+        let tx_offsets = offsets(&new_tx.customer, n_new);
+        let tp_offsets = offsets(&new_tp.customer, n_new);
+        Ok(CustomerBase {
+            ids: interner,
+            customers: customers.into_iter().map(|c| c.map(Box::new)).collect(),
+            tx: new_tx,
+            tp: new_tp,
+            tx_offsets,
+            tp_offsets,
+            channels,
+            kinds,
+            currencies,
+            stores,
+            campaigns,
+            topics,
+            sessions,
+        })
+    }
+}
