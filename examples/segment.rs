@@ -175,7 +175,11 @@ fn run(args: &Args) -> custinsight::Result<()> {
     } else {
         TransformSpec::new(vec![Step::Standardize])
     };
-    let params = SegmentationParams { transform, kmeans };
+    let params = SegmentationParams {
+        transform,
+        kmeans,
+        choose_k: None,
+    };
     // Scaling and fitting from the in-memory matrix, all restarts.
     let started = Instant::now();
     let clustered = params.cluster(&features)?;

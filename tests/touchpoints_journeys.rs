@@ -3,13 +3,14 @@
 //! true channel effects.
 
 use custinsight::prelude::*;
+use custinsight::segment::segments::Segments;
 use custinsight::synth::{MARKETING_CHANNELS, Population, SynthParams};
 use custinsight::touchpoints::attribution::time_decay;
 use custinsight::touchpoints::attribution::{
     HeuristicParams, MarkovParams, ShapleyParams, heuristics, markov, shapley,
 };
 use custinsight::touchpoints::effectiveness::{
-    EffectivenessParams, Groups, KeyLevel, coverage, group_matrix, inventory, lost_signals, timing,
+    EffectivenessParams, KeyLevel, coverage, group_matrix, inventory, lost_signals, timing,
 };
 use custinsight::touchpoints::journey::{
     ConversionSource, JourneyOutcome, JourneyParams, Journeys,
@@ -420,11 +421,13 @@ fn effectiveness_on_the_synthetic_population() {
     let base = &pop.base;
     let journeys = Journeys::build(base, &JourneyParams::default()).unwrap();
     let names = pop.truth.persona_names.clone();
-    let labels: Vec<u32> = pop.truth.persona.iter().map(|&p| u32::from(p)).collect();
-    let groups = Groups {
-        labels: &labels,
-        names: &names,
-    };
+    let labels: Vec<Option<u32>> = pop
+        .truth
+        .persona
+        .iter()
+        .map(|&p| Some(u32::from(p)))
+        .collect();
+    let groups = Segments::from_labels(names.clone(), labels.clone(), "none").unwrap();
     let params = EffectivenessParams::default();
     let inv = inventory(base, &journeys, Some(&groups), &params).unwrap();
     // Overall rows: reach within the base, intervals around the rates.
@@ -475,10 +478,7 @@ fn effectiveness_on_the_synthetic_population() {
     let t = timing(base, Some(&groups), 60).unwrap();
     let counted: u64 = t.counts.iter().flatten().flatten().sum();
     assert_eq!(counted as usize, base.n_touchpoints());
-    let bad = Groups {
-        labels: &labels[1..],
-        names: &names,
-    };
+    let bad = Segments::from_labels(names.clone(), labels[1..].to_vec(), "none").unwrap();
     assert!(inventory(base, &journeys, Some(&bad), &params).is_err());
 }
 

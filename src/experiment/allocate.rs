@@ -34,6 +34,7 @@ use super::assign::{BaseAssignment, ExperimentDesign, assign_customers};
 use super::stats::{ArmStats, ExperimentStats, MetricKind};
 use crate::error::{Error, Result};
 use crate::records::{Channel, Purpose};
+use crate::segment::segments::Segments;
 use crate::store::CustomerBase;
 
 /// The posterior model of each arm.
@@ -248,9 +249,10 @@ pub fn recommend(stats: &ExperimentStats, params: &AllocationParams) -> Result<A
 }
 
 impl Allocation {
-    /// Assigns every customer of `base` with its segment's weights:
-    /// `labels[c]` is customer `c`'s segment (an index into
-    /// [`Allocation::segments`]; others count as not targeted). With
+    /// Assigns every customer of `base` with its segment's weights: the
+    /// customer's segment id in `segments` is an index into
+    /// [`Allocation::segments`] (customers left out, or of a segment without
+    /// a recommendation, count as not targeted). With
     /// `consent`, customers whose consent does not allow the channel and
     /// purpose at that time are never allocated and are counted in
     /// `no_consent`. Hashing, coverage, namespace and holdout are the design's,
@@ -259,7 +261,7 @@ impl Allocation {
         &self,
         design: &ExperimentDesign,
         base: &CustomerBase,
-        labels: &[u32],
+        segments: &Segments,
         consent: Option<(Channel, Purpose, jiff::Timestamp)>,
     ) -> Result<BaseAssignment> {
         design.check()?;
@@ -269,13 +271,7 @@ impl Allocation {
                 design.variants, self.variants
             )));
         }
-        if labels.len() != base.n_customers() {
-            return Err(Error::InvalidInput(format!(
-                "{} segment labels for {} customers",
-                labels.len(),
-                base.n_customers()
-            )));
-        }
+        segments.check_base(base)?;
         let designs: Vec<(ExperimentDesign, Vec<(f64, f64)>)> = self
             .segments
             .iter()
@@ -291,8 +287,9 @@ impl Allocation {
             self.variants.len(),
             consent.as_ref(),
             |c| {
-                designs
-                    .get(labels[c as usize] as usize)
+                segments
+                    .segment_of(c)
+                    .and_then(|s| designs.get(s as usize))
                     .map(|(d, ranges)| (d, ranges.as_slice()))
             },
         ))
@@ -494,6 +491,18 @@ mod tests {
         .unwrap();
         let base = &pop.base;
         let labels: Vec<u32> = pop.truth.persona.iter().map(|&p| u32::from(p)).collect();
+        let segments = Segments::from_labels(
+            pop.truth.persona_names.clone(),
+            labels.iter().map(|&l| Some(l)).collect(),
+            "none",
+        )
+        .unwrap();
+        let short = Segments::from_labels(
+            pop.truth.persona_names.clone(),
+            labels[1..].iter().map(|&l| Some(l)).collect(),
+            "none",
+        )
+        .unwrap();
         let design = ExperimentDesign::new("offer", &["control", "offer"]).unwrap();
         // Segment 0 all to the offer, segment 1 all to control; higher labels untargeted.
         let allocation = Allocation {
@@ -513,7 +522,7 @@ mod tests {
         };
         let consent = (Channel::Email, Purpose::Marketing, pop.observation_end);
         let a = allocation
-            .assign_base(&design, base, &labels, Some(consent.clone()))
+            .assign_base(&design, base, &segments, Some(consent.clone()))
             .unwrap();
         assert_eq!(a.accounted(), base.n_customers());
         assert!(a.no_consent > 0 && a.not_targeted > 0);
@@ -525,10 +534,6 @@ mod tests {
                 assert!(!base.allows(c as u32, &consent.0, &consent.1, consent.2));
             }
         }
-        assert!(
-            allocation
-                .assign_base(&design, base, &labels[1..], None)
-                .is_err()
-        );
+        assert!(allocation.assign_base(&design, base, &short, None).is_err());
     }
 }

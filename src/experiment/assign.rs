@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::records::{Channel, Purpose};
+use crate::segment::segments::Segments;
 use crate::store::CustomerBase;
 
 /// FNV-1a 32-bit over UTF-16 code units (GrowthBook's `fnv32a`).
@@ -281,14 +282,8 @@ impl ExperimentDesign {
         targeting: &Targeting<'_>,
     ) -> Result<BaseAssignment> {
         self.check()?;
-        if let Some((labels, _)) = targeting.segments {
-            if labels.len() != base.n_customers() {
-                return Err(Error::InvalidInput(format!(
-                    "targeting labels: {} labels for {} customers",
-                    labels.len(),
-                    base.n_customers()
-                )));
-            }
+        if let Some((segments, _)) = targeting.segments {
+            segments.check_base(base)?;
         }
         let ranges = self.bucket_ranges();
         Ok(assign_customers(
@@ -296,7 +291,11 @@ impl ExperimentDesign {
             self.variants.len(),
             targeting.consent.as_ref(),
             |c| match targeting.segments {
-                Some((labels, allowed)) if !allowed.contains(&labels[c as usize]) => None,
+                Some((segments, allowed))
+                    if !segments.segment_of(c).is_some_and(|s| allowed.contains(&s)) =>
+                {
+                    None
+                }
                 _ => Some((self, ranges.as_slice())),
             },
         ))
@@ -348,8 +347,9 @@ pub(crate) fn assign_customers<'d>(
 /// Who may enter an experiment.
 #[derive(Debug, Clone, Default)]
 pub struct Targeting<'a> {
-    /// A label per customer and the labels that are targeted.
-    pub segments: Option<(&'a [u32], &'a [u32])>,
+    /// The segments of the base and the segment ids that are targeted
+    /// (customers left out of the segments are not targeted).
+    pub segments: Option<(&'a Segments, &'a [u32])>,
     /// Consent required to contact the customer: channel, purpose, and when.
     pub consent: Option<(Channel, Purpose, jiff::Timestamp)>,
 }
@@ -544,11 +544,23 @@ mod tests {
         .unwrap();
         let base = &pop.base;
         let labels: Vec<u32> = pop.truth.persona.iter().map(|&p| u32::from(p)).collect();
+        let segments = Segments::from_labels(
+            pop.truth.persona_names.clone(),
+            labels.iter().map(|&l| Some(l)).collect(),
+            "none",
+        )
+        .unwrap();
+        let short = Segments::from_labels(
+            pop.truth.persona_names.clone(),
+            labels[1..].iter().map(|&l| Some(l)).collect(),
+            "none",
+        )
+        .unwrap();
         let allowed = [0u32, 2];
         let mut d = ExperimentDesign::new("mail-test", &["control", "new_mail"]).unwrap();
         d.coverage = 0.8;
         let targeting = Targeting {
-            segments: Some((&labels, &allowed)),
+            segments: Some((&segments, &allowed)),
             consent: Some((Channel::Email, Purpose::Marketing, pop.observation_end)),
         };
         let a = d.assign_base(base, &targeting).unwrap();
@@ -568,7 +580,7 @@ mod tests {
             }
         }
         let bad = Targeting {
-            segments: Some((&labels[1..], &allowed)),
+            segments: Some((&short, &allowed)),
             consent: None,
         };
         assert!(d.assign_base(base, &bad).is_err());

@@ -34,6 +34,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::segment::segments::Segments;
 use crate::stats::normal_quantile;
 
 /// What kind of number the metric is per unit.
@@ -622,6 +623,72 @@ impl ExperimentStats {
             }
         }
         Ok(all)
+    }
+
+    /// Statistics of several metrics per variant × segment from columns
+    /// aligned with a customer base (one row per customer index): `variant[c]`
+    /// is customer `c`'s variant (`None`: not in the experiment) and the
+    /// segment is the customer's in `segments` (whose names the statistics
+    /// take); customers without a variant or a segment are skipped. Metric
+    /// columns have one value per customer (only those of included customers
+    /// are read).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when a column's length differs from the
+    /// customers'; errors of [`from_columns_many`](Self::from_columns_many).
+    pub fn from_segments_many(
+        variants: Vec<String>,
+        segments: &Segments,
+        variant: &[Option<u16>],
+        metrics: &[MetricColumn<'_>],
+    ) -> Result<Vec<ExperimentStats>> {
+        let n = segments.len();
+        let aligned = variant.len() == n
+            && metrics
+                .iter()
+                .all(|m| m.value.len() == n && m.second.is_none_or(|s| s.len() == n));
+        if !aligned {
+            return Err(Error::InvalidInput(format!(
+                "experiment columns must have one value per customer ({n})"
+            )));
+        }
+        let rows: Vec<usize> = (0..n)
+            .filter(|&c| variant[c].is_some() && segments.segment_of(c as u32).is_some())
+            .collect();
+        let unit_variant: Vec<u32> = rows
+            .iter()
+            .filter_map(|&c| variant[c])
+            .map(u32::from)
+            .collect();
+        let unit_segment: Vec<u32> = rows
+            .iter()
+            .filter_map(|&c| segments.segment_of(c as u32))
+            .collect();
+        let values: Vec<(Vec<f64>, Option<Vec<f64>>)> = metrics
+            .iter()
+            .map(|m| {
+                (
+                    rows.iter().map(|&c| m.value[c]).collect(),
+                    m.second.map(|s| rows.iter().map(|&c| s[c]).collect()),
+                )
+            })
+            .collect();
+        let columns: Vec<MetricColumn<'_>> = metrics
+            .iter()
+            .zip(&values)
+            .map(|(m, (value, second))| MetricColumn {
+                metric: m.metric.clone(),
+                value,
+                second: second.as_deref(),
+            })
+            .collect();
+        ExperimentStats::from_columns_many(
+            variants,
+            segments.names().to_vec(),
+            &unit_variant,
+            Some(&unit_segment),
+            &columns,
+        )
     }
 
     /// Adds the statistics of another partition of the same experiment (same

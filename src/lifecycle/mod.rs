@@ -8,6 +8,7 @@
 //! future purchases and, with a spend model, customer lifetime value.
 
 pub mod btyd;
+pub mod customers;
 pub mod diagnostics;
 pub mod discrete;
 mod distinct;

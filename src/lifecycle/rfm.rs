@@ -59,6 +59,21 @@ pub enum RfmSegment {
 }
 
 impl RfmSegment {
+    /// Every segment, in declaration order (best first).
+    pub const ALL: [RfmSegment; 11] = [
+        RfmSegment::Champions,
+        RfmSegment::Loyal,
+        RfmSegment::New,
+        RfmSegment::PotentialLoyalist,
+        RfmSegment::Promising,
+        RfmSegment::NeedAttention,
+        RfmSegment::AboutToSleep,
+        RfmSegment::CantLose,
+        RfmSegment::AtRisk,
+        RfmSegment::Hibernating,
+        RfmSegment::Lost,
+    ];
+
     /// The snake_case name.
     pub fn as_str(&self) -> &'static str {
         match self {

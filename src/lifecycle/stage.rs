@@ -79,6 +79,12 @@ impl Stage {
     }
 }
 
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What to do with a customer in a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,6 +101,38 @@ pub enum Play {
     Reactivate,
     /// Win back lapsed customers, or let them go.
     WinBack,
+}
+
+impl Play {
+    /// The snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Play::Acquire => "acquire",
+            Play::Onboard => "onboard",
+            Play::Develop => "develop",
+            Play::Retain => "retain",
+            Play::Reactivate => "reactivate",
+            Play::WinBack => "win_back",
+        }
+    }
+
+    /// What the play means, in a few words.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Play::Acquire => "turn into a first-time buyer",
+            Play::Onboard => "welcome journey, second purchase",
+            Play::Develop => "cross-sell and up-sell",
+            Play::Retain => "loyalty, service, recognition",
+            Play::Reactivate => "wake-up offer before they are lost",
+            Play::WinBack => "win back, or let go",
+        }
+    }
+}
+
+impl std::fmt::Display for Play {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Thresholds of the stage rules.

@@ -8,8 +8,9 @@
 //!   as pandas' `W` periods), and all transactions of a customer in one
 //!   period count as one purchase whose amount is their sum;
 //! - only periods up to and including the one containing the observation end
-//!   count; customers whose first purchase lies after it are left out and
-//!   counted in [`Summary::excluded_after_end`];
+//!   count; customers without a purchase by then (a first purchase after it,
+//!   or none at all) are left out and counted in
+//!   [`Summary::excluded_after_end`];
 //! - `frequency` = purchase periods − 1 (repeat purchases), `recency` = first
 //!   to last purchase period, `T` = first purchase period to the end's period,
 //!   `monetary_value` = mean amount of the repeat periods (0 without repeats).
@@ -97,7 +98,12 @@ pub struct Summary {
     pub age: Vec<f64>,
     /// Mean amount of the repeat purchase periods (0 without repeats).
     pub monetary_value: Vec<f64>,
-    /// Customers left out because their first purchase is after the observation end.
+    /// Customers left out because they have no purchase up to the
+    /// observation end: their first purchase is after it, or they never
+    /// bought (refunds only, or no transaction at all: prospects). To keep
+    /// them, with their own stage, use
+    /// [`LifecycleParams::fit`](super::customers::LifecycleParams::fit),
+    /// whose results are aligned with the whole base.
     pub excluded_after_end: usize,
 }
 
@@ -560,7 +566,7 @@ impl CalibrationHoldout {
 }
 
 /// Summaries add amounts, which only makes sense in one currency.
-fn check_one_currency(base: &CustomerBase) -> Result<()> {
+pub(crate) fn check_one_currency(base: &CustomerBase) -> Result<()> {
     if base.currencies().len() > 1 {
         return Err(Error::InvalidInput(format!(
             "transactions use {} currencies ({}); summarise one currency at a time",

@@ -33,6 +33,7 @@
 //! | `ChannelShares` | `channel_share:<channel>` | share of purchases (by count) in each channel | missing (no purchase) |
 //! | `TouchpointCounts` | `touchpoints:<kind>` (e.g. `touchpoints:complaint`) | touchpoints of each kind | 0 |
 //! | `TouchpointShares` | `touchpoint_share:<kind>` | share of the customer's touchpoints of each kind | missing (no touchpoint) |
+//! | `TouchpointChannelShares` | `touchpoint_channel_share:<channel>` | share of the customer's touchpoints in each channel | missing (no touchpoint) |
 //! | `CategoryShares` | `category_share:<category>` | share of purchase line-item value (quantity × unit price, lines with a positive value only) in each category | missing (no such line) |
 //!
 //! The channel, kind and category columns are one per *level*. Levels are
@@ -89,6 +90,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::lifecycle::btyd::Scores;
+use crate::lifecycle::customers::CustomerLifecycle;
 use crate::lifecycle::summary::Summary;
 use crate::records::{AMOUNT_SCALE, Channel, TouchpointKind};
 use crate::store::{CustomerBase, to_micros};
@@ -388,6 +390,61 @@ impl FeatureMatrix {
         Ok(matched)
     }
 
+    /// Appends a base's lifecycle, aligned by customer index (the matrix's
+    /// rows must be the base's customers, in index order, as
+    /// [`from_base`](Self::from_base) gives them, or a subset by
+    /// [`from_base_rows`](Self::from_base_rows)): `p_alive`,
+    /// `expected_purchases`, `clv` and `btyd:frequency`, `btyd:recency`,
+    /// `btyd:T`, `btyd:monetary_value` (missing without a purchase by the
+    /// lifecycle's as-of time).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when a row's customer is not the base's at
+    /// that index (or the lifecycle is of another base), or a column name is
+    /// already present.
+    pub fn with_lifecycle(
+        &mut self,
+        base: &CustomerBase,
+        lifecycle: &CustomerLifecycle,
+    ) -> Result<()> {
+        if lifecycle.len() != base.n_customers() {
+            return Err(Error::InvalidInput(format!(
+                "lifecycle of {} customers, base of {}",
+                lifecycle.len(),
+                base.n_customers()
+            )));
+        }
+        let rows: Vec<usize> = self
+            .customer_ids
+            .iter()
+            .map(|id| {
+                base.index_of(id).map(|c| c as usize).ok_or_else(|| {
+                    Error::InvalidInput(format!("customer `{id}` of the matrix is not in the base"))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let pick = |v: &[f64]| {
+            rows.iter()
+                .map(|&c| v.get(c).copied().unwrap_or(f64::NAN))
+                .collect()
+        };
+        self.append_columns(vec![
+            ("p_alive".into(), pick(&lifecycle.p_alive)),
+            (
+                "expected_purchases".into(),
+                pick(&lifecycle.expected_purchases),
+            ),
+            ("clv".into(), pick(&lifecycle.clv)),
+            ("btyd:frequency".into(), pick(&lifecycle.frequency)),
+            ("btyd:recency".into(), pick(&lifecycle.recency)),
+            ("btyd:T".into(), pick(&lifecycle.age)),
+            (
+                "btyd:monetary_value".into(),
+                pick(&lifecycle.monetary_value),
+            ),
+        ])
+    }
+
     /// A matrix with only the named features, in the order given.
     ///
     /// # Errors
@@ -423,6 +480,27 @@ impl FeatureMatrix {
         as_of: Timestamp,
     ) -> Result<FeatureMatrix> {
         let rows: Vec<u32> = base.customer_indices().collect();
+        Self::compute(base, spec, as_of, rows)
+    }
+
+    /// Like [`from_base`](Self::from_base) for the customers with these
+    /// indices, rows in the order given.
+    ///
+    /// # Errors
+    /// As [`from_base`](Self::from_base), and [`Error::NotFound`] for an
+    /// index outside the base.
+    pub fn from_base_rows(
+        base: &CustomerBase,
+        spec: &FeatureSpec,
+        as_of: Timestamp,
+        rows: Vec<u32>,
+    ) -> Result<FeatureMatrix> {
+        if let Some(&bad) = rows.iter().find(|&&c| c as usize >= base.n_customers()) {
+            return Err(Error::NotFound {
+                what: "customer index",
+                id: bad.to_string(),
+            });
+        }
         Self::compute(base, spec, as_of, rows)
     }
 
@@ -587,6 +665,13 @@ pub enum Feature {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kinds: Option<Vec<TouchpointKind>>,
     },
+    /// `touchpoint_channel_share:<channel>`: share of touchpoints per channel
+    /// (where and how we meet the customer).
+    TouchpointChannelShares {
+        /// The channels (columns); all channels with a touchpoint in the base when `None`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channels: Option<Vec<Channel>>,
+    },
     /// `category_share:<category>`: share of line-item value per category.
     CategoryShares {
         /// The categories (columns); all categories on purchase line items when `None`.
@@ -609,6 +694,7 @@ impl Feature {
             Feature::ChannelShares { .. } => "channel_shares",
             Feature::TouchpointCounts { .. } => "touchpoint_counts",
             Feature::TouchpointShares { .. } => "touchpoint_shares",
+            Feature::TouchpointChannelShares { .. } => "touchpoint_channel_shares",
             Feature::CategoryShares { .. } => "category_shares",
         }
     }
@@ -626,7 +712,8 @@ impl Feature {
 
 /// Which features to compute, in column order.
 ///
-/// The default is every feature but category shares, with levels from the base:
+/// The default is every feature but touchpoint kind shares and category
+/// shares, with levels from the base:
 ///
 /// ```
 /// use custinsight::segment::features::{Feature, FeatureSpec};
@@ -658,6 +745,7 @@ impl Default for FeatureSpec {
                 Feature::DaysActive,
                 Feature::RefundShare,
                 Feature::ChannelShares { channels: None },
+                Feature::TouchpointChannelShares { channels: None },
                 Feature::TouchpointCounts { kinds: None },
             ],
         }
@@ -688,6 +776,7 @@ impl FeatureSpec {
                 Feature::ChannelShares { channels: Some(l) } => first_repeat(l),
                 Feature::TouchpointCounts { kinds: Some(l) }
                 | Feature::TouchpointShares { kinds: Some(l) } => first_repeat(l),
+                Feature::TouchpointChannelShares { channels: Some(l) } => first_repeat(l),
                 Feature::CategoryShares {
                     categories: Some(l),
                 } => first_repeat(l),
@@ -702,6 +791,14 @@ impl FeatureSpec {
             }
         }
         Ok(())
+    }
+
+    /// The column names the spec gives over `base`, in order.
+    ///
+    /// # Errors
+    /// As [`FeatureMatrix::from_base`].
+    pub fn column_names(&self, base: &CustomerBase) -> Result<Vec<String>> {
+        Ok(Plan::new(base, self)?.names)
     }
 
     /// The spec with every level list that was left out filled in from `base`,
@@ -724,6 +821,11 @@ impl FeatureSpec {
                 Feature::TouchpointShares { kinds: None } => Feature::TouchpointShares {
                     kinds: Some(touchpoint_kinds(base)),
                 },
+                Feature::TouchpointChannelShares { channels: None } => {
+                    Feature::TouchpointChannelShares {
+                        channels: Some(touchpoint_channels(base)),
+                    }
+                }
                 Feature::CategoryShares { categories: None } => Feature::CategoryShares {
                     categories: Some(purchase_categories(base)),
                 },
@@ -750,6 +852,11 @@ fn purchase_channels(base: &CustomerBase) -> Vec<Channel> {
         .filter(|(_, refund)| !**refund)
         .map(|(&code, _)| code);
     used_levels(base.channels(), codes)
+}
+
+/// Channels with at least one touchpoint, in enum order.
+fn touchpoint_channels(base: &CustomerBase) -> Vec<Channel> {
+    used_levels(base.channels(), base.tp_channel_codes().iter().copied())
 }
 
 /// Kinds with at least one touchpoint, in enum order.
@@ -866,6 +973,7 @@ struct Plan {
     channel_shares: Option<CodeBlock>,
     kind_counts: Option<CodeBlock>,
     kind_shares: Option<CodeBlock>,
+    touch_channel_shares: Option<CodeBlock>,
     /// Start column and column offset of each category.
     categories: Option<(usize, usize, HashMap<String, usize>)>,
     needs_days: bool,
@@ -883,6 +991,7 @@ impl Plan {
             channel_shares: None,
             kind_counts: None,
             kind_shares: None,
+            touch_channel_shares: None,
             categories: None,
             needs_days: false,
         };
@@ -927,6 +1036,16 @@ impl Plan {
                         levels
                             .iter()
                             .map(|k| format!("touchpoint_share:{}", k.as_str())),
+                    );
+                }
+                Feature::TouchpointChannelShares { channels } => {
+                    let levels = channels.as_deref().unwrap_or_default();
+                    plan.touch_channel_shares =
+                        Some(CodeBlock::new(start, levels, base.channels()));
+                    plan.names.extend(
+                        levels
+                            .iter()
+                            .map(|c| format!("touchpoint_channel_share:{}", c.as_str())),
                     );
                 }
                 Feature::CategoryShares { categories } => {
@@ -988,6 +1107,12 @@ impl Plan {
             if let Some(block) = &self.kind_shares {
                 block.normalise(row, tp_times.len() as f64);
             }
+        }
+        if let Some(block) = &self.touch_channel_shares {
+            for &code in part(base.tp_channel_codes(), &tp) {
+                block.bump(row, code);
+            }
+            block.normalise(row, tp_times.len() as f64);
         }
 
         if let Some((start, width, index)) = &self.categories {

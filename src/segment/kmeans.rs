@@ -233,6 +233,57 @@ impl KMeansParams {
         self.fit_rows_with(x, weights, pulp::Arch::new())
     }
 
+    /// Fits from given centroids instead of seeding (one run; `n_init`,
+    /// `init` and `seed` do not apply): Lloyd's iterations, with Hamerly's
+    /// bounds when set, from `initial` (`k` rows). A refit that starts from
+    /// the previous model's centroids moves segments only as far as the data
+    /// moved, which keeps nightly refits stable.
+    ///
+    /// # Errors
+    /// As [`fit_rows`](Self::fit_rows), and [`Error::InvalidInput`] when
+    /// `initial` is not `k` finite rows of the data's width.
+    pub fn fit_rows_from<'a>(
+        &self,
+        x: ArrayView2<'a, f64>,
+        weights: Option<&'a [f64]>,
+        initial: ArrayView2<'_, f64>,
+    ) -> Result<Clustering> {
+        self.check()?;
+        let data = Rows::new(x, weights)?;
+        if initial.nrows() != self.k || initial.ncols() != data.d {
+            return Err(Error::InvalidInput(format!(
+                "k-means: initial centroids are {} × {}, need {} × {}",
+                initial.nrows(),
+                initial.ncols(),
+                self.k,
+                data.d
+            )));
+        }
+        if initial.iter().any(|v| !v.is_finite()) {
+            return Err(Error::InvalidInput(
+                "k-means: initial centroids must be finite".into(),
+            ));
+        }
+        if data.n < self.k {
+            return Err(Error::InvalidInput(format!(
+                "k-means: {} rows cannot form {} segments",
+                data.n, self.k
+            )));
+        }
+        let tol = self.tol * mean_variance(&data);
+        let compact = Compact::new(&data, &[]);
+        let how = Iterate {
+            max_iter: self.max_iter,
+            tol,
+            algorithm: self.algorithm,
+            arch: pulp::Arch::new(),
+        };
+        let start: Vec<f64> = initial.iter().copied().collect();
+        let run = lloyd(&data, &compact, vec![start], 0, how)
+            .ok_or_else(|| Error::InvalidInput("k-means: no initialisation".into()))?;
+        Ok(run.into_clustering(data.d, self.k))
+    }
+
     /// [`fit_rows`](Self::fit_rows) with the kernels compiled for `arch`.
     fn fit_rows_with<'a>(
         &self,

@@ -27,7 +27,13 @@
 //! 7. [`stability`] and [`model`]: a persisted model (transform, centroids,
 //!    names) that assigns new customers, and refits whose segment ids keep
 //!    their meaning (Hungarian matching of centroids) with the migration of
-//!    customers between the two.
+//!    customers between the two; [`SegmentationModel::update`](model::SegmentationModel::update)
+//!    is the nightly refit that starts from the current centroids and keeps ids and names.
+//! 8. [`segments`]: [`Segments`](segments::Segments), the one shape of a
+//!    grouping of a base (a label per customer index, names, soft membership,
+//!    the customers left out with the reason) that touchpoints, experiments
+//!    and the report accept, whether the groups came from k-means, RFM,
+//!    lifecycle stages or a user's own column.
 //!
 //! ```
 //! use custinsight::segment::features::FeatureMatrix;
@@ -57,6 +63,7 @@ pub mod kmeans;
 pub mod model;
 pub mod profile;
 pub mod scale;
+pub mod segments;
 pub mod select_k;
 pub mod soft;
 pub mod stability;

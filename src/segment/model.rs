@@ -16,6 +16,7 @@ use super::features::FeatureMatrix;
 use super::kmeans::{Clustering, KMeans, KMeansParams};
 use super::profile::{ProfileInput, SegmentProfile, profile_segments};
 use super::scale::{FittedTransform, TransformSpec};
+use super::select_k::{KChoice, SilhouetteOptions, choose_k};
 use super::stability::{Migration, SegmentMatch, match_segments, migration_matrix};
 use crate::error::{Error, Result};
 use crate::lifecycle::stage::Stage;
@@ -27,8 +28,12 @@ pub struct SegmentationParams {
     /// Feature transforms (default: standardise every column, impute missing
     /// values with the median and an indicator column).
     pub transform: TransformSpec,
-    /// k-means settings.
+    /// k-means settings (`kmeans.k` is the number of segments unless `choose_k` is set).
     pub kmeans: KMeansParams,
+    /// Choose the number of segments in this range (inclusive) by the
+    /// silhouette ([`choose_k`]) instead of taking `kmeans.k`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choose_k: Option<(usize, usize)>,
 }
 
 /// A fitted segmentation, ready to assign new customers.
@@ -53,6 +58,8 @@ pub struct Segmentation {
     pub labels: Vec<usize>,
     /// Profile of each segment, by id.
     pub profiles: Vec<SegmentProfile>,
+    /// How k was chosen, when it was ([`SegmentationParams::choose_k`]).
+    pub k_choice: Option<KChoice>,
 }
 
 /// A refit matched to the previous model.
@@ -85,6 +92,8 @@ pub struct Clustered {
     pub transform: FittedTransform,
     /// The k-means fit in the transformed space.
     pub clustering: Clustering,
+    /// How k was chosen, when it was.
+    pub k_choice: Option<KChoice>,
 }
 
 impl SegmentationParams {
@@ -108,10 +117,36 @@ impl SegmentationParams {
     pub fn cluster(&self, features: &FeatureMatrix) -> Result<Clustered> {
         let transform = FittedTransform::fit(features, &self.transform)?;
         let scaled = transform.apply(features)?;
-        let clustering = self.kmeans.fit_rows(scaled.values(), None)?;
+        let (kmeans, k_choice) = match self.choose_k {
+            None => (self.kmeans.clone(), None),
+            Some((low, high)) => {
+                // Never more segments than rows allow.
+                let high = high.min(scaled.n_rows().saturating_sub(1));
+                let choice = choose_k(
+                    scaled.values(),
+                    None,
+                    low..=high,
+                    &self.kmeans,
+                    &SilhouetteOptions {
+                        seed: self.kmeans.seed,
+                        ..SilhouetteOptions::default()
+                    },
+                )?;
+                let k = choice.recommended;
+                (
+                    KMeansParams {
+                        k,
+                        ..self.kmeans.clone()
+                    },
+                    Some(choice),
+                )
+            }
+        };
+        let clustering = kmeans.fit_rows(scaled.values(), None)?;
         Ok(Clustered {
             transform,
             clustering,
+            k_choice,
         })
     }
 }
@@ -131,6 +166,7 @@ impl Clustered {
         let Clustered {
             transform,
             clustering,
+            k_choice,
         } = self;
         let profiles = profile_segments(&ProfileInput {
             names: features.names(),
@@ -154,6 +190,7 @@ impl Clustered {
             },
             labels: clustering.labels,
             profiles,
+            k_choice,
         })
     }
 }
@@ -259,6 +296,65 @@ impl SegmentationModel {
                 },
                 labels: stable_labels,
                 profiles,
+                k_choice: fresh.k_choice,
+            },
+            matching,
+            migration,
+        })
+    }
+
+    /// The next round's segmentation of `features`: the same transform and
+    /// number of segments, k-means started from this model's centroids, so
+    /// segments move only as far as the customers did. Ids and names stay
+    /// (the profiles describe the segments as they are now; their `name` is
+    /// the stable one). This is the nightly refit: refit from scratch with
+    /// [`refit`](Self::refit) for a fresh look.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a feature column the model needs; errors of
+    /// k-means and of the profiles.
+    pub fn update(
+        &self,
+        features: &FeatureMatrix,
+        kmeans: &KMeansParams,
+        context: ProfileContext<'_>,
+    ) -> Result<Refit> {
+        let scaled = self.transform.apply(features)?;
+        let params = KMeansParams {
+            k: self.k(),
+            ..kmeans.clone()
+        };
+        let clustering =
+            params.fit_rows_from(scaled.values(), None, self.kmeans.centroids.view())?;
+        let previous_labels = self.kmeans.predict_rows(scaled.values())?;
+        let k = self.k();
+        let migration = migration_matrix(&previous_labels, &clustering.labels, k, k)?;
+        let mut profiles = profile_segments(&ProfileInput {
+            names: features.names(),
+            values: features.values(),
+            labels: &clustering.labels,
+            k,
+            value: context.value,
+            stages: context.stages,
+        })?;
+        for (p, name) in profiles.iter_mut().zip(&self.names) {
+            p.name.clone_from(name);
+        }
+        let matching = match_segments(
+            self.kmeans.centroids.view(),
+            clustering.model.centroids.view(),
+        )?;
+        Ok(Refit {
+            segmentation: Segmentation {
+                model: SegmentationModel {
+                    features: self.features.clone(),
+                    transform: self.transform.clone(),
+                    kmeans: clustering.model,
+                    names: self.names.clone(),
+                },
+                labels: clustering.labels,
+                profiles,
+                k_choice: None,
             },
             matching,
             migration,

@@ -183,6 +183,33 @@ impl TransformSpec {
         }
     }
 
+    /// Standardised columns, with counts and amounts (`frequency`,
+    /// `total_spend`, `monetary`, `days_active`, `touchpoints:<kind>`,
+    /// `btyd:frequency`, `btyd:monetary_value`, `expected_purchases`, `clv`)
+    /// log-scaled first (`Log1p`, then `Standardize`): their long right tails
+    /// would otherwise dominate distances.
+    pub fn log_counts<S: AsRef<str>>(names: &[S]) -> TransformSpec {
+        let mut spec = TransformSpec::default();
+        for name in names {
+            let name = name.as_ref();
+            let count_like = matches!(
+                name,
+                "frequency"
+                    | "total_spend"
+                    | "monetary"
+                    | "days_active"
+                    | "btyd:frequency"
+                    | "btyd:monetary_value"
+                    | "expected_purchases"
+                    | "clv"
+            ) || name.starts_with("touchpoints:");
+            if count_like {
+                spec = spec.with_column(name, vec![Step::Log1p, Step::Standardize]);
+            }
+        }
+        spec
+    }
+
     /// This spec with `steps` for column `name` (replacing any earlier entry).
     pub fn with_column(mut self, name: impl Into<String>, steps: Vec<Step>) -> Self {
         self.columns.insert(name.into(), steps);

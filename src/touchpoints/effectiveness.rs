@@ -33,63 +33,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::records::TouchpointKind;
+use crate::segment::segments::Segments;
 use crate::stats::{benjamini_hochberg, two_proportion_z, wilson_interval};
 use crate::store::{CustomerBase, to_micros};
 
 use super::journey::{JourneyOutcome, Journeys};
 
-/// Customer groups: a label per customer (`u32::MAX` = in no group) and group names.
-#[derive(Debug, Clone, Copy)]
-pub struct Groups<'a> {
-    /// Group of every customer, by customer index.
-    pub labels: &'a [u32],
-    /// Group names, by label.
-    pub names: &'a [String],
-}
-
-/// The label of a customer in no group.
-pub const NO_GROUP: u32 = u32::MAX;
-
-impl Groups<'_> {
-    fn check(&self, base: &CustomerBase) -> Result<()> {
-        if self.labels.len() != base.n_customers() {
-            return Err(Error::InvalidInput(format!(
-                "group labels: {} labels for {} customers",
-                self.labels.len(),
-                base.n_customers()
-            )));
-        }
-        if let Some(&bad) = self
-            .labels
-            .iter()
-            .find(|&&l| l != NO_GROUP && l as usize >= self.names.len())
-        {
-            return Err(Error::value(
-                "group label",
-                bad.to_string(),
-                format!("only {} group names", self.names.len()),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The group of customer `c`, `None` for a customer in no group.
-    fn of(&self, c: u32) -> Option<usize> {
-        self.labels
-            .get(c as usize)
-            .filter(|&&l| l != NO_GROUP)
-            .map(|&l| l as usize)
-    }
-
-    fn sizes(&self) -> Vec<usize> {
-        let mut sizes = vec![0; self.names.len()];
-        for &l in self.labels {
-            if l != NO_GROUP {
-                sizes[l as usize] += 1;
-            }
-        }
-        sizes
-    }
+/// The group of customer `c` in `segments`, `None` for a customer left out.
+fn group_of(segments: &Segments, c: u32) -> Option<usize> {
+    segments.segment_of(c).map(|l| l as usize)
 }
 
 /// Whether touchpoint types are channel × kind pairs or channels.
@@ -408,20 +360,20 @@ fn row(
 pub fn inventory(
     base: &CustomerBase,
     journeys: &Journeys,
-    groups: Option<&Groups<'_>>,
+    groups: Option<&Segments>,
     params: &EffectivenessParams,
 ) -> Result<Inventory> {
     params.check()?;
     if let Some(g) = groups {
-        g.check(base)?;
+        g.check_base(base)?;
     }
     let keys = Keys::new(base, params.level);
-    let n_groups = groups.map_or(0, |g| g.names.len());
+    let n_groups = groups.map_or(0, |g| g.k());
     let tallies = tally(
         base,
         journeys,
         &keys,
-        |c| groups.and_then(|g| g.of(c)),
+        |c| groups.and_then(|g| group_of(g, c)),
         n_groups,
     );
     let sizes = groups.map(|g| g.sizes()).unwrap_or_default();
@@ -431,7 +383,7 @@ pub fn inventory(
             (None, base.n_customers())
         } else {
             (
-                groups.map(|g| g.names[gi].clone()),
+                groups.map(|g| g.names()[gi].clone()),
                 sizes.get(gi).copied().unwrap_or(0),
             )
         };
@@ -552,14 +504,14 @@ pub struct GroupMatrix {
 pub fn group_matrix(
     base: &CustomerBase,
     journeys: &Journeys,
-    groups: &Groups<'_>,
+    groups: &Segments,
     params: &EffectivenessParams,
 ) -> Result<GroupMatrix> {
     params.check()?;
-    groups.check(base)?;
+    groups.check_base(base)?;
     let keys = Keys::new(base, params.level);
-    let n_groups = groups.names.len();
-    let tallies = tally(base, journeys, &keys, |c| groups.of(c), n_groups);
+    let n_groups = groups.k();
+    let tallies = tally(base, journeys, &keys, |c| group_of(groups, c), n_groups);
     let overall = &tallies[n_groups];
     let used: Vec<usize> = (0..keys.n).filter(|&k| overall[k].journeys > 0.0).collect();
     let mut cells: Vec<Vec<GroupCell>> = Vec::with_capacity(used.len());
@@ -619,7 +571,7 @@ pub fn group_matrix(
                 (c, None) => c,
             })
             .collect(),
-        groups: groups.names.to_vec(),
+        groups: groups.names().to_vec(),
         overall_rate: used
             .iter()
             .map(|&k| overall[k].converting / overall[k].journeys)
@@ -785,7 +737,7 @@ pub struct Coverage {
 /// group errors as [`inventory`].
 pub fn coverage(
     base: &CustomerBase,
-    groups: Option<&Groups<'_>>,
+    groups: Option<&Segments>,
     as_of: jiff::Timestamp,
     window_days: f64,
     min_touches: usize,
@@ -795,13 +747,13 @@ pub fn coverage(
         return Err(Error::param("min_touches", 0, "must be at least 1"));
     }
     if let Some(g) = groups {
-        g.check(base)?;
+        g.check_base(base)?;
     }
     let to = to_micros(as_of);
     let from = to - (window_days * 86_400e6) as i64;
     let n_channels = base.channels().len();
     let (names, sizes): (Vec<String>, Vec<usize>) = match groups {
-        Some(g) => (g.names.to_vec(), g.sizes()),
+        Some(g) => (g.names().to_vec(), g.sizes()),
         None => (vec!["all".into()], vec![base.n_customers()]),
     };
     let mut reached = vec![vec![0usize; n_channels]; names.len()];
@@ -811,7 +763,7 @@ pub fn coverage(
     let (times, channels) = (base.tp_time_micros(), base.tp_channel_codes());
     for customer in 0..base.n_customers() as u32 {
         // Without grouping everybody is in the one group `all`.
-        let Some(g) = groups.map_or(Some(0), |gr| gr.of(customer)) else {
+        let Some(g) = groups.map_or(Some(0), |gr| group_of(gr, customer)) else {
             continue;
         };
         per_channel.fill(0);
@@ -877,7 +829,7 @@ pub struct Timing {
 /// [`inventory`].
 pub fn timing(
     base: &CustomerBase,
-    groups: Option<&Groups<'_>>,
+    groups: Option<&Segments>,
     utc_offset_minutes: i32,
 ) -> Result<Timing> {
     if utc_offset_minutes.abs() > 18 * 60 {
@@ -888,15 +840,15 @@ pub fn timing(
         ));
     }
     if let Some(g) = groups {
-        g.check(base)?;
+        g.check_base(base)?;
     }
-    let names = groups.map_or_else(|| vec!["all".to_owned()], |g| g.names.to_vec());
+    let names = groups.map_or_else(|| vec!["all".to_owned()], |g| g.names().to_vec());
     let mut counts = vec![[[0u64; 24]; 7]; names.len()];
     const HOUR_US: i64 = 3_600_000_000;
     let offset = i64::from(utc_offset_minutes) * 60_000_000;
     for (&customer, &t) in base.tp_customer().iter().zip(base.tp_time_micros()) {
         // Without grouping everybody is in the one group `all`.
-        let Some(g) = groups.map_or(Some(0), |gr| gr.of(customer)) else {
+        let Some(g) = groups.map_or(Some(0), |gr| group_of(gr, customer)) else {
             continue;
         };
         let hours = (t + offset).div_euclid(HOUR_US);

@@ -17,8 +17,9 @@
 //! | through which channel and at what time does each customer prefer to be contacted (with consent)? | [`preference`] |
 //! | how much credit does each channel deserve for the conversions? | [`attribution`] |
 //!
-//! Groups are any label per customer (segments, lifecycle stages, personas):
-//! [`effectiveness::Groups`].
+//! Groups are any [`Segments`](crate::segment::segments::Segments) of the
+//! base: segments found by k-means, RFM cells, lifecycle stages, personas or a
+//! user's own column.
 //!
 //! ```
 //! use custinsight::synth::{Population, SynthParams};
