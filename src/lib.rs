@@ -71,6 +71,7 @@ mod parallel;
 pub mod records;
 #[cfg(feature = "report")]
 pub mod report;
+pub mod round;
 pub mod segment;
 mod stats;
 pub mod store;

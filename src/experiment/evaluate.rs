@@ -94,6 +94,12 @@ pub struct EvalParams {
     pub beta_prior: (u32, u32),
     /// Planned traffic weights per variant for the sample-ratio test; `None`: equal.
     pub planned_weights: Option<Vec<f64>>,
+    /// Planned weights per segment (one row per segment, one weight per
+    /// variant), when segments were split differently (e.g. by Thompson
+    /// sampling); a segment's own row then replaces `planned_weights` in its
+    /// sample-ratio test, and the overall test expects the mix of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_weights: Option<Vec<Vec<f64>>>,
     /// A sample-ratio p-value below this flags a mismatch (GrowthBook's default 0.001).
     pub srm_threshold: f64,
     /// Arms with fewer units get a warning and no verdict.
@@ -111,6 +117,7 @@ impl Default for EvalParams {
             prior: EffectPrior::default(),
             beta_prior: (1, 1),
             planned_weights: None,
+            segment_weights: None,
             srm_threshold: 0.001,
             min_units: 100,
         }
@@ -1033,6 +1040,48 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
         .planned_weights
         .clone()
         .unwrap_or_else(|| vec![1.0; variants.len()]);
+    let n_variants = variants.len();
+    let by_segment = match &params.segment_weights {
+        None => None,
+        Some(rows) => {
+            let valid = rows.len() == stats.segments().len()
+                && rows.iter().all(|w| {
+                    w.len() == n_variants
+                        && w.iter().all(|x| x.is_finite() && *x >= 0.0)
+                        && w.iter().sum::<f64>() > 0.0
+                });
+            if !valid {
+                return Err(Error::param(
+                    "segment_weights",
+                    format!("{rows:?}"),
+                    format!(
+                        "one row of {n_variants} non-negative weights per segment ({})",
+                        stats.segments().len()
+                    ),
+                ));
+            }
+            Some(rows)
+        }
+    };
+    // Overall, the planned split is the segments' splits mixed by their units.
+    let overall_weights = match by_segment {
+        None => weights.clone(),
+        Some(rows) => {
+            let mut mix = vec![0.0; n_variants];
+            for (s, w) in rows.iter().enumerate() {
+                let units: u64 = (0..n_variants).map(|v| stats.arm(s, v).n).sum();
+                let total: f64 = w.iter().sum();
+                for (m, x) in mix.iter_mut().zip(w) {
+                    *m += units as f64 * x / total;
+                }
+            }
+            if mix.iter().sum::<f64>() > 0.0 {
+                mix
+            } else {
+                weights.clone()
+            }
+        }
+    };
     let use_covariate = params.cuped && stats.has_covariate();
     let metric = stats.metric();
 
@@ -1041,7 +1090,7 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
         &stats.overall(),
         metric,
         &variants,
-        &weights,
+        &overall_weights,
         use_covariate,
         params,
     );
@@ -1052,19 +1101,19 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
     );
     overall.verdict = verdict(&overall, metric, params);
 
-    let n_variants = variants.len();
     let mut segments: Vec<SegmentResult> = stats
         .segments()
         .iter()
         .enumerate()
         .map(|(s, name)| {
             let arms: Vec<ArmStats> = (0..n_variants).map(|v| *stats.arm(s, v)).collect();
+            let planned = by_segment.and_then(|rows| rows.get(s)).unwrap_or(&weights);
             analyse_segment(
                 name,
                 &arms,
                 metric,
                 &variants,
-                &weights,
+                planned,
                 use_covariate,
                 params,
             )

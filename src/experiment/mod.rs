@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub mod allocate;
 pub mod assign;
 pub mod evaluate;
+pub mod outcomes;
 pub mod power;
 pub mod stats;
 

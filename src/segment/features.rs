@@ -467,6 +467,24 @@ impl FeatureMatrix {
         })
     }
 
+    /// A matrix with only the given rows (by position), in the order given.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a row position outside the matrix.
+    pub fn select_rows(&self, rows: &[usize]) -> Result<FeatureMatrix> {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= self.n_rows()) {
+            return Err(Error::NotFound {
+                what: "feature row",
+                id: bad.to_string(),
+            });
+        }
+        Ok(FeatureMatrix {
+            names: self.names.clone(),
+            customer_ids: rows.iter().map(|&r| self.customer_ids[r].clone()).collect(),
+            values: self.values.select(Axis(0), rows),
+        })
+    }
+
     /// Computes the features of `spec` for every customer of `base`, in index
     /// order, as of `as_of` (see the module docs for the definitions).
     ///

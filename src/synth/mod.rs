@@ -28,6 +28,7 @@
 //! so a population is identical for a seed on every platform and thread count.
 
 mod dirty;
+mod experiment;
 mod export;
 mod generate;
 mod names;

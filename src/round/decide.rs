@@ -1,0 +1,273 @@
+//! From a segment's evaluation to its decision, one story with the verdict.
+//!
+//! The verdict ([`Verdict`](crate::experiment::evaluate::Verdict)) answers
+//! "did a variant win, significantly, after correcting for the number of
+//! segments tested?"; Thompson sampling
+//! ([`allocate`](crate::experiment::allocate)) answers "where should the
+//! next units go to learn and earn?". They can disagree: after a few hundred
+//! units P(best) may be 0.98 while the Holm-adjusted p-value is 0.08. The
+//! decision says which case it is, and why:
+//!
+//! | kind | when | next split |
+//! |---|---|---|
+//! | [`Ship`](DecisionKind::Ship) | the verdict names a winner | the winner, with `keep_measuring` on every other variant so the effect stays measured |
+//! | [`Lean`](DecisionKind::Lean) | no confirmed winner, but P(best) ≥ `lean_at` | Thompson weights: traffic follows the posterior while the test goes on (exploration, not a confirmed result) |
+//! | [`KeepTesting`](DecisionKind::KeepTesting) | no variant is clearly better, or arms are too small | Thompson weights (near the current split), with the units still needed |
+//! | [`NoData`](DecisionKind::NoData) | no outcomes in the segment yet | the design's split |
+//!
+//! A segment without new outcomes keeps its previous decision, so the next
+//! round uses what was learned.
+
+use serde::{Deserialize, Serialize};
+
+use super::params::DecisionParams;
+use crate::experiment::allocate::SegmentAllocation;
+use crate::experiment::evaluate::{Comparison, SegmentResult};
+use crate::experiment::power::{Effect, PlannedMetric, PowerParams, sample_size};
+
+/// What the loop does in a segment next round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// No outcomes in the segment yet: the design's split.
+    NoData,
+    /// No variant is clearly better yet: keep testing.
+    KeepTesting,
+    /// No confirmed winner, but the posterior favours one variant strongly:
+    /// traffic follows it while the test continues.
+    Lean,
+    /// A variant won after multiple-testing correction.
+    Ship,
+}
+
+impl DecisionKind {
+    /// The snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DecisionKind::NoData => "no_data",
+            DecisionKind::KeepTesting => "keep_testing",
+            DecisionKind::Lean => "lean",
+            DecisionKind::Ship => "ship",
+        }
+    }
+}
+
+impl std::fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The effect behind a decision (treatment against control, absolute).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DecisionEffect {
+    /// The variant compared with control.
+    pub variant: usize,
+    /// Absolute effect (a conversion rate's difference).
+    pub abs_effect: f64,
+    /// Its confidence interval.
+    pub abs_ci: [f64; 2],
+    /// Holm-adjusted p-value over every segment × treatment comparison.
+    pub p_value_holm: f64,
+}
+
+/// One segment's decision for the next round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Segment id.
+    pub segment: u32,
+    /// Segment name.
+    pub name: String,
+    /// What to do.
+    pub kind: DecisionKind,
+    /// The winner (ship) or the favourite (lean).
+    pub variant: Option<usize>,
+    /// The next round's traffic weights, one per variant (sum to 1).
+    pub weights: Vec<f64>,
+    /// Why, with the numbers.
+    pub reason: String,
+    /// Units per variant in the evaluation behind it (empty without one).
+    pub units: Vec<u64>,
+    /// The best treatment's effect against control, when evaluated.
+    pub effect: Option<DecisionEffect>,
+    /// Posterior probability that each variant is best (empty without data).
+    pub probability_best: Vec<f64>,
+    /// The round whose outcomes decided (the current one, or an earlier one carried over).
+    pub decided_in: u32,
+}
+
+/// The decision of segment `segment` (named `name`): from its evaluation
+/// and allocation when there are outcomes, else `previous` carried over,
+/// else the design's split.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decide(
+    segment: u32,
+    name: &str,
+    evaluated: Option<(&SegmentResult, &SegmentAllocation)>,
+    previous: Option<&Decision>,
+    variants: &[String],
+    design_weights: &[f64],
+    min_units: u64,
+    round: u32,
+    params: &DecisionParams,
+) -> Decision {
+    let pct = |x: f64| format!("{:.0} %", 100.0 * x);
+    let split = |w: &[f64]| {
+        w.iter()
+            .map(|x| format!("{:.0}", 100.0 * x))
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let Some((result, allocation)) = evaluated.filter(|(r, _)| r.variants.iter().any(|v| v.n > 0))
+    else {
+        if let Some(p) = previous {
+            let mut d = p.clone();
+            d.segment = segment;
+            d.name = name.to_owned();
+            if !d.reason.starts_with("carried over") {
+                d.reason = format!("carried over from round {}: {}", p.decided_in, p.reason);
+            }
+            return d;
+        }
+        let total: f64 = design_weights.iter().sum();
+        let weights: Vec<f64> = design_weights.iter().map(|w| w / total).collect();
+        return Decision {
+            segment,
+            name: name.to_owned(),
+            kind: DecisionKind::NoData,
+            variant: None,
+            reason: format!("no outcomes yet: the design's split {}", split(&weights)),
+            weights,
+            units: Vec::new(),
+            effect: None,
+            probability_best: Vec::new(),
+            decided_in: round,
+        };
+    };
+    let units: Vec<u64> = result.variants.iter().map(|v| v.n).collect();
+    let best_treatment = best_comparison(result);
+    let effect = best_treatment.map(|(v, c)| DecisionEffect {
+        variant: v,
+        abs_effect: c.abs_effect,
+        abs_ci: c.abs_ci,
+        p_value_holm: c.p_value_holm,
+    });
+    let probability_best = allocation.probability_best.clone();
+    let (fav, p_fav) =
+        probability_best
+            .iter()
+            .copied()
+            .enumerate()
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |b, (i, p)| if p > b.1 { (i, p) } else { b },
+            );
+    let name_of = |v: usize| variants.get(v).map_or("?", String::as_str);
+    let mut decision = Decision {
+        segment,
+        name: name.to_owned(),
+        kind: DecisionKind::KeepTesting,
+        variant: None,
+        weights: allocation.weights.clone(),
+        reason: String::new(),
+        units: units.clone(),
+        effect,
+        probability_best: probability_best.clone(),
+        decided_in: round,
+    };
+    if let Some(small) = units.iter().position(|&n| n < min_units) {
+        decision.weights = previous.map_or_else(
+            || {
+                let total: f64 = design_weights.iter().sum();
+                design_weights.iter().map(|w| w / total).collect()
+            },
+            |p| p.weights.clone(),
+        );
+        decision.reason = format!(
+            "only {} units in {}, fewer than {min_units} per variant: keep the split {} and collect more",
+            units[small],
+            name_of(small),
+            split(&decision.weights)
+        );
+        return decision;
+    }
+    if let Some(winner) = result.verdict.winner {
+        let k = variants.len() as f64;
+        let keep = params.keep_measuring.min(1.0 / k);
+        decision.kind = DecisionKind::Ship;
+        decision.variant = Some(winner);
+        decision.weights = (0..variants.len())
+            .map(|v| {
+                if v == winner {
+                    1.0 - keep * (k - 1.0)
+                } else {
+                    keep
+                }
+            })
+            .collect();
+        decision.reason = format!(
+            "confirmed: {}; {} gets {} of the traffic, {} stays on each other variant to keep measuring",
+            result.verdict.reason,
+            name_of(winner),
+            pct(decision.weights[winner]),
+            pct(keep)
+        );
+        return decision;
+    }
+    let verdict = result
+        .verdict
+        .reason
+        .strip_prefix("no clear winner: ")
+        .unwrap_or(&result.verdict.reason);
+    if p_fav >= params.lean_at {
+        decision.kind = DecisionKind::Lean;
+        decision.variant = Some(fav);
+        decision.reason = format!(
+            "no confirmed winner ({verdict}); but P({} is best) = {:.2}, so Thompson sampling sends it {} of the traffic while the test goes on (exploration, not a confirmed result)",
+            name_of(fav),
+            p_fav,
+            pct(decision.weights.get(fav).copied().unwrap_or(0.0))
+        );
+        return decision;
+    }
+    let needed = result
+        .variants
+        .first()
+        .map(|control| control.mean)
+        .filter(|m| m.is_finite() && *m > 0.0 && *m < 1.0)
+        .and_then(|rate| {
+            sample_size(
+                &PlannedMetric::binomial(rate),
+                Effect::Relative(params.detect_relative),
+                &PowerParams::default(),
+            )
+            .ok()
+        })
+        .map(|s| {
+            let have = units.first().copied().unwrap_or(0);
+            format!(
+                "; about {} units per variant detect a {} relative lift ({} so far in control)",
+                s.control_units,
+                pct(params.detect_relative),
+                have
+            )
+        })
+        .unwrap_or_default();
+    decision.reason = format!(
+        "no clear winner ({verdict}); P(best) is at most {:.2}, so the split moves only to {}{needed}",
+        p_fav,
+        split(&decision.weights)
+    );
+    decision
+}
+
+/// The treatment with the largest absolute effect against control.
+fn best_comparison(result: &SegmentResult) -> Option<(usize, &Comparison)> {
+    result
+        .variants
+        .iter()
+        .enumerate()
+        .filter_map(|(v, r)| Some((v, r.comparison.as_ref()?)))
+        .filter(|(_, c)| c.abs_effect.is_finite())
+        .max_by(|a, b| a.1.abs_effect.total_cmp(&b.1.abs_effect))
+}

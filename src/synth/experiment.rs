@@ -1,0 +1,205 @@
+//! The synthetic world's answer to an experiment: what the customers a
+//! round assigned would have done, drawn from the truth.
+//!
+//! Each persona has a control conversion probability and an absolute
+//! treatment effect ([`PersonaSpec`](super::PersonaSpec)). A customer of a
+//! base resolved from this population's source records is the true
+//! customer most of its records belong to
+//! ([`Population::true_customers`]); under control it converts with its
+//! persona's baseline, under any other variant with baseline plus effect,
+//! and a conversion brings revenue drawn from the customer's own spend
+//! distribution (Gamma–Gamma). So the effect of a variant in a segment the
+//! library found is known exactly: the mean effect of its members' personas
+//! ([`Population::true_effects`]).
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Gamma};
+
+use super::Population;
+use crate::error::{Error, Result};
+use crate::experiment::outcomes::Outcomes;
+use crate::segment::segments::Segments;
+use crate::store::CustomerBase;
+
+/// Seed offset of the outcome streams.
+const OUTCOME_SEED: u64 = 0xE4E1_7EC7_0C0E_5EED;
+
+impl Population {
+    /// The true customer (index in [`Population::base`]) behind every
+    /// customer of `base`: by its source records when it has them (the
+    /// customer most of them belong to), else by its id when `base` uses
+    /// this population's ids. `None` when neither says.
+    pub fn true_customers(&self, base: &CustomerBase) -> Vec<Option<u32>> {
+        base.customer_indices()
+            .map(|c| {
+                let by_records = base.customer(c).and_then(|x| {
+                    let refs: Vec<String> = x.sources.iter().map(|s| s.reference()).collect();
+                    self.true_customer_of(refs.iter().map(String::as_str))
+                });
+                by_records.or_else(|| {
+                    let id = base.customer_id(c);
+                    self.true_customer_of([id])
+                        .or_else(|| self.base.index_of(id))
+                })
+            })
+            .collect()
+    }
+
+    /// Probability that true customer `customer` converts, treated or not.
+    pub fn conversion_probability(&self, customer: u32, treated: bool) -> f64 {
+        let Some(&p) = self.truth.persona.get(customer as usize) else {
+            return f64::NAN;
+        };
+        let p = usize::from(p);
+        let base = self
+            .truth
+            .experiment_baseline
+            .get(p)
+            .copied()
+            .unwrap_or(f64::NAN);
+        let lift = self.truth.experiment_lift.get(p).copied().unwrap_or(0.0);
+        if treated {
+            (base + lift).clamp(0.0, 1.0)
+        } else {
+            base
+        }
+    }
+
+    /// What the customers of `base` assigned a variant would have done:
+    /// one unit per assigned customer (named by its first source record,
+    /// or its id without one), its variant (`variants[v]`, the first being
+    /// control), conversion and revenue drawn from the truth. `draw` picks
+    /// the random streams (use another for every round), `truth` is
+    /// [`Population::true_customers`] of `base`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the columns do not match the base, or a
+    /// variant index is outside `variants`.
+    pub fn simulate_outcomes(
+        &self,
+        base: &CustomerBase,
+        truth: &[Option<u32>],
+        variant: &[Option<u16>],
+        variants: &[String],
+        draw: u64,
+    ) -> Result<Outcomes> {
+        let n = base.n_customers();
+        if truth.len() != n || variant.len() != n {
+            return Err(Error::InvalidInput(format!(
+                "simulated outcomes: {} truths and {} variants for {n} customers",
+                truth.len(),
+                variant.len()
+            )));
+        }
+        let shape = self.params.spend.p;
+        let mut out = Outcomes::new(variants.to_vec());
+        for c in base.customer_indices() {
+            let (Some(v), Some(t)) = (variant[c as usize], truth[c as usize]) else {
+                continue;
+            };
+            let name = variants.get(usize::from(v)).ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "variant index {v} outside {} variants",
+                    variants.len()
+                ))
+            })?;
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(self.seed ^ OUTCOME_SEED ^ draw.rotate_left(17));
+            rng.set_stream(u64::from(t));
+            let p = self.conversion_probability(t, v > 0);
+            let converted = rng.gen_bool(p.clamp(0.0, 1.0));
+            let mean = self
+                .truth
+                .mean_spend
+                .get(t as usize)
+                .copied()
+                .unwrap_or(0.0);
+            let revenue = if converted && mean > 0.0 {
+                Gamma::new(shape, mean / shape)
+                    .map(|g| (g.sample(&mut rng) * 100.0).round() / 100.0)
+                    .unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            let unit = base
+                .customer(c)
+                .and_then(|x| x.sources.first())
+                .map(|s| s.reference())
+                .unwrap_or_else(|| base.customer_id(c).to_owned());
+            out.push(&unit, name, converted, revenue, None, None)?;
+        }
+        Ok(out)
+    }
+
+    /// The expected number of conversions of an assignment under the truth,
+    /// and its variance (a sum of Bernoulli variances): what an assignment
+    /// is worth before anyone is contacted.
+    pub fn expected_conversions(
+        &self,
+        truth: &[Option<u32>],
+        variant: &[Option<u16>],
+    ) -> (f64, f64) {
+        truth
+            .iter()
+            .zip(variant)
+            .filter_map(|(t, v)| Some(self.conversion_probability((*t)?, (*v)? > 0)))
+            .fold((0.0, 0.0), |(m, var), p| (m + p, var + p * (1.0 - p)))
+    }
+
+    /// The true absolute effect of treatment in each segment: the mean of
+    /// its members' persona effects (members without a true customer are
+    /// left out; `NaN` for a segment without any).
+    pub fn true_effects(&self, segments: &Segments, truth: &[Option<u32>]) -> Vec<f64> {
+        let mut sums = vec![(0.0, 0usize); segments.k()];
+        for (c, t) in truth.iter().enumerate() {
+            let (Some(s), Some(t)) = (segments.segment_of(c as u32), t) else {
+                continue;
+            };
+            let effect =
+                self.conversion_probability(*t, true) - self.conversion_probability(*t, false);
+            if let Some(slot) = sums.get_mut(s as usize) {
+                slot.0 += effect;
+                slot.1 += 1;
+            }
+        }
+        sums.into_iter()
+            .map(|(sum, n)| if n > 0 { sum / n as f64 } else { f64::NAN })
+            .collect()
+    }
+
+    /// The persona most members of each segment have, with its share of
+    /// the segment (members without a true customer are left out).
+    pub fn dominant_personas(
+        &self,
+        segments: &Segments,
+        truth: &[Option<u32>],
+    ) -> Vec<Option<(usize, f64)>> {
+        let k = self.truth.persona_names.len();
+        let mut counts = vec![vec![0usize; k]; segments.k()];
+        for (c, t) in truth.iter().enumerate() {
+            let (Some(s), Some(t)) = (segments.segment_of(c as u32), t) else {
+                continue;
+            };
+            if let (Some(row), Some(&p)) = (
+                counts.get_mut(s as usize),
+                self.truth.persona.get(*t as usize),
+            ) {
+                if let Some(cell) = row.get_mut(usize::from(p)) {
+                    *cell += 1;
+                }
+            }
+        }
+        counts
+            .into_iter()
+            .map(|row| {
+                let total: usize = row.iter().sum();
+                let (p, &n) = row
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(i, n)| (**n, std::cmp::Reverse(*i)))?;
+                (total > 0).then(|| (p, n as f64 / total as f64))
+            })
+            .collect()
+    }
+}
