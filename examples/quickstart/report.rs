@@ -1,10 +1,11 @@
-//! The quickstart's HTML report: one section per step of the loop, with the
-//! charts of `custinsight::report`, written with `--out DIR`.
+//! The quickstart's text output and its HTML report: every step of both
+//! rounds, with the truth beside what the loop found.
 
-use custinsight::experiment::evaluate::{EvalParams, evaluate};
+use custinsight::experiment::evaluate::{EvalParams, Evaluation, evaluate};
+use custinsight::experiment::outcomes::Outcomes;
 use custinsight::experiment::stats::{ExperimentStats, Metric, MetricKind};
-use custinsight::ingest::IngestReport;
-use custinsight::lifecycle::btyd::{BgNbdModel, BgNbdParams};
+use custinsight::identity::Applied;
+use custinsight::lifecycle::btyd::BgNbdParams;
 use custinsight::lifecycle::stage::Stage;
 use custinsight::lifecycle::summary::{CalibrationHoldout, Period};
 use custinsight::report::charts::{BarChart, Series, ValueFormat, bar_chart};
@@ -22,17 +23,15 @@ use custinsight::report::touchpoints::{
     engagement_funnel, journey_sankey,
 };
 use custinsight::report::{Report, Table};
-use custinsight::segment::features::FeatureMatrix;
-use custinsight::segment::model::Segmentation;
+use custinsight::round::{FileReport, Round, RoundParams, StepTime};
+use custinsight::segment::profile::SegmentProfile;
 use custinsight::synth::Population;
-use custinsight::touchpoints::attribution::{Heuristics, MarkovAttribution, ShapleyAttribution};
-use custinsight::touchpoints::effectiveness::GroupMatrix;
-use custinsight::touchpoints::engagement::LadderFunnel;
-use custinsight::touchpoints::paths::PathTable;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use super::{ExperimentStep, IdentityStep, treatment};
+use super::PopulationFacts;
+use super::checks::{Gain, IdentityCheck};
+use super::touch::TouchStep;
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
@@ -52,150 +51,78 @@ fn count(n: usize) -> String {
     custinsight::report::svg::format_number(n as f64, 16)
 }
 
-/// The report's title block and the population section.
-pub fn population(
-    report: &mut Report,
-    pop: &Population,
-    seed: u64,
-    persona_counts: &[usize],
-    ingest: &[(&str, &IngestReport)],
-) -> custinsight::Result<()> {
-    let base = &pop.base;
-    let n = base.n_customers();
-    report.intro(format!(
-        "The whole loop — ingest, identity, touchpoints, lifecycle, segments, experiments — run on a \
-         synthetic population of {} customers (seed {seed}), observed from {} to {}. The population \
-         was generated with known truth (personas, purchase processes, channel effects, the \
-         experiment's true lift per persona), so every figure below can be checked against what \
-         really happened.",
-        count(n),
-        pop.observation_start.strftime("%Y-%m-%d"),
-        pop.observation_end.strftime("%Y-%m-%d")
-    ));
-    let section = report.section("1. The population and its data");
-    section.text(format!(
-        "{} transactions and {} touchpoints. Each customer belongs to one latent persona, which \
-         the analyses do not see; segmentation should find them again.",
-        count(base.n_transactions()),
-        count(base.n_touchpoints())
-    ));
-    section.chart(bar_chart(&BarChart {
-        title: "Customers by persona (latent truth)".into(),
-        subtitle: Some(format!("{} synthetic customers", count(n))),
-        categories: pop.truth.persona_names.clone(),
-        series: vec![Series {
-            name: "customers".into(),
-            values: persona_counts.iter().map(|&c| c as f64).collect(),
-        }],
-        value_label: "customers".into(),
-        format: ValueFormat::Number,
-    })?);
-    let mut table = Table::new(["file", "rows read", "accepted", "rejected"])
-        .numeric(&[1, 2, 3])
-        .caption(
-            "Ingest round trip: the population written as CSV and read back; every row is \
-             accepted or rejected with its line, field and reason.",
-        );
-    for (name, r) in ingest {
-        table = table.row([
-            (*name).to_owned(),
-            r.rows.to_string(),
-            r.accepted.to_string(),
-            r.rejected.to_string(),
-        ]);
-    }
-    section.table(table);
-    Ok(())
+/// What round 1 found, kept once its customers are released.
+pub struct RoundSummary {
+    pub as_of: jiff::Timestamp,
+    pub steps: Vec<StepTime>,
+    pub candidate_pairs: usize,
+    pub matches: usize,
+    pub applied: Applied,
+    pub profiles: Vec<SegmentProfile>,
+    pub k_reason: Option<String>,
+    pub agreement: f64,
+    pub dominant: Vec<Option<(String, f64)>>,
+    pub stage_counts: [usize; 6],
+    pub assigned: Vec<usize>,
+    pub no_consent: usize,
+    pub held_out: usize,
+    pub bgnbd: [f64; 4],
 }
 
-/// Identity resolution: the dirty source records resolved to customers.
-pub fn identity(report: &mut Report, step: &IdentityStep) {
-    let section = report.section("2. Who are our customers really: identity resolution");
-    section.text(format!(
-        "{} source records from four systems (web shop, loyalty programme, store tills, call \
-         centre), with typos, swapped names, missing fields and other spellings, were resolved in \
-         zero-config mode: the columns were profiled, blocking rules and comparisons chosen, \
-         m and u probabilities estimated by EM, and matches clustered into customers.",
-        count(step.records)
-    ));
-    section.table(
-        Table::new(["measure", "value"])
-            .numeric(&[1])
-            .row(["source records".to_owned(), step.records.to_string()])
-            .row([
-                "candidate pairs compared".to_owned(),
-                step.resolution.candidate_pairs.to_string(),
-            ])
-            .row([
-                "pairs matched".to_owned(),
-                step.resolution.matches.len().to_string(),
-            ])
-            .row(["customers found".to_owned(), step.entities.to_string()])
-            .row([
-                "customers in truth".to_owned(),
-                step.true_customers.to_string(),
-            ])
-            .row([
-                "pairwise precision".to_owned(),
-                format!("{:.4}", step.precision),
-            ])
-            .row(["pairwise recall".to_owned(), format!("{:.4}", step.recall)])
-            .row(["seconds".to_owned(), format!("{:.2}", step.seconds)])
-            .caption(format!(
-                "Blocking rules chosen: {}.",
-                step.blocking_rules.join("; ")
-            )),
-    );
-    if let Some((columns, golden)) = &step.example {
-        let mut table = Table::new(["field", "chosen value", "from record", "rule", "support"])
-            .numeric(&[4])
-            .caption(format!(
-                "Golden record of customer {} from {} source records, with the provenance of \
-                 every value.",
-                golden.entity,
-                golden.members.len()
-            ));
-        for (column, value) in columns.iter().zip(&golden.values).skip(1) {
-            if let Some(v) = value {
-                table = table.row([
-                    column.clone(),
-                    v.value.clone(),
-                    v.record.id.clone(),
-                    v.rule.to_string(),
-                    format!("{} of {}", v.support, golden.members.len()),
-                ]);
-            }
-        }
-        section.table(table);
+impl RoundSummary {
+    pub fn of(
+        round: &Round,
+        pop: &Population,
+        _truth: &[Option<u32>],
+        agreement: f64,
+        dominant: &[Option<(usize, f64)>],
+    ) -> custinsight::Result<RoundSummary> {
+        let m = &round.lifecycle.models.btyd;
+        Ok(RoundSummary {
+            as_of: round.as_of,
+            steps: round.steps.clone(),
+            candidate_pairs: round.identity.candidate_pairs,
+            matches: round.identity.matches,
+            applied: round.identity.applied.clone(),
+            profiles: round.segmentation.profiles.clone(),
+            k_reason: round
+                .segmentation
+                .k_choice
+                .as_ref()
+                .map(|k| k.reason.clone()),
+            agreement,
+            dominant: dominant
+                .iter()
+                .map(|d| d.map(|(p, s)| (pop.truth.persona_names[p].clone(), s)))
+                .collect(),
+            stage_counts: round.lifecycle.stage_counts(),
+            assigned: round.assignment.counts.clone(),
+            no_consent: round.assignment.no_consent,
+            held_out: round.assignment.held_out,
+            bgnbd: [m.r, m.alpha, m.a, m.b],
+        })
     }
 }
 
-/// The relative effect of the treatment over cumulative looks: units are
-/// taken to enrol in a seeded random order over `days` days, and at the end
-/// of each day the experiment is evaluated on the units enrolled so far.
+/// The effect of the offer over cumulative looks: units are taken to enrol
+/// in a seeded random order over `days` days, and at the end of each day
+/// the experiment is evaluated on the units enrolled so far.
 pub fn cumulative_looks(
-    pop: &Population,
+    outcomes: &Outcomes,
+    variants: &[String],
     seed: u64,
     days: usize,
-) -> custinsight::Result<Vec<(f64, custinsight::experiment::evaluate::Evaluation)>> {
-    let units = &pop.experiment.units;
-    let mut order: Vec<usize> = (0..units.len()).collect();
+) -> custinsight::Result<Vec<(f64, Evaluation)>> {
+    let mut order: Vec<usize> = (0..outcomes.len()).collect();
     order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-    let arms = vec!["control".to_owned(), "treatment".to_owned()];
     let mut looks = Vec::with_capacity(days);
     for day in 1..=days {
-        let enrolled = &order[..units.len() * day / days];
-        let variant: Vec<u32> = enrolled
-            .iter()
-            .map(|&i| u32::from(units[i].treatment))
-            .collect();
-        let converted: Vec<f64> = enrolled
-            .iter()
-            .map(|&i| f64::from(u8::from(units[i].converted)))
-            .collect();
+        let enrolled = &order[..outcomes.len() * day / days];
+        let variant: Vec<u16> = enrolled.iter().map(|&i| outcomes.variant[i]).collect();
+        let converted: Vec<f64> = enrolled.iter().map(|&i| outcomes.converted[i]).collect();
         let stats = ExperimentStats::from_columns(
             Metric::new("conversion", MetricKind::Binomial),
-            arms.clone(),
+            variants.to_vec(),
             vec!["all".to_owned()],
             &variant,
             None,
@@ -210,134 +137,492 @@ pub fn cumulative_looks(
     Ok(looks)
 }
 
-/// The experiment's summary table per persona.
-pub fn experiment_table(step: &ExperimentStep) -> Table {
-    let conversion = &step.conversion;
-    let mut table = Table::new([
-        "persona",
-        "control",
-        "treatment",
-        "true effect (pp)",
-        "estimated effect (pp)",
-        "95% interval (pp)",
-        "p (Holm)",
-        "chance to win",
-        "verdict",
-    ])
-    .numeric(&[1, 2, 3, 4, 5, 6, 7])
-    .caption(
-        "Conversion per persona: effects are treatment minus control in percentage points (pp); \
-         the true effect is the generator's. The verdict quotes the relative effect.",
-    );
-    for (s, truth) in conversion.segments.iter().zip(&step.true_rates) {
-        let c = treatment(s);
-        table = table.row([
-            s.segment.clone(),
-            pct(s.variants[0].mean),
-            pct(s.variants[1].mean),
-            signed_pp(truth[1] - truth[0]),
-            signed_pp(c.abs_effect),
-            format!("{} to {}", signed_pp(c.abs_ci[0]), signed_pp(c.abs_ci[1])),
-            format!("{:.3}", c.p_value_holm),
-            pct(c.chance_to_win),
-            s.verdict.reason.clone(),
-        ]);
-    }
-    table
+fn seconds(steps: &[StepTime]) -> String {
+    steps
+        .iter()
+        .map(|s| format!("{} {:.2}", s.step, s.seconds))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// The experiment section: effects per persona, chance to win, and the
-/// always-valid interval over cumulative looks.
-pub fn experiment(
-    report: &mut Report,
-    step: &ExperimentStep,
-    key: &str,
-    looks: &[(f64, custinsight::experiment::evaluate::Evaluation)],
-) -> custinsight::Result<()> {
-    let o = treatment(&step.conversion.overall);
-    let section = report.section("6. Which change wins in which segment: the experiment");
-    section.text(format!(
-        "Experiment `{key}`: conversion {} in control against {} in treatment, a relative effect of \
-         {} (95% interval {} to {}). The effect differs by persona, which is why the loop decides \
-         per segment. The sequential chart treats the units as enrolling over {} days and shows \
-         the always-valid interval at each daily look.",
-        pct(step.conversion.overall.variants[0].mean),
-        pct(step.conversion.overall.variants[1].mean),
-        signed_pct(o.rel_effect),
-        signed_pct(o.rel_ci[0]),
-        signed_pct(o.rel_ci[1]),
-        looks.len()
+/// Round 1 on the terminal: identity, lifecycle, segments, assignment.
+pub fn print_first(
+    first: &RoundSummary,
+    identity: &IdentityCheck,
+    pop: &Population,
+    facts: &PopulationFacts,
+) {
+    let a = &first.applied;
+    println!(
+        "2. Round 1 at {}: who are our customers really (seconds: {})",
+        first.as_of.strftime("%Y-%m-%d"),
+        seconds(&first.steps)
+    );
+    println!(
+        "   {} source records → {} customers (truth {}); {} candidate pairs, {} matches",
+        identity.records,
+        identity.customers,
+        identity.true_customers,
+        first.candidate_pairs,
+        first.matches
+    );
+    println!(
+        "   against the truth: pairwise precision {:.4}, recall {:.4}",
+        identity.precision, identity.recall
+    );
+    println!(
+        "   every event moved to its customer: transactions {} → {}, touchpoints {} → {}, consent events {} → {}; {} customers merged from several records",
+        a.transactions.0,
+        a.transactions.1,
+        a.touchpoints.0,
+        a.touchpoints.1,
+        a.consent_events.0,
+        a.consent_events.1,
+        a.merged_customers
+    );
+    println!(
+        "   merged consent (a withdrawal anywhere wins over an older grant): e-mail marketing decided as for the true customer for {} of {}",
+        identity.consent_agree, identity.consent_compared
+    );
+    if let Some(g) = &identity.golden {
+        let ids: Vec<&str> = g.members.iter().map(|m| m.id.as_str()).collect();
+        println!("   golden record from {}:", ids.join(", "));
+        for (column, value) in identity.golden_columns.iter().zip(&g.values).skip(1) {
+            if let Some(v) = value {
+                println!(
+                    "     {column:<12} {:<30} from {} ({}, {} of {} agree)",
+                    v.value,
+                    v.record.id,
+                    v.rule,
+                    v.support,
+                    ids.len()
+                );
+            }
+        }
+    }
+    println!();
+    let truth = pop.truth.purchases;
+    let [r, alpha, a_, b] = first.bgnbd;
+    println!("3. Lifecycle and value (daily summaries, α per week)");
+    println!(
+        "   BG/NBD  fitted r={r:.3} α={:.3} a={a_:.3} b={b:.3}   truth r={:.3} α={:.3} a={:.3} b={:.3}",
+        alpha / 7.0,
+        truth.r,
+        truth.alpha,
+        truth.a,
+        truth.b
+    );
+    let total: usize = first.stage_counts.iter().sum();
+    println!(
+        "   stages: {}",
+        Stage::ALL
+            .iter()
+            .zip(first.stage_counts)
+            .map(|(s, c)| format!("{s} {:.1}%", 100.0 * c as f64 / total.max(1) as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "   still buying at the end (truth): {:.1}%",
+        100.0 * facts.alive_share
+    );
+    println!();
+    println!(
+        "4. Segments found by the library (k = {}), against the true personas: adjusted Rand index {:.3}",
+        first.profiles.len(),
+        first.agreement
+    );
+    if let Some(reason) = &first.k_reason {
+        println!("   {reason}");
+    }
+    for (p, d) in first.profiles.iter().zip(&first.dominant) {
+        let mostly = d
+            .as_ref()
+            .map(|(name, s)| format!("{:.0}% {name}", 100.0 * s))
+            .unwrap_or_default();
+        println!(
+            "   {} {:<42} {:>7} customers {:>5.1}%  value share {:>5.1}%  truth: {mostly}",
+            p.id,
+            p.name,
+            p.size,
+            100.0 * p.share,
+            100.0 * p.value_share.unwrap_or(0.0)
+        );
+    }
+    println!(
+        "   experiment assigned per segment (equal split, e-mail consent, 5% holdout): {} control, {} offer; {} without consent, {} held out",
+        first.assigned.first().copied().unwrap_or(0),
+        first.assigned.get(1).copied().unwrap_or(0),
+        first.no_consent,
+        first.held_out
+    );
+}
+
+/// Round 2 on the terminal: the evaluation per segment against the truth,
+/// decisions, and the learned assignment against an equal split.
+pub fn print_second(
+    second: &Round,
+    first: &RoundSummary,
+    truth: &[f64],
+    gain: &Gain,
+    params: &RoundParams,
+) {
+    println!(
+        "6. Round 2 at {}: what won where (seconds: {})",
+        second.as_of.strftime("%Y-%m-%d"),
+        seconds(&second.steps)
+    );
+    if let Some(m) = &second.migration {
+        println!(
+            "   segments refitted in place: {:.1}% of customers kept their segment",
+            100.0 * m.stayed_share
+        );
+    }
+    if let Some(e) = &second.evaluation {
+        println!(
+            "   outcomes of round 1: {} units, {} evaluated by the segment they were assigned in",
+            e.units, e.evaluated
+        );
+        println!(
+            "   {:<42} {:>7} {:>9} {:>17} {:>7}  decision",
+            "segment", "truth", "estimate", "95% CI", "p Holm"
+        );
+        for d in &second.decisions {
+            let s = d.segment as usize;
+            let Some(c) = e
+                .conversion
+                .segments
+                .get(s)
+                .and_then(|r| r.variants.get(1))
+                .and_then(|v| v.comparison.as_ref())
+            else {
+                continue;
+            };
+            let t = truth.get(s).copied().unwrap_or(f64::NAN);
+            println!(
+                "   {:<42} {:>7} {:>9} {:>17} {:>7.3}  {} {}",
+                format!("{} {}", d.segment, d.name),
+                signed_pp(t),
+                signed_pp(c.abs_effect),
+                format!("[{}, {}]", signed_pp(c.abs_ci[0]), signed_pp(c.abs_ci[1])),
+                c.p_value_holm,
+                d.kind,
+                d.weights
+                    .iter()
+                    .map(|w| format!("{:.0}", 100.0 * w))
+                    .collect::<Vec<_>>()
+                    .join("/")
+            );
+            println!("      {}", d.reason);
+        }
+        if let Some(h) = e.conversion.heterogeneity.first() {
+            println!(
+                "   effects differ between segments? Cochran's Q = {:.1}, p = {:.2e} → {}",
+                h.q,
+                h.p_value,
+                if h.differs {
+                    "yes: decide per segment"
+                } else {
+                    "no evidence"
+                }
+            );
+        }
+    }
+    let variants = &params.experiment.design.variants;
+    println!(
+        "   next assignment with what was learned: {}; {} without consent, {} held out",
+        variants
+            .iter()
+            .zip(&second.assignment.counts)
+            .map(|(v, n)| format!("{n} {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        second.assignment.no_consent,
+        second.assignment.held_out
+    );
+    let ((c, c_ci), (r, r_ci)) = gain.summary();
+    println!(
+        "   against an equal split of the same {} customers (truth): {:+.0} conversions [{:+.0}, {:+.0}], {:+.0} € revenue [{:+.0}, {:+.0}]",
+        gain.learned.units, c, c_ci[0], c_ci[1], r, r_ci[0], r_ci[1]
+    );
+    let _ = first;
+}
+
+/// Everything the HTML report shows.
+pub struct Inputs<'a> {
+    pub pop: &'a Population,
+    pub facts: &'a PopulationFacts,
+    pub seed: u64,
+    pub files: &'a [FileReport],
+    pub identity: &'a IdentityCheck,
+    pub first: &'a RoundSummary,
+    pub touch: &'a TouchStep,
+    pub looks: &'a [(f64, Evaluation)],
+    pub unit_effects: &'a [f64],
+    pub second: &'a Round,
+    pub gain: &'a Gain,
+    pub params: &'a RoundParams,
+}
+
+/// The whole report.
+pub fn build(i: &Inputs<'_>) -> custinsight::Result<Report> {
+    let mut report = Report::new(
+        "custinsight quickstart: two rounds of the customer loop on a synthetic population",
+    );
+    population(&mut report, i)?;
+    identity(&mut report, i);
+    lifecycle(&mut report, i)?;
+    segments(&mut report, i)?;
+    touchpoints(&mut report, i.touch)?;
+    experiment(&mut report, i)?;
+    Ok(report)
+}
+
+fn population(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
+    let (pop, facts) = (i.pop, i.facts);
+    report.intro(format!(
+        "Two rounds of the loop — resolve the customers behind the records, score their \
+         lifecycle and value, find segments, test an offer per segment, decide, and assign the \
+         next round with what was learned — run on the files of a synthetic population of {} \
+         customers (seed {}), observed from {} to {}. Round 1 is four weeks before the end, round \
+         2 at the end. The population was generated with known truth (personas, purchase \
+         processes, the offer's true effect per persona), so every figure can be checked against \
+         what really happened.",
+        count(facts.customers),
+        i.seed,
+        pop.observation_start.strftime("%Y-%m-%d"),
+        pop.observation_end.strftime("%Y-%m-%d")
     ));
-    let alpha = EvalParams::default().alpha;
-    section.chart_with_caption(
-        effect_forest(&step.conversion, alpha)?,
-        "Each row is one persona's relative lift in conversion with its 95% interval; the \
-         diamond is the whole population. Rows whose interval misses the zero line are \
-         significant before correcting for looking at four personas (the table's Holm p-values \
-         correct for it).",
-    );
-    section.chart_with_caption(
-        chance_to_win(&step.conversion, 0.95)?,
-        "The Bayesian probability that the treatment converts better than the control; past the \
-         dashed line, ship it in that segment.",
-    );
-    section.chart_with_caption(
-        sequential_effect(looks, None, "day of the experiment")?,
-        "The estimate and its always-valid interval at each daily look: unlike a fixed-horizon \
-         interval, it may be checked every day without inflating false positives.",
-    );
-    section.chart(sequential_p_value(
-        looks,
-        None,
-        alpha,
-        "day of the experiment",
-    )?);
-    section.table(experiment_table(step));
+    let section = report.section("1. The population and its data");
+    section.text(format!(
+        "{} transactions and {} touchpoints, logged by four source systems (web shop, loyalty \
+         programme, store tills, call centre) under {} source records: a customer's store \
+         purchases are under the loyalty card, the call centre's orders under its own record. \
+         Each customer belongs to one latent persona, which the analyses do not see.",
+        count(facts.transactions),
+        count(facts.touchpoints),
+        count(facts.source_records)
+    ));
+    section.chart(bar_chart(&BarChart {
+        title: "Customers by persona (latent truth)".into(),
+        subtitle: Some(format!("{} synthetic customers", count(facts.customers))),
+        categories: pop.truth.persona_names.clone(),
+        series: vec![Series {
+            name: "customers".into(),
+            values: facts.persona_counts.iter().map(|&c| c as f64).collect(),
+        }],
+        value_label: "customers".into(),
+        format: ValueFormat::Number,
+    })?);
+    let mut table = Table::new(["file", "rows read", "accepted", "rejected"])
+        .numeric(&[1, 2, 3])
+        .caption(
+            "The files read through ingestion: every row is accepted or rejected with its line, \
+             field and reason.",
+        );
+    for f in i.files {
+        table = table.row([
+            f.kind.clone(),
+            f.report.rows.to_string(),
+            f.report.accepted.to_string(),
+            f.report.rejected.to_string(),
+        ]);
+    }
+    section.table(table);
     Ok(())
 }
 
-/// The touchpoints section: journeys, what converts where, engagement and attribution.
-#[allow(clippy::too_many_arguments)]
-pub fn touchpoints(
-    report: &mut Report,
-    matrix: &GroupMatrix,
-    paths: &PathTable,
-    ladder: &LadderFunnel,
-    heuristic: &Heuristics,
-    chain: &MarkovAttribution,
-    fair: &ShapleyAttribution,
-    outcomes: (usize, usize, usize),
-) -> custinsight::Result<()> {
-    let (converted, not_converted, open) = outcomes;
-    let section = report.section("3. Where and how we meet customers: touchpoints and journeys");
+fn identity(report: &mut Report, i: &Inputs<'_>) {
+    let (check, a) = (i.identity, &i.first.applied);
+    let section = report.section("2. Who are our customers really: identity resolution");
     section.text(format!(
-        "Touchpoints were grouped into journeys (a journey ends in an order, or after three days \
-         without one): {} ended in an order, {} did not, {} were still open at the end of \
-         observation. Every order counts as a converted journey, including orders with no touch \
-         before them; the journey chart leaves those out.",
+        "{} source records, with typos, swapped names, missing fields and other spellings, were \
+         resolved in zero-config mode and applied to the data: every transaction, touchpoint and \
+         consent event moved to its customer, and each customer's consent is the merged ledger of \
+         its records, where the latest event decides wherever it was recorded.",
+        count(check.records)
+    ));
+    section.table(
+        Table::new(["measure", "found", "truth"])
+            .numeric(&[1, 2])
+            .row([
+                "customers".to_owned(),
+                count(check.customers),
+                count(check.true_customers),
+            ])
+            .row([
+                "pairwise precision".to_owned(),
+                format!("{:.4}", check.precision),
+                "1".to_owned(),
+            ])
+            .row([
+                "pairwise recall".to_owned(),
+                format!("{:.4}", check.recall),
+                "1".to_owned(),
+            ])
+            .row([
+                "transactions (before → after merging)".to_owned(),
+                format!("{} → {}", count(a.transactions.0), count(a.transactions.1)),
+                count(i.facts.transactions),
+            ])
+            .row([
+                "touchpoints".to_owned(),
+                format!("{} → {}", count(a.touchpoints.0), count(a.touchpoints.1)),
+                count(i.facts.touchpoints),
+            ])
+            .row([
+                "customers whose e-mail consent decides as the truth".to_owned(),
+                count(check.consent_agree),
+                count(check.consent_compared),
+            ])
+            .caption(format!(
+                "{} customers were merged from several records; {} candidate pairs compared, {} matched.",
+                count(a.merged_customers),
+                count(i.first.candidate_pairs),
+                count(i.first.matches)
+            )),
+    );
+    if let Some(golden) = &check.golden {
+        let mut table = Table::new(["field", "chosen value", "from record", "rule", "support"])
+            .numeric(&[4])
+            .caption(format!(
+                "The golden record of one customer from {} source records, with the provenance of \
+                 every value; it is the customer's profile.",
+                golden.members.len()
+            ));
+        for (column, value) in check.golden_columns.iter().zip(&golden.values).skip(1) {
+            if let Some(v) = value {
+                table = table.row([
+                    column.clone(),
+                    v.value.clone(),
+                    v.record.id.clone(),
+                    v.rule.to_string(),
+                    format!("{} of {}", v.support, golden.members.len()),
+                ]);
+            }
+        }
+        section.table(table);
+    }
+}
+
+fn lifecycle(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
+    let round = i.second;
+    let life = &round.lifecycle;
+    let section =
+        report.section("3. Where each customer is in their lifecycle, and what they are worth");
+    section.text(format!(
+        "At round 2, BG/NBD and Gamma–Gamma were fitted to the resolved customers' daily \
+         purchase histories. Each customer gets a probability of still being active, expected \
+         purchases over {:.0} days, a {:.0}-day lifetime value and a lifecycle stage with a play.",
+        life.models.horizon, life.models.clv.horizon
+    ));
+    let stages: Vec<Stage> = life.stage.iter().flatten().copied().collect();
+    section.chart(stage_distribution(&stages)?);
+    section.chart_with_caption(
+        p_alive_matrix(&life.models.btyd, 365.0, 20, Period::Day)?,
+        "For a customer first seen a year ago: the more purchases, the more a long silence \
+         since the last one means they have gone (top left), while a recent last purchase keeps \
+         P(alive) high (right).",
+    );
+    let end = round.as_of.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let calibration_end = end
+        .checked_sub(jiff::Span::new().days(90))
+        .map_err(|e| custinsight::Error::InvalidInput(e.to_string()))?;
+    let split = CalibrationHoldout::from_base(&round.base, Period::Day, calibration_end, end)?;
+    let calibrated = BgNbdParams::default().fit(&split.calibration.triples())?;
+    section.chart_with_caption(
+        holdout_purchases(&calibrated, &split, HOLDOUT_MAX_FREQUENCY)?,
+        "BG/NBD fitted on the purchases up to 90 days before the end, then asked how many each \
+         customer would buy in those 90 days: the closer the lines, the better the model.",
+    );
+    let clv: Vec<f64> = life.clv.iter().copied().filter(|v| v.is_finite()).collect();
+    let months = life.models.clv.horizon / 30.0;
+    section.chart(clv_distribution(&clv, "€", &format!("{months:.0} months"))?);
+    Ok(())
+}
+
+fn segments(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
+    let round = i.second;
+    let seg = &round.segmentation;
+    let section = report.section("4. Which groups customers form: segments");
+    section.text(format!(
+        "k-means on where and how we meet each customer (their share of touchpoints and of \
+         purchases per channel) found {} segments in round 1{}; value and lifecycle describe \
+         them. Agreement with the true personas: adjusted Rand index {:.3} (1 is perfect). In \
+         round 2 the segments were refitted in place: ids and names kept, {} of customers stayed.",
+        seg.profiles.len(),
+        i.first
+            .k_reason
+            .as_ref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
+        i.first.agreement,
+        round
+            .migration
+            .as_ref()
+            .map_or("all".to_owned(), |m| pct(m.stayed_share))
+    ));
+    let rows: Vec<usize> = (0..round.base.n_customers())
+        .filter(|&c| round.segments.segment_of(c as u32).is_some())
+        .collect();
+    let described = round.features.select_rows(&rows)?;
+    let clustered_names: Vec<&str> = seg.model.features.iter().map(String::as_str).collect();
+    let clustered = described.select(&clustered_names)?;
+    let mut shown: Vec<String> = seg.model.features.clone();
+    for name in ["recency", "frequency", "monetary", "clv", "p_alive"] {
+        if described.column_index(name).is_some() {
+            shown.push(name.to_owned());
+        }
+    }
+    section.chart_with_caption(
+        profile_heat_map(&seg.profiles, described.names(), Some(&shown))?,
+        "Each cell is the segment's mean of a feature in standard deviations from the \
+         population mean: red above, blue below. The channel shares are what the segments were \
+         clustered on; the last rows show how they differ in value.",
+    );
+    section.chart(projection(
+        seg,
+        &clustered,
+        &ProjectionParams {
+            seed: i.seed,
+            ..ProjectionParams::default()
+        },
+    )?);
+    section.chart(size_value_share(&seg.profiles)?);
+    Ok(())
+}
+
+fn touchpoints(report: &mut Report, t: &TouchStep) -> custinsight::Result<()> {
+    let (converted, not_converted, open) = t.outcomes;
+    let section = report.section("5. Where and how we meet customers: touchpoints and journeys");
+    section.text(format!(
+        "Touchpoints of the resolved customers were grouped into journeys (a journey ends in an \
+         order, or after three days without one): {} ended in an order, {} did not, {} were still \
+         open at round 1. Every order counts as a converted journey, including orders with no \
+         touch before them; the journey chart leaves those out.",
         count(converted),
         count(not_converted),
         count(open)
     ));
     section.chart_with_caption(
-        journey_sankey(paths, &JourneySankeyParams::default())?,
+        journey_sankey(&t.paths, &JourneySankeyParams::default())?,
         "How journeys move from channel to channel, step by step, and how they end. Ribbon \
          widths are journey counts; hover over a ribbon for its count.",
     );
     section.chart_with_caption(
-        conversion_heat_map(matrix)?,
-        "The share of journeys through each channel that convert, per segment. ▲/▼ mark rates \
-         significantly above/below the channel's rate in the other segments: where a touchpoint \
-         works for whom.",
+        conversion_heat_map(&t.matrix)?,
+        "The share of journeys through each channel that convert, per segment the library \
+         found. ▲/▼ mark rates significantly above/below the channel's rate in the other \
+         segments: where a touchpoint works for whom.",
     );
-    section.chart(engagement_funnel(ladder)?);
-    // The four most distinct models keep the chart readable.
-    let models: Vec<_> = attribution_models(Some(heuristic), None, Some(chain), Some(fair))
-        .into_iter()
-        .filter(|(name, _)| name != "position-based" && name != "linear")
-        .collect();
+    section.chart(engagement_funnel(&t.funnel)?);
+    let models: Vec<_> =
+        attribution_models(Some(&t.heuristic), None, Some(&t.chain), Some(&t.fair))
+            .into_iter()
+            .filter(|(name, _)| name != "position-based" && name != "linear")
+            .collect();
     section.chart_with_caption(
-        attribution_comparison(paths.channels(), &models)?,
+        attribution_comparison(t.paths.channels(), &models)?,
         "Which channels deserve the conversions? Last and first touch give all credit to one \
          end of the journey; Markov credits each channel with the conversions lost without it, \
          Shapley with its average marginal contribution.",
@@ -345,87 +630,108 @@ pub fn touchpoints(
     Ok(())
 }
 
-/// The lifecycle section: stages, P(alive), the model against a holdout, CLV.
-#[allow(clippy::too_many_arguments)]
-pub fn lifecycle(
-    report: &mut Report,
-    pop: &Population,
-    bgnbd: &BgNbdModel,
-    stages: &[Stage],
-    clv: &[f64],
-    horizon_days: f64,
-) -> custinsight::Result<()> {
-    let section =
-        report.section("4. Where each customer is in their lifecycle, and what they are worth");
-    section.text(
-        "BG/NBD and Gamma–Gamma were fitted to daily purchase histories. Each customer gets a \
-         probability of still being active, expected purchases, a lifetime value and a \
-         lifecycle stage with a play.",
-    );
-    section.chart(stage_distribution(stages)?);
-    section.chart_with_caption(
-        p_alive_matrix(bgnbd, 365.0, 20, Period::Day)?,
-        "For a customer first seen a year ago: the more purchases, the more a long silence \
-         since the last one means they have gone (top left), while a recent last purchase keeps \
-         P(alive) high (right).",
-    );
-    // The model's out-of-sample check: fit on all but the last 90 days, predict them.
-    let end = pop.observation_end.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let calibration_end = end
-        .checked_sub(jiff::Span::new().days(90))
-        .map_err(|e| custinsight::Error::InvalidInput(e.to_string()))?;
-    let split = CalibrationHoldout::from_base(&pop.base, Period::Day, calibration_end, end)?;
-    let calibrated = BgNbdParams::default().fit(&split.calibration.triples())?;
-    section.chart_with_caption(
-        holdout_purchases(&calibrated, &split, HOLDOUT_MAX_FREQUENCY)?,
-        "BG/NBD fitted on the purchases up to 90 days before the end, then asked how many each \
-         customer would buy in those 90 days: the closer the lines, the better the model.",
-    );
-    section.chart(clv_distribution(
-        clv,
-        "€",
-        &format!("{horizon_days:.0} days"),
-    )?);
-    Ok(())
-}
-
-/// The segment section: profiles, the projection, size against value.
-pub fn segments(
-    report: &mut Report,
-    segmentation: &Segmentation,
-    features: &FeatureMatrix,
-    clustered: &FeatureMatrix,
-    agreement: f64,
-    seed: u64,
-) -> custinsight::Result<()> {
-    let section = report.section("5. Which groups customers form: segments");
+fn experiment(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
+    let round = i.second;
+    let key = &i.params.experiment.design.key;
+    let section = report.section("6. Which change wins in which segment, and the next round");
+    let first = i.first;
     section.text(format!(
-        "k-means on the customers' channel shares found {} segments, each named from its \
-         profile. Agreement with the true personas: adjusted Rand index {agreement:.3} (1 is \
-         perfect).",
-        segmentation.profiles.len()
+        "Round 1 assigned the offer `{key}` in every segment with an equal split, to customers \
+         who consented to e-mail marketing, holding 5% of everyone out: {} got the control, {} \
+         the offer; {} had no consent and {} were held out. Four weeks later, round 2 evaluated \
+         what they did per segment (the segment each was assigned in), decided per segment, and \
+         assigned the next round with what it learned.",
+        count(first.assigned.first().copied().unwrap_or(0)),
+        count(first.assigned.get(1).copied().unwrap_or(0)),
+        count(first.no_consent),
+        count(first.held_out)
     ));
-    // The features clustered on, then how the segments differ in value.
-    let mut shown: Vec<String> = clustered.names().to_vec();
-    for name in ["recency", "frequency", "monetary", "clv", "p_alive"] {
-        if features.column_index(name).is_some() {
-            shown.push(name.to_owned());
-        }
-    }
+    let Some(e) = &round.evaluation else {
+        section.text("No outcomes were evaluated.");
+        return Ok(());
+    };
+    let alpha = EvalParams::default().alpha;
     section.chart_with_caption(
-        profile_heat_map(&segmentation.profiles, features.names(), Some(&shown))?,
-        "Each cell is the segment's mean of a feature in standard deviations from the \
-         population mean: red above, blue below. The channel shares are what the segments were \
-         clustered on; the last rows show how they differ in value.",
+        effect_forest(&e.conversion, alpha)?,
+        "Each row is one segment's relative lift in conversion with its 95% interval; the \
+         diamond is everyone. The table's Holm p-values correct for testing every segment.",
     );
-    section.chart(projection(
-        segmentation,
-        clustered,
-        &ProjectionParams {
-            seed,
-            ..ProjectionParams::default()
-        },
+    section.chart_with_caption(
+        chance_to_win(&e.conversion, 0.95)?,
+        "The Bayesian probability that the offer converts better than the control, per segment.",
+    );
+    section.chart_with_caption(
+        sequential_effect(i.looks, None, "day of the experiment")?,
+        "The estimate and its always-valid interval at each daily look of round 1's \
+         experiment: unlike a fixed-horizon interval, it may be checked every day.",
+    );
+    section.chart(sequential_p_value(
+        i.looks,
+        None,
+        alpha,
+        "day of the experiment",
     )?);
-    section.chart(size_value_share(&segmentation.profiles)?);
+    let mut table = Table::new([
+        "segment",
+        "true effect (pp)",
+        "estimated (pp)",
+        "95% interval (pp)",
+        "p (Holm)",
+        "decision",
+        "next split",
+        "why",
+    ])
+    .numeric(&[1, 2, 3, 4])
+    .caption(
+        "Conversion per segment: treatment minus control in percentage points (pp); the true \
+         effect is the mean effect of the assigned customers' personas. The decision and the \
+         next split follow from the verdict and from Thompson sampling.",
+    );
+    for d in &round.decisions {
+        let s = d.segment as usize;
+        let c = e
+            .conversion
+            .segments
+            .get(s)
+            .and_then(|r| r.variants.get(1))
+            .and_then(|v| v.comparison.as_ref());
+        let Some(c) = c else { continue };
+        table = table.row([
+            format!("{} {}", d.segment, d.name),
+            signed_pp(i.unit_effects.get(s).copied().unwrap_or(f64::NAN)),
+            signed_pp(c.abs_effect),
+            format!("{} to {}", signed_pp(c.abs_ci[0]), signed_pp(c.abs_ci[1])),
+            format!("{:.3}", c.p_value_holm),
+            d.kind.to_string(),
+            d.weights
+                .iter()
+                .map(|w| format!("{:.0}", 100.0 * w))
+                .collect::<Vec<_>>()
+                .join("/"),
+            d.reason.clone(),
+        ]);
+    }
+    section.table(table);
+    let ((c, c_ci), (r, r_ci)) = i.gain.summary();
+    section.text(format!(
+        "The learned assignment against an equal split of the same {} customers, under the true \
+         effects: {} conversions ({} to {}) and {} € revenue ({} to {}) expected in the next \
+         round ({} against {} expected conversions). The offer's overall effect in round 1: {}.",
+        count(i.gain.learned.units),
+        format!("{c:+.0}").replace('-', "−"),
+        format!("{:+.0}", c_ci[0]).replace('-', "−"),
+        format!("{:+.0}", c_ci[1]).replace('-', "−"),
+        format!("{r:+.0}").replace('-', "−"),
+        format!("{:+.0}", r_ci[0]).replace('-', "−"),
+        format!("{:+.0}", r_ci[1]).replace('-', "−"),
+        format!("{:.0}", i.gain.learned.conversions),
+        format!("{:.0}", i.gain.equal.conversions),
+        e.conversion
+            .overall
+            .variants
+            .get(1)
+            .and_then(|v| v.comparison.as_ref())
+            .map_or("n/a".to_owned(), |c| signed_pct(c.rel_effect))
+    ));
     Ok(())
 }

@@ -22,6 +22,21 @@ use crate::experiment::outcomes::Outcomes;
 use crate::segment::segments::Segments;
 use crate::store::CustomerBase;
 
+/// Expected conversions and revenue of an assignment under the truth.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AssignmentValue {
+    /// Customers assigned a variant (with a true customer).
+    pub units: usize,
+    /// Expected conversions.
+    pub conversions: f64,
+    /// Their variance.
+    pub conversions_variance: f64,
+    /// Expected revenue.
+    pub revenue: f64,
+    /// Its variance.
+    pub revenue_variance: f64,
+}
+
 /// Seed offset of the outcome streams.
 const OUTCOME_SEED: u64 = 0xE4E1_7EC7_0C0E_5EED;
 
@@ -69,8 +84,9 @@ impl Population {
     /// What the customers of `base` assigned a variant would have done:
     /// one unit per assigned customer (named by its first source record,
     /// or its id without one), its variant (`variants[v]`, the first being
-    /// control), conversion and revenue drawn from the truth. `draw` picks
-    /// the random streams (use another for every round), `truth` is
+    /// control), conversion and revenue drawn from the truth, and, with
+    /// `segments`, the segment it was assigned in. `draw` picks the random
+    /// streams (use another for every round), `truth` is
     /// [`Population::true_customers`] of `base`.
     ///
     /// # Errors
@@ -82,6 +98,7 @@ impl Population {
         truth: &[Option<u32>],
         variant: &[Option<u16>],
         variants: &[String],
+        segments: Option<&Segments>,
         draw: u64,
     ) -> Result<Outcomes> {
         let n = base.n_customers();
@@ -127,24 +144,46 @@ impl Population {
                 .and_then(|x| x.sources.first())
                 .map(|s| s.reference())
                 .unwrap_or_else(|| base.customer_id(c).to_owned());
-            out.push(&unit, name, converted, revenue, None, None)?;
+            let segment = segments.map(|s| {
+                s.segment_of(c)
+                    .map_or_else(String::new, |id| id.to_string())
+            });
+            out.push(&unit, name, converted, revenue, None, segment.as_deref())?;
         }
         Ok(out)
     }
 
-    /// The expected number of conversions of an assignment under the truth,
-    /// and its variance (a sum of Bernoulli variances): what an assignment
-    /// is worth before anyone is contacted.
-    pub fn expected_conversions(
+    /// What an assignment is worth under the truth, before anyone is
+    /// contacted: the expected conversions and revenue of the customers it
+    /// assigns, with their variances (sums over independent customers), so
+    /// two assignments of the same customers can be compared with an interval.
+    pub fn assignment_value(
         &self,
         truth: &[Option<u32>],
         variant: &[Option<u16>],
-    ) -> (f64, f64) {
-        truth
-            .iter()
-            .zip(variant)
-            .filter_map(|(t, v)| Some(self.conversion_probability((*t)?, (*v)? > 0)))
-            .fold((0.0, 0.0), |(m, var), p| (m + p, var + p * (1.0 - p)))
+    ) -> AssignmentValue {
+        let shape = self.params.spend.p;
+        let mut value = AssignmentValue::default();
+        for (t, v) in truth.iter().zip(variant) {
+            let (Some(t), Some(v)) = (*t, *v) else {
+                continue;
+            };
+            let p = self.conversion_probability(t, v > 0);
+            let m = self
+                .truth
+                .mean_spend
+                .get(t as usize)
+                .copied()
+                .unwrap_or(0.0);
+            // Revenue is spend × conversion: E = p·m, E[x²] = p·(m² + m²/shape).
+            let second = p * (m * m + m * m / shape);
+            value.units += 1;
+            value.conversions += p;
+            value.conversions_variance += p * (1.0 - p);
+            value.revenue += p * m;
+            value.revenue_variance += second - (p * m) * (p * m);
+        }
+        value
     }
 
     /// The true absolute effect of treatment in each segment: the mean of

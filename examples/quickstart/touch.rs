@@ -1,0 +1,286 @@
+//! Where and how we meet the customers: journeys, what converts in which
+//! segment, engagement, journey stages, channel preference and attribution,
+//! on the resolved customers and the segments the loop found.
+
+use custinsight::records::JourneyStage;
+use custinsight::segment::segments::Segments;
+use custinsight::store::CustomerBase;
+use custinsight::synth::{JourneyTruth, MARKETING_CHANNELS};
+use custinsight::touchpoints::attribution::{
+    HeuristicParams, Heuristics, MarkovAttribution, MarkovParams, ShapleyAttribution,
+    ShapleyParams, heuristics, markov, shapley,
+};
+use custinsight::touchpoints::effectiveness::{
+    EffectivenessParams, GroupMatrix, KeyLevel, group_matrix,
+};
+use custinsight::touchpoints::engagement::{
+    EngagementParams, LadderFunnel, WarmLeadParams, WarmLeads, score as engagement_score,
+    warm_leads,
+};
+use custinsight::touchpoints::journey::{ConversionSource, JourneyParams, Journeys};
+use custinsight::touchpoints::paths::{PathStats, PathTable, time_to_conversion};
+use custinsight::touchpoints::preference::{ChannelCount, PreferenceParams, preferences};
+use custinsight::touchpoints::stage::{
+    ContentFitParams, StageParams as JourneyStageParams, assign as assign_journey_stages,
+    content_fit,
+};
+use serde_json::json;
+
+/// One channel's credit per journey it appears in, beside its true effect.
+pub struct AttributionRow {
+    pub channel: String,
+    pub true_effect: f64,
+    pub journeys: f64,
+    pub last_touch: f64,
+    pub markov: f64,
+    pub shapley: f64,
+}
+
+/// What the touchpoint step found.
+pub struct TouchStep {
+    pub outcomes: (usize, usize, usize),
+    pub median_days: f64,
+    pub paths: PathTable,
+    pub path_stats: PathStats,
+    pub matrix: GroupMatrix,
+    pub heuristic: Heuristics,
+    pub chain: MarkovAttribution,
+    pub fair: ShapleyAttribution,
+    pub attribution: Vec<AttributionRow>,
+    pub recent_days: f64,
+    pub funnel: LadderFunnel,
+    pub leads: WarmLeads,
+    pub journey_stages: ([usize; 6], usize, usize),
+    pub content_fit: (u64, u64, f64),
+    pub preferred: Vec<ChannelCount>,
+    pub no_consented_channel: usize,
+    pub seconds: f64,
+}
+
+impl TouchStep {
+    pub fn run(
+        base: &CustomerBase,
+        segments: &Segments,
+        truth: &JourneyTruth,
+        as_of: jiff::Timestamp,
+    ) -> custinsight::Result<TouchStep> {
+        let started = std::time::Instant::now();
+        // Synthetic journeys span a few days, and failed ones fall between
+        // purchases: a three-day lookback keeps them apart.
+        let journeys = Journeys::build(
+            base,
+            &JourneyParams {
+                lookback_days: 3.0,
+                conversions: ConversionSource::Transactions,
+                as_of: Some(as_of),
+                ..JourneyParams::default()
+            },
+        )?;
+        let outcomes = journeys.outcome_counts();
+        let median_days = time_to_conversion(&journeys).median_days;
+        let paths = PathTable::from_journeys(&journeys, base, false)?;
+        let path_stats = PathStats::compute(&paths, 3);
+        let matrix = group_matrix(
+            base,
+            &journeys,
+            segments,
+            &EffectivenessParams {
+                level: KeyLevel::Channel,
+                ..EffectivenessParams::default()
+            },
+        )?;
+        let heuristic = heuristics(&paths, &HeuristicParams::default())?;
+        let chain = markov(&paths, &MarkovParams::default())?;
+        let fair = shapley(&paths, &ShapleyParams::default())?;
+        // Per journey a channel appears in, credit should follow the channel's true effect.
+        let appearances: Vec<f64> = path_stats.positions.iter().map(|p| p.journeys).collect();
+        let attribution = MARKETING_CHANNELS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, ch)| {
+                let c = paths.channels().iter().position(|n| n == ch.as_str())?;
+                let per = |credit: f64| credit / appearances[c].max(1.0);
+                Some(AttributionRow {
+                    channel: ch.to_string(),
+                    true_effect: truth.channel_effects[i],
+                    journeys: appearances[c],
+                    last_touch: per(heuristic.last_touch.conversions[c]),
+                    markov: per(chain.credits.conversions[c]),
+                    shapley: per(fair.credits.conversions[c]),
+                })
+            })
+            .collect();
+        let engagement_params = EngagementParams {
+            as_of: Some(as_of),
+            ..EngagementParams::default()
+        };
+        let engagement = engagement_score(base, &engagement_params)?;
+        let funnel = engagement.funnel();
+        let leads = warm_leads(base, &engagement, &WarmLeadParams::default())?;
+        let stage_params = JourneyStageParams {
+            as_of: Some(as_of),
+            ..JourneyStageParams::default()
+        };
+        let stages = assign_journey_stages(base, &stage_params)?;
+        let d = &stages.distribution;
+        let fit = content_fit(
+            base,
+            &ContentFitParams {
+                stage: stage_params.clone(),
+                ..ContentFitParams::default()
+            },
+        )?;
+        let preferred = preferences(
+            base,
+            &PreferenceParams {
+                as_of: Some(as_of),
+                ..PreferenceParams::default()
+            },
+        )?;
+        Ok(TouchStep {
+            outcomes,
+            median_days,
+            paths,
+            path_stats,
+            matrix,
+            heuristic,
+            chain,
+            fair,
+            attribution,
+            recent_days: engagement_params.recent_days,
+            funnel,
+            leads,
+            journey_stages: (d.counts, d.inactive, d.customers),
+            content_fit: (
+                fit.total.stage_mismatched(),
+                fit.total.stage_assessed,
+                fit.total.stage_mismatch_share().unwrap_or(0.0),
+            ),
+            no_consented_channel: preferred.no_consented_channel,
+            preferred: preferred.distribution,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let (converted, not_converted, open) = self.outcomes;
+        let (counts, inactive, customers) = self.journey_stages;
+        json!({
+            "journeys": {"converted": converted, "not_converted": not_converted, "open": open,
+                         "median_days_to_conversion": self.median_days},
+            "top_paths": self.path_stats.top_paths,
+            "conversion_rate_by_segment": {
+                "channels": self.matrix.touchpoints,
+                "segments": self.matrix.groups,
+                "rates": self.matrix.cells.iter().map(|row| row.iter().map(|c| c.rate).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                "significant": self.matrix.cells.iter().map(|row| row.iter().map(|c| c.direction).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            },
+            "attribution": self.attribution.iter().map(|r| json!({
+                "channel": r.channel, "true_effect": r.true_effect, "journeys": r.journeys,
+                "last_touch_per_journey": r.last_touch, "markov_per_journey": r.markov, "shapley_per_journey": r.shapley,
+            })).collect::<Vec<_>>(),
+            "engagement_funnel": self.funnel.steps,
+            "warm_leads": {"candidates": self.leads.candidates, "listed": self.leads.leads.len()},
+            "journey_stages": {"counts": JourneyStage::ALL.iter().zip(counts).map(|(s, c)| (s.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
+                               "inactive": inactive, "customers": customers},
+            "content_fit": {"mismatched": self.content_fit.0, "assessed": self.content_fit.1, "mismatch_share": self.content_fit.2},
+            "preferred_channels": self.preferred,
+            "seconds": self.seconds,
+        })
+    }
+
+    pub fn print(&self, share: impl Fn(usize, usize) -> f64) {
+        let (converted, not_converted, open) = self.outcomes;
+        println!(
+            "   journeys: {converted} converted, {not_converted} not converted, {open} open; median {:.1} days from first touch to order",
+            self.median_days
+        );
+        for p in &self.path_stats.top_paths {
+            println!(
+                "   path {:<32} {:>7} journeys, {:>5.1}% convert",
+                p.path,
+                p.journeys,
+                100.0 * p.conversion_rate
+            );
+        }
+        println!(
+            "   conversion rate by channel and segment (+/− significantly above/below the other segments, BH 5%):"
+        );
+        print!("     {:<12}", "");
+        for g in 0..self.matrix.groups.len() {
+            print!(" {:>9}", format!("seg {g}"));
+        }
+        println!();
+        for (row, cells) in self.matrix.touchpoints.iter().zip(&self.matrix.cells) {
+            print!("     {row:<12}");
+            for c in cells {
+                let mark = match c.direction {
+                    1 => "+",
+                    -1 => "−",
+                    _ => " ",
+                };
+                if c.rate.is_nan() {
+                    print!(" {:>9}", "·");
+                } else {
+                    print!(" {:>8.1}{mark}", 100.0 * c.rate);
+                }
+            }
+            println!();
+        }
+        println!(
+            "   attribution per journey a channel is in, against the true effect on conversion (log-odds):"
+        );
+        println!(
+            "     {:<12} {:>7} {:>9} {:>10} {:>8} {:>8}",
+            "channel", "effect", "journeys", "last touch", "markov", "shapley"
+        );
+        for r in &self.attribution {
+            println!(
+                "     {:<12} {:>7.2} {:>9} {:>10.3} {:>8.3} {:>8.3}",
+                r.channel, r.true_effect, r.journeys, r.last_touch, r.markov, r.shapley
+            );
+        }
+        println!(
+            "   engagement ladder, last {} days: {}",
+            self.recent_days,
+            self.funnel
+                .steps
+                .iter()
+                .map(|s| format!("{} {:.1}%", s.rung, 100.0 * s.share))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        );
+        println!(
+            "   warm leads (engaged, no recent purchase, contactable): {} of {} candidates",
+            self.leads.leads.len(),
+            self.leads.candidates
+        );
+        let (counts, inactive, customers) = self.journey_stages;
+        println!(
+            "   journey stages: {}, inactive {:.1}%",
+            JourneyStage::ALL
+                .iter()
+                .zip(counts)
+                .map(|(s, c)| format!("{s} {:.1}%", 100.0 * share(c, customers)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            100.0 * share(inactive, customers)
+        );
+        println!(
+            "   content fit: {} of {} stage-assessed messages made for another stage ({:.1}%)",
+            self.content_fit.0,
+            self.content_fit.1,
+            100.0 * self.content_fit.2
+        );
+        println!(
+            "   preferred channel (with consent): {}; no consented channel {}",
+            self.preferred
+                .iter()
+                .take(4)
+                .map(|c| format!("{} {:.1}%", c.channel, 100.0 * c.share))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.no_consented_channel
+        );
+    }
+}
