@@ -24,9 +24,9 @@ use custinsight::experiment::assign::Holdout;
 use custinsight::ingest::IngestOptions;
 use custinsight::lifecycle::stage::Stage;
 use custinsight::records::{Channel, Purpose};
-use custinsight::round::{Inputs, Round, RoundParams};
+use custinsight::round::{Inputs, Round, RoundParams, pre_period_revenue};
 use custinsight::store::CustomerBase;
-use custinsight::synth::{Population, SynthParams};
+use custinsight::synth::{Population, SimulatedExperiment, SynthParams};
 use serde_json::json;
 
 use checks::{Gain, IdentityCheck, persona_agreement, true_effects_of_units};
@@ -134,7 +134,11 @@ fn run(args: &Args) -> custinsight::Result<()> {
     // Round 1, four weeks before the end: resolve, score, segment, assign.
     let params = loop_params(args.seed);
     let options = IngestOptions::default();
-    let inputs = Inputs::read_dir(&dir, &options)?;
+    let mut inputs = Inputs::read_dir(&dir, &options)?;
+    // The first round has no experiment behind it (a folder reused from an
+    // earlier run may hold one).
+    inputs.outcomes = None;
+    inputs.files.retain(|f| f.kind != "experiment");
     let file_reports = inputs.files.clone();
     let first = Round::run(inputs, first_as_of, &params, None)?;
     let truth1 = pop.true_customers(&first.base);
@@ -149,15 +153,24 @@ fn run(args: &Args) -> custinsight::Result<()> {
     )?;
     // The experiment runs for four weeks: what the assigned customers did.
     let variants = params.experiment.design.variants.clone();
+    let covariate =
+        pre_period_revenue(&first.base, first_as_of, params.experiment.pre_period_weeks);
     let outcomes = pop.simulate_outcomes(
         &first.base,
         &truth1,
-        &first.assignment.variant,
-        &variants,
-        Some(&first.segments),
-        1,
+        &SimulatedExperiment {
+            variant: &first.assignment.variant,
+            variants: &variants,
+            covariate: Some(&covariate),
+            segments: Some(&first.segments),
+            draw: 1,
+        },
     )?;
     let unit_effects = true_effects_of_units(&pop, &first.segments, &truth1, &first.assignment);
+    let params_file = dir.join("params.json");
+    std::fs::write(&params_file, serde_json::to_vec_pretty(&params)?)
+        .map_err(|e| custinsight::Error::io(params_file.display().to_string(), e))?;
+    files.push(params_file);
     let experiment_file = dir.join("experiment.csv");
     let file = std::fs::File::create(&experiment_file)
         .map_err(|e| custinsight::Error::io(experiment_file.display().to_string(), e))?;

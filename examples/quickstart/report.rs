@@ -713,25 +713,28 @@ fn experiment(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
     }
     section.table(table);
     let ((c, c_ci), (r, r_ci)) = i.gain.summary();
+    let signed = |x: f64| format!("{x:+.0}").replace('-', "−");
+    let overall = e
+        .conversion
+        .overall
+        .variants
+        .get(1)
+        .and_then(|v| v.comparison.as_ref())
+        .map_or("n/a".to_owned(), |c| signed_pct(c.rel_effect));
     section.text(format!(
         "The learned assignment against an equal split of the same {} customers, under the true \
          effects: {} conversions ({} to {}) and {} € revenue ({} to {}) expected in the next \
-         round ({} against {} expected conversions). The offer's overall effect in round 1: {}.",
+         round ({:.0} against {:.0} expected conversions). The offer's overall effect in round \
+         1: {overall}.",
         count(i.gain.learned.units),
-        format!("{c:+.0}").replace('-', "−"),
-        format!("{:+.0}", c_ci[0]).replace('-', "−"),
-        format!("{:+.0}", c_ci[1]).replace('-', "−"),
-        format!("{r:+.0}").replace('-', "−"),
-        format!("{:+.0}", r_ci[0]).replace('-', "−"),
-        format!("{:+.0}", r_ci[1]).replace('-', "−"),
-        format!("{:.0}", i.gain.learned.conversions),
-        format!("{:.0}", i.gain.equal.conversions),
-        e.conversion
-            .overall
-            .variants
-            .get(1)
-            .and_then(|v| v.comparison.as_ref())
-            .map_or("n/a".to_owned(), |c| signed_pct(c.rel_effect))
+        signed(c),
+        signed(c_ci[0]),
+        signed(c_ci[1]),
+        signed(r),
+        signed(r_ci[0]),
+        signed(r_ci[1]),
+        i.gain.learned.conversions,
+        i.gain.equal.conversions,
     ));
     Ok(())
 }

@@ -593,44 +593,69 @@ pub fn customers<R: Read>(
 ///
 /// # Errors
 /// As [`transactions`].
-pub fn touchpoints<R: Read>(
+pub fn touchpoints<R: Read + Send>(
     format: Format,
     input: R,
     opts: &IngestOptions,
     sink: &mut impl FnMut(Touchpoint) -> Result<()>,
 ) -> Result<IngestReport> {
-    run(
-        format,
-        input,
-        opts,
-        &TOUCHPOINTS,
-        |_, row| match rows::touchpoint(row, opts) {
-            Ok(t) => sink(t).map(Ok).or_else(|e| sink_problem(e).map(Err)),
+    run_rows(format, input, opts, &TOUCHPOINTS, rows::touchpoint, |t| {
+        sink(t).map(Ok).or_else(|e| sink_problem(e).map(Err))
+    })
+}
+
+/// Drives one input of a record kind validated by `validate` (in parallel
+/// for CSV when the `parallel` feature is on: rows are validated on the pool
+/// and handed to `accept` in input order, with the same report as row by row).
+fn run_rows<R: Read + Send, T: Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    schema: &Schema,
+    validate: fn(&dyn Fields, &IngestOptions) -> std::result::Result<T, RowProblem>,
+    mut accept: impl FnMut(T) -> Result<std::result::Result<(), RowProblem>>,
+) -> Result<IngestReport> {
+    // Inside a rayon worker the pipeline could wait on the very pool it feeds.
+    #[cfg(feature = "parallel")]
+    if format == Format::Csv && rayon::current_thread_index().is_none() {
+        opts.check()?;
+        let mut account = Accounting::new(opts);
+        pipeline::rows_csv(
+            input,
+            opts,
+            schema,
+            |row| validate(row, opts),
+            |line, row| {
+                let outcome = match row {
+                    Ok(t) => accept(t)?,
+                    Err(problem) => Err(problem),
+                };
+                account.record(line, outcome)
+            },
+        )?;
+        return Ok(account.report);
+    }
+    run(format, input, opts, schema, |_, row| {
+        match validate(row, opts) {
+            Ok(t) => accept(t),
             Err(p) => Ok(Err(p)),
-        },
-    )
+        }
+    })
 }
 
 /// Reads consent events into a sink.
 ///
 /// # Errors
 /// As [`transactions`].
-pub fn consents<R: Read>(
+pub fn consents<R: Read + Send>(
     format: Format,
     input: R,
     opts: &IngestOptions,
     sink: &mut impl FnMut(CustomerId, ConsentEvent) -> Result<()>,
 ) -> Result<IngestReport> {
-    run(
-        format,
-        input,
-        opts,
-        &CONSENTS,
-        |_, row| match rows::consent(row, opts) {
-            Ok((id, e)) => sink(id, e).map(Ok).or_else(|e| sink_problem(e).map(Err)),
-            Err(p) => Ok(Err(p)),
-        },
-    )
+    run_rows(format, input, opts, &CONSENTS, rows::consent, |(id, e)| {
+        sink(id, e).map(Ok).or_else(|e| sink_problem(e).map(Err))
+    })
 }
 
 /// A file's format (from its extension), the opened file and its name for reports.
@@ -758,7 +783,7 @@ impl Loader {
     ///
     /// # Errors
     /// As [`touchpoints`].
-    pub fn touchpoints<R: Read>(
+    pub fn touchpoints<R: Read + Send>(
         &mut self,
         format: Format,
         input: R,
@@ -776,7 +801,7 @@ impl Loader {
     ///
     /// # Errors
     /// As [`consents`].
-    pub fn consents<R: Read>(
+    pub fn consents<R: Read + Send>(
         &mut self,
         format: Format,
         input: R,

@@ -1,4 +1,6 @@
-//! Parallel ingestion of a transactions CSV.
+//! Parallel ingestion of CSV inputs: transactions (strings kept in one
+//! buffer per chunk, no allocation per row) and any other record kind
+//! (validated into owned records on the pool).
 //!
 //! Three stages joined by bounded channels, so memory stays bounded (a few
 //! batches of 8,192 records in flight) whatever the input size:
@@ -124,40 +126,7 @@ pub(crate) fn transactions_csv<R: Read + Send>(
         let (recycle_tx, recycle_rx) = sync_channel::<RawBatch>(4);
         let (parsed_tx, parsed_rx) = sync_channel::<Result<(Vec<ParsedChunk>, RawBatch)>>(2);
 
-        scope.spawn(move || {
-            loop {
-                let mut batch = recycle_rx.try_recv().unwrap_or_else(|_| RawBatch {
-                    records: Vec::new(),
-                    lines: Vec::new(),
-                    len: 0,
-                });
-                batch.len = 0;
-                while batch.len < BATCH {
-                    if batch.records.len() == batch.len {
-                        batch.records.push(ByteRecord::new());
-                        batch.lines.push(0);
-                    }
-                    match reader.next_record(&mut batch.records[batch.len]) {
-                        Ok(Some(line)) => {
-                            batch.lines[batch.len] = line;
-                            batch.len += 1;
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            let _ = raw_tx.send(Err(e));
-                            return;
-                        }
-                    }
-                }
-                let finished = batch.len < BATCH;
-                if batch.len > 0 && raw_tx.send(Ok(batch)).is_err() {
-                    return;
-                }
-                if finished {
-                    return;
-                }
-            }
-        });
+        scope.spawn(move || read_batches(&mut reader, &raw_tx, &recycle_rx));
 
         let header = &header;
         scope.spawn(move || {
@@ -191,4 +160,102 @@ pub(crate) fn transactions_csv<R: Read + Send>(
         }
         Ok(())
     })
+}
+
+/// Reads a CSV in parallel, validating every row into a `T` with `validate`
+/// on the rayon pool, and calls `sink` for every row, in input order.
+pub(crate) fn rows_csv<R: Read + Send, T: Send>(
+    input: R,
+    opts: &IngestOptions,
+    schema: &Schema,
+    validate: impl Fn(&super::csv::CsvRow<'_>) -> std::result::Result<T, RowProblem> + Sync,
+    mut sink: impl FnMut(u64, std::result::Result<T, RowProblem>) -> Result<()>,
+) -> Result<()> {
+    let Opened {
+        records: mut reader,
+        header,
+    } = open(input, opts, schema)?;
+    std::thread::scope(|scope| -> Result<()> {
+        let (raw_tx, raw_rx) = sync_channel::<Result<RawBatch>>(2);
+        let (recycle_tx, recycle_rx) = sync_channel::<RawBatch>(4);
+        type Parsed<T> = Vec<Vec<(u64, std::result::Result<T, RowProblem>)>>;
+        let (parsed_tx, parsed_rx) = sync_channel::<Result<(Parsed<T>, RawBatch)>>(2);
+        scope.spawn(move || read_batches(&mut reader, &raw_tx, &recycle_rx));
+        let header = &header;
+        let validate = &validate;
+        scope.spawn(move || {
+            for raw in raw_rx {
+                let parsed = raw.map(|batch| {
+                    let chunks: Parsed<T> = batch.records[..batch.len]
+                        .par_chunks(CHUNK)
+                        .zip(batch.lines[..batch.len].par_chunks(CHUNK))
+                        .map(|(records, lines)| {
+                            records
+                                .iter()
+                                .zip(lines)
+                                .map(|(record, &line)| {
+                                    (line, header.row(record).and_then(|row| validate(&row)))
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    (chunks, batch)
+                });
+                if parsed_tx.send(parsed).is_err() {
+                    return;
+                }
+            }
+        });
+        for parsed in parsed_rx {
+            let (chunks, batch) = parsed?;
+            for chunk in chunks {
+                for (line, outcome) in chunk {
+                    sink(line, outcome)?;
+                }
+            }
+            let _ = recycle_tx.try_send(batch);
+        }
+        Ok(())
+    })
+}
+
+/// The reader stage: splits the input into batches of records with their
+/// lines, reusing the batches the consumer hands back.
+fn read_batches<R: Read>(
+    reader: &mut super::csv::Records<R>,
+    raw_tx: &std::sync::mpsc::SyncSender<Result<RawBatch>>,
+    recycle_rx: &std::sync::mpsc::Receiver<RawBatch>,
+) {
+    loop {
+        let mut batch = recycle_rx.try_recv().unwrap_or_else(|_| RawBatch {
+            records: Vec::new(),
+            lines: Vec::new(),
+            len: 0,
+        });
+        batch.len = 0;
+        while batch.len < BATCH {
+            if batch.records.len() == batch.len {
+                batch.records.push(ByteRecord::new());
+                batch.lines.push(0);
+            }
+            match reader.next_record(&mut batch.records[batch.len]) {
+                Ok(Some(line)) => {
+                    batch.lines[batch.len] = line;
+                    batch.len += 1;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = raw_tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let finished = batch.len < BATCH;
+        if batch.len > 0 && raw_tx.send(Ok(batch)).is_err() {
+            return;
+        }
+        if finished {
+            return;
+        }
+    }
 }

@@ -13,7 +13,7 @@ use crate::segment::features::{Feature, FeatureSpec};
 use crate::segment::kmeans::KMeansParams;
 
 /// Everything a round needs besides its data and its time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RoundParams {
     /// How source records become customers.
@@ -24,17 +24,6 @@ pub struct RoundParams {
     pub segments: SegmentParams,
     /// The experiment run per segment, and how its results become decisions.
     pub experiment: ExperimentPlan,
-}
-
-impl Default for RoundParams {
-    fn default() -> Self {
-        RoundParams {
-            identity: IdentityParams::default(),
-            lifecycle: LifecycleParams::default(),
-            segments: SegmentParams::default(),
-            experiment: ExperimentPlan::default(),
-        }
-    }
 }
 
 impl RoundParams {

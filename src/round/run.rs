@@ -124,27 +124,24 @@ pub struct Round {
     pub state: RoundState,
 }
 
-/// Times the steps of a round.
-struct Clock {
+/// Times the steps of a round and tells the observer after each.
+struct Clock<'o> {
     steps: Vec<StepTime>,
     last: Instant,
+    observer: &'o mut dyn FnMut(&StepTime),
 }
 
-impl Clock {
-    fn new() -> Clock {
-        Clock {
-            steps: Vec::new(),
-            last: Instant::now(),
-        }
-    }
-
+impl Clock<'_> {
     fn lap(&mut self, step: &str) {
         let now = Instant::now();
-        self.steps.push(StepTime {
+        let time = StepTime {
             step: step.to_owned(),
             seconds: now.duration_since(self.last).as_secs_f64(),
-        });
-        self.last = now;
+        };
+        (self.observer)(&time);
+        self.steps.push(time);
+        // The observer's own time is not the next step's.
+        self.last = Instant::now();
     }
 }
 
@@ -167,8 +164,27 @@ impl Round {
         params: &RoundParams,
         previous: Option<RoundState>,
     ) -> Result<Round> {
+        Round::run_observed(inputs, as_of, params, previous, &mut |_| {})
+    }
+
+    /// [`run`](Self::run), telling `observer` as each step ends (e.g. to
+    /// log progress, or to read the process's peak memory per step).
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn run_observed(
+        inputs: Inputs,
+        as_of: Timestamp,
+        params: &RoundParams,
+        previous: Option<RoundState>,
+        observer: &mut dyn FnMut(&StepTime),
+    ) -> Result<Round> {
         params.check()?;
-        let mut clock = Clock::new();
+        let mut clock = Clock {
+            steps: Vec::new(),
+            last: Instant::now(),
+            observer,
+        };
         let number = previous.as_ref().map_or(1, |p| p.number + 1);
         let Inputs {
             records,
@@ -316,7 +332,6 @@ impl Round {
                 identity.as_ref(),
                 &segments,
                 previous.as_ref(),
-                as_of,
                 params,
             )?),
             _ => None,
@@ -440,7 +455,6 @@ fn evaluate_outcomes(
     identity: Option<&CustomerIdentity>,
     segments: &Segments,
     previous: Option<&RoundState>,
-    as_of: Timestamp,
     params: &RoundParams,
 ) -> Result<RoundEvaluation> {
     let plan = &params.experiment;
@@ -480,11 +494,14 @@ fn evaluate_outcomes(
         .iter()
         .map(|v| variants.iter().position(|x| x == v).map(|i| i as u32))
         .collect();
-    let assigned_at = previous.map_or(as_of, |p| p.as_of);
-    let covariate = match &outcomes.pre_revenue {
-        Some(_) => None,
-        None => Some(pre_period_revenue(base, assigned_at, plan.pre_period_weeks)),
+    // The covariate must precede the assignment: the outcomes' own, or the
+    // revenue before the previous round's time; without either, no CUPED
+    // (revenue before this round's time would include the experiment).
+    let covariate = match (&outcomes.pre_revenue, previous) {
+        (Some(_), _) | (None, None) => None,
+        (None, Some(p)) => Some(pre_period_revenue(base, p.as_of, plan.pre_period_weeks)),
     };
+    let has_covariate = outcomes.pre_revenue.is_some() || covariate.is_some();
     let k = segments.k() as u32;
     let (mut unknown_customer, mut unknown_variant, mut no_segment) = (0, 0, 0);
     let mut unit_variant = Vec::new();
@@ -506,14 +523,14 @@ fn evaluate_outcomes(
             continue;
         };
         let segment = match (&outcomes.segment, segment_source) {
+            // By name first: an id only means something in the segmentation that assigned it.
             (Some(column), _) => column.get(i).and_then(|s| {
-                s.parse::<u32>().ok().or_else(|| {
-                    segments
-                        .names()
-                        .iter()
-                        .position(|n| n == s)
-                        .map(|p| p as u32)
-                })
+                segments
+                    .names()
+                    .iter()
+                    .position(|n| n == s)
+                    .map(|p| p as u32)
+                    .or_else(|| s.parse::<u32>().ok())
             }),
             (None, SegmentSource::Assignment) => {
                 let id = base.customer_id(c);
@@ -553,12 +570,12 @@ fn evaluate_outcomes(
             MetricColumn {
                 metric: Metric::new("conversion", MetricKind::Binomial),
                 value: &converted,
-                second: Some(&pre),
+                second: has_covariate.then_some(pre.as_slice()),
             },
             MetricColumn {
                 metric: Metric::new("revenue per unit", MetricKind::Mean),
                 value: &revenue,
-                second: Some(&pre),
+                second: has_covariate.then_some(pre.as_slice()),
             },
         ],
     )?;

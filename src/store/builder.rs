@@ -72,6 +72,8 @@ pub struct CustomerBaseBuilder {
     orders_indexed: usize,
     /// An unfinished bulk load.
     bulk: Option<Bulk>,
+    /// The customer of the last `customer_index` call.
+    last_customer: Option<u32>,
 }
 
 /// Rows of a bulk load whose customer ids and order uniqueness are resolved at the end.
@@ -209,10 +211,18 @@ impl CustomerBaseBuilder {
     /// [`Error::InvalidValue`] for an empty id; [`Error::Capacity`] beyond `u32` indices.
     pub fn customer_index(&mut self, id: &str) -> Result<u32> {
         let id = check_id(id)?;
+        // Inputs usually list one customer's rows together: the last id is
+        // found without hashing.
+        if let Some(last) = self.last_customer {
+            if self.ids.resolve(last) == id {
+                return Ok(last);
+            }
+        }
         let (index, new) = self.ids.intern(id)?;
         if new {
             self.customers.push(None);
         }
+        self.last_customer = Some(index);
         Ok(index)
     }
 

@@ -22,6 +22,25 @@ use crate::experiment::outcomes::Outcomes;
 use crate::segment::segments::Segments;
 use crate::store::CustomerBase;
 
+/// An assignment to simulate: the variant of every customer of a base
+/// (`None`: not assigned), the variants' names (control first), optionally
+/// each customer's pre-period value (a CUPED covariate) and the segments it
+/// was assigned in (written by name), and which random streams to draw
+/// (use another for every round).
+#[derive(Debug, Clone, Copy)]
+pub struct SimulatedExperiment<'a> {
+    /// Variant index of every customer of the base.
+    pub variant: &'a [Option<u16>],
+    /// Variant names, control first.
+    pub variants: &'a [String],
+    /// Pre-period value of every customer, when wanted.
+    pub covariate: Option<&'a [f64]>,
+    /// Segments of the base, when the outcomes should say them.
+    pub segments: Option<&'a Segments>,
+    /// Selects the random streams.
+    pub draw: u64,
+}
+
 /// Expected conversions and revenue of an assignment under the truth.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AssignmentValue {
@@ -83,10 +102,8 @@ impl Population {
 
     /// What the customers of `base` assigned a variant would have done:
     /// one unit per assigned customer (named by its first source record,
-    /// or its id without one), its variant (`variants[v]`, the first being
-    /// control), conversion and revenue drawn from the truth, and, with
-    /// `segments`, the segment it was assigned in. `draw` picks the random
-    /// streams (use another for every round), `truth` is
+    /// or its id without one), with conversion and revenue drawn from the
+    /// truth (see [`SimulatedExperiment`] for the rest). `truth` is
     /// [`Population::true_customers`] of `base`.
     ///
     /// # Errors
@@ -96,13 +113,17 @@ impl Population {
         &self,
         base: &CustomerBase,
         truth: &[Option<u32>],
-        variant: &[Option<u16>],
-        variants: &[String],
-        segments: Option<&Segments>,
-        draw: u64,
+        experiment: &SimulatedExperiment<'_>,
     ) -> Result<Outcomes> {
+        let SimulatedExperiment {
+            variant,
+            variants,
+            covariate,
+            segments,
+            draw,
+        } = *experiment;
         let n = base.n_customers();
-        if truth.len() != n || variant.len() != n {
+        if truth.len() != n || variant.len() != n || covariate.is_some_and(|c| c.len() != n) {
             return Err(Error::InvalidInput(format!(
                 "simulated outcomes: {} truths and {} variants for {n} customers",
                 truth.len(),
@@ -146,9 +167,11 @@ impl Population {
                 .unwrap_or_else(|| base.customer_id(c).to_owned());
             let segment = segments.map(|s| {
                 s.segment_of(c)
-                    .map_or_else(String::new, |id| id.to_string())
+                    .and_then(|id| s.names().get(id as usize))
+                    .map_or("", String::as_str)
             });
-            out.push(&unit, name, converted, revenue, None, segment.as_deref())?;
+            let pre = covariate.map(|v| v[c as usize]);
+            out.push(&unit, name, converted, revenue, pre, segment)?;
         }
         Ok(out)
     }

@@ -39,7 +39,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 pub use dirty::{SOURCE_RECORD_COLUMNS, SourceCustomerRecord, record_table};
-pub use experiment::AssignmentValue;
+pub use experiment::{AssignmentValue, SimulatedExperiment};
 pub use params::{
     BgNbdTruth, GammaGammaTruth, JourneyTruth, MARKETING_CHANNELS, PURCHASE_CHANNELS, PersonaSpec,
     SynthParams,

@@ -40,7 +40,7 @@ use crate::records::{Channel, ConsentStatus, Purpose, format_units};
 use crate::store::{NONE_U32, from_micros, to_micros};
 
 /// Seed offset of the record-choice streams (independent of generation).
-const CHOICE_SEED: u64 = 0x5EED_50C5_E0F1_CE5;
+const CHOICE_SEED: u64 = 0x05EE_D50C_5E0F_1CE5;
 
 /// What one snapshot of the source systems holds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -155,11 +155,11 @@ impl Population {
         let (path, mut csv) = writer(dir, "customers.csv")?;
         csv.write_record(["source", "customer_id", "created_at", "gender", "language"])
             .map_err(csv_err)?;
-        for c in 0..n {
+        for (c, &start) in starts.iter().enumerate().take(n) {
             let Some(customer) = self.base.customer(c as u32) else {
                 continue;
             };
-            let Some(primary) = self.source_records.get(starts[c]) else {
+            let Some(primary) = self.source_records.get(start) else {
                 continue;
             };
             if customer.created_at.is_some_and(|t| to_micros(t) > as_of) {
