@@ -260,6 +260,71 @@ mod tests {
     }
 
     #[test]
+    fn merged_ledgers_decide_by_the_latest_event_wherever_it_was_recorded() {
+        let email = Channel::Email;
+        let m = Purpose::Marketing;
+        let shop = SourceRecord::new("webshop", "W1");
+        let card = SourceRecord::new("loyalty", "L7");
+        // Granted in the shop, withdrawn later at the till: the withdrawal wins.
+        let mut web = Consent::new();
+        web.grant(Some(email.clone()), m.clone(), ts("2024-01-01T00:00:00Z"));
+        let mut till = Consent::new();
+        till.withdraw(Some(email.clone()), m.clone(), ts("2024-03-01T00:00:00Z"));
+        let mut merged = Consent::new();
+        merged.merge(web.clone(), Some(&shop));
+        merged.merge(till.clone(), Some(&card));
+        let at = ts("2024-04-01T00:00:00Z");
+        assert!(!merged.allows(&email, &m, at));
+        let why = merged.explain(&email, &m, at);
+        assert!(!why.allowed);
+        assert_eq!(why.overridden, 1);
+        assert_eq!(
+            why.event.as_ref().and_then(|e| e.source.clone()),
+            Some(card.clone())
+        );
+        assert!(
+            why.reason.contains("withdrawn") && why.reason.contains("loyalty:L7"),
+            "{}",
+            why.reason
+        );
+        // Before the withdrawal the older grant still held.
+        assert!(merged.allows(&email, &m, ts("2024-02-01T00:00:00Z")));
+        // Merging in the other order decides the same.
+        let mut other = Consent::new();
+        other.merge(till, Some(&card));
+        other.merge(web, Some(&shop));
+        assert_eq!(other.allows(&email, &m, at), merged.allows(&email, &m, at));
+        // A newer grant anywhere (the customer subscribed again) wins over the withdrawal.
+        let mut again = Consent::new();
+        again.grant(Some(email.clone()), m.clone(), ts("2024-03-15T00:00:00Z"));
+        merged.merge(again, Some(&shop));
+        assert!(merged.allows(&email, &m, at));
+        // A withdrawal and a grant at the same instant in two records: withdrawn.
+        let t = ts("2024-05-01T00:00:00Z");
+        let (mut a, mut b) = (Consent::new(), Consent::new());
+        a.grant(Some(email.clone()), m.clone(), t);
+        b.withdraw(Some(email.clone()), m.clone(), t);
+        merged.merge(a, Some(&shop));
+        merged.merge(b, Some(&card));
+        assert!(!merged.allows(&email, &m, t));
+        // Events that already name their record keep it.
+        let mut tagged = Consent::new();
+        tagged.record(ConsentEvent {
+            channel: None,
+            purpose: m.clone(),
+            status: ConsentStatus::Granted,
+            at: t,
+            source: Some(shop.clone()),
+        });
+        let mut into = Consent::new();
+        into.merge(tagged, Some(&card));
+        assert_eq!(into.events()[0].source, Some(shop));
+        // No event at all: opt-in says no, and says why.
+        let none = Consent::new().explain(&email, &m, at);
+        assert!(!none.allowed && none.event.is_none() && none.reason.contains("opt-in"));
+    }
+
+    #[test]
     fn ties_resolve_conservatively() {
         let mut c = Consent::new();
         let t = ts("2024-01-01T00:00:00Z");

@@ -271,3 +271,112 @@ fn best_comparison(result: &SegmentResult) -> Option<(usize, &Comparison)> {
         .filter(|(_, c)| c.abs_effect.is_finite())
         .max_by(|a, b| a.1.abs_effect.total_cmp(&b.1.abs_effect))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::allocate::{AllocationParams, recommend};
+    use crate::experiment::evaluate::{EvalParams, evaluate};
+    use crate::experiment::stats::{ArmStats, ExperimentStats, Metric, MetricKind};
+
+    /// One segment's evaluation and allocation from conversion counts.
+    fn evaluated(control: (u64, u64), treatment: (u64, u64)) -> (SegmentResult, SegmentAllocation) {
+        let mut stats = ExperimentStats::new(
+            Metric::new("conversion", MetricKind::Binomial),
+            vec!["control".into(), "offer".into()],
+            vec!["s".into()],
+            false,
+        )
+        .unwrap();
+        for (v, (n, k)) in [control, treatment].into_iter().enumerate() {
+            stats
+                .set_arm(0, v, ArmStats::from_sums(n, k as f64, k as f64))
+                .unwrap();
+        }
+        let e = evaluate(&stats, &EvalParams::default()).unwrap();
+        let a = recommend(&stats, &AllocationParams::default()).unwrap();
+        (e.segments[0].clone(), a.segments[0].clone())
+    }
+
+    fn run(
+        e: Option<(&SegmentResult, &SegmentAllocation)>,
+        previous: Option<&Decision>,
+    ) -> Decision {
+        let variants = ["control".to_owned(), "offer".to_owned()];
+        decide(
+            0,
+            "s",
+            e,
+            previous,
+            &variants,
+            &[1.0, 1.0],
+            100,
+            2,
+            &DecisionParams::default(),
+        )
+    }
+
+    #[test]
+    fn a_confirmed_winner_ships_and_keeps_measuring() {
+        let (r, a) = evaluated((2000, 200), (2000, 300));
+        let d = run(Some((&r, &a)), None);
+        assert_eq!(d.kind, DecisionKind::Ship);
+        assert_eq!(d.variant, Some(1));
+        assert_eq!(d.weights, [0.05, 0.95]);
+        assert!(d.reason.starts_with("confirmed"), "{}", d.reason);
+        assert_eq!(d.units, [2000, 2000]);
+        assert!(
+            d.effect
+                .is_some_and(|e| (e.abs_effect - 0.05).abs() < 1e-12)
+        );
+    }
+
+    #[test]
+    fn a_strong_posterior_without_a_verdict_leans_and_says_so() {
+        // 10 % against 12 % of 1,000: p ≈ 0.16, but P(offer best) ≈ 0.92.
+        let (r, a) = evaluated((1000, 100), (1000, 120));
+        assert!(r.verdict.winner.is_none());
+        let d = run(Some((&r, &a)), None);
+        assert_eq!(d.kind, DecisionKind::Lean, "{}", d.reason);
+        assert_eq!(d.variant, Some(1));
+        assert!(d.weights[1] > 0.85, "{:?}", d.weights);
+        assert!(d.reason.contains("not a confirmed result"), "{}", d.reason);
+    }
+
+    #[test]
+    fn no_clear_winner_keeps_testing_with_the_units_still_needed() {
+        let (r, a) = evaluated((1000, 100), (1000, 101));
+        let d = run(Some((&r, &a)), None);
+        assert_eq!(d.kind, DecisionKind::KeepTesting);
+        assert!(
+            d.reason.contains("units per variant detect"),
+            "{}",
+            d.reason
+        );
+        let total: f64 = d.weights.iter().sum();
+        assert!((total - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn small_arms_keep_the_split_and_segments_without_data_carry_on() {
+        let (r, a) = evaluated((50, 5), (60, 9));
+        let previous = Decision {
+            weights: vec![0.3, 0.7],
+            ..run(None, None)
+        };
+        let d = run(Some((&r, &a)), Some(&previous));
+        assert_eq!(d.kind, DecisionKind::KeepTesting);
+        assert_eq!(d.weights, [0.3, 0.7]);
+        assert!(d.reason.contains("fewer than 100"), "{}", d.reason);
+        let fresh = run(None, None);
+        assert_eq!(fresh.kind, DecisionKind::NoData);
+        assert_eq!(fresh.weights, [0.5, 0.5]);
+        let carried = run(None, Some(&d));
+        assert_eq!(carried.weights, d.weights);
+        assert!(
+            carried.reason.starts_with("carried over from round 2"),
+            "{}",
+            carried.reason
+        );
+    }
+}

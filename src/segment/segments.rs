@@ -375,3 +375,60 @@ impl Segments {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_a_fit_become_labels_of_the_base_and_nobody_is_lost() {
+        let s = Segments::from_rows(
+            5,
+            &[4, 0, 2],
+            &[1, 0, 1],
+            vec!["a".into(), "b".into()],
+            "unseen",
+        )
+        .unwrap();
+        assert_eq!(s.labels(), [0, NO_SEGMENT, 1, NO_SEGMENT, 1]);
+        assert_eq!(s.sizes(), [1, 2]);
+        assert_eq!(s.segmented() + s.left_out()[0].customers.len(), s.len());
+        assert_eq!(s.left_out()[0].customers, [1, 3]);
+        assert_eq!(s.members(1).collect::<Vec<_>>(), [2, 4]);
+        // A customer twice, out of range, or a label without a name: errors.
+        let names = || vec!["a".to_owned(), "b".to_owned()];
+        assert!(Segments::from_rows(5, &[1, 1], &[0, 1], names(), "x").is_err());
+        assert!(Segments::from_rows(2, &[5], &[0], names(), "x").is_err());
+        assert!(Segments::from_rows(2, &[0], &[2], names(), "x").is_err());
+        assert!(Segments::from_labels(vec!["a".into(), "a".into()], vec![], "x").is_err());
+    }
+
+    #[test]
+    fn deserialised_segments_are_checked() {
+        let s = Segments::from_labels(vec!["a".into()], vec![Some(0), None], "left")
+            .unwrap()
+            .with_membership(vec![vec![1.0], vec![]])
+            .unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        let back: Segments = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        // A left-out list that does not match the labels is refused.
+        let bad = json.replace("\"customers\":[1]", "\"customers\":[0]");
+        assert!(serde_json::from_str::<Segments>(&bad).is_err());
+        assert!(
+            s.clone()
+                .with_membership(vec![vec![0.5, 0.5], vec![]])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn stages_are_segments_in_lifecycle_order() {
+        let s = Segments::from_stages(&[Some(Stage::Churned), None, Some(Stage::New)], "unseen")
+            .unwrap();
+        assert_eq!(s.k(), 6);
+        assert_eq!(s.names()[5], "churned");
+        assert_eq!(s.segment_of(0), Some(5));
+        assert_eq!(s.segment_of(1), None);
+    }
+}
