@@ -15,6 +15,14 @@
 //!       ▲──────────────────────────── what won, in which segment, feeds the next round ◄──────────────────────┘
 //! ```
 //!
+//! [`round`] runs the loop as one call per round ([`Round::run`](round::Round::run)),
+//! from a folder of source files to a decision per segment and the next
+//! assignment, and continues from the previous round's serde state. Every
+//! per-customer result is indexed by the base's customer index (a `u32`,
+//! with [`CustomerBase::index_of`](store::CustomerBase::index_of) for ids),
+//! and one grouping type, [`Segments`](segment::segments::Segments), is what
+//! every module that works per group accepts.
+//!
 //! | module | what it does |
 //! |---|---|
 //! | [`records`] | the typed domain: [`CustomerId`](records::CustomerId), [`Customer`](records::Customer) / [`Profile`](records::Profile) with redacting PII, [`Consent`](records::Consent), [`Transaction`](records::Transaction), [`Touchpoint`](records::Touchpoint), [`Money`](records::Money) |
@@ -22,9 +30,10 @@
 //! | [`ingest`] | CSV and JSON Lines readers that validate every row and account for all of them ([`IngestReport`](ingest::IngestReport)) |
 //! | [`lifecycle`] | BTYD summaries, BG/NBD · MBG/NBD · Pareto/NBD · BG/BB · sBG fits, P(alive), expected purchases, Gamma–Gamma spend, CLV, goodness of fit, lifecycle stages with plays, RFM segments |
 //! | [`touchpoints`] | sessions and journeys, path statistics, touchpoint inventory and effectiveness per group, coverage gaps, timing, engagement ladder and warm leads, journey stages and content fit, channel preference with consent, heuristic / exact Markov / Shapley attribution |
-//! | [`identity`] | identity resolution: cleansing, blocking, comparison levels, Fellegi–Sunter with EM and term-frequency adjustment, clustering into customers, golden records, incremental resolution and a zero-config mode |
+//! | [`identity`] | identity resolution: cleansing, blocking, comparison levels, Fellegi–Sunter with EM and term-frequency adjustment, clustering into customers, golden records, incremental resolution and a zero-config mode, applied to the data ([`CustomerIdentity`](identity::CustomerIdentity)) |
 //! | [`experiment`] | GrowthBook-compatible assignment; mergeable statistics per variant × segment; Welch / z / relative-lift / CUPED / sequential / Bayesian evaluation, SRM, Holm/BH, per-segment verdicts and heterogeneity; power; Thompson-sampling allocation |
-//! | [`segment`] | per-customer feature matrices and transforms, fast k-means on linfa's traits, choosing k, named segment profiles, persisted models with stable refits |
+//! | [`segment`] | per-customer feature matrices and transforms, fast k-means on linfa's traits, choosing k, named segment profiles, persisted models with stable refits, and [`Segments`](segment::segments::Segments) |
+//! | [`round`] | the loop: identity → base → lifecycle → features → segments → evaluation per segment → decisions → next assignment, with persisted state |
 //! | [`synth`] | a seeded synthetic population with its ground truth, for examples, tests and benchmarks |
 //!
 //! Identity resolution's matching and entities build on these.

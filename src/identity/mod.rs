@@ -18,13 +18,18 @@
 //! | the settings of a linkage, as JSON | [`settings`] |
 //! | the whole pipeline, batch and incremental | [`resolve`] |
 //! | zero-config mode: settings from a profile of the records | [`auto`] |
+//! | the resolution applied to the data: a base of resolved customers, consent merged, ids both ways | [`customers`] |
 //!
-//! A new user starts with zero-config mode, [`auto::resolve_auto`] (or
-//! [`auto::auto_settings`] to read and refine the settings, then
+//! Source records arrive through [`ingest::source_records`](crate::ingest::source_records),
+//! one table per source system; events loaded with a `source` belong to the
+//! record `source:key`. [`CustomerIdentity`] resolves the records and applies
+//! the result to the events (see [`customers`]). To work with the matching
+//! itself, a new user starts with zero-config mode, [`auto::resolve_auto`]
+//! (or [`auto::auto_settings`] to read and refine the settings, then
 //! [`resolve::Resolver::fit`]):
 //!
 //! ```
-//! use custinsight::identity::{RecordTable, auto::resolve_auto};
+//! use custinsight::identity::auto::resolve_auto;
 //! use custinsight::synth::{Population, SynthParams};
 //!
 //! // Source records of 2,000 synthetic customers, some copied dirty into other systems.

@@ -5,7 +5,7 @@
 //!
 //! 1. **prepare** every used column ([`prepare`](super::prepare));
 //! 2. **block**: candidate pairs from the union of the blocking rules and the
-//!    deterministic rules' keys ([`blocking`](super::blocking));
+//!    deterministic rules' keys ([`blocking`]);
 //! 3. **compare** every candidate pair field by field into agreement levels
 //!    ([`compare`](super::compare));
 //! 4. **estimate** `u` from random pairs (fuzzy levels by sampling, the exact
@@ -27,7 +27,7 @@
 //!    precision ≈ the mean probability of the pairs kept, recall ≈ their
 //!    summed probability over the summed probability of all candidates;
 //! 7. **cluster** the matches into customers
-//!    ([`cluster`](super::cluster)).
+//!    ([`cluster`]).
 //!
 //! The fitted resolver keeps the prepared records, the model and the
 //! customers, so [`Resolver::add`] can resolve new records incrementally

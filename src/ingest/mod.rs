@@ -38,7 +38,8 @@
 //! Customers: `customer_id`, optional `given_name, family_name, email, phone,
 //! birth_date, gender, address_line1, address_line2, city, postcode, country,
 //! language, created_at, source, source_key`; every other column becomes a
-//! free attribute. Touchpoints: `customer_id, timestamp, channel, kind`,
+//! free attribute (with `source` but no `source_key`, the row is the source
+//! record `source:customer_id`). Touchpoints: `customer_id, timestamp, channel, kind`,
 //! optional `campaign, topic, cost, cost_currency, session_id, content_stage`. Consent:
 //! `customer_id, purpose, status, timestamp`, optional `channel` (blank or
 //! `all` for every channel). JSON Lines objects use the same names; a

@@ -29,7 +29,7 @@
 //!    segment each unit was assigned in), CUPED on pre-period revenue, Holm
 //!    over the segments;
 //! 6. **decisions**: per segment ship, lean, keep testing or no data, with
-//!    the reason ([`decide`]);
+//!    the reason ([`Decision`]);
 //! 7. **assignment**: the next experiment's variant for every customer,
 //!    with each segment's weights, deterministic hashing, consent and the
 //!    design's holdout.
