@@ -1,5 +1,12 @@
 //! Customer lifetime value from RFM summaries, or summaries from transactions.
 //!
+//! Both inputs are read through the library's ingestion: a transactions file
+//! becomes a customer base (a full transactions file through the loader, a
+//! minimal `customer_id,date,amount` file through a table) whose summary is
+//! built with [`Summary::from_base`]; a summary file is a table. Rows that
+//! cannot be used are rejected with line, field and reason (on stderr, and
+//! under `rows` in `--json`), and the others are used.
+//!
 //! ```text
 //! # transactions (customer_id,date,amount) → summary (customer_id,frequency,recency,T,monetary_value)
 //! cargo run --release --example clv -- --transactions tx.csv --period week --observation-end 2024-12-31 --summary-out summary.csv
@@ -16,11 +23,15 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use custinsight::Error;
+use custinsight::ingest::table::{ColumnSpec, TableSpec, read_table_file};
+use custinsight::ingest::{IngestOptions, IngestReport, Loader, parse_timestamp};
 use custinsight::lifecycle::btyd::{BgNbdParams, Scores};
 use custinsight::lifecycle::btyd::{MbgNbdParams, ParetoNbdParams};
 use custinsight::lifecycle::spend::{ClvParams, GammaGammaModel, GammaGammaParams};
 use custinsight::lifecycle::stage::{StageInput, StageParams, distribution};
-use custinsight::lifecycle::summary::{CalibrationHoldout, Period, Purchase, Summary};
+use custinsight::lifecycle::summary::{CalibrationHoldout, Period, Summary};
+use custinsight::records::{Channel, Currency, Money};
+use custinsight::store::{CustomerBase, TransactionRef};
 use serde_json::json;
 
 mod common;
@@ -112,26 +123,89 @@ fn date(name: &str, value: &str) -> custinsight::Result<jiff::civil::Date> {
         .map_err(|e: jiff::Error| Error::InvalidInput(format!("--{name} `{value}`: {e}")))
 }
 
-/// The columns of a CSV header, by name.
-fn columns(
-    path: &Path,
-    header: &csv::StringRecord,
-    names: &[&str],
-    optional: &[&str],
-) -> custinsight::Result<Vec<Option<usize>>> {
-    let find = |n: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(n));
-    let mut out = Vec::new();
-    for n in names {
-        out.push(Some(find(n).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "{}: missing column `{n}` (header: {})",
-                path.display(),
-                header.iter().collect::<Vec<_>>().join(",")
-            ))
-        })?));
+/// The header of a CSV file, lower-cased.
+fn header(path: &Path) -> custinsight::Result<Vec<String>> {
+    use std::io::BufRead;
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut line = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut line)
+        .map_err(io_err(path))?;
+    Ok(line
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
+        .collect())
+}
+
+/// The transactions of a file as a base, read through ingestion. A full
+/// transactions file (`customer_id, order_id, timestamp, amount, currency,
+/// channel`, with `source` for multi-system data) goes through the loader;
+/// a minimal one (`customer_id, date, amount`, as lifetimes takes it) through
+/// a table whose rows become transactions with their line as order id. Either
+/// way every row is accepted or rejected with its line, field and reason.
+fn ingest_transactions(path: &Path) -> custinsight::Result<(CustomerBase, IngestReport)> {
+    let columns = header(path)?;
+    if ["order_id", "currency", "channel"]
+        .iter()
+        .all(|c| columns.iter().any(|h| h == c))
+    {
+        let mut loader = Loader::new(IngestOptions::default());
+        let report = loader.transactions_file(path)?;
+        return Ok((loader.finish()?.0, report));
     }
-    out.extend(optional.iter().map(|n| find(n)));
-    Ok(out)
+    let spec = TableSpec::new(vec![
+        ColumnSpec::text("customer_id").filled(),
+        ColumnSpec::text("date").filled().aliases(&["timestamp"]),
+        ColumnSpec::number("amount").filled(),
+    ]);
+    let (table, mut report) = read_table_file(path, &IngestOptions::default(), &spec)?;
+    let ids = table.texts("customer_id").unwrap_or(&[]);
+    let dates = table.texts("date").unwrap_or(&[]);
+    let amounts = table.numbers("amount").unwrap_or(&[]);
+    let mut builder = CustomerBase::builder();
+    let channel = Channel::Other("unknown".into());
+    for (i, &line) in table.lines().iter().enumerate() {
+        let raw = dates[i].as_deref().unwrap_or("");
+        let timestamp = match parse_timestamp(raw) {
+            Ok(t) => t,
+            Err(reason) => {
+                report.reject_accepted(line, "date", reason);
+                continue;
+            }
+        };
+        if amounts[i] < 0.0 {
+            report.reject_accepted(
+                line,
+                "amount",
+                "negative amount (refunds are not purchases)",
+            );
+            continue;
+        }
+        // Money keeps four decimals; the summary needs only the amount.
+        let amount = match Money::parse(&format!("{:.4}", amounts[i]), Currency::EUR) {
+            Ok(m) => m,
+            Err(e) => {
+                report.reject_accepted(line, "amount", e.to_string());
+                continue;
+            }
+        };
+        let order = format!("line {line}");
+        let t = TransactionRef {
+            customer_id: ids[i].as_deref().unwrap_or(""),
+            order_id: &order,
+            timestamp,
+            amount,
+            is_refund: false,
+            channel: &channel,
+            store: None,
+            line_items: &[],
+        };
+        if let Err(e) = builder.add_transaction_ref(t) {
+            report.reject_accepted(line, "customer_id", e.to_string());
+        }
+    }
+    Ok((builder.build()?, report))
 }
 
 fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
@@ -146,80 +220,20 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
         .summary_out
         .as_ref()
         .ok_or_else(|| Error::InvalidInput("--transactions needs --summary-out FILE".into()))?;
-    let mut reader = csv::Reader::from_path(path).map_err(|e| csv_err(path, e))?;
-    let header = reader.headers().map_err(|e| csv_err(path, e))?.clone();
-    // `timestamp` is accepted for `date`, so files written by the quickstart work too.
-    let date_column = if header.iter().any(|h| h.trim().eq_ignore_ascii_case("date")) {
-        "date"
-    } else {
-        "timestamp"
-    };
-    let cols = columns(path, &header, &["customer_id", date_column, "amount"], &[])?;
-    let (ci, di, ai) = (
-        cols[0].unwrap_or(0),
-        cols[1].unwrap_or(1),
-        cols[2].unwrap_or(2),
-    );
-    let mut rows: Vec<(String, jiff::Timestamp, f64)> = Vec::new();
-    for (k, record) in reader.records().enumerate() {
-        let line = k + 2;
-        let record = record.map_err(|e| csv_err(path, e))?;
-        let field = |i: usize| record.get(i).unwrap_or("").trim();
-        let id = field(ci);
-        if id.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "{}:{line}: empty customer_id",
-                path.display()
-            )));
-        }
-        let raw = field(di);
-        let ts = raw
-            .parse::<jiff::Timestamp>()
-            .or_else(|_| {
-                raw.parse::<jiff::civil::DateTime>()
-                    .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
-                    .map(|z| z.timestamp())
-            })
-            .or_else(|_| {
-                raw.parse::<jiff::civil::Date>()
-                    .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
-                    .map(|z| z.timestamp())
-            })
-            .map_err(|e| {
-                Error::InvalidInput(format!("{}:{line}: date `{raw}`: {e}", path.display()))
-            })?;
-        let amount: f64 = field(ai)
-            .parse()
-            .ok()
-            .filter(|a: &f64| a.is_finite())
-            .ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "{}:{line}: amount `{}` is not a finite number",
-                    path.display(),
-                    field(ai)
-                ))
-            })?;
-        rows.push((id.to_owned(), ts, amount));
+    let (base, rows) = ingest_transactions(path)?;
+    if !args.json {
+        common::warn_rejections(path, &rows);
     }
-    let purchases = rows.iter().map(|(id, ts, amount)| Purchase {
-        customer_id: id,
-        timestamp: *ts,
-        amount: *amount,
-    });
     let file = File::create(out_path).map_err(io_err(out_path))?;
     let mut w = csv::Writer::from_writer(BufWriter::new(file));
     let (summary, holdout) = match &args.calibration_end {
         Some(cal) => {
-            let ch = CalibrationHoldout::from_purchases(
-                purchases,
-                period,
-                date("calibration-end", cal)?,
-                end,
-            )?;
+            let ch =
+                CalibrationHoldout::from_base(&base, period, date("calibration-end", cal)?, end)?;
             let summary = ch.calibration.clone();
             (summary, Some(ch))
         }
-        None => (Summary::from_purchases(purchases, period, end)?, None),
+        None => (Summary::from_base(&base, period, end)?, None),
     };
     let mut header = vec!["customer_id", "frequency", "recency", "T", "monetary_value"];
     if holdout.is_some() {
@@ -251,13 +265,13 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
     if args.json {
         println!(
             "{}",
-            json!({"transactions": rows.len(), "customers": summary.len(), "excluded_after_end": summary.excluded_after_end,
-                   "period": args.period, "summary_out": out_path.display().to_string()})
+            json!({"transactions": base.n_transactions(), "customers": summary.len(), "excluded_after_end": summary.excluded_after_end,
+                   "period": args.period, "summary_out": out_path.display().to_string(), "rows": common::rows_json(&rows)})
         );
     } else {
         println!(
-            "{} transactions → {} customers summarised in {} periods ({} with a first purchase after the end left out); wrote {}",
-            rows.len(),
+            "{} transactions → {} customers summarised in {} periods ({} without a purchase by the end left out); wrote {}",
+            base.n_transactions(),
             summary.len(),
             args.period,
             summary.excluded_after_end,
@@ -267,15 +281,17 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
     Ok(())
 }
 
-fn read_summary(path: &Path, period: Period) -> custinsight::Result<Summary> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| csv_err(path, e))?;
-    let header = reader.headers().map_err(|e| csv_err(path, e))?.clone();
-    let cols = columns(
-        path,
-        &header,
-        &["customer_id", "frequency", "recency", "T"],
-        &["monetary_value"],
-    )?;
+/// A summary file read through ingestion: a row whose frequency, recency or
+/// T is missing, not a number, or negative is rejected with its line.
+fn read_summary(path: &Path, period: Period) -> custinsight::Result<(Summary, IngestReport)> {
+    let spec = TableSpec::new(vec![
+        ColumnSpec::text("customer_id").filled(),
+        ColumnSpec::number("frequency").filled(),
+        ColumnSpec::number("recency").filled(),
+        ColumnSpec::number("T").filled(),
+        ColumnSpec::number("monetary_value"),
+    ]);
+    let (table, mut report) = read_table_file(path, &IngestOptions::default(), &spec)?;
     let mut s = Summary {
         period,
         observation_end: jiff::civil::date(1970, 1, 1),
@@ -286,38 +302,33 @@ fn read_summary(path: &Path, period: Period) -> custinsight::Result<Summary> {
         monetary_value: Vec::new(),
         excluded_after_end: 0,
     };
-    for (k, record) in reader.records().enumerate() {
-        let line = k + 2;
-        let record = record.map_err(|e| csv_err(path, e))?;
-        let num = |c: Option<usize>, name: &str| -> custinsight::Result<f64> {
-            let raw = c.and_then(|c| record.get(c)).unwrap_or("0").trim();
-            raw.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "{}:{line}: {name} `{raw}` is not a finite number >= 0",
-                        path.display()
-                    ))
-                })
-        };
-        s.customer_ids.push(
-            cols[0]
-                .and_then(|c| record.get(c))
-                .unwrap_or("")
-                .trim()
-                .to_owned(),
-        );
-        s.frequency.push(num(cols[1], "frequency")?);
-        s.recency.push(num(cols[2], "recency")?);
-        s.age.push(num(cols[3], "T")?);
-        s.monetary_value.push(if cols[4].is_some() {
-            num(cols[4], "monetary_value")?
-        } else {
-            0.0
-        });
+    let ids = table.texts("customer_id").unwrap_or(&[]);
+    let column = |name: &str| table.numbers(name).unwrap_or(&[]);
+    let (x, t_x, t, m) = (
+        column("frequency"),
+        column("recency"),
+        column("T"),
+        column("monetary_value"),
+    );
+    for (i, &line) in table.lines().iter().enumerate() {
+        let monetary = m.get(i).copied().filter(|v| v.is_finite()).unwrap_or(0.0);
+        let values = [
+            ("frequency", x[i]),
+            ("recency", t_x[i]),
+            ("T", t[i]),
+            ("monetary_value", monetary),
+        ];
+        if let Some((name, v)) = values.iter().find(|(_, v)| *v < 0.0) {
+            report.reject_accepted(line, *name, format!("{v} is negative"));
+            continue;
+        }
+        s.customer_ids.push(ids[i].clone().unwrap_or_default());
+        s.frequency.push(x[i]);
+        s.recency.push(t_x[i]);
+        s.age.push(t[i]);
+        s.monetary_value.push(monetary);
     }
-    Ok(s)
+    Ok((s, report))
 }
 
 /// Scores every customer of a summary, with customer value when given a spend model.
@@ -370,7 +381,10 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
             args.horizon
         )));
     }
-    let summary = read_summary(path, period)?;
+    let (summary, rows) = read_summary(path, period)?;
+    if !args.json {
+        common::warn_rejections(path, &rows);
+    }
     let started = Instant::now();
     let fitted = fit_model(args, &summary)?;
     let fit_seconds = started.elapsed().as_secs_f64();
@@ -467,6 +481,7 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
             "score_seconds": score_seconds,
             "converged": fitted.converged,
             "stages": custinsight::lifecycle::stage::Stage::ALL.iter().zip(counts).map(|(s, c)| (s.as_str().to_owned(), json!(c))).collect::<serde_json::Map<_, _>>(),
+            "rows": common::rows_json(&rows),
         });
         if let Some(gg) = &spend {
             out["gamma_gamma"] = json!({"p": gg.p, "q": gg.q, "v": gg.v, "spend_frequency_correlation": gg.spend_frequency_correlation});

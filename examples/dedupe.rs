@@ -13,8 +13,10 @@
 //! settings (cleansing, blocking rules, comparisons) are chosen from a
 //! profile of the columns; `--settings-out` saves them with the fitted model
 //! so they can be inspected, edited and passed back with `--settings`.
-//! Rows that cannot be read (wrong number of fields, an empty or repeated
-//! id) are reported on stderr with line, field and reason and left out.
+//! The files (CSV, or JSON Lines by extension) are read through the
+//! library's ingestion: rows that cannot be used (wrong number of fields,
+//! an empty or repeated id, invalid UTF-8) are reported on stderr with line,
+//! field and reason and left out; `rows` in `--json` counts them.
 //!
 //! `--labels` takes pairs a reviewer labelled (`left_id,right_id,is_match`,
 //! `is_match` one of `1`/`0`, `true`/`false`, `yes`/`no`): `m` is then
@@ -36,6 +38,8 @@ use custinsight::identity::RecordTable;
 use custinsight::identity::auto::resolve_auto;
 use custinsight::identity::resolve::{LabelledPair, MSource, Resolver};
 use custinsight::identity::settings::Settings;
+use custinsight::ingest::IngestOptions;
+use custinsight::ingest::table::{ColumnKind, ColumnSpec, TableColumn, TableSpec, read_table_file};
 use serde_json::json;
 
 /// Dedupe or link customer records.
@@ -84,97 +88,63 @@ struct Loaded {
     rejected: usize,
 }
 
+/// Reads records through ingestion: the id column (unique, not empty) and
+/// every other column as text; a rejected row is reported on stderr with
+/// its line, field and reason.
 fn load(path: &Path, id_col: &str) -> custinsight::Result<Loaded> {
-    let (mut reader, header) = common::open_csv(path)?;
-    let id_at = header
-        .iter()
-        .position(|h| h == id_col)
-        .ok_or_else(|| Error::NotFound {
-            what: "id column",
-            id: format!("{id_col} in {}", path.display()),
-        })?;
-    let columns: Vec<String> = header
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != id_at)
-        .map(|(_, h)| h.clone())
-        .collect();
-    let mut table = RecordTable::new(columns)?;
-    let (mut read, mut rejected) = (0, 0);
-    let mut record = csv::StringRecord::new();
-    loop {
-        // The header is line 1; a record's line is where it starts.
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                read += 1;
-                rejected += 1;
-                let line = e.position().map_or(0, |p| p.line());
-                eprintln!("{}: line {line}: field row: {e}", path.display());
-                continue;
-            }
-        }
-        read += 1;
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() != header.len() {
-            rejected += 1;
-            eprintln!(
-                "{}: line {line}: field row: {} fields, the header has {}",
-                path.display(),
-                record.len(),
-                header.len()
-            );
-            continue;
-        }
-        let id = record.get(id_at).unwrap_or("").trim().to_owned();
-        let values = record
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != id_at)
-            .map(|(_, v)| Some(v));
-        if let Err(e) = table.push(id, values) {
-            rejected += 1;
-            eprintln!("{}: line {line}: field {id_col}: {e}", path.display());
-        }
+    let spec = TableSpec::new(vec![ColumnSpec::text(id_col).filled()])
+        .keep_others(ColumnKind::Text)
+        .unique(&[id_col])?;
+    let (table, report) = read_table_file(path, &IngestOptions::default(), &spec)?;
+    common::warn_rejections(path, &report);
+    let (names, columns, _) = table.into_parts();
+    let mut texts = columns.into_iter().map(|c| match c {
+        TableColumn::Text(v) => v,
+        TableColumn::Number(v) => v.iter().map(|x| Some(x.to_string())).collect(),
+    });
+    let ids = texts.next().unwrap_or_default();
+    let columns: Vec<Vec<Option<String>>> = texts.collect();
+    let mut records = RecordTable::new(names.into_iter().skip(1))?;
+    for (r, id) in ids.into_iter().enumerate() {
+        let values = columns.iter().map(|c| c.get(r).cloned().flatten());
+        records.push(id.unwrap_or_default(), values)?;
     }
     Ok(Loaded {
-        table,
-        read,
-        rejected,
+        table: records,
+        read: report.rows as usize,
+        rejected: report.rejected as usize,
     })
 }
 
-/// Reads reviewed pairs: header `left_id,right_id,is_match`.
+/// Reads reviewed pairs through ingestion: header `left_id,right_id,is_match`;
+/// a row whose label is not 1/0, true/false or yes/no is rejected with its line.
 fn load_labels(path: &Path) -> custinsight::Result<Vec<LabelledPair>> {
-    let (mut reader, header) = common::open_csv(path)?;
-    let at = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| Error::NotFound {
-                what: "labels column",
-                id: format!("{name} in {}", path.display()),
-            })
-    };
-    let (left, right, label) = (at("left_id")?, at("right_id")?, at("is_match")?);
+    let spec = TableSpec::new(vec![
+        ColumnSpec::text("left_id").filled(),
+        ColumnSpec::text("right_id").filled(),
+        ColumnSpec::text("is_match").filled(),
+    ]);
+    let (table, mut report) = read_table_file(path, &IngestOptions::default(), &spec)?;
+    let text = |name: &str| table.texts(name).unwrap_or(&[]);
+    let (left, right, label) = (text("left_id"), text("right_id"), text("is_match"));
     let mut out = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
-        let line = record.position().map_or(0, |p| p.line());
-        let field = |i: usize| record.get(i).unwrap_or("").trim();
-        let is_match = match field(label).to_ascii_lowercase().as_str() {
+    for (i, &line) in table.lines().iter().enumerate() {
+        let field = |c: &[Option<String>]| c.get(i).cloned().flatten().unwrap_or_default();
+        let is_match = match field(label).trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" => true,
             "0" | "false" | "no" => false,
             other => {
-                return Err(Error::InvalidInput(format!(
-                    "{}: line {line}: field is_match: `{other}` is not 1/0, true/false or yes/no",
-                    path.display()
-                )));
+                report.reject_accepted(
+                    line,
+                    "is_match",
+                    format!("`{other}` is not 1/0, true/false or yes/no"),
+                );
+                continue;
             }
         };
         out.push(LabelledPair::new(field(left), field(right), is_match));
     }
+    common::warn_rejections(path, &report);
     Ok(out)
 }
 

@@ -10,10 +10,12 @@
 //! ```
 //!
 //! The input has a header with `unit_id,variant,value` and the optional
-//! columns named by `--segment-col` and `--covariate-col`. Rows that cannot be
-//! used (empty or repeated unit id, a value that is not a number, a binomial
-//! value other than 0 or 1, …) are skipped and reported on stderr with their
-//! line, field and reason; read = accepted + rejected.
+//! columns named by `--segment-col` and `--covariate-col`; it is read
+//! through the library's ingestion (CSV, or JSON Lines by extension). Rows
+//! that cannot be used (empty or repeated unit id, a value that is not a
+//! number, a binomial value other than 0 or 1, …) are skipped and reported on
+//! stderr and under `rows` in `--json` with their line, field and reason;
+//! read = accepted + rejected.
 
 mod common;
 
@@ -27,6 +29,8 @@ use custinsight::experiment::evaluate::{
     EvalParams, Evaluation, SegmentResult, VariantResult, evaluate,
 };
 use custinsight::experiment::stats::{ExperimentStats, Metric, MetricKind};
+use custinsight::ingest::table::{ColumnSpec, TableSpec, read_table_file};
+use custinsight::ingest::{IngestOptions, IngestReport};
 use serde_json::{Value, json};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -115,135 +119,77 @@ struct Rows {
     segments: Interner,
     value: Vec<f64>,
     covariate: Option<Vec<f64>>,
-    /// Every accepted unit id (kept until the program ends: freeing a
-    /// million small strings is work the evaluation should not wait for).
-    unit_ids: hashbrown::HashSet<String>,
-    read: usize,
-    rejected: Vec<(usize, String, String)>,
+    /// The account of the file's rows.
+    report: IngestReport,
 }
 
 fn read_rows(args: &Args) -> custinsight::Result<Rows> {
     let path: &Path = &args.input;
-    let (mut reader, header) = common::open_csv(path)?;
-    let column = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "{}: no `{name}` column in the header ({})",
-                path.display(),
-                header.join(",")
-            ))
-        })
-    };
-    let (c_unit, c_variant, c_value) = (column("unit_id")?, column("variant")?, column("value")?);
-    let c_segment = args.segment_col.as_deref().map(column).transpose()?;
-    let c_covariate = args.covariate_col.as_deref().map(column).transpose()?;
     let binomial = matches!(args.metric, MetricArg::Binomial);
-
+    let mut columns = vec![
+        ColumnSpec::text("unit_id").filled(),
+        ColumnSpec::text("variant").filled(),
+        ColumnSpec::number("value").filled(),
+    ];
+    if let Some(c) = &args.segment_col {
+        columns.push(ColumnSpec::text(c.clone()).filled());
+    }
+    if let Some(c) = &args.covariate_col {
+        columns.push(ColumnSpec::number(c.clone()).filled());
+    }
+    let spec = TableSpec::new(columns).unique(&["unit_id"])?;
+    let (table, mut report) = read_table_file(path, &IngestOptions::default(), &spec)?;
+    let texts = |name: &str| table.texts(name).unwrap_or(&[]);
+    let (variants, values) = (texts("variant"), table.numbers("value").unwrap_or(&[]));
+    let segments = args.segment_col.as_deref().map(texts);
+    let covariates = args.covariate_col.as_deref().and_then(|c| table.numbers(c));
     let mut rows = Rows {
         variant: Vec::new(),
         variants: Interner::default(),
         segment: Vec::new(),
         segments: Interner::default(),
         value: Vec::new(),
-        covariate: c_covariate.map(|_| Vec::new()),
-        unit_ids: hashbrown::HashSet::new(),
-        read: 0,
-        rejected: Vec::new(),
+        covariate: covariates.map(|_| Vec::new()),
+        report: IngestReport::default(),
     };
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2; // the header is line 1
-        rows.read += 1;
-        let mut reject = |field: &str, reason: String| {
-            rows.rejected.push((line, field.to_owned(), reason));
-        };
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                reject("(row)", e.to_string());
-                continue;
-            }
-        };
-        let cell = |c: usize| record.get(c).map(str::trim).unwrap_or("");
-        let number = |c: usize, name: &str| -> Result<f64, (String, String)> {
-            let text = cell(c);
-            match text.parse::<f64>() {
-                Ok(x) if x.is_finite() => Ok(x),
-                _ => Err((name.to_owned(), format!("{text:?} is not a finite number"))),
-            }
-        };
-        let unit = cell(c_unit);
-        if unit.is_empty() {
-            reject("unit_id", "empty".into());
+    for (i, &line) in table.lines().iter().enumerate() {
+        let value = values[i];
+        if binomial && value != 0.0 && value != 1.0 {
+            report.reject_accepted(
+                line,
+                "value",
+                format!("{value} is not 0 or 1 (binomial metric)"),
+            );
             continue;
         }
-        let variant = cell(c_variant);
-        if variant.is_empty() {
-            reject("variant", "empty".into());
-            continue;
-        }
-        let value = match number(c_value, "value") {
-            Ok(x) if binomial && x != 0.0 && x != 1.0 => {
-                reject("value", format!("{x} is not 0 or 1 (binomial metric)"));
-                continue;
-            }
-            Ok(x) => x,
-            Err((f, r)) => {
-                reject(&f, r);
-                continue;
-            }
-        };
-        let segment = match c_segment {
-            Some(c) if cell(c).is_empty() => {
-                reject(
-                    args.segment_col.as_deref().unwrap_or("segment"),
-                    "empty".into(),
-                );
-                continue;
-            }
-            Some(c) => cell(c),
-            None => "all",
-        };
-        let covariate = match c_covariate {
-            Some(c) => match number(c, args.covariate_col.as_deref().unwrap_or("covariate")) {
-                Ok(x) => Some(x),
-                Err((f, r)) => {
-                    reject(&f, r);
-                    continue;
-                }
-            },
-            None => None,
-        };
-        if rows.unit_ids.contains(unit) {
-            reject("unit_id", format!("{unit:?} appears more than once"));
-            continue;
-        }
-        rows.unit_ids.insert(unit.to_owned());
-        let v = rows.variants.intern(variant);
+        let v = rows.variants.intern(variants[i].as_deref().unwrap_or(""));
         rows.variant.push(v);
+        let segment = segments.map_or("all", |s| s[i].as_deref().unwrap_or(""));
         let s = rows.segments.intern(segment);
         rows.segment.push(s);
         rows.value.push(value);
-        if let (Some(col), Some(x)) = (rows.covariate.as_mut(), covariate) {
-            col.push(x);
+        if let (Some(col), Some(cov)) = (rows.covariate.as_mut(), covariates) {
+            col.push(cov[i]);
         }
     }
+    rows.report = report;
     Ok(rows)
 }
 
 fn run(args: &Args) -> custinsight::Result<()> {
     let mut rows = read_rows(args)?;
-    for (line, field, reason) in rows.rejected.iter().take(20) {
-        eprintln!("rejected: line {line}, field {field}: {reason}");
+    for r in rows.report.rejections.iter().take(20) {
+        eprintln!("rejected: line {}, field {}: {}", r.line, r.field, r.reason);
     }
-    if rows.rejected.len() > 20 {
-        eprintln!("rejected: … and {} more rows", rows.rejected.len() - 20);
+    if rows.report.rejected > 20 {
+        eprintln!("rejected: … and {} more rows", rows.report.rejected - 20);
     }
     if rows.value.is_empty() {
         return Err(Error::InvalidInput(format!(
             "{}: no usable rows ({} read, {} rejected)",
             args.input.display(),
-            rows.read,
-            rows.rejected.len()
+            rows.report.rows,
+            rows.report.rejected
         )));
     }
     let variants = std::mem::take(&mut rows.variants).sorted(&mut rows.variant);
@@ -348,7 +294,7 @@ fn to_json(e: &Evaluation, segmented: bool, fit_seconds: f64, rows: &Rows) -> Va
         "variants": e.overall.variants.iter().map(|v| variant_json(v, false)).collect::<Vec<_>>(),
         "segments": segments,
         "fit_seconds": fit_seconds,
-        "rows": {"read": rows.read, "accepted": rows.value.len(), "rejected": rows.rejected.len()},
+        "rows": common::rows_json(&rows.report),
     })
 }
 
@@ -444,9 +390,9 @@ fn print_text(e: &Evaluation, args: &Args, fit_seconds: f64, rows: &Rows) {
     println!(
         "{}: {} rows read, {} used, {} rejected",
         args.input.display(),
-        rows.read,
+        rows.report.rows,
         rows.value.len(),
-        rows.rejected.len()
+        rows.report.rejected
     );
     println!(
         "metric {} ({}), control {}, alpha {}{}",

@@ -6,8 +6,11 @@
 //! cargo run --release --example segment -- --input features.csv --k 6 --choose-k 2..12
 //! ```
 //!
-//! The input has a header row; every column is numeric except an optional
-//! `customer_id` column, which is carried to the labels file. Without
+//! The input (CSV with a header row, or JSON Lines) has numeric columns and
+//! an optional `customer_id` column, which is carried to the labels file. It
+//! is read through the library's ingestion: a row with a cell that is not a
+//! number is rejected with its line, column and reason (on stderr, and under
+//! `rows` in `--json`), and the other rows are segmented. Without
 //! `--no-scale` every feature is standardised first (missing values imputed by
 //! the median, with an indicator column).
 
@@ -21,12 +24,14 @@ use std::time::Instant;
 
 use clap::Parser;
 use custinsight::Error;
+use custinsight::ingest::IngestOptions;
+use custinsight::ingest::IngestReport;
+use custinsight::ingest::table::{ColumnKind, ColumnSpec, TableColumn, TableSpec, read_table_file};
 use custinsight::segment::features::FeatureMatrix;
 use custinsight::segment::kmeans::KMeansParams;
 use custinsight::segment::model::{ProfileContext, SegmentationParams};
 use custinsight::segment::scale::{Step, TransformSpec};
 use custinsight::segment::select_k::{SilhouetteOptions, choose_k};
-use ndarray::Array2;
 use serde_json::json;
 
 /// Segment customers with k-means and describe the segments.
@@ -73,60 +78,42 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io(format!("{}", path.display()), e)
 }
 
-/// The feature matrix of a CSV file; any non-numeric cell is an error with its line and column.
-/// Also says whether the file has a `customer_id` column.
-fn read_features(path: &Path) -> custinsight::Result<(FeatureMatrix, bool)> {
-    let (mut reader, header) = common::open_csv(path)?;
-    let id_column = header.iter().position(|h| h == "customer_id");
-    let feature_columns: Vec<usize> = (0..header.len())
-        .filter(|&c| Some(c) != id_column)
+/// The feature matrix of a CSV or JSON Lines file, read through ingestion:
+/// a row with a non-numeric cell is rejected with its line, column and
+/// reason, and the others are used. Also says whether the file has a
+/// `customer_id` column, and returns the account of the rows.
+fn read_features(path: &Path) -> custinsight::Result<(FeatureMatrix, bool, IngestReport)> {
+    let spec = TableSpec::new(vec![
+        ColumnSpec::text("customer_id").aliases(&["customer", "id"]),
+    ])
+    .keep_others(ColumnKind::Number);
+    let (table, report) = read_table_file(path, &IngestOptions::default(), &spec)?;
+    let (names, columns, lines) = table.into_parts();
+    let mut columns = names.into_iter().zip(columns);
+    let ids = match columns.next() {
+        Some((_, TableColumn::Text(ids))) if ids.iter().any(Option::is_some) => Some(
+            ids.into_iter()
+                .map(Option::unwrap_or_default)
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    };
+    let features: Vec<(String, Vec<f64>)> = columns
+        .filter_map(|(name, column)| match column {
+            TableColumn::Number(values) => Some((name, values)),
+            TableColumn::Text(_) => None,
+        })
         .collect();
-    if feature_columns.is_empty() {
+    if features.is_empty() {
         return Err(Error::InvalidInput(format!(
             "{}: no feature columns besides customer_id",
             path.display()
         )));
     }
-    let mut ids = Vec::new();
-    let mut values = Vec::new();
-    for (row, record) in reader.records().enumerate() {
-        // Line numbers count the header as line 1.
-        let line = row + 2;
-        let record = record
-            .map_err(|e| Error::InvalidInput(format!("{}: line {line}: {e}", path.display())))?;
-        if record.len() != header.len() {
-            return Err(Error::InvalidInput(format!(
-                "{}: line {line}: {} fields, the header has {}",
-                path.display(),
-                record.len(),
-                header.len()
-            )));
-        }
-        ids.push(match id_column {
-            Some(c) => record[c].trim().to_owned(),
-            None => (line - 1).to_string(),
-        });
-        for &c in &feature_columns {
-            let cell = record[c].trim();
-            let value: f64 = if cell.is_empty() {
-                f64::NAN
-            } else {
-                cell.parse().map_err(|_| {
-                    Error::InvalidInput(format!(
-                        "{}: line {line}, column {}: {cell:?} is not a number",
-                        path.display(),
-                        header[c]
-                    ))
-                })?
-            };
-            values.push(value);
-        }
-    }
-    let names: Vec<String> = feature_columns.iter().map(|&c| header[c].clone()).collect();
-    let n = ids.len();
-    let values = Array2::from_shape_vec((n, names.len()), values)
-        .map_err(|e| Error::InvalidInput(format!("{}: {e}", path.display())))?;
-    Ok((FeatureMatrix::new(ids, names, values)?, id_column.is_some()))
+    let has_ids = ids.is_some();
+    // Without ids, rows are named by their line.
+    let ids = ids.unwrap_or_else(|| lines.iter().map(|l| (l - 1).to_string()).collect());
+    Ok((FeatureMatrix::from_columns(ids, features)?, has_ids, report))
 }
 
 /// A CSV field, quoted when it holds a delimiter, quote or line break.
@@ -155,7 +142,10 @@ fn parse_range(text: &str) -> custinsight::Result<std::ops::RangeInclusive<usize
 }
 
 fn run(args: &Args) -> custinsight::Result<()> {
-    let (features, has_ids) = read_features(&args.input)?;
+    let (features, has_ids, rows) = read_features(&args.input)?;
+    if !args.json {
+        common::warn_rejections(&args.input, &rows);
+    }
     if features.n_rows() == 0 {
         return Err(Error::InvalidInput(format!(
             "{}: no data rows",
@@ -230,6 +220,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
             "fit_seconds": fit_seconds,
             "sizes": sizes,
             "names": seg.model.names,
+            "rows": common::rows_json(&rows),
         });
         if let Some(c) = &choice {
             out["choose_k"] = json!({

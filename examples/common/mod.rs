@@ -1,4 +1,5 @@
-//! What every example program shares: how it ends.
+//! What every example program shares: how it ends, and how it reports the
+//! rows it read.
 
 use std::process::ExitCode;
 
@@ -14,21 +15,32 @@ pub fn finish(result: custinsight::Result<()>) -> ExitCode {
     }
 }
 
-/// A CSV reader over `path` with its header, names trimmed.
-#[allow(dead_code)] // not every example reads CSV through this
-pub fn open_csv(
-    path: &std::path::Path,
-) -> custinsight::Result<(csv::Reader<std::fs::File>, Vec<String>)> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| custinsight::Error::io(path.display().to_string(), e))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(file);
-    let header = reader
-        .headers()
-        .map_err(|e| custinsight::Error::InvalidInput(format!("{}: header: {e}", path.display())))?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
-    Ok((reader, header))
+/// An input's account for `--json`: rows read, accepted and rejected, and
+/// the first rejections with line, field and reason.
+#[allow(dead_code)] // not every example reads a table
+pub fn rows_json(report: &custinsight::ingest::IngestReport) -> serde_json::Value {
+    serde_json::json!({
+        "read": report.rows,
+        "accepted": report.accepted,
+        "rejected": report.rejected,
+        "rejections": report.rejections.iter().take(20).collect::<Vec<_>>(),
+    })
+}
+
+/// Tells stderr about rejected rows (a count and the first few, each with
+/// line, field and reason), so the text output stays the result.
+#[allow(dead_code)]
+pub fn warn_rejections(path: &std::path::Path, report: &custinsight::ingest::IngestReport) {
+    if report.rejected == 0 {
+        return;
+    }
+    eprintln!(
+        "{}: {} of {} rows rejected",
+        path.display(),
+        report.rejected,
+        report.rows
+    );
+    for r in report.rejections.iter().take(5) {
+        eprintln!("  line {} [{}] {}", r.line, r.field, r.reason);
+    }
 }

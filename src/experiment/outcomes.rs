@@ -197,12 +197,7 @@ impl Outcomes {
                 "1" | "1.0" | "true" | "yes" => true,
                 "0" | "0.0" | "false" | "no" => false,
                 other => {
-                    reject(
-                        &mut report,
-                        line,
-                        "converted",
-                        format!("not 0 or 1: `{other}`"),
-                    );
+                    report.reject_accepted(line, "converted", format!("not 0 or 1: `{other}`"));
                     continue;
                 }
             };
@@ -229,10 +224,9 @@ impl Outcomes {
                 },
             );
             if let Err(e) = result {
-                reject(&mut report, line, "row", e.to_string());
+                report.reject_accepted(line, "row", e.to_string());
             }
         }
-        report.rejections.sort_by_key(|r| r.line);
         Ok((out, report))
     }
 
@@ -292,14 +286,4 @@ impl Outcomes {
         }
         w.flush().map_err(|e| Error::io("csv output", e))
     }
-}
-
-fn reject(report: &mut IngestReport, line: u64, field: &str, reason: String) {
-    report.accepted -= 1;
-    report.rejected += 1;
-    report.rejections.push(crate::ingest::Rejection {
-        line,
-        field: field.to_owned(),
-        reason,
-    });
 }

@@ -65,6 +65,16 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 pub use report::{IngestReport, Rejection};
+
+/// Reads a timestamp as ingestion does (RFC 3339, or a civil date and time
+/// or date read as UTC; impossible dates are errors), for programs that
+/// read times from tables of their own.
+///
+/// # Errors
+/// The reason the text is not a valid timestamp.
+pub fn parse_timestamp(raw: &str) -> std::result::Result<Timestamp, String> {
+    parse::parse_timestamp(raw)
+}
 use rows::{Fields, RowProblem};
 pub use sources::{read_source_records, source_records};
 

@@ -42,6 +42,28 @@ impl IngestReport {
         self.rejections.extend(other.rejections);
     }
 
+    /// Moves a row counted as accepted to the rejected, with its line, field
+    /// and reason, when a check after reading fails (e.g. a value a program
+    /// cannot use); rejections stay in line order.
+    pub fn reject_accepted(
+        &mut self,
+        line: u64,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) {
+        self.accepted = self.accepted.saturating_sub(1);
+        self.rejected += 1;
+        let at = self.rejections.partition_point(|r| r.line <= line);
+        self.rejections.insert(
+            at,
+            Rejection {
+                line,
+                field: field.into(),
+                reason: reason.into(),
+            },
+        );
+    }
+
     pub(crate) fn accept(&mut self) {
         self.rows += 1;
         self.accepted += 1;
