@@ -79,6 +79,7 @@ pub(crate) struct TouchpointTable {
     /// Cost in 1/10,000 units; `i64::MIN` when unknown.
     pub(crate) cost_units: Vec<i64>,
     pub(crate) cost_currency: Vec<u16>,
+    /// Session code of every row (`NONE_U32` for none); empty when no row has one.
     pub(crate) session: Vec<u32>,
     /// [`JourneyStage`] index the content was made for; [`NO_STAGE`] when unknown.
     pub(crate) content_stage: Vec<u8>,
@@ -428,7 +429,10 @@ impl CustomerBase {
             campaign: opt(&self.campaigns, *t.campaign.get(i)?),
             topic: opt(&self.topics, *t.topic.get(i)?),
             cost,
-            session_id: opt(&self.sessions, *t.session.get(i)?),
+            session_id: opt(
+                &self.sessions,
+                t.session.get(i).copied().unwrap_or(NONE_U32),
+            ),
             content_stage: JourneyStage::ALL
                 .get(*t.content_stage.get(i)? as usize)
                 .copied(),

@@ -51,7 +51,8 @@ fn merging_keeps_every_event_and_finds_the_customers() {
         .map(|&a| i128::from(a))
         .sum();
     assert_eq!(raw_revenue, clean_revenue);
-    let (identity, _) = CustomerIdentity::resolve(&records, &IdentityParams::default()).unwrap();
+    let (identity, _) =
+        CustomerIdentity::resolve(records.clone(), &IdentityParams::default()).unwrap();
     let (base, applied) = identity.apply(raw).unwrap();
     assert_eq!(applied.transactions.0, applied.transactions.1);
     assert_eq!(base.n_transactions(), pop.base.n_transactions());
@@ -176,7 +177,7 @@ fn params() -> IdentityParams {
 
 #[test]
 fn a_resolution_applied_moves_every_event_and_merges_consent() {
-    let (identity, _) = CustomerIdentity::resolve(&records(RECORDS), &params()).unwrap();
+    let (identity, _) = CustomerIdentity::resolve(records(RECORDS), &params()).unwrap();
     assert_eq!(identity.customer_count(), 2);
     let ann = identity.customer_of("loyalty:L1").unwrap();
     assert_eq!(identity.customer_of("webshop:W1").as_ref(), Some(&ann));
@@ -244,7 +245,7 @@ fn new_records_attach_with_stable_ids_and_merges_are_recorded() {
          loyalty,L1,ANN,LEE, Ann@Example.org ,\n\
          webshop,W2,Bob,Stone,bob@example.org,+49 40 7654321\n",
     );
-    let (mut identity, _) = CustomerIdentity::resolve(&first, &params()).unwrap();
+    let (mut identity, _) = CustomerIdentity::resolve(first, &params()).unwrap();
     let ann = identity.customer_of("webshop:W1").unwrap();
     let bob = identity.customer_of("webshop:W2").unwrap();
     // The state is serde data: a reloaded identity continues exactly alike.
@@ -314,12 +315,12 @@ fn zero_config_respects_conflict_columns_without_a_second_fit() {
             i % 10
         ));
     }
-    let plain = CustomerIdentity::resolve(&records(&many), &IdentityParams::default())
+    let plain = CustomerIdentity::resolve(records(&many), &IdentityParams::default())
         .unwrap()
         .0;
     assert_eq!(plain.customer_of("crm:1"), plain.customer_of("crm:2"));
     let guarded = CustomerIdentity::resolve(
-        &records(&many),
+        records(&many),
         &IdentityParams {
             conflict_columns: vec!["customer_number".into()],
             exclude: vec!["customer_number".into()],

@@ -212,11 +212,13 @@ impl CustomerIdentity {
     /// columns it names that the records lack; [`Error::InvalidInput`] for
     /// no records; errors of the resolution.
     pub fn resolve(
-        records: &SourceRecords,
+        records: SourceRecords,
         params: &IdentityParams,
     ) -> Result<(CustomerIdentity, Resolution)> {
         params.check()?;
-        let combined = records.combined()?;
+        // The identity keeps the records (for golden records and later
+        // updates): taken, not copied.
+        let combined = records.into_combined()?;
         if combined.is_empty() {
             return Err(Error::InvalidInput("no source records to resolve".into()));
         }
@@ -383,26 +385,22 @@ impl CustomerIdentity {
         let combined = records.combined()?;
         let mut fresh = RecordTable::new(self.records.columns().to_vec())?;
         let (mut known, mut changed) = (0usize, 0usize);
-        for (id, row) in combined.ids().iter().zip(combined.rows()) {
-            // Columns by name: the new delivery may order or extend them differently.
-            let values: Vec<Option<&str>> = self
-                .records
-                .columns()
+        // Columns by name: the new delivery may order or extend them differently.
+        let map: Vec<Option<usize>> = self
+            .records
+            .columns()
+            .iter()
+            .map(|c| combined.column(c))
+            .collect();
+        for (i, id) in combined.ids().iter().enumerate() {
+            let values: Vec<Option<&str>> = map
                 .iter()
-                .map(|c| {
-                    combined
-                        .column(c)
-                        .and_then(|i| row.get(i))
-                        .and_then(|v| v.as_deref())
-                })
+                .map(|c| c.and_then(|c| combined.value(i, c)))
                 .collect();
             match self.index.get(id.as_str()) {
                 Some(&r) => {
                     known += 1;
-                    let held = self.records.rows().get(r as usize);
-                    let same = held
-                        .is_some_and(|h| h.iter().map(|v| v.as_deref()).eq(values.iter().copied()));
-                    if !same {
+                    if self.records.row(r as usize) != values {
                         changed += 1;
                     }
                 }
@@ -442,12 +440,11 @@ impl CustomerIdentity {
             }
         }
         let new_records = fresh.len();
-        let (_, ids, rows) = fresh.into_parts();
-        for (id, row) in ids.into_iter().zip(rows) {
-            self.index
-                .insert(Box::from(id.as_str()), self.records.len() as u32);
-            self.records.push(id, row)?;
+        for id in fresh.ids() {
+            let r = self.index.len() as u32;
+            self.index.insert(Box::from(id.as_str()), r);
         }
+        self.records.append(&fresh)?;
         self.events.extend(merges.iter().cloned());
         self.updates = update;
         Ok(IdentityUpdate {
@@ -553,20 +550,34 @@ impl CustomerIdentity {
             .map(|c| c.consent.events().len())
             .sum();
 
-        // Raw customer records grouped by their new customer, in raw order.
-        let mut by_new: Vec<Vec<(u32, Box<Customer>)>> = vec![Vec::new(); ids.len()];
-        for (c, record) in raw_customers.into_iter().enumerate() {
-            if let Some(record) = record {
-                by_new[new_index[c] as usize].push((c as u32, record));
-            }
+        // Raw customers in order of their new customer (raw order within
+        // one), so each is taken, merged and released in one pass.
+        let mut starts = vec![0usize; ids.len() + 1];
+        for &k in &new_index {
+            starts[k as usize + 1] += 1;
         }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut order = vec![0u32; n_raw];
+        let mut next = starts.clone();
+        for (c, &k) in new_index.iter().enumerate() {
+            order[next[k as usize]] = c as u32;
+            next[k as usize] += 1;
+        }
+        drop(next);
+        let mut raw_customers = raw_customers;
         let sources = Sources::new(&[&self.records])?;
         let chains = Chains::new(&sources, &self.params.golden)?;
         let columns = sources.columns().to_vec();
-        let mut customers: Vec<Option<Customer>> = Vec::with_capacity(ids.len());
+        let mut customers: Vec<Option<Box<Customer>>> = Vec::with_capacity(ids.len());
         let mut merged_customers = 0usize;
         let mut entity_iter = entities.iter();
-        for (slot, (id, raw_records)) in ids.iter().zip(by_new).enumerate() {
+        for (slot, id) in ids.iter().enumerate() {
+            let raw_records: Vec<(u32, Box<Customer>)> = order[starts[slot]..starts[slot + 1]]
+                .iter()
+                .filter_map(|&c| Some((c, raw_customers.get_mut(c as usize)?.take()?)))
+                .collect();
             let customer = if slot < n_resolved {
                 let Some((_, members)) = entity_iter.next() else {
                     return Err(Error::InvalidInput(
@@ -586,20 +597,21 @@ impl CustomerIdentity {
                     .filter_map(|&r| self.records.ids().get(r as usize))
                     .filter_map(|id| SourceRecord::parse(id))
                     .collect();
-                Some(merge_customer(
+                Some(Box::new(merge_customer(
                     id,
                     profile_of(&columns, &values),
                     refs,
                     raw_records,
                     &record_of_raw,
                     &self.records,
-                )?)
+                )?))
             } else {
                 // An id without a record keeps its own customer row, if any.
-                raw_records.into_iter().next().map(|(_, c)| *c)
+                raw_records.into_iter().next().map(|(_, c)| c)
             };
             customers.push(customer);
         }
+        drop(raw_customers);
         let consent_after: usize = customers
             .iter()
             .flatten()

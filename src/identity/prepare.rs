@@ -258,8 +258,8 @@ pub struct Prepared {
 }
 
 /// The country code a record's country column gives, if it is a known two-letter code.
-fn country_of(row: &[Option<String>], column: Option<usize>) -> Option<&str> {
-    let v = row.get(column?)?.as_deref()?.trim();
+fn country_of(table: &RecordTable, r: usize, column: Option<usize>) -> Option<&str> {
+    let v = table.value(r, column?)?.trim();
     (v.len() == 2 && v.is_ascii()).then_some(v)
 }
 
@@ -267,7 +267,8 @@ fn country_of(row: &[Option<String>], column: Option<usize>) -> Option<&str> {
 fn prepare_value(
     raw: &str,
     kind: &FieldKind,
-    row: &[Option<String>],
+    table: &RecordTable,
+    r: usize,
     country_column: Option<usize>,
 ) -> Option<String> {
     let v = match kind {
@@ -282,7 +283,7 @@ fn prepare_value(
         FieldKind::Phone {
             default_country, ..
         } => {
-            let country = country_of(row, country_column);
+            let country = country_of(table, r, country_column);
             country
                 .and_then(|c| normalize_phone(raw, c).ok())
                 .or_else(|| normalize_phone(raw, default_country).ok())?
@@ -291,7 +292,7 @@ fn prepare_value(
         FieldKind::Postcode {
             default_country, ..
         } => {
-            let country = country_of(row, country_column).unwrap_or(default_country);
+            let country = country_of(table, r, country_column).unwrap_or(default_country);
             normalize_postcode(raw, country)
                 .or_else(|_| normalize_postcode(raw, default_country))
                 .ok()?
@@ -413,20 +414,21 @@ impl Prepared {
             };
             positions.push((find(&c.name)?, country));
         }
-        let rows = table.rows();
+        let n = table.len();
         for (c, &(position, country)) in self.columns.iter_mut().zip(&positions) {
             c.rebuild_index();
             // Normalising is the costly part: in parallel, then encoded in order.
             let kind = &c.kind;
-            let chunks: Vec<&[Vec<Option<String>>]> = rows.chunks(2048).collect();
+            let chunks: Vec<std::ops::Range<usize>> =
+                (0..n).step_by(2048).map(|a| a..(a + 2048).min(n)).collect();
             let prepared: Vec<(Option<String>, bool)> =
                 crate::parallel::map_slice(&chunks, |chunk| {
                     chunk
-                        .iter()
-                        .map(|row| match row.get(position).and_then(|v| v.as_deref()) {
+                        .clone()
+                        .map(|r| match table.value(r, position) {
                             None => (None, false),
                             Some(raw) => {
-                                let v = prepare_value(raw, kind, row, country);
+                                let v = prepare_value(raw, kind, table, r, country);
                                 let unreadable = v.is_none();
                                 (v, unreadable)
                             }
@@ -440,6 +442,10 @@ impl Prepared {
                 c.unreadable += usize::from(unreadable);
                 c.push(v)?;
             }
+            // The value index is only needed while encoding: a near-unique
+            // column's index is as large as its values, so it is rebuilt when
+            // records are added later rather than kept.
+            c.index = HashMap::new();
         }
         if side == self.table_sizes.len() {
             self.table_sizes.push(0);

@@ -15,18 +15,61 @@ use crate::records::{SourceRecord, check_source_name};
 ///
 /// Record `i` is addressed by its position (`0..len()`); ids are unique
 /// within a table. An empty or all-whitespace value is stored as `None`.
+///
+/// Values are kept in one text buffer with an end offset per cell (row by
+/// row), so a million records of ten fields cost their text and 4 bytes a
+/// cell, not a heap string each.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "RecordTableRepr")]
 pub struct RecordTable {
     columns: Vec<String>,
     ids: Vec<String>,
-    rows: Vec<Vec<Option<String>>>,
+    /// Every value, row after row; a missing value is empty.
+    text: String,
+    /// End of each cell in `text` (row-major); a cell starts where the previous ends.
+    ends: Vec<u32>,
     #[serde(skip)]
     seen: HashSet<String>,
 }
 
+/// The serialised form of [`RecordTable`], checked before use.
+#[derive(Deserialize)]
+struct RecordTableRepr {
+    columns: Vec<String>,
+    ids: Vec<String>,
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl TryFrom<RecordTableRepr> for RecordTable {
+    type Error = Error;
+
+    fn try_from(r: RecordTableRepr) -> Result<RecordTable> {
+        let mut t = RecordTable::new(r.columns)?;
+        let cells = r.ids.len().checked_mul(t.columns.len());
+        let ordered = r.ends.windows(2).all(|w| w[0] <= w[1]);
+        let fits = r.ends.last().map_or(0, |&e| e as usize) <= r.text.len();
+        let on_chars = r.ends.iter().all(|&e| r.text.is_char_boundary(e as usize));
+        if cells != Some(r.ends.len()) || !ordered || !fits || !on_chars {
+            return Err(Error::InvalidInput(format!(
+                "record table: {} cell ends for {} records of {} columns",
+                r.ends.len(),
+                r.ids.len(),
+                t.columns.len()
+            )));
+        }
+        t.ids = r.ids;
+        t.text = r.text;
+        t.ends = r.ends;
+        Ok(t)
+    }
+}
+
 impl PartialEq for RecordTable {
     fn eq(&self, other: &Self) -> bool {
-        self.columns == other.columns && self.ids == other.ids && self.rows == other.rows
+        self.columns == other.columns
+            && self.ids == other.ids
+            && (0..self.len()).all(|i| self.row(i) == other.row(i))
     }
 }
 
@@ -52,7 +95,8 @@ impl RecordTable {
         Ok(RecordTable {
             columns,
             ids: Vec::new(),
-            rows: Vec::new(),
+            text: String::new(),
+            ends: Vec::new(),
             seen: HashSet::new(),
         })
     }
@@ -61,46 +105,57 @@ impl RecordTable {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a row of the wrong length or an empty id;
-    /// [`Error::DuplicateCustomerId`] for an id already in the table. The
-    /// table is unchanged on error.
+    /// [`Error::DuplicateCustomerId`] for an id already in the table;
+    /// [`Error::Capacity`] beyond 4 GiB of text. The table is unchanged on error.
     pub fn push<S: AsRef<str>>(
         &mut self,
         id: impl Into<String>,
         values: impl IntoIterator<Item = Option<S>>,
     ) -> Result<()> {
         let id = id.into();
-        let row: Vec<Option<String>> = values
-            .into_iter()
-            .map(|v| {
-                v.and_then(|s| {
-                    let s = s.as_ref();
-                    (!s.trim().is_empty()).then(|| s.to_owned())
-                })
-            })
-            .collect();
-        if row.len() != self.columns.len() {
+        let text_before = self.text.len();
+        let cells_before = self.ends.len();
+        let mut n = 0usize;
+        for v in values {
+            n += 1;
+            if let Some(v) = v {
+                let v = v.as_ref();
+                if !v.trim().is_empty() {
+                    self.text.push_str(v);
+                }
+            }
+            let Ok(end) = u32::try_from(self.text.len()) else {
+                self.text.truncate(text_before);
+                self.ends.truncate(cells_before);
+                return Err(Error::Capacity("record table text beyond 4 GiB".into()));
+            };
+            self.ends.push(end);
+        }
+        let undo = |t: &mut RecordTable| {
+            t.text.truncate(text_before);
+            t.ends.truncate(cells_before);
+        };
+        if n != self.columns.len() {
+            undo(self);
             return Err(Error::InvalidInput(format!(
-                "record {id:?} has {} values for {} columns",
-                row.len(),
+                "record {id:?} has {n} values for {} columns",
                 self.columns.len()
             )));
         }
         if id.trim().is_empty() {
+            undo(self);
             return Err(Error::InvalidInput("empty record id".into()));
-        }
-        if self.seen.contains(&id) {
-            return Err(Error::DuplicateCustomerId(id));
         }
         if self.seen.len() != self.ids.len() {
             // Rebuilt after deserialising, where the index is skipped.
             self.seen = self.ids.iter().cloned().collect();
-            if self.seen.contains(&id) {
-                return Err(Error::DuplicateCustomerId(id));
-            }
+        }
+        if self.seen.contains(&id) {
+            undo(self);
+            return Err(Error::DuplicateCustomerId(id));
         }
         self.seen.insert(id.clone());
         self.ids.push(id);
-        self.rows.push(row);
         Ok(())
     }
 
@@ -129,22 +184,25 @@ impl RecordTable {
         &self.ids
     }
 
-    /// Record `i`'s values, in column order.
-    ///
-    /// # Panics
-    /// When `i >= len()`.
-    pub fn row(&self, i: usize) -> &[Option<String>] {
-        &self.rows[i]
+    /// Record `i`'s values, in column order (empty for `i >= len()`).
+    pub fn row(&self, i: usize) -> Vec<Option<&str>> {
+        (0..self.columns.len()).map(|c| self.value(i, c)).collect()
     }
 
     /// Record `i`'s value in column `column`, if present.
     pub fn value(&self, i: usize, column: usize) -> Option<&str> {
-        self.rows.get(i)?.get(column)?.as_deref()
-    }
-
-    /// All rows, in order.
-    pub fn rows(&self) -> &[Vec<Option<String>>] {
-        &self.rows
+        let k = self.columns.len();
+        if column >= k || i >= self.ids.len() {
+            return None;
+        }
+        let cell = i * k + column;
+        let start = if cell == 0 {
+            0
+        } else {
+            *self.ends.get(cell - 1)? as usize
+        };
+        let end = *self.ends.get(cell)? as usize;
+        self.text.get(start..end).filter(|v| !v.is_empty())
     }
 
     /// Whether a record with this id is in the table.
@@ -166,18 +224,41 @@ impl RecordTable {
         if name.trim().is_empty() {
             return Err(Error::InvalidInput("empty column name".into()));
         }
-        if self.column(name).is_none() {
-            self.columns.push(name.to_owned());
-            for row in &mut self.rows {
-                row.push(None);
-            }
+        if self.column(name).is_some() {
+            return Ok(());
         }
+        // Each row gets one more cell, ending where its last cell ends.
+        let k = self.columns.len();
+        let mut ends = Vec::with_capacity(self.ends.len() + self.ids.len());
+        for r in 0..self.ids.len() {
+            let row = self.ends.get(r * k..(r + 1) * k).unwrap_or(&[]);
+            ends.extend_from_slice(row);
+            let last = match row.last() {
+                Some(&e) => e,
+                None => ends.last().copied().unwrap_or(0),
+            };
+            ends.push(last);
+        }
+        self.ends = ends;
+        self.columns.push(name.to_owned());
         Ok(())
     }
 
-    /// The table's parts: columns, ids and rows.
-    pub fn into_parts(self) -> (Vec<String>, Vec<String>, Vec<Vec<Option<String>>>) {
-        (self.columns, self.ids, self.rows)
+    /// Appends the records of `other` (same columns, by name; columns it
+    /// lacks are empty, columns this table lacks are ignored).
+    ///
+    /// # Errors
+    /// As [`push`](Self::push) for each record; on error the records before
+    /// the failing one stay appended.
+    pub fn append(&mut self, other: &RecordTable) -> Result<()> {
+        let map: Vec<Option<usize>> = self.columns.iter().map(|c| other.column(c)).collect();
+        for (r, id) in other.ids.iter().enumerate() {
+            self.push(
+                id.clone(),
+                map.iter().map(|c| c.and_then(|c| other.value(r, c))),
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -325,19 +406,43 @@ impl SourceRecords {
     /// # Errors
     /// [`Error::InvalidInput`] when an identity column is itself named `source`.
     pub fn combined(&self) -> Result<RecordTable> {
-        let mut columns = vec![SOURCE_COLUMN.to_owned()];
-        columns.extend(self.columns.iter().cloned());
-        let mut out = RecordTable::new(columns)?;
+        let mut out = self.combined_table()?;
         for (source, table) in self.sources.iter().zip(&self.tables) {
-            for (id, row) in table.ids().iter().zip(table.rows()) {
-                let mut values = Vec::with_capacity(row.len() + 1);
-                values.push(Some(source.clone()));
-                values.extend(row.iter().cloned());
-                out.push(id.clone(), values)?;
-            }
+            push_with_source(&mut out, source, table)?;
         }
         Ok(out)
     }
+
+    /// [`combined`](Self::combined), taking the records: each source's
+    /// table is released as soon as it is copied, so the records are held once.
+    ///
+    /// # Errors
+    /// As [`combined`](Self::combined).
+    pub fn into_combined(self) -> Result<RecordTable> {
+        let mut out = self.combined_table()?;
+        for (source, table) in self.sources.iter().zip(self.tables) {
+            push_with_source(&mut out, source, &table)?;
+        }
+        Ok(out)
+    }
+
+    /// An empty table with `source` and the identity columns.
+    fn combined_table(&self) -> Result<RecordTable> {
+        let mut columns = vec![SOURCE_COLUMN.to_owned()];
+        columns.extend(self.columns.iter().cloned());
+        RecordTable::new(columns)
+    }
+}
+
+/// Appends `table`'s records to `out` with `source` as their first value.
+fn push_with_source(out: &mut RecordTable, source: &str, table: &RecordTable) -> Result<()> {
+    for (r, id) in table.ids().iter().enumerate() {
+        out.push(
+            id.clone(),
+            std::iter::once(Some(source)).chain(table.row(r)),
+        )?;
+    }
+    Ok(())
 }
 
 /// The column naming each record's source system in [`SourceRecords::combined`].
@@ -351,7 +456,7 @@ mod tests {
     fn keeps_rows_and_rejects_bad_ones_unchanged() {
         let mut t = RecordTable::new(["name", "email"]).unwrap();
         t.push("a", [Some("Ann"), Some("  ")]).unwrap();
-        assert_eq!(t.row(0), &[Some("Ann".to_owned()), None]);
+        assert_eq!(t.row(0), [Some("Ann"), None]);
         assert!(matches!(
             t.push("a", [Some("x"), None]),
             Err(Error::DuplicateCustomerId(_))

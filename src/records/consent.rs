@@ -7,6 +7,8 @@
 //! at the same instant (the conservative reading). With no applicable event the
 //! answer is "no": consent is opt-in, as the GDPR requires for marketing.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -63,9 +65,10 @@ pub struct ConsentEvent {
     /// When.
     pub at: Timestamp,
     /// The source record the event was recorded in, when known (identity
-    /// resolution sets it when it merges several records' consent).
+    /// resolution sets it when it merges several records' consent; shared by
+    /// all the events of one record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<SourceRecord>,
+    pub source: Option<Arc<SourceRecord>>,
 }
 
 /// Why a customer may or may not be contacted: the event that decided.
@@ -217,9 +220,10 @@ impl Consent {
     /// a withdrawal in any record overrides an older grant in another, and
     /// at the same instant a withdrawal beats a grant.
     pub fn merge(&mut self, other: Consent, source: Option<&SourceRecord>) {
+        let shared = source.map(|s| Arc::new(s.clone()));
         self.events.extend(other.events.into_iter().map(|mut e| {
             if e.source.is_none() {
-                e.source = source.cloned();
+                e.source.clone_from(&shared);
             }
             e
         }));
@@ -279,8 +283,8 @@ mod tests {
         assert!(!why.allowed);
         assert_eq!(why.overridden, 1);
         assert_eq!(
-            why.event.as_ref().and_then(|e| e.source.clone()),
-            Some(card.clone())
+            why.event.as_ref().and_then(|e| e.source.as_deref()),
+            Some(&card)
         );
         assert!(
             why.reason.contains("withdrawn") && why.reason.contains("loyalty:L7"),
@@ -314,11 +318,11 @@ mod tests {
             purpose: m.clone(),
             status: ConsentStatus::Granted,
             at: t,
-            source: Some(shop.clone()),
+            source: Some(Arc::new(shop.clone())),
         });
         let mut into = Consent::new();
         into.merge(tagged, Some(&card));
-        assert_eq!(into.events()[0].source, Some(shop));
+        assert_eq!(into.events()[0].source.as_deref(), Some(&shop));
         // No event at all: opt-in says no, and says why.
         let none = Consent::new().explain(&email, &m, at);
         assert!(!none.allowed && none.event.is_none() && none.reason.contains("opt-in"));

@@ -223,6 +223,7 @@ impl Round {
             let (identity, pairs, matches, update) = match previous_identity {
                 Some(mut identity) => {
                     let update = identity.update(&records)?;
+                    drop(records);
                     (
                         identity,
                         update.candidate_pairs,
@@ -232,7 +233,7 @@ impl Round {
                 }
                 None => {
                     let (identity, resolution) =
-                        CustomerIdentity::resolve(&records, &params.identity)?;
+                        CustomerIdentity::resolve(records, &params.identity)?;
                     (
                         identity,
                         resolution.candidate_pairs,
@@ -241,7 +242,6 @@ impl Round {
                     )
                 }
             };
-            drop(records);
             let (base, applied) = identity.apply(events)?;
             let step = IdentityStep {
                 records: identity.records().len(),
@@ -277,7 +277,11 @@ impl Round {
         clock.lap("features");
 
         // 4. Segments: found in the first round, refitted in place later.
-        let described = features.select_rows(&seen_rows)?;
+        // Usually everyone has been seen: then the rows are the matrix's own.
+        let subset = (seen_rows.len() < features.n_rows())
+            .then(|| features.select_rows(&seen_rows))
+            .transpose()?;
+        let described = subset.as_ref().unwrap_or(&features);
         let stages: Vec<Stage> = seen
             .iter()
             .map(|&c| lifecycle.stage[c as usize].unwrap_or(Stage::Prospect))
@@ -297,7 +301,7 @@ impl Round {
             Some(p) => {
                 let refit = p.segmentation.update(
                     &cluster,
-                    Some(&described),
+                    Some(described),
                     &params.segments.kmeans,
                     context,
                 )?;
@@ -309,7 +313,7 @@ impl Round {
                     kmeans: params.segments.kmeans.clone(),
                     choose_k: params.segments.choose_k,
                 };
-                (fit.cluster(&cluster)?.describe(&described, context)?, None)
+                (fit.cluster(&cluster)?.describe(described, context)?, None)
             }
         };
         let segments = Segments::from_rows(
@@ -320,7 +324,7 @@ impl Round {
             NOT_YET_SEEN,
         )?;
         drop(cluster);
-        drop(described);
+        drop(subset);
         clock.lap("segments");
 
         // 5. The previous assignment's outcomes, per segment.

@@ -162,7 +162,6 @@ impl CustomerBaseBuilder {
         p.topic.reserve(touchpoints);
         p.cost_units.reserve(touchpoints);
         p.cost_currency.reserve(touchpoints);
-        p.session.reserve(touchpoints);
         p.content_stage.reserve(touchpoints);
     }
 
@@ -461,6 +460,11 @@ impl CustomerBaseBuilder {
             None => (i64::MIN, 0),
         };
         let p = &mut self.tp;
+        // Sessions are kept only once some touchpoint has one.
+        if session != NONE_U32 || !p.session.is_empty() {
+            p.session.resize(p.customer.len(), NONE_U32);
+            p.session.push(session);
+        }
         p.customer.push(customer);
         p.time_us.push(to_micros(t.timestamp));
         p.channel.push(self.channels.code(&t.channel)?);
@@ -469,7 +473,6 @@ impl CustomerBaseBuilder {
         p.topic.push(topic);
         p.cost_units.push(cost_units);
         p.cost_currency.push(cost_currency);
-        p.session.push(session);
         p.content_stage
             .push(t.content_stage.map_or(NO_STAGE, |s| s.index() as u8));
         Ok(())
@@ -547,7 +550,9 @@ impl CustomerBaseBuilder {
         p.topic.push(topic);
         p.cost_units.push(cost_units);
         p.cost_currency.push(cost_currency);
-        p.session.push(NONE_U32);
+        if !p.session.is_empty() {
+            p.session.push(NONE_U32);
+        }
         p.content_stage
             .push(content_stage.map_or(NO_STAGE, |s| s.index() as u8));
     }
@@ -620,7 +625,7 @@ impl CustomerBaseBuilder {
             topic: gather(p.topic, o),
             cost_units: gather(p.cost_units, o),
             cost_currency: gather(p.cost_currency, o),
-            session: gather(p.session, o),
+            session: gather_optional(p.session, o),
             content_stage: gather(p.content_stage, o),
         };
 
@@ -721,6 +726,18 @@ pub(super) fn gather<T: Copy + Send + Sync>(values: Vec<T>, order: Option<&[u32]
         }
         #[cfg(not(feature = "parallel"))]
         Some(order) => order.iter().map(|&i| values[i as usize]).collect(),
+    }
+}
+
+/// [`gather`] for a column kept only when some row has a value (empty otherwise).
+pub(super) fn gather_optional<T: Copy + Send + Sync>(
+    values: Vec<T>,
+    order: Option<&[u32]>,
+) -> Vec<T> {
+    if values.is_empty() {
+        values
+    } else {
+        gather(values, order)
     }
 }
 

@@ -121,7 +121,10 @@ impl CustomerBase {
                 text(&self.topics, p.topic[i]),
                 &cost,
                 &currency,
-                text(&self.sessions, p.session[i]),
+                text(
+                    &self.sessions,
+                    p.session.get(i).copied().unwrap_or(NONE_U32),
+                ),
                 self.tp_content_stage(i).map_or("", |s| s.as_str()),
             ])
             .map_err(csv_err)?;

@@ -2,7 +2,7 @@
 //! resolution hands every event of the records it merges to the customer
 //! they resolve to, without copying the events or losing one.
 
-use super::builder::{gather, offsets, sort_order};
+use super::builder::{gather, gather_optional, offsets, sort_order};
 use super::{CustomerBase, Interner, TransactionTable};
 use crate::error::{Error, Result};
 use crate::records::Customer;
@@ -15,7 +15,7 @@ pub struct Regrouping {
     pub ids: Vec<String>,
     /// The new customers' records (profile, consent, provenance), by new
     /// index; `None` for a customer without one.
-    pub customers: Vec<Option<Customer>>,
+    pub customers: Vec<Option<Box<Customer>>>,
     /// For every customer of the old base (by old index), its new index.
     pub new_index: Vec<u32>,
 }
@@ -137,14 +137,14 @@ impl CustomerBase {
             topic: gather(tp.topic, o),
             cost_units: gather(tp.cost_units, o),
             cost_currency: gather(tp.cost_currency, o),
-            session: gather(tp.session, o),
+            session: gather_optional(tp.session, o),
             content_stage: gather(tp.content_stage, o),
         };
         let tx_offsets = offsets(&new_tx.customer, n_new);
         let tp_offsets = offsets(&new_tp.customer, n_new);
         Ok(CustomerBase {
             ids: interner,
-            customers: customers.into_iter().map(|c| c.map(Box::new)).collect(),
+            customers,
             tx: new_tx,
             tp: new_tp,
             tx_offsets,
