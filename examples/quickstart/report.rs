@@ -423,9 +423,9 @@ fn population(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
     for f in i.files {
         table = table.row([
             f.kind.clone(),
-            f.report.rows.to_string(),
-            f.report.accepted.to_string(),
-            f.report.rejected.to_string(),
+            count(f.report.rows as usize),
+            count(f.report.accepted as usize),
+            count(f.report.rejected as usize),
         ]);
     }
     section.table(table);
@@ -471,9 +471,9 @@ fn identity(report: &mut Report, i: &Inputs<'_>) {
                 count(i.facts.touchpoints),
             ])
             .row([
-                "customers whose e-mail consent decides as the truth".to_owned(),
+                "customers whose merged e-mail consent decides as their true customer's".to_owned(),
                 count(check.consent_agree),
-                count(check.consent_compared),
+                format!("all {}", count(check.consent_compared)),
             ])
             .caption(format!(
                 "{} customers were merged from several records; {} candidate pairs compared, {} matched.",

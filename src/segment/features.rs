@@ -33,7 +33,7 @@
 //! | `ChannelShares` | `channel_share:<channel>` | share of purchases (by count) in each channel | missing (no purchase) |
 //! | `TouchpointCounts` | `touchpoints:<kind>` (e.g. `touchpoints:complaint`) | touchpoints of each kind | 0 |
 //! | `TouchpointShares` | `touchpoint_share:<kind>` | share of the customer's touchpoints of each kind | missing (no touchpoint) |
-//! | `TouchpointChannelShares` | `touchpoint_channel_share:<channel>` | share of the customer's touchpoints in each channel | missing (no touchpoint) |
+//! | `TouchpointChannelShares` | `touch_share:<channel>` | share of the customer's touchpoints in each channel | missing (no touchpoint) |
 //! | `CategoryShares` | `category_share:<category>` | share of purchase line-item value (quantity × unit price, lines with a positive value only) in each category | missing (no such line) |
 //!
 //! The channel, kind and category columns are one per *level*. Levels are
@@ -683,7 +683,7 @@ pub enum Feature {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kinds: Option<Vec<TouchpointKind>>,
     },
-    /// `touchpoint_channel_share:<channel>`: share of touchpoints per channel
+    /// `touch_share:<channel>`: share of touchpoints per channel
     /// (where and how we meet the customer).
     TouchpointChannelShares {
         /// The channels (columns); all channels with a touchpoint in the base when `None`.
@@ -1060,11 +1060,8 @@ impl Plan {
                     let levels = channels.as_deref().unwrap_or_default();
                     plan.touch_channel_shares =
                         Some(CodeBlock::new(start, levels, base.channels()));
-                    plan.names.extend(
-                        levels
-                            .iter()
-                            .map(|c| format!("touchpoint_channel_share:{}", c.as_str())),
-                    );
+                    plan.names
+                        .extend(levels.iter().map(|c| format!("touch_share:{}", c.as_str())));
                 }
                 Feature::CategoryShares { categories } => {
                     let levels = categories.as_deref().unwrap_or_default();
@@ -1425,6 +1422,9 @@ mod tests {
                 "channel_share:web",
                 "channel_share:app",
                 "channel_share:store",
+                // Channels with a touchpoint, in enum order.
+                "touch_share:web",
+                "touch_share:email",
                 // Kinds with a touchpoint, in enum order.
                 "touchpoints:impression",
                 "touchpoints:click",
@@ -1439,26 +1439,28 @@ mod tests {
             ]
         );
         assert_eq!(m.customer_ids(), ["a", "c", "b", "d"]);
-        assert_eq!((m.n_rows(), m.n_features()), (4, 20));
+        assert_eq!((m.n_rows(), m.n_features()), (4, 22));
         let nan = f64::NAN;
         // Customer a, as of 2024-01-10: purchases 10.00 (web, Jan 1) and 30.00
         // (store, Jan 3 12:00), a 5.00 refund (Jan 4); the 100.00 purchase of
         // Feb 1 is after as_of. Touchpoints Dec 31 12:00, Jan 3, Jan 5.
         let a = [
-            6.5,   // Jan 3 12:00 → Jan 10
-            2.0,   // two purchases
-            20.0,  // 40 / 2
-            40.0,  // 10 + 30
-            9.5,   // first touchpoint Dec 31 12:00 → Jan 10
-            4.0,   // Dec 31, Jan 1, Jan 3, Jan 5 (the refund day Jan 4 does not count)
-            0.125, // 5 / 40
-            0.5,   // web
-            0.0,   // app
-            0.5,   // store
-            1.0,   // impression
-            0.0,   // click
-            2.0,   // complaint
-            0.0,   // support
+            6.5,       // Jan 3 12:00 → Jan 10
+            2.0,       // two purchases
+            20.0,      // 40 / 2
+            40.0,      // 10 + 30
+            9.5,       // first touchpoint Dec 31 12:00 → Jan 10
+            4.0,       // Dec 31, Jan 1, Jan 3, Jan 5 (the refund day Jan 4 does not count)
+            0.125,     // 5 / 40
+            0.5,       // web
+            0.0,       // app
+            0.5,       // store
+            2.0 / 3.0, // two of three touchpoints on the web
+            1.0 / 3.0, // one by e-mail
+            1.0,       // impression
+            0.0,       // click
+            2.0,       // complaint
+            0.0,       // support
             1.0 / 3.0,
             0.0,
             2.0 / 3.0,
@@ -1468,8 +1470,8 @@ mod tests {
         ];
         // Customer b: one click (Jan 2); the support touchpoint is after as_of.
         let b = [
-            nan, 0.0, nan, 0.0, 8.0, 1.0, nan, nan, nan, nan, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0,
-            0.0, nan, nan,
+            nan, 0.0, nan, 0.0, 8.0, 1.0, nan, nan, nan, nan, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0,
+            1.0, 0.0, 0.0, nan, nan,
         ];
         // Customer c: one 50.00 app purchase on Jan 9 with lines shoes 2 × 15,
         // bags 1 × 20, uncategorised 1 × 5 and a −1 discount line (ignored): 55 in all.
@@ -1484,6 +1486,8 @@ mod tests {
             0.0,
             1.0,
             0.0,
+            nan,
+            nan,
             0.0,
             0.0,
             0.0,
@@ -1497,8 +1501,8 @@ mod tests {
         ];
         // Customer d: known, no activity.
         let d = [
-            nan, 0.0, nan, 0.0, nan, 0.0, nan, nan, nan, nan, 0.0, 0.0, 0.0, 0.0, nan, nan, nan,
-            nan, nan, nan,
+            nan, 0.0, nan, 0.0, nan, 0.0, nan, nan, nan, nan, nan, nan, 0.0, 0.0, 0.0, 0.0, nan,
+            nan, nan, nan, nan, nan,
         ];
         for (id, expected) in [("a", a), ("b", b), ("c", c), ("d", d)] {
             for (name, &want) in m.names().iter().zip(&expected) {
@@ -1744,7 +1748,7 @@ mod tests {
         assert!(channels >= 2);
         assert_eq!(
             m.n_features(),
-            7 + channels + 2 * touchpoint_kinds(base).len()
+            7 + channels + touchpoint_channels(base).len() + 2 * touchpoint_kinds(base).len()
         );
         let freq = m.column("frequency").unwrap();
         let n_tp: Vec<f64> = (0..m.n_rows())
@@ -1763,7 +1767,9 @@ mod tests {
                 let allowed_missing = match name.as_str() {
                     "recency" | "monetary" | "refund_share" => no_purchase,
                     n if n.starts_with("channel_share:") => no_purchase,
-                    n if n.starts_with("touchpoint_share:") => n_tp[r] == 0.0,
+                    n if n.starts_with("touchpoint_share:") || n.starts_with("touch_share:") => {
+                        n_tp[r] == 0.0
+                    }
                     "tenure" => no_purchase && n_tp[r] == 0.0,
                     _ => false,
                 };
