@@ -5,13 +5,16 @@
 //! `CUSTINSIGHT_BENCH_ROUND_CUSTOMERS` for another size). The files are
 //! written once; every iteration reads them (`read`), or runs a first round
 //! on inputs read beforehand (`first_round`), or a second round from the
-//! first's state with its simulated outcomes (`second_round`). Per-step times
+//! first's state with its simulated outcomes (`second_round`), or scores
+//! the busiest customer alone from a scoring bundle (`score_one_customer`).
+//! Per-step times
 //! and peak memory at a million customers come from the `round` example; see
 //! BENCHMARKS.md.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use custinsight::ingest::IngestOptions;
 use custinsight::round::{Inputs, Round, RoundParams};
+use custinsight::store::OwnedHistory;
 use custinsight::synth::{Population, SimulatedExperiment, SynthParams};
 
 fn round(c: &mut Criterion) {
@@ -64,6 +67,40 @@ fn round(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    // One customer scored from a persisted bundle, from their records: the
+    // history built (sorted, encoded), lifecycle, features, segment, variant.
+    let bundle = first.state.scoring_bundle();
+    let base = &first.base;
+    let c = base
+        .customer_indices()
+        .max_by_key(|&c| base.transaction_range(c).len() + base.touchpoint_range(c).len())
+        .expect("a customer");
+    let transactions: Vec<_> = base
+        .transaction_range(c)
+        .filter_map(|i| base.transaction(i))
+        .collect();
+    let touchpoints: Vec<_> = base
+        .touchpoint_range(c)
+        .filter_map(|i| base.touchpoint(i))
+        .collect();
+    let consent = base.customer(c).map(|x| &x.consent);
+    let id = base.customer_id(c).to_owned();
+    group.sample_size(100);
+    group.bench_function(
+        format!(
+            "score_one_customer/{}tx_{}tp",
+            transactions.len(),
+            touchpoints.len()
+        ),
+        |b| {
+            b.iter(|| {
+                let history = OwnedHistory::new(&transactions, &touchpoints).expect("history");
+                bundle
+                    .score(&id, &history.view(), consent, month_ago)
+                    .expect("score")
+            })
+        },
+    );
     group.finish();
 }
 

@@ -14,6 +14,7 @@
 mod builder;
 mod bulk;
 mod export;
+mod history;
 mod intern;
 mod regroup;
 
@@ -22,6 +23,7 @@ use std::ops::Range;
 use jiff::Timestamp;
 
 pub use builder::{CustomerBaseBuilder, TransactionRef};
+pub use history::{History, OwnedHistory};
 pub(crate) use intern::{Dictionary, Interner, StrArena};
 pub use regroup::Regrouping;
 

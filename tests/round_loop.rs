@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use custinsight::ingest::IngestOptions;
 use custinsight::records::{Channel, Purpose};
-use custinsight::round::{Inputs, Round, RoundParams, RoundState, pre_period_revenue};
+use custinsight::round::{
+    Inputs, NextVariant, Round, RoundParams, RoundState, ScoringBundle, pre_period_revenue,
+};
+use custinsight::store::OwnedHistory;
 use custinsight::synth::{Population, SimulatedExperiment, SourceView, SynthParams};
 
 /// A scratch folder of its own under the test target's temp dir.
@@ -137,6 +140,113 @@ fn a_round_persisted_and_reloaded_gives_the_same_next_assignment() {
     assert!(kept.evaluation.is_some());
     // The decisions are what the next assignment used.
     assert!(kept.decisions.iter().all(|d| d.decided_in == 2));
+}
+
+/// Bit-equal, with `NaN` equal to itself.
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+#[test]
+fn one_customer_scored_from_a_bundle_is_scored_as_the_round_scored_them() {
+    let pop = Population::generate(&SynthParams::with_customers(2_000), 8).unwrap();
+    let params = params(8);
+    let (first, _, next) = first_round(&pop, "bundle", &params);
+    let end = pop.observation_end;
+    let round = Round::run(next, end, &params, Some(first.state.clone())).unwrap();
+    // The second round's weights differ by segment, so the variant depends on the segment.
+    assert!(
+        round
+            .decisions
+            .iter()
+            .any(|d| d.weights != round.decisions[0].weights)
+    );
+    let path = folder("bundle-file").with_extension("json");
+    round.state.scoring_bundle().save(&path).unwrap();
+    let bundle = ScoringBundle::load(&path).unwrap();
+    assert_eq!(bundle, ScoringBundle::from_state(&round.state));
+    let base = &round.base;
+    let life = &round.lifecycle;
+    let (mut prospects, mut buyers, mut no_consent, mut assigned) = (0, 0, 0, 0);
+    for c in base.customer_indices() {
+        let i = c as usize;
+        let transactions: Vec<_> = base
+            .transaction_range(c)
+            .filter_map(|k| base.transaction(k))
+            .collect();
+        let touchpoints: Vec<_> = base
+            .touchpoint_range(c)
+            .filter_map(|k| base.touchpoint(k))
+            .collect();
+        let history = OwnedHistory::new(&transactions, &touchpoints).unwrap();
+        let consent = base.customer(c).map(|x| &x.consent);
+        let id = base.customer_id(c);
+        let score = bundle.score(id, &history.view(), consent, end).unwrap();
+        let l = &score.lifecycle;
+        for (a, b, what) in [
+            (l.frequency, life.frequency[i], "frequency"),
+            (l.recency, life.recency[i], "recency"),
+            (l.age, life.age[i], "age"),
+            (l.monetary_value, life.monetary_value[i], "monetary value"),
+            (l.p_alive, life.p_alive[i], "P(alive)"),
+            (
+                l.expected_purchases,
+                life.expected_purchases[i],
+                "expected purchases",
+            ),
+            (l.clv, life.clv[i], "CLV"),
+        ] {
+            assert!(same(a, b), "{id}: {what} {a} alone, {b} in the round");
+        }
+        assert_eq!(l.stage.as_ref().map(|s| s.stage), life.stage[i], "{id}");
+        assert_eq!(score.segment, round.segments.segment_of(c), "{id}");
+        let expected = round.assignment.variant[i].map(usize::from);
+        assert_eq!(score.next.index(), expected, "{id}: {:?}", score.next);
+        match &score.next {
+            NextVariant::NoConsent => no_consent += 1,
+            NextVariant::Variant { .. } => assigned += 1,
+            _ => {}
+        }
+        if !l.frequency.is_nan() {
+            buyers += 1;
+        }
+        // The same from the base's own history.
+        let from_base = bundle.score(id, &base.history(c), consent, end).unwrap();
+        assert_eq!(from_base.segment, score.segment);
+        assert_eq!(from_base.next, score.next);
+    }
+    // Every kind of customer was compared.
+    assert!(
+        buyers > 1_000 && no_consent > 0 && assigned > 1_000,
+        "{buyers} buyers, {no_consent} without consent, {assigned} assigned"
+    );
+    // Early in the history, prospects (touched, no purchase yet) and
+    // customers not yet seen are scored alike too.
+    let early = base
+        .tx_time_micros()
+        .iter()
+        .chain(base.tp_time_micros())
+        .min()
+        .map(|&t| custinsight::store::from_micros(t) + days(60))
+        .unwrap();
+    let whole = bundle.lifecycle.score(base, early).unwrap();
+    let mut not_seen = 0;
+    for c in base.customer_indices() {
+        let one = bundle.lifecycle.score_one(&base.history(c), early).unwrap();
+        let i = c as usize;
+        assert!(same(one.p_alive, whole.p_alive[i]) && same(one.clv, whole.clv[i]));
+        assert_eq!(one.stage.map(|s| s.stage), whole.stage[i]);
+        match whole.stage[i] {
+            None => not_seen += 1,
+            Some(custinsight::lifecycle::stage::Stage::Prospect) => prospects += 1,
+            Some(_) => {}
+        }
+    }
+    assert!(
+        prospects > 0 && not_seen > 0,
+        "{prospects} prospects, {not_seen} not yet seen"
+    );
+    assert_eq!(no_consent, round.assignment.no_consent);
 }
 
 #[test]

@@ -28,7 +28,7 @@ use super::summary::{Histories, Period, Triples};
 use crate::error::{Error, Result};
 use crate::records::AMOUNT_SCALE;
 use crate::segment::segments::Segments;
-use crate::store::{CustomerBase, to_micros};
+use crate::store::{CustomerBase, History, to_micros};
 
 /// How lifecycle and value are computed for a base.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +154,84 @@ impl LifecycleModels {
         self.score_summary(summary, as_of)
     }
 
+    /// Scores one customer from their [`History`] (from a base, or an
+    /// [`OwnedHistory`](crate::store::OwnedHistory) built from their
+    /// records) as of `as_of`, exactly as [`score`](Self::score) scores them
+    /// in a base, without building one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for transactions in more than one currency;
+    /// [`Error::InvalidValue`] for an `as_of` outside the calendar.
+    pub fn score_one(&self, history: &History<'_>, as_of: Timestamp) -> Result<LifecycleScore> {
+        history.currency()?;
+        let one = Cutoff::new(self.period, as_of)?.summarise(history);
+        let Some([x, t_x, age, m]) = one.buyer else {
+            let stage = one.seen.then(|| {
+                self.stages.assign(
+                    &StageInput {
+                        repeat_purchases: None,
+                        recency: 0.0,
+                        age: 0.0,
+                        p_alive: f64::NAN,
+                        expected_purchases: f64::NAN,
+                        horizon: self.horizon,
+                    },
+                    self.period,
+                )
+            });
+            return Ok(LifecycleScore {
+                frequency: f64::NAN,
+                recency: f64::NAN,
+                age: f64::NAN,
+                monetary_value: f64::NAN,
+                p_alive: f64::NAN,
+                expected_purchases: f64::NAN,
+                clv: f64::NAN,
+                stage,
+            });
+        };
+        let histories = Histories {
+            frequency: &[x],
+            recency: &[t_x],
+            age: &[age],
+            monetary_value: Some(&[m]),
+        };
+        let (mut alive, mut expected, mut value) = ([0.0], [0.0], [f64::NAN]);
+        match &self.spend {
+            Some(spend) => self.btyd.score_with_clv_into(
+                &histories,
+                self.horizon,
+                spend,
+                &self.clv,
+                [&mut alive, &mut expected, &mut value],
+            )?,
+            None => self
+                .btyd
+                .score_into(&histories, self.horizon, [&mut alive, &mut expected])?,
+        }
+        let stage = self.stages.assign(
+            &StageInput {
+                repeat_purchases: Some(x),
+                recency: t_x,
+                age,
+                p_alive: alive[0],
+                expected_purchases: expected[0],
+                horizon: self.horizon,
+            },
+            self.period,
+        );
+        Ok(LifecycleScore {
+            frequency: x,
+            recency: t_x,
+            age,
+            monetary_value: m,
+            p_alive: alive[0],
+            expected_purchases: expected[0],
+            clv: value[0],
+            stage: Some(stage),
+        })
+    }
+
     fn score_summary(
         &self,
         summary: AlignedSummary,
@@ -245,6 +323,28 @@ fn stage_input(
         expected_purchases: expected,
         horizon,
     }
+}
+
+/// One customer's lifecycle and value ([`LifecycleModels::score_one`]);
+/// missing values (`NaN`) and stages as in [`CustomerLifecycle`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleScore {
+    /// Repeat purchase periods `x` (`NaN`: no purchase by `as_of`).
+    pub frequency: f64,
+    /// Periods from the first to the last purchase `t_x`.
+    pub recency: f64,
+    /// Periods from the first purchase to `as_of` (`T`).
+    pub age: f64,
+    /// Mean amount of the repeat purchase periods (0 without repeats).
+    pub monetary_value: f64,
+    /// Probability of being alive.
+    pub p_alive: f64,
+    /// Expected purchases over the models' horizon.
+    pub expected_purchases: f64,
+    /// Customer lifetime value (`NaN` without a spend model).
+    pub clv: f64,
+    /// The stage, its play and the reason (`None`: no event by `as_of`).
+    pub stage: Option<StageAssignment>,
 }
 
 /// Every customer's lifecycle and value as of one moment, by the base's
@@ -395,21 +495,7 @@ impl AlignedSummary {
     /// events after `as_of` left out and the end in `as_of`'s period.
     fn of(base: &CustomerBase, period: Period, as_of: Timestamp) -> Result<AlignedSummary> {
         super::summary::check_one_currency(base)?;
-        let cut = to_micros(as_of);
-        let day_of = |us: i64| us.div_euclid(86_400_000_000);
-        let end_day = as_of
-            .to_zoned(TimeZone::UTC)
-            .date()
-            .to_zoned(TimeZone::UTC)
-            .map_err(|e| Error::value("as_of", as_of.to_string(), e.to_string()))?
-            .timestamp()
-            .as_second()
-            .div_euclid(86_400);
-        let of_period = |day: i64| match period {
-            Period::Day => day,
-            Period::Week => (day + 3).div_euclid(7),
-        };
-        let end = of_period(end_day);
+        let cutoff = Cutoff::new(period, as_of)?;
         let n = base.n_customers();
         let mut s = AlignedSummary {
             frequency: vec![f64::NAN; n],
@@ -418,50 +504,15 @@ impl AlignedSummary {
             monetary_value: vec![f64::NAN; n],
             seen: vec![false; n],
         };
-        let (times, amounts, refunds) = (
-            base.tx_time_micros(),
-            base.tx_amount_units(),
-            base.tx_is_refund(),
-        );
-        let tp_times = base.tp_time_micros();
         for c in base.customer_indices() {
             let i = c as usize;
-            let txs = base.transaction_range(c);
-            let tps = base.touchpoint_range(c);
-            s.seen[i] = times
-                .get(txs.clone())
-                .is_some_and(|t| t.first().is_some_and(|&t| t <= cut))
-                || tp_times
-                    .get(tps)
-                    .is_some_and(|t| t.first().is_some_and(|&t| t <= cut));
-            // (first, last, periods, current sum, repeat sum)
-            let mut acc: Option<(i64, i64, u64, f64, f64)> = None;
-            for k in txs {
-                if times[k] > cut {
-                    break;
-                }
-                if refunds[k] {
-                    continue;
-                }
-                let per = of_period(day_of(times[k]));
-                let amount = amounts[k] as f64 / AMOUNT_SCALE as f64;
-                acc = Some(match acc {
-                    None => (per, per, 1, amount, 0.0),
-                    Some((f, l, p, cur, rep)) if per == l => (f, l, p, cur + amount, rep),
-                    Some((f, _, p, cur, rep)) => {
-                        (f, per, p + 1, amount, if p > 1 { rep + cur } else { rep })
-                    }
-                });
-            }
-            if let Some((first, last, periods, current, mut repeat)) = acc {
-                if periods > 1 {
-                    repeat += current;
-                }
-                let x = (periods - 1) as f64;
+            let one = cutoff.summarise(&base.history(c));
+            s.seen[i] = one.seen;
+            if let Some([x, t_x, age, m]) = one.buyer {
                 s.frequency[i] = x;
-                s.recency[i] = (last - first) as f64;
-                s.age[i] = (end - first) as f64;
-                s.monetary_value[i] = if periods > 1 { repeat / x } else { 0.0 };
+                s.recency[i] = t_x;
+                s.age[i] = age;
+                s.monetary_value[i] = m;
             }
         }
         Ok(s)
@@ -480,6 +531,76 @@ impl AlignedSummary {
             monetary_value: pick(&self.monetary_value),
         };
         (rows, h)
+    }
+}
+
+/// The moment a summary describes: events after `cut` (µs) left out, ages
+/// measured to the period `end` holding `as_of`.
+struct Cutoff {
+    period: Period,
+    cut: i64,
+    end: i64,
+}
+
+/// One customer's summary: whether they were seen (any event by the cut)
+/// and, for a buyer, `[x, t_x, T, monetary value]`.
+struct OneSummary {
+    seen: bool,
+    buyer: Option<[f64; 4]>,
+}
+
+impl Cutoff {
+    fn new(period: Period, as_of: Timestamp) -> Result<Cutoff> {
+        let end_day = as_of
+            .to_zoned(TimeZone::UTC)
+            .date()
+            .to_zoned(TimeZone::UTC)
+            .map_err(|e| Error::value("as_of", as_of.to_string(), e.to_string()))?
+            .timestamp()
+            .as_second()
+            .div_euclid(86_400);
+        Ok(Cutoff {
+            period,
+            cut: to_micros(as_of),
+            end: period.of_day(end_day),
+        })
+    }
+
+    /// Lifetimes' semantics: purchases (refunds left out) grouped by
+    /// period; `x` repeat periods, `t_x` first to last, `T` first to the
+    /// end, monetary value the mean of the repeat periods' sums.
+    fn summarise(&self, history: &History<'_>) -> OneSummary {
+        let h = history.until(self.cut);
+        let seen = !h.is_empty();
+        // (first, last, periods, current sum, repeat sum)
+        let mut acc: Option<(i64, i64, u64, f64, f64)> = None;
+        for k in 0..h.tx_time.len() {
+            if h.tx_refund[k] {
+                continue;
+            }
+            let per = self.period.of_day(h.tx_time[k].div_euclid(86_400_000_000));
+            let amount = h.tx_amount[k] as f64 / AMOUNT_SCALE as f64;
+            acc = Some(match acc {
+                None => (per, per, 1, amount, 0.0),
+                Some((f, l, p, cur, rep)) if per == l => (f, l, p, cur + amount, rep),
+                Some((f, _, p, cur, rep)) => {
+                    (f, per, p + 1, amount, if p > 1 { rep + cur } else { rep })
+                }
+            });
+        }
+        let buyer = acc.map(|(first, last, periods, current, mut repeat)| {
+            if periods > 1 {
+                repeat += current;
+            }
+            let x = (periods - 1) as f64;
+            [
+                x,
+                (last - first) as f64,
+                (self.end - first) as f64,
+                if periods > 1 { repeat / x } else { 0.0 },
+            ]
+        });
+        OneSummary { seen, buyer }
     }
 }
 

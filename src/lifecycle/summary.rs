@@ -56,7 +56,7 @@ impl Period {
     }
 
     /// The period number of a day number (days since 1970-01-01).
-    fn of_day(self, day: i64) -> i64 {
+    pub(super) fn of_day(self, day: i64) -> i64 {
         match self {
             Period::Day => day,
             // 1970-01-01 was a Thursday; weeks start on Monday.

@@ -37,7 +37,9 @@
 //! Every per-customer result ([`Round::lifecycle`], [`Round::features`],
 //! [`Round::segments`], [`Round::assignment`]) is indexed by the base's
 //! customer index. [`RoundState`] is serde data: save it, and the next
-//! night's round continues from it.
+//! night's round continues from it. Between rounds, a service scores one
+//! customer from their own events with the state's [`ScoringBundle`]
+//! (lifecycle, segment and next variant, as the round would have given).
 //!
 //! ```
 //! use custinsight::ingest::IngestOptions;
@@ -66,10 +68,12 @@ mod export;
 mod inputs;
 mod params;
 mod run;
+mod score;
 mod state;
 
 pub use decide::{Decision, DecisionEffect, DecisionKind};
 pub use inputs::{FileReport, INPUT_FILES, Inputs};
 pub use params::{DecisionParams, ExperimentPlan, RoundParams, SegmentParams};
 pub use run::{IdentityStep, Round, RoundEvaluation, SegmentSource, StepTime, pre_period_revenue};
+pub use score::{CustomerScore, NextVariant, ScoringBundle};
 pub use state::{Assigned, RoundState};

@@ -69,10 +69,7 @@ impl RoundState {
     /// [`Error::Io`] when the file cannot be read; [`Error::Json`] when it is
     /// not a state (the resolver and segments inside are checked as they load).
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<RoundState> {
-        let path = path.as_ref();
-        let file =
-            std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-        Ok(serde_json::from_reader(std::io::BufReader::new(file))?)
+        load_json(path.as_ref())
     }
 
     /// Saves the state as JSON (written to a temporary file first, then
@@ -81,14 +78,23 @@ impl RoundState {
     /// # Errors
     /// [`Error::Io`] when the file cannot be written.
     pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-        let path = path.as_ref();
-        let tmp = path.with_extension("tmp");
-        let file =
-            std::fs::File::create(&tmp).map_err(|e| Error::io(tmp.display().to_string(), e))?;
-        let mut w = std::io::BufWriter::new(file);
-        serde_json::to_writer(&mut w, self)?;
-        std::io::Write::flush(&mut w).map_err(|e| Error::io(tmp.display().to_string(), e))?;
-        drop(w);
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display().to_string(), e))
+        save_json(self, path.as_ref())
     }
+}
+
+/// Reads a JSON file into `T`.
+pub(crate) fn load_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    Ok(serde_json::from_reader(std::io::BufReader::new(file))?)
+}
+
+/// Writes `value` as JSON to a temporary file, then renames it to `path`.
+pub(crate) fn save_json<T: Serialize>(value: &T, path: &std::path::Path) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(tmp.display().to_string(), e))?;
+    let mut w = std::io::BufWriter::new(file);
+    serde_json::to_writer(&mut w, value)?;
+    std::io::Write::flush(&mut w).map_err(|e| Error::io(tmp.display().to_string(), e))?;
+    drop(w);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display().to_string(), e))
 }

@@ -82,7 +82,6 @@
 //! ```
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::ops::Range;
 
 use jiff::Timestamp;
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
@@ -93,6 +92,7 @@ use crate::lifecycle::btyd::Scores;
 use crate::lifecycle::customers::CustomerLifecycle;
 use crate::lifecycle::summary::Summary;
 use crate::records::{AMOUNT_SCALE, Channel, TouchpointKind};
+use crate::store::History;
 use crate::store::{CustomerBase, to_micros};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -544,6 +544,41 @@ impl FeatureMatrix {
         Self::compute(base, spec, as_of, rows)
     }
 
+    /// One customer's row from their [`History`] (from a base or an
+    /// [`OwnedHistory`](crate::store::OwnedHistory)), without a base: the
+    /// columns of `spec`, whose levels must all be given (a spec from
+    /// [`FeatureSpec::resolve`], as a round keeps it), so the row lines up
+    /// with the matrix the model was fitted on.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a spec with a level list left out or
+    /// listed twice; [`Error::InvalidInput`] for money features over
+    /// transactions in more than one currency.
+    pub fn from_history(
+        customer_id: &str,
+        history: &History<'_>,
+        spec: &FeatureSpec,
+        as_of: Timestamp,
+    ) -> Result<FeatureMatrix> {
+        spec.check()?;
+        if let Some(f) = spec.features.iter().find(|f| !f.levels_given()) {
+            return Err(Error::param(
+                "features",
+                f.as_str(),
+                "levels must be given to compute one customer's row (resolve the spec first)",
+            ));
+        }
+        if spec.features.iter().any(Feature::uses_money) {
+            history.currency()?;
+        }
+        let plan = Plan::with_dictionaries(spec, history.channels, history.kinds)?;
+        let mut row = vec![0.0; plan.names.len()];
+        plan.fill_row(history, to_micros(as_of), &mut row);
+        let values = Array2::from_shape_vec((1, row.len()), row)
+            .map_err(|e| Error::InvalidInput(format!("feature row: {e}")))?;
+        FeatureMatrix::new(vec![customer_id.to_owned()], plan.names, values)
+    }
+
     fn compute(
         base: &CustomerBase,
         spec: &FeatureSpec,
@@ -565,11 +600,11 @@ impl FeatureMatrix {
                 data.par_chunks_mut(k)
                     .zip(rows.par_iter())
                     .with_min_len(256)
-                    .for_each(|(row, &c)| plan.fill_row(base, c, as_of, row));
+                    .for_each(|(row, &c)| plan.fill_row(&base.history(c), as_of, row));
             }
             #[cfg(not(feature = "parallel"))]
             for (row, &c) in data.chunks_mut(k).zip(&rows) {
-                plan.fill_row(base, c, as_of, row);
+                plan.fill_row(&base.history(c), as_of, row);
             }
         }
         let values = Array2::from_shape_vec((n, k), data)
@@ -715,6 +750,18 @@ impl Feature {
             Feature::TouchpointChannelShares { .. } => "touchpoint_channel_shares",
             Feature::CategoryShares { .. } => "category_shares",
         }
+    }
+
+    /// Whether the feature's levels are given (always, for features without levels).
+    fn levels_given(&self) -> bool {
+        !matches!(
+            self,
+            Feature::ChannelShares { channels: None }
+                | Feature::TouchpointCounts { kinds: None }
+                | Feature::TouchpointShares { kinds: None }
+                | Feature::TouchpointChannelShares { channels: None }
+                | Feature::CategoryShares { categories: None }
+        )
     }
 
     fn uses_money(&self) -> bool {
@@ -1003,6 +1050,16 @@ impl Plan {
         if spec.features.iter().any(Feature::uses_money) {
             check_one_currency(base)?;
         }
+        Plan::with_dictionaries(&spec, base.channels(), base.kinds())
+    }
+
+    /// The plan of a spec whose levels are all given, over histories whose
+    /// codes index these dictionaries.
+    fn with_dictionaries(
+        spec: &FeatureSpec,
+        channel_dictionary: &[Channel],
+        kind_dictionary: &[TouchpointKind],
+    ) -> Result<Plan> {
         let mut plan = Plan {
             names: Vec::new(),
             scalars: Vec::new(),
@@ -1034,7 +1091,7 @@ impl Plan {
             match f {
                 Feature::ChannelShares { channels } => {
                     let levels = channels.as_deref().unwrap_or_default();
-                    plan.channel_shares = Some(CodeBlock::new(start, levels, base.channels()));
+                    plan.channel_shares = Some(CodeBlock::new(start, levels, channel_dictionary));
                     plan.names.extend(
                         levels
                             .iter()
@@ -1043,13 +1100,13 @@ impl Plan {
                 }
                 Feature::TouchpointCounts { kinds } => {
                     let levels = kinds.as_deref().unwrap_or_default();
-                    plan.kind_counts = Some(CodeBlock::new(start, levels, base.kinds()));
+                    plan.kind_counts = Some(CodeBlock::new(start, levels, kind_dictionary));
                     plan.names
                         .extend(levels.iter().map(|k| format!("touchpoints:{}", k.as_str())));
                 }
                 Feature::TouchpointShares { kinds } => {
                     let levels = kinds.as_deref().unwrap_or_default();
-                    plan.kind_shares = Some(CodeBlock::new(start, levels, base.kinds()));
+                    plan.kind_shares = Some(CodeBlock::new(start, levels, kind_dictionary));
                     plan.names.extend(
                         levels
                             .iter()
@@ -1059,7 +1116,7 @@ impl Plan {
                 Feature::TouchpointChannelShares { channels } => {
                     let levels = channels.as_deref().unwrap_or_default();
                     plan.touch_channel_shares =
-                        Some(CodeBlock::new(start, levels, base.channels()));
+                        Some(CodeBlock::new(start, levels, channel_dictionary));
                     plan.names
                         .extend(levels.iter().map(|c| format!("touch_share:{}", c.as_str())));
                 }
@@ -1081,13 +1138,11 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Computes one customer's row (which arrives zeroed).
-    fn fill_row(&self, base: &CustomerBase, c: u32, as_of: i64, row: &mut [f64]) {
-        let tx = cut(base.transaction_range(c), base.tx_time_micros(), as_of);
-        let times = part(base.tx_time_micros(), &tx);
-        let amounts = part(base.tx_amount_units(), &tx);
-        let refunds = part(base.tx_is_refund(), &tx);
-        let channels = part(base.tx_channel_codes(), &tx);
+    /// Computes one customer's row (which arrives zeroed) from their events at or before `as_of`.
+    fn fill_row(&self, history: &History<'_>, as_of: i64, row: &mut [f64]) {
+        let h = history.until(as_of);
+        let (times, amounts, refunds, channels) =
+            (h.tx_time, h.tx_amount, h.tx_refund, h.tx_channel);
 
         let mut purchases = 0u64;
         let mut spend: i128 = 0;
@@ -1111,10 +1166,9 @@ impl Plan {
             block.normalise(row, purchases as f64);
         }
 
-        let tp = cut(base.touchpoint_range(c), base.tp_time_micros(), as_of);
-        let tp_times = part(base.tp_time_micros(), &tp);
+        let tp_times = h.tp_time;
         if self.kind_counts.is_some() || self.kind_shares.is_some() {
-            for &code in part(base.tp_kind_codes(), &tp) {
+            for &code in h.tp_kind {
                 for block in [&self.kind_counts, &self.kind_shares].into_iter().flatten() {
                     block.bump(row, code);
                 }
@@ -1124,14 +1178,14 @@ impl Plan {
             }
         }
         if let Some(block) = &self.touch_channel_shares {
-            for &code in part(base.tp_channel_codes(), &tp) {
+            for &code in h.tp_channel {
                 block.bump(row, code);
             }
             block.normalise(row, tp_times.len() as f64);
         }
 
         if let Some((start, width, index)) = &self.categories {
-            self.fill_categories(base, &tx, refunds, (*start, *width, index), row);
+            fill_categories(&h, (*start, *width, index), row);
         }
 
         let days = |from: i64| (as_of - from) as f64 / MICROS_PER_DAY as f64;
@@ -1162,59 +1216,45 @@ impl Plan {
             }
         }
     }
+}
 
-    fn fill_categories(
-        &self,
-        base: &CustomerBase,
-        tx: &Range<usize>,
-        refunds: &[bool],
-        (start, width, index): (usize, usize, &HashMap<String, usize>),
-        row: &mut [f64],
-    ) {
-        let mut total = 0.0;
-        for (k, i) in tx.clone().enumerate() {
-            if refunds.get(k).copied().unwrap_or(true) {
-                continue;
-            }
-            let Some(t) = base.transaction(i) else {
-                continue;
-            };
-            for item in &t.line_items {
-                let value = item.quantity * item.unit_price.to_f64();
-                if !(value.is_finite() && value > 0.0) {
-                    continue;
-                }
-                total += value;
-                if let Some(cell) = item
-                    .category
-                    .as_ref()
-                    .and_then(|c| index.get(c))
-                    .and_then(|off| row.get_mut(start + off))
-                {
-                    *cell += value;
-                }
-            }
+/// Category shares of the spend in line items (refunds left out): each
+/// category's value over the total, or missing without line items.
+fn fill_categories(
+    h: &History<'_>,
+    (start, width, index): (usize, usize, &HashMap<String, usize>),
+    row: &mut [f64],
+) {
+    let mut total = 0.0;
+    for k in 0..h.tx_time.len() {
+        if h.tx_refund.get(k).copied().unwrap_or(true) {
+            continue;
         }
-        if let Some(cells) = row.get_mut(start..start + width) {
-            for v in cells {
-                *v = if total > 0.0 && total.is_finite() {
-                    *v / total
-                } else {
-                    f64::NAN
-                };
+        for item in h.line_items(k) {
+            let value = item.quantity * item.unit_price.to_f64();
+            if !(value.is_finite() && value > 0.0) {
+                continue;
+            }
+            total += value;
+            if let Some(cell) = item
+                .category
+                .as_ref()
+                .and_then(|c| index.get(c))
+                .and_then(|off| row.get_mut(start + off))
+            {
+                *cell += value;
             }
         }
     }
-}
-
-/// The rows of `range` at or before `as_of` (histories are time-ordered).
-fn cut(range: Range<usize>, times: &[i64], as_of: i64) -> Range<usize> {
-    let keep = part(times, &range).partition_point(|&t| t <= as_of);
-    range.start..range.start + keep
-}
-
-fn part<'a, T>(column: &'a [T], range: &Range<usize>) -> &'a [T] {
-    column.get(range.clone()).unwrap_or(&[])
+    if let Some(cells) = row.get_mut(start..start + width) {
+        for v in cells {
+            *v = if total > 0.0 && total.is_finite() {
+                *v / total
+            } else {
+                f64::NAN
+            };
+        }
+    }
 }
 
 /// Distinct UTC days with a purchase (non-refund transaction) or a touchpoint;
@@ -1527,6 +1567,55 @@ mod tests {
             FeatureMatrix::from_base(&base, &all_features(), ts("2024-02-01T00:00:00Z")).unwrap();
         assert_eq!(value(&m, "a", "frequency"), 3.0);
         assert_eq!(value(&m, "a", "recency"), 0.0);
+    }
+
+    #[test]
+    fn one_customer_from_their_history_as_in_the_base() {
+        let base = tiny_base();
+        let spec = all_features().resolve(&base).unwrap();
+        for at in [
+            "2024-01-15T00:00:00Z",
+            "2024-02-01T00:00:00Z",
+            "2025-01-01T00:00:00Z",
+        ] {
+            let as_of = ts(at);
+            let m = FeatureMatrix::from_base(&base, &spec, as_of).unwrap();
+            for c in base.customer_indices() {
+                let id = base.customer_id(c);
+                let tx: Vec<_> = base
+                    .transaction_range(c)
+                    .filter_map(|i| base.transaction(i))
+                    .collect();
+                let tp: Vec<_> = base
+                    .touchpoint_range(c)
+                    .filter_map(|i| base.touchpoint(i))
+                    .collect();
+                // Given in reverse: the history sorts them.
+                let (mut tx, mut tp) = (tx, tp);
+                tx.reverse();
+                tp.reverse();
+                let owned = crate::store::OwnedHistory::new(&tx, &tp).unwrap();
+                let one = FeatureMatrix::from_history(id, &owned.view(), &spec, as_of).unwrap();
+                assert_eq!(one.names(), m.names());
+                let row = m.values().row(c as usize).to_vec();
+                let alone = one.values().row(0).to_vec();
+                for (j, (a, b)) in row.iter().zip(&alone).enumerate() {
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{id} {} at {at}: {a} in the base, {b} alone",
+                        m.names()[j]
+                    );
+                }
+            }
+        }
+        // Levels must be fixed: an unresolved spec could give other columns.
+        let history = base.history(0);
+        let err =
+            FeatureMatrix::from_history("a", &history, &all_features(), ts("2025-01-01T00:00:00Z"));
+        assert!(
+            matches!(err, Err(Error::InvalidParameter { .. })),
+            "{err:?}"
+        );
     }
 
     #[test]
