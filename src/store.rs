@@ -9,10 +9,13 @@
 //! precision is dropped); amounts as exact fixed-point units of 1/10,000
 //! ([`Money`]); labels (channel, kind, currency) as small dictionary codes.
 //! A transaction without line items costs about 31 bytes plus its order id
-//! text; [`CustomerBase::memory`] reports the measured figure.
+//! text, a touchpoint about 25 bytes plus its cost when it has one (costs
+//! are held sparsely: most touchpoints have none); [`CustomerBase::memory`]
+//! reports the measured figures.
 
 mod builder;
 mod bulk;
+mod costs;
 mod export;
 mod history;
 mod intern;
@@ -23,6 +26,7 @@ use std::ops::Range;
 use jiff::Timestamp;
 
 pub use builder::{CustomerBaseBuilder, TransactionRef};
+pub(crate) use costs::SparseCosts;
 pub use history::{History, OwnedHistory};
 pub(crate) use intern::{Dictionary, Interner, StrArena};
 pub use regroup::Regrouping;
@@ -78,9 +82,8 @@ pub(crate) struct TouchpointTable {
     pub(crate) kind: Vec<u16>,
     pub(crate) campaign: Vec<u32>,
     pub(crate) topic: Vec<u32>,
-    /// Cost in 1/10,000 units; `i64::MIN` when unknown.
-    pub(crate) cost_units: Vec<i64>,
-    pub(crate) cost_currency: Vec<u16>,
+    /// Cost in 1/10,000 units and currency code, of the rows that have one.
+    pub(crate) cost: SparseCosts,
     /// Session code of every row (`NONE_U32` for none); empty when no row has one.
     pub(crate) session: Vec<u32>,
     /// [`JourneyStage`] index the content was made for; [`NO_STAGE`] when unknown.
@@ -317,12 +320,8 @@ impl CustomerBase {
 
     /// Cost of touchpoint row `i`, if known.
     pub fn tp_cost(&self, i: usize) -> Option<Money> {
-        let units = *self.tp.cost_units.get(i)?;
-        if units == i64::MIN {
-            return None;
-        }
-        let currency = *self.currencies.get(*self.tp.cost_currency.get(i)?)?;
-        Some(Money::from_units(units, currency))
+        let (units, currency) = self.tp.cost.get(i)?;
+        Some(Money::from_units(units, *self.currencies.get(currency)?))
     }
 
     /// The journey stage touchpoint row `i`'s content was made for, if known.
@@ -413,14 +412,11 @@ impl CustomerBase {
         let opt = |interner: &Interner, code: u32| {
             (code != NONE_U32).then(|| interner.resolve(code).to_owned())
         };
-        let cost_units = *t.cost_units.get(i)?;
-        let cost = if cost_units == i64::MIN {
-            None
-        } else {
-            Some(Money::from_units(
-                cost_units,
-                *self.currencies.get(*t.cost_currency.get(i)?)?,
-            ))
+        let cost = match t.cost.get(i) {
+            None => None,
+            Some((units, currency)) => {
+                Some(Money::from_units(units, *self.currencies.get(currency)?))
+            }
         };
         Some(Touchpoint {
             customer_id: crate::records::CustomerId::new(self.customer_id(*t.customer.get(i)?))
@@ -476,8 +472,7 @@ impl CustomerBase {
             + vec_bytes(&p.kind)
             + vec_bytes(&p.campaign)
             + vec_bytes(&p.topic)
-            + vec_bytes(&p.cost_units)
-            + vec_bytes(&p.cost_currency)
+            + p.cost.heap_bytes()
             + vec_bytes(&p.session)
             + vec_bytes(&p.content_stage)
             + self.campaigns.heap_bytes()

@@ -597,14 +597,14 @@ impl CustomerIdentity {
                     .filter_map(|&r| self.records.ids().get(r as usize))
                     .filter_map(|id| SourceRecord::parse(id))
                     .collect();
-                Some(Box::new(merge_customer(
+                Some(merge_customer(
                     id,
                     profile_of(&columns, &values),
                     refs,
                     raw_records,
                     &record_of_raw,
                     &self.records,
-                )?))
+                )?)
             } else {
                 // An id without a record keeps its own customer row, if any.
                 raw_records.into_iter().next().map(|(_, c)| c)
@@ -656,16 +656,26 @@ fn merge_customer(
     raw_records: Vec<(u32, Box<Customer>)>,
     record_of_raw: &[Option<u32>],
     records: &RecordTable,
-) -> Result<Customer> {
-    let mut customer = Customer::new(CustomerId::new(id)?);
+) -> Result<Box<Customer>> {
+    let mut id = Some(CustomerId::new(id)?);
     let mut profile = golden;
-    for (raw, record) in raw_records {
-        let Customer {
-            profile: p,
-            consent,
-            created_at,
-            ..
-        } = *record;
+    let mut customer: Option<Box<Customer>> = None;
+    for (raw, mut record) in raw_records {
+        let p = std::mem::take(&mut record.profile);
+        let consent = std::mem::take(&mut record.consent);
+        let created_at = record.created_at.take();
+        // The first record's allocation becomes the customer's: most
+        // customers have one record, and nothing of theirs is copied.
+        let customer = match customer {
+            Some(ref mut c) => c,
+            None => {
+                if let Some(id) = id.take() {
+                    record.id = id;
+                }
+                record.sources.clear();
+                customer.insert(record)
+            }
+        };
         let source = record_of_raw
             .get(raw as usize)
             .copied()
@@ -679,6 +689,11 @@ fn merge_customer(
         };
         fill_profile(&mut profile, p);
     }
+    let mut customer = match (customer, id) {
+        (Some(c), _) => c,
+        (None, Some(id)) => Box::new(Customer::new(id)),
+        (None, None) => return Err(Error::InvalidInput("a customer without an id".into())),
+    };
     customer.profile = profile;
     customer.sources = sources;
     Ok(customer)

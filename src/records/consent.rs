@@ -104,6 +104,12 @@ impl Consent {
         self.events.push(event);
     }
 
+    /// Makes room for `additional` more events, exactly (a ledger is
+    /// filled once when loaded, so growth by doubling would waste room).
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.events.reserve_exact(additional);
+    }
+
     /// Records a grant.
     pub fn grant(&mut self, channel: Option<Channel>, purpose: Purpose, at: Timestamp) {
         self.record(ConsentEvent {
@@ -221,12 +227,16 @@ impl Consent {
     /// at the same instant a withdrawal beats a grant.
     pub fn merge(&mut self, other: Consent, source: Option<&SourceRecord>) {
         let shared = source.map(|s| Arc::new(s.clone()));
-        self.events.extend(other.events.into_iter().map(|mut e| {
-            if e.source.is_none() {
-                e.source.clone_from(&shared);
-            }
-            e
-        }));
+        let mut events = other.events;
+        for e in events.iter_mut().filter(|e| e.source.is_none()) {
+            e.source.clone_from(&shared);
+        }
+        // The first ledger merged is kept as it is, not copied.
+        if self.events.is_empty() {
+            self.events = events;
+        } else {
+            self.events.append(&mut events);
+        }
     }
 }
 

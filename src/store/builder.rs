@@ -160,8 +160,7 @@ impl CustomerBaseBuilder {
         p.kind.reserve(touchpoints);
         p.campaign.reserve(touchpoints);
         p.topic.reserve(touchpoints);
-        p.cost_units.reserve(touchpoints);
-        p.cost_currency.reserve(touchpoints);
+        p.cost.reserve(touchpoints);
         p.content_stage.reserve(touchpoints);
     }
 
@@ -455,9 +454,9 @@ impl CustomerBaseBuilder {
         let campaign = opt(&mut self.campaigns, &t.campaign)?;
         let topic = opt(&mut self.topics, &t.topic)?;
         let session = opt(&mut self.sessions, &t.session_id)?;
-        let (cost_units, cost_currency) = match &t.cost {
-            Some(m) => (m.units, self.currencies.code(&m.currency)?),
-            None => (i64::MIN, 0),
+        let cost = match &t.cost {
+            Some(m) => Some((m.units, self.currencies.code(&m.currency)?)),
+            None => None,
         };
         let p = &mut self.tp;
         // Sessions are kept only once some touchpoint has one.
@@ -471,8 +470,7 @@ impl CustomerBaseBuilder {
         p.kind.push(self.kinds.code(&t.kind)?);
         p.campaign.push(campaign);
         p.topic.push(topic);
-        p.cost_units.push(cost_units);
-        p.cost_currency.push(cost_currency);
+        p.cost.push(cost);
         p.content_stage
             .push(t.content_stage.map_or(NO_STAGE, |s| s.index() as u8));
         Ok(())
@@ -527,7 +525,7 @@ impl CustomerBaseBuilder {
         Ok(())
     }
 
-    /// Appends a touchpoint from codes (`cost_units == i64::MIN` for no cost).
+    /// Appends a touchpoint from codes (`cost`: units and currency code).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn push_coded_touchpoint(
         &mut self,
@@ -537,8 +535,7 @@ impl CustomerBaseBuilder {
         kind: u16,
         campaign: u32,
         topic: u32,
-        cost_units: i64,
-        cost_currency: u16,
+        cost: Option<(i64, u16)>,
         content_stage: Option<JourneyStage>,
     ) {
         let p = &mut self.tp;
@@ -548,8 +545,7 @@ impl CustomerBaseBuilder {
         p.kind.push(kind);
         p.campaign.push(campaign);
         p.topic.push(topic);
-        p.cost_units.push(cost_units);
-        p.cost_currency.push(cost_currency);
+        p.cost.push(cost);
         if !p.session.is_empty() {
             p.session.push(NONE_U32);
         }
@@ -570,6 +566,12 @@ impl CustomerBaseBuilder {
         }
         let n_customers = self.ids.len();
         let mut customers = self.customers;
+        let mut per_customer = vec![0u32; n_customers];
+        for (index, _) in &self.consents {
+            if let Some(n) = per_customer.get_mut(*index as usize) {
+                *n += 1;
+            }
+        }
         for (index, event) in self.consents {
             let Some(slot) = customers.get_mut(index as usize) else {
                 continue;
@@ -580,6 +582,8 @@ impl CustomerBaseBuilder {
                 *slot = Some(Box::new(Customer::new(id)));
             }
             if let Some(record) = slot.as_mut() {
+                let room = std::mem::take(&mut per_customer[index as usize]);
+                record.consent.reserve_exact(room as usize);
                 record.consent.record(event);
             }
         }
@@ -623,8 +627,7 @@ impl CustomerBaseBuilder {
             kind: gather(p.kind, o),
             campaign: gather(p.campaign, o),
             topic: gather(p.topic, o),
-            cost_units: gather(p.cost_units, o),
-            cost_currency: gather(p.cost_currency, o),
+            cost: p.cost.gather(o),
             session: gather_optional(p.session, o),
             content_stage: gather(p.content_stage, o),
         };

@@ -98,16 +98,15 @@ impl CustomerBase {
         .map_err(csv_err)?;
         let p = &self.tp;
         for i in 0..self.n_touchpoints() {
-            let (cost, currency) = if p.cost_units[i] == i64::MIN {
-                (String::new(), String::new())
-            } else {
-                (
-                    format_units(p.cost_units[i]),
+            let (cost, currency) = match p.cost.get(i) {
+                None => (String::new(), String::new()),
+                Some((units, code)) => (
+                    format_units(units),
                     self.currencies
-                        .get(p.cost_currency[i])
+                        .get(code)
                         .map(|c| c.to_string())
                         .unwrap_or_default(),
-                )
+                ),
             };
             w.write_record([
                 self.customer_id(p.customer[i]),

@@ -135,8 +135,7 @@ impl CustomerBase {
             kind: gather(tp.kind, o),
             campaign: gather(tp.campaign, o),
             topic: gather(tp.topic, o),
-            cost_units: gather(tp.cost_units, o),
-            cost_currency: gather(tp.cost_currency, o),
+            cost: tp.cost.gather(o),
             session: gather_optional(tp.session, o),
             content_stage: gather(tp.content_stage, o),
         };

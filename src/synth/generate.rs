@@ -682,11 +682,7 @@ impl Assembler {
                 .get(tp.topic as usize)
                 .copied()
                 .unwrap_or(NONE_U32);
-            let cost = if tp.cost_units > 0 {
-                i64::from(tp.cost_units)
-            } else {
-                i64::MIN
-            };
+            let cost = (tp.cost_units > 0).then(|| (i64::from(tp.cost_units), self.eur));
             let content_stage = if campaign == NONE_U32 {
                 None
             } else {
@@ -700,7 +696,6 @@ impl Assembler {
                 campaign,
                 topic,
                 cost,
-                self.eur,
                 content_stage,
             );
         }

@@ -1,0 +1,125 @@
+//! Touchpoint costs, held sparsely: most touchpoints (visits, opens,
+//! organic clicks) cost nothing known, so a dense column of 10 bytes a row
+//! would mostly hold "no cost". A bit per row says whether it has one; a
+//! running count per 64 rows finds its value in O(1).
+
+/// The cost (units of 1/10,000 and currency code) of rows that have one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SparseCosts {
+    /// Rows covered.
+    len: usize,
+    /// Bit `r % 64` of word `r / 64`: row `r` has a cost.
+    present: Vec<u64>,
+    /// Rows with a cost before each word.
+    before: Vec<u32>,
+    units: Vec<i64>,
+    currency: Vec<u16>,
+}
+
+impl SparseCosts {
+    /// Appends a row, with its cost if it has one.
+    pub(crate) fn push(&mut self, cost: Option<(i64, u16)>) {
+        let (word, bit) = (self.len / 64, self.len % 64);
+        if bit == 0 {
+            self.present.push(0);
+            // At most one value per row, and rows are counted in u32 elsewhere.
+            self.before.push(self.units.len() as u32);
+        }
+        if let Some((units, currency)) = cost {
+            self.present[word] |= 1 << bit;
+            self.units.push(units);
+            self.currency.push(currency);
+        }
+        self.len += 1;
+    }
+
+    /// Row `row`'s cost (`None` without one, or out of range).
+    pub(crate) fn get(&self, row: usize) -> Option<(i64, u16)> {
+        if row >= self.len {
+            return None;
+        }
+        let (word, bit) = (row / 64, row % 64);
+        let bits = *self.present.get(word)?;
+        if bits >> bit & 1 == 0 {
+            return None;
+        }
+        let k =
+            *self.before.get(word)? as usize + (bits & ((1u64 << bit) - 1)).count_ones() as usize;
+        Some((*self.units.get(k)?, *self.currency.get(k)?))
+    }
+
+    /// Rows covered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Reserves room for `rows` more rows (values are reserved as they come).
+    pub(crate) fn reserve(&mut self, rows: usize) {
+        let words = (self.len + rows)
+            .div_ceil(64)
+            .saturating_sub(self.present.len());
+        self.present.reserve(words);
+        self.before.reserve(words);
+    }
+
+    /// The costs of rows in the order `order` gives (`order[k]` is the old
+    /// row of new row `k`; `None`: unchanged).
+    pub(crate) fn gather(self, order: Option<&[u32]>) -> SparseCosts {
+        let Some(order) = order else {
+            return self;
+        };
+        let mut out = SparseCosts::default();
+        out.reserve(order.len());
+        out.units.reserve_exact(self.units.len());
+        out.currency.reserve_exact(self.currency.len());
+        for &old in order {
+            out.push(self.get(old as usize));
+        }
+        out
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.present.capacity() * 8
+            + self.before.capacity() * 4
+            + self.units.capacity() * 8
+            + self.currency.capacity() * 2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn sparse_costs_read_and_reorder_as_a_dense_column(
+            dense in proptest::collection::vec(proptest::option::of((any::<i64>(), 0u16..4)), 0..300),
+            seed in any::<u64>(),
+        ) {
+            let mut sparse = SparseCosts::default();
+            sparse.reserve(dense.len());
+            for &c in &dense {
+                sparse.push(c);
+            }
+            prop_assert_eq!(sparse.len(), dense.len());
+            for (r, &c) in dense.iter().enumerate() {
+                prop_assert_eq!(sparse.get(r), c);
+            }
+            prop_assert_eq!(sparse.get(dense.len()), None);
+            // A shuffle by a simple LCG permutation.
+            let mut order: Vec<u32> = (0..dense.len() as u32).collect();
+            let mut s = seed | 1;
+            for i in (1..order.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                order.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            let moved = sparse.gather(Some(&order));
+            for (k, &old) in order.iter().enumerate() {
+                prop_assert_eq!(moved.get(k), dense[old as usize]);
+            }
+        }
+    }
+}
