@@ -21,7 +21,7 @@ use crate::lifecycle::customers::{CustomerLifecycle, NOT_YET_SEEN};
 use crate::lifecycle::stage::Stage;
 use crate::records::AMOUNT_SCALE;
 use crate::segment::features::FeatureMatrix;
-use crate::segment::model::{ProfileContext, Segmentation, SegmentationParams};
+use crate::segment::model::{Described, ProfileContext, Segmentation, SegmentationParams};
 use crate::segment::scale::TransformSpec;
 use crate::segment::segments::Segments;
 use crate::segment::stability::Migration;
@@ -276,12 +276,12 @@ impl Round {
         let cluster = FeatureMatrix::from_base_rows(&base, &cluster_spec, as_of, seen.clone())?;
         clock.lap("features");
 
-        // 4. Segments: found in the first round, refitted in place later.
-        // Usually everyone has been seen: then the rows are the matrix's own.
-        let subset = (seen_rows.len() < features.n_rows())
-            .then(|| features.select_rows(&seen_rows))
-            .transpose()?;
-        let described = subset.as_ref().unwrap_or(&features);
+        // 4. Segments: found in the first round, refitted in place later,
+        // described by the seen customers' rows of the features (not copied).
+        let described = Described {
+            matrix: &features,
+            rows: (seen_rows.len() < features.n_rows()).then_some(seen_rows.as_slice()),
+        };
         let stages: Vec<Stage> = seen
             .iter()
             .map(|&c| lifecycle.stage[c as usize].unwrap_or(Stage::Prospect))
@@ -324,7 +324,6 @@ impl Round {
             NOT_YET_SEEN,
         )?;
         drop(cluster);
-        drop(subset);
         clock.lap("segments");
 
         // 5. The previous assignment's outcomes, per segment.

@@ -654,16 +654,27 @@ impl FeatureMatrix {
         )?;
         let k = self.n_features();
         let width = k + columns.len();
-        let mut values = Array2::zeros((n, width));
-        for (r, mut row) in values.outer_iter_mut().enumerate() {
-            for j in 0..k {
-                row[j] = self.values[[r, j]];
+        // Widen in place: the rows move back to their new stride, the last
+        // first, so a matrix of a million rows is never held twice.
+        let values = std::mem::replace(&mut self.values, Array2::zeros((0, 0)));
+        let mut data = match values.is_standard_layout() {
+            true => {
+                let (mut data, offset) = values.into_raw_vec_and_offset();
+                data.drain(..offset.unwrap_or(0).min(data.len()));
+                data.truncate(n * k);
+                data
             }
+            false => values.iter().copied().collect(),
+        };
+        data.resize(n * width, 0.0);
+        for r in (0..n).rev() {
+            data.copy_within(r * k..r * k + k, r * width);
             for (j, (_, column)) in columns.iter().enumerate() {
-                row[k + j] = column[r];
+                data[r * width + k + j] = column[r];
             }
         }
-        self.values = values;
+        self.values = Array2::from_shape_vec((n, width), data)
+            .map_err(|e| Error::InvalidInput(format!("feature matrix: {e}")))?;
         self.names.extend(columns.into_iter().map(|(name, _)| name));
         Ok(())
     }
@@ -1616,6 +1627,33 @@ mod tests {
             matches!(err, Err(Error::InvalidParameter { .. })),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn columns_are_appended_in_place_in_any_layout() {
+        let ids = |n: usize| (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>();
+        let names = vec!["a".to_string(), "b".to_string()];
+        // Row-major, and a transposed (column-major) view of the same numbers.
+        let standard = Array2::from_shape_fn((3, 2), |(r, c)| (10 * r + c) as f64);
+        let transposed =
+            Array2::from_shape_fn((2, 3), |(c, r)| (10 * r + c) as f64).reversed_axes();
+        for values in [standard, transposed] {
+            let mut m = FeatureMatrix::new(ids(3), names.clone(), values).unwrap();
+            m.push_column("x", vec![0.5, 1.5, 2.5]).unwrap();
+            m.push_column("y", vec![-1.0, -2.0, -3.0]).unwrap();
+            let expected = [
+                [0.0, 1.0, 0.5, -1.0],
+                [10.0, 11.0, 1.5, -2.0],
+                [20.0, 21.0, 2.5, -3.0],
+            ];
+            for (r, row) in expected.iter().enumerate() {
+                assert_eq!(m.values().row(r).to_vec(), row.to_vec());
+            }
+            assert_eq!(m.names(), ["a", "b", "x", "y"]);
+            // A bad column leaves the matrix as it was.
+            assert!(m.push_column("z", vec![1.0]).is_err());
+            assert_eq!(m.n_features(), 4);
+        }
     }
 
     #[test]

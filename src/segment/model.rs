@@ -85,6 +85,30 @@ pub struct ProfileContext<'a> {
     pub stages: Option<&'a [Stage]>,
 }
 
+/// The rows of a matrix that describe the clustered customers: every row,
+/// or those listed (one per clustered row, in order), so customers left out
+/// of the clustering need not be copied out of the matrix.
+#[derive(Debug, Clone, Copy)]
+pub struct Described<'a> {
+    /// The describing features.
+    pub matrix: &'a FeatureMatrix,
+    /// The rows of `matrix` in the order of the clustered rows (`None`: all).
+    pub rows: Option<&'a [usize]>,
+}
+
+impl<'a> From<&'a FeatureMatrix> for Described<'a> {
+    fn from(matrix: &'a FeatureMatrix) -> Self {
+        Described { matrix, rows: None }
+    }
+}
+
+impl Described<'_> {
+    /// Number of described rows.
+    pub fn n_rows(&self) -> usize {
+        self.rows.map_or(self.matrix.n_rows(), <[usize]>::len)
+    }
+}
+
 /// The first half of a fit: the fitted transform and the clustering, before
 /// profiles and names ([`Clustered::describe`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -163,19 +187,21 @@ impl Clustered {
     ///
     /// # Errors
     /// Errors of [`profile_segments`] (mismatched lengths).
-    pub fn describe(
+    pub fn describe<'a>(
         self,
-        features: &FeatureMatrix,
+        features: impl Into<Described<'a>>,
         context: ProfileContext<'_>,
     ) -> Result<Segmentation> {
+        let features: Described<'a> = features.into();
         let Clustered {
             transform,
             clustering,
             k_choice,
         } = self;
         let profiles = profile_segments(&ProfileInput {
-            names: features.names(),
-            values: features.values(),
+            names: features.matrix.names(),
+            values: features.matrix.values(),
+            rows: features.rows,
             labels: &clustering.labels,
             k: clustering.model.k(),
             value: context.value,
@@ -315,8 +341,8 @@ impl SegmentationModel {
     /// the stable one). This is the nightly refit: refit from scratch with
     /// [`refit`](Self::refit) for a fresh look.
     ///
-    /// The profiles are of `describe` (the same rows as `features`, e.g. with
-    /// value and lifecycle columns too) when given, else of `features`.
+    /// The profiles are of `describe` (rows for those of `features`, e.g.
+    /// with value and lifecycle columns too) when given, else of `features`.
     ///
     /// # Errors
     /// [`Error::NotFound`] for a feature column the model needs;
@@ -325,11 +351,11 @@ impl SegmentationModel {
     pub fn update(
         &self,
         features: &FeatureMatrix,
-        describe: Option<&FeatureMatrix>,
+        describe: Option<Described<'_>>,
         kmeans: &KMeansParams,
         context: ProfileContext<'_>,
     ) -> Result<Refit> {
-        let described = describe.unwrap_or(features);
+        let described = describe.unwrap_or_else(|| features.into());
         if described.n_rows() != features.n_rows() {
             return Err(Error::InvalidInput(format!(
                 "segmentation update: {} rows to describe, {} clustered",
@@ -348,8 +374,9 @@ impl SegmentationModel {
         let k = self.k();
         let migration = migration_matrix(&previous_labels, &clustering.labels, k, k)?;
         let mut profiles = profile_segments(&ProfileInput {
-            names: described.names(),
-            values: described.values(),
+            names: described.matrix.names(),
+            values: described.matrix.values(),
+            rows: described.rows,
             labels: &clustering.labels,
             k,
             value: context.value,

@@ -28,6 +28,9 @@ pub struct ProfileInput<'a> {
     /// Feature values in original units (rows = customers). Non-finite values
     /// are left out of that feature's statistics.
     pub values: ArrayView2<'a, f64>,
+    /// The rows of `values` the labels are of, in order (`None`: every row);
+    /// so a few customers can be left out without copying the matrix.
+    pub rows: Option<&'a [usize]>,
     /// Each customer's segment, `0..k`.
     pub labels: &'a [usize],
     /// Number of segments.
@@ -79,13 +82,20 @@ pub struct SegmentProfile {
 }
 
 /// Population mean and standard deviation (ddof 0) of each feature over finite values.
-fn population_moments(values: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
+fn population_moments(values: ArrayView2<'_, f64>, rows: Option<&[usize]>) -> Vec<(f64, f64)> {
     values
         .columns()
         .into_iter()
         .map(|col| {
+            let finite = || {
+                let picked: Box<dyn Iterator<Item = f64>> = match rows {
+                    Some(rows) => Box::new(rows.iter().map(|&i| col[i])),
+                    None => Box::new(col.iter().copied()),
+                };
+                picked.filter(|v| v.is_finite())
+            };
             let (mut n, mut sum) = (0.0, 0.0);
-            for &v in col.iter().filter(|v| v.is_finite()) {
+            for v in finite() {
                 n += 1.0;
                 sum += v;
             }
@@ -93,12 +103,7 @@ fn population_moments(values: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
                 return (0.0, 0.0);
             }
             let mean = sum / n;
-            let var = col
-                .iter()
-                .filter(|v| v.is_finite())
-                .map(|&v| (v - mean) * (v - mean))
-                .sum::<f64>()
-                / n;
+            let var = finite().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
             (mean, var.sqrt())
         })
         .collect()
@@ -109,7 +114,14 @@ fn population_moments(values: ArrayView2<'_, f64>) -> Vec<(f64, f64)> {
 /// # Errors
 /// [`Error::InvalidInput`] when lengths disagree, k = 0, or a label is ≥ k.
 pub fn profile_segments(input: &ProfileInput<'_>) -> Result<Vec<SegmentProfile>> {
-    let (n, p) = input.values.dim();
+    let (all, p) = input.values.dim();
+    if let Some(&bad) = input.rows.and_then(|r| r.iter().find(|&&i| i >= all)) {
+        return Err(Error::InvalidInput(format!(
+            "segment profiles: row {bad} outside the {all} rows"
+        )));
+    }
+    let n = input.rows.map_or(all, <[usize]>::len);
+    let row = |i: usize| input.rows.map_or(i, |r| r[i]);
     if input.names.len() != p {
         return Err(Error::InvalidInput(format!(
             "segment profiles: {} names for {p} feature columns",
@@ -144,7 +156,7 @@ pub fn profile_segments(input: &ProfileInput<'_>) -> Result<Vec<SegmentProfile>>
         )));
     }
     let k = input.k;
-    let population = population_moments(input.values);
+    let population = population_moments(input.values, input.rows);
     let total_value: Option<f64> = input
         .value
         .map(|v| v.iter().filter(|x| x.is_finite()).sum());
@@ -167,7 +179,7 @@ pub fn profile_segments(input: &ProfileInput<'_>) -> Result<Vec<SegmentProfile>>
         for f in 0..p {
             let column: Vec<f64> = rows
                 .iter()
-                .map(|&i| input.values[[i, f]])
+                .map(|&i| input.values[[row(i), f]])
                 .filter(|v| v.is_finite())
                 .collect();
             if !column.is_empty() {
@@ -374,6 +386,7 @@ mod tests {
         let input = ProfileInput {
             names: &n,
             values: values.view(),
+            rows: None,
             labels: &[0, 0, 1, 1, 1],
             k: 2,
             value: Some(&[100.0, 100.0, 10.0, 20.0, 70.0]),
@@ -399,6 +412,46 @@ mod tests {
     }
 
     #[test]
+    fn listed_rows_profile_as_a_copy_of_them_would() {
+        // Rows 1 and 4 are left out (e.g. customers not yet seen).
+        let values = array![
+            [10.0, 1.0, 0.9],
+            [99.0, 99.0, 0.5],
+            [20.0, 3.0, 0.8],
+            [1.0, 10.0, 0.1],
+            [f64::NAN, 7.0, 0.3],
+            [2.0, 20.0, 0.0]
+        ];
+        let rows = [0, 2, 3, 5];
+        let copy = values.select(ndarray::Axis(0), &rows);
+        let n = names(&["monetary", "recency", "channel_share:app"]);
+        let input = ProfileInput {
+            names: &n,
+            values: values.view(),
+            rows: Some(&rows),
+            labels: &[0, 0, 1, 1],
+            k: 2,
+            value: Some(&[1.0, 2.0, 3.0, 4.0]),
+            stages: None,
+        };
+        let listed = profile_segments(&input).unwrap();
+        let copied = profile_segments(&ProfileInput {
+            values: copy.view(),
+            rows: None,
+            ..input
+        })
+        .unwrap();
+        assert_eq!(listed, copied);
+        assert!(
+            profile_segments(&ProfileInput {
+                rows: Some(&[0, 6, 1, 2]),
+                ..input
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
     fn names_are_unique_and_fall_back_to_features() {
         let values = array![
             [1.0, 5.0],
@@ -412,6 +465,7 @@ mod tests {
         let input = ProfileInput {
             names: &n,
             values: values.view(),
+            rows: None,
             labels: &[0, 0, 1, 1, 2, 2],
             k: 4,
             value: None,
@@ -434,6 +488,7 @@ mod tests {
         let ok = ProfileInput {
             names: &n,
             values: values.view(),
+            rows: None,
             labels: &[0, 1],
             k: 2,
             value: None,
