@@ -490,19 +490,9 @@ mod tests {
         )
         .unwrap();
         let base = &pop.base;
+        let segments = Segments::of_personas(&pop, 0);
         let labels: Vec<u32> = pop.truth.persona.iter().map(|&p| u32::from(p)).collect();
-        let segments = Segments::from_labels(
-            pop.truth.persona_names.clone(),
-            labels.iter().map(|&l| Some(l)).collect(),
-            "none",
-        )
-        .unwrap();
-        let short = Segments::from_labels(
-            pop.truth.persona_names.clone(),
-            labels[1..].iter().map(|&l| Some(l)).collect(),
-            "none",
-        )
-        .unwrap();
+        let short = Segments::of_personas(&pop, 1);
         let design = ExperimentDesign::new("offer", &["control", "offer"]).unwrap();
         // Segment 0 all to the offer, segment 1 all to control; higher labels untargeted.
         let allocation = Allocation {

@@ -543,19 +543,9 @@ mod tests {
         )
         .unwrap();
         let base = &pop.base;
+        let segments = Segments::of_personas(&pop, 0);
         let labels: Vec<u32> = pop.truth.persona.iter().map(|&p| u32::from(p)).collect();
-        let segments = Segments::from_labels(
-            pop.truth.persona_names.clone(),
-            labels.iter().map(|&l| Some(l)).collect(),
-            "none",
-        )
-        .unwrap();
-        let short = Segments::from_labels(
-            pop.truth.persona_names.clone(),
-            labels[1..].iter().map(|&l| Some(l)).collect(),
-            "none",
-        )
-        .unwrap();
+        let short = Segments::of_personas(&pop, 1);
         let allowed = [0u32, 2];
         let mut d = ExperimentDesign::new("mail-test", &["control", "new_mail"]).unwrap();
         d.coverage = 0.8;

@@ -161,8 +161,16 @@ pub(crate) struct Header {
     pub(crate) width: usize,
 }
 
-/// Opens a CSV input: reads and checks the header.
-pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> Result<Opened<R>> {
+/// A CSV reader over `input` (line numbers kept) and its header's names
+/// (byte-order mark dropped, trimmed).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an input without a header row or a header
+/// that is not UTF-8; [`Error::Io`] when it cannot be read.
+pub(crate) fn reader_with_header<R: Read>(
+    input: R,
+    opts: &IngestOptions,
+) -> Result<(csv::Reader<LineBreaks<R>>, Vec<String>)> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(opts.delimiter)
         .has_headers(false)
@@ -176,7 +184,7 @@ pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> 
     if !has_header {
         return Err(Error::InvalidInput("empty input: no header row".into()));
     }
-    let names: Vec<String> = header
+    let names = header
         .iter()
         .enumerate()
         .map(|(i, raw)| {
@@ -192,6 +200,12 @@ pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> 
                 })
         })
         .collect::<Result<_>>()?;
+    Ok((reader, names))
+}
+
+/// Opens a CSV input: reads and checks the header.
+pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> Result<Opened<R>> {
+    let (reader, names) = reader_with_header(input, opts)?;
     let mut columns: Vec<Option<usize>> = vec![None; FIELD_NAMES.len()];
     for &f in schema.fields {
         columns[f] = resolve_column(name(f), &names, opts);
@@ -285,7 +299,7 @@ pub(crate) fn for_each_row<R: Read>(
     Ok(())
 }
 
-fn csv_error(e: csv::Error, what: &str) -> Error {
+pub(crate) fn csv_error(e: csv::Error, what: &str) -> Error {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::io(format!("csv {what}"), io),
         other => Error::InvalidInput(format!("csv {what}: {other:?}")),

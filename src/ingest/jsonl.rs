@@ -65,12 +65,15 @@ impl Fields for JsonRow<'_> {
     }
 }
 
-/// Reads every non-blank line as one JSON object, handing each to `handle` with its 1-based line.
-pub(crate) fn for_each_row<R: Read>(
+/// Reads every non-blank line of JSON Lines input as one JSON object,
+/// handing each to `object` with its 1-based line, or why the line is not
+/// one (invalid UTF-8 or JSON, or another JSON value).
+///
+/// # Errors
+/// [`Error::Io`] when the input cannot be read; errors of `object`.
+pub(crate) fn for_each_object<R: Read>(
     input: R,
-    opts: &IngestOptions,
-    schema: &Schema,
-    handle: &mut RowHandler<'_>,
+    mut object: impl FnMut(u64, std::result::Result<Map<String, Value>, RowProblem>) -> Result<()>,
 ) -> Result<()> {
     let mut reader = BufReader::with_capacity(1 << 16, input);
     let mut buf = Vec::new();
@@ -81,7 +84,7 @@ pub(crate) fn for_each_row<R: Read>(
             .read_until(b'\n', &mut buf)
             .map_err(|e| Error::io("json lines input", e))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         line += 1;
         let bytes = buf
@@ -91,39 +94,38 @@ pub(crate) fn for_each_row<R: Read>(
         if bytes.trim_ascii().is_empty() {
             continue;
         }
-        let text = match std::str::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                handle(
-                    line,
-                    Err(RowProblem::new(
-                        "row",
-                        format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                    )),
-                )?;
-                continue;
-            }
-        };
-        let object = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => {
-                handle(line, Err(RowProblem::new("row", "expected a JSON object")))?;
-                continue;
-            }
-            Err(e) => {
-                handle(
-                    line,
-                    Err(RowProblem::new("row", format!("invalid JSON: {e}"))),
-                )?;
-                continue;
-            }
-        };
-        let row = JsonRow {
-            object: &object,
-            schema,
-            opts,
-        };
-        handle(line, Ok(&row))?;
+        let parsed = std::str::from_utf8(bytes)
+            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+            .and_then(|t| {
+                serde_json::from_str::<Value>(t).map_err(|e| format!("invalid JSON: {e}"))
+            });
+        object(
+            line,
+            match parsed {
+                Ok(Value::Object(map)) => Ok(map),
+                Ok(_) => Err(RowProblem::new("row", "expected a JSON object")),
+                Err(reason) => Err(RowProblem::new("row", reason)),
+            },
+        )?;
     }
-    Ok(())
+}
+
+/// Reads every non-blank line as one JSON object, handing each to `handle` with its 1-based line.
+pub(crate) fn for_each_row<R: Read>(
+    input: R,
+    opts: &IngestOptions,
+    schema: &Schema,
+    handle: &mut RowHandler<'_>,
+) -> Result<()> {
+    for_each_object(input, |line, object| match object {
+        Err(problem) => handle(line, Err(problem)),
+        Ok(object) => handle(
+            line,
+            Ok(&JsonRow {
+                object: &object,
+                schema,
+                opts,
+            }),
+        ),
+    })
 }

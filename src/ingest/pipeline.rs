@@ -117,49 +117,22 @@ pub(crate) fn transactions_csv<R: Read + Send>(
     schema: &Schema,
     mut sink: impl FnMut(u64, std::result::Result<TransactionRef<'_>, RowProblem>) -> Result<()>,
 ) -> Result<()> {
-    let Opened {
-        records: mut reader,
-        header,
-    } = open(input, opts, schema)?;
-    std::thread::scope(|scope| -> Result<()> {
-        let (raw_tx, raw_rx) = sync_channel::<Result<RawBatch>>(2);
-        let (recycle_tx, recycle_rx) = sync_channel::<RawBatch>(4);
-        let (parsed_tx, parsed_rx) = sync_channel::<Result<(Vec<ParsedChunk>, RawBatch)>>(2);
-
-        scope.spawn(move || read_batches(&mut reader, &raw_tx, &recycle_rx));
-
-        let header = &header;
-        scope.spawn(move || {
-            for raw in raw_rx {
-                let parsed = raw.map(|batch| {
-                    let chunks: Vec<ParsedChunk> = batch.records[..batch.len]
-                        .par_chunks(CHUNK)
-                        .zip(batch.lines[..batch.len].par_chunks(CHUNK))
-                        .map(|(records, lines)| validate_chunk(records, lines, header, opts))
-                        .collect();
-                    (chunks, batch)
-                });
-                if parsed_tx.send(parsed).is_err() {
-                    return;
-                }
+    parallel_csv(
+        input,
+        opts,
+        schema,
+        |header, records, lines| validate_chunk(records, lines, header, opts),
+        |chunk: ParsedChunk| {
+            for (line, outcome) in &chunk.rows {
+                let row = match outcome {
+                    Ok(t) => Ok(chunk.transaction_ref(t)),
+                    Err(problem) => Err(problem.clone()),
+                };
+                sink(*line, row)?;
             }
-        });
-
-        for parsed in parsed_rx {
-            let (chunks, batch) = parsed?;
-            for chunk in &chunks {
-                for (line, outcome) in &chunk.rows {
-                    let row = match outcome {
-                        Ok(t) => Ok(chunk.transaction_ref(t)),
-                        Err(problem) => Err(problem.clone()),
-                    };
-                    sink(*line, row)?;
-                }
-            }
-            let _ = recycle_tx.try_send(batch);
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 /// Reads a CSV in parallel, validating every row into a `T` with `validate`
@@ -171,6 +144,37 @@ pub(crate) fn rows_csv<R: Read + Send, T: Send>(
     validate: impl Fn(&super::csv::CsvRow<'_>) -> std::result::Result<T, RowProblem> + Sync,
     mut sink: impl FnMut(u64, std::result::Result<T, RowProblem>) -> Result<()>,
 ) -> Result<()> {
+    parallel_csv(
+        input,
+        opts,
+        schema,
+        |header, records, lines| {
+            records
+                .iter()
+                .zip(lines)
+                .map(|(record, &line)| (line, header.row(record).and_then(|row| validate(&row))))
+                .collect::<Vec<_>>()
+        },
+        |chunk| {
+            for (line, outcome) in chunk {
+                sink(line, outcome)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// The three stages of a parallel CSV read: one thread splits the input into
+/// batches of records, the rayon pool turns chunks of each batch into `C`
+/// with `parse` (header, records, their lines), and the calling thread hands
+/// the chunks to `drain` in input order; batches are reused.
+fn parallel_csv<R: Read + Send, C: Send>(
+    input: R,
+    opts: &IngestOptions,
+    schema: &Schema,
+    parse: impl Fn(&super::csv::Header, &[ByteRecord], &[u64]) -> C + Sync,
+    mut drain: impl FnMut(C) -> Result<()>,
+) -> Result<()> {
     let Opened {
         records: mut reader,
         header,
@@ -178,26 +182,17 @@ pub(crate) fn rows_csv<R: Read + Send, T: Send>(
     std::thread::scope(|scope| -> Result<()> {
         let (raw_tx, raw_rx) = sync_channel::<Result<RawBatch>>(2);
         let (recycle_tx, recycle_rx) = sync_channel::<RawBatch>(4);
-        type Parsed<T> = Vec<Vec<(u64, std::result::Result<T, RowProblem>)>>;
-        let (parsed_tx, parsed_rx) = sync_channel::<Result<(Parsed<T>, RawBatch)>>(2);
+        let (parsed_tx, parsed_rx) = sync_channel::<Result<(Vec<C>, RawBatch)>>(2);
         scope.spawn(move || read_batches(&mut reader, &raw_tx, &recycle_rx));
         let header = &header;
-        let validate = &validate;
+        let parse = &parse;
         scope.spawn(move || {
             for raw in raw_rx {
                 let parsed = raw.map(|batch| {
-                    let chunks: Parsed<T> = batch.records[..batch.len]
+                    let chunks: Vec<C> = batch.records[..batch.len]
                         .par_chunks(CHUNK)
                         .zip(batch.lines[..batch.len].par_chunks(CHUNK))
-                        .map(|(records, lines)| {
-                            records
-                                .iter()
-                                .zip(lines)
-                                .map(|(record, &line)| {
-                                    (line, header.row(record).and_then(|row| validate(&row)))
-                                })
-                                .collect()
-                        })
+                        .map(|(records, lines)| parse(header, records, lines))
                         .collect();
                     (chunks, batch)
                 });
@@ -209,9 +204,7 @@ pub(crate) fn rows_csv<R: Read + Send, T: Send>(
         for parsed in parsed_rx {
             let (chunks, batch) = parsed?;
             for chunk in chunks {
-                for (line, outcome) in chunk {
-                    sink(line, outcome)?;
-                }
+                drain(chunk)?;
             }
             let _ = recycle_tx.try_send(batch);
         }

@@ -27,7 +27,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use csv::ByteRecord;
@@ -35,7 +35,8 @@ use hashbrown::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::csv::LineBreaks;
+use super::csv::{csv_error, reader_with_header};
+use super::jsonl::for_each_object;
 use super::rows::{RowProblem, scalar_text};
 use super::{Accounting, Format, IngestOptions, IngestReport, header_key};
 use crate::error::{Error, Result};
@@ -451,20 +452,7 @@ pub(crate) fn for_each_row<R: Read>(
     };
     let layout = match format {
         Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .delimiter(opts.delimiter)
-                .has_headers(false)
-                .flexible(true)
-                .buffer_capacity(1 << 16)
-                .from_reader(LineBreaks::new(input));
-            let mut header = ByteRecord::new();
-            let has_header = reader
-                .read_byte_record(&mut header)
-                .map_err(|e| csv_error(e, "header"))?;
-            if !has_header {
-                return Err(Error::InvalidInput("empty input: no header row".into()));
-            }
-            let headers = header_names(&header)?;
+            let (mut reader, headers) = reader_with_header(input, opts)?;
             let (layout, positions) = layout_columns(&headers, spec, opts)?;
             let mut record = ByteRecord::new();
             loop {
@@ -488,43 +476,13 @@ pub(crate) fn for_each_row<R: Read>(
             layout
         }
         Format::JsonLines => {
-            let mut reader = BufReader::with_capacity(1 << 16, input);
-            let mut buf = Vec::new();
-            let mut line = 0u64;
             // JSON objects have no header: the layout comes from the first object's keys
             // (later objects are read by the same names, their other keys ignored).
             let mut layout: Option<(Layout, Vec<String>)> = None;
-            loop {
-                buf.clear();
-                let n = reader
-                    .read_until(b'\n', &mut buf)
-                    .map_err(|e| Error::io("json lines input", e))?;
-                if n == 0 {
-                    break;
-                }
-                line += 1;
-                let bytes = buf
-                    .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-                    .filter(|_| line == 1)
-                    .unwrap_or(&buf);
-                if bytes.trim_ascii().is_empty() {
-                    continue;
-                }
-                let object = match std::str::from_utf8(bytes)
-                    .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))
-                    .and_then(|t| {
-                        serde_json::from_str::<Value>(t).map_err(|e| format!("invalid JSON: {e}"))
-                    }) {
-                    Ok(Value::Object(map)) => map,
-                    Ok(_) => {
-                        let problem = RowProblem::new("row", "expected a JSON object");
-                        account.record(line, Err(problem))?;
-                        continue;
-                    }
-                    Err(reason) => {
-                        account.record(line, Err(RowProblem::new("row", reason)))?;
-                        continue;
-                    }
+            for_each_object(input, |line, object| {
+                let object = match object {
+                    Ok(object) => object,
+                    Err(problem) => return account.record(line, Err(problem)),
                 };
                 if layout.is_none() {
                     let keys: Vec<String> = object.keys().cloned().collect();
@@ -536,11 +494,11 @@ pub(crate) fn for_each_row<R: Read>(
                     layout = Some((l, sources));
                 }
                 let Some((l, sources)) = layout.as_ref() else {
-                    continue;
+                    return Ok(());
                 };
                 let values = json_values(&object, sources, &l.names);
-                handle(l, line, values, &mut account)?;
-            }
+                handle(l, line, values, &mut account)
+            })?;
             match layout {
                 Some((l, _)) => l,
                 None => layout_columns(&[], spec, opts)?.0,
@@ -548,25 +506,6 @@ pub(crate) fn for_each_row<R: Read>(
         }
     };
     Ok((layout.names, layout.kinds, account.report))
-}
-
-fn header_names(header: &ByteRecord) -> Result<Vec<String>> {
-    header
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            let raw = if i == 0 {
-                raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw)
-            } else {
-                raw
-            };
-            std::str::from_utf8(raw)
-                .map(|s| s.trim().to_owned())
-                .map_err(|_| {
-                    Error::InvalidInput(format!("header column {} is not valid UTF-8", i + 1))
-                })
-        })
-        .collect()
 }
 
 fn csv_values<'a>(
@@ -610,13 +549,6 @@ fn json_values<'a>(
             )),
         })
         .collect()
-}
-
-fn csv_error(e: csv::Error, what: &str) -> Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => Error::io(format!("csv {what}"), io),
-        other => Error::InvalidInput(format!("csv {what}: {other:?}")),
-    }
 }
 
 /// Reads a table: every row that passes the spec is kept, every other is

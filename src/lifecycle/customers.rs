@@ -166,19 +166,7 @@ impl LifecycleModels {
         history.currency()?;
         let one = Cutoff::new(self.period, as_of)?.summarise(history);
         let Some([x, t_x, age, m]) = one.buyer else {
-            let stage = one.seen.then(|| {
-                self.stages.assign(
-                    &StageInput {
-                        repeat_purchases: None,
-                        recency: 0.0,
-                        age: 0.0,
-                        p_alive: f64::NAN,
-                        expected_purchases: f64::NAN,
-                        horizon: self.horizon,
-                    },
-                    self.period,
-                )
-            });
+            let stage = one.seen.then(|| self.stage_of(None));
             return Ok(LifecycleScore {
                 frequency: f64::NAN,
                 recency: f64::NAN,
@@ -196,30 +184,9 @@ impl LifecycleModels {
             age: &[age],
             monetary_value: Some(&[m]),
         };
-        let (mut alive, mut expected, mut value) = ([0.0], [0.0], [f64::NAN]);
-        match &self.spend {
-            Some(spend) => self.btyd.score_with_clv_into(
-                &histories,
-                self.horizon,
-                spend,
-                &self.clv,
-                [&mut alive, &mut expected, &mut value],
-            )?,
-            None => self
-                .btyd
-                .score_into(&histories, self.horizon, [&mut alive, &mut expected])?,
-        }
-        let stage = self.stages.assign(
-            &StageInput {
-                repeat_purchases: Some(x),
-                recency: t_x,
-                age,
-                p_alive: alive[0],
-                expected_purchases: expected[0],
-                horizon: self.horizon,
-            },
-            self.period,
-        );
+        let (mut alive, mut expected, mut value) = ([0.0], [0.0], [0.0]);
+        self.score_buyers(&histories, [&mut alive, &mut expected, &mut value])?;
+        let stage = self.stage_of(Some([x, t_x, age, alive[0], expected[0]]));
         Ok(LifecycleScore {
             frequency: x,
             recency: t_x,
@@ -232,6 +199,50 @@ impl LifecycleModels {
         })
     }
 
+    /// P(alive), expected purchases and CLV (`NaN` without a spend model)
+    /// of the buyers in `histories`.
+    fn score_buyers(&self, histories: &Histories<'_>, out: [&mut [f64]; 3]) -> Result<()> {
+        let [alive, expected, value] = out;
+        match &self.spend {
+            Some(spend) => self.btyd.score_with_clv_into(
+                histories,
+                self.horizon,
+                spend,
+                &self.clv,
+                [alive, expected, value],
+            ),
+            None => {
+                value.fill(f64::NAN);
+                self.btyd
+                    .score_into(histories, self.horizon, [alive, expected])
+            }
+        }
+    }
+
+    /// The stage of a buyer (`[x, t_x, T, P(alive), expected purchases]`),
+    /// or of a prospect (`None`), with its play and reason.
+    fn stage_of(&self, buyer: Option<[f64; 5]>) -> StageAssignment {
+        let input = match buyer {
+            Some([x, recency, age, p_alive, expected_purchases]) => StageInput {
+                repeat_purchases: Some(x),
+                recency,
+                age,
+                p_alive,
+                expected_purchases,
+                horizon: self.horizon,
+            },
+            None => StageInput {
+                repeat_purchases: None,
+                recency: 0.0,
+                age: 0.0,
+                p_alive: f64::NAN,
+                expected_purchases: f64::NAN,
+                horizon: self.horizon,
+            },
+        };
+        self.stages.assign(&input, self.period)
+    }
+
     fn score_summary(
         &self,
         summary: AlignedSummary,
@@ -242,20 +253,7 @@ impl LifecycleModels {
         let histories = Histories::from(&owned);
         let m = rows.len();
         let (mut alive, mut expected, mut value) = (vec![0.0; m], vec![0.0; m], vec![0.0; m]);
-        match &self.spend {
-            Some(spend) => self.btyd.score_with_clv_into(
-                &histories,
-                self.horizon,
-                spend,
-                &self.clv,
-                [&mut alive, &mut expected, &mut value],
-            )?,
-            None => {
-                self.btyd
-                    .score_into(&histories, self.horizon, [&mut alive, &mut expected])?;
-                value.fill(f64::NAN);
-            }
-        }
+        self.score_buyers(&histories, [&mut alive, &mut expected, &mut value])?;
         let mut p_alive = vec![f64::NAN; n];
         let mut expected_purchases = vec![f64::NAN; n];
         let mut clv = vec![f64::NAN; n];
@@ -276,18 +274,14 @@ impl LifecycleModels {
                 Some(Stage::Prospect)
             } else {
                 Some(
-                    self.stages
-                        .assign(
-                            &stage_input(
-                                &summary,
-                                c,
-                                p_alive[c],
-                                expected_purchases[c],
-                                self.horizon,
-                            ),
-                            self.period,
-                        )
-                        .stage,
+                    self.stage_of(Some([
+                        summary.frequency[c],
+                        summary.recency[c],
+                        summary.age[c],
+                        p_alive[c],
+                        expected_purchases[c],
+                    ]))
+                    .stage,
                 )
             });
         }
@@ -305,23 +299,6 @@ impl LifecycleModels {
             prospects,
             not_yet_seen,
         })
-    }
-}
-
-fn stage_input(
-    s: &AlignedSummary,
-    c: usize,
-    p_alive: f64,
-    expected: f64,
-    horizon: f64,
-) -> StageInput {
-    StageInput {
-        repeat_purchases: Some(s.frequency[c]),
-        recency: s.recency[c],
-        age: s.age[c],
-        p_alive,
-        expected_purchases: expected,
-        horizon,
     }
 }
 
@@ -405,31 +382,17 @@ impl CustomerLifecycle {
     pub fn explain(&self, customer: u32) -> Option<StageAssignment> {
         let c = customer as usize;
         let stage = (*self.stage.get(c)?)?;
-        let m = &self.models;
-        if stage == Stage::Prospect {
-            return Some(m.stages.assign(
-                &StageInput {
-                    repeat_purchases: None,
-                    recency: 0.0,
-                    age: 0.0,
-                    p_alive: f64::NAN,
-                    expected_purchases: f64::NAN,
-                    horizon: m.horizon,
-                },
-                m.period,
-            ));
-        }
-        Some(m.stages.assign(
-            &StageInput {
-                repeat_purchases: Some(self.frequency[c]),
-                recency: self.recency[c],
-                age: self.age[c],
-                p_alive: self.p_alive[c],
-                expected_purchases: self.expected_purchases[c],
-                horizon: m.horizon,
-            },
-            m.period,
-        ))
+        let buyer = [
+            self.frequency[c],
+            self.recency[c],
+            self.age[c],
+            self.p_alive[c],
+            self.expected_purchases[c],
+        ];
+        Some(
+            self.models
+                .stage_of((stage != Stage::Prospect).then_some(buyer)),
+        )
     }
 
     /// The stages as [`Segments`] (one segment per stage, in lifecycle

@@ -264,13 +264,7 @@ impl KMeansParams {
                 "k-means: initial centroids must be finite".into(),
             ));
         }
-        if data.n < self.k {
-            return Err(Error::InvalidInput(format!(
-                "k-means: {} rows cannot form {} segments",
-                data.n, self.k
-            )));
-        }
-        let tol = self.tol * mean_variance(&data);
+        let tol = self.tolerance_for(&data)?;
         let compact = Compact::new(&data, &[]);
         let how = Iterate {
             max_iter: self.max_iter,
@@ -284,6 +278,18 @@ impl KMeansParams {
         Ok(run.into_clustering(data.d, self.k))
     }
 
+    /// The absolute tolerance for `data` (the relative one times the mean
+    /// variance), once there are enough rows for k segments.
+    fn tolerance_for(&self, data: &Rows<'_>) -> Result<f64> {
+        if data.n < self.k {
+            return Err(Error::InvalidInput(format!(
+                "k-means: {} rows cannot form {} segments",
+                data.n, self.k
+            )));
+        }
+        Ok(self.tol * mean_variance(data))
+    }
+
     /// [`fit_rows`](Self::fit_rows) with the kernels compiled for `arch`.
     fn fit_rows_with<'a>(
         &self,
@@ -293,13 +299,7 @@ impl KMeansParams {
     ) -> Result<Clustering> {
         self.check()?;
         let data = Rows::new(x, weights)?;
-        if data.n < self.k {
-            return Err(Error::InvalidInput(format!(
-                "k-means: {} rows cannot form {} segments",
-                data.n, self.k
-            )));
-        }
-        let tol = self.tol * mean_variance(&data);
+        let tol = self.tolerance_for(&data)?;
         // One single-precision copy of the rows serves every initialisation.
         let compact = Compact::new(&data, &[]);
         let mut best: Option<Run> = None;

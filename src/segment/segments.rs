@@ -377,6 +377,20 @@ impl Segments {
 }
 
 #[cfg(test)]
+impl Segments {
+    /// The synthetic population's personas as segments, the first `skip`
+    /// customers left out of the labels (so `skip > 0` does not fit the base).
+    pub(crate) fn of_personas(pop: &crate::synth::Population, skip: usize) -> Segments {
+        let labels = pop.truth.persona[skip.min(pop.truth.persona.len())..]
+            .iter()
+            .map(|&p| Some(u32::from(p)))
+            .collect();
+        Segments::from_labels(pop.truth.persona_names.clone(), labels, "none")
+            .expect("persona names are distinct")
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -618,19 +618,7 @@ impl CustomerBaseBuilder {
             }
         }
 
-        let p = self.tp;
-        let o = tp_order.as_deref();
-        let tp = TouchpointTable {
-            customer: gather(p.customer, o),
-            time_us: gather(p.time_us, o),
-            channel: gather(p.channel, o),
-            kind: gather(p.kind, o),
-            campaign: gather(p.campaign, o),
-            topic: gather(p.topic, o),
-            cost: p.cost.gather(o),
-            session: gather_optional(p.session, o),
-            content_stage: gather(p.content_stage, o),
-        };
+        let tp = self.tp.gather(tp_order.as_deref());
 
         let tx_offsets = offsets(&tx.customer, n_customers);
         let tp_offsets = offsets(&tp.customer, n_customers);
@@ -649,6 +637,24 @@ impl CustomerBaseBuilder {
             topics: self.topics,
             sessions: self.sessions,
         })
+    }
+}
+
+impl TouchpointTable {
+    /// The rows in the order `order` gives (`order[k]` is the old row of
+    /// new row `k`; `None`: as they are), one column at a time.
+    pub(super) fn gather(self, order: Option<&[u32]>) -> TouchpointTable {
+        TouchpointTable {
+            customer: gather(self.customer, order),
+            time_us: gather(self.time_us, order),
+            channel: gather(self.channel, order),
+            kind: gather(self.kind, order),
+            campaign: gather(self.campaign, order),
+            topic: gather(self.topic, order),
+            cost: self.cost.gather(order),
+            session: gather_optional(self.session, order),
+            content_stage: gather(self.content_stage, order),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Writing a [`CustomerBase`] back out as CSV files that [`crate::ingest`] reads.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use super::{CustomerBase, NONE_U32, from_micros};
@@ -13,7 +14,7 @@ fn csv_err(e: csv::Error) -> Error {
     }
 }
 
-fn text(interner: &super::Interner, code: u32) -> &str {
+pub(crate) fn text(interner: &super::Interner, code: u32) -> &str {
     if code == NONE_U32 {
         ""
     } else {
@@ -29,49 +30,115 @@ fn joined(values: &[Pii<String>]) -> String {
         .join(";")
 }
 
+/// A transaction's columns after its customer, as written.
+pub(crate) const TRANSACTION_FIELDS: [&str; 7] = [
+    "order_id",
+    "timestamp",
+    "amount",
+    "currency",
+    "channel",
+    "is_refund",
+    "store",
+];
+
+/// A touchpoint's columns after its customer, as written.
+pub(crate) const TOUCHPOINT_FIELDS: [&str; 9] = [
+    "timestamp",
+    "channel",
+    "kind",
+    "campaign",
+    "topic",
+    "cost",
+    "cost_currency",
+    "session_id",
+    "content_stage",
+];
+
+/// A header: `first` columns, then `fields`.
+pub(crate) fn csv_header<'a>(first: &[&'a str], fields: &[&'a str]) -> Vec<&'a str> {
+    first.iter().chain(fields).copied().collect()
+}
+
 impl CustomerBase {
+    /// Transaction row `i`'s [`TRANSACTION_FIELDS`] as text (empty out of range).
+    pub(crate) fn transaction_fields(&self, i: usize) -> [Cow<'_, str>; 7] {
+        let t = &self.tx;
+        let (Some(&time), Some(&amount), Some(&channel), Some(&refund), Some(&store)) = (
+            t.time_us.get(i),
+            t.amount_units.get(i),
+            t.channel.get(i),
+            t.is_refund.get(i),
+            t.store.get(i),
+        ) else {
+            return Default::default();
+        };
+        [
+            Cow::Borrowed(self.order_id(i)),
+            Cow::Owned(from_micros(time).to_string()),
+            Cow::Owned(format_units(amount)),
+            Cow::Owned(
+                self.tx_currency(i)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+            ),
+            Cow::Borrowed(self.channels.get(channel).map_or("", |c| c.as_str())),
+            Cow::Borrowed(if refund { "true" } else { "false" }),
+            Cow::Borrowed(text(&self.stores, store)),
+        ]
+    }
+
+    /// Touchpoint row `i`'s [`TOUCHPOINT_FIELDS`] as text (empty out of range).
+    pub(crate) fn touchpoint_fields(&self, i: usize) -> [Cow<'_, str>; 9] {
+        let p = &self.tp;
+        let (Some(&time), Some(&channel), Some(&kind), Some(&campaign), Some(&topic)) = (
+            p.time_us.get(i),
+            p.channel.get(i),
+            p.kind.get(i),
+            p.campaign.get(i),
+            p.topic.get(i),
+        ) else {
+            return Default::default();
+        };
+        let (cost, currency) = match p.cost.get(i) {
+            None => (String::new(), String::new()),
+            Some((units, code)) => (
+                format_units(units),
+                self.currencies
+                    .get(code)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+            ),
+        };
+        [
+            Cow::Owned(from_micros(time).to_string()),
+            Cow::Borrowed(self.channels.get(channel).map_or("", |c| c.as_str())),
+            Cow::Borrowed(self.kinds.get(kind).map_or("", |k| k.as_str())),
+            Cow::Borrowed(text(&self.campaigns, campaign)),
+            Cow::Borrowed(text(&self.topics, topic)),
+            Cow::Owned(cost),
+            Cow::Owned(currency),
+            Cow::Borrowed(text(
+                &self.sessions,
+                p.session.get(i).copied().unwrap_or(NONE_U32),
+            )),
+            Cow::Borrowed(self.tp_content_stage(i).map_or("", |s| s.as_str())),
+        ]
+    }
+
     /// Writes transactions as CSV: `customer_id,order_id,timestamp,amount,currency,channel,is_refund,store`.
     ///
     /// # Errors
     /// [`Error::Io`] when writing fails.
     pub fn write_transactions_csv<W: Write>(&self, out: W) -> Result<()> {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record([
-            "customer_id",
-            "order_id",
-            "timestamp",
-            "amount",
-            "currency",
-            "channel",
-            "is_refund",
-            "store",
-        ])
-        .map_err(csv_err)?;
+        w.write_record(csv_header(&["customer_id"], &TRANSACTION_FIELDS))
+            .map_err(csv_err)?;
         for i in 0..self.n_transactions() {
-            let t = &self.tx;
-            let store = match t.store[i] {
-                NONE_U32 => "",
-                s => self.stores.resolve(s),
-            };
-            let currency = self
-                .tx_currency(i)
-                .map(|c| c.to_string())
-                .unwrap_or_default();
-            let channel = self
-                .channels
-                .get(t.channel[i])
-                .map(|c| c.as_str())
-                .unwrap_or("");
-            w.write_record([
-                self.customer_id(t.customer[i]),
-                self.order_id(i),
-                &from_micros(t.time_us[i]).to_string(),
-                &format_units(t.amount_units[i]),
-                &currency,
-                channel,
-                if t.is_refund[i] { "true" } else { "false" },
-                store,
-            ])
+            let customer = self.customer_id(self.tx.customer[i]);
+            w.write_record(
+                std::iter::once(customer)
+                    .chain(self.transaction_fields(i).iter().map(|f| f.as_ref())),
+            )
             .map_err(csv_err)?;
         }
         w.flush().map_err(|e| Error::io("csv output", e))
@@ -83,49 +150,14 @@ impl CustomerBase {
     /// [`Error::Io`] when writing fails.
     pub fn write_touchpoints_csv<W: Write>(&self, out: W) -> Result<()> {
         let mut w = csv::Writer::from_writer(out);
-        w.write_record([
-            "customer_id",
-            "timestamp",
-            "channel",
-            "kind",
-            "campaign",
-            "topic",
-            "cost",
-            "cost_currency",
-            "session_id",
-            "content_stage",
-        ])
-        .map_err(csv_err)?;
-        let p = &self.tp;
+        w.write_record(csv_header(&["customer_id"], &TOUCHPOINT_FIELDS))
+            .map_err(csv_err)?;
         for i in 0..self.n_touchpoints() {
-            let (cost, currency) = match p.cost.get(i) {
-                None => (String::new(), String::new()),
-                Some((units, code)) => (
-                    format_units(units),
-                    self.currencies
-                        .get(code)
-                        .map(|c| c.to_string())
-                        .unwrap_or_default(),
-                ),
-            };
-            w.write_record([
-                self.customer_id(p.customer[i]),
-                &from_micros(p.time_us[i]).to_string(),
-                self.channels
-                    .get(p.channel[i])
-                    .map(|c| c.as_str())
-                    .unwrap_or(""),
-                self.kinds.get(p.kind[i]).map(|k| k.as_str()).unwrap_or(""),
-                text(&self.campaigns, p.campaign[i]),
-                text(&self.topics, p.topic[i]),
-                &cost,
-                &currency,
-                text(
-                    &self.sessions,
-                    p.session.get(i).copied().unwrap_or(NONE_U32),
-                ),
-                self.tp_content_stage(i).map_or("", |s| s.as_str()),
-            ])
+            let customer = self.customer_id(self.tp.customer[i]);
+            w.write_record(
+                std::iter::once(customer)
+                    .chain(self.touchpoint_fields(i).iter().map(|f| f.as_ref())),
+            )
             .map_err(csv_err)?;
         }
         w.flush().map_err(|e| Error::io("csv output", e))

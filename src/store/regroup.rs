@@ -2,7 +2,7 @@
 //! resolution hands every event of the records it merges to the customer
 //! they resolve to, without copying the events or losing one.
 
-use super::builder::{gather, gather_optional, offsets, sort_order};
+use super::builder::{gather, offsets, sort_order};
 use super::{CustomerBase, Interner, TransactionTable};
 use crate::error::{Error, Result};
 use crate::records::Customer;
@@ -125,20 +125,12 @@ impl CustomerBase {
             }
         }
 
-        let tp_customer = remap(tp.customer);
-        let tp_order = sort_order(&tp_customer, &tp.time_us, n_new);
-        let o = tp_order.as_deref();
-        let new_tp = super::TouchpointTable {
-            customer: gather(tp_customer, o),
-            time_us: gather(tp.time_us, o),
-            channel: gather(tp.channel, o),
-            kind: gather(tp.kind, o),
-            campaign: gather(tp.campaign, o),
-            topic: gather(tp.topic, o),
-            cost: tp.cost.gather(o),
-            session: gather_optional(tp.session, o),
-            content_stage: gather(tp.content_stage, o),
+        let tp = super::TouchpointTable {
+            customer: remap(tp.customer),
+            ..tp
         };
+        let tp_order = sort_order(&tp.customer, &tp.time_us, n_new);
+        let new_tp = tp.gather(tp_order.as_deref());
         let tx_offsets = offsets(&new_tx.customer, n_new);
         let tp_offsets = offsets(&new_tp.customer, n_new);
         Ok(CustomerBase {

@@ -25,6 +25,7 @@
 //! the population, so a later snapshot adds new people) and the time up to
 //! which events have happened.
 
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -36,8 +37,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Population, SourceCustomerRecord};
 use crate::error::{Error, Result};
-use crate::records::{Channel, ConsentStatus, Purpose, format_units};
-use crate::store::{NONE_U32, from_micros, to_micros};
+use crate::records::{Channel, ConsentStatus, Purpose};
+use crate::store::to_micros;
+use crate::store::{TOUCHPOINT_FIELDS, TRANSACTION_FIELDS, csv_header};
 
 /// Seed offset of the record-choice streams (independent of generation).
 const CHOICE_SEED: u64 = 0x05EE_D50C_5E0F_1CE5;
@@ -188,97 +190,26 @@ impl Population {
                 .map(|s| (s.source.source.as_str(), s.source.key.as_str()))
                 .unwrap_or(("", ""))
         };
-        let (path, mut csv) = writer(dir, "transactions.csv")?;
-        csv.write_record([
-            "source",
-            "customer_id",
-            "order_id",
-            "timestamp",
-            "amount",
-            "currency",
-            "channel",
-            "is_refund",
-            "store",
-        ])
-        .map_err(csv_err)?;
-        let tx = &base.tx;
-        for i in 0..base.n_transactions() {
-            let c = tx.customer[i] as usize;
-            if c >= n || tx.time_us[i] > as_of {
-                continue;
-            }
-            let (source, key) = record(choices.transaction[i]);
-            let store = match tx.store[i] {
-                NONE_U32 => "",
-                s => base.stores.resolve(s),
-            };
-            csv.write_record([
-                source,
-                key,
-                base.order_id(i),
-                &from_micros(tx.time_us[i]).to_string(),
-                &format_units(tx.amount_units[i]),
-                &base
-                    .tx_currency(i)
-                    .map(|c| c.to_string())
-                    .unwrap_or_default(),
-                base.channel(tx.channel[i]).map_or("", |c| c.as_str()),
-                if tx.is_refund[i] { "true" } else { "false" },
-                store,
-            ])
-            .map_err(csv_err)?;
+        for file in [
+            EventFile {
+                name: "transactions.csv",
+                fields: &TRANSACTION_FIELDS,
+                customer: &base.tx.customer,
+                time: &base.tx.time_us,
+                chosen: &choices.transaction,
+                row: &|i| base.transaction_fields(i).into(),
+            },
+            EventFile {
+                name: "touchpoints.csv",
+                fields: &TOUCHPOINT_FIELDS,
+                customer: &base.tp.customer,
+                time: &base.tp.time_us,
+                chosen: &choices.touchpoint,
+                row: &|i| base.touchpoint_fields(i).into(),
+            },
+        ] {
+            written.push(file.write(dir, n, as_of, &record)?);
         }
-        finish(csv, &path)?;
-        written.push(path);
-
-        let (path, mut csv) = writer(dir, "touchpoints.csv")?;
-        csv.write_record([
-            "source",
-            "customer_id",
-            "timestamp",
-            "channel",
-            "kind",
-            "campaign",
-            "topic",
-            "cost",
-            "cost_currency",
-            "content_stage",
-        ])
-        .map_err(csv_err)?;
-        let tp = &base.tp;
-        fn text(interner: &crate::store::Interner, code: u32) -> &str {
-            if code == NONE_U32 {
-                ""
-            } else {
-                interner.resolve(code)
-            }
-        }
-        for i in 0..base.n_touchpoints() {
-            let c = tp.customer[i] as usize;
-            if c >= n || tp.time_us[i] > as_of {
-                continue;
-            }
-            let (source, key) = record(choices.touchpoint[i]);
-            let (cost, currency) = match base.tp_cost(i) {
-                Some(m) => (format_units(m.units), m.currency.to_string()),
-                None => (String::new(), String::new()),
-            };
-            csv.write_record([
-                source,
-                key,
-                &from_micros(tp.time_us[i]).to_string(),
-                base.channel(tp.channel[i]).map_or("", |c| c.as_str()),
-                base.kind(tp.kind[i]).map_or("", |k| k.as_str()),
-                text(&base.campaigns, tp.campaign[i]),
-                text(&base.topics, tp.topic[i]),
-                &cost,
-                &currency,
-                base.tp_content_stage(i).map_or("", |s| s.as_str()),
-            ])
-            .map_err(csv_err)?;
-        }
-        finish(csv, &path)?;
-        written.push(path);
 
         let (path, mut csv) = writer(dir, "consents.csv")?;
         csv.write_record([
@@ -446,6 +377,49 @@ impl RecordChoices {
             );
         }
         out
+    }
+}
+
+/// One event file of the source systems: its rows by the record each was
+/// drawn to belong to.
+struct EventFile<'a, 'b> {
+    name: &'a str,
+    fields: &'a [&'a str],
+    customer: &'a [u32],
+    time: &'a [i64],
+    /// The source record of each row.
+    chosen: &'a [usize],
+    row: &'a dyn Fn(usize) -> Vec<Cow<'b, str>>,
+}
+
+impl EventFile<'_, '_> {
+    /// Writes the rows of the first `n` customers up to `as_of` (µs), each
+    /// under its record's source and key.
+    fn write<'r>(
+        &self,
+        dir: &Path,
+        n: usize,
+        as_of: i64,
+        record: &dyn Fn(usize) -> (&'r str, &'r str),
+    ) -> Result<PathBuf> {
+        let (path, mut csv) = writer(dir, self.name)?;
+        csv.write_record(csv_header(&["source", "customer_id"], self.fields))
+            .map_err(csv_err)?;
+        for i in 0..self.customer.len().min(self.time.len()) {
+            if self.customer[i] as usize >= n || self.time[i] > as_of {
+                continue;
+            }
+            let (source, key) = self.chosen.get(i).map_or(("", ""), |&r| record(r));
+            let fields = (self.row)(i);
+            csv.write_record(
+                [source, key]
+                    .into_iter()
+                    .chain(fields.iter().map(|f| f.as_ref())),
+            )
+            .map_err(csv_err)?;
+        }
+        finish(csv, &path)?;
+        Ok(path)
     }
 }
 
