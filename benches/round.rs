@@ -83,7 +83,8 @@ fn round(c: &mut Criterion) {
         .touchpoint_range(c)
         .filter_map(|i| base.touchpoint(i))
         .collect();
-    let consent = base.customer(c).map(|x| &x.consent);
+    let record = base.customer(c);
+    let consent = record.as_ref().map(|x| &x.consent);
     let id = base.customer_id(c).to_owned();
     group.sample_size(100);
     group.bench_function(

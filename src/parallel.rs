@@ -30,3 +30,28 @@ pub(crate) fn map_range<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync + Send)
         (0..n).map(f).collect()
     }
 }
+
+/// `f(k, chunk)` for every `chunk_len`-long piece of `data` (the last may be
+/// shorter), `k` counting pieces from 0; results in piece order.
+pub(crate) fn map_chunks_mut<T: Send, R: Send>(
+    data: &mut [T],
+    chunk_len: usize,
+    f: impl Fn(usize, &mut [T]) -> R + Sync + Send,
+) -> Vec<R> {
+    let chunk_len = chunk_len.max(1);
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(chunk_len)
+            .enumerate()
+            .map(|(k, chunk)| f(k, chunk))
+            .collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        data.chunks_mut(chunk_len)
+            .enumerate()
+            .map(|(k, chunk)| f(k, chunk))
+            .collect()
+    }
+}

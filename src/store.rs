@@ -20,6 +20,7 @@ mod export;
 pub(crate) use export::{TOUCHPOINT_FIELDS, TRANSACTION_FIELDS, csv_header};
 mod history;
 mod intern;
+mod packed;
 mod regroup;
 
 use std::ops::Range;
@@ -30,6 +31,8 @@ pub use builder::{CustomerBaseBuilder, TransactionRef};
 pub(crate) use costs::SparseCosts;
 pub use history::{History, OwnedHistory};
 pub(crate) use intern::{Dictionary, Interner, StrArena};
+pub use packed::CustomerRecords;
+pub(crate) use packed::encode_event;
 pub use regroup::Regrouping;
 
 use crate::records::{
@@ -130,7 +133,7 @@ pub struct MemoryUsage {
 #[derive(Debug, Clone)]
 pub struct CustomerBase {
     pub(crate) ids: Interner,
-    pub(crate) customers: Vec<Option<Box<Customer>>>,
+    pub(crate) customers: CustomerRecords,
     pub(crate) tx: TransactionTable,
     pub(crate) tp: TouchpointTable,
     /// `tx_offsets[c]..tx_offsets[c + 1]` is customer `c`'s transaction range.
@@ -219,11 +222,25 @@ impl CustomerBase {
         self.ids.resolve(index)
     }
 
-    /// The customer record (profile, consent, provenance), if one was loaded.
-    pub fn customer(&self, index: u32) -> Option<&Customer> {
-        self.customers
-            .get(index as usize)
-            .and_then(|c| c.as_deref())
+    /// The customer record (profile, consent, provenance), if one was
+    /// loaded, decoded from the base's packed records.
+    pub fn customer(&self, index: u32) -> Option<Customer> {
+        self.customers.get(index as usize)
+    }
+
+    /// Whether the customer has a record (profile, consent, provenance).
+    pub fn has_record(&self, index: u32) -> bool {
+        self.customers.has(index as usize)
+    }
+
+    /// The customer's consent ledger (empty without a record).
+    pub fn consent(&self, index: u32) -> crate::records::Consent {
+        self.customers.consent(index as usize)
+    }
+
+    /// The packed customer records, by customer index.
+    pub fn records(&self) -> &CustomerRecords {
+        &self.customers
     }
 
     /// Customer indices `0..n_customers`.
@@ -234,8 +251,7 @@ impl CustomerBase {
     /// May we contact the customer on `channel` for `purpose` at `at`? `false`
     /// when there is no customer record (consent is opt-in).
     pub fn allows(&self, index: u32, channel: &Channel, purpose: &Purpose, at: Timestamp) -> bool {
-        self.customer(index)
-            .is_some_and(|c| c.consent.allows(channel, purpose, at))
+        self.customers.allows(index as usize, channel, purpose, at)
     }
 
     /// The range of transaction rows belonging to a customer, in time order.
@@ -480,8 +496,7 @@ impl CustomerBase {
             + self.topics.heap_bytes()
             + self.sessions.heap_bytes();
         let customer_bytes = self.ids.heap_bytes()
-            + vec_bytes(&self.customers)
-            + self.customers.iter().flatten().count() * size_of::<Customer>()
+            + self.customers.memory_bytes()
             + vec_bytes(&self.tx_offsets)
             + vec_bytes(&self.tp_offsets);
         let per = |bytes: usize, n: usize| if n == 0 { 0.0 } else { bytes as f64 / n as f64 };

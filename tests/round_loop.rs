@@ -179,7 +179,8 @@ fn one_customer_scored_from_a_bundle_is_scored_as_the_round_scored_them() {
             .filter_map(|k| base.touchpoint(k))
             .collect();
         let history = OwnedHistory::new(&transactions, &touchpoints).unwrap();
-        let consent = base.customer(c).map(|x| &x.consent);
+        let record = base.customer(c);
+        let consent = record.as_ref().map(|x| &x.consent);
         let id = base.customer_id(c);
         let score = bundle.score(id, &history.view(), consent, end).unwrap();
         let l = &score.lifecycle;

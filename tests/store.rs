@@ -382,7 +382,7 @@ fn transaction_round_trips_every_field() {
         .map(|i| base.order_id(i))
         .collect();
     assert_eq!(alice_orders, ["A-2", "A-1", "A-3"]);
-    assert_eq!(base.customer(a), Some(&alice));
+    assert_eq!(base.customer(a), Some(alice.clone()));
     assert!(
         base.customer(base.index_of("bob").unwrap()).is_none(),
         "no record loaded for bob"

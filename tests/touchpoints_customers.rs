@@ -35,11 +35,7 @@ fn midpoint(pop: &Population) -> Timestamp {
 fn truncated(base: &CustomerBase, t: Timestamp) -> CustomerBase {
     let customers: Vec<Customer> = base
         .customer_indices()
-        .map(|c| {
-            base.customer(c)
-                .cloned()
-                .expect("synthetic customers have records")
-        })
+        .map(|c| base.customer(c).expect("synthetic customers have records"))
         .collect();
     let transactions: Vec<_> = base
         .iter_transactions()

@@ -51,7 +51,7 @@ use super::settings::Settings;
 use super::table::{RecordTable, SOURCE_COLUMN, SourceRecords};
 use crate::error::{Error, Result};
 use crate::records::{AttributeValue, Customer, CustomerId, Gender, Pii, Profile, SourceRecord};
-use crate::store::{CustomerBase, Regrouping};
+use crate::store::{CustomerBase, CustomerRecords, Regrouping};
 
 /// How records become customers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -544,10 +544,8 @@ impl CustomerIdentity {
         let before_tp = raw.n_touchpoints();
         let amount_before: i128 = raw.tx_amount_units().iter().map(|&a| i128::from(a)).sum();
         let raw_customers = std::mem::take(&mut raw.customers);
-        let consent_before: usize = raw_customers
-            .iter()
-            .flatten()
-            .map(|c| c.consent.events().len())
+        let consent_before: usize = (0..raw_customers.len())
+            .map(|c| raw_customers.consent_events(c))
             .sum();
 
         // Raw customers in order of their new customer (raw order within
@@ -566,17 +564,16 @@ impl CustomerIdentity {
             next[k as usize] += 1;
         }
         drop(next);
-        let mut raw_customers = raw_customers;
         let sources = Sources::new(&[&self.records])?;
         let chains = Chains::new(&sources, &self.params.golden)?;
         let columns = sources.columns().to_vec();
-        let mut customers: Vec<Option<Box<Customer>>> = Vec::with_capacity(ids.len());
+        let mut customers = CustomerRecords::with_capacity(ids.len());
         let mut merged_customers = 0usize;
         let mut entity_iter = entities.iter();
         for (slot, id) in ids.iter().enumerate() {
-            let raw_records: Vec<(u32, Box<Customer>)> = order[starts[slot]..starts[slot + 1]]
+            let raw_records: Vec<(u32, Customer)> = order[starts[slot]..starts[slot + 1]]
                 .iter()
-                .filter_map(|&c| Some((c, raw_customers.get_mut(c as usize)?.take()?)))
+                .filter_map(|&c| Some((c, raw_customers.get(c as usize)?)))
                 .collect();
             let customer = if slot < n_resolved {
                 let Some((_, members)) = entity_iter.next() else {
@@ -609,13 +606,12 @@ impl CustomerIdentity {
                 // An id without a record keeps its own customer row, if any.
                 raw_records.into_iter().next().map(|(_, c)| c)
             };
-            customers.push(customer);
+            customers.push(customer.as_ref());
         }
         drop(raw_customers);
-        let consent_after: usize = customers
-            .iter()
-            .flatten()
-            .map(|c| c.consent.events().len())
+        customers.shrink_to_fit();
+        let consent_after: usize = (0..customers.len())
+            .map(|c| customers.consent_events(c))
             .sum();
         let base = raw.regroup(Regrouping {
             ids,
@@ -653,19 +649,19 @@ fn merge_customer(
     id: &str,
     golden: Profile,
     sources: Vec<SourceRecord>,
-    raw_records: Vec<(u32, Box<Customer>)>,
+    raw_records: Vec<(u32, Customer)>,
     record_of_raw: &[Option<u32>],
     records: &RecordTable,
-) -> Result<Box<Customer>> {
+) -> Result<Customer> {
     let mut id = Some(CustomerId::new(id)?);
     let mut profile = golden;
-    let mut customer: Option<Box<Customer>> = None;
+    let mut customer: Option<Customer> = None;
     for (raw, mut record) in raw_records {
         let p = std::mem::take(&mut record.profile);
         let consent = std::mem::take(&mut record.consent);
         let created_at = record.created_at.take();
-        // The first record's allocation becomes the customer's: most
-        // customers have one record, and nothing of theirs is copied.
+        // The first record becomes the customer: most customers have one
+        // record, and nothing of theirs is copied.
         let customer = match customer {
             Some(ref mut c) => c,
             None => {
@@ -691,7 +687,7 @@ fn merge_customer(
     }
     let mut customer = match (customer, id) {
         (Some(c), _) => c,
-        (None, Some(id)) => Box::new(Customer::new(id)),
+        (None, Some(id)) => Customer::new(id),
         (None, None) => return Err(Error::InvalidInput("a customer without an id".into())),
     };
     customer.profile = profile;

@@ -86,6 +86,66 @@ pub struct ConsentDecision {
     pub reason: String,
 }
 
+/// The rule that decides a channel and purpose at a time, fed one event
+/// at a time (by a [`Consent`] ledger, or by a base's packed records).
+/// Rank: later time first; at equal times channel-specific beats
+/// channel-wide, then a withdrawal beats a grant.
+pub(crate) struct Deciding<'q> {
+    channel: &'q Channel,
+    purpose: &'q Purpose,
+    at: Timestamp,
+    /// The best event's rank and index.
+    best: Option<((Timestamp, bool, bool), usize)>,
+    applicable: usize,
+}
+
+impl<'q> Deciding<'q> {
+    pub(crate) fn new(channel: &'q Channel, purpose: &'q Purpose, at: Timestamp) -> Self {
+        Deciding {
+            channel,
+            purpose,
+            at,
+            best: None,
+            applicable: 0,
+        }
+    }
+
+    /// Considers event `k`.
+    pub(crate) fn offer(
+        &mut self,
+        k: usize,
+        channel: Option<&Channel>,
+        purpose: &Purpose,
+        status: ConsentStatus,
+        at: Timestamp,
+    ) {
+        if purpose != self.purpose || at > self.at {
+            return;
+        }
+        let specific = match channel {
+            Some(c) if c == self.channel => true,
+            Some(_) => return,
+            None => false,
+        };
+        self.applicable += 1;
+        let key = (at, specific, status == ConsentStatus::Withdrawn);
+        if self.best.is_none_or(|(b, _)| key > b) {
+            self.best = Some((key, k));
+        }
+    }
+
+    /// The deciding event's index and how many applicable events it overrides.
+    pub(crate) fn decided(&self) -> Option<(usize, usize)> {
+        self.best.map(|(_, k)| (k, self.applicable - 1))
+    }
+
+    /// Whether the deciding event is a grant.
+    pub(crate) fn allowed(&self) -> bool {
+        // The rank's last part is "withdrawn".
+        self.best.is_some_and(|((_, _, withdrawn), _)| !withdrawn)
+    }
+}
+
 /// A customer's consent ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -153,25 +213,12 @@ impl Consent {
         purpose: &Purpose,
         at: Timestamp,
     ) -> Option<(&ConsentEvent, usize)> {
-        let mut best: Option<((Timestamp, bool, bool), &ConsentEvent)> = None;
-        let mut applicable = 0usize;
-        for e in &self.events {
-            if &e.purpose != purpose || e.at > at {
-                continue;
-            }
-            let specific = match &e.channel {
-                Some(c) if c == channel => true,
-                Some(_) => continue,
-                None => false,
-            };
-            applicable += 1;
-            let withdrawn = e.status == ConsentStatus::Withdrawn;
-            let key = (e.at, specific, withdrawn);
-            if best.is_none_or(|(b, _)| key > b) {
-                best = Some((key, e));
-            }
+        let mut deciding = Deciding::new(channel, purpose, at);
+        for (k, e) in self.events.iter().enumerate() {
+            deciding.offer(k, e.channel.as_ref(), &e.purpose, e.status, e.at);
         }
-        best.map(|(_, e)| (e, applicable - 1))
+        let (k, overridden) = deciding.decided()?;
+        Some((self.events.get(k)?, overridden))
     }
 
     /// [`allows`](Self::allows) with its reason: the deciding event (and its

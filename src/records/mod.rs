@@ -12,6 +12,7 @@ mod money;
 mod touchpoint;
 mod transaction;
 
+pub(crate) use consent::Deciding;
 pub use consent::{Consent, ConsentDecision, ConsentEvent, ConsentStatus, Purpose};
 pub use customer::{AttributeValue, Customer, Gender, Pii, Profile};
 pub(crate) use ids::check_source_name;

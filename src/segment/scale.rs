@@ -92,7 +92,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use ndarray::{Array2, ArrayView1};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::features::FeatureMatrix;
@@ -487,6 +487,24 @@ impl OneHotEncoder {
         (columns, unknown)
     }
 
+    /// [`encode`](Self::encode) written into the rows of a row-major
+    /// `width`-wide matrix `out` (already zero), from column `first` on;
+    /// returns the count of unknown values.
+    fn encode_into(&self, values: &[&str], out: &mut [f64], width: usize, first: usize) -> usize {
+        let mut unknown = 0;
+        for (r, v) in values.iter().enumerate() {
+            match self.levels.binary_search_by(|l| l.as_str().cmp(v)) {
+                Ok(j) => {
+                    if let Some(cell) = out.get_mut(r * width + first + j) {
+                        *cell = 1.0;
+                    }
+                }
+                Err(_) => unknown += 1,
+            }
+        }
+        unknown
+    }
+
     fn is_valid(&self) -> bool {
         !self.name.is_empty() && self.levels.windows(2).all(|w| w[0] < w[1])
     }
@@ -714,11 +732,40 @@ impl FittedTransform {
             .collect::<Result<Vec<_>>>()?;
         let values = m.values();
         let reject = self.missing == Missing::Reject;
-        let transformed =
-            crate::parallel::map_slice(&jobs, |&(c, j)| apply_column(c, values.column(j)));
-        let mut outputs: Vec<Vec<f64>> = Vec::new();
+        // Every output cell is written once, straight into the result's rows
+        // (no column copies): a block of rows at a time, in parallel.
+        let names = self.output_names();
+        let width = names.len();
+        let numeric_width: usize = jobs.iter().map(|(c, _)| 1 + usize::from(c.indicator)).sum();
+        let mut out = vec![0.0f64; n * width];
+        const BLOCK_ROWS: usize = 4096;
+        let missing_per_block =
+            crate::parallel::map_chunks_mut(&mut out, BLOCK_ROWS * width.max(1), |k, block| {
+                let first = k * BLOCK_ROWS;
+                let mut missing = vec![0usize; jobs.len()];
+                for (r, row) in block.chunks_mut(width.max(1)).enumerate() {
+                    let mut j_out = 0;
+                    for (job, &(c, j)) in jobs.iter().enumerate() {
+                        let (v, flag) = match c.transform(values[[first + r, j]]) {
+                            Some(v) => (v, 0.0),
+                            None => {
+                                missing[job] += 1;
+                                (c.median, 1.0)
+                            }
+                        };
+                        row[j_out] = v;
+                        j_out += 1;
+                        if c.indicator {
+                            row[j_out] = flag;
+                            j_out += 1;
+                        }
+                    }
+                }
+                missing
+            });
         let mut report = ApplyReport::default();
-        for ((c, _), (column, indicator, missing)) in jobs.iter().zip(transformed) {
+        for (job, (c, _)) in jobs.iter().enumerate() {
+            let missing: usize = missing_per_block.iter().map(|m| m[job]).sum();
             if reject && missing > 0 {
                 return Err(Error::InvalidInput(format!(
                     "column `{}`: {missing} missing values (missing policy `reject`)",
@@ -726,22 +773,19 @@ impl FittedTransform {
                 )));
             }
             report.imputed.push((c.name.clone(), missing));
-            outputs.push(column);
-            if c.indicator {
-                outputs.push(indicator);
-            }
         }
+        let mut j_out = numeric_width;
         for e in &self.one_hot {
             let values = given.get(e.name.as_str()).ok_or_else(|| Error::NotFound {
                 what: "categorical column",
                 id: e.name.clone(),
             })?;
-            let (columns, unknown) = e.encode(values);
+            let unknown = e.encode_into(values, &mut out, width, j_out);
             report.unknown_categories.push((e.name.clone(), unknown));
-            outputs.extend(columns);
+            j_out += e.levels.len();
         }
-        let names = self.output_names();
-        let values = Array2::from_shape_fn((n, outputs.len()), |(r, j)| outputs[j][r]);
+        let values = Array2::from_shape_vec((n, width), out)
+            .map_err(|e| Error::InvalidInput(format!("transformed matrix: {e}")))?;
         let out = FeatureMatrix::new(m.customer_ids().to_vec(), names, values)?;
         Ok((out, report))
     }
@@ -1005,27 +1049,6 @@ pub fn median(values: &[f64]) -> Option<f64> {
     // The lower middle is the largest value left of the upper one.
     let lower = left.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     Some(median_sorted(&[lower, upper]))
-}
-
-/// Transforms one column: values, indicator (1 where missing) and the count of missing values.
-fn apply_column(c: &FittedColumn, input: ArrayView1<'_, f64>) -> (Vec<f64>, Vec<f64>, usize) {
-    let mut values = Vec::with_capacity(input.len());
-    let mut indicator = Vec::with_capacity(if c.indicator { input.len() } else { 0 });
-    let mut missing = 0;
-    for &x in input {
-        let (v, flag) = match c.transform(x) {
-            Some(v) => (v, 0.0),
-            None => {
-                missing += 1;
-                (c.median, 1.0)
-            }
-        };
-        values.push(v);
-        if c.indicator {
-            indicator.push(flag);
-        }
-    }
-    (values, indicator, missing)
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@ use jiff::Timestamp;
 
 use super::bulk;
 use super::intern::{Dictionary, Interner, StrArena};
-use super::{CustomerBase, NO_STAGE, NONE_U32, TouchpointTable, TransactionTable, to_micros};
+use super::{
+    CustomerBase, CustomerRecords, NO_STAGE, NONE_U32, TouchpointTable, TransactionTable,
+    encode_event, to_micros,
+};
 use crate::error::{Error, Result};
 use crate::records::{
     Channel, ConsentEvent, Currency, Customer, CustomerId, JourneyStage, LineItem, Money,
@@ -52,7 +55,10 @@ impl<'a> From<&'a Transaction> for TransactionRef<'a> {
 #[derive(Debug, Default)]
 pub struct CustomerBaseBuilder {
     ids: Interner,
-    customers: Vec<Option<Box<Customer>>>,
+    /// Customer records in the order added, packed.
+    records: CustomerRecords,
+    /// Per customer index, its position in `records` (`NONE_U32`: none).
+    record_of: Vec<u32>,
     tx: TransactionTable,
     /// Order ids in arrival order, also the duplicate check.
     orders: Interner,
@@ -66,8 +72,10 @@ pub struct CustomerBaseBuilder {
     campaigns: Interner,
     topics: Interner,
     sessions: Interner,
-    /// Consent events to apply to customer records at build time.
-    consents: Vec<(u32, ConsentEvent)>,
+    /// Consent events to apply to customer records at build time: the
+    /// customer and the end of its encoded bytes in `consent_bytes`.
+    consents: Vec<(u32, usize)>,
+    consent_bytes: Vec<u8>,
     /// How many leading order ids are in the order index (bulk loads append unindexed).
     orders_indexed: usize,
     /// An unfinished bulk load.
@@ -144,7 +152,7 @@ impl CustomerBaseBuilder {
 
     /// Reserves room for this many more rows of each kind.
     pub fn reserve(&mut self, customers: usize, transactions: usize, touchpoints: usize) {
-        self.customers.reserve(customers);
+        self.record_of.reserve(customers);
         let t = &mut self.tx;
         t.customer.reserve(transactions);
         t.time_us.reserve(transactions);
@@ -218,7 +226,7 @@ impl CustomerBaseBuilder {
         }
         let (index, new) = self.ids.intern(id)?;
         if new {
-            self.customers.push(None);
+            self.record_of.push(NONE_U32);
         }
         self.last_customer = Some(index);
         Ok(index)
@@ -230,15 +238,59 @@ impl CustomerBaseBuilder {
     /// [`Error::DuplicateCustomerId`] if a record with this id was already added.
     pub fn add_customer(&mut self, customer: Customer) -> Result<u32> {
         let index = self.customer_index(customer.id.as_str())?;
+        let position = self.records.len() as u32;
         let slot = self
-            .customers
+            .record_of
             .get_mut(index as usize)
             .ok_or_else(|| Error::Capacity("customer index out of step with ids".into()))?;
-        if slot.is_some() {
+        if *slot != NONE_U32 {
             return Err(Error::DuplicateCustomerId(customer.id.to_string()));
         }
-        *slot = Some(Box::new(customer));
+        *slot = position;
+        self.records.push(Some(&customer));
         Ok(index)
+    }
+
+    /// The customer records by index, each with the consent events added
+    /// for it appended to its ledger in the order they came (a customer
+    /// with consent but no record gets a bare one, so the consent is kept).
+    fn packed_records(&self, n_customers: usize) -> CustomerRecords {
+        // The pending events grouped by customer, arrival order kept.
+        let mut starts = vec![0usize; n_customers + 1];
+        for &(c, _) in &self.consents {
+            if let Some(n) = starts.get_mut(c as usize + 1) {
+                *n += 1;
+            }
+        }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut next = starts.clone();
+        let mut order = vec![0usize; self.consents.len()];
+        for (k, &(c, _)) in self.consents.iter().enumerate() {
+            if let Some(slot) = next.get_mut(c as usize) {
+                order[*slot] = k;
+                *slot += 1;
+            }
+        }
+        drop(next);
+        let event = |k: usize| {
+            let start = k.checked_sub(1).map_or(0, |p| self.consents[p].1);
+            &self.consent_bytes[start..self.consents[k].1]
+        };
+        let mut out = CustomerRecords::with_capacity(n_customers);
+        let mut extra: Vec<&[u8]> = Vec::new();
+        for c in 0..n_customers {
+            extra.clear();
+            extra.extend(order[starts[c]..starts[c + 1]].iter().map(|&k| event(k)));
+            let record = match self.record_of.get(c) {
+                Some(&p) if p != NONE_U32 => self.records.raw(p as usize),
+                _ => None,
+            };
+            out.push_with_events(record, self.ids.resolve(c as u32), &extra);
+        }
+        out.shrink_to_fit();
+        out
     }
 
     /// Adds a consent event for a customer; customers without a record get a
@@ -248,7 +300,8 @@ impl CustomerBaseBuilder {
     /// [`Error::InvalidValue`] for an empty customer id.
     pub fn add_consent_event(&mut self, customer_id: &str, event: ConsentEvent) -> Result<()> {
         let index = self.customer_index(customer_id)?;
-        self.consents.push((index, event));
+        encode_event(&mut self.consent_bytes, &event);
+        self.consents.push((index, self.consent_bytes.len()));
         Ok(())
     }
 
@@ -399,8 +452,7 @@ impl CustomerBaseBuilder {
             ));
         }
         let (indices, new) = bulk::resolve_ids(&bulk.customer_ids, &keep, &mut self.ids)?;
-        self.customers
-            .resize_with(self.customers.len() + new, || None);
+        self.record_of.resize(self.record_of.len() + new, NONE_U32);
         let tx = &mut self.tx;
         for (slot, &index) in tx.customer[first..].iter_mut().zip(&indices) {
             *slot = index;
@@ -565,28 +617,7 @@ impl CustomerBaseBuilder {
             return Err(Error::InvalidInput("a bulk load was not finished".into()));
         }
         let n_customers = self.ids.len();
-        let mut customers = self.customers;
-        let mut per_customer = vec![0u32; n_customers];
-        for (index, _) in &self.consents {
-            if let Some(n) = per_customer.get_mut(*index as usize) {
-                *n += 1;
-            }
-        }
-        for (index, event) in self.consents {
-            let Some(slot) = customers.get_mut(index as usize) else {
-                continue;
-            };
-            if slot.is_none() {
-                // Interned ids were validated on the way in, so this cannot fail.
-                let id = CustomerId::new(self.ids.resolve(index))?;
-                *slot = Some(Box::new(Customer::new(id)));
-            }
-            if let Some(record) = slot.as_mut() {
-                let room = std::mem::take(&mut per_customer[index as usize]);
-                record.consent.reserve_exact(room as usize);
-                record.consent.record(event);
-            }
-        }
+        let customers = self.packed_records(n_customers);
         let tx_order = sort_order(&self.tx.customer, &self.tx.time_us, n_customers);
         let tp_order = sort_order(&self.tp.customer, &self.tp.time_us, n_customers);
 

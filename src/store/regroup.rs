@@ -3,9 +3,8 @@
 //! they resolve to, without copying the events or losing one.
 
 use super::builder::{gather, offsets, sort_order};
-use super::{CustomerBase, Interner, TransactionTable};
+use super::{CustomerBase, CustomerRecords, Interner, TransactionTable};
 use crate::error::{Error, Result};
-use crate::records::Customer;
 
 /// The customers of a regrouped base: their ids and records, and which
 /// new customer every old one belongs to.
@@ -14,8 +13,8 @@ pub struct Regrouping {
     /// The new customers' ids, by new index (distinct, non-empty).
     pub ids: Vec<String>,
     /// The new customers' records (profile, consent, provenance), by new
-    /// index; `None` for a customer without one.
-    pub customers: Vec<Option<Box<Customer>>>,
+    /// index, packed; a customer may have none.
+    pub customers: CustomerRecords,
     /// For every customer of the old base (by old index), its new index.
     pub new_index: Vec<u32>,
 }

@@ -162,8 +162,7 @@ impl Population {
             };
             let unit = base
                 .customer(c)
-                .and_then(|x| x.sources.first())
-                .map(|s| s.reference())
+                .and_then(|x| x.sources.first().map(|s| s.reference()))
                 .unwrap_or_else(|| base.customer_id(c).to_owned());
             let segment = segments.map(|s| {
                 s.segment_of(c)

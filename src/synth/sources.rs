@@ -353,10 +353,8 @@ impl RecordChoices {
                     records.online(&mut rng)
                 };
             }
-            let events = base
-                .customer(c as u32)
-                .map(|x| x.consent.events())
-                .unwrap_or(&[]);
+            let consent = base.consent(c as u32);
+            let events = consent.events();
             out.consent.push(
                 events
                     .iter()
