@@ -204,12 +204,12 @@ impl CustomerBase {
 
     /// Number of transactions.
     pub fn n_transactions(&self) -> usize {
-        self.tx.customer.len()
+        self.tx.time_us.len()
     }
 
     /// Number of touchpoints.
     pub fn n_touchpoints(&self) -> usize {
-        self.tp.customer.len()
+        self.tp.time_us.len()
     }
 
     /// The dense index of an external customer id, in O(1).
@@ -264,9 +264,16 @@ impl CustomerBase {
         offsets_range(&self.tp_offsets, index)
     }
 
-    /// Customer index of every transaction row.
-    pub fn tx_customer(&self) -> &[u32] {
-        &self.tx.customer
+    /// Customer index of every transaction row, expanded from the
+    /// customers' ranges (the base keeps no per-row customer column: the
+    /// rows are grouped by customer, so the ranges say whose each row is).
+    pub fn tx_customer(&self) -> Vec<u32> {
+        expand_ranges(&self.tx_offsets)
+    }
+
+    /// The customer of transaction row `i`, in O(log customers).
+    pub fn transaction_customer(&self, i: usize) -> Option<u32> {
+        row_owner(&self.tx_offsets, i)
     }
 
     /// Time of every transaction row, microseconds since the Unix epoch.
@@ -305,9 +312,15 @@ impl CustomerBase {
             .unwrap_or("")
     }
 
-    /// Customer index of every touchpoint row.
-    pub fn tp_customer(&self) -> &[u32] {
-        &self.tp.customer
+    /// Customer index of every touchpoint row, expanded from the
+    /// customers' ranges (see [`tx_customer`](Self::tx_customer)).
+    pub fn tp_customer(&self) -> Vec<u32> {
+        expand_ranges(&self.tp_offsets)
+    }
+
+    /// The customer of touchpoint row `i`, in O(log customers).
+    pub fn touchpoint_customer(&self, i: usize) -> Option<u32> {
+        row_owner(&self.tp_offsets, i)
     }
 
     /// Time of every touchpoint row, microseconds since the Unix epoch.
@@ -396,7 +409,7 @@ impl CustomerBase {
     /// Transaction row `i` as an owned [`Transaction`].
     pub fn transaction(&self, i: usize) -> Option<Transaction> {
         let t = &self.tx;
-        let customer = *t.customer.get(i)?;
+        let customer = self.transaction_customer(i)?;
         let currency = *self.currencies.get(*t.currency.get(i)?)?;
         let line_items = match (t.item_start.get(i), t.item_start.get(i + 1)) {
             (Some(&a), Some(&b)) => t
@@ -436,8 +449,10 @@ impl CustomerBase {
             }
         };
         Some(Touchpoint {
-            customer_id: crate::records::CustomerId::new(self.customer_id(*t.customer.get(i)?))
-                .ok()?,
+            customer_id: crate::records::CustomerId::new(
+                self.customer_id(self.touchpoint_customer(i)?),
+            )
+            .ok()?,
             timestamp: from_micros(*t.time_us.get(i)?),
             channel: self.channels.get(*t.channel.get(i)?)?.clone(),
             kind: self.kinds.get(*t.kind.get(i)?)?.clone(),
@@ -508,6 +523,27 @@ impl CustomerBase {
             bytes_per_touchpoint: per(touchpoint_bytes, self.n_touchpoints()),
         }
     }
+}
+
+/// The customer of every row, from `offsets` (customer `c`'s rows are
+/// `offsets[c]..offsets[c + 1]`).
+fn expand_ranges(offsets: &[usize]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(offsets.last().copied().unwrap_or(0));
+    for (c, w) in offsets.windows(2).enumerate() {
+        out.resize(out.len() + (w[1] - w[0]), c as u32);
+    }
+    out
+}
+
+/// The customer whose range holds row `i`.
+fn row_owner(offsets: &[usize], i: usize) -> Option<u32> {
+    if i >= offsets.last().copied().unwrap_or(0) {
+        return None;
+    }
+    // The last customer whose range starts at or before `i` (empty ranges
+    // before it start there too, and are skipped by taking the last).
+    let c = offsets.partition_point(|&o| o <= i).checked_sub(1)?;
+    u32::try_from(c).ok()
 }
 
 fn vec_bytes<T>(v: &Vec<T>) -> usize {

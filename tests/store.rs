@@ -46,11 +46,18 @@ fn histories(base: &CustomerBase) -> HashMap<String, Vec<String>> {
 
 fn assert_histories_sorted(base: &CustomerBase) {
     let mut covered = 0;
+    let (tx_owner, tp_owner) = (base.tx_customer(), base.tp_customer());
+    assert_eq!(tx_owner.len(), base.n_transactions());
+    assert_eq!(tp_owner.len(), base.n_touchpoints());
+    assert_eq!(base.transaction_customer(base.n_transactions()), None);
+    assert_eq!(base.touchpoint_customer(base.n_touchpoints()), None);
     for c in base.customer_indices() {
         let range = base.transaction_range(c);
         covered += range.len();
         assert!(
-            range.clone().all(|i| base.tx_customer()[i] == c),
+            range
+                .clone()
+                .all(|i| tx_owner[i] == c && base.transaction_customer(i) == Some(c)),
             "customer {c} range holds other rows"
         );
         let times = &base.tx_time_micros()[range];
@@ -59,7 +66,11 @@ fn assert_histories_sorted(base: &CustomerBase) {
             "customer {c} history out of time order"
         );
         let range = base.touchpoint_range(c);
-        assert!(range.clone().all(|i| base.tp_customer()[i] == c));
+        assert!(
+            range
+                .clone()
+                .all(|i| tp_owner[i] == c && base.touchpoint_customer(i) == Some(c))
+        );
         let times = &base.tp_time_micros()[range];
         assert!(
             times.windows(2).all(|w| w[0] <= w[1]),

@@ -671,11 +671,12 @@ mod tests {
         let end = pop.observation_end.to_zoned(TimeZone::UTC).date();
         let cal = end.checked_sub(jiff::Span::new().days(90)).unwrap();
         let from_base = CalibrationHoldout::from_base(base, Period::Day, cal, end).unwrap();
+        let owners = base.tx_customer();
         let rows: Vec<(String, Timestamp, f64)> = (0..base.n_transactions())
             .filter(|&i| !base.tx_is_refund()[i])
             .map(|i| {
                 (
-                    base.customer_id(base.tx_customer()[i]).to_owned(),
+                    base.customer_id(owners[i]).to_owned(),
                     Timestamp::from_microsecond(base.tx_time_micros()[i]).unwrap(),
                     base.tx_amount_units()[i] as f64 / AMOUNT_SCALE as f64,
                 )

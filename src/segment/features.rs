@@ -666,6 +666,8 @@ impl FeatureMatrix {
             }
             false => values.iter().copied().collect(),
         };
+        // Exactly: growth by doubling would hold room for twice the columns.
+        data.reserve_exact((n * width).saturating_sub(data.len()));
         data.resize(n * width, 0.0);
         for r in (0..n).rev() {
             data.copy_within(r * k..r * k + k, r * width);

@@ -620,6 +620,10 @@ impl CustomerBaseBuilder {
         let customers = self.packed_records(n_customers);
         let tx_order = sort_order(&self.tx.customer, &self.tx.time_us, n_customers);
         let tp_order = sort_order(&self.tp.customer, &self.tp.time_us, n_customers);
+        // Sorted by customer, the rows' owners are their ranges: the
+        // customer column is not kept.
+        let tx_offsets = offsets(&self.tx.customer, n_customers);
+        let tp_offsets = offsets(&self.tp.customer, n_customers);
 
         let mut tx = TransactionTable::default();
         let order_arena = self.orders.into_arena();
@@ -628,8 +632,8 @@ impl CustomerBaseBuilder {
             None => order_arena,
         };
         tx.order_id.shrink_to_fit();
-        let src = self.tx;
-        tx.customer = gather(src.customer, tx_order.as_deref());
+        let mut src = self.tx;
+        src.customer = Vec::new();
         tx.time_us = gather(src.time_us, tx_order.as_deref());
         tx.amount_units = gather(src.amount_units, tx_order.as_deref());
         tx.currency = gather(src.currency, tx_order.as_deref());
@@ -651,8 +655,6 @@ impl CustomerBaseBuilder {
 
         let tp = self.tp.gather(tp_order.as_deref());
 
-        let tx_offsets = offsets(&tx.customer, n_customers);
-        let tp_offsets = offsets(&tp.customer, n_customers);
         Ok(CustomerBase {
             ids: self.ids,
             customers,
@@ -674,9 +676,11 @@ impl CustomerBaseBuilder {
 impl TouchpointTable {
     /// The rows in the order `order` gives (`order[k]` is the old row of
     /// new row `k`; `None`: as they are), one column at a time.
-    pub(super) fn gather(self, order: Option<&[u32]>) -> TouchpointTable {
+    pub(super) fn gather(mut self, order: Option<&[u32]>) -> TouchpointTable {
+        self.customer = Vec::new();
         TouchpointTable {
-            customer: gather(self.customer, order),
+            // Not kept once sorted (the offsets say whose each row is).
+            customer: Vec::new(),
             time_us: gather(self.time_us, order),
             channel: gather(self.channel, order),
             kind: gather(self.kind, order),

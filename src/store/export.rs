@@ -133,13 +133,15 @@ impl CustomerBase {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(csv_header(&["customer_id"], &TRANSACTION_FIELDS))
             .map_err(csv_err)?;
-        for i in 0..self.n_transactions() {
-            let customer = self.customer_id(self.tx.customer[i]);
-            w.write_record(
-                std::iter::once(customer)
-                    .chain(self.transaction_fields(i).iter().map(|f| f.as_ref())),
-            )
-            .map_err(csv_err)?;
+        for c in self.customer_indices() {
+            let customer = self.customer_id(c);
+            for i in self.transaction_range(c) {
+                w.write_record(
+                    std::iter::once(customer)
+                        .chain(self.transaction_fields(i).iter().map(|f| f.as_ref())),
+                )
+                .map_err(csv_err)?;
+            }
         }
         w.flush().map_err(|e| Error::io("csv output", e))
     }
@@ -152,13 +154,15 @@ impl CustomerBase {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(csv_header(&["customer_id"], &TOUCHPOINT_FIELDS))
             .map_err(csv_err)?;
-        for i in 0..self.n_touchpoints() {
-            let customer = self.customer_id(self.tp.customer[i]);
-            w.write_record(
-                std::iter::once(customer)
-                    .chain(self.touchpoint_fields(i).iter().map(|f| f.as_ref())),
-            )
-            .map_err(csv_err)?;
+        for c in self.customer_indices() {
+            let customer = self.customer_id(c);
+            for i in self.touchpoint_range(c) {
+                w.write_record(
+                    std::iter::once(customer)
+                        .chain(self.touchpoint_fields(i).iter().map(|f| f.as_ref())),
+                )
+                .map_err(csv_err)?;
+            }
         }
         w.flush().map_err(|e| Error::io("csv output", e))
     }

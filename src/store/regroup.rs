@@ -72,6 +72,8 @@ impl CustomerBase {
         let CustomerBase {
             tx,
             tp,
+            tx_offsets,
+            tp_offsets,
             channels,
             kinds,
             currencies,
@@ -81,19 +83,26 @@ impl CustomerBase {
             sessions,
             ..
         } = self;
-        let remap = |column: Vec<u32>| -> Vec<u32> {
-            column.into_iter().map(|c| new_index[c as usize]).collect()
+        // Each row's new customer, from its old customer's range.
+        let new_owner = |offsets: &[usize]| -> Vec<u32> {
+            let mut owner = Vec::with_capacity(offsets.last().copied().unwrap_or(0));
+            for (old, w) in offsets.windows(2).enumerate() {
+                owner.resize(owner.len() + (w[1] - w[0]), new_index[old]);
+            }
+            owner
         };
 
-        let tx_customer = remap(tx.customer);
+        let tx_customer = new_owner(&tx_offsets);
+        let tx_offsets = offsets(&tx_customer, n_new);
         let tx_order = sort_order(&tx_customer, &tx.time_us, n_new);
+        drop(tx_customer);
         let o = tx_order.as_deref();
         let mut new_tx = TransactionTable {
             order_id: match o {
                 Some(order) => tx.order_id.permuted(order)?,
                 None => tx.order_id,
             },
-            customer: gather(tx_customer, o),
+            customer: Vec::new(),
             time_us: gather(tx.time_us, o),
             amount_units: gather(tx.amount_units, o),
             currency: gather(tx.currency, o),
@@ -107,7 +116,7 @@ impl CustomerBase {
             new_tx.items = tx.items;
         } else {
             // Line items follow their transaction.
-            let n = new_tx.customer.len();
+            let n = new_tx.time_us.len();
             new_tx.item_start.reserve(n + 1);
             new_tx.item_start.push(0);
             new_tx.items.reserve(tx.items.len());
@@ -125,13 +134,12 @@ impl CustomerBase {
         }
 
         let tp = super::TouchpointTable {
-            customer: remap(tp.customer),
+            customer: new_owner(&tp_offsets),
             ..tp
         };
+        let tp_offsets = offsets(&tp.customer, n_new);
         let tp_order = sort_order(&tp.customer, &tp.time_us, n_new);
         let new_tp = tp.gather(tp_order.as_deref());
-        let tx_offsets = offsets(&new_tx.customer, n_new);
-        let tp_offsets = offsets(&new_tp.customer, n_new);
         Ok(CustomerBase {
             ids: interner,
             customers,

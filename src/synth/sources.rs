@@ -190,11 +190,12 @@ impl Population {
                 .map(|s| (s.source.source.as_str(), s.source.key.as_str()))
                 .unwrap_or(("", ""))
         };
+        let (tx_customer, tp_customer) = (base.tx_customer(), base.tp_customer());
         for file in [
             EventFile {
                 name: "transactions.csv",
                 fields: &TRANSACTION_FIELDS,
-                customer: &base.tx.customer,
+                customer: &tx_customer,
                 time: &base.tx.time_us,
                 chosen: &choices.transaction,
                 row: &|i| base.transaction_fields(i).into(),
@@ -202,7 +203,7 @@ impl Population {
             EventFile {
                 name: "touchpoints.csv",
                 fields: &TOUCHPOINT_FIELDS,
-                customer: &base.tp.customer,
+                customer: &tp_customer,
                 time: &base.tp.time_us,
                 chosen: &choices.touchpoint,
                 row: &|i| base.touchpoint_fields(i).into(),
