@@ -305,6 +305,7 @@ impl Round {
                     &params.segments.kmeans,
                     context,
                 )?;
+                drop(cluster);
                 (refit.segmentation, Some(refit.migration))
             }
             None => {
@@ -313,7 +314,10 @@ impl Round {
                     kmeans: params.segments.kmeans.clone(),
                     choose_k: params.segments.choose_k,
                 };
-                (fit.cluster(&cluster)?.describe(described, context)?, None)
+                (
+                    fit.cluster_owned(cluster)?.describe(described, context)?,
+                    None,
+                )
             }
         };
         let segments = Segments::from_rows(
@@ -323,7 +327,6 @@ impl Round {
             segmentation.model.names.clone(),
             NOT_YET_SEEN,
         )?;
-        drop(cluster);
         clock.lap("segments");
 
         // 5. The previous assignment's outcomes, per segment.

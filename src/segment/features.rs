@@ -636,6 +636,11 @@ impl FeatureMatrix {
     }
 
     /// Appends columns all at once, after checking every one (the matrix is unchanged on error).
+    /// The values, to transform in place (names and rows unchanged).
+    pub(crate) fn values_mut(&mut self) -> &mut Array2<f64> {
+        &mut self.values
+    }
+
     fn append_columns(&mut self, columns: Vec<(String, Vec<f64>)>) -> Result<()> {
         let n = self.n_rows();
         for (name, values) in &columns {

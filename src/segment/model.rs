@@ -140,8 +140,17 @@ impl SegmentationParams {
     /// # Errors
     /// Errors of the transform and of k-means.
     pub fn cluster(&self, features: &FeatureMatrix) -> Result<Clustered> {
-        let transform = FittedTransform::fit(features, &self.transform)?;
-        let scaled = transform.apply(features)?;
+        self.cluster_owned(features.clone())
+    }
+
+    /// [`cluster`](Self::cluster) taking the matrix, which the transform
+    /// then scales in place (see [`FittedTransform::apply_owned`]).
+    ///
+    /// # Errors
+    /// As [`cluster`](Self::cluster).
+    pub fn cluster_owned(&self, features: FeatureMatrix) -> Result<Clustered> {
+        let transform = FittedTransform::fit(&features, &self.transform)?;
+        let scaled = transform.apply_owned(features)?;
         let (kmeans, k_choice) = match self.choose_k {
             None => (self.kmeans.clone(), None),
             Some((low, high)) => {

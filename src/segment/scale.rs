@@ -690,6 +690,54 @@ impl FittedTransform {
         self.apply_with(m, &[]).map(|(out, _)| out)
     }
 
+    /// [`apply`](Self::apply) taking the matrix: when the transform keeps
+    /// its columns as they are (the same names in the same order, no
+    /// missing-value indicators, no one-hot columns) the values are
+    /// transformed in place, so a million rows are never held twice.
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply).
+    pub fn apply_owned(&self, mut m: FeatureMatrix) -> Result<FeatureMatrix> {
+        let same_columns = self.one_hot.is_empty()
+            && self.columns.len() == m.n_features()
+            && self
+                .columns
+                .iter()
+                .zip(m.names())
+                .all(|(c, name)| !c.indicator && &c.name == name);
+        let width = m.n_features();
+        let values = m.values_mut();
+        let in_place = same_columns && values.is_standard_layout();
+        let Some(data) = values.as_slice_mut().filter(|_| in_place) else {
+            return self.apply(&m);
+        };
+        const BLOCK_ROWS: usize = 4096;
+        let missing_per_block =
+            crate::parallel::map_chunks_mut(data, BLOCK_ROWS * width.max(1), |_, block| {
+                let mut missing = vec![0usize; width];
+                for row in block.chunks_mut(width.max(1)) {
+                    for ((cell, c), missing) in row.iter_mut().zip(&self.columns).zip(&mut missing)
+                    {
+                        *cell = c.transform(*cell).unwrap_or_else(|| {
+                            *missing += 1;
+                            c.median
+                        });
+                    }
+                }
+                missing
+            });
+        for (j, c) in self.columns.iter().enumerate() {
+            let missing: usize = missing_per_block.iter().map(|m| m[j]).sum();
+            if self.missing == Missing::Reject && missing > 0 {
+                return Err(Error::InvalidInput(format!(
+                    "column `{}`: {missing} missing values (missing policy `reject`)",
+                    c.name
+                )));
+            }
+        }
+        Ok(m)
+    }
+
     /// Applies the fitted transform to `m` and the categorical columns given
     /// as `(name, values)` (one value per row of `m`; names not fitted are
     /// ignored), with a report of imputed values and unknown categories.
@@ -1349,6 +1397,44 @@ mod tests {
     }
 
     #[test]
+    fn a_transform_applied_in_place_equals_one_applied_to_a_copy() {
+        // Rows over several blocks, missing values imputed without indicators.
+        let n = 10_000;
+        let values = Array2::from_shape_fn((n, 3), |(r, j)| match (r * 7 + j) % 97 {
+            0 => f64::NAN,
+            k => (k as f64) * (j as f64 + 1.0),
+        });
+        let ids = (0..n).map(|r| format!("c{r}")).collect();
+        let names = vec!["a".into(), "b".into(), "c".into()];
+        let m = FeatureMatrix::new(ids, names, values).unwrap();
+        let spec = TransformSpec::new(vec![Step::Log1p, Step::Standardize])
+            .with_missing(Missing::ImputeMedian { indicator: false });
+        let t = FittedTransform::fit(&m, &spec).unwrap();
+        let copied = t.apply(&m).unwrap();
+        let in_place = t.apply_owned(m).unwrap();
+        assert_eq!(copied.names(), in_place.names());
+        assert_eq!(copied.customer_ids(), in_place.customer_ids());
+        assert!(
+            copied
+                .values()
+                .iter()
+                .zip(in_place.values())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        let rejecting = FittedTransform::fit(
+            &copied,
+            &TransformSpec::new(vec![]).with_missing(Missing::Reject),
+        )
+        .unwrap();
+        let mut holed = copied.clone();
+        holed.values_mut()[[5000, 1]] = f64::NAN;
+        assert!(matches!(
+            rejecting.apply_owned(holed),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    #[test]
     fn log1p_below_minus_one_is_missing() {
         let m = FeatureMatrix::from_columns(ids(4), vec![("x".into(), vec![-2.0, -1.0, 0.0, 3.0])])
             .unwrap();
@@ -1668,6 +1754,10 @@ mod tests {
             let back: FittedTransform = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
             let again = back.apply(&fit_on).unwrap();
             prop_assert!(out.values().iter().zip(again.values()).all(|(a, b)| a.to_bits() == b.to_bits()));
+            // Taking the matrix (in place when no indicator is added) gives the same output.
+            let owned = t.apply_owned(fit_on.clone()).unwrap();
+            prop_assert_eq!(owned.names(), names.as_slice());
+            prop_assert!(out.values().iter().zip(owned.values()).all(|(a, b)| a.to_bits() == b.to_bits()));
         }
 
         #[test]
