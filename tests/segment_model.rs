@@ -137,6 +137,27 @@ fn refits_keep_segment_ids_and_report_migration() {
     assert_eq!(refit.segmentation.model.names, first.model.names);
     let total: u64 = refit.migration.counts.iter().flatten().sum();
     assert_eq!(total, 4_000);
+    // The nightly update, on a borrowed matrix or on one it scales in place, agrees.
+    let updated = first
+        .model
+        .update(&next, None, &p.kmeans, ProfileContext::default())
+        .unwrap();
+    let owned = first
+        .model
+        .update_owned(
+            next.clone(),
+            (&next).into(),
+            &p.kmeans,
+            ProfileContext::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        updated.segmentation.labels,
+        first.model.predict(&next).unwrap()
+    );
+    assert_eq!(owned.segmentation.labels, updated.segmentation.labels);
+    assert_eq!(owned.segmentation.profiles, updated.segmentation.profiles);
+    assert_eq!(owned.migration, updated.migration);
     // A fifth segment gets a new id after the old ones.
     let grown = first
         .model

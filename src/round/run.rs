@@ -192,7 +192,10 @@ impl Round {
             outcomes,
             ..
         } = inputs;
-        let previous_identity = previous.as_ref().and_then(|p| p.identity.clone());
+        // Taken, not copied: the resolver's state is the largest part of a
+        // round's state, and the new state holds the updated one.
+        let mut previous = previous;
+        let previous_identity = previous.as_mut().and_then(|p| p.identity.take());
 
         // 1. Who the customers are.
         let (identity, base, identity_step) = if records.is_empty() {
@@ -299,13 +302,12 @@ impl Round {
         };
         let (segmentation, migration) = match &previous {
             Some(p) => {
-                let refit = p.segmentation.update(
-                    &cluster,
-                    Some(described),
+                let refit = p.segmentation.update_owned(
+                    cluster,
+                    described,
                     &params.segments.kmeans,
                     context,
                 )?;
-                drop(cluster);
                 (refit.segmentation, Some(refit.migration))
             }
             None => {

@@ -189,6 +189,17 @@ impl SegmentationParams {
     }
 }
 
+/// The rows to describe must be the clustered ones.
+fn check_described_rows(described: &Described<'_>, clustered: usize) -> Result<()> {
+    if described.n_rows() != clustered {
+        return Err(Error::InvalidInput(format!(
+            "segmentation update: {} rows to describe, {clustered} clustered",
+            described.n_rows()
+        )));
+    }
+    Ok(())
+}
+
 impl Clustered {
     /// Profiles and names the segments of `features` (the rows that were
     /// clustered; it may hold more columns than were clustered, to describe the
@@ -365,14 +376,37 @@ impl SegmentationModel {
         context: ProfileContext<'_>,
     ) -> Result<Refit> {
         let described = describe.unwrap_or_else(|| features.into());
-        if described.n_rows() != features.n_rows() {
-            return Err(Error::InvalidInput(format!(
-                "segmentation update: {} rows to describe, {} clustered",
-                described.n_rows(),
-                features.n_rows()
-            )));
-        }
+        check_described_rows(&described, features.n_rows())?;
         let scaled = self.transform.apply(features)?;
+        self.refit_scaled(&scaled, described, kmeans, context)
+    }
+
+    /// [`update`](Self::update) taking the matrix, which the model's
+    /// transform then scales in place (see
+    /// [`FittedTransform::apply_owned`]); the profiles are of `describe`.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
+    pub fn update_owned(
+        &self,
+        features: FeatureMatrix,
+        describe: Described<'_>,
+        kmeans: &KMeansParams,
+        context: ProfileContext<'_>,
+    ) -> Result<Refit> {
+        check_described_rows(&describe, features.n_rows())?;
+        let scaled = self.transform.apply_owned(features)?;
+        self.refit_scaled(&scaled, describe, kmeans, context)
+    }
+
+    /// The refit of [`update`](Self::update) on features already scaled.
+    fn refit_scaled(
+        &self,
+        scaled: &FeatureMatrix,
+        described: Described<'_>,
+        kmeans: &KMeansParams,
+        context: ProfileContext<'_>,
+    ) -> Result<Refit> {
         let params = KMeansParams {
             k: self.k(),
             ..kmeans.clone()
