@@ -846,16 +846,19 @@ pub fn timing(
     let mut counts = vec![[[0u64; 24]; 7]; names.len()];
     const HOUR_US: i64 = 3_600_000_000;
     let offset = i64::from(utc_offset_minutes) * 60_000_000;
-    for (&customer, &t) in base.tp_customer().iter().zip(base.tp_time_micros()) {
+    let times = base.tp_time_micros();
+    for customer in base.customer_indices() {
         // Without grouping everybody is in the one group `all`.
         let Some(g) = groups.map_or(Some(0), |gr| group_of(gr, customer)) else {
             continue;
         };
-        let hours = (t + offset).div_euclid(HOUR_US);
-        let hour = hours.rem_euclid(24) as usize;
-        // 1970-01-01 was a Thursday (Monday = 0 → Thursday = 3).
-        let weekday = (hours.div_euclid(24) + 3).rem_euclid(7) as usize;
-        counts[g][weekday][hour] += 1;
+        for &t in &times[base.touchpoint_range(customer)] {
+            let hours = (t + offset).div_euclid(HOUR_US);
+            let hour = hours.rem_euclid(24) as usize;
+            // 1970-01-01 was a Thursday (Monday = 0 → Thursday = 3).
+            let weekday = (hours.div_euclid(24) + 3).rem_euclid(7) as usize;
+            counts[g][weekday][hour] += 1;
+        }
     }
     Ok(Timing {
         groups: names,
