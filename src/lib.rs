@@ -82,7 +82,7 @@ pub mod records;
 pub mod report;
 pub mod round;
 pub mod segment;
-mod stats;
+pub mod stats;
 pub mod store;
 pub mod synth;
 pub mod touchpoints;

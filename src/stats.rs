@@ -1,5 +1,7 @@
-//! Small statistical building blocks shared by the analyses: normal and
-//! Student t tails and quantiles, Wilson intervals, two-proportion z-tests,
+//! Small statistical building blocks shared by the analyses, each in one
+//! place: sample quantiles and medians exactly as numpy computes them
+//! ([`quantile`], [`median`]); and, for the crate, normal and Student t
+//! tails and quantiles, Wilson intervals, two-proportion z-tests,
 //! chi-square tails and the Holm and Benjamini–Hochberg adjustments.
 
 use statrs::distribution::{ChiSquared, Continuous, ContinuousCDF, Normal, StudentsT};
@@ -181,6 +183,97 @@ pub(crate) fn holm(p: &[f64]) -> Vec<f64> {
         adjusted[i] = running.min(1.0);
     }
     adjusted
+}
+
+// ---------------------------------------------------------------------------
+// Sample quantiles (numpy's default, `method="linear"`, type 7 of Hyndman and Fan 1996).
+
+/// The finite values, sorted.
+pub(crate) fn sorted_finite(values: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_unstable_by(f64::total_cmp);
+    sorted
+}
+
+/// numpy's `_lerp`: `a + t·(b − a)`, or `b − (1 − t)·(b − a)` for `t ≥ 0.5`.
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    let diff = b - a;
+    let v = if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    };
+    if v.is_finite() {
+        v
+    } else {
+        // `b − a` overflowed (a and b of opposite signs near ±f64::MAX).
+        a * (1.0 - t) + b * t
+    }
+}
+
+/// The linear (type 7) quantile of sorted finite values (non-empty), `q` in `[0, 1]`.
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    let (Some(&first), Some(&last)) = (sorted.first(), sorted.last()) else {
+        return f64::NAN;
+    };
+    let h = (n - 1) as f64 * q;
+    if h >= (n - 1) as f64 {
+        return last;
+    }
+    if h.is_nan() || h < 0.0 {
+        return first;
+    }
+    let below = h.floor();
+    let i = below as usize;
+    match (sorted.get(i), sorted.get(i + 1)) {
+        (Some(&a), Some(&b)) => lerp(a, b, h - below),
+        _ => last,
+    }
+}
+
+/// numpy's median of sorted finite values (non-empty).
+pub(crate) fn median_sorted(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        return sorted.get(n / 2).copied().unwrap_or(f64::NAN);
+    }
+    match (sorted.get(n / 2 - 1), sorted.get(n / 2)) {
+        (Some(&a), Some(&b)) => {
+            let m = (a + b) / 2.0;
+            if m.is_finite() { m } else { a / 2.0 + b / 2.0 }
+        }
+        _ => f64::NAN,
+    }
+}
+
+/// The `q`-quantile of the finite values of `values`, exactly as numpy's
+/// `np.quantile(x, q)` (method `"linear"`) over them. `None` when there is no
+/// finite value or `q` is not in `[0, 1]`.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let sorted = sorted_finite(values);
+    (!sorted.is_empty()).then(|| quantile_sorted(&sorted, q))
+}
+
+/// The median of the finite values of `values`, exactly as numpy's
+/// `np.median` over them. `None` when there is no finite value.
+pub fn median(values: &[f64]) -> Option<f64> {
+    // Selection instead of a full sort: linear time, the same value.
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let n = finite.len();
+    if n == 0 {
+        return None;
+    }
+    let (left, &mut upper, _) = finite.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        return Some(upper);
+    }
+    // The lower middle is the largest value left of the upper one.
+    let lower = left.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some(median_sorted(&[lower, upper]))
 }
 
 #[cfg(test)]

@@ -167,11 +167,10 @@
 //!   `statsmodels.stats.proportion`; the reference for the tests).
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::Alternative;
 use crate::error::{Error, Result};
-use crate::stats::normal_quantile;
+use crate::stats::{normal_cdf, normal_quantile, normal_sf};
 
 /// Largest unit count handled (2⁵³, the largest integer below which every
 /// integer is exactly representable as `f64`).
@@ -562,10 +561,6 @@ pub struct ExperimentDuration {
 // ---------------------------------------------------------------------------
 // The normal model behind every calculation.
 
-fn std_normal() -> Normal {
-    Normal::standard()
-}
-
 /// Upper quantile `z_q = Φ̄⁻¹(q)` for `q` in (0, 1), evaluated through the
 /// lower half so that `Φ⁻¹` never sees arguments near 1.
 fn upper_quantile(q: f64) -> f64 {
@@ -700,24 +695,22 @@ impl Model {
 /// Probability that the z-test at level `alpha` rejects, with `shift = δ √n_c`
 /// and per-control-unit standard deviations `s0` (null) and `s1` (alternative).
 fn rejection_probability(shift: f64, s0: f64, s1: f64, alpha: f64, alt: Alternative) -> f64 {
-    let n = std_normal();
     let ratio = s0 / s1;
     let z = shift / s1;
     let p = match alt {
         Alternative::TwoSided => {
             let c = upper_quantile(alpha / 2.0);
-            n.sf(c * ratio - z) + n.cdf(-c * ratio - z)
+            normal_sf(c * ratio - z) + normal_cdf(-c * ratio - z)
         }
-        Alternative::Greater => n.sf(upper_quantile(alpha) * ratio - z),
-        Alternative::Less => n.cdf(-upper_quantile(alpha) * ratio - z),
+        Alternative::Greater => normal_sf(upper_quantile(alpha) * ratio - z),
+        Alternative::Less => normal_cdf(-upper_quantile(alpha) * ratio - z),
     };
     p.clamp(0.0, 1.0)
 }
 
 /// Two-sided normal power as a function of the standardised shift `t ≥ 0`.
 fn two_sided_power(t: f64, c: f64) -> f64 {
-    let n = std_normal();
-    n.sf(c - t) + n.cdf(-c - t)
+    normal_sf(c - t) + normal_cdf(-c - t)
 }
 
 /// The standardised shift `t = |δ| √n_c / s` at which the equal-variance

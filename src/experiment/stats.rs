@@ -849,8 +849,8 @@ pub fn percentile_cap(values: &[f64], q: f64) -> Result<f64> {
     if !(0.0..=1.0).contains(&q) {
         return Err(Error::param("q", q, "a quantile level lies in [0, 1]"));
     }
-    let mut sorted = finite_sorted(values)?;
-    Ok(sorted_quantile(&mut sorted, q))
+    let sorted = finite_sorted(values)?;
+    Ok(crate::stats::quantile_sorted(&sorted, q))
 }
 
 fn finite_sorted(values: &[f64]) -> Result<Vec<f64>> {
@@ -867,14 +867,6 @@ fn finite_sorted(values: &[f64]) -> Result<Vec<f64>> {
     let mut sorted = values.to_vec();
     sorted.sort_unstable_by(f64::total_cmp);
     Ok(sorted)
-}
-
-/// numpy's `quantile(method="linear")` of sorted data.
-fn sorted_quantile(sorted: &mut [f64], q: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * q.clamp(0.0, 1.0);
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 /// A sample quantile of one arm and the order statistics that bound it.
@@ -909,15 +901,15 @@ impl QuantileStats {
                 "a quantile level lies strictly between 0 and 1",
             ));
         }
-        let mut sorted = finite_sorted(values)?;
+        let sorted = finite_sorted(values)?;
         let n = sorted.len();
         let spread = normal_quantile(0.975) * (level * (1.0 - level) / n as f64).sqrt();
         Ok(QuantileStats {
             n: n as u64,
             level,
-            estimate: sorted_quantile(&mut sorted, level),
-            lower: sorted_quantile(&mut sorted, level - spread),
-            upper: sorted_quantile(&mut sorted, level + spread),
+            estimate: crate::stats::quantile_sorted(&sorted, level),
+            lower: crate::stats::quantile_sorted(&sorted, level - spread),
+            upper: crate::stats::quantile_sorted(&sorted, level + spread),
         })
     }
 

@@ -231,6 +231,19 @@ fn score_paretonbd<const K: usize>(
     });
 }
 
+/// A fitted buy-till-you-die model that scores a history `(x, t_x, T)`:
+/// what the model charts and the customer scores need from any of them.
+///
+/// Implemented for [`BgNbdModel`], [`MbgNbdModel`] and [`ParetoNbdModel`].
+pub trait BtydModel {
+    /// The model's name for titles ("BG/NBD").
+    fn model_name(&self) -> &'static str;
+    /// Probability that a customer with history `(x, t_x, T)` is still alive.
+    fn p_alive(&self, x: f64, t_x: f64, t_cal: f64) -> f64;
+    /// Expected purchases in the next `t` periods of a customer with history `(x, t_x, T)`.
+    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, t_cal: f64) -> f64;
+}
+
 macro_rules! btyd_model {
     (
         $(#[$pmeta:meta])* $params:ident,
@@ -300,6 +313,18 @@ macro_rules! btyd_model {
             pub $p3: f64,
             /// How the fit went.
             pub report: FitReport,
+        }
+
+        impl BtydModel for $model {
+            fn model_name(&self) -> &'static str {
+                $name
+            }
+            fn p_alive(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
+                <$model>::p_alive(self, x, t_x, t_cal)
+            }
+            fn expected_purchases(&self, t: f64, x: f64, t_x: f64, t_cal: f64) -> f64 {
+                <$model>::expected_purchases(self, t, x, t_x, t_cal)
+            }
         }
 
         impl $model {

@@ -23,7 +23,8 @@
 //!   the 99th percentile so that a few very valuable customers do not squash
 //!   the picture (the subtitle says where the tail went).
 //!
-//! The model charts accept any fitted model implementing [`BtydModel`]:
+//! The model charts accept any fitted model implementing
+//! [`BtydModel`](crate::lifecycle::btyd::BtydModel):
 //! BG/NBD, MBG/NBD and Pareto/NBD.
 //!
 //! ```
@@ -48,43 +49,10 @@ use super::charts::{
 };
 use super::svg::{Canvas, Chart, ColourScale, format_number, format_percent};
 use crate::error::{Error, Result};
-use crate::lifecycle::btyd::{BgNbdModel, MbgNbdModel, ParetoNbdModel};
+use crate::lifecycle::btyd::BtydModel;
 use crate::lifecycle::diagnostics::holdout_fit;
 use crate::lifecycle::stage::{Stage, distribution};
 use crate::lifecycle::summary::{CalibrationHoldout, Period};
-
-/// A fitted buy-till-you-die model that gives P(alive) and conditional
-/// expected purchases: what the model charts need.
-///
-/// Implemented for [`BgNbdModel`], [`MbgNbdModel`] and [`ParetoNbdModel`].
-pub trait BtydModel {
-    /// The model's name for titles ("BG/NBD").
-    fn model_name(&self) -> &'static str;
-    /// Probability that a customer with history `(x, t_x, T)` is still alive.
-    fn p_alive(&self, x: f64, t_x: f64, t_cal: f64) -> f64;
-    /// Expected purchases in the next `t` periods of a customer with history `(x, t_x, T)`.
-    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, t_cal: f64) -> f64;
-}
-
-macro_rules! btyd_model {
-    ($model:ty, $name:literal) => {
-        impl BtydModel for $model {
-            fn model_name(&self) -> &'static str {
-                $name
-            }
-            fn p_alive(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
-                <$model>::p_alive(self, x, t_x, t_cal)
-            }
-            fn expected_purchases(&self, t: f64, x: f64, t_x: f64, t_cal: f64) -> f64 {
-                <$model>::expected_purchases(self, t, x, t_x, t_cal)
-            }
-        }
-    };
-}
-
-btyd_model!(BgNbdModel, "BG/NBD");
-btyd_model!(MbgNbdModel, "MBG/NBD");
-btyd_model!(ParetoNbdModel, "Pareto/NBD");
 
 /// The most recency columns of [`p_alive_matrix`]: with more periods the
 /// columns sample `t_x` evenly, so that the chart stays about 760 px wide.
@@ -427,7 +395,7 @@ fn currency_unit(currency: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::btyd::BgNbdParams;
+    use crate::lifecycle::btyd::{BgNbdModel, BgNbdParams};
     use crate::lifecycle::summary::{Summary, Triples};
     use crate::report::testing::marks;
 

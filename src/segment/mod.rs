@@ -24,12 +24,14 @@
 //!    name for every segment.
 //! 6. [`soft`]: soft membership from a Gaussian mixture and DBSCAN outliers,
 //!    with linfa-clustering.
-//! 7. [`stability`] and [`model`]: a persisted model (transform, centroids,
+//! 7. [`pca`]: the first two principal components, the plane in which the
+//!    report draws the segments.
+//! 8. [`stability`] and [`model`]: a persisted model (transform, centroids,
 //!    names) that assigns new customers, and refits whose segment ids keep
 //!    their meaning (Hungarian matching of centroids) with the migration of
 //!    customers between the two; [`SegmentationModel::update`](model::SegmentationModel::update)
 //!    is the nightly refit that starts from the current centroids and keeps ids and names.
-//! 8. [`segments`]: [`Segments`](segments::Segments), the one shape of a
+//! 9. [`segments`]: [`Segments`](segments::Segments), the one shape of a
 //!    grouping of a base (a label per customer index, names, soft membership,
 //!    the customers left out with the reason) that touchpoints, experiments
 //!    and the report accept, whether the groups came from k-means, RFM,
@@ -61,6 +63,7 @@
 pub mod features;
 pub mod kmeans;
 pub mod model;
+pub mod pca;
 pub mod profile;
 pub mod scale;
 pub mod segments;

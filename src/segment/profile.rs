@@ -191,7 +191,7 @@ pub fn profile_segments(input: &ProfileInput<'_>) -> Result<Vec<SegmentProfile>>
             } else {
                 0.0
             };
-            med[f] = super::scale::median(&column).unwrap_or(0.0);
+            med[f] = crate::stats::median(&column).unwrap_or(0.0);
         }
         let mut order: Vec<usize> = (0..p).collect();
         // Largest |z| first; ties by column order.

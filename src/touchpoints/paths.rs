@@ -662,7 +662,7 @@ pub fn time_to_conversion(journeys: &Journeys) -> TimeToConversion {
         let b = bucket_days.partition_point(|&edge| edge <= d);
         counts[b] += 1;
     }
-    let q = |p: f64| crate::segment::scale::quantile(&days, p).unwrap_or(f64::NAN);
+    let q = |p: f64| crate::stats::quantile(&days, p).unwrap_or(f64::NAN);
     TimeToConversion {
         journeys: days.len(),
         mean_days: if days.is_empty() {

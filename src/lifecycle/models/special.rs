@@ -33,9 +33,6 @@
 //! The three forms agree to about 10⁻¹⁴ where their domains meet, so a likelihood built on them is
 //! continuous for an optimiser to within rounding.
 
-// Used by the model formulas as they land.
-#![allow(dead_code, unused_imports)]
-
 pub(crate) use statrs::function::gamma::{digamma, ln_gamma};
 
 /// ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b).
