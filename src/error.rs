@@ -56,6 +56,86 @@ pub enum Error {
         /// Why it is invalid.
         reason: String,
     },
+    /// Inputs that must line up do not: one has `found` entries where
+    /// `expected` are needed (labels per row, values per column, …).
+    #[error("{what}: {found} entries where {expected} are needed")]
+    LengthMismatch {
+        /// What does not line up, e.g. `segment labels per customer`.
+        what: String,
+        /// How many entries are needed.
+        expected: usize,
+        /// How many there are.
+        found: usize,
+    },
+    /// An input has nothing in it where the analysis needs something.
+    #[error("{what}: empty input")]
+    EmptyInput {
+        /// What is empty, e.g. `records to resolve`.
+        what: String,
+    },
+    /// A number that must be finite is NaN or infinite.
+    #[error("{what}: non-finite value {value} at row {row}, {field}")]
+    NonFinite {
+        /// The input, e.g. `feature matrix`.
+        what: String,
+        /// 0-based row (or unit, customer) index.
+        row: usize,
+        /// The column's name, or `column j` when it has none.
+        field: String,
+        /// The offending value.
+        value: f64,
+    },
+    /// Fewer rows (records, units, clusters, …) than the analysis needs.
+    #[error("{what}: {found}, at least {minimum} needed")]
+    TooFew {
+        /// What is counted, e.g. `rows for k = 8 clusters`.
+        what: String,
+        /// The minimum.
+        minimum: usize,
+        /// How many there are.
+        found: usize,
+    },
+    /// An index points outside its range.
+    #[error("{what}: index {index} outside 0..{len}")]
+    OutOfRange {
+        /// What the index is into, e.g. `segment label`.
+        what: String,
+        /// The index.
+        index: usize,
+        /// The length of the range.
+        len: usize,
+    },
+    /// A key that must be unique appears twice.
+    #[error("{what}: `{key}` appears more than once")]
+    Duplicate {
+        /// What is keyed, e.g. `segment names`.
+        what: String,
+        /// The repeated key.
+        key: String,
+    },
+    /// Required columns are missing from a table's header.
+    #[error("{table}: missing column(s) {}", columns.join(", "))]
+    MissingColumns {
+        /// The table or file.
+        table: String,
+        /// The columns that are missing.
+        columns: Vec<String>,
+    },
+    /// Amounts in several currencies where the analysis adds them up.
+    #[error("transactions in more than one currency ({}); analyse one currency at a time", currencies.join(", "))]
+    MixedCurrencies {
+        /// The currencies found (at least two).
+        currencies: Vec<String>,
+    },
+    /// A linfa algorithm failed; its error is kept as the source.
+    #[error("{context}: {source}")]
+    Linfa {
+        /// Which step called linfa.
+        context: &'static str,
+        /// linfa's error.
+        #[source]
+        source: linfa::Error,
+    },
     /// An order id was seen twice.
     #[error("duplicate order id `{0}`")]
     DuplicateOrderId(String),
@@ -116,6 +196,61 @@ impl Error {
         }
     }
 
+    /// [`Error::LengthMismatch`].
+    pub(crate) fn lengths(what: impl Into<String>, expected: usize, found: usize) -> Self {
+        Error::LengthMismatch {
+            what: what.into(),
+            expected,
+            found,
+        }
+    }
+
+    /// [`Error::EmptyInput`].
+    pub(crate) fn empty(what: impl Into<String>) -> Self {
+        Error::EmptyInput { what: what.into() }
+    }
+
+    /// [`Error::NonFinite`].
+    pub(crate) fn non_finite(
+        what: impl Into<String>,
+        row: usize,
+        field: impl Into<String>,
+        value: f64,
+    ) -> Self {
+        Error::NonFinite {
+            what: what.into(),
+            row,
+            field: field.into(),
+            value,
+        }
+    }
+
+    /// [`Error::TooFew`].
+    pub(crate) fn too_few(what: impl Into<String>, minimum: usize, found: usize) -> Self {
+        Error::TooFew {
+            what: what.into(),
+            minimum,
+            found,
+        }
+    }
+
+    /// [`Error::OutOfRange`].
+    pub(crate) fn out_of_range(what: impl Into<String>, index: usize, len: usize) -> Self {
+        Error::OutOfRange {
+            what: what.into(),
+            index,
+            len,
+        }
+    }
+
+    /// [`Error::Duplicate`].
+    pub(crate) fn duplicate(what: impl Into<String>, key: impl Into<String>) -> Self {
+        Error::Duplicate {
+            what: what.into(),
+            key: key.into(),
+        }
+    }
+
     pub(crate) fn param(
         name: &'static str,
         value: impl fmt::Display,
@@ -137,6 +272,15 @@ impl Error {
             what,
             value: value.into(),
             reason: reason.into(),
+        }
+    }
+}
+
+impl From<linfa::Error> for Error {
+    fn from(source: linfa::Error) -> Self {
+        Error::Linfa {
+            context: "linfa",
+            source,
         }
     }
 }

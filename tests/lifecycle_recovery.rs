@@ -159,7 +159,7 @@ fn nobody_repeating_is_not_identifiable() {
     bad.add(2.0, 12.0, 10.0, 1.0);
     assert!(matches!(
         BgNbdParams::default().fit(&bad).unwrap_err(),
-        custinsight::Error::InvalidInput(_)
+        custinsight::Error::InvalidValue { .. }
     ));
     let params = BgNbdParams {
         penalizer: -1.0,

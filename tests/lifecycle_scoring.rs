@@ -159,7 +159,14 @@ fn columns_of_different_lengths_are_an_error_not_a_panic() {
         .score_into(&columns(&[1.0; 3]), 1.0, [&mut p, &mut e])
         .unwrap_err();
     assert!(
-        matches!(err, Error::InvalidInput(ref m) if m.contains("output columns")),
+        matches!(
+            err,
+            Error::LengthMismatch {
+                expected: 3,
+                found: 2,
+                ..
+            }
+        ),
         "{err}"
     );
     let mut e = vec![0.0; 3];
@@ -167,7 +174,7 @@ fn columns_of_different_lengths_are_an_error_not_a_panic() {
         .score_into(&columns(&[1.0; 2]), 1.0, [&mut p, &mut e])
         .unwrap_err();
     assert!(
-        matches!(err, Error::InvalidInput(ref m) if m.contains("different lengths")),
+        matches!(err, Error::LengthMismatch { ref what, expected: 3, found: 2 } if what.contains("recency")),
         "{err}"
     );
     // Customer value needs the monetary column and valid settings.
@@ -183,7 +190,7 @@ fn columns_of_different_lengths_are_an_error_not_a_panic() {
         )
         .unwrap_err();
     assert!(
-        matches!(err, Error::InvalidInput(ref m) if m.contains("monetary_value")),
+        matches!(err, Error::MissingColumns { ref columns, .. } if columns == &["monetary_value"]),
         "{err}"
     );
     let bad = ClvParams {

@@ -339,10 +339,10 @@ fn layout_columns(
             }
             let name = renamed[i].clone().unwrap_or_else(|| h.trim().to_owned());
             if names.iter().any(|n| header_key(n) == header_key(&name)) {
-                return Err(Error::InvalidInput(format!(
-                    "column `{name}` appears more than once (header: {})",
-                    headers.join(",")
-                )));
+                return Err(Error::duplicate(
+                    format!("header column names ({})", headers.join(",")),
+                    name,
+                ));
             }
             names.push(name);
             kinds.push(kind);

@@ -53,10 +53,11 @@ fn check_data(model: &'static str, t: &Triples) -> Result<()> {
             && w.is_finite()
             && w >= 0.0;
         if !valid {
-            return Err(Error::InvalidInput(format!(
-                "{model}: invalid customer summary x={x}, t_x={t_x}, T={t_cal}, weight={w} \
-                 (need whole x >= 0, 0 <= t_x <= T, finite non-negative weight)"
-            )));
+            return Err(Error::value(
+                model,
+                format!("customer {i}: x={x}, t_x={t_x}, T={t_cal}, weight={w}"),
+                "need whole x >= 0, 0 <= t_x <= T, finite non-negative weight",
+            ));
         }
     }
     if (0..t.len()).all(|i| t.x[i] == 0.0 || t.weight[i] == 0.0) {
@@ -83,18 +84,19 @@ fn check_scoring<'a>(
 ) -> Result<Option<ValueRequest<'a>>> {
     customers.check()?;
     let n = customers.len();
-    if out_lengths.iter().any(|&m| m != n) {
-        return Err(Error::InvalidInput(format!(
-            "scoring: {n} customers but output columns of lengths {out_lengths:?}"
-        )));
+    if let Some(&m) = out_lengths.iter().find(|&&m| m != n) {
+        return Err(Error::lengths("scoring: output column per customer", n, m));
     }
     let Some((spend, clv)) = value else {
         return Ok(None);
     };
     clv.check()?;
-    let monetary_value = customers.monetary_value.ok_or_else(|| {
-        Error::InvalidInput("customer value needs the monetary_value column".into())
-    })?;
+    let monetary_value = customers
+        .monetary_value
+        .ok_or_else(|| Error::MissingColumns {
+            table: "customer histories (for customer value)".into(),
+            columns: vec!["monetary_value".into()],
+        })?;
     Ok(Some(ValueRequest {
         spend,
         clv,
@@ -283,7 +285,7 @@ macro_rules! btyd_model {
             ///
             /// # Errors
             /// [`Error::InvalidParameter`] from [`check`](Self::check);
-            /// [`Error::InvalidInput`] for impossible summaries;
+            /// [`Error::InvalidValue`] for impossible summaries;
             /// [`Error::NotIdentifiable`] when nobody repeats;
             /// [`Error::NoConvergence`] with diagnostics when no start converges.
             pub fn fit(&self, data: &Triples) -> Result<$model> {
@@ -407,7 +409,7 @@ macro_rules! btyd_model {
             /// impossible history).
             ///
             /// # Errors
-            /// [`Error::InvalidInput`] when the columns differ in length.
+            /// [`Error::LengthMismatch`] when the columns differ in length.
             pub fn score_into(
                 &self,
                 customers: &Histories<'_>,
@@ -424,8 +426,8 @@ macro_rules! btyd_model {
             /// [`score_with_clv`](Self::score_with_clv).
             ///
             /// # Errors
-            /// [`Error::InvalidInput`] when the columns differ in length or
-            /// `monetary_value` is missing; [`Error::InvalidParameter`] from
+            /// [`Error::LengthMismatch`] when the columns differ in length;
+            /// [`Error::MissingColumns`] when `monetary_value` is missing; [`Error::InvalidParameter`] from
             /// [`ClvParams::check`].
             pub fn score_with_clv_into(
                 &self,

@@ -86,7 +86,7 @@ impl LifecycleParams {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] from [`check`](Self::check);
-    /// [`Error::InvalidInput`] for transactions in more than one currency;
+    /// [`Error::MixedCurrencies`] for transactions in more than one currency;
     /// errors of the BG/NBD fit (e.g. [`Error::NotIdentifiable`] when nobody
     /// repeats). A Gamma–Gamma fit that fails leaves CLV missing (its error
     /// is kept in [`LifecycleModels::spend_error`]) rather than failing the whole.
@@ -148,7 +148,7 @@ impl LifecycleModels {
     /// Scores every customer of `base` as of `as_of` with these models.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for transactions in more than one currency.
+    /// [`Error::MixedCurrencies`] for transactions in more than one currency.
     pub fn score(&self, base: &CustomerBase, as_of: Timestamp) -> Result<CustomerLifecycle> {
         let summary = AlignedSummary::of(base, self.period, as_of)?;
         self.score_summary(summary, as_of)
@@ -160,7 +160,7 @@ impl LifecycleModels {
     /// in a base, without building one.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for transactions in more than one currency;
+    /// [`Error::MixedCurrencies`] for transactions in more than one currency;
     /// [`Error::InvalidValue`] for an `as_of` outside the calendar.
     pub fn score_one(&self, history: &History<'_>, as_of: Timestamp) -> Result<LifecycleScore> {
         history.currency()?;

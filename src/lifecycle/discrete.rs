@@ -59,7 +59,7 @@ impl BgBbParams {
     /// Fits on weighted `(x, t_x, n)` histories (held in [`Triples`] as `(x, t_x, T = n)`).
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for bad settings; [`Error::InvalidInput`] for
+    /// [`Error::InvalidParameter`] for bad settings; [`Error::InvalidValue`] for
     /// histories that are not whole numbers with `x ≤ t_x ≤ n` (and `t_x = 0` when
     /// `x = 0`); [`Error::NotIdentifiable`] when nobody buys; [`Error::NoConvergence`].
     pub fn fit(&self, histories: &Triples) -> Result<BgBbModel> {
@@ -75,9 +75,11 @@ impl BgBbParams {
                 && t_x <= n
                 && (x > 0.0 || t_x == 0.0))
             {
-                return Err(Error::InvalidInput(format!(
-                    "BG/BB: invalid history x={x}, t_x={t_x}, n={n} (need whole numbers, x <= t_x <= n, t_x = 0 when x = 0)"
-                )));
+                return Err(Error::value(
+                    "BG/BB history",
+                    format!("customer {i}: x={x}, t_x={t_x}, n={n}"),
+                    "need whole numbers, x <= t_x <= n, t_x = 0 when x = 0",
+                ));
             }
         }
         if (0..histories.len()).all(|i| histories.x[i] == 0.0 || histories.weight[i] == 0.0) {

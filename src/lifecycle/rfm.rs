@@ -152,23 +152,31 @@ impl RfmScores {
     /// Scores from parallel slices: days since the last purchase, number of purchases, spend.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for slices of different lengths or non-finite values.
+    /// [`Error::LengthMismatch`] for slices of different lengths;
+    /// [`Error::NonFinite`] for a non-finite value.
     pub fn from_values(
         days_since_last: &[f64],
         purchases: &[f64],
         spend: &[f64],
     ) -> Result<RfmScores> {
         let n = days_since_last.len();
-        if purchases.len() != n || spend.len() != n {
-            return Err(Error::InvalidInput("RFM inputs differ in length".into()));
+        for (column, values) in [("purchases", purchases), ("spend", spend)] {
+            if values.len() != n {
+                return Err(Error::lengths(
+                    format!("RFM: `{column}` beside `days_since_last`"),
+                    n,
+                    values.len(),
+                ));
+            }
         }
-        if days_since_last
-            .iter()
-            .chain(purchases)
-            .chain(spend)
-            .any(|v| !v.is_finite())
-        {
-            return Err(Error::InvalidInput("RFM inputs must be finite".into()));
+        for (column, values) in [
+            ("days_since_last", days_since_last),
+            ("purchases", purchases),
+            ("spend", spend),
+        ] {
+            if let Some((row, &v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::non_finite("RFM input", row, column, v));
+            }
         }
         let recency = quintiles(days_since_last, false);
         let frequency = quintiles(purchases, true);

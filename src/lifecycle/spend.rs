@@ -133,23 +133,31 @@ impl GammaGammaParams {
     /// without repeats or with non-positive spend are skipped, as in lifetimes' usage.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] from [`check`](Self::check); [`Error::InvalidInput`]
-    /// for slices of different lengths or non-finite values; [`Error::NotIdentifiable`]
+    /// [`Error::InvalidParameter`] from [`check`](Self::check); [`Error::LengthMismatch`]
+    /// for slices of different lengths; [`Error::NonFinite`] for non-finite values; [`Error::NotIdentifiable`]
     /// with fewer than two distinct repeat customers; [`Error::NoConvergence`].
     pub fn fit_values(&self, frequency: &[f64], monetary_value: &[f64]) -> Result<GammaGammaModel> {
         self.check()?;
         if frequency.len() != monetary_value.len() {
-            return Err(Error::InvalidInput(
-                "frequency and monetary value differ in length".into(),
+            return Err(Error::lengths(
+                "Gamma–Gamma: monetary values per frequency",
+                frequency.len(),
+                monetary_value.len(),
             ));
         }
         let mut points = Triples::default();
         let (mut xs, mut ms) = (Vec::new(), Vec::new());
-        for (&x, &m) in frequency.iter().zip(monetary_value) {
-            if !x.is_finite() || !m.is_finite() {
-                return Err(Error::InvalidInput(format!(
-                    "non-finite frequency {x} or monetary value {m}"
-                )));
+        for (row, (&x, &m)) in frequency.iter().zip(monetary_value).enumerate() {
+            if !x.is_finite() {
+                return Err(Error::non_finite("Gamma–Gamma input", row, "frequency", x));
+            }
+            if !m.is_finite() {
+                return Err(Error::non_finite(
+                    "Gamma–Gamma input",
+                    row,
+                    "monetary_value",
+                    m,
+                ));
             }
             if x >= 1.0 && m > 0.0 {
                 points.add(x, m, 0.0, 1.0);

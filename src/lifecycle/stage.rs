@@ -341,14 +341,14 @@ pub fn distribution(stages: &[Stage]) -> [usize; 6] {
 /// `matrix[from][to]` counts customers (in [`Stage::ALL`] order).
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the slices differ in length.
+/// [`Error::LengthMismatch`] when the slices differ in length.
 pub fn migration(before: &[Stage], after: &[Stage]) -> Result<[[usize; 6]; 6]> {
     if before.len() != after.len() {
-        return Err(Error::InvalidInput(format!(
-            "migration needs the same customers: {} before, {} after",
+        return Err(Error::lengths(
+            "stage migration: stages after, per customer before",
             before.len(),
-            after.len()
-        )));
+            after.len(),
+        ));
     }
     let mut m = [[0; 6]; 6];
     for (b, a) in before.iter().zip(after) {

@@ -137,17 +137,22 @@ impl<'a> Histories<'a> {
     /// Checks that every column has the same length.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the column lengths.
+    /// [`Error::LengthMismatch`] naming the first column whose length differs.
     pub fn check(&self) -> Result<()> {
         let n = self.len();
         let m = self.monetary_value.map_or(n, <[f64]>::len);
-        if self.recency.len() != n || self.age.len() != n || m != n {
-            return Err(Error::InvalidInput(format!(
-                "customer histories: columns of different lengths (frequency {n}, recency {}, \
-                 T {}, monetary_value {m})",
-                self.recency.len(),
-                self.age.len()
-            )));
+        for (column, len) in [
+            ("recency", self.recency.len()),
+            ("T", self.age.len()),
+            ("monetary_value", m),
+        ] {
+            if len != n {
+                return Err(Error::lengths(
+                    format!("customer histories: `{column}` beside `frequency`"),
+                    n,
+                    len,
+                ));
+            }
         }
         Ok(())
     }
@@ -234,7 +239,7 @@ impl Summary {
     /// Summarises a [`CustomerBase`]'s transactions (refunds left out).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when transactions use more than one currency.
+    /// [`Error::MixedCurrencies`] when transactions use more than one currency.
     pub fn from_base(
         base: &CustomerBase,
         period: Period,
@@ -449,7 +454,7 @@ impl CalibrationHoldout {
     /// `calibration_end`, as [`CalibrationHoldout::from_purchases`] does.
     ///
     /// # Errors
-    /// As [`CalibrationHoldout::from_purchases`], and [`Error::InvalidInput`]
+    /// As [`CalibrationHoldout::from_purchases`], and [`Error::MixedCurrencies`]
     /// when transactions use more than one currency.
     pub fn from_base(
         base: &CustomerBase,
@@ -484,7 +489,7 @@ impl CalibrationHoldout {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] when the observation end is before the
-    /// calibration end; [`Error::InvalidInput`] when the holdout has no purchases.
+    /// calibration end; [`Error::EmptyInput`] when the holdout has no purchases.
     pub fn from_purchases<'a>(
         purchases: impl IntoIterator<Item = Purchase<'a>> + Clone,
         period: Period,
@@ -537,9 +542,7 @@ impl CalibrationHoldout {
             }
         }
         if !any {
-            return Err(Error::InvalidInput(
-                "no purchases in the holdout period".into(),
-            ));
+            return Err(Error::empty("purchases in the holdout period"));
         }
         let frequency_holdout = periods
             .iter_mut()
@@ -568,15 +571,9 @@ impl CalibrationHoldout {
 /// Summaries add amounts, which only makes sense in one currency.
 pub(crate) fn check_one_currency(base: &CustomerBase) -> Result<()> {
     if base.currencies().len() > 1 {
-        return Err(Error::InvalidInput(format!(
-            "transactions use {} currencies ({}); summarise one currency at a time",
-            base.currencies().len(),
-            base.currencies()
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+        return Err(Error::MixedCurrencies {
+            currencies: base.currencies().iter().map(|c| c.to_string()).collect(),
+        });
     }
     Ok(())
 }

@@ -2074,12 +2074,6 @@ impl KMeans {
     }
 }
 
-impl From<linfa::Error> for Error {
-    fn from(e: linfa::Error) -> Self {
-        Error::InvalidInput(format!("linfa: {e}"))
-    }
-}
-
 /// linfa's `Fit`: the dataset's records are the rows; its weights, when set,
 /// are the sample weights.
 impl<D: Data<Elem = f64>, T> linfa::traits::Fit<ArrayBase<D, Ix2>, T, Error> for KMeansParams {
@@ -2179,10 +2173,11 @@ impl MiniBatchKMeans {
             }
             None => {
                 if data.n < k {
-                    return Err(Error::InvalidInput(format!(
-                        "mini-batch k-means: the first batch has {} rows, fewer than k = {k}",
-                        data.n
-                    )));
+                    return Err(Error::too_few(
+                        format!("mini-batch k-means: rows in the first batch for k = {k}"),
+                        k,
+                        data.n,
+                    ));
                 }
                 let rng = ChaCha8Rng::seed_from_u64(self.params.seed);
                 let compact = Compact::new(&data, &[]);

@@ -76,7 +76,7 @@ impl<'a> History<'a> {
     /// The transactions' one currency: `Ok(None)` without transactions.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the transactions use more than one.
+    /// [`Error::MixedCurrencies`] when the transactions use more than one.
     pub fn currency(&self) -> Result<Option<Currency>> {
         let Some(&first) = self.tx_currency.first() else {
             return Ok(None);
@@ -87,11 +87,9 @@ impl<'a> History<'a> {
                     .get(c as usize)
                     .map_or("?".into(), |c| c.to_string())
             };
-            return Err(Error::InvalidInput(format!(
-                "transactions in more than one currency ({} and {})",
-                name(first),
-                name(other)
-            )));
+            return Err(Error::MixedCurrencies {
+                currencies: vec![name(first), name(other)],
+            });
         }
         Ok(self.currencies.get(first as usize).copied())
     }
@@ -164,18 +162,18 @@ impl OwnedHistory {
     ///
     /// # Errors
     /// [`Error::InvalidValue`] for a transaction that fails
-    /// [`Transaction::check`]; [`Error::InvalidInput`] for transactions in
-    /// more than one currency or more line items than a `u32` counts.
+    /// [`Transaction::check`]; [`Error::MixedCurrencies`] for transactions in
+    /// more than one currency; [`Error::Capacity`] for more line items than a
+    /// `u32` counts.
     pub fn new(transactions: &[Transaction], touchpoints: &[Touchpoint]) -> Result<OwnedHistory> {
         let mut h = OwnedHistory::default();
         for t in transactions {
             t.check()?;
             if let Some(&c) = h.currencies.first() {
                 if c != t.amount.currency {
-                    return Err(Error::InvalidInput(format!(
-                        "transactions in more than one currency ({c} and {})",
-                        t.amount.currency
-                    )));
+                    return Err(Error::MixedCurrencies {
+                        currencies: vec![c.to_string(), t.amount.currency.to_string()],
+                    });
                 }
             } else {
                 h.currencies.push(t.amount.currency);
@@ -244,7 +242,7 @@ fn code_of<T: PartialEq + Clone>(dictionary: &mut Vec<T>, value: &T) -> u16 {
 }
 
 fn item_offset(n: usize) -> Result<u32> {
-    u32::try_from(n).map_err(|_| Error::InvalidInput("more than 2^32 line items".into()))
+    u32::try_from(n).map_err(|_| Error::Capacity("more than 2^32 line items".into()))
 }
 
 #[cfg(test)]

@@ -29,8 +29,10 @@ impl CustomerBase {
     /// touchpoint counts, amounts and order ids are unchanged.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when `to` does not cover the old customers,
-    /// points outside the new ones, or the new ids are empty or repeated;
+    /// [`Error::LengthMismatch`] when `to` does not cover the old customers
+    /// or its records and ids differ in number; [`Error::OutOfRange`] for a
+    /// new index outside the new ids; [`Error::EmptyInput`] for an empty new id;
+    /// [`Error::DuplicateCustomerId`] for a repeated one;
     /// [`Error::Capacity`] beyond `u32` indices.
     pub fn regroup(self, to: Regrouping) -> Result<CustomerBase> {
         let Regrouping {
@@ -40,30 +42,31 @@ impl CustomerBase {
         } = to;
         let n_new = ids.len();
         if new_index.len() != self.n_customers() {
-            return Err(Error::InvalidInput(format!(
-                "regrouping: {} new indices for {} customers",
+            return Err(Error::lengths(
+                "regrouping: new index per customer",
+                self.n_customers(),
                 new_index.len(),
-                self.n_customers()
-            )));
+            ));
         }
         if customers.len() != n_new {
-            return Err(Error::InvalidInput(format!(
-                "regrouping: {} customer records for {n_new} ids",
-                customers.len()
-            )));
+            return Err(Error::lengths(
+                "regrouping: customer record per new id",
+                n_new,
+                customers.len(),
+            ));
         }
         if let Some(&bad) = new_index.iter().find(|&&c| c as usize >= n_new) {
-            return Err(Error::InvalidInput(format!(
-                "regrouping: new index {bad} outside 0..{n_new}"
-            )));
+            return Err(Error::out_of_range(
+                "regrouping: new customer index",
+                bad as usize,
+                n_new,
+            ));
         }
         let mut interner = Interner::with_capacity(n_new);
         for id in &ids {
             let id = id.trim();
             if id.is_empty() {
-                return Err(Error::InvalidInput(
-                    "regrouping: an empty customer id".into(),
-                ));
+                return Err(Error::empty("regrouping: a new customer id"));
             }
             if !interner.intern(id)?.1 {
                 return Err(Error::DuplicateCustomerId(id.to_owned()));
