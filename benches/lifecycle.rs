@@ -6,8 +6,9 @@
 //! CDNOW summaries), like the lifetimes comparison in BENCHMARKS.md.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use custinsight::lifecycle::btyd::BgNbdParams;
-use custinsight::lifecycle::spend::{ClvParams, GammaGammaParams};
+use custinsight::lifecycle::bgnbd::BgNbdParams;
+use custinsight::lifecycle::btyd::BtydModel;
+use custinsight::lifecycle::gamma_gamma::{ClvParams, GammaGammaParams};
 use custinsight::lifecycle::summary::{Period, Summary};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

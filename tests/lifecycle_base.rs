@@ -1,9 +1,10 @@
 //! Lifecycle and value for a whole base, aligned with it: the same numbers
 //! as the summary-and-score path for the buyers, and nobody dropped.
 
-use custinsight::lifecycle::btyd::BgNbdParams;
+use custinsight::lifecycle::bgnbd::BgNbdParams;
+use custinsight::lifecycle::btyd::BtydModel;
 use custinsight::lifecycle::customers::LifecycleParams;
-use custinsight::lifecycle::spend::GammaGammaParams;
+use custinsight::lifecycle::gamma_gamma::GammaGammaParams;
 use custinsight::lifecycle::stage::Stage;
 use custinsight::lifecycle::summary::{Period, Summary};
 use custinsight::prelude::*;

@@ -2,7 +2,10 @@
 
 mod common;
 
-use custinsight::lifecycle::btyd::{BgNbdParams, MbgNbdParams, ParetoNbdParams};
+use custinsight::lifecycle::bgnbd::BgNbdParams;
+use custinsight::lifecycle::btyd::BtydModel;
+use custinsight::lifecycle::mbgnbd::MbgNbdParams;
+use custinsight::lifecycle::paretonbd::ParetoNbdParams;
 use custinsight::lifecycle::summary::Triples;
 use custinsight::synth::{Population, SynthParams};
 
@@ -263,7 +266,7 @@ fn fitted_bgnbd_matches_frequencies_and_predicts_the_holdout() {
 /// customer's repeat transactions (the first purchase left out, as the model does).
 #[test]
 fn gamma_gamma_recovers_known_parameters_within_5_percent() {
-    use custinsight::lifecycle::spend::GammaGammaParams;
+    use custinsight::lifecycle::gamma_gamma::GammaGammaParams;
     let mut params = SynthParams::with_customers(100_000);
     params.touchpoints = false;
     params.duplicate_share = 0.0;

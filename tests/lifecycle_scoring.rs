@@ -5,8 +5,11 @@
 //! gets another's value, across chunk and shard boundaries, for every model.
 
 use custinsight::Error;
-use custinsight::lifecycle::btyd::{BgNbdParams, MbgNbdParams, ParetoNbdParams, Scores};
-use custinsight::lifecycle::spend::{ClvParams, GammaGammaParams};
+use custinsight::lifecycle::bgnbd::BgNbdParams;
+use custinsight::lifecycle::btyd::{BtydModel, Scores};
+use custinsight::lifecycle::gamma_gamma::{ClvParams, GammaGammaParams};
+use custinsight::lifecycle::mbgnbd::MbgNbdParams;
+use custinsight::lifecycle::paretonbd::ParetoNbdParams;
 use custinsight::lifecycle::summary::{Histories, Summary};
 
 mod common;

@@ -5,7 +5,7 @@ use custinsight::experiment::evaluate::{EvalParams, Evaluation, evaluate};
 use custinsight::experiment::outcomes::Outcomes;
 use custinsight::experiment::stats::{ExperimentStats, Metric, MetricKind};
 use custinsight::identity::Applied;
-use custinsight::lifecycle::btyd::BgNbdParams;
+use custinsight::lifecycle::bgnbd::BgNbdParams;
 use custinsight::lifecycle::stage::Stage;
 use custinsight::lifecycle::summary::{CalibrationHoldout, Period};
 use custinsight::report::charts::{BarChart, Series, ValueFormat, bar_chart};

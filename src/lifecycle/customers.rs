@@ -20,9 +20,10 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use super::btyd::{BgNbdModel, BgNbdParams};
+use super::bgnbd::{BgNbdModel, BgNbdParams};
+use super::btyd::BtydModel;
+use super::gamma_gamma::{ClvParams, GammaGammaModel, GammaGammaParams};
 use super::rfm::{RfmScores, RfmSegment};
-use super::spend::{ClvParams, GammaGammaModel, GammaGammaParams};
 use super::stage::{Stage, StageAssignment, StageInput, StageParams};
 use super::summary::{Histories, Period, Triples};
 use crate::error::{Error, Result};

@@ -28,7 +28,7 @@
 //! BG/NBD, MBG/NBD and Pareto/NBD.
 //!
 //! ```
-//! use custinsight::lifecycle::btyd::BgNbdParams;
+//! use custinsight::lifecycle::bgnbd::BgNbdParams;
 //! use custinsight::lifecycle::summary::{Period, Triples};
 //! use custinsight::report::lifecycle::p_alive_matrix;
 //!
@@ -141,7 +141,7 @@ fn recency_columns(t_cal: f64, max_columns: usize) -> Vec<f64> {
 /// # Errors
 /// [`Error::InvalidParameter`] for a negative or non-finite `t_cal`, or
 /// `max_frequency` above [`P_ALIVE_MAX_FREQUENCY`].
-pub fn p_alive_matrix<M: BtydModel + ?Sized>(
+pub fn p_alive_matrix<M: BtydModel>(
     model: &M,
     t_cal: f64,
     max_frequency: u32,
@@ -232,7 +232,7 @@ pub const HOLDOUT_MAX_FREQUENCY: u32 = 7;
 /// [`Error::InvalidInput`] when the holdout frequencies do not match the
 /// calibration customers; [`Error::InvalidValue`] for a non-finite holdout
 /// frequency or duration.
-pub fn holdout_purchases<M: BtydModel + ?Sized>(
+pub fn holdout_purchases<M: BtydModel>(
     model: &M,
     data: &CalibrationHoldout,
     max_frequency: u32,
@@ -395,7 +395,7 @@ fn currency_unit(currency: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::btyd::{BgNbdModel, BgNbdParams};
+    use crate::lifecycle::bgnbd::{BgNbdModel, BgNbdParams};
     use crate::lifecycle::summary::{Summary, Triples};
     use crate::report::testing::marks;
 
@@ -485,7 +485,7 @@ mod tests {
         assert!(p_alive_matrix(&m, -1.0, 3, Period::Day).is_err());
         assert!(p_alive_matrix(&m, 10.0, 1000, Period::Day).is_err());
         // Works for the other models through the trait.
-        let pareto = crate::lifecycle::btyd::ParetoNbdModel {
+        let pareto = crate::lifecycle::paretonbd::ParetoNbdModel {
             r: 0.5,
             alpha: 10.0,
             s: 0.6,
@@ -584,7 +584,7 @@ mod tests {
 
     #[test]
     fn end_to_end_on_a_synthetic_population() {
-        use crate::lifecycle::spend::{ClvParams, GammaGammaParams};
+        use crate::lifecycle::gamma_gamma::{ClvParams, GammaGammaParams};
         use crate::synth::{Population, SynthParams};
         let pop = Population::generate(&SynthParams::with_customers(2000), 3).unwrap();
         let end = pop.observation_end.to_zoned(jiff::tz::TimeZone::UTC).date();

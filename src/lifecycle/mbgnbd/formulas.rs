@@ -7,13 +7,13 @@
 //!
 //! # The model
 //!
-//! As BG/NBD ([`super::bgnbd`]): purchases at Poisson rate λ ~ Gamma(r, α) while alive, a drop-out chance
+//! As BG/NBD ([`crate::lifecycle::bgnbd`]): purchases at Poisson rate λ ~ Gamma(r, α) while alive, a drop-out chance
 //! p ~ Beta(a, b) after every purchase. The one change: the customer may also drop out at time 0, right
 //! after the first purchase, so a customer without repeat purchases is not certainly alive.
 //!
 //! Surviving that extra chance multiplies every likelihood by 1−p, which turns each Beta(a, b+x) of BG/NBD
 //! into Beta(a, b+x+1); this is how the two models share their code (`MODIFIED = true` in the helpers of
-//! [`super::bgnbd`]):
+//! [`crate::lifecycle::bgnbd`]):
 //!
 //! - [`log_likelihood`]: ln of B(a, b+x+1)/B(a, b)·Γ(r+x)α^r/Γ(r)·[(α+T)^−(r+x) + a/(b+x)·(α+t_x)^−(r+x)]
 //!   (lifetimes: `-_negative_log_likelihood`);
@@ -31,12 +31,14 @@
 //!
 //! # Numerics
 //!
-//! As in [`super::bgnbd`]: log-sum-exp likelihood, P(alive) as a logistic function of the log-odds,
+//! As in [`crate::lifecycle::bgnbd`]: log-sum-exp likelihood, P(alive) as a logistic function of the log-odds,
 //! expectations through Euler's transformation of ₂F₁ with the 1/(a−1) cancelled analytically (a = 1, where
 //! lifetimes returns `NaN`, gives the limit), and a negative binomial tail that never subtracts numbers close
 //! to 1. Everything is allocation-free and finite for heavy buyers and long histories.
 
-use super::bgnbd::{expected_while_alive, ll_value, ll_value_gradient, p_alive_core, prob_n_core};
+use crate::lifecycle::bgnbd::formulas::{
+    expected_while_alive, ll_value, ll_value_gradient, p_alive_core, prob_n_core,
+};
 
 /// Log-likelihood of one customer:
 ///

@@ -3,16 +3,17 @@
 //! When customers can only buy at common, discrete occasions (an annual appeal,
 //! a weekly market, a renewal window), BG/BB (Fader, Hardie & Shang 2010)
 //! replaces BG/NBD: each customer's history is `(x, t_x, n)`, purchases `x`
-//! over `n` opportunities with the last at `t_x`. See [`super::models::bgbb`]
+//! over `n` opportunities with the last at `t_x`. See [`formulas`]
 //! for the formulas.
 
 use serde::{Deserialize, Serialize};
 
-use super::fit::{PerCustomer, check_fit_params, fit};
-use super::models::bgbb;
-use super::optim::{FitReport, Settings};
-use super::summary::Triples;
+use crate::lifecycle::fit::{PerCustomer, check_fit_params, fit};
+pub mod formulas;
+
 use crate::error::{Error, Result};
+use crate::lifecycle::optim::{FitReport, Settings};
+use crate::lifecycle::summary::Triples;
 
 /// Fitting settings for BG/BB.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,7 +53,7 @@ pub struct BgBbModel {
 }
 
 fn ll_adapter(p: &[f64; 4], x: f64, t_x: f64, n: f64) -> (f64, [f64; 4]) {
-    bgbb::log_likelihood_gradient(p, x as u32, t_x as u32, n as u32)
+    formulas::log_likelihood_gradient(p, x as u32, t_x as u32, n as u32)
 }
 
 impl BgBbParams {
@@ -120,17 +121,17 @@ impl BgBbModel {
 
     /// Probability that a customer with history `(x, t_x, n)` is alive at opportunity `n + m`.
     pub fn p_alive(&self, x: u32, t_x: u32, n: u32, m: u32) -> f64 {
-        bgbb::p_alive(&self.params(), x, t_x, n, m)
+        formulas::p_alive(&self.params(), x, t_x, n, m)
     }
 
     /// Expected purchases in the next `m` opportunities.
     pub fn expected_purchases(&self, x: u32, t_x: u32, n: u32, m: u32) -> f64 {
-        bgbb::expected_purchases(&self.params(), x, t_x, n, m)
+        formulas::expected_purchases(&self.params(), x, t_x, n, m)
     }
 
     /// Expected purchases of a new customer in their first `n` opportunities.
     pub fn expected_purchases_new_customer(&self, n: u32) -> f64 {
-        bgbb::expected_purchases_new_customer(&self.params(), n)
+        formulas::expected_purchases_new_customer(&self.params(), n)
     }
 }
 

@@ -7,7 +7,7 @@
 //! time even though no individual's does.
 //!
 //! ```
-//! use custinsight::lifecycle::retention::SbgParams;
+//! use custinsight::lifecycle::sbg::SbgParams;
 //!
 //! // Fader & Hardie's "regular" cohort: 1000 subscribers, survivors after years 1–7.
 //! let survivors = [631u64, 468, 382, 326, 289, 262, 241];
@@ -25,9 +25,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::models::sbg;
-use super::optim::{FitReport, Settings, minimize, standard_errors};
+pub mod formulas;
+
 use crate::error::{Error, Result};
+use crate::lifecycle::optim::{FitReport, Settings, minimize, standard_errors};
 
 /// Fitting settings for the shifted-beta-geometric model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,7 +104,8 @@ impl SbgParams {
         }
         let mut objective = |phi: &[f64]| -> (f64, Vec<f64>) {
             let theta = [phi[0].exp(), phi[1].exp()];
-            let (ll, g) = sbg::log_likelihood_gradient(&theta, churned_by_period, still_active);
+            let (ll, g) =
+                formulas::log_likelihood_gradient(&theta, churned_by_period, still_active);
             (
                 -ll / total,
                 vec![-g[0] * theta[0] / total, -g[1] * theta[1] / total],
@@ -123,7 +125,7 @@ impl SbgParams {
             }
             if best
                 .as_ref()
-                .is_none_or(|(b, _): &(super::optim::Minimum, usize)| m.f < b.f)
+                .is_none_or(|(b, _): &(crate::lifecycle::optim::Minimum, usize)| m.f < b.f)
             {
                 best = Some((m, start));
             }
@@ -143,9 +145,9 @@ impl SbgParams {
             });
         }
         let theta = [m.x[0].exp(), m.x[1].exp()];
-        let log_likelihood = sbg::log_likelihood(&theta, churned_by_period, still_active);
+        let log_likelihood = formulas::log_likelihood(&theta, churned_by_period, still_active);
         let standard_errors = standard_errors(&theta, &mut |t: &[f64]| {
-            sbg::log_likelihood_gradient(&[t[0], t[1]], churned_by_period, still_active)
+            formulas::log_likelihood_gradient(&[t[0], t[1]], churned_by_period, still_active)
                 .1
                 .to_vec()
         });
@@ -173,17 +175,17 @@ impl SbgModel {
 
     /// Share of the cohort still subscribed after `t` periods, S(t).
     pub fn survival(&self, t: u32) -> f64 {
-        sbg::survival(&self.params(), t)
+        formulas::survival(&self.params(), t)
     }
 
     /// Probability of cancelling in period `t`, P(T = t).
     pub fn churn_probability(&self, t: u32) -> f64 {
-        sbg::churn_probability(&self.params(), t)
+        formulas::churn_probability(&self.params(), t)
     }
 
     /// Retention rate in period `t` (share of period `t − 1` survivors who renew), r(t) for `t ≥ 1`.
     pub fn retention_rate(&self, t: u32) -> f64 {
-        sbg::retention_rate(&self.params(), t)
+        formulas::retention_rate(&self.params(), t)
     }
 
     /// Survival curve `S(0..=periods)`.
@@ -198,6 +200,6 @@ impl SbgModel {
         n_renewals: u32,
         discount_rate: f64,
     ) -> f64 {
-        sbg::discounted_expected_residual_lifetime(&self.params(), n_renewals, discount_rate)
+        formulas::discounted_expected_residual_lifetime(&self.params(), n_renewals, discount_rate)
     }
 }

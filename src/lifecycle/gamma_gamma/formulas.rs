@@ -34,7 +34,7 @@
 //! positive number or the data is outside the domain documented on each function; the fitted-model wrapper
 //! validates before calling them.
 
-use super::special::{digamma, ln_gamma};
+use crate::lifecycle::special::{digamma, ln_gamma};
 
 /// Whether every parameter is a finite, strictly positive number.
 fn params_ok(params: &[f64; 3]) -> bool {

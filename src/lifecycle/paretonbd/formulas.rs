@@ -51,7 +51,7 @@
 //!
 //! All functions are allocation-free.
 
-use super::special::{digamma, ln_gamma, ln_hyp2f1_inc_grad, ln_hyp2f1_inc_zc};
+use crate::lifecycle::special::{digamma, ln_gamma, ln_hyp2f1_inc_grad, ln_hyp2f1_inc_zc};
 
 /// ln F(t) with its gradient with respect to (r, α, s, β) (gradient zero unless `GRAD`).
 fn ln_f<const GRAD: bool>(p: &[f64; 4], x: f64, t: f64) -> (f64, [f64; 4]) {

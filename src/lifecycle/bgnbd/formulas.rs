@@ -39,11 +39,11 @@
 //! - P(X(t) = n) takes the negative binomial tail either as 1 − head (when the tail is large) or by summing
 //!   the tail directly (when it is small), so it never subtracts two numbers close to 1.
 //!
-//! The per-customer formulas shared with the MBG/NBD model ([`super::mbgnbd`]) are written once here,
+//! The per-customer formulas shared with the MBG/NBD model ([`crate::lifecycle::mbgnbd`]) are written once here,
 //! generic over `MODIFIED`: MBG/NBD is BG/NBD with one extra chance to drop out at time 0, which shifts b
 //! by one in the beta terms and makes the drop-out term of the likelihood unconditional.
 
-use super::special::{digamma, ln_beta, ln_gamma};
+use crate::lifecycle::special::{digamma, ln_beta, ln_gamma};
 
 /// Relative size at which a series term no longer changes a sum (a quarter of machine epsilon).
 const SERIES_TOL: f64 = f64::EPSILON / 4.0;
@@ -164,7 +164,7 @@ fn bracket_terms<const MODIFIED: bool>(
 }
 
 /// Log-likelihood of one customer, BG/NBD (`MODIFIED = false`) or MBG/NBD (`true`).
-pub(super) fn ll_value<const MODIFIED: bool>(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> f64 {
+pub(crate) fn ll_value<const MODIFIED: bool>(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> f64 {
     let [r, alpha, a, b] = *p;
     let s = b_shift(MODIFIED);
     let ln_a1 = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln();
@@ -186,7 +186,7 @@ pub(super) fn ll_value<const MODIFIED: bool>(p: &[f64; 4], x: f64, t_x: f64, t_c
 /// ∂/∂α = r/α − (r+x)·[w₃/(α+T) + w₄/(α+t_x)],
 /// ∂/∂a = ψ(a+b) − ψ(a+b+x+s) + w₄/a,
 /// ∂/∂b = ψ(a+b) + ψ(b+x+s) − ψ(b) − ψ(a+b+x+s) − w₄/(b+x−1+s).
-pub(super) fn ll_value_gradient<const MODIFIED: bool>(
+pub(crate) fn ll_value_gradient<const MODIFIED: bool>(
     p: &[f64; 4],
     x: f64,
     t_x: f64,
@@ -384,7 +384,7 @@ pub(crate) fn expected_while_alive(r: f64, alpha: f64, a: f64, b: f64, t: f64) -
 
 /// P(X(t) = n), BG/NBD (FHL eq. 8) or MBG/NBD (lifetimes' `ModifiedBetaGeoFitter`):
 /// B(a, b+n+s)/B(a, b)·NB(n) + [n>0 or MBG]·B(a+1, b+n−1+s)/B(a, b)·P(NB ≥ n).
-pub(super) fn prob_n_core<const MODIFIED: bool>(p: &[f64; 4], n: u32, t: f64) -> f64 {
+pub(crate) fn prob_n_core<const MODIFIED: bool>(p: &[f64; 4], n: u32, t: f64) -> f64 {
     let [r, alpha, a, b] = *p;
     if t.is_nan() || t < 0.0 || !(r > 0.0 && alpha > 0.0 && a > 0.0 && b > 0.0) || t.is_infinite() {
         return f64::NAN;
@@ -484,7 +484,7 @@ mod tests {
                 ),
                 (
                     Fast::<true>.value_gradient(&p, &Fast::<true>.per_x(&p, x), x, t_x, t_cal),
-                    super::super::mbgnbd::log_likelihood_gradient(&p, x, t_x, t_cal),
+                    crate::lifecycle::mbgnbd::formulas::log_likelihood_gradient(&p, x, t_x, t_cal),
                 ),
             ] {
                 assert!(

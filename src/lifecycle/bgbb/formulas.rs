@@ -34,7 +34,7 @@
 //! divided by it) when the sum is small, e.g. by 1.8e-3 for `(x, t_x, n) = (10, 37, 50)`; the values here are
 //! the exact formula and agree with lifetimes to ~1e-12 wherever that constant is negligible.
 
-use super::special::{digamma, ln_beta, ln_gamma};
+use crate::lifecycle::special::{digamma, ln_beta, ln_gamma};
 
 /// Whether every parameter is a finite, strictly positive number.
 fn params_ok(params: &[f64; 4]) -> bool {

@@ -7,11 +7,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fit::{PerCustomer, check_fit_params, fit};
-use super::models::gamma_gamma;
-use super::optim::{FitReport, Settings};
-use super::summary::{Summary, Triples};
+use crate::lifecycle::fit::{PerCustomer, check_fit_params, fit};
+pub mod formulas;
+
 use crate::error::{Error, Result};
+use crate::lifecycle::optim::{FitReport, Settings};
+use crate::lifecycle::summary::{Summary, Triples};
 
 /// Fitting settings for the Gamma–Gamma spend model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,7 +109,7 @@ impl ClvParams {
 }
 
 fn ll_adapter(params: &[f64; 3], x: f64, m: f64, _unused: f64) -> (f64, [f64; 3]) {
-    gamma_gamma::log_likelihood_gradient(params, x, m)
+    formulas::log_likelihood_gradient(params, x, m)
 }
 
 impl GammaGammaParams {
@@ -191,7 +192,7 @@ impl GammaGammaParams {
             q: theta[1],
             v: theta[2],
             report,
-            spend_frequency_correlation: gamma_gamma::spend_frequency_correlation(&xs, &ms),
+            spend_frequency_correlation: formulas::spend_frequency_correlation(&xs, &ms),
         })
     }
 }
@@ -205,7 +206,7 @@ impl GammaGammaModel {
     /// Expected average spend per transaction of a customer with `x` repeat
     /// purchases of mean value `m` (the population mean for `x = 0`).
     pub fn expected_average_spend(&self, x: f64, m: f64) -> f64 {
-        gamma_gamma::conditional_expected_average_profit(&self.params(), x, m)
+        formulas::conditional_expected_average_profit(&self.params(), x, m)
     }
 
     /// Customer lifetime value: discounted expected margin over the horizon, from a
@@ -221,7 +222,7 @@ impl GammaGammaModel {
     ) -> f64 {
         let spend = self.expected_average_spend(x, m);
         clv.margin
-            * gamma_gamma::customer_lifetime_value(
+            * formulas::customer_lifetime_value(
                 expected_cumulative_purchases,
                 spend,
                 clv.horizon,

@@ -29,7 +29,7 @@
 //! Parameters are `[alpha, beta]`. Functions return `NaN` when a parameter is not a finite positive number
 //! (and on the other domain errors documented on each function); the fitted-model wrapper validates first.
 
-use super::special::{hyp2f1, ln_beta};
+use crate::lifecycle::special::{hyp2f1, ln_beta};
 
 /// Whether both parameters are finite, strictly positive numbers.
 fn params_ok(params: &[f64; 2]) -> bool {

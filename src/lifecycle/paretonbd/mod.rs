@@ -1,0 +1,140 @@
+//! Pareto/NBD (Schmittlein, Morrison & Colombo 1987): fitting settings, the
+//! fitted model and its scoring; the per-customer maths is in [`formulas`].
+//!
+//! While alive, a customer buys as a Poisson process with rate λ ~ Gamma(r, α)
+//! and stays alive for an exponential lifetime with rate μ ~ Gamma(s, β).
+
+pub mod formulas;
+
+use serde::{Deserialize, Serialize};
+
+use super::btyd::fit_likelihood;
+use super::btyd::kernel::Kernel;
+use super::btyd::{
+    BtydModel, BtydParams, Outputs, ValueRequest, discounted_purchases, first, score_windows,
+};
+use super::distinct;
+use super::fit::PerCustomer;
+use super::optim::FitReport;
+use super::summary::{Histories, Triples};
+use crate::error::Result;
+
+/// Fitting settings for Pareto/NBD.
+pub type ParetoNbdParams = BtydParams<ParetoNbdModel>;
+
+/// A fitted Pareto/NBD model, parameters named as lifetimes' `ParetoNBDFitter`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParetoNbdModel {
+    /// Shape of the Gamma distribution of purchase rates λ across customers.
+    pub r: f64,
+    /// Rate of the Gamma distribution of purchase rates (in the summary's periods).
+    pub alpha: f64,
+    /// Shape of the Gamma distribution of drop-out rates μ.
+    pub s: f64,
+    /// Rate of the Gamma distribution of drop-out rates.
+    pub beta: f64,
+    /// How the fit went.
+    pub report: FitReport,
+}
+
+impl Kernel for ParetoNbdModel {
+    fn fit_theta(
+        params: &BtydParams<Self>,
+        data: &Triples,
+        starts: &[[f64; 4]],
+    ) -> Result<([f64; 4], FitReport)> {
+        fit_likelihood(
+            Self::NAME,
+            &PerCustomer(formulas::log_likelihood_gradient),
+            params,
+            data,
+            starts,
+        )
+    }
+
+    fn from_fit([r, alpha, s, beta]: [f64; 4], report: FitReport) -> Self {
+        ParetoNbdModel {
+            r,
+            alpha,
+            s,
+            beta,
+            report,
+        }
+    }
+
+    fn score_columns<const K: usize>(
+        &self,
+        horizon: f64,
+        customers: &Histories<'_>,
+        value: Option<&ValueRequest<'_>>,
+        out: Outputs<'_, K>,
+    ) {
+        score_paretonbd::<K>(&self.params(), horizon, customers, value, out);
+    }
+}
+
+impl BtydModel for ParetoNbdModel {
+    const NAME: &'static str = "Pareto/NBD";
+    const PARAM_NAMES: [&'static str; 4] = ["r", "alpha", "s", "beta"];
+
+    fn params(&self) -> [f64; 4] {
+        [self.r, self.alpha, self.s, self.beta]
+    }
+
+    fn log_likelihood(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
+        formulas::log_likelihood(&self.params(), x, t_x, t_cal)
+    }
+
+    fn p_alive(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
+        formulas::p_alive(&self.params(), x, t_x, t_cal)
+    }
+
+    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, t_cal: f64) -> f64 {
+        formulas::expected_purchases(&self.params(), t, x, t_x, t_cal)
+    }
+
+    fn expected_purchases_new_customer(&self, t: f64) -> f64 {
+        formulas::expected_purchases_new_customer(&self.params(), t)
+    }
+}
+
+/// Pareto/NBD scoring: P(alive) needs a hypergeometric function of the whole
+/// history, so everything is evaluated once per distinct `(x, t_x, T)`.
+fn score_paretonbd<const K: usize>(
+    p: &[f64; 4],
+    horizon: f64,
+    customers: &Histories<'_>,
+    value: Option<&ValueRequest<'_>>,
+    out: Outputs<'_, K>,
+) {
+    score_windows(customers, value, out, |h, value, out| {
+        let (x, t_x, t_cal) = (h.frequency, h.recency, h.age);
+        distinct::fill_by_distinct_key(
+            h.len(),
+            |i| [x[i].to_bits(), t_x[i].to_bits(), t_cal[i].to_bits()],
+            |&[x, t_x, t_cal]| {
+                let (x, t_x, t_cal) = (
+                    f64::from_bits(x),
+                    f64::from_bits(t_x),
+                    f64::from_bits(t_cal),
+                );
+                let (alive, expected) =
+                    formulas::p_alive_and_expected_purchases(p, horizon, x, t_x, t_cal);
+                let discounted = value.map_or(0.0, |v| {
+                    let w = |t| formulas::expected_while_alive(p, t, x, t_cal);
+                    alive * discounted_purchases(w, v.clv)
+                });
+                (alive, expected, discounted)
+            },
+            |i, &(alive, expected, discounted)| {
+                let clv = value.map_or(0.0, |v| {
+                    v.clv.margin
+                        * v.spend.expected_average_spend(x[i], v.monetary_value[i])
+                        * discounted
+                });
+                first([alive, expected, clv])
+            },
+            out,
+        );
+    });
+}
