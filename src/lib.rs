@@ -38,6 +38,31 @@
 //!
 //! Identity resolution's matching and entities build on these.
 //!
+//! ## How a module is entered
+//!
+//! - **Settings** are a `…Params` struct: `Default` (the documented
+//!   defaults), serde with defaults for missing fields (so a settings file
+//!   names only what it changes), and `check()`, which rejects a bad value
+//!   with [`Error::InvalidParameter`] (its name, the value, what is allowed)
+//!   before any data is touched. Seeds are settings.
+//! - **Models** are fitted from their settings and return a fitted type with
+//!   the model's questions as methods:
+//!   [`BgNbdParams`](lifecycle::bgnbd::BgNbdParams)`::fit` → p_alive,
+//!   expected purchases and [`score`](lifecycle::btyd::BtydModel::score);
+//!   [`KMeansParams`](segment::kmeans::KMeansParams)`::fit` → `predict`;
+//!   [`SegmentationParams`](segment::model::SegmentationParams)`::fit` →
+//!   [`SegmentationModel`](segment::model::SegmentationModel) with `predict`
+//!   and `update`. linfa's `Fit` and `Predict` are implemented where linfa has them.
+//! - **Analyses that are not models** (attribution, evaluation, power,
+//!   allocation) are one function taking the data and the settings, e.g.
+//!   [`evaluate`](experiment::evaluate::evaluate)`(&stats, &params)`.
+//! - **Errors** are [`Error`] variants a caller can match: a length mismatch
+//!   with both lengths, empty input, a non-finite value with its row and
+//!   field, too few rows with the minimum, an index out of range, a repeated
+//!   key, missing columns, mixed currencies, no convergence with the
+//!   iterations and gradient norm, a model the data cannot identify, a
+//!   rejected row with its line, field and reason.
+//!
 //! ## Principles
 //!
 //! - **Nothing is lost.** Every input row is accepted or rejected with its

@@ -28,7 +28,7 @@ pub struct FrequencyBin {
 /// Observed against expected customers by repeat purchases `0..max_x` and `max_x+`.
 ///
 /// `prob_n(n, t)` is the model's P(X(t) = n) for a new customer (e.g.
-/// [`BgNbdModel::prob_n_purchases`](super::btyd::BgNbdModel::prob_n_purchases)).
+/// [`BgNbdModel::prob_n_purchases`](super::bgnbd::BgNbdModel::prob_n_purchases)).
 /// Customers are grouped by their age `T`, so the cost follows the number of distinct ages.
 pub fn frequency_fit(
     summary: &Summary,
@@ -87,7 +87,7 @@ pub struct HoldoutBin {
 /// Mean holdout purchases by calibration frequency against the model's prediction.
 ///
 /// `expected(t, x, t_x, T)` is the model's conditional expected purchases in the
-/// next `t` periods (e.g. [`BgNbdModel::expected_purchases`](super::btyd::BgNbdModel::expected_purchases)).
+/// next `t` periods (e.g. [`BtydModel::expected_purchases`](super::btyd::BtydModel::expected_purchases)).
 pub fn holdout_fit(
     data: &CalibrationHoldout,
     max_x: u32,
