@@ -241,10 +241,24 @@ pub(crate) mod kernel {
     /// The scoring outputs: P(alive), expected purchases and, with K = 3, customer value.
     pub type Outputs<'o, const K: usize> = [&'o mut [f64]; K];
 
+    /// A model's per-customer formulas, parameters in lifetimes' order.
+    pub struct Formulas {
+        /// One customer's log-likelihood of `(x, t_x, T)`.
+        pub log_likelihood: fn(&[f64; 4], f64, f64, f64) -> f64,
+        /// P(alive) of `(x, t_x, T)`.
+        pub p_alive: fn(&[f64; 4], f64, f64, f64) -> f64,
+        /// Expected purchases in the next `t` periods of `(x, t_x, T)`: `(p, t, x, t_x, T)`.
+        pub expected_purchases: fn(&[f64; 4], f64, f64, f64, f64) -> f64,
+        /// E[X(t)] of a new customer: `(p, t)`.
+        pub expected_purchases_new_customer: fn(&[f64; 4], f64) -> f64,
+    }
+
     /// Implemented by each fitted BTYD model. The trait is public so that
     /// [`BtydModel`](super::BtydModel) can require it, in a module that cannot
     /// be named outside the crate (a sealed trait).
     pub trait Kernel: Sized {
+        /// The model's per-customer formulas.
+        const FORMULAS: Formulas;
         /// Maximises the model's likelihood from each of `starts` with the
         /// settings of `params`: the parameters in lifetimes' order and the report.
         fn fit_theta(
@@ -298,14 +312,26 @@ pub trait BtydModel: kernel::Kernel {
 
     /// The parameters in lifetimes' order.
     fn params(&self) -> [f64; 4];
+
     /// One customer's log-likelihood.
-    fn log_likelihood(&self, x: f64, t_x: f64, t_cal: f64) -> f64;
+    fn log_likelihood(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
+        (Self::FORMULAS.log_likelihood)(&self.params(), x, t_x, t_cal)
+    }
+
     /// Probability that a customer with history `(x, t_x, T)` is still alive.
-    fn p_alive(&self, x: f64, t_x: f64, t_cal: f64) -> f64;
+    fn p_alive(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
+        (Self::FORMULAS.p_alive)(&self.params(), x, t_x, t_cal)
+    }
+
     /// Expected purchases in the next `t` periods of a customer with history `(x, t_x, T)`.
-    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, t_cal: f64) -> f64;
+    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, t_cal: f64) -> f64 {
+        (Self::FORMULAS.expected_purchases)(&self.params(), t, x, t_x, t_cal)
+    }
+
     /// Expected repeat purchases of a new customer in their first `t` periods, E[X(t)].
-    fn expected_purchases_new_customer(&self, t: f64) -> f64;
+    fn expected_purchases_new_customer(&self, t: f64) -> f64 {
+        (Self::FORMULAS.expected_purchases_new_customer)(&self.params(), t)
+    }
 
     /// The model's name for titles ("BG/NBD").
     fn model_name(&self) -> &'static str {

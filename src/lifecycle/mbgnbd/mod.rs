@@ -10,7 +10,7 @@ pub mod formulas;
 use serde::{Deserialize, Serialize};
 
 use super::bgnbd::score_bgnbd;
-use super::btyd::kernel::Kernel;
+use super::btyd::kernel::{Formulas, Kernel};
 use super::btyd::{BtydModel, BtydParams, Outputs, ValueRequest, fit_likelihood};
 use super::optim::FitReport;
 use super::summary::{Histories, Triples};
@@ -35,6 +35,13 @@ pub struct MbgNbdModel {
 }
 
 impl Kernel for MbgNbdModel {
+    const FORMULAS: Formulas = Formulas {
+        log_likelihood: formulas::log_likelihood,
+        p_alive: formulas::p_alive,
+        expected_purchases: formulas::expected_purchases,
+        expected_purchases_new_customer: formulas::expected_purchases_new_customer,
+    };
+
     fn fit_theta(
         params: &BtydParams<Self>,
         data: &Triples,
@@ -76,22 +83,6 @@ impl BtydModel for MbgNbdModel {
 
     fn params(&self) -> [f64; 4] {
         [self.r, self.alpha, self.a, self.b]
-    }
-
-    fn log_likelihood(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
-        formulas::log_likelihood(&self.params(), x, t_x, t_cal)
-    }
-
-    fn p_alive(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
-        formulas::p_alive(&self.params(), x, t_x, t_cal)
-    }
-
-    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, t_cal: f64) -> f64 {
-        formulas::expected_purchases(&self.params(), t, x, t_x, t_cal)
-    }
-
-    fn expected_purchases_new_customer(&self, t: f64) -> f64 {
-        formulas::expected_purchases_new_customer(&self.params(), t)
     }
 }
 

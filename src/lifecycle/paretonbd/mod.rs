@@ -9,7 +9,7 @@ pub mod formulas;
 use serde::{Deserialize, Serialize};
 
 use super::btyd::fit_likelihood;
-use super::btyd::kernel::Kernel;
+use super::btyd::kernel::{Formulas, Kernel};
 use super::btyd::{
     BtydModel, BtydParams, Outputs, ValueRequest, discounted_purchases, first, score_windows,
 };
@@ -38,6 +38,13 @@ pub struct ParetoNbdModel {
 }
 
 impl Kernel for ParetoNbdModel {
+    const FORMULAS: Formulas = Formulas {
+        log_likelihood: formulas::log_likelihood,
+        p_alive: formulas::p_alive,
+        expected_purchases: formulas::expected_purchases,
+        expected_purchases_new_customer: formulas::expected_purchases_new_customer,
+    };
+
     fn fit_theta(
         params: &BtydParams<Self>,
         data: &Triples,
@@ -79,22 +86,6 @@ impl BtydModel for ParetoNbdModel {
 
     fn params(&self) -> [f64; 4] {
         [self.r, self.alpha, self.s, self.beta]
-    }
-
-    fn log_likelihood(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
-        formulas::log_likelihood(&self.params(), x, t_x, t_cal)
-    }
-
-    fn p_alive(&self, x: f64, t_x: f64, t_cal: f64) -> f64 {
-        formulas::p_alive(&self.params(), x, t_x, t_cal)
-    }
-
-    fn expected_purchases(&self, t: f64, x: f64, t_x: f64, t_cal: f64) -> f64 {
-        formulas::expected_purchases(&self.params(), t, x, t_x, t_cal)
-    }
-
-    fn expected_purchases_new_customer(&self, t: f64) -> f64 {
-        formulas::expected_purchases_new_customer(&self.params(), t)
     }
 }
 
