@@ -149,7 +149,7 @@ impl PlannedMetric {
 ///
 /// The sign gives the direction: positive for an increase. A one-sided
 /// [`Alternative::Greater`] test needs a positive effect in
-/// [`sample_size`], [`Alternative::Less`] a negative one.
+/// [`sample_size`](fn@super::sample_size), [`Alternative::Less`] a negative one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
@@ -204,7 +204,7 @@ pub struct PowerParams {
     /// the family with [`bonferroni`](Self::bonferroni)), in (0, 1); default 0.05.
     pub alpha: f64,
     /// Target power `1 − β`, in (0, 1) and above the per-comparison `α`;
-    /// default 0.8. Used by [`sample_size`] and [`mde`].
+    /// default 0.8. Used by [`sample_size`](fn@super::sample_size) and [`mde`](fn@super::mde).
     pub power: f64,
     /// The alternative hypothesis; default two-sided.
     pub alternative: Alternative,
