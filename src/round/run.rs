@@ -564,9 +564,9 @@ fn evaluate_outcomes(
         });
     }
     if unit_variant.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "no outcome could be evaluated: {unknown_customer} units of unknown customers, \
-             {unknown_variant} of unknown variants, {no_segment} without a segment"
+        return Err(Error::empty(format!(
+            "outcomes to evaluate ({unknown_customer} units of unknown customers, \
+             {unknown_variant} of unknown variants, {no_segment} without a segment)"
         )));
     }
     let stats = ExperimentStats::from_columns_many(
@@ -590,8 +590,10 @@ fn evaluate_outcomes(
     let (conversion_stats, revenue_stats) = match stats.as_slice() {
         [a, b] => (a, b),
         _ => {
-            return Err(Error::InvalidInput(
-                "experiment statistics: two metrics expected".into(),
+            return Err(Error::lengths(
+                "experiment statistics per metric",
+                2,
+                stats.len(),
             ));
         }
     };

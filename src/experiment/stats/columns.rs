@@ -44,6 +44,13 @@ impl ExperimentStats {
     /// (each row's arm is found once for all metrics), e.g. conversion,
     /// revenue with its covariate, and orders per session from one events
     /// table. One [`ExperimentStats`] per metric, in order.
+    ///
+    /// # Errors
+    /// [`Error::LengthMismatch`] when a column's length differs from the
+    /// variant column's; [`Error::NotFound`] for a variant or segment index
+    /// out of range and [`Error::InvalidValue`] for a value the metric does
+    /// not take (both naming the first such row as `#row`); errors of
+    /// [`ExperimentStats::new`].
     pub fn from_columns_many<I: ArmIndex>(
         variants: Vec<String>,
         segments: Vec<String>,
@@ -63,20 +70,7 @@ impl ExperimentStats {
             })
             .collect::<Result<Vec<_>>>()?;
         let rows = variant.len();
-        let lengths_agree = segment.is_none_or(|s| s.len() == rows)
-            && metrics
-                .iter()
-                .all(|m| m.value.len() == rows && m.second.is_none_or(|s| s.len() == rows));
-        if !lengths_agree {
-            return Err(Error::InvalidInput(format!(
-                "column lengths differ: variant {rows}, segment {:?}, values {:?}",
-                segment.map(<[I]>::len),
-                metrics
-                    .iter()
-                    .map(|m| (m.value.len(), m.second.map(<[f64]>::len)))
-                    .collect::<Vec<_>>()
-            )));
-        }
+        check_column_lengths(rows, "row", segment.map(|s| ("segment", s.len())), metrics)?;
         let (n_variants, n_segments) = (variants.len(), segments.len());
         let n_arms = n_variants * n_segments;
         let n_chunks = rows.div_ceil(CHUNK_ROWS);
@@ -168,7 +162,7 @@ impl ExperimentStats {
     /// are read).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when a column's length differs from the
+    /// [`Error::LengthMismatch`] when a column's length differs from the
     /// customers'; errors of [`from_columns_many`](Self::from_columns_many).
     pub fn from_segments_many(
         variants: Vec<String>,
@@ -177,15 +171,7 @@ impl ExperimentStats {
         metrics: &[MetricColumn<'_>],
     ) -> Result<Vec<ExperimentStats>> {
         let n = segments.len();
-        let aligned = variant.len() == n
-            && metrics
-                .iter()
-                .all(|m| m.value.len() == n && m.second.is_none_or(|s| s.len() == n));
-        if !aligned {
-            return Err(Error::InvalidInput(format!(
-                "experiment columns must have one value per customer ({n})"
-            )));
-        }
+        check_column_lengths(n, "customer", Some(("variant", variant.len())), metrics)?;
         let rows: Vec<usize> = (0..n)
             .filter(|&c| variant[c].is_some() && segments.segment_of(c as u32).is_some())
             .collect();
@@ -223,6 +209,36 @@ impl ExperimentStats {
             Some(&unit_segment),
             &columns,
         )
+    }
+}
+
+/// Checks that the named index column (`other`, e.g. the segments) and every
+/// metric's values and second values have `expected` entries (one per `per`).
+fn check_column_lengths(
+    expected: usize,
+    per: &str,
+    other: Option<(&str, usize)>,
+    metrics: &[MetricColumn<'_>],
+) -> Result<()> {
+    let mut columns: Vec<(String, usize)> = Vec::with_capacity(1 + 2 * metrics.len());
+    if let Some((name, len)) = other {
+        columns.push((format!("{name} per {per}"), len));
+    }
+    for m in metrics {
+        columns.push((
+            format!("`{}` values per {per}", m.metric.name),
+            m.value.len(),
+        ));
+        if let Some(second) = m.second {
+            columns.push((
+                format!("`{}` second values per {per}", m.metric.name),
+                second.len(),
+            ));
+        }
+    }
+    match columns.into_iter().find(|(_, len)| *len != expected) {
+        Some((what, found)) => Err(Error::lengths(what, expected, found)),
+        None => Ok(()),
     }
 }
 
@@ -448,5 +464,44 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    }
+
+    #[test]
+    fn columns_of_different_lengths_are_refused() {
+        let metric = Metric::new("m", MetricKind::Mean);
+        let short = ExperimentStats::from_columns(
+            metric.clone(),
+            names(&["a", "b"]),
+            names(&["s", "t"]),
+            &[0u8, 1, 0],
+            Some(&[0u8, 1][..]),
+            &[1.0, 2.0, 3.0],
+            None,
+        );
+        assert!(matches!(
+            short,
+            Err(Error::LengthMismatch {
+                expected: 3,
+                found: 2,
+                ..
+            })
+        ));
+        let second = ExperimentStats::from_columns(
+            metric,
+            names(&["a", "b"]),
+            names(&["all"]),
+            &[0u8, 1, 0],
+            None,
+            &[1.0, 2.0, 3.0],
+            Some(&[1.0][..]),
+        );
+        assert!(matches!(
+            second,
+            Err(Error::LengthMismatch {
+                expected: 3,
+                found: 1,
+                ..
+            })
+        ));
     }
 }

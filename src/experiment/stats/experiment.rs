@@ -199,14 +199,26 @@ impl ExperimentStats {
     /// Adds the statistics of another partition of the same experiment (same
     /// metric, variants, segments and second value): the result equals the
     /// statistics of the union of the observations.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] when `other` has another metric, other
+    /// variants or segments, or another second value.
     pub fn merge(&mut self, other: &ExperimentStats) -> Result<()> {
         if self.metric != other.metric
             || self.variants != other.variants
             || self.segments != other.segments
             || self.has_second != other.has_second
         {
-            return Err(Error::InvalidInput(
-                "cannot merge statistics of different metrics, variants or segments".into(),
+            return Err(Error::value(
+                "statistics to merge",
+                format!(
+                    "{} of {:?} in {:?}",
+                    other.metric.name, other.variants, other.segments
+                ),
+                format!(
+                    "must have the metric, variants, segments and second value of these ({} of {:?} in {:?})",
+                    self.metric.name, self.variants, self.segments
+                ),
             ));
         }
         for (a, b) in self.arms.iter_mut().zip(&other.arms) {
@@ -309,6 +321,9 @@ mod tests {
             None,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("#1"), "{err}");
+        assert!(
+            matches!(&err, Error::InvalidValue { what: "observation", value, .. } if value.starts_with("#1:")),
+            "{err:?}"
+        );
     }
 }

@@ -135,7 +135,10 @@ mod tests {
         assert_eq!(s.arm(0, 1).sum, 10.0);
         // numpy.quantile([1, 2, 3, 4, 100], 0.9) = 61.6
         assert!((percentile_cap(&[1.0, 2.0, 3.0, 4.0, 100.0], 0.9).unwrap() - 61.6).abs() < 1e-12);
-        assert!(percentile_cap(&[], 0.5).is_err());
+        assert!(matches!(
+            percentile_cap(&[], 0.5),
+            Err(Error::EmptyInput { .. })
+        ));
         assert!(
             Metric::new("c", MetricKind::Binomial)
                 .with_cap(1.0)

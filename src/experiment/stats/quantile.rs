@@ -8,7 +8,10 @@ use crate::stats::normal_quantile;
 
 /// The `q`-quantile of `values` (linear interpolation between order
 /// statistics, numpy's default), as a winsorising cap for [`Metric::cap`](super::Metric::cap).
-/// Errors on an empty input, a non-finite value or `q` outside [0, 1].
+///
+/// # Errors
+/// [`Error::EmptyInput`] for no values, [`Error::NonFinite`] for a NaN or
+/// infinite value, [`Error::InvalidParameter`] for `q` outside [0, 1].
 pub fn percentile_cap(values: &[f64], q: f64) -> Result<f64> {
     if !(0.0..=1.0).contains(&q) {
         return Err(Error::param("q", q, "a quantile level lies in [0, 1]"));
@@ -19,14 +22,10 @@ pub fn percentile_cap(values: &[f64], q: f64) -> Result<f64> {
 
 fn finite_sorted(values: &[f64]) -> Result<Vec<f64>> {
     if values.is_empty() {
-        return Err(Error::InvalidInput("no values".into()));
+        return Err(Error::empty("values"));
     }
-    if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-        return Err(Error::value(
-            "value",
-            bad.to_string(),
-            "quantiles need finite values",
-        ));
+    if let Some(row) = values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::non_finite("values", row, "value", values[row]));
     }
     let mut sorted = values.to_vec();
     sorted.sort_unstable_by(f64::total_cmp);
@@ -57,6 +56,11 @@ pub struct QuantileStats {
 
 impl QuantileStats {
     /// The `level` quantile of `values` with its bounding order statistics.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a level outside (0, 1),
+    /// [`Error::EmptyInput`] for no values, [`Error::NonFinite`] for a NaN or
+    /// infinite value.
     pub fn from_values(values: &[f64], level: f64) -> Result<QuantileStats> {
         if !(level > 0.0 && level < 1.0) {
             return Err(Error::param(
@@ -116,7 +120,17 @@ mod tests {
                 .unwrap()
                 .too_few_units()
         );
-        assert!(QuantileStats::from_values(&values, 1.0).is_err());
-        assert!(QuantileStats::from_values(&[1.0, f64::NAN], 0.5).is_err());
+        assert!(matches!(
+            QuantileStats::from_values(&values, 1.0),
+            Err(Error::InvalidParameter { name: "level", .. })
+        ));
+        assert!(matches!(
+            QuantileStats::from_values(&[1.0, f64::NAN], 0.5),
+            Err(Error::NonFinite { row: 1, .. })
+        ));
+        assert!(matches!(
+            QuantileStats::from_values(&[], 0.5),
+            Err(Error::EmptyInput { .. })
+        ));
     }
 }
