@@ -6,7 +6,7 @@ use hashbrown::HashMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::decide::{Decision, decide};
+use super::decide::{Decision, RoundContext, decide};
 use super::inputs::Inputs;
 use super::params::RoundParams;
 use super::state::{Assigned, RoundState};
@@ -353,6 +353,13 @@ impl Round {
             .as_ref()
             .map(|p| p.decisions.iter().map(|d| (d.segment, d)).collect())
             .unwrap_or_default();
+        let context = RoundContext {
+            variants,
+            design_weights: &plan.design.weights,
+            min_units: plan.eval.min_units,
+            round: number,
+            params: &plan.decide,
+        };
         let decisions: Vec<Decision> = segments
             .names()
             .iter()
@@ -366,11 +373,7 @@ impl Round {
                     name,
                     evaluated,
                     previous_decisions.get(&(s as u32)).copied(),
-                    variants,
-                    &plan.design.weights,
-                    plan.eval.min_units,
-                    number,
-                    &plan.decide,
+                    &context,
                 )
             })
             .collect();
