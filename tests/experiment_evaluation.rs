@@ -6,6 +6,7 @@
 //! Simulated figures quoted in comments were observed with the seeds in this
 //! file (`cargo test --test experiment_evaluation -- --nocapture` prints them).
 
+use custinsight::error::Error;
 use custinsight::experiment::Alternative;
 use custinsight::experiment::evaluate::{
     Comparison, EffectPrior, EvalParams, Warning, adjust_family, compare, evaluate,
@@ -710,7 +711,11 @@ proptest! {
         // Statistics of another metric do not merge.
         let mut renamed = metric.clone();
         renamed.name = "other".into();
-        prop_assert!(first.merge(&stats_from(&renamed, has_second, &[])).is_err());
+        let refused = matches!(
+            first.merge(&stats_from(&renamed, has_second, &[])),
+            Err(Error::InvalidValue { what: "statistics to merge", .. })
+        );
+        prop_assert!(refused);
     }
 
     #[test]
@@ -786,11 +791,15 @@ proptest! {
         match obs.iter().position(|o| !acceptable(kind, has_second, o)) {
             None => prop_assert!(all.is_ok()),
             Some(i) => {
-                let msg = all.unwrap_err().to_string();
-                prop_assert!(
-                    msg.contains(&format!("#{i}:")) || msg.contains(&format!("#{i})")),
-                    "first bad observation #{} not named in {}", i, msg
-                );
+                let err = all.unwrap_err();
+                let named = match &err {
+                    Error::InvalidValue { what: "observation", value, .. } => {
+                        value.starts_with(&format!("#{i}:"))
+                    }
+                    Error::NotFound { id, .. } => id.ends_with(&format!("(observation #{i})")),
+                    _ => false,
+                };
+                prop_assert!(named, "first bad observation #{} not named in {:?}", i, err);
             }
         }
     }

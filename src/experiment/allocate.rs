@@ -266,10 +266,14 @@ impl Allocation {
     ) -> Result<BaseAssignment> {
         design.check()?;
         if design.variants != self.variants {
-            return Err(Error::InvalidInput(format!(
-                "the design's variants {:?} differ from the allocation's {:?}",
-                design.variants, self.variants
-            )));
+            return Err(Error::param(
+                "variants",
+                format!("{:?}", design.variants),
+                format!(
+                    "the design's variants must be the allocation's {:?}",
+                    self.variants
+                ),
+            ));
         }
         segments.check_base(base)?;
         let designs: Vec<(ExperimentDesign, Vec<(f64, f64)>)> = self

@@ -274,7 +274,7 @@ impl ExperimentDesign {
     /// Assigns every customer of `base` (the unit id is the customer id).
     ///
     /// # Errors
-    /// As [`ExperimentDesign::check`]; [`Error::InvalidInput`] when the
+    /// As [`ExperimentDesign::check`]; the errors of `Segments::check_base` when the
     /// targeting labels do not match the base.
     pub fn assign_base(
         &self,

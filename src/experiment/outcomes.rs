@@ -73,9 +73,10 @@ impl Outcomes {
     /// Adds a unit.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an empty unit, a variant not among
-    /// `variants`, `converted` not 0 or 1, a non-finite revenue, or a
-    /// covariate or segment given for some units and not others.
+    /// [`Error::InvalidValue`] for an empty unit, or a covariate or segment
+    /// given for some units and not others; [`Error::NotFound`] for a variant
+    /// not among `variants`; [`Error::NonFinite`] (row = the unit's position)
+    /// for a non-finite revenue or covariate.
     pub fn push(
         &mut self,
         unit: &str,
@@ -86,7 +87,11 @@ impl Outcomes {
         segment: Option<&str>,
     ) -> Result<()> {
         if unit.trim().is_empty() {
-            return Err(Error::InvalidInput("outcomes: empty unit".into()));
+            return Err(Error::value(
+                "unit",
+                unit,
+                "an outcome's unit id must not be empty",
+            ));
         }
         let v = self
             .variants
@@ -96,18 +101,26 @@ impl Outcomes {
                 what: "variant",
                 id: variant.to_owned(),
             })?;
-        if !revenue.is_finite() || pre_revenue.is_some_and(|p| !p.is_finite()) {
-            return Err(Error::InvalidInput(format!(
-                "outcomes: unit `{unit}` has a non-finite value"
-            )));
+        if !revenue.is_finite() {
+            return Err(Error::non_finite(
+                "outcomes",
+                self.len(),
+                "revenue",
+                revenue,
+            ));
+        }
+        if let Some(p) = pre_revenue.filter(|p| !p.is_finite()) {
+            return Err(Error::non_finite("outcomes", self.len(), "pre_revenue", p));
         }
         let first = self.units.is_empty();
         if !first
             && (self.pre_revenue.is_some() != pre_revenue.is_some()
                 || self.segment.is_some() != segment.is_some())
         {
-            return Err(Error::InvalidInput(
-                "outcomes: every unit needs the same optional columns".into(),
+            return Err(Error::value(
+                "unit",
+                unit,
+                "every outcome needs the same optional columns (pre_revenue, segment) as the first",
             ));
         }
         if first {
@@ -252,7 +265,10 @@ impl Outcomes {
     /// [`Error::Io`] when writing fails.
     pub fn write_csv<W: std::io::Write>(&self, out: W) -> Result<()> {
         let mut w = csv::Writer::from_writer(out);
-        let csv_err = |e: csv::Error| Error::InvalidInput(format!("csv output: {e}"));
+        let csv_err = |e: csv::Error| match e.into_kind() {
+            csv::ErrorKind::Io(io) => Error::io("csv output", io),
+            other => Error::value("csv record", format!("{other:?}"), "could not be written"),
+        };
         let mut header = vec!["source", "customer_id", "variant", "converted", "revenue"];
         if self.pre_revenue.is_some() {
             header.push("pre_revenue");
@@ -285,5 +301,40 @@ impl Outcomes {
             w.write_record(&row).map_err(csv_err)?;
         }
         w.flush().map_err(|e| Error::io("csv output", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_units_are_typed_errors() {
+        let mut o = Outcomes::new(vec!["a".into(), "b".into()]);
+        assert!(matches!(
+            o.push(" ", "a", true, 1.0, None, None),
+            Err(Error::InvalidValue { what: "unit", .. })
+        ));
+        assert!(matches!(
+            o.push("u1", "c", true, 1.0, None, None),
+            Err(Error::NotFound {
+                what: "variant",
+                ..
+            })
+        ));
+        assert!(matches!(
+            o.push("u1", "a", true, f64::NAN, None, None),
+            Err(Error::NonFinite { row: 0, .. })
+        ));
+        o.push("u1", "a", true, 1.0, None, None).unwrap();
+        assert!(matches!(
+            o.push("u2", "b", false, 0.0, Some(f64::INFINITY), None),
+            Err(Error::NonFinite { row: 1, .. })
+        ));
+        assert!(matches!(
+            o.push("u2", "b", false, 0.0, Some(2.0), None),
+            Err(Error::InvalidValue { what: "unit", .. })
+        ));
+        assert_eq!(o.len(), 1);
     }
 }

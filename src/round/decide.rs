@@ -96,21 +96,40 @@ pub struct Decision {
     pub decided_in: u32,
 }
 
+/// What every segment's decision in a round shares: the experiment's
+/// variants, the design's split, the minimum units per arm, the round's
+/// number and the decision settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoundContext<'a> {
+    /// Variant names, control first.
+    pub(crate) variants: &'a [String],
+    /// The design's planned weights (not necessarily normalised).
+    pub(crate) design_weights: &'a [f64],
+    /// Arms with fewer units keep the split and collect more.
+    pub(crate) min_units: u64,
+    /// The round being decided.
+    pub(crate) round: u32,
+    /// The decision settings.
+    pub(crate) params: &'a DecisionParams,
+}
+
 /// The decision of segment `segment` (named `name`): from its evaluation
 /// and allocation when there are outcomes, else `previous` carried over,
 /// else the design's split.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn decide(
     segment: u32,
     name: &str,
     evaluated: Option<(&SegmentResult, &SegmentAllocation)>,
     previous: Option<&Decision>,
-    variants: &[String],
-    design_weights: &[f64],
-    min_units: u64,
-    round: u32,
-    params: &DecisionParams,
+    context: &RoundContext<'_>,
 ) -> Decision {
+    let RoundContext {
+        variants,
+        design_weights,
+        min_units,
+        round,
+        params,
+    } = *context;
     let pct = |x: f64| format!("{:.0} %", 100.0 * x);
     let split = |w: &[f64]| {
         w.iter()
@@ -303,17 +322,14 @@ mod tests {
         previous: Option<&Decision>,
     ) -> Decision {
         let variants = ["control".to_owned(), "offer".to_owned()];
-        decide(
-            0,
-            "s",
-            e,
-            previous,
-            &variants,
-            &[1.0, 1.0],
-            100,
-            2,
-            &DecisionParams::default(),
-        )
+        let context = RoundContext {
+            variants: &variants,
+            design_weights: &[1.0, 1.0],
+            min_units: 100,
+            round: 2,
+            params: &DecisionParams::default(),
+        };
+        decide(0, "s", e, previous, &context)
     }
 
     #[test]

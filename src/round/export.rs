@@ -31,7 +31,7 @@ impl Round {
         let mut w = csv::Writer::from_writer(out);
         let csv_err = |e: csv::Error| match e.into_kind() {
             csv::ErrorKind::Io(io) => Error::io("csv output", io),
-            other => Error::InvalidInput(format!("csv output: {other:?}")),
+            other => Error::value("csv record", format!("{other:?}"), "could not be written"),
         };
         w.write_record(CUSTOMER_COLUMNS).map_err(csv_err)?;
         let number = |x: f64| {

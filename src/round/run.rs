@@ -6,7 +6,7 @@ use hashbrown::HashMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::decide::{Decision, decide};
+use super::decide::{Decision, RoundContext, decide};
 use super::inputs::Inputs;
 use super::params::RoundParams;
 use super::state::{Assigned, RoundState};
@@ -353,6 +353,13 @@ impl Round {
             .as_ref()
             .map(|p| p.decisions.iter().map(|d| (d.segment, d)).collect())
             .unwrap_or_default();
+        let context = RoundContext {
+            variants,
+            design_weights: &plan.design.weights,
+            min_units: plan.eval.min_units,
+            round: number,
+            params: &plan.decide,
+        };
         let decisions: Vec<Decision> = segments
             .names()
             .iter()
@@ -366,11 +373,7 @@ impl Round {
                     name,
                     evaluated,
                     previous_decisions.get(&(s as u32)).copied(),
-                    variants,
-                    &plan.design.weights,
-                    plan.eval.min_units,
-                    number,
-                    &plan.decide,
+                    &context,
                 )
             })
             .collect();
@@ -564,9 +567,9 @@ fn evaluate_outcomes(
         });
     }
     if unit_variant.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "no outcome could be evaluated: {unknown_customer} units of unknown customers, \
-             {unknown_variant} of unknown variants, {no_segment} without a segment"
+        return Err(Error::empty(format!(
+            "outcomes to evaluate ({unknown_customer} units of unknown customers, \
+             {unknown_variant} of unknown variants, {no_segment} without a segment)"
         )));
     }
     let stats = ExperimentStats::from_columns_many(
@@ -590,8 +593,10 @@ fn evaluate_outcomes(
     let (conversion_stats, revenue_stats) = match stats.as_slice() {
         [a, b] => (a, b),
         _ => {
-            return Err(Error::InvalidInput(
-                "experiment statistics: two metrics expected".into(),
+            return Err(Error::lengths(
+                "experiment statistics per metric",
+                2,
+                stats.len(),
             ));
         }
     };

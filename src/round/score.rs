@@ -126,8 +126,9 @@ impl ScoringBundle {
     /// with their consent ledger when the experiment needs consent.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for transactions in more than one currency or
-    /// a segment without a decision (a bundle put together by hand);
+    /// [`Error::MixedCurrencies`] for transactions in more than one currency,
+    /// [`Error::NotFound`] for a segment without a decision (a bundle put
+    /// together by hand);
     /// errors of the feature transform for a bundle whose parts disagree.
     pub fn score(
         &self,
@@ -151,13 +152,14 @@ impl ScoringBundle {
             .predict(&row)?
             .first()
             .copied()
-            .ok_or_else(|| Error::InvalidInput("the segmentation gave no label".into()))?;
+            .ok_or_else(|| Error::lengths("segment labels for one customer", 1, 0))?;
         let decision = self
             .decisions
             .iter()
             .find(|d| d.segment as usize == segment)
-            .ok_or_else(|| {
-                Error::InvalidInput(format!("segment {segment} has no decision in the bundle"))
+            .ok_or_else(|| Error::NotFound {
+                what: "segment decision in the bundle",
+                id: segment.to_string(),
             })?;
         let allowed = match &self.consent {
             Some((channel, purpose)) => consent.is_some_and(|c| c.allows(channel, purpose, as_of)),

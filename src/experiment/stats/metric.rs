@@ -1,0 +1,149 @@
+//! The metric: what kind of number it is per unit, its winsorising cap and
+//! direction, and which values it admits into the sums.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What kind of number the metric is per unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    /// 0 or 1 per unit (converted, retained, clicked). Tested with the pooled
+    /// two-proportion z-test; the variance is `p(1 − p)`.
+    Binomial,
+    /// Any finite number per unit (revenue per customer, basket size).
+    Mean,
+    /// A non-negative whole number per unit (orders, visits); evaluated as a mean.
+    Count,
+    /// `Σ numerator / Σ denominator` over the units of an arm (revenue per
+    /// order, clicks per session), with the delta-method variance. The
+    /// observation's second value is the denominator.
+    Ratio,
+}
+
+impl MetricKind {
+    /// Lower-case name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Binomial => "binomial",
+            MetricKind::Mean => "mean",
+            MetricKind::Count => "count",
+            MetricKind::Ratio => "ratio",
+        }
+    }
+}
+
+/// A metric: its name, kind, optional winsorising cap and direction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Name shown in reports.
+    pub name: String,
+    /// What the per-unit values are.
+    pub kind: MetricKind,
+    /// Values above the cap count as the cap (mean and count metrics; for
+    /// ratio metrics the numerator). `None`: no capping.
+    pub cap: Option<f64>,
+    /// Lower values are better (churn, support contacts, refunds): chance to
+    /// win, risk and winners then favour decreases.
+    pub lower_is_better: bool,
+}
+
+impl Metric {
+    /// A metric of `kind` without cap where higher is better.
+    pub fn new(name: impl Into<String>, kind: MetricKind) -> Metric {
+        Metric {
+            name: name.into(),
+            kind,
+            cap: None,
+            lower_is_better: false,
+        }
+    }
+
+    /// The same metric, winsorised at `cap`.
+    pub fn with_cap(mut self, cap: f64) -> Metric {
+        self.cap = Some(cap);
+        self
+    }
+
+    /// The same metric, where lower values are better.
+    pub fn lower_is_better(mut self) -> Metric {
+        self.lower_is_better = true;
+        self
+    }
+
+    pub(super) fn check(&self) -> Result<()> {
+        if let Some(cap) = self.cap {
+            if !cap.is_finite() {
+                return Err(Error::param("cap", cap, "must be a finite number"));
+            }
+            if self.kind == MetricKind::Binomial {
+                return Err(Error::param(
+                    "cap",
+                    cap,
+                    "binomial metrics take 0 or 1 and are never capped",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The value as it enters the sums, or why it cannot.
+    #[inline]
+    pub(super) fn admit(&self, value: f64) -> std::result::Result<f64, &'static str> {
+        if !value.is_finite() {
+            return Err("the value is not a finite number");
+        }
+        match self.kind {
+            MetricKind::Binomial => {
+                if value == 0.0 || value == 1.0 {
+                    Ok(value)
+                } else {
+                    Err("a binomial metric takes 0 or 1")
+                }
+            }
+            MetricKind::Count => {
+                if value < 0.0 || value.fract() != 0.0 {
+                    Err("a count metric takes non-negative whole numbers")
+                } else {
+                    Ok(self.cap.map_or(value, |c| value.min(c)))
+                }
+            }
+            MetricKind::Mean | MetricKind::Ratio => Ok(self.cap.map_or(value, |c| value.min(c))),
+        }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::stats::{ExperimentStats, names, percentile_cap};
+
+    #[test]
+    fn cap_winsorises_as_values_arrive() {
+        let metric = Metric::new("revenue", MetricKind::Mean).with_cap(10.0);
+        let s = ExperimentStats::from_columns(
+            metric,
+            names(&["a", "b"]),
+            names(&["all"]),
+            &[0u8, 0, 1],
+            None,
+            &[5.0, 50.0, 11.0],
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.arm(0, 0).sum, 15.0);
+        assert_eq!(s.arm(0, 1).sum, 10.0);
+        // numpy.quantile([1, 2, 3, 4, 100], 0.9) = 61.6
+        assert!((percentile_cap(&[1.0, 2.0, 3.0, 4.0, 100.0], 0.9).unwrap() - 61.6).abs() < 1e-12);
+        assert!(matches!(
+            percentile_cap(&[], 0.5),
+            Err(Error::EmptyInput { .. })
+        ));
+        assert!(
+            Metric::new("c", MetricKind::Binomial)
+                .with_cap(1.0)
+                .check()
+                .is_err()
+        );
+    }
+}
