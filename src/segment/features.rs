@@ -175,12 +175,10 @@ fn check_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()> {
     let mut seen = HashSet::new();
     for name in names {
         if name.is_empty() {
-            return Err(Error::InvalidInput("feature name is empty".into()));
+            return Err(Error::value("feature name", name, "must be non-empty"));
         }
         if !seen.insert(name) {
-            return Err(Error::InvalidInput(format!(
-                "feature `{name}` appears more than once"
-            )));
+            return Err(Error::duplicate("feature names", name));
         }
     }
     Ok(())
@@ -190,16 +188,23 @@ impl FeatureMatrix {
     /// A matrix from its parts.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the shape is not `(customer_ids.len(),
-    /// names.len())` or a name is empty or repeated.
+    /// [`Error::LengthMismatch`] when the shape is not `(customer_ids.len(),
+    /// names.len())`; [`Error::InvalidValue`] for an empty name;
+    /// [`Error::Duplicate`] for a repeated name.
     pub fn new(customer_ids: Vec<String>, names: Vec<String>, values: Array2<f64>) -> Result<Self> {
-        if values.dim() != (customer_ids.len(), names.len()) {
-            return Err(Error::InvalidInput(format!(
-                "feature matrix: values are {:?} but there are {} customers and {} names",
-                values.dim(),
+        if values.nrows() != customer_ids.len() {
+            return Err(Error::lengths(
+                "feature matrix: rows (one per customer id)",
                 customer_ids.len(),
-                names.len()
-            )));
+                values.nrows(),
+            ));
+        }
+        if values.ncols() != names.len() {
+            return Err(Error::lengths(
+                "feature matrix: columns (one per name)",
+                names.len(),
+                values.ncols(),
+            ));
         }
         check_names(names.iter().map(String::as_str))?;
         Ok(FeatureMatrix {
@@ -223,7 +228,8 @@ impl FeatureMatrix {
     /// A matrix from named columns, each one value per customer.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a column of the wrong length or an empty or repeated name.
+    /// [`Error::LengthMismatch`] for a column of the wrong length;
+    /// [`Error::InvalidValue`] for an empty name; [`Error::Duplicate`] for a repeated name.
     pub fn from_columns(
         customer_ids: Vec<String>,
         columns: Vec<(String, Vec<f64>)>,
@@ -283,7 +289,8 @@ impl FeatureMatrix {
     /// Appends a user-supplied column, one value per row (`NaN` = missing).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an empty or existing name or a length other than [`n_rows`](Self::n_rows).
+    /// [`Error::InvalidValue`] for an empty name; [`Error::Duplicate`] for an
+    /// existing name; [`Error::LengthMismatch`] for a length other than [`n_rows`](Self::n_rows).
     pub fn push_column(&mut self, name: impl Into<String>, values: Vec<f64>) -> Result<()> {
         self.append_columns(vec![(name.into(), values)])
     }
@@ -292,8 +299,9 @@ impl FeatureMatrix {
     /// rows whose id is absent get `NaN` (missing). Returns the number of rows matched.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an empty or existing name, `ids` and
-    /// `values` of different lengths, or an id given twice.
+    /// [`Error::InvalidValue`] for an empty name; [`Error::Duplicate`] for an
+    /// existing name or an id given twice; [`Error::LengthMismatch`] for `ids`
+    /// and `values` of different lengths.
     pub fn join_column<S: AsRef<str>>(
         &mut self,
         name: impl Into<String>,
@@ -302,11 +310,11 @@ impl FeatureMatrix {
     ) -> Result<usize> {
         let name = name.into();
         if ids.len() != values.len() {
-            return Err(Error::InvalidInput(format!(
-                "column `{name}`: {} ids but {} values",
+            return Err(Error::lengths(
+                format!("column `{name}`: values (one per id)"),
                 ids.len(),
-                values.len()
-            )));
+                values.len(),
+            ));
         }
         let index = id_index(ids.iter().map(AsRef::as_ref), &name)?;
         let (column, matched) = self.gather(&index, values);
@@ -321,20 +329,23 @@ impl FeatureMatrix {
     /// of rows matched.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for summary columns of different lengths, an id
-    /// repeated in the summary, or a column name already present.
+    /// [`Error::LengthMismatch`] for summary columns of different lengths;
+    /// [`Error::Duplicate`] for an id repeated in the summary or a column name
+    /// already present.
     pub fn with_summary(&mut self, summary: &Summary) -> Result<usize> {
         let n = summary.customer_ids.len();
         let lengths = [
-            summary.frequency.len(),
-            summary.recency.len(),
-            summary.age.len(),
-            summary.monetary_value.len(),
+            ("frequency", summary.frequency.len()),
+            ("recency", summary.recency.len()),
+            ("age", summary.age.len()),
+            ("monetary_value", summary.monetary_value.len()),
         ];
-        if lengths.iter().any(|&l| l != n) {
-            return Err(Error::InvalidInput(format!(
-                "summary: {n} customer ids but columns of lengths {lengths:?}"
-            )));
+        if let Some(&(column, l)) = lengths.iter().find(|&&(_, l)| l != n) {
+            return Err(Error::lengths(
+                format!("summary: `{column}` (one per customer id)"),
+                n,
+                l,
+            ));
         }
         let index = id_index(summary.customer_ids.iter().map(String::as_str), "summary")?;
         let mut columns = Vec::with_capacity(4);
@@ -359,8 +370,9 @@ impl FeatureMatrix {
     /// absent from the summary are missing. Returns the number of rows matched.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when a score column's length differs from the
-    /// summary's, an id repeats in the summary, or a column name is already present.
+    /// [`Error::LengthMismatch`] when a score column's length differs from the
+    /// summary's; [`Error::Duplicate`] when an id repeats in the summary or a
+    /// column name is already present.
     pub fn with_scores(&mut self, summary: &Summary, scores: &Scores) -> Result<usize> {
         let n = summary.customer_ids.len();
         let mut sources = vec![
@@ -372,10 +384,11 @@ impl FeatureMatrix {
         }
         for (name, source) in &sources {
             if source.len() != n {
-                return Err(Error::InvalidInput(format!(
-                    "scores: `{name}` has {} values but the summary has {n} customers",
-                    source.len()
-                )));
+                return Err(Error::lengths(
+                    format!("scores: `{name}` (one per customer of the summary)"),
+                    n,
+                    source.len(),
+                ));
             }
         }
         let index = id_index(summary.customer_ids.iter().map(String::as_str), "summary")?;
@@ -399,28 +412,31 @@ impl FeatureMatrix {
     /// lifecycle's as-of time).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when a row's customer is not the base's at
-    /// that index (or the lifecycle is of another base), or a column name is
-    /// already present.
+    /// [`Error::NotFound`] when a row's customer is not in the base;
+    /// [`Error::LengthMismatch`] when the lifecycle is of a base of another
+    /// size; [`Error::Duplicate`] when a column name is already present.
     pub fn with_lifecycle(
         &mut self,
         base: &CustomerBase,
         lifecycle: &CustomerLifecycle,
     ) -> Result<()> {
         if lifecycle.len() != base.n_customers() {
-            return Err(Error::InvalidInput(format!(
-                "lifecycle of {} customers, base of {}",
+            return Err(Error::lengths(
+                "lifecycle: customers (one per customer of the base)",
+                base.n_customers(),
                 lifecycle.len(),
-                base.n_customers()
-            )));
+            ));
         }
         let rows: Vec<usize> = self
             .customer_ids
             .iter()
             .map(|id| {
-                base.index_of(id).map(|c| c as usize).ok_or_else(|| {
-                    Error::InvalidInput(format!("customer `{id}` of the matrix is not in the base"))
-                })
+                base.index_of(id)
+                    .map(|c| c as usize)
+                    .ok_or_else(|| Error::NotFound {
+                        what: "customer of the feature matrix in the base",
+                        id: id.clone(),
+                    })
             })
             .collect::<Result<_>>()?;
         let pick = |v: &[f64]| {
@@ -448,7 +464,7 @@ impl FeatureMatrix {
     /// A matrix with only the named features, in the order given.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown name; [`Error::InvalidInput`] for a name given twice.
+    /// [`Error::NotFound`] for an unknown name; [`Error::Duplicate`] for a name given twice.
     pub fn select(&self, names: &[&str]) -> Result<FeatureMatrix> {
         check_names(names.iter().copied())?;
         let indices = names
@@ -490,8 +506,9 @@ impl FeatureMatrix {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for a feature or level listed twice;
-    /// [`Error::InvalidInput`] for money features over transactions in more
-    /// than one currency, or level names that give two columns the same name.
+    /// [`Error::MixedCurrencies`] for money features over transactions in more
+    /// than one currency; [`Error::Duplicate`] for level names that give two
+    /// columns the same name.
     pub fn from_base(
         base: &CustomerBase,
         spec: &FeatureSpec,
@@ -552,7 +569,7 @@ impl FeatureMatrix {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for a spec with a level list left out or
-    /// listed twice; [`Error::InvalidInput`] for money features over
+    /// listed twice; [`Error::MixedCurrencies`] for money features over
     /// transactions in more than one currency.
     pub fn from_history(
         customer_id: &str,
@@ -574,8 +591,9 @@ impl FeatureMatrix {
         let plan = Plan::with_dictionaries(spec, history.channels, history.kinds)?;
         let mut row = vec![0.0; plan.names.len()];
         plan.fill_row(history, to_micros(as_of), &mut row);
+        let found = row.len();
         let values = Array2::from_shape_vec((1, row.len()), row)
-            .map_err(|e| Error::InvalidInput(format!("feature row: {e}")))?;
+            .map_err(|_| Error::lengths("feature row: values", plan.names.len(), found))?;
         FeatureMatrix::new(vec![customer_id.to_owned()], plan.names, values)
     }
 
@@ -607,8 +625,9 @@ impl FeatureMatrix {
                 plan.fill_row(&base.history(c), as_of, row);
             }
         }
+        let found = data.len();
         let values = Array2::from_shape_vec((n, k), data)
-            .map_err(|e| Error::InvalidInput(format!("feature matrix: {e}")))?;
+            .map_err(|_| Error::lengths("feature matrix: values (rows × columns)", len, found))?;
         let customer_ids = rows
             .iter()
             .map(|&c| base.customer_id(c).to_owned())
@@ -645,10 +664,11 @@ impl FeatureMatrix {
         let n = self.n_rows();
         for (name, values) in &columns {
             if values.len() != n {
-                return Err(Error::InvalidInput(format!(
-                    "column `{name}` has {} values but the matrix has {n} rows",
-                    values.len()
-                )));
+                return Err(Error::lengths(
+                    format!("column `{name}`: values (one per row)"),
+                    n,
+                    values.len(),
+                ));
             }
         }
         check_names(
@@ -680,8 +700,10 @@ impl FeatureMatrix {
                 data[r * width + k + j] = column[r];
             }
         }
-        self.values = Array2::from_shape_vec((n, width), data)
-            .map_err(|e| Error::InvalidInput(format!("feature matrix: {e}")))?;
+        let found = data.len();
+        self.values = Array2::from_shape_vec((n, width), data).map_err(|_| {
+            Error::lengths("feature matrix: values (rows × columns)", n * width, found)
+        })?;
         self.names.extend(columns.into_iter().map(|(name, _)| name));
         Ok(())
     }
@@ -692,9 +714,7 @@ fn id_index<'a>(ids: impl Iterator<Item = &'a str>, what: &str) -> Result<HashMa
     let mut index = HashMap::new();
     for (i, id) in ids.enumerate() {
         if index.insert(id, i).is_some() {
-            return Err(Error::InvalidInput(format!(
-                "{what}: customer id `{id}` appears more than once"
-            )));
+            return Err(Error::duplicate(format!("{what}: customer ids"), id));
         }
     }
     Ok(index)
@@ -1315,11 +1335,9 @@ fn check_one_currency(base: &CustomerBase) -> Result<()> {
         match first {
             None => first = c,
             Some(f) if c.is_some_and(|c| c != f) => {
-                return Err(Error::InvalidInput(format!(
-                    "transactions use more than one currency ({f} and {}); money features \
-                     need one currency",
-                    c.map_or_else(String::new, |c| c.to_string())
-                )));
+                return Err(Error::MixedCurrencies {
+                    currencies: vec![f.to_string(), c.map_or_else(String::new, |c| c.to_string())],
+                });
             }
             Some(_) => {}
         }
@@ -1735,7 +1753,7 @@ mod tests {
         }]);
         assert!(matches!(
             FeatureMatrix::from_base(&base, &clash, as_of),
-            Err(Error::InvalidInput(_))
+            Err(Error::Duplicate { .. })
         ));
         assert!(serde_json::from_str::<FeatureSpec>(r#"{"features": ["bogus"]}"#).is_err());
         // An empty spec is fine: rows and no columns.
@@ -1759,7 +1777,7 @@ mod tests {
         let as_of = ts("2024-01-10T00:00:00Z");
         assert!(matches!(
             FeatureMatrix::from_base(&base, &FeatureSpec::default(), as_of),
-            Err(Error::InvalidInput(_))
+            Err(Error::MixedCurrencies { ref currencies }) if currencies.len() == 2
         ));
         let counts = FeatureSpec::new(vec![Feature::Frequency, Feature::Recency]);
         assert!(FeatureMatrix::from_base(&base, &counts, as_of).is_ok());
@@ -1769,15 +1787,25 @@ mod tests {
     fn columns_push_join_and_select() {
         let mut m = FeatureMatrix::with_customers(vec!["a".into(), "b".into(), "c".into()]);
         m.push_column("x", vec![1.0, 2.0, 3.0]).unwrap();
-        assert!(
-            m.push_column("x", vec![1.0, 2.0, 3.0]).is_err(),
-            "duplicate"
-        );
-        assert!(m.push_column("y", vec![1.0]).is_err(), "wrong length");
-        assert!(
-            m.push_column("", vec![1.0, 2.0, 3.0]).is_err(),
-            "empty name"
-        );
+        assert!(matches!(
+            m.push_column("x", vec![1.0, 2.0, 3.0]),
+            Err(Error::Duplicate { ref key, .. }) if key == "x"
+        ));
+        assert!(matches!(
+            m.push_column("y", vec![1.0]),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                found: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            m.push_column("", vec![1.0, 2.0, 3.0]),
+            Err(Error::InvalidValue {
+                what: "feature name",
+                ..
+            })
+        ));
         let matched = m
             .join_column("engagement", &["c", "a", "zz"], &[0.3, 0.1, 9.0])
             .unwrap();
@@ -1786,17 +1814,27 @@ mod tests {
         assert_eq!((e[0], e[2]), (0.1, 0.3));
         assert!(e[1].is_nan());
         assert_eq!(m.missing_count("engagement"), Some(1));
-        assert!(
-            m.join_column("z", &["a", "a"], &[1.0, 2.0]).is_err(),
-            "repeated id"
-        );
-        assert!(m.join_column("z", &["a"], &[1.0, 2.0]).is_err(), "lengths");
+        assert!(matches!(
+            m.join_column("z", &["a", "a"], &[1.0, 2.0]),
+            Err(Error::Duplicate { ref key, .. }) if key == "a"
+        ));
+        assert!(matches!(
+            m.join_column("z", &["a"], &[1.0, 2.0]),
+            Err(Error::LengthMismatch {
+                expected: 1,
+                found: 2,
+                ..
+            })
+        ));
         assert_eq!(m.names(), ["x", "engagement"]);
         let s = m.select(&["engagement", "x"]).unwrap();
         assert_eq!(s.names(), ["engagement", "x"]);
         assert_eq!(s.values().row(2).to_vec(), [0.3, 3.0]);
         assert!(matches!(m.select(&["nope"]), Err(Error::NotFound { .. })));
-        assert!(m.select(&["x", "x"]).is_err());
+        assert!(matches!(
+            m.select(&["x", "x"]),
+            Err(Error::Duplicate { .. })
+        ));
         assert_eq!(m.select(&[]).unwrap().n_features(), 0);
         // Serde round trip (no NaN here, so equality holds) and validation.
         let s = m.select(&["x"]).unwrap();
@@ -1807,7 +1845,14 @@ mod tests {
         let bad =
             r#"{"names":["x"],"customer_ids":["a","b"],"values":{"v":1,"dim":[1,1],"data":[1.0]}}"#;
         assert!(serde_json::from_str::<FeatureMatrix>(bad).is_err());
-        assert!(FeatureMatrix::new(vec!["a".into()], vec![], Array2::zeros((2, 0))).is_err());
+        assert!(matches!(
+            FeatureMatrix::new(vec!["a".into()], vec![], Array2::zeros((2, 0))),
+            Err(Error::LengthMismatch {
+                expected: 1,
+                found: 2,
+                ..
+            })
+        ));
         let m =
             FeatureMatrix::from_columns(vec!["a".into()], vec![("q".into(), vec![4.0])]).unwrap();
         assert_eq!(m.column("q").unwrap()[0], 4.0);

@@ -429,10 +429,11 @@ impl TryFrom<RawOneHotEncoder> for OneHotEncoder {
         if e.is_valid() {
             Ok(e)
         } else {
-            Err(Error::InvalidInput(format!(
-                "one-hot column `{}`: empty name, or levels not sorted and distinct",
-                e.name
-            )))
+            Err(Error::value(
+                "one-hot encoder",
+                e.name,
+                "empty name, or levels not sorted and distinct",
+            ))
         }
     }
 }
@@ -441,10 +442,14 @@ impl OneHotEncoder {
     /// Learns the distinct values (levels) of a categorical column.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an empty name.
+    /// [`Error::InvalidValue`] for an empty name.
     pub fn fit(name: &str, values: &[&str]) -> Result<OneHotEncoder> {
         if name.is_empty() {
-            return Err(Error::InvalidInput("one-hot column name is empty".into()));
+            return Err(Error::value(
+                "one-hot column name",
+                name,
+                "must be non-empty",
+            ));
         }
         let levels: BTreeSet<&str> = values.iter().copied().collect();
         Ok(OneHotEncoder {
@@ -549,10 +554,11 @@ impl TryFrom<RawFittedTransform> for FittedTransform {
                 && c.median.is_finite()
                 && c.steps.iter().all(FittedStep::is_valid);
             if !valid {
-                return Err(Error::InvalidInput(format!(
-                    "fitted transform: column `{}` has invalid parameters",
-                    c.name
-                )));
+                return Err(Error::value(
+                    "fitted transform column",
+                    c.name.as_str(),
+                    "invalid parameters",
+                ));
             }
         }
         let t = FittedTransform {
@@ -571,9 +577,10 @@ impl FittedTransform {
     /// # Errors
     /// [`Error::InvalidParameter`] from [`TransformSpec::check`];
     /// [`Error::NotFound`] for a column named in the spec but not in `m`;
-    /// [`Error::InvalidInput`] for a missing value under [`Missing::Reject`],
-    /// values so large that a fitted parameter overflows `f64`, or output
-    /// names that clash (e.g. an input column already called `x:missing`).
+    /// [`Error::InvalidValue`] for a missing value under [`Missing::Reject`] or
+    /// values so large that a fitted parameter overflows `f64`;
+    /// [`Error::Duplicate`] for output names that clash (e.g. an input column
+    /// already called `x:missing`).
     pub fn fit(m: &FeatureMatrix, spec: &TransformSpec) -> Result<FittedTransform> {
         spec.check()?;
         if let Some(name) = spec.columns.keys().find(|n| m.column_index(n).is_none()) {
@@ -611,13 +618,12 @@ impl FittedTransform {
     /// then writes its `name=level` columns after the numeric ones.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an empty name, a categorical column fitted
-    /// before under that name, or output names that clash with existing ones.
+    /// [`Error::InvalidValue`] for an empty name; [`Error::Duplicate`] for a
+    /// categorical column fitted before under that name, or output names that
+    /// clash with existing ones.
     pub fn fit_one_hot(&mut self, name: &str, values: &[&str]) -> Result<()> {
         if self.one_hot.iter().any(|e| e.name == name) {
-            return Err(Error::InvalidInput(format!(
-                "one-hot column `{name}` is already fitted"
-            )));
+            return Err(Error::duplicate("one-hot columns", name));
         }
         self.one_hot.push(OneHotEncoder::fit(name, values)?);
         if let Err(e) = self.check_names() {
@@ -667,9 +673,7 @@ impl FittedTransform {
         let mut seen = HashSet::new();
         for n in &names {
             if !seen.insert(n.as_str()) {
-                return Err(Error::InvalidInput(format!(
-                    "transform output column `{n}` would appear twice"
-                )));
+                return Err(Error::duplicate("transform output columns", n.as_str()));
             }
         }
         Ok(())
@@ -679,14 +683,15 @@ impl FittedTransform {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a fitted column absent from `m`;
-    /// [`Error::InvalidInput`] when one-hot columns were fitted (use
-    /// [`apply_with`](Self::apply_with)) or for a missing value under [`Missing::Reject`].
+    /// [`Error::MissingColumns`] when one-hot columns were fitted (use
+    /// [`apply_with`](Self::apply_with)); [`Error::InvalidValue`] for a
+    /// missing value under [`Missing::Reject`].
     pub fn apply(&self, m: &FeatureMatrix) -> Result<FeatureMatrix> {
-        if let Some(e) = self.one_hot.first() {
-            return Err(Error::InvalidInput(format!(
-                "the transform has one-hot column `{}`: give its values with apply_with",
-                e.name
-            )));
+        if !self.one_hot.is_empty() {
+            return Err(Error::MissingColumns {
+                table: "categorical values of the transform's one-hot columns (give them with apply_with)".into(),
+                columns: self.one_hot.iter().map(|e| e.name.clone()).collect(),
+            });
         }
         self.apply_with(m, &[]).map(|(out, _)| out)
     }
@@ -730,10 +735,11 @@ impl FittedTransform {
         for (j, c) in self.columns.iter().enumerate() {
             let missing: usize = missing_per_block.iter().map(|m| m[j]).sum();
             if self.missing == Missing::Reject && missing > 0 {
-                return Err(Error::InvalidInput(format!(
-                    "column `{}`: {missing} missing values (missing policy `reject`)",
-                    c.name
-                )));
+                return Err(Error::value(
+                    "feature column",
+                    format!("`{}` with {missing} missing values", c.name),
+                    "the missing policy is `reject`",
+                ));
             }
         }
         Ok(m)
@@ -745,8 +751,8 @@ impl FittedTransform {
     ///
     /// # Errors
     /// As [`apply`](Self::apply), and [`Error::NotFound`] for a fitted
-    /// categorical column not given; [`Error::InvalidInput`] for one given
-    /// twice or with a length other than `m.n_rows()`.
+    /// categorical column not given; [`Error::Duplicate`] for one given
+    /// twice; [`Error::LengthMismatch`] for one with a length other than `m.n_rows()`.
     pub fn apply_with(
         &self,
         m: &FeatureMatrix,
@@ -756,15 +762,14 @@ impl FittedTransform {
         let mut given: HashMap<&str, &[&str]> = HashMap::new();
         for &(name, values) in categorical {
             if given.insert(name, values).is_some() {
-                return Err(Error::InvalidInput(format!(
-                    "categorical column `{name}` given twice"
-                )));
+                return Err(Error::duplicate("categorical columns given", name));
             }
             if values.len() != n {
-                return Err(Error::InvalidInput(format!(
-                    "categorical column `{name}` has {} values but the matrix has {n} rows",
-                    values.len()
-                )));
+                return Err(Error::lengths(
+                    format!("categorical column `{name}`: values (one per row)"),
+                    n,
+                    values.len(),
+                ));
             }
         }
         let jobs = self
@@ -816,10 +821,11 @@ impl FittedTransform {
         for (job, (c, _)) in jobs.iter().enumerate() {
             let missing: usize = missing_per_block.iter().map(|m| m[job]).sum();
             if reject && missing > 0 {
-                return Err(Error::InvalidInput(format!(
-                    "column `{}`: {missing} missing values (missing policy `reject`)",
-                    c.name
-                )));
+                return Err(Error::value(
+                    "feature column",
+                    format!("`{}` with {missing} missing values", c.name),
+                    "the missing policy is `reject`",
+                ));
             }
             report.imputed.push((c.name.clone(), missing));
         }
@@ -833,8 +839,14 @@ impl FittedTransform {
             report.unknown_categories.push((e.name.clone(), unknown));
             j_out += e.levels.len();
         }
-        let values = Array2::from_shape_vec((n, width), out)
-            .map_err(|e| Error::InvalidInput(format!("transformed matrix: {e}")))?;
+        let found = out.len();
+        let values = Array2::from_shape_vec((n, width), out).map_err(|_| {
+            Error::lengths(
+                "transformed matrix: values (rows × columns)",
+                n * width,
+                found,
+            )
+        })?;
         let out = FeatureMatrix::new(m.customer_ids().to_vec(), names, values)?;
         Ok((out, report))
     }
@@ -863,15 +875,15 @@ impl FittedTransform {
     /// [`inverse_column`](Self::inverse_column) for a whole output row (e.g. a centroid).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when `row` does not have one value per output column.
+    /// [`Error::LengthMismatch`] when `row` does not have one value per output column.
     pub fn inverse_row(&self, row: &[f64]) -> Result<Vec<f64>> {
         let names = self.output_names();
         if row.len() != names.len() {
-            return Err(Error::InvalidInput(format!(
-                "row has {} values but the transform has {} output columns",
+            return Err(Error::lengths(
+                "inverse row: values (one per output column)",
+                names.len(),
                 row.len(),
-                names.len()
-            )));
+            ));
         }
         Ok(names
             .iter()
@@ -897,9 +909,11 @@ fn fit_column(
     for &step in steps {
         let f = fit_step(step, &values);
         if !f.is_valid() {
-            return Err(Error::InvalidInput(format!(
-                "column `{name}`: values too large for {step:?} (the fitted parameters overflow f64)"
-            )));
+            return Err(Error::value(
+                "feature column",
+                format!("`{name}` under {step:?}"),
+                "values too large: the fitted parameters overflow f64",
+            ));
         }
         for v in &mut values {
             if v.is_finite() {
@@ -911,9 +925,11 @@ fn fit_column(
     }
     let missing_at_fit = values.iter().filter(|v| v.is_nan()).count();
     if missing_at_fit > 0 && missing == Missing::Reject {
-        return Err(Error::InvalidInput(format!(
-            "column `{name}`: {missing_at_fit} missing values (missing policy `reject`)"
-        )));
+        return Err(Error::value(
+            "feature column",
+            format!("`{name}` with {missing_at_fit} missing values"),
+            "the missing policy is `reject`",
+        ));
     }
     Ok(FittedColumn {
         name: name.to_owned(),
@@ -1305,7 +1321,10 @@ mod tests {
         let reject = TransformSpec::default().with_missing(Missing::Reject);
         assert!(matches!(
             FittedTransform::fit(&m, &reject),
-            Err(Error::InvalidInput(_))
+            Err(Error::InvalidValue {
+                what: "feature column",
+                ..
+            })
         ));
         let t = FittedTransform::fit(&m.select(&["full"]).unwrap(), &reject).unwrap();
         assert!(t.apply(&new).is_err());
@@ -1345,7 +1364,10 @@ mod tests {
         holed.values_mut()[[5000, 1]] = f64::NAN;
         assert!(matches!(
             rejecting.apply_owned(holed),
-            Err(Error::InvalidInput(_))
+            Err(Error::InvalidValue {
+                what: "feature column",
+                ..
+            })
         ));
     }
 
@@ -1380,8 +1402,17 @@ mod tests {
             t.output_names(),
             ["a", "region=east", "region=north", "region=south"]
         );
-        assert!(t.fit_one_hot("region", &["x"]).is_err(), "fitted twice");
-        assert!(matches!(t.apply(&m), Err(Error::InvalidInput(_))));
+        assert!(
+            matches!(
+                t.fit_one_hot("region", &["x"]),
+                Err(Error::Duplicate { ref key, .. }) if key == "region"
+            ),
+            "fitted twice"
+        );
+        assert!(matches!(
+            t.apply(&m),
+            Err(Error::MissingColumns { ref columns, .. }) if columns == &["region"]
+        ));
         let regions: [&str; 8] = [
             "south", "west", "north", "east", "", "north", "south", "south",
         ];
@@ -1550,7 +1581,16 @@ mod tests {
                             "{values:?} {chain:?}: {out:?}"
                         );
                     }
-                    Err(e) => assert!(matches!(e, Error::InvalidInput(_)), "{e}"),
+                    Err(e) => assert!(
+                        matches!(
+                            e,
+                            Error::InvalidValue {
+                                what: "feature column",
+                                ..
+                            }
+                        ),
+                        "{e}"
+                    ),
                 }
             }
         }
@@ -1575,7 +1615,7 @@ mod tests {
         .unwrap();
         assert!(matches!(
             FittedTransform::fit(&m, &TransformSpec::default()),
-            Err(Error::InvalidInput(_))
+            Err(Error::Duplicate { ref key, .. }) if key == "x:missing"
         ));
     }
 

@@ -20,9 +20,10 @@ impl KMeansParams {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] from [`check`](Self::check);
-    /// [`Error::InvalidInput`] for fewer rows than k, no columns, a non-finite
-    /// value, weights of the wrong length, negative or non-finite weights, or no
-    /// positive weight.
+    /// [`Error::TooFew`] for fewer rows than k; [`Error::EmptyInput`] for no
+    /// columns or no positive weight; [`Error::NonFinite`] for a non-finite
+    /// value or weight; [`Error::InvalidValue`] for a value beyond ±1e100 or a
+    /// negative weight; [`Error::LengthMismatch`] for weights of the wrong length.
     pub fn fit_rows<'a>(
         &self,
         x: ArrayView2<'a, f64>,
@@ -38,8 +39,9 @@ impl KMeansParams {
     /// moved, which keeps nightly refits stable.
     ///
     /// # Errors
-    /// As [`fit_rows`](Self::fit_rows), and [`Error::InvalidInput`] when
-    /// `initial` is not `k` finite rows of the data's width.
+    /// As [`fit_rows`](Self::fit_rows), and [`Error::LengthMismatch`] when
+    /// `initial` is not `k` rows of the data's width, [`Error::NonFinite`] when
+    /// it has a non-finite value.
     pub fn fit_rows_from<'a>(
         &self,
         x: ArrayView2<'a, f64>,
@@ -48,18 +50,26 @@ impl KMeansParams {
     ) -> Result<Clustering> {
         self.check()?;
         let data = Rows::new(x, weights)?;
-        if initial.nrows() != self.k || initial.ncols() != data.d {
-            return Err(Error::InvalidInput(format!(
-                "k-means: initial centroids are {} × {}, need {} × {}",
-                initial.nrows(),
-                initial.ncols(),
+        if initial.nrows() != self.k {
+            return Err(Error::lengths(
+                "k-means: initial centroids (one per segment)",
                 self.k,
-                data.d
-            )));
+                initial.nrows(),
+            ));
         }
-        if initial.iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidInput(
-                "k-means: initial centroids must be finite".into(),
+        if initial.ncols() != data.d {
+            return Err(Error::lengths(
+                "k-means: initial centroid columns (the data's width)",
+                data.d,
+                initial.ncols(),
+            ));
+        }
+        if let Some(((j, f), &v)) = initial.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::non_finite(
+                "k-means: initial centroids",
+                j,
+                format!("column {f}"),
+                v,
             ));
         }
         let tol = self.tolerance_for(&data)?;
@@ -72,7 +82,7 @@ impl KMeansParams {
         };
         let start: Vec<f64> = initial.iter().copied().collect();
         let run = lloyd(&data, &compact, vec![start], 0, how)
-            .ok_or_else(|| Error::InvalidInput("k-means: no initialisation".into()))?;
+            .ok_or_else(|| Error::empty("k-means: initialisations"))?;
         Ok(run.into_clustering(data.d, self.k))
     }
 
@@ -80,10 +90,11 @@ impl KMeansParams {
     /// variance), once there are enough rows for k segments.
     fn tolerance_for(&self, data: &Rows<'_>) -> Result<f64> {
         if data.n < self.k {
-            return Err(Error::InvalidInput(format!(
-                "k-means: {} rows cannot form {} segments",
-                data.n, self.k
-            )));
+            return Err(Error::too_few(
+                format!("k-means: rows for k = {} segments", self.k),
+                self.k,
+                data.n,
+            ));
         }
         Ok(self.tol * mean_variance(data))
     }
@@ -125,7 +136,7 @@ impl KMeansParams {
                 }
             }
         }
-        let run = best.ok_or_else(|| Error::InvalidInput("k-means: no initialisation".into()))?;
+        let run = best.ok_or_else(|| Error::empty("k-means: initialisations"))?;
         Ok(run.into_clustering(data.d, self.k))
     }
 }

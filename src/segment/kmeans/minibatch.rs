@@ -52,8 +52,9 @@ impl MiniBatchKMeans {
     /// Updates the centroids with one batch of rows.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a first batch with fewer than k rows, a batch
-    /// of a different width, or non-finite values / invalid weights.
+    /// [`Error::TooFew`] for a first batch with fewer than k rows;
+    /// [`Error::LengthMismatch`] for a batch of a different width; the errors of
+    /// [`KMeansParams::fit_rows`] for non-finite values or invalid weights.
     pub fn partial_fit<'a>(
         &mut self,
         batch: ArrayView2<'a, f64>,
@@ -64,11 +65,11 @@ impl MiniBatchKMeans {
         let centroids = match &self.centroids {
             Some(c) => {
                 if c.ncols() != data.d {
-                    return Err(Error::InvalidInput(format!(
-                        "mini-batch k-means: batch has {} columns, earlier batches {}",
+                    return Err(Error::lengths(
+                        "mini-batch k-means: batch columns (the earlier batches' width)",
+                        c.ncols(),
                         data.d,
-                        c.ncols()
-                    )));
+                    ));
                 }
                 c.clone()
             }
@@ -85,8 +86,14 @@ impl MiniBatchKMeans {
                 let arch = pulp::Arch::new();
                 let rows = initial_centroids(&data, &compact, k, self.params.init, vec![rng], arch)
                     .concat();
-                Array2::from_shape_vec((k, data.d), rows)
-                    .map_err(|e| Error::InvalidInput(format!("mini-batch k-means: {e}")))?
+                let found = rows.len();
+                Array2::from_shape_vec((k, data.d), rows).map_err(|_| {
+                    Error::lengths(
+                        "mini-batch k-means: seeded centroid values",
+                        k * data.d,
+                        found,
+                    )
+                })?
             }
         };
         let labels = assign(&centroids, &data);
@@ -127,12 +134,12 @@ impl MiniBatchKMeans {
     /// segment.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] before the first batch.
+    /// [`Error::EmptyInput`] before the first batch.
     pub fn finish(&self) -> Result<KMeans> {
         let centroids = self
             .centroids
             .clone()
-            .ok_or_else(|| Error::InvalidInput("mini-batch k-means: no batch was fed".into()))?;
+            .ok_or_else(|| Error::empty("mini-batch k-means: batches fed"))?;
         Ok(KMeans {
             centroids,
             inertia: self.online_inertia,

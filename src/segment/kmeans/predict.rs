@@ -67,16 +67,17 @@ impl KMeans {
     /// The segment (nearest centroid; ties to the lower index) of each row of `x`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when `x` has a different number of columns than
-    /// the centroids or a non-finite value.
+    /// [`Error::LengthMismatch`] when `x` has a different number of columns than
+    /// the centroids; the errors of [`KMeansParams::fit_rows`](super::KMeansParams::fit_rows)
+    /// for its values ([`Error::NonFinite`], [`Error::InvalidValue`], [`Error::EmptyInput`]).
     pub fn predict_rows(&self, x: ArrayView2<'_, f64>) -> Result<Vec<usize>> {
         let data = Rows::new(x, None)?;
         if data.d != self.centroids.ncols() {
-            return Err(Error::InvalidInput(format!(
-                "k-means: {} columns, the model has {}",
+            return Err(Error::lengths(
+                "k-means: columns of the rows (the model's width)",
+                self.centroids.ncols(),
                 data.d,
-                self.centroids.ncols()
-            )));
+            ));
         }
         Ok(assign(&self.centroids, &data))
     }
@@ -84,7 +85,9 @@ impl KMeans {
     /// Weighted sum of squared distances of the rows of `x` to the centroids of `labels`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for mismatched shapes, labels out of range or non-finite values.
+    /// [`Error::LengthMismatch`] for mismatched shapes; [`Error::OutOfRange`]
+    /// for a label ≥ k; the errors of [`KMeansParams::fit_rows`](super::KMeansParams::fit_rows)
+    /// for the values and weights.
     pub fn inertia_of<'a>(
         &self,
         x: ArrayView2<'a, f64>,
@@ -92,20 +95,22 @@ impl KMeans {
         weights: Option<&'a [f64]>,
     ) -> Result<f64> {
         let data = Rows::new(x, weights)?;
-        if data.d != self.centroids.ncols() || labels.len() != data.n {
-            return Err(Error::InvalidInput(format!(
-                "k-means: {} rows × {} columns and {} labels for a model with {} columns",
-                data.n,
+        if data.d != self.centroids.ncols() {
+            return Err(Error::lengths(
+                "k-means: columns of the rows (the model's width)",
+                self.centroids.ncols(),
                 data.d,
+            ));
+        }
+        if labels.len() != data.n {
+            return Err(Error::lengths(
+                "k-means: labels per row",
+                data.n,
                 labels.len(),
-                self.centroids.ncols()
-            )));
+            ));
         }
         if let Some(&l) = labels.iter().find(|&&l| l >= self.k()) {
-            return Err(Error::InvalidInput(format!(
-                "k-means: label {l} out of range 0..{}",
-                self.k()
-            )));
+            return Err(Error::out_of_range("k-means: segment label", l, self.k()));
         }
         let parts: Vec<f64> = crate::parallel::map_range(data.n_chunks(), |c| {
             data.chunk_range(c)

@@ -25,7 +25,7 @@ impl<'a> Rows<'a> {
     pub(super) fn new(x: ArrayView2<'a, f64>, weights: Option<&'a [f64]>) -> Result<Rows<'a>> {
         let (n, d) = x.dim();
         if d == 0 {
-            return Err(Error::InvalidInput("k-means: no feature columns".into()));
+            return Err(Error::empty("k-means: feature columns"));
         }
         let values: Cow<'a, [f64]> = match x.to_slice() {
             Some(s) => Cow::Borrowed(s),
@@ -45,38 +45,53 @@ impl<'a> Rows<'a> {
             )
         });
         if let Some(i) = firsts.iter().find_map(|f| f.0) {
-            return Err(Error::InvalidInput(format!(
-                "k-means: row {}, column {} is {} (beyond ±1e100; rescale the feature, e.g. standardise it)",
-                i / d,
-                i % d,
-                values[i]
-            )));
+            if !values[i].is_finite() {
+                return Err(Error::non_finite(
+                    "k-means: feature matrix (impute or drop missing values first)",
+                    i / d,
+                    format!("column {}", i % d),
+                    values[i],
+                ));
+            }
+            return Err(Error::value(
+                "k-means feature",
+                format!("row {}, column {}: {}", i / d, i % d, values[i]),
+                "beyond ±1e100; rescale the feature, e.g. standardise it",
+            ));
         }
         if let Some(i) = firsts.iter().find_map(|f| f.1) {
-            return Err(Error::InvalidInput(format!(
-                "k-means: row {}, column {} is {} (features must be finite; impute or drop missing values first)",
+            return Err(Error::non_finite(
+                "k-means: feature matrix (impute or drop missing values first)",
                 i / d,
-                i % d,
-                values[i]
-            )));
+                format!("column {}", i % d),
+                values[i],
+            ));
         }
         if let Some(w) = weights {
             if w.len() != n {
-                return Err(Error::InvalidInput(format!(
-                    "k-means: {} weights for {n} rows",
-                    w.len()
-                )));
+                return Err(Error::lengths(
+                    "k-means: sample weights per row",
+                    n,
+                    w.len(),
+                ));
             }
             if let Some(i) = w.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
-                return Err(Error::InvalidInput(format!(
-                    "k-means: weight of row {i} is {} (must be finite and >= 0)",
-                    w[i]
-                )));
+                if !w[i].is_finite() {
+                    return Err(Error::non_finite(
+                        "k-means: sample weights",
+                        i,
+                        "weight",
+                        w[i],
+                    ));
+                }
+                return Err(Error::value(
+                    "k-means sample weight",
+                    format!("row {i}: {}", w[i]),
+                    "must be finite and >= 0",
+                ));
             }
             if !w.iter().any(|&v| v > 0.0) {
-                return Err(Error::InvalidInput(
-                    "k-means: no row has a positive weight".into(),
-                ));
+                return Err(Error::empty("k-means: rows with a positive weight"));
             }
         }
         Ok(Rows {
