@@ -105,10 +105,9 @@ fn read_features(path: &Path) -> custinsight::Result<(FeatureMatrix, bool, Inges
         })
         .collect();
     if features.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "{}: no feature columns besides customer_id",
-            path.display()
-        )));
+        return Err(Error::EmptyInput {
+            what: format!("{}: feature columns besides customer_id", path.display()),
+        });
     }
     let has_ids = ids.is_some();
     // Without ids, rows are named by their line.
@@ -126,10 +125,10 @@ fn csv_field(s: &str) -> String {
 }
 
 fn parse_range(text: &str) -> custinsight::Result<std::ops::RangeInclusive<usize>> {
-    let bad = || {
-        Error::InvalidInput(format!(
-            "--choose-k {text:?}: expected LOW..HIGH, e.g. 2..12"
-        ))
+    let bad = || Error::InvalidParameter {
+        name: "--choose-k",
+        value: text.to_owned(),
+        reason: "expected LOW..HIGH, e.g. 2..12".into(),
     };
     let (low, high) = text.split_once("..").ok_or_else(bad)?;
     let low: usize = low.trim().parse().map_err(|_| bad())?;
@@ -147,10 +146,9 @@ fn run(args: &Args) -> custinsight::Result<()> {
         common::warn_rejections(&args.input, &rows);
     }
     if features.n_rows() == 0 {
-        return Err(Error::InvalidInput(format!(
-            "{}: no data rows",
-            args.input.display()
-        )));
+        return Err(Error::EmptyInput {
+            what: format!("{}: data rows", args.input.display()),
+        });
     }
     let choose = args.choose_k.as_deref().map(parse_range).transpose()?;
     let kmeans = KMeansParams {

@@ -195,13 +195,17 @@ fn degenerate_inputs_give_errors_or_valid_results_never_panics() {
     let x = Array2::from_shape_vec((3, 2), vec![0.0, 0.0, 1.0, 1.0, f64::NAN, 2.0]).unwrap();
     let err = KMeansParams::new(2).fit_rows(x.view(), None).unwrap_err();
     assert!(
-        matches!(err, Error::InvalidInput(ref m) if m.contains("row 2")),
+        matches!(err, Error::NonFinite { row: 2, ref field, .. } if field == "column 0"),
         "{err}"
     );
     let x = Array2::from_shape_vec((2, 1), vec![0.0, 1.0]).unwrap();
     assert!(matches!(
         KMeansParams::new(3).fit_rows(x.view(), None).unwrap_err(),
-        Error::InvalidInput(_)
+        Error::TooFew {
+            minimum: 3,
+            found: 2,
+            ..
+        }
     ));
     assert!(matches!(
         KMeansParams::new(0).fit_rows(x.view(), None).unwrap_err(),
@@ -211,22 +215,38 @@ fn degenerate_inputs_give_errors_or_valid_results_never_panics() {
         KMeansParams::new(1)
             .fit_rows(x.view(), Some(&[1.0]))
             .unwrap_err(),
-        Error::InvalidInput(_)
+        Error::LengthMismatch {
+            expected: 2,
+            found: 1,
+            ..
+        }
     ));
     assert!(matches!(
         KMeansParams::new(1)
             .fit_rows(x.view(), Some(&[-1.0, 1.0]))
             .unwrap_err(),
-        Error::InvalidInput(_)
+        Error::InvalidValue {
+            what: "k-means sample weight",
+            ..
+        }
     ));
     assert!(matches!(
         KMeansParams::new(1)
             .fit_rows(x.view(), Some(&[0.0, 0.0]))
             .unwrap_err(),
-        Error::InvalidInput(_)
+        Error::EmptyInput { .. }
     ));
     let empty = Array2::<f64>::zeros((0, 3));
-    assert!(KMeansParams::new(1).fit_rows(empty.view(), None).is_err());
+    assert!(matches!(
+        KMeansParams::new(1)
+            .fit_rows(empty.view(), None)
+            .unwrap_err(),
+        Error::TooFew {
+            minimum: 1,
+            found: 0,
+            ..
+        }
+    ));
     // One row, k = 1.
     let one = Array2::from_shape_vec((1, 2), vec![3.0, 4.0]).unwrap();
     let fit = KMeansParams::new(1).fit_rows(one.view(), None).unwrap();
@@ -244,7 +264,14 @@ fn degenerate_inputs_give_errors_or_valid_results_never_panics() {
     assert!(same_partition(&fit.labels, &[0, 1, 0, 1]));
     // Predicting with the wrong width is an error, and linfa's Predict marks it.
     let wrong = Array2::<f64>::zeros((2, 3));
-    assert!(fit.model.predict_rows(wrong.view()).is_err());
+    assert!(matches!(
+        fit.model.predict_rows(wrong.view()).unwrap_err(),
+        Error::LengthMismatch {
+            expected: 1,
+            found: 3,
+            ..
+        }
+    ));
     let marked: Array1<usize> = fit.model.predict(&wrong);
     assert!(marked.iter().all(|&l| l == usize::MAX));
 }
@@ -253,7 +280,7 @@ fn degenerate_inputs_give_errors_or_valid_results_never_panics() {
 fn mini_batches_recover_separated_blobs() {
     let (x, truth) = blobs(20_000, 3, 4, 50.0, 0.5, 6);
     let mut mb = MiniBatchKMeans::new(KMeansParams::new(4)).unwrap();
-    assert!(mb.finish().is_err());
+    assert!(matches!(mb.finish().unwrap_err(), Error::EmptyInput { .. }));
     for start in (0..20_000).step_by(2_000) {
         mb.partial_fit(x.slice(ndarray::s![start..start + 2_000, ..]), None)
             .unwrap();
@@ -265,7 +292,14 @@ fn mini_batches_recover_separated_blobs() {
     assert_eq!(model.weights.iter().sum::<f64>(), 20_000.0);
     // A batch of another width is refused.
     let wrong = Array2::<f64>::zeros((5, 2));
-    assert!(mb.partial_fit(wrong.view(), None).is_err());
+    assert!(matches!(
+        mb.partial_fit(wrong.view(), None).unwrap_err(),
+        Error::LengthMismatch {
+            expected: 3,
+            found: 2,
+            ..
+        }
+    ));
 }
 
 proptest! {

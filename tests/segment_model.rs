@@ -1,5 +1,6 @@
 //! Segmentation end to end: choosing k, fitting, persisting, predicting, refitting stably.
 
+use custinsight::Error;
 use custinsight::segment::features::{FeatureMatrix, FeatureSpec};
 use custinsight::segment::kmeans::KMeansParams;
 use custinsight::segment::model::{ProfileContext, SegmentationModel, SegmentationParams};
@@ -113,7 +114,13 @@ fn fit_recovers_groups_names_them_and_round_trips() {
     assert_eq!(adjusted_rand_index(&predicted, &fresh_truth).unwrap(), 1.0);
     // A missing column is an error, not a panic.
     let partial = features.select(&["frequency", "monetary"]).unwrap();
-    assert!(back.predict(&partial).is_err());
+    assert!(matches!(
+        back.predict(&partial),
+        Err(Error::NotFound {
+            what: "feature",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -167,12 +174,15 @@ fn refits_keep_segment_ids_and_report_migration() {
     assert_eq!(grown.segmentation.model.k(), 5);
     assert!(grown.segmentation.labels.iter().all(|&l| l < 5));
     // Fewer segments than before is refused with a reason.
-    assert!(
+    assert!(matches!(
         first
             .model
-            .refit(&next, &params(3), ProfileContext::default())
-            .is_err()
-    );
+            .refit(&next, &params(3), ProfileContext::default()),
+        Err(Error::InvalidParameter {
+            name: "kmeans.k",
+            ..
+        })
+    ));
 }
 
 #[test]

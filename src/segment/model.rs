@@ -192,10 +192,11 @@ impl SegmentationParams {
 /// The rows to describe must be the clustered ones.
 fn check_described_rows(described: &Described<'_>, clustered: usize) -> Result<()> {
     if described.n_rows() != clustered {
-        return Err(Error::InvalidInput(format!(
-            "segmentation update: {} rows to describe, {clustered} clustered",
-            described.n_rows()
-        )));
+        return Err(Error::lengths(
+            "segmentation update: rows to describe (one per clustered row)",
+            clustered,
+            described.n_rows(),
+        ));
     }
     Ok(())
 }
@@ -272,7 +273,8 @@ impl SegmentationModel {
     ///
     /// # Errors
     /// Errors of [`SegmentationParams::fit`], of [`predict`](Self::predict) and
-    /// of the matching (a refit segment with no rows, fewer segments than before).
+    /// of the matching: [`Error::EmptyInput`] for a refit segment with no rows,
+    /// [`Error::InvalidParameter`] for fewer segments than before.
     pub fn refit(
         &self,
         features: &FeatureMatrix,
@@ -280,11 +282,14 @@ impl SegmentationModel {
         context: ProfileContext<'_>,
     ) -> Result<Refit> {
         if params.kmeans.k < self.k() {
-            return Err(Error::InvalidInput(format!(
-                "segmentation refit: k = {} would retire segment ids; refit with k >= {}",
+            return Err(Error::param(
+                "kmeans.k",
                 params.kmeans.k,
-                self.k()
-            )));
+                format!(
+                    "a refit would retire segment ids; refit with k >= {}",
+                    self.k()
+                ),
+            ));
         }
         let fresh = params.fit(features, context)?;
         let previous_space = self.transform.apply(features)?;
@@ -301,8 +306,8 @@ impl SegmentationModel {
             }
         }
         if let Some(j) = counts.iter().position(|&c| c == 0) {
-            return Err(Error::InvalidInput(format!(
-                "segmentation refit: segment {j} has no customers, so it cannot be matched"
+            return Err(Error::empty(format!(
+                "segmentation refit: customers of segment {j} (needed to match it)"
             )));
         }
         for (j, mut row) in sums.rows_mut().into_iter().enumerate() {
@@ -366,7 +371,7 @@ impl SegmentationModel {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a feature column the model needs;
-    /// [`Error::InvalidInput`] when `describe` has other rows; errors of
+    /// [`Error::LengthMismatch`] when `describe` has other rows; errors of
     /// k-means and of the profiles.
     pub fn update(
         &self,

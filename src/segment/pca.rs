@@ -128,14 +128,15 @@ fn fix_sign(v: &mut [f64]) {
 /// Jacobi method, deterministic and with fixed signs (see [`Pca2`]).
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for no rows or no columns;
+/// [`Error::EmptyInput`] for no rows or no columns;
 /// [`Error::InvalidValue`] for a non-finite value.
 pub fn pca_2d(x: ArrayView2<'_, f64>) -> Result<Pca2> {
     let (n, d) = x.dim();
-    if n == 0 || d == 0 {
-        return Err(Error::InvalidInput(format!(
-            "PCA needs at least one row and one column, got {n} × {d}"
-        )));
+    if n == 0 {
+        return Err(Error::empty("PCA: rows"));
+    }
+    if d == 0 {
+        return Err(Error::empty("PCA: columns"));
     }
     if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(Error::value(

@@ -112,48 +112,52 @@ fn population_moments(values: ArrayView2<'_, f64>, rows: Option<&[usize]>) -> Ve
 /// Profiles every segment and names it.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when lengths disagree, k = 0, or a label is ≥ k.
+/// [`Error::LengthMismatch`] when lengths disagree; [`Error::InvalidParameter`]
+/// for k = 0; [`Error::OutOfRange`] for a label ≥ k or a row past the matrix.
 pub fn profile_segments(input: &ProfileInput<'_>) -> Result<Vec<SegmentProfile>> {
     let (all, p) = input.values.dim();
     if let Some(&bad) = input.rows.and_then(|r| r.iter().find(|&&i| i >= all)) {
-        return Err(Error::InvalidInput(format!(
-            "segment profiles: row {bad} outside the {all} rows"
-        )));
+        return Err(Error::out_of_range("segment profiles: row", bad, all));
     }
     let n = input.rows.map_or(all, <[usize]>::len);
     let row = |i: usize| input.rows.map_or(i, |r| r[i]);
     if input.names.len() != p {
-        return Err(Error::InvalidInput(format!(
-            "segment profiles: {} names for {p} feature columns",
-            input.names.len()
-        )));
+        return Err(Error::lengths(
+            "segment profiles: names per feature column",
+            p,
+            input.names.len(),
+        ));
     }
     if input.labels.len() != n {
-        return Err(Error::InvalidInput(format!(
-            "segment profiles: {} labels for {n} customers",
-            input.labels.len()
-        )));
+        return Err(Error::lengths(
+            "segment profiles: labels per customer",
+            n,
+            input.labels.len(),
+        ));
     }
     if input.k == 0 {
-        return Err(Error::InvalidInput("segment profiles: k = 0".into()));
+        return Err(Error::param("k", 0, "must be at least 1"));
     }
     if let Some(&l) = input.labels.iter().find(|&&l| l >= input.k) {
-        return Err(Error::InvalidInput(format!(
-            "segment profiles: label {l} out of range 0..{}",
-            input.k
-        )));
+        return Err(Error::out_of_range(
+            "segment profiles: segment label",
+            l,
+            input.k,
+        ));
     }
     if let Some(v) = input.value.filter(|v| v.len() != n) {
-        return Err(Error::InvalidInput(format!(
-            "segment profiles: {} values for {n} customers",
-            v.len()
-        )));
+        return Err(Error::lengths(
+            "segment profiles: values per customer",
+            n,
+            v.len(),
+        ));
     }
     if let Some(s) = input.stages.filter(|s| s.len() != n) {
-        return Err(Error::InvalidInput(format!(
-            "segment profiles: {} stages for {n} customers",
-            s.len()
-        )));
+        return Err(Error::lengths(
+            "segment profiles: stages per customer",
+            n,
+            s.len(),
+        ));
     }
     let k = input.k;
     let population = population_moments(input.values, input.rows);

@@ -93,7 +93,8 @@ impl Segments {
     /// Segments from a label per customer (`None`: left out, for `reason`).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a label without a name, or a repeated or empty name.
+    /// [`Error::OutOfRange`] for a label without a name; [`Error::Duplicate`]
+    /// for a repeated name; [`Error::InvalidValue`] for an empty name.
     pub fn from_labels(
         names: Vec<String>,
         labels: Vec<Option<u32>>,
@@ -134,8 +135,10 @@ impl Segments {
     /// model was fitted on); every other customer is left out for `reason`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for lengths that differ, a customer index out
-    /// of range or given twice, or a label without a name.
+    /// [`Error::LengthMismatch`] for lengths that differ; [`Error::OutOfRange`]
+    /// for a customer index out of range or a label without a name;
+    /// [`Error::Duplicate`] for a customer index given twice;
+    /// [`Error::InvalidValue`] for a label beyond 32 bits.
     pub fn from_rows(
         n_customers: usize,
         rows: &[u32],
@@ -144,26 +147,26 @@ impl Segments {
         reason: &str,
     ) -> Result<Segments> {
         if rows.len() != labels.len() {
-            return Err(Error::InvalidInput(format!(
-                "segments: {} rows for {} labels",
+            return Err(Error::lengths(
+                "segments: labels (one per row)",
                 rows.len(),
-                labels.len()
-            )));
+                labels.len(),
+            ));
         }
         let mut all: Vec<Option<u32>> = vec![None; n_customers];
         for (&c, &l) in rows.iter().zip(labels) {
             let slot = all.get_mut(c as usize).ok_or_else(|| {
-                Error::InvalidInput(format!("segments: customer {c} outside 0..{n_customers}"))
+                Error::out_of_range("segments: customer index", c as usize, n_customers)
             })?;
             if slot.is_some() {
-                return Err(Error::InvalidInput(format!(
-                    "segments: customer {c} labelled twice"
-                )));
+                return Err(Error::duplicate(
+                    "segments: labelled customer indices",
+                    c.to_string(),
+                ));
             }
-            *slot =
-                Some(u32::try_from(l).map_err(|_| {
-                    Error::InvalidInput(format!("segments: label {l} out of range"))
-                })?);
+            *slot = Some(u32::try_from(l).map_err(|_| {
+                Error::value("segment label", l.to_string(), "must fit in 32 bits")
+            })?);
         }
         Segments::from_labels(names, all, reason)
     }
@@ -188,7 +191,8 @@ impl Segments {
     /// label given"); returns the segments and the ids not in the base.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a customer labelled twice or an empty label.
+    /// [`Error::Duplicate`] for a customer labelled twice; [`Error::InvalidValue`]
+    /// for an empty label.
     pub fn from_column<'a>(
         base: &CustomerBase,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -199,9 +203,11 @@ impl Segments {
         for (id, label) in pairs {
             let label = label.trim();
             if label.is_empty() {
-                return Err(Error::InvalidInput(format!(
-                    "segments: empty label for customer `{id}`"
-                )));
+                return Err(Error::value(
+                    "segment label",
+                    label,
+                    format!("empty label for customer `{id}`"),
+                ));
             }
             let Some(c) = base.index_of(id) else {
                 unknown.push(id.to_owned());
@@ -216,9 +222,7 @@ impl Segments {
             };
             let slot = &mut labels[c as usize];
             if slot.is_some() {
-                return Err(Error::InvalidInput(format!(
-                    "segments: customer `{id}` labelled twice"
-                )));
+                return Err(Error::duplicate("segments: labelled customer ids", id));
             }
             *slot = Some(l as u32);
         }
@@ -232,24 +236,34 @@ impl Segments {
     /// segment (rows of left-out customers are ignored and may be empty).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a row count other than the customers, or a
-    /// segmented customer's row that is not `k` probabilities.
+    /// [`Error::LengthMismatch`] for a row count other than the customers, or a
+    /// segmented customer's row of other than `k` probabilities;
+    /// [`Error::InvalidValue`] for a probability outside [0, 1].
     pub fn with_membership(mut self, membership: Vec<Vec<f32>>) -> Result<Segments> {
         if membership.len() != self.labels.len() {
-            return Err(Error::InvalidInput(format!(
-                "segments: {} membership rows for {} customers",
+            return Err(Error::lengths(
+                "segments: membership rows (one per customer)",
+                self.labels.len(),
                 membership.len(),
-                self.labels.len()
-            )));
+            ));
         }
         let k = self.names.len();
         for (c, (row, &l)) in membership.iter().zip(&self.labels).enumerate() {
-            if l != NO_SEGMENT
-                && (row.len() != k || row.iter().any(|p| !(0.0..=1.0 + 1e-4).contains(p)))
-            {
-                return Err(Error::InvalidInput(format!(
-                    "segments: customer {c} needs {k} probabilities in [0, 1]"
-                )));
+            if l != NO_SEGMENT {
+                if row.len() != k {
+                    return Err(Error::lengths(
+                        format!("segments: membership probabilities of customer {c}"),
+                        k,
+                        row.len(),
+                    ));
+                }
+                if let Some(p) = row.iter().find(|p| !(0.0..=1.0 + 1e-4).contains(*p)) {
+                    return Err(Error::value(
+                        "segment membership probability",
+                        format!("customer {c}: {p}"),
+                        "must be in [0, 1]",
+                    ));
+                }
             }
         }
         self.membership = Some(membership);
@@ -259,17 +273,24 @@ impl Segments {
     fn check(&self) -> Result<()> {
         let mut seen = std::collections::HashSet::new();
         for n in &self.names {
-            if n.trim().is_empty() || !seen.insert(n.as_str()) {
-                return Err(Error::InvalidInput(format!(
-                    "segments: names must be non-empty and distinct (`{n}`)"
-                )));
+            if n.trim().is_empty() {
+                return Err(Error::value(
+                    "segment name",
+                    n.as_str(),
+                    "must be non-empty",
+                ));
+            }
+            if !seen.insert(n.as_str()) {
+                return Err(Error::duplicate("segment names", n.as_str()));
             }
         }
         let k = self.names.len() as u32;
         if let Some(&bad) = self.labels.iter().find(|&&l| l != NO_SEGMENT && l >= k) {
-            return Err(Error::InvalidInput(format!(
-                "segments: label {bad} but only {k} names"
-            )));
+            return Err(Error::out_of_range(
+                "segments: label (one name per segment)",
+                bad as usize,
+                k as usize,
+            ));
         }
         let left: usize = self.left_out.iter().map(|l| l.customers.len()).sum();
         let unlabelled = self.labels.iter().filter(|&&l| l == NO_SEGMENT).count();
@@ -280,9 +301,11 @@ impl Segments {
                     .all(|&c| self.labels.get(c as usize) == Some(&NO_SEGMENT))
             });
         if !consistent {
-            return Err(Error::InvalidInput(format!(
-                "segments: {unlabelled} customers without a segment but {left} listed as left out"
-            )));
+            return Err(Error::lengths(
+                "segments: customers listed as left out (one per customer without a segment)",
+                unlabelled,
+                left,
+            ));
         }
         Ok(())
     }
@@ -363,14 +386,14 @@ impl Segments {
     /// Checks that the segments are of `base`'s customers.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the number of customers differs.
+    /// [`Error::LengthMismatch`] when the number of customers differs.
     pub fn check_base(&self, base: &CustomerBase) -> Result<()> {
         if self.labels.len() != base.n_customers() {
-            return Err(Error::InvalidInput(format!(
-                "segments of {} customers used with a base of {}",
+            return Err(Error::lengths(
+                "segments: labels (one per customer of the base)",
+                base.n_customers(),
                 self.labels.len(),
-                base.n_customers()
-            )));
+            ));
         }
         Ok(())
     }
@@ -411,10 +434,30 @@ mod tests {
         assert_eq!(s.members(1).collect::<Vec<_>>(), [2, 4]);
         // A customer twice, out of range, or a label without a name: errors.
         let names = || vec!["a".to_owned(), "b".to_owned()];
-        assert!(Segments::from_rows(5, &[1, 1], &[0, 1], names(), "x").is_err());
-        assert!(Segments::from_rows(2, &[5], &[0], names(), "x").is_err());
-        assert!(Segments::from_rows(2, &[0], &[2], names(), "x").is_err());
-        assert!(Segments::from_labels(vec!["a".into(), "a".into()], vec![], "x").is_err());
+        assert!(matches!(
+            Segments::from_rows(5, &[1, 1], &[0, 1], names(), "x"),
+            Err(Error::Duplicate { ref key, .. }) if key == "1"
+        ));
+        assert!(matches!(
+            Segments::from_rows(2, &[5], &[0], names(), "x"),
+            Err(Error::OutOfRange {
+                index: 5,
+                len: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Segments::from_rows(2, &[0], &[2], names(), "x"),
+            Err(Error::OutOfRange {
+                index: 2,
+                len: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            Segments::from_labels(vec!["a".into(), "a".into()], vec![], "x"),
+            Err(Error::Duplicate { ref key, .. }) if key == "a"
+        ));
     }
 
     #[test]

@@ -71,7 +71,7 @@
 //! # Numerics and determinism
 //!
 //! Non-finite values, and values whose per-feature ranges or sums overflow
-//! `f64`, are rejected with [`Error::InvalidInput`]. Sums run in fixed row
+//! `f64`, are rejected ([`Error::NonFinite`], [`Error::InvalidInput`]). Sums run in fixed row
 //! chunks combined in order, so results do not depend on the thread count;
 //! with the `parallel` feature the chunks run on rayon.
 //!
@@ -146,10 +146,14 @@ pub struct Silhouette {
 /// The mean silhouette (Rousseeuw 1987) of a clustering, exact up to
 /// [`SilhouetteOptions::max_exact`] rows and on a seeded sample beyond.
 ///
-/// Errors ([`Error::InvalidInput`]) on empty data, zero feature columns,
-/// `labels.len() != x.nrows()`, a label `≥ k`, non-finite values, fewer than 2
-/// or more than `rows − 1` non-empty clusters among the rows used; and
-/// ([`Error::InvalidParameter`]) when `options.sample_size < 3`.
+/// Errors: [`Error::EmptyInput`] on empty data or zero feature columns;
+/// [`Error::LengthMismatch`] when `labels.len() != x.nrows()`;
+/// [`Error::OutOfRange`] for a label `≥ k`; [`Error::NonFinite`] for a
+/// non-finite value; [`Error::TooFew`] for fewer than 2 or more than
+/// `rows − 1` non-empty clusters among the rows used; [`Error::InvalidInput`]
+/// when the feature ranges or sums overflow `f64`; [`Error::InvalidValue`] when
+/// an index overflows; and [`Error::InvalidParameter`] when
+/// `options.sample_size < 3`.
 pub fn silhouette(
     x: ArrayView2<f64>,
     labels: &[usize],
@@ -287,14 +291,14 @@ pub fn calinski_harabasz(x: ArrayView2<f64>, labels: &[usize], k: usize) -> Resu
 /// are exact integers (no overflow for any realistic `n`), so the value is
 /// symmetric and invariant to renaming labels bit for bit.
 ///
-/// Errors ([`Error::InvalidInput`]) when the lengths differ.
+/// Errors ([`Error::LengthMismatch`]) when the lengths differ.
 pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> Result<f64> {
     if a.len() != b.len() {
-        return Err(Error::InvalidInput(format!(
-            "the two labelings have different lengths ({} and {})",
+        return Err(Error::lengths(
+            "adjusted Rand index: labels of the second labeling (one per row of the first)",
             a.len(),
-            b.len()
-        )));
+            b.len(),
+        ));
     }
     let n = a.len() as u128;
     let (sum_sq, sq_a, sq_b) = contingency_squares(a, b);
@@ -414,10 +418,15 @@ impl Clusters {
         };
         let ids: Vec<usize> = labels.iter().map(|&l| map(l)).collect();
         let m = ids.iter().copied().max().map_or(0, |v| v + 1);
-        if !(2..n).contains(&m) {
-            return Err(Error::InvalidInput(format!(
-                "{m} non-empty clusters among {n} rows; 2 to rows − 1 are needed"
-            )));
+        if m < 2 {
+            return Err(Error::too_few("non-empty clusters among the rows", 2, m));
+        }
+        if m >= n {
+            return Err(Error::too_few(
+                format!("rows for {m} non-empty clusters (at most rows − 1 clusters)"),
+                m + 1,
+                n,
+            ));
         }
         let mut sizes = vec![0usize; m];
         for &c in &ids {
@@ -431,25 +440,20 @@ impl Clusters {
 fn check_data(x: ArrayView2<f64>, labels: &[usize]) -> Result<()> {
     let (n, d) = x.dim();
     if n != labels.len() {
-        return Err(Error::InvalidInput(format!(
-            "{n} rows of data but {} labels",
-            labels.len()
-        )));
+        return Err(Error::lengths("labels per row of data", n, labels.len()));
     }
     if n == 0 {
-        return Err(Error::InvalidInput("no rows".into()));
+        return Err(Error::empty("rows of data"));
     }
     if d == 0 {
-        return Err(Error::InvalidInput("no feature columns".into()));
+        return Err(Error::empty("feature columns"));
     }
     let mut range_sq = 0.0;
     for (f, column) in x.axis_iter(Axis(1)).enumerate() {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for (i, &v) in column.iter().enumerate() {
             if !v.is_finite() {
-                return Err(Error::InvalidInput(format!(
-                    "non-finite value {v} at row {i}, column {f}"
-                )));
+                return Err(Error::non_finite("data", i, format!("column {f}"), v));
             }
             lo = lo.min(v);
             hi = hi.max(v);
@@ -467,10 +471,11 @@ fn check_data(x: ArrayView2<f64>, labels: &[usize]) -> Result<()> {
 
 fn check_labels(labels: &[usize], k: usize) -> Result<()> {
     match labels.iter().position(|&l| l >= k) {
-        Some(i) => Err(Error::InvalidInput(format!(
-            "label {} at row {i} is not below k = {k}",
-            labels[i]
-        ))),
+        Some(i) => Err(Error::out_of_range(
+            format!("cluster label at row {i}"),
+            labels[i],
+            k,
+        )),
         None => Ok(()),
     }
 }
@@ -485,13 +490,15 @@ fn check_finite(values: &[f64]) -> Result<()> {
     }
 }
 
-fn finite(value: f64, what: &str) -> Result<f64> {
+fn finite(value: f64, what: &'static str) -> Result<f64> {
     if value.is_finite() {
         Ok(value)
     } else {
-        Err(Error::InvalidInput(format!(
-            "{what} overflows f64 ({value}); rescale the features"
-        )))
+        Err(Error::value(
+            what,
+            value.to_string(),
+            "overflows f64; rescale the features",
+        ))
     }
 }
 
@@ -1088,30 +1095,90 @@ mod tests {
         out_of_range[4] = 3;
         let one_cluster = vec![0; 45];
         let all_singletons: Vec<usize> = (0..45).collect();
-        type Case<'a> = (ArrayView2<'a, f64>, &'a [usize], usize);
+        type Case<'a> = (ArrayView2<'a, f64>, &'a [usize], usize, fn(&Error) -> bool);
         let cases: Vec<Case> = vec![
-            (empty.view(), &[], 3),
-            (no_columns.view(), &labels, 3),
-            (x.view(), &labels[1..], 3),
-            (x.view(), &out_of_range, 3),
-            (x.view(), &labels, 0),
-            (nan.view(), &labels, 3),
-            (inf.view(), &labels, 3),
-            (huge.view(), &labels, 3),
-            (x.view(), &one_cluster, 3),
-            (x.view(), &all_singletons, 45),
-            (x.view(), &all_singletons, usize::MAX),
+            (empty.view(), &[], 3, |e| {
+                matches!(e, Error::EmptyInput { .. })
+            }),
+            (no_columns.view(), &labels, 3, |e| {
+                matches!(e, Error::EmptyInput { .. })
+            }),
+            (x.view(), &labels[1..], 3, |e| {
+                matches!(
+                    e,
+                    Error::LengthMismatch {
+                        expected: 45,
+                        found: 44,
+                        ..
+                    }
+                )
+            }),
+            (x.view(), &out_of_range, 3, |e| {
+                matches!(
+                    e,
+                    Error::OutOfRange {
+                        index: 3,
+                        len: 3,
+                        ..
+                    }
+                )
+            }),
+            (x.view(), &labels, 0, |e| {
+                matches!(e, Error::OutOfRange { len: 0, .. })
+            }),
+            (
+                nan.view(),
+                &labels,
+                3,
+                |e| matches!(e, Error::NonFinite { row: 7, field, .. } if field == "column 1"),
+            ),
+            (
+                inf.view(),
+                &labels,
+                3,
+                |e| matches!(e, Error::NonFinite { row: 0, field, .. } if field == "column 0"),
+            ),
+            (huge.view(), &labels, 3, |e| {
+                matches!(e, Error::InvalidInput(_))
+            }),
+            (x.view(), &one_cluster, 3, |e| {
+                matches!(
+                    e,
+                    Error::TooFew {
+                        minimum: 2,
+                        found: 1,
+                        ..
+                    }
+                )
+            }),
+            (x.view(), &all_singletons, 45, |e| {
+                matches!(
+                    e,
+                    Error::TooFew {
+                        minimum: 46,
+                        found: 45,
+                        ..
+                    }
+                )
+            }),
+            (x.view(), &all_singletons, usize::MAX, |e| {
+                matches!(
+                    e,
+                    Error::TooFew {
+                        minimum: 46,
+                        found: 45,
+                        ..
+                    }
+                )
+            }),
         ];
-        for (i, (x, labels, k)) in cases.into_iter().enumerate() {
+        for (i, (x, labels, k, expected)) in cases.into_iter().enumerate() {
             for result in [
                 silhouette(x, labels, k, &o).map(|s| s.score),
                 davies_bouldin(x, labels, k),
                 calinski_harabasz(x, labels, k),
             ] {
-                assert!(
-                    matches!(result, Err(Error::InvalidInput(_))),
-                    "case {i}: {result:?}"
-                );
+                assert!(result.as_ref().is_err_and(expected), "case {i}: {result:?}");
             }
         }
         let bad = SilhouetteOptions {
@@ -1137,7 +1204,11 @@ mod tests {
         assert!(silhouette(bx.view(), &bl, 2, &tiny).is_err());
         assert!(matches!(
             adjusted_rand_index(&[0, 1], &[0]),
-            Err(Error::InvalidInput(_))
+            Err(Error::LengthMismatch {
+                expected: 2,
+                found: 1,
+                ..
+            })
         ));
     }
 

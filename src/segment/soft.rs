@@ -50,15 +50,19 @@ impl Default for SoftParams {
 }
 
 fn check_rows(x: ArrayView2<'_, f64>, what: &str) -> Result<()> {
-    if x.nrows() == 0 || x.ncols() == 0 {
-        return Err(Error::InvalidInput(format!(
-            "{what}: no rows or no columns"
-        )));
+    if x.nrows() == 0 {
+        return Err(Error::empty(format!("{what}: rows")));
     }
-    if let Some(v) = x.iter().find(|v| !v.is_finite()) {
-        return Err(Error::InvalidInput(format!(
-            "{what}: non-finite value {v} (impute or drop missing values first)"
-        )));
+    if x.ncols() == 0 {
+        return Err(Error::empty(format!("{what}: columns")));
+    }
+    if let Some(((i, j), &v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::non_finite(
+            format!("{what} (impute or drop missing values first)"),
+            i,
+            format!("column {j}"),
+            v,
+        ));
     }
     Ok(())
 }
@@ -67,9 +71,11 @@ fn check_rows(x: ArrayView2<'_, f64>, what: &str) -> Result<()> {
 /// (rows sum to 1; column `j` is segment `j` of `model`).
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for empty or non-finite data, a width other than
-/// the model's, fewer rows than segments, or a mixture that cannot be fitted
-/// (e.g. a segment with too few distinct rows for a covariance).
+/// [`Error::EmptyInput`] for no rows or columns; [`Error::NonFinite`] for a
+/// non-finite value; [`Error::LengthMismatch`] for a width other than the
+/// model's; [`Error::TooFew`] for fewer rows than segments;
+/// [`Error::NotIdentifiable`] for a mixture that cannot be fitted (e.g. a
+/// segment with too few distinct rows for a covariance).
 pub fn soft_membership(
     x: ArrayView2<'_, f64>,
     model: &KMeans,
@@ -78,17 +84,18 @@ pub fn soft_membership(
     check_rows(x, "soft membership")?;
     let k = model.k();
     if x.ncols() != model.centroids.ncols() {
-        return Err(Error::InvalidInput(format!(
-            "soft membership: {} columns, the model has {}",
+        return Err(Error::lengths(
+            "soft membership: columns (the model's width)",
+            model.centroids.ncols(),
             x.ncols(),
-            model.centroids.ncols()
-        )));
+        ));
     }
     if x.nrows() < k {
-        return Err(Error::InvalidInput(format!(
-            "soft membership: {} rows for {k} segments",
-            x.nrows()
-        )));
+        return Err(Error::too_few(
+            format!("soft membership: rows for {k} segments"),
+            k,
+            x.nrows(),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let fit_rows: Array2<f64> = if x.nrows() > params.max_fit_rows.max(k) {
@@ -102,7 +109,10 @@ pub fn soft_membership(
         .n_runs(params.n_runs.max(1))
         .with_rng(rng)
         .fit(&DatasetBase::from(fit_rows))
-        .map_err(|e| Error::InvalidInput(format!("soft membership: Gaussian mixture: {e}")))?;
+        .map_err(|e| Error::NotIdentifiable {
+            model: "Gaussian mixture (soft membership)",
+            reason: e.to_string(),
+        })?;
     let matching = match_segments(model.centroids.view(), gmm.means().view())?;
     let raw = gmm.predict_proba(&x);
     let mut out = Array2::zeros((x.nrows(), k));
@@ -112,9 +122,10 @@ pub fn soft_membership(
         }
     }
     if out.iter().any(|p| !p.is_finite()) {
-        return Err(Error::InvalidInput(
-            "soft membership: the mixture gave non-finite probabilities".into(),
-        ));
+        return Err(Error::NotIdentifiable {
+            model: "Gaussian mixture (soft membership)",
+            reason: "the mixture gave non-finite probabilities".into(),
+        });
     }
     Ok(out)
 }
@@ -123,8 +134,9 @@ pub fn soft_membership(
 /// `radius` (Euclidean) and not within `radius` of such a core row.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for empty or non-finite data; invalid settings
-/// (radius not finite and positive, min_points = 0) as [`Error::InvalidParameter`].
+/// [`Error::EmptyInput`] for no rows or columns; [`Error::NonFinite`] for a
+/// non-finite value; invalid settings (radius not finite and positive,
+/// min_points = 0, or one DBSCAN refuses) as [`Error::InvalidParameter`].
 pub fn outliers(x: ArrayView2<'_, f64>, radius: f64, min_points: usize) -> Result<Vec<bool>> {
     check_rows(x, "outliers")?;
     if !(radius.is_finite() && radius > 0.0) {
@@ -136,7 +148,7 @@ pub fn outliers(x: ArrayView2<'_, f64>, radius: f64, min_points: usize) -> Resul
     let labels = linfa_clustering::Dbscan::params(min_points)
         .tolerance(radius)
         .transform(&x)
-        .map_err(|e| Error::InvalidInput(format!("outliers: DBSCAN: {e}")))?;
+        .map_err(|e| Error::param("min_points", min_points, format!("DBSCAN: {e}")))?;
     Ok(labels.iter().map(Option::is_none).collect())
 }
 

@@ -82,16 +82,20 @@ use crate::error::{Error, Result};
 /// An empty matrix gives `r` `None`s (no columns) or an empty vector (no rows).
 /// Ties are broken deterministically (see the module docs).
 ///
-/// Errors ([`Error::InvalidInput`]) when a cost is NaN or infinite, or when
-/// costs are so large that sums of `r + c` of them overflow `f64`.
+/// Errors: [`Error::NonFinite`] when a cost is NaN or infinite;
+/// [`Error::InvalidInput`] when costs are so large that sums of `r + c` of
+/// them overflow `f64`.
 pub fn assign_min_cost(cost: ArrayView2<f64>) -> Result<Vec<Option<usize>>> {
     let (r, c) = cost.dim();
     let mut max_abs = 0.0_f64;
     for ((i, j), &v) in cost.indexed_iter() {
         if !v.is_finite() {
-            return Err(Error::InvalidInput(format!(
-                "non-finite cost {v} at row {i}, column {j}"
-            )));
+            return Err(Error::non_finite(
+                "assignment costs",
+                i,
+                format!("column {j}"),
+                v,
+            ));
         }
         max_abs = max_abs.max(v.abs());
     }
@@ -214,17 +218,14 @@ impl SegmentMatch {
 
     /// Maps labels of the refit (`0..relabel.len()`) to stable ids.
     ///
-    /// Errors ([`Error::InvalidInput`]) on a label `≥ relabel.len()`.
+    /// Errors ([`Error::OutOfRange`]) on a label `≥ relabel.len()`.
     pub fn apply(&self, labels: &[usize]) -> Result<Vec<usize>> {
         labels
             .iter()
             .enumerate()
             .map(|(i, &l)| {
                 self.relabel.get(l).copied().ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "label {l} at row {i} is not below the refit's k = {}",
-                        self.relabel.len()
-                    ))
+                    Error::out_of_range(format!("refit label at row {i}"), l, self.relabel.len())
                 })
             })
             .collect()
@@ -239,30 +240,37 @@ impl SegmentMatch {
 /// `k`, ids keep their meaning: a refit that finds the same centroids in
 /// another order is relabelled back exactly.
 ///
-/// Errors ([`Error::InvalidInput`]) when either matrix has no rows or no
-/// columns, the column counts differ, a value is not finite, or squared
-/// distances overflow `f64`.
+/// Errors: [`Error::EmptyInput`] when either matrix has no rows or no
+/// columns; [`Error::LengthMismatch`] when the column counts differ;
+/// [`Error::NonFinite`] when a value is not finite; [`Error::InvalidInput`]
+/// when squared distances overflow `f64`.
 pub fn match_segments(previous: ArrayView2<f64>, current: ArrayView2<f64>) -> Result<SegmentMatch> {
     let (k_prev, d) = previous.dim();
     let k_cur = current.nrows();
     if current.ncols() != d {
-        return Err(Error::InvalidInput(format!(
-            "previous centroids have {d} columns, current ones {}",
-            current.ncols()
-        )));
+        return Err(Error::lengths(
+            "current centroids' columns (the previous ones' width)",
+            d,
+            current.ncols(),
+        ));
     }
-    if k_prev == 0 || k_cur == 0 || d == 0 {
-        return Err(Error::InvalidInput(format!(
-            "need at least one segment and one feature on each side \
-             (previous {k_prev} × {d}, current {k_cur} × {})",
-            current.ncols()
-        )));
+    if k_prev == 0 {
+        return Err(Error::empty("previous centroids"));
+    }
+    if k_cur == 0 {
+        return Err(Error::empty("current centroids"));
+    }
+    if d == 0 {
+        return Err(Error::empty("centroid columns"));
     }
     for (name, m) in [("previous", previous.view()), ("current", current.view())] {
         if let Some(((i, j), v)) = m.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::InvalidInput(format!(
-                "non-finite value {v} in {name} centroid {i}, column {j}"
-            )));
+            return Err(Error::non_finite(
+                format!("{name} centroids"),
+                i,
+                format!("column {j}"),
+                *v,
+            ));
         }
     }
     let cost = Array2::from_shape_fn((k_cur, k_prev), |(i, j)| {
@@ -327,8 +335,9 @@ pub const MAX_MIGRATION_CELLS: usize = 1 << 24;
 /// `stayed_share`) to mean "stayed": map refit labels with
 /// [`SegmentMatch::apply`] first.
 ///
-/// Errors ([`Error::InvalidInput`]) on different lengths, no rows, or a label
-/// out of range; ([`Error::InvalidParameter`]) when `k_before × k_after`
+/// Errors: [`Error::LengthMismatch`] on different lengths; [`Error::EmptyInput`]
+/// on no rows; [`Error::OutOfRange`] on a label out of range;
+/// [`Error::InvalidParameter`] when `k_before × k_after`
 /// exceeds [`MAX_MIGRATION_CELLS`].
 pub fn migration_matrix(
     before: &[usize],
@@ -337,14 +346,14 @@ pub fn migration_matrix(
     k_after: usize,
 ) -> Result<Migration> {
     if before.len() != after.len() {
-        return Err(Error::InvalidInput(format!(
-            "{} labels before but {} after",
+        return Err(Error::lengths(
+            "migration: labels after (one per label before)",
             before.len(),
-            after.len()
-        )));
+            after.len(),
+        ));
     }
     if before.is_empty() {
-        return Err(Error::InvalidInput("no rows".into()));
+        return Err(Error::empty("migration: rows"));
     }
     let cells = k_before
         .checked_mul(k_after)
@@ -358,10 +367,11 @@ pub fn migration_matrix(
         })?;
     for (side, labels, k) in [("before", before, k_before), ("after", after, k_after)] {
         if let Some(i) = labels.iter().position(|&l| l >= k) {
-            return Err(Error::InvalidInput(format!(
-                "label {} at row {i} ({side}) is not below k = {k}",
-                labels[i]
-            )));
+            return Err(Error::out_of_range(
+                format!("migration: label at row {i} ({side})"),
+                labels[i],
+                k,
+            ));
         }
     }
     let count = |rows: std::ops::Range<usize>| {
@@ -547,7 +557,7 @@ mod tests {
             m[[1, 2]] = bad;
             assert!(matches!(
                 assign_min_cost(m.view()),
-                Err(Error::InvalidInput(_))
+                Err(Error::NonFinite { row: 1, ref field, .. }) if field == "column 2"
             ));
         }
         let huge = array![[f64::MAX, 0.0], [0.0, -f64::MAX]];
@@ -609,7 +619,14 @@ mod tests {
         assert!(m.new_segments.is_empty());
         assert_eq!(m.k_stable(), 3);
         assert_eq!(m.distances, vec![1.0, 2f64.sqrt()]);
-        assert!(matches!(m.apply(&[0, 2]), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            m.apply(&[0, 2]),
+            Err(Error::OutOfRange {
+                index: 2,
+                len: 2,
+                ..
+            })
+        ));
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<SegmentMatch>(&json).unwrap(), m);
     }
@@ -621,21 +638,46 @@ mod tests {
         nan[[1, 0]] = f64::NAN;
         let huge = array![[1e200, 0.0]];
         let no_columns = Array2::<f64>::zeros((2, 0));
-        let cases = [
-            (ok.view(), Array2::<f64>::zeros((2, 3))),
-            (ok.view(), Array2::<f64>::zeros((0, 2))),
-            (no_columns.view(), no_columns.clone()),
-            (ok.view(), nan.clone()),
-            (nan.view(), ok.clone()),
-            (ok.view(), huge.clone()),
+        type Case<'a> = (ArrayView2<'a, f64>, Array2<f64>, fn(&Error) -> bool);
+        let cases: [Case; 6] = [
+            (ok.view(), Array2::<f64>::zeros((2, 3)), |e| {
+                matches!(
+                    e,
+                    Error::LengthMismatch {
+                        expected: 2,
+                        found: 3,
+                        ..
+                    }
+                )
+            }),
+            (ok.view(), Array2::<f64>::zeros((0, 2)), |e| {
+                matches!(e, Error::EmptyInput { .. })
+            }),
+            (no_columns.view(), no_columns.clone(), |e| {
+                matches!(e, Error::EmptyInput { .. })
+            }),
+            (
+                ok.view(),
+                nan.clone(),
+                |e| matches!(e, Error::NonFinite { row: 1, what, .. } if what == "current centroids"),
+            ),
+            (
+                nan.view(),
+                ok.clone(),
+                |e| matches!(e, Error::NonFinite { row: 1, what, .. } if what == "previous centroids"),
+            ),
+            (ok.view(), huge.clone(), |e| {
+                matches!(e, Error::InvalidInput(_))
+            }),
         ];
-        for (i, (p, c)) in cases.iter().enumerate() {
-            assert!(
-                matches!(match_segments(*p, c.view()), Err(Error::InvalidInput(_))),
-                "case {i}"
-            );
+        for (i, (p, c, expected)) in cases.iter().enumerate() {
+            let result = match_segments(*p, c.view());
+            assert!(result.as_ref().is_err_and(expected), "case {i}: {result:?}");
         }
-        assert!(match_segments(Array2::<f64>::zeros((0, 2)).view(), ok.view()).is_err());
+        assert!(matches!(
+            match_segments(Array2::<f64>::zeros((0, 2)).view(), ok.view()),
+            Err(Error::EmptyInput { .. })
+        ));
     }
 
     #[test]
@@ -665,12 +707,42 @@ mod tests {
 
     #[test]
     fn migration_errors() {
-        let bad = |r: Result<Migration>| matches!(r, Err(Error::InvalidInput(_)));
-        assert!(bad(migration_matrix(&[0, 1], &[0], 2, 2)));
-        assert!(bad(migration_matrix(&[], &[], 2, 2)));
-        assert!(bad(migration_matrix(&[0, 2], &[0, 1], 2, 2)));
-        assert!(bad(migration_matrix(&[0, 1], &[0, 2], 2, 2)));
-        assert!(bad(migration_matrix(&[0], &[0], 0, 0)));
+        assert!(matches!(
+            migration_matrix(&[0, 1], &[0], 2, 2),
+            Err(Error::LengthMismatch {
+                expected: 2,
+                found: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            migration_matrix(&[], &[], 2, 2),
+            Err(Error::EmptyInput { .. })
+        ));
+        assert!(matches!(
+            migration_matrix(&[0, 2], &[0, 1], 2, 2),
+            Err(Error::OutOfRange {
+                index: 2,
+                len: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            migration_matrix(&[0, 1], &[0, 2], 2, 2),
+            Err(Error::OutOfRange {
+                index: 2,
+                len: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            migration_matrix(&[0], &[0], 0, 0),
+            Err(Error::OutOfRange {
+                index: 0,
+                len: 0,
+                ..
+            })
+        ));
         for (kb, ka) in [(usize::MAX, 2), (1 << 13, 1 << 12)] {
             assert!(matches!(
                 migration_matrix(&[0], &[0], kb, ka),

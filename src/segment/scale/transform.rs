@@ -1,515 +1,14 @@
-//! Feature transforms fitted once and re-applied to new customers.
-//!
-//! Clustering needs features on comparable scales and without gaps. A
-//! [`TransformSpec`] says, per column, which [`Step`]s to take and how to
-//! treat missing values; [`FittedTransform::fit`] learns every parameter from
-//! one [`FeatureMatrix`] and [`FittedTransform::apply`] re-applies exactly
-//! those parameters to any matrix with the same columns (new customers, a
-//! later snapshot), never refitting. A fitted transform is plain serde data,
-//! so it can be stored with a segmentation and reloaded to score tomorrow's
-//! customers.
-//!
-//! ## Steps
-//!
-//! Steps run in the order given, each fitted on the output of the previous one.
-//!
-//! | [`Step`] | fitted | applied to `x` | inverse |
-//! |---|---|---|---|
-//! | `Log1p` | nothing | `ln(1 + x)`; missing for `x ≤ −1` | `exp(y) − 1` |
-//! | `Standardize` | mean `m`, population std `s` (ddof = 0) | `(x − m) / s` | `y·s + m` |
-//! | `Robust` | median `c`, interquartile range `s` = q(0.75) − q(0.25) | `(x − c) / s` | `y·s + c` |
-//! | `Winsorize { lower, upper }` | quantiles `q(lower)`, `q(upper)` | `x` clipped to them | none needed (values stay in original units) |
-//!
-//! `Standardize` is scikit-learn's `StandardScaler` and `Robust` its
-//! `RobustScaler(quantile_range=(25, 75))`, including their treatment of
-//! constant columns: a column whose variance is indistinguishable from 0 (by
-//! scikit-learn's bound `var ≤ n·ε·var + (n·mean·ε)²`) gets `s = 1`, and an
-//! IQR below `10·ε` gets `s = 1`, so a constant column maps to 0, never to
-//! `NaN`. An exactly constant column maps to exactly 0.
-//!
-//! **Quantiles** are numpy's default, `np.quantile(x, q, method="linear")`
-//! (Hyndman & Fan type 7): over the `n` sorted values `x₀ ≤ … ≤ xₙ₋₁`,
-//! `h = (n − 1)·q`, `i = ⌊h⌋`, `γ = h − i`, and `q(x) = xᵢ + γ·(xᵢ₊₁ − xᵢ)`
-//! (computed as `xᵢ₊₁ − (1 − γ)·(xᵢ₊₁ − xᵢ)` when `γ ≥ 0.5`, as numpy's
-//! `_lerp` does, so results agree to the bit). The **median** is numpy's
-//! `np.median`: the middle value, or the mean of the two middle values. See
-//! [`quantile`] and [`median`].
-//!
-//! ## Missing values
-//!
-//! A value is *missing* when it is `NaN` or infinite in the input, or when a
-//! step makes it so (`Log1p` of a value `≤ −1`, an overflow). Steps are
-//! fitted on the values that are not missing. The [`Missing`] policy then
-//! decides:
-//!
-//! - [`Missing::ImputeMedian`] (default, `indicator: true`): missing values
-//!   are replaced by the median of the column's fitted output values (the
-//!   median of the non-missing values after all steps; 0 when there are
-//!   none), and when the column had missing values at fit time a
-//!   `<name>:missing` column follows it, 1 where the value was missing and 0
-//!   elsewhere;
-//! - [`Missing::Reject`]: a missing value is an error, at fit and at apply.
-//!
-//! Either way, no output value is ever `NaN` or infinite.
-//!
-//! ## Columns
-//!
-//! Every column of the matrix given to `fit` is transformed (with its own
-//! steps from [`TransformSpec::columns`], or the spec's
-//! [`default`](TransformSpec::default) steps; an empty list passes the column
-//! through with only the missing policy). To leave columns out, select the
-//! others first with [`FeatureMatrix::select`]. The output has, in fit order,
-//! each column followed by its indicator if it has one, then the one-hot
-//! columns. `apply` looks columns up by name: a column seen at fit time and
-//! absent is an error; columns not seen at fit time are ignored (not in the
-//! output).
-//!
-//! **Categorical** columns (strings) are one-hot encoded separately:
-//! [`FittedTransform::fit_one_hot`] learns the levels, and
-//! [`FittedTransform::apply_with`] writes one `name=level` 0/1 column per
-//! level; a value not seen at fit time gets all zeros and is counted in the
-//! [`ApplyReport`], never an error.
-//!
-//! ```
-//! use custinsight::segment::features::FeatureMatrix;
-//! use custinsight::segment::scale::{FittedTransform, Step, TransformSpec};
-//!
-//! let ids: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
-//! let m = FeatureMatrix::from_columns(ids, vec![
-//!     ("spend".into(), vec![10.0, 100.0, f64::NAN, 1000.0]),
-//!     ("visits".into(), vec![1.0, 2.0, 3.0, 4.0]),
-//! ])?;
-//! let spec = TransformSpec::default().with_column("spend", vec![Step::Log1p, Step::Standardize]);
-//! let fitted = FittedTransform::fit(&m, &spec)?;
-//! assert_eq!(fitted.output_names(), ["spend", "spend:missing", "visits"]);
-//! let out = fitted.apply(&m)?;
-//! assert!(out.values().iter().all(|v| v.is_finite()));
-//! // Back to original units (e.g. for a cluster centroid).
-//! let spend = out.column("spend").unwrap()[1];
-//! assert!((fitted.inverse_column("spend", spend).unwrap() - 100.0).abs() < 1e-9);
-//! # Ok::<(), custinsight::Error>(())
-//! ```
+//! The fitted transform: fitted on one matrix, applied to any matrix with the same columns, and inverted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use crate::stats::{median, median_sorted, quantile_sorted, sorted_finite};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::features::FeatureMatrix;
+use super::column::fit_column;
+use super::{FittedColumn, FittedStep, Missing, OneHotEncoder, Step, TransformSpec};
 use crate::error::{Error, Result};
-
-/// One transform step of a column; see the module docs.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    /// `ln(1 + x)`; values `≤ −1` become missing.
-    Log1p,
-    /// `(x − mean) / std`, population std (scikit-learn's `StandardScaler`).
-    Standardize,
-    /// `(x − median) / IQR` (scikit-learn's `RobustScaler`, quantile range 25–75).
-    Robust,
-    /// Clip at the fitted `lower` and `upper` quantiles (levels in `[0, 1]`).
-    Winsorize {
-        /// Quantile level of the lower bound, in `[0, 1]`.
-        lower: f64,
-        /// Quantile level of the upper bound, in `[lower, 1]`.
-        upper: f64,
-    },
-}
-
-/// What to do with missing values; see the module docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Missing {
-    /// Replace missing values by the fitted median; with `indicator`, add a
-    /// `<name>:missing` 0/1 column after each column that had missing values at fit time.
-    ImputeMedian {
-        /// Whether to add the indicator columns.
-        indicator: bool,
-    },
-    /// Fail on any missing value.
-    Reject,
-}
-
-impl Default for Missing {
-    fn default() -> Self {
-        Missing::ImputeMedian { indicator: true }
-    }
-}
-
-/// Which steps each column gets, and the missing policy.
-///
-/// Serialised, with the defaults spelled out:
-///
-/// ```
-/// use custinsight::segment::scale::{Step, TransformSpec};
-///
-/// let spec: TransformSpec = serde_json::from_str(r#"{
-///     "default": ["standardize"],
-///     "columns": {"monetary": ["log1p", "standardize"],
-///                 "tenure": [{"winsorize": {"lower": 0.01, "upper": 0.99}}, "robust"]},
-///     "missing": {"impute_median": {"indicator": true}}
-/// }"#)?;
-/// assert_eq!(spec.columns["monetary"], [Step::Log1p, Step::Standardize]);
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TransformSpec {
-    /// Steps of every column not listed in `columns` (default: `[Standardize]`).
-    pub default: Vec<Step>,
-    /// Steps of particular columns, by name (each must be a column of the fit matrix).
-    pub columns: BTreeMap<String, Vec<Step>>,
-    /// The missing policy (default: median imputation with indicators).
-    pub missing: Missing,
-}
-
-impl Default for TransformSpec {
-    fn default() -> Self {
-        TransformSpec {
-            default: vec![Step::Standardize],
-            columns: BTreeMap::new(),
-            missing: Missing::default(),
-        }
-    }
-}
-
-impl TransformSpec {
-    /// A spec giving every column `default`, with the default missing policy.
-    pub fn new(default: Vec<Step>) -> Self {
-        TransformSpec {
-            default,
-            ..TransformSpec::default()
-        }
-    }
-
-    /// Standardised columns, with counts and amounts (`frequency`,
-    /// `total_spend`, `monetary`, `days_active`, `touchpoints:<kind>`,
-    /// `btyd:frequency`, `btyd:monetary_value`, `expected_purchases`, `clv`)
-    /// log-scaled first (`Log1p`, then `Standardize`): their long right tails
-    /// would otherwise dominate distances.
-    pub fn log_counts<S: AsRef<str>>(names: &[S]) -> TransformSpec {
-        let mut spec = TransformSpec::default();
-        for name in names {
-            let name = name.as_ref();
-            let count_like = matches!(
-                name,
-                "frequency"
-                    | "total_spend"
-                    | "monetary"
-                    | "days_active"
-                    | "btyd:frequency"
-                    | "btyd:monetary_value"
-                    | "expected_purchases"
-                    | "clv"
-            ) || name.starts_with("touchpoints:");
-            if count_like {
-                spec = spec.with_column(name, vec![Step::Log1p, Step::Standardize]);
-            }
-        }
-        spec
-    }
-
-    /// This spec with `steps` for column `name` (replacing any earlier entry).
-    pub fn with_column(mut self, name: impl Into<String>, steps: Vec<Step>) -> Self {
-        self.columns.insert(name.into(), steps);
-        self
-    }
-
-    /// This spec with another missing policy.
-    pub fn with_missing(mut self, missing: Missing) -> Self {
-        self.missing = missing;
-        self
-    }
-
-    /// Checks the step settings.
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] for winsorising levels that are not
-    /// `0 ≤ lower ≤ upper ≤ 1`.
-    pub fn check(&self) -> Result<()> {
-        for step in self.default.iter().chain(self.columns.values().flatten()) {
-            if let Step::Winsorize { lower, upper } = *step {
-                let valid =
-                    (0.0..=1.0).contains(&lower) && (0.0..=1.0).contains(&upper) && lower <= upper;
-                if !valid {
-                    return Err(Error::param(
-                        "winsorize",
-                        format!("lower {lower}, upper {upper}"),
-                        "need quantile levels 0 ≤ lower ≤ upper ≤ 1",
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Fitted parameters serialise as decimal strings in Rust's shortest
-/// round-trip form (`"2.875"`, `"1.5e-7"`), so a JSON round trip is exact:
-/// serde_json's default float parser may be off by one unit in the last
-/// place. Plain numbers are accepted when reading.
-mod exact_f64 {
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        let plain = *v == 0.0 || (1e-5..1e16).contains(&v.abs());
-        if plain {
-            s.collect_str(v)
-        } else {
-            s.collect_str(&format_args!("{v:e}"))
-        }
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Repr {
-        Text(String),
-        Number(f64),
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        match Repr::deserialize(d)? {
-            Repr::Number(v) => Ok(v),
-            Repr::Text(t) => t
-                .trim()
-                .parse()
-                .map_err(|e| D::Error::custom(format!("`{t}` is not a number: {e}"))),
-        }
-    }
-}
-
-/// A fitted step: the parameters learnt at fit time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FittedStep {
-    /// `ln(1 + x)`.
-    Log1p,
-    /// `(x − mean) / scale`.
-    Standardize {
-        /// Mean of the fitted values.
-        #[serde(with = "exact_f64")]
-        mean: f64,
-        /// Population standard deviation, or 1 for a constant column.
-        #[serde(with = "exact_f64")]
-        scale: f64,
-    },
-    /// `(x − center) / scale`.
-    Robust {
-        /// Median of the fitted values.
-        #[serde(with = "exact_f64")]
-        center: f64,
-        /// Interquartile range, or 1 when it is (nearly) 0.
-        #[serde(with = "exact_f64")]
-        scale: f64,
-    },
-    /// `x` clipped to `[lower, upper]`.
-    Winsorize {
-        /// The fitted lower quantile (`f64::MIN` when fitted on no values).
-        #[serde(with = "exact_f64")]
-        lower: f64,
-        /// The fitted upper quantile (`f64::MAX` when fitted on no values).
-        #[serde(with = "exact_f64")]
-        upper: f64,
-    },
-}
-
-impl FittedStep {
-    /// Applies the step to one value (non-finite results mean missing).
-    pub fn apply(&self, x: f64) -> f64 {
-        match *self {
-            FittedStep::Log1p => x.ln_1p(),
-            FittedStep::Standardize { mean, scale } => (x - mean) / scale,
-            FittedStep::Robust { center, scale } => (x - center) / scale,
-            // Not `f64::clamp`, which panics on bad bounds.
-            FittedStep::Winsorize { lower, upper } => {
-                if x < lower {
-                    lower
-                } else if x > upper {
-                    upper
-                } else {
-                    x
-                }
-            }
-        }
-    }
-
-    /// Maps an output value back to the step's input units (identity for `Winsorize`).
-    pub fn invert(&self, y: f64) -> f64 {
-        match *self {
-            FittedStep::Log1p => y.exp_m1(),
-            FittedStep::Standardize { mean, scale } => y * scale + mean,
-            FittedStep::Robust { center, scale } => y * scale + center,
-            FittedStep::Winsorize { .. } => y,
-        }
-    }
-
-    /// Whether the parameters are usable: finite, positive scales, ordered bounds.
-    fn is_valid(&self) -> bool {
-        match *self {
-            FittedStep::Log1p => true,
-            FittedStep::Standardize { mean: a, scale }
-            | FittedStep::Robust { center: a, scale } => {
-                a.is_finite() && scale.is_finite() && scale > 0.0
-            }
-            FittedStep::Winsorize { lower, upper } => {
-                lower.is_finite() && upper.is_finite() && lower <= upper
-            }
-        }
-    }
-}
-
-/// One fitted numeric column.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FittedColumn {
-    /// The column's name (input and output).
-    pub name: String,
-    /// Its fitted steps, in order.
-    pub steps: Vec<FittedStep>,
-    /// The value imputed for missing values: the median of the fitted output values (0 if none).
-    #[serde(with = "exact_f64")]
-    pub median: f64,
-    /// How many values were missing at fit time.
-    pub missing_at_fit: usize,
-    /// Whether a `<name>:missing` indicator column follows it.
-    pub indicator: bool,
-}
-
-impl FittedColumn {
-    /// The indicator column's name.
-    fn indicator_name(&self) -> String {
-        format!("{}:missing", self.name)
-    }
-
-    /// Transforms one value; `None` when it is (or becomes) missing.
-    fn transform(&self, x: f64) -> Option<f64> {
-        let mut v = x;
-        if !v.is_finite() {
-            return None;
-        }
-        for step in &self.steps {
-            v = step.apply(v);
-            if !v.is_finite() {
-                return None;
-            }
-        }
-        Some(v)
-    }
-
-    /// The inverse of every step, last to first.
-    fn invert(&self, y: f64) -> f64 {
-        self.steps.iter().rev().fold(y, |v, s| s.invert(v))
-    }
-}
-
-/// A one-hot encoding of a categorical (string) column: one `name=level` 0/1
-/// column per level seen at fit time, levels sorted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawOneHotEncoder")]
-pub struct OneHotEncoder {
-    name: String,
-    levels: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct RawOneHotEncoder {
-    name: String,
-    levels: Vec<String>,
-}
-
-impl TryFrom<RawOneHotEncoder> for OneHotEncoder {
-    type Error = Error;
-    fn try_from(raw: RawOneHotEncoder) -> Result<Self> {
-        let e = OneHotEncoder {
-            name: raw.name,
-            levels: raw.levels,
-        };
-        if e.is_valid() {
-            Ok(e)
-        } else {
-            Err(Error::InvalidInput(format!(
-                "one-hot column `{}`: empty name, or levels not sorted and distinct",
-                e.name
-            )))
-        }
-    }
-}
-
-impl OneHotEncoder {
-    /// Learns the distinct values (levels) of a categorical column.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] for an empty name.
-    pub fn fit(name: &str, values: &[&str]) -> Result<OneHotEncoder> {
-        if name.is_empty() {
-            return Err(Error::InvalidInput("one-hot column name is empty".into()));
-        }
-        let levels: BTreeSet<&str> = values.iter().copied().collect();
-        Ok(OneHotEncoder {
-            name: name.to_owned(),
-            levels: levels.into_iter().map(str::to_owned).collect(),
-        })
-    }
-
-    /// The categorical column's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The levels, sorted.
-    pub fn levels(&self) -> &[String] {
-        &self.levels
-    }
-
-    /// The output column names, `name=level`.
-    pub fn output_names(&self) -> Vec<String> {
-        self.levels
-            .iter()
-            .map(|l| format!("{}={l}", self.name))
-            .collect()
-    }
-
-    /// One 0/1 column per level, and how many values were unknown (all zeros).
-    pub fn encode(&self, values: &[&str]) -> (Vec<Vec<f64>>, usize) {
-        let mut columns = vec![vec![0.0; values.len()]; self.levels.len()];
-        let mut unknown = 0;
-        for (r, v) in values.iter().enumerate() {
-            match self.levels.binary_search_by(|l| l.as_str().cmp(v)) {
-                Ok(j) => {
-                    if let Some(cell) = columns.get_mut(j).and_then(|c| c.get_mut(r)) {
-                        *cell = 1.0;
-                    }
-                }
-                Err(_) => unknown += 1,
-            }
-        }
-        (columns, unknown)
-    }
-
-    /// [`encode`](Self::encode) written into the rows of a row-major
-    /// `width`-wide matrix `out` (already zero), from column `first` on;
-    /// returns the count of unknown values.
-    fn encode_into(&self, values: &[&str], out: &mut [f64], width: usize, first: usize) -> usize {
-        let mut unknown = 0;
-        for (r, v) in values.iter().enumerate() {
-            match self.levels.binary_search_by(|l| l.as_str().cmp(v)) {
-                Ok(j) => {
-                    if let Some(cell) = out.get_mut(r * width + first + j) {
-                        *cell = 1.0;
-                    }
-                }
-                Err(_) => unknown += 1,
-            }
-        }
-        unknown
-    }
-
-    fn is_valid(&self) -> bool {
-        !self.name.is_empty() && self.levels.windows(2).all(|w| w[0] < w[1])
-    }
-}
+use crate::segment::features::FeatureMatrix;
 
 /// What an application did besides transforming: values imputed and unknown categories.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -549,10 +48,11 @@ impl TryFrom<RawFittedTransform> for FittedTransform {
                 && c.median.is_finite()
                 && c.steps.iter().all(FittedStep::is_valid);
             if !valid {
-                return Err(Error::InvalidInput(format!(
-                    "fitted transform: column `{}` has invalid parameters",
-                    c.name
-                )));
+                return Err(Error::value(
+                    "fitted transform column",
+                    c.name.as_str(),
+                    "invalid parameters",
+                ));
             }
         }
         let t = FittedTransform {
@@ -571,9 +71,10 @@ impl FittedTransform {
     /// # Errors
     /// [`Error::InvalidParameter`] from [`TransformSpec::check`];
     /// [`Error::NotFound`] for a column named in the spec but not in `m`;
-    /// [`Error::InvalidInput`] for a missing value under [`Missing::Reject`],
-    /// values so large that a fitted parameter overflows `f64`, or output
-    /// names that clash (e.g. an input column already called `x:missing`).
+    /// [`Error::InvalidValue`] for a missing value under [`Missing::Reject`] or
+    /// values so large that a fitted parameter overflows `f64`;
+    /// [`Error::Duplicate`] for output names that clash (e.g. an input column
+    /// already called `x:missing`).
     pub fn fit(m: &FeatureMatrix, spec: &TransformSpec) -> Result<FittedTransform> {
         spec.check()?;
         if let Some(name) = spec.columns.keys().find(|n| m.column_index(n).is_none()) {
@@ -611,13 +112,12 @@ impl FittedTransform {
     /// then writes its `name=level` columns after the numeric ones.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an empty name, a categorical column fitted
-    /// before under that name, or output names that clash with existing ones.
+    /// [`Error::InvalidValue`] for an empty name; [`Error::Duplicate`] for a
+    /// categorical column fitted before under that name, or output names that
+    /// clash with existing ones.
     pub fn fit_one_hot(&mut self, name: &str, values: &[&str]) -> Result<()> {
         if self.one_hot.iter().any(|e| e.name == name) {
-            return Err(Error::InvalidInput(format!(
-                "one-hot column `{name}` is already fitted"
-            )));
+            return Err(Error::duplicate("one-hot columns", name));
         }
         self.one_hot.push(OneHotEncoder::fit(name, values)?);
         if let Err(e) = self.check_names() {
@@ -667,9 +167,7 @@ impl FittedTransform {
         let mut seen = HashSet::new();
         for n in &names {
             if !seen.insert(n.as_str()) {
-                return Err(Error::InvalidInput(format!(
-                    "transform output column `{n}` would appear twice"
-                )));
+                return Err(Error::duplicate("transform output columns", n.as_str()));
             }
         }
         Ok(())
@@ -679,14 +177,15 @@ impl FittedTransform {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a fitted column absent from `m`;
-    /// [`Error::InvalidInput`] when one-hot columns were fitted (use
-    /// [`apply_with`](Self::apply_with)) or for a missing value under [`Missing::Reject`].
+    /// [`Error::MissingColumns`] when one-hot columns were fitted (use
+    /// [`apply_with`](Self::apply_with)); [`Error::InvalidValue`] for a
+    /// missing value under [`Missing::Reject`].
     pub fn apply(&self, m: &FeatureMatrix) -> Result<FeatureMatrix> {
-        if let Some(e) = self.one_hot.first() {
-            return Err(Error::InvalidInput(format!(
-                "the transform has one-hot column `{}`: give its values with apply_with",
-                e.name
-            )));
+        if !self.one_hot.is_empty() {
+            return Err(Error::MissingColumns {
+                table: "categorical values of the transform's one-hot columns (give them with apply_with)".into(),
+                columns: self.one_hot.iter().map(|e| e.name.clone()).collect(),
+            });
         }
         self.apply_with(m, &[]).map(|(out, _)| out)
     }
@@ -730,10 +229,11 @@ impl FittedTransform {
         for (j, c) in self.columns.iter().enumerate() {
             let missing: usize = missing_per_block.iter().map(|m| m[j]).sum();
             if self.missing == Missing::Reject && missing > 0 {
-                return Err(Error::InvalidInput(format!(
-                    "column `{}`: {missing} missing values (missing policy `reject`)",
-                    c.name
-                )));
+                return Err(Error::value(
+                    "feature column",
+                    format!("`{}` with {missing} missing values", c.name),
+                    "the missing policy is `reject`",
+                ));
             }
         }
         Ok(m)
@@ -745,8 +245,8 @@ impl FittedTransform {
     ///
     /// # Errors
     /// As [`apply`](Self::apply), and [`Error::NotFound`] for a fitted
-    /// categorical column not given; [`Error::InvalidInput`] for one given
-    /// twice or with a length other than `m.n_rows()`.
+    /// categorical column not given; [`Error::Duplicate`] for one given
+    /// twice; [`Error::LengthMismatch`] for one with a length other than `m.n_rows()`.
     pub fn apply_with(
         &self,
         m: &FeatureMatrix,
@@ -756,15 +256,14 @@ impl FittedTransform {
         let mut given: HashMap<&str, &[&str]> = HashMap::new();
         for &(name, values) in categorical {
             if given.insert(name, values).is_some() {
-                return Err(Error::InvalidInput(format!(
-                    "categorical column `{name}` given twice"
-                )));
+                return Err(Error::duplicate("categorical columns given", name));
             }
             if values.len() != n {
-                return Err(Error::InvalidInput(format!(
-                    "categorical column `{name}` has {} values but the matrix has {n} rows",
-                    values.len()
-                )));
+                return Err(Error::lengths(
+                    format!("categorical column `{name}`: values (one per row)"),
+                    n,
+                    values.len(),
+                ));
             }
         }
         let jobs = self
@@ -816,10 +315,11 @@ impl FittedTransform {
         for (job, (c, _)) in jobs.iter().enumerate() {
             let missing: usize = missing_per_block.iter().map(|m| m[job]).sum();
             if reject && missing > 0 {
-                return Err(Error::InvalidInput(format!(
-                    "column `{}`: {missing} missing values (missing policy `reject`)",
-                    c.name
-                )));
+                return Err(Error::value(
+                    "feature column",
+                    format!("`{}` with {missing} missing values", c.name),
+                    "the missing policy is `reject`",
+                ));
             }
             report.imputed.push((c.name.clone(), missing));
         }
@@ -833,8 +333,14 @@ impl FittedTransform {
             report.unknown_categories.push((e.name.clone(), unknown));
             j_out += e.levels.len();
         }
-        let values = Array2::from_shape_vec((n, width), out)
-            .map_err(|e| Error::InvalidInput(format!("transformed matrix: {e}")))?;
+        let found = out.len();
+        let values = Array2::from_shape_vec((n, width), out).map_err(|_| {
+            Error::lengths(
+                "transformed matrix: values (rows × columns)",
+                n * width,
+                found,
+            )
+        })?;
         let out = FeatureMatrix::new(m.customer_ids().to_vec(), names, values)?;
         Ok((out, report))
     }
@@ -863,15 +369,15 @@ impl FittedTransform {
     /// [`inverse_column`](Self::inverse_column) for a whole output row (e.g. a centroid).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when `row` does not have one value per output column.
+    /// [`Error::LengthMismatch`] when `row` does not have one value per output column.
     pub fn inverse_row(&self, row: &[f64]) -> Result<Vec<f64>> {
         let names = self.output_names();
         if row.len() != names.len() {
-            return Err(Error::InvalidInput(format!(
-                "row has {} values but the transform has {} output columns",
+            return Err(Error::lengths(
+                "inverse row: values (one per output column)",
+                names.len(),
                 row.len(),
-                names.len()
-            )));
+            ));
         }
         Ok(names
             .iter()
@@ -881,141 +387,10 @@ impl FittedTransform {
     }
 }
 
-/// Fits one column's steps and missing-value median.
-fn fit_column(
-    name: &str,
-    mut values: Vec<f64>,
-    steps: &[Step],
-    missing: Missing,
-) -> Result<FittedColumn> {
-    for v in &mut values {
-        if !v.is_finite() {
-            *v = f64::NAN;
-        }
-    }
-    let mut fitted = Vec::with_capacity(steps.len());
-    for &step in steps {
-        let f = fit_step(step, &values);
-        if !f.is_valid() {
-            return Err(Error::InvalidInput(format!(
-                "column `{name}`: values too large for {step:?} (the fitted parameters overflow f64)"
-            )));
-        }
-        for v in &mut values {
-            if v.is_finite() {
-                let y = f.apply(*v);
-                *v = if y.is_finite() { y } else { f64::NAN };
-            }
-        }
-        fitted.push(f);
-    }
-    let missing_at_fit = values.iter().filter(|v| v.is_nan()).count();
-    if missing_at_fit > 0 && missing == Missing::Reject {
-        return Err(Error::InvalidInput(format!(
-            "column `{name}`: {missing_at_fit} missing values (missing policy `reject`)"
-        )));
-    }
-    Ok(FittedColumn {
-        name: name.to_owned(),
-        steps: fitted,
-        median: median(&values).unwrap_or(0.0),
-        missing_at_fit,
-        indicator: missing == (Missing::ImputeMedian { indicator: true }) && missing_at_fit > 0,
-    })
-}
-
-/// Fits one step on the finite values of `values`.
-fn fit_step(step: Step, values: &[f64]) -> FittedStep {
-    match step {
-        Step::Log1p => FittedStep::Log1p,
-        Step::Standardize => {
-            let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-            let (mean, scale) = mean_and_scale(&finite);
-            FittedStep::Standardize { mean, scale }
-        }
-        Step::Robust => {
-            let sorted = sorted_finite(values);
-            if sorted.is_empty() {
-                return FittedStep::Robust {
-                    center: 0.0,
-                    scale: 1.0,
-                };
-            }
-            let iqr = quantile_sorted(&sorted, 0.75) - quantile_sorted(&sorted, 0.25);
-            FittedStep::Robust {
-                center: median_sorted(&sorted),
-                // scikit-learn's `_handle_zeros_in_scale`.
-                scale: if iqr < 10.0 * f64::EPSILON { 1.0 } else { iqr },
-            }
-        }
-        Step::Winsorize { lower, upper } => {
-            let sorted = sorted_finite(values);
-            if sorted.is_empty() {
-                return FittedStep::Winsorize {
-                    lower: f64::MIN,
-                    upper: f64::MAX,
-                };
-            }
-            FittedStep::Winsorize {
-                lower: quantile_sorted(&sorted, lower),
-                upper: quantile_sorted(&sorted, upper),
-            }
-        }
-    }
-}
-
-/// Mean and population standard deviation as scikit-learn's `StandardScaler`
-/// computes them (corrected two-pass variance; constant columns get scale 1).
-fn mean_and_scale(x: &[f64]) -> (f64, f64) {
-    let Some(&first) = x.first() else {
-        return (0.0, 1.0);
-    };
-    if x.iter().all(|&v| v == first) {
-        return (first, 1.0);
-    }
-    let n = x.len() as f64;
-    let mut mean = sum(x.iter().copied()) / n;
-    if !mean.is_finite() {
-        // The sum overflowed; the mean of values scaled down does not.
-        mean = sum(x.iter().map(|v| v / n));
-    }
-    let correction = sum(x.iter().map(|v| v - mean));
-    let squares = sum(x.iter().map(|v| (v - mean) * (v - mean)));
-    let var = (squares - correction * correction / n) / n;
-    if !var.is_finite() {
-        // The squares overflowed: report an unusable (infinite) scale.
-        return (mean, f64::INFINITY);
-    }
-    // scikit-learn's `_is_constant_feature`.
-    let eps = f64::EPSILON;
-    let bound = n * eps * var + (n * mean * eps) * (n * mean * eps);
-    (mean, if var <= bound { 1.0 } else { var.sqrt() })
-}
-
-/// Neumaier's compensated sum.
-fn sum(values: impl Iterator<Item = f64>) -> f64 {
-    let (mut s, mut c) = (0.0f64, 0.0f64);
-    for v in values {
-        let t = s + v;
-        if s.abs() >= v.abs() {
-            c += (s - t) + v;
-        } else {
-            c += (v - t) + s;
-        }
-        s = t;
-    }
-    let total = s + c;
-    // Compensation of an overflowed sum is NaN; report the overflow as such.
-    if total.is_nan() && s.is_infinite() {
-        s
-    } else {
-        total
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::{median, median_sorted, sorted_finite};
     use proptest::prelude::*;
 
     // Reference values: Python 3.11, numpy 2.4.6, scikit-learn 1.9.1, produced by
@@ -1305,7 +680,10 @@ mod tests {
         let reject = TransformSpec::default().with_missing(Missing::Reject);
         assert!(matches!(
             FittedTransform::fit(&m, &reject),
-            Err(Error::InvalidInput(_))
+            Err(Error::InvalidValue {
+                what: "feature column",
+                ..
+            })
         ));
         let t = FittedTransform::fit(&m.select(&["full"]).unwrap(), &reject).unwrap();
         assert!(t.apply(&new).is_err());
@@ -1345,7 +723,10 @@ mod tests {
         holed.values_mut()[[5000, 1]] = f64::NAN;
         assert!(matches!(
             rejecting.apply_owned(holed),
-            Err(Error::InvalidInput(_))
+            Err(Error::InvalidValue {
+                what: "feature column",
+                ..
+            })
         ));
     }
 
@@ -1380,8 +761,17 @@ mod tests {
             t.output_names(),
             ["a", "region=east", "region=north", "region=south"]
         );
-        assert!(t.fit_one_hot("region", &["x"]).is_err(), "fitted twice");
-        assert!(matches!(t.apply(&m), Err(Error::InvalidInput(_))));
+        assert!(
+            matches!(
+                t.fit_one_hot("region", &["x"]),
+                Err(Error::Duplicate { ref key, .. }) if key == "region"
+            ),
+            "fitted twice"
+        );
+        assert!(matches!(
+            t.apply(&m),
+            Err(Error::MissingColumns { ref columns, .. }) if columns == &["region"]
+        ));
         let regions: [&str; 8] = [
             "south", "west", "north", "east", "", "north", "south", "south",
         ];
@@ -1550,7 +940,16 @@ mod tests {
                             "{values:?} {chain:?}: {out:?}"
                         );
                     }
-                    Err(e) => assert!(matches!(e, Error::InvalidInput(_)), "{e}"),
+                    Err(e) => assert!(
+                        matches!(
+                            e,
+                            Error::InvalidValue {
+                                what: "feature column",
+                                ..
+                            }
+                        ),
+                        "{e}"
+                    ),
                 }
             }
         }
@@ -1575,7 +974,7 @@ mod tests {
         .unwrap();
         assert!(matches!(
             FittedTransform::fit(&m, &TransformSpec::default()),
-            Err(Error::InvalidInput(_))
+            Err(Error::Duplicate { ref key, .. }) if key == "x:missing"
         ));
     }
 

@@ -1,0 +1,463 @@
+//! One chunk's assignment pass: Hamerly's test, the nearest-centroid kernel, the sums of the rows that moved.
+
+use super::Algorithm;
+use super::blocks::{Compact, LANES};
+use super::kernel::{BlockNearest, Centroids};
+use super::rows::{Rows, squared_distance};
+
+/// One chunk's rows' state and its accumulators (kept across iterations).
+pub(super) struct Chunk {
+    pub(super) start: usize,
+    pub(super) labels: Vec<u32>,
+    /// Upper bound on the distance to the own centroid, in the scaled space of
+    /// [`Compact`], rounded up to f32 (half the bytes to stream each pass).
+    pub(super) upper: Vec<f32>,
+    /// Lower bound on the distance to any other centroid, rounded down.
+    pub(super) lower: Vec<f32>,
+    /// This pass's change of the per-segment weighted sums, weights and row counts.
+    pub(super) sums: Vec<f64>,
+    pub(super) weights: Vec<f64>,
+    pub(super) counts: Vec<i64>,
+    /// Whether the rows' labels are not yet counted in the segment sums.
+    fresh: bool,
+    /// Rows (offsets) that changed segment in this pass's update, with their old
+    /// segment (not kept for the first update, which sums every row).
+    moves: Vec<(u32, u32)>,
+    /// A block of rows for the kernel, `block[f][lane]`.
+    block: Vec<[f32; LANES]>,
+    pub(super) changed: usize,
+    pub(super) inertia: f64,
+}
+
+/// How far the centroids have moved in total, for the bounds.
+///
+/// Rows store their bounds relative to these running totals (the upper bound
+/// minus its centroid's total move, the lower bound plus the total of the
+/// largest moves of the other centroids), so a row whose bounds still hold is
+/// skipped without writing anything.
+pub(super) struct Movement {
+    /// Total move of each centroid.
+    own: Vec<f64>,
+    /// Total, over updates, of the largest move of any other centroid.
+    others: Vec<f64>,
+}
+
+impl Movement {
+    pub(super) fn none(k: usize) -> Movement {
+        Movement {
+            own: vec![0.0; k],
+            others: vec![0.0; k],
+        }
+    }
+
+    /// Adds one update's moves.
+    pub(super) fn add(&mut self, moves: &[f64]) {
+        let (mut largest, mut second, mut largest_at) = (0.0f64, 0.0f64, 0);
+        for (j, &m) in moves.iter().enumerate() {
+            if m > largest {
+                second = largest;
+                largest = m;
+                largest_at = j;
+            } else if m > second {
+                second = m;
+            }
+        }
+        for (j, &m) in moves.iter().enumerate() {
+            self.own[j] += m;
+            self.others[j] += if j == largest_at { second } else { largest };
+        }
+    }
+}
+
+/// What a pass over the rows does besides assigning.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Pass {
+    /// Assign and accumulate sums for the update.
+    Update,
+    /// Assign and accumulate the inertia of the assignment.
+    Finish,
+}
+
+impl Chunk {
+    pub(super) fn new(data: &Rows<'_>, c: usize, k: usize) -> Chunk {
+        let range = data.chunk_range(c);
+        let len = range.len();
+        Chunk {
+            start: range.start,
+            labels: vec![0; len],
+            upper: vec![f32::INFINITY; len],
+            lower: vec![0.0; len],
+            sums: vec![0.0; k * data.d],
+            weights: vec![0.0; k],
+            counts: vec![0; k],
+            fresh: true,
+            moves: Vec::new(),
+            block: vec![[0.0; LANES]; data.d],
+            changed: 0,
+            inertia: 0.0,
+        }
+    }
+
+    /// Assigns the chunk's rows to their nearest centroids (with bounds under
+    /// Hamerly), then accumulates per `pass`.
+    pub(super) fn pass(&mut self, rows: &Rows<'_>, compact: &Compact, step: &Step<'_>, pass: Pass) {
+        // One specialised loop per combination keeps the loop body small.
+        match (step.algorithm, pass) {
+            (Algorithm::Hamerly, Pass::Update) => self.run::<true, true>(rows, compact, step),
+            (Algorithm::Hamerly, Pass::Finish) => self.run::<true, false>(rows, compact, step),
+            (Algorithm::Lloyd, Pass::Update) => self.run::<false, true>(rows, compact, step),
+            (Algorithm::Lloyd, Pass::Finish) => self.run::<false, false>(rows, compact, step),
+        }
+    }
+
+    pub(super) fn run<const HAMERLY: bool, const UPDATE: bool>(
+        &mut self,
+        data: &Rows<'_>,
+        compact: &Compact,
+        step: &Step<'_>,
+    ) {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let Scratch { todo, masks } = &mut *scratch;
+            let n = self.labels.len();
+            if todo.len() < n {
+                todo.resize(n, 0);
+            }
+            if masks.len() < n.div_ceil(LANES) {
+                masks.resize(n.div_ceil(LANES), 0);
+            }
+            step.arch.dispatch(ChunkPass::<HAMERLY, UPDATE> {
+                chunk: self,
+                data,
+                compact,
+                step,
+                todo,
+                masks,
+            });
+        });
+    }
+
+    #[inline(always)]
+    fn run_with<const HAMERLY: bool, const UPDATE: bool>(
+        &mut self,
+        data: &Rows<'_>,
+        compact: &Compact,
+        step: &Step<'_>,
+        todo: &mut [u32],
+        masks: &mut [u8],
+    ) {
+        let d = data.d;
+        let n = self.labels.len();
+        let xs = &data.x[self.start * d..(self.start + n) * d];
+        // Chunks start on a block boundary (CHUNK is a multiple of LANES).
+        let first_block = self.start / LANES;
+        let blocks = &compact.blocks[first_block * d..(first_block + n.div_ceil(LANES)) * d];
+        let ws: Option<&[f64]> = data.w.map(|w| &w[self.start..self.start + n]);
+        let fresh = UPDATE && self.fresh;
+        let cents = step.cents;
+        let (own, others) = (&step.own[..], &step.others[..]);
+        let Chunk {
+            ref mut labels,
+            ref mut upper,
+            ref mut lower,
+            ref mut sums,
+            ref mut weights,
+            ref mut counts,
+            ref mut moves,
+            ref mut block,
+            ..
+        } = *self;
+        if UPDATE {
+            sums.fill(0.0);
+            weights.fill(0.0);
+            counts.fill(0);
+        }
+        // The rows whose bounds do not prove their segment (Hamerly's test), a
+        // block of rows at a time: a bit per lane, and the blocks with none skipped.
+        let n_blocks = n.div_ceil(LANES);
+        let mut count = n;
+        if HAMERLY {
+            count = 0;
+            let (skip_gap, skip_lower) = (&step.skip_gap[..], &step.skip_lower[..]);
+            for (bi, fails) in masks[..n_blocks].iter_mut().enumerate() {
+                let r0 = bi * LANES;
+                let len = LANES.min(n - r0);
+                let mut mask = 0u32;
+                for l in 0..len {
+                    let (r, a) = (r0 + l, labels[r0 + l] as usize);
+                    let (up, lo) = (f64::from(upper[r]), f64::from(lower[r]));
+                    mask |= u32::from((up > skip_gap[a]) & (up - lo > skip_lower[a])) << l;
+                }
+                *fails = mask as u8;
+                count += mask.count_ones() as usize;
+            }
+        } else {
+            masks[..n_blocks].fill(u8::MAX);
+        }
+        let mut changed = 0usize;
+        moves.clear();
+        // Row `r`'s new segment and bounds from lane `l` of a kernel result
+        // (decided in f64 when the f32 distances cannot tell).
+        macro_rules! settle {
+            ($r:expr, $near:expr, $l:expr) => {{
+                let (r, near, l): (usize, &BlockNearest, usize) = ($r, $near, $l);
+                let (b, up, lo) = if near.decided[l] {
+                    (
+                        near.best[l] as usize,
+                        f64::from(near.upper[l]),
+                        f64::from(near.lower[l]),
+                    )
+                } else {
+                    let (b, d1, d2) = cents.nearest_exact(&xs[r * d..(r + 1) * d]);
+                    (b, d1.sqrt() / cents.scale, d2.sqrt() / cents.scale)
+                };
+                if HAMERLY {
+                    upper[r] = round_up(up - own[b]);
+                    lower[r] = round_down(lo + others[b]);
+                }
+                let a = labels[r] as usize;
+                if b != a {
+                    labels[r] = b as u32;
+                    if UPDATE && !fresh {
+                        moves.push((r as u32, a as u32));
+                    }
+                    changed += 1;
+                }
+            }};
+        }
+        if 2 * count >= n {
+            // Most rows to compute: every block in place, the rows already in lanes.
+            for ((bi, x), &fails) in blocks
+                .chunks_exact(d)
+                .take(n / LANES)
+                .enumerate()
+                .zip(&masks[..n_blocks])
+            {
+                if fails == 0 {
+                    continue;
+                }
+                let near = cents.nearest_block(x);
+                let r0 = bi * LANES;
+                if near.decided.iter().all(|&v| v) {
+                    let lanes = &mut labels[r0..r0 + LANES];
+                    // The common case, whole vectors: new labels and bounds, then the
+                    // few rows that changed segment.
+                    let mut best = [0u32; LANES];
+                    let mut moved = 0u32;
+                    for l in 0..LANES {
+                        best[l] = near.best[l] as u32;
+                        moved |= u32::from(best[l] != lanes[l]) << l;
+                    }
+                    if HAMERLY {
+                        let (ups, los) = (&mut upper[r0..r0 + LANES], &mut lower[r0..r0 + LANES]);
+                        for l in 0..LANES {
+                            let b = best[l] as usize;
+                            ups[l] = round_up(f64::from(near.upper[l]) - own[b]);
+                            los[l] = round_down(f64::from(near.lower[l]) + others[b]);
+                        }
+                    }
+                    while moved != 0 {
+                        let l = moved.trailing_zeros() as usize;
+                        moved &= moved - 1;
+                        if UPDATE && !fresh {
+                            moves.push(((r0 + l) as u32, lanes[l]));
+                        }
+                        lanes[l] = best[l];
+                        changed += 1;
+                    }
+                } else {
+                    for l in 0..LANES {
+                        settle!(r0 + l, &near, l);
+                    }
+                }
+            }
+            // The rows of a last, partial block.
+            let full = n / LANES * LANES;
+            if full < n {
+                let near = cents.nearest_block(&blocks[full / LANES * d..]);
+                for l in 0..n - full {
+                    settle!(full + l, &near, l);
+                }
+            }
+        } else {
+            // A few rows: listed, then gathered into lanes.
+            let mut listed = 0;
+            for (bi, &fails) in masks[..n_blocks].iter().enumerate() {
+                let mut fails = u32::from(fails);
+                while fails != 0 {
+                    todo[listed] = (bi * LANES) as u32 + fails.trailing_zeros();
+                    fails &= fails - 1;
+                    listed += 1;
+                }
+            }
+            for group in todo[..listed].chunks(LANES) {
+                // Lanes past the last row keep stale (finite) values whose results are unused.
+                for (l, &r) in group.iter().enumerate() {
+                    let r = r as usize;
+                    let src = &blocks[(r / LANES) * d..(r / LANES + 1) * d];
+                    for (b, s) in block.iter_mut().zip(src) {
+                        b[l] = s[r % LANES];
+                    }
+                }
+                let near = cents.nearest_block(block);
+                for (l, &r) in group.iter().enumerate() {
+                    settle!(r as usize, &near, l);
+                }
+            }
+        }
+        // Only rows that change segment touch the sums after the first pass. Their
+        // f64 rows are read here in one tight loop, so the cache misses overlap.
+        if UPDATE && !fresh {
+            // First one load per row, independent of each other, to fetch the cache lines.
+            let touched = moves.iter().fold(0.0, |t, &(r, _)| {
+                // A row may straddle two cache lines.
+                t + xs[r as usize * d] + xs[(r as usize + 1) * d - 1]
+            });
+            std::hint::black_box(touched);
+            for &(r, a) in moves.iter() {
+                let (r, a) = (r as usize, a as usize);
+                let b = labels[r] as usize;
+                let w = ws.map_or(1.0, |w| w[r]);
+                if w > 0.0 {
+                    let x = &xs[r * d..(r + 1) * d];
+                    for (s, &v) in sums[a * d..(a + 1) * d].iter_mut().zip(x) {
+                        *s -= w * v;
+                    }
+                    weights[a] -= w;
+                    counts[a] -= 1;
+                    for (s, &v) in sums[b * d..(b + 1) * d].iter_mut().zip(x) {
+                        *s += w * v;
+                    }
+                    weights[b] += w;
+                    counts[b] += 1;
+                }
+            }
+        }
+        if fresh {
+            for (r, (x, &label)) in xs.chunks_exact(d).zip(labels.iter()).enumerate() {
+                let w = ws.map_or(1.0, |w| w[r]);
+                if w > 0.0 {
+                    let label = label as usize;
+                    for (s, &v) in sums[label * d..(label + 1) * d].iter_mut().zip(x) {
+                        *s += w * v;
+                    }
+                    weights[label] += w;
+                    counts[label] += 1;
+                }
+            }
+        }
+        let mut inertia = 0.0;
+        if !UPDATE {
+            for (r, (x, &label)) in xs.chunks_exact(d).zip(labels.iter()).enumerate() {
+                let w = ws.map_or(1.0, |w| w[r]);
+                inertia += w * squared_distance(x, cents.row(label as usize));
+            }
+        }
+        self.changed = changed;
+        self.inertia = inertia;
+        if UPDATE {
+            self.fresh = false;
+        }
+    }
+}
+
+/// [`Chunk::run_with`] compiled for the widest vector instructions the
+/// processor has.
+struct ChunkPass<'a, const HAMERLY: bool, const UPDATE: bool> {
+    chunk: &'a mut Chunk,
+    data: &'a Rows<'a>,
+    compact: &'a Compact,
+    step: &'a Step<'a>,
+    todo: &'a mut [u32],
+    masks: &'a mut [u8],
+}
+
+impl<const HAMERLY: bool, const UPDATE: bool> pulp::WithSimd for ChunkPass<'_, HAMERLY, UPDATE> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let ChunkPass {
+            chunk,
+            data,
+            compact,
+            step,
+            todo,
+            masks,
+        } = self;
+        chunk.run_with::<HAMERLY, UPDATE>(data, compact, step, todo, masks);
+    }
+}
+
+/// A thread's working buffers for [`Chunk::run`], shared by every chunk and
+/// initialisation it processes, so their memory does not grow with the
+/// initialisations run side by side. They stay with the thread between fits:
+/// about 4 bytes per row of a chunk.
+#[derive(Default)]
+struct Scratch {
+    /// Rows (offsets in the chunk) whose nearest centroid is computed this pass.
+    todo: Vec<u32>,
+    /// Per block of rows, a bit per lane: the row's bounds do not prove its segment.
+    masks: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// What every chunk's pass reads.
+pub(super) struct Step<'a> {
+    cents: &'a Centroids,
+    /// [`Movement`] in the scaled space of the bounds.
+    own: Vec<f64>,
+    others: Vec<f64>,
+    /// Hamerly's test per segment `a`, rearranged so that each row compares
+    /// its own bounds with two numbers: the row may have changed segment when
+    /// upper > `skip_gap[a]` = gap − own and upper − lower > `skip_lower[a]` =
+    /// −(others + own), i.e. upper + own > max(gap, lower − others), where
+    /// gap is [`Centroids::half_gap`] in the scaled space.
+    skip_gap: Vec<f64>,
+    skip_lower: Vec<f64>,
+    algorithm: Algorithm,
+    /// The vector instructions to compile the pass for.
+    arch: pulp::Arch,
+}
+
+impl<'a> Step<'a> {
+    pub(super) fn new(
+        cents: &'a Centroids,
+        moved: &Movement,
+        algorithm: Algorithm,
+        arch: pulp::Arch,
+    ) -> Step<'a> {
+        // A power of two: exact.
+        let inv = 1.0 / cents.scale;
+        let own: Vec<f64> = moved.own.iter().map(|m| m * inv).collect();
+        let others: Vec<f64> = moved.others.iter().map(|m| m * inv).collect();
+        let gap: Vec<f64> = cents.half_gap.iter().map(|g| g * inv).collect();
+        Step {
+            cents,
+            skip_gap: gap.iter().zip(&own).map(|(g, o)| g - o).collect(),
+            skip_lower: others.iter().zip(&own).map(|(t, o)| -(t + o)).collect(),
+            own,
+            others,
+            algorithm,
+            arch,
+        }
+    }
+}
+
+/// An f32 at least `v` (an upper bound stays one), within two units in the
+/// last place: the nearest f32 plus at least one unit in its last place (and
+/// the smallest subnormal for zero), without branches.
+#[inline(always)]
+fn round_up(v: f64) -> f32 {
+    let r = v as f32;
+    r + r.abs() * f32::EPSILON + f32::from_bits(1)
+}
+
+/// `v` rounded down to f32 (a lower bound stays one).
+#[inline(always)]
+fn round_down(v: f64) -> f32 {
+    -round_up(-v)
+}
