@@ -32,6 +32,7 @@ use std::ops::Range;
 
 use jiff::Timestamp;
 
+pub(crate) use builder::{CodedTouchpoint, CodedTransaction};
 pub use builder::{CustomerBaseBuilder, TransactionRef};
 pub(crate) use costs::SparseCosts;
 pub use history::{History, OwnedHistory};

@@ -50,6 +50,47 @@ impl<'a> From<&'a Transaction> for TransactionRef<'a> {
     }
 }
 
+/// One transaction row already turned into codes (customer index, currency
+/// and channel codes), as the synthetic generator appends it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CodedTransaction<'a> {
+    /// Customer index.
+    pub customer: u32,
+    /// Order id; unique by construction.
+    pub order_id: &'a str,
+    /// When, in microseconds since the epoch.
+    pub time_us: i64,
+    /// Amount in minor units.
+    pub amount_units: i64,
+    /// Currency code.
+    pub currency: u16,
+    /// Sales channel code.
+    pub channel: u16,
+    /// Refund flag.
+    pub is_refund: bool,
+}
+
+/// One touchpoint row already turned into codes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CodedTouchpoint {
+    /// Customer index.
+    pub customer: u32,
+    /// When, in microseconds since the epoch.
+    pub time_us: i64,
+    /// Channel code.
+    pub channel: u16,
+    /// Touchpoint kind code.
+    pub kind: u16,
+    /// Campaign code (`NONE_U32`: none).
+    pub campaign: u32,
+    /// Topic code (`NONE_U32`: none).
+    pub topic: u32,
+    /// Cost: units and currency code.
+    pub cost: Option<(i64, u16)>,
+    /// The journey stage the content is made for.
+    pub content_stage: Option<JourneyStage>,
+}
+
 /// Appends customers, transactions and touchpoints in any order; [`build`](Self::build)
 /// sorts them into per-customer, time-ordered histories.
 #[derive(Debug, Default)]
@@ -550,25 +591,15 @@ impl CustomerBaseBuilder {
 
     /// Appends a transaction from codes. The order id must be unique by
     /// construction: it is not checked, and later duplicate checks will not see it.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn push_coded_transaction(
-        &mut self,
-        customer: u32,
-        order_id: &str,
-        time_us: i64,
-        amount_units: i64,
-        currency: u16,
-        channel: u16,
-        is_refund: bool,
-    ) -> Result<()> {
-        self.orders.push_unindexed(order_id)?;
+    pub(crate) fn push_coded_transaction(&mut self, row: CodedTransaction<'_>) -> Result<()> {
+        self.orders.push_unindexed(row.order_id)?;
         let tx = &mut self.tx;
-        tx.customer.push(customer);
-        tx.time_us.push(time_us);
-        tx.amount_units.push(amount_units);
-        tx.currency.push(currency);
-        tx.channel.push(channel);
-        tx.is_refund.push(is_refund);
+        tx.customer.push(row.customer);
+        tx.time_us.push(row.time_us);
+        tx.amount_units.push(row.amount_units);
+        tx.currency.push(row.currency);
+        tx.channel.push(row.channel);
+        tx.is_refund.push(row.is_refund);
         tx.store.push(NONE_U32);
         if !self.item_ranges.is_empty() {
             let end = tx.items.len() as u32;
@@ -577,32 +608,21 @@ impl CustomerBaseBuilder {
         Ok(())
     }
 
-    /// Appends a touchpoint from codes (`cost`: units and currency code).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn push_coded_touchpoint(
-        &mut self,
-        customer: u32,
-        time_us: i64,
-        channel: u16,
-        kind: u16,
-        campaign: u32,
-        topic: u32,
-        cost: Option<(i64, u16)>,
-        content_stage: Option<JourneyStage>,
-    ) {
+    /// Appends a touchpoint from codes.
+    pub(crate) fn push_coded_touchpoint(&mut self, row: CodedTouchpoint) {
         let p = &mut self.tp;
-        p.customer.push(customer);
-        p.time_us.push(time_us);
-        p.channel.push(channel);
-        p.kind.push(kind);
-        p.campaign.push(campaign);
-        p.topic.push(topic);
-        p.cost.push(cost);
+        p.customer.push(row.customer);
+        p.time_us.push(row.time_us);
+        p.channel.push(row.channel);
+        p.kind.push(row.kind);
+        p.campaign.push(row.campaign);
+        p.topic.push(row.topic);
+        p.cost.push(row.cost);
         if !p.session.is_empty() {
             p.session.push(NONE_U32);
         }
         p.content_stage
-            .push(content_stage.map_or(NO_STAGE, |s| s.index() as u8));
+            .push(row.content_stage.map_or(NO_STAGE, |s| s.index() as u8));
     }
 
     /// Sorts everything into per-customer, time-ordered histories.

@@ -16,7 +16,7 @@ use crate::records::{
     Channel, Consent, Currency, Customer, CustomerId, Gender, JourneyStage, Pii, Profile, Purpose,
     SourceRecord, TouchpointKind,
 };
-use crate::store::{CustomerBaseBuilder, NONE_U32};
+use crate::store::{CodedTouchpoint, CodedTransaction, CustomerBaseBuilder, NONE_U32};
 
 const WEEK_US: f64 = 7.0 * 86_400.0 * 1e6;
 const DAY_WEEKS: f64 = 1.0 / 7.0;
@@ -386,10 +386,12 @@ impl<'a> Model<'a> {
                         self,
                         &mut rng,
                         pick,
-                        previous,
-                        week,
-                        channel,
-                        topic_bias,
+                        Purchase {
+                            after: previous,
+                            week,
+                            channel,
+                            topic_bias,
+                        },
                         &mut touchpoints,
                         &mut journeys,
                     );
@@ -516,20 +518,36 @@ impl<'a> Model<'a> {
     }
 }
 
-/// Draws journeys in `(from, to]` until one converts at `to`: every journey is an
-/// independent trial with `P(convert) = logistic(β₀ + Σ β_c)` over its distinct channels.
-#[allow(clippy::too_many_arguments)]
+/// The purchase a run of journeys leads up to.
+#[derive(Debug, Clone, Copy)]
+struct Purchase {
+    /// Week of the previous purchase (or sign-up): journeys start after it.
+    after: f64,
+    /// Week of this purchase: the converting journey ends here.
+    week: f64,
+    /// Channel the purchase is made in.
+    channel: u8,
+    /// The topic the customer's journeys lean towards.
+    topic_bias: u8,
+}
+
+/// Draws journeys in `(purchase.after, purchase.week]` until one converts at
+/// `purchase.week`: every journey is an independent trial with
+/// `P(convert) = logistic(β₀ + Σ β_c)` over its distinct channels.
 fn journeys_until_conversion(
     model: &Model<'_>,
     rng: &mut ChaCha8Rng,
     pick: Option<&WeightedIndex<f64>>,
-    from: f64,
-    to: f64,
-    purchase_channel: u8,
-    topic_bias: u8,
+    purchase: Purchase,
     out: &mut Vec<DrawnTouchpoint>,
     counts: &mut (u64, u64),
 ) {
+    let Purchase {
+        after: from,
+        week: to,
+        channel: purchase_channel,
+        topic_bias,
+    } = purchase;
     let truth = &model.params.journeys;
     let Some(pick) = pick else {
         out.push(DrawnTouchpoint {
@@ -656,15 +674,15 @@ impl Assembler {
             self.next_order += 1;
             self.order_id.clear();
             push_order_id(&mut self.order_id, self.next_order);
-            b.push_coded_transaction(
-                index,
-                &self.order_id,
-                model.week_to_us(week),
-                units,
-                self.eur,
-                self.channel_codes[channel as usize],
-                false,
-            )?;
+            b.push_coded_transaction(CodedTransaction {
+                customer: index,
+                order_id: &self.order_id,
+                time_us: model.week_to_us(week),
+                amount_units: units,
+                currency: self.eur,
+                channel: self.channel_codes[channel as usize],
+                is_refund: false,
+            })?;
         }
         for tp in &d.touchpoints {
             let campaign = if matches!(tp.kind, IMPRESSION | CLICK) {
@@ -688,16 +706,16 @@ impl Assembler {
             } else {
                 campaign_content_stage(tp.channel as usize, (tp.week / 13.0).floor().max(0.0))
             };
-            b.push_coded_touchpoint(
-                index,
-                model.week_to_us(tp.week),
-                self.channel_codes[tp.channel as usize],
-                self.kind_codes[tp.kind as usize],
+            b.push_coded_touchpoint(CodedTouchpoint {
+                customer: index,
+                time_us: model.week_to_us(tp.week),
+                channel: self.channel_codes[tp.channel as usize],
+                kind: self.kind_codes[tp.kind as usize],
                 campaign,
                 topic,
                 cost,
                 content_stage,
-            );
+            });
         }
         let t = &mut self.truth;
         t.persona.push(d.persona);
