@@ -46,8 +46,8 @@ use serde::{Deserialize, Serialize};
 
 use super::charts::{LineChart, LineSeries, ValueFormat, WIDTH, line_chart};
 use super::svg::{
-    Anchor, Canvas, Chart, Font, LABEL_SIZE, MUTED, SMALL_SIZE, Scale, fit_text, format_number,
-    format_percent, nice_domain, nice_ticks, series_colour, text_width,
+    Anchor, Canvas, Chart, Font, LABEL_SIZE, MUTED, SMALL_SIZE, Scale, Stroke, fit_text,
+    format_number, format_percent, nice_domain, nice_ticks, series_colour, text_width,
 };
 use crate::error::{Error, Result};
 use crate::experiment::evaluate::{Comparison, Evaluation, SegmentResult};
@@ -253,7 +253,7 @@ pub fn forest_plot(spec: &ForestPlot) -> Result<Chart> {
     c.x_axis(x, &nice_ticks(d0, d1, 6), bottom, top, &spec.x_label, &fmt);
     if let Some(r) = spec.reference.filter(|r| r.is_finite()) {
         let rx = x.px(r);
-        c.line(rx, top, rx, bottom, "#222222", 1.2, false, None);
+        c.line(rx, top, rx, bottom, Stroke::solid("#222222", 1.2), None);
     }
     for (i, (r, text)) in spec.rows.iter().zip(&texts).enumerate() {
         let cy = top + row_h * (i as f64 + 0.5);
@@ -263,9 +263,7 @@ pub fn forest_plot(spec: &ForestPlot) -> Result<Chart> {
                 cy - row_h / 2.0,
                 WIDTH - 16.0,
                 cy - row_h / 2.0,
-                "#cccccc",
-                1.0,
-                false,
+                Stroke::solid("#cccccc", 1.0),
                 None,
             );
         }
@@ -319,9 +317,9 @@ pub fn forest_plot(spec: &ForestPlot) -> Result<Chart> {
         } else {
             if has_interval {
                 let (a, b) = (x.px(r.lower), x.px(r.upper));
-                c.line(a, cy, b, cy, colour, 1.6, false, None);
-                c.line(a, cy - 4.0, a, cy + 4.0, colour, 1.6, false, None);
-                c.line(b, cy - 4.0, b, cy + 4.0, colour, 1.6, false, None);
+                c.line(a, cy, b, cy, Stroke::solid(colour, 1.6), None);
+                c.line(a, cy - 4.0, a, cy + 4.0, Stroke::solid(colour, 1.6), None);
+                c.line(b, cy - 4.0, b, cy + 4.0, Stroke::solid(colour, 1.6), None);
             }
             let rad = 5.0;
             let d = format!(
@@ -580,7 +578,14 @@ pub fn chance_to_win(eval: &Evaluation, threshold: f64) -> Result<Chart> {
         }
     }
     let tx = x.px(threshold);
-    c.line(tx, top - 6.0, tx, bottom, "#222222", 1.2, true, None);
+    c.line(
+        tx,
+        top - 6.0,
+        tx,
+        bottom,
+        Stroke::dashed("#222222", 1.2),
+        None,
+    );
     c.text(
         tx,
         top - 10.0,
