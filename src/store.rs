@@ -22,7 +22,7 @@ mod builder;
 mod bulk;
 mod costs;
 mod export;
-pub(crate) use export::{TOUCHPOINT_FIELDS, TRANSACTION_FIELDS, csv_header};
+pub(crate) use export::{TOUCHPOINT_FIELDS, TRANSACTION_FIELDS, csv_err, csv_header};
 mod history;
 mod intern;
 mod packed;

@@ -39,21 +39,22 @@ pub struct BarChart {
 /// Draws a horizontal bar chart.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when a series does not have one value per
-/// category; [`Error::InvalidValue`] for a non-finite value.
+/// [`Error::LengthMismatch`] when a series does not have one value per
+/// category; [`Error::NonFinite`] for a non-finite value.
 pub fn bar_chart(spec: &BarChart) -> Result<Chart> {
     if spec.categories.is_empty() || spec.series.is_empty() {
         return Ok(no_data(&spec.title, "there are no categories to show"));
     }
     for s in &spec.series {
         if s.values.len() != spec.categories.len() {
-            return Err(Error::InvalidInput(format!(
-                "bar chart `{}`: series `{}` has {} values for {} categories",
-                spec.title,
-                s.name,
+            return Err(Error::lengths(
+                format!(
+                    "bar chart `{}`: values of series `{}` per category",
+                    spec.title, s.name
+                ),
+                spec.categories.len(),
                 s.values.len(),
-                spec.categories.len()
-            )));
+            ));
         }
         check_finite("bar value", s.values.iter().copied())?;
     }
@@ -174,8 +175,18 @@ mod tests {
 
     #[test]
     fn bad_bars_are_errors_and_empty_is_no_data() {
-        assert!(bar_chart(&bars(vec![1.0])).is_err());
-        assert!(bar_chart(&bars(vec![1.0, f64::NAN, 2.0])).is_err());
+        assert!(matches!(
+            bar_chart(&bars(vec![1.0])),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                found: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            bar_chart(&bars(vec![1.0, f64::NAN, 2.0])),
+            Err(Error::NonFinite { row: 1, .. })
+        ));
         let mut spec = bars(vec![]);
         spec.categories.clear();
         let chart = bar_chart(&spec).unwrap();

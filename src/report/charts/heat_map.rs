@@ -40,30 +40,54 @@ pub struct HeatMap {
     pub format: ValueFormat,
 }
 
+/// Checks that a grid (values or cell labels) has one row per row label and
+/// one entry per column label in each row.
+fn check_grid(
+    spec: &HeatMap,
+    what: &str,
+    row_lengths: impl ExactSizeIterator<Item = usize>,
+) -> Result<()> {
+    if row_lengths.len() != spec.rows.len() {
+        return Err(Error::lengths(
+            format!("heat map `{}`: rows of {what}", spec.title),
+            spec.rows.len(),
+            row_lengths.len(),
+        ));
+    }
+    for (i, len) in row_lengths.enumerate() {
+        if len != spec.columns.len() {
+            return Err(Error::lengths(
+                format!("heat map `{}`: {what} in row {i}", spec.title),
+                spec.columns.len(),
+                len,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Draws a heat map. Each cell is one mark.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the grid does not match the labels;
-/// [`Error::InvalidValue`] for an infinite value.
+/// [`Error::LengthMismatch`] when the grid (values or cell labels) does not
+/// match the row and column labels; [`Error::NonFinite`] for an infinite value.
 pub fn heat_map(spec: &HeatMap) -> Result<Chart> {
     if spec.rows.is_empty() || spec.columns.is_empty() {
         return Ok(no_data(&spec.title, "the grid has no rows or no columns"));
     }
-    let shape_ok = spec.values.len() == spec.rows.len()
-        && spec.values.iter().all(|r| r.len() == spec.columns.len());
-    let labels_ok = spec.cell_labels.as_ref().is_none_or(|l| {
-        l.len() == spec.rows.len() && l.iter().all(|r| r.len() == spec.columns.len())
-    });
-    if !shape_ok || !labels_ok {
-        return Err(Error::InvalidInput(format!(
-            "heat map `{}`: the values (and cell labels) must be {} rows × {} columns",
-            spec.title,
-            spec.rows.len(),
-            spec.columns.len()
-        )));
+    check_grid(spec, "values", spec.values.iter().map(Vec::len))?;
+    if let Some(labels) = &spec.cell_labels {
+        check_grid(spec, "cell labels", labels.iter().map(Vec::len))?;
     }
-    if let Some(v) = spec.values.iter().flatten().find(|v| v.is_infinite()) {
-        return Err(Error::value("heat map value", v.to_string(), "is infinite"));
+    for (i, row) in spec.values.iter().enumerate() {
+        if let Some((j, &v)) = row.iter().enumerate().find(|(_, v)| v.is_infinite()) {
+            return Err(Error::non_finite(
+                format!("heat map `{}` values", spec.title),
+                i,
+                spec.columns[j].as_str(),
+                v,
+            ));
+        }
     }
     let finite = || {
         spec.values
@@ -320,10 +344,20 @@ mod tests {
         assert_eq!(heat_map(&spec).unwrap().marks, 6);
         let mut bad = spec.clone();
         bad.values[1].pop();
-        assert!(heat_map(&bad).is_err());
+        assert!(matches!(
+            heat_map(&bad),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                found: 2,
+                ..
+            })
+        ));
         let mut inf = spec;
         inf.values[0][0] = f64::INFINITY;
-        assert!(heat_map(&inf).is_err());
+        assert!(matches!(
+            heat_map(&inf),
+            Err(Error::NonFinite { row: 0, ref field, .. }) if field == "c1"
+        ));
     }
 
     #[test]

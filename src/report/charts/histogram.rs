@@ -89,27 +89,31 @@ impl Histogram {
 /// Draws a histogram.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the edges are not one more than the counts
-/// or do not increase; [`Error::InvalidValue`] for a non-finite or negative count.
+/// [`Error::LengthMismatch`] when the edges are not one more than the counts;
+/// [`Error::InvalidValue`] when the edges do not increase or a count is
+/// negative; [`Error::NonFinite`] for a non-finite edge or count.
 pub fn histogram(spec: &Histogram) -> Result<Chart> {
     if spec.counts.is_empty() {
         return Ok(no_data(&spec.title, "there are no values to bin"));
     }
     if spec.edges.len() != spec.counts.len() + 1 {
-        return Err(Error::InvalidInput(format!(
-            "histogram `{}`: {} edges for {} bins",
-            spec.title,
+        return Err(Error::lengths(
+            format!(
+                "histogram `{}`: bin edges (one more than the bins)",
+                spec.title
+            ),
+            spec.counts.len() + 1,
             spec.edges.len(),
-            spec.counts.len()
-        )));
+        ));
     }
     check_finite("bin edge", spec.edges.iter().copied())?;
     check_finite("bin count", spec.counts.iter().copied())?;
-    if spec.edges.windows(2).any(|w| w[1] <= w[0]) {
-        return Err(Error::InvalidInput(format!(
-            "histogram `{}`: bin edges must increase",
-            spec.title
-        )));
+    if let Some(w) = spec.edges.windows(2).find(|w| w[1] <= w[0]) {
+        return Err(Error::value(
+            "bin edge",
+            w[1].to_string(),
+            format!("bin edges must increase; it follows {}", w[0]),
+        ));
     }
     if let Some(c) = spec.counts.iter().find(|&&c| c < 0.0) {
         return Err(Error::value(

@@ -50,8 +50,9 @@ pub struct LineChart {
 /// Draws a line chart. Each series line, each band and each marker is a mark.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when x, y and band lengths differ or `log_y` meets a
-/// value ≤ 0; [`Error::InvalidValue`] for a non-finite x.
+/// [`Error::LengthMismatch`] when x, y and band lengths differ;
+/// [`Error::InvalidValue`] when `log_y` meets a value ≤ 0;
+/// [`Error::NonFinite`] for a non-finite x.
 pub fn line_chart(spec: &LineChart) -> Result<Chart> {
     let has_points = spec
         .series
@@ -61,24 +62,33 @@ pub fn line_chart(spec: &LineChart) -> Result<Chart> {
         return Ok(no_data(&spec.title, "no series has a finite point"));
     }
     for s in &spec.series {
-        let band_ok = s
-            .band
-            .as_ref()
-            .is_none_or(|(lo, hi)| lo.len() == s.x.len() && hi.len() == s.x.len());
-        if s.x.len() != s.y.len() || !band_ok {
-            return Err(Error::InvalidInput(format!(
-                "line chart `{}`: series `{}` has x, y and band of different lengths",
-                spec.title, s.name
-            )));
+        let mut columns = vec![("y values", s.y.len())];
+        if let Some((lo, hi)) = &s.band {
+            columns.extend([
+                ("band lower edges", lo.len()),
+                ("band upper edges", hi.len()),
+            ]);
+        }
+        for (column, len) in columns {
+            if len != s.x.len() {
+                return Err(Error::lengths(
+                    format!(
+                        "line chart `{}`: {column} of series `{}` per x value",
+                        spec.title, s.name
+                    ),
+                    s.x.len(),
+                    len,
+                ));
+            }
         }
         check_finite("x value", s.x.iter().copied())?;
         if spec.log_y {
-            let bad = s.y.iter().any(|&v| v.is_finite() && v <= 0.0);
-            if bad {
-                return Err(Error::InvalidInput(format!(
-                    "line chart `{}`: a log axis needs positive values",
-                    spec.title
-                )));
+            if let Some(v) = s.y.iter().find(|&&v| v.is_finite() && v <= 0.0) {
+                return Err(Error::value(
+                    "y value on a log axis",
+                    v.to_string(),
+                    format!("series `{}` needs positive values", s.name),
+                ));
             }
         }
     }
@@ -273,6 +283,18 @@ mod tests {
         let mut log = spec.clone();
         log.log_y = true;
         log.series[0].y[0] = 0.0;
-        assert!(line_chart(&log).is_err());
+        assert!(matches!(
+            line_chart(&log),
+            Err(Error::InvalidValue {
+                what: "y value on a log axis",
+                ..
+            })
+        ));
+        let mut short = spec;
+        short.series[0].y.pop();
+        assert!(matches!(
+            line_chart(&short),
+            Err(Error::LengthMismatch { expected, found, .. }) if found + 1 == expected
+        ));
     }
 }

@@ -2,9 +2,12 @@
 //! and scatter plots. The module-specific charts are built on these.
 //!
 //! Every function returns a [`Chart`]. Empty input gives an explicit "no
-//! data" chart; inconsistent input (lengths that differ, non-finite values
-//! where a number is required) gives [`Error::InvalidInput`] or
-//! [`Error::InvalidValue`]. Nothing panics.
+//! data" chart; inconsistent input gives a typed error: lengths that differ
+//! [`Error::LengthMismatch`](crate::Error::LengthMismatch), non-finite values
+//! where a number is required [`Error::NonFinite`](crate::Error::NonFinite),
+//! an index past its names [`Error::OutOfRange`](crate::Error::OutOfRange), a
+//! bad single value [`Error::InvalidValue`](crate::Error::InvalidValue).
+//! Nothing panics.
 
 mod bar;
 mod heat_map;

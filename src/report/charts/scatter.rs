@@ -33,27 +33,28 @@ pub struct Scatter {
 /// Draws a scatter plot. Each point is a mark.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the columns differ in length or a group is out
-/// of range; [`Error::InvalidValue`] for a non-finite coordinate.
+/// [`Error::LengthMismatch`] when the columns differ in length;
+/// [`Error::OutOfRange`] when a group has no name; [`Error::NonFinite`] for a
+/// non-finite coordinate.
 pub fn scatter(spec: &Scatter) -> Result<Chart> {
     if spec.x.is_empty() {
         return Ok(no_data(&spec.title, "there are no points"));
     }
-    if spec.y.len() != spec.x.len() || spec.group.len() != spec.x.len() {
-        return Err(Error::InvalidInput(format!(
-            "scatter `{}`: x, y and group have {}, {} and {} entries",
-            spec.title,
-            spec.x.len(),
-            spec.y.len(),
-            spec.group.len()
-        )));
+    for (column, len) in [("y", spec.y.len()), ("group", spec.group.len())] {
+        if len != spec.x.len() {
+            return Err(Error::lengths(
+                format!("scatter `{}`: {column} values per x value", spec.title),
+                spec.x.len(),
+                len,
+            ));
+        }
     }
     if let Some(&g) = spec.group.iter().find(|&&g| g >= spec.group_names.len()) {
-        return Err(Error::InvalidInput(format!(
-            "scatter `{}`: group {g} has no name ({} names)",
-            spec.title,
-            spec.group_names.len()
-        )));
+        return Err(Error::out_of_range(
+            format!("scatter `{}`: group names", spec.title),
+            g,
+            spec.group_names.len(),
+        ));
     }
     check_finite("x coordinate", spec.x.iter().copied())?;
     check_finite("y coordinate", spec.y.iter().copied())?;
@@ -140,6 +141,23 @@ mod tests {
         assert_eq!(scatter(&spec).unwrap().marks, 3);
         let mut bad = spec;
         bad.group[0] = 5;
-        assert!(scatter(&bad).is_err());
+        assert!(matches!(
+            scatter(&bad),
+            Err(Error::OutOfRange {
+                index: 5,
+                len: 2,
+                ..
+            })
+        ));
+        let mut short = bad;
+        short.y.pop();
+        assert!(matches!(
+            scatter(&short),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                found: 2,
+                ..
+            })
+        ));
     }
 }

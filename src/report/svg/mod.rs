@@ -108,18 +108,15 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Checks that all values are finite, naming the first bad one.
+/// Checks that all values are finite: [`Error::NonFinite`] names the first
+/// bad one (`what`, its index as the row, field `value`).
 pub(crate) fn check_finite(
     what: &'static str,
     values: impl IntoIterator<Item = f64>,
 ) -> Result<()> {
     for (i, v) in values.into_iter().enumerate() {
         if !v.is_finite() {
-            return Err(Error::value(
-                what,
-                v.to_string(),
-                format!("value {i} is not a finite number"),
-            ));
+            return Err(Error::non_finite(what, i, "value", v));
         }
     }
     Ok(())
