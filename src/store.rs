@@ -22,23 +22,26 @@ mod builder;
 mod bulk;
 mod costs;
 mod export;
-pub(crate) use export::{TOUCHPOINT_FIELDS, TRANSACTION_FIELDS, csv_header};
+pub(crate) use export::{TOUCHPOINT_FIELDS, TRANSACTION_FIELDS, csv_err, csv_header};
 mod history;
 mod intern;
 mod packed;
 mod regroup;
+mod rows;
 
 use std::ops::Range;
 
 use jiff::Timestamp;
 
-pub use builder::{CustomerBaseBuilder, TransactionRef};
+pub use builder::CustomerBaseBuilder;
 pub(crate) use costs::SparseCosts;
 pub use history::{History, OwnedHistory};
 pub(crate) use intern::{Dictionary, Interner, StrArena};
 pub use packed::CustomerRecords;
 pub(crate) use packed::encode_event;
 pub use regroup::Regrouping;
+pub use rows::TransactionRef;
+pub(crate) use rows::{CodedTouchpoint, CodedTransaction};
 
 use crate::records::{
     Channel, Currency, Customer, JourneyStage, LineItem, Money, Purpose, Touchpoint,

@@ -134,13 +134,15 @@ fn tables_account_for_every_row() {
     let scores = table.numbers("score").unwrap();
     assert_eq!(scores[0], 1.5);
     assert!(scores[1].is_nan());
+    let err = read_table(
+        Format::Csv,
+        "score\n1\n".as_bytes(),
+        &IngestOptions::default(),
+        &spec,
+    )
+    .unwrap_err();
     assert!(
-        read_table(
-            Format::Csv,
-            "score\n1\n".as_bytes(),
-            &IngestOptions::default(),
-            &spec
-        )
-        .is_err()
+        matches!(&err, custinsight::Error::MissingColumns { columns, .. } if columns == &["id"]),
+        "{err:?}"
     );
 }

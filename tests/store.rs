@@ -421,10 +421,18 @@ fn builder_rejects_invalid_transactions_without_side_effects() {
     );
     let mut unflagged = tx("o-2", "c3", at(2), -5);
     unflagged.is_refund = false;
-    assert!(b.add_transaction(&unflagged).is_err());
+    let err = b.add_transaction(&unflagged).unwrap_err();
+    assert!(
+        matches!(err, custinsight::Error::InvalidValue { what: "amount", .. }),
+        "{err:?}"
+    );
     let mut positive_refund = tx("o-3", "c4", at(3), 5);
     positive_refund.is_refund = true;
-    assert!(b.add_transaction(&positive_refund).is_err());
+    let err = b.add_transaction(&positive_refund).unwrap_err();
+    assert!(
+        matches!(err, custinsight::Error::InvalidValue { what: "amount", .. }),
+        "{err:?}"
+    );
     let mut mixed = tx("o-4", "c5", at(4), 5);
     mixed.line_items.push(LineItem {
         product_id: "p".into(),
@@ -432,9 +440,10 @@ fn builder_rejects_invalid_transactions_without_side_effects() {
         quantity: 1.0,
         unit_price: Money::from_units(5, Currency::USD),
     });
+    let err = b.add_transaction(&mixed).unwrap_err();
     assert!(
-        b.add_transaction(&mixed).is_err(),
-        "line item currency must match"
+        matches!(err, custinsight::Error::InvalidValue { .. }),
+        "line item currency must match: {err:?}"
     );
     assert!(b.contains_order("o-1"));
     assert!(!b.contains_order("o-2"));
@@ -570,8 +579,8 @@ fn consent_events_are_reflected_by_allows() {
     b.add_customer(late).unwrap();
     // A customer known only from a transaction.
     b.add_transaction(&tx("o-1", "buyer", at(0), 1)).unwrap();
-    assert!(
-        b.add_consent_event(
+    let err = b
+        .add_consent_event(
             "   ",
             ConsentEvent {
                 channel: None,
@@ -579,9 +588,18 @@ fn consent_events_are_reflected_by_allows() {
                 status: ConsentStatus::Granted,
                 at: at(0),
                 source: None,
-            }
+            },
         )
-        .is_err()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            custinsight::Error::InvalidValue {
+                what: "customer id",
+                ..
+            }
+        ),
+        "{err:?}"
     );
     let base = b.build().unwrap();
 

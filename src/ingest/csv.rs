@@ -165,8 +165,9 @@ pub(crate) struct Header {
 /// (byte-order mark dropped, trimmed).
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for an input without a header row or a header
-/// that is not UTF-8; [`Error::Io`] when it cannot be read.
+/// [`Error::EmptyInput`] for an input without a header row;
+/// [`Error::InvalidValue`] for a header that is not UTF-8; [`Error::Io`]
+/// when it cannot be read.
 pub(crate) fn reader_with_header<R: Read>(
     input: R,
     opts: &IngestOptions,
@@ -182,7 +183,7 @@ pub(crate) fn reader_with_header<R: Read>(
         .read_byte_record(&mut header)
         .map_err(|e| csv_error(e, "header"))?;
     if !has_header {
-        return Err(Error::InvalidInput("empty input: no header row".into()));
+        return Err(Error::empty("csv input: no header row"));
     }
     let names = header
         .iter()
@@ -196,7 +197,11 @@ pub(crate) fn reader_with_header<R: Read>(
             std::str::from_utf8(raw)
                 .map(|s| s.trim().to_owned())
                 .map_err(|_| {
-                    Error::InvalidInput(format!("header column {} is not valid UTF-8", i + 1))
+                    Error::value(
+                        "header column",
+                        String::from_utf8_lossy(raw),
+                        format!("column {} is not valid UTF-8", i + 1),
+                    )
                 })
         })
         .collect::<Result<_>>()?;
@@ -210,21 +215,16 @@ pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> 
     for &f in schema.fields {
         columns[f] = resolve_column(name(f), &names, opts);
     }
-    let missing: Vec<&str> = schema
+    let missing: Vec<String> = schema
         .required(opts)
         .filter(|&f| columns[f].is_none())
-        .map(name)
+        .map(|f| name(f).to_owned())
         .collect();
     if !missing.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "missing required column(s) {} (header: {})",
-            missing
-                .iter()
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            names.join(","),
-        )));
+        return Err(Error::MissingColumns {
+            table: schema.name.to_owned(),
+            columns: missing,
+        });
     }
     let extras: Vec<(String, usize)> = names
         .iter()
@@ -302,6 +302,10 @@ pub(crate) fn for_each_row<R: Read>(
 pub(crate) fn csv_error(e: csv::Error, what: &str) -> Error {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::io(format!("csv {what}"), io),
-        other => Error::InvalidInput(format!("csv {what}: {other:?}")),
+        other => Error::value(
+            "csv input",
+            format!("{other:?}"),
+            format!("cannot be read as the csv {what}"),
+        ),
     }
 }

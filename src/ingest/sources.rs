@@ -48,7 +48,8 @@ fn spec() -> TableSpec {
 /// identity columns are added to every table).
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for an unreadable header or no key column;
+/// [`Error::MissingColumns`] for no key column, [`Error::EmptyInput`] or
+/// [`Error::InvalidValue`] for a missing or unreadable header;
 /// [`Error::Io`] for read failures; [`Error::Rejected`] in strict mode.
 ///
 /// ```

@@ -289,11 +289,9 @@ fn layout_columns(
     // Explicit mappings first: output name → header.
     let mut renamed: Vec<Option<String>> = vec![None; headers.len()];
     for (name, header) in &opts.columns {
-        let at = find(header).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "column mapping: no column `{header}` in the header (mapped to `{name}`; header: {})",
-                headers.join(",")
-            ))
+        let at = find(header).ok_or_else(|| Error::MissingColumns {
+            table: format!("table header (column mapped to `{name}`)"),
+            columns: vec![header.clone()],
         })?;
         renamed[at] = Some(name.clone());
     }
@@ -318,7 +316,7 @@ fn layout_columns(
         if let Some(p) = position {
             used[p] = true;
         } else if c.required {
-            missing.push(format!("`{}`", c.name));
+            missing.push(c.name.clone());
         }
         names.push(c.name.clone());
         kinds.push(c.kind);
@@ -326,11 +324,10 @@ fn layout_columns(
         positions.push(position);
     }
     if !missing.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "missing required column(s) {} (header: {})",
-            missing.join(", "),
-            headers.join(",")
-        )));
+        return Err(Error::MissingColumns {
+            table: "table header".to_owned(),
+            columns: missing,
+        });
     }
     if let Some(kind) = spec.others {
         for (i, h) in headers.iter().enumerate() {
@@ -555,9 +552,10 @@ fn json_values<'a>(
 /// rejected with its line, column and reason.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for an unreadable header, a missing required
-/// column or a mapping to a header that is not there; [`Error::Io`] for read
-/// failures; [`Error::Rejected`] in strict mode; [`Error::InvalidParameter`]
+/// [`Error::EmptyInput`] for a CSV input without a header row,
+/// [`Error::InvalidValue`] for an unreadable header, [`Error::MissingColumns`]
+/// for a missing required column or a mapping to a header that is not there;
+/// [`Error::Io`] for read failures; [`Error::Rejected`] in strict mode; [`Error::InvalidParameter`]
 /// for a spec that names a column twice.
 pub fn read_table<R: Read>(
     format: Format,

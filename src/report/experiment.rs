@@ -46,8 +46,8 @@ use serde::{Deserialize, Serialize};
 
 use super::charts::{LineChart, LineSeries, ValueFormat, WIDTH, line_chart};
 use super::svg::{
-    Anchor, Canvas, Chart, Font, LABEL_SIZE, MUTED, SMALL_SIZE, Scale, fit_text, format_number,
-    format_percent, nice_domain, nice_ticks, series_colour, text_width,
+    Anchor, Canvas, Chart, Font, LABEL_SIZE, MUTED, SMALL_SIZE, Scale, Stroke, fit_text,
+    format_number, format_percent, nice_domain, nice_ticks, series_colour, text_width,
 };
 use crate::error::{Error, Result};
 use crate::experiment::evaluate::{Comparison, Evaluation, SegmentResult};
@@ -141,36 +141,44 @@ pub struct ForestPlot {
 /// estimate and interval on the right. One mark per row with a finite estimate.
 ///
 /// # Errors
-/// [`Error::InvalidValue`] for an infinite value; [`Error::InvalidInput`] for
-/// `lower > upper` or a series index without a name (with several series).
+/// [`Error::NonFinite`] for an infinite value; [`Error::InvalidValue`] for
+/// `lower > upper`;
+/// [`Error::OutOfRange`] for a series index without a name (with several series).
 pub fn forest_plot(spec: &ForestPlot) -> Result<Chart> {
     if spec.rows.is_empty() {
         return Ok(no_data(&spec.title, "there are no estimates"));
     }
-    for r in &spec.rows {
-        for v in [r.estimate, r.lower, r.upper] {
+    for (i, r) in spec.rows.iter().enumerate() {
+        for (field, v) in [
+            ("estimate", r.estimate),
+            ("lower", r.lower),
+            ("upper", r.upper),
+        ] {
             if v.is_infinite() {
-                return Err(Error::value(
-                    "forest plot value",
-                    v.to_string(),
-                    format!("row `{}` has an infinite value", r.label),
+                return Err(Error::non_finite(
+                    format!("forest plot `{}` rows", spec.title),
+                    i,
+                    field,
+                    v,
                 ));
             }
         }
         if r.lower > r.upper {
-            return Err(Error::InvalidInput(format!(
-                "forest plot `{}`: row `{}` has a lower bound above its upper bound",
-                spec.title, r.label
-            )));
+            return Err(Error::value(
+                "forest plot interval",
+                format!("[{}, {}]", r.lower, r.upper),
+                format!("row `{}` has a lower bound above its upper bound", r.label),
+            ));
         }
         if spec.series.len() > 1 && r.series >= spec.series.len() {
-            return Err(Error::InvalidInput(format!(
-                "forest plot `{}`: row `{}` is in series {} of {}",
-                spec.title,
-                r.label,
+            return Err(Error::out_of_range(
+                format!(
+                    "forest plot `{}`: series of row `{}` into the series names",
+                    spec.title, r.label
+                ),
                 r.series,
-                spec.series.len()
-            )));
+                spec.series.len(),
+            ));
         }
     }
     let values = || {
@@ -253,7 +261,7 @@ pub fn forest_plot(spec: &ForestPlot) -> Result<Chart> {
     c.x_axis(x, &nice_ticks(d0, d1, 6), bottom, top, &spec.x_label, &fmt);
     if let Some(r) = spec.reference.filter(|r| r.is_finite()) {
         let rx = x.px(r);
-        c.line(rx, top, rx, bottom, "#222222", 1.2, false, None);
+        c.line(rx, top, rx, bottom, Stroke::solid("#222222", 1.2), None);
     }
     for (i, (r, text)) in spec.rows.iter().zip(&texts).enumerate() {
         let cy = top + row_h * (i as f64 + 0.5);
@@ -263,9 +271,7 @@ pub fn forest_plot(spec: &ForestPlot) -> Result<Chart> {
                 cy - row_h / 2.0,
                 WIDTH - 16.0,
                 cy - row_h / 2.0,
-                "#cccccc",
-                1.0,
-                false,
+                Stroke::solid("#cccccc", 1.0),
                 None,
             );
         }
@@ -319,9 +325,9 @@ pub fn forest_plot(spec: &ForestPlot) -> Result<Chart> {
         } else {
             if has_interval {
                 let (a, b) = (x.px(r.lower), x.px(r.upper));
-                c.line(a, cy, b, cy, colour, 1.6, false, None);
-                c.line(a, cy - 4.0, a, cy + 4.0, colour, 1.6, false, None);
-                c.line(b, cy - 4.0, b, cy + 4.0, colour, 1.6, false, None);
+                c.line(a, cy, b, cy, Stroke::solid(colour, 1.6), None);
+                c.line(a, cy - 4.0, a, cy + 4.0, Stroke::solid(colour, 1.6), None);
+                c.line(b, cy - 4.0, b, cy + 4.0, Stroke::solid(colour, 1.6), None);
             }
             let rad = 5.0;
             let d = format!(
@@ -580,7 +586,14 @@ pub fn chance_to_win(eval: &Evaluation, threshold: f64) -> Result<Chart> {
         }
     }
     let tx = x.px(threshold);
-    c.line(tx, top - 6.0, tx, bottom, "#222222", 1.2, true, None);
+    c.line(
+        tx,
+        top - 6.0,
+        tx,
+        bottom,
+        Stroke::dashed("#222222", 1.2),
+        None,
+    );
     c.text(
         tx,
         top - 10.0,
@@ -624,16 +637,16 @@ fn look_segments<'a>(
     };
     let mut out = Vec::with_capacity(looks.len());
     let mut previous = f64::NEG_INFINITY;
-    for (t, e) in looks {
+    for (i, (t, e)) in looks.iter().enumerate() {
         if !t.is_finite() {
-            return Err(Error::value("look time", t.to_string(), "is not finite"));
+            return Err(Error::non_finite("looks", i, "time", *t));
         }
         if *t <= previous {
-            return Err(Error::InvalidInput(format!(
-                "sequential chart: look times must increase ({} after {})",
-                format_number(*t, 4),
-                format_number(previous, 4)
-            )));
+            return Err(Error::value(
+                "look time",
+                t.to_string(),
+                format!("look times must increase; it follows {previous}"),
+            ));
         }
         previous = *t;
         if e.variants != first.variants || e.control != first.control {
@@ -647,8 +660,9 @@ fn look_segments<'a>(
                 .segments
                 .iter()
                 .find(|s| s.segment == name)
-                .ok_or_else(|| {
-                    Error::InvalidInput(format!("sequential chart: a look has no segment `{name}`"))
+                .ok_or_else(|| Error::NotFound {
+                    what: "segment in a look",
+                    id: name.to_owned(),
                 })?,
         };
         out.push(s);
@@ -668,9 +682,9 @@ fn finite_or_nan(v: f64) -> f64 {
 /// one marked point per look with a finite estimate.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the looks are not in increasing time, do not
-/// evaluate the same variants, or lack the segment; [`Error::InvalidValue`]
-/// for a non-finite time.
+/// [`Error::NonFinite`] for a non-finite time; [`Error::InvalidValue`] for
+/// looks not in increasing time; [`Error::InvalidInput`] when the looks do not evaluate the same
+/// variants; [`Error::NotFound`] when a look lacks the segment.
 pub fn sequential_effect(
     looks: &[(f64, Evaluation)],
     segment: Option<&str>,
@@ -836,7 +850,10 @@ mod tests {
         let chart = effect_forest(&e3, 0.05).unwrap();
         assert_eq!(marks(&chart), 6);
         assert!(chart.svg().contains("new · v2"));
-        assert!(effect_forest(&e, 1.5).is_err());
+        assert!(matches!(
+            effect_forest(&e, 1.5),
+            Err(Error::InvalidParameter { name: "alpha", .. })
+        ));
     }
 
     #[test]
@@ -865,9 +882,18 @@ mod tests {
         assert!(chart.svg().contains("+3.2% [−0.5, +6.9]"));
         assert!(chart.svg().contains("n/a"));
         spec.rows[0] = row(0.0, 0.1, -0.1);
-        assert!(forest_plot(&spec).is_err());
+        assert!(matches!(
+            forest_plot(&spec),
+            Err(Error::InvalidValue {
+                what: "forest plot interval",
+                ..
+            })
+        ));
         spec.rows[0] = row(f64::INFINITY, 0.0, 1.0);
-        assert!(forest_plot(&spec).is_err());
+        assert!(matches!(
+            forest_plot(&spec),
+            Err(Error::NonFinite { row: 0, ref field, .. }) if field == "estimate"
+        ));
         spec.rows.truncate(0);
         assert!(is_no_data(&forest_plot(&spec).unwrap()));
         spec.rows.push(row(f64::NAN, 0.0, 1.0));
@@ -885,8 +911,15 @@ mod tests {
             marks(&chance_to_win(&evaluation(6000, 3), 0.95).unwrap()),
             6
         );
-        assert!(chance_to_win(&e, 1.0).is_err());
-        assert!(chance_to_win(&e, f64::NAN).is_err());
+        for threshold in [1.0, f64::NAN] {
+            assert!(matches!(
+                chance_to_win(&e, threshold),
+                Err(Error::InvalidParameter {
+                    name: "threshold",
+                    ..
+                })
+            ));
+        }
     }
 
     #[test]
@@ -912,13 +945,28 @@ mod tests {
         ));
         let mut unordered = looks.clone();
         unordered.swap(0, 2);
-        assert!(sequential_effect(&unordered, None, "day").is_err());
-        assert!(sequential_effect(&looks, Some("nobody"), "day").is_err());
+        assert!(matches!(
+            sequential_effect(&unordered, None, "day"),
+            Err(Error::InvalidValue {
+                what: "look time",
+                ..
+            })
+        ));
+        assert!(matches!(
+            sequential_effect(&looks, Some("nobody"), "day"),
+            Err(Error::NotFound { ref id, .. }) if id == "nobody"
+        ));
         let mut mixed = looks.clone();
         mixed.push((9.0, evaluation(3000, 3)));
-        assert!(sequential_effect(&mixed, None, "day").is_err());
+        assert!(matches!(
+            sequential_effect(&mixed, None, "day"),
+            Err(Error::InvalidInput(_))
+        ));
         let mut nan = looks;
         nan[0].0 = f64::NAN;
-        assert!(sequential_p_value(&nan, None, 0.05, "day").is_err());
+        assert!(matches!(
+            sequential_p_value(&nan, None, 0.05, "day"),
+            Err(Error::NonFinite { row: 0, .. })
+        ));
     }
 }

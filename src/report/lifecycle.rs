@@ -229,9 +229,9 @@ pub const HOLDOUT_MAX_FREQUENCY: u32 = 7;
 /// `2 + 2 × (max_frequency + 1)`.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the holdout frequencies do not match the
-/// calibration customers; [`Error::InvalidValue`] for a non-finite holdout
-/// frequency or duration.
+/// [`Error::LengthMismatch`] when the holdout frequencies (or the calibration
+/// columns) do not match the calibration customers; [`Error::NonFinite`] for
+/// a non-finite holdout frequency, [`Error::InvalidValue`] for a bad duration.
 pub fn holdout_purchases<M: BtydModel>(
     model: &M,
     data: &CalibrationHoldout,
@@ -240,20 +240,19 @@ pub fn holdout_purchases<M: BtydModel>(
     let title = "Holdout purchases: actual against model";
     let cal = &data.calibration;
     let n = cal.len();
-    if data.frequency_holdout.len() != n
-        || cal.recency.len() != n
-        || cal.age.len() != n
-        || cal.frequency.len() != n
-    {
-        return Err(Error::InvalidInput(format!(
-            "holdout chart: {} holdout frequencies for {} calibration customers \
-             ({} frequencies, {} recencies, {} ages)",
-            data.frequency_holdout.len(),
-            cal.customer_ids.len(),
-            cal.frequency.len(),
-            cal.recency.len(),
-            cal.age.len()
-        )));
+    for (column, len) in [
+        ("holdout frequencies", data.frequency_holdout.len()),
+        ("calibration frequencies", cal.frequency.len()),
+        ("calibration recencies", cal.recency.len()),
+        ("calibration ages", cal.age.len()),
+    ] {
+        if len != n {
+            return Err(Error::lengths(
+                format!("holdout chart: {column} per calibration customer"),
+                n,
+                len,
+            ));
+        }
     }
     if n == 0 {
         return Ok(no_data(title, "there are no calibration customers"));
@@ -481,9 +480,19 @@ mod tests {
         // T = 0: one column; only x = 0 is possible.
         let chart = p_alive_matrix(&m, 0.0, 3, Period::Day).unwrap();
         assert_eq!(marks(&chart), 4);
-        assert!(p_alive_matrix(&m, f64::NAN, 3, Period::Day).is_err());
-        assert!(p_alive_matrix(&m, -1.0, 3, Period::Day).is_err());
-        assert!(p_alive_matrix(&m, 10.0, 1000, Period::Day).is_err());
+        for t_cal in [f64::NAN, -1.0] {
+            assert!(matches!(
+                p_alive_matrix(&m, t_cal, 3, Period::Day),
+                Err(Error::InvalidParameter { name: "t_cal", .. })
+            ));
+        }
+        assert!(matches!(
+            p_alive_matrix(&m, 10.0, 1000, Period::Day),
+            Err(Error::InvalidParameter {
+                name: "max_frequency",
+                ..
+            })
+        ));
         // Works for the other models through the trait.
         let pareto = crate::lifecycle::paretonbd::ParetoNbdModel {
             r: 0.5,
@@ -533,12 +542,28 @@ mod tests {
             monetary_value_holdout: vec![0.0; 2],
             duration_holdout: 4.0,
         };
-        assert!(holdout_purchases(&m, &data, 7).is_err());
+        assert!(matches!(
+            holdout_purchases(&m, &data, 7),
+            Err(Error::LengthMismatch {
+                expected: 2,
+                found: 1,
+                ..
+            })
+        ));
         data.frequency_holdout = vec![1.0, f64::NAN];
-        assert!(holdout_purchases(&m, &data, 7).is_err());
+        assert!(matches!(
+            holdout_purchases(&m, &data, 7),
+            Err(Error::NonFinite { row: 1, .. })
+        ));
         data.frequency_holdout = vec![1.0, 0.0];
         data.duration_holdout = f64::INFINITY;
-        assert!(holdout_purchases(&m, &data, 7).is_err());
+        assert!(matches!(
+            holdout_purchases(&m, &data, 7),
+            Err(Error::InvalidValue {
+                what: "holdout duration",
+                ..
+            })
+        ));
         let empty = CalibrationHoldout {
             calibration: summary(vec![], vec![], vec![]),
             frequency_holdout: vec![],

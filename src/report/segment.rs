@@ -76,9 +76,9 @@ fn format_z(z: f64) -> String {
 /// One mark per cell: rows shown × segments.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when a profile does not have one z-score per
-/// feature name or a shown name is not a feature; [`Error::InvalidValue`]
-/// for an infinite z-score.
+/// [`Error::LengthMismatch`] when a profile does not have one z-score per
+/// feature name; [`Error::NotFound`] when a shown name is not a feature;
+/// [`Error::NonFinite`] for an infinite z-score.
 pub fn profile_heat_map(
     profiles: &[SegmentProfile],
     feature_names: &[String],
@@ -89,24 +89,24 @@ pub fn profile_heat_map(
         return Ok(no_data(title, "there are no segments or no features"));
     }
     if let Some(p) = profiles.iter().find(|p| p.z.len() != feature_names.len()) {
-        return Err(Error::InvalidInput(format!(
-            "profile heat map: segment {} has {} z-scores for {} features",
-            p.id,
+        return Err(Error::lengths(
+            format!("profile heat map: z-scores of segment {} per feature", p.id),
+            feature_names.len(),
             p.z.len(),
-            feature_names.len()
-        )));
+        ));
     }
     let rows: Vec<usize> = match shown {
         None => (0..feature_names.len()).collect(),
         Some(names) => names
             .iter()
             .map(|name| {
-                feature_names.iter().position(|f| f == name).ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "profile heat map: `{name}` is not one of the {} features",
-                        feature_names.len()
-                    ))
-                })
+                feature_names
+                    .iter()
+                    .position(|f| f == name)
+                    .ok_or_else(|| Error::NotFound {
+                        what: "feature",
+                        id: name.clone(),
+                    })
             })
             .collect::<Result<_>>()?,
     };
@@ -249,8 +249,9 @@ const PROJECTION_TITLE: &str = "Segments in the plane of the first two principal
 /// Marks: one per point drawn.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the rows do not match the labels or a label
-/// has no profile; [`Error::InvalidParameter`] for `max_points` = 0.
+/// [`Error::LengthMismatch`] when the rows do not match the labels;
+/// [`Error::OutOfRange`] when a label has no profile;
+/// [`Error::InvalidParameter`] for `max_points` = 0.
 pub fn projection_scaled(
     segmentation: &Segmentation,
     scaled: ArrayView2<'_, f64>,
@@ -262,16 +263,19 @@ pub fn projection_scaled(
     let labels = &segmentation.labels;
     let (n, d) = scaled.dim();
     if labels.len() != n {
-        return Err(Error::InvalidInput(format!(
-            "projection: {} segment labels for {n} rows",
-            labels.len()
-        )));
+        return Err(Error::lengths(
+            "projection: segment labels per row",
+            n,
+            labels.len(),
+        ));
     }
     let k = segmentation.profiles.len();
     if let Some(&l) = labels.iter().find(|&&l| l >= k) {
-        return Err(Error::InvalidInput(format!(
-            "projection: label {l} has no segment profile ({k} profiles)"
-        )));
+        return Err(Error::out_of_range(
+            "projection: segment label into the segment profiles",
+            l,
+            k,
+        ));
     }
     if n == 0 || d == 0 {
         return Ok(no_data(
@@ -344,7 +348,7 @@ pub fn projection_scaled(
 /// Marks: two per segment (one per segment without value shares).
 ///
 /// # Errors
-/// [`Error::InvalidValue`] for a non-finite share.
+/// [`Error::NonFinite`] for a non-finite share.
 pub fn size_value_share(profiles: &[SegmentProfile]) -> Result<Chart> {
     let title = "Segment size and value";
     if profiles.is_empty() {
@@ -430,14 +434,22 @@ mod tests {
     #[test]
     fn profile_heat_map_bad_inputs() {
         let (features, seg) = fitted(false);
-        assert!(profile_heat_map(&seg.profiles, &features.names()[..2], None).is_err());
+        let err = profile_heat_map(&seg.profiles, &features.names()[..2], None).unwrap_err();
+        assert!(
+            matches!(err, Error::LengthMismatch { expected: 2, .. }),
+            "{err:?}"
+        );
         // A chosen subset, in the chosen order; an unknown name is an error.
         let picked = vec![features.names()[1].clone(), features.names()[0].clone()];
         let subset = profile_heat_map(&seg.profiles, features.names(), Some(&picked)).unwrap();
         assert_eq!(marks(&subset), 2 * seg.profiles.len());
         assert!(subset.svg().find(&picked[0]) < subset.svg().find(&picked[1]));
         let unknown = vec!["no such feature".to_owned()];
-        assert!(profile_heat_map(&seg.profiles, features.names(), Some(&unknown)).is_err());
+        let err = profile_heat_map(&seg.profiles, features.names(), Some(&unknown)).unwrap_err();
+        assert!(
+            matches!(err, Error::NotFound { what: "feature", ref id } if id == "no such feature"),
+            "{err:?}"
+        );
         let empty = profile_heat_map(&[], features.names(), None).unwrap();
         assert_eq!(marks(&empty), 0);
         assert!(empty.svg().contains("No data"));
@@ -447,7 +459,10 @@ mod tests {
         );
         let mut inf = seg.profiles.clone();
         inf[0].z[0] = f64::INFINITY;
-        assert!(profile_heat_map(&inf, features.names(), None).is_err());
+        assert!(matches!(
+            profile_heat_map(&inf, features.names(), None),
+            Err(Error::NonFinite { row: 0, .. })
+        ));
         // One segment, one feature.
         let mut one = seg.profiles[..1].to_vec();
         one[0].z.truncate(1);
@@ -510,17 +525,29 @@ mod tests {
         // Rows and labels disagree.
         let rows = scaled.values();
         let three = rows.select(ndarray::Axis(0), &[0, 1, 2]);
-        assert!(projection_scaled(&seg, three.view(), &p).is_err());
+        let err = projection_scaled(&seg, three.view(), &p).unwrap_err();
         assert!(
-            projection_scaled(
-                &seg,
-                rows,
-                &ProjectionParams {
-                    max_points: 0,
-                    seed: 0
+            matches!(err, Error::LengthMismatch { expected: 3, .. }),
+            "{err:?}"
+        );
+        let err = projection_scaled(
+            &seg,
+            rows,
+            &ProjectionParams {
+                max_points: 0,
+                seed: 0,
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidParameter {
+                    name: "max_points",
+                    ..
                 }
-            )
-            .is_err()
+            ),
+            "{err:?}"
         );
         // A missing value leaves that row out.
         let mut holes = rows.to_owned();
@@ -559,7 +586,10 @@ mod tests {
         assert_eq!(marks(&empty), 0);
         let mut nan = seg.profiles.clone();
         nan[0].share = f64::NAN;
-        assert!(size_value_share(&nan).is_err());
+        assert!(matches!(
+            size_value_share(&nan),
+            Err(Error::NonFinite { row: 0, .. })
+        ));
     }
 
     #[test]

@@ -25,3 +25,15 @@ pub(crate) fn whole_marks(chart: &Chart) -> usize {
 pub(crate) fn is_no_data(chart: &Chart) -> bool {
     whole_marks(chart) == 0 && chart.svg().contains("No data")
 }
+
+/// Four long segment names, as the segment report writes them.
+pub(crate) fn segment_names() -> Vec<String> {
+    [
+        "0 high search_ads, high web, web-first",
+        "1 high app, high social, app-first",
+        "2 high direct_mail, high email, store-first",
+        "3 lapsing, store-first",
+    ]
+    .map(String::from)
+    .to_vec()
+}

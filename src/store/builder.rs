@@ -1,54 +1,16 @@
 //! Bulk loading of a [`CustomerBase`]: append in any order, sort once at the end.
 
-use jiff::Timestamp;
-
 use super::bulk;
 use super::intern::{Dictionary, Interner, StrArena};
+use super::rows::{CodedTouchpoint, CodedTransaction, TransactionRef};
 use super::{
     CustomerBase, CustomerRecords, NO_STAGE, NONE_U32, TouchpointTable, TransactionTable,
     encode_event, to_micros,
 };
 use crate::error::{Error, Result};
 use crate::records::{
-    Channel, ConsentEvent, Currency, Customer, CustomerId, JourneyStage, LineItem, Money,
-    Touchpoint, TouchpointKind, Transaction,
+    Channel, ConsentEvent, Currency, Customer, CustomerId, Touchpoint, TouchpointKind, Transaction,
 };
-
-/// A borrowed view of one transaction, for loading without allocating per row.
-#[derive(Debug, Clone, Copy)]
-pub struct TransactionRef<'a> {
-    /// Customer id (trimmed, non-empty).
-    pub customer_id: &'a str,
-    /// Order id (unique).
-    pub order_id: &'a str,
-    /// When.
-    pub timestamp: Timestamp,
-    /// Amount; negative only for refunds.
-    pub amount: Money,
-    /// Refund flag.
-    pub is_refund: bool,
-    /// Sales channel.
-    pub channel: &'a Channel,
-    /// Store or location.
-    pub store: Option<&'a str>,
-    /// Line items.
-    pub line_items: &'a [LineItem],
-}
-
-impl<'a> From<&'a Transaction> for TransactionRef<'a> {
-    fn from(t: &'a Transaction) -> Self {
-        TransactionRef {
-            customer_id: t.customer_id.as_str(),
-            order_id: &t.order_id,
-            timestamp: t.timestamp,
-            amount: t.amount,
-            is_refund: t.is_refund,
-            channel: &t.channel,
-            store: t.store.as_deref(),
-            line_items: &t.line_items,
-        }
-    }
-}
 
 /// Appends customers, transactions and touchpoints in any order; [`build`](Self::build)
 /// sorts them into per-customer, time-ordered histories.
@@ -550,25 +512,15 @@ impl CustomerBaseBuilder {
 
     /// Appends a transaction from codes. The order id must be unique by
     /// construction: it is not checked, and later duplicate checks will not see it.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn push_coded_transaction(
-        &mut self,
-        customer: u32,
-        order_id: &str,
-        time_us: i64,
-        amount_units: i64,
-        currency: u16,
-        channel: u16,
-        is_refund: bool,
-    ) -> Result<()> {
-        self.orders.push_unindexed(order_id)?;
+    pub(crate) fn push_coded_transaction(&mut self, row: CodedTransaction<'_>) -> Result<()> {
+        self.orders.push_unindexed(row.order_id)?;
         let tx = &mut self.tx;
-        tx.customer.push(customer);
-        tx.time_us.push(time_us);
-        tx.amount_units.push(amount_units);
-        tx.currency.push(currency);
-        tx.channel.push(channel);
-        tx.is_refund.push(is_refund);
+        tx.customer.push(row.customer);
+        tx.time_us.push(row.time_us);
+        tx.amount_units.push(row.amount_units);
+        tx.currency.push(row.currency);
+        tx.channel.push(row.channel);
+        tx.is_refund.push(row.is_refund);
         tx.store.push(NONE_U32);
         if !self.item_ranges.is_empty() {
             let end = tx.items.len() as u32;
@@ -577,32 +529,21 @@ impl CustomerBaseBuilder {
         Ok(())
     }
 
-    /// Appends a touchpoint from codes (`cost`: units and currency code).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn push_coded_touchpoint(
-        &mut self,
-        customer: u32,
-        time_us: i64,
-        channel: u16,
-        kind: u16,
-        campaign: u32,
-        topic: u32,
-        cost: Option<(i64, u16)>,
-        content_stage: Option<JourneyStage>,
-    ) {
+    /// Appends a touchpoint from codes.
+    pub(crate) fn push_coded_touchpoint(&mut self, row: CodedTouchpoint) {
         let p = &mut self.tp;
-        p.customer.push(customer);
-        p.time_us.push(time_us);
-        p.channel.push(channel);
-        p.kind.push(kind);
-        p.campaign.push(campaign);
-        p.topic.push(topic);
-        p.cost.push(cost);
+        p.customer.push(row.customer);
+        p.time_us.push(row.time_us);
+        p.channel.push(row.channel);
+        p.kind.push(row.kind);
+        p.campaign.push(row.campaign);
+        p.topic.push(row.topic);
+        p.cost.push(row.cost);
         if !p.session.is_empty() {
             p.session.push(NONE_U32);
         }
         p.content_stage
-            .push(content_stage.map_or(NO_STAGE, |s| s.index() as u8));
+            .push(row.content_stage.map_or(NO_STAGE, |s| s.index() as u8));
     }
 
     /// Sorts everything into per-customer, time-ordered histories.

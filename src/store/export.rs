@@ -7,10 +7,16 @@ use super::{CustomerBase, NONE_U32, from_micros};
 use crate::error::{Error, Result};
 use crate::records::{Pii, format_units};
 
-fn csv_err(e: csv::Error) -> Error {
+/// A CSV writer's error: [`Error::Io`] for I/O, [`Error::InvalidValue`] for
+/// a record the writer cannot write.
+pub(crate) fn csv_err(e: csv::Error) -> Error {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => Error::io("csv output", io),
-        other => Error::InvalidInput(format!("csv output: {other:?}")),
+        other => Error::value(
+            "csv record",
+            format!("{other:?}"),
+            "cannot be written as csv",
+        ),
     }
 }
 

@@ -81,7 +81,7 @@ pub const SOURCE_RECORD_COLUMNS: [&str; 10] = {
 /// source system first when `with_source`).
 ///
 /// # Errors
-/// [`Error::InvalidInput`](crate::Error::InvalidInput) for a record with an
+/// [`Error::InvalidValue`](crate::Error::InvalidValue) for a record with an
 /// empty key (never for generated records).
 pub fn record_table(records: &[SourceCustomerRecord], with_source: bool) -> Result<RecordTable> {
     let columns: Vec<&str> = SOURCE_RECORD_COLUMNS

@@ -107,8 +107,8 @@ impl Population {
     /// [`Population::true_customers`] of `base`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the columns do not match the base, or a
-    /// variant index is outside `variants`.
+    /// [`Error::LengthMismatch`] when the columns do not match the base;
+    /// [`Error::OutOfRange`] when a variant index is outside `variants`.
     pub fn simulate_outcomes(
         &self,
         base: &CustomerBase,
@@ -123,12 +123,18 @@ impl Population {
             draw,
         } = *experiment;
         let n = base.n_customers();
-        if truth.len() != n || variant.len() != n || covariate.is_some_and(|c| c.len() != n) {
-            return Err(Error::InvalidInput(format!(
-                "simulated outcomes: {} truths and {} variants for {n} customers",
-                truth.len(),
-                variant.len()
-            )));
+        for (column, len) in [
+            ("true customers", Some(truth.len())),
+            ("variants", Some(variant.len())),
+            ("covariates", covariate.map(<[f64]>::len)),
+        ] {
+            if let Some(len) = len.filter(|&len| len != n) {
+                return Err(Error::lengths(
+                    format!("simulated outcomes: {column} per customer"),
+                    n,
+                    len,
+                ));
+            }
         }
         let shape = self.params.spend.p;
         let mut out = Outcomes::new(variants.to_vec());
@@ -137,10 +143,11 @@ impl Population {
                 continue;
             };
             let name = variants.get(usize::from(v)).ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "variant index {v} outside {} variants",
-                    variants.len()
-                ))
+                Error::out_of_range(
+                    "simulated outcomes: variant index",
+                    usize::from(v),
+                    variants.len(),
+                )
             })?;
             let mut rng =
                 ChaCha8Rng::seed_from_u64(self.seed ^ OUTCOME_SEED ^ draw.rotate_left(17));

@@ -6,15 +6,12 @@ use std::path::{Path, PathBuf};
 
 use super::{Population, SourceCustomerRecord};
 use crate::error::{Error, Result};
+use crate::store::csv_err;
 
 fn create(dir: &Path, name: &str) -> Result<(PathBuf, BufWriter<File>)> {
     let path = dir.join(name);
     let file = File::create(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
     Ok((path, BufWriter::with_capacity(1 << 20, file)))
-}
-
-fn csv_err(e: csv::Error) -> Error {
-    Error::InvalidInput(format!("csv output: {e}"))
 }
 
 impl Population {

@@ -39,7 +39,7 @@ use super::{Population, SourceCustomerRecord};
 use crate::error::{Error, Result};
 use crate::records::{Channel, ConsentStatus, Purpose};
 use crate::store::to_micros;
-use crate::store::{TOUCHPOINT_FIELDS, TRANSACTION_FIELDS, csv_header};
+use crate::store::{TOUCHPOINT_FIELDS, TRANSACTION_FIELDS, csv_err, csv_header};
 
 /// Seed offset of the record-choice streams (independent of generation).
 const CHOICE_SEED: u64 = 0x05EE_D50C_5E0F_1CE5;
@@ -442,8 +442,4 @@ fn finish(mut csv: csv::Writer<BufWriter<File>>, path: &Path) -> Result<()> {
         .map_err(|e| Error::io(path.display().to_string(), e.into_error()))?
         .flush()
         .map_err(|e| Error::io(path.display().to_string(), e))
-}
-
-fn csv_err(e: csv::Error) -> Error {
-    Error::InvalidInput(format!("csv output: {e}"))
 }

@@ -1,4 +1,4 @@
-//! Drawing one customer at a time, and assembling the population.
+//! Drawing one customer: identity, purchases, journeys and experiment outcome from the model's distributions.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -7,124 +7,48 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma, Poisson, WeightedIndex};
 
-use super::dirty::{CleanIdentity, SourceCustomerRecord};
-use super::names::{CULTURES, EMAIL_DOMAINS, email_local};
-use super::params::{MARKETING_CHANNELS, PURCHASE_CHANNELS, SynthParams};
-use super::{Experiment, ExperimentUnit, Population, Truth};
 use crate::error::{Error, Result};
 use crate::records::{
-    Channel, Consent, Currency, Customer, CustomerId, Gender, JourneyStage, Pii, Profile, Purpose,
-    SourceRecord, TouchpointKind,
+    Channel, Consent, Customer, CustomerId, Gender, Pii, Profile, Purpose, SourceRecord,
 };
-use crate::store::{CustomerBaseBuilder, NONE_U32};
+use crate::synth::ExperimentUnit;
+use crate::synth::dirty::{CleanIdentity, SourceCustomerRecord};
+use crate::synth::names::{CULTURES, EMAIL_DOMAINS, email_local};
+use crate::synth::params::{PURCHASE_CHANNELS, SynthParams};
 
-const WEEK_US: f64 = 7.0 * 86_400.0 * 1e6;
-const DAY_WEEKS: f64 = 1.0 / 7.0;
-
-/// Channel table: the marketing channels, then store and call centre.
-const STORE: u8 = 10;
-const CALL_CENTER: u8 = 11;
-const EMAIL: usize = 2;
-const SMS: usize = 3;
-const PUSH: usize = 4;
-const SOCIAL: usize = 5;
-const SEARCH_ADS: usize = 6;
-const DISPLAY_ADS: usize = 7;
-const AFFILIATE: usize = 8;
-const DIRECT_MAIL: usize = 9;
-
-fn channel_of(code: u8) -> Channel {
-    match code {
-        STORE => Channel::Store,
-        CALL_CENTER => Channel::CallCenter,
-        c => MARKETING_CHANNELS
-            .get(c as usize)
-            .cloned()
-            .unwrap_or(Channel::Web),
-    }
-}
-
-/// Kind table, indexed by the `kind` code of a drawn touchpoint.
-const KINDS: [TouchpointKind; 15] = [
-    TouchpointKind::Impression,
-    TouchpointKind::Click,
-    TouchpointKind::Visit,
-    TouchpointKind::ProductView,
-    TouchpointKind::Compare,
-    TouchpointKind::ReviewRead,
-    TouchpointKind::Configurator,
-    TouchpointKind::AddToCart,
-    TouchpointKind::Inquiry,
-    TouchpointKind::Purchase,
-    TouchpointKind::Complaint,
-    TouchpointKind::Support,
-    TouchpointKind::ReviewWritten,
-    TouchpointKind::Referral,
-    TouchpointKind::Unsubscribe,
-];
-const IMPRESSION: u8 = 0;
-const CLICK: u8 = 1;
-const VISIT: u8 = 2;
-const PURCHASE: u8 = 9;
-const COMPLAINT: u8 = 10;
-const SUPPORT: u8 = 11;
-const REVIEW_WRITTEN: u8 = 12;
-const REFERRAL: u8 = 13;
-const UNSUBSCRIBE: u8 = 14;
-
-const TOPICS: [&str; 8] = [
-    "electronics",
-    "fashion",
-    "home",
-    "beauty",
-    "sports",
-    "books",
-    "toys",
-    "garden",
-];
-const NO_TOPIC: u8 = u8::MAX;
-
-/// Cost in 1/10,000 EUR of an impression and of a click, per marketing channel.
-const COSTS: [(i32, i32); 10] = [
-    (0, 0),
-    (0, 0),
-    (10, 10),
-    (700, 700),
-    (0, 0),
-    (20, 2_000),
-    (0, 9_000),
-    (40, 3_000),
-    (0, 0),
-    (8_000, 8_000),
-];
+use super::{
+    CALL_CENTER, CLICK, COMPLAINT, COSTS, DAY_WEEKS, DIRECT_MAIL, EMAIL, IMPRESSION, NO_TOPIC,
+    PURCHASE, PUSH, REFERRAL, REVIEW_WRITTEN, SMS, STORE, SUPPORT, TOPICS, UNSUBSCRIBE, VISIT,
+    WEEK_US,
+};
 
 #[derive(Clone, Copy)]
-struct DrawnTouchpoint {
-    week: f64,
-    cost_units: i32,
-    channel: u8,
-    kind: u8,
-    topic: u8,
+pub(super) struct DrawnTouchpoint {
+    pub(super) week: f64,
+    pub(super) cost_units: i32,
+    pub(super) channel: u8,
+    pub(super) kind: u8,
+    pub(super) topic: u8,
 }
 
-struct DrawnCustomer {
-    customer: Customer,
-    persona: u8,
-    lambda: f64,
-    dropout: f64,
-    alive: bool,
-    mean_spend: f64,
-    join_week: f64,
+pub(super) struct DrawnCustomer {
+    pub(super) customer: Customer,
+    pub(super) persona: u8,
+    pub(super) lambda: f64,
+    pub(super) dropout: f64,
+    pub(super) alive: bool,
+    pub(super) mean_spend: f64,
+    pub(super) join_week: f64,
     /// (week, amount units, channel code)
-    transactions: Vec<(f64, i64, u8)>,
-    touchpoints: Vec<DrawnTouchpoint>,
-    journeys: (u64, u64),
-    sources: Vec<SourceCustomerRecord>,
-    unit: ExperimentUnit,
+    pub(super) transactions: Vec<(f64, i64, u8)>,
+    pub(super) touchpoints: Vec<DrawnTouchpoint>,
+    pub(super) journeys: (u64, u64),
+    pub(super) sources: Vec<SourceCustomerRecord>,
+    pub(super) unit: ExperimentUnit,
 }
 
 /// Distributions built once from the parameters.
-struct Model<'a> {
+pub(super) struct Model<'a> {
     params: &'a SynthParams,
     start_us: i64,
     persona: WeightedIndex<f64>,
@@ -145,7 +69,7 @@ fn dist_err(what: &'static str, e: impl std::fmt::Display) -> Error {
 }
 
 impl<'a> Model<'a> {
-    fn new(params: &'a SynthParams) -> Result<Self> {
+    pub(super) fn new(params: &'a SynthParams) -> Result<Self> {
         params.check()?;
         let start = params
             .start_date
@@ -190,17 +114,17 @@ impl<'a> Model<'a> {
         })
     }
 
-    fn week_to_us(&self, week: f64) -> i64 {
+    pub(super) fn week_to_us(&self, week: f64) -> i64 {
         // Whole seconds: source systems rarely record more.
         let us = self.start_us as f64 + week * WEEK_US;
         (us / 1e6).floor() as i64 * 1_000_000
     }
 
-    fn timestamp(&self, week: f64) -> Timestamp {
+    pub(super) fn timestamp(&self, week: f64) -> Timestamp {
         crate::store::from_micros(self.week_to_us(week))
     }
 
-    fn draw(&self, seed: u64, index: usize) -> Result<DrawnCustomer> {
+    pub(super) fn draw(&self, seed: u64, index: usize) -> Result<DrawnCustomer> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(index as u64);
         let params = self.params;
@@ -386,10 +310,12 @@ impl<'a> Model<'a> {
                         self,
                         &mut rng,
                         pick,
-                        previous,
-                        week,
-                        channel,
-                        topic_bias,
+                        Purchase {
+                            after: previous,
+                            week,
+                            channel,
+                            topic_bias,
+                        },
                         &mut touchpoints,
                         &mut journeys,
                     );
@@ -516,20 +442,36 @@ impl<'a> Model<'a> {
     }
 }
 
-/// Draws journeys in `(from, to]` until one converts at `to`: every journey is an
-/// independent trial with `P(convert) = logistic(β₀ + Σ β_c)` over its distinct channels.
-#[allow(clippy::too_many_arguments)]
+/// The purchase a run of journeys leads up to.
+#[derive(Debug, Clone, Copy)]
+struct Purchase {
+    /// Week of the previous purchase (or sign-up): journeys start after it.
+    after: f64,
+    /// Week of this purchase: the converting journey ends here.
+    week: f64,
+    /// Channel the purchase is made in.
+    channel: u8,
+    /// The topic the customer's journeys lean towards.
+    topic_bias: u8,
+}
+
+/// Draws journeys in `(purchase.after, purchase.week]` until one converts at
+/// `purchase.week`: every journey is an independent trial with
+/// `P(convert) = logistic(β₀ + Σ β_c)` over its distinct channels.
 fn journeys_until_conversion(
     model: &Model<'_>,
     rng: &mut ChaCha8Rng,
     pick: Option<&WeightedIndex<f64>>,
-    from: f64,
-    to: f64,
-    purchase_channel: u8,
-    topic_bias: u8,
+    purchase: Purchase,
     out: &mut Vec<DrawnTouchpoint>,
     counts: &mut (u64, u64),
 ) {
+    let Purchase {
+        after: from,
+        week: to,
+        channel: purchase_channel,
+        topic_bias,
+    } = purchase;
     let truth = &model.params.journeys;
     let Some(pick) = pick else {
         out.push(DrawnTouchpoint {
@@ -615,273 +557,5 @@ fn journeys_until_conversion(
             });
             return;
         }
-    }
-}
-
-/// The journey stage a campaign's content is made for: paid display and social
-/// build awareness (need), paid search and affiliates serve research; owned
-/// channels (e-mail, SMS, push, mail) alternate by quarter between product-launch
-/// content (research, a mismatch for existing customers) and customer content (usage).
-fn campaign_content_stage(channel: usize, quarter: f64) -> Option<JourneyStage> {
-    match channel {
-        SOCIAL | DISPLAY_ADS => Some(JourneyStage::Need),
-        SEARCH_ADS | AFFILIATE => Some(JourneyStage::Research),
-        EMAIL | SMS | PUSH | DIRECT_MAIL if quarter % 2.0 == 0.0 => Some(JourneyStage::Research),
-        EMAIL | SMS | PUSH | DIRECT_MAIL => Some(JourneyStage::Usage),
-        _ => None,
-    }
-}
-
-/// Appends drawn customers to the builder and the truth, in customer order.
-struct Assembler {
-    builder: CustomerBaseBuilder,
-    truth: Truth,
-    source_records: Vec<SourceCustomerRecord>,
-    units: Vec<ExperimentUnit>,
-    eur: u16,
-    channel_codes: Vec<u16>,
-    kind_codes: Vec<u16>,
-    topic_codes: Vec<u32>,
-    /// Campaign code by (marketing channel, quarter of observation).
-    campaign_codes: Vec<Vec<u32>>,
-    next_order: u64,
-    order_id: String,
-}
-
-impl Assembler {
-    fn push(&mut self, model: &Model<'_>, d: DrawnCustomer) -> Result<()> {
-        let b = &mut self.builder;
-        let index = b.add_customer(d.customer)?;
-        for &(week, units, channel) in &d.transactions {
-            self.next_order += 1;
-            self.order_id.clear();
-            push_order_id(&mut self.order_id, self.next_order);
-            b.push_coded_transaction(
-                index,
-                &self.order_id,
-                model.week_to_us(week),
-                units,
-                self.eur,
-                self.channel_codes[channel as usize],
-                false,
-            )?;
-        }
-        for tp in &d.touchpoints {
-            let campaign = if matches!(tp.kind, IMPRESSION | CLICK) {
-                let quarter = (tp.week / 13.0).floor().max(0.0) as usize;
-                self.campaign_codes
-                    .get(tp.channel as usize)
-                    .and_then(|q| q.get(quarter).or(q.last()))
-                    .copied()
-                    .unwrap_or(NONE_U32)
-            } else {
-                NONE_U32
-            };
-            let topic = self
-                .topic_codes
-                .get(tp.topic as usize)
-                .copied()
-                .unwrap_or(NONE_U32);
-            let cost = (tp.cost_units > 0).then(|| (i64::from(tp.cost_units), self.eur));
-            let content_stage = if campaign == NONE_U32 {
-                None
-            } else {
-                campaign_content_stage(tp.channel as usize, (tp.week / 13.0).floor().max(0.0))
-            };
-            b.push_coded_touchpoint(
-                index,
-                model.week_to_us(tp.week),
-                self.channel_codes[tp.channel as usize],
-                self.kind_codes[tp.kind as usize],
-                campaign,
-                topic,
-                cost,
-                content_stage,
-            );
-        }
-        let t = &mut self.truth;
-        t.persona.push(d.persona);
-        t.purchase_rate.push(d.lambda);
-        t.dropout_probability.push(d.dropout);
-        t.alive_at_end.push(d.alive);
-        t.mean_spend.push(d.mean_spend);
-        t.first_purchase_week.push(d.join_week);
-        t.journey_counts.0 += d.journeys.0;
-        t.journey_counts.1 += d.journeys.1;
-        for s in d.sources {
-            t.source_record_customer.push(index);
-            self.source_records.push(s);
-        }
-        self.units.push(d.unit);
-        Ok(())
-    }
-}
-
-/// Writes `T` and a zero-padded 9-digit (or longer) number, without `fmt`.
-fn push_order_id(out: &mut String, n: u64) {
-    let mut digits = [b'0'; 20];
-    let mut i = digits.len();
-    let mut v = n;
-    while v > 0 {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    let start = i.min(digits.len() - 9);
-    out.push('T');
-    out.extend(digits[start..].iter().map(|&d| d as char));
-}
-
-fn draw_chunk(
-    model: &Model<'_>,
-    seed: u64,
-    range: std::ops::Range<usize>,
-) -> Vec<Result<DrawnCustomer>> {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        range.into_par_iter().map(|i| model.draw(seed, i)).collect()
-    }
-    #[cfg(not(feature = "parallel"))]
-    {
-        range.map(|i| model.draw(seed, i)).collect()
-    }
-}
-
-impl Population {
-    /// Generates a population; identical for the same parameters and seed.
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] from [`SynthParams::check`].
-    ///
-    /// ```
-    /// use custinsight::synth::{Population, SynthParams};
-    ///
-    /// let pop = Population::generate(&SynthParams::with_customers(200), 42)?;
-    /// assert_eq!(pop.base.n_customers(), 200);
-    /// assert_eq!(pop.truth.persona.len(), 200);
-    /// # Ok::<(), custinsight::Error>(())
-    /// ```
-    pub fn generate(params: &SynthParams, seed: u64) -> Result<Population> {
-        let model = Model::new(params)?;
-        let n = params.n_customers;
-        let mut builder = CustomerBaseBuilder::with_capacity(n, 0, 0);
-        let eur = builder.currency_code(Currency::EUR)?;
-        let mut channel_codes = Vec::with_capacity(12);
-        for c in 0..12u8 {
-            channel_codes.push(builder.channel_code(&channel_of(c))?);
-        }
-        let mut kind_codes = Vec::with_capacity(KINDS.len());
-        for k in &KINDS {
-            kind_codes.push(builder.kind_code(k)?);
-        }
-        let mut topic_codes = Vec::with_capacity(TOPICS.len());
-        for t in TOPICS {
-            topic_codes.push(builder.topic_code(t)?);
-        }
-        // One campaign per outbound channel and quarter, registered up front so codes are fixed.
-        let quarters = (params.observation_weeks / 13.0).ceil().max(1.0) as usize;
-        let mut campaign_codes = vec![Vec::new(); MARKETING_CHANNELS.len()];
-        for (c, codes) in campaign_codes.iter_mut().enumerate().skip(2) {
-            for q in 0..quarters {
-                codes.push(builder.campaign_code(&format!(
-                    "{}_q{}",
-                    MARKETING_CHANNELS[c].as_str(),
-                    q + 1
-                ))?);
-            }
-        }
-        let truth = Truth {
-            persona_names: params.personas.iter().map(|p| p.name.clone()).collect(),
-            persona: Vec::with_capacity(n),
-            purchase_rate: Vec::with_capacity(n),
-            dropout_probability: Vec::with_capacity(n),
-            alive_at_end: Vec::with_capacity(n),
-            mean_spend: Vec::with_capacity(n),
-            first_purchase_week: Vec::with_capacity(n),
-            purchases: params.purchases,
-            spend: params.spend,
-            journeys: params.journeys.clone(),
-            journey_counts: (0, 0),
-            experiment_baseline: params
-                .personas
-                .iter()
-                .map(|p| p.experiment_baseline)
-                .collect(),
-            experiment_lift: params.personas.iter().map(|p| p.experiment_lift).collect(),
-            source_record_customer: Vec::with_capacity(n + n / 5),
-        };
-        let mut asm = Assembler {
-            builder,
-            truth,
-            source_records: Vec::with_capacity(n + n / 5),
-            units: Vec::with_capacity(n),
-            eur,
-            channel_codes,
-            kind_codes,
-            topic_codes,
-            campaign_codes,
-            next_order: 0,
-            order_id: String::with_capacity(24),
-        };
-
-        // Draw chunk k + 1 (in parallel) while chunk k is appended, in order.
-        const CHUNK: usize = 1 << 14;
-        let ranges: Vec<_> = (0..n)
-            .step_by(CHUNK)
-            .map(|s| s..(s + CHUNK).min(n))
-            .collect();
-        let mut pending = match ranges.first() {
-            Some(r) => draw_chunk(&model, seed, r.clone()),
-            None => Vec::new(),
-        };
-        for k in 0..ranges.len() {
-            let next = ranges.get(k + 1).cloned();
-            let append = |asm: &mut Assembler, drawn: Vec<Result<DrawnCustomer>>| -> Result<()> {
-                for d in drawn {
-                    asm.push(&model, d?)?;
-                }
-                Ok(())
-            };
-            let drawn = std::mem::take(&mut pending);
-            #[cfg(feature = "parallel")]
-            let (appended, upcoming) = rayon::join(
-                || append(&mut asm, drawn),
-                || next.map(|r| draw_chunk(&model, seed, r)),
-            );
-            #[cfg(not(feature = "parallel"))]
-            let (appended, upcoming) = (
-                append(&mut asm, drawn),
-                next.map(|r| draw_chunk(&model, seed, r)),
-            );
-            appended?;
-            pending = upcoming.unwrap_or_default();
-            if k == 0 {
-                // Size the columns once from the first chunk instead of doubling repeatedly.
-                let done = asm.units.len().max(1);
-                let scale = |x: usize| x / done * n + x % done * n / done + n / 64;
-                let (tx, tp) = (asm.builder.n_transactions(), asm.builder.n_touchpoints());
-                asm.builder.reserve(
-                    0,
-                    scale(tx).saturating_sub(tx),
-                    scale(tp).saturating_sub(tp),
-                );
-            }
-        }
-        let base = asm.builder.build()?;
-        Ok(Population {
-            params: params.clone(),
-            seed,
-            base,
-            observation_start: model.timestamp(0.0),
-            observation_end: model.timestamp(params.observation_weeks),
-            source_records: asm.source_records,
-            experiment: Experiment {
-                key: "checkout_redesign".into(),
-                units: asm.units,
-            },
-            truth: asm.truth,
-            record_index: std::sync::OnceLock::new(),
-        })
     }
 }

@@ -1,0 +1,286 @@
+//! The readers: transactions, customers, touchpoints and consent from a stream or a file into a sink.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+#[cfg(feature = "parallel")]
+use super::accounting::Accounting;
+use super::accounting::{run, sink_problem};
+use super::options::{Format, IngestOptions};
+#[cfg(feature = "parallel")]
+use super::pipeline;
+use super::report::{IngestReport, Rejection};
+use super::rows::{self, Fields, RowProblem};
+use super::schema::{CONSENTS, CUSTOMERS, Schema, TOUCHPOINTS, TRANSACTIONS};
+use crate::error::{Error, Result};
+use crate::records::{ConsentEvent, Customer, CustomerId, Touchpoint, Transaction};
+use crate::store::{CustomerBaseBuilder, Interner, TransactionRef};
+
+/// Where validated transactions go.
+pub trait TransactionSink {
+    /// Takes one validated transaction. An `Err` rejects the row (for
+    /// duplicates and invalid values) or aborts the input (for capacity and I/O errors).
+    fn accept(&mut self, transaction: TransactionRef<'_>) -> Result<()>;
+
+    /// Whether the sink rejects duplicate order ids itself (so the reader need not track them).
+    fn checks_order_ids(&self) -> bool {
+        false
+    }
+}
+
+impl TransactionSink for CustomerBaseBuilder {
+    fn accept(&mut self, transaction: TransactionRef<'_>) -> Result<()> {
+        self.add_transaction_ref(transaction)
+    }
+
+    fn checks_order_ids(&self) -> bool {
+        true
+    }
+}
+
+impl TransactionSink for Vec<Transaction> {
+    fn accept(&mut self, t: TransactionRef<'_>) -> Result<()> {
+        self.push(Transaction {
+            order_id: t.order_id.to_owned(),
+            customer_id: CustomerId::new(t.customer_id)?,
+            timestamp: t.timestamp,
+            amount: t.amount,
+            is_refund: t.is_refund,
+            channel: t.channel.clone(),
+            line_items: t.line_items.to_vec(),
+            store: t.store.map(str::to_owned),
+        });
+        Ok(())
+    }
+}
+
+/// Reads transactions into a sink.
+///
+/// # Errors
+/// [`Error::MissingColumns`] for missing required columns,
+/// [`Error::EmptyInput`] for a CSV input without a header row,
+/// [`Error::InvalidValue`] for an unreadable header, [`Error::InvalidParameter`]
+/// for bad options, [`Error::Io`] for read failures, [`Error::Rejected`] in
+/// strict mode.
+pub fn transactions<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    sink: &mut impl TransactionSink,
+) -> Result<IngestReport> {
+    let mut seen = (!sink.checks_order_ids()).then(Interner::default);
+    read_transactions_with(format, input, opts, |_, t| {
+        if let Some(seen) = seen.as_mut() {
+            let order_id = t.order_id.trim();
+            if !seen.intern(order_id)?.1 {
+                return Ok(Err(RowProblem::new(
+                    "order_id",
+                    format!("duplicate order id `{order_id}`"),
+                )));
+            }
+        }
+        match sink.accept(t) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => sink_problem(e).map(Err),
+        }
+    })
+}
+
+/// Reads and validates transactions, handing each valid one with its line to
+/// `accept` in input order: the parallel pipeline for CSV, row by row otherwise.
+pub(super) fn read_transactions_with<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    mut accept: impl FnMut(u64, TransactionRef<'_>) -> Result<std::result::Result<(), RowProblem>>,
+) -> Result<IngestReport> {
+    // Inside a rayon worker the pipeline could wait on the very pool it feeds
+    // (e.g. a one-thread pool), so nested calls read row by row.
+    #[cfg(feature = "parallel")]
+    if format == Format::Csv && rayon::current_thread_index().is_none() {
+        opts.check()?;
+        let mut account = Accounting::new(opts);
+        pipeline::transactions_csv(input, opts, &TRANSACTIONS, |line, row| {
+            let outcome = match row {
+                Ok(t) => accept(line, t)?,
+                Err(problem) => Err(problem),
+            };
+            account.record(line, outcome)
+        })?;
+        return Ok(account.report);
+    }
+    run(
+        format,
+        input,
+        opts,
+        &TRANSACTIONS,
+        |line, row| match rows::transaction(row, opts) {
+            Ok(t) => accept(line, t.as_ref()),
+            Err(p) => Ok(Err(p)),
+        },
+    )
+}
+
+/// Loads transactions into a builder as one bulk load: rows are appended as
+/// they are validated and their ids resolved together at the end (see
+/// [`crate::store`]); repeated order ids are then rejected with their lines.
+/// The report is the same as [`transactions`] gives row by row.
+pub(super) fn bulk_transactions<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    builder: &mut CustomerBaseBuilder,
+) -> Result<IngestReport> {
+    opts.check()?;
+    builder.begin_bulk();
+    let read = read_transactions_with(format, input, opts, |line, t| {
+        match builder.push_bulk(t, line) {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => sink_problem(e).map(Err),
+        }
+    });
+    let mut report = match read {
+        Ok(report) => report,
+        Err(e) => {
+            builder.abort_bulk();
+            return Err(e);
+        }
+    };
+    let duplicates = builder.finish_bulk()?;
+    if !duplicates.is_empty() {
+        for (line, order_id) in duplicates {
+            report.accepted -= 1;
+            report.rejected += 1;
+            report.rejections.push(Rejection {
+                line,
+                field: "order_id".into(),
+                reason: format!("duplicate order id `{order_id}`"),
+            });
+        }
+        report.rejections.sort_by_key(|r| r.line);
+    }
+    Ok(report)
+}
+
+/// Reads customer records into a sink; a repeated customer id is rejected.
+///
+/// # Errors
+/// As [`transactions`].
+pub fn customers<R: Read>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    sink: &mut impl FnMut(Customer) -> Result<()>,
+) -> Result<IngestReport> {
+    let mut seen = Interner::default();
+    run(format, input, opts, &CUSTOMERS, |_, row| {
+        let c = match rows::customer(row, opts) {
+            Ok(c) => c,
+            Err(p) => return Ok(Err(p)),
+        };
+        if !seen.intern(c.id.as_str())?.1 {
+            return Ok(Err(RowProblem::new(
+                "customer_id",
+                format!("duplicate customer id `{}`", c.id),
+            )));
+        }
+        sink(c).map(Ok).or_else(|e| sink_problem(e).map(Err))
+    })
+}
+
+/// Reads touchpoints into a sink.
+///
+/// # Errors
+/// As [`transactions`].
+pub fn touchpoints<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    sink: &mut impl FnMut(Touchpoint) -> Result<()>,
+) -> Result<IngestReport> {
+    run_rows(format, input, opts, &TOUCHPOINTS, rows::touchpoint, |t| {
+        sink(t).map(Ok).or_else(|e| sink_problem(e).map(Err))
+    })
+}
+
+/// Drives one input of a record kind validated by `validate` (in parallel
+/// for CSV when the `parallel` feature is on: rows are validated on the pool
+/// and handed to `accept` in input order, with the same report as row by row).
+pub(super) fn run_rows<R: Read + Send, T: Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    schema: &Schema,
+    validate: fn(&dyn Fields, &IngestOptions) -> std::result::Result<T, RowProblem>,
+    mut accept: impl FnMut(T) -> Result<std::result::Result<(), RowProblem>>,
+) -> Result<IngestReport> {
+    // Inside a rayon worker the pipeline could wait on the very pool it feeds.
+    #[cfg(feature = "parallel")]
+    if format == Format::Csv && rayon::current_thread_index().is_none() {
+        opts.check()?;
+        let mut account = Accounting::new(opts);
+        pipeline::rows_csv(
+            input,
+            opts,
+            schema,
+            |row| validate(row, opts),
+            |line, row| {
+                let outcome = match row {
+                    Ok(t) => accept(t)?,
+                    Err(problem) => Err(problem),
+                };
+                account.record(line, outcome)
+            },
+        )?;
+        return Ok(account.report);
+    }
+    run(format, input, opts, schema, |_, row| {
+        match validate(row, opts) {
+            Ok(t) => accept(t),
+            Err(p) => Ok(Err(p)),
+        }
+    })
+}
+
+/// Reads consent events into a sink.
+///
+/// # Errors
+/// As [`transactions`].
+pub fn consents<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    sink: &mut impl FnMut(CustomerId, ConsentEvent) -> Result<()>,
+) -> Result<IngestReport> {
+    run_rows(format, input, opts, &CONSENTS, rows::consent, |(id, e)| {
+        sink(id, e).map(Ok).or_else(|e| sink_problem(e).map(Err))
+    })
+}
+
+/// A file's format (from its extension), the opened file and its name for reports.
+pub(super) fn file_input(path: &Path) -> Result<(Format, File, String)> {
+    Ok((
+        Format::from_path(path),
+        open(path)?,
+        path.display().to_string(),
+    ))
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::io(path.display().to_string(), e))
+}
+
+/// Reads a transactions file (format from its extension) into memory.
+///
+/// # Errors
+/// As [`transactions`], plus [`Error::Io`] when the file cannot be opened.
+pub fn read_transactions(
+    path: impl AsRef<Path>,
+    opts: &IngestOptions,
+) -> Result<(Vec<Transaction>, IngestReport)> {
+    let path = path.as_ref();
+    let mut out = Vec::new();
+    let report = transactions(Format::from_path(path), open(path)?, opts, &mut out)?;
+    Ok((out, report))
+}
