@@ -29,7 +29,7 @@ use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::blocking::{BlockingRule, KeyPart, KeyTransform, LinkType};
-use super::compare::{Comparison, Method};
+use super::compare::{FieldComparison, Method};
 use super::normalize::{DayMonthOrder, normalize_date, normalize_email, normalize_phone};
 use super::prepare::{ColumnPrep, FieldKind, Prepared};
 use super::resolve::{Resolution, Resolver};
@@ -508,7 +508,7 @@ fn choose(tables: &[&RecordTable], params: &AutoParams) -> Result<(AutoSettings,
         if has_postcode && matches!(p.column_type, ColumnType::Country | ColumnType::Category) {
             continue;
         }
-        let mut comparison = Comparison::new(p.column.clone(), method);
+        let mut comparison = FieldComparison::new(p.column.clone(), method);
         if p.column_type == ColumnType::GivenName {
             if let Some(family) = profiles
                 .iter()

@@ -1152,7 +1152,7 @@ mod tests {
 #[cfg(test)]
 mod digest {
     use crate::synth::{Population, SynthParams};
-    use crate::touchpoints::{engagement, preference, stage};
+    use crate::touchpoints::{engagement, journey_stage, preference};
 
     /// Pinned figures of a small synthetic population: identical with and
     /// without the `parallel` feature (`cargo test --no-default-features`).
@@ -1172,8 +1172,9 @@ mod digest {
             },
         )
         .unwrap();
-        let s = stage::assign(base, &stage::StageParams::default()).unwrap();
-        let f = stage::content_fit(base, &stage::ContentFitParams::default()).unwrap();
+        let s = journey_stage::assign(base, &journey_stage::JourneyStageParams::default()).unwrap();
+        let f =
+            journey_stage::content_fit(base, &journey_stage::ContentFitParams::default()).unwrap();
         let p = preference::preferences(base, &preference::PreferenceParams::default()).unwrap();
         let dist: Vec<(String, usize)> = p
             .distribution
@@ -1188,7 +1189,7 @@ mod digest {
         assert_eq!(s.distribution.inactive, 300);
         assert_eq!(
             f.total,
-            stage::FitCounts {
+            journey_stage::FitCounts {
                 messages: 12239,
                 with_content_stage: 12239,
                 stage_assessed: 11690,
