@@ -57,9 +57,11 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::engagement::{
-    Event, Rung, check_days, check_minutes, customer_events, days_ago, days_to_micros, kind_rungs,
-    minutes_to_micros, resolve_as_of, whole_days,
+use super::engagement::Rung;
+use super::events::{Event, customer_events, kind_rungs};
+use super::time::{
+    check_days, check_minutes, days_ago, days_to_micros, minutes_to_micros, resolve_as_of,
+    whole_days,
 };
 use crate::error::{Error, Result};
 use crate::parallel::map_range;

@@ -39,7 +39,9 @@
 pub mod attribution;
 pub mod effectiveness;
 pub mod engagement;
+mod events;
 pub mod journey;
 pub mod journey_stage;
 pub mod paths;
 pub mod preference;
+mod time;
