@@ -154,7 +154,7 @@ impl Resolver {
     ///
     /// # Errors
     /// The settings' check errors; [`Error::NotFound`] for a settings column
-    /// missing from a table; [`Error::InvalidInput`] for no records;
+    /// missing from a table; [`Error::EmptyInput`] for no records;
     /// [`Error::InvalidParameter`] for link mode with one table or a given
     /// model that does not fit the comparisons.
     pub fn fit(tables: &[&RecordTable], settings: &Settings) -> Result<(Resolver, Resolution)> {
@@ -176,14 +176,14 @@ impl Resolver {
     ) -> Result<(Resolver, Resolution)> {
         settings.check()?;
         if prepared.is_empty() {
-            return Err(Error::InvalidInput("no records to resolve".into()));
+            return Err(Error::empty("records to resolve"));
         }
         if ids.len() != prepared.len() {
-            return Err(Error::InvalidInput(format!(
-                "{} ids for {} prepared records",
+            return Err(Error::lengths(
+                "record ids per prepared record",
+                prepared.len(),
                 ids.len(),
-                prepared.len()
-            )));
+            ));
         }
         let (comparisons, deterministic, rules) = compile(settings, &prepared)?;
         let params = BlockingParams {

@@ -533,7 +533,7 @@ pub(crate) fn consent_channels(base: &CustomerBase) -> Vec<Channel> {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] from [`WarmLeadParams::check`] or
-/// [`EngagementParams::check`]; [`Error::InvalidInput`] when `engagement` was
+/// [`EngagementParams::check`]; [`Error::LengthMismatch`] when `engagement` was
 /// scored on a base with a different number of customers.
 pub fn warm_leads(
     base: &CustomerBase,
@@ -543,11 +543,11 @@ pub fn warm_leads(
     params.check()?;
     engagement.params.check()?;
     if engagement.customers.len() != base.n_customers() {
-        return Err(Error::InvalidInput(format!(
-            "engagement covers {} customers, the base has {}",
+        return Err(Error::lengths(
+            "engagement scores per customer of the base",
+            base.n_customers(),
             engagement.customers.len(),
-            base.n_customers()
-        )));
+        ));
     }
     let threshold = params.min_score.unwrap_or(0.0);
     let mut ranked: Vec<(u32, f64)> = engagement
@@ -965,7 +965,11 @@ mod tests {
         let other = CustomerBase::builder().build().unwrap();
         assert!(matches!(
             warm_leads(&other, &e, &WarmLeadParams::default()),
-            Err(Error::InvalidInput(_))
+            Err(Error::LengthMismatch {
+                expected: 0,
+                found: 1,
+                ..
+            })
         ));
     }
 }

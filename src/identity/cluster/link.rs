@@ -258,7 +258,9 @@ impl Entities {
             });
             return Ok(LinkOutcome::Refused { reason });
         }
-        let missing = |r: u32| Error::InvalidInput(format!("record {r} has no entity"));
+        let missing = |r: u32| {
+            Error::out_of_range("records with an entity", r as usize, self.entity_of.len())
+        };
         let a = self.entity(pair.left).ok_or_else(|| missing(pair.left))?;
         let b = self.entity(pair.right).ok_or_else(|| missing(pair.right))?;
         if a == b {

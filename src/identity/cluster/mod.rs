@@ -215,7 +215,7 @@ impl TryFrom<EntitiesRepr> for Entities {
 
     fn try_from(r: EntitiesRepr) -> Result<Entities> {
         let n = r.entity_of.len();
-        let bad = |reason: String| Error::InvalidInput(format!("entities: {reason}"));
+        let bad = |reason: String| Error::value("entities", "deserialised entities", reason);
         if n > u32::MAX as usize || r.entities.len() > u32::MAX as usize {
             return Err(bad("more records or entities than u32 indices".into()));
         }

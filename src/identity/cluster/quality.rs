@@ -58,17 +58,17 @@ impl Entities {
     /// share placed in one entity (recall).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when `truth` has not one label per record.
+    /// [`Error::LengthMismatch`] when `truth` has not one label per record.
     pub fn pairwise_quality<T: Eq + std::hash::Hash>(
         &self,
         truth: &[T],
     ) -> Result<PairwiseQuality> {
         if truth.len() != self.entity_of.len() {
-            return Err(Error::InvalidInput(format!(
-                "{} labels for {} records",
+            return Err(Error::lengths(
+                "truth labels per record",
+                self.entity_of.len(),
                 truth.len(),
-                self.entity_of.len()
-            )));
+            ));
         }
         // Pairs counted by group sizes: within a true customer, within an
         // entity, and within both (cells of the cross-tabulation).

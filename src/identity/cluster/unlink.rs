@@ -59,7 +59,11 @@ impl Entities {
         // Components of the remaining links, by position in `members`.
         let position = |r: u32| {
             members.binary_search(&r).map_err(|_| {
-                Error::InvalidInput(format!("link record {r} is not a member of entity {id}"))
+                Error::value(
+                    "entity link",
+                    format!("record {r}"),
+                    format!("not a member of entity {id}"),
+                )
             })
         };
         let mut uf = UnionFind::new(members.len());

@@ -74,20 +74,27 @@ impl Resolver {
         settings.check()?;
         prepared.check()?;
         let n = prepared.len();
-        if ids.len() != n || entities.n_records() != n {
-            return Err(Error::InvalidInput(format!(
-                "resolver state: {} ids and {} entity records for {n} prepared records",
+        if ids.len() != n {
+            return Err(Error::lengths(
+                "resolver state: record ids per prepared record",
+                n,
                 ids.len(),
-                entities.n_records()
-            )));
+            ));
+        }
+        if entities.n_records() != n {
+            return Err(Error::lengths(
+                "resolver state: entity records per prepared record",
+                n,
+                entities.n_records(),
+            ));
         }
         let (comparisons, deterministic, rules) = compile(&settings, &prepared)?;
         if tf_u_exact.len() != comparisons.len() {
-            return Err(Error::InvalidInput(format!(
-                "resolver state: {} term-frequency entries for {} comparisons",
+            return Err(Error::lengths(
+                "resolver state: term-frequency entries per comparison",
+                comparisons.len(),
                 tf_u_exact.len(),
-                comparisons.len()
-            )));
+            ));
         }
         let mut resolver = Resolver {
             settings,

@@ -54,7 +54,7 @@ pub struct ShapleyAttribution {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for an order outside 1..=4, `exact_up_to` above
-/// 20, or no permutations when sampling is needed; [`Error::InvalidInput`] for
+/// 20, or no permutations when sampling is needed; [`Error::Capacity`] for
 /// more than 64 channels; errors of the chain solves as [`markov`].
 pub fn shapley(table: &PathTable, params: &ShapleyParams) -> Result<ShapleyAttribution> {
     if params.exact_up_to > 20 {
@@ -67,7 +67,7 @@ pub fn shapley(table: &PathTable, params: &ShapleyParams) -> Result<ShapleyAttri
     let chain = Chain::build(table, params.order)?;
     let n = table.channels().len();
     if n > 64 {
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::Capacity(format!(
             "Shapley attribution supports at most 64 channels, the table has {n}"
         )));
     }

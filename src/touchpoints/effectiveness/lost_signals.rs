@@ -36,7 +36,7 @@ pub struct LostSignal {
 /// the lifecycle stage `lost`.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when `lost` does not match the base;
+/// [`Error::LengthMismatch`] when `lost` does not match the base;
 /// [`Error::InvalidParameter`] for a non-positive window.
 pub fn lost_signals(
     base: &CustomerBase,
@@ -45,11 +45,11 @@ pub fn lost_signals(
     level: KeyLevel,
 ) -> Result<Vec<LostSignal>> {
     if lost.len() != base.n_customers() {
-        return Err(Error::InvalidInput(format!(
-            "lost flags: {} flags for {} customers",
+        return Err(Error::lengths(
+            "lost flags per customer",
+            base.n_customers(),
             lost.len(),
-            base.n_customers()
-        )));
+        ));
     }
     check_window(window_days)?;
     let keys = Keys::new(base, level);
