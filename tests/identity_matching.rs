@@ -502,12 +502,15 @@ fn m_from_labelled_pairs_through_the_resolver() {
     let only_non = [LabelledPair::new(&t.ids()[0], &t.ids()[1], false)];
     assert!(matches!(
         resolver.fit_labelled(&only_non),
-        Err(Error::InvalidInput(_))
+        Err(Error::EmptyInput { .. })
     ));
     let itself = [LabelledPair::new(&t.ids()[0], &t.ids()[0], true)];
     assert!(matches!(
         resolver.fit_labelled(&itself),
-        Err(Error::InvalidInput(_))
+        Err(Error::InvalidValue {
+            what: "labelled pair",
+            ..
+        })
     ));
     assert_eq!(resolver.entities().entity_of(), &before[..]);
     assert_eq!(resolver.model(), &model);

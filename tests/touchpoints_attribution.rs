@@ -532,5 +532,8 @@ fn malformed_rows_are_reported_with_line_and_field() {
     assert_eq!(table.len(), 2);
     assert_eq!(table.total_conversions(), 2.0);
     let missing = PathTable::read_rows("path,total_null\na,1\n".as_bytes());
-    assert!(matches!(missing, Err(custinsight::Error::InvalidInput(_))));
+    assert!(matches!(
+        missing,
+        Err(custinsight::Error::MissingColumns { ref columns, .. }) if columns == &["total_conversions"]
+    ));
 }

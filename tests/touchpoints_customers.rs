@@ -12,8 +12,10 @@ use custinsight::records::{Customer, Purpose, TouchpointKind};
 use custinsight::store::{CustomerBase, from_micros, to_micros};
 use custinsight::synth::{Population, SynthParams};
 use custinsight::touchpoints::engagement::{self, EngagementParams, Rung, WarmLeadParams};
+use custinsight::touchpoints::journey_stage::{
+    self, ContentFitParams, FitCounts, JourneyStageParams,
+};
 use custinsight::touchpoints::preference::{self, PreferenceParams};
-use custinsight::touchpoints::stage::{self, ContentFitParams, FitCounts, StageParams};
 use jiff::Timestamp;
 
 const DAY_US: i64 = 86_400_000_000;
@@ -164,11 +166,11 @@ fn journey_stages_and_stage_at() {
     let pop = population(1500, 12);
     let base = &pop.base;
     let as_of = midpoint(&pop);
-    let params = StageParams {
+    let params = JourneyStageParams {
         as_of: Some(as_of),
-        ..StageParams::default()
+        ..JourneyStageParams::default()
     };
-    let stages = stage::assign(base, &params).unwrap();
+    let stages = journey_stage::assign(base, &params).unwrap();
     let d = &stages.distribution;
     assert_eq!(d.customers, 1500);
     assert_eq!(d.counts.iter().sum::<usize>() + d.inactive, 1500);
@@ -187,18 +189,21 @@ fn journey_stages_and_stage_at() {
     let just_after = from_micros(to_micros(as_of) + 1);
     for c in (0..1500u32).step_by(7) {
         let a = &stages.assignments[c as usize];
-        let at = stage::stage_at(base, c, just_after, &params).unwrap();
+        let at = journey_stage::stage_at(base, c, just_after, &params).unwrap();
         assert_eq!(
             at.stage, a.stage,
             "customer {c}: {} / {}",
             at.reason, a.reason
         );
-        assert_eq!(at, stage::stage_at(&cut, c, just_after, &params).unwrap());
+        assert_eq!(
+            at,
+            journey_stage::stage_at(&cut, c, just_after, &params).unwrap()
+        );
     }
-    let cut_stages = stage::assign(&cut, &params).unwrap();
+    let cut_stages = journey_stage::assign(&cut, &params).unwrap();
     assert_eq!(cut_stages.assignments, stages.assignments);
     assert!(matches!(
-        stage::stage_at(base, 1500, as_of, &params),
+        journey_stage::stage_at(base, 1500, as_of, &params),
         Err(Error::NotFound { .. })
     ));
 }
@@ -207,7 +212,7 @@ fn journey_stages_and_stage_at() {
 fn content_fit_adds_up_and_finds_the_planted_mismatch() {
     let pop = population(2000, 13);
     let base = &pop.base;
-    let fit = stage::content_fit(base, &ContentFitParams::default()).unwrap();
+    let fit = journey_stage::content_fit(base, &ContentFitParams::default()).unwrap();
     let t = &fit.total;
     assert!(t.messages > 0);
     assert_eq!(t.stage_assessed, t.stage_matched + t.stage_mismatched());
@@ -311,8 +316,8 @@ fn results_are_deterministic_and_serialisable() {
     let run = || {
         let e = engagement::score(base, &EngagementParams::default()).unwrap();
         let leads = engagement::warm_leads(base, &e, &WarmLeadParams::default()).unwrap();
-        let s = stage::assign(base, &StageParams::default()).unwrap();
-        let f = stage::content_fit(base, &ContentFitParams::default()).unwrap();
+        let s = journey_stage::assign(base, &JourneyStageParams::default()).unwrap();
+        let f = journey_stage::content_fit(base, &ContentFitParams::default()).unwrap();
         let p = preference::preferences(base, &PreferenceParams::default()).unwrap();
         serde_json::to_string(&(e, leads, s, f, p)).unwrap()
     };
@@ -337,9 +342,9 @@ fn customers_without_touchpoints() {
     let e = engagement::score(base, &EngagementParams::default()).unwrap();
     let top = e.funnel().steps[5].customers;
     assert_eq!(e.funnel().steps[0].customers, top, "only purchases");
-    let s = stage::assign(base, &StageParams::default()).unwrap();
+    let s = journey_stage::assign(base, &JourneyStageParams::default()).unwrap();
     assert_eq!(s.distribution.counts[0..3], [0, 0, 0]);
-    let f = stage::content_fit(base, &ContentFitParams::default()).unwrap();
+    let f = journey_stage::content_fit(base, &ContentFitParams::default()).unwrap();
     assert_eq!(f.total, FitCounts::default());
     let p = preference::preferences(base, &PreferenceParams::default()).unwrap();
     assert_eq!(p.customers.len(), 300);

@@ -18,12 +18,11 @@ use custinsight::touchpoints::engagement::{
     warm_leads,
 };
 use custinsight::touchpoints::journey::{ConversionSource, JourneyParams, Journeys};
+use custinsight::touchpoints::journey_stage::{
+    ContentFitParams, JourneyStageParams, assign as assign_journey_stages, content_fit,
+};
 use custinsight::touchpoints::paths::{PathStats, PathTable, time_to_conversion};
 use custinsight::touchpoints::preference::{ChannelCount, PreferenceParams, preferences};
-use custinsight::touchpoints::stage::{
-    ContentFitParams, StageParams as JourneyStageParams, assign as assign_journey_stages,
-    content_fit,
-};
 use serde_json::json;
 
 /// One channel's credit per journey it appears in, beside its true effect.

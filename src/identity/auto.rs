@@ -29,7 +29,7 @@ use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::blocking::{BlockingRule, KeyPart, KeyTransform, LinkType};
-use super::compare::{Comparison, Method};
+use super::compare::{FieldComparison, Method};
 use super::normalize::{DayMonthOrder, normalize_date, normalize_email, normalize_phone};
 use super::prepare::{ColumnPrep, FieldKind, Prepared};
 use super::resolve::{Resolution, Resolver};
@@ -129,10 +129,11 @@ fn phone_like(v: &str) -> bool {
 /// Profiles the columns of `tables` (same columns in each), skipping `skip`.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for no tables or tables with different columns.
+/// [`Error::EmptyInput`] for no tables; [`Error::InvalidInput`] for tables
+/// with different columns.
 pub fn profile(tables: &[&RecordTable]) -> Result<Vec<ColumnProfile>> {
     let Some(first) = tables.first() else {
-        return Err(Error::InvalidInput("no tables to profile".into()));
+        return Err(Error::empty("tables to profile"));
     };
     if tables.iter().any(|t| t.columns() != first.columns()) {
         return Err(Error::InvalidInput(
@@ -344,8 +345,8 @@ pub struct AutoSettings {
 /// (one table: dedupe; two or more: link across them).
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for no tables, tables with different columns, no
-/// records, or no usable column.
+/// [`Error::EmptyInput`] for no tables or no records; [`Error::InvalidInput`]
+/// for tables with different columns or no usable column.
 pub fn auto_settings(tables: &[&RecordTable]) -> Result<AutoSettings> {
     choose(tables, &AutoParams::default()).map(|(auto, _)| auto)
 }
@@ -458,7 +459,7 @@ fn choose(tables: &[&RecordTable], params: &AutoParams) -> Result<(AutoSettings,
     }
     let n: usize = tables.iter().map(|t| t.len()).sum();
     if n == 0 {
-        return Err(Error::InvalidInput("no records".into()));
+        return Err(Error::empty("records"));
     }
     let link_type = params.link_type.unwrap_or(if tables.len() > 1 {
         LinkType::Link
@@ -508,7 +509,7 @@ fn choose(tables: &[&RecordTable], params: &AutoParams) -> Result<(AutoSettings,
         if has_postcode && matches!(p.column_type, ColumnType::Country | ColumnType::Category) {
             continue;
         }
-        let mut comparison = Comparison::new(p.column.clone(), method);
+        let mut comparison = FieldComparison::new(p.column.clone(), method);
         if p.column_type == ColumnType::GivenName {
             if let Some(family) = profiles
                 .iter()

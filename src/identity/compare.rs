@@ -111,7 +111,7 @@ impl Method {
 
 /// One field's comparison, as settings (serde).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
+pub struct FieldComparison {
     /// Name in reports (e.g. `"surname"`).
     pub name: String,
     /// The column compared.
@@ -124,11 +124,11 @@ pub struct Comparison {
     pub swapped_with: Option<String>,
 }
 
-impl Comparison {
+impl FieldComparison {
     /// A comparison of `column` by `method`, named after the column.
-    pub fn new(column: impl Into<String>, method: Method) -> Comparison {
+    pub fn new(column: impl Into<String>, method: Method) -> FieldComparison {
         let column = column.into();
-        Comparison {
+        FieldComparison {
             name: column.clone(),
             column,
             method,
@@ -137,7 +137,7 @@ impl Comparison {
     }
 
     /// The same comparison with a swapped level against `column`.
-    pub fn swapped_with(mut self, column: impl Into<String>) -> Comparison {
+    pub fn swapped_with(mut self, column: impl Into<String>) -> FieldComparison {
         self.swapped_with = Some(column.into());
         self
     }
@@ -187,7 +187,7 @@ impl Comparison {
 /// A comparison bound to column positions, ready to compare records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompiledComparison {
-    comparison: Comparison,
+    comparison: FieldComparison,
     column: usize,
     swapped: Option<usize>,
 }
@@ -284,7 +284,7 @@ fn value(record: &[Option<String>], column: usize) -> Option<&str> {
 
 impl CompiledComparison {
     /// The comparison's settings.
-    pub fn comparison(&self) -> &Comparison {
+    pub fn comparison(&self) -> &FieldComparison {
         &self.comparison
     }
 
@@ -427,7 +427,7 @@ mod tests {
     #[test]
     fn levels_from_exact_down_to_else_with_null() {
         let columns = vec!["given".to_owned(), "family".to_owned()];
-        let c = Comparison::new(
+        let c = FieldComparison::new(
             "family",
             Method::JaroWinkler {
                 thresholds: vec![0.95, 0.88],
@@ -469,7 +469,7 @@ mod tests {
     #[test]
     fn numbers_dates_and_edits() {
         let columns = vec!["born".to_owned(), "age".to_owned(), "zip".to_owned()];
-        let dates = Comparison::new(
+        let dates = FieldComparison::new(
             "born",
             Method::DateDays {
                 max_days: vec![1, 31],
@@ -486,7 +486,7 @@ mod tests {
             dates.level(&r("1980-03-05"), &r("5 March 1980")),
             NULL_LEVEL
         );
-        let ages = Comparison::new(
+        let ages = FieldComparison::new(
             "age",
             Method::Numeric {
                 max_difference: vec![1.0, 5.0],
@@ -504,7 +504,7 @@ mod tests {
         assert_eq!(ages.level(&a("40"), &a("44.5")), 1);
         assert_eq!(ages.level(&a("40"), &a("46")), 0);
         assert_eq!(ages.level(&a("40"), &a("NaN")), NULL_LEVEL);
-        let zips = Comparison::new(
+        let zips = FieldComparison::new(
             "zip",
             Method::Levenshtein {
                 max_edits: vec![1, 2],
@@ -537,13 +537,13 @@ mod tests {
                 max_days: vec![5, 5],
             },
         ] {
-            assert!(Comparison::new("a", method).compile(&columns).is_err());
+            assert!(FieldComparison::new("a", method).compile(&columns).is_err());
         }
         assert!(matches!(
-            Comparison::new("b", Method::Exact).compile(&columns),
+            FieldComparison::new("b", Method::Exact).compile(&columns),
             Err(Error::NotFound { .. })
         ));
-        let c = Comparison::new(
+        let c = FieldComparison::new(
             "a",
             Method::Levenshtein {
                 max_edits: vec![1, 2],
@@ -552,7 +552,7 @@ mod tests {
         .swapped_with("a");
         let json = serde_json::to_string(&c).unwrap();
         assert!(json.contains(r#""kind":"levenshtein""#), "{json}");
-        let back: Comparison = serde_json::from_str(&json).unwrap();
+        let back: FieldComparison = serde_json::from_str(&json).unwrap();
         assert_eq!(back, c);
     }
 
@@ -573,7 +573,7 @@ mod tests {
                 Method::DateDays { max_days: vec![2, 30] },
             ][which].clone();
             let columns = vec!["x".to_owned(), "y".to_owned()];
-            let c = Comparison::new("x", method).swapped_with("y");
+            let c = FieldComparison::new("x", method).swapped_with("y");
             let compiled = c.compile(&columns).unwrap();
             let left = vec![a, a2];
             let right = vec![b, b2];

@@ -209,7 +209,7 @@ impl CustomerIdentity {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] from [`IdentityParams::check`] or for
-    /// columns it names that the records lack; [`Error::InvalidInput`] for
+    /// columns it names that the records lack; [`Error::EmptyInput`] for
     /// no records; errors of the resolution.
     pub fn resolve(
         records: SourceRecords,
@@ -220,7 +220,7 @@ impl CustomerIdentity {
         // updates): taken, not copied.
         let combined = records.into_combined()?;
         if combined.is_empty() {
-            return Err(Error::InvalidInput("no source records to resolve".into()));
+            return Err(Error::empty("source records to resolve"));
         }
         let (resolver, resolution) = match &params.settings {
             Some(settings) => Resolver::fit(&[&combined], settings)?,
@@ -495,7 +495,7 @@ impl CustomerIdentity {
     /// customer its record resolves to.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when an id of `raw` that is no record equals
+    /// [`Error::InvalidValue`] when an id of `raw` that is no record equals
     /// a minted customer id (the two would be confused); errors of the
     /// golden record rules and of [`CustomerBase::regroup`].
     pub fn apply(&self, mut raw: CustomerBase) -> Result<(CustomerBase, Applied)> {
@@ -525,11 +525,12 @@ impl CustomerIdentity {
                 }
                 _ => {
                     if self.entity_of_id(id).is_some() {
-                        return Err(Error::InvalidInput(format!(
-                            "customer id `{id}` of the loaded events is no source record but \
-                             looks like a resolved customer id; load events by their source \
-                             records, or choose another id_prefix"
-                        )));
+                        return Err(Error::value(
+                            "customer id of the loaded events",
+                            id,
+                            "is no source record but looks like a resolved customer id; load \
+                             events by their source records, or choose another id_prefix",
+                        ));
                     }
                     new_index[c as usize] = ids.len() as u32;
                     ids.push(id.to_owned());

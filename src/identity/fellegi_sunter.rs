@@ -53,14 +53,14 @@ impl Gammas {
     /// Adds one pair's levels.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the row has the wrong length.
+    /// [`Error::LengthMismatch`] when the row has the wrong length.
     pub fn push(&mut self, row: &[i8]) -> Result<()> {
         if row.len() != self.n_comparisons {
-            return Err(Error::InvalidInput(format!(
-                "{} levels for {} comparisons",
+            return Err(Error::lengths(
+                "comparison levels per pair",
+                self.n_comparisons,
                 row.len(),
-                self.n_comparisons
-            )));
+            ));
         }
         self.levels.extend_from_slice(row);
         Ok(())
@@ -332,19 +332,20 @@ impl FsModel {
     fn check_row(&self, row: &[i8]) -> Result<()> {
         self.check_shape()?;
         if row.len() != self.m.len() {
-            return Err(Error::InvalidInput(format!(
-                "{} levels for {} comparisons",
+            return Err(Error::lengths(
+                "comparison levels per pair",
+                self.m.len(),
                 row.len(),
-                self.m.len()
-            )));
+            ));
         }
         // With the shape checked, m[k] and u[k] exist and have the same length.
         for ((&l, m), name) in row.iter().zip(&self.m).zip(&self.names) {
             if l < -1 || l as i64 >= m.len() as i64 {
-                return Err(Error::InvalidInput(format!(
-                    "level {l} of comparison {name} outside -1..{}",
-                    m.len()
-                )));
+                return Err(Error::value(
+                    "comparison level",
+                    format!("{l} of comparison {name}"),
+                    format!("outside -1..{}", m.len()),
+                ));
             }
         }
         Ok(())
@@ -355,7 +356,7 @@ impl FsModel {
     /// floor so that no level is impossible.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for rows that do not fit the model;
+    /// [`Error::LengthMismatch`] or [`Error::InvalidValue`] for rows that do not fit the model;
     /// [`Error::InvalidParameter`] for an inconsistent model ([`FsModel::check`]).
     pub fn estimate_u(&mut self, random_pairs: &Gammas) -> Result<()> {
         self.check()?;
@@ -385,7 +386,7 @@ impl FsModel {
     /// comparison, whether its `m` was estimated.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for rows that do not fit the model;
+    /// [`Error::LengthMismatch`] or [`Error::InvalidValue`] for rows that do not fit the model;
     /// [`Error::InvalidParameter`] for an inconsistent model
     /// ([`FsModel::check`]) or a prior of the wrong shape or negative.
     pub fn estimate_m(
@@ -431,18 +432,19 @@ impl FsModel {
     /// fixed `m` keep it.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a label count that differs from the pair
-    /// count, rows that do not fit the model, or labels without at least one
-    /// match and one non-match; [`Error::InvalidParameter`] for an
+    /// [`Error::LengthMismatch`] for a label count that differs from the pair
+    /// count; [`Error::LengthMismatch`] or [`Error::InvalidValue`] for rows
+    /// that do not fit the model; [`Error::InvalidInput`] for labels without
+    /// at least one match and one non-match; [`Error::InvalidParameter`] for an
     /// inconsistent model ([`FsModel::check`]).
     pub fn fit_labelled(&mut self, pairs: &Gammas, is_match: &[bool]) -> Result<()> {
         self.check()?;
         if is_match.len() != pairs.len() {
-            return Err(Error::InvalidInput(format!(
-                "{} labels for {} pairs",
+            return Err(Error::lengths(
+                "match labels per pair",
+                pairs.len(),
                 is_match.len(),
-                pairs.len()
-            )));
+            ));
         }
         let matches = is_match.iter().filter(|m| **m).count();
         if matches == 0 || matches == is_match.len() {
@@ -489,12 +491,13 @@ impl FsModel {
     /// Fits `m`, `u` and λ by EM on the candidate pairs' comparison vectors.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for no pairs or rows that do not fit the model;
+    /// [`Error::EmptyInput`] for no pairs; [`Error::LengthMismatch`] or
+    /// [`Error::InvalidValue`] for rows that do not fit the model;
     /// [`Error::InvalidParameter`] for an inconsistent model
     /// ([`FsModel::check`]) or a prior of the wrong shape or negative.
     pub fn fit_em(&mut self, pairs: &Gammas, params: &EmParams) -> Result<EmReport> {
         if pairs.is_empty() {
-            return Err(Error::InvalidInput("no comparison vectors to fit".into()));
+            return Err(Error::empty("comparison vectors to fit"));
         }
         self.check()?;
         if let Some(prior) = &params.m_prior {
@@ -587,9 +590,9 @@ impl FsModel {
     /// agreement on a blocking key counts as the evidence it is.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for rows that do not fit the model or fewer
-    /// total pairs than candidate pairs; [`Error::InvalidParameter`] for an
-    /// inconsistent model ([`FsModel::check`]).
+    /// [`Error::LengthMismatch`] or [`Error::InvalidValue`] for rows that do not fit the model;
+    /// [`Error::InvalidParameter`] for fewer total pairs than candidate pairs
+    /// or an inconsistent model ([`FsModel::check`]).
     pub fn fit_prior(
         &mut self,
         pairs: &Gammas,
@@ -598,10 +601,14 @@ impl FsModel {
         tol: f64,
     ) -> Result<EmReport> {
         if total_pairs.is_nan() || total_pairs < pairs.len() as f64 || !total_pairs.is_finite() {
-            return Err(Error::InvalidInput(format!(
-                "{total_pairs} record pairs in all, fewer than the {} candidates",
-                pairs.len()
-            )));
+            return Err(Error::param(
+                "total_pairs",
+                total_pairs,
+                format!(
+                    "must be finite and at least the {} candidate pairs",
+                    pairs.len()
+                ),
+            ));
         }
         self.check()?;
         let patterns = pairs.patterns();
@@ -647,7 +654,7 @@ impl FsModel {
     /// of every non-null level.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a row that does not fit the model.
+    /// [`Error::LengthMismatch`] or [`Error::InvalidValue`] for a row that does not fit the model.
     pub fn weight(&self, row: &[i8]) -> Result<f64> {
         self.check_row(row)?;
         let mut w = (self.lambda / (1.0 - self.lambda)).log2();
@@ -662,7 +669,7 @@ impl FsModel {
     /// One pair's evidence, field by field.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a row that does not fit the model.
+    /// [`Error::LengthMismatch`] or [`Error::InvalidValue`] for a row that does not fit the model.
     pub fn explain(&self, row: &[i8]) -> Result<Explanation> {
         self.check_row(row)?;
         let prior_weight = (self.lambda / (1.0 - self.lambda)).log2();

@@ -312,7 +312,7 @@ struct Candidate<'a> {
 /// Golden records of all live entities, in id order, by `rules`.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when `entities` does not cover exactly the
+/// [`Error::LengthMismatch`] when `entities` does not cover exactly the
 /// records of `sources`; [`Error::NotFound`] for a column named in `rules`
 /// (as a chain's column or a rule's column) that no source has.
 ///
@@ -341,11 +341,11 @@ pub fn golden_records(
     rules: &GoldenRules,
 ) -> Result<Vec<GoldenRecord>> {
     if entities.n_records() != sources.len() {
-        return Err(Error::InvalidInput(format!(
-            "entities cover {} records, the sources hold {}",
+        return Err(Error::lengths(
+            "entity records per source record",
+            sources.len(),
             entities.n_records(),
-            sources.len()
-        )));
+        ));
     }
     let chains = Chains::new(sources, rules)?;
     let mut out = Vec::with_capacity(entities.entity_count());
@@ -367,7 +367,11 @@ pub(crate) fn golden_record(
         .iter()
         .map(|&m| {
             sources.record_ref(m).ok_or_else(|| {
-                Error::InvalidInput(format!("record {m} of entity {entity} is out of range"))
+                Error::out_of_range(
+                    format!("source records (member of entity {entity})"),
+                    m as usize,
+                    sources.len(),
+                )
             })
         })
         .collect::<Result<Vec<RecordRef>>>()?;
@@ -798,7 +802,7 @@ mod tests {
         let entities = cluster(3, &[], |_, _| None, &ClusterParams::default()).unwrap();
         assert!(matches!(
             golden_records(&sources, &entities, &GoldenRules::default()),
-            Err(Error::InvalidInput(_))
+            Err(Error::LengthMismatch { found: 3, .. })
         ));
     }
 

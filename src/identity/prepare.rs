@@ -141,11 +141,13 @@ impl PreparedColumn {
             None => MISSING,
             Some(v) => match self.index.get(v.as_str()) {
                 Some(&c) => {
+                    let len = self.counts.len();
                     let count = self.counts.get_mut(c as usize).ok_or_else(|| {
-                        Error::InvalidInput(format!(
-                            "prepared column `{}`: no count for value code {c}",
-                            self.name
-                        ))
+                        Error::out_of_range(
+                            format!("prepared column `{}`: value counts", self.name),
+                            c as usize,
+                            len,
+                        )
                     })?;
                     *count += 1;
                     c
@@ -211,28 +213,31 @@ impl PreparedColumn {
     /// per value, every code a value's or [`MISSING`]. A column built here
     /// always passes; a deserialised one may not.
     fn check(&self, records: usize) -> Result<()> {
-        let bad = |what: String| {
-            Err(Error::InvalidInput(format!(
-                "prepared column `{}`: {what}",
-                self.name
-            )))
-        };
+        let what = |what: &str| format!("prepared column `{}`: {what}", self.name);
         if self.counts.len() != self.values.len() {
-            return bad(format!(
-                "{} counts for {} values",
+            return Err(Error::lengths(
+                what("value counts per value"),
+                self.values.len(),
                 self.counts.len(),
-                self.values.len()
             ));
         }
         if self.codes.len() != records {
-            return bad(format!("{} codes for {records} records", self.codes.len()));
+            return Err(Error::lengths(
+                what("value codes per record"),
+                records,
+                self.codes.len(),
+            ));
         }
         if let Some(c) = self
             .codes
             .iter()
             .find(|c| **c != MISSING && **c as usize >= self.values.len())
         {
-            return bad(format!("code {c} for {} values", self.values.len()));
+            return Err(Error::out_of_range(
+                what("value code"),
+                *c as usize,
+                self.values.len(),
+            ));
         }
         Ok(())
     }
@@ -315,8 +320,8 @@ impl Prepared {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a column missing from a table;
-    /// [`Error::InvalidInput`] for no tables, more than 255 tables, or more
-    /// than `u32::MAX − 1` records; [`Error::InvalidParameter`] for an
+    /// [`Error::InvalidInput`] for no tables or more than 255 tables;
+    /// [`Error::Capacity`] for more than `u32::MAX − 1` records; [`Error::InvalidParameter`] for an
     /// unknown default country.
     pub fn new(tables: &[&RecordTable], preps: &[ColumnPrep]) -> Result<Prepared> {
         let mut prepared = Prepared::empty(preps)?;
@@ -376,8 +381,8 @@ impl Prepared {
     ///
     /// # Errors
     /// As [`Prepared::new`]; [`Error::InvalidParameter`] for a side beyond
-    /// the next new one; [`Error::InvalidInput`] for prepared records that
-    /// are inconsistent ([`Prepared::check`], e.g. deserialised after an edit).
+    /// the next new one; [`Error::InvalidValue`], [`Error::LengthMismatch`]
+    /// or [`Error::OutOfRange`] for prepared records that are inconsistent ([`Prepared::check`], e.g. deserialised after an edit).
     pub fn extend(&mut self, table: &RecordTable, side: usize) -> Result<std::ops::Range<usize>> {
         self.check()?;
         if side > self.table_sizes.len() || side > usize::from(u8::MAX) {
@@ -392,9 +397,7 @@ impl Prepared {
         }
         let start = self.sides.len();
         if start + table.len() >= MISSING as usize {
-            return Err(Error::InvalidInput(
-                "more than 4,294,967,294 records".into(),
-            ));
+            return Err(Error::Capacity("more than 4,294,967,294 records".into()));
         }
         // Resolve columns before touching anything, so an error leaves self unchanged.
         let mut positions = Vec::with_capacity(self.columns.len());
@@ -463,7 +466,9 @@ impl Prepared {
     /// before they are extended.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the column and what is inconsistent.
+    /// [`Error::InvalidValue`] when the sides do not match the table sizes;
+    /// [`Error::LengthMismatch`] or [`Error::OutOfRange`] naming the column
+    /// and what is inconsistent.
     pub fn check(&self) -> Result<()> {
         let n = self.sides.len();
         if self.table_sizes.iter().sum::<usize>() != n
@@ -472,10 +477,11 @@ impl Prepared {
                 .iter()
                 .any(|s| usize::from(*s) >= self.table_sizes.len())
         {
-            return Err(Error::InvalidInput(format!(
-                "prepared records: {n} sides for table sizes {:?}",
-                self.table_sizes
-            )));
+            return Err(Error::value(
+                "prepared records",
+                format!("{n} sides for table sizes {:?}", self.table_sizes),
+                "every record needs the side of a table, and the table sizes must add up to the records",
+            ));
         }
         self.columns.iter().try_for_each(|c| c.check(n))
     }
@@ -673,16 +679,23 @@ mod tests {
             edit(&mut broken["columns"][0]);
             let mut back: Prepared = serde_json::from_value(broken).unwrap();
             let before = back.clone();
-            match back.extend(&t, 0) {
-                Err(Error::InvalidInput(msg)) => {
-                    assert!(msg.contains("`name`"), "{what}: {msg}")
-                }
-                other => panic!("{what}: {other:?}"),
+            match (what, back.extend(&t, 0)) {
+                ("counts", Err(Error::LengthMismatch { found: 0, .. }))
+                | ("codes", Err(Error::LengthMismatch { found: 2, .. }))
+                | ("code 7", Err(Error::OutOfRange { index: 7, .. }))
+                | ("values", Err(Error::LengthMismatch { expected: 0, .. })) => {}
+                (_, other) => panic!("{what}: {other:?}"),
             }
             assert_eq!(back, before, "{what}: unchanged");
         }
         json["table_sizes"] = serde_json::json!([2]);
         let mut back: Prepared = serde_json::from_value(json).unwrap();
-        assert!(matches!(back.extend(&t, 0), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            back.extend(&t, 0),
+            Err(Error::InvalidValue {
+                what: "prepared records",
+                ..
+            })
+        ));
     }
 }

@@ -35,12 +35,9 @@
 //! index of the existing keys), compared and scored, and they join existing
 //! customers, whose ids stay, or found new ones.
 
-use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
-use super::blocking::{
-    self, BlockingParams, BlockingRule, KeyPart, LinkType, RuleCount, pack, sort_dedup,
-};
+use super::blocking::{self, BlockingParams, BlockingRule, KeyPart, RuleCount};
 use super::cluster::{self, ClusterParams, Entities, ScoredPair};
 use super::compare::{CompiledComparison, NULL_LEVEL};
 use super::fellegi_sunter::{EmReport, Explanation, FsModel, Gammas, probability};
@@ -50,9 +47,14 @@ use super::table::RecordTable;
 use crate::error::{Error, Result};
 
 mod estimate;
+mod incremental;
 mod labelled;
+mod state;
+
+use incremental::BlockIndex;
 
 pub use estimate::{MEstimate, MSource};
+pub use incremental::Increment;
 pub use labelled::LabelledPair;
 
 /// Expected classification quality at one threshold, from the model.
@@ -92,21 +94,6 @@ pub struct Resolution {
     pub unreadable: Vec<(String, usize)>,
 }
 
-/// What an incremental addition did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Increment {
-    /// Indices of the new records.
-    pub records: std::ops::Range<u32>,
-    /// Candidate pairs involving a new record.
-    pub candidate_pairs: usize,
-    /// Match links found.
-    pub matches: Vec<ScoredPair>,
-    /// New records that joined an existing customer.
-    pub joined_existing: usize,
-    /// Customers founded by new records only.
-    pub new_entities: usize,
-}
-
 /// A pair's evidence, with term-frequency adjustments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairExplanation {
@@ -121,14 +108,6 @@ pub struct PairExplanation {
     pub weight: f64,
     /// Match probability of the total weight (1 for a rule match).
     pub probability: f64,
-}
-
-/// Key index for incremental blocking: key rules hash to records, sorted
-/// neighbourhood rules keep their sorted keys.
-#[derive(Debug, Clone, Default)]
-struct BlockIndex {
-    keys: Vec<HashMap<u64, Vec<u32>>>,
-    sorted: Vec<Vec<(String, u32)>>,
 }
 
 /// A fitted resolver: prepared records, model, and the customers found.
@@ -175,7 +154,7 @@ impl Resolver {
     ///
     /// # Errors
     /// The settings' check errors; [`Error::NotFound`] for a settings column
-    /// missing from a table; [`Error::InvalidInput`] for no records;
+    /// missing from a table; [`Error::EmptyInput`] for no records;
     /// [`Error::InvalidParameter`] for link mode with one table or a given
     /// model that does not fit the comparisons.
     pub fn fit(tables: &[&RecordTable], settings: &Settings) -> Result<(Resolver, Resolution)> {
@@ -197,14 +176,14 @@ impl Resolver {
     ) -> Result<(Resolver, Resolution)> {
         settings.check()?;
         if prepared.is_empty() {
-            return Err(Error::InvalidInput("no records to resolve".into()));
+            return Err(Error::empty("records to resolve"));
         }
         if ids.len() != prepared.len() {
-            return Err(Error::InvalidInput(format!(
-                "{} ids for {} prepared records",
+            return Err(Error::lengths(
+                "record ids per prepared record",
+                prepared.len(),
                 ids.len(),
-                prepared.len()
-            )));
+            ));
         }
         let (comparisons, deterministic, rules) = compile(settings, &prepared)?;
         let params = BlockingParams {
@@ -591,178 +570,6 @@ impl Resolver {
             weight,
         })
     }
-
-    fn build_index(&mut self) -> Result<()> {
-        if self.index.is_some() {
-            return Ok(());
-        }
-        let mut index = BlockIndex::default();
-        for rule in &self.rules {
-            if rule.window.is_some() {
-                let texts = blocking::record_key_texts(&self.prepared, rule)?;
-                let mut sorted: Vec<(String, u32)> = texts
-                    .into_iter()
-                    .enumerate()
-                    .filter_map(|(r, t)| t.map(|t| (t, r as u32)))
-                    .collect();
-                sorted.sort_unstable();
-                index.sorted.push(sorted);
-                index.keys.push(HashMap::new());
-            } else {
-                let mut map: HashMap<u64, Vec<u32>> = HashMap::new();
-                for (r, k) in blocking::record_keys(&self.prepared, rule)?
-                    .into_iter()
-                    .enumerate()
-                {
-                    if let Some(k) = k {
-                        map.entry(k).or_default().push(r as u32);
-                    }
-                }
-                index.keys.push(map);
-                index.sorted.push(Vec::new());
-            }
-        }
-        self.index = Some(index);
-        Ok(())
-    }
-
-    /// Resolves new records against the fitted base without refitting:
-    /// they are prepared with the same settings, blocked against the
-    /// existing keys and each other, scored with the fitted model, and
-    /// linked into the customers. Existing customers keep their ids; a new
-    /// record joins one or founds its own; two existing customers a new
-    /// record connects merge into the smaller id (the other is retired, see
-    /// [`Entities::merged_into`]).
-    ///
-    /// `side` is the source the records come from (in link mode, pairs
-    /// within one side are not compared): an existing table index, or the
-    /// next one for a new source.
-    ///
-    /// # Errors
-    /// As [`Resolver::fit`] for the table's columns; on error the resolver
-    /// is unchanged.
-    pub fn add(&mut self, table: &RecordTable, side: usize) -> Result<Increment> {
-        self.build_index()?;
-        let mut prepared = self.prepared.clone();
-        let range = prepared.extend(table, side)?;
-        let old = std::mem::replace(&mut self.prepared, prepared);
-        let old_ids = self.ids.len();
-        self.ids
-            .extend(table.ids().iter().map(|id| Box::from(id.as_str())));
-        let result = self.add_prepared(range);
-        if result.is_err() {
-            // Back to the state before the call; the key index is rebuilt on demand.
-            self.prepared = old;
-            self.ids.truncate(old_ids);
-            self.index = None;
-            self.refresh_tf();
-        }
-        result
-    }
-
-    fn add_prepared(&mut self, range: std::ops::Range<usize>) -> Result<Increment> {
-        let start = range.start;
-        let mut entities = self.entities.clone();
-        let new_ids = entities.add_records(range.len())?;
-        let before_entities = new_ids.start;
-        let mut index = self.index.take().unwrap_or_default();
-        self.refresh_tf();
-        let link = self.settings.link_type == LinkType::Link;
-        let sides = self.prepared.sides().to_vec();
-        let allowed = |a: u32, b: u32| !link || sides[a as usize] != sides[b as usize];
-        let mut pairs: Vec<u64> = Vec::new();
-        for (i, rule) in self.rules.iter().enumerate() {
-            let positions = rule.check(&self.prepared)?;
-            for r in range.clone() {
-                let r32 = r as u32;
-                match rule.window {
-                    None => {
-                        let Some(key) = blocking::record_key(&self.prepared, rule, &positions, r)
-                        else {
-                            continue;
-                        };
-                        let block = index.keys[i].entry(key).or_default();
-                        if block.len() < self.settings.max_block_size {
-                            pairs.extend(
-                                block
-                                    .iter()
-                                    .filter(|&&m| allowed(m, r32))
-                                    .map(|&m| pack(m, r32)),
-                            );
-                        }
-                        block.push(r32);
-                    }
-                    Some(window) => {
-                        let Some(key) =
-                            blocking::record_key_text(&self.prepared, rule, &positions, r)
-                        else {
-                            continue;
-                        };
-                        let sorted = &mut index.sorted[i];
-                        let at =
-                            sorted.partition_point(|(k, m)| (k.as_str(), *m) < (key.as_str(), r32));
-                        let lo = at.saturating_sub(window - 1);
-                        let hi = (at + window - 1).min(sorted.len());
-                        pairs.extend(
-                            sorted[lo..hi]
-                                .iter()
-                                .filter(|(_, m)| allowed(*m, r32))
-                                .map(|(_, m)| pack(*m, r32)),
-                        );
-                        sorted.insert(at, (key, r32));
-                    }
-                }
-            }
-        }
-        sort_dedup(&mut pairs);
-        let pairs: Vec<(u32, u32)> = pairs
-            .into_iter()
-            .map(|p| ((p >> 32) as u32, p as u32))
-            .collect();
-        let gammas = self.gammas(&pairs);
-        let mut matches: Vec<ScoredPair> = self
-            .score_all(&pairs, &gammas)
-            .into_iter()
-            .filter(|p| p.is_match(self.settings.threshold))
-            .collect();
-        matches.sort_by(|a, b| {
-            let rule = |p: &ScoredPair| p.rule.is_none();
-            rule(a)
-                .cmp(&rule(b))
-                .then(b.weight.total_cmp(&a.weight))
-                .then((a.left, a.right).cmp(&(b.left, b.right)))
-        });
-        let params = self.cluster_params()?;
-        let columns = self.prepared.columns();
-        for m in &matches {
-            entities.link(
-                m.clone(),
-                |r, c| columns.get(c).and_then(|col| col.value(r as usize)),
-                &params,
-            )?;
-        }
-        let joined_existing = range
-            .clone()
-            .filter(|&r| {
-                entities
-                    .entity(r as u32)
-                    .is_some_and(|e| e < before_entities)
-            })
-            .count();
-        let new_entities = (new_ids.start..new_ids.end)
-            .filter(|&e| entities.merged_into(e).is_none() && !entities.members(e).is_empty())
-            .filter(|&e| entities.members(e).iter().all(|&r| r as usize >= start))
-            .count();
-        self.entities = entities;
-        self.index = Some(index);
-        Ok(Increment {
-            records: range.start as u32..range.end as u32,
-            candidate_pairs: pairs.len(),
-            matches,
-            joined_existing,
-            new_entities,
-        })
-    }
 }
 
 /// The comparisons, the deterministic rules (name and prepared column
@@ -814,106 +621,7 @@ fn compile(settings: &Settings, prepared: &Prepared) -> Result<Compiled> {
     Ok((comparisons, deterministic, rules))
 }
 
-/// What a [`Resolver`] persists: what it learned and the records it holds;
-/// everything derived (compiled comparisons, weights, the key index) is
-/// rebuilt on loading.
-#[derive(Serialize, Deserialize)]
-struct ResolverState {
-    settings: Settings,
-    model: FsModel,
-    prepared: Prepared,
-    tf_u_exact: Vec<Option<f64>>,
-    entities: Entities,
-    ids: Vec<Box<str>>,
-    m_estimation: Vec<MEstimate>,
-}
-
-impl Serialize for Resolver {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        // Written through a borrowed twin of `ResolverState`, so nothing is cloned.
-        #[derive(Serialize)]
-        struct State<'a> {
-            settings: &'a Settings,
-            model: &'a FsModel,
-            prepared: &'a Prepared,
-            tf_u_exact: &'a [Option<f64>],
-            entities: &'a Entities,
-            ids: &'a [Box<str>],
-            m_estimation: &'a [MEstimate],
-        }
-        State {
-            settings: &self.settings,
-            model: &self.model,
-            prepared: &self.prepared,
-            tf_u_exact: &self.tf_u_exact,
-            entities: &self.entities,
-            ids: &self.ids,
-            m_estimation: &self.m_estimation,
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Resolver {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let state = ResolverState::deserialize(d)?;
-        Resolver::from_state(state).map_err(serde::de::Error::custom)
-    }
-}
-
 impl Resolver {
-    /// A resolver from its persisted state, checked as thoroughly as a fit's
-    /// inputs: the settings, the prepared records, the model against the
-    /// comparisons, and that ids and entities cover exactly the records.
-    fn from_state(state: ResolverState) -> Result<Resolver> {
-        let ResolverState {
-            settings,
-            model,
-            prepared,
-            tf_u_exact,
-            entities,
-            ids,
-            m_estimation,
-        } = state;
-        settings.check()?;
-        prepared.check()?;
-        let n = prepared.len();
-        if ids.len() != n || entities.n_records() != n {
-            return Err(Error::InvalidInput(format!(
-                "resolver state: {} ids and {} entity records for {n} prepared records",
-                ids.len(),
-                entities.n_records()
-            )));
-        }
-        let (comparisons, deterministic, rules) = compile(&settings, &prepared)?;
-        if tf_u_exact.len() != comparisons.len() {
-            return Err(Error::InvalidInput(format!(
-                "resolver state: {} term-frequency entries for {} comparisons",
-                tf_u_exact.len(),
-                comparisons.len()
-            )));
-        }
-        let mut resolver = Resolver {
-            settings,
-            prepared,
-            comparisons,
-            model: FsModel::new(Vec::new(), &[], 0.5)?,
-            level_weights: Vec::new(),
-            tf_u_exact,
-            tf_weights: Vec::new(),
-            deterministic,
-            rules,
-            entities,
-            index: None,
-            ids,
-            m_estimation,
-        };
-        resolver.check_model(&model)?;
-        resolver.model = model;
-        resolver.refresh_weights();
-        Ok(resolver)
-    }
-
     /// `log₂(m/u)` per comparison and level, and the term-frequency weights.
     fn refresh_weights(&mut self) {
         self.refresh_tf();

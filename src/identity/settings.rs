@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::blocking::{BlockingRule, LinkType};
-use super::compare::Comparison;
+use super::compare::FieldComparison;
 use super::fellegi_sunter::FsModel;
 use super::prepare::ColumnPrep;
 use crate::error::{Error, Result};
@@ -119,7 +119,7 @@ pub struct Settings {
     #[serde(default = "default_max_block_size")]
     pub max_block_size: usize,
     /// Field comparisons (on prepared columns).
-    pub comparisons: Vec<Comparison>,
+    pub comparisons: Vec<FieldComparison>,
     /// Comparisons whose exact level is adjusted for the value's frequency
     /// (a rare surname agreeing weighs more than a common one).
     #[serde(default)]

@@ -51,12 +51,16 @@ impl TryFrom<RecordTableRepr> for RecordTable {
         let fits = r.ends.last().map_or(0, |&e| e as usize) <= r.text.len();
         let on_chars = r.ends.iter().all(|&e| r.text.is_char_boundary(e as usize));
         if cells != Some(r.ends.len()) || !ordered || !fits || !on_chars {
-            return Err(Error::InvalidInput(format!(
-                "record table: {} cell ends for {} records of {} columns",
-                r.ends.len(),
-                r.ids.len(),
-                t.columns.len()
-            )));
+            return Err(Error::value(
+                "record table",
+                format!(
+                    "{} cell ends for {} records of {} columns",
+                    r.ends.len(),
+                    r.ids.len(),
+                    t.columns.len()
+                ),
+                "cell ends must be one per cell, ascending, within the text and on character boundaries",
+            ));
         }
         t.ids = r.ids;
         t.text = r.text;
@@ -79,7 +83,8 @@ impl RecordTable {
     /// An empty table with these columns (the id is not a column).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an empty or repeated column name.
+    /// [`Error::InvalidInput`] for an empty column name; [`Error::Duplicate`]
+    /// for a repeated one.
     pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Result<RecordTable> {
         let columns: Vec<String> = columns.into_iter().map(Into::into).collect();
         let mut names: HashSet<&str> = HashSet::new();
@@ -88,7 +93,7 @@ impl RecordTable {
                 return Err(Error::InvalidInput("empty column name".into()));
             }
             if !names.insert(c.as_str()) {
-                return Err(Error::InvalidInput(format!("column {c:?} appears twice")));
+                return Err(Error::duplicate("record table columns", c.as_str()));
             }
         }
         drop(names);
@@ -104,7 +109,8 @@ impl RecordTable {
     /// Adds one record; empty values become `None`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a row of the wrong length or an empty id;
+    /// [`Error::LengthMismatch`] for a row of the wrong length;
+    /// [`Error::InvalidInput`] for an empty id;
     /// [`Error::DuplicateCustomerId`] for an id already in the table;
     /// [`Error::Capacity`] beyond 4 GiB of text. The table is unchanged on error.
     pub fn push<S: AsRef<str>>(
@@ -137,10 +143,11 @@ impl RecordTable {
         };
         if n != self.columns.len() {
             undo(self);
-            return Err(Error::InvalidInput(format!(
-                "record {id:?} has {n} values for {} columns",
-                self.columns.len()
-            )));
+            return Err(Error::lengths(
+                format!("values of record {id:?} per column"),
+                self.columns.len(),
+                n,
+            ));
         }
         if id.trim().is_empty() {
             undo(self);
@@ -347,8 +354,8 @@ impl SourceRecords {
     /// empty.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an invalid source name or key, or values
-    /// not one per column; [`Error::DuplicateCustomerId`] for a record
+    /// [`Error::InvalidInput`] for an invalid source name or key;
+    /// [`Error::LengthMismatch`] for values not one per column; [`Error::DuplicateCustomerId`] for a record
     /// (source and key) already held. Nothing is added on error.
     pub fn push<S: AsRef<str>>(
         &mut self,
@@ -370,11 +377,11 @@ impl SourceRecords {
             ));
         }
         if values.len() != columns.len() {
-            return Err(Error::InvalidInput(format!(
-                "{} values for {} columns",
+            return Err(Error::lengths(
+                "values per column",
+                columns.len(),
                 values.len(),
-                columns.len()
-            )));
+            ));
         }
         let reference = SourceRecord::new(source, key).reference();
         if self.table(source).is_some_and(|t| t.contains(&reference)) {

@@ -114,7 +114,7 @@ impl TouchpointKind {
 /// adopts (first purchase and onboarding), uses, and may become an advocate.
 /// Touchpoint content can be made for one stage
 /// ([`Touchpoint::content_stage`]), and
-/// [`touchpoints::stage`](crate::touchpoints::stage) places each customer in one.
+/// [`touchpoints::journey_stage`](crate::touchpoints::journey_stage) places each customer in one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JourneyStage {

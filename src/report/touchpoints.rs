@@ -71,24 +71,30 @@ fn no_data(title: &str, reason: &str) -> Chart {
 /// is one mark.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the matrix's cells do not match its labels.
+/// [`Error::LengthMismatch`] when the matrix's cells do not match its labels.
 pub fn conversion_heat_map(matrix: &GroupMatrix) -> Result<Chart> {
     let title = "Conversion rate by touchpoint and segment";
     if matrix.touchpoints.is_empty() || matrix.groups.is_empty() {
         return Ok(no_data(title, "no touchpoint was seen in a closed journey"));
     }
-    let shape_ok = matrix.cells.len() == matrix.touchpoints.len()
-        && matrix
-            .cells
-            .iter()
-            .all(|row| row.len() == matrix.groups.len());
-    if !shape_ok {
-        return Err(Error::InvalidInput(format!(
-            "conversion heat map: the matrix has {} rows of cells for {} touchpoints × {} groups",
-            matrix.cells.len(),
+    if matrix.cells.len() != matrix.touchpoints.len() {
+        return Err(Error::lengths(
+            "conversion heat map: rows of cells per touchpoint",
             matrix.touchpoints.len(),
-            matrix.groups.len()
-        )));
+            matrix.cells.len(),
+        ));
+    }
+    if let Some((i, row)) = matrix
+        .cells
+        .iter()
+        .enumerate()
+        .find(|(_, row)| row.len() != matrix.groups.len())
+    {
+        return Err(Error::lengths(
+            format!("conversion heat map: cells of row {i} per group"),
+            matrix.groups.len(),
+            row.len(),
+        ));
     }
     let values: Vec<Vec<f64>> = matrix
         .cells
@@ -198,32 +204,37 @@ const NODE_GAP: f64 = 12.0;
 /// tooltip.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for a node in a missing column or a link between
-/// missing nodes, or not running left to right; [`Error::InvalidValue`] for a
-/// negative or non-finite link value.
+/// [`Error::OutOfRange`] for a node in a missing column or a link between
+/// missing nodes; [`Error::InvalidValue`] for a link not running left to
+/// right, or a negative or non-finite link value.
 pub fn sankey(spec: &Sankey) -> Result<Chart> {
     let n_cols = spec.columns.len();
     if let Some(node) = spec.nodes.iter().find(|n| n.column >= n_cols) {
-        return Err(Error::InvalidInput(format!(
-            "sankey `{}`: node `{}` is in column {} of {n_cols}",
-            spec.title, node.label, node.column
-        )));
+        return Err(Error::out_of_range(
+            format!("sankey `{}`: column of node `{}`", spec.title, node.label),
+            node.column,
+            n_cols,
+        ));
     }
     for l in &spec.links {
         let (Some(s), Some(t)) = (spec.nodes.get(l.source), spec.nodes.get(l.target)) else {
-            return Err(Error::InvalidInput(format!(
-                "sankey `{}`: a link joins nodes {} and {} of {}",
-                spec.title,
-                l.source,
-                l.target,
-                spec.nodes.len()
-            )));
+            let missing = if spec.nodes.get(l.source).is_none() {
+                l.source
+            } else {
+                l.target
+            };
+            return Err(Error::out_of_range(
+                format!("sankey `{}`: link node", spec.title),
+                missing,
+                spec.nodes.len(),
+            ));
         };
         if s.column >= t.column {
-            return Err(Error::InvalidInput(format!(
-                "sankey `{}`: the link from `{}` to `{}` does not run left to right",
-                spec.title, s.label, t.label
-            )));
+            return Err(Error::value(
+                "sankey link",
+                format!("`{}` to `{}` in `{}`", s.label, t.label, spec.title),
+                "must run left to right",
+            ));
         }
         if !(l.value.is_finite() && l.value >= 0.0) {
             return Err(Error::value(
@@ -788,17 +799,17 @@ pub fn attribution_models<'a>(
 /// One mark per model × channel shown.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when a model does not have one credit per
+/// [`Error::LengthMismatch`] when a model does not have one credit per
 /// channel; [`Error::InvalidValue`] for a non-finite credit.
 pub fn attribution_comparison(channels: &[String], models: &[(String, &Credits)]) -> Result<Chart> {
     let title = "Attribution: each channel's share of the conversions, by model";
     for (name, credits) in models {
         if credits.conversions.len() != channels.len() {
-            return Err(Error::InvalidInput(format!(
-                "attribution comparison: model `{name}` credits {} channels, not {}",
+            return Err(Error::lengths(
+                format!("attribution comparison: credits of model `{name}` per channel"),
+                channels.len(),
                 credits.conversions.len(),
-                channels.len()
-            )));
+            ));
         }
         super::svg::check_finite("credited conversions", credits.conversions.iter().copied())?;
     }

@@ -56,15 +56,15 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::events::{customer_events, kind_rungs};
+use super::time::{
+    DAY_US, check_days, check_half_life, check_minutes, days_to_micros, decay, minutes_to_micros,
+    resolve_as_of,
+};
 use crate::error::{Error, Result};
 use crate::parallel::map_range;
 use crate::records::{Channel, Purpose, TouchpointKind};
 use crate::store::{CustomerBase, from_micros, to_micros};
-
-/// Microseconds per day.
-pub(crate) const DAY_US: i64 = 86_400_000_000;
-/// Upper bound on day-valued parameters (about 10,000 years), so windows fit `i64` microseconds.
-pub(crate) const MAX_DAYS: f64 = 3_650_000.0;
 
 /// One level of the engagement ladder, from least to most committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -234,180 +234,6 @@ impl EngagementParams {
         check_days("recent_days", self.recent_days)?;
         check_minutes("purchase_match_minutes", self.purchase_match_minutes)
     }
-}
-
-/// Checks a half-life in days: finite, > 0, at most [`MAX_DAYS`].
-pub(crate) fn check_half_life(v: f64) -> Result<()> {
-    if v.is_finite() && v > 0.0 && v <= MAX_DAYS {
-        Ok(())
-    } else {
-        Err(Error::param(
-            "half_life_days",
-            v,
-            "must be finite, > 0 and <= 3650000",
-        ))
-    }
-}
-
-/// Checks a window in days: finite, >= 0, at most [`MAX_DAYS`].
-pub(crate) fn check_days(name: &'static str, v: f64) -> Result<()> {
-    if v.is_finite() && (0.0..=MAX_DAYS).contains(&v) {
-        Ok(())
-    } else {
-        Err(Error::param(name, v, "must be finite, >= 0 and <= 3650000"))
-    }
-}
-
-/// Checks a tolerance in minutes: finite, >= 0, at most [`MAX_DAYS`] days.
-pub(crate) fn check_minutes(name: &'static str, v: f64) -> Result<()> {
-    if v.is_finite() && (0.0..=MAX_DAYS * 1440.0).contains(&v) {
-        Ok(())
-    } else {
-        Err(Error::param(
-            name,
-            v,
-            "must be finite, >= 0 and at most 3650000 days",
-        ))
-    }
-}
-
-/// A checked window in days as microseconds (saturating).
-pub(crate) fn days_to_micros(days: f64) -> i64 {
-    (days * DAY_US as f64).round() as i64
-}
-
-/// A checked tolerance in minutes as microseconds (saturating).
-pub(crate) fn minutes_to_micros(minutes: f64) -> i64 {
-    (minutes * 60_000_000.0).round() as i64
-}
-
-/// Whole days from `earlier` to `later` (floored, never negative).
-pub(crate) fn whole_days(later: i64, earlier: i64) -> i64 {
-    later.saturating_sub(earlier).max(0) / DAY_US
-}
-
-/// "today", "1 day ago", "n days ago".
-pub(crate) fn days_ago(days: i64) -> String {
-    match days {
-        0 => "today".to_owned(),
-        1 => "1 day ago".to_owned(),
-        d => format!("{d} days ago"),
-    }
-}
-
-/// The time of the latest touchpoint or transaction, if any.
-pub(crate) fn latest_event_micros(base: &CustomerBase) -> Option<i64> {
-    let tp = base.tp_time_micros().iter().copied().max();
-    let tx = base.tx_time_micros().iter().copied().max();
-    tp.max(tx)
-}
-
-/// `as_of` in microseconds: the given time, else the latest event, else the Unix epoch.
-pub(crate) fn resolve_as_of(base: &CustomerBase, as_of: Option<Timestamp>) -> i64 {
-    as_of
-        .map(to_micros)
-        .or_else(|| latest_event_micros(base))
-        .unwrap_or(0)
-}
-
-/// The rung of every kind code of the base.
-pub(crate) fn kind_rungs(base: &CustomerBase) -> Vec<Option<Rung>> {
-    base.kinds().iter().map(Rung::of_kind).collect()
-}
-
-/// One event of a customer's merged history.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Event {
-    /// Microseconds since the Unix epoch.
-    pub(crate) time_us: i64,
-    /// The rung, if the event is on the ladder.
-    pub(crate) rung: Option<Rung>,
-    /// The touchpoint kind code; `None` for a transaction.
-    pub(crate) kind: Option<u16>,
-    /// The channel code.
-    pub(crate) channel: u16,
-    /// The touchpoint row (when `kind` is `Some`) or the transaction row.
-    pub(crate) row: usize,
-    /// A transaction matched to a `purchase` touchpoint: it dates the purchase
-    /// (for windows) but adds no points and no purchase count.
-    pub(crate) duplicate: bool,
-}
-
-/// A customer's touchpoints and non-refund transactions merged in time order
-/// (touchpoints first at equal times); transactions matched to a `purchase`
-/// touchpoint within `match_us` are marked `duplicate`. Written into `out`
-/// (cleared first).
-pub(crate) fn customer_events(
-    base: &CustomerBase,
-    rungs: &[Option<Rung>],
-    customer: u32,
-    match_us: i64,
-    out: &mut Vec<Event>,
-) {
-    out.clear();
-    let tp = base.touchpoint_range(customer);
-    let tx = base.transaction_range(customer);
-    let tp_time = base.tp_time_micros().get(tp.clone()).unwrap_or_default();
-    let tp_kind = base.tp_kind_codes().get(tp.clone()).unwrap_or_default();
-    let tp_channel = base.tp_channel_codes().get(tp.clone()).unwrap_or_default();
-    let tx_time = base.tx_time_micros().get(tx.clone()).unwrap_or_default();
-    let tx_refund = base.tx_is_refund().get(tx.clone()).unwrap_or_default();
-    let tx_channel = base.tx_channel_codes().get(tx.clone()).unwrap_or_default();
-
-    let touchpoints = tp_time.iter().zip(tp_kind).zip(tp_channel).enumerate().map(
-        |(k, ((&time_us, &kind), &channel))| Event {
-            time_us,
-            rung: rungs.get(kind as usize).copied().flatten(),
-            kind: Some(kind),
-            channel,
-            row: tp.start + k,
-            duplicate: false,
-        },
-    );
-    let purchase_times: Vec<i64> = touchpoints
-        .clone()
-        .filter(|e| e.rung == Some(Rung::Purchase))
-        .map(|e| e.time_us)
-        .collect();
-    let mut next_purchase = 0;
-    let mut transactions = Vec::with_capacity(tx_time.len());
-    for (k, ((&time_us, &refund), &channel)) in
-        tx_time.iter().zip(tx_refund).zip(tx_channel).enumerate()
-    {
-        if refund {
-            continue;
-        }
-        // Greedy interval matching: both lists are in time order.
-        while purchase_times
-            .get(next_purchase)
-            .is_some_and(|&p| p < time_us.saturating_sub(match_us))
-        {
-            next_purchase += 1;
-        }
-        let duplicate = purchase_times
-            .get(next_purchase)
-            .is_some_and(|&p| p <= time_us.saturating_add(match_us));
-        if duplicate {
-            next_purchase += 1;
-        }
-        transactions.push(Event {
-            time_us,
-            rung: Some(Rung::Purchase),
-            kind: None,
-            channel,
-            row: tx.start + k,
-            duplicate,
-        });
-    }
-    out.reserve(tp_time.len() + transactions.len());
-    let mut txs = transactions.into_iter().peekable();
-    for e in touchpoints {
-        while let Some(t) = txs.next_if(|t| t.time_us < e.time_us) {
-            out.push(t);
-        }
-        out.push(e);
-    }
-    out.extend(txs);
 }
 
 /// One customer's engagement.
@@ -589,11 +415,6 @@ pub fn score(base: &CustomerBase, params: &EngagementParams) -> Result<Engagemen
     })
 }
 
-/// `2^(−age / half_life)`, both in microseconds.
-pub(crate) fn decay(age_us: i64, half_life_us: f64) -> f64 {
-    (-(age_us as f64) / half_life_us).exp2()
-}
-
 /// How warm leads are chosen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -712,7 +533,7 @@ pub(crate) fn consent_channels(base: &CustomerBase) -> Vec<Channel> {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] from [`WarmLeadParams::check`] or
-/// [`EngagementParams::check`]; [`Error::InvalidInput`] when `engagement` was
+/// [`EngagementParams::check`]; [`Error::LengthMismatch`] when `engagement` was
 /// scored on a base with a different number of customers.
 pub fn warm_leads(
     base: &CustomerBase,
@@ -722,11 +543,11 @@ pub fn warm_leads(
     params.check()?;
     engagement.params.check()?;
     if engagement.customers.len() != base.n_customers() {
-        return Err(Error::InvalidInput(format!(
-            "engagement covers {} customers, the base has {}",
+        return Err(Error::lengths(
+            "engagement scores per customer of the base",
+            base.n_customers(),
             engagement.customers.len(),
-            base.n_customers()
-        )));
+        ));
     }
     let threshold = params.min_score.unwrap_or(0.0);
     let mut ranked: Vec<(u32, f64)> = engagement
@@ -1144,7 +965,7 @@ mod tests {
         let other = CustomerBase::builder().build().unwrap();
         assert!(matches!(
             warm_leads(&other, &e, &WarmLeadParams::default()),
-            Err(Error::InvalidInput(_))
+            Err(Error::LengthMismatch { expected: 0, found, .. }) if found == base.n_customers()
         ));
     }
 }
@@ -1152,7 +973,7 @@ mod tests {
 #[cfg(test)]
 mod digest {
     use crate::synth::{Population, SynthParams};
-    use crate::touchpoints::{engagement, preference, stage};
+    use crate::touchpoints::{engagement, journey_stage, preference};
 
     /// Pinned figures of a small synthetic population: identical with and
     /// without the `parallel` feature (`cargo test --no-default-features`).
@@ -1172,8 +993,9 @@ mod digest {
             },
         )
         .unwrap();
-        let s = stage::assign(base, &stage::StageParams::default()).unwrap();
-        let f = stage::content_fit(base, &stage::ContentFitParams::default()).unwrap();
+        let s = journey_stage::assign(base, &journey_stage::JourneyStageParams::default()).unwrap();
+        let f =
+            journey_stage::content_fit(base, &journey_stage::ContentFitParams::default()).unwrap();
         let p = preference::preferences(base, &preference::PreferenceParams::default()).unwrap();
         let dist: Vec<(String, usize)> = p
             .distribution
@@ -1188,7 +1010,7 @@ mod digest {
         assert_eq!(s.distribution.inactive, 300);
         assert_eq!(
             f.total,
-            stage::FitCounts {
+            journey_stage::FitCounts {
                 messages: 12239,
                 with_content_stage: 12239,
                 stage_assessed: 11690,

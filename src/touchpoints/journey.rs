@@ -403,6 +403,14 @@ struct Part {
     ignored_after_as_of: u64,
 }
 
+/// The conversion that closes a converting journey: its time (microseconds
+/// since the Unix epoch) and its value.
+#[derive(Debug, Clone, Copy)]
+struct ClosingConversion {
+    at: i64,
+    value: f64,
+}
+
 #[derive(Default)]
 struct Scratch {
     /// Conversions: (time, value).
@@ -524,13 +532,27 @@ impl Part {
                 if ct >= t {
                     break;
                 }
-                self.close_converted(base, customer, first_row, rules, s, ct, value);
+                self.close_converted(
+                    base,
+                    customer,
+                    first_row,
+                    rules,
+                    s,
+                    ClosingConversion { at: ct, value },
+                );
                 next_conversion += 1;
             }
             s.pending.push(r as u32);
         }
         while let Some(&(ct, value)) = s.conversions.get(next_conversion) {
-            self.close_converted(base, customer, first_row, rules, s, ct, value);
+            self.close_converted(
+                base,
+                customer,
+                first_row,
+                rules,
+                s,
+                ClosingConversion { at: ct, value },
+            );
             next_conversion += 1;
         }
         // The tail: open within the lookback of as_of, otherwise not converted.
@@ -553,7 +575,6 @@ impl Part {
         s.pending.clear();
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn close_converted(
         &mut self,
         base: &CustomerBase,
@@ -561,9 +582,9 @@ impl Part {
         first_row: usize,
         rules: &Rules,
         s: &mut Scratch,
-        at: i64,
-        value: f64,
+        conversion: ClosingConversion,
     ) {
+        let ClosingConversion { at, value } = conversion;
         let tp_time = base.tp_time_micros();
         let split = s
             .pending

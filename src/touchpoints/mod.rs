@@ -13,7 +13,7 @@
 //! | which paths do customers take, how long are they, where do they lead? | [`paths`] |
 //! | where do we meet customers, how often, what does each touchpoint achieve and cost, where does dissatisfaction come from, which touchpoints matter for which group, whom do we not reach, when do customers interact? | [`effectiveness`] |
 //! | how far up the engagement ladder is each customer, and who is a warm lead? | [`engagement`] |
-//! | where is each customer in their journey, and does our content fit that stage? | [`stage`] |
+//! | where is each customer in their journey, and does our content fit that stage? | [`journey_stage`] |
 //! | through which channel and at what time does each customer prefer to be contacted (with consent)? | [`preference`] |
 //! | how much credit does each channel deserve for the conversions? | [`attribution`] |
 //!
@@ -39,7 +39,9 @@
 pub mod attribution;
 pub mod effectiveness;
 pub mod engagement;
+mod events;
 pub mod journey;
+pub mod journey_stage;
 pub mod paths;
 pub mod preference;
-pub mod stage;
+mod time;

@@ -303,7 +303,8 @@ impl PathTable {
     /// (header required, columns matched by name) into text rows.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for unreadable CSV or a missing required column.
+    /// [`Error::InvalidValue`] for an unreadable CSV header;
+    /// [`Error::MissingColumns`] for a missing required column.
     pub fn read_rows<R: Read>(input: R) -> Result<Vec<RawPathRow>> {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
@@ -311,7 +312,7 @@ impl PathTable {
             .from_reader(input);
         let headers = reader
             .headers()
-            .map_err(|e| Error::InvalidInput(format!("path table header: {e}")))?
+            .map_err(|e| Error::value("path table header", e.to_string(), "unreadable CSV"))?
             .clone();
         let find = |name: &str| {
             headers
@@ -319,10 +320,10 @@ impl PathTable {
                 .position(|h| h.trim().eq_ignore_ascii_case(name))
         };
         let column = |name: &str| {
-            find(name).ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "path table: missing column `{name}` (need path,total_conversions,total_null[,total_conversion_value])"
-                ))
+            find(name).ok_or_else(|| Error::MissingColumns {
+                table: "path table (path,total_conversions,total_null[,total_conversion_value])"
+                    .into(),
+                columns: vec![name.to_owned()],
             })
         };
         let (p, c, n) = (

@@ -35,9 +35,9 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::engagement::{
-    DAY_US, check_half_life, check_minutes, customer_events, decay, kind_rungs, minutes_to_micros,
-    resolve_as_of,
+use super::events::{customer_events, kind_rungs};
+use super::time::{
+    DAY_US, check_half_life, check_minutes, decay, minutes_to_micros, resolve_as_of,
 };
 use crate::error::{Error, Result};
 use crate::parallel::map_range;

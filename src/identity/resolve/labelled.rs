@@ -63,10 +63,10 @@ impl Resolver {
                 },
                 id: id.to_owned(),
             }),
-            many => Err(Error::InvalidInput(format!(
-                "record id `{id}` names {} records (ids repeat across tables); label by unique ids",
-                many.len()
-            ))),
+            _ => Err(Error::duplicate(
+                "record ids across tables (label by unique ids)",
+                id,
+            )),
         }
     }
 
@@ -81,10 +81,11 @@ impl Resolver {
             let a = self.record_by_id(&index, &label.left_id, true)?;
             let b = self.record_by_id(&index, &label.right_id, false)?;
             if a == b {
-                return Err(Error::InvalidInput(format!(
-                    "labelled pair ({}, {}) is one record",
-                    label.left_id, label.right_id
-                )));
+                return Err(Error::value(
+                    "labelled pair",
+                    format!("({}, {})", label.left_id, label.right_id),
+                    "is one record paired with itself",
+                ));
             }
             if label.is_match {
                 matches.push((a, b));
@@ -109,16 +110,15 @@ impl Resolver {
     /// [`Resolver::add`] are not kept, nor are unlinks made since.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown id; [`Error::InvalidInput`] for no
-    /// labelled match, a pair of one record with itself, an id that names
-    /// several records, or (link mode) ids on the wrong side. On error the
-    /// resolver is unchanged.
+    /// [`Error::NotFound`] for an unknown id or (link mode) an id on the
+    /// wrong side; [`Error::EmptyInput`] for no labelled match;
+    /// [`Error::InvalidValue`] for a pair of one record with itself;
+    /// [`Error::Duplicate`] for an id that names several records. On error
+    /// the resolver is unchanged.
     pub fn fit_labelled(&mut self, labels: &[LabelledPair]) -> Result<Resolution> {
         let matches = self.labelled_matches(labels)?;
         if matches.is_empty() {
-            return Err(Error::InvalidInput(
-                "no labelled match to estimate m from".into(),
-            ));
+            return Err(Error::empty("labelled matches to estimate m from"));
         }
         let gammas = self.gammas(&matches);
         let mut model = self.model.clone();

@@ -57,9 +57,11 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::engagement::{
-    Event, Rung, check_days, check_minutes, customer_events, days_ago, days_to_micros, kind_rungs,
-    minutes_to_micros, resolve_as_of, whole_days,
+use super::engagement::Rung;
+use super::events::{Event, customer_events, kind_rungs};
+use super::time::{
+    check_days, check_minutes, days_ago, days_to_micros, minutes_to_micros, resolve_as_of,
+    whole_days,
 };
 use crate::error::{Error, Result};
 use crate::parallel::map_range;
@@ -69,7 +71,7 @@ use crate::store::{CustomerBase, from_micros, to_micros};
 /// Thresholds of the stage rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct StageParams {
+pub struct JourneyStageParams {
     /// A review written or referral this recent (days) makes an advocate (default 90).
     pub advocacy_days: f64,
     /// Purchases needed for usage (default 2).
@@ -91,9 +93,9 @@ pub struct StageParams {
     pub as_of: Option<Timestamp>,
 }
 
-impl Default for StageParams {
+impl Default for JourneyStageParams {
     fn default() -> Self {
-        StageParams {
+        JourneyStageParams {
             advocacy_days: 90.0,
             usage_min_purchases: 2,
             usage_days: 180.0,
@@ -107,7 +109,7 @@ impl Default for StageParams {
     }
 }
 
-impl StageParams {
+impl JourneyStageParams {
     /// Checks the thresholds.
     ///
     /// # Errors
@@ -133,7 +135,7 @@ impl StageParams {
 
 /// A customer's journey stage with the evidence that decided it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StageAssignment {
+pub struct JourneyStageAssignment {
     /// The stage; `None` for an inactive customer.
     pub stage: Option<JourneyStage>,
     /// The rule and the numbers, e.g. `2 purchases, last 12 days ago`.
@@ -153,7 +155,7 @@ pub struct StageDistribution {
 
 impl StageDistribution {
     /// Counts the stages of some assignments.
-    pub fn of(assignments: &[StageAssignment]) -> Self {
+    pub fn of(assignments: &[JourneyStageAssignment]) -> Self {
         let mut counts = [0; 6];
         let mut inactive = 0;
         for a in assignments {
@@ -189,7 +191,7 @@ pub struct JourneyStages {
     /// The moment of assignment.
     pub as_of: Timestamp,
     /// One assignment per customer, by customer index.
-    pub assignments: Vec<StageAssignment>,
+    pub assignments: Vec<JourneyStageAssignment>,
     /// How many customers are in each stage.
     pub distribution: StageDistribution,
 }
@@ -207,7 +209,7 @@ struct Windows {
 }
 
 impl Windows {
-    fn new(p: &StageParams) -> Self {
+    fn new(p: &JourneyStageParams) -> Self {
         Windows {
             advocacy: days_to_micros(p.advocacy_days),
             usage_min_purchases: p.usage_min_purchases,
@@ -358,7 +360,7 @@ struct Context {
 }
 
 impl Context {
-    fn new(base: &CustomerBase, params: &StageParams) -> Self {
+    fn new(base: &CustomerBase, params: &JourneyStageParams) -> Self {
         Context {
             rungs: kind_rungs(base),
             advocacy: advocacy_kinds(base),
@@ -374,7 +376,7 @@ impl Context {
         customer: u32,
         now: i64,
         include: impl Fn(i64) -> bool,
-    ) -> StageAssignment {
+    ) -> JourneyStageAssignment {
         let mut events = Vec::new();
         customer_events(base, &self.rungs, customer, self.match_us, &mut events);
         let mut history = History::default();
@@ -382,7 +384,7 @@ impl Context {
             history.observe(e, &self.advocacy);
         }
         let (stage, why) = history.decide(now, &self.windows);
-        StageAssignment {
+        JourneyStageAssignment {
             stage,
             reason: reason(base, why, now),
         }
@@ -392,19 +394,19 @@ impl Context {
 /// The journey stage of every customer at `as_of` (events at `as_of` included).
 ///
 /// ```
-/// use custinsight::touchpoints::stage::{self, StageParams};
+/// use custinsight::touchpoints::journey_stage::{self, JourneyStageParams};
 /// use custinsight::synth::{Population, SynthParams};
 ///
 /// let pop = Population::generate(&SynthParams::with_customers(100), 7)?;
-/// let stages = stage::assign(&pop.base, &StageParams::default())?;
+/// let stages = journey_stage::assign(&pop.base, &JourneyStageParams::default())?;
 /// let d = &stages.distribution;
 /// assert_eq!(d.counts.iter().sum::<usize>() + d.inactive, 100);
 /// # Ok::<(), custinsight::Error>(())
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] from [`StageParams::check`].
-pub fn assign(base: &CustomerBase, params: &StageParams) -> Result<JourneyStages> {
+/// [`Error::InvalidParameter`] from [`JourneyStageParams::check`].
+pub fn assign(base: &CustomerBase, params: &JourneyStageParams) -> Result<JourneyStages> {
     params.check()?;
     let as_of = resolve_as_of(base, params.as_of);
     let ctx = Context::new(base, params);
@@ -424,14 +426,14 @@ pub fn assign(base: &CustomerBase, params: &StageParams) -> Result<JourneyStages
 /// `params.as_of` is not used.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] from [`StageParams::check`];
+/// [`Error::InvalidParameter`] from [`JourneyStageParams::check`];
 /// [`Error::NotFound`] for a customer index outside the base.
 pub fn stage_at(
     base: &CustomerBase,
     customer: u32,
     t: Timestamp,
-    params: &StageParams,
-) -> Result<StageAssignment> {
+    params: &JourneyStageParams,
+) -> Result<JourneyStageAssignment> {
     params.check()?;
     if customer as usize >= base.n_customers() {
         return Err(Error::NotFound {
@@ -449,7 +451,7 @@ pub fn stage_at(
 #[serde(default)]
 pub struct ContentFitParams {
     /// The stage rules; `stage.as_of` bounds the messages assessed (default: all).
-    pub stage: StageParams,
+    pub stage: JourneyStageParams,
     /// Stages at most this far apart still match (default 0: exact).
     pub stage_tolerance: u8,
     /// A topic with a smaller share of the customer's interests is a mismatch (default 0.1).
@@ -459,7 +461,7 @@ pub struct ContentFitParams {
 impl Default for ContentFitParams {
     fn default() -> Self {
         ContentFitParams {
-            stage: StageParams::default(),
+            stage: JourneyStageParams::default(),
             stage_tolerance: 0,
             min_interest_share: 0.1,
         }
@@ -470,7 +472,7 @@ impl ContentFitParams {
     /// Checks the parameters.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] from [`StageParams::check`], or a
+    /// [`Error::InvalidParameter`] from [`JourneyStageParams::check`], or a
     /// `min_interest_share` outside [0, 1].
     pub fn check(&self) -> Result<()> {
         self.stage.check()?;
@@ -596,11 +598,11 @@ struct FitPartial {
 /// Content–stage and topic fit of every message up to `params.stage.as_of`.
 ///
 /// ```
-/// use custinsight::touchpoints::stage::{self, ContentFitParams};
+/// use custinsight::touchpoints::journey_stage::{self, ContentFitParams};
 /// use custinsight::synth::{Population, SynthParams};
 ///
 /// let pop = Population::generate(&SynthParams::with_customers(200), 7)?;
-/// let fit = stage::content_fit(&pop.base, &ContentFitParams::default())?;
+/// let fit = journey_stage::content_fit(&pop.base, &ContentFitParams::default())?;
 /// let t = &fit.total;
 /// assert_eq!(t.stage_assessed, t.stage_matched + t.stage_mismatched());
 /// # Ok::<(), custinsight::Error>(())
@@ -812,10 +814,10 @@ mod tests {
         b.add_transaction(&t).unwrap();
     }
 
-    fn params() -> StageParams {
-        StageParams {
+    fn params() -> JourneyStageParams {
+        JourneyStageParams {
             as_of: Some(ts(AS_OF)),
-            ..StageParams::default()
+            ..JourneyStageParams::default()
         }
     }
 
@@ -887,7 +889,7 @@ mod tests {
         // Usage needs the last purchase within 180 days.
         let late = assign(
             &base,
-            &StageParams {
+            &JourneyStageParams {
                 usage_days: 10.0,
                 ..params()
             },
@@ -911,7 +913,7 @@ mod tests {
             b.build().unwrap()
         };
         let (past, full) = (build(false), build(true));
-        let p = StageParams::default();
+        let p = JourneyStageParams::default();
         for t in [ago(20.0), ago(10.0), ago(9.0), ago(5.0), ago(4.5)] {
             assert_eq!(
                 stage_at(&past, 0, t, &p).unwrap(),
@@ -1046,7 +1048,7 @@ mod tests {
     #[test]
     fn empty_and_bad_params() {
         let base = CustomerBase::builder().build().unwrap();
-        let s = assign(&base, &StageParams::default()).unwrap();
+        let s = assign(&base, &JourneyStageParams::default()).unwrap();
         assert!(s.assignments.is_empty());
         assert_eq!(s.distribution.share(None), 0.0);
         let fit = content_fit(&base, &ContentFitParams::default()).unwrap();
@@ -1054,17 +1056,17 @@ mod tests {
         assert!(fit.campaigns.is_empty());
         assert_eq!(fit.total.stage_mismatch_share(), None);
         assert!(
-            StageParams {
+            JourneyStageParams {
                 need_days: -1.0,
-                ..StageParams::default()
+                ..JourneyStageParams::default()
             }
             .check()
             .is_err()
         );
         assert!(
-            StageParams {
+            JourneyStageParams {
                 usage_min_purchases: 0,
-                ..StageParams::default()
+                ..JourneyStageParams::default()
             }
             .check()
             .is_err()
