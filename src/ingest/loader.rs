@@ -146,7 +146,7 @@ impl Loader {
     /// Loads a transactions file (format from its extension).
     ///
     /// # Errors
-    /// As [`transactions`], plus [`Error::Io`] when the file cannot be opened.
+    /// As [`transactions`], plus [`Error::Io`](crate::Error::Io) when the file cannot be opened.
     pub fn transactions_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
         if let Ok(meta) = std::fs::metadata(path) {
@@ -161,7 +161,7 @@ impl Loader {
     /// Loads a customers file.
     ///
     /// # Errors
-    /// As [`customers`], plus [`Error::Io`].
+    /// As [`customers`], plus [`Error::Io`](crate::Error::Io).
     pub fn customers_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
         let (format, file, name) = file_input(path)?;
@@ -171,7 +171,7 @@ impl Loader {
     /// Loads a touchpoints file.
     ///
     /// # Errors
-    /// As [`touchpoints`], plus [`Error::Io`].
+    /// As [`touchpoints`], plus [`Error::Io`](crate::Error::Io).
     pub fn touchpoints_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
         let (format, file, name) = file_input(path)?;
@@ -181,7 +181,7 @@ impl Loader {
     /// Loads a consent file.
     ///
     /// # Errors
-    /// As [`consents`], plus [`Error::Io`].
+    /// As [`consents`], plus [`Error::Io`](crate::Error::Io).
     pub fn consents_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
         let (format, file, name) = file_input(path)?;

@@ -24,7 +24,7 @@
 //!   the picture (the subtitle says where the tail went).
 //!
 //! The model charts accept any fitted model implementing
-//! [`BtydModel`](crate::lifecycle::btyd::BtydModel):
+//! [`BtydModel`]:
 //! BG/NBD, MBG/NBD and Pareto/NBD.
 //!
 //! ```

@@ -13,7 +13,7 @@
 //!   coloured by segment. Segments that overlap here may still be separated in
 //!   the other dimensions; the axis labels give the share of variance each
 //!   component shows. The principal components come from
-//!   [`pca_2d`](crate::segment::pca::pca_2d), deterministic with fixed signs.
+//!   [`pca_2d`], deterministic with fixed signs.
 //! - [`size_value_share`]: each segment's share of customers and share of
 //!   value as grouped bars; a segment whose value bar is far longer than its
 //!   size bar is worth more than its headcount suggests.

@@ -27,7 +27,7 @@
 //! units per control unit). The effect is `δ = μ_t − μ_c` (treatment minus
 //! control), given either absolutely or relative to the baseline mean `μ_c`
 //! ([`Effect`]). The test is a z-test of `δ̂` at level `α'` with the
-//! [`Alternative`] given; `α' = α` or, with [`PowerParams::bonferroni`] and
+//! [`Alternative`](crate::experiment::Alternative) given; `α' = α` or, with [`PowerParams::bonferroni`] and
 //! several treatment arms, `α' = α / k` (Bonferroni; Dunn 1961). `z_q` is the
 //! upper `q` quantile of the standard normal, `Φ` its CDF and `Φ̄ = 1 − Φ`.
 //!

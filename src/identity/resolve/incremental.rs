@@ -75,7 +75,7 @@ impl Resolver {
     /// linked into the customers. Existing customers keep their ids; a new
     /// record joins one or founds its own; two existing customers a new
     /// record connects merge into the smaller id (the other is retired, see
-    /// [`Entities::merged_into`]).
+    /// [`Entities::merged_into`](crate::identity::cluster::Entities::merged_into)).
     ///
     /// `side` is the source the records come from (in link mode, pairs
     /// within one side are not compared): an existing table index, or the

@@ -188,7 +188,7 @@ impl FeatureSpec {
     /// The column names the spec gives over `base`, in order.
     ///
     /// # Errors
-    /// As [`FeatureMatrix::from_base`].
+    /// As [`FeatureMatrix::from_base`](super::FeatureMatrix::from_base).
     pub fn column_names(&self, base: &CustomerBase) -> Result<Vec<String>> {
         Ok(Plan::new(base, self)?.names)
     }

@@ -111,7 +111,7 @@ impl Population {
     /// Generates a population; identical for the same parameters and seed.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] from [`SynthParams::check`].
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) from [`SynthParams::check`].
     ///
     /// ```
     /// use custinsight::synth::{Population, SynthParams};

@@ -63,8 +63,8 @@ pub struct MarkovAttribution {
 /// Markov chain attribution of `table` (module docs give the model).
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for an order outside 1..=4;
-/// [`Error::NoConvergence`] if Gauss–Seidel does not settle (a chain whose
+/// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for an order outside 1..=4;
+/// [`Error::NoConvergence`](crate::Error::NoConvergence) if Gauss–Seidel does not settle (a chain whose
 /// walks almost never end).
 ///
 /// # Example

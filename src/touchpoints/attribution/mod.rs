@@ -1,7 +1,7 @@
 //! Multi-touch attribution: how much of the conversions (and their value)
 //! each channel deserves.
 //!
-//! Every model takes a [`PathTable`] (or, for time decay, the [`Journeys`]
+//! Every model takes a [`PathTable`](crate::touchpoints::paths::PathTable) (or, for time decay, the [`Journeys`](crate::touchpoints::journey::Journeys)
 //! themselves) and returns [`Credits`] per channel that add up to the table's
 //! conversions and value: credit conservation is tested as a property.
 //!

@@ -55,7 +55,7 @@ pub struct ShapleyAttribution {
 /// # Errors
 /// [`Error::InvalidParameter`] for an order outside 1..=4, `exact_up_to` above
 /// 20, or no permutations when sampling is needed; [`Error::Capacity`] for
-/// more than 64 channels; errors of the chain solves as [`markov`].
+/// more than 64 channels; errors of the chain solves as [`markov`](fn@super::markov).
 pub fn shapley(table: &PathTable, params: &ShapleyParams) -> Result<ShapleyAttribution> {
     if params.exact_up_to > 20 {
         return Err(Error::param(

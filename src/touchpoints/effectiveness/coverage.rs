@@ -44,7 +44,7 @@ pub struct Coverage {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a non-positive window or `min_touches` of 0;
-/// group errors as [`inventory`].
+/// group errors as [`inventory`](fn@super::inventory).
 pub fn coverage(
     base: &CustomerBase,
     groups: Option<&Segments>,

@@ -57,7 +57,7 @@ pub struct GroupMatrix {
 /// controlled significance flags (module docs).
 ///
 /// # Errors
-/// As [`inventory`].
+/// As [`inventory`](fn@super::inventory).
 pub fn group_matrix(
     base: &CustomerBase,
     journeys: &Journeys,

@@ -125,8 +125,8 @@ fn row(
 /// `groups`) per group.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] for a confidence or alpha outside (0, 1);
-/// [`Error::InvalidInput`] when the group labels do not match the base.
+/// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for a confidence or alpha outside (0, 1);
+/// [`Error::LengthMismatch`](crate::Error::LengthMismatch) when the group labels do not match the base.
 pub fn inventory(
     base: &CustomerBase,
     journeys: &Journeys,

@@ -6,7 +6,7 @@
 //!
 //! - **Reach**: customers with at least one such touchpoint, and their share
 //!   of the base (or group); **frequency**: touchpoints per reached customer.
-//! - **Conversions** over closed journeys ([`Journeys`]): journeys containing
+//! - **Conversions** over closed journeys ([`Journeys`](crate::touchpoints::journey::Journeys)): journeys containing
 //!   the type, converting journeys among them, the conversion rate with a
 //!   Wilson score interval (Wilson 1927); **last-touch** conversions (the type
 //!   closes the journey) and **assisted** conversions (it appears anywhere

@@ -23,7 +23,7 @@ pub struct Timing {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for an offset beyond ±18 hours; group errors as
-/// [`inventory`].
+/// [`inventory`](fn@super::inventory).
 pub fn timing(
     base: &CustomerBase,
     groups: Option<&Segments>,
