@@ -22,7 +22,7 @@ use custinsight::report::touchpoints::{
     JourneySankeyParams, attribution_comparison, attribution_models, conversion_heat_map,
     engagement_funnel, journey_sankey,
 };
-use custinsight::report::{Report, Table};
+use custinsight::report::{Report, ReportTable};
 use custinsight::round::{FileReport, Round, RoundParams, StepTime};
 use custinsight::segment::profile::SegmentProfile;
 use custinsight::synth::Population;
@@ -414,7 +414,7 @@ fn population(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
         value_label: "customers".into(),
         format: ValueFormat::Number,
     })?);
-    let mut table = Table::new(["file", "rows read", "accepted", "rejected"])
+    let mut table = ReportTable::new(["file", "rows read", "accepted", "rejected"])
         .numeric(&[1, 2, 3])
         .caption(
             "The files read through ingestion: every row is accepted or rejected with its line, \
@@ -443,7 +443,7 @@ fn identity(report: &mut Report, i: &Inputs<'_>) {
         count(check.records)
     ));
     section.table(
-        Table::new(["measure", "found", "truth"])
+        ReportTable::new(["measure", "found", "truth"])
             .numeric(&[1, 2])
             .row([
                 "customers".to_owned(),
@@ -483,13 +483,19 @@ fn identity(report: &mut Report, i: &Inputs<'_>) {
             )),
     );
     if let Some(golden) = &check.golden {
-        let mut table = Table::new(["field", "chosen value", "from record", "rule", "support"])
-            .numeric(&[4])
-            .caption(format!(
-                "The golden record of one customer from {} source records, with the provenance of \
+        let mut table = ReportTable::new([
+            "field",
+            "chosen value",
+            "from record",
+            "rule",
+            "support",
+        ])
+        .numeric(&[4])
+        .caption(format!(
+            "The golden record of one customer from {} source records, with the provenance of \
                  every value; it is the customer's profile.",
-                golden.members.len()
-            ));
+            golden.members.len()
+        ));
         for (column, value) in check.golden_columns.iter().zip(&golden.values).skip(1) {
             if let Some(v) = value {
                 table = table.row([
@@ -671,7 +677,7 @@ fn experiment(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
         alpha,
         "day of the experiment",
     )?);
-    let mut table = Table::new([
+    let mut table = ReportTable::new([
         "segment",
         "true effect (pp)",
         "estimated (pp)",

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// A table of text cells with a header row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Table {
+pub struct ReportTable {
     /// Column headings.
     pub header: Vec<String>,
     /// Rows of cells; a row shorter than the header is padded with empty cells.
@@ -23,11 +23,11 @@ pub struct Table {
     pub caption: Option<String>,
 }
 
-impl Table {
+impl ReportTable {
     /// A table with this header and no rows; columns whose every later cell
     /// parses as a number are right-aligned once rows are added.
-    pub fn new<S: Into<String>>(header: impl IntoIterator<Item = S>) -> Table {
-        Table {
+    pub fn new<S: Into<String>>(header: impl IntoIterator<Item = S>) -> ReportTable {
+        ReportTable {
             header: header.into_iter().map(Into::into).collect(),
             rows: Vec::new(),
             numeric: Vec::new(),
@@ -36,19 +36,19 @@ impl Table {
     }
 
     /// Appends a row.
-    pub fn row<S: Into<String>>(mut self, cells: impl IntoIterator<Item = S>) -> Table {
+    pub fn row<S: Into<String>>(mut self, cells: impl IntoIterator<Item = S>) -> ReportTable {
         self.rows.push(cells.into_iter().map(Into::into).collect());
         self
     }
 
     /// Marks columns as numeric.
-    pub fn numeric(mut self, columns: &[usize]) -> Table {
+    pub fn numeric(mut self, columns: &[usize]) -> ReportTable {
         self.numeric = columns.to_vec();
         self
     }
 
     /// Sets the caption.
-    pub fn caption(mut self, caption: impl Into<String>) -> Table {
+    pub fn caption(mut self, caption: impl Into<String>) -> ReportTable {
         self.caption = Some(caption.into());
         self
     }
@@ -57,7 +57,7 @@ impl Table {
 #[derive(Debug, Clone, PartialEq)]
 enum Block {
     Text(String),
-    Table(Table),
+    ReportTable(ReportTable),
     Chart {
         chart: Chart,
         caption: Option<String>,
@@ -79,8 +79,8 @@ impl Section {
     }
 
     /// Adds a table.
-    pub fn table(&mut self, table: Table) -> &mut Section {
-        self.blocks.push(Block::Table(table));
+    pub fn table(&mut self, table: ReportTable) -> &mut Section {
+        self.blocks.push(Block::ReportTable(table));
         self
     }
 
@@ -119,7 +119,7 @@ impl Section {
 /// A self-contained HTML report.
 ///
 /// ```
-/// use custinsight::report::{Report, Table};
+/// use custinsight::report::{Report, ReportTable};
 /// use custinsight::report::charts::{BarChart, Series, ValueFormat, bar_chart};
 ///
 /// let chart = bar_chart(&BarChart {
@@ -135,7 +135,7 @@ impl Section {
 ///     .section("Lifecycle")
 ///     .text("Where our customers are.")
 ///     .chart(chart)
-///     .table(Table::new(["stage", "customers"]).row(["new", "120"]).numeric(&[1]));
+///     .table(ReportTable::new(["stage", "customers"]).row(["new", "120"]).numeric(&[1]));
 /// let html = report.to_html();
 /// assert!(html.starts_with("<!DOCTYPE html>"));
 /// assert!(!html.contains("http"));
@@ -284,7 +284,7 @@ impl Report {
             for block in &s.blocks {
                 match block {
                     Block::Text(t) => paragraphs(&mut out, t),
-                    Block::Table(t) => write_table(&mut out, t),
+                    Block::ReportTable(t) => write_table(&mut out, t),
                     Block::Chart { chart, caption } => {
                         out.push_str("<figure>\n");
                         out.push_str(&chart.inline_svg());
@@ -327,7 +327,7 @@ impl Report {
     }
 }
 
-fn write_table(out: &mut String, t: &Table) {
+fn write_table(out: &mut String, t: &ReportTable) {
     out.push_str("<table>\n");
     if let Some(c) = &t.caption {
         let _ = writeln!(out, "<caption>{}</caption>", escape(c));
@@ -386,7 +386,7 @@ mod tests {
         r.section("One").text("x < y").chart(chart("A chart"));
         r.section("Two")
             .table(
-                Table::new(["k", "v"])
+                ReportTable::new(["k", "v"])
                     .row(["a", "1"])
                     .row(["b"])
                     .numeric(&[1]),

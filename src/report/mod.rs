@@ -44,5 +44,5 @@ pub mod svg;
 mod testing;
 pub mod touchpoints;
 
-pub use html::{Report, Section, Table};
+pub use html::{Report, ReportTable, Section};
 pub use svg::{Chart, ColourScale};
