@@ -20,7 +20,7 @@
 //! - [`experiment`]: the forest plot of relative effects per segment, the
 //!   Bayesian chance to win against a threshold, and the effect with its
 //!   always-valid interval (and p-value) over the looks.
-//! - [`Report`]: sections of text, [`Table`]s and [`Chart`]s in one HTML file
+//! - [`Report`]: sections of text, [`ReportTable`]s and [`Chart`]s in one HTML file
 //!   with inline SVG and CSS; no script, font, image or style sheet is fetched.
 //!
 //! Every chart has a title, axis labels with units and a legend where there is
