@@ -75,16 +75,17 @@ impl Default for AllocationParams {
 }
 
 impl AllocationParams {
-    fn check(&self, variants: usize) -> Result<()> {
+    /// Checks the settings that do not depend on the experiment.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for no draws, a floor outside [0, 1] or a
+    /// non-positive prior.
+    pub fn check(&self) -> Result<()> {
         if self.draws == 0 {
             return Err(Error::param("draws", 0, "need at least one draw"));
         }
-        if !(self.min_weight >= 0.0 && self.min_weight * variants as f64 <= 1.0) {
-            return Err(Error::param(
-                "min_weight",
-                self.min_weight,
-                format!("must lie in [0, 1/{variants}]"),
-            ));
+        if !(0.0..=1.0).contains(&self.min_weight) {
+            return Err(Error::param("min_weight", self.min_weight, "must lie in [0, 1]"));
         }
         let (a, b) = self.beta_prior;
         if !(a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite()) {
@@ -92,6 +93,22 @@ impl AllocationParams {
                 "beta_prior",
                 format!("({a}, {b})"),
                 "both parameters must be positive and finite",
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`check`](Self::check), then that `variants` floors of `min_weight` fit in 1.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad setting.
+    pub fn check_for(&self, variants: usize) -> Result<()> {
+        self.check()?;
+        if self.min_weight * variants as f64 > 1.0 {
+            return Err(Error::param(
+                "min_weight",
+                self.min_weight,
+                format!("must lie in [0, 1/{variants}]"),
             ));
         }
         Ok(())
@@ -125,7 +142,7 @@ pub fn probability_best(
     params: &AllocationParams,
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<f64>> {
-    params.check(arms.len())?;
+    params.check_for(arms.len())?;
     let k = arms.len();
     if k == 0 {
         return Ok(Vec::new());
@@ -221,7 +238,7 @@ fn floored(probabilities: &[f64], floor: f64) -> Vec<f64> {
 /// own stream derived from the seed, so results do not depend on segment order.
 pub fn recommend(stats: &ExperimentStats, params: &AllocationParams) -> Result<Allocation> {
     let variants = stats.variants().to_vec();
-    params.check(variants.len())?;
+    params.check_for(variants.len())?;
     let posterior = if stats.metric().kind == MetricKind::Binomial {
         Posterior::BetaBinomial
     } else {
@@ -325,6 +342,23 @@ impl Default for SimulationParams {
     }
 }
 
+impl SimulationParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an empty batch or no units, or bad
+    /// allocation settings.
+    pub fn check(&self) -> Result<()> {
+        if self.batch == 0 {
+            return Err(Error::param("batch", 0, "must be positive"));
+        }
+        if self.units_per_segment == 0 {
+            return Err(Error::param("units_per_segment", 0, "must be positive"));
+        }
+        self.allocation.check()
+    }
+}
+
 /// The regret of Thompson sampling and of a fixed equal split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimulationResult {
@@ -349,13 +383,7 @@ pub fn simulate_binomial(
     true_rates: &[Vec<f64>],
     params: &SimulationParams,
 ) -> Result<SimulationResult> {
-    if params.batch == 0 || params.units_per_segment == 0 {
-        return Err(Error::param(
-            "batch",
-            params.batch,
-            "batches and units per segment must be positive",
-        ));
-    }
+    params.check()?;
     let mut out = SimulationResult {
         regret_thompson: 0.0,
         regret_equal: 0.0,
@@ -366,7 +394,7 @@ pub fn simulate_binomial(
     };
     for (s, rates) in true_rates.iter().enumerate() {
         let k = rates.len();
-        params.allocation.check(k)?;
+        params.allocation.check_for(k)?;
         if k < 2 || rates.iter().any(|r| !(0.0..=1.0).contains(r)) {
             return Err(Error::param(
                 "true_rates",
@@ -457,14 +485,14 @@ mod tests {
         let w = floored(&[1.0, 0.0, 0.0], 0.05);
         assert!((w[0] - 0.9).abs() < 1e-12 && (w[1] - 0.05).abs() < 1e-12);
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        assert!(
+        assert!(matches!(
             AllocationParams {
                 min_weight: 0.6,
                 ..AllocationParams::default()
             }
-            .check(2)
-            .is_err()
-        );
+            .check_for(2),
+            Err(Error::InvalidParameter { name, .. }) if name == "min_weight"
+        ));
     }
 
     #[test]

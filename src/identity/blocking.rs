@@ -237,6 +237,24 @@ impl Default for BlockingParams {
     }
 }
 
+impl BlockingParams {
+    /// Checks the settings (whether link mode has two sources is checked
+    /// against the records).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a block size limit below 2.
+    pub fn check(&self) -> Result<()> {
+        if self.max_block_size < 2 {
+            return Err(Error::param(
+                "max_block_size",
+                self.max_block_size,
+                "at least 2",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What one rule contributed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCount {
@@ -473,13 +491,7 @@ pub fn candidate_pairs(
     rules: &[BlockingRule],
     params: &BlockingParams,
 ) -> Result<Candidates> {
-    if params.max_block_size < 2 {
-        return Err(Error::param(
-            "max_block_size",
-            params.max_block_size,
-            "at least 2",
-        ));
-    }
+    params.check()?;
     if params.link_type == LinkType::Link && prepared.table_sizes().len() < 2 {
         return Err(Error::param(
             "link_type",

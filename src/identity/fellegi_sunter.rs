@@ -167,6 +167,33 @@ impl Default for EmParams {
     }
 }
 
+impl EmParams {
+    /// Checks the settings that do not depend on the model (the prior's
+    /// shape is checked against the model when fitting).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for zero iterations, a negative or
+    /// non-finite tolerance, or a negative or non-finite pseudo-count.
+    pub fn check(&self) -> Result<()> {
+        if self.max_iter == 0 {
+            return Err(Error::param("max_iter", 0, "must be at least 1"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(Error::param("tol", self.tol, "must be finite and >= 0"));
+        }
+        if let Some(prior) = &self.m_prior {
+            if let Some(x) = prior.iter().flatten().find(|x| !(x.is_finite() && **x >= 0.0)) {
+                return Err(Error::param(
+                    "m_prior",
+                    x,
+                    "pseudo-counts must be finite and >= 0",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What EM did.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EmReport {
@@ -499,6 +526,7 @@ impl FsModel {
         if pairs.is_empty() {
             return Err(Error::empty("comparison vectors to fit"));
         }
+        params.check()?;
         self.check()?;
         if let Some(prior) = &params.m_prior {
             self.check_prior(prior)?;

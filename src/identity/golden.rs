@@ -204,6 +204,41 @@ impl Default for GoldenRules {
     }
 }
 
+impl GoldenRules {
+    /// Checks the rules without the records (that each named column exists
+    /// is checked against the sources). An empty chain is allowed: record
+    /// order decides.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a rule naming an empty column or a
+    /// source priority with no sources.
+    pub fn check(&self) -> Result<()> {
+        let chains = std::iter::once(&self.default).chain(self.columns.values());
+        for rule in chains.flatten() {
+            match rule {
+                Survivorship::MostRecent { column } | Survivorship::SourcePriority { column, .. }
+                    if column.trim().is_empty() =>
+                {
+                    return Err(Error::param(
+                        "column",
+                        rule.name(),
+                        "a rule that reads a column names it",
+                    ));
+                }
+                Survivorship::SourcePriority { order, .. } if order.is_empty() => {
+                    return Err(Error::param(
+                        "order",
+                        "[]",
+                        "list the sources, most trusted first",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordRef {
@@ -417,6 +452,7 @@ impl Chains {
     /// # Errors
     /// [`Error::NotFound`] for a column named in `rules` that no source has.
     pub(crate) fn new(sources: &Sources<'_>, rules: &GoldenRules) -> Result<Chains> {
+        rules.check()?;
         if let Some(name) = rules.columns.keys().find(|c| sources.column(c).is_none()) {
             return Err(Error::NotFound {
                 what: "column",

@@ -152,7 +152,11 @@ impl TableSpec {
         Ok(self)
     }
 
-    fn check(&self) -> Result<()> {
+    /// Checks the columns: each named, no name twice, unique positions in range.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first problem.
+    pub fn check(&self) -> Result<()> {
         let mut seen = HashSet::new();
         for c in &self.columns {
             if c.name.trim().is_empty() {

@@ -161,6 +161,19 @@ impl Default for ProjectionParams {
     }
 }
 
+impl ProjectionParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for `max_points` = 0.
+    pub fn check(&self) -> Result<()> {
+        if self.max_points == 0 {
+            return Err(Error::param("max_points", 0, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
 /// Rows to draw: all when there are at most `max` of them, otherwise a
 /// sample of `max` stratified by group (each group's quota proportional to
 /// its size, remainders to the largest fractions, ties to the lower group),
@@ -257,9 +270,7 @@ pub fn projection_scaled(
     scaled: ArrayView2<'_, f64>,
     params: &ProjectionParams,
 ) -> Result<Chart> {
-    if params.max_points == 0 {
-        return Err(Error::param("max_points", 0, "must be at least 1"));
-    }
+    params.check()?;
     let labels = &segmentation.labels;
     let (n, d) = scaled.dim();
     if labels.len() != n {

@@ -147,7 +147,7 @@ impl ExperimentPlan {
     /// decision rules or a pre-period that is not positive.
     pub fn check(&self) -> Result<()> {
         self.design.check()?;
-        self.eval.check(self.design.variants.len())?;
+        self.eval.check_for(self.design.variants.len())?;
         self.decide.check()?;
         if !(self.pre_period_weeks.is_finite() && self.pre_period_weeks > 0.0) {
             return Err(Error::param(

@@ -122,6 +122,25 @@ pub struct Clustered {
 }
 
 impl SegmentationParams {
+    /// Checks the settings: the transform, k-means and the range of k.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad setting.
+    pub fn check(&self) -> Result<()> {
+        self.transform.check()?;
+        self.kmeans.check()?;
+        if let Some((low, high)) = self.choose_k {
+            if low < 2 || high < low {
+                return Err(Error::param(
+                    "choose_k",
+                    format!("{low}..={high}"),
+                    "needs 2 <= low <= high",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Fits the transform and k-means on `features` and profiles the segments.
     ///
     /// # Errors
@@ -149,6 +168,7 @@ impl SegmentationParams {
     /// # Errors
     /// As [`cluster`](Self::cluster).
     pub fn cluster_owned(&self, features: FeatureMatrix) -> Result<Clustered> {
+        self.check()?;
         let transform = FittedTransform::fit(&features, &self.transform)?;
         let scaled = transform.apply_owned(features)?;
         let (kmeans, k_choice) = match self.choose_k {

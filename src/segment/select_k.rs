@@ -132,6 +132,23 @@ impl Default for SilhouetteOptions {
     }
 }
 
+impl SilhouetteOptions {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when `sample_size < 3`.
+    pub fn check(&self) -> Result<()> {
+        if self.sample_size < 3 {
+            return Err(Error::param(
+                "sample_size",
+                self.sample_size,
+                "must be at least 3 (a sample needs 2 to rows − 1 clusters)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A silhouette score and how it was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Silhouette {
@@ -160,13 +177,7 @@ pub fn silhouette(
     k: usize,
     options: &SilhouetteOptions,
 ) -> Result<Silhouette> {
-    if options.sample_size < 3 {
-        return Err(Error::param(
-            "sample_size",
-            options.sample_size,
-            "must be at least 3 (a sample needs 2 to rows − 1 clusters)",
-        ));
-    }
+    options.check()?;
     check_data(x, labels)?;
     check_labels(labels, k)?;
     let n = x.nrows();

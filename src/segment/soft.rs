@@ -22,13 +22,15 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand::seq::index::sample;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use super::kmeans::KMeans;
 use super::stability::match_segments;
 use crate::error::{Error, Result};
 
 /// Settings for [`soft_membership`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SoftParams {
     /// Rows the mixture is fitted on at most (a seeded sample beyond).
     pub max_fit_rows: usize,
@@ -46,6 +48,22 @@ impl Default for SoftParams {
             n_runs: 1,
             seed: 0,
         }
+    }
+}
+
+impl SoftParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for `max_fit_rows` or `n_runs` of 0.
+    pub fn check(&self) -> Result<()> {
+        if self.max_fit_rows == 0 {
+            return Err(Error::param("max_fit_rows", 0, "must be at least 1"));
+        }
+        if self.n_runs == 0 {
+            return Err(Error::param("n_runs", 0, "must be at least 1"));
+        }
+        Ok(())
     }
 }
 
@@ -81,6 +99,7 @@ pub fn soft_membership(
     model: &KMeans,
     params: &SoftParams,
 ) -> Result<Array2<f64>> {
+    params.check()?;
     check_rows(x, "soft membership")?;
     let k = model.k();
     if x.ncols() != model.centroids.ncols() {
@@ -106,7 +125,7 @@ pub fn soft_membership(
         x.to_owned()
     };
     let gmm = linfa_clustering::GaussianMixtureModel::params(k)
-        .n_runs(params.n_runs.max(1))
+        .n_runs(params.n_runs)
         .with_rng(rng)
         .fit(&DatasetBase::from(fit_rows))
         .map_err(|e| Error::NotIdentifiable {
@@ -130,25 +149,57 @@ pub fn soft_membership(
     Ok(out)
 }
 
+/// Settings of [`outliers`]: DBSCAN's neighbourhood.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutlierParams {
+    /// Neighbourhood radius (Euclidean, in the clustered space; default 1).
+    pub radius: f64,
+    /// Rows within `radius`, the row itself included, that make a row a core
+    /// of a dense region (default 5).
+    pub min_points: usize,
+}
+
+impl Default for OutlierParams {
+    fn default() -> Self {
+        OutlierParams {
+            radius: 1.0,
+            min_points: 5,
+        }
+    }
+}
+
+impl OutlierParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a radius that is not finite and
+    /// positive, or `min_points` = 0.
+    pub fn check(&self) -> Result<()> {
+        if !(self.radius.is_finite() && self.radius > 0.0) {
+            return Err(Error::param("radius", self.radius, "must be finite and > 0"));
+        }
+        if self.min_points == 0 {
+            return Err(Error::param("min_points", 0, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
 /// Rows in no dense region by DBSCAN: fewer than `min_points` rows within
 /// `radius` (Euclidean) and not within `radius` of such a core row.
 ///
 /// # Errors
 /// [`Error::EmptyInput`] for no rows or columns; [`Error::NonFinite`] for a
-/// non-finite value; invalid settings (radius not finite and positive,
-/// min_points = 0, or one DBSCAN refuses) as [`Error::InvalidParameter`].
-pub fn outliers(x: ArrayView2<'_, f64>, radius: f64, min_points: usize) -> Result<Vec<bool>> {
+/// non-finite value; invalid settings ([`OutlierParams::check`], or ones
+/// DBSCAN refuses) as [`Error::InvalidParameter`].
+pub fn outliers(x: ArrayView2<'_, f64>, params: &OutlierParams) -> Result<Vec<bool>> {
+    params.check()?;
     check_rows(x, "outliers")?;
-    if !(radius.is_finite() && radius > 0.0) {
-        return Err(Error::param("radius", radius, "must be finite and > 0"));
-    }
-    if min_points == 0 {
-        return Err(Error::param("min_points", min_points, "must be at least 1"));
-    }
-    let labels = linfa_clustering::Dbscan::params(min_points)
-        .tolerance(radius)
+    let labels = linfa_clustering::Dbscan::params(params.min_points)
+        .tolerance(params.radius)
         .transform(&x)
-        .map_err(|e| Error::param("min_points", min_points, format!("DBSCAN: {e}")))?;
+        .map_err(|e| Error::param("min_points", params.min_points, format!("DBSCAN: {e}")))?;
     Ok(labels.iter().map(Option::is_none).collect())
 }
 
@@ -194,12 +245,29 @@ mod tests {
     fn isolated_rows_are_outliers() {
         let mut x = two_groups(400);
         x.push_row(ndarray::aview1(&[40.0, -40.0])).unwrap();
-        let flags = outliers(x.view(), 1.0, 5).unwrap();
+        let params = OutlierParams::default();
+        let flags = outliers(x.view(), &params).unwrap();
         assert!(flags[400]);
         assert!(flags.iter().filter(|&&f| f).count() < 20);
-        assert!(outliers(x.view(), 0.0, 5).is_err());
-        assert!(outliers(x.view(), 1.0, 0).is_err());
+        for bad in [
+            OutlierParams {
+                radius: 0.0,
+                ..params
+            },
+            OutlierParams {
+                min_points: 0,
+                ..params
+            },
+        ] {
+            assert!(matches!(
+                outliers(x.view(), &bad),
+                Err(Error::InvalidParameter { .. })
+            ));
+        }
         let bad = ndarray::array![[f64::NAN, 1.0]];
-        assert!(outliers(bad.view(), 1.0, 2).is_err());
+        assert!(matches!(
+            outliers(bad.view(), &params),
+            Err(Error::NonFinite { .. })
+        ));
     }
 }

@@ -80,7 +80,11 @@ impl Default for JourneyParams {
 }
 
 impl JourneyParams {
-    fn check(&self) -> Result<()> {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad setting.
+    pub fn check(&self) -> Result<()> {
         if !(self.session_gap_minutes.is_finite() && self.session_gap_minutes > 0.0) {
             return Err(Error::param(
                 "session_gap_minutes",

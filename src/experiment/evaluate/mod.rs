@@ -111,7 +111,7 @@ impl Evaluation {
 /// them, then [`Evaluation::decide`] on each evaluation.
 pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluation> {
     let variants = stats.variants().to_vec();
-    params.check(variants.len())?;
+    params.check_for(variants.len())?;
     let weights = params
         .planned_weights
         .clone()

@@ -77,15 +77,13 @@ impl Default for EvalParams {
 }
 
 impl EvalParams {
-    /// Checks the parameters for an experiment with `variants` variants.
-    pub fn check(&self, variants: usize) -> Result<()> {
-        if self.control >= variants {
-            return Err(Error::param(
-                "control",
-                self.control,
-                format!("there are {variants} variants"),
-            ));
-        }
+    /// Checks the settings that do not depend on the experiment: the
+    /// significance level, the sequential tuning, the priors, the SRM
+    /// threshold and the planned weights' values.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad setting.
+    pub fn check(&self) -> Result<()> {
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
             return Err(Error::param("alpha", self.alpha, "must lie in (0, 1)"));
         }
@@ -122,13 +120,6 @@ impl EvalParams {
             ));
         }
         if let Some(w) = &self.planned_weights {
-            if w.len() != variants {
-                return Err(Error::param(
-                    "planned_weights",
-                    format!("{w:?}"),
-                    format!("give one weight per variant ({variants})"),
-                ));
-            }
             if w.iter().any(|x| !(x.is_finite() && *x >= 0.0)) || w.iter().sum::<f64>() <= 0.0 {
                 return Err(Error::param(
                     "planned_weights",
@@ -136,6 +127,32 @@ impl EvalParams {
                     "weights must be finite, non-negative and not all zero",
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// [`check`](Self::check), then what depends on an experiment with
+    /// `variants` variants: the control index and one planned weight per variant.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad setting.
+    pub fn check_for(&self, variants: usize) -> Result<()> {
+        self.check()?;
+        if self.control >= variants {
+            return Err(Error::param(
+                "control",
+                self.control,
+                format!("there are {variants} variants"),
+            ));
+        }
+        if let Some(w) = &self.planned_weights {
+        if w.len() != variants {
+            return Err(Error::param(
+                "planned_weights",
+                format!("{w:?}"),
+                format!("give one weight per variant ({variants})"),
+            ));
+        }
         }
         Ok(())
     }
@@ -191,10 +208,10 @@ mod tests {
         ];
         for p in bad {
             assert!(
-                matches!(p.check(2), Err(Error::InvalidParameter { .. })),
+                matches!(p.check_for(2), Err(Error::InvalidParameter { .. })),
                 "{p:?}"
             );
         }
-        assert!(EvalParams::default().check(2).is_ok());
+        assert!(EvalParams::default().check().is_ok());
     }
 }

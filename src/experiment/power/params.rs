@@ -243,7 +243,12 @@ impl PowerParams {
         }
     }
 
-    pub(super) fn check(&self) -> Result<()> {
+    /// Checks the settings (whether the target power beats `α` is checked
+    /// where a power target is used).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad setting.
+    pub fn check(&self) -> Result<()> {
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
             return Err(Error::param("alpha", self.alpha, "must be in (0, 1)"));
         }

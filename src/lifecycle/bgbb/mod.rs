@@ -57,6 +57,15 @@ fn ll_adapter(p: &[f64; 4], x: f64, t_x: f64, n: f64) -> (f64, [f64; 4]) {
 }
 
 impl BgBbParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a negative penalizer, zero iterations
+    /// or a non-positive tolerance.
+    pub fn check(&self) -> Result<()> {
+        check_fit_params(self.penalizer, self.max_iter, self.tolerance)
+    }
+
     /// Fits on weighted `(x, t_x, n)` histories (held in [`Triples`] as `(x, t_x, T = n)`).
     ///
     /// # Errors
@@ -64,7 +73,7 @@ impl BgBbParams {
     /// histories that are not whole numbers with `x ≤ t_x ≤ n` (and `t_x = 0` when
     /// `x = 0`); [`Error::NotIdentifiable`] when nobody buys; [`Error::NoConvergence`].
     pub fn fit(&self, histories: &Triples) -> Result<BgBbModel> {
-        check_fit_params(self.penalizer, self.max_iter, self.tolerance)?;
+        self.check()?;
         let whole =
             |v: f64| v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX);
         for i in 0..histories.len() {

@@ -61,13 +61,11 @@ pub struct SbgModel {
 }
 
 impl SbgParams {
-    /// Fits a cohort: `churned_by_period[t − 1]` cancelled in period `t`, `still_active` remain.
+    /// Checks the settings.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for zero iterations or a non-positive tolerance;
-    /// [`Error::NotIdentifiable`] for an empty cohort or one where nobody (or everybody)
-    /// cancelled in the first period only; [`Error::NoConvergence`].
-    pub fn fit(&self, churned_by_period: &[u64], still_active: u64) -> Result<SbgModel> {
+    /// [`Error::InvalidParameter`] for zero iterations or a non-positive tolerance.
+    pub fn check(&self) -> Result<()> {
         if self.max_iter == 0 {
             return Err(Error::param(
                 "max_iter",
@@ -82,6 +80,17 @@ impl SbgParams {
                 "must be finite and > 0",
             ));
         }
+        Ok(())
+    }
+
+    /// Fits a cohort: `churned_by_period[t − 1]` cancelled in period `t`, `still_active` remain.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for zero iterations or a non-positive tolerance;
+    /// [`Error::NotIdentifiable`] for an empty cohort or one where nobody (or everybody)
+    /// cancelled in the first period only; [`Error::NoConvergence`].
+    pub fn fit(&self, churned_by_period: &[u64], still_active: u64) -> Result<SbgModel> {
+        self.check()?;
         let churned: u64 = churned_by_period.iter().sum();
         let total = (churned + still_active) as f64;
         if churned_by_period.is_empty() || total == 0.0 {

@@ -314,6 +314,22 @@ impl Default for JourneySankeyParams {
     }
 }
 
+impl JourneySankeyParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for `steps` outside 1 to 12 or no top channel.
+    pub fn check(&self) -> Result<()> {
+        if !(1..=12).contains(&self.steps) {
+            return Err(Error::param("steps", self.steps, "must be between 1 and 12"));
+        }
+        if self.top_channels == 0 {
+            return Err(Error::param("top_channels", 0, "keep at least one channel"));
+        }
+        Ok(())
+    }
+}
+
 /// Label of the terminal node of converting journeys.
 pub const CONVERTED: &str = "converted";
 /// Label of the terminal node of journeys without conversion.
@@ -328,13 +344,8 @@ pub const OTHER: &str = "other";
 /// # Errors
 /// [`Error::InvalidParameter`] for `steps` outside 1 to 12 or no top channel.
 pub fn journey_flows(paths: &PathTable, params: &JourneySankeyParams) -> Result<Sankey> {
+    params.check()?;
     let steps = params.steps;
-    if !(1..=12).contains(&steps) {
-        return Err(Error::param("steps", steps, "must be between 1 and 12"));
-    }
-    if params.top_channels == 0 {
-        return Err(Error::param("top_channels", 0, "keep at least one channel"));
-    }
     let channels = paths.channels();
     let (conversions, nulls) = (paths.conversions(), paths.nulls());
     let weight = |p: usize| {

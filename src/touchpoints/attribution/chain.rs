@@ -63,11 +63,18 @@ fn push_key(key: u64, channel: u16, order: usize) -> u64 {
     ((key << 16) | (u64::from(channel) + 1)) & mask
 }
 
+/// A chain order the attribution supports: 1 to 4 channels of memory.
+pub(super) fn check_order(order: usize) -> Result<()> {
+    if (1..=4).contains(&order) {
+        Ok(())
+    } else {
+        Err(Error::param("order", order, "must be 1, 2, 3 or 4"))
+    }
+}
+
 impl Chain {
     pub(super) fn build(table: &PathTable, order: usize) -> Result<Chain> {
-        if !(1..=4).contains(&order) {
-            return Err(Error::param("order", order, "must be 1, 2, 3 or 4"));
-        }
+        check_order(order)?;
         let n_channels = table.channels().len();
         // State ids: order 1 uses the channel code + 1 directly; higher orders intern keys.
         let mut ids: HashMap<u64, u32> = HashMap::new();

@@ -22,6 +22,30 @@ pub struct HeuristicParams {
     pub position_last: f64,
 }
 
+impl HeuristicParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when the position shares are negative, not
+    /// finite, or add up to more than 1.
+    pub fn check(&self) -> Result<()> {
+        let (f, l) = (self.position_first, self.position_last);
+        for (name, v) in [("position_first", f), ("position_last", l)] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(Error::param(name, v, "must be in [0, 1]"));
+            }
+        }
+        if f + l > 1.0 + 1e-12 || f + l <= 0.0 {
+            return Err(Error::param(
+                "position_first + position_last",
+                f + l,
+                "must be in (0, 1]",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for HeuristicParams {
     fn default() -> Self {
         HeuristicParams {
@@ -56,19 +80,8 @@ pub struct Heuristics {
 /// [`Error::InvalidParameter`] when the position shares are negative, not
 /// finite, or add up to more than 1.
 pub fn heuristics(table: &PathTable, params: &HeuristicParams) -> Result<Heuristics> {
+    params.check()?;
     let (f, l) = (params.position_first, params.position_last);
-    for (name, v) in [("position_first", f), ("position_last", l)] {
-        if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
-            return Err(Error::param(name, v, "must be in [0, 1]"));
-        }
-    }
-    if f + l > 1.0 + 1e-12 || f + l <= 0.0 {
-        return Err(Error::param(
-            "position_first + position_last",
-            f + l,
-            "must be in (0, 1]",
-        ));
-    }
     let n = table.channels().len();
     let direct: Vec<bool> = table
         .channels()

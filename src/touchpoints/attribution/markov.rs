@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Credits;
-use super::chain::{Chain, SolverStats};
+use super::chain::{Chain, SolverStats, check_order};
 use crate::error::Result;
 use crate::touchpoints::paths::PathTable;
 
@@ -14,6 +14,16 @@ use crate::touchpoints::paths::PathTable;
 pub struct MarkovParams {
     /// Chain order: a state is the last `order` channels (1 to 4; default 1).
     pub order: usize,
+}
+
+impl MarkovParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) for an order outside 1..=4.
+    pub fn check(&self) -> Result<()> {
+        check_order(self.order)
+    }
 }
 
 impl Default for MarkovParams {
@@ -88,6 +98,7 @@ pub struct MarkovAttribution {
 /// # Ok::<(), custinsight::Error>(())
 /// ```
 pub fn markov(table: &PathTable, params: &MarkovParams) -> Result<MarkovAttribution> {
+    params.check()?;
     let chain = Chain::build(table, params.order)?;
     let n_channels = table.channels().len();
     let mut solver = SolverStats::default();

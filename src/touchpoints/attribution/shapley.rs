@@ -26,6 +26,26 @@ pub struct ShapleyParams {
     pub seed: u64,
 }
 
+impl ShapleyParams {
+    /// Checks the settings that do not depend on the data (whether sampling
+    /// is needed, and so whether `permutations` may be 0, depends on the
+    /// number of channels).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for an order outside 1..=4 or `exact_up_to` above 20.
+    pub fn check(&self) -> Result<()> {
+        super::chain::check_order(self.order)?;
+        if self.exact_up_to > 20 {
+            return Err(Error::param(
+                "exact_up_to",
+                self.exact_up_to,
+                "at most 20 (2^20 coalitions)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for ShapleyParams {
     fn default() -> Self {
         ShapleyParams {
@@ -57,13 +77,7 @@ pub struct ShapleyAttribution {
 /// 20, or no permutations when sampling is needed; [`Error::Capacity`] for
 /// more than 64 channels; errors of the chain solves as [`markov`](fn@super::markov).
 pub fn shapley(table: &PathTable, params: &ShapleyParams) -> Result<ShapleyAttribution> {
-    if params.exact_up_to > 20 {
-        return Err(Error::param(
-            "exact_up_to",
-            params.exact_up_to,
-            "at most 20 (2^20 coalitions)",
-        ));
-    }
+    params.check()?;
     let chain = Chain::build(table, params.order)?;
     let n = table.channels().len();
     if n > 64 {

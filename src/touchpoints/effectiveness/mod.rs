@@ -89,7 +89,11 @@ impl Default for EffectivenessParams {
 }
 
 impl EffectivenessParams {
-    fn check(&self) -> Result<()> {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad setting.
+    pub fn check(&self) -> Result<()> {
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
             return Err(Error::param(
                 "confidence",
