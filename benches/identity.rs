@@ -78,7 +78,8 @@ fn link_tables() -> (RecordTable, RecordTable, Vec<u64>) {
     }
     let population =
         Population::generate(&SynthParams::with_customers(4_300), 5).expect("population");
-    let all = custinsight::synth::record_table(&population.source_records, true).expect("records");
+    let all =
+        custinsight::synth::record_table_with_source(&population.source_records).expect("records");
     let source = all.column("source").expect("source column");
     let columns: Vec<String> = all.columns()[1..].to_vec();
     let mut a = RecordTable::new(columns.clone()).expect("columns");
@@ -123,8 +124,7 @@ fn bench(c: &mut Criterion) {
         .unwrap_or(100_000);
     let population =
         Population::generate(&SynthParams::with_customers(customers), 9).expect("population");
-    let table =
-        custinsight::synth::record_table(&population.source_records, false).expect("records");
+    let table = custinsight::synth::record_table(&population.source_records).expect("records");
     let truth: Vec<u64> = population
         .truth
         .source_record_customer

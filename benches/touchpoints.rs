@@ -18,7 +18,7 @@ use custinsight::touchpoints::attribution::{
     HeuristicParams, MarkovParams, ShapleyParams, heuristics, markov, shapley,
 };
 use custinsight::touchpoints::journey::{ConversionSource, JourneyParams, Journeys};
-use custinsight::touchpoints::paths::{PathTable, RawPathRow};
+use custinsight::touchpoints::paths::{OpenJourneys, PathTable, RawPathRow};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -176,7 +176,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("build_and_path_table", |b| {
         b.iter(|| {
             let j = Journeys::build(&base, &params).expect("journeys");
-            PathTable::from_journeys(&j, &base, true).expect("paths")
+            PathTable::from_journeys(&j, &base, OpenJourneys::NotConverting).expect("paths")
         })
     });
     g.finish();

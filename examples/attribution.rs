@@ -28,7 +28,7 @@ use custinsight::touchpoints::attribution::{
     Credits, HeuristicParams, MarkovParams, ShapleyParams, heuristics, markov, shapley, time_decay,
 };
 use custinsight::touchpoints::journey::{ConversionSource, JourneyParams, Journeys};
-use custinsight::touchpoints::paths::PathTable;
+use custinsight::touchpoints::paths::{OpenJourneys, PathTable};
 use serde_json::{Map, Value, json};
 
 /// Attribute conversions to channels (heuristics, exact Markov chain, Shapley).
@@ -111,7 +111,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 as_of: None,
             };
             let journeys = Journeys::build(&base, &params)?;
-            let table = PathTable::from_journeys(&journeys, &base, true)?;
+            let table = PathTable::from_journeys(&journeys, &base, OpenJourneys::NotConverting)?;
             let decay = time_decay(&journeys, &base, args.half_life_days)?;
             // Time decay is indexed by the base's channels; the table uses the same codes.
             Outcome {

@@ -220,7 +220,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
         planned_weights: args.weights.clone(),
         ..EvalParams::default()
     };
-    params.check(variants.len())?;
+    params.check_for(variants.len())?;
 
     let started = Instant::now();
     let stats = ExperimentStats::from_columns(

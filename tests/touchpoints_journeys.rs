@@ -15,7 +15,9 @@ use custinsight::touchpoints::effectiveness::{
 use custinsight::touchpoints::journey::{
     ConversionSource, JourneyOutcome, JourneyParams, Journeys,
 };
-use custinsight::touchpoints::paths::{PathStats, PathTable, time_to_conversion};
+use custinsight::touchpoints::paths::{
+    OpenJourneys, PathStats, PathStatsParams, PathTable, time_to_conversion,
+};
 use jiff::{SignedDuration, Timestamp};
 use proptest::prelude::*;
 
@@ -193,7 +195,7 @@ fn path_table_and_statistics_from_journeys() {
         },
     )
     .unwrap();
-    let table = PathTable::from_journeys(&j, &base, true).unwrap();
+    let table = PathTable::from_journeys(&j, &base, OpenJourneys::NotConverting).unwrap();
     // Paths: email (2 nulls), search > display (1 conversion), web > web (1 null); one direct conversion.
     assert_eq!(table.len(), 3);
     assert_eq!(table.total_conversions(), 1.0);
@@ -202,7 +204,7 @@ fn path_table_and_statistics_from_journeys() {
         (table.direct_conversions(), table.direct_value()),
         (1.0, 12.5)
     );
-    let stats = PathStats::compute(&table, 10);
+    let stats = PathStats::compute(&table, &PathStatsParams { top_paths: 10 });
     assert_eq!(stats.top_paths[0].path, "email");
     assert_eq!(stats.top_paths[0].journeys, 2.0);
     assert_eq!(stats.lengths.iter().map(|l| l.journeys).sum::<f64>(), 4.0);
@@ -231,7 +233,7 @@ fn empty_base_gives_empty_results() {
     let base = CustomerBase::builder().build().unwrap();
     let j = Journeys::build(&base, &JourneyParams::default()).unwrap();
     assert!(j.is_empty());
-    let table = PathTable::from_journeys(&j, &base, true).unwrap();
+    let table = PathTable::from_journeys(&j, &base, OpenJourneys::NotConverting).unwrap();
     assert!(table.is_empty());
     let m = markov(&table, &MarkovParams::default()).unwrap();
     assert_eq!(m.conversion_probability, 0.0);
@@ -326,10 +328,10 @@ fn attribution_ranks_synthetic_channels_by_their_true_effects() {
         ..JourneyParams::default()
     };
     let journeys = Journeys::build(base, &params).unwrap();
-    let table = PathTable::from_journeys(&journeys, base, false).unwrap();
+    let table = PathTable::from_journeys(&journeys, base, OpenJourneys::Excluded).unwrap();
     let m = markov(&table, &MarkovParams::default()).unwrap();
     let s = shapley(&table, &ShapleyParams::default()).unwrap();
-    let stats = PathStats::compute(&table, 0);
+    let stats = PathStats::compute(&table, &PathStatsParams { top_paths: 0 });
     let truth = &pop.truth.journeys.channel_effects;
     let mut effects = Vec::new();
     let (mut markov_rate, mut shapley_rate) = (Vec::new(), Vec::new());

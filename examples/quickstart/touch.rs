@@ -21,7 +21,9 @@ use custinsight::touchpoints::journey::{ConversionSource, JourneyParams, Journey
 use custinsight::touchpoints::journey_stage::{
     ContentFitParams, JourneyStageParams, assign as assign_journey_stages, content_fit,
 };
-use custinsight::touchpoints::paths::{PathStats, PathTable, time_to_conversion};
+use custinsight::touchpoints::paths::{
+    OpenJourneys, PathStats, PathStatsParams, PathTable, time_to_conversion,
+};
 use custinsight::touchpoints::preference::{ChannelCount, PreferenceParams, preferences};
 use serde_json::json;
 
@@ -77,8 +79,8 @@ impl TouchStep {
         )?;
         let outcomes = journeys.outcome_counts();
         let median_days = time_to_conversion(&journeys).median_days;
-        let paths = PathTable::from_journeys(&journeys, base, false)?;
-        let path_stats = PathStats::compute(&paths, 3);
+        let paths = PathTable::from_journeys(&journeys, base, OpenJourneys::Excluded)?;
+        let path_stats = PathStats::compute(&paths, &PathStatsParams { top_paths: 3 });
         let matrix = group_matrix(
             base,
             &journeys,

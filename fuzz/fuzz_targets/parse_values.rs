@@ -6,7 +6,7 @@
 #![no_main]
 
 use custinsight::identity::normalize::{
-    self, DayMonthOrder, fold, key, name_key, normalize_date, normalize_email, normalize_name,
+    self, DayMonthOrder, MailboxRules, fold, key, name_key, normalize_date, normalize_email, normalize_name,
     normalize_phone, normalize_postcode,
 };
 use custinsight::ingest::parse_timestamp;
@@ -61,7 +61,12 @@ fuzz_target!(|data: &[u8]| {
             let _ = name_key(raw);
         }
         6 => {
-            let _ = normalize_email(raw, selector & 0x10 != 0);
+            let rules = if selector & 0x10 != 0 {
+                MailboxRules::Provider
+            } else {
+                MailboxRules::AsWritten
+            };
+            let _ = normalize_email(raw, rules);
         }
         7 => {
             if let Ok(phone) = normalize_phone(raw, country) {

@@ -85,7 +85,11 @@ impl AllocationParams {
             return Err(Error::param("draws", 0, "need at least one draw"));
         }
         if !(0.0..=1.0).contains(&self.min_weight) {
-            return Err(Error::param("min_weight", self.min_weight, "must lie in [0, 1]"));
+            return Err(Error::param(
+                "min_weight",
+                self.min_weight,
+                "must lie in [0, 1]",
+            ));
         }
         let (a, b) = self.beta_prior;
         if !(a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite()) {

@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use super::blocking::{BlockingRule, KeyPart, KeyTransform, LinkType};
 use super::compare::{FieldComparison, Method};
-use super::normalize::{DayMonthOrder, normalize_date, normalize_email, normalize_phone};
+use super::normalize::{
+    DayMonthOrder, MailboxRules, normalize_date, normalize_email, normalize_phone,
+};
 use super::prepare::{ColumnPrep, FieldKind, Prepared};
 use super::resolve::{Resolution, Resolver};
 use super::settings::{ClusterSettings, EstimationSettings, Settings};
@@ -164,7 +166,7 @@ pub fn profile(tables: &[&RecordTable]) -> Result<Vec<ColumnProfile>> {
             distinct.insert(super::normalize::fold(v), ());
         }
         let shares = TypeShares {
-            email: share(&|v| normalize_email(v, false).is_ok()),
+            email: share(&|v| normalize_email(v, MailboxRules::AsWritten).is_ok()),
             date: share(&|v| normalize_date(v, DayMonthOrder::DayFirst).is_ok()),
             phone: share(&phone_like),
             digits: share(&|v| {

@@ -182,7 +182,11 @@ impl EmParams {
             return Err(Error::param("tol", self.tol, "must be finite and >= 0"));
         }
         if let Some(prior) = &self.m_prior {
-            if let Some(x) = prior.iter().flatten().find(|x| !(x.is_finite() && **x >= 0.0)) {
+            if let Some(x) = prior
+                .iter()
+                .flatten()
+                .find(|x| !(x.is_finite() && **x >= 0.0))
+            {
                 return Err(Error::param(
                     "m_prior",
                     x,

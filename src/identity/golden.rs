@@ -216,7 +216,8 @@ impl GoldenRules {
         let chains = std::iter::once(&self.default).chain(self.columns.values());
         for rule in chains.flatten() {
             match rule {
-                Survivorship::MostRecent { column } | Survivorship::SourcePriority { column, .. }
+                Survivorship::MostRecent { column }
+                | Survivorship::SourcePriority { column, .. }
                     if column.trim().is_empty() =>
                 {
                     return Err(Error::param(

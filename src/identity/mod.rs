@@ -34,7 +34,7 @@
 //!
 //! // Source records of 2,000 synthetic customers, some copied dirty into other systems.
 //! let population = Population::generate(&SynthParams::with_customers(2_000), 1)?;
-//! let records = custinsight::synth::record_table(&population.source_records, false)?;
+//! let records = custinsight::synth::record_table(&population.source_records)?;
 //! let (auto, resolver, resolution) = resolve_auto(&[&records], 0.5)?;
 //! println!("{}", serde_json::to_string_pretty(&auto.settings)?);
 //! println!(

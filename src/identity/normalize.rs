@@ -302,14 +302,25 @@ const PLUS_TAG_DOMAINS: &[&str] = &[
     "proton.me",
 ];
 
-/// Trims, lower-cases and checks an e-mail address; with `provider_rules`,
-/// the mailbox drops `+tags` where the provider ignores them and dots for
-/// Gmail (`googlemail.com` is `gmail.com`).
+/// How an e-mail address's mailbox is keyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailboxRules {
+    /// The address as written (trimmed and lower-cased).
+    #[default]
+    AsWritten,
+    /// The mailbox the provider delivers to: `+tags` dropped where the
+    /// provider ignores them, dots dropped for Gmail, `googlemail.com` read
+    /// as `gmail.com`.
+    Provider,
+}
+
+/// Trims, lower-cases and checks an e-mail address; the mailbox follows `rules`.
 ///
 /// # Errors
 /// [`Error::InvalidValue`] without exactly one `@`, with an empty local
 /// part, whitespace inside, or a domain without a dot or with empty labels.
-pub fn normalize_email(raw: &str, provider_rules: bool) -> Result<NormalizedEmail> {
+pub fn normalize_email(raw: &str, rules: MailboxRules) -> Result<NormalizedEmail> {
     let nfkc: String = raw.nfkc().collect();
     let address = nfkc.trim().trim_start_matches("mailto:").to_lowercase();
     let bad = |reason: &str| Err(Error::value("e-mail", raw, reason));
@@ -330,7 +341,7 @@ pub fn normalize_email(raw: &str, provider_rules: bool) -> Result<NormalizedEmai
     }
     let mut mailbox_local = local.to_owned();
     let mut mailbox_domain = domain.to_owned();
-    if provider_rules {
+    if rules == MailboxRules::Provider {
         if PLUS_TAG_DOMAINS.contains(&domain) {
             if let Some((base, _tag)) = mailbox_local.split_once('+') {
                 mailbox_local = base.to_owned();
@@ -839,27 +850,30 @@ mod tests {
 
     #[test]
     fn emails_with_and_without_provider_rules() {
-        let e = normalize_email("  John.Smith+news@GoogleMail.com ", true).unwrap();
+        let e =
+            normalize_email("  John.Smith+news@GoogleMail.com ", MailboxRules::Provider).unwrap();
         assert_eq!(e.address, "john.smith+news@googlemail.com");
         assert_eq!(e.mailbox, "johnsmith@gmail.com");
         assert_eq!(e.domain, "googlemail.com");
-        let plain = normalize_email("John.Smith+news@gmail.com", false).unwrap();
+        let plain = normalize_email("John.Smith+news@gmail.com", MailboxRules::AsWritten).unwrap();
         assert_eq!(plain.mailbox, plain.address);
-        let outlook = normalize_email("a.b+x@outlook.com", true).unwrap();
+        let outlook = normalize_email("a.b+x@outlook.com", MailboxRules::Provider).unwrap();
         assert_eq!(outlook.mailbox, "a.b@outlook.com", "Outlook keeps dots");
-        let corporate = normalize_email("a.b+x@example.com", true).unwrap();
+        let corporate = normalize_email("a.b+x@example.com", MailboxRules::Provider).unwrap();
         assert_eq!(
             corporate.mailbox, "a.b+x@example.com",
             "unknown providers keep tags"
         );
         assert_eq!(
-            normalize_email("ｍａｉｌ＠ｅｘａｍｐｌｅ．ｃｏｍ", false)
+            normalize_email("ｍａｉｌ＠ｅｘａｍｐｌｅ．ｃｏｍ", MailboxRules::AsWritten)
                 .unwrap()
                 .address,
             "mail@example.com"
         );
         assert_eq!(
-            normalize_email("mailto:X@Y.org", false).unwrap().address,
+            normalize_email("mailto:X@Y.org", MailboxRules::AsWritten)
+                .unwrap()
+                .address,
             "x@y.org"
         );
         for bad in [
@@ -872,7 +886,10 @@ mod tests {
             "a@c..com",
             "+tag@gmail.com",
         ] {
-            assert!(normalize_email(bad, true).is_err(), "{bad:?}");
+            assert!(
+                normalize_email(bad, MailboxRules::Provider).is_err(),
+                "{bad:?}"
+            );
         }
     }
 
@@ -986,7 +1003,7 @@ mod tests {
             proptest::prop_assert_eq!(key(&k), k);
             proptest::prop_assert!(!folded.starts_with(' ') && !folded.ends_with(' ') && !folded.contains("  "));
             let _ = normalize_name(&raw);
-            let _ = normalize_email(&raw, true);
+            let _ = normalize_email(&raw, MailboxRules::Provider);
             if let Ok(p) = normalize_phone(&raw, &country) {
                 proptest::prop_assert!(p.starts_with('+') && p[1..].chars().all(|c| c.is_ascii_digit()));
                 proptest::prop_assert!((7..=16).contains(&p.len()));

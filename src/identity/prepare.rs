@@ -18,7 +18,7 @@ use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::normalize::{
-    DayMonthOrder, fold, name_key, normalize_date, normalize_email, normalize_phone,
+    DayMonthOrder, MailboxRules, fold, name_key, normalize_date, normalize_email, normalize_phone,
     normalize_postcode,
 };
 use super::table::RecordTable;
@@ -284,7 +284,18 @@ fn prepare_value(
             .filter(|c| c.is_alphanumeric())
             .flat_map(char::to_uppercase)
             .collect(),
-        FieldKind::Email { provider_rules } => normalize_email(raw, *provider_rules).ok()?.mailbox,
+        FieldKind::Email { provider_rules } => {
+            normalize_email(
+                raw,
+                if *provider_rules {
+                    MailboxRules::Provider
+                } else {
+                    MailboxRules::AsWritten
+                },
+            )
+            .ok()?
+            .mailbox
+        }
         FieldKind::Phone {
             default_country, ..
         } => {

@@ -177,7 +177,11 @@ impl OutlierParams {
     /// positive, or `min_points` = 0.
     pub fn check(&self) -> Result<()> {
         if !(self.radius.is_finite() && self.radius > 0.0) {
-            return Err(Error::param("radius", self.radius, "must be finite and > 0"));
+            return Err(Error::param(
+                "radius",
+                self.radius,
+                "must be finite and > 0",
+            ));
         }
         if self.min_points == 0 {
             return Err(Error::param("min_points", 0, "must be at least 1"));

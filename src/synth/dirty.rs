@@ -77,13 +77,26 @@ pub const SOURCE_RECORD_COLUMNS: [&str; 10] = {
 };
 
 /// Synthetic source records as one identity table: id `source:key` (a
-/// repeated id gets `#2`, `#3`, …), columns [`SOURCE_RECORD_COLUMNS`] (the
-/// source system first when `with_source`).
+/// repeated id gets `#2`, `#3`, …), columns [`SOURCE_RECORD_COLUMNS`]
+/// without the source system (the form a linkage compares).
 ///
 /// # Errors
 /// [`Error::InvalidValue`](crate::Error::InvalidValue) for a record with an
 /// empty key (never for generated records).
-pub fn record_table(records: &[SourceCustomerRecord], with_source: bool) -> Result<RecordTable> {
+pub fn record_table(records: &[SourceCustomerRecord]) -> Result<RecordTable> {
+    records_to_table(records, false)
+}
+
+/// [`record_table`] with the source system as the first column (the form a
+/// dedupe across systems reads).
+///
+/// # Errors
+/// As [`record_table`].
+pub fn record_table_with_source(records: &[SourceCustomerRecord]) -> Result<RecordTable> {
+    records_to_table(records, true)
+}
+
+fn records_to_table(records: &[SourceCustomerRecord], with_source: bool) -> Result<RecordTable> {
     let columns: Vec<&str> = SOURCE_RECORD_COLUMNS
         .iter()
         .skip(usize::from(!with_source))

@@ -38,7 +38,9 @@ mod sources;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use dirty::{SOURCE_RECORD_COLUMNS, SourceCustomerRecord, record_table};
+pub use dirty::{
+    SOURCE_RECORD_COLUMNS, SourceCustomerRecord, record_table, record_table_with_source,
+};
 pub use experiment::{AssignmentValue, SimulatedExperiment};
 pub use params::{
     BgNbdTruth, GammaGammaTruth, JourneyTruth, MARKETING_CHANNELS, PURCHASE_CHANNELS, PersonaSpec,

@@ -25,11 +25,11 @@
 //! use custinsight::synth::{Population, SynthParams};
 //! use custinsight::touchpoints::attribution::{markov, MarkovParams};
 //! use custinsight::touchpoints::journey::{JourneyParams, Journeys};
-//! use custinsight::touchpoints::paths::PathTable;
+//! use custinsight::touchpoints::paths::{OpenJourneys, PathTable};
 //!
 //! let pop = Population::generate(&SynthParams::with_customers(500), 1)?;
 //! let journeys = Journeys::build(&pop.base, &JourneyParams::default())?;
-//! let paths = PathTable::from_journeys(&journeys, &pop.base, true)?;
+//! let paths = PathTable::from_journeys(&journeys, &pop.base, OpenJourneys::NotConverting)?;
 //! let credit = markov(&paths, &MarkovParams { order: 2 })?;
 //! // Every conversion is credited to some channel.
 //! assert!((credit.credits.total_conversions() - paths.total_conversions()).abs() < 1e-6);

@@ -168,16 +168,17 @@ impl PathTable {
         Ok(())
     }
 
-    /// The paths of `journeys`, channels named as in `base`. Open journeys
-    /// count as non-converting when `include_open`, and are left out otherwise.
+    /// The paths of `journeys`, channels named as in `base`; `open` says what
+    /// becomes of journeys still open at the end of the data.
     ///
     /// # Errors
     /// [`Error::Capacity`] beyond 65,535 channels or 2³² path steps.
     pub fn from_journeys(
         journeys: &Journeys,
         base: &CustomerBase,
-        include_open: bool,
+        open: OpenJourneys,
     ) -> Result<PathTable> {
+        let include_open = open == OpenJourneys::NotConverting;
         let channels: Vec<String> = base.channels().iter().map(|c| c.to_string()).collect();
         let mut table = PathTable::with_channels(channels)?;
         let codes = base.tp_channel_codes();
@@ -508,6 +509,34 @@ pub struct PathStats {
     pub positions: Vec<ChannelPosition>,
 }
 
+/// What a path table makes of journeys still open at the end of the data
+/// (their lookback window has not closed, so they may yet convert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenJourneys {
+    /// Leave them out: only journeys whose outcome is known count (the
+    /// choice for attribution on a closed period).
+    #[default]
+    Excluded,
+    /// Count them as not converting (ChannelAttribution's convention when
+    /// every path is given, converting or not).
+    NotConverting,
+}
+
+/// Settings of [`PathStats::compute`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PathStatsParams {
+    /// The most frequent paths listed in [`PathStats::top_paths`] (default 10).
+    pub top_paths: usize,
+}
+
+impl Default for PathStatsParams {
+    fn default() -> Self {
+        PathStatsParams { top_paths: 10 }
+    }
+}
+
 /// The `(start)` node of transitions.
 pub const START: &str = "(start)";
 /// The `(conversion)` node of transitions.
@@ -516,8 +545,9 @@ pub const CONVERSION: &str = "(conversion)";
 pub const NULL: &str = "(null)";
 
 impl PathStats {
-    /// Statistics of `table`, keeping the `top` most frequent paths.
-    pub fn compute(table: &PathTable, top: usize) -> PathStats {
+    /// Statistics of `table`, listing the `params.top_paths` most frequent paths.
+    pub fn compute(table: &PathTable, params: &PathStatsParams) -> PathStats {
+        let top = params.top_paths;
         let n_channels = table.channels.len();
         let mut order: Vec<usize> = (0..table.len()).collect();
         let journeys = |p: usize| table.conversions[p] + table.nulls[p];

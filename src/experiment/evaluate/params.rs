@@ -146,13 +146,13 @@ impl EvalParams {
             ));
         }
         if let Some(w) = &self.planned_weights {
-        if w.len() != variants {
-            return Err(Error::param(
-                "planned_weights",
-                format!("{w:?}"),
-                format!("give one weight per variant ({variants})"),
-            ));
-        }
+            if w.len() != variants {
+                return Err(Error::param(
+                    "planned_weights",
+                    format!("{w:?}"),
+                    format!("give one weight per variant ({variants})"),
+                ));
+            }
         }
         Ok(())
     }

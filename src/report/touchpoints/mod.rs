@@ -416,7 +416,7 @@ mod tests {
     use crate::touchpoints::attribution::{HeuristicParams, heuristics};
     use crate::touchpoints::effectiveness::GroupCell;
     use crate::touchpoints::engagement::{FunnelStep, Rung};
-    use crate::touchpoints::paths::PathTable;
+    use crate::touchpoints::paths::{OpenJourneys, PathTable};
 
     fn cell(rate: f64, direction: i8) -> GroupCell {
         GroupCell {
@@ -654,7 +654,8 @@ mod tests {
         use crate::touchpoints::journey::{JourneyParams, Journeys};
         let pop = Population::generate(&SynthParams::with_customers(300), 3).unwrap();
         let journeys = Journeys::build(&pop.base, &JourneyParams::default()).unwrap();
-        let paths = PathTable::from_journeys(&journeys, &pop.base, true).unwrap();
+        let paths =
+            PathTable::from_journeys(&journeys, &pop.base, OpenJourneys::NotConverting).unwrap();
         let chart = journey_sankey(&paths, &JourneySankeyParams::default()).unwrap();
         assert!(marks(&chart) > 0);
         let h = heuristics(&paths, &HeuristicParams::default()).unwrap();

@@ -321,7 +321,11 @@ impl JourneySankeyParams {
     /// [`Error::InvalidParameter`] for `steps` outside 1 to 12 or no top channel.
     pub fn check(&self) -> Result<()> {
         if !(1..=12).contains(&self.steps) {
-            return Err(Error::param("steps", self.steps, "must be between 1 and 12"));
+            return Err(Error::param(
+                "steps",
+                self.steps,
+                "must be between 1 and 12",
+            ));
         }
         if self.top_channels == 0 {
             return Err(Error::param("top_channels", 0, "keep at least one channel"));
