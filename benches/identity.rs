@@ -77,7 +77,7 @@ fn link_tables() -> (RecordTable, RecordTable, Vec<u64>) {
         return (a, b, truth);
     }
     let population =
-        Population::generate(&SynthParams::with_customers(4_300), 5).expect("population");
+        Population::generate(&SynthParams::with_customers(4_300).with_seed(5)).expect("population");
     let all =
         custinsight::synth::record_table_with_source(&population.source_records).expect("records");
     let source = all.column("source").expect("source column");
@@ -122,8 +122,8 @@ fn bench(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let population =
-        Population::generate(&SynthParams::with_customers(customers), 9).expect("population");
+    let population = Population::generate(&SynthParams::with_customers(customers).with_seed(9))
+        .expect("population");
     let table = custinsight::synth::record_table(&population.source_records).expect("records");
     let truth: Vec<u64> = population
         .truth

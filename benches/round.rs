@@ -22,8 +22,8 @@ fn round(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let pop =
-        Population::generate(&SynthParams::with_customers(customers), 42).expect("population");
+    let pop = Population::generate(&SynthParams::with_customers(customers).with_seed(42))
+        .expect("population");
     let dir = std::env::temp_dir().join(format!("custinsight-bench-round-{customers}"));
     pop.write_sources(&dir, &pop.full_view()).expect("files");
     let params = RoundParams::default();

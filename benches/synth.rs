@@ -12,7 +12,9 @@ fn bench(c: &mut Criterion) {
         let params = SynthParams::with_customers(n);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(format!("{n}_customers"), |b| {
-            b.iter_with_large_drop(|| Population::generate(&params, 42).expect("valid params"))
+            b.iter_with_large_drop(|| {
+                Population::generate(&params.clone().with_seed(42)).expect("valid params")
+            })
         });
     }
     g.finish();

@@ -1149,7 +1149,7 @@ fn thompson_sampling_beats_an_equal_split_on_the_synthetic_population() {
         AllocationParams, SimulationParams, simulate_binomial,
     };
     use custinsight::synth::{Population, SynthParams};
-    let pop = Population::generate(&SynthParams::with_customers(2_000), 7).unwrap();
+    let pop = Population::generate(&SynthParams::with_customers(2_000).with_seed(7)).unwrap();
     let rates: Vec<Vec<f64>> = pop
         .truth
         .experiment_baseline

@@ -38,7 +38,7 @@ fn load(dir: &std::path::Path) -> (SourceRecords, CustomerBase) {
 
 #[test]
 fn merging_keeps_every_event_and_finds_the_customers() {
-    let pop = Population::generate(&SynthParams::with_customers(3_000), 7).unwrap();
+    let pop = Population::generate(&SynthParams::with_customers(3_000).with_seed(7)).unwrap();
     let out = dir("identity_apply_merge");
     pop.write_sources(&out, &pop.full_view()).unwrap();
     let (records, raw) = load(&out);

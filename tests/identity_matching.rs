@@ -287,7 +287,8 @@ fn link_mode_pairs_records_across_tables_only() {
 }
 
 fn population(customers: usize, seed: u64) -> (RecordTable, Vec<u32>) {
-    let population = Population::generate(&SynthParams::with_customers(customers), seed).unwrap();
+    let population =
+        Population::generate(&SynthParams::with_customers(customers).with_seed(seed)).unwrap();
     (
         custinsight::synth::record_table(&population.source_records).expect("records"),
         population.truth.source_record_customer,

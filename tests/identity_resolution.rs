@@ -16,7 +16,8 @@ fn pairwise(entities: &Entities, truth: &[u32]) -> (f64, f64) {
 }
 
 fn population(customers: usize, seed: u64) -> (RecordTable, Vec<u32>) {
-    let population = Population::generate(&SynthParams::with_customers(customers), seed).unwrap();
+    let population =
+        Population::generate(&SynthParams::with_customers(customers).with_seed(seed)).unwrap();
     (
         custinsight::synth::record_table(&population.source_records).expect("records"),
         population.truth.source_record_customer,

@@ -12,7 +12,7 @@ use custinsight::synth::{Population, SynthParams};
 
 #[test]
 fn the_whole_base_is_scored_as_the_summary_path_scores_the_buyers() {
-    let pop = Population::generate(&SynthParams::with_customers(3_000), 8).unwrap();
+    let pop = Population::generate(&SynthParams::with_customers(3_000).with_seed(8)).unwrap();
     let mut b = CustomerBase::builder();
     // The population, plus a prospect (a touchpoint, no purchase) and a
     // customer first seen after the as-of time.

@@ -40,7 +40,7 @@ fn bgnbd_recovers_known_parameters_within_5_percent() {
     let mut params = SynthParams::with_customers(100_000);
     params.touchpoints = false;
     params.duplicate_share = 0.0;
-    let pop = Population::generate(&params, 11).unwrap();
+    let pop = Population::generate(&params.clone().with_seed(11)).unwrap();
     let model = BgNbdParams::default()
         .fit(&continuous_triples(&pop))
         .unwrap();
@@ -184,7 +184,7 @@ fn fitted_bgnbd_matches_frequencies_and_predicts_the_holdout() {
     let mut params = SynthParams::with_customers(30_000);
     params.touchpoints = false;
     params.duplicate_share = 0.0;
-    let pop = Population::generate(&params, 3).unwrap();
+    let pop = Population::generate(&params.clone().with_seed(3)).unwrap();
 
     // In-sample: continuous-time summaries, customers by repeat purchases.
     let triples = continuous_triples(&pop);
@@ -270,7 +270,7 @@ fn gamma_gamma_recovers_known_parameters_within_5_percent() {
     let mut params = SynthParams::with_customers(100_000);
     params.touchpoints = false;
     params.duplicate_share = 0.0;
-    let pop = Population::generate(&params, 17).unwrap();
+    let pop = Population::generate(&params.clone().with_seed(17)).unwrap();
     let base = &pop.base;
     let amounts = base.tx_amount_units();
     let (mut x, mut m) = (Vec::new(), Vec::new());

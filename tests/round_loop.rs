@@ -67,7 +67,7 @@ fn first_round(
 
 #[test]
 fn every_per_customer_result_is_aligned_with_the_base() {
-    let pop = Population::generate(&SynthParams::with_customers(2_500), 11).unwrap();
+    let pop = Population::generate(&SynthParams::with_customers(2_500).with_seed(11)).unwrap();
     let (round, truth, _) = first_round(&pop, "aligned", &params(11));
     let n = round.base.n_customers();
     let life = &round.lifecycle;
@@ -124,7 +124,7 @@ fn every_per_customer_result_is_aligned_with_the_base() {
 
 #[test]
 fn a_round_persisted_and_reloaded_gives_the_same_next_assignment() {
-    let pop = Population::generate(&SynthParams::with_customers(2_500), 5).unwrap();
+    let pop = Population::generate(&SynthParams::with_customers(2_500).with_seed(5)).unwrap();
     let params = params(5);
     let (first, _, next) = first_round(&pop, "persisted", &params);
     let json = serde_json::to_string(&first.state).unwrap();
@@ -149,7 +149,7 @@ fn same(a: f64, b: f64) -> bool {
 
 #[test]
 fn one_customer_scored_from_a_bundle_is_scored_as_the_round_scored_them() {
-    let pop = Population::generate(&SynthParams::with_customers(2_000), 8).unwrap();
+    let pop = Population::generate(&SynthParams::with_customers(2_000).with_seed(8)).unwrap();
     let params = params(8);
     let (first, _, next) = first_round(&pop, "bundle", &params);
     let end = pop.observation_end;
@@ -255,7 +255,7 @@ fn a_second_round_with_new_records_keeps_ids_and_segments() {
     // Round 1 sees the first 4,000 customers a month before the end; round 2
     // sees 5 % more customers (their source records are new) and a month of
     // new events.
-    let pop = Population::generate(&SynthParams::with_customers(4_200), 23).unwrap();
+    let pop = Population::generate(&SynthParams::with_customers(4_200).with_seed(23)).unwrap();
     let params = params(23);
     let before = SourceView {
         customers: 4_000,
@@ -330,7 +330,8 @@ fn segment_effects_cover_the_truth_across_seeds() {
     // effect of its units in at least 90 % of cases.
     let (mut covered, mut segments) = (0usize, 0usize);
     for seed in 100..116u64 {
-        let pop = Population::generate(&SynthParams::with_customers(4_000), seed).unwrap();
+        let pop =
+            Population::generate(&SynthParams::with_customers(4_000).with_seed(seed)).unwrap();
         let params = params(seed);
         let (first, truth, next) = first_round(&pop, &format!("coverage-{seed}"), &params);
         let second = Round::run(

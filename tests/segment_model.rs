@@ -189,7 +189,7 @@ fn refits_keep_segment_ids_and_report_migration() {
 fn segments_a_synthetic_customer_base() {
     let mut sp = SynthParams::with_customers(3_000);
     sp.duplicate_share = 0.0;
-    let pop = Population::generate(&sp, 7).unwrap();
+    let pop = Population::generate(&sp.clone().with_seed(7)).unwrap();
     let features =
         FeatureMatrix::from_base(&pop.base, &FeatureSpec::default(), pop.observation_end).unwrap();
     let seg = params(4).fit(&features, ProfileContext::default()).unwrap();

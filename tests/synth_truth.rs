@@ -25,7 +25,9 @@ const N_BGNBD: usize = 50_000;
 /// Default parameters, 50k customers: shared by all tests that do not need other parameters.
 fn default_population() -> &'static Population {
     static POP: OnceLock<Population> = OnceLock::new();
-    POP.get_or_init(|| Population::generate(&SynthParams::with_customers(N_DEFAULT), SEED).unwrap())
+    POP.get_or_init(|| {
+        Population::generate(&SynthParams::with_customers(N_DEFAULT).with_seed(SEED)).unwrap()
+    })
 }
 
 /// BG/NBD parameters with `a > 1`, so E[X(t)] has its closed form (the default `a = 1` makes `a − 1` zero).
@@ -47,7 +49,7 @@ fn bgnbd_params() -> SynthParams {
 
 fn bgnbd_population() -> &'static Population {
     static POP: OnceLock<Population> = OnceLock::new();
-    POP.get_or_init(|| Population::generate(&bgnbd_params(), SEED + 1).unwrap())
+    POP.get_or_init(|| Population::generate(&bgnbd_params().with_seed(SEED + 1)).unwrap())
 }
 
 /// Asserts `|observed − expected| <= k·se`, and that the band is informative:
@@ -188,10 +190,10 @@ fn same_seed_same_population_different_seed_different() {
     let shared = default_population();
     let params = SynthParams::with_customers(N_DEFAULT);
     // 50k customers span four generation chunks of 16,384, so chunked, pipelined assembly is covered.
-    let again = Population::generate(&params, SEED).unwrap();
+    let again = Population::generate(&params.clone().with_seed(SEED)).unwrap();
     assert_identical(shared, &again, "same seed");
 
-    let other = Population::generate(&params, SEED + 7).unwrap();
+    let other = Population::generate(&params.clone().with_seed(SEED + 7)).unwrap();
     assert_eq!(other.base.n_customers(), N_DEFAULT);
     assert!(
         shared.base.tx_time_micros() != other.base.tx_time_micros(),
@@ -221,7 +223,7 @@ fn identical_on_one_thread_and_on_the_default_pool() {
         .build()
         .unwrap();
     let single = pool
-        .install(|| Population::generate(&params, SEED))
+        .install(|| Population::generate(&params.clone().with_seed(SEED)))
         .unwrap();
     assert_identical(default_population(), &single, "1 thread vs default pool");
 }
@@ -932,12 +934,12 @@ fn invalid_parameters_are_errors_not_panics() {
         let mut params = SynthParams::with_customers(10);
         mutate(&mut params);
         assert!(params.check().is_err(), "{expected}: check accepted");
-        match Population::generate(&params, 1) {
+        match Population::generate(&params.clone().with_seed(1)) {
             Err(Error::InvalidParameter { name, .. }) => assert_eq!(name, expected),
             Err(e) => panic!("{expected}: wrong error {e:?}"),
             Ok(_) => panic!("{expected}: invalid parameters accepted"),
         }
     }
     // The unmodified parameters are fine.
-    assert!(Population::generate(&SynthParams::with_customers(10), 1).is_ok());
+    assert!(Population::generate(&SynthParams::with_customers(10).with_seed(1)).is_ok());
 }

@@ -21,7 +21,8 @@ use jiff::Timestamp;
 const DAY_US: i64 = 86_400_000_000;
 
 fn population(n: usize, seed: u64) -> Population {
-    Population::generate(&SynthParams::with_customers(n), seed).expect("synthetic population")
+    Population::generate(&SynthParams::with_customers(n).with_seed(seed))
+        .expect("synthetic population")
 }
 
 /// The middle of the observation period.
@@ -336,7 +337,7 @@ fn customers_without_touchpoints() {
         touchpoints: false,
         ..SynthParams::with_customers(300)
     };
-    let pop = Population::generate(&params, 16).unwrap();
+    let pop = Population::generate(&params.clone().with_seed(16)).unwrap();
     let base = &pop.base;
     assert_eq!(base.n_touchpoints(), 0);
     let e = engagement::score(base, &EngagementParams::default()).unwrap();

@@ -312,13 +312,11 @@ proptest! {
 /// like their true effects.
 #[test]
 fn attribution_ranks_synthetic_channels_by_their_true_effects() {
-    let pop = Population::generate(
-        &SynthParams {
-            n_customers: 6_000,
-            ..SynthParams::default()
-        },
-        11,
-    )
+    let pop = Population::generate(&SynthParams {
+        n_customers: 6_000,
+        seed: 11,
+        ..SynthParams::default()
+    })
     .unwrap();
     let base = &pop.base;
     let params = JourneyParams {
@@ -412,13 +410,11 @@ fn complaints_before_leaving_are_flagged_and_coverage_counts_the_unreached() {
 
 #[test]
 fn effectiveness_on_the_synthetic_population() {
-    let pop = Population::generate(
-        &SynthParams {
-            n_customers: 3_000,
-            ..SynthParams::default()
-        },
-        5,
-    )
+    let pop = Population::generate(&SynthParams {
+        n_customers: 3_000,
+        seed: 5,
+        ..SynthParams::default()
+    })
     .unwrap();
     let base = &pop.base;
     let journeys = Journeys::build(base, &JourneyParams::default()).unwrap();

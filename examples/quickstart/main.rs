@@ -96,7 +96,8 @@ pub struct PopulationFacts {
 
 fn run(args: &Args) -> custinsight::Result<()> {
     let started = Instant::now();
-    let mut pop = Population::generate(&SynthParams::with_customers(args.customers), args.seed)?;
+    let mut pop =
+        Population::generate(&SynthParams::with_customers(args.customers).with_seed(args.seed))?;
     let temporary = args.out.is_none();
     let dir = args.out.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("custinsight-quickstart-{}", std::process::id()))

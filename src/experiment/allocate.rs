@@ -521,8 +521,7 @@ mod tests {
     #[test]
     fn per_segment_weights_on_a_base_respect_consent() {
         let pop = crate::synth::Population::generate(
-            &crate::synth::SynthParams::with_customers(3_000),
-            5,
+            &crate::synth::SynthParams::with_customers(3_000).with_seed(5),
         )
         .unwrap();
         let base = &pop.base;

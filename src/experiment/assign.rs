@@ -538,8 +538,7 @@ mod tests {
     #[test]
     fn a_base_is_assigned_with_targeting_and_consent_and_everyone_accounted_for() {
         let pop = crate::synth::Population::generate(
-            &crate::synth::SynthParams::with_customers(3_000),
-            3,
+            &crate::synth::SynthParams::with_customers(3_000).with_seed(3),
         )
         .unwrap();
         let base = &pop.base;

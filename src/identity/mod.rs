@@ -33,7 +33,7 @@
 //! use custinsight::synth::{Population, SynthParams};
 //!
 //! // Source records of 2,000 synthetic customers, some copied dirty into other systems.
-//! let population = Population::generate(&SynthParams::with_customers(2_000), 1)?;
+//! let population = Population::generate(&SynthParams::with_customers(2_000).with_seed(1))?;
 //! let records = custinsight::synth::record_table(&population.source_records)?;
 //! let (auto, resolver, resolution) = resolve_auto(&[&records], 0.5)?;
 //! println!("{}", serde_json::to_string_pretty(&auto.settings)?);

@@ -663,7 +663,7 @@ mod tests {
     #[test]
     fn calibration_holdout_from_a_base_equals_from_its_purchases() {
         use crate::synth::{Population, SynthParams};
-        let pop = Population::generate(&SynthParams::with_customers(300), 5).unwrap();
+        let pop = Population::generate(&SynthParams::with_customers(300).with_seed(5)).unwrap();
         let base = &pop.base;
         let end = pop.observation_end.to_zoned(TimeZone::UTC).date();
         let cal = end.checked_sub(jiff::Span::new().days(90)).unwrap();

@@ -611,7 +611,7 @@ mod tests {
     fn end_to_end_on_a_synthetic_population() {
         use crate::lifecycle::gamma_gamma::{ClvParams, GammaGammaParams};
         use crate::synth::{Population, SynthParams};
-        let pop = Population::generate(&SynthParams::with_customers(2000), 3).unwrap();
+        let pop = Population::generate(&SynthParams::with_customers(2000).with_seed(3)).unwrap();
         let end = pop.observation_end.to_zoned(jiff::tz::TimeZone::UTC).date();
         let s = Summary::from_base(&pop.base, Period::Week, end).unwrap();
         let m = BgNbdParams::default().fit(&s.triples()).unwrap();

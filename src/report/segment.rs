@@ -607,7 +607,7 @@ mod tests {
     fn end_to_end_on_a_synthetic_population() {
         use crate::segment::features::FeatureSpec;
         use crate::synth::{Population, SynthParams};
-        let pop = Population::generate(&SynthParams::with_customers(2000), 5).unwrap();
+        let pop = Population::generate(&SynthParams::with_customers(2000).with_seed(5)).unwrap();
         let features =
             FeatureMatrix::from_base(&pop.base, &FeatureSpec::default(), pop.observation_end)
                 .unwrap();

@@ -47,7 +47,7 @@
 //! use custinsight::synth::{Population, SynthParams};
 //!
 //! // A folder of dirty multi-source files, as a nightly job finds it.
-//! let pop = Population::generate(&SynthParams::with_customers(2_000), 3)?;
+//! let pop = Population::generate(&SynthParams::with_customers(2_000).with_seed(3))?;
 //! let dir = std::env::temp_dir().join("custinsight-round-doc");
 //! pop.write_sources(&dir, &pop.full_view())?;
 //!

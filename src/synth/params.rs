@@ -123,6 +123,9 @@ pub struct SynthParams {
     pub treatment_share: f64,
     /// Probability that a customer with e-mail consent unsubscribes during observation.
     pub unsubscribe_rate: f64,
+    /// Seed of the ChaCha8 generators: the same parameters and seed give the
+    /// same population, whatever the thread count (default 42).
+    pub seed: u64,
 }
 
 impl Default for SynthParams {
@@ -154,6 +157,7 @@ impl Default for SynthParams {
             duplicate_share: 0.15,
             treatment_share: 0.5,
             unsubscribe_rate: 0.08,
+            seed: 42,
         }
     }
 }
@@ -245,6 +249,12 @@ fn check_weights(name: &'static str, w: &[f64]) -> Result<()> {
 }
 
 impl SynthParams {
+    /// These parameters with another seed.
+    #[must_use]
+    pub fn with_seed(self, seed: u64) -> Self {
+        SynthParams { seed, ..self }
+    }
+
     /// Default parameters with a different population size.
     pub fn with_customers(n_customers: usize) -> Self {
         SynthParams {

@@ -351,7 +351,7 @@ impl Engagement {
 /// use custinsight::touchpoints::engagement::{self, EngagementParams, Rung};
 /// use custinsight::synth::{Population, SynthParams};
 ///
-/// let pop = Population::generate(&SynthParams::with_customers(100), 7)?;
+/// let pop = Population::generate(&SynthParams::with_customers(100).with_seed(7))?;
 /// let e = engagement::score(&pop.base, &EngagementParams::default())?;
 /// assert_eq!(e.customers.len(), 100);
 /// let funnel = e.funnel();
@@ -979,7 +979,7 @@ mod digest {
     /// without the `parallel` feature (`cargo test --no-default-features`).
     #[test]
     fn synthetic_digest_is_pinned() {
-        let pop = Population::generate(&SynthParams::with_customers(600), 21).unwrap();
+        let pop = Population::generate(&SynthParams::with_customers(600).with_seed(21)).unwrap();
         let base = &pop.base;
         let e = engagement::score(base, &engagement::EngagementParams::default()).unwrap();
         let funnel: Vec<usize> = e.funnel().steps.iter().map(|s| s.customers).collect();

@@ -397,7 +397,7 @@ impl Context {
 /// use custinsight::touchpoints::journey_stage::{self, JourneyStageParams};
 /// use custinsight::synth::{Population, SynthParams};
 ///
-/// let pop = Population::generate(&SynthParams::with_customers(100), 7)?;
+/// let pop = Population::generate(&SynthParams::with_customers(100).with_seed(7))?;
 /// let stages = journey_stage::assign(&pop.base, &JourneyStageParams::default())?;
 /// let d = &stages.distribution;
 /// assert_eq!(d.counts.iter().sum::<usize>() + d.inactive, 100);
@@ -601,7 +601,7 @@ struct FitPartial {
 /// use custinsight::touchpoints::journey_stage::{self, ContentFitParams};
 /// use custinsight::synth::{Population, SynthParams};
 ///
-/// let pop = Population::generate(&SynthParams::with_customers(200), 7)?;
+/// let pop = Population::generate(&SynthParams::with_customers(200).with_seed(7))?;
 /// let fit = journey_stage::content_fit(&pop.base, &ContentFitParams::default())?;
 /// let t = &fit.total;
 /// assert_eq!(t.stage_assessed, t.stage_matched + t.stage_mismatched());

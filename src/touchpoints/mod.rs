@@ -27,7 +27,7 @@
 //! use custinsight::touchpoints::journey::{JourneyParams, Journeys};
 //! use custinsight::touchpoints::paths::{OpenJourneys, PathTable};
 //!
-//! let pop = Population::generate(&SynthParams::with_customers(500), 1)?;
+//! let pop = Population::generate(&SynthParams::with_customers(500).with_seed(1))?;
 //! let journeys = Journeys::build(&pop.base, &JourneyParams::default())?;
 //! let paths = PathTable::from_journeys(&journeys, &pop.base, OpenJourneys::NotConverting)?;
 //! let credit = markov(&paths, &MarkovParams { order: 2 })?;

@@ -244,7 +244,7 @@ pub struct ChannelPreferences {
 /// use custinsight::touchpoints::preference::{self, PreferenceParams};
 /// use custinsight::synth::{Population, SynthParams};
 ///
-/// let pop = Population::generate(&SynthParams::with_customers(100), 7)?;
+/// let pop = Population::generate(&SynthParams::with_customers(100).with_seed(7))?;
 /// let prefs = preference::preferences(&pop.base, &PreferenceParams::default())?;
 /// for (c, p) in prefs.customers.iter().enumerate() {
 ///     if let Some(ch) = &p.preferred {

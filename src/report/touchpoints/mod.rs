@@ -652,7 +652,7 @@ mod tests {
         use crate::touchpoints::attribution::{MarkovParams, markov};
         use crate::touchpoints::engagement::{EngagementParams, score};
         use crate::touchpoints::journey::{JourneyParams, Journeys};
-        let pop = Population::generate(&SynthParams::with_customers(300), 3).unwrap();
+        let pop = Population::generate(&SynthParams::with_customers(300).with_seed(3)).unwrap();
         let journeys = Journeys::build(&pop.base, &JourneyParams::default()).unwrap();
         let paths =
             PathTable::from_journeys(&journeys, &pop.base, OpenJourneys::NotConverting).unwrap();

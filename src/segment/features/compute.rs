@@ -949,7 +949,7 @@ mod tests {
 
     #[test]
     fn synthetic_population_shapes_and_missing() {
-        let pop = Population::generate(&SynthParams::with_customers(2000), 7).unwrap();
+        let pop = Population::generate(&SynthParams::with_customers(2000).with_seed(7)).unwrap();
         let base = &pop.base;
         let spec = FeatureSpec::default().resolve(base).unwrap();
         let mut with_shares = spec.clone();

@@ -116,12 +116,13 @@ impl Population {
     /// ```
     /// use custinsight::synth::{Population, SynthParams};
     ///
-    /// let pop = Population::generate(&SynthParams::with_customers(200), 42)?;
+    /// let pop = Population::generate(&SynthParams::with_customers(200).with_seed(42))?;
     /// assert_eq!(pop.base.n_customers(), 200);
     /// assert_eq!(pop.truth.persona.len(), 200);
     /// # Ok::<(), custinsight::Error>(())
     /// ```
-    pub fn generate(params: &SynthParams, seed: u64) -> Result<Population> {
+    pub fn generate(params: &SynthParams) -> Result<Population> {
+        let seed = params.seed;
         let model = Model::new(params)?;
         let n = params.n_customers;
         let mut builder = CustomerBaseBuilder::with_capacity(n, 0, 0);
