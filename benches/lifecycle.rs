@@ -23,9 +23,9 @@ fn cdnow_like(n: usize) -> Summary {
         period: Period::Week,
         observation_end: jiff::civil::date(1997, 9, 30),
         customer_ids: Vec::with_capacity(n),
-        frequency: Vec::with_capacity(n),
-        recency: Vec::with_capacity(n),
-        age: Vec::with_capacity(n),
+        x: Vec::with_capacity(n),
+        t_x: Vec::with_capacity(n),
+        t_cal: Vec::with_capacity(n),
         monetary_value: vec![0.0; n],
         excluded_after_end: 0,
     };
@@ -48,9 +48,9 @@ fn cdnow_like(n: usize) -> Summary {
         }
         let t_cal = day(t_cal);
         s.customer_ids.push(format!("C{i:07}"));
-        s.frequency.push(f64::from(x));
-        s.recency.push(day(last).min(t_cal));
-        s.age.push(t_cal);
+        s.x.push(f64::from(x));
+        s.t_x.push(day(last).min(t_cal));
+        s.t_cal.push(t_cal);
         // Gamma–Gamma spend (p = 6.25, q = 3.74, γ = 15.44): the mean of x repeat purchases.
         if x > 0 {
             let nu: f64 = Gamma::new(3.74, 1.0 / 15.44)

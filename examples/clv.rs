@@ -249,9 +249,9 @@ fn summarise(args: &Args, path: &Path) -> custinsight::Result<()> {
     for i in 0..summary.len() {
         let mut row = vec![
             summary.customer_ids[i].clone(),
-            summary.frequency[i].to_string(),
-            summary.recency[i].to_string(),
-            summary.age[i].to_string(),
+            summary.x[i].to_string(),
+            summary.t_x[i].to_string(),
+            summary.t_cal[i].to_string(),
             summary.monetary_value[i].to_string(),
         ];
         if let Some(h) = &holdout {
@@ -298,9 +298,9 @@ fn read_summary(path: &Path, period: Period) -> custinsight::Result<(Summary, In
         period,
         observation_end: jiff::civil::date(1970, 1, 1),
         customer_ids: Vec::new(),
-        frequency: Vec::new(),
-        recency: Vec::new(),
-        age: Vec::new(),
+        x: Vec::new(),
+        t_x: Vec::new(),
+        t_cal: Vec::new(),
         monetary_value: Vec::new(),
         excluded_after_end: 0,
     };
@@ -325,9 +325,9 @@ fn read_summary(path: &Path, period: Period) -> custinsight::Result<(Summary, In
             continue;
         }
         s.customer_ids.push(ids[i].clone().unwrap_or_default());
-        s.frequency.push(x[i]);
-        s.recency.push(t_x[i]);
-        s.age.push(t[i]);
+        s.x.push(x[i]);
+        s.t_x.push(t_x[i]);
+        s.t_cal.push(t[i]);
         s.monetary_value.push(monetary);
     }
     Ok((s, report))
@@ -439,13 +439,13 @@ fn fit(args: &Args, path: &Path) -> custinsight::Result<()> {
         w.write_record(&header).map_err(|e| csv_err(p, e))?;
     }
     for i in 0..summary.len() {
-        let (x, tx, t) = (summary.frequency[i], summary.recency[i], summary.age[i]);
+        let (x, tx, t) = (summary.x[i], summary.t_x[i], summary.t_cal[i]);
         let (p_alive, expected) = (scores.p_alive[i], scores.expected_purchases[i]);
         let stage = stages.assign(
             &StageInput {
-                repeat_purchases: Some(x),
-                recency: tx,
-                age: t,
+                x: Some(x),
+                t_x: tx,
+                t_cal: t,
                 p_alive,
                 expected_purchases: expected,
                 horizon: args.horizon,

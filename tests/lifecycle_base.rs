@@ -43,7 +43,7 @@ fn the_whole_base_is_scored_as_the_summary_path_scores_the_buyers() {
     assert_eq!((life.prospects, life.not_yet_seen), (1, 1));
     let prospect = base.index_of("prospect").unwrap() as usize;
     assert_eq!(life.stage[prospect], Some(Stage::Prospect));
-    assert!(life.p_alive[prospect].is_nan() && life.frequency[prospect].is_nan());
+    assert!(life.p_alive[prospect].is_nan() && life.x[prospect].is_nan());
     let late = base.index_of("late").unwrap() as usize;
     assert_eq!(life.stage[late], None);
     assert_eq!(
@@ -64,8 +64,8 @@ fn the_whole_base_is_scored_as_the_summary_path_scores_the_buyers() {
     let clv = scores.clv.as_ref().unwrap();
     for (row, id) in summary.customer_ids.iter().enumerate() {
         let c = base.index_of(id).unwrap() as usize;
-        assert_eq!(life.frequency[c], summary.frequency[row]);
-        assert_eq!(life.age[c], summary.age[row]);
+        assert_eq!(life.x[c], summary.x[row]);
+        assert_eq!(life.t_cal[c], summary.t_cal[row]);
         assert_eq!(life.p_alive[c], scores.p_alive[row]);
         assert_eq!(life.expected_purchases[c], scores.expected_purchases[row]);
         assert_eq!(life.clv[c], clv[row]);

@@ -193,9 +193,9 @@ fn fitted_bgnbd_matches_frequencies_and_predicts_the_holdout() {
         period: Period::Week,
         observation_end: jiff::civil::date(2024, 12, 30),
         customer_ids: (0..triples.len()).map(|i| i.to_string()).collect(),
-        frequency: triples.x.clone(),
-        recency: triples.t_x.clone(),
-        age: triples.t_cal.clone(),
+        x: triples.x.clone(),
+        t_x: triples.t_x.clone(),
+        t_cal: triples.t_cal.clone(),
         monetary_value: vec![0.0; triples.len()],
         excluded_after_end: 0,
     };

@@ -27,7 +27,7 @@ fn summary(n: usize) -> Summary {
     };
     let mut s = day_rounded_summary(&simulate(process, n, 27.0, 39.0, 5));
     for i in 0..n {
-        if s.frequency[i] > 0.0 {
+        if s.x[i] > 0.0 {
             s.monetary_value[i] = 20.0 + ((i * 7919) % 31) as f64;
         }
     }
@@ -38,14 +38,14 @@ fn check_rows(name: &str, s: &Summary, scores: &Scores, one: impl Fn(f64, f64, f
     assert_eq!(scores.p_alive.len(), s.len());
     assert_eq!(scores.expected_purchases.len(), s.len());
     for i in 0..s.len() {
-        let (p, e) = one(s.frequency[i], s.recency[i], s.age[i]);
+        let (p, e) = one(s.x[i], s.t_x[i], s.t_cal[i]);
         assert_eq!(
             (scores.p_alive[i], scores.expected_purchases[i]),
             (p, e),
             "{name}: customer {i} ({}, {}, {})",
-            s.frequency[i],
-            s.recency[i],
-            s.age[i]
+            s.x[i],
+            s.t_x[i],
+            s.t_cal[i]
         );
         assert!((0.0..=1.0).contains(&p) && e >= 0.0 && e.is_finite());
     }
@@ -104,7 +104,7 @@ fn every_model_values_each_customer_as_on_their_own() {
             assert_eq!(scores.expected_purchases, plain.expected_purchases, $name);
             let value = scores.clv.unwrap();
             for i in 0..s.len() {
-                let (x, t_x, t) = (s.frequency[i], s.recency[i], s.age[i]);
+                let (x, t_x, t) = (s.x[i], s.t_x[i], s.t_cal[i]);
                 let one = spend.clv(
                     |h| m.expected_purchases(h, x, t_x, t),
                     x,
@@ -152,9 +152,9 @@ fn columns_of_different_lengths_are_an_error_not_a_panic() {
     let s = summary(1_000);
     let model = ParetoNbdParams::default().fit(&s.triples()).unwrap();
     let columns = |recency: &'static [f64]| Histories {
-        frequency: &[1.0; 3],
-        recency,
-        age: &[2.0; 3],
+        x: &[1.0; 3],
+        t_x: recency,
+        t_cal: &[2.0; 3],
         monetary_value: None,
     };
     let (mut p, mut e) = (vec![0.0; 3], vec![0.0; 2]);
@@ -204,9 +204,9 @@ fn columns_of_different_lengths_are_an_error_not_a_panic() {
     assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
     // Empty columns are fine.
     let empty = Histories {
-        frequency: &[],
-        recency: &[],
-        age: &[],
+        x: &[],
+        t_x: &[],
+        t_cal: &[],
         monetary_value: None,
     };
     model.score_into(&empty, 1.0, [&mut [], &mut []]).unwrap();
@@ -221,9 +221,9 @@ fn impossible_histories_score_nan_and_do_not_disturb_the_others() {
     let t_cal = [5.0, 5.0, 5.0, 5.0, 5.0];
     let (mut p, mut e) = (vec![0.0; 5], vec![0.0; 5]);
     let customers = Histories {
-        frequency: &x,
-        recency: &t_x,
-        age: &t_cal,
+        x: &x,
+        t_x: &t_x,
+        t_cal: &t_cal,
         monetary_value: None,
     };
     model

@@ -72,9 +72,9 @@ fn every_per_customer_result_is_aligned_with_the_base() {
     let n = round.base.n_customers();
     let life = &round.lifecycle;
     for len in [
-        life.frequency.len(),
-        life.recency.len(),
-        life.age.len(),
+        life.x.len(),
+        life.t_x.len(),
+        life.t_cal.len(),
         life.monetary_value.len(),
         life.p_alive.len(),
         life.expected_purchases.len(),
@@ -185,9 +185,9 @@ fn one_customer_scored_from_a_bundle_is_scored_as_the_round_scored_them() {
         let score = bundle.score(id, &history.view(), consent, end).unwrap();
         let l = &score.lifecycle;
         for (a, b, what) in [
-            (l.frequency, life.frequency[i], "frequency"),
-            (l.recency, life.recency[i], "recency"),
-            (l.age, life.age[i], "age"),
+            (l.x, life.x[i], "frequency"),
+            (l.t_x, life.t_x[i], "recency"),
+            (l.t_cal, life.t_cal[i], "age"),
             (l.monetary_value, life.monetary_value[i], "monetary value"),
             (l.p_alive, life.p_alive[i], "P(alive)"),
             (
@@ -208,7 +208,7 @@ fn one_customer_scored_from_a_bundle_is_scored_as_the_round_scored_them() {
             NextVariant::Variant { .. } => assigned += 1,
             _ => {}
         }
-        if !l.frequency.is_nan() {
+        if !l.x.is_nan() {
             buyers += 1;
         }
         // The same from the base's own history.

@@ -96,18 +96,13 @@ impl LifecycleParams {
         let summary = AlignedSummary::of(base, self.period, as_of)?;
         let (_, histories) = summary.buyers();
         let mut triples = Triples::default();
-        for i in 0..histories.frequency.len() {
-            triples.add(
-                histories.frequency[i],
-                histories.recency[i],
-                histories.age[i],
-                1.0,
-            );
+        for i in 0..histories.x.len() {
+            triples.add(histories.x[i], histories.t_x[i], histories.t_cal[i], 1.0);
         }
         let btyd = self.fit.fit(&triples)?;
         let (spend, spend_error) = match self
             .spend
-            .fit_values(&histories.frequency, &histories.monetary_value)
+            .fit_values(&histories.x, &histories.monetary_value)
         {
             Ok(m) => (Some(m), None),
             Err(e) => (None, Some(e.to_string())),
@@ -166,12 +161,12 @@ impl LifecycleModels {
     pub fn score_one(&self, history: &History<'_>, as_of: Timestamp) -> Result<LifecycleScore> {
         history.currency()?;
         let one = Cutoff::new(self.period, as_of)?.summarise(history);
-        let Some([x, t_x, age, m]) = one.buyer else {
+        let Some([x, t_x, t_cal, m]) = one.buyer else {
             let stage = one.seen.then(|| self.stage_of(None));
             return Ok(LifecycleScore {
-                frequency: f64::NAN,
-                recency: f64::NAN,
-                age: f64::NAN,
+                x: f64::NAN,
+                t_x: f64::NAN,
+                t_cal: f64::NAN,
                 monetary_value: f64::NAN,
                 p_alive: f64::NAN,
                 expected_purchases: f64::NAN,
@@ -180,18 +175,18 @@ impl LifecycleModels {
             });
         };
         let histories = Histories {
-            frequency: &[x],
-            recency: &[t_x],
-            age: &[age],
+            x: &[x],
+            t_x: &[t_x],
+            t_cal: &[t_cal],
             monetary_value: Some(&[m]),
         };
         let (mut alive, mut expected, mut value) = ([0.0], [0.0], [0.0]);
         self.score_buyers(&histories, [&mut alive, &mut expected, &mut value])?;
-        let stage = self.stage_of(Some([x, t_x, age, alive[0], expected[0]]));
+        let stage = self.stage_of(Some([x, t_x, t_cal, alive[0], expected[0]]));
         Ok(LifecycleScore {
-            frequency: x,
-            recency: t_x,
-            age,
+            x,
+            t_x,
+            t_cal,
             monetary_value: m,
             p_alive: alive[0],
             expected_purchases: expected[0],
@@ -224,18 +219,18 @@ impl LifecycleModels {
     /// or of a prospect (`None`), with its play and reason.
     fn stage_of(&self, buyer: Option<[f64; 5]>) -> StageAssignment {
         let input = match buyer {
-            Some([x, recency, age, p_alive, expected_purchases]) => StageInput {
-                repeat_purchases: Some(x),
-                recency,
-                age,
+            Some([x, t_x, t_cal, p_alive, expected_purchases]) => StageInput {
+                x: Some(x),
+                t_x,
+                t_cal,
                 p_alive,
                 expected_purchases,
                 horizon: self.horizon,
             },
             None => StageInput {
-                repeat_purchases: None,
-                recency: 0.0,
-                age: 0.0,
+                x: None,
+                t_x: 0.0,
+                t_cal: 0.0,
                 p_alive: f64::NAN,
                 expected_purchases: f64::NAN,
                 horizon: self.horizon,
@@ -249,7 +244,7 @@ impl LifecycleModels {
         summary: AlignedSummary,
         as_of: Timestamp,
     ) -> Result<CustomerLifecycle> {
-        let n = summary.frequency.len();
+        let n = summary.x.len();
         let (rows, owned) = summary.buyers();
         let histories = Histories::from(&owned);
         let m = rows.len();
@@ -270,15 +265,15 @@ impl LifecycleModels {
             stage.push(if !summary.seen[c] {
                 not_yet_seen += 1;
                 None
-            } else if summary.frequency[c].is_nan() {
+            } else if summary.x[c].is_nan() {
                 prospects += 1;
                 Some(Stage::Prospect)
             } else {
                 Some(
                     self.stage_of(Some([
-                        summary.frequency[c],
-                        summary.recency[c],
-                        summary.age[c],
+                        summary.x[c],
+                        summary.t_x[c],
+                        summary.t_cal[c],
                         p_alive[c],
                         expected_purchases[c],
                     ]))
@@ -289,9 +284,9 @@ impl LifecycleModels {
         Ok(CustomerLifecycle {
             as_of,
             models: self.clone(),
-            frequency: summary.frequency,
-            recency: summary.recency,
-            age: summary.age,
+            x: summary.x,
+            t_x: summary.t_x,
+            t_cal: summary.t_cal,
             monetary_value: summary.monetary_value,
             p_alive,
             expected_purchases,
@@ -308,11 +303,14 @@ impl LifecycleModels {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LifecycleScore {
     /// Repeat purchase periods `x` (`NaN`: no purchase by `as_of`).
-    pub frequency: f64,
+    #[serde(alias = "frequency")]
+    pub x: f64,
     /// Periods from the first to the last purchase `t_x`.
-    pub recency: f64,
+    #[serde(alias = "recency")]
+    pub t_x: f64,
     /// Periods from the first purchase to `as_of` (`T`).
-    pub age: f64,
+    #[serde(alias = "age")]
+    pub t_cal: f64,
     /// Mean amount of the repeat purchase periods (0 without repeats).
     pub monetary_value: f64,
     /// Probability of being alive.
@@ -334,11 +332,14 @@ pub struct CustomerLifecycle {
     /// The models that scored.
     pub models: LifecycleModels,
     /// Repeat purchase periods `x` (`NaN`: no purchase by `as_of`).
-    pub frequency: Vec<f64>,
+    #[serde(alias = "frequency")]
+    pub x: Vec<f64>,
     /// Periods from the first to the last purchase `t_x`.
-    pub recency: Vec<f64>,
+    #[serde(alias = "recency")]
+    pub t_x: Vec<f64>,
     /// Periods from the first purchase to `as_of` (`T`).
-    pub age: Vec<f64>,
+    #[serde(alias = "age")]
+    pub t_cal: Vec<f64>,
     /// Mean amount of the repeat purchase periods (0 without repeats).
     pub monetary_value: Vec<f64>,
     /// Probability of being alive.
@@ -384,9 +385,9 @@ impl CustomerLifecycle {
         let c = customer as usize;
         let stage = (*self.stage.get(c)?)?;
         let buyer = [
-            self.frequency[c],
-            self.recency[c],
-            self.age[c],
+            self.x[c],
+            self.t_x[c],
+            self.t_cal[c],
             self.p_alive[c],
             self.expected_purchases[c],
         ];
@@ -416,14 +417,12 @@ impl CustomerLifecycle {
             Period::Day => 1.0,
             Period::Week => 7.0,
         };
-        let buyers: Vec<usize> = (0..self.len())
-            .filter(|&c| self.frequency[c].is_finite())
-            .collect();
+        let buyers: Vec<usize> = (0..self.len()).filter(|&c| self.x[c].is_finite()).collect();
         let since: Vec<f64> = buyers
             .iter()
-            .map(|&c| (self.age[c] - self.recency[c]) * days)
+            .map(|&c| (self.t_cal[c] - self.t_x[c]) * days)
             .collect();
-        let purchases: Vec<f64> = buyers.iter().map(|&c| self.frequency[c] + 1.0).collect();
+        let purchases: Vec<f64> = buyers.iter().map(|&c| self.x[c] + 1.0).collect();
         let spend: Vec<f64> = buyers.iter().map(|&c| self.monetary_value[c]).collect();
         let scores = RfmScores::from_values(&since, &purchases, &spend)?;
         let mut labels = vec![None; self.len()];
@@ -446,9 +445,9 @@ impl CustomerLifecycle {
 
 /// Per-customer summaries aligned with a base (`NaN` without a purchase).
 struct AlignedSummary {
-    frequency: Vec<f64>,
-    recency: Vec<f64>,
-    age: Vec<f64>,
+    x: Vec<f64>,
+    t_x: Vec<f64>,
+    t_cal: Vec<f64>,
     monetary_value: Vec<f64>,
     /// Whether the customer has any transaction or touchpoint by `as_of`.
     seen: Vec<bool>,
@@ -462,9 +461,9 @@ impl AlignedSummary {
         let cutoff = Cutoff::new(period, as_of)?;
         let n = base.n_customers();
         let mut s = AlignedSummary {
-            frequency: vec![f64::NAN; n],
-            recency: vec![f64::NAN; n],
-            age: vec![f64::NAN; n],
+            x: vec![f64::NAN; n],
+            t_x: vec![f64::NAN; n],
+            t_cal: vec![f64::NAN; n],
             monetary_value: vec![f64::NAN; n],
             seen: vec![false; n],
         };
@@ -472,10 +471,10 @@ impl AlignedSummary {
             let i = c as usize;
             let one = cutoff.summarise(&base.history(c));
             s.seen[i] = one.seen;
-            if let Some([x, t_x, age, m]) = one.buyer {
-                s.frequency[i] = x;
-                s.recency[i] = t_x;
-                s.age[i] = age;
+            if let Some([x, t_x, t_cal, m]) = one.buyer {
+                s.x[i] = x;
+                s.t_x[i] = t_x;
+                s.t_cal[i] = t_cal;
                 s.monetary_value[i] = m;
             }
         }
@@ -484,14 +483,14 @@ impl AlignedSummary {
 
     /// The buyers' rows and their summaries as compact columns.
     fn buyers(&self) -> (Vec<usize>, OwnedHistories) {
-        let rows: Vec<usize> = (0..self.frequency.len())
-            .filter(|&c| self.frequency[c].is_finite())
+        let rows: Vec<usize> = (0..self.x.len())
+            .filter(|&c| self.x[c].is_finite())
             .collect();
         let pick = |v: &[f64]| rows.iter().map(|&c| v[c]).collect::<Vec<f64>>();
         let h = OwnedHistories {
-            frequency: pick(&self.frequency),
-            recency: pick(&self.recency),
-            age: pick(&self.age),
+            x: pick(&self.x),
+            t_x: pick(&self.t_x),
+            t_cal: pick(&self.t_cal),
             monetary_value: pick(&self.monetary_value),
         };
         (rows, h)
@@ -570,18 +569,18 @@ impl Cutoff {
 
 /// Owned history columns (what [`Histories`] borrows).
 struct OwnedHistories {
-    frequency: Vec<f64>,
-    recency: Vec<f64>,
-    age: Vec<f64>,
+    x: Vec<f64>,
+    t_x: Vec<f64>,
+    t_cal: Vec<f64>,
     monetary_value: Vec<f64>,
 }
 
 impl<'a> From<&'a OwnedHistories> for Histories<'a> {
     fn from(h: &'a OwnedHistories) -> Histories<'a> {
         Histories {
-            frequency: &h.frequency,
-            recency: &h.recency,
-            age: &h.age,
+            x: &h.x,
+            t_x: &h.t_x,
+            t_cal: &h.t_cal,
             monetary_value: Some(&h.monetary_value),
         }
     }

@@ -39,9 +39,9 @@ pub fn frequency_fit(
     let mut actual = vec![0.0; bins];
     let mut ages: hashbrown::HashMap<u64, f64> = hashbrown::HashMap::new();
     for i in 0..summary.len() {
-        let x = summary.frequency[i].max(0.0) as usize;
+        let x = summary.x[i].max(0.0) as usize;
         actual[x.min(max_x as usize)] += 1.0;
-        *ages.entry(summary.age[i].to_bits()).or_insert(0.0) += 1.0;
+        *ages.entry(summary.t_cal[i].to_bits()).or_insert(0.0) += 1.0;
     }
     let mut ages: Vec<(f64, f64)> = ages
         .into_iter()
@@ -97,15 +97,10 @@ pub fn holdout_fit(
     let (mut n, mut actual, mut predicted) = (vec![0usize; bins], vec![0.0; bins], vec![0.0; bins]);
     let cal = &data.calibration;
     for i in 0..cal.len() {
-        let b = (cal.frequency[i].max(0.0) as usize).min(max_x as usize);
+        let b = (cal.x[i].max(0.0) as usize).min(max_x as usize);
         n[b] += 1;
         actual[b] += data.frequency_holdout[i];
-        predicted[b] += expected(
-            data.duration_holdout,
-            cal.frequency[i],
-            cal.recency[i],
-            cal.age[i],
-        );
+        predicted[b] += expected(data.duration_holdout, cal.x[i], cal.t_x[i], cal.t_cal[i]);
     }
     (0..bins)
         .map(|b| {

@@ -206,12 +206,12 @@ impl RfmScores {
             Period::Week => 7.0,
         };
         let since: Vec<f64> = summary
-            .age
+            .t_cal
             .iter()
-            .zip(&summary.recency)
+            .zip(&summary.t_x)
             .map(|(t, r)| (t - r) * days)
             .collect();
-        let purchases: Vec<f64> = summary.frequency.iter().map(|x| x + 1.0).collect();
+        let purchases: Vec<f64> = summary.x.iter().map(|x| x + 1.0).collect();
         Self::from_values(&since, &purchases, &summary.monetary_value)
     }
 }

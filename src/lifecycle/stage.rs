@@ -183,12 +183,12 @@ pub struct StageAssignment {
 /// What the rules look at for one customer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StageInput {
-    /// Repeat purchases (`x`); `None` for a prospect without purchases.
-    pub repeat_purchases: Option<f64>,
-    /// Periods from the first to the last purchase (`t_x`).
-    pub recency: f64,
+    /// Repeat purchase periods `x`; `None` for a prospect without purchases.
+    pub x: Option<f64>,
+    /// Periods from the first to the last purchase `t_x`.
+    pub t_x: f64,
     /// Periods since the first purchase (`T`).
-    pub age: f64,
+    pub t_cal: f64,
     /// Probability of being alive.
     pub p_alive: f64,
     /// Expected purchases over the next `horizon` periods.
@@ -240,14 +240,14 @@ impl StageParams {
             play: stage.play(),
             reason,
         };
-        let Some(x) = input.repeat_purchases else {
+        let Some(x) = input.x else {
             return make(Stage::Prospect, "no purchase yet".into());
         };
         let days_per_period = match period {
             Period::Day => 1.0,
             Period::Week => 7.0,
         };
-        let idle_days = (input.age - input.recency).max(0.0) * days_per_period;
+        let idle_days = (input.t_cal - input.t_x).max(0.0) * days_per_period;
         if input.p_alive < self.churned_p_alive {
             return make(
                 Stage::Churned,
@@ -284,7 +284,11 @@ impl StageParams {
                 ),
             );
         }
-        let past_rate = if input.age > 0.0 { x / input.age } else { 0.0 };
+        let past_rate = if input.t_cal > 0.0 {
+            x / input.t_cal
+        } else {
+            0.0
+        };
         let expected_rate = if input.horizon > 0.0 {
             input.expected_purchases / input.horizon
         } else {
@@ -299,7 +303,7 @@ impl StageParams {
                 ),
             );
         }
-        let age_days = input.age * days_per_period;
+        let age_days = input.t_cal * days_per_period;
         if age_days < self.new_days {
             return make(
                 Stage::New,
@@ -369,9 +373,9 @@ mod tests {
             0.0
         };
         StageInput {
-            repeat_purchases: x,
-            recency,
-            age,
+            x,
+            t_x: recency,
+            t_cal: age,
             p_alive,
             expected_purchases: expected,
             horizon: 10.0,

@@ -90,12 +90,16 @@ pub struct Summary {
     pub observation_end: Date,
     /// Customer ids, in order of first appearance in the input.
     pub customer_ids: Vec<String>,
-    /// Repeat purchase periods (`x`, lifetimes' `frequency`).
-    pub frequency: Vec<f64>,
-    /// Periods from the first to the last purchase (`t_x`, lifetimes' `recency`).
-    pub recency: Vec<f64>,
-    /// Periods from the first purchase to the observation end (`T`).
-    pub age: Vec<f64>,
+    /// Repeat purchase periods `x` (lifetimes' `frequency`).
+    #[serde(alias = "frequency")]
+    pub x: Vec<f64>,
+    /// Periods from the first to the last purchase `t_x` (lifetimes' `recency`).
+    #[serde(alias = "recency")]
+    pub t_x: Vec<f64>,
+    /// Periods from the first purchase to the observation end: the
+    /// literature's `T` (lifetimes' `T`), spelt `t_cal` as Rust names are lower case.
+    #[serde(alias = "age")]
+    pub t_cal: Vec<f64>,
     /// Mean amount of the repeat purchase periods (0 without repeats).
     pub monetary_value: Vec<f64>,
     /// Customers left out because they have no purchase up to the
@@ -114,11 +118,11 @@ pub struct Summary {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Histories<'a> {
     /// Repeat purchase periods `x`.
-    pub frequency: &'a [f64],
+    pub x: &'a [f64],
     /// Periods from the first to the last purchase `t_x`.
-    pub recency: &'a [f64],
-    /// Periods from the first purchase to the observation end `T`.
-    pub age: &'a [f64],
+    pub t_x: &'a [f64],
+    /// Periods from the first purchase to the observation end (`T`).
+    pub t_cal: &'a [f64],
     /// Mean amount of the repeat purchases (needed for customer value only).
     pub monetary_value: Option<&'a [f64]>,
 }
@@ -126,12 +130,12 @@ pub struct Histories<'a> {
 impl<'a> Histories<'a> {
     /// Number of rows (of `frequency`).
     pub fn len(&self) -> usize {
-        self.frequency.len()
+        self.x.len()
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.frequency.is_empty()
+        self.x.is_empty()
     }
 
     /// Checks that every column has the same length.
@@ -142,8 +146,8 @@ impl<'a> Histories<'a> {
         let n = self.len();
         let m = self.monetary_value.map_or(n, <[f64]>::len);
         for (column, len) in [
-            ("recency", self.recency.len()),
-            ("T", self.age.len()),
+            ("recency", self.t_x.len()),
+            ("T", self.t_cal.len()),
             ("monetary_value", m),
         ] {
             if len != n {
@@ -164,9 +168,9 @@ impl<'a> Histories<'a> {
         // Each column is cut within its own length, so mismatched columns cannot panic here.
         let cut = |c: &'a [f64]| &c[start.min(c.len())..end.min(c.len())];
         Histories {
-            frequency: cut(self.frequency),
-            recency: cut(self.recency),
-            age: cut(self.age),
+            x: cut(self.x),
+            t_x: cut(self.t_x),
+            t_cal: cut(self.t_cal),
             monetary_value: self.monetary_value.map(cut),
         }
     }
@@ -284,9 +288,9 @@ impl Summary {
             period,
             observation_end,
             customer_ids: Vec::with_capacity(ids.len()),
-            frequency: Vec::with_capacity(ids.len()),
-            recency: Vec::with_capacity(ids.len()),
-            age: Vec::with_capacity(ids.len()),
+            x: Vec::with_capacity(ids.len()),
+            t_x: Vec::with_capacity(ids.len()),
+            t_cal: Vec::with_capacity(ids.len()),
             monetary_value: Vec::with_capacity(ids.len()),
             excluded_after_end: 0,
         };
@@ -300,9 +304,9 @@ impl Summary {
             }
             let x = (a.periods - 1) as f64;
             s.customer_ids.push(id);
-            s.frequency.push(x);
-            s.recency.push((a.last - a.first) as f64);
-            s.age.push((end - a.first) as f64);
+            s.x.push(x);
+            s.t_x.push((a.last - a.first) as f64);
+            s.t_cal.push((end - a.first) as f64);
             s.monetary_value
                 .push(if a.periods > 1 { a.repeat_sum / x } else { 0.0 });
         }
@@ -317,9 +321,9 @@ impl Summary {
     /// The summary's columns as a [`Histories`] view (with monetary values).
     pub fn histories(&self) -> Histories<'_> {
         Histories {
-            frequency: &self.frequency,
-            recency: &self.recency,
-            age: &self.age,
+            x: &self.x,
+            t_x: &self.t_x,
+            t_cal: &self.t_cal,
             monetary_value: Some(&self.monetary_value),
         }
     }
@@ -333,7 +337,7 @@ impl Summary {
     pub fn triples(&self) -> Triples {
         let mut t = Triples::default();
         for i in 0..self.len() {
-            t.add(self.frequency[i], self.recency[i], self.age[i], 1.0);
+            t.add(self.x[i], self.t_x[i], self.t_cal[i], 1.0);
         }
         t
     }
@@ -367,11 +371,11 @@ fn accumulate(acc: &mut Option<Acc>, per: i64, amount: f64) {
 /// BTYD likelihoods. Partitions built anywhere [`merge`](Triples::merge) exactly.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Triples {
-    /// Frequency of each triple.
+    /// Repeat purchase periods `x` of each triple.
     pub x: Vec<f64>,
-    /// Recency of each triple.
+    /// Periods from the first to the last purchase `t_x` of each triple.
     pub t_x: Vec<f64>,
-    /// Age of each triple.
+    /// Periods from the first purchase to the end of calibration (`T`) of each triple.
     pub t_cal: Vec<f64>,
     /// How many customers share the triple.
     pub weight: Vec<f64>,
@@ -632,15 +636,15 @@ mod tests {
         let end: Date = "2024-01-20".parse().unwrap();
         let s = Summary::from_purchases(data, Period::Day, end).unwrap();
         assert_eq!(s.customer_ids, ["a", "b", "c"]);
-        assert_eq!(s.frequency, [2.0, 0.0, 0.0]);
-        assert_eq!(s.recency, [9.0, 0.0, 0.0]);
-        assert_eq!(s.age, [19.0, 15.0, 18.0]);
+        assert_eq!(s.x, [2.0, 0.0, 0.0]);
+        assert_eq!(s.t_x, [9.0, 0.0, 0.0]);
+        assert_eq!(s.t_cal, [19.0, 15.0, 18.0]);
         assert_eq!(s.monetary_value, [25.0, 0.0, 0.0]);
         assert_eq!(s.excluded_after_end, 1);
         let w = Summary::from_purchases(data, Period::Week, end).unwrap();
-        assert_eq!(w.frequency, [1.0, 0.0, 0.0]);
-        assert_eq!(w.recency, [1.0, 0.0, 0.0]);
-        assert_eq!(w.age, [2.0, 2.0, 2.0]);
+        assert_eq!(w.x, [1.0, 0.0, 0.0]);
+        assert_eq!(w.t_x, [1.0, 0.0, 0.0]);
+        assert_eq!(w.t_cal, [2.0, 2.0, 2.0]);
         assert_eq!(w.monetary_value, [30.0, 0.0, 0.0]);
     }
 
@@ -710,7 +714,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ch.calibration.customer_ids, ["a", "b", "c"]);
-        assert_eq!(ch.calibration.frequency, [2.0, 0.0, 0.0]);
+        assert_eq!(ch.calibration.x, [2.0, 0.0, 0.0]);
         assert_eq!(ch.frequency_holdout, [2.0, 1.0, 0.0]);
         assert_eq!(ch.monetary_value_holdout, [6.0, 3.0, 0.0]);
         assert_eq!(ch.duration_holdout, 21.0);

@@ -242,9 +242,9 @@ pub fn holdout_purchases<M: BtydModel>(
     let n = cal.len();
     for (column, len) in [
         ("holdout frequencies", data.frequency_holdout.len()),
-        ("calibration frequencies", cal.frequency.len()),
-        ("calibration recencies", cal.recency.len()),
-        ("calibration ages", cal.age.len()),
+        ("calibration frequencies", cal.x.len()),
+        ("calibration recencies", cal.t_x.len()),
+        ("calibration ages", cal.t_cal.len()),
     ] {
         if len != n {
             return Err(Error::lengths(
@@ -419,9 +419,9 @@ mod tests {
             period: Period::Week,
             observation_end: "2024-06-30".parse().unwrap(),
             customer_ids: (0..n).map(|i| format!("c{i}")).collect(),
-            frequency,
-            recency,
-            age,
+            x: frequency,
+            t_x: recency,
+            t_cal: age,
             monetary_value: vec![0.0; n],
             excluded_after_end: 0,
         }
@@ -615,7 +615,7 @@ mod tests {
         let end = pop.observation_end.to_zoned(jiff::tz::TimeZone::UTC).date();
         let s = Summary::from_base(&pop.base, Period::Week, end).unwrap();
         let m = BgNbdParams::default().fit(&s.triples()).unwrap();
-        let t_max = s.age.iter().copied().fold(0.0, f64::max);
+        let t_max = s.t_cal.iter().copied().fold(0.0, f64::max);
         let chart = p_alive_matrix(&m, t_max, 12, Period::Week).unwrap();
         assert_eq!(marks(&chart), 13 * recency_columns(t_max, 25).len());
         let spend = GammaGammaParams::default().fit(&s).unwrap();

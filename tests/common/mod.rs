@@ -85,17 +85,17 @@ pub fn day_rounded_summary(histories: &[[f64; 3]]) -> Summary {
         period: Period::Week,
         observation_end: jiff::civil::date(2025, 1, 1),
         customer_ids: (0..n).map(|i| format!("C{i}")).collect(),
-        frequency: Vec::with_capacity(n),
-        recency: Vec::with_capacity(n),
-        age: Vec::with_capacity(n),
+        x: Vec::with_capacity(n),
+        t_x: Vec::with_capacity(n),
+        t_cal: Vec::with_capacity(n),
         monetary_value: vec![0.0; n],
         excluded_after_end: 0,
     };
     for &[x, t_x, t_cal] in histories {
         let t_cal = day(t_cal);
-        s.frequency.push(x);
-        s.recency.push(day(t_x).min(t_cal));
-        s.age.push(t_cal);
+        s.x.push(x);
+        s.t_x.push(day(t_x).min(t_cal));
+        s.t_cal.push(t_cal);
     }
     s
 }

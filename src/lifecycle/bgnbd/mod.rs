@@ -119,7 +119,7 @@ pub(crate) fn score_bgnbd<const K: usize, const MODIFIED: bool>(
     let [r, alpha, a, b] = *p;
     let shift = if MODIFIED { 1.0 } else { 0.0 };
     score_windows(customers, value, out, |h, value, out| {
-        let (x, t_x, t_cal) = (h.frequency, h.recency, h.age);
+        let (x, t_x, t_cal) = (h.x, h.t_x, h.t_cal);
         distinct::fill_by_distinct_key(
             h.len(),
             |i| [x[i].to_bits(), t_cal[i].to_bits()],

@@ -127,7 +127,7 @@ impl GammaGammaParams {
     /// # Errors
     /// As [`GammaGammaParams::fit_values`].
     pub fn fit(&self, summary: &Summary) -> Result<GammaGammaModel> {
-        self.fit_values(&summary.frequency, &summary.monetary_value)
+        self.fit_values(&summary.x, &summary.monetary_value)
     }
 
     /// Fits on parallel slices of frequency and average repeat spend; customers

@@ -99,7 +99,7 @@ fn score_paretonbd<const K: usize>(
     out: Outputs<'_, K>,
 ) {
     score_windows(customers, value, out, |h, value, out| {
-        let (x, t_x, t_cal) = (h.frequency, h.recency, h.age);
+        let (x, t_x, t_cal) = (h.x, h.t_x, h.t_cal);
         distinct::fill_by_distinct_key(
             h.len(),
             |i| [x[i].to_bits(), t_x[i].to_bits(), t_cal[i].to_bits()],

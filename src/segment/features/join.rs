@@ -50,9 +50,9 @@ impl FeatureMatrix {
     pub fn with_summary(&mut self, summary: &Summary) -> Result<usize> {
         let n = summary.customer_ids.len();
         let lengths = [
-            ("frequency", summary.frequency.len()),
-            ("recency", summary.recency.len()),
-            ("age", summary.age.len()),
+            ("frequency", summary.x.len()),
+            ("recency", summary.t_x.len()),
+            ("age", summary.t_cal.len()),
             ("monetary_value", summary.monetary_value.len()),
         ];
         if let Some(&(column, l)) = lengths.iter().find(|&&(_, l)| l != n) {
@@ -66,9 +66,9 @@ impl FeatureMatrix {
         let mut columns = Vec::with_capacity(4);
         let mut matched = 0;
         for (name, source) in [
-            ("btyd:frequency", &summary.frequency),
-            ("btyd:recency", &summary.recency),
-            ("btyd:T", &summary.age),
+            ("btyd:frequency", &summary.x),
+            ("btyd:recency", &summary.t_x),
+            ("btyd:T", &summary.t_cal),
             ("btyd:monetary_value", &summary.monetary_value),
         ] {
             let (column, m) = self.gather(&index, source);
@@ -166,9 +166,9 @@ impl FeatureMatrix {
                 pick(&lifecycle.expected_purchases),
             ),
             ("clv".into(), pick(&lifecycle.clv)),
-            ("btyd:frequency".into(), pick(&lifecycle.frequency)),
-            ("btyd:recency".into(), pick(&lifecycle.recency)),
-            ("btyd:T".into(), pick(&lifecycle.age)),
+            ("btyd:frequency".into(), pick(&lifecycle.x)),
+            ("btyd:recency".into(), pick(&lifecycle.t_x)),
+            ("btyd:T".into(), pick(&lifecycle.t_cal)),
             (
                 "btyd:monetary_value".into(),
                 pick(&lifecycle.monetary_value),
