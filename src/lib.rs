@@ -44,7 +44,16 @@
 //!   defaults), serde with defaults for missing fields (so a settings file
 //!   names only what it changes), and `check()`, which rejects a bad value
 //!   with [`Error::InvalidParameter`] (its name, the value, what is allowed)
-//!   before any data is touched. Seeds are settings.
+//!   before any data is touched. What can only be checked against the data
+//!   (a control index against the variants) is in `check_for(…)`, which
+//!   calls `check()` first. Seeds are settings
+//!   ([`SynthParams::seed`](synth::SynthParams::seed),
+//!   [`KMeansParams::seed`](segment::kmeans::KMeansParams::seed)).
+//! - **Choices are named.** A public function takes no bare `bool`, count or
+//!   threshold that a reader could not read at the call site: a choice is an
+//!   enum ([`OpenJourneys`](touchpoints::paths::OpenJourneys),
+//!   [`MailboxRules`](identity::normalize::MailboxRules)) and a number is a
+//!   settings field ([`PathStatsParams`](touchpoints::paths::PathStatsParams)).
 //! - **Models** are fitted from their settings and return a fitted type with
 //!   the model's questions as methods:
 //!   [`BgNbdParams`](lifecycle::bgnbd::BgNbdParams)`::fit` → p_alive,

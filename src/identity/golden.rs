@@ -206,34 +206,23 @@ impl Default for GoldenRules {
 
 impl GoldenRules {
     /// Checks the rules without the records (that each named column exists
-    /// is checked against the sources). An empty chain is allowed: record
-    /// order decides.
+    /// is checked against the sources). An empty chain, or a source priority
+    /// listing no source, is allowed: record order decides.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for a rule naming an empty column or a
-    /// source priority with no sources.
+    /// [`Error::InvalidParameter`] for a rule naming an empty column.
     pub fn check(&self) -> Result<()> {
         let chains = std::iter::once(&self.default).chain(self.columns.values());
         for rule in chains.flatten() {
-            match rule {
-                Survivorship::MostRecent { column }
-                | Survivorship::SourcePriority { column, .. }
-                    if column.trim().is_empty() =>
-                {
-                    return Err(Error::param(
-                        "column",
-                        rule.name(),
-                        "a rule that reads a column names it",
-                    ));
-                }
-                Survivorship::SourcePriority { order, .. } if order.is_empty() => {
-                    return Err(Error::param(
-                        "order",
-                        "[]",
-                        "list the sources, most trusted first",
-                    ));
-                }
-                _ => {}
+            if let Survivorship::MostRecent { column } | Survivorship::SourcePriority { column, .. } =
+                rule
+                && column.trim().is_empty()
+            {
+                return Err(Error::param(
+                    "column",
+                    rule.name(),
+                    "a rule that reads a column names it",
+                ));
             }
         }
         Ok(())

@@ -150,7 +150,7 @@ impl Population {
                 )
             })?;
             let mut rng =
-                ChaCha8Rng::seed_from_u64(self.seed ^ OUTCOME_SEED ^ draw.rotate_left(17));
+                ChaCha8Rng::seed_from_u64(self.params.seed ^ OUTCOME_SEED ^ draw.rotate_left(17));
             rng.set_stream(u64::from(t));
             let p = self.conversion_probability(t, v > 0);
             let converted = rng.gen_bool(p.clamp(0.0, 1.0));

@@ -110,10 +110,8 @@ pub struct Truth {
 /// A generated population: data and truth.
 #[derive(Debug, Clone)]
 pub struct Population {
-    /// The parameters it was generated with.
+    /// The parameters it was generated with, the seed included.
     pub params: SynthParams,
-    /// The seed.
-    pub seed: u64,
     /// Customers (clean profiles and consent), transactions and touchpoints.
     pub base: CustomerBase,
     /// Start of observation.

@@ -255,7 +255,7 @@ impl Population {
             "observation_end": self.observation_end.to_string(),
             "as_of": view.as_of.to_string(),
             "customers": n,
-            "seed": self.seed,
+            "seed": self.params.seed,
         });
         fs::write(&path, observation.to_string())
             .map_err(|e| Error::io(path.display().to_string(), e))?;
@@ -331,7 +331,7 @@ impl RecordChoices {
         let store = Channel::Store;
         let call = Channel::CallCenter;
         for c in 0..n {
-            let mut rng = ChaCha8Rng::seed_from_u64(pop.seed ^ CHOICE_SEED);
+            let mut rng = ChaCha8Rng::seed_from_u64(pop.params.seed ^ CHOICE_SEED);
             rng.set_stream(c as u64);
             let records = Records::of(pop, starts[c]..starts[c + 1]);
             for i in base.transaction_range(c as u32) {

@@ -231,7 +231,6 @@ impl Population {
         let base = asm.builder.build()?;
         Ok(Population {
             params: params.clone(),
-            seed,
             base,
             observation_start: model.timestamp(0.0),
             observation_end: model.timestamp(params.observation_weeks),

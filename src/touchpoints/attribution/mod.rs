@@ -54,7 +54,19 @@
 //! default); beyond, averaged over seeded random permutations with the
 //! standard error of each channel's estimate. Credits add up to the
 //! conversions either way, because each permutation's contributions do.
+//!
+//! # Credit and effect
+//!
+//! Every model above answers *who was there*: it shares out the conversions
+//! that happened. [`causal`] answers *who made the difference*: each
+//! channel's effect on the odds of converting, adjusted for who the channel
+//! reaches, and the conversions that would be lost without it (see
+//! [`CausalAttribution`]); [`holdout_lift`] measures a campaign against
+//! customers kept out of it at random. Budget follows effect, not credit: a
+//! channel that collects credit from customers who would have bought anyway
+//! earns its money elsewhere.
 
+mod causal;
 mod chain;
 mod heuristics;
 mod markov;
@@ -62,6 +74,10 @@ mod shapley;
 
 use serde::{Deserialize, Serialize};
 
+pub use causal::{
+    CausalAttribution, CausalParams, ChannelEffect, Covariate, Covariates, EffectNote, Estimate,
+    HoldoutLift, causal, holdout_lift,
+};
 pub use chain::DENSE_LIMIT;
 pub use heuristics::{HeuristicParams, Heuristics, heuristics, time_decay};
 pub use markov::{MarkovAttribution, MarkovParams, Solver, markov};

@@ -1,0 +1,306 @@
+//! The design of causal attribution: journeys grouped into patterns (the
+//! channels they touched and the customer's covariates), so the regression
+//! and every bootstrap replicate run over thousands of patterns instead of
+//! millions of journeys.
+
+use hashbrown::HashMap;
+
+use super::covariates::{Covariate, Covariates};
+use super::{CausalParams, EffectNote};
+use crate::error::{Error, Result};
+use crate::store::CustomerBase;
+use crate::touchpoints::journey::{JourneyOutcome, Journeys};
+use crate::touchpoints::paths::OpenJourneys;
+
+/// Journeys as grouped binomial rows.
+pub(super) struct Design {
+    /// Columns per row: intercept, estimable channels, covariate columns.
+    pub width: usize,
+    /// `patterns × width`, row-major.
+    pub x: Vec<f64>,
+    /// Journeys per pattern.
+    pub trials: Vec<f64>,
+    /// Converting journeys per pattern.
+    pub successes: Vec<f64>,
+    /// Pattern of every journey used.
+    pub pattern_of: Vec<u32>,
+    /// Customer of every journey used.
+    pub customer_of: Vec<u32>,
+    /// Whether every journey used converted.
+    pub converted: Vec<bool>,
+    /// Design column of every channel (by code), `None` when not estimable.
+    pub channel_column: Vec<Option<usize>>,
+    /// Why a channel has no effect, by code.
+    pub notes: Vec<Option<EffectNote>>,
+    /// Journeys that touched each channel.
+    pub touched: Vec<f64>,
+    /// Of those, converting.
+    pub converted_with: Vec<f64>,
+    /// Their conversion value.
+    pub value_with: Vec<f64>,
+    /// Names of the covariate columns (after the channels).
+    pub covariate_columns: Vec<String>,
+}
+
+/// How a covariate enters the design.
+enum Encoded<'a> {
+    /// Dummies for every level but the reference; `column[level]`.
+    Categorical {
+        codes: &'a [Option<u32>],
+        missing: u32,
+        column: Vec<Option<usize>>,
+    },
+    /// One standardised column.
+    Numeric {
+        values: &'a [f64],
+        mean: f64,
+        sd: f64,
+        column: usize,
+    },
+    /// Constant over the journeys: nothing to adjust for.
+    Constant,
+}
+
+impl Design {
+    pub(super) fn build(
+        journeys: &Journeys,
+        base: &CustomerBase,
+        covariates: Option<&Covariates>,
+        params: &CausalParams,
+    ) -> Result<Design> {
+        let channels = base.channels();
+        let n_channels = channels.len();
+        if n_channels > 64 {
+            return Err(Error::Capacity(format!(
+                "causal attribution supports at most 64 channels, the base has {n_channels}"
+            )));
+        }
+        if let Some(c) = covariates
+            && c.n_customers() != base.n_customers()
+        {
+            return Err(Error::lengths(
+                "covariates (one row per base customer)",
+                base.n_customers(),
+                c.n_customers(),
+            ));
+        }
+        let codes = base.tp_channel_codes();
+        let offsets = journeys.offsets();
+        let rows = journeys.touch_rows();
+        let mut masks = Vec::with_capacity(journeys.len());
+        let mut customer_of = Vec::with_capacity(journeys.len());
+        let mut converted = Vec::with_capacity(journeys.len());
+        let mut touched = vec![0.0; n_channels];
+        let mut converted_with = vec![0.0; n_channels];
+        let mut value_with = vec![0.0; n_channels];
+        for (j, (&customer, &outcome)) in journeys
+            .customers()
+            .iter()
+            .zip(journeys.outcomes())
+            .enumerate()
+        {
+            let won = match outcome {
+                JourneyOutcome::Converted => true,
+                JourneyOutcome::NotConverted => false,
+                JourneyOutcome::Open if params.open == OpenJourneys::NotConverting => false,
+                JourneyOutcome::Open => continue,
+            };
+            let mut mask = 0u64;
+            for &r in &rows[offsets[j] as usize..offsets[j + 1] as usize] {
+                mask |= 1u64 << codes[r as usize];
+            }
+            let value = if won { journeys.values()[j] } else { 0.0 };
+            for (c, t) in touched.iter_mut().enumerate() {
+                if mask & (1u64 << c) != 0 {
+                    *t += 1.0;
+                    if won {
+                        converted_with[c] += 1.0;
+                        value_with[c] += value;
+                    }
+                }
+            }
+            masks.push(mask);
+            customer_of.push(customer);
+            converted.push(won);
+        }
+        let n = masks.len() as f64;
+        if masks.is_empty() {
+            return Err(Error::empty("journeys with a known outcome"));
+        }
+        let wins = converted.iter().filter(|&&c| c).count();
+        if wins == 0 || wins == masks.len() {
+            return Err(Error::NotIdentifiable {
+                model: "causal attribution",
+                reason: format!(
+                    "{wins} of {} journeys converted: an effect on conversion needs both outcomes",
+                    masks.len()
+                ),
+            });
+        }
+
+        // Channels: estimable when some journeys have them and some do not.
+        let mut width = 1;
+        let mut channel_column = vec![None; n_channels];
+        let mut notes = vec![None; n_channels];
+        let mut estimable = 0u64;
+        for c in 0..n_channels {
+            notes[c] = if touched[c] == 0.0 {
+                Some(EffectNote::NeverTouched)
+            } else if touched[c] == n {
+                Some(EffectNote::InEveryJourney)
+            } else {
+                channel_column[c] = Some(width);
+                width += 1;
+                estimable |= 1u64 << c;
+                (converted_with[c] == 0.0).then_some(EffectNote::NeverInConvertingJourney)
+            };
+        }
+
+        // Covariates.
+        let mut covariate_columns = Vec::new();
+        let mut encoded = Vec::new();
+        for column in covariates.map(Covariates::columns).unwrap_or_default() {
+            encoded.push(match column {
+                Covariate::Categorical {
+                    name,
+                    levels,
+                    codes,
+                } => {
+                    let missing = levels.len() as u32;
+                    let mut counts = vec![0usize; levels.len() + 1];
+                    for &c in &customer_of {
+                        counts[codes[c as usize].unwrap_or(missing) as usize] += 1;
+                    }
+                    // The most frequent level is the reference (ties: the lowest code).
+                    let reference = (0..counts.len())
+                        .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(b.cmp(&a)))
+                        .unwrap_or(0);
+                    let mut col = vec![None; counts.len()];
+                    for (level, &count) in counts.iter().enumerate() {
+                        if level != reference && count > 0 {
+                            col[level] = Some(width);
+                            width += 1;
+                            let label = levels.get(level).map_or("(missing)", String::as_str);
+                            covariate_columns.push(format!("{name}={label}"));
+                        }
+                    }
+                    Encoded::Categorical {
+                        codes,
+                        missing,
+                        column: col,
+                    }
+                }
+                Covariate::Numeric { name, values } => {
+                    let m = customer_of.len() as f64;
+                    let mean = customer_of.iter().map(|&c| values[c as usize]).sum::<f64>() / m;
+                    let var = customer_of
+                        .iter()
+                        .map(|&c| (values[c as usize] - mean).powi(2))
+                        .sum::<f64>()
+                        / m;
+                    if var > 0.0 && var.is_finite() {
+                        covariate_columns.push(name.clone());
+                        width += 1;
+                        Encoded::Numeric {
+                            values,
+                            mean,
+                            sd: var.sqrt(),
+                            column: width - 1,
+                        }
+                    } else {
+                        Encoded::Constant
+                    }
+                }
+            });
+        }
+
+        // Patterns: identical rows share one.
+        let mut index: HashMap<Vec<u64>, u32> = HashMap::new();
+        let mut key = Vec::with_capacity(1 + encoded.len());
+        let mut x = Vec::new();
+        let mut trials = Vec::new();
+        let mut successes = Vec::new();
+        let mut pattern_of = Vec::with_capacity(masks.len());
+        for (j, &mask) in masks.iter().enumerate() {
+            let customer = customer_of[j] as usize;
+            key.clear();
+            key.push(mask & estimable);
+            for e in &encoded {
+                key.push(match e {
+                    Encoded::Categorical { codes, missing, .. } => {
+                        u64::from(codes[customer].unwrap_or(*missing))
+                    }
+                    Encoded::Numeric { values, .. } => values[customer].to_bits(),
+                    Encoded::Constant => 0,
+                });
+            }
+            let p = match index.get(key.as_slice()) {
+                Some(&p) => p,
+                None => {
+                    let p = trials.len() as u32;
+                    index.insert(key.clone(), p);
+                    let start = x.len();
+                    x.resize(start + width, 0.0);
+                    let row = &mut x[start..];
+                    row[0] = 1.0;
+                    for (c, col) in channel_column.iter().enumerate() {
+                        if let Some(col) = col
+                            && mask & (1u64 << c) != 0
+                        {
+                            row[*col] = 1.0;
+                        }
+                    }
+                    for e in &encoded {
+                        match e {
+                            Encoded::Categorical {
+                                codes,
+                                missing,
+                                column,
+                            } => {
+                                let level = codes[customer].unwrap_or(*missing) as usize;
+                                if let Some(col) = column[level] {
+                                    row[col] = 1.0;
+                                }
+                            }
+                            Encoded::Numeric {
+                                values,
+                                mean,
+                                sd,
+                                column,
+                            } => row[*column] = (values[customer] - mean) / sd,
+                            Encoded::Constant => {}
+                        }
+                    }
+                    trials.push(0.0);
+                    successes.push(0.0);
+                    p
+                }
+            };
+            trials[p as usize] += 1.0;
+            if converted[j] {
+                successes[p as usize] += 1.0;
+            }
+            pattern_of.push(p);
+        }
+        Ok(Design {
+            width,
+            x,
+            trials,
+            successes,
+            pattern_of,
+            customer_of,
+            converted,
+            channel_column,
+            notes,
+            touched,
+            converted_with,
+            value_with,
+            covariate_columns,
+        })
+    }
+
+    /// Patterns.
+    pub(super) fn n_patterns(&self) -> usize {
+        self.trials.len()
+    }
+}
