@@ -7,37 +7,16 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Builds the example (a no-op when it is fresh) in the target directory
-/// this test runs from, and returns its path.
+mod example_binary;
+
+use example_binary::example_binary;
+
 fn dedupe_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/<profile>/deps/<test binary>
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap().to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--quiet", "--example", "dedupe", "--target-dir"])
-        .arg(&target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|p| p == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().unwrap();
-    assert!(status.success(), "building the dedupe example failed");
-    let path = profile_dir
-        .join("examples")
-        .join(format!("dedupe{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{}", path.display());
-    path
+    example_binary("dedupe")
 }
 
-/// A scratch directory of its own under the system's temp dir.
 fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("custinsight-dedupe-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    example_binary::scratch("dedupe", name)
 }
 
 /// Sixty records of twenty people, each written three times with small
