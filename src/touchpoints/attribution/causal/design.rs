@@ -6,6 +6,7 @@
 use hashbrown::HashMap;
 
 use super::covariates::{Covariate, Covariates};
+use super::logit::SparseRows;
 use super::{CausalParams, EffectNote};
 use crate::error::{Error, Result};
 use crate::store::CustomerBase;
@@ -14,10 +15,8 @@ use crate::touchpoints::paths::OpenJourneys;
 
 /// Journeys as grouped binomial rows.
 pub(super) struct Design {
-    /// Columns per row: intercept, estimable channels, covariate columns.
-    pub width: usize,
-    /// `patterns × width`, row-major.
-    pub x: Vec<f64>,
+    /// One row per pattern: intercept, estimable channels, covariate columns.
+    pub x: SparseRows,
     /// Journeys per pattern.
     pub trials: Vec<f64>,
     /// Converting journeys per pattern.
@@ -30,6 +29,8 @@ pub(super) struct Design {
     pub converted: Vec<bool>,
     /// Design column of every channel (by code), `None` when not estimable.
     pub channel_column: Vec<Option<usize>>,
+    /// The channel (by code) of every design column that is one.
+    pub column_channel: Vec<Option<usize>>,
     /// Why a channel has no effect, by code.
     pub notes: Vec<Option<EffectNote>>,
     /// Journeys that touched each channel.
@@ -50,15 +51,12 @@ enum Encoded<'a> {
         missing: u32,
         column: Vec<Option<usize>>,
     },
-    /// One standardised column.
-    Numeric {
+    /// Quantile bins, each but the reference a dummy; `column[bin]`.
+    Binned {
         values: &'a [f64],
-        mean: f64,
-        sd: f64,
-        column: usize,
+        edges: Vec<f64>,
+        column: Vec<Option<usize>>,
     },
-    /// Constant over the journeys: nothing to adjust for.
-    Constant,
 }
 
 impl Design {
@@ -171,10 +169,7 @@ impl Design {
                     for &c in &customer_of {
                         counts[codes[c as usize].unwrap_or(missing) as usize] += 1;
                     }
-                    // The most frequent level is the reference (ties: the lowest code).
-                    let reference = (0..counts.len())
-                        .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(b.cmp(&a)))
-                        .unwrap_or(0);
+                    let reference = most_frequent(&counts);
                     let mut col = vec![None; counts.len()];
                     for (level, &count) in counts.iter().enumerate() {
                         if level != reference && count > 0 {
@@ -191,86 +186,80 @@ impl Design {
                     }
                 }
                 Covariate::Numeric { name, values } => {
-                    let m = customer_of.len() as f64;
-                    let mean = customer_of.iter().map(|&c| values[c as usize]).sum::<f64>() / m;
-                    let var = customer_of
-                        .iter()
-                        .map(|&c| (values[c as usize] - mean).powi(2))
-                        .sum::<f64>()
-                        / m;
-                    if var > 0.0 && var.is_finite() {
-                        covariate_columns.push(name.clone());
-                        width += 1;
-                        Encoded::Numeric {
-                            values,
-                            mean,
-                            sd: var.sqrt(),
-                            column: width - 1,
+                    let journey_values: Vec<f64> =
+                        customer_of.iter().map(|&c| values[c as usize]).collect();
+                    let edges = bin_edges(&journey_values, params.numeric_bins);
+                    let mut counts = vec![0usize; edges.len() + 1];
+                    for &v in &journey_values {
+                        counts[bin(&edges, v)] += 1;
+                    }
+                    let reference = most_frequent(&counts);
+                    let mut col = vec![None; counts.len()];
+                    for (b, &count) in counts.iter().enumerate() {
+                        if b != reference && count > 0 {
+                            col[b] = Some(width);
+                            width += 1;
+                            covariate_columns.push(bin_label(name, &edges, b));
                         }
-                    } else {
-                        Encoded::Constant
+                    }
+                    Encoded::Binned {
+                        values,
+                        edges,
+                        column: col,
                     }
                 }
             });
         }
 
         // Patterns: identical rows share one.
+        let mut column_channel = vec![None; width];
+        for (c, col) in channel_column.iter().enumerate() {
+            if let Some(col) = col {
+                column_channel[*col] = Some(c);
+            }
+        }
         let mut index: HashMap<Vec<u64>, u32> = HashMap::new();
         let mut key = Vec::with_capacity(1 + encoded.len());
-        let mut x = Vec::new();
+        let mut x = SparseRows::new(width);
         let mut trials = Vec::new();
         let mut successes = Vec::new();
         let mut pattern_of = Vec::with_capacity(masks.len());
+        let mut row = Vec::with_capacity(width);
         for (j, &mask) in masks.iter().enumerate() {
             let customer = customer_of[j] as usize;
             key.clear();
             key.push(mask & estimable);
+            row.clear();
+            row.push((0, 1.0));
             for e in &encoded {
-                key.push(match e {
-                    Encoded::Categorical { codes, missing, .. } => {
-                        u64::from(codes[customer].unwrap_or(*missing))
-                    }
-                    Encoded::Numeric { values, .. } => values[customer].to_bits(),
-                    Encoded::Constant => 0,
-                });
+                let (level, column) = match e {
+                    Encoded::Categorical {
+                        codes,
+                        missing,
+                        column,
+                    } => (codes[customer].unwrap_or(*missing) as usize, column),
+                    Encoded::Binned {
+                        values,
+                        edges,
+                        column,
+                    } => (bin(edges, values[customer]), column),
+                };
+                key.push(level as u64);
+                if let Some(col) = column[level] {
+                    row.push((col, 1.0));
+                }
             }
             let p = match index.get(key.as_slice()) {
                 Some(&p) => p,
                 None => {
                     let p = trials.len() as u32;
                     index.insert(key.clone(), p);
-                    let start = x.len();
-                    x.resize(start + width, 0.0);
-                    let row = &mut x[start..];
-                    row[0] = 1.0;
-                    for (c, col) in channel_column.iter().enumerate() {
-                        if let Some(col) = col
-                            && mask & (1u64 << c) != 0
-                        {
-                            row[*col] = 1.0;
-                        }
-                    }
-                    for e in &encoded {
-                        match e {
-                            Encoded::Categorical {
-                                codes,
-                                missing,
-                                column,
-                            } => {
-                                let level = codes[customer].unwrap_or(*missing) as usize;
-                                if let Some(col) = column[level] {
-                                    row[col] = 1.0;
-                                }
-                            }
-                            Encoded::Numeric {
-                                values,
-                                mean,
-                                sd,
-                                column,
-                            } => row[*column] = (values[customer] - mean) / sd,
-                            Encoded::Constant => {}
-                        }
-                    }
+                    let channels = channel_column
+                        .iter()
+                        .enumerate()
+                        .filter(|(c, _)| mask & (1u64 << c) != 0)
+                        .filter_map(|(_, col)| col.map(|col| (col, 1.0)));
+                    x.push(row.iter().copied().chain(channels));
                     trials.push(0.0);
                     successes.push(0.0);
                     p
@@ -283,7 +272,6 @@ impl Design {
             pattern_of.push(p);
         }
         Ok(Design {
-            width,
             x,
             trials,
             successes,
@@ -291,6 +279,7 @@ impl Design {
             customer_of,
             converted,
             channel_column,
+            column_channel,
             notes,
             touched,
             converted_with,
@@ -302,5 +291,37 @@ impl Design {
     /// Patterns.
     pub(super) fn n_patterns(&self) -> usize {
         self.trials.len()
+    }
+}
+
+/// The level with the most journeys (ties: the lowest): the reference, so
+/// every other level's dummy is compared with the best-estimated one.
+fn most_frequent(counts: &[usize]) -> usize {
+    (0..counts.len())
+        .max_by(|&a, &b| counts[a].cmp(&counts[b]).then(b.cmp(&a)))
+        .unwrap_or(0)
+}
+
+/// Inner edges of at most `bins` quantile bins of `values` (numpy's linear
+/// quantiles at `k / bins`), repeated edges dropped: a value `v` falls in
+/// bin `#{edges < v}`.
+fn bin_edges(values: &[f64], bins: usize) -> Vec<f64> {
+    let mut edges: Vec<f64> = (1..bins)
+        .filter_map(|k| crate::stats::quantile(values, k as f64 / bins as f64))
+        .collect();
+    edges.dedup();
+    edges
+}
+
+fn bin(edges: &[f64], v: f64) -> usize {
+    edges.partition_point(|&e| e < v)
+}
+
+fn bin_label(name: &str, edges: &[f64], b: usize) -> String {
+    match (b.checked_sub(1).and_then(|i| edges.get(i)), edges.get(b)) {
+        (None, Some(hi)) => format!("{name}<={hi}"),
+        (Some(lo), None) => format!("{name}>{lo}"),
+        (Some(lo), Some(hi)) => format!("{name} in ({lo}, {hi}]"),
+        (None, None) => name.to_owned(),
     }
 }

@@ -16,12 +16,59 @@
 
 use crate::error::{Error, Result};
 
-/// Grouped binomial data, row-major.
-pub(super) struct Grouped<'a> {
-    /// `rows × width` covariates; column 0 is 1 (the intercept).
-    pub x: &'a [f64],
+/// Sparse rows: the nonzero columns of each (journey design rows are mostly
+/// zeros: a few channels, one level per covariate), so a Newton step costs
+/// the nonzeros squared per row, not the width squared.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SparseRows {
     /// Columns per row.
     pub width: usize,
+    /// `starts[i]..starts[i + 1]` indexes `cols` and `vals` for row `i`.
+    starts: Vec<usize>,
+    cols: Vec<u32>,
+    vals: Vec<f64>,
+}
+
+impl SparseRows {
+    pub(super) fn new(width: usize) -> SparseRows {
+        SparseRows {
+            width,
+            starts: vec![0],
+            cols: Vec::new(),
+            vals: Vec::new(),
+        }
+    }
+
+    /// Appends a row of `(column, value)` pairs (zeros may be left out).
+    pub(super) fn push(&mut self, row: impl IntoIterator<Item = (usize, f64)>) {
+        for (c, v) in row {
+            if v != 0.0 {
+                self.cols.push(c as u32);
+                self.vals.push(v);
+            }
+        }
+        self.starts.push(self.cols.len());
+    }
+
+    /// Row `i`'s nonzeros.
+    pub(super) fn row(&self, i: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let r = self.starts[i]..self.starts[i + 1];
+        self.cols[r.clone()]
+            .iter()
+            .zip(&self.vals[r])
+            .map(|(&c, &v)| (c as usize, v))
+    }
+
+    /// `x_i · β`.
+    pub(super) fn dot(&self, i: usize, beta: &[f64]) -> f64 {
+        self.row(i).map(|(c, v)| v * beta[c]).sum()
+    }
+}
+
+/// Grouped binomial data.
+pub(super) struct Grouped<'a> {
+    /// The covariates; column 0 is 1 (the intercept).
+    pub x: &'a SparseRows,
     /// Trials per row (weights; may be fractional or 0).
     pub trials: &'a [f64],
     /// Successes per row, `0 ≤ successes ≤ trials`.
@@ -53,17 +100,12 @@ pub(super) fn sigmoid(eta: f64) -> f64 {
 }
 
 fn objective(data: &Grouped<'_>, beta: &[f64], l2: f64) -> f64 {
-    let w = data.width;
     let mut ll = 0.0;
     for (i, (&n, &y)) in data.trials.iter().zip(data.successes).enumerate() {
         if n == 0.0 {
             continue;
         }
-        let eta: f64 = data.x[i * w..(i + 1) * w]
-            .iter()
-            .zip(beta)
-            .map(|(a, b)| a * b)
-            .sum();
+        let eta = data.x.dot(i, beta);
         ll += y * eta - n * softplus(eta);
     }
     ll - 0.5 * l2 * beta[1..].iter().map(|b| b * b).sum::<f64>()
@@ -114,7 +156,7 @@ pub(super) fn fit(
     tolerance: f64,
     start: Option<&[f64]>,
 ) -> Result<LogitFit> {
-    let w = data.width;
+    let w = data.x.width;
     let total: f64 = data.trials.iter().sum();
     let wins: f64 = data.successes.iter().sum();
     if total.is_nan() || total <= 0.0 {
@@ -142,18 +184,15 @@ pub(super) fn fit(
             if n == 0.0 {
                 continue;
             }
-            let row = &data.x[i * w..(i + 1) * w];
-            let eta: f64 = row.iter().zip(&beta).map(|(a, b)| a * b).sum();
+            let eta = data.x.dot(i, &beta);
             let mu = sigmoid(eta);
             let residual = y - n * mu;
             let curvature = n * mu * (1.0 - mu);
-            for (a, &xa) in row.iter().enumerate() {
-                if xa == 0.0 {
-                    continue;
-                }
+            for (a, xa) in data.x.row(i) {
                 gradient[a] += residual * xa;
                 let cx = curvature * xa;
-                for (b, &xb) in row.iter().enumerate().take(a + 1) {
+                // Both triangles: columns within a row need not be sorted.
+                for (b, xb) in data.x.row(i) {
                     hessian[a * w + b] += cx * xb;
                 }
             }
@@ -161,11 +200,6 @@ pub(super) fn fit(
         for k in 1..w {
             gradient[k] -= l2 * beta[k];
             hessian[k * w + k] += l2;
-        }
-        for a in 0..w {
-            for b in 0..a {
-                hessian[b * w + a] = hessian[a * w + b];
-            }
         }
         let Some(step) = cholesky_solve(&hessian, &gradient, w) else {
             return Err(Error::NotIdentifiable {
@@ -206,6 +240,14 @@ pub(super) fn fit(
 mod tests {
     use super::*;
 
+    fn sparse(x: &[f64], width: usize) -> SparseRows {
+        let mut rows = SparseRows::new(width);
+        for row in x.chunks(width) {
+            rows.push(row.iter().copied().enumerate());
+        }
+        rows
+    }
+
     #[test]
     fn matches_the_closed_form_of_a_saturated_two_by_two_table() {
         // Without a penalty a saturated model reproduces each cell's log-odds:
@@ -219,9 +261,9 @@ mod tests {
         ];
         let trials = [100.0, 100.0, 100.0, 100.0];
         let successes = [10.0, 30.0, 20.0, 50.0];
+        let x = sparse(&x, 4);
         let data = Grouped {
             x: &x,
-            width: 4,
             trials: &trials,
             successes: &successes,
         };
@@ -261,9 +303,9 @@ mod tests {
             .collect();
         let trials: Vec<f64> = rows.iter().map(|r| r.1).collect();
         let successes: Vec<f64> = rows.iter().map(|r| r.2).collect();
+        let x = sparse(&x, 4);
         let data = Grouped {
             x: &x,
-            width: 4,
             trials: &trials,
             successes: &successes,
         };
@@ -300,9 +342,9 @@ mod tests {
         let x = [1.0, 0.0, 1.0, 1.0];
         let trials = [50.0, 50.0];
         let successes = [20.0, 0.0];
+        let x = sparse(&x, 2);
         let data = Grouped {
             x: &x,
-            width: 2,
             trials: &trials,
             successes: &successes,
         };
@@ -313,7 +355,6 @@ mod tests {
         assert!((-50.0 * mu - penalised.beta[1]).abs() < 1e-8);
         let empty = Grouped {
             x: &x,
-            width: 2,
             trials: &[0.0, 0.0],
             successes: &[0.0, 0.0],
         };

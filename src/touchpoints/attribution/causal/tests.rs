@@ -332,3 +332,40 @@ fn a_holdout_measures_the_campaign_without_a_model() {
         Err(Error::TooFew { .. })
     ));
 }
+
+#[test]
+fn a_numeric_confounder_is_adjusted_for_by_its_quantile_bins() {
+    let (base, groups) = confounded(20_000, 13);
+    let journeys = journeys(&base);
+    // The group hidden in a number: 0.0–0.5 for one, 1.0–1.5 for the other.
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let score: Vec<f64> = groups
+        .iter()
+        .map(|g| f64::from(g.unwrap()) + rng.gen_range(0.0..0.5))
+        .collect();
+    let covariates = Covariates::for_customers(base.n_customers())
+        .with(Covariate::Numeric {
+            name: "score".into(),
+            values: score,
+        })
+        .unwrap();
+    let params = CausalParams {
+        bootstrap: 60,
+        ..CausalParams::default()
+    };
+    let r = causal(&journeys, &base, Some(&covariates), &params).unwrap();
+    // Ten deciles: nine dummies, named by their ranges.
+    assert_eq!(r.covariates.len(), 9, "{:?}", r.covariates);
+    assert!(r.covariates.iter().all(|c| c.starts_with("score")));
+    // Few patterns: channels × bins, not one per journey.
+    assert!(r.patterns <= 10 * 32, "{}", r.patterns);
+    for (channel, truth) in CHANNELS.iter().zip(EFFECTS) {
+        let e = effect_of(&r, channel);
+        assert!(
+            e.low <= truth && truth <= e.high,
+            "{channel}: {truth} outside [{}, {}]",
+            e.low,
+            e.high
+        );
+    }
+}
