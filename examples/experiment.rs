@@ -447,19 +447,25 @@ fn print_text(e: &Evaluation, args: &Args, fit_seconds: f64, rows: &Rows) {
                 "\nDoes the effect differ between segments? (Cochran's Q on the absolute effect)"
             );
             for h in &e.heterogeneity {
-                println!(
-                    "  {:<14} Q = {:.2} over {} segments, p = {}, I² = {:.0}% → {}",
-                    h.variant,
-                    h.q,
-                    h.segments,
-                    p(h.p_value),
-                    100.0 * h.i_squared,
-                    if h.differs {
-                        "yes, the effect differs between segments"
-                    } else {
-                        "no evidence that it differs"
-                    }
-                );
+                match &h.test {
+                    Some(t) => println!(
+                        "  {:<14} Q = {:.2} over {} segments, p = {}, I² = {:.0}% → {}",
+                        h.variant,
+                        t.q,
+                        t.segments,
+                        p(t.p_value),
+                        100.0 * t.i_squared,
+                        if t.differs {
+                            "yes, the effect differs between segments"
+                        } else {
+                            "no evidence that it differs"
+                        }
+                    ),
+                    None => println!(
+                        "  {:<14} fewer than two segments with a defined effect: no test",
+                        h.variant
+                    ),
+                }
             }
         }
     }

@@ -315,7 +315,12 @@ pub fn print_second(
             );
             println!("      {}", d.reason);
         }
-        if let Some(h) = e.conversion.heterogeneity.first() {
+        if let Some(h) = e
+            .conversion
+            .heterogeneity
+            .first()
+            .and_then(|h| h.test.as_ref())
+        {
             println!(
                 "   effects differ between segments? Cochran's Q = {:.1}, p = {:.2e} → {}",
                 h.q,

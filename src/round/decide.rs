@@ -296,7 +296,7 @@ mod tests {
     use super::*;
     use crate::experiment::allocate::{AllocationParams, recommend};
     use crate::experiment::evaluate::{EvalParams, evaluate};
-    use crate::experiment::stats::{ArmStats, ExperimentStats, Metric, MetricKind};
+    use crate::experiment::stats::{ArmStats, ExperimentStats, Metric, MetricKind, SecondValue};
 
     /// One segment's evaluation and allocation from conversion counts.
     fn evaluated(control: (u64, u64), treatment: (u64, u64)) -> (SegmentResult, SegmentAllocation) {
@@ -304,7 +304,7 @@ mod tests {
             Metric::new("conversion", MetricKind::Binomial),
             vec!["control".into(), "offer".into()],
             vec!["s".into()],
-            false,
+            SecondValue::None,
         )
         .unwrap();
         for (v, (n, k)) in [control, treatment].into_iter().enumerate() {

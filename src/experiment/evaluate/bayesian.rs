@@ -90,7 +90,7 @@ mod tests {
     use super::*;
     use crate::experiment::evaluate::fixtures::{assert_close, mean_arms};
     use crate::experiment::evaluate::{EffectPrior, EvalParams, compare};
-    use crate::experiment::stats::{Metric, MetricKind};
+    use crate::experiment::stats::{Metric, MetricKind, SecondValue};
 
     #[test]
     fn bayesian_priors_and_direction_match_gbstats() {
@@ -104,7 +104,7 @@ mod tests {
             ..EvalParams::default()
         };
         let metric = Metric::new("revenue", MetricKind::Mean);
-        let c = compare(&metric, &a, &b, false, &proper);
+        let c = compare(&metric, &a, &b, SecondValue::None, &proper);
         // EffectBayesianABTest(..., prior_effect=GaussianPrior(mean=0, variance=0.0004, proper=True)):
         // ctw 0.9993184889245198, risk [0.027801591675554814, 1.5940666737863513e-06],
         // ci [0.01078540878189889, 0.044814586435863155], expected 0.027799997608881025
@@ -117,7 +117,7 @@ mod tests {
         // ... EffectBayesianConfig(inverse=True): ctw 0.0001892165074395269,
         // risk [4.5275262071645795e-07, 0.03425388358464987] (treatment second)
         let lower = metric.clone().lower_is_better();
-        let inv = compare(&lower, &a, &b, false, &EvalParams::default());
+        let inv = compare(&lower, &a, &b, SecondValue::None, &EvalParams::default());
         assert_close!(inv.chance_to_win, 0.0001892165074395269);
         assert_close!(inv.risk_control, 4.5275262071645795e-07);
         assert_close!(inv.risk, 0.03425388358464987);

@@ -11,7 +11,7 @@ use super::frequentist::{Summary, TTest, interval, plain_summary, t_test};
 use super::sequential::sequential;
 use crate::error::{Error, Result};
 use crate::experiment::Alternative;
-use crate::experiment::stats::{ArmStats, Metric, MetricKind, QuantileStats};
+use crate::experiment::stats::{ArmStats, Metric, MetricKind, QuantileStats, SecondValue};
 use crate::stats::{normal_quantile, normal_sf, two_proportion_z};
 
 /// Which test produced the absolute effect's p-value.
@@ -165,15 +165,22 @@ pub struct Comparison {
 
 pub(super) const NAN2: [f64; 2] = [f64::NAN, f64::NAN];
 
-/// Compares `variant` with `control` for `metric`, using the arms' second
-/// variable as a CUPED covariate when `use_covariate` (binomial, mean and count metrics).
+/// Compares `variant` with `control` for `metric`. `second` says what the
+/// arms' second sums hold (as [`ExperimentStats::second`]): with
+/// [`SecondValue::Covariate`] and [`EvalParams::cuped`] the relative,
+/// sequential and Bayesian figures are CUPED-adjusted (binomial, mean and
+/// count metrics). A ratio metric always reads its denominator from the
+/// second sums ([`SecondValue::Denominator`]); other metrics never do.
+///
+/// [`ExperimentStats::second`]: crate::experiment::stats::ExperimentStats::second
 pub fn compare(
     metric: &Metric,
     control: &ArmStats,
     variant: &ArmStats,
-    use_covariate: bool,
+    second: SecondValue,
     params: &EvalParams,
 ) -> Comparison {
+    let use_covariate = second == SecondValue::Covariate && params.cuped;
     let kind = metric.kind;
     let alpha = params.alpha;
     let alt = params.alternative;
@@ -370,7 +377,13 @@ pub fn compare_quantiles(
         ArmStats::from_sums(q.n, sum, var * (n - 1.0) + sum * sum / n)
     };
     let metric = Metric::new("quantile", MetricKind::Mean);
-    let mut c = compare(&metric, &arm(control), &arm(variant), false, params);
+    let mut c = compare(
+        &metric,
+        &arm(control),
+        &arm(variant),
+        SecondValue::None,
+        params,
+    );
     for (q, name) in [(control, "control"), (variant, "variant")] {
         if q.too_few_units() {
             c.warnings.push(Warning::FewUnits {
@@ -397,7 +410,7 @@ mod tests {
         let a = ArmStats::from_sums(5000, 410.0, 410.0);
         let b = ArmStats::from_sums(5100, 480.0, 480.0);
         let metric = Metric::new("converted", MetricKind::Binomial);
-        let c = compare(&metric, &a, &b, false, &EvalParams::default());
+        let c = compare(&metric, &a, &b, SecondValue::None, &EvalParams::default());
         // statsmodels proportions_ztest([480, 410], [5100, 5000]) -> (2.147950445343496, 0.03171769233156647)
         assert_eq!(c.test, AbsoluteTest::PooledZ);
         assert_close!(c.p_value, 0.03171769233156647);
@@ -437,7 +450,7 @@ mod tests {
             ..EvalParams::default()
         };
         assert_close!(
-            compare(&metric, &a, &b, false, &greater).p_value,
+            compare(&metric, &a, &b, SecondValue::None, &greater).p_value,
             0.015858846165783234
         );
     }
@@ -491,7 +504,7 @@ mod tests {
             (flat, flat),
             (flat, one),
         ] {
-            let c = compare(&metric, &x, &y, true, &params);
+            let c = compare(&metric, &x, &y, SecondValue::Covariate, &params);
             assert!(c.p_value.is_nan() || (0.0..=1.0).contains(&c.p_value));
             assert!(c.rel_effect.is_nan());
         }
@@ -499,7 +512,7 @@ mod tests {
             &metric,
             &flat,
             &ArmStats::from_sums(10, 5.0, 7.0),
-            false,
+            SecondValue::None,
             &params,
         );
         assert!(c.warnings.contains(&Warning::ZeroControlMean));
@@ -508,7 +521,7 @@ mod tests {
             &bin,
             &ArmStats::from_sums(100, 0.0, 0.0),
             &ArmStats::from_sums(100, 0.0, 0.0),
-            false,
+            SecondValue::None,
             &params,
         );
         assert!(c.p_value.is_nan());

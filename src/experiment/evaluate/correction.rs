@@ -40,16 +40,16 @@ mod tests {
     use crate::experiment::evaluate::fixtures::{assert_close, mean_arms};
     use crate::experiment::evaluate::frequentist::quantile;
     use crate::experiment::evaluate::{EvalParams, compare};
-    use crate::experiment::stats::{Metric, MetricKind};
+    use crate::experiment::stats::{Metric, MetricKind, SecondValue};
 
     #[test]
     fn family_adjustment_and_intervals() {
         let (a, b) = mean_arms();
         let metric = Metric::new("revenue", MetricKind::Mean);
         let params = EvalParams::default();
-        let mut c1 = compare(&metric, &a, &b, false, &params);
-        let mut c2 = compare(&metric, &b, &a, false, &params);
-        let mut c3 = compare(&metric, &a, &a, false, &params);
+        let mut c1 = compare(&metric, &a, &b, SecondValue::None, &params);
+        let mut c2 = compare(&metric, &b, &a, SecondValue::None, &params);
+        let mut c3 = compare(&metric, &a, &a, SecondValue::None, &params);
         adjust_family(
             &mut [&mut c1, &mut c2, &mut c3],
             0.05,

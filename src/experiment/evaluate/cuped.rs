@@ -51,13 +51,19 @@ mod tests {
     //! Reference values: see the note in `evaluate::fixtures`.
     use crate::experiment::evaluate::fixtures::{assert_close, mean_arms};
     use crate::experiment::evaluate::{EvalParams, compare};
-    use crate::experiment::stats::{Metric, MetricKind};
+    use crate::experiment::stats::{Metric, MetricKind, SecondValue};
 
     #[test]
     fn cuped_matches_gbstats_regression_adjustment() {
         let (a, b) = mean_arms();
         let metric = Metric::new("revenue", MetricKind::Mean);
-        let c = compare(&metric, &a, &b, true, &EvalParams::default());
+        let c = compare(
+            &metric,
+            &a,
+            &b,
+            SecondValue::Covariate,
+            &EvalParams::default(),
+        );
         // TwoSidedTTest(RegressionAdjustedStatistic(a), RegressionAdjustedStatistic(b),
         //   FrequentistConfig(difference_type="relative")): theta 0.5974526623976605,
         // expected 0.025022936157488518, ci [0.012380023879281048, 0.03766584843569599],

@@ -142,13 +142,13 @@ mod tests {
     use crate::experiment::Alternative;
     use crate::experiment::evaluate::fixtures::{assert_close, mean_arms};
     use crate::experiment::evaluate::{AbsoluteTest, EvalParams, compare};
-    use crate::experiment::stats::{ArmStats, Metric, MetricKind};
+    use crate::experiment::stats::{ArmStats, Metric, MetricKind, SecondValue};
 
     #[test]
     fn welch_and_relative_match_scipy_and_gbstats() {
         let (a, b) = mean_arms();
         let metric = Metric::new("revenue", MetricKind::Mean);
-        let c = compare(&metric, &a, &b, false, &EvalParams::default());
+        let c = compare(&metric, &a, &b, SecondValue::None, &EvalParams::default());
         // r = scipy.stats.ttest_ind(xb, xa, equal_var=False):
         // p 0.00030042971117394103, df 7897.797626943796,
         // r.confidence_interval(0.95) = (0.8415857330302677, 2.8336828946152544)
@@ -176,7 +176,7 @@ mod tests {
             sequential_tuning: 20000.0,
             ..EvalParams::default()
         };
-        let c20 = compare(&metric, &a, &b, false, &tuned);
+        let c20 = compare(&metric, &a, &b, SecondValue::None, &tuned);
         // ... sequential_tuning_parameter=20000: p 0.016904308971149286,
         // ci [0.004126067590018958, 0.06438079407403935]
         assert_close!(c20.sequential_p_value, 0.016904308971149286);
@@ -191,7 +191,7 @@ mod tests {
             alternative: Alternative::Greater,
             ..EvalParams::default()
         };
-        let g = compare(&metric, &a, &b, false, &greater);
+        let g = compare(&metric, &a, &b, SecondValue::None, &greater);
         assert_close!(g.p_value, 0.00015021485558697052);
         assert_close!(g.abs_ci[0], 1.0017540539241323);
         assert_eq!(g.abs_ci[1], f64::INFINITY);
@@ -201,7 +201,7 @@ mod tests {
             alternative: Alternative::Less,
             ..EvalParams::default()
         };
-        let l = compare(&metric, &a, &b, false, &less);
+        let l = compare(&metric, &a, &b, SecondValue::None, &less);
         assert_close!(l.p_value, 1.0 - 0.00015021485558697052);
         assert_eq!(l.abs_ci[0], f64::NEG_INFINITY);
     }
@@ -220,7 +220,13 @@ mod tests {
             291755.0040776888,
         );
         let metric = Metric::new("revenue per order", MetricKind::Ratio);
-        let c = compare(&metric, &a, &b, true, &EvalParams::default());
+        let c = compare(
+            &metric,
+            &a,
+            &b,
+            SecondValue::Denominator,
+            &EvalParams::default(),
+        );
         // TwoSidedTTest(RatioStatistic(a), RatioStatistic(b)) relative:
         // 0.04999750639197165, [0.01090366353839288, 0.08909134924555041], p 0.012197904205394128
         assert_close!(c.rel_effect, 0.04999750639197165);

@@ -57,7 +57,7 @@ pub use comparison::{
 };
 pub use correction::adjust_family;
 pub use params::{EffectPrior, EvalParams};
-pub use segments::{Heterogeneity, SegmentResult, VariantResult, Verdict, cochran_q};
+pub use segments::{CochranQ, Heterogeneity, SegmentResult, VariantResult, Verdict, cochran_q};
 pub use srm::{SampleRatio, sample_ratio_test};
 
 use serde::{Deserialize, Serialize};
@@ -158,7 +158,7 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
             }
         }
     };
-    let use_covariate = params.cuped && stats.has_covariate();
+    let second = stats.second();
     let metric = stats.metric();
 
     let mut overall = analyse_segment(
@@ -167,7 +167,7 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
         metric,
         &variants,
         &overall_weights,
-        use_covariate,
+        second,
         params,
     );
     adjust_family(
@@ -184,15 +184,7 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
         .map(|(s, name)| {
             let arms: Vec<ArmStats> = (0..n_variants).map(|v| *stats.arm(s, v)).collect();
             let planned = by_segment.and_then(|rows| rows.get(s)).unwrap_or(&weights);
-            analyse_segment(
-                name,
-                &arms,
-                metric,
-                &variants,
-                planned,
-                use_covariate,
-                params,
-            )
+            analyse_segment(name, &arms, metric, &variants, planned, second, params)
         })
         .collect();
     {
@@ -217,17 +209,9 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
                 .filter_map(|s| s.variants[v].comparison.as_ref())
                 .map(|c| (c.abs_effect, c.abs_se))
                 .collect();
-            let (k, q, p_value, i_squared, pooled_effect, pooled_se, differs) =
-                cochran_q(&effects, params.alpha);
             heterogeneity.push(Heterogeneity {
                 variant: name.clone(),
-                segments: k,
-                q,
-                p_value,
-                i_squared,
-                pooled_effect,
-                pooled_se,
-                differs,
+                test: cochran_q(&effects, params.alpha),
             });
         }
     }
@@ -247,7 +231,7 @@ mod fixtures;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::stats::MetricKind;
+    use crate::experiment::stats::{MetricKind, SecondValue};
 
     #[test]
     fn a_family_across_metrics_changes_the_verdicts() {
@@ -258,7 +242,7 @@ mod tests {
             metric,
             vec!["a".into(), "b".into()],
             vec!["s".into()],
-            false,
+            SecondValue::None,
         )
         .unwrap();
         stats
@@ -285,7 +269,7 @@ mod tests {
                     &Metric::new("m", MetricKind::Binomial),
                     &a,
                     &b,
-                    false,
+                    SecondValue::None,
                     &params,
                 )
             })

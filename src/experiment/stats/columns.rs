@@ -3,7 +3,7 @@
 
 use super::arm::ArmStats;
 use super::experiment::{ExperimentStats, at_observation, not_found};
-use super::metric::{Metric, MetricKind};
+use super::metric::{Metric, MetricKind, SecondValue};
 use crate::error::{Error, Result};
 use crate::segment::segments::Segments;
 
@@ -65,7 +65,7 @@ impl ExperimentStats {
                     m.metric.clone(),
                     variants.clone(),
                     segments.clone(),
-                    m.second.is_some(),
+                    SecondValue::of_column(m.metric.kind, m.second.is_some()),
                 )
             })
             .collect::<Result<Vec<_>>>()?;
@@ -373,7 +373,7 @@ mod tests {
             metric.clone(),
             vars.clone(),
             segs.clone(),
-            true,
+            SecondValue::Covariate,
             obs,
         )
         .unwrap();

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::arm::ArmStats;
-use super::metric::{Metric, MetricKind};
+use super::metric::{Metric, SecondValue};
 use crate::error::{Error, Result};
 
 /// One raw observation: a unit's value in an arm.
@@ -26,7 +26,7 @@ pub struct ExperimentStats {
     pub(super) metric: Metric,
     pub(super) variants: Vec<String>,
     pub(super) segments: Vec<String>,
-    pub(super) has_second: bool,
+    pub(super) second: SecondValue,
     /// Segment-major: `arms[segment * variants + variant]`.
     pub(super) arms: Vec<ArmStats>,
 }
@@ -34,13 +34,19 @@ pub struct ExperimentStats {
 impl ExperimentStats {
     /// Empty statistics for `variants` (at least two, distinct) in `segments`
     /// (at least one, distinct; pass `["all"]` for an unsegmented test).
-    /// `has_second`: observations carry a second value (a CUPED covariate, or a
-    /// ratio metric's denominator, which ratio metrics require).
+    /// `second`: what the observations' second value holds — nothing, a
+    /// CUPED covariate, or a ratio metric's denominator (which ratio metrics
+    /// require).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a cap the metric cannot take, fewer
+    /// than two variants, no segment, a repeated name, or a second value the
+    /// metric does not take ([`SecondValue::check_for`]).
     pub fn new(
         metric: Metric,
         variants: Vec<String>,
         segments: Vec<String>,
-        has_second: bool,
+        second: SecondValue,
     ) -> Result<ExperimentStats> {
         metric.check()?;
         if variants.len() < 2 {
@@ -55,19 +61,13 @@ impl ExperimentStats {
         }
         check_distinct("variants", &variants)?;
         check_distinct("segments", &segments)?;
-        if metric.kind == MetricKind::Ratio && !has_second {
-            return Err(Error::param(
-                "has_second",
-                false,
-                "a ratio metric needs its denominator as the second value",
-            ));
-        }
+        second.check_for(metric.kind)?;
         let arms = vec![ArmStats::default(); variants.len() * segments.len()];
         Ok(ExperimentStats {
             metric,
             variants,
             segments,
-            has_second,
+            second,
             arms,
         })
     }
@@ -87,14 +87,14 @@ impl ExperimentStats {
         &self.segments
     }
 
-    /// Whether observations carry a second value (covariate or denominator).
-    pub fn has_second(&self) -> bool {
-        self.has_second
+    /// What the observations' second value holds (nothing, a covariate, a denominator).
+    pub fn second(&self) -> SecondValue {
+        self.second
     }
 
     /// Whether the second value is a CUPED covariate (not a ratio's denominator).
     pub fn has_covariate(&self) -> bool {
-        self.has_second && self.metric.kind != MetricKind::Ratio
+        self.second == SecondValue::Covariate
     }
 
     /// Statistics of `variant` in `segment` (indices; panics if out of range,
@@ -170,7 +170,7 @@ impl ExperimentStats {
         second: Option<f64>,
     ) -> std::result::Result<(f64, f64), &'static str> {
         let x = self.metric.admit(value)?;
-        let y = match (self.has_second, second) {
+        let y = match (self.second.is_some(), second) {
             (true, Some(y)) if y.is_finite() => y,
             (true, Some(_)) => return Err("the second value is not a finite number"),
             (true, None) => return Err("the second value (covariate or denominator) is missing"),
@@ -186,10 +186,10 @@ impl ExperimentStats {
         metric: Metric,
         variants: Vec<String>,
         segments: Vec<String>,
-        has_second: bool,
+        second: SecondValue,
         observations: impl IntoIterator<Item = Observation>,
     ) -> Result<ExperimentStats> {
-        let mut stats = ExperimentStats::new(metric, variants, segments, has_second)?;
+        let mut stats = ExperimentStats::new(metric, variants, segments, second)?;
         for (i, obs) in observations.into_iter().enumerate() {
             stats.add(obs).map_err(|e| at_observation(i, e))?;
         }
@@ -207,7 +207,7 @@ impl ExperimentStats {
         if self.metric != other.metric
             || self.variants != other.variants
             || self.segments != other.segments
-            || self.has_second != other.has_second
+            || self.second != other.second
         {
             return Err(Error::value(
                 "statistics to merge",
@@ -267,6 +267,7 @@ pub(super) fn check_distinct(name: &'static str, names: &[String]) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::stats::MetricKind;
     use crate::experiment::stats::names;
 
     #[test]
@@ -275,7 +276,7 @@ mod tests {
             Metric::new("converted", MetricKind::Binomial),
             names(&["a", "b"]),
             names(&["x", "y"]),
-            false,
+            SecondValue::None,
         )
         .unwrap();
         let obs = |variant, segment, value, second| Observation {
@@ -294,21 +295,26 @@ mod tests {
         assert_eq!(s.arm(1, 1).sum, 1.0);
 
         let count = Metric::new("orders", MetricKind::Count);
-        let mut c =
-            ExperimentStats::new(count, names(&["a", "b"]), names(&["all"]), false).unwrap();
+        let mut c = ExperimentStats::new(
+            count,
+            names(&["a", "b"]),
+            names(&["all"]),
+            SecondValue::None,
+        )
+        .unwrap();
         assert!(c.add(obs(0, 0, -1.0, None)).is_err());
         assert!(c.add(obs(0, 0, 1.5, None)).is_err());
         c.add(obs(0, 0, 2.0, None)).unwrap();
 
         // A ratio without its denominator, repeated variant names, a single variant.
-        for (kind, variants, has_second) in [
-            (MetricKind::Ratio, &["a", "b"][..], false),
-            (MetricKind::Mean, &["a", "a"][..], false),
-            (MetricKind::Mean, &["a"][..], false),
+        for (kind, variants, second) in [
+            (MetricKind::Ratio, &["a", "b"][..], SecondValue::None),
+            (MetricKind::Mean, &["a", "a"][..], SecondValue::None),
+            (MetricKind::Mean, &["a"][..], SecondValue::None),
         ] {
             let metric = Metric::new("m", kind);
             assert!(
-                ExperimentStats::new(metric, names(variants), names(&["all"]), has_second).is_err()
+                ExperimentStats::new(metric, names(variants), names(&["all"]), second).is_err()
             );
         }
         let err = ExperimentStats::from_columns(

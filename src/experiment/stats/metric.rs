@@ -34,6 +34,68 @@ impl MetricKind {
     }
 }
 
+/// What the second value of an observation holds, if the statistics take one.
+///
+/// The second value is summed beside the metric (`Σy`, `Σy²`, `Σxy`), and
+/// what it means depends on the metric: a ratio metric divides by it, the
+/// other kinds can use it as a CUPED covariate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondValue {
+    /// No second value: observations carry the metric alone.
+    #[default]
+    None,
+    /// A pre-period covariate of a binomial, mean or count metric, for CUPED.
+    Covariate,
+    /// The denominator of a ratio metric (which needs one).
+    Denominator,
+}
+
+impl SecondValue {
+    /// The role a column of second values plays for a metric of `kind`:
+    /// the denominator of a ratio metric, else a covariate; `None` without a column.
+    pub(crate) fn of_column(kind: MetricKind, present: bool) -> SecondValue {
+        match (present, kind) {
+            (false, _) => SecondValue::None,
+            (true, MetricKind::Ratio) => SecondValue::Denominator,
+            (true, _) => SecondValue::Covariate,
+        }
+    }
+
+    /// Whether observations carry a second value.
+    pub fn is_some(self) -> bool {
+        self != SecondValue::None
+    }
+
+    /// Checks that a metric of `kind` takes this second value: a ratio
+    /// metric needs its denominator, and only a ratio metric has one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`second`) otherwise.
+    pub fn check_for(self, kind: MetricKind) -> Result<()> {
+        match (kind, self) {
+            (MetricKind::Ratio, SecondValue::Denominator)
+            | (
+                MetricKind::Binomial | MetricKind::Mean | MetricKind::Count,
+                SecondValue::None | SecondValue::Covariate,
+            ) => Ok(()),
+            (MetricKind::Ratio, _) => Err(Error::param(
+                "second",
+                format!("{self:?}"),
+                "a ratio metric needs its denominator as the second value",
+            )),
+            (_, SecondValue::Denominator) => Err(Error::param(
+                "second",
+                "Denominator",
+                format!(
+                    "only a ratio metric has a denominator; a {} metric's second value is a covariate",
+                    kind.as_str()
+                ),
+            )),
+        }
+    }
+}
+
 /// A metric: its name, kind, optional winsorising cap and direction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
