@@ -56,14 +56,17 @@ struct Tally {
 impl Tally {
     fn record(&mut self, c: &Comparison, true_abs: f64, true_rel: f64, alpha: f64) {
         self.runs += 1;
-        self.abs_cover += u32::from(covers(c.abs_ci, true_abs));
-        self.rel_cover += u32::from(covers(c.rel_ci, true_rel));
-        self.sequential_cover += u32::from(covers(c.sequential_ci, true_rel));
-        self.abs_reject += u32::from(c.p_value < alpha);
-        self.rel_reject += u32::from(c.rel_p_value < alpha);
+        // An undefined figure neither covers nor rejects.
+        self.abs_cover += u32::from(c.absolute.is_some_and(|t| covers(t.ci, true_abs)));
+        self.rel_cover += u32::from(c.relative.is_some_and(|r| covers(r.ci, true_rel)));
+        self.sequential_cover += u32::from(c.sequential.is_some_and(|s| covers(s.ci, true_rel)));
+        self.abs_reject += u32::from(c.absolute.is_some_and(|t| t.p_value < alpha));
+        self.rel_reject += u32::from(c.relative.is_some_and(|r| r.p_value < alpha));
         if let Some(cuped) = &c.cuped {
             self.unadjusted_rel_cover += u32::from(covers(cuped.unadjusted_rel_ci, true_rel));
-            self.variance_reduction += cuped.variance_reduction;
+            self.variance_reduction += cuped
+                .variance_reduction
+                .expect("the simulated arms always vary");
         }
     }
 
@@ -294,14 +297,16 @@ fn peek(
             }
         }
         let c = compare(&metric, &arms[0], &arms[1], SecondValue::None, &params);
-        if first[0].is_none() && c.sequential_p_value < params.alpha {
-            first[0] = Some((look, c.sequential_ci[0].signum()));
+        let sequential = c.sequential.expect("the arms vary");
+        if first[0].is_none() && sequential.p_value < params.alpha {
+            first[0] = Some((look, sequential.ci[0].signum()));
             if stop_at_sequential {
                 break;
             }
         }
-        if first[1].is_none() && c.rel_p_value < params.alpha {
-            first[1] = Some((look, c.rel_ci[0].signum()));
+        let relative = c.relative.expect("the arms vary");
+        if first[1].is_none() && relative.p_value < params.alpha {
+            first[1] = Some((look, relative.ci[0].signum()));
         }
     }
     first
@@ -826,29 +831,40 @@ proptest! {
             .map(|v| compare(&metric, &control, v, second, &params))
             .collect();
         for c in &comparisons {
+            // The relative effect and the figures built on it are there together.
+            prop_assert_eq!(c.relative.is_some(), c.sequential.is_some(), "{:?}", c);
+            prop_assert_eq!(c.relative.is_some(), c.bayesian.is_some(), "{:?}", c);
+            prop_assert!(c.adjusted.is_none(), "adjusted before adjust_family: {:?}", c);
             for (name, p) in [
-                ("p_value", c.p_value),
-                ("rel_p_value", c.rel_p_value),
-                ("sequential_p_value", c.sequential_p_value),
-                ("chance_to_win", c.chance_to_win),
+                ("p_value", c.absolute.map(|t| t.p_value)),
+                ("rel_p_value", c.relative.map(|r| r.p_value)),
+                ("sequential_p_value", c.sequential.map(|s| s.p_value)),
+                ("chance_to_win", c.bayesian.map(|b| b.chance_to_win)),
             ] {
-                prop_assert!(is_probability(p), "{} = {} in {:?}", name, p, c);
+                if let Some(p) = p {
+                    prop_assert!(is_probability(p), "{} = {} in {:?}", name, p, c);
+                }
             }
             for (name, ci) in [
-                ("abs_ci", c.abs_ci),
-                ("rel_ci", c.rel_ci),
-                ("sequential_ci", c.sequential_ci),
-                ("credible_interval", c.credible_interval),
+                ("abs_ci", c.absolute.map(|t| t.ci)),
+                ("rel_ci", c.relative.map(|r| r.ci)),
+                ("sequential_ci", c.sequential.map(|s| s.ci)),
+                ("credible_interval", c.bayesian.map(|b| b.credible_interval)),
             ] {
-                prop_assert!(ordered(ci), "{} = {:?} in {:?}", name, ci, c);
+                if let Some(ci) = ci {
+                    prop_assert!(ordered(ci), "{} = {:?} in {:?}", name, ci, c);
+                }
             }
             // Expected losses are non-negative (`φ(z)σ − μΦ(−z)` cancels for
             // large z; it once came out at −4e-323 before the clamp).
-            for (name, risk) in [("risk", c.risk), ("risk_control", c.risk_control)] {
-                prop_assert!(risk.is_nan() || risk >= 0.0, "{} {} in {:?}", name, risk, c);
+            if let Some(b) = c.bayesian {
+                for (name, risk) in [("risk", b.risk), ("risk_control", b.risk_control)] {
+                    prop_assert!(risk.is_nan() || risk >= 0.0, "{} {} in {:?}", name, risk, c);
+                }
             }
             if let Some(cuped) = &c.cuped {
                 prop_assert!(ordered(cuped.unadjusted_rel_ci), "{:?}", cuped);
+                prop_assert_eq!(cuped.variance_reduction.is_some(), c.relative.is_some(), "{:?}", c);
             }
             match (&c.beta_binomial, metric.kind) {
                 (Some(bb), MetricKind::Binomial) => {
@@ -866,13 +882,13 @@ proptest! {
             // exactly when its interval excludes 0.
             if params.alternative == Alternative::TwoSided {
                 let mut pairs = vec![
-                    (c.rel_p_value, c.rel_ci),
-                    (c.sequential_p_value, c.sequential_ci),
+                    c.relative.map(|r| (r.p_value, r.ci)),
+                    c.sequential.map(|s| (s.p_value, s.ci)),
                 ];
                 if metric.kind != MetricKind::Binomial {
-                    pairs.push((c.p_value, c.abs_ci));
+                    pairs.push(c.absolute.map(|t| (t.p_value, t.ci)));
                 }
-                for (p, ci) in pairs {
+                for (p, ci) in pairs.into_iter().flatten() {
                     if p.is_finite() && (p - params.alpha).abs() > 1e-6 && ci.iter().all(|x| x.is_finite()) {
                         prop_assert_eq!(p < params.alpha, !covers(ci, 0.0), "p {} ci {:?} in {:?}", p, ci, c);
                     }
@@ -882,23 +898,26 @@ proptest! {
         let mut family: Vec<&mut Comparison> = comparisons.iter_mut().collect();
         adjust_family(&mut family, params.alpha, params.alternative);
         for c in &comparisons {
-            prop_assert!(is_probability(c.p_value_holm) && is_probability(c.q_value_bh), "{:?}", c);
-            prop_assert_eq!(c.p_value.is_nan(), c.p_value_holm.is_nan());
-            prop_assert_eq!(c.p_value.is_nan(), c.q_value_bh.is_nan());
-            if !c.p_value.is_nan() {
-                prop_assert!(c.p_value_holm >= c.p_value, "{:?}", c);
-                // BH never lowers a p-value (see `bh_q_value_is_never_below_the_raw_p_value`).
-                prop_assert!(c.q_value_bh >= c.p_value, "{:?}", c);
-                // Holm's step-down factor (m − i + 1) is never below BH's
-                // m / i, so Holm ≥ BH up to the same rounding.
-                prop_assert!(c.p_value_holm >= c.q_value_bh * (1.0 - 4.0 * f64::EPSILON), "{:?}", c);
-            }
-            for ci in [c.abs_ci_holm, c.abs_ci_bh] {
+            // Adjusted exactly when there is an absolute p-value to adjust.
+            let tested = c.absolute.filter(|t| !t.p_value.is_nan());
+            prop_assert_eq!(c.adjusted.is_some(), tested.is_some(), "{:?}", c);
+            let (Some(t), Some(a)) = (tested, c.adjusted) else {
+                continue;
+            };
+            prop_assert!(is_probability(a.p_value_holm) && is_probability(a.q_value_bh), "{:?}", c);
+            prop_assert!(!a.p_value_holm.is_nan() && !a.q_value_bh.is_nan(), "{:?}", c);
+            prop_assert!(a.p_value_holm >= t.p_value, "{:?}", c);
+            // BH never lowers a p-value (see `bh_q_value_is_never_below_the_raw_p_value`).
+            prop_assert!(a.q_value_bh >= t.p_value, "{:?}", c);
+            // Holm's step-down factor (m − i + 1) is never below BH's
+            // m / i, so Holm ≥ BH up to the same rounding.
+            prop_assert!(a.p_value_holm >= a.q_value_bh * (1.0 - 4.0 * f64::EPSILON), "{:?}", c);
+            for ci in [a.abs_ci_holm, a.abs_ci_bh] {
                 prop_assert!(ordered(ci), "{:?}", c);
             }
             // Bonferroni at α/m ⊇ FCR at αR/m ⊇ the plain interval at α.
-            prop_assert!(contains(c.abs_ci_holm, c.abs_ci_bh), "{:?}", c);
-            prop_assert!(contains(c.abs_ci_bh, c.abs_ci), "{:?}", c);
+            prop_assert!(contains(a.abs_ci_holm, a.abs_ci_bh), "{:?}", c);
+            prop_assert!(contains(a.abs_ci_bh, t.ci), "{:?}", c);
         }
     }
 }
@@ -918,7 +937,7 @@ fn bh_q_value_is_never_below_the_raw_p_value() {
         .iter()
         .map(|&raw| {
             let mut c = compare(&metric, &arm, &arm, SecondValue::None, &params);
-            c.p_value = raw;
+            c.absolute.as_mut().expect("the arm varies").p_value = raw;
             c
         })
         .collect();
@@ -928,12 +947,8 @@ fn bh_q_value_is_never_below_the_raw_p_value() {
         Alternative::TwoSided,
     );
     for c in &family {
-        assert!(
-            c.q_value_bh >= c.p_value,
-            "q {:e} < p {:e}",
-            c.q_value_bh,
-            c.p_value
-        );
+        let (p, q) = (c.absolute.unwrap().p_value, c.adjusted.unwrap().q_value_bh);
+        assert!(q >= p, "q {q:e} < p {p:e}");
     }
 }
 
@@ -971,13 +986,14 @@ fn ratio_variance_rounding_below_zero_breaks_welch() {
     );
     // Welch–Satterthwaite df ≥ min(n_A, n_B) − 1 for non-negative variances;
     // with the control's variance 0 it is n_B − 1 = 16.
-    assert!(c.abs_df >= 4.0, "Welch df {}", c.abs_df);
+    let t = c.absolute.expect("the variant varies");
+    assert!(t.df >= 4.0, "Welch df {}", t.df);
     assert_eq!(
-        c.p_value < params.alpha,
-        !covers(c.abs_ci, 0.0),
+        t.p_value < params.alpha,
+        !covers(t.ci, 0.0),
         "p {} vs interval {:?}",
-        c.p_value,
-        c.abs_ci
+        t.p_value,
+        t.ci
     );
 }
 
@@ -1049,13 +1065,14 @@ fn per_segment_verdicts_heterogeneity_and_sample_ratio() {
     }
     assert_eq!(winners, vec![Some(1), None, None, None]);
     let b = |s: usize| eval.segments[s].variants[1].comparison.as_ref().unwrap();
+    let holm = |s: usize| b(s).adjusted.unwrap().p_value_holm;
     assert!(
-        b(0).abs_effect > 0.0 && b(0).p_value_holm < params.alpha,
+        b(0).abs_effect > 0.0 && holm(0) < params.alpha,
         "{:?}",
         b(0)
     );
     assert!(
-        b(1).abs_effect < 0.0 && b(1).p_value_holm < params.alpha,
+        b(1).abs_effect < 0.0 && holm(1) < params.alpha,
         "{:?}",
         b(1)
     );
@@ -1066,7 +1083,7 @@ fn per_segment_verdicts_heterogeneity_and_sample_ratio() {
             .starts_with("no clear winner")
     );
     for s in 2..4 {
-        assert!(b(s).p_value_holm >= params.alpha, "segment {s}: {:?}", b(s));
+        assert!(holm(s) >= params.alpha, "segment {s}: {:?}", b(s));
     }
 
     // B's effect differs between segments (+0.03, −0.03, 0, 0: Cochran's Q
@@ -1099,8 +1116,9 @@ fn per_segment_verdicts_heterogeneity_and_sample_ratio() {
     // Adjusted p-values never fall below the raw ones.
     for s in eval.segments.iter().chain([&eval.overall]) {
         for c in s.variants.iter().filter_map(|v| v.comparison.as_ref()) {
-            assert!(c.p_value_holm >= c.p_value, "{}: {c:?}", s.segment);
-            assert!(c.q_value_bh >= c.p_value, "{}: {c:?}", s.segment);
+            let (t, a) = (c.absolute.unwrap(), c.adjusted.unwrap());
+            assert!(a.p_value_holm >= t.p_value, "{}: {c:?}", s.segment);
+            assert!(a.q_value_bh >= t.p_value, "{}: {c:?}", s.segment);
         }
     }
 

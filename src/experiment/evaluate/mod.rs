@@ -53,7 +53,8 @@ mod sequential;
 mod srm;
 
 pub use comparison::{
-    AbsoluteTest, BetaBinomial, Comparison, Cuped, Warning, compare, compare_quantiles,
+    AbsoluteTest, Adjusted, Bayesian, BetaBinomial, Comparison, Cuped, EffectTest, Sequential,
+    Warning, compare, compare_quantiles,
 };
 pub use correction::adjust_family;
 pub use params::{EffectPrior, EvalParams};
@@ -206,8 +207,8 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
             }
             let effects: Vec<(f64, f64)> = segments
                 .iter()
-                .filter_map(|s| s.variants[v].comparison.as_ref())
-                .map(|c| (c.abs_effect, c.abs_se))
+                .filter_map(|s| s.variants[v].comparison.as_ref()?.absolute)
+                .map(|t| (t.estimate, t.se))
                 .collect();
             heterogeneity.push(Heterogeneity {
                 variant: name.clone(),

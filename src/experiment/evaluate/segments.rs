@@ -229,16 +229,19 @@ pub(super) fn verdict(segment: &SegmentResult, metric: &Metric, params: &EvalPar
         .enumerate()
         .filter_map(|(i, v)| v.comparison.as_ref().map(|c| (i, c)))
         .collect();
-    let significant = |c: &Comparison| c.p_value_holm < params.alpha;
+    let significant = |c: &Comparison| c.adjusted.is_some_and(|a| a.p_value_holm < params.alpha);
     let describe = |i: usize, c: &Comparison| {
-        let effect = if c.rel_effect.is_finite() {
-            format!("{:+.1}%", 100.0 * c.rel_effect)
-        } else {
-            format!("{:+.4}", c.abs_effect)
+        let effect = match c.relative {
+            Some(r) => format!("{:+.1}%", 100.0 * r.estimate),
+            None => format!("{:+.4}", c.abs_effect),
+        };
+        let holm = match c.adjusted {
+            Some(a) => format!("Holm-adjusted p = {:.3}", a.p_value_holm),
+            None => "not adjusted for the family".to_owned(),
         };
         format!(
-            "{} {effect} vs {} (Holm-adjusted p = {:.3})",
-            segment.variants[i].variant, segment.variants[params.control].variant, c.p_value_holm
+            "{} {effect} vs {} ({holm})",
+            segment.variants[i].variant, segment.variants[params.control].variant
         )
     };
     let winners: Vec<&(usize, &Comparison)> = treatments
@@ -275,7 +278,7 @@ pub(super) fn verdict(segment: &SegmentResult, metric: &Metric, params: &EvalPar
     }
     let best = treatments
         .iter()
-        .filter(|(_, c)| c.p_value.is_finite())
+        .filter(|(_, c)| c.absolute.is_some_and(|t| t.p_value.is_finite()))
         .max_by(|x, y| {
             let key = |c: &Comparison| {
                 if metric.lower_is_better {
