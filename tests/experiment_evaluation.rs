@@ -783,7 +783,13 @@ proptest! {
                     accepted += 1;
                     prop_assert!(acceptable(kind, role, o), "accepted {:?}", o);
                 }
-                Err(_) => {
+                Err(e) => {
+                    // Named by its position among the units added so far.
+                    let at = accepted as usize;
+                    prop_assert!(
+                        matches!(&e, Error::InvalidRow { row, .. } | Error::NonFinite { row, .. } if *row == at),
+                        "{:?} for {:?}", e, o
+                    );
                     rejected += 1;
                     prop_assert!(!acceptable(kind, role, o), "refused {:?}", o);
                     prop_assert_eq!(&stats, &before, "a refused observation changed the sums");
@@ -811,13 +817,10 @@ proptest! {
             None => prop_assert!(all.is_ok()),
             Some(i) => {
                 let err = all.unwrap_err();
-                let named = match &err {
-                    Error::InvalidValue { what: "observation", value, .. } => {
-                        value.starts_with(&format!("#{i}:"))
-                    }
-                    Error::NotFound { id, .. } => id.ends_with(&format!("(observation #{i})")),
-                    _ => false,
-                };
+                let named = matches!(
+                    &err,
+                    Error::InvalidRow { row, .. } | Error::NonFinite { row, .. } if *row == i
+                );
                 prop_assert!(named, "first bad observation #{} not named in {:?}", i, err);
             }
         }

@@ -386,7 +386,10 @@ mod tests {
         // A state holding it reads back (NaN placeholders were written as
         // null and could not be read as numbers).
         let json = serde_json::to_string(&d).unwrap();
-        assert!(json.contains(r#""abs_ci":null,"p_value_holm":null"#), "{json}");
+        assert!(
+            json.contains(r#""abs_ci":null,"p_value_holm":null"#),
+            "{json}"
+        );
         let back: Decision = serde_json::from_str(&json).unwrap();
         assert_eq!(back, d);
     }

@@ -504,7 +504,10 @@ mod tests {
         assert_close!(c.absolute.unwrap().p_value, 0.004197011243452176);
         let mut other = qb;
         other.level = 0.9;
-        assert!(compare_quantiles(&qa, &other, &EvalParams::default()).is_err());
+        assert!(matches!(
+            compare_quantiles(&qa, &other, &EvalParams::default()),
+            Err(Error::InvalidParameter { name: "level", .. })
+        ));
     }
 
     #[test]

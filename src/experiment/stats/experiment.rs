@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::arm::ArmStats;
-use super::metric::{Metric, SecondValue};
+use super::metric::{Metric, Refusal, SecondValue};
 use crate::error::{Error, Result};
 
 /// One raw observation: a unit's value in an arm.
@@ -40,8 +40,9 @@ impl ExperimentStats {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for a cap the metric cannot take, fewer
-    /// than two variants, no segment, a repeated name, or a second value the
-    /// metric does not take ([`SecondValue::check_for`]).
+    /// than two variants, no segment, or a second value the metric does not
+    /// take ([`SecondValue::check_for`]); [`Error::Duplicate`] for a variant
+    /// or segment name given twice (`what` = `variants` or `segments`).
     pub fn new(
         metric: Metric,
         variants: Vec<String>,
@@ -104,10 +105,21 @@ impl ExperimentStats {
     }
 
     /// Replaces one arm's statistics, e.g. with pre-aggregated sums from a warehouse.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for a segment or variant index past the
+    /// statistics' (`what` = `segment index` or `variant index`);
+    /// [`Error::InvalidParameter`] for sums no data could give ([`ArmStats::check`]).
     pub fn set_arm(&mut self, segment: usize, variant: usize, stats: ArmStats) -> Result<()> {
         stats.check(self.metric.kind)?;
-        let i = self.index(variant, segment)?;
-        self.arms[i] = stats;
+        let (n_variants, n_segments) = (self.variants.len(), self.segments.len());
+        if segment >= n_segments {
+            return Err(Error::out_of_range("segment index", segment, n_segments));
+        }
+        if variant >= n_variants {
+            return Err(Error::out_of_range("variant index", variant, n_variants));
+        }
+        self.arms[segment * n_variants + variant] = stats;
         Ok(())
     }
 
@@ -131,57 +143,67 @@ impl ExperimentStats {
         self.arms.iter().map(|a| a.n).sum()
     }
 
-    fn index(&self, variant: usize, segment: usize) -> Result<usize> {
-        if variant >= self.variants.len() {
-            return Err(Error::NotFound {
-                what: "variant index",
-                id: variant.to_string(),
-            });
-        }
-        if segment >= self.segments.len() {
-            return Err(Error::NotFound {
-                what: "segment index",
-                id: segment.to_string(),
-            });
-        }
-        Ok(segment * self.variants.len() + variant)
+    /// Adds one observation; nothing is added when it is refused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRow`] for a variant or segment index out of range
+    /// (`field` = `variant` or `segment`), a value the metric does not take
+    /// (`value`), or a second value missing or given where the statistics
+    /// take none (`second`); [`Error::NonFinite`] for a NaN or infinite value
+    /// or second value. `row` is the number of units the statistics hold
+    /// before the observation (its position when every unit came through
+    /// `add`).
+    pub fn add(&mut self, obs: Observation) -> Result<()> {
+        let row = self.units() as usize;
+        self.add_at(obs, row)
     }
 
-    /// Adds one observation. Errors (nothing is added): an index out of
-    /// range, a non-finite value, a value the metric kind does not take, a
-    /// missing or unexpected second value.
-    pub fn add(&mut self, obs: Observation) -> Result<()> {
-        let i = self.index(obs.variant, obs.segment)?;
-        let (x, y) = self.admit(obs.value, obs.second).map_err(|reason| {
-            Error::value(
-                "observation",
-                format!("value {} second {:?}", obs.value, obs.second),
-                reason,
-            )
-        })?;
-        self.arms[i].push(x, y);
+    /// [`add`](Self::add), naming `row` in the error.
+    fn add_at(&mut self, obs: Observation, row: usize) -> Result<()> {
+        let (n_variants, n_segments) = (self.variants.len(), self.segments.len());
+        if obs.variant >= n_variants {
+            return Err(index_out_of_range(row, "variant", obs.variant, n_variants));
+        }
+        if obs.segment >= n_segments {
+            return Err(index_out_of_range(row, "segment", obs.segment, n_segments));
+        }
+        let (x, y) = self
+            .admit(obs.value, obs.second)
+            .map_err(|refusal| refusal.at(&self.metric, row, obs.value, obs.second))?;
+        self.arms[obs.segment * n_variants + obs.variant].push(x, y);
         Ok(())
     }
 
+    /// The observation's value and second value as they enter the sums, or why they cannot.
     #[inline]
     pub(super) fn admit(
         &self,
         value: f64,
         second: Option<f64>,
-    ) -> std::result::Result<(f64, f64), &'static str> {
+    ) -> std::result::Result<(f64, f64), Refusal> {
         let x = self.metric.admit(value)?;
         let y = match (self.second.is_some(), second) {
             (true, Some(y)) if y.is_finite() => y,
-            (true, Some(_)) => return Err("the second value is not a finite number"),
-            (true, None) => return Err("the second value (covariate or denominator) is missing"),
-            (false, Some(_)) => return Err("these statistics take no second value"),
+            (true, Some(_)) => return Err(Refusal::NonFiniteSecond),
+            (true, None) => {
+                return Err(Refusal::Second(
+                    "the second value (covariate or denominator) is missing",
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(Refusal::Second("these statistics take no second value"));
+            }
             (false, None) => 0.0,
         };
         Ok((x, y))
     }
 
-    /// Statistics in one pass over raw observations. The first bad
-    /// observation stops the pass with its position in the error.
+    /// Statistics in one pass over raw observations.
+    ///
+    /// # Errors
+    /// Those of [`new`](Self::new); the first bad observation stops the
+    /// pass with the errors of [`add`](Self::add), `row` being its position
+    /// among `observations`.
     pub fn from_observations(
         metric: Metric,
         variants: Vec<String>,
@@ -190,8 +212,8 @@ impl ExperimentStats {
         observations: impl IntoIterator<Item = Observation>,
     ) -> Result<ExperimentStats> {
         let mut stats = ExperimentStats::new(metric, variants, segments, second)?;
-        for (i, obs) in observations.into_iter().enumerate() {
-            stats.add(obs).map_err(|e| at_observation(i, e))?;
+        for (row, obs) in observations.into_iter().enumerate() {
+            stats.add_at(obs, row)?;
         }
         Ok(stats)
     }
@@ -228,37 +250,23 @@ impl ExperimentStats {
     }
 }
 
-pub(super) fn at_observation(i: usize, e: Error) -> Error {
-    match e {
-        Error::InvalidValue {
-            what,
-            value,
-            reason,
-        } => Error::InvalidValue {
-            what,
-            value: format!("#{i}: {value}"),
-            reason,
-        },
-        Error::NotFound { what, id } => Error::NotFound {
-            what,
-            id: format!("{id} (observation #{i})"),
-        },
-        other => other,
-    }
-}
-
-pub(super) fn not_found(what: &'static str, index: usize) -> Error {
-    Error::NotFound {
-        what,
-        id: index.to_string(),
-    }
+/// [`Error::InvalidRow`] for observation `row` whose `field` (`variant` or
+/// `segment`) holds `index`, past the `len` names.
+pub(super) fn index_out_of_range(row: usize, field: &str, index: usize, len: usize) -> Error {
+    Error::invalid_row(
+        "observations",
+        row,
+        field,
+        index.to_string(),
+        format!("the {field} index lies in 0..{len}"),
+    )
 }
 
 pub(super) fn check_distinct(name: &'static str, names: &[String]) -> Result<()> {
     let mut seen = hashbrown::HashSet::with_capacity(names.len());
     for n in names {
         if !seen.insert(n.as_str()) {
-            return Err(Error::param(name, n, "names must be distinct"));
+            return Err(Error::duplicate(name, n.as_str()));
         }
     }
     Ok(())
@@ -269,6 +277,16 @@ mod tests {
     use super::*;
     use crate::experiment::stats::MetricKind;
     use crate::experiment::stats::names;
+
+    /// Whether `result` is an [`Error::InvalidRow`] at `row` in `field`.
+    fn invalid_row(result: Result<()>, at: usize, name: &str) -> bool {
+        matches!(result, Err(Error::InvalidRow { row, ref field, .. }) if row == at && field == name)
+    }
+
+    /// Whether `result` is an [`Error::NonFinite`] at `row` in `field`.
+    fn non_finite(result: Result<()>, at: usize, name: &str) -> bool {
+        matches!(result, Err(Error::NonFinite { row, ref field, .. }) if row == at && field == name)
+    }
 
     #[test]
     fn bad_observations_are_refused_and_change_nothing() {
@@ -285,14 +303,22 @@ mod tests {
             value,
             second,
         };
-        assert!(s.add(obs(0, 0, 0.5, None)).is_err());
-        assert!(s.add(obs(0, 0, f64::NAN, None)).is_err());
-        assert!(s.add(obs(2, 0, 1.0, None)).is_err());
-        assert!(s.add(obs(0, 2, 1.0, None)).is_err());
-        assert!(s.add(obs(0, 0, 1.0, Some(3.0))).is_err());
+        assert!(invalid_row(s.add(obs(0, 0, 0.5, None)), 0, "value"));
+        assert!(non_finite(s.add(obs(0, 0, f64::NAN, None)), 0, "value"));
+        assert!(invalid_row(s.add(obs(2, 0, 1.0, None)), 0, "variant"));
+        assert!(invalid_row(s.add(obs(0, 2, 1.0, None)), 0, "segment"));
+        assert!(invalid_row(s.add(obs(0, 0, 1.0, Some(3.0))), 0, "second"));
         assert_eq!(s.units(), 0);
         s.add(obs(1, 1, 1.0, None)).unwrap();
         assert_eq!(s.arm(1, 1).sum, 1.0);
+        // The row of a refused observation is the number of units before it.
+        assert!(invalid_row(s.add(obs(1, 1, 2.0, None)), 1, "value"));
+        let err = s.add(obs(1, 1, 0.5, None)).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRow { what, value, .. }
+                if what == "observations of converted" && value == "0.5"),
+            "{err:?}"
+        );
 
         let count = Metric::new("orders", MetricKind::Count);
         let mut c = ExperimentStats::new(
@@ -302,21 +328,86 @@ mod tests {
             SecondValue::None,
         )
         .unwrap();
-        assert!(c.add(obs(0, 0, -1.0, None)).is_err());
-        assert!(c.add(obs(0, 0, 1.5, None)).is_err());
+        assert!(invalid_row(c.add(obs(0, 0, -1.0, None)), 0, "value"));
+        assert!(invalid_row(c.add(obs(0, 0, 1.5, None)), 0, "value"));
         c.add(obs(0, 0, 2.0, None)).unwrap();
 
-        // A ratio without its denominator, repeated variant names, a single variant.
-        for (kind, variants, second) in [
-            (MetricKind::Ratio, &["a", "b"][..], SecondValue::None),
-            (MetricKind::Mean, &["a", "a"][..], SecondValue::None),
-            (MetricKind::Mean, &["a"][..], SecondValue::None),
-        ] {
-            let metric = Metric::new("m", kind);
-            assert!(
-                ExperimentStats::new(metric, names(variants), names(&["all"]), second).is_err()
-            );
-        }
+        let mut cuped = ExperimentStats::new(
+            Metric::new("revenue", MetricKind::Mean),
+            names(&["a", "b"]),
+            names(&["all"]),
+            SecondValue::Covariate,
+        )
+        .unwrap();
+        assert!(invalid_row(cuped.add(obs(0, 0, 1.0, None)), 0, "second"));
+        assert!(non_finite(
+            cuped.add(obs(0, 0, 1.0, Some(f64::INFINITY))),
+            0,
+            "second"
+        ));
+        cuped.add(obs(0, 0, 1.0, Some(2.0))).unwrap();
+
+        // Arms past the statistics' segments and variants.
+        assert!(matches!(
+            s.set_arm(2, 0, ArmStats::default()),
+            Err(Error::OutOfRange { index: 2, len: 2, ref what }) if what == "segment index"
+        ));
+        assert!(matches!(
+            s.set_arm(0, 5, ArmStats::default()),
+            Err(Error::OutOfRange { index: 5, len: 2, ref what }) if what == "variant index"
+        ));
+    }
+
+    #[test]
+    fn statistics_need_two_distinct_variants_and_the_right_second_value() {
+        let new = |kind, variants: &[&str], second| {
+            ExperimentStats::new(
+                Metric::new("m", kind),
+                names(variants),
+                names(&["all"]),
+                second,
+            )
+        };
+        let refused = |result: Result<ExperimentStats>, parameter: &str| matches!(result, Err(Error::InvalidParameter { name, .. }) if name == parameter);
+        // A ratio without its denominator, a denominator of another metric,
+        // a ratio with a covariate.
+        assert!(refused(
+            new(MetricKind::Ratio, &["a", "b"], SecondValue::None),
+            "second"
+        ));
+        assert!(refused(
+            new(MetricKind::Mean, &["a", "b"], SecondValue::Denominator),
+            "second"
+        ));
+        assert!(refused(
+            new(MetricKind::Ratio, &["a", "b"], SecondValue::Covariate),
+            "second"
+        ));
+        // Repeated variant names, a single variant, no segment.
+        assert!(matches!(
+            new(MetricKind::Mean, &["a", "b", "a"], SecondValue::None),
+            Err(Error::Duplicate { ref what, ref key }) if what == "variants" && key == "a"
+        ));
+        assert!(refused(
+            new(MetricKind::Mean, &["a"], SecondValue::None),
+            "variants"
+        ));
+        assert!(refused(
+            ExperimentStats::new(
+                Metric::new("m", MetricKind::Mean),
+                names(&["a", "b"]),
+                Vec::new(),
+                SecondValue::None,
+            ),
+            "segments"
+        ));
+        let ratio = new(MetricKind::Ratio, &["a", "b"], SecondValue::Denominator).unwrap();
+        assert_eq!(ratio.second(), SecondValue::Denominator);
+        assert!(!ratio.has_covariate());
+    }
+
+    #[test]
+    fn one_pass_names_the_first_bad_row() {
         let err = ExperimentStats::from_columns(
             Metric::new("m", MetricKind::Mean),
             names(&["a", "b"]),
@@ -328,7 +419,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(&err, Error::InvalidValue { what: "observation", value, .. } if value.starts_with("#1:")),
+            matches!(&err, Error::NonFinite { row: 1, field, what, .. }
+                if field == "value" && what == "observations of m"),
+            "{err:?}"
+        );
+        let obs = [(0, 0.0), (1, 1.0), (0, 2.0), (1, 1.0)].map(|(variant, value)| Observation {
+            variant,
+            segment: 0,
+            value,
+            second: None,
+        });
+        let err = ExperimentStats::from_observations(
+            Metric::new("converted", MetricKind::Binomial),
+            names(&["a", "b"]),
+            names(&["all"]),
+            SecondValue::None,
+            obs,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRow { row: 2, field, value, .. }
+                if field == "value" && value == "2"),
             "{err:?}"
         );
     }
