@@ -41,6 +41,12 @@
 //!   p-values over all segment × variant comparisons, Cochran's Q test of
 //!   whether the effect really differs between segments (with I²), and per
 //!   segment a verdict: the winner, or "no clear winner" with the reason.
+//!
+//! A [`Comparison`] holds one part per method, each `None` when the method
+//! does not apply or its figures are undefined (an arm without units or
+//! variance, a control mean of 0, no covariate, a non-binomial metric, no
+//! family adjustment yet), never a NaN placeholder; [`Heterogeneity::test`]
+//! is `None` with fewer than two segments to compare.
 
 mod bayesian;
 mod comparison;
