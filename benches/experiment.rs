@@ -132,17 +132,21 @@ fn bench(c: &mut Criterion) {
         .comparison
         .as_ref()
         .expect("treatment");
+    let (abs, rel) = (
+        a.absolute.expect("absolute test"),
+        a.relative.expect("relative effect"),
+    );
     eprintln!(
         "overall treat_a: abs {:.6} [{:.6}, {:.6}] p {:.4e}; rel (CUPED) {:.6} theta {:.4} p {:.3e}; \
          conversion p {:.3e}; srm p {:.4}",
         a.abs_effect,
-        a.abs_ci[0],
-        a.abs_ci[1],
-        a.p_value,
-        a.rel_effect,
+        abs.ci[0],
+        abs.ci[1],
+        abs.p_value,
+        rel.estimate,
         a.cuped.map_or(f64::NAN, |c| c.theta),
-        a.rel_p_value,
-        z.p_value,
+        rel.p_value,
+        z.absolute.expect("absolute test").p_value,
         revenue.overall.sample_ratio.p_value
     );
 

@@ -248,14 +248,17 @@ fn run(args: &Args) -> custinsight::Result<()> {
 
 /// The contract's per-variant object (`in_segment`: with the family-adjusted p-values).
 fn variant_json(v: &VariantResult, in_segment: bool) -> Value {
-    let ci = |x: [f64; 2]| json!([x[0], x[1]]);
+    // The contract's `[lo, hi]` pair; both null when the figure is undefined.
+    let ci = |x: Option<[f64; 2]>| x.map_or(json!([null, null]), |x| json!([x[0], x[1]]));
     let mut out = match &v.comparison {
         Some(c) => json!({
             "variant": v.variant, "n": v.n, "mean": v.mean,
-            "abs_effect": c.abs_effect, "abs_ci": ci(c.abs_ci), "p_value": c.p_value,
-            "rel_effect": c.rel_effect, "rel_ci": ci(c.rel_ci), "rel_p_value": c.rel_p_value,
-            "sequential_p_value": c.sequential_p_value,
-            "chance_to_win": c.chance_to_win, "risk": c.risk,
+            "abs_effect": c.abs_effect, "abs_ci": ci(c.absolute.map(|t| t.ci)),
+            "p_value": c.absolute.map(|t| t.p_value),
+            "rel_effect": c.relative.map(|r| r.estimate), "rel_ci": ci(c.relative.map(|r| r.ci)),
+            "rel_p_value": c.relative.map(|r| r.p_value),
+            "sequential_p_value": c.sequential.map(|s| s.p_value),
+            "chance_to_win": c.bayesian.map(|b| b.chance_to_win), "risk": c.bayesian.map(|b| b.risk),
         }),
         None => json!({
             "variant": v.variant, "n": v.n, "mean": v.mean,
@@ -265,12 +268,9 @@ fn variant_json(v: &VariantResult, in_segment: bool) -> Value {
         }),
     };
     if in_segment {
-        let (holm, bh) = v
-            .comparison
-            .as_ref()
-            .map_or((f64::NAN, f64::NAN), |c| (c.p_value_holm, c.q_value_bh));
-        out["p_value_holm"] = json!(holm);
-        out["q_value_bh"] = json!(bh);
+        let adjusted = v.comparison.as_ref().and_then(|c| c.adjusted);
+        out["p_value_holm"] = json!(adjusted.map(|a| a.p_value_holm));
+        out["q_value_bh"] = json!(adjusted.map(|a| a.q_value_bh));
     }
     out
 }
@@ -328,6 +328,11 @@ fn p(x: f64) -> String {
     }
 }
 
+/// `show(x)`, or a dash when the figure is not defined.
+fn or_dash<T>(x: Option<T>, show: impl Fn(T) -> String) -> String {
+    x.map_or_else(|| "–".into(), show)
+}
+
 fn print_segment(s: &SegmentResult, segment_family: bool) {
     println!(
         "  {:<14} {:>9} {:>10} {:>10} {:>22} {:>8} {:>9} {:>22} {:>8} {:>8} {:>7} {:>8}{}",
@@ -364,16 +369,28 @@ fn print_segment(s: &SegmentResult, segment_family: bool) {
                 v.n,
                 num(v.mean),
                 num(c.abs_effect),
-                format!("[{}, {}]", num(c.abs_ci[0]), num(c.abs_ci[1])),
-                p(c.p_value),
-                pct(c.rel_effect),
-                format!("[{}, {}]", pct(c.rel_ci[0]), pct(c.rel_ci[1])),
-                p(c.rel_p_value),
-                p(c.sequential_p_value),
-                format!("{:.1}%", 100.0 * c.chance_to_win),
-                pct(c.risk),
+                or_dash(c.absolute, |t| format!(
+                    "[{}, {}]",
+                    num(t.ci[0]),
+                    num(t.ci[1])
+                )),
+                or_dash(c.absolute, |t| p(t.p_value)),
+                or_dash(c.relative, |r| pct(r.estimate)),
+                or_dash(c.relative, |r| format!(
+                    "[{}, {}]",
+                    pct(r.ci[0]),
+                    pct(r.ci[1])
+                )),
+                or_dash(c.relative, |r| p(r.p_value)),
+                or_dash(c.sequential, |s| p(s.p_value)),
+                or_dash(c.bayesian, |b| format!("{:.1}%", 100.0 * b.chance_to_win)),
+                or_dash(c.bayesian, |b| pct(b.risk)),
                 if segment_family {
-                    format!(" {:>8} {:>8}", p(c.p_value_holm), p(c.q_value_bh))
+                    format!(
+                        " {:>8} {:>8}",
+                        or_dash(c.adjusted, |a| p(a.p_value_holm)),
+                        or_dash(c.adjusted, |a| p(a.q_value_bh))
+                    )
                 } else {
                     String::new()
                 }
@@ -424,9 +441,9 @@ fn print_text(e: &Evaluation, args: &Args, fit_seconds: f64, rows: &Rows) {
     {
         if let Some(c) = &v.cuped {
             println!(
-                "  CUPED: theta {:.4}, variance of the relative effect −{:.1}% (unadjusted {} [{}, {}])",
+                "  CUPED: theta {:.4}, variance of the relative effect {} (unadjusted {} [{}, {}])",
                 c.theta,
-                100.0 * c.variance_reduction,
+                or_dash(c.variance_reduction, |r| format!("−{:.1}%", 100.0 * r)),
                 pct(c.unadjusted_rel_effect),
                 pct(c.unadjusted_rel_ci[0]),
                 pct(c.unadjusted_rel_ci[1])
@@ -447,19 +464,25 @@ fn print_text(e: &Evaluation, args: &Args, fit_seconds: f64, rows: &Rows) {
                 "\nDoes the effect differ between segments? (Cochran's Q on the absolute effect)"
             );
             for h in &e.heterogeneity {
-                println!(
-                    "  {:<14} Q = {:.2} over {} segments, p = {}, I² = {:.0}% → {}",
-                    h.variant,
-                    h.q,
-                    h.segments,
-                    p(h.p_value),
-                    100.0 * h.i_squared,
-                    if h.differs {
-                        "yes, the effect differs between segments"
-                    } else {
-                        "no evidence that it differs"
-                    }
-                );
+                match &h.test {
+                    Some(t) => println!(
+                        "  {:<14} Q = {:.2} over {} segments, p = {}, I² = {:.0}% → {}",
+                        h.variant,
+                        t.q,
+                        t.segments,
+                        p(t.p_value),
+                        100.0 * t.i_squared,
+                        if t.differs {
+                            "yes, the effect differs between segments"
+                        } else {
+                            "no evidence that it differs"
+                        }
+                    ),
+                    None => println!(
+                        "  {:<14} fewer than two segments with a defined effect: no test",
+                        h.variant
+                    ),
+                }
             }
         }
     }

@@ -85,6 +85,23 @@ pub enum Error {
         /// The offending value.
         value: f64,
     },
+    /// A row of an in-memory input (an observation, a unit) holds a value
+    /// the analysis does not take, e.g. 0.5 for a binomial metric, a variant
+    /// index past the variants, or a second value where none is expected. A
+    /// NaN or infinite number is [`Error::NonFinite`] instead.
+    #[error("{what}: row {row}, {field} `{value}`: {reason}")]
+    InvalidRow {
+        /// The input, e.g. `observations of revenue`.
+        what: String,
+        /// 0-based row (observation, unit) index.
+        row: usize,
+        /// The field, e.g. `value`, `second` or `variant`.
+        field: String,
+        /// The offending value, formatted (`none` for a missing one).
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// Fewer rows (records, units, clusters, …) than the analysis needs.
     #[error("{what}: {found}, at least {minimum} needed")]
     TooFew {
@@ -222,6 +239,23 @@ impl Error {
             row,
             field: field.into(),
             value,
+        }
+    }
+
+    /// [`Error::InvalidRow`].
+    pub(crate) fn invalid_row(
+        what: impl Into<String>,
+        row: usize,
+        field: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidRow {
+            what: what.into(),
+            row,
+            field: field.into(),
+            value: value.into(),
+            reason: reason.into(),
         }
     }
 

@@ -67,8 +67,10 @@
 //!   [`evaluate`](experiment::evaluate::evaluate)`(&stats, &params)`.
 //! - **Errors** are [`Error`] variants a caller can match: a length mismatch
 //!   with both lengths, empty input, a non-finite value with its row and
-//!   field, too few rows with the minimum, an index out of range, a repeated
-//!   key, missing columns, mixed currencies, no convergence with the
+//!   field, an in-memory row (an observation, a unit) that cannot be used
+//!   with its row, field and reason, too few rows with the minimum, an index
+//!   out of range, a repeated key, missing columns, mixed currencies, no
+//!   convergence with the
 //!   iterations and gradient norm, a model the data cannot identify, a
 //!   rejected row with its line, field and reason.
 //!

@@ -11,7 +11,9 @@ use custinsight::experiment::Alternative;
 use custinsight::experiment::evaluate::{
     Comparison, EffectPrior, EvalParams, Warning, adjust_family, compare, evaluate,
 };
-use custinsight::experiment::stats::{ArmStats, ExperimentStats, Metric, MetricKind, Observation};
+use custinsight::experiment::stats::{
+    ArmStats, ExperimentStats, Metric, MetricKind, Observation, SecondValue,
+};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -54,14 +56,17 @@ struct Tally {
 impl Tally {
     fn record(&mut self, c: &Comparison, true_abs: f64, true_rel: f64, alpha: f64) {
         self.runs += 1;
-        self.abs_cover += u32::from(covers(c.abs_ci, true_abs));
-        self.rel_cover += u32::from(covers(c.rel_ci, true_rel));
-        self.sequential_cover += u32::from(covers(c.sequential_ci, true_rel));
-        self.abs_reject += u32::from(c.p_value < alpha);
-        self.rel_reject += u32::from(c.rel_p_value < alpha);
+        // An undefined figure neither covers nor rejects.
+        self.abs_cover += u32::from(c.absolute.is_some_and(|t| covers(t.ci, true_abs)));
+        self.rel_cover += u32::from(c.relative.is_some_and(|r| covers(r.ci, true_rel)));
+        self.sequential_cover += u32::from(c.sequential.is_some_and(|s| covers(s.ci, true_rel)));
+        self.abs_reject += u32::from(c.absolute.is_some_and(|t| t.p_value < alpha));
+        self.rel_reject += u32::from(c.relative.is_some_and(|r| r.p_value < alpha));
         if let Some(cuped) = &c.cuped {
             self.unadjusted_rel_cover += u32::from(covers(cuped.unadjusted_rel_ci, true_rel));
-            self.variance_reduction += cuped.variance_reduction;
+            self.variance_reduction += cuped
+                .variance_reduction
+                .expect("the simulated arms always vary");
         }
     }
 
@@ -102,7 +107,7 @@ fn simulate(
     seed: u64,
     metric: &Metric,
     n: [usize; 2],
-    use_covariate: bool,
+    second: SecondValue,
     truth: (f64, f64),
     mut unit: impl FnMut(&mut ChaCha8Rng, usize) -> (f64, f64),
 ) -> Tally {
@@ -117,7 +122,7 @@ fn simulate(
                 arm.push(x, z);
             }
         }
-        let c = compare(metric, &arms[0], &arms[1], use_covariate, &params);
+        let c = compare(metric, &arms[0], &arms[1], second, &params);
         tally.record(&c, truth.0, truth.1, params.alpha);
     }
     tally
@@ -140,9 +145,14 @@ fn aa_skewed_revenue_intervals_cover_and_false_positives_are_nominal() {
     // unequal arm sizes (2,000 / 1,500) so Welch's correction matters.
     let spend = LogNormal::new(3.0, 1.0).unwrap();
     let metric = Metric::new("revenue", MetricKind::Mean);
-    let tally = simulate(101, &metric, [2_000, 1_500], false, (0.0, 0.0), |rng, _| {
-        (revenue(rng, &spend), 0.0)
-    });
+    let tally = simulate(
+        101,
+        &metric,
+        [2_000, 1_500],
+        SecondValue::None,
+        (0.0, 0.0),
+        |rng, _| (revenue(rng, &spend), 0.0),
+    );
     // Observed with seed 101: abs_ci 0.9460, rel_ci 0.9395, Welch p < 0.05
     // in 0.0540 and relative p < 0.05 in 0.0605 of the runs. With 20,000 runs
     // (seed 10,100): 0.9493, 0.9454, 0.0507, 0.0546 — the delta-method
@@ -175,7 +185,7 @@ fn ab_mean_intervals_cover_the_true_difference() {
         202,
         &metric,
         [1_500, 1_500],
-        false,
+        SecondValue::None,
         (2.0, 0.04),
         |rng, variant| {
             let x = if variant == 0 {
@@ -201,7 +211,7 @@ fn ab_binomial_intervals_cover_the_true_difference() {
         303,
         &metric,
         [2_000, 2_000],
-        false,
+        SecondValue::None,
         (0.015, 0.015 / 0.12),
         |rng, variant| (f64::from(u8::from(rng.gen_bool(rates[variant]))), 0.0),
     );
@@ -227,7 +237,7 @@ fn ab_cuped_intervals_cover_the_true_lift_and_shrink() {
         404,
         &metric,
         [1_500, 1_500],
-        true,
+        SecondValue::Covariate,
         (1.5, true_rel),
         |rng, variant| {
             let z = pre.sample(rng);
@@ -286,15 +296,17 @@ fn peek(
                 arm.push(unit.sample(rng), 0.0);
             }
         }
-        let c = compare(&metric, &arms[0], &arms[1], false, &params);
-        if first[0].is_none() && c.sequential_p_value < params.alpha {
-            first[0] = Some((look, c.sequential_ci[0].signum()));
+        let c = compare(&metric, &arms[0], &arms[1], SecondValue::None, &params);
+        let sequential = c.sequential.expect("the arms vary");
+        if first[0].is_none() && sequential.p_value < params.alpha {
+            first[0] = Some((look, sequential.ci[0].signum()));
             if stop_at_sequential {
                 break;
             }
         }
-        if first[1].is_none() && c.rel_p_value < params.alpha {
-            first[1] = Some((look, c.rel_ci[0].signum()));
+        let relative = c.relative.expect("the arms vary");
+        if first[1].is_none() && relative.p_value < params.alpha {
+            first[1] = Some((look, relative.ci[0].signum()));
         }
     }
     first
@@ -514,7 +526,7 @@ fn contains(outer: [f64; 2], inner: [f64; 2]) -> bool {
 #[derive(Debug, Clone)]
 struct CompareCase {
     metric: Metric,
-    use_covariate: bool,
+    second: SecondValue,
     control: ArmStats,
     variants: Vec<ArmStats>,
     params: EvalParams,
@@ -527,20 +539,18 @@ fn compare_case() -> impl Strategy<Value = CompareCase> {
         metric.lower_is_better = lower;
         (
             Just(metric),
-            Just(with_second),
+            Just(role_for(kind, with_second)),
             arm_strategy(kind, with_second),
             prop::collection::vec(arm_strategy(kind, with_second), 1..4),
             params_strategy(),
         )
-            .prop_map(
-                |(metric, use_covariate, control, variants, params)| CompareCase {
-                    metric,
-                    use_covariate,
-                    control,
-                    variants,
-                    params,
-                },
-            )
+            .prop_map(|(metric, second, control, variants, params)| CompareCase {
+                metric,
+                second,
+                control,
+                variants,
+                params,
+            })
     })
 }
 
@@ -548,7 +558,7 @@ fn compare_case() -> impl Strategy<Value = CompareCase> {
 /// statistics must refuse.
 fn observations(
     kind: MetricKind,
-    has_second: bool,
+    role: SecondValue,
     invalid: bool,
 ) -> BoxedStrategy<Vec<Observation>> {
     let bad_value = prop_oneof![
@@ -571,7 +581,7 @@ fn observations(
             1 => prop_oneof![Just(f64::NAN), Just(f64::INFINITY)].prop_map(Some),
         ]
         .boxed()
-    } else if has_second {
+    } else if role.is_some() {
         second_value(kind).prop_map(Some).boxed()
     } else {
         Just(None).boxed()
@@ -595,6 +605,15 @@ fn observations(
     .boxed()
 }
 
+/// The second value's role for a metric of `kind`, with or without one.
+fn role_for(kind: MetricKind, with_second: bool) -> SecondValue {
+    match (with_second, kind) {
+        (false, _) => SecondValue::None,
+        (true, MetricKind::Ratio) => SecondValue::Denominator,
+        (true, _) => SecondValue::Covariate,
+    }
+}
+
 /// A metric of `kind` with a cap now and then (never for binomial metrics).
 fn metric_strategy(kind: MetricKind) -> impl Strategy<Value = Metric> {
     prop::option::of(0.0..500.0f64).prop_map(move |cap| {
@@ -606,26 +625,26 @@ fn metric_strategy(kind: MetricKind) -> impl Strategy<Value = Metric> {
     })
 }
 
-fn stats_from(metric: &Metric, has_second: bool, obs: &[Observation]) -> ExperimentStats {
+fn stats_from(metric: &Metric, role: SecondValue, obs: &[Observation]) -> ExperimentStats {
     ExperimentStats::from_observations(
         metric.clone(),
         names(&["a", "b", "c"]),
         names(&["s", "t"]),
-        has_second,
+        role,
         obs.iter().copied(),
     )
     .expect("valid observations")
 }
 
 /// The test's own rule for which observations 3 variants × 2 segments accept.
-fn acceptable(kind: MetricKind, has_second: bool, o: &Observation) -> bool {
+fn acceptable(kind: MetricKind, role: SecondValue, o: &Observation) -> bool {
     let value_ok = o.value.is_finite()
         && match kind {
             MetricKind::Binomial => o.value == 0.0 || o.value == 1.0,
             MetricKind::Count => o.value >= 0.0 && o.value.fract() == 0.0,
             MetricKind::Mean | MetricKind::Ratio => true,
         };
-    let second_ok = match (has_second, o.second) {
+    let second_ok = match (role.is_some(), o.second) {
         (true, Some(y)) => y.is_finite(),
         (false, None) => true,
         _ => false,
@@ -662,10 +681,10 @@ fn assert_same_stats(got: &ExperimentStats, want: &ExperimentStats, scale: &Expe
 
 /// Statistics of |values|, |second|, |value · second| and squares: the
 /// scale against which reassociation error is measured.
-fn abs_stats(metric: &Metric, has_second: bool, obs: &[Observation]) -> ExperimentStats {
+fn abs_stats(metric: &Metric, role: SecondValue, obs: &[Observation]) -> ExperimentStats {
     // Uncapped, so that the scale bounds every capped value's magnitude.
     let abs = Metric::new(metric.name.clone(), MetricKind::Mean);
-    let mut stats = stats_from(&abs, has_second, &[]);
+    let mut stats = stats_from(&abs, role_for(MetricKind::Mean, role.is_some()), &[]);
     for o in obs {
         stats
             .add(Observation {
@@ -683,23 +702,23 @@ proptest! {
 
     #[test]
     fn merge_equals_the_union(
-        (has_second, metric, obs, split) in (kind_strategy(), any::<bool>())
+        (role, metric, obs, split) in (kind_strategy(), any::<bool>())
             .prop_flat_map(|(kind, second)| {
-                let has_second = second || kind == MetricKind::Ratio;
-                (Just(has_second), metric_strategy(kind), observations(kind, has_second, false))
+                let role = role_for(kind, second || kind == MetricKind::Ratio);
+                (Just(role), metric_strategy(kind), observations(kind, role, false))
             })
-            .prop_flat_map(|(has_second, metric, obs)| {
+            .prop_flat_map(|(role, metric, obs)| {
                 let len = obs.len();
-                (Just(has_second), Just(metric), Just(obs), 0..=len)
+                (Just(role), Just(metric), Just(obs), 0..=len)
             })
     ) {
-        let whole = stats_from(&metric, has_second, &obs);
-        let mut first = stats_from(&metric, has_second, &obs[..split]);
-        let second = stats_from(&metric, has_second, &obs[split..]);
+        let whole = stats_from(&metric, role, &obs);
+        let mut first = stats_from(&metric, role, &obs[..split]);
+        let second = stats_from(&metric, role, &obs[split..]);
         let mut other_order = second.clone();
         first.merge(&second).unwrap();
-        other_order.merge(&stats_from(&metric, has_second, &obs[..split])).unwrap();
-        let scale = abs_stats(&metric, has_second, &obs);
+        other_order.merge(&stats_from(&metric, role, &obs[..split])).unwrap();
+        let scale = abs_stats(&metric, role, &obs);
         assert_same_stats(&first, &whole, &scale);
         assert_same_stats(&other_order, &whole, &scale);
         prop_assert_eq!(first.units(), obs.len() as u64);
@@ -712,7 +731,7 @@ proptest! {
         let mut renamed = metric.clone();
         renamed.name = "other".into();
         let refused = matches!(
-            first.merge(&stats_from(&renamed, has_second, &[])),
+            first.merge(&stats_from(&renamed, role, &[])),
             Err(Error::InvalidValue { what: "statistics to merge", .. })
         );
         prop_assert!(refused);
@@ -720,17 +739,17 @@ proptest! {
 
     #[test]
     fn columns_equal_observations(
-        (metric, has_second, obs) in (kind_strategy(), any::<bool>())
+        (metric, role, obs) in (kind_strategy(), any::<bool>())
             .prop_flat_map(|(kind, second)| {
-                let has_second = second || kind == MetricKind::Ratio;
-                (metric_strategy(kind), Just(has_second), observations(kind, has_second, false))
+                let role = role_for(kind, second || kind == MetricKind::Ratio);
+                (metric_strategy(kind), Just(role), observations(kind, role, false))
             })
     ) {
         let variant: Vec<u32> = obs.iter().map(|o| o.variant as u32).collect();
         let segment: Vec<u32> = obs.iter().map(|o| o.segment as u32).collect();
         let value: Vec<f64> = obs.iter().map(|o| o.value).collect();
         let second: Option<Vec<f64>> =
-            has_second.then(|| obs.iter().map(|o| o.second.unwrap()).collect());
+            role.is_some().then(|| obs.iter().map(|o| o.second.unwrap()).collect());
         let cols = ExperimentStats::from_columns(
             metric.clone(),
             names(&["a", "b", "c"]),
@@ -741,32 +760,38 @@ proptest! {
             second.as_deref(),
         )
         .unwrap();
-        let rows = stats_from(&metric, has_second, &obs);
-        assert_same_stats(&cols, &rows, &abs_stats(&metric, has_second, &obs));
-        prop_assert_eq!(cols.has_second(), rows.has_second());
+        let rows = stats_from(&metric, role, &obs);
+        assert_same_stats(&cols, &rows, &abs_stats(&metric, role, &obs));
+        prop_assert_eq!(cols.second(), rows.second());
     }
 
     #[test]
     fn accepted_plus_rejected_equals_offered(
-        (metric, has_second, obs) in (kind_strategy(), any::<bool>())
+        (metric, role, obs) in (kind_strategy(), any::<bool>())
             .prop_flat_map(|(kind, second)| {
-                let has_second = second || kind == MetricKind::Ratio;
-                (metric_strategy(kind), Just(has_second), observations(kind, has_second, true))
+                let role = role_for(kind, second || kind == MetricKind::Ratio);
+                (metric_strategy(kind), Just(role), observations(kind, role, true))
             })
     ) {
         let kind = metric.kind;
-        let mut stats = stats_from(&metric, has_second, &[]);
+        let mut stats = stats_from(&metric, role, &[]);
         let (mut accepted, mut rejected) = (0u64, 0u64);
         for o in &obs {
             let before = stats.clone();
             match stats.add(*o) {
                 Ok(()) => {
                     accepted += 1;
-                    prop_assert!(acceptable(kind, has_second, o), "accepted {:?}", o);
+                    prop_assert!(acceptable(kind, role, o), "accepted {:?}", o);
                 }
-                Err(_) => {
+                Err(e) => {
+                    // Named by its position among the units added so far.
+                    let at = accepted as usize;
+                    prop_assert!(
+                        matches!(&e, Error::InvalidRow { row, .. } | Error::NonFinite { row, .. } if *row == at),
+                        "{:?} for {:?}", e, o
+                    );
                     rejected += 1;
-                    prop_assert!(!acceptable(kind, has_second, o), "refused {:?}", o);
+                    prop_assert!(!acceptable(kind, role, o), "refused {:?}", o);
                     prop_assert_eq!(&stats, &before, "a refused observation changed the sums");
                 }
             }
@@ -776,29 +801,26 @@ proptest! {
         let valid: Vec<Observation> = obs
             .iter()
             .copied()
-            .filter(|o| acceptable(kind, has_second, o))
+            .filter(|o| acceptable(kind, role, o))
             .collect();
         prop_assert_eq!(valid.len() as u64, accepted);
-        prop_assert_eq!(&stats, &stats_from(&metric, has_second, &valid));
+        prop_assert_eq!(&stats, &stats_from(&metric, role, &valid));
         // One pass over everything stops at the first bad observation and says where.
         let all = ExperimentStats::from_observations(
             metric.clone(),
             names(&["a", "b", "c"]),
             names(&["s", "t"]),
-            has_second,
+            role,
             obs.iter().copied(),
         );
-        match obs.iter().position(|o| !acceptable(kind, has_second, o)) {
+        match obs.iter().position(|o| !acceptable(kind, role, o)) {
             None => prop_assert!(all.is_ok()),
             Some(i) => {
                 let err = all.unwrap_err();
-                let named = match &err {
-                    Error::InvalidValue { what: "observation", value, .. } => {
-                        value.starts_with(&format!("#{i}:"))
-                    }
-                    Error::NotFound { id, .. } => id.ends_with(&format!("(observation #{i})")),
-                    _ => false,
-                };
+                let named = matches!(
+                    &err,
+                    Error::InvalidRow { row, .. } | Error::NonFinite { row, .. } if *row == i
+                );
                 prop_assert!(named, "first bad observation #{} not named in {:?}", i, err);
             }
         }
@@ -806,35 +828,46 @@ proptest! {
 
     #[test]
     fn comparison_outputs_are_probabilities_and_intervals_are_ordered(case in compare_case()) {
-        let CompareCase { metric, use_covariate, control, variants, params } = case;
+        let CompareCase { metric, second, control, variants, params } = case;
         let mut comparisons: Vec<Comparison> = variants
             .iter()
-            .map(|v| compare(&metric, &control, v, use_covariate, &params))
+            .map(|v| compare(&metric, &control, v, second, &params))
             .collect();
         for c in &comparisons {
+            // The relative effect and the figures built on it are there together.
+            prop_assert_eq!(c.relative.is_some(), c.sequential.is_some(), "{:?}", c);
+            prop_assert_eq!(c.relative.is_some(), c.bayesian.is_some(), "{:?}", c);
+            prop_assert!(c.adjusted.is_none(), "adjusted before adjust_family: {:?}", c);
             for (name, p) in [
-                ("p_value", c.p_value),
-                ("rel_p_value", c.rel_p_value),
-                ("sequential_p_value", c.sequential_p_value),
-                ("chance_to_win", c.chance_to_win),
+                ("p_value", c.absolute.map(|t| t.p_value)),
+                ("rel_p_value", c.relative.map(|r| r.p_value)),
+                ("sequential_p_value", c.sequential.map(|s| s.p_value)),
+                ("chance_to_win", c.bayesian.map(|b| b.chance_to_win)),
             ] {
-                prop_assert!(is_probability(p), "{} = {} in {:?}", name, p, c);
+                if let Some(p) = p {
+                    prop_assert!(is_probability(p), "{} = {} in {:?}", name, p, c);
+                }
             }
             for (name, ci) in [
-                ("abs_ci", c.abs_ci),
-                ("rel_ci", c.rel_ci),
-                ("sequential_ci", c.sequential_ci),
-                ("credible_interval", c.credible_interval),
+                ("abs_ci", c.absolute.map(|t| t.ci)),
+                ("rel_ci", c.relative.map(|r| r.ci)),
+                ("sequential_ci", c.sequential.map(|s| s.ci)),
+                ("credible_interval", c.bayesian.map(|b| b.credible_interval)),
             ] {
-                prop_assert!(ordered(ci), "{} = {:?} in {:?}", name, ci, c);
+                if let Some(ci) = ci {
+                    prop_assert!(ordered(ci), "{} = {:?} in {:?}", name, ci, c);
+                }
             }
             // Expected losses are non-negative (`φ(z)σ − μΦ(−z)` cancels for
             // large z; it once came out at −4e-323 before the clamp).
-            for (name, risk) in [("risk", c.risk), ("risk_control", c.risk_control)] {
-                prop_assert!(risk.is_nan() || risk >= 0.0, "{} {} in {:?}", name, risk, c);
+            if let Some(b) = c.bayesian {
+                for (name, risk) in [("risk", b.risk), ("risk_control", b.risk_control)] {
+                    prop_assert!(risk.is_nan() || risk >= 0.0, "{} {} in {:?}", name, risk, c);
+                }
             }
             if let Some(cuped) = &c.cuped {
                 prop_assert!(ordered(cuped.unadjusted_rel_ci), "{:?}", cuped);
+                prop_assert_eq!(cuped.variance_reduction.is_some(), c.relative.is_some(), "{:?}", c);
             }
             match (&c.beta_binomial, metric.kind) {
                 (Some(bb), MetricKind::Binomial) => {
@@ -852,13 +885,13 @@ proptest! {
             // exactly when its interval excludes 0.
             if params.alternative == Alternative::TwoSided {
                 let mut pairs = vec![
-                    (c.rel_p_value, c.rel_ci),
-                    (c.sequential_p_value, c.sequential_ci),
+                    c.relative.map(|r| (r.p_value, r.ci)),
+                    c.sequential.map(|s| (s.p_value, s.ci)),
                 ];
                 if metric.kind != MetricKind::Binomial {
-                    pairs.push((c.p_value, c.abs_ci));
+                    pairs.push(c.absolute.map(|t| (t.p_value, t.ci)));
                 }
-                for (p, ci) in pairs {
+                for (p, ci) in pairs.into_iter().flatten() {
                     if p.is_finite() && (p - params.alpha).abs() > 1e-6 && ci.iter().all(|x| x.is_finite()) {
                         prop_assert_eq!(p < params.alpha, !covers(ci, 0.0), "p {} ci {:?} in {:?}", p, ci, c);
                     }
@@ -868,23 +901,26 @@ proptest! {
         let mut family: Vec<&mut Comparison> = comparisons.iter_mut().collect();
         adjust_family(&mut family, params.alpha, params.alternative);
         for c in &comparisons {
-            prop_assert!(is_probability(c.p_value_holm) && is_probability(c.q_value_bh), "{:?}", c);
-            prop_assert_eq!(c.p_value.is_nan(), c.p_value_holm.is_nan());
-            prop_assert_eq!(c.p_value.is_nan(), c.q_value_bh.is_nan());
-            if !c.p_value.is_nan() {
-                prop_assert!(c.p_value_holm >= c.p_value, "{:?}", c);
-                // BH never lowers a p-value (see `bh_q_value_is_never_below_the_raw_p_value`).
-                prop_assert!(c.q_value_bh >= c.p_value, "{:?}", c);
-                // Holm's step-down factor (m − i + 1) is never below BH's
-                // m / i, so Holm ≥ BH up to the same rounding.
-                prop_assert!(c.p_value_holm >= c.q_value_bh * (1.0 - 4.0 * f64::EPSILON), "{:?}", c);
-            }
-            for ci in [c.abs_ci_holm, c.abs_ci_bh] {
+            // Adjusted exactly when there is an absolute p-value to adjust.
+            let tested = c.absolute.filter(|t| !t.p_value.is_nan());
+            prop_assert_eq!(c.adjusted.is_some(), tested.is_some(), "{:?}", c);
+            let (Some(t), Some(a)) = (tested, c.adjusted) else {
+                continue;
+            };
+            prop_assert!(is_probability(a.p_value_holm) && is_probability(a.q_value_bh), "{:?}", c);
+            prop_assert!(!a.p_value_holm.is_nan() && !a.q_value_bh.is_nan(), "{:?}", c);
+            prop_assert!(a.p_value_holm >= t.p_value, "{:?}", c);
+            // BH never lowers a p-value (see `bh_q_value_is_never_below_the_raw_p_value`).
+            prop_assert!(a.q_value_bh >= t.p_value, "{:?}", c);
+            // Holm's step-down factor (m − i + 1) is never below BH's
+            // m / i, so Holm ≥ BH up to the same rounding.
+            prop_assert!(a.p_value_holm >= a.q_value_bh * (1.0 - 4.0 * f64::EPSILON), "{:?}", c);
+            for ci in [a.abs_ci_holm, a.abs_ci_bh] {
                 prop_assert!(ordered(ci), "{:?}", c);
             }
             // Bonferroni at α/m ⊇ FCR at αR/m ⊇ the plain interval at α.
-            prop_assert!(contains(c.abs_ci_holm, c.abs_ci_bh), "{:?}", c);
-            prop_assert!(contains(c.abs_ci_bh, c.abs_ci), "{:?}", c);
+            prop_assert!(contains(a.abs_ci_holm, a.abs_ci_bh), "{:?}", c);
+            prop_assert!(contains(a.abs_ci_bh, t.ci), "{:?}", c);
         }
     }
 }
@@ -903,8 +939,8 @@ fn bh_q_value_is_never_below_the_raw_p_value() {
     let mut family: Vec<Comparison> = [1e-7, 2e-6, p]
         .iter()
         .map(|&raw| {
-            let mut c = compare(&metric, &arm, &arm, false, &params);
-            c.p_value = raw;
+            let mut c = compare(&metric, &arm, &arm, SecondValue::None, &params);
+            c.absolute.as_mut().expect("the arm varies").p_value = raw;
             c
         })
         .collect();
@@ -914,12 +950,8 @@ fn bh_q_value_is_never_below_the_raw_p_value() {
         Alternative::TwoSided,
     );
     for c in &family {
-        assert!(
-            c.q_value_bh >= c.p_value,
-            "q {:e} < p {:e}",
-            c.q_value_bh,
-            c.p_value
-        );
+        let (p, q) = (c.absolute.unwrap().p_value, c.adjusted.unwrap().q_value_bh);
+        assert!(q >= p, "q {q:e} < p {p:e}");
     }
 }
 
@@ -952,18 +984,19 @@ fn ratio_variance_rounding_below_zero_breaks_welch() {
         &Metric::new("m", MetricKind::Ratio),
         &control,
         &variant,
-        false,
+        SecondValue::Denominator,
         &params,
     );
     // Welch–Satterthwaite df ≥ min(n_A, n_B) − 1 for non-negative variances;
     // with the control's variance 0 it is n_B − 1 = 16.
-    assert!(c.abs_df >= 4.0, "Welch df {}", c.abs_df);
+    let t = c.absolute.expect("the variant varies");
+    assert!(t.df >= 4.0, "Welch df {}", t.df);
     assert_eq!(
-        c.p_value < params.alpha,
-        !covers(c.abs_ci, 0.0),
+        t.p_value < params.alpha,
+        !covers(t.ci, 0.0),
         "p {} vs interval {:?}",
-        c.p_value,
-        c.abs_ci
+        t.p_value,
+        t.ci
     );
 }
 
@@ -1035,13 +1068,14 @@ fn per_segment_verdicts_heterogeneity_and_sample_ratio() {
     }
     assert_eq!(winners, vec![Some(1), None, None, None]);
     let b = |s: usize| eval.segments[s].variants[1].comparison.as_ref().unwrap();
+    let holm = |s: usize| b(s).adjusted.unwrap().p_value_holm;
     assert!(
-        b(0).abs_effect > 0.0 && b(0).p_value_holm < params.alpha,
+        b(0).abs_effect > 0.0 && holm(0) < params.alpha,
         "{:?}",
         b(0)
     );
     assert!(
-        b(1).abs_effect < 0.0 && b(1).p_value_holm < params.alpha,
+        b(1).abs_effect < 0.0 && holm(1) < params.alpha,
         "{:?}",
         b(1)
     );
@@ -1052,19 +1086,30 @@ fn per_segment_verdicts_heterogeneity_and_sample_ratio() {
             .starts_with("no clear winner")
     );
     for s in 2..4 {
-        assert!(b(s).p_value_holm >= params.alpha, "segment {s}: {:?}", b(s));
+        assert!(holm(s) >= params.alpha, "segment {s}: {:?}", b(s));
     }
 
     // B's effect differs between segments (+0.03, −0.03, 0, 0: Cochran's Q
     // is in the hundreds; observed Q 343.5, p 3.8e-74); C's does not
     // (observed with seed 707: Q 1.69, p 0.64).
     assert_eq!(eval.heterogeneity.len(), 2);
-    let (het_b, het_c) = (&eval.heterogeneity[0], &eval.heterogeneity[1]);
+    let names: Vec<&str> = eval
+        .heterogeneity
+        .iter()
+        .map(|h| h.variant.as_str())
+        .collect();
+    assert_eq!(names, ["B", "C"]);
+    let het_b = eval.heterogeneity[0]
+        .test
+        .expect("four segments with effects");
+    let het_c = eval.heterogeneity[1]
+        .test
+        .expect("four segments with effects");
     eprintln!(
         "heterogeneity B: Q {:.1} p {:.3e}; C: Q {:.2} p {:.3}",
         het_b.q, het_b.p_value, het_c.q, het_c.p_value
     );
-    assert_eq!((het_b.variant.as_str(), het_b.segments), ("B", 4));
+    assert_eq!(het_b.segments, 4);
     assert!(
         het_b.differs && het_b.p_value < 1e-6 && het_b.i_squared > 0.9,
         "{het_b:?}"
@@ -1074,8 +1119,9 @@ fn per_segment_verdicts_heterogeneity_and_sample_ratio() {
     // Adjusted p-values never fall below the raw ones.
     for s in eval.segments.iter().chain([&eval.overall]) {
         for c in s.variants.iter().filter_map(|v| v.comparison.as_ref()) {
-            assert!(c.p_value_holm >= c.p_value, "{}: {c:?}", s.segment);
-            assert!(c.q_value_bh >= c.p_value, "{}: {c:?}", s.segment);
+            let (t, a) = (c.absolute.unwrap(), c.adjusted.unwrap());
+            assert!(a.p_value_holm >= t.p_value, "{}: {c:?}", s.segment);
+            assert!(a.q_value_bh >= t.p_value, "{}: {c:?}", s.segment);
         }
     }
 

@@ -360,13 +360,17 @@ fn segment_effects_cover_the_truth_across_seeds() {
             let comparison = evaluation.conversion.segments[s].variants[1]
                 .comparison
                 .as_ref();
-            let Some(c) = comparison.filter(|c| c.abs_ci.iter().all(|x| x.is_finite())) else {
+            let Some(ci) = comparison
+                .and_then(|c| c.absolute)
+                .map(|t| t.ci)
+                .filter(|ci| ci.iter().all(|x| x.is_finite()))
+            else {
                 continue;
             };
             if dominated && units >= 200 {
                 let truth = effect / units as f64;
                 segments += 1;
-                covered += usize::from(c.abs_ci[0] <= truth && truth <= c.abs_ci[1]);
+                covered += usize::from(ci[0] <= truth && truth <= ci[1]);
             }
         }
     }

@@ -241,8 +241,11 @@ fn run(args: &Args) -> custinsight::Result<()> {
             json!({
                 "segment": d.segment, "name": d.name, "kind": d.kind, "weights": d.weights,
                 "true_effect": unit_effects.get(s), "abs_effect": c.map(|c| c.abs_effect),
-                "abs_ci": c.map(|c| c.abs_ci), "p_value_holm": c.map(|c| c.p_value_holm),
-                "covered": c.and_then(|c| unit_effects.get(s).map(|t| c.abs_ci[0] <= *t && *t <= c.abs_ci[1])),
+                "abs_ci": c.and_then(|c| c.absolute).map(|a| a.ci),
+                "p_value_holm": c.and_then(|c| c.adjusted).map(|a| a.p_value_holm),
+                "covered": c.and_then(|c| unit_effects.get(s).map(|t| {
+                    c.absolute.is_some_and(|a| a.ci[0] <= *t && *t <= a.ci[1])
+                })),
                 "reason": d.reason,
             })
         })

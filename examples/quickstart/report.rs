@@ -300,12 +300,17 @@ pub fn print_second(
             };
             let t = truth.get(s).copied().unwrap_or(f64::NAN);
             println!(
-                "   {:<42} {:>7} {:>9} {:>17} {:>7.3}  {} {}",
+                "   {:<42} {:>7} {:>9} {:>17} {:>7}  {} {}",
                 format!("{} {}", d.segment, d.name),
                 signed_pp(t),
                 signed_pp(c.abs_effect),
-                format!("[{}, {}]", signed_pp(c.abs_ci[0]), signed_pp(c.abs_ci[1])),
-                c.p_value_holm,
+                c.absolute.map_or("n/a".to_owned(), |a| format!(
+                    "[{}, {}]",
+                    signed_pp(a.ci[0]),
+                    signed_pp(a.ci[1])
+                )),
+                c.adjusted
+                    .map_or("n/a".to_owned(), |a| format!("{:.3}", a.p_value_holm)),
                 d.kind,
                 d.weights
                     .iter()
@@ -315,7 +320,12 @@ pub fn print_second(
             );
             println!("      {}", d.reason);
         }
-        if let Some(h) = e.conversion.heterogeneity.first() {
+        if let Some(h) = e
+            .conversion
+            .heterogeneity
+            .first()
+            .and_then(|h| h.test.as_ref())
+        {
             println!(
                 "   effects differ between segments? Cochran's Q = {:.1}, p = {:.2e} → {}",
                 h.q,
@@ -706,8 +716,11 @@ fn experiment(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
             format!("{} {}", d.segment, d.name),
             signed_pp(i.unit_effects.get(s).copied().unwrap_or(f64::NAN)),
             signed_pp(c.abs_effect),
-            format!("{} to {}", signed_pp(c.abs_ci[0]), signed_pp(c.abs_ci[1])),
-            format!("{:.3}", c.p_value_holm),
+            c.absolute.map_or("n/a".to_owned(), |a| {
+                format!("{} to {}", signed_pp(a.ci[0]), signed_pp(a.ci[1]))
+            }),
+            c.adjusted
+                .map_or("n/a".to_owned(), |a| format!("{:.3}", a.p_value_holm)),
             d.kind.to_string(),
             d.weights
                 .iter()
@@ -726,7 +739,8 @@ fn experiment(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
         .variants
         .get(1)
         .and_then(|v| v.comparison.as_ref())
-        .map_or("n/a".to_owned(), |c| signed_pct(c.rel_effect));
+        .and_then(|c| c.relative)
+        .map_or("n/a".to_owned(), |r| signed_pct(r.estimate));
     section.text(format!(
         "The learned assignment against an equal split of the same {} customers, under the true \
          effects: {} conversions ({} to {}) and {} € revenue ({} to {}) expected in the next \

@@ -572,24 +572,39 @@ mod tests {
             segments: Some((&short, &allowed)),
             consent: None,
         };
-        assert!(d.assign_base(base, &bad).is_err());
+        assert!(matches!(
+            d.assign_base(base, &bad),
+            Err(Error::LengthMismatch { expected, .. }) if expected == base.n_customers()
+        ));
     }
 
     #[test]
     fn invalid_designs_are_errors() {
-        assert!(ExperimentDesign::new("", &["a", "b"]).is_err());
-        assert!(ExperimentDesign::new("k", &["a"]).is_err());
+        assert!(matches!(
+            ExperimentDesign::new("", &["a", "b"]),
+            Err(Error::InvalidParameter { name: "key", .. })
+        ));
+        assert!(matches!(
+            ExperimentDesign::new("k", &["a"]),
+            Err(Error::InvalidParameter {
+                name: "variants",
+                ..
+            })
+        ));
         let mut d = ExperimentDesign::new("k", &["a", "b"]).unwrap();
-        for (weights, coverage) in [
-            (vec![0.5, f64::NAN], 1.0),
-            (vec![0.0, 0.0], 1.0),
-            (vec![-0.1, 1.1], 1.0),
-            (vec![1.0], 1.0),
-            (vec![0.5, 0.5], 1.5),
+        for (weights, coverage, setting) in [
+            (vec![0.5, f64::NAN], 1.0, "weights"),
+            (vec![0.0, 0.0], 1.0, "weights"),
+            (vec![-0.1, 1.1], 1.0, "weights"),
+            (vec![1.0], 1.0, "weights"),
+            (vec![0.5, 0.5], 1.5, "coverage"),
         ] {
             d.weights = weights;
             d.coverage = coverage;
-            assert!(d.check().is_err());
+            assert!(
+                matches!(d.check(), Err(Error::InvalidParameter { name, .. }) if name == setting),
+                "{setting}"
+            );
         }
     }
 }

@@ -73,10 +73,12 @@ impl Outcomes {
     /// Adds a unit.
     ///
     /// # Errors
-    /// [`Error::InvalidValue`] for an empty unit, or a covariate or segment
-    /// given for some units and not others; [`Error::NotFound`] for a variant
-    /// not among `variants`; [`Error::NonFinite`] (row = the unit's position)
-    /// for a non-finite revenue or covariate.
+    /// With `row` the unit's position: [`Error::InvalidRow`] for an empty
+    /// unit (`field` = `unit`), or a covariate or segment given for some
+    /// units and not others (`field` = `pre_revenue` or `segment`);
+    /// [`Error::NonFinite`] for a non-finite revenue or covariate (`field` =
+    /// `revenue` or `pre_revenue`). [`Error::NotFound`] for a variant not
+    /// among `variants`.
     pub fn push(
         &mut self,
         unit: &str,
@@ -86,8 +88,11 @@ impl Outcomes {
         pre_revenue: Option<f64>,
         segment: Option<&str>,
     ) -> Result<()> {
+        let row = self.len();
         if unit.trim().is_empty() {
-            return Err(Error::value(
+            return Err(Error::invalid_row(
+                "outcomes",
+                row,
                 "unit",
                 unit,
                 "an outcome's unit id must not be empty",
@@ -102,25 +107,28 @@ impl Outcomes {
                 id: variant.to_owned(),
             })?;
         if !revenue.is_finite() {
-            return Err(Error::non_finite(
-                "outcomes",
-                self.len(),
-                "revenue",
-                revenue,
-            ));
+            return Err(Error::non_finite("outcomes", row, "revenue", revenue));
         }
         if let Some(p) = pre_revenue.filter(|p| !p.is_finite()) {
-            return Err(Error::non_finite("outcomes", self.len(), "pre_revenue", p));
+            return Err(Error::non_finite("outcomes", row, "pre_revenue", p));
         }
         let first = self.units.is_empty();
-        if !first
-            && (self.pre_revenue.is_some() != pre_revenue.is_some()
-                || self.segment.is_some() != segment.is_some())
-        {
-            return Err(Error::value(
-                "unit",
-                unit,
-                "every outcome needs the same optional columns (pre_revenue, segment) as the first",
+        let reason =
+            "every outcome needs the same optional columns (pre_revenue, segment) as the first";
+        if !first && self.pre_revenue.is_some() != pre_revenue.is_some() {
+            let value = pre_revenue.map_or_else(|| "none".to_owned(), |p| p.to_string());
+            return Err(Error::invalid_row(
+                "outcomes",
+                row,
+                "pre_revenue",
+                value,
+                reason,
+            ));
+        }
+        if !first && self.segment.is_some() != segment.is_some() {
+            let value = segment.unwrap_or("none");
+            return Err(Error::invalid_row(
+                "outcomes", row, "segment", value, reason,
             ));
         }
         if first {
@@ -313,7 +321,7 @@ mod tests {
         let mut o = Outcomes::new(vec!["a".into(), "b".into()]);
         assert!(matches!(
             o.push(" ", "a", true, 1.0, None, None),
-            Err(Error::InvalidValue { what: "unit", .. })
+            Err(Error::InvalidRow { row: 0, ref field, .. }) if field == "unit"
         ));
         assert!(matches!(
             o.push("u1", "c", true, 1.0, None, None),
@@ -324,16 +332,21 @@ mod tests {
         ));
         assert!(matches!(
             o.push("u1", "a", true, f64::NAN, None, None),
-            Err(Error::NonFinite { row: 0, .. })
+            Err(Error::NonFinite { row: 0, ref field, .. }) if field == "revenue"
         ));
         o.push("u1", "a", true, 1.0, None, None).unwrap();
         assert!(matches!(
             o.push("u2", "b", false, 0.0, Some(f64::INFINITY), None),
-            Err(Error::NonFinite { row: 1, .. })
+            Err(Error::NonFinite { row: 1, ref field, .. }) if field == "pre_revenue"
         ));
         assert!(matches!(
             o.push("u2", "b", false, 0.0, Some(2.0), None),
-            Err(Error::InvalidValue { what: "unit", .. })
+            Err(Error::InvalidRow { row: 1, ref field, .. }) if field == "pre_revenue"
+        ));
+        assert!(matches!(
+            o.push("u2", "b", false, 0.0, None, Some("s")),
+            Err(Error::InvalidRow { row: 1, ref field, ref value, .. })
+                if field == "segment" && value == "s"
         ));
         assert_eq!(o.len(), 1);
     }

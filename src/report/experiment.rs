@@ -15,7 +15,7 @@
 //!   with the estimate and interval, e.g. `+3.2% [−0.5, +6.9]`.
 //!   [`forest_plot`] draws any [`ForestPlot`].
 //! - [`chance_to_win`]: per segment and overall, the Bayesian probability
-//!   that each treatment beats the control (`Comparison::chance_to_win`,
+//!   that each treatment beats the control (`Bayesian::chance_to_win`,
 //!   already in the metric's better direction), as bars from 0 to 100 %, with
 //!   a dashed line at the decision threshold (95 % is GrowthBook's default; the
 //!   evaluation itself decides on Holm-adjusted p-values, so the threshold is
@@ -400,26 +400,24 @@ pub fn effect_forest_plot(eval: &Evaluation, alpha: f64) -> Result<ForestPlot> {
             let Some(c) = comparison(segment, *v) else {
                 continue;
             };
+            // Without a relative effect the row reads "n/a" (NaN in a forest row).
+            let (estimate, lower, upper, emphasis) = match c.relative {
+                Some(r) => (
+                    finite_or_nan(r.estimate),
+                    finite_or_nan(r.ci[0]),
+                    finite_or_nan(r.ci[1]),
+                    // Filled exactly when the drawn interval excludes zero, so marker and
+                    // whiskers never disagree.
+                    r.ci[0] > 0.0 || r.ci[1] < 0.0,
+                ),
+                None => (f64::NAN, f64::NAN, f64::NAN, false),
+            };
             rows.push(ForestRow {
                 label: row_label(segment, overall, name, several),
-                estimate: if c.rel_effect.is_finite() {
-                    c.rel_effect
-                } else {
-                    f64::NAN
-                },
-                lower: if c.rel_ci[0].is_finite() {
-                    c.rel_ci[0]
-                } else {
-                    f64::NAN
-                },
-                upper: if c.rel_ci[1].is_finite() {
-                    c.rel_ci[1]
-                } else {
-                    f64::NAN
-                },
-                // Filled exactly when the drawn interval excludes zero, so marker and
-                // whiskers never disagree.
-                emphasis: c.rel_ci[0] > 0.0 || c.rel_ci[1] < 0.0,
+                estimate,
+                lower,
+                upper,
+                emphasis,
                 summary: overall,
                 series,
             });
@@ -493,7 +491,11 @@ pub fn chance_to_win(eval: &Evaluation, threshold: f64) -> Result<Chart> {
             };
             let values = treat
                 .iter()
-                .map(|(v, _)| comparison(s, *v).map_or(f64::NAN, |c| c.chance_to_win))
+                .map(|(v, _)| {
+                    comparison(s, *v)
+                        .and_then(|c| c.bayesian)
+                        .map_or(f64::NAN, |b| b.chance_to_win)
+                })
                 .collect();
             (label, values)
         })
@@ -650,8 +652,16 @@ fn look_segments<'a>(
         }
         previous = *t;
         if e.variants != first.variants || e.control != first.control {
-            return Err(Error::InvalidInput(
-                "sequential chart: every look must evaluate the same variants and control".into(),
+            return Err(Error::value(
+                "look",
+                format!(
+                    "look {i}: variants {:?} with control {}",
+                    e.variants, e.control
+                ),
+                format!(
+                    "every look must evaluate the first look's variants {:?} with control {}",
+                    first.variants, first.control
+                ),
             ));
         }
         let s = match segment {
@@ -683,8 +693,9 @@ fn finite_or_nan(v: f64) -> f64 {
 ///
 /// # Errors
 /// [`Error::NonFinite`] for a non-finite time; [`Error::InvalidValue`] for
-/// looks not in increasing time; [`Error::InvalidInput`] when the looks do not evaluate the same
-/// variants; [`Error::NotFound`] when a look lacks the segment.
+/// looks not in increasing time (`what` = `look time`) and for looks that do
+/// not evaluate the same variants and control (`what` = `look`);
+/// [`Error::NotFound`] when a look lacks the segment.
 pub fn sequential_effect(
     looks: &[(f64, Evaluation)],
     segment: Option<&str>,
@@ -698,16 +709,20 @@ pub fn sequential_effect(
     let series: Vec<LineSeries> = per_treatment
         .into_iter()
         .map(|(variant, cs)| {
-            let pick = |f: &dyn Fn(&Comparison) -> f64| -> Vec<f64> {
+            // A look without the figure is a gap in the line (NaN in a series).
+            let pick = |f: &dyn Fn(&Comparison) -> Option<f64>| -> Vec<f64> {
                 cs.iter()
-                    .map(|c| c.map_or(f64::NAN, |c| finite_or_nan(f(c))))
+                    .map(|c| c.and_then(f).map_or(f64::NAN, finite_or_nan))
                     .collect()
             };
             LineSeries {
                 name: variant,
                 x: times.clone(),
-                y: pick(&|c| c.rel_effect),
-                band: Some((pick(&|c| c.sequential_ci[0]), pick(&|c| c.sequential_ci[1]))),
+                y: pick(&|c| c.relative.map(|r| r.estimate)),
+                band: Some((
+                    pick(&|c| c.sequential.map(|s| s.ci[0])),
+                    pick(&|c| c.sequential.map(|s| s.ci[1])),
+                )),
                 markers: true,
             }
         })
@@ -763,14 +778,8 @@ pub fn sequential_p_value(
             y: cs
                 .iter()
                 .map(|c| {
-                    c.map_or(f64::NAN, |c| {
-                        let p = c.sequential_p_value;
-                        if p.is_nan() {
-                            f64::NAN
-                        } else {
-                            p.clamp(P_VALUE_FLOOR, 1.0)
-                        }
-                    })
+                    c.and_then(|c| c.sequential)
+                        .map_or(f64::NAN, |s| s.p_value.clamp(P_VALUE_FLOOR, 1.0))
                 })
                 .collect(),
             band: None,
@@ -960,7 +969,7 @@ mod tests {
         mixed.push((9.0, evaluation(3000, 3)));
         assert!(matches!(
             sequential_effect(&mixed, None, "day"),
-            Err(Error::InvalidInput(_))
+            Err(Error::InvalidValue { what: "look", .. })
         ));
         let mut nan = looks;
         nan[0].0 = f64::NAN;

@@ -65,10 +65,12 @@ pub struct DecisionEffect {
     pub variant: usize,
     /// Absolute effect (a conversion rate's difference).
     pub abs_effect: f64,
-    /// Its confidence interval.
-    pub abs_ci: [f64; 2],
-    /// Holm-adjusted p-value over every segment × treatment comparison.
-    pub p_value_holm: f64,
+    /// Its confidence interval; `None` when the absolute test is undefined
+    /// (e.g. nobody converted in either arm).
+    pub abs_ci: Option<[f64; 2]>,
+    /// Holm-adjusted p-value over every segment × treatment comparison;
+    /// `None` without an absolute test.
+    pub p_value_holm: Option<f64>,
 }
 
 /// One segment's decision for the next round.
@@ -168,8 +170,8 @@ pub(crate) fn decide(
     let effect = best_treatment.map(|(v, c)| DecisionEffect {
         variant: v,
         abs_effect: c.abs_effect,
-        abs_ci: c.abs_ci,
-        p_value_holm: c.p_value_holm,
+        abs_ci: c.absolute.map(|t| t.ci),
+        p_value_holm: c.adjusted.map(|a| a.p_value_holm),
     });
     let probability_best = allocation.probability_best.clone();
     let (fav, p_fav) =
@@ -296,7 +298,7 @@ mod tests {
     use super::*;
     use crate::experiment::allocate::{AllocationParams, recommend};
     use crate::experiment::evaluate::{EvalParams, evaluate};
-    use crate::experiment::stats::{ArmStats, ExperimentStats, Metric, MetricKind};
+    use crate::experiment::stats::{ArmStats, ExperimentStats, Metric, MetricKind, SecondValue};
 
     /// One segment's evaluation and allocation from conversion counts.
     fn evaluated(control: (u64, u64), treatment: (u64, u64)) -> (SegmentResult, SegmentAllocation) {
@@ -304,7 +306,7 @@ mod tests {
             Metric::new("conversion", MetricKind::Binomial),
             vec!["control".into(), "offer".into()],
             vec!["s".into()],
-            false,
+            SecondValue::None,
         )
         .unwrap();
         for (v, (n, k)) in [control, treatment].into_iter().enumerate() {
@@ -371,6 +373,25 @@ mod tests {
         );
         let total: f64 = d.weights.iter().sum();
         assert!((total - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_undefined_effect_is_none_and_survives_a_saved_state() {
+        // Nobody converted in either arm: the absolute test is undefined.
+        let (r, a) = evaluated((400, 0), (400, 0));
+        let d = run(Some((&r, &a)), None);
+        let effect = d.effect.expect("the treatment was compared");
+        assert_eq!((effect.abs_ci, effect.p_value_holm), (None, None));
+        assert_eq!(effect.abs_effect, 0.0);
+        // A state holding it reads back (NaN placeholders were written as
+        // null and could not be read as numbers).
+        let json = serde_json::to_string(&d).unwrap();
+        assert!(
+            json.contains(r#""abs_ci":null,"p_value_holm":null"#),
+            "{json}"
+        );
+        let back: Decision = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 use statrs::distribution::{Beta, ContinuousCDF};
 use statrs::function::gamma::ln_gamma;
 
+use super::EvalParams;
+use super::comparison::BetaBinomial;
+use crate::experiment::stats::ArmStats;
 use crate::stats::{normal_cdf, normal_pdf};
 
 /// `[E max(X, 0), E max(−X, 0)]` for X ~ N(mu, sigma²): gbstats' `[risk_ctrl, risk_trt]`.
@@ -78,11 +81,39 @@ pub(super) fn chance_beta_beats(a_a: u64, b_a: u64, a_b: u64, b_b: u64) -> f64 {
     }
 }
 
-pub(super) fn beta_interval(a: u64, b: u64, alpha: f64) -> [f64; 2] {
-    match Beta::new(a as f64, b as f64) {
-        Ok(d) => [d.inverse_cdf(alpha / 2.0), d.inverse_cdf(1.0 - alpha / 2.0)],
-        Err(_) => [f64::NAN; 2],
-    }
+/// The exact Beta–Binomial comparison of two binomial arms under the Beta
+/// prior `params.beta_prior`; `None` when a prior parameter is 0.
+pub(super) fn beta_binomial(
+    control: &ArmStats,
+    variant: &ArmStats,
+    lower_is_better: bool,
+    params: &EvalParams,
+) -> Option<BetaBinomial> {
+    let (pa, pb) = (
+        u64::from(params.beta_prior.0),
+        u64::from(params.beta_prior.1),
+    );
+    let successes = |arm: &ArmStats| arm.sum.round().clamp(0.0, arm.n as f64) as u64;
+    let (xa, xb) = (successes(control), successes(variant));
+    let (a_a, b_a) = (pa + xa, pb + control.n - xa);
+    let (a_b, b_b) = (pa + xb, pb + variant.n - xb);
+    let control_interval = beta_interval(a_a, b_a, params.alpha)?;
+    let variant_interval = beta_interval(a_b, b_b, params.alpha)?;
+    let beats = chance_beta_beats(a_a, b_a, a_b, b_b);
+    Some(BetaBinomial {
+        chance_to_beat_control: if lower_is_better { 1.0 - beats } else { beats },
+        control_interval,
+        variant_interval,
+    })
+}
+
+/// The equal-tailed `1 − α` credible interval of Beta(a, b); `None` when a
+/// parameter is 0 (only with a Beta prior that [`EvalParams::check`] refuses).
+///
+/// [`EvalParams::check`]: super::EvalParams::check
+pub(super) fn beta_interval(a: u64, b: u64, alpha: f64) -> Option<[f64; 2]> {
+    let d = Beta::new(a as f64, b as f64).ok()?;
+    Some([d.inverse_cdf(alpha / 2.0), d.inverse_cdf(1.0 - alpha / 2.0)])
 }
 #[cfg(test)]
 mod tests {
@@ -90,7 +121,7 @@ mod tests {
     use super::*;
     use crate::experiment::evaluate::fixtures::{assert_close, mean_arms};
     use crate::experiment::evaluate::{EffectPrior, EvalParams, compare};
-    use crate::experiment::stats::{Metric, MetricKind};
+    use crate::experiment::stats::{Metric, MetricKind, SecondValue};
 
     #[test]
     fn bayesian_priors_and_direction_match_gbstats() {
@@ -104,23 +135,29 @@ mod tests {
             ..EvalParams::default()
         };
         let metric = Metric::new("revenue", MetricKind::Mean);
-        let c = compare(&metric, &a, &b, false, &proper);
+        let c = compare(&metric, &a, &b, SecondValue::None, &proper);
         // EffectBayesianABTest(..., prior_effect=GaussianPrior(mean=0, variance=0.0004, proper=True)):
         // ctw 0.9993184889245198, risk [0.027801591675554814, 1.5940666737863513e-06],
         // ci [0.01078540878189889, 0.044814586435863155], expected 0.027799997608881025
-        assert_close!(c.chance_to_win, 0.9993184889245198);
-        assert_close!(c.risk_control, 0.027801591675554814);
-        assert_close!(c.risk, 1.5940666737863513e-06);
-        assert_close!(c.credible_interval[0], 0.01078540878189889);
-        assert_close!(c.credible_interval[1], 0.044814586435863155);
-        assert_close!(c.posterior_mean, 0.027799997608881025);
+        assert_close!(c.bayesian.unwrap().chance_to_win, 0.9993184889245198);
+        assert_close!(c.bayesian.unwrap().risk_control, 0.027801591675554814);
+        assert_close!(c.bayesian.unwrap().risk, 1.5940666737863513e-06);
+        assert_close!(
+            c.bayesian.unwrap().credible_interval[0],
+            0.01078540878189889
+        );
+        assert_close!(
+            c.bayesian.unwrap().credible_interval[1],
+            0.044814586435863155
+        );
+        assert_close!(c.bayesian.unwrap().posterior_mean, 0.027799997608881025);
         // ... EffectBayesianConfig(inverse=True): ctw 0.0001892165074395269,
         // risk [4.5275262071645795e-07, 0.03425388358464987] (treatment second)
         let lower = metric.clone().lower_is_better();
-        let inv = compare(&lower, &a, &b, false, &EvalParams::default());
-        assert_close!(inv.chance_to_win, 0.0001892165074395269);
-        assert_close!(inv.risk_control, 4.5275262071645795e-07);
-        assert_close!(inv.risk, 0.03425388358464987);
+        let inv = compare(&lower, &a, &b, SecondValue::None, &EvalParams::default());
+        assert_close!(inv.bayesian.unwrap().chance_to_win, 0.0001892165074395269);
+        assert_close!(inv.bayesian.unwrap().risk_control, 4.5275262071645795e-07);
+        assert_close!(inv.bayesian.unwrap().risk, 0.03425388358464987);
     }
 
     #[test]

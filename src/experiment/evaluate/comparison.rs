@@ -1,17 +1,19 @@
-//! One treatment against the control: the [`Comparison`] record, its
-//! warnings, and [`compare`] / [`compare_quantiles`], which assemble the
-//! frequentist, CUPED, sequential and Bayesian figures.
+//! One treatment against the control: the [`Comparison`] record with one
+//! optional part per method ([`EffectTest`] for the absolute and relative
+//! effects, [`Cuped`], [`Sequential`], [`Bayesian`], [`BetaBinomial`],
+//! [`Adjusted`]), its warnings, and [`compare`] / [`compare_quantiles`],
+//! which assemble them.
 
 use serde::{Deserialize, Serialize};
 
 use super::EvalParams;
-use super::bayesian::{beta_interval, chance_beta_beats, gaussian_risk};
+use super::bayesian::{beta_binomial, gaussian_risk};
 use super::cuped::{adjusted_summary, pooled_theta};
-use super::frequentist::{Summary, TTest, interval, plain_summary, t_test};
+use super::frequentist::{Summary, interval, plain_summary, t_test};
 use super::sequential::sequential;
 use crate::error::{Error, Result};
 use crate::experiment::Alternative;
-use crate::experiment::stats::{ArmStats, Metric, MetricKind, QuantileStats};
+use crate::experiment::stats::{ArmStats, Metric, MetricKind, QuantileStats, SecondValue};
 use crate::stats::{normal_quantile, normal_sf, two_proportion_z};
 
 /// Which test produced the absolute effect's p-value.
@@ -29,8 +31,9 @@ pub enum AbsoluteTest {
 pub struct Cuped {
     /// The pooled regression coefficient θ of the metric on the covariate.
     pub theta: f64,
-    /// Share of the relative effect's variance removed, `1 − var_adjusted / var_unadjusted`.
-    pub variance_reduction: f64,
+    /// Share of the relative effect's variance removed, `1 − var_adjusted /
+    /// var_unadjusted`; `None` when the adjusted relative effect is undefined.
+    pub variance_reduction: Option<f64>,
     /// The relative effect without adjustment.
     pub unadjusted_rel_effect: f64,
     /// Its confidence interval.
@@ -109,36 +112,77 @@ impl std::fmt::Display for Warning {
 }
 
 /// One treatment compared with the control.
+///
+/// Each method's figures are there when the method applies and its figures
+/// are defined, and `None` otherwise (never NaN placeholders): the absolute
+/// test needs two units per arm and some variance, the relative effect and
+/// everything built on it (sequential, Bayesian) a non-zero control mean
+/// and variance in both arms, CUPED a covariate, the Beta–Binomial figures a
+/// binomial metric, and the adjusted p-values an [`adjust_family`] over the
+/// comparison's family.
+///
+/// [`adjust_family`]: super::adjust_family
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
-    /// `mean_B − mean_A`.
+    /// `mean_B − mean_A` (defined whenever both arms have units).
     pub abs_effect: f64,
-    /// Its standard error.
-    pub abs_se: f64,
-    /// Degrees of freedom of its reference distribution (infinite: normal).
-    pub abs_df: f64,
-    /// Its confidence interval.
-    pub abs_ci: [f64; 2],
-    /// p-value of the absolute effect (Welch's t, or the pooled z-test for binomial metrics).
-    pub p_value: f64,
-    /// Which test gave `p_value`.
+    /// Which test gives the absolute effect's p-value.
     pub test: AbsoluteTest,
-    /// `(mean_B − mean_A) / mean_A` (CUPED-adjusted when a covariate is used).
-    pub rel_effect: f64,
-    /// Its delta-method standard error.
-    pub rel_se: f64,
-    /// Welch degrees of freedom of the relative test.
-    pub rel_df: f64,
-    /// Its confidence interval.
-    pub rel_ci: [f64; 2],
-    /// Its p-value.
-    pub rel_p_value: f64,
+    /// The absolute effect's test (Welch's t, or the pooled z-test with the
+    /// Wald interval for binomial metrics); its `estimate` is `abs_effect`.
+    /// `None` when an arm has fewer than two units or neither arm varies.
+    pub absolute: Option<EffectTest>,
+    /// The relative effect `(mean_B − mean_A) / mean_A` with its
+    /// delta-method test (CUPED-adjusted when a covariate is used). `None`
+    /// when the control's mean is 0 or an arm does not vary.
+    pub relative: Option<EffectTest>,
     /// CUPED details when a covariate was used.
     pub cuped: Option<Cuped>,
-    /// Always-valid p-value of the relative effect (two-sided).
-    pub sequential_p_value: f64,
-    /// Always-valid confidence interval of the relative effect.
-    pub sequential_ci: [f64; 2],
+    /// Always-valid figures of the relative effect; `None` with `relative`.
+    pub sequential: Option<Sequential>,
+    /// The Bayesian effect model of the relative effect; `None` with `relative`.
+    pub bayesian: Option<Bayesian>,
+    /// Exact Beta–Binomial figures (binomial metrics only, with a Beta
+    /// prior whose parameters are at least 1).
+    pub beta_binomial: Option<BetaBinomial>,
+    /// Multiple-testing adjustment within the family; `None` until
+    /// [`adjust_family`](super::adjust_family) ran, and for comparisons
+    /// without an absolute test.
+    pub adjusted: Option<Adjusted>,
+    /// Warnings about this comparison.
+    pub warnings: Vec<Warning>,
+}
+
+/// A test of one effect: the estimate, its standard error, the reference
+/// distribution's degrees of freedom, the confidence interval and the p-value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EffectTest {
+    /// The effect's estimate.
+    pub estimate: f64,
+    /// Its standard error.
+    pub se: f64,
+    /// Degrees of freedom of its reference distribution (Welch–Satterthwaite;
+    /// infinite: the normal).
+    pub df: f64,
+    /// Its confidence interval at `1 − α` (one side infinite for a one-sided alternative).
+    pub ci: [f64; 2],
+    /// Its p-value under the evaluation's alternative.
+    pub p_value: f64,
+}
+
+/// The always-valid (mixture sequential probability ratio) figures of the
+/// relative effect: they may be read at every look.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sequential {
+    /// Always-valid two-sided p-value.
+    pub p_value: f64,
+    /// Always-valid confidence interval.
+    pub ci: [f64; 2],
+}
+
+/// The Gaussian Bayesian model of the relative effect.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bayesian {
     /// Posterior probability that the variant is better than the control.
     pub chance_to_win: f64,
     /// Expected relative loss of shipping the variant if it is in fact worse.
@@ -149,31 +193,37 @@ pub struct Comparison {
     pub posterior_mean: f64,
     /// Credible interval of the relative effect.
     pub credible_interval: [f64; 2],
-    /// Exact Beta–Binomial figures (binomial metrics).
-    pub beta_binomial: Option<BetaBinomial>,
-    /// Holm-adjusted `p_value` within the family (NaN until adjusted).
+}
+
+/// A comparison's figures adjusted for the family it was tested in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Adjusted {
+    /// Holm-adjusted p-value of the absolute test.
     pub p_value_holm: f64,
-    /// Benjamini–Hochberg q-value of `p_value` within the family (NaN until adjusted).
+    /// Benjamini–Hochberg q-value of the absolute test.
     pub q_value_bh: f64,
     /// Absolute interval at the Bonferroni level `α/m` (simultaneous, consistent with Holm).
     pub abs_ci_holm: [f64; 2],
     /// Absolute interval at the false-coverage-rate level `α R/m` (consistent with BH).
     pub abs_ci_bh: [f64; 2],
-    /// Warnings about this comparison.
-    pub warnings: Vec<Warning>,
 }
 
-pub(super) const NAN2: [f64; 2] = [f64::NAN, f64::NAN];
-
-/// Compares `variant` with `control` for `metric`, using the arms' second
-/// variable as a CUPED covariate when `use_covariate` (binomial, mean and count metrics).
+/// Compares `variant` with `control` for `metric`. `second` says what the
+/// arms' second sums hold (as [`ExperimentStats::second`]): with
+/// [`SecondValue::Covariate`] and [`EvalParams::cuped`] the relative,
+/// sequential and Bayesian figures are CUPED-adjusted (binomial, mean and
+/// count metrics). A ratio metric always reads its denominator from the
+/// second sums ([`SecondValue::Denominator`]); other metrics never do.
+///
+/// [`ExperimentStats::second`]: crate::experiment::stats::ExperimentStats::second
 pub fn compare(
     metric: &Metric,
     control: &ArmStats,
     variant: &ArmStats,
-    use_covariate: bool,
+    second: SecondValue,
     params: &EvalParams,
 ) -> Comparison {
+    let use_covariate = second == SecondValue::Covariate && params.cuped;
     let kind = metric.kind;
     let alpha = params.alpha;
     let alt = params.alternative;
@@ -192,7 +242,7 @@ pub fn compare(
         };
         let estimate = pb - pa;
         (
-            TTest {
+            EffectTest {
                 estimate,
                 se,
                 df: f64::INFINITY,
@@ -220,7 +270,7 @@ pub fn compare(
             let rel = t_test(&ra, &rb, true, alt, alpha);
             cuped = Some(Cuped {
                 theta,
-                variance_reduction: 1.0 - (rel.se / unadjusted.se).powi(2),
+                variance_reduction: Some(1.0 - (rel.se / unadjusted.se).powi(2)),
                 unadjusted_rel_effect: unadjusted.estimate,
                 unadjusted_rel_ci: unadjusted.ci,
             });
@@ -245,20 +295,19 @@ pub fn compare(
     }
 
     let rel_variance = rel.se * rel.se;
-    let (sequential_p_value, sequential_ci) = if defined {
-        sequential(
+    let sequential = defined.then(|| {
+        let (p_value, ci) = sequential(
             rel.estimate,
             rel_variance,
             a.n + b.n,
             alpha,
             params.sequential_tuning,
-        )
-    } else {
-        (f64::NAN, NAN2)
-    };
+        );
+        Sequential { p_value, ci }
+    });
 
     // Bayesian effect model on the relative effect.
-    let (posterior_mean, posterior_sd) = if defined {
+    let bayesian = defined.then(|| {
         let prior = params.prior;
         let precision = 1.0 / rel_variance
             + if prior.proper {
@@ -266,81 +315,53 @@ pub fn compare(
             } else {
                 0.0
             };
-        let mean = if prior.proper {
+        let posterior_mean = if prior.proper {
             (rel.estimate / rel_variance + prior.mean / prior.variance) / precision
         } else {
             rel.estimate
         };
-        (mean, (1.0 / precision).sqrt())
-    } else {
-        (f64::NAN, f64::NAN)
-    };
-    let mut chance_to_win = normal_sf(-posterior_mean / posterior_sd);
-    let [mut risk_control, mut risk] = gaussian_risk(posterior_mean, posterior_sd);
-    if metric.lower_is_better {
-        chance_to_win = 1.0 - chance_to_win;
-        std::mem::swap(&mut risk, &mut risk_control);
-    }
-    let z = normal_quantile(1.0 - alpha / 2.0);
-    let credible_interval = [
-        posterior_mean - z * posterior_sd,
-        posterior_mean + z * posterior_sd,
-    ];
-
-    let beta_binomial = (kind == MetricKind::Binomial).then(|| {
-        let (pa, pb) = (
-            u64::from(params.beta_prior.0),
-            u64::from(params.beta_prior.1),
-        );
-        let successes = |arm: &ArmStats| arm.sum.round().clamp(0.0, arm.n as f64) as u64;
-        let (xa, xb) = (successes(control), successes(variant));
-        let (a_a, b_a) = (pa + xa, pb + control.n - xa);
-        let (a_b, b_b) = (pa + xb, pb + variant.n - xb);
-        let beats = chance_beta_beats(a_a, b_a, a_b, b_b);
-        BetaBinomial {
-            chance_to_beat_control: if metric.lower_is_better {
-                1.0 - beats
-            } else {
-                beats
-            },
-            control_interval: beta_interval(a_a, b_a, alpha),
-            variant_interval: beta_interval(a_b, b_b, alpha),
+        let posterior_sd = (1.0 / precision).sqrt();
+        let mut chance_to_win = normal_sf(-posterior_mean / posterior_sd);
+        let [mut risk_control, mut risk] = gaussian_risk(posterior_mean, posterior_sd);
+        if metric.lower_is_better {
+            chance_to_win = 1.0 - chance_to_win;
+            std::mem::swap(&mut risk, &mut risk_control);
+        }
+        let z = normal_quantile(1.0 - alpha / 2.0);
+        Bayesian {
+            chance_to_win,
+            risk,
+            risk_control,
+            posterior_mean,
+            credible_interval: [
+                posterior_mean - z * posterior_sd,
+                posterior_mean + z * posterior_sd,
+            ],
         }
     });
 
-    let nan_if = |x: f64| if defined { x } else { f64::NAN };
-    let nan2_if = |x: [f64; 2]| if defined { x } else { NAN2 };
+    let beta_binomial = if kind == MetricKind::Binomial {
+        beta_binomial(control, variant, metric.lower_is_better, params)
+    } else {
+        None
+    };
+
     if let Some(c) = cuped.as_mut() {
         if !defined {
-            c.variance_reduction = f64::NAN;
+            c.variance_reduction = None;
         }
     }
     let abs_defined = !(zero_variance(&a) && zero_variance(&b)) && a.n > 1.0 && b.n > 1.0;
     Comparison {
         abs_effect: abs.estimate,
-        abs_se: if abs_defined { abs.se } else { f64::NAN },
-        abs_df: abs.df,
-        abs_ci: if abs_defined { abs.ci } else { NAN2 },
-        p_value: if abs_defined { abs.p_value } else { f64::NAN },
         test,
-        rel_effect: nan_if(rel.estimate),
-        rel_se: nan_if(rel.se),
-        rel_df: nan_if(rel.df),
-        rel_ci: nan2_if(rel.ci),
-        rel_p_value: nan_if(rel.p_value),
+        absolute: abs_defined.then_some(abs),
+        relative: defined.then_some(rel),
         cuped,
-        sequential_p_value,
-        sequential_ci,
-        chance_to_win,
-        risk,
-        risk_control,
-        posterior_mean,
-        credible_interval,
+        sequential,
+        bayesian,
         beta_binomial,
-        p_value_holm: f64::NAN,
-        q_value_bh: f64::NAN,
-        abs_ci_holm: NAN2,
-        abs_ci_bh: NAN2,
+        adjusted: None,
         warnings,
     }
 }
@@ -370,7 +391,13 @@ pub fn compare_quantiles(
         ArmStats::from_sums(q.n, sum, var * (n - 1.0) + sum * sum / n)
     };
     let metric = Metric::new("quantile", MetricKind::Mean);
-    let mut c = compare(&metric, &arm(control), &arm(variant), false, params);
+    let mut c = compare(
+        &metric,
+        &arm(control),
+        &arm(variant),
+        SecondValue::None,
+        params,
+    );
     for (q, name) in [(control, "control"), (variant, "variant")] {
         if q.too_few_units() {
             c.warnings.push(Warning::FewUnits {
@@ -397,29 +424,29 @@ mod tests {
         let a = ArmStats::from_sums(5000, 410.0, 410.0);
         let b = ArmStats::from_sums(5100, 480.0, 480.0);
         let metric = Metric::new("converted", MetricKind::Binomial);
-        let c = compare(&metric, &a, &b, false, &EvalParams::default());
+        let c = compare(&metric, &a, &b, SecondValue::None, &EvalParams::default());
         // statsmodels proportions_ztest([480, 410], [5100, 5000]) -> (2.147950445343496, 0.03171769233156647)
         assert_eq!(c.test, AbsoluteTest::PooledZ);
-        assert_close!(c.p_value, 0.03171769233156647);
+        assert_close!(c.absolute.unwrap().p_value, 0.03171769233156647);
         // confint_proportions_2indep(480, 5100, 410, 5000, method="wald", compare="diff")
         // -> (0.0010698545776296128, 0.023165439540017436)
-        assert_close!(c.abs_ci[0], 0.0010698545776296128);
-        assert_close!(c.abs_ci[1], 0.023165439540017436);
+        assert_close!(c.absolute.unwrap().ci[0], 0.0010698545776296128);
+        assert_close!(c.absolute.unwrap().ci[1], 0.023165439540017436);
         // gbstats TwoSidedTTest(ProportionStatistic(5000, 410), ProportionStatistic(5100, 480)) relative:
         // 0.14777618364418932, [0.0032532521708610873, 0.29229911511751755], p 0.045062065804219786
-        assert_close!(c.rel_effect, 0.14777618364418932);
-        assert_close!(c.rel_ci[0], 0.0032532521708610873);
-        assert_close!(c.rel_ci[1], 0.29229911511751755);
-        assert_close!(c.rel_p_value, 0.045062065804219786);
+        assert_close!(c.relative.unwrap().estimate, 0.14777618364418932);
+        assert_close!(c.relative.unwrap().ci[0], 0.0032532521708610873);
+        assert_close!(c.relative.unwrap().ci[1], 0.29229911511751755);
+        assert_close!(c.relative.unwrap().p_value, 0.045062065804219786);
         // SequentialTwoSidedTTest: p 0.623006841555628, ci [-0.07799606803887613, 0.3735484353272548]
-        assert_close!(c.sequential_p_value, 0.623006841555628);
-        assert_close!(c.sequential_ci[0], -0.07799606803887613);
-        assert_close!(c.sequential_ci[1], 0.3735484353272548);
+        assert_close!(c.sequential.unwrap().p_value, 0.623006841555628);
+        assert_close!(c.sequential.unwrap().ci[0], -0.07799606803887613);
+        assert_close!(c.sequential.unwrap().ci[1], 0.3735484353272548);
         // EffectBayesianABTest: ctw 0.9774823178840266,
         // risk [0.14839497632123197, 0.0006187926770426606]
-        assert_close!(c.chance_to_win, 0.9774823178840266);
-        assert_close!(c.risk_control, 0.14839497632123197);
-        assert_close!(c.risk, 0.0006187926770426606);
+        assert_close!(c.bayesian.unwrap().chance_to_win, 0.9774823178840266);
+        assert_close!(c.bayesian.unwrap().risk_control, 0.14839497632123197);
+        assert_close!(c.bayesian.unwrap().risk, 0.0006187926770426606);
         // Exact P(p_B > p_A) with Beta(1 + x, 1 + n − x) posteriors:
         // scipy.integrate.quad(lambda x: beta.pdf(x, 481, 4621) * beta.cdf(x, 411, 4591), 0, 1,
         //   epsabs=1e-13, epsrel=1e-13) -> 0.98412338060892;
@@ -437,7 +464,10 @@ mod tests {
             ..EvalParams::default()
         };
         assert_close!(
-            compare(&metric, &a, &b, false, &greater).p_value,
+            compare(&metric, &a, &b, SecondValue::None, &greater)
+                .absolute
+                .unwrap()
+                .p_value,
             0.015858846165783234
         );
     }
@@ -463,22 +493,25 @@ mod tests {
         let c = compare_quantiles(&qa, &qb, &EvalParams::default()).unwrap();
         // TwoSidedTTest(QuantileStatistic(n=2500, n_star=2500, nu=0.5, ...), ...) relative:
         // 0.09404636422110749, [0.026410020040738016, 0.16168270840147697], p 0.006434219779188233
-        assert_close!(c.rel_effect, 0.09404636422110749);
-        assert_close!(c.rel_ci[0], 0.026410020040738016);
-        assert_close!(c.rel_ci[1], 0.16168270840147697);
-        assert_close!(c.rel_p_value, 0.006434219779188233);
+        assert_close!(c.relative.unwrap().estimate, 0.09404636422110749);
+        assert_close!(c.relative.unwrap().ci[0], 0.026410020040738016);
+        assert_close!(c.relative.unwrap().ci[1], 0.16168270840147697);
+        assert_close!(c.relative.unwrap().p_value, 0.006434219779188233);
         // ... absolute: 1.8721050654207119, [0.5907501751877697, 3.153459955653654], p 0.004197011243452176
         assert_close!(c.abs_effect, 1.8721050654207119);
-        assert_close!(c.abs_ci[0], 0.5907501751877697);
-        assert_close!(c.abs_ci[1], 3.153459955653654);
-        assert_close!(c.p_value, 0.004197011243452176);
+        assert_close!(c.absolute.unwrap().ci[0], 0.5907501751877697);
+        assert_close!(c.absolute.unwrap().ci[1], 3.153459955653654);
+        assert_close!(c.absolute.unwrap().p_value, 0.004197011243452176);
         let mut other = qb;
         other.level = 0.9;
-        assert!(compare_quantiles(&qa, &other, &EvalParams::default()).is_err());
+        assert!(matches!(
+            compare_quantiles(&qa, &other, &EvalParams::default()),
+            Err(Error::InvalidParameter { name: "level", .. })
+        ));
     }
 
     #[test]
-    fn degenerate_arms_give_nan_and_warnings_not_panics() {
+    fn degenerate_arms_give_no_figures_and_warnings_not_panics() {
         let metric = Metric::new("m", MetricKind::Mean);
         let params = EvalParams::default();
         let zero = ArmStats::default();
@@ -491,15 +524,20 @@ mod tests {
             (flat, flat),
             (flat, one),
         ] {
-            let c = compare(&metric, &x, &y, true, &params);
-            assert!(c.p_value.is_nan() || (0.0..=1.0).contains(&c.p_value));
-            assert!(c.rel_effect.is_nan());
+            let c = compare(&metric, &x, &y, SecondValue::Covariate, &params);
+            assert!(c.absolute.is_none_or(|t| (0.0..=1.0).contains(&t.p_value)));
+            // No relative effect, so nothing built on it: no placeholders.
+            assert_eq!((c.relative, c.sequential, c.bayesian), (None, None, None));
+            assert!(
+                c.cuped
+                    .is_none_or(|cuped| cuped.variance_reduction.is_none())
+            );
         }
         let c = compare(
             &metric,
             &flat,
             &ArmStats::from_sums(10, 5.0, 7.0),
-            false,
+            SecondValue::None,
             &params,
         );
         assert!(c.warnings.contains(&Warning::ZeroControlMean));
@@ -508,10 +546,10 @@ mod tests {
             &bin,
             &ArmStats::from_sums(100, 0.0, 0.0),
             &ArmStats::from_sums(100, 0.0, 0.0),
-            false,
+            SecondValue::None,
             &params,
         );
-        assert!(c.p_value.is_nan());
+        assert_eq!((c.absolute, c.relative), (None, None));
         let bb = c.beta_binomial.unwrap();
         assert_close!(bb.chance_to_beat_control, 0.5);
     }

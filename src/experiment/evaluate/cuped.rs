@@ -51,43 +51,55 @@ mod tests {
     //! Reference values: see the note in `evaluate::fixtures`.
     use crate::experiment::evaluate::fixtures::{assert_close, mean_arms};
     use crate::experiment::evaluate::{EvalParams, compare};
-    use crate::experiment::stats::{Metric, MetricKind};
+    use crate::experiment::stats::{Metric, MetricKind, SecondValue};
 
     #[test]
     fn cuped_matches_gbstats_regression_adjustment() {
         let (a, b) = mean_arms();
         let metric = Metric::new("revenue", MetricKind::Mean);
-        let c = compare(&metric, &a, &b, true, &EvalParams::default());
+        let c = compare(
+            &metric,
+            &a,
+            &b,
+            SecondValue::Covariate,
+            &EvalParams::default(),
+        );
         // TwoSidedTTest(RegressionAdjustedStatistic(a), RegressionAdjustedStatistic(b),
         //   FrequentistConfig(difference_type="relative")): theta 0.5974526623976605,
         // expected 0.025022936157488518, ci [0.012380023879281048, 0.03766584843569599],
         // p 0.00010540579500695202, uplift.stddev 0.006449595400596639
         let cuped = c.cuped.unwrap();
         assert_close!(cuped.theta, 0.5974526623976605);
-        assert_close!(c.rel_effect, 0.025022936157488518);
-        assert_close!(c.rel_ci[0], 0.012380023879281048);
-        assert_close!(c.rel_ci[1], 0.03766584843569599);
-        assert_close!(c.rel_p_value, 0.00010540579500695202);
-        assert_close!(c.rel_se, 0.006449595400596639);
+        assert_close!(c.relative.unwrap().estimate, 0.025022936157488518);
+        assert_close!(c.relative.unwrap().ci[0], 0.012380023879281048);
+        assert_close!(c.relative.unwrap().ci[1], 0.03766584843569599);
+        assert_close!(c.relative.unwrap().p_value, 0.00010540579500695202);
+        assert_close!(c.relative.unwrap().se, 0.006449595400596639);
         assert_close!(
-            cuped.variance_reduction,
+            cuped.variance_reduction.unwrap(),
             1.0 - (0.006449595400596639f64 / 0.0096361383487635).powi(2)
         );
         assert_close!(cuped.unadjusted_rel_effect, 0.034253430832029155);
         // SequentialTwoSidedTTest on the adjusted statistics:
         // p 0.0034560923913090997, ci [0.005372652031898885, 0.04467322028307815]
-        assert_close!(c.sequential_p_value, 0.0034560923913090997);
-        assert_close!(c.sequential_ci[0], 0.005372652031898885);
-        assert_close!(c.sequential_ci[1], 0.04467322028307815);
+        assert_close!(c.sequential.unwrap().p_value, 0.0034560923913090997);
+        assert_close!(c.sequential.unwrap().ci[0], 0.005372652031898885);
+        assert_close!(c.sequential.unwrap().ci[1], 0.04467322028307815);
         // EffectBayesianABTest(RA(a), RA(b), EffectBayesianConfig(difference_type="relative")):
         // chance_to_win 0.9999477220052321, risk [0.02502301416240254, 7.800491402178889e-08],
         // ci [0.01238196145746392, 0.03766391085751311]
-        assert_close!(c.chance_to_win, 0.9999477220052321);
-        assert_close!(c.risk_control, 0.02502301416240254);
-        assert_close!(c.risk, 7.800491402178889e-08);
-        assert_close!(c.credible_interval[0], 0.01238196145746392);
-        assert_close!(c.credible_interval[1], 0.03766391085751311);
+        assert_close!(c.bayesian.unwrap().chance_to_win, 0.9999477220052321);
+        assert_close!(c.bayesian.unwrap().risk_control, 0.02502301416240254);
+        assert_close!(c.bayesian.unwrap().risk, 7.800491402178889e-08);
+        assert_close!(
+            c.bayesian.unwrap().credible_interval[0],
+            0.01238196145746392
+        );
+        assert_close!(
+            c.bayesian.unwrap().credible_interval[1],
+            0.03766391085751311
+        );
         // The absolute figures stay Welch's on the raw metric.
-        assert_close!(c.p_value, 0.00030042971117394103);
+        assert_close!(c.absolute.unwrap().p_value, 0.00030042971117394103);
     }
 }

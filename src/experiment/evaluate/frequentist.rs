@@ -2,6 +2,7 @@
 //! absolute and the relative (delta-method) effect, and the intervals and
 //! p-values of an estimate against t or the normal.
 
+use super::comparison::EffectTest;
 use crate::experiment::Alternative;
 use crate::experiment::stats::{ArmStats, MetricKind};
 use crate::stats::{normal_quantile, normal_sf, t_quantile, t_sf};
@@ -52,23 +53,14 @@ pub(super) fn ratio_moments(arm: &ArmStats) -> (f64, f64) {
     (ratio, var.max(0.0))
 }
 
-/// A t-test of B against A (gbstats' `TTest`).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct TTest {
-    pub(super) estimate: f64,
-    pub(super) se: f64,
-    pub(super) df: f64,
-    pub(super) ci: [f64; 2],
-    pub(super) p_value: f64,
-}
-
+/// A t-test of B against A (gbstats' `TTest`): absolute, or relative with the delta method.
 pub(super) fn t_test(
     a: &Summary,
     b: &Summary,
     relative: bool,
     alt: Alternative,
     alpha: f64,
-) -> TTest {
+) -> EffectTest {
     let estimate = if relative {
         (b.mean - a.mean) / a.unadjusted_mean
     } else {
@@ -85,7 +77,7 @@ pub(super) fn t_test(
             + a.variance.powi(2) / (a.n.powi(2) * (a.n - 1.0)));
     let se = variance.sqrt();
     let (ci, p_value) = test_from(estimate, se, df, alt, alpha);
-    TTest {
+    EffectTest {
         estimate,
         se,
         df,
@@ -142,46 +134,46 @@ mod tests {
     use crate::experiment::Alternative;
     use crate::experiment::evaluate::fixtures::{assert_close, mean_arms};
     use crate::experiment::evaluate::{AbsoluteTest, EvalParams, compare};
-    use crate::experiment::stats::{ArmStats, Metric, MetricKind};
+    use crate::experiment::stats::{ArmStats, Metric, MetricKind, SecondValue};
 
     #[test]
     fn welch_and_relative_match_scipy_and_gbstats() {
         let (a, b) = mean_arms();
         let metric = Metric::new("revenue", MetricKind::Mean);
-        let c = compare(&metric, &a, &b, false, &EvalParams::default());
+        let c = compare(&metric, &a, &b, SecondValue::None, &EvalParams::default());
         // r = scipy.stats.ttest_ind(xb, xa, equal_var=False):
         // p 0.00030042971117394103, df 7897.797626943796,
         // r.confidence_interval(0.95) = (0.8415857330302677, 2.8336828946152544)
         assert_eq!(c.test, AbsoluteTest::WelchT);
-        assert_close!(c.p_value, 0.00030042971117394103);
-        assert_close!(c.abs_df, 7897.797626943796);
-        assert_close!(c.abs_ci[0], 0.8415857330302677);
-        assert_close!(c.abs_ci[1], 2.8336828946152544);
+        assert_close!(c.absolute.unwrap().p_value, 0.00030042971117394103);
+        assert_close!(c.absolute.unwrap().df, 7897.797626943796);
+        assert_close!(c.absolute.unwrap().ci[0], 0.8415857330302677);
+        assert_close!(c.absolute.unwrap().ci[1], 2.8336828946152544);
         // gbstats TwoSidedTTest(SampleMeanStatistic(a), SampleMeanStatistic(b),
         //   FrequentistConfig(difference_type="relative")).compute_result():
         // expected 0.034253430832029155, ci [0.015364051863538515, 0.053142809800519795],
         // p 0.0003806453339989524, uplift.stddev 0.0096361383487635
-        assert_close!(c.rel_effect, 0.034253430832029155);
-        assert_close!(c.rel_ci[0], 0.015364051863538515);
-        assert_close!(c.rel_ci[1], 0.053142809800519795);
-        assert_close!(c.rel_p_value, 0.0003806453339989524);
-        assert_close!(c.rel_se, 0.0096361383487635);
+        assert_close!(c.relative.unwrap().estimate, 0.034253430832029155);
+        assert_close!(c.relative.unwrap().ci[0], 0.015364051863538515);
+        assert_close!(c.relative.unwrap().ci[1], 0.053142809800519795);
+        assert_close!(c.relative.unwrap().p_value, 0.0003806453339989524);
+        assert_close!(c.relative.unwrap().se, 0.0096361383487635);
         assert!(c.cuped.is_none());
         // SequentialTwoSidedTTest(..., SequentialConfig(difference_type="relative")):
         // p 0.010583497564748159, ci [0.004894557187152725, 0.06361230447690558]
-        assert_close!(c.sequential_p_value, 0.010583497564748159);
-        assert_close!(c.sequential_ci[0], 0.004894557187152725);
-        assert_close!(c.sequential_ci[1], 0.06361230447690558);
+        assert_close!(c.sequential.unwrap().p_value, 0.010583497564748159);
+        assert_close!(c.sequential.unwrap().ci[0], 0.004894557187152725);
+        assert_close!(c.sequential.unwrap().ci[1], 0.06361230447690558);
         let tuned = EvalParams {
             sequential_tuning: 20000.0,
             ..EvalParams::default()
         };
-        let c20 = compare(&metric, &a, &b, false, &tuned);
+        let c20 = compare(&metric, &a, &b, SecondValue::None, &tuned);
         // ... sequential_tuning_parameter=20000: p 0.016904308971149286,
         // ci [0.004126067590018958, 0.06438079407403935]
-        assert_close!(c20.sequential_p_value, 0.016904308971149286);
-        assert_close!(c20.sequential_ci[0], 0.004126067590018958);
-        assert_close!(c20.sequential_ci[1], 0.06438079407403935);
+        assert_close!(c20.sequential.unwrap().p_value, 0.016904308971149286);
+        assert_close!(c20.sequential.unwrap().ci[0], 0.004126067590018958);
+        assert_close!(c20.sequential.unwrap().ci[1], 0.06438079407403935);
 
         // One-sided: scipy ttest_ind(xb, xa, equal_var=False, alternative="greater"):
         // p 0.00015021485558697052, confidence_interval(0.95).low 1.0017540539241323;
@@ -191,19 +183,19 @@ mod tests {
             alternative: Alternative::Greater,
             ..EvalParams::default()
         };
-        let g = compare(&metric, &a, &b, false, &greater);
-        assert_close!(g.p_value, 0.00015021485558697052);
-        assert_close!(g.abs_ci[0], 1.0017540539241323);
-        assert_eq!(g.abs_ci[1], f64::INFINITY);
-        assert_close!(g.rel_ci[0], 0.018401534342258417);
-        assert_close!(g.rel_p_value, 0.0001903226669994762);
+        let g = compare(&metric, &a, &b, SecondValue::None, &greater);
+        assert_close!(g.absolute.unwrap().p_value, 0.00015021485558697052);
+        assert_close!(g.absolute.unwrap().ci[0], 1.0017540539241323);
+        assert_eq!(g.absolute.unwrap().ci[1], f64::INFINITY);
+        assert_close!(g.relative.unwrap().ci[0], 0.018401534342258417);
+        assert_close!(g.relative.unwrap().p_value, 0.0001903226669994762);
         let less = EvalParams {
             alternative: Alternative::Less,
             ..EvalParams::default()
         };
-        let l = compare(&metric, &a, &b, false, &less);
-        assert_close!(l.p_value, 1.0 - 0.00015021485558697052);
-        assert_eq!(l.abs_ci[0], f64::NEG_INFINITY);
+        let l = compare(&metric, &a, &b, SecondValue::None, &less);
+        assert_close!(l.absolute.unwrap().p_value, 1.0 - 0.00015021485558697052);
+        assert_eq!(l.absolute.unwrap().ci[0], f64::NEG_INFINITY);
     }
 
     #[test]
@@ -220,19 +212,25 @@ mod tests {
             291755.0040776888,
         );
         let metric = Metric::new("revenue per order", MetricKind::Ratio);
-        let c = compare(&metric, &a, &b, true, &EvalParams::default());
+        let c = compare(
+            &metric,
+            &a,
+            &b,
+            SecondValue::Denominator,
+            &EvalParams::default(),
+        );
         // TwoSidedTTest(RatioStatistic(a), RatioStatistic(b)) relative:
         // 0.04999750639197165, [0.01090366353839288, 0.08909134924555041], p 0.012197904205394128
-        assert_close!(c.rel_effect, 0.04999750639197165);
-        assert_close!(c.rel_ci[0], 0.01090366353839288);
-        assert_close!(c.rel_ci[1], 0.08909134924555041);
-        assert_close!(c.rel_p_value, 0.012197904205394128);
+        assert_close!(c.relative.unwrap().estimate, 0.04999750639197165);
+        assert_close!(c.relative.unwrap().ci[0], 0.01090366353839288);
+        assert_close!(c.relative.unwrap().ci[1], 0.08909134924555041);
+        assert_close!(c.relative.unwrap().p_value, 0.012197904205394128);
         // ... difference_type="absolute": 0.4949564386418306,
         // [0.11729654118502192, 0.8726163360986392], p 0.01021648833832045
         assert_close!(c.abs_effect, 0.4949564386418306);
-        assert_close!(c.abs_ci[0], 0.11729654118502192);
-        assert_close!(c.abs_ci[1], 0.8726163360986392);
-        assert_close!(c.p_value, 0.01021648833832045);
+        assert_close!(c.absolute.unwrap().ci[0], 0.11729654118502192);
+        assert_close!(c.absolute.unwrap().ci[1], 0.8726163360986392);
+        assert_close!(c.absolute.unwrap().p_value, 0.01021648833832045);
         assert!(
             c.cuped.is_none(),
             "the second value of a ratio is its denominator"

@@ -41,6 +41,12 @@
 //!   p-values over all segment × variant comparisons, Cochran's Q test of
 //!   whether the effect really differs between segments (with I²), and per
 //!   segment a verdict: the winner, or "no clear winner" with the reason.
+//!
+//! A [`Comparison`] holds one part per method, each `None` when the method
+//! does not apply or its figures are undefined (an arm without units or
+//! variance, a control mean of 0, no covariate, a non-binomial metric, no
+//! family adjustment yet), never a NaN placeholder; [`Heterogeneity::test`]
+//! is `None` with fewer than two segments to compare.
 
 mod bayesian;
 mod comparison;
@@ -53,11 +59,12 @@ mod sequential;
 mod srm;
 
 pub use comparison::{
-    AbsoluteTest, BetaBinomial, Comparison, Cuped, Warning, compare, compare_quantiles,
+    AbsoluteTest, Adjusted, Bayesian, BetaBinomial, Comparison, Cuped, EffectTest, Sequential,
+    Warning, compare, compare_quantiles,
 };
 pub use correction::adjust_family;
 pub use params::{EffectPrior, EvalParams};
-pub use segments::{Heterogeneity, SegmentResult, VariantResult, Verdict, cochran_q};
+pub use segments::{CochranQ, Heterogeneity, SegmentResult, VariantResult, Verdict, cochran_q};
 pub use srm::{SampleRatio, sample_ratio_test};
 
 use serde::{Deserialize, Serialize};
@@ -158,7 +165,7 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
             }
         }
     };
-    let use_covariate = params.cuped && stats.has_covariate();
+    let second = stats.second();
     let metric = stats.metric();
 
     let mut overall = analyse_segment(
@@ -167,7 +174,7 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
         metric,
         &variants,
         &overall_weights,
-        use_covariate,
+        second,
         params,
     );
     adjust_family(
@@ -184,15 +191,7 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
         .map(|(s, name)| {
             let arms: Vec<ArmStats> = (0..n_variants).map(|v| *stats.arm(s, v)).collect();
             let planned = by_segment.and_then(|rows| rows.get(s)).unwrap_or(&weights);
-            analyse_segment(
-                name,
-                &arms,
-                metric,
-                &variants,
-                planned,
-                use_covariate,
-                params,
-            )
+            analyse_segment(name, &arms, metric, &variants, planned, second, params)
         })
         .collect();
     {
@@ -214,20 +213,12 @@ pub fn evaluate(stats: &ExperimentStats, params: &EvalParams) -> Result<Evaluati
             }
             let effects: Vec<(f64, f64)> = segments
                 .iter()
-                .filter_map(|s| s.variants[v].comparison.as_ref())
-                .map(|c| (c.abs_effect, c.abs_se))
+                .filter_map(|s| s.variants[v].comparison.as_ref()?.absolute)
+                .map(|t| (t.estimate, t.se))
                 .collect();
-            let (k, q, p_value, i_squared, pooled_effect, pooled_se, differs) =
-                cochran_q(&effects, params.alpha);
             heterogeneity.push(Heterogeneity {
                 variant: name.clone(),
-                segments: k,
-                q,
-                p_value,
-                i_squared,
-                pooled_effect,
-                pooled_se,
-                differs,
+                test: cochran_q(&effects, params.alpha),
             });
         }
     }
@@ -247,7 +238,7 @@ mod fixtures;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::stats::MetricKind;
+    use crate::experiment::stats::{MetricKind, SecondValue};
 
     #[test]
     fn a_family_across_metrics_changes_the_verdicts() {
@@ -258,7 +249,7 @@ mod tests {
             metric,
             vec!["a".into(), "b".into()],
             vec!["s".into()],
-            false,
+            SecondValue::None,
         )
         .unwrap();
         stats
@@ -285,7 +276,7 @@ mod tests {
                     &Metric::new("m", MetricKind::Binomial),
                     &a,
                     &b,
-                    false,
+                    SecondValue::None,
                     &params,
                 )
             })

@@ -8,7 +8,7 @@ use super::comparison::{Comparison, Warning, compare};
 use super::frequentist::ratio_moments;
 use super::params::EvalParams;
 use super::srm::{SampleRatio, sample_ratio_test};
-use crate::experiment::stats::{ArmStats, Metric, MetricKind};
+use crate::experiment::stats::{ArmStats, Metric, MetricKind, SecondValue};
 use crate::stats::chi2_sf;
 
 /// One variant's row in a segment: its figures and, for treatments, the comparison.
@@ -59,15 +59,23 @@ impl SegmentResult {
     }
 }
 
-/// Cochran's Q test of whether a treatment's absolute effect differs
-/// between segments (inverse-variance weights, `k − 1` degrees of freedom),
-/// with Higgins' I² (the share of the variation due to real differences) and
-/// the fixed-effect pooled estimate.
+/// Whether a treatment's absolute effect differs between segments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Heterogeneity {
     /// The treatment.
     pub variant: String,
-    /// Segments with a defined effect.
+    /// Cochran's Q test over the segments with a defined effect; `None`
+    /// when fewer than two segments have one.
+    pub test: Option<CochranQ>,
+}
+
+/// Cochran's Q test of whether an effect differs between groups
+/// (inverse-variance weights, `segments − 1` degrees of freedom), with
+/// Higgins' I² (the share of the variation due to real differences) and the
+/// fixed-effect pooled estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CochranQ {
+    /// Segments (effects) in the test, at least two.
     pub segments: usize,
     /// Cochran's Q.
     pub q: f64,
@@ -84,8 +92,9 @@ pub struct Heterogeneity {
 }
 
 /// Cochran's Q over `(effect, standard error)` pairs; pairs with a
-/// non-finite effect or a non-positive standard error are skipped.
-pub fn cochran_q(effects: &[(f64, f64)], alpha: f64) -> (usize, f64, f64, f64, f64, f64, bool) {
+/// non-finite effect or a non-positive standard error are skipped. `None`
+/// when fewer than two pairs remain.
+pub fn cochran_q(effects: &[(f64, f64)], alpha: f64) -> Option<CochranQ> {
     let used: Vec<(f64, f64)> = effects
         .iter()
         .copied()
@@ -93,7 +102,7 @@ pub fn cochran_q(effects: &[(f64, f64)], alpha: f64) -> (usize, f64, f64, f64, f
         .collect();
     let k = used.len();
     if k < 2 {
-        return (k, f64::NAN, f64::NAN, f64::NAN, f64::NAN, f64::NAN, false);
+        return None;
     }
     let w_sum: f64 = used.iter().map(|(_, se)| 1.0 / (se * se)).sum();
     let pooled = used.iter().map(|(e, se)| e / (se * se)).sum::<f64>() / w_sum;
@@ -108,7 +117,15 @@ pub fn cochran_q(effects: &[(f64, f64)], alpha: f64) -> (usize, f64, f64, f64, f
     } else {
         0.0
     };
-    (k, q, p, i2, pooled, (1.0 / w_sum).sqrt(), p < alpha)
+    Some(CochranQ {
+        segments: k,
+        q,
+        p_value: p,
+        i_squared: i2,
+        pooled_effect: pooled,
+        pooled_se: (1.0 / w_sum).sqrt(),
+        differs: p < alpha,
+    })
 }
 
 pub(super) fn analyse_segment(
@@ -117,7 +134,7 @@ pub(super) fn analyse_segment(
     metric: &Metric,
     variants: &[String],
     weights: &[f64],
-    use_covariate: bool,
+    second: SecondValue,
     params: &EvalParams,
 ) -> SegmentResult {
     let control = &arms[params.control];
@@ -149,7 +166,7 @@ pub(super) fn analyse_segment(
                 arm.mean()
             };
             let comparison = (v != params.control).then(|| {
-                let mut c = compare(metric, control, arm, use_covariate, params);
+                let mut c = compare(metric, control, arm, second, params);
                 for w in &mut c.warnings {
                     if let Warning::ZeroVariance { variant: who } = w {
                         *who = if who == "control" {
@@ -212,16 +229,19 @@ pub(super) fn verdict(segment: &SegmentResult, metric: &Metric, params: &EvalPar
         .enumerate()
         .filter_map(|(i, v)| v.comparison.as_ref().map(|c| (i, c)))
         .collect();
-    let significant = |c: &Comparison| c.p_value_holm < params.alpha;
+    let significant = |c: &Comparison| c.adjusted.is_some_and(|a| a.p_value_holm < params.alpha);
     let describe = |i: usize, c: &Comparison| {
-        let effect = if c.rel_effect.is_finite() {
-            format!("{:+.1}%", 100.0 * c.rel_effect)
-        } else {
-            format!("{:+.4}", c.abs_effect)
+        let effect = match c.relative {
+            Some(r) => format!("{:+.1}%", 100.0 * r.estimate),
+            None => format!("{:+.4}", c.abs_effect),
+        };
+        let holm = match c.adjusted {
+            Some(a) => format!("Holm-adjusted p = {:.3}", a.p_value_holm),
+            None => "not adjusted for the family".to_owned(),
         };
         format!(
-            "{} {effect} vs {} (Holm-adjusted p = {:.3})",
-            segment.variants[i].variant, segment.variants[params.control].variant, c.p_value_holm
+            "{} {effect} vs {} ({holm})",
+            segment.variants[i].variant, segment.variants[params.control].variant
         )
     };
     let winners: Vec<&(usize, &Comparison)> = treatments
@@ -258,7 +278,7 @@ pub(super) fn verdict(segment: &SegmentResult, metric: &Metric, params: &EvalPar
     }
     let best = treatments
         .iter()
-        .filter(|(_, c)| c.p_value.is_finite())
+        .filter(|(_, c)| c.absolute.is_some_and(|t| t.p_value.is_finite()))
         .max_by(|x, y| {
             let key = |c: &Comparison| {
                 if metric.lower_is_better {
@@ -290,7 +310,7 @@ mod tests {
         //   [0.021, 0.035, -0.004, 0.018], [0.010², 0.012², 0.009², 0.015²], method_re="chi2"):
         // q 7.619766188878727, i2 0.6062871319623182, mean_effect_fe 0.014337602927721864,
         // sd_eff_w_fe 0.0054445554361701315; scipy.stats.chi2.sf(q, 3) 0.054559699174207506
-        let (k, q, p, i2, pooled, se, differs) = cochran_q(
+        let test = cochran_q(
             &[
                 (0.021, 0.010),
                 (0.035, 0.012),
@@ -299,13 +319,19 @@ mod tests {
                 (f64::NAN, 1.0),
             ],
             0.05,
+        )
+        .unwrap();
+        assert_eq!(test.segments, 4);
+        assert_close!(test.q, 7.619766188878727);
+        assert_close!(test.p_value, 0.054559699174207506);
+        assert_close!(test.i_squared, 0.6062871319623182);
+        assert_close!(test.pooled_effect, 0.014337602927721864);
+        assert_close!(test.pooled_se, 0.0054445554361701315);
+        assert!(!test.differs);
+        // One usable pair (the others have no standard error): no test.
+        assert_eq!(
+            cochran_q(&[(0.02, 0.01), (0.03, 0.0), (0.01, f64::NAN)], 0.05),
+            None
         );
-        assert_eq!(k, 4);
-        assert_close!(q, 7.619766188878727);
-        assert_close!(p, 0.054559699174207506);
-        assert_close!(i2, 0.6062871319623182);
-        assert_close!(pooled, 0.014337602927721864);
-        assert_close!(se, 0.0054445554361701315);
-        assert!(!differs);
     }
 }

@@ -146,7 +146,9 @@ fn sample_variance(n: u64, sum: f64, sum_sq: f64) -> f64 {
 }
 #[cfg(test)]
 mod tests {
-    use crate::experiment::stats::{ExperimentStats, Metric, MetricKind, Observation, names};
+    use crate::experiment::stats::{
+        ExperimentStats, Metric, MetricKind, Observation, SecondValue, names,
+    };
 
     #[test]
     fn sums_and_moments() {
@@ -154,7 +156,7 @@ mod tests {
             Metric::new("revenue", MetricKind::Mean),
             names(&["a", "b"]),
             names(&["all"]),
-            true,
+            SecondValue::Covariate,
         )
         .unwrap();
         for (v, x, z) in [(0, 1.0, 2.0), (0, 3.0, 1.0), (1, 5.0, 0.0), (0, 2.0, 4.0)] {

@@ -2,8 +2,8 @@
 //! metrics at once, narrow index types, and columns aligned with a customer base.
 
 use super::arm::ArmStats;
-use super::experiment::{ExperimentStats, at_observation, not_found};
-use super::metric::{Metric, MetricKind};
+use super::experiment::{ExperimentStats, index_out_of_range};
+use super::metric::{Metric, MetricKind, Refusal, SecondValue};
 use crate::error::{Error, Result};
 use crate::segment::segments::Segments;
 
@@ -47,9 +47,12 @@ impl ExperimentStats {
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] when a column's length differs from the
-    /// variant column's; [`Error::NotFound`] for a variant or segment index
-    /// out of range and [`Error::InvalidValue`] for a value the metric does
-    /// not take (both naming the first such row as `#row`); errors of
+    /// variant column's; for the first bad row (by position), the errors of
+    /// [`ExperimentStats::add`] with `row` its position: [`Error::InvalidRow`]
+    /// for a variant or segment index out of range (`field` = `variant` or
+    /// `segment`) or a value the metric does not take (`field` = `value`,
+    /// `what` naming the metric), [`Error::NonFinite`] for a NaN or infinite
+    /// value or second value (`field` = `value` or `second`); errors of
     /// [`ExperimentStats::new`].
     pub fn from_columns_many<I: ArmIndex>(
         variants: Vec<String>,
@@ -65,7 +68,7 @@ impl ExperimentStats {
                     m.metric.clone(),
                     variants.clone(),
                     segments.clone(),
-                    m.second.is_some(),
+                    SecondValue::of_column(m.metric.kind, m.second.is_some()),
                 )
             })
             .collect::<Result<Vec<_>>>()?;
@@ -105,11 +108,11 @@ impl ExperimentStats {
                 for i in lo..hi {
                     let v = variant[i].index();
                     if v >= n_variants {
-                        return Err(at_observation(i, not_found("variant index", v)));
+                        return Err(index_out_of_range(i, "variant", v, n_variants));
                     }
                     let s = segment.map_or(0, |s| s[i].index());
                     if s >= n_segments {
-                        return Err(at_observation(i, not_found("segment index", s)));
+                        return Err(index_out_of_range(i, "segment", s, n_segments));
                     }
                 }
             }
@@ -123,21 +126,9 @@ impl ExperimentStats {
                     }
                     None => accumulate(&stats.metric, &arm_of, values, &mut arms),
                 };
-                if let Some((offset, reason)) = bad {
+                if let Some((offset, refusal)) = bad {
                     let i = lo + offset;
-                    return Err(at_observation(
-                        i,
-                        Error::value(
-                            "observation",
-                            format!(
-                                "{}: value {} second {:?}",
-                                m.metric.name,
-                                m.value[i],
-                                m.second.map(|s| s[i])
-                            ),
-                            reason,
-                        ),
-                    ));
+                    return Err(refusal.at(&m.metric, i, m.value[i], m.second.map(|s| s[i])));
                 }
                 out.push(arms);
             }
@@ -242,18 +233,24 @@ fn check_column_lengths(
     }
 }
 
-/// Adds one metric without a second value; the first refused value's offset and reason.
+/// Adds one metric without a second value; the first refused value's offset and why.
 fn accumulate(
     metric: &Metric,
     arm_of: &[u32],
     values: &[f64],
     arms: &mut [ArmStats],
-) -> Option<(usize, &'static str)> {
+) -> Option<(usize, Refusal)> {
     if metric.kind == MetricKind::Binomial {
         // 0/1 values: Σx² = Σx, so only n and Σx are accumulated.
         for (i, (&arm, &x)) in arm_of.iter().zip(values).enumerate() {
             if !(x == 0.0 || x == 1.0) {
-                return Some((i, metric.admit(x).err().unwrap_or("not 0 or 1")));
+                return Some((
+                    i,
+                    metric
+                        .admit(x)
+                        .err()
+                        .unwrap_or(Refusal::Value("a binomial metric takes 0 or 1")),
+                ));
             }
             let a = &mut arms[arm as usize];
             a.n += 1;
@@ -284,7 +281,7 @@ fn accumulate_pairs(
     values: &[f64],
     seconds: &[f64],
     arms: &mut [ArmStats],
-) -> Option<(usize, &'static str)> {
+) -> Option<(usize, Refusal)> {
     for (i, ((&arm, &value), &second)) in arm_of.iter().zip(values).zip(seconds).enumerate() {
         match stats.admit(value, Some(second)) {
             Ok((x, y)) => arms[arm as usize].push(x, y),
@@ -373,7 +370,7 @@ mod tests {
             metric.clone(),
             vars.clone(),
             segs.clone(),
-            true,
+            SecondValue::Covariate,
             obs,
         )
         .unwrap();
@@ -463,7 +460,10 @@ mod tests {
             &[],
         )
         .unwrap_err();
-        assert!(matches!(err, Error::NotFound { .. }), "{err}");
+        assert!(
+            matches!(&err, Error::InvalidRow { row: 2, field, value, .. } if field == "variant" && value == "3"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::arm::ArmStats;
-use super::metric::{Metric, MetricKind};
+use super::metric::{Metric, Refusal, SecondValue};
 use crate::error::{Error, Result};
 
 /// One raw observation: a unit's value in an arm.
@@ -26,7 +26,7 @@ pub struct ExperimentStats {
     pub(super) metric: Metric,
     pub(super) variants: Vec<String>,
     pub(super) segments: Vec<String>,
-    pub(super) has_second: bool,
+    pub(super) second: SecondValue,
     /// Segment-major: `arms[segment * variants + variant]`.
     pub(super) arms: Vec<ArmStats>,
 }
@@ -34,13 +34,20 @@ pub struct ExperimentStats {
 impl ExperimentStats {
     /// Empty statistics for `variants` (at least two, distinct) in `segments`
     /// (at least one, distinct; pass `["all"]` for an unsegmented test).
-    /// `has_second`: observations carry a second value (a CUPED covariate, or a
-    /// ratio metric's denominator, which ratio metrics require).
+    /// `second`: what the observations' second value holds — nothing, a
+    /// CUPED covariate, or a ratio metric's denominator (which ratio metrics
+    /// require).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a cap the metric cannot take, fewer
+    /// than two variants, no segment, or a second value the metric does not
+    /// take ([`SecondValue::check_for`]); [`Error::Duplicate`] for a variant
+    /// or segment name given twice (`what` = `variants` or `segments`).
     pub fn new(
         metric: Metric,
         variants: Vec<String>,
         segments: Vec<String>,
-        has_second: bool,
+        second: SecondValue,
     ) -> Result<ExperimentStats> {
         metric.check()?;
         if variants.len() < 2 {
@@ -55,19 +62,13 @@ impl ExperimentStats {
         }
         check_distinct("variants", &variants)?;
         check_distinct("segments", &segments)?;
-        if metric.kind == MetricKind::Ratio && !has_second {
-            return Err(Error::param(
-                "has_second",
-                false,
-                "a ratio metric needs its denominator as the second value",
-            ));
-        }
+        second.check_for(metric.kind)?;
         let arms = vec![ArmStats::default(); variants.len() * segments.len()];
         Ok(ExperimentStats {
             metric,
             variants,
             segments,
-            has_second,
+            second,
             arms,
         })
     }
@@ -87,14 +88,14 @@ impl ExperimentStats {
         &self.segments
     }
 
-    /// Whether observations carry a second value (covariate or denominator).
-    pub fn has_second(&self) -> bool {
-        self.has_second
+    /// What the observations' second value holds (nothing, a covariate, a denominator).
+    pub fn second(&self) -> SecondValue {
+        self.second
     }
 
     /// Whether the second value is a CUPED covariate (not a ratio's denominator).
     pub fn has_covariate(&self) -> bool {
-        self.has_second && self.metric.kind != MetricKind::Ratio
+        self.second == SecondValue::Covariate
     }
 
     /// Statistics of `variant` in `segment` (indices; panics if out of range,
@@ -104,10 +105,21 @@ impl ExperimentStats {
     }
 
     /// Replaces one arm's statistics, e.g. with pre-aggregated sums from a warehouse.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for a segment or variant index past the
+    /// statistics' (`what` = `segment index` or `variant index`);
+    /// [`Error::InvalidParameter`] for sums no data could give ([`ArmStats::check`]).
     pub fn set_arm(&mut self, segment: usize, variant: usize, stats: ArmStats) -> Result<()> {
         stats.check(self.metric.kind)?;
-        let i = self.index(variant, segment)?;
-        self.arms[i] = stats;
+        let (n_variants, n_segments) = (self.variants.len(), self.segments.len());
+        if segment >= n_segments {
+            return Err(Error::out_of_range("segment index", segment, n_segments));
+        }
+        if variant >= n_variants {
+            return Err(Error::out_of_range("variant index", variant, n_variants));
+        }
+        self.arms[segment * n_variants + variant] = stats;
         Ok(())
     }
 
@@ -131,67 +143,77 @@ impl ExperimentStats {
         self.arms.iter().map(|a| a.n).sum()
     }
 
-    fn index(&self, variant: usize, segment: usize) -> Result<usize> {
-        if variant >= self.variants.len() {
-            return Err(Error::NotFound {
-                what: "variant index",
-                id: variant.to_string(),
-            });
-        }
-        if segment >= self.segments.len() {
-            return Err(Error::NotFound {
-                what: "segment index",
-                id: segment.to_string(),
-            });
-        }
-        Ok(segment * self.variants.len() + variant)
+    /// Adds one observation; nothing is added when it is refused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRow`] for a variant or segment index out of range
+    /// (`field` = `variant` or `segment`), a value the metric does not take
+    /// (`value`), or a second value missing or given where the statistics
+    /// take none (`second`); [`Error::NonFinite`] for a NaN or infinite value
+    /// or second value. `row` is the number of units the statistics hold
+    /// before the observation (its position when every unit came through
+    /// `add`).
+    pub fn add(&mut self, obs: Observation) -> Result<()> {
+        let row = self.units() as usize;
+        self.add_at(obs, row)
     }
 
-    /// Adds one observation. Errors (nothing is added): an index out of
-    /// range, a non-finite value, a value the metric kind does not take, a
-    /// missing or unexpected second value.
-    pub fn add(&mut self, obs: Observation) -> Result<()> {
-        let i = self.index(obs.variant, obs.segment)?;
-        let (x, y) = self.admit(obs.value, obs.second).map_err(|reason| {
-            Error::value(
-                "observation",
-                format!("value {} second {:?}", obs.value, obs.second),
-                reason,
-            )
-        })?;
-        self.arms[i].push(x, y);
+    /// [`add`](Self::add), naming `row` in the error.
+    fn add_at(&mut self, obs: Observation, row: usize) -> Result<()> {
+        let (n_variants, n_segments) = (self.variants.len(), self.segments.len());
+        if obs.variant >= n_variants {
+            return Err(index_out_of_range(row, "variant", obs.variant, n_variants));
+        }
+        if obs.segment >= n_segments {
+            return Err(index_out_of_range(row, "segment", obs.segment, n_segments));
+        }
+        let (x, y) = self
+            .admit(obs.value, obs.second)
+            .map_err(|refusal| refusal.at(&self.metric, row, obs.value, obs.second))?;
+        self.arms[obs.segment * n_variants + obs.variant].push(x, y);
         Ok(())
     }
 
+    /// The observation's value and second value as they enter the sums, or why they cannot.
     #[inline]
     pub(super) fn admit(
         &self,
         value: f64,
         second: Option<f64>,
-    ) -> std::result::Result<(f64, f64), &'static str> {
+    ) -> std::result::Result<(f64, f64), Refusal> {
         let x = self.metric.admit(value)?;
-        let y = match (self.has_second, second) {
+        let y = match (self.second.is_some(), second) {
             (true, Some(y)) if y.is_finite() => y,
-            (true, Some(_)) => return Err("the second value is not a finite number"),
-            (true, None) => return Err("the second value (covariate or denominator) is missing"),
-            (false, Some(_)) => return Err("these statistics take no second value"),
+            (true, Some(_)) => return Err(Refusal::NonFiniteSecond),
+            (true, None) => {
+                return Err(Refusal::Second(
+                    "the second value (covariate or denominator) is missing",
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(Refusal::Second("these statistics take no second value"));
+            }
             (false, None) => 0.0,
         };
         Ok((x, y))
     }
 
-    /// Statistics in one pass over raw observations. The first bad
-    /// observation stops the pass with its position in the error.
+    /// Statistics in one pass over raw observations.
+    ///
+    /// # Errors
+    /// Those of [`new`](Self::new); the first bad observation stops the
+    /// pass with the errors of [`add`](Self::add), `row` being its position
+    /// among `observations`.
     pub fn from_observations(
         metric: Metric,
         variants: Vec<String>,
         segments: Vec<String>,
-        has_second: bool,
+        second: SecondValue,
         observations: impl IntoIterator<Item = Observation>,
     ) -> Result<ExperimentStats> {
-        let mut stats = ExperimentStats::new(metric, variants, segments, has_second)?;
-        for (i, obs) in observations.into_iter().enumerate() {
-            stats.add(obs).map_err(|e| at_observation(i, e))?;
+        let mut stats = ExperimentStats::new(metric, variants, segments, second)?;
+        for (row, obs) in observations.into_iter().enumerate() {
+            stats.add_at(obs, row)?;
         }
         Ok(stats)
     }
@@ -207,7 +229,7 @@ impl ExperimentStats {
         if self.metric != other.metric
             || self.variants != other.variants
             || self.segments != other.segments
-            || self.has_second != other.has_second
+            || self.second != other.second
         {
             return Err(Error::value(
                 "statistics to merge",
@@ -228,37 +250,23 @@ impl ExperimentStats {
     }
 }
 
-pub(super) fn at_observation(i: usize, e: Error) -> Error {
-    match e {
-        Error::InvalidValue {
-            what,
-            value,
-            reason,
-        } => Error::InvalidValue {
-            what,
-            value: format!("#{i}: {value}"),
-            reason,
-        },
-        Error::NotFound { what, id } => Error::NotFound {
-            what,
-            id: format!("{id} (observation #{i})"),
-        },
-        other => other,
-    }
-}
-
-pub(super) fn not_found(what: &'static str, index: usize) -> Error {
-    Error::NotFound {
-        what,
-        id: index.to_string(),
-    }
+/// [`Error::InvalidRow`] for observation `row` whose `field` (`variant` or
+/// `segment`) holds `index`, past the `len` names.
+pub(super) fn index_out_of_range(row: usize, field: &str, index: usize, len: usize) -> Error {
+    Error::invalid_row(
+        "observations",
+        row,
+        field,
+        index.to_string(),
+        format!("the {field} index lies in 0..{len}"),
+    )
 }
 
 pub(super) fn check_distinct(name: &'static str, names: &[String]) -> Result<()> {
     let mut seen = hashbrown::HashSet::with_capacity(names.len());
     for n in names {
         if !seen.insert(n.as_str()) {
-            return Err(Error::param(name, n, "names must be distinct"));
+            return Err(Error::duplicate(name, n.as_str()));
         }
     }
     Ok(())
@@ -267,7 +275,18 @@ pub(super) fn check_distinct(name: &'static str, names: &[String]) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::stats::MetricKind;
     use crate::experiment::stats::names;
+
+    /// Whether `result` is an [`Error::InvalidRow`] at `row` in `field`.
+    fn invalid_row(result: Result<()>, at: usize, name: &str) -> bool {
+        matches!(result, Err(Error::InvalidRow { row, ref field, .. }) if row == at && field == name)
+    }
+
+    /// Whether `result` is an [`Error::NonFinite`] at `row` in `field`.
+    fn non_finite(result: Result<()>, at: usize, name: &str) -> bool {
+        matches!(result, Err(Error::NonFinite { row, ref field, .. }) if row == at && field == name)
+    }
 
     #[test]
     fn bad_observations_are_refused_and_change_nothing() {
@@ -275,7 +294,7 @@ mod tests {
             Metric::new("converted", MetricKind::Binomial),
             names(&["a", "b"]),
             names(&["x", "y"]),
-            false,
+            SecondValue::None,
         )
         .unwrap();
         let obs = |variant, segment, value, second| Observation {
@@ -284,33 +303,111 @@ mod tests {
             value,
             second,
         };
-        assert!(s.add(obs(0, 0, 0.5, None)).is_err());
-        assert!(s.add(obs(0, 0, f64::NAN, None)).is_err());
-        assert!(s.add(obs(2, 0, 1.0, None)).is_err());
-        assert!(s.add(obs(0, 2, 1.0, None)).is_err());
-        assert!(s.add(obs(0, 0, 1.0, Some(3.0))).is_err());
+        assert!(invalid_row(s.add(obs(0, 0, 0.5, None)), 0, "value"));
+        assert!(non_finite(s.add(obs(0, 0, f64::NAN, None)), 0, "value"));
+        assert!(invalid_row(s.add(obs(2, 0, 1.0, None)), 0, "variant"));
+        assert!(invalid_row(s.add(obs(0, 2, 1.0, None)), 0, "segment"));
+        assert!(invalid_row(s.add(obs(0, 0, 1.0, Some(3.0))), 0, "second"));
         assert_eq!(s.units(), 0);
         s.add(obs(1, 1, 1.0, None)).unwrap();
         assert_eq!(s.arm(1, 1).sum, 1.0);
+        // The row of a refused observation is the number of units before it.
+        assert!(invalid_row(s.add(obs(1, 1, 2.0, None)), 1, "value"));
+        let err = s.add(obs(1, 1, 0.5, None)).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRow { what, value, .. }
+                if what == "observations of converted" && value == "0.5"),
+            "{err:?}"
+        );
 
         let count = Metric::new("orders", MetricKind::Count);
-        let mut c =
-            ExperimentStats::new(count, names(&["a", "b"]), names(&["all"]), false).unwrap();
-        assert!(c.add(obs(0, 0, -1.0, None)).is_err());
-        assert!(c.add(obs(0, 0, 1.5, None)).is_err());
+        let mut c = ExperimentStats::new(
+            count,
+            names(&["a", "b"]),
+            names(&["all"]),
+            SecondValue::None,
+        )
+        .unwrap();
+        assert!(invalid_row(c.add(obs(0, 0, -1.0, None)), 0, "value"));
+        assert!(invalid_row(c.add(obs(0, 0, 1.5, None)), 0, "value"));
         c.add(obs(0, 0, 2.0, None)).unwrap();
 
-        // A ratio without its denominator, repeated variant names, a single variant.
-        for (kind, variants, has_second) in [
-            (MetricKind::Ratio, &["a", "b"][..], false),
-            (MetricKind::Mean, &["a", "a"][..], false),
-            (MetricKind::Mean, &["a"][..], false),
-        ] {
-            let metric = Metric::new("m", kind);
-            assert!(
-                ExperimentStats::new(metric, names(variants), names(&["all"]), has_second).is_err()
-            );
-        }
+        let mut cuped = ExperimentStats::new(
+            Metric::new("revenue", MetricKind::Mean),
+            names(&["a", "b"]),
+            names(&["all"]),
+            SecondValue::Covariate,
+        )
+        .unwrap();
+        assert!(invalid_row(cuped.add(obs(0, 0, 1.0, None)), 0, "second"));
+        assert!(non_finite(
+            cuped.add(obs(0, 0, 1.0, Some(f64::INFINITY))),
+            0,
+            "second"
+        ));
+        cuped.add(obs(0, 0, 1.0, Some(2.0))).unwrap();
+
+        // Arms past the statistics' segments and variants.
+        assert!(matches!(
+            s.set_arm(2, 0, ArmStats::default()),
+            Err(Error::OutOfRange { index: 2, len: 2, ref what }) if what == "segment index"
+        ));
+        assert!(matches!(
+            s.set_arm(0, 5, ArmStats::default()),
+            Err(Error::OutOfRange { index: 5, len: 2, ref what }) if what == "variant index"
+        ));
+    }
+
+    #[test]
+    fn statistics_need_two_distinct_variants_and_the_right_second_value() {
+        let new = |kind, variants: &[&str], second| {
+            ExperimentStats::new(
+                Metric::new("m", kind),
+                names(variants),
+                names(&["all"]),
+                second,
+            )
+        };
+        let refused = |result: Result<ExperimentStats>, parameter: &str| matches!(result, Err(Error::InvalidParameter { name, .. }) if name == parameter);
+        // A ratio without its denominator, a denominator of another metric,
+        // a ratio with a covariate.
+        assert!(refused(
+            new(MetricKind::Ratio, &["a", "b"], SecondValue::None),
+            "second"
+        ));
+        assert!(refused(
+            new(MetricKind::Mean, &["a", "b"], SecondValue::Denominator),
+            "second"
+        ));
+        assert!(refused(
+            new(MetricKind::Ratio, &["a", "b"], SecondValue::Covariate),
+            "second"
+        ));
+        // Repeated variant names, a single variant, no segment.
+        assert!(matches!(
+            new(MetricKind::Mean, &["a", "b", "a"], SecondValue::None),
+            Err(Error::Duplicate { ref what, ref key }) if what == "variants" && key == "a"
+        ));
+        assert!(refused(
+            new(MetricKind::Mean, &["a"], SecondValue::None),
+            "variants"
+        ));
+        assert!(refused(
+            ExperimentStats::new(
+                Metric::new("m", MetricKind::Mean),
+                names(&["a", "b"]),
+                Vec::new(),
+                SecondValue::None,
+            ),
+            "segments"
+        ));
+        let ratio = new(MetricKind::Ratio, &["a", "b"], SecondValue::Denominator).unwrap();
+        assert_eq!(ratio.second(), SecondValue::Denominator);
+        assert!(!ratio.has_covariate());
+    }
+
+    #[test]
+    fn one_pass_names_the_first_bad_row() {
         let err = ExperimentStats::from_columns(
             Metric::new("m", MetricKind::Mean),
             names(&["a", "b"]),
@@ -322,7 +419,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(&err, Error::InvalidValue { what: "observation", value, .. } if value.starts_with("#1:")),
+            matches!(&err, Error::NonFinite { row: 1, field, what, .. }
+                if field == "value" && what == "observations of m"),
+            "{err:?}"
+        );
+        let obs = [(0, 0.0), (1, 1.0), (0, 2.0), (1, 1.0)].map(|(variant, value)| Observation {
+            variant,
+            segment: 0,
+            value,
+            second: None,
+        });
+        let err = ExperimentStats::from_observations(
+            Metric::new("converted", MetricKind::Binomial),
+            names(&["a", "b"]),
+            names(&["all"]),
+            SecondValue::None,
+            obs,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRow { row: 2, field, value, .. }
+                if field == "value" && value == "2"),
             "{err:?}"
         );
     }

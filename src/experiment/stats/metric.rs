@@ -34,6 +34,68 @@ impl MetricKind {
     }
 }
 
+/// What the second value of an observation holds, if the statistics take one.
+///
+/// The second value is summed beside the metric (`Σy`, `Σy²`, `Σxy`), and
+/// what it means depends on the metric: a ratio metric divides by it, the
+/// other kinds can use it as a CUPED covariate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondValue {
+    /// No second value: observations carry the metric alone.
+    #[default]
+    None,
+    /// A pre-period covariate of a binomial, mean or count metric, for CUPED.
+    Covariate,
+    /// The denominator of a ratio metric (which needs one).
+    Denominator,
+}
+
+impl SecondValue {
+    /// The role a column of second values plays for a metric of `kind`:
+    /// the denominator of a ratio metric, else a covariate; `None` without a column.
+    pub(crate) fn of_column(kind: MetricKind, present: bool) -> SecondValue {
+        match (present, kind) {
+            (false, _) => SecondValue::None,
+            (true, MetricKind::Ratio) => SecondValue::Denominator,
+            (true, _) => SecondValue::Covariate,
+        }
+    }
+
+    /// Whether observations carry a second value.
+    pub fn is_some(self) -> bool {
+        self != SecondValue::None
+    }
+
+    /// Checks that a metric of `kind` takes this second value: a ratio
+    /// metric needs its denominator, and only a ratio metric has one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] (`second`) otherwise.
+    pub fn check_for(self, kind: MetricKind) -> Result<()> {
+        match (kind, self) {
+            (MetricKind::Ratio, SecondValue::Denominator)
+            | (
+                MetricKind::Binomial | MetricKind::Mean | MetricKind::Count,
+                SecondValue::None | SecondValue::Covariate,
+            ) => Ok(()),
+            (MetricKind::Ratio, _) => Err(Error::param(
+                "second",
+                format!("{self:?}"),
+                "a ratio metric needs its denominator as the second value",
+            )),
+            (_, SecondValue::Denominator) => Err(Error::param(
+                "second",
+                "Denominator",
+                format!(
+                    "only a ratio metric has a denominator; a {} metric's second value is a covariate",
+                    kind.as_str()
+                ),
+            )),
+        }
+    }
+}
+
 /// A metric: its name, kind, optional winsorising cap and direction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
@@ -90,26 +152,66 @@ impl Metric {
 
     /// The value as it enters the sums, or why it cannot.
     #[inline]
-    pub(super) fn admit(&self, value: f64) -> std::result::Result<f64, &'static str> {
+    pub(super) fn admit(&self, value: f64) -> std::result::Result<f64, Refusal> {
         if !value.is_finite() {
-            return Err("the value is not a finite number");
+            return Err(Refusal::NonFiniteValue);
         }
         match self.kind {
             MetricKind::Binomial => {
                 if value == 0.0 || value == 1.0 {
                     Ok(value)
                 } else {
-                    Err("a binomial metric takes 0 or 1")
+                    Err(Refusal::Value("a binomial metric takes 0 or 1"))
                 }
             }
             MetricKind::Count => {
                 if value < 0.0 || value.fract() != 0.0 {
-                    Err("a count metric takes non-negative whole numbers")
+                    Err(Refusal::Value(
+                        "a count metric takes non-negative whole numbers",
+                    ))
                 } else {
                     Ok(self.cap.map_or(value, |c| value.min(c)))
                 }
             }
             MetricKind::Mean | MetricKind::Ratio => Ok(self.cap.map_or(value, |c| value.min(c))),
+        }
+    }
+}
+
+/// Why an observation cannot enter the sums, and in which of its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// The value (a ratio's numerator) is NaN or infinite.
+    NonFiniteValue,
+    /// The metric does not take the value.
+    Value(&'static str),
+    /// The second value is NaN or infinite.
+    NonFiniteSecond,
+    /// The second value is missing, or given where the statistics take none.
+    Second(&'static str),
+}
+
+impl Refusal {
+    /// The error for row `row` of `metric`'s observations holding `value`
+    /// and `second`: [`Error::NonFinite`] or [`Error::InvalidRow`], with
+    /// the field `value` or `second`.
+    pub(super) fn at(self, metric: &Metric, row: usize, value: f64, second: Option<f64>) -> Error {
+        let what = format!("observations of {}", metric.name);
+        match self {
+            Refusal::NonFiniteValue => Error::non_finite(what, row, "value", value),
+            Refusal::Value(reason) => {
+                Error::invalid_row(what, row, "value", value.to_string(), reason)
+            }
+            Refusal::NonFiniteSecond => {
+                Error::non_finite(what, row, "second", second.unwrap_or(f64::NAN))
+            }
+            Refusal::Second(reason) => Error::invalid_row(
+                what,
+                row,
+                "second",
+                second.map_or_else(|| "none".to_owned(), |y| y.to_string()),
+                reason,
+            ),
         }
     }
 }
@@ -139,11 +241,15 @@ mod tests {
             percentile_cap(&[], 0.5),
             Err(Error::EmptyInput { .. })
         ));
-        assert!(
-            Metric::new("c", MetricKind::Binomial)
-                .with_cap(1.0)
-                .check()
-                .is_err()
-        );
+        assert!(matches!(
+            Metric::new("c", MetricKind::Binomial).with_cap(1.0).check(),
+            Err(Error::InvalidParameter { name: "cap", .. })
+        ));
+        assert!(matches!(
+            Metric::new("m", MetricKind::Mean)
+                .with_cap(f64::NAN)
+                .check(),
+            Err(Error::InvalidParameter { name: "cap", .. })
+        ));
     }
 }

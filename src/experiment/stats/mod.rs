@@ -8,8 +8,8 @@
 //! | metric | sums |
 //! |---|---|
 //! | binomial, mean, count | `n`, `Σx`, `Σx²` |
-//! | … with a CUPED covariate `z` | also `Σz`, `Σz²`, `Σxz` |
-//! | ratio `Σx / Σy` (e.g. revenue per order, clicks per session) | `n`, `Σx`, `Σx²`, `Σy`, `Σy²`, `Σxy` |
+//! | … with a CUPED covariate `z` ([`SecondValue::Covariate`]) | also `Σz`, `Σz²`, `Σxz` |
+//! | ratio `Σx / Σy` (e.g. revenue per order, clicks per session; [`SecondValue::Denominator`]) | `n`, `Σx`, `Σx²`, `Σy`, `Σy²`, `Σxy` |
 //!
 //! Sums add, so statistics built on separate partitions (days, shards,
 //! services) [`merge`](ExperimentStats::merge) into exactly the statistics of
@@ -40,7 +40,7 @@ mod quantile;
 pub use arm::ArmStats;
 pub use columns::{ArmIndex, MetricColumn};
 pub use experiment::{ExperimentStats, Observation};
-pub use metric::{Metric, MetricKind};
+pub use metric::{Metric, MetricKind, SecondValue};
 pub use quantile::{QuantileStats, percentile_cap};
 
 /// Owned names from string literals, for the tests.
