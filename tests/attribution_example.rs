@@ -94,10 +94,17 @@ fn every_model_reports_its_seconds_and_causal_its_effects() {
         }
     }
     assert!(estimated >= 8, "{effects:?}");
-    // Adjusted for the persona (three dummies) and the tenure.
+    // Adjusted for the persona (three dummies) and the tenure (nine deciles
+    // beside the reference one).
     let covariates = json["causal"]["covariates"].as_array().unwrap();
-    assert_eq!(covariates.len(), 4, "{covariates:?}");
-    assert!(covariates.iter().any(|c| c == "tenure_weeks"));
+    assert_eq!(covariates.len(), 12, "{covariates:?}");
+    let named = |prefix: &str| {
+        covariates
+            .iter()
+            .filter(|c| c.as_str().unwrap().starts_with(prefix))
+            .count()
+    };
+    assert_eq!((named("persona="), named("tenure_weeks")), (3, 9));
     let holdout = &json["holdout"];
     assert_eq!(
         holdout["exposed"].as_u64().unwrap() + holdout["held_out"].as_u64().unwrap(),
