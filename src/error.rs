@@ -310,6 +310,22 @@ impl Error {
     }
 }
 
+/// Checks the settings every iterative fit shares: at least one iteration,
+/// a finite positive tolerance.
+pub(crate) fn check_iterations(max_iter: usize, tolerance: f64) -> Result<()> {
+    if max_iter == 0 {
+        return Err(Error::param("max_iter", max_iter, "must be at least 1"));
+    }
+    if !(tolerance.is_finite() && tolerance > 0.0) {
+        return Err(Error::param(
+            "tolerance",
+            tolerance,
+            "must be finite and > 0",
+        ));
+    }
+    Ok(())
+}
+
 impl From<linfa::Error> for Error {
     fn from(source: linfa::Error) -> Self {
         Error::Linfa {

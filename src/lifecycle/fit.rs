@@ -58,17 +58,7 @@ pub(crate) fn check_fit_params(penalizer: f64, max_iter: usize, tolerance: f64) 
             "must be finite and >= 0",
         ));
     }
-    if max_iter == 0 {
-        return Err(Error::param("max_iter", max_iter, "must be at least 1"));
-    }
-    if !(tolerance.is_finite() && tolerance > 0.0) {
-        return Err(Error::param(
-            "tolerance",
-            tolerance,
-            "must be finite and > 0",
-        ));
-    }
-    Ok(())
+    crate::error::check_iterations(max_iter, tolerance)
 }
 
 const CHUNK: usize = 2048;

@@ -84,15 +84,7 @@ impl SegmentParams {
     pub fn check(&self) -> Result<()> {
         self.cluster_on.check()?;
         self.describe.check()?;
-        if let Some((low, high)) = self.choose_k {
-            if low < 2 || high < low {
-                return Err(Error::param(
-                    "choose_k",
-                    format!("{low}..={high}"),
-                    "needs 2 <= low <= high",
-                ));
-            }
-        }
+        crate::segment::select_k::check_k_range(self.choose_k)?;
         self.kmeans.check()
     }
 }

@@ -129,15 +129,7 @@ impl SegmentationParams {
     pub fn check(&self) -> Result<()> {
         self.transform.check()?;
         self.kmeans.check()?;
-        if let Some((low, high)) = self.choose_k {
-            if low < 2 || high < low {
-                return Err(Error::param(
-                    "choose_k",
-                    format!("{low}..={high}"),
-                    "needs 2 <= low <= high",
-                ));
-            }
-        }
+        crate::segment::select_k::check_k_range(self.choose_k)?;
         Ok(())
     }
 

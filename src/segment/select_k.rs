@@ -149,6 +149,20 @@ impl SilhouetteOptions {
     }
 }
 
+/// Checks a range of k to choose from: `2 <= low <= high`.
+pub(crate) fn check_k_range(choose_k: Option<(usize, usize)>) -> Result<()> {
+    if let Some((low, high)) = choose_k
+        && (low < 2 || high < low)
+    {
+        return Err(Error::param(
+            "choose_k",
+            format!("{low}..={high}"),
+            "needs 2 <= low <= high",
+        ));
+    }
+    Ok(())
+}
+
 /// A silhouette score and how it was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Silhouette {

@@ -66,21 +66,7 @@ impl SbgParams {
     /// # Errors
     /// [`Error::InvalidParameter`] for zero iterations or a non-positive tolerance.
     pub fn check(&self) -> Result<()> {
-        if self.max_iter == 0 {
-            return Err(Error::param(
-                "max_iter",
-                self.max_iter,
-                "must be at least 1",
-            ));
-        }
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return Err(Error::param(
-                "tolerance",
-                self.tolerance,
-                "must be finite and > 0",
-            ));
-        }
-        Ok(())
+        crate::error::check_iterations(self.max_iter, self.tolerance)
     }
 
     /// Fits a cohort: `churned_by_period[t − 1]` cancelled in period `t`, `still_active` remain.

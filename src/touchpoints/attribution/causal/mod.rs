@@ -128,9 +128,6 @@ impl CausalParams {
                 "must lie in (0, 1)",
             ));
         }
-        if self.max_iter == 0 {
-            return Err(Error::param("max_iter", 0, "must be at least 1"));
-        }
         if !(2..=1_000).contains(&self.numeric_bins) {
             return Err(Error::param(
                 "numeric_bins",
@@ -138,14 +135,7 @@ impl CausalParams {
                 "must be between 2 and 1000",
             ));
         }
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return Err(Error::param(
-                "tolerance",
-                self.tolerance,
-                "must be finite and > 0",
-            ));
-        }
-        Ok(())
+        crate::error::check_iterations(self.max_iter, self.tolerance)
     }
 }
 

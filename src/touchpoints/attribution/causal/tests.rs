@@ -70,6 +70,17 @@ fn confounded(n: usize, seed: u64) -> (CustomerBase, Vec<Option<u32>>) {
     (b.build().unwrap(), groups)
 }
 
+/// The confounder as a categorical covariate.
+fn group_covariate(base: &CustomerBase, groups: Vec<Option<u32>>) -> Covariates {
+    Covariates::for_customers(base.n_customers())
+        .with(Covariate::Categorical {
+            name: "group".into(),
+            levels: vec!["a".into(), "b".into()],
+            codes: groups,
+        })
+        .unwrap()
+}
+
 fn journeys(base: &CustomerBase) -> Journeys {
     let params = JourneyParams {
         lookback_days: 2.0,
@@ -92,13 +103,7 @@ fn effect_of(result: &CausalAttribution, channel: &Channel) -> Estimate {
 fn adjusting_for_the_confounder_recovers_the_true_effects_and_ignoring_it_does_not() {
     let (base, groups) = confounded(30_000, 7);
     let journeys = journeys(&base);
-    let covariates = Covariates::for_customers(base.n_customers())
-        .with(Covariate::Categorical {
-            name: "group".into(),
-            levels: vec!["a".into(), "b".into()],
-            codes: groups,
-        })
-        .unwrap();
+    let covariates = group_covariate(&base, groups);
     let params = CausalParams {
         bootstrap: 100,
         ..CausalParams::default()
@@ -139,13 +144,7 @@ fn adjusting_for_the_confounder_recovers_the_true_effects_and_ignoring_it_does_n
 fn incremental_conversions_are_the_counterfactual_loss() {
     let (base, groups) = confounded(8_000, 3);
     let journeys = journeys(&base);
-    let covariates = Covariates::for_customers(base.n_customers())
-        .with(Covariate::Categorical {
-            name: "group".into(),
-            levels: vec!["a".into(), "b".into()],
-            codes: groups,
-        })
-        .unwrap();
+    let covariates = group_covariate(&base, groups);
     let params = CausalParams {
         bootstrap: 0,
         ..CausalParams::default()
