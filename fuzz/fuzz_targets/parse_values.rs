@@ -6,8 +6,8 @@
 #![no_main]
 
 use custinsight::identity::normalize::{
-    self, DayMonthOrder, MailboxRules, fold, key, name_key, normalize_date, normalize_email, normalize_name,
-    normalize_phone, normalize_postcode,
+    self, DayMonthOrder, MailboxRules, fold, key, name_key, normalize_date, normalize_email,
+    normalize_name, normalize_phone, normalize_postcode,
 };
 use custinsight::ingest::parse_timestamp;
 use custinsight::records::{Channel, Currency, CustomerId, Money, SourceRecord, TouchpointKind};
