@@ -40,7 +40,7 @@
 //! diamond; whiskers are not marks). Chance to win: one bar per segment ×
 //! treatment with a finite probability. Sequential charts: per treatment one
 //! band, one line per unbroken run and one point per look with a finite value
-//! (as [`line_chart`]).
+//! (as [`line_chart`](crate::report::charts::line_chart)).
 
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +54,7 @@ use crate::experiment::evaluate::{Comparison, Evaluation, SegmentResult};
 
 mod sequential;
 
-pub use sequential::{sequential_effect, sequential_p_value};
+pub use sequential::{P_VALUE_FLOOR, sequential_effect, sequential_p_value};
 
 /// `v`, or NaN for an infinite value (drawn as a gap).
 fn finite_or_nan(v: f64) -> f64 {
