@@ -171,22 +171,32 @@ impl LnHyp2f1Inc {
 /// ln ₂F₁(a, b; a + 1; z) — the incomplete-beta case, B_z(a, 1 − b) = zᵃ/a · ₂F₁(a, b; a + 1; z) —
 /// for a, b > 0 and 0 ≤ z < 1 (`NaN` outside). See the module docs for the method.
 pub(crate) fn ln_hyp2f1_inc(a: f64, b: f64, z: f64) -> f64 {
-    inc::<false>(a, b, z, 1.0 - z).value
+    let zc = 1.0 - z;
+    inc::<false>(a, b, z, zc, zc.ln()).value
 }
 
 /// As [`ln_hyp2f1_inc`] with the partial derivatives; `zc` = 1 − z computed by the caller without
 /// cancellation (the value depends on it like (1 − z)^(1 − b), so rounding 1 − z matters near z = 1).
+#[cfg(test)]
 pub(crate) fn ln_hyp2f1_inc_grad(a: f64, b: f64, z: f64, zc: f64) -> LnHyp2f1Inc {
-    inc::<true>(a, b, z, zc)
+    inc::<true>(a, b, z, zc, zc.ln())
 }
 
-/// As [`ln_hyp2f1_inc`], value only, with `zc` = 1 − z given by the caller.
-pub(crate) fn ln_hyp2f1_inc_zc(a: f64, b: f64, z: f64, zc: f64) -> f64 {
-    inc::<false>(a, b, z, zc).value
+/// As [`ln_hyp2f1_inc_grad`] (value only unless `GRAD`) with ln(1 − z) also given by the caller, who
+/// may have it from logarithms it needs anyway: `ln_zc` = ln `zc` to within a few units in the last
+/// place of the logarithms it came from.
+pub(crate) fn ln_hyp2f1_inc_logs<const GRAD: bool>(
+    a: f64,
+    b: f64,
+    z: f64,
+    zc: f64,
+    ln_zc: f64,
+) -> LnHyp2f1Inc {
+    inc::<GRAD>(a, b, z, zc, ln_zc)
 }
 
 /// Dispatch for the c = a + 1 family; `GRAD` selects whether the derivatives are accumulated.
-fn inc<const GRAD: bool>(a: f64, b: f64, z: f64, zc: f64) -> LnHyp2f1Inc {
+fn inc<const GRAD: bool>(a: f64, b: f64, z: f64, zc: f64, ln_zc: f64) -> LnHyp2f1Inc {
     let ok = a.is_finite()
         && a > 0.0
         && b.is_finite()
@@ -205,21 +215,27 @@ fn inc<const GRAD: bool>(a: f64, b: f64, z: f64, zc: f64) -> LnHyp2f1Inc {
             d_z: a * b / (a + 1.0),
         };
     }
-    // Terms needed for the geometric factor zᵏ to fall by e⁻⁴⁵.
-    let n_geometric = 45.0 / -(-zc).ln_1p();
     let euler = b >= 1.0 && a + 1.0 - b > 0.0;
-    let n_estimate = if euler {
-        n_geometric.min((a + 1.0) * (45.0 / b).exp_m1())
-    } else if b < 1.0 {
-        n_geometric
+    let series_fits = if euler || b < 1.0 {
+        // Terms needed for the geometric factor zᵏ to fall by e⁻⁴⁵: 45/(−ln z), at most 45/(1 − z)
+        // (so the logarithm is taken only when that bound does not settle it).
+        45.0 / zc <= MAX_SERIES_TERMS || {
+            let n_geometric = 45.0 / -(-zc).ln_1p();
+            let n_estimate = if euler {
+                n_geometric.min((a + 1.0) * (45.0 / b).exp_m1())
+            } else {
+                n_geometric
+            };
+            n_estimate <= MAX_SERIES_TERMS
+        }
     } else {
-        (b + 45.0) / zc
+        (b + 45.0) / zc <= MAX_SERIES_TERMS
     };
-    if n_estimate <= MAX_SERIES_TERMS {
+    if series_fits {
         // The estimate is conservative; the cap only guards against a wrong one.
         let cap = 4 * MAX_SERIES_TERMS as u32 + 1000;
         let series = if euler {
-            inc_euler::<GRAD>(a, b, z, zc, cap)
+            inc_euler::<GRAD>(a, b, z, zc, ln_zc, cap)
         } else {
             inc_direct::<GRAD>(a, b, z, cap)
         };
@@ -276,14 +292,20 @@ fn inc_direct<const GRAD: bool>(a: f64, b: f64, z: f64, cap: u32) -> Option<LnHy
 
 /// Euler's form (1 − z)^(1 − b) Σₖ (a + 1 − b)ₖ/(a + 1)ₖ zᵏ, for b ≥ 1 and a + 1 − b > 0 (terms
 /// positive and non-increasing).
-fn inc_euler<const GRAD: bool>(a: f64, b: f64, z: f64, zc: f64, cap: u32) -> Option<LnHyp2f1Inc> {
+fn inc_euler<const GRAD: bool>(
+    a: f64,
+    b: f64,
+    z: f64,
+    zc: f64,
+    ln_zc: f64,
+    cap: u32,
+) -> Option<LnHyp2f1Inc> {
     let c = a + 1.0 - b;
     let (mut term, mut sum) = (1.0, 1.0);
     let (mut s_a, mut s_b, mut s_z) = (0.0, 0.0, 0.0);
     // ∂/∂a and ∂/∂b of ln[(c)ₖ/(a + 1)ₖ], with ∂c/∂a = 1, ∂c/∂b = −1.
     let (mut w_a, mut w_b) = (0.0, 0.0);
     let q = 1.0 / zc;
-    let ln_zc = zc.ln();
     for k in 0..cap {
         let k = f64::from(k);
         term *= (c + k) / (a + 1.0 + k) * z;
@@ -689,7 +711,7 @@ mod tests {
             let zc = 1.0 - z;
             let quad = inc_quadrature::<true>(a, b, z, zc);
             let series = if b >= 1.0 {
-                inc_euler::<true>(a, b, z, zc, 1_000_000)
+                inc_euler::<true>(a, b, z, zc, zc.ln(), 1_000_000)
             } else {
                 inc_direct::<true>(a, b, z, 1_000_000)
             };

@@ -51,31 +51,87 @@
 //!
 //! All functions are allocation-free.
 
-use crate::lifecycle::special::{digamma, ln_gamma, ln_hyp2f1_inc_grad, ln_hyp2f1_inc_zc};
+use crate::lifecycle::fit::Likelihood;
+use crate::lifecycle::special::{digamma, ln_gamma, ln_hyp2f1_inc_logs};
 
-/// ln F(t) with its gradient with respect to (r, α, s, β) (gradient zero unless `GRAD`).
-fn ln_f<const GRAD: bool>(p: &[f64; 4], x: f64, t: f64) -> (f64, [f64; 4]) {
+/// The terms of the likelihood that depend on the parameters and x only, shared by every customer
+/// with the same x.
+pub(crate) struct PerX {
+    p: [f64; 4],
+    /// r + x.
+    rx: f64,
+    /// r + s + x, the first parameter of the ₂F₁.
+    a: f64,
+    /// Its second parameter: s + 1 if α ≥ β, r + x otherwise.
+    b: f64,
+    alpha_ge_beta: bool,
+    ln_alpha: f64,
+    ln_beta: f64,
+    /// ln K = ln Γ(r + x) − ln Γ(r) + r ln α + s ln β.
+    ln_k: f64,
+    /// ln(s / (r + s + x)).
+    ln_sa: f64,
+    /// ∇ ln K and ∇ ln(s / (r + s + x)) (zeros unless computed with `GRAD`).
+    g_k: [f64; 4],
+    g_sa: [f64; 4],
+}
+
+/// [`PerX`] for parameters `p` (checked by the caller) and frequency `x`.
+fn per_x<const GRAD: bool>(p: &[f64; 4], x: f64) -> PerX {
     let [r, alpha, s, beta] = *p;
-    let a = r + s + x;
+    let rx = r + x;
+    let a = rx + s;
     let alpha_ge_beta = alpha >= beta;
-    let (max, min, b) = if alpha_ge_beta {
-        (alpha, beta, s + 1.0)
+    let (ln_alpha, ln_beta) = (alpha.ln(), beta.ln());
+    let ln_k = ln_gamma(rx) - ln_gamma(r) + r * ln_alpha + s * ln_beta;
+    let ln_sa = s.ln() - a.ln();
+    let (mut g_k, mut g_sa) = ([0.0; 4], [0.0; 4]);
+    if GRAD {
+        let psi = if x == 0.0 {
+            0.0
+        } else {
+            digamma(rx) - digamma(r)
+        };
+        g_k = [psi + ln_alpha, r / alpha, ln_beta, s / beta];
+        g_sa = [-1.0 / a, 0.0, 1.0 / s - 1.0 / a, 0.0];
+    }
+    PerX {
+        p: *p,
+        rx,
+        a,
+        b: if alpha_ge_beta { s + 1.0 } else { rx },
+        alpha_ge_beta,
+        ln_alpha,
+        ln_beta,
+        ln_k,
+        ln_sa,
+        g_k,
+        g_sa,
+    }
+}
+
+/// ln F(t) with its gradient with respect to (r, α, s, β) (gradient zero unless `GRAD`), given
+/// ln(α + t) and ln(β + t).
+fn ln_f<const GRAD: bool>(sh: &PerX, t: f64, ln_alpha_t: f64, ln_beta_t: f64) -> (f64, [f64; 4]) {
+    let [_, alpha, _, beta] = sh.p;
+    let (a, b) = (sh.a, sh.b);
+    let (max, min, ln_mt, ln_min_t) = if sh.alpha_ge_beta {
+        (alpha, beta, ln_alpha_t, ln_beta_t)
     } else {
-        (beta, alpha, r + x)
+        (beta, alpha, ln_beta_t, ln_alpha_t)
     };
     let mt = max + t;
     let z = (max - min) / mt;
     let zc = (min + t) / mt;
-    let ln_mt = mt.ln();
-    if !GRAD {
-        return (ln_hyp2f1_inc_zc(a, b, z, zc) - a * ln_mt, [0.0; 4]);
-    }
-    let g = ln_hyp2f1_inc_grad(a, b, z, zc);
+    let g = ln_hyp2f1_inc_logs::<GRAD>(a, b, z, zc, ln_min_t - ln_mt);
     let value = g.value - a * ln_mt;
+    if !GRAD {
+        return (value, [0.0; 4]);
+    }
     // ∂z/∂max = (min + t)/(max + t)² = zc/(max + t); ∂z/∂min = −1/(max + t); ∂ln(max + t)/∂max = 1/(max + t).
     let d_max = (g.d_z * zc - a) / mt;
     let d_min = -g.d_z / mt;
-    let grad = if alpha_ge_beta {
+    let grad = if sh.alpha_ge_beta {
         [g.d_a - ln_mt, d_max, g.d_a + g.d_b - ln_mt, d_min]
     } else {
         [g.d_a + g.d_b - ln_mt, d_min, g.d_a - ln_mt, d_max]
@@ -103,27 +159,31 @@ fn data_ok(x: f64, t_x: f64, t_cal: f64) -> bool {
 
 /// The likelihood's pieces; parameters and data must have been checked.
 fn eval<const GRAD: bool>(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> Eval {
-    let [r, alpha, s, beta] = *p;
-    let rx = r + x;
-    let a = rx + s;
-    let (ln_alpha, ln_beta) = (alpha.ln(), beta.ln());
-    let (ln_at, ln_bt) = ((alpha + t_cal).ln(), (beta + t_cal).ln());
+    customer::<GRAD>(&per_x::<GRAD>(p, x), t_x, t_cal)
+}
 
-    // ln K = ln Γ(r + x) − ln Γ(r) + r ln α + s ln β.
-    let ln_k = ln_gamma(rx) - ln_gamma(r) + r * ln_alpha + s * ln_beta;
+/// The likelihood's pieces for one customer of the frequency of `sh`.
+fn customer<const GRAD: bool>(sh: &PerX, t_x: f64, t_cal: f64) -> Eval {
+    let [_, alpha, s, beta] = sh.p;
+    let rx = sh.rx;
+    let (ln_at, ln_bt) = ((alpha + t_cal).ln(), (beta + t_cal).ln());
     // ln E = −(r + x) ln(α + T) − s ln(β + T): alive at T.
     let ln_e = -rx * ln_at - s * ln_bt;
-    // ln(s / (r + s + x)).
-    let ln_sa = s.ln() - a.ln();
 
     let (ln_f1, g_f1, ln_f2, g_f2) = if t_x < t_cal {
-        let (v1, g1) = ln_f::<GRAD>(p, x, t_x);
-        let (v2, g2) = ln_f::<GRAD>(p, x, t_cal);
+        let (ln_ax, ln_bx) = if t_x == 0.0 {
+            (sh.ln_alpha, sh.ln_beta)
+        } else {
+            ((alpha + t_x).ln(), (beta + t_x).ln())
+        };
+        let (v1, g1) = ln_f::<GRAD>(sh, t_x, ln_ax, ln_bx);
+        let (v2, g2) = ln_f::<GRAD>(sh, t_cal, ln_at, ln_bt);
         (v1, g1, v2, g2)
     } else {
         (f64::NEG_INFINITY, [0.0; 4], f64::NEG_INFINITY, [0.0; 4])
     };
 
+    let ln_sa = sh.ln_sa;
     let b1 = ln_sa + ln_f1;
     let m = ln_e.max(b1);
     let e_e = (ln_e - m).exp();
@@ -131,31 +191,49 @@ fn eval<const GRAD: bool>(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> Eval {
     // A₀ ≥ 0 mathematically; rounding may make F(T) exceed F(t_x) by an ulp when t_x ≈ T.
     let e_2 = (ln_sa + ln_f2 - m).exp().min(e_1);
     let d = e_e + (e_1 - e_2);
-    let ll = ln_k + m + d.ln();
-    let ln_alive = ln_k + ln_e;
+    let ll = sh.ln_k + m + d.ln();
+    let ln_alive = sh.ln_k + ln_e;
 
     let mut grad = [0.0; 4];
     if GRAD {
-        let psi = if x == 0.0 {
-            0.0
-        } else {
-            digamma(rx) - digamma(r)
-        };
-        let g_k = [psi + ln_alpha, r / alpha, ln_beta, s / beta];
         let g_e = [-ln_at, -rx / (alpha + t_cal), -ln_bt, -s / (beta + t_cal)];
-        let g_sa = [-1.0 / a, 0.0, 1.0 / s - 1.0 / a, 0.0];
         for i in 0..4 {
             let mut num = e_e * g_e[i];
             if e_1 > 0.0 {
-                num += (e_1 - e_2) * g_sa[i] + e_1 * g_f1[i];
+                num += (e_1 - e_2) * sh.g_sa[i] + e_1 * g_f1[i];
                 if e_2 > 0.0 {
                     num -= e_2 * g_f2[i];
                 }
             }
-            grad[i] = g_k[i] + num / d;
+            grad[i] = sh.g_k[i] + num / d;
         }
     }
     Eval { ll, ln_alive, grad }
+}
+
+/// The Pareto/NBD log-likelihood for fitting, its log-gammas and digammas computed once per
+/// frequency. Parameters and data are checked by the fit.
+pub(crate) struct FitLikelihood;
+
+impl Likelihood<4> for FitLikelihood {
+    const WARM_START: bool = true;
+    type PerX = PerX;
+
+    fn per_x(&self, theta: &[f64; 4], x: f64) -> PerX {
+        per_x::<true>(theta, x)
+    }
+
+    fn value_gradient(
+        &self,
+        _theta: &[f64; 4],
+        shared: &PerX,
+        _x: f64,
+        t_x: f64,
+        t_cal: f64,
+    ) -> (f64, [f64; 4]) {
+        let e = customer::<true>(shared, t_x, t_cal);
+        (e.ll, e.grad)
+    }
 }
 
 /// Log-likelihood of one customer's summary (x, t_x, T) under the Pareto/NBD with
