@@ -422,7 +422,14 @@ pub(crate) fn standard_errors(
             hessian[i][j] = (gu[i] - gd[i]) / (2.0 * h);
         }
     }
-    // Observed information = −Hessian of the log-likelihood, symmetrised.
+    standard_errors_from_hessian(&hessian)
+}
+
+/// Standard errors of θ from the Hessian of the total log-likelihood in θ: the square roots of the
+/// diagonal of the inverse observed information (−Hessian, symmetrised); `None` when that is not
+/// positive definite.
+pub(crate) fn standard_errors_from_hessian(hessian: &[Vec<f64>]) -> Option<Vec<f64>> {
+    let n = hessian.len();
     let info: Vec<Vec<f64>> = (0..n)
         .map(|i| {
             (0..n)
