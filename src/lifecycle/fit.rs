@@ -6,13 +6,16 @@
 //! depend on the number of threads.
 //!
 //! Likelihoods that are expensive per triple (Pareto/NBD, whose ₂F₁ series grow
-//! long far from the optimum) start large fits from the fit to a subsample,
-//! every 16th triple in order of `x`, taking over the optimiser's curvature
-//! pairs from it: the subsample does the long walk from the starting points
-//! cheaply, and a handful of iterations on all triples finish the fit.
+//! long far from the optimum) start fits on 4,096 triples or more from the fit
+//! to a subsample, every 16th triple in order of `x` (itself fitted the same
+//! way when large enough), and from the subsample's inverse Hessian (or else the
+//! optimiser's curvature pairs): the subsample does the long walk from the
+//! starting points cheaply, and a handful of near-Newton iterations on all
+//! triples finish the fit.
 
 use super::optim::{
-    FitReport, Memory, Settings, minimize_from, standard_errors, standard_errors_from_hessian,
+    FitReport, Memory, Settings, minimize_from, spd_inverse, standard_errors,
+    standard_errors_from_hessian,
 };
 use super::summary::Triples;
 use crate::error::{Error, Result};
@@ -212,9 +215,33 @@ fn total_hessian<const N: usize, L: Likelihood<N>>(
 }
 
 /// Fits with at least this many distinct triples start from the fit to a subsample.
-const WARM_START_MIN: usize = 16_384;
+const WARM_START_MIN: usize = 4096;
 /// The subsample: every `WARM_START_STRIDE`-th triple in order of `x`.
 const WARM_START_STRIDE: usize = 16;
+
+/// The inverse Hessian of the objective (penalised mean negative log-likelihood, in φ = ln θ) at an
+/// optimum θ, when the likelihood has an analytic Hessian and it is positive definite there. At an
+/// optimum the objective's gradient vanishes, so ∂²/∂φᵢ∂φⱼ = θᵢθⱼ (−∂²ℓ/∂θᵢ∂θⱼ / W + 2·penalizer·δᵢⱼ).
+fn objective_inverse_hessian<const N: usize, L: Likelihood<N>>(
+    ll: &L,
+    data: &Sorted,
+    theta: &[f64; N],
+    penalizer: f64,
+) -> Option<Vec<Vec<f64>>> {
+    let h = total_hessian(ll, theta, data)?;
+    let weight = data.total_weight();
+    let hessian: Vec<Vec<f64>> = (0..N)
+        .map(|i| {
+            (0..N)
+                .map(|j| {
+                    let penalty = if i == j { 2.0 * penalizer } else { 0.0 };
+                    theta[i] * theta[j] * (-h[i][j] / weight + penalty)
+                })
+                .collect()
+        })
+        .collect();
+    spd_inverse(&hessian)
+}
 
 /// The best of the fits from several starts.
 struct Best<const N: usize> {
@@ -245,9 +272,12 @@ fn optimise<const N: usize, L: Likelihood<N>>(
         if let Some(warm) = optimise(ll, &sub, penalizer, starts, settings)
             .filter(|b| b.converged && b.theta.iter().all(|v| v.is_finite() && *v > 0.0))
         {
-            if let Some(b) =
-                optimise_from(ll, data, penalizer, &[warm.theta], warm.memory, settings)
-                    .filter(|b| b.converged)
+            // Start from the subsample's inverse Hessian when the likelihood has one, else from the
+            // optimiser's curvature pairs.
+            let memory = objective_inverse_hessian(ll, &sub, &warm.theta, penalizer)
+                .map_or(warm.memory, Memory::from_inverse_hessian);
+            if let Some(b) = optimise_from(ll, data, penalizer, &[warm.theta], memory, settings)
+                .filter(|b| b.converged)
             {
                 // Report which of the given starts led there.
                 return Some(Best {

@@ -77,11 +77,26 @@ pub(crate) struct Minimum {
     pub(crate) memory: Memory,
 }
 
-/// L-BFGS curvature pairs: steps `s` and the gradient changes `y` they caused, oldest first.
+/// What L-BFGS knows of the objective's curvature: steps `s` and the gradient changes `y` they
+/// caused, oldest first, and optionally an inverse Hessian to start the two-loop recursion from (in
+/// place of a multiple of the identity).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Memory {
     s: Vec<Vec<f64>>,
     y: Vec<Vec<f64>>,
+    inverse_hessian: Option<Vec<Vec<f64>>>,
+}
+
+impl Memory {
+    /// A memory holding only an inverse Hessian (symmetric positive definite), such as that of the
+    /// same objective on a subsample.
+    pub(crate) fn from_inverse_hessian(inverse_hessian: Vec<Vec<f64>>) -> Self {
+        Memory {
+            s: Vec::new(),
+            y: Vec::new(),
+            inverse_hessian: Some(inverse_hessian),
+        }
+    }
 }
 
 /// An objective: value and gradient at a point.
@@ -128,7 +143,14 @@ pub(crate) fn minimize_from(
     let Memory {
         s: mut s_hist,
         y: mut y_hist,
+        inverse_hessian: mut h0,
     } = memory;
+    if h0
+        .as_ref()
+        .is_some_and(|h| h.len() != n || h.iter().any(|row| row.len() != n))
+    {
+        h0 = None;
+    }
     let keep = s_hist.len().min(y_hist.len()).min(settings.memory);
     s_hist.drain(..s_hist.len() - keep);
     y_hist.drain(..y_hist.len() - keep);
@@ -153,12 +175,16 @@ pub(crate) fn minimize_from(
                 *qj -= alpha[i] * yj;
             }
         }
-        let gamma = match (s_hist.last(), y_hist.last()) {
-            (Some(s), Some(y)) => dot(s, y) / dot(y, y),
-            _ => 1.0 / norm(&g).max(1.0),
-        };
-        for qj in &mut q {
-            *qj *= gamma;
+        if let Some(h) = &h0 {
+            q = h.iter().map(|row| dot(row, &q)).collect();
+        } else {
+            let gamma = match (s_hist.last(), y_hist.last()) {
+                (Some(s), Some(y)) => dot(s, y) / dot(y, y),
+                _ => 1.0 / norm(&g).max(1.0),
+            };
+            for qj in &mut q {
+                *qj *= gamma;
+            }
         }
         for i in 0..m {
             let rho = 1.0 / dot(&y_hist[i], &s_hist[i]);
@@ -173,15 +199,17 @@ pub(crate) fn minimize_from(
             // Not a descent direction (numerical trouble): restart from steepest descent.
             s_hist.clear();
             y_hist.clear();
+            h0 = None;
             d = g.iter().map(|v| -v / norm(&g).max(1.0)).collect();
             slope = dot(&g, &d);
         }
         let Some((step, f_new, g_new)) = line_search(f, &x, fx, &d, slope) else {
-            if s_hist.is_empty() {
+            if s_hist.is_empty() && h0.is_none() {
                 break;
             }
             s_hist.clear();
             y_hist.clear();
+            h0 = None;
             continue;
         };
         let s: Vec<f64> = d.iter().map(|v| v * step).collect();
@@ -218,6 +246,7 @@ pub(crate) fn minimize_from(
         memory: Memory {
             s: s_hist,
             y: y_hist,
+            inverse_hessian: h0,
         },
     }
 }
@@ -543,6 +572,34 @@ mod tests {
             warm.iterations,
             cold.iterations
         );
+    }
+
+    #[test]
+    fn an_inverse_hessian_to_start_from_gives_newton_steps() {
+        // On a quadratic, starting from its exact inverse Hessian, the first step lands on the minimum.
+        let c = [1.0, 30.0, 0.05, 4.0];
+        let inverse: Vec<Vec<f64>> = (0..4)
+            .map(|i| {
+                (0..4)
+                    .map(|j| if i == j { 0.5 / c[i] } else { 0.0 })
+                    .collect()
+            })
+            .collect();
+        let mut calls = 0;
+        let mut f = |x: &[f64]| {
+            calls += 1;
+            let v: f64 = (0..4).map(|i| c[i] * (x[i] - 0.5).powi(2)).sum();
+            (v, (0..4).map(|i| 2.0 * c[i] * (x[i] - 0.5)).collect())
+        };
+        let m = minimize_from(
+            &mut f,
+            &[2.0, -1.0, 3.0, 0.0],
+            Settings::default(),
+            Memory::from_inverse_hessian(inverse),
+        );
+        assert!(m.converged, "{m:?}");
+        assert!(m.x.iter().all(|v| (v - 0.5).abs() < 1e-12), "{m:?}");
+        assert_eq!((m.iterations, calls), (1, 2));
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl LnHyp2f1Inc {
     };
 }
 
-/// Derivative orders of [`ln_hyp2f1_inc_logs`]: the value only, with the gradient, with the Hessian.
+/// Derivative orders of [`IncSeries::eval`]: the value only, with the gradient, with the Hessian.
 pub(crate) const VALUE: u8 = 0;
 pub(crate) const GRADIENT: u8 = 1;
 pub(crate) const HESSIAN: u8 = 2;
@@ -222,22 +222,23 @@ pub(crate) fn ln_hyp2f1_inc_grad<const D: u8>(a: f64, b: f64, z: f64, zc: f64) -
     inc::<D>(a, b, z, zc, zc.ln())
 }
 
-/// As [`ln_hyp2f1_inc`] with partial derivatives up to order `D` ([`VALUE`], [`GRADIENT`] or
-/// [`HESSIAN`]), given `zc` = 1 − z computed without cancellation and ln(1 − z), which the caller may
-/// have from logarithms it needs anyway (to within a few units in the last place of those
-/// logarithms).
-pub(crate) fn ln_hyp2f1_inc_logs<const D: u8>(
-    a: f64,
-    b: f64,
-    z: f64,
-    zc: f64,
-    ln_zc: f64,
-) -> LnHyp2f1Inc {
-    inc::<D>(a, b, z, zc, ln_zc)
+/// How ₂F₁(a, b; a + 1; z) is evaluated.
+enum Method {
+    /// Outside the domain, or z = 0: the result.
+    Done(LnHyp2f1Inc),
+    /// Euler's form (b ≥ 1, a + 1 − b > 0).
+    Euler,
+    /// The power series.
+    Direct,
+    /// The quadrature: either series would need more than [`MAX_SERIES_TERMS`] terms.
+    Quadrature,
 }
 
-/// Dispatch for the c = a + 1 family, derivatives up to order `D`.
-fn inc<const D: u8>(a: f64, b: f64, z: f64, zc: f64, ln_zc: f64) -> LnHyp2f1Inc {
+/// The terms allowed before the series gives up (the estimate that picks it is conservative).
+const SERIES_CAP: u32 = 4 * MAX_SERIES_TERMS as u32 + 1000;
+
+/// Chooses the evaluation of ₂F₁(a, b; a + 1; z) (derivatives up to order `D` for the early results).
+fn method<const D: u8>(a: f64, b: f64, z: f64, zc: f64) -> Method {
     let ok = a.is_finite()
         && a > 0.0
         && b.is_finite()
@@ -246,7 +247,7 @@ fn inc<const D: u8>(a: f64, b: f64, z: f64, zc: f64, ln_zc: f64) -> LnHyp2f1Inc 
         && zc > 0.0
         && zc <= 1.0;
     if !ok {
-        return LnHyp2f1Inc::NAN;
+        return Method::Done(LnHyp2f1Inc::NAN);
     }
     if z == 0.0 {
         // ₂F₁ = 1 + c₁z + c₂z² + … with c₁ = ab/(a + 1), c₂ = ab(b + 1)/(2(a + 2)).
@@ -260,13 +261,13 @@ fn inc<const D: u8>(a: f64, b: f64, z: f64, zc: f64, ln_zc: f64) -> LnHyp2f1Inc 
             hessian[2][0] = hessian[0][2];
             hessian[2][1] = hessian[1][2];
         }
-        return LnHyp2f1Inc {
+        return Method::Done(LnHyp2f1Inc {
             value: 0.0,
             d_a: 0.0,
             d_b: 0.0,
             d_z: c1,
             hessian,
-        };
+        });
     }
     let euler = b >= 1.0 && a + 1.0 - b > 0.0;
     let series_fits = if euler || b < 1.0 {
@@ -284,22 +285,270 @@ fn inc<const D: u8>(a: f64, b: f64, z: f64, zc: f64, ln_zc: f64) -> LnHyp2f1Inc 
     } else {
         (b + 45.0) / zc <= MAX_SERIES_TERMS
     };
-    if series_fits {
-        // The estimate is conservative; the cap only guards against a wrong one.
-        let cap = 4 * MAX_SERIES_TERMS as u32 + 1000;
-        let series = if euler {
-            inc_euler::<D>(a, b, z, zc, ln_zc, cap)
-        } else {
-            inc_direct::<D>(a, b, z, cap)
-        };
-        if let Some(v) = series {
-            return v;
-        }
+    match (series_fits, euler) {
+        (false, _) => Method::Quadrature,
+        (true, true) => Method::Euler,
+        (true, false) => Method::Direct,
     }
+}
+
+/// The quadrature with derivatives up to order `D`.
+fn quadrature<const D: u8>(a: f64, b: f64, z: f64, zc: f64) -> LnHyp2f1Inc {
     if D >= HESSIAN {
         inc_quadrature_hessian(a, b, z, zc)
     } else {
         inc_quadrature::<D>(a, b, z, zc)
+    }
+}
+
+/// Dispatch for the c = a + 1 family, derivatives up to order `D`.
+fn inc<const D: u8>(a: f64, b: f64, z: f64, zc: f64, ln_zc: f64) -> LnHyp2f1Inc {
+    let series = match method::<D>(a, b, z, zc) {
+        Method::Done(v) => return v,
+        Method::Euler => inc_euler::<D>(a, b, z, zc, ln_zc, SERIES_CAP),
+        Method::Direct => inc_direct::<D>(a, b, z, SERIES_CAP),
+        Method::Quadrature => None,
+    };
+    series.unwrap_or_else(|| quadrature::<D>(a, b, z, zc))
+}
+
+/// The parts of the series for ₂F₁(a, b; a + 1; z) that depend on a and b only, tabulated term by
+/// term and shared by every z: evaluating many z with the same (a, b), as for the Pareto/NBD
+/// customers of one frequency, then takes no division per term. The results are those of
+/// [`ln_hyp2f1_inc`] (with its derivatives) to the last bit.
+#[derive(Debug, Clone)]
+pub(crate) struct IncSeries {
+    a: f64,
+    b: f64,
+    /// Whether the table is of Euler's form (otherwise of the power series; empty until first used).
+    euler: bool,
+    /// Per term k (from k = 0): the ratio Tₖ₊₁/Tₖ without its factor z, ∂ln Tₖ₊₁/∂a and ∂/∂b, and
+    /// ∂²ln Tₖ₊₁ over (a, a), (a, b), (b, b) (filled when a Hessian is first asked for).
+    ratio: Vec<f64>,
+    d_a: Vec<f64>,
+    d_b: Vec<f64>,
+    second: Vec<[f64; 3]>,
+    /// The running sums of squares at the end of `second`: Σ 1/(c + j)² and Σ 1/(a + 1 + j)²
+    /// (Euler), or Σ 1/(b + j)² (power series).
+    squares: (f64, f64),
+}
+
+impl IncSeries {
+    /// The (empty) table for (a, b).
+    pub(crate) fn new(a: f64, b: f64) -> Self {
+        IncSeries {
+            a,
+            b,
+            euler: false,
+            ratio: Vec::new(),
+            d_a: Vec::new(),
+            d_b: Vec::new(),
+            second: Vec::new(),
+            squares: (0.0, 0.0),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.ratio.clear();
+        self.d_a.clear();
+        self.d_b.clear();
+        self.second.clear();
+        self.squares = (0.0, 0.0);
+    }
+
+    /// Tabulates terms up to `len` (at least) for Euler's form or the power series, with the second
+    /// derivatives if `second`. The expressions are those of [`inc_euler`] and [`inc_direct`].
+    fn extend(&mut self, euler: bool, second: bool, len: usize) {
+        if self.euler != euler {
+            self.clear();
+            self.euler = euler;
+        }
+        let (a, b) = (self.a, self.b);
+        let len = len.max(2 * self.ratio.len()).max(32);
+        if second && self.second.len() < self.ratio.len() {
+            // Recompute from the start with the second derivatives.
+            self.clear();
+        }
+        let mut k = self.ratio.len();
+        // The running sums continue from the last entry: ∂ln T/∂a (Euler) and ∂/∂b; Σ 1/(c + j)²
+        // and Σ 1/(a + 1 + j)² (Euler) or Σ 1/(b + j)² (power series).
+        let (mut w_a, mut w_b) = match (self.d_a.last(), self.d_b.last()) {
+            (Some(&w_a), Some(&w_b)) => (w_a, w_b),
+            _ => (0.0, 0.0),
+        };
+        let (mut v_1, mut v_2) = self.squares;
+        let inv_a = 1.0 / a;
+        while k < len {
+            let kf = k as f64;
+            let k1 = kf + 1.0;
+            if euler {
+                let c = a + 1.0 - b;
+                let (ck, ak) = (c + kf, a + k1);
+                let inv = 1.0 / (ck * ak);
+                self.ratio.push(ck * ck * inv);
+                let (inv_c, inv_a1) = (ak * inv, ck * inv);
+                w_a += b * inv;
+                w_b -= inv_c;
+                self.d_a.push(w_a);
+                self.d_b.push(w_b);
+                if second {
+                    v_1 += inv_c * inv_c;
+                    v_2 += inv_a1 * inv_a1;
+                    self.second.push([v_2 - v_1, v_1, -v_1]);
+                }
+            } else {
+                let (ak1, bk) = (a + k1, b + kf);
+                let inv = 1.0 / (ak1 * bk * k1);
+                let inv_ak1 = bk * k1 * inv;
+                let inv_k1 = ak1 * bk * inv;
+                self.ratio.push((a + kf) * inv_ak1 * (bk * inv_k1));
+                let inv_bk = ak1 * k1 * inv;
+                w_b += inv_bk;
+                self.d_a.push(inv_a - inv_ak1);
+                self.d_b.push(w_b);
+                if second {
+                    v_1 += inv_bk * inv_bk;
+                    self.second
+                        .push([inv_ak1 * inv_ak1 - inv_a * inv_a, 0.0, -v_1]);
+                }
+            }
+            k += 1;
+        }
+        self.squares = (v_1, v_2);
+    }
+
+    /// ln ₂F₁(a, b; a + 1; z) with derivatives up to order `D` ([`VALUE`], [`GRADIENT`] or
+    /// [`HESSIAN`]), given `zc` = 1 − z computed without cancellation and ln(1 − z), which the caller
+    /// may have from logarithms it needs anyway (to within a few units in the last place of those
+    /// logarithms).
+    pub(crate) fn eval<const D: u8>(&mut self, z: f64, zc: f64, ln_zc: f64) -> LnHyp2f1Inc {
+        let (a, b) = (self.a, self.b);
+        let series = match method::<D>(a, b, z, zc) {
+            Method::Done(v) => return v,
+            Method::Euler => self.sum::<D, true>(z, zc, ln_zc),
+            Method::Direct => self.sum::<D, false>(z, zc, ln_zc),
+            Method::Quadrature => None,
+        };
+        series.unwrap_or_else(|| quadrature::<D>(a, b, z, zc))
+    }
+
+    /// [`inc_euler`] (`EULER`) or [`inc_direct`] from the table.
+    fn sum<const D: u8, const EULER: bool>(
+        &mut self,
+        z: f64,
+        zc: f64,
+        ln_zc: f64,
+    ) -> Option<LnHyp2f1Inc> {
+        let b = self.b;
+        let (mut term, mut sum, mut shift) = (1.0, 1.0, 0.0);
+        let mut s1 = [0.0; 3];
+        let mut s2 = [[0.0; 3]; 3];
+        // The tail factor: fixed for Euler's form (1/(1 − z)) and for the power series with b ≤ 1.
+        let q_fixed = if EULER {
+            Some(1.0 / zc)
+        } else {
+            (b <= 1.0).then(|| 1.0 / (1.0 - z))
+        };
+        let second = D >= HESSIAN;
+        if self.euler != EULER || (second && self.second.len() < self.ratio.len()) {
+            self.extend(EULER, second, 1);
+        }
+        for k in 0..SERIES_CAP as usize {
+            if k == self.ratio.len() {
+                self.extend(EULER, second, k + 1);
+            }
+            let kf = k as f64;
+            let k1 = kf + 1.0;
+            // The tail bound covers the derivatives' sums when they are computed.
+            let d_b = if D >= GRADIENT { self.d_b[k] } else { 0.0 };
+            term *= self.ratio[k] * z;
+            sum += term;
+            if D >= GRADIENT {
+                let d_a = self.d_a[k];
+                s1[0] += term * d_a;
+                s1[1] += term * d_b;
+                s1[2] += term * k1;
+                if D >= HESSIAN {
+                    let [aa, ab, bb] = self.second[k];
+                    s2[0][0] += term * (aa + d_a * d_a);
+                    s2[0][1] += if EULER {
+                        term * (ab + d_a * d_b)
+                    } else {
+                        term * d_a * d_b
+                    };
+                    s2[0][2] += term * d_a * k1;
+                    s2[1][1] += term * (d_b * d_b + bb);
+                    s2[1][2] += term * d_b * k1;
+                    s2[2][2] += term * k1 * kf;
+                }
+            }
+            if !EULER && sum > BIG {
+                sum *= RESCALE;
+                term *= RESCALE;
+                for v in &mut s1 {
+                    *v *= RESCALE;
+                }
+                for row in &mut s2 {
+                    for v in row {
+                        *v *= RESCALE;
+                    }
+                }
+                shift += LN_BIG;
+            }
+            let (q, done) = if EULER {
+                let q = q_fixed.unwrap_or_default();
+                (q, term * (kf + 2.0 + q - d_b) * q <= TOL * sum)
+            } else {
+                let q = match q_fixed {
+                    Some(q) => q,
+                    None => {
+                        let rho = z * ((b + k1) / (k1 + 1.0)).max(1.0);
+                        if rho >= 1.0 {
+                            continue;
+                        }
+                        1.0 / (1.0 - rho)
+                    }
+                };
+                (q, term * (k1 + 1.0 + q + d_b) * q <= TOL * sum)
+            };
+            if done {
+                let mut out = LnHyp2f1Inc {
+                    value: if EULER {
+                        (1.0 - b) * ln_zc + sum.ln()
+                    } else {
+                        sum.ln() + shift
+                    },
+                    d_a: 0.0,
+                    d_b: 0.0,
+                    d_z: 0.0,
+                    hessian: [[0.0; 3]; 3],
+                };
+                if D >= GRADIENT {
+                    s1[2] /= z;
+                    for (i, row) in s2.iter_mut().enumerate() {
+                        row[2] /= z;
+                        if i == 2 {
+                            row[2] /= z;
+                        }
+                    }
+                    let (g, mut h) = ln_sum_derivatives(sum, s1, s2);
+                    [out.d_a, out.d_b, out.d_z] = g;
+                    if EULER {
+                        // The factor (1 − z)^(1 − b).
+                        out.d_b = -ln_zc + g[1];
+                        out.d_z = (b - 1.0) * q + g[2];
+                        h[1][2] += q;
+                        h[2][1] += q;
+                        h[2][2] += (b - 1.0) * q * q;
+                    }
+                    if D >= HESSIAN {
+                        out.hessian = h;
+                    }
+                }
+                return Some(out);
+            }
+        }
+        None
     }
 }
 
@@ -1041,6 +1290,65 @@ mod tests {
             assert_eq!(h[1][0], h[0][1]);
             assert_eq!(h[2][0], h[0][2]);
             assert_eq!(h[2][1], h[1][2]);
+        }
+    }
+
+    #[test]
+    fn tabulated_series_give_the_bits_of_the_direct_evaluation() {
+        // Many z per (a, b), as the Pareto/NBD customers of one frequency, in every derivative order
+        // and in an order that makes the table grow and switch to second derivatives midway.
+        let zs = [
+            0.0,
+            1e-9,
+            0.01,
+            0.3,
+            0.62,
+            0.9,
+            0.97,
+            0.995,
+            0.9995,
+            1.0 - 1e-8,
+        ];
+        for &(a, b) in &[
+            (1.2, 0.5),
+            (0.3, 0.25),
+            (3.0, 2.5),
+            (50.5, 1.6),
+            (10000.0, 0.5),
+            (2.0, 5.0),
+            (1.6, 1.0),
+        ] {
+            let mut table = IncSeries::new(a, b);
+            for order in [VALUE, GRADIENT, HESSIAN, GRADIENT, VALUE] {
+                for &z in &zs {
+                    let zc = 1.0 - z;
+                    let (got, want) = match order {
+                        VALUE => (
+                            table.eval::<VALUE>(z, zc, zc.ln()),
+                            inc::<VALUE>(a, b, z, zc, zc.ln()),
+                        ),
+                        GRADIENT => (
+                            table.eval::<GRADIENT>(z, zc, zc.ln()),
+                            inc::<GRADIENT>(a, b, z, zc, zc.ln()),
+                        ),
+                        _ => (
+                            table.eval::<HESSIAN>(z, zc, zc.ln()),
+                            inc::<HESSIAN>(a, b, z, zc, zc.ln()),
+                        ),
+                    };
+                    let bits = |g: &LnHyp2f1Inc| {
+                        let mut v = vec![g.value.to_bits(), g.d_a.to_bits(), g.d_b.to_bits()];
+                        v.push(g.d_z.to_bits());
+                        v.extend(g.hessian.iter().flatten().map(|h| h.to_bits()));
+                        v
+                    };
+                    assert_eq!(
+                        bits(&got),
+                        bits(&want),
+                        "a={a} b={b} z={z} order {order}: {got:?} vs {want:?}"
+                    );
+                }
+            }
         }
     }
 

@@ -57,9 +57,9 @@
 //! All functions are allocation-free.
 
 use crate::lifecycle::fit::Likelihood;
-use crate::lifecycle::special::{
-    GRADIENT, HESSIAN, VALUE, digamma, ln_gamma, ln_hyp2f1_inc_logs, trigamma,
-};
+use std::cell::RefCell;
+
+use crate::lifecycle::special::{GRADIENT, HESSIAN, IncSeries, VALUE, digamma, ln_gamma, trigamma};
 
 /// A 4 × 4 matrix over (r, α, s, β).
 type Matrix = [[f64; 4]; 4];
@@ -80,8 +80,6 @@ pub(crate) struct PerX {
     rx: f64,
     /// r + s + x, the first parameter of the ₂F₁.
     a: f64,
-    /// Its second parameter: s + 1 if α ≥ β, r + x otherwise.
-    b: f64,
     alpha_ge_beta: bool,
     /// ln K = ln Γ(r + x) − ln Γ(r) + r ln α + s ln β.
     ln_k: f64,
@@ -93,6 +91,8 @@ pub(crate) struct PerX {
     /// Their Hessians (zeros unless `D` = [`HESSIAN`]).
     h_k: Matrix,
     h_sa: Matrix,
+    /// The ₂F₁ series' terms for (a, b), tabulated as customers need them.
+    series: RefCell<IncSeries>,
     /// ln F(0) and its derivatives, when x = 0: shared by every customer without repeat purchases.
     f_zero: Option<LnF>,
 }
@@ -134,11 +134,11 @@ fn per_x<const D: u8>(p: &[f64; 4], x: f64) -> PerX {
         add_sym(&mut h_sa, 0, 2, ia2);
         add_sym(&mut h_sa, 2, 2, ia2 - 1.0 / (s * s));
     }
+    let b = if alpha_ge_beta { s + 1.0 } else { rx };
     let mut sh = PerX {
         p: *p,
         rx,
         a,
-        b: if alpha_ge_beta { s + 1.0 } else { rx },
         alpha_ge_beta,
         ln_k,
         ln_sa,
@@ -146,6 +146,7 @@ fn per_x<const D: u8>(p: &[f64; 4], x: f64) -> PerX {
         g_sa,
         h_k,
         h_sa,
+        series: RefCell::new(IncSeries::new(a, b)),
         f_zero: None,
     };
     if x == 0.0 {
@@ -168,7 +169,7 @@ struct LnF {
 /// a = r + s + x, b as in [`PerX`]; the chain rule runs through (a, b, z) and ln(m + t).
 fn ln_f<const D: u8>(sh: &PerX, t: f64, ln_alpha_t: f64, ln_beta_t: f64) -> LnF {
     let [_, alpha, _, beta] = sh.p;
-    let (a, b) = (sh.a, sh.b);
+    let a = sh.a;
     // Indices of the larger and smaller of α and β, and of the parameter b moves with.
     let (max, min, ln_mt, ln_min_t, i_max, i_min, i_b) = if sh.alpha_ge_beta {
         (alpha, beta, ln_alpha_t, ln_beta_t, 1, 3, 2)
@@ -178,7 +179,8 @@ fn ln_f<const D: u8>(sh: &PerX, t: f64, ln_alpha_t: f64, ln_beta_t: f64) -> LnF 
     let mt = max + t;
     let z = (max - min) / mt;
     let zc = (min + t) / mt;
-    let g = ln_hyp2f1_inc_logs::<D>(a, b, z, zc, ln_min_t - ln_mt);
+    let ln_zc = ln_min_t - ln_mt;
+    let g = sh.series.borrow_mut().eval::<D>(z, zc, ln_zc);
     let mut out = LnF {
         value: g.value - a * ln_mt,
         grad: [0.0; 4],
