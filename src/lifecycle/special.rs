@@ -202,6 +202,39 @@ impl LnHyp2f1Inc {
     };
 }
 
+/// ln ₂F₁(a, b; a + 1; z) as `log_part + ln(sum)`, with its partial derivatives: a caller that
+/// exponentiates the value again can skip the logarithm of the series' sum.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Inc {
+    /// The value less ln `sum`.
+    pub(crate) log_part: f64,
+    /// A positive factor of ₂F₁ (the series' sum; 1 for the quadrature).
+    pub(crate) sum: f64,
+    /// ∂/∂a, ∂/∂b and ∂/∂z of the value (zero when not computed).
+    pub(crate) d_a: f64,
+    pub(crate) d_b: f64,
+    pub(crate) d_z: f64,
+}
+
+impl Inc {
+    /// ln ₂F₁(a, b; a + 1; z).
+    #[cfg(test)]
+    pub(crate) fn value(&self) -> f64 {
+        self.log_part + self.sum.ln()
+    }
+
+    fn from_full(v: &LnHyp2f1Inc, hessian: &mut [[f64; 3]; 3]) -> Self {
+        *hessian = v.hessian;
+        Inc {
+            log_part: v.value,
+            sum: 1.0,
+            d_a: v.d_a,
+            d_b: v.d_b,
+            d_z: v.d_z,
+        }
+    }
+}
+
 /// Derivative orders of [`IncSeries::eval`]: the value only, with the gradient, with the Hessian.
 pub(crate) const VALUE: u8 = 0;
 pub(crate) const GRADIENT: u8 = 1;
@@ -421,24 +454,33 @@ impl IncSeries {
     /// [`HESSIAN`]), given `zc` = 1 − z computed without cancellation and ln(1 − z), which the caller
     /// may have from logarithms it needs anyway (to within a few units in the last place of those
     /// logarithms).
-    pub(crate) fn eval<const D: u8>(&mut self, z: f64, zc: f64, ln_zc: f64) -> LnHyp2f1Inc {
+    pub(crate) fn eval<const D: u8>(
+        &mut self,
+        z: f64,
+        zc: f64,
+        ln_zc: f64,
+        hessian: &mut [[f64; 3]; 3],
+    ) -> Inc {
         let (a, b) = (self.a, self.b);
         let series = match method::<D>(a, b, z, zc) {
-            Method::Done(v) => return v,
-            Method::Euler => self.sum::<D, true>(z, zc, ln_zc),
-            Method::Direct => self.sum::<D, false>(z, zc, ln_zc),
+            Method::Done(v) => return Inc::from_full(&v, hessian),
+            Method::Euler => self.sum::<D, true>(z, zc, ln_zc, hessian),
+            Method::Direct => self.sum::<D, false>(z, zc, ln_zc, hessian),
             Method::Quadrature => None,
         };
-        series.unwrap_or_else(|| quadrature::<D>(a, b, z, zc))
+        series.unwrap_or_else(|| Inc::from_full(&quadrature::<D>(a, b, z, zc), hessian))
     }
 
-    /// [`inc_euler`] (`EULER`) or [`inc_direct`] from the table.
+    /// [`inc_euler`] (`EULER`) or [`inc_direct`] from the table. (Kept out of line: inlined into its
+    /// callers, its loop compiles to more instructions.)
+    #[inline(never)]
     fn sum<const D: u8, const EULER: bool>(
         &mut self,
         z: f64,
         zc: f64,
         ln_zc: f64,
-    ) -> Option<LnHyp2f1Inc> {
+        hessian: &mut [[f64; 3]; 3],
+    ) -> Option<Inc> {
         let b = self.b;
         let (mut term, mut sum, mut shift) = (1.0, 1.0, 0.0);
         let mut s1 = [0.0; 3];
@@ -512,16 +554,12 @@ impl IncSeries {
                 (q, term * (k1 + 1.0 + q + d_b) * q <= TOL * sum)
             };
             if done {
-                let mut out = LnHyp2f1Inc {
-                    value: if EULER {
-                        (1.0 - b) * ln_zc + sum.ln()
-                    } else {
-                        sum.ln() + shift
-                    },
+                let mut out = Inc {
+                    log_part: if EULER { (1.0 - b) * ln_zc } else { shift },
+                    sum,
                     d_a: 0.0,
                     d_b: 0.0,
                     d_z: 0.0,
-                    hessian: [[0.0; 3]; 3],
                 };
                 if D >= GRADIENT {
                     s1[2] /= z;
@@ -542,7 +580,7 @@ impl IncSeries {
                         h[2][2] += (b - 1.0) * q * q;
                     }
                     if D >= HESSIAN {
-                        out.hessian = h;
+                        *hessian = h;
                     }
                 }
                 return Some(out);
@@ -1321,32 +1359,35 @@ mod tests {
             let mut table = IncSeries::new(a, b);
             for order in [VALUE, GRADIENT, HESSIAN, GRADIENT, VALUE] {
                 for &z in &zs {
-                    let zc = 1.0 - z;
+                    let (zc, mut h) = (1.0 - z, [[0.0; 3]; 3]);
                     let (got, want) = match order {
                         VALUE => (
-                            table.eval::<VALUE>(z, zc, zc.ln()),
+                            table.eval::<VALUE>(z, zc, zc.ln(), &mut h),
                             inc::<VALUE>(a, b, z, zc, zc.ln()),
                         ),
                         GRADIENT => (
-                            table.eval::<GRADIENT>(z, zc, zc.ln()),
+                            table.eval::<GRADIENT>(z, zc, zc.ln(), &mut h),
                             inc::<GRADIENT>(a, b, z, zc, zc.ln()),
                         ),
                         _ => (
-                            table.eval::<HESSIAN>(z, zc, zc.ln()),
+                            table.eval::<HESSIAN>(z, zc, zc.ln(), &mut h),
                             inc::<HESSIAN>(a, b, z, zc, zc.ln()),
                         ),
                     };
-                    let bits = |g: &LnHyp2f1Inc| {
-                        let mut v = vec![g.value.to_bits(), g.d_a.to_bits(), g.d_b.to_bits()];
-                        v.push(g.d_z.to_bits());
-                        v.extend(g.hessian.iter().flatten().map(|h| h.to_bits()));
-                        v
-                    };
-                    assert_eq!(
-                        bits(&got),
-                        bits(&want),
-                        "a={a} b={b} z={z} order {order}: {got:?} vs {want:?}"
-                    );
+                    let ctx = format!("a={a} b={b} z={z} order {order}: {got:?} {h:?} vs {want:?}");
+                    assert_eq!(got.value().to_bits(), want.value.to_bits(), "{ctx}");
+                    if order >= GRADIENT {
+                        let bits = |v: [f64; 3]| v.map(f64::to_bits);
+                        assert_eq!(
+                            bits([got.d_a, got.d_b, got.d_z]),
+                            bits([want.d_a, want.d_b, want.d_z]),
+                            "{ctx}"
+                        );
+                    }
+                    if order == HESSIAN {
+                        let bits = |m: [[f64; 3]; 3]| m.map(|r| r.map(f64::to_bits));
+                        assert_eq!(bits(h), bits(want.hessian), "{ctx}");
+                    }
                 }
             }
         }

@@ -59,7 +59,9 @@
 use crate::lifecycle::fit::Likelihood;
 use std::cell::RefCell;
 
-use crate::lifecycle::special::{GRADIENT, HESSIAN, IncSeries, VALUE, digamma, ln_gamma, trigamma};
+use crate::lifecycle::special::{
+    GRADIENT, HESSIAN, Inc, IncSeries, VALUE, digamma, ln_gamma, trigamma,
+};
 
 /// A 4 × 4 matrix over (r, α, s, β).
 type Matrix = [[f64; 4]; 4];
@@ -93,8 +95,9 @@ pub(crate) struct PerX {
     h_sa: Matrix,
     /// The ₂F₁ series' terms for (a, b), tabulated as customers need them.
     series: RefCell<IncSeries>,
-    /// ln F(0) and its derivatives, when x = 0: shared by every customer without repeat purchases.
-    f_zero: Option<LnF>,
+    /// ln F(0) and its derivatives (Hessian too, for `D` = [`HESSIAN`]), when x = 0: shared by every
+    /// customer without repeat purchases.
+    f_zero: Option<(LnF, Matrix)>,
 }
 
 /// [`PerX`] for parameters `p` (checked by the caller) and frequency `x`, with derivatives up to
@@ -150,73 +153,130 @@ fn per_x<const D: u8>(p: &[f64; 4], x: f64) -> PerX {
         f_zero: None,
     };
     if x == 0.0 {
-        sh.f_zero = Some(ln_f::<D>(&sh, 0.0, ln_alpha, ln_beta));
+        let mut h = [[0.0; 4]; 4];
+        let f = ln_f::<D>(&sh, 0.0, ln_alpha, ln_beta, &mut h);
+        sh.f_zero = Some((f, h));
     }
     sh
 }
 
-/// ln F(t) with its gradient and Hessian in (r, α, s, β), as far as computed.
-#[derive(Clone, Copy)]
+/// ln F(t) = `log_part` + ln `sum` (`sum` > 0 a factor left out of the logarithm, so that callers who
+/// exponentiate again need not take it), with its gradient in (r, α, s, β) as far as computed.
+#[derive(Clone, Copy, Debug)]
 struct LnF {
-    value: f64,
+    log_part: f64,
+    sum: f64,
     grad: [f64; 4],
-    hessian: Matrix,
 }
 
-/// ln F(t) with derivatives up to order `D`, given ln(α + t) and ln(β + t).
-///
-/// With m = max(α, β), ln F = ln ₂F₁(a, b; a + 1; z) − a ln(m + t), where z = |α − β|/(m + t) and
-/// a = r + s + x, b as in [`PerX`]; the chain rule runs through (a, b, z) and ln(m + t).
-fn ln_f<const D: u8>(sh: &PerX, t: f64, ln_alpha_t: f64, ln_beta_t: f64) -> LnF {
+impl LnF {
+    /// F = 0 (t_x = T: the term is absent).
+    const ZERO: LnF = LnF {
+        log_part: f64::NEG_INFINITY,
+        sum: 1.0,
+        grad: [0.0; 4],
+    };
+}
+
+/// The ₂F₁ argument of F(t): with m = max(α, β), z = |α − β|/(m + t), and what the chain rule needs.
+#[derive(Clone, Copy, Debug)]
+struct Arg {
+    z: f64,
+    /// 1 − z = (min(α, β) + t)/(m + t), without cancellation, and its logarithm.
+    zc: f64,
+    ln_zc: f64,
+    /// ln(m + t) and 1/(m + t).
+    ln_mt: f64,
+    inv_mt: f64,
+}
+
+/// [`Arg`] at t, given ln(α + t) and ln(β + t).
+fn arg(sh: &PerX, t: f64, ln_alpha_t: f64, ln_beta_t: f64) -> Arg {
     let [_, alpha, _, beta] = sh.p;
-    let a = sh.a;
-    // Indices of the larger and smaller of α and β, and of the parameter b moves with.
-    let (max, min, ln_mt, ln_min_t, i_max, i_min, i_b) = if sh.alpha_ge_beta {
-        (alpha, beta, ln_alpha_t, ln_beta_t, 1, 3, 2)
+    let (max, min, ln_mt, ln_min_t) = if sh.alpha_ge_beta {
+        (alpha, beta, ln_alpha_t, ln_beta_t)
     } else {
-        (beta, alpha, ln_beta_t, ln_alpha_t, 3, 1, 0)
+        (beta, alpha, ln_beta_t, ln_alpha_t)
     };
     let mt = max + t;
-    let z = (max - min) / mt;
-    let zc = (min + t) / mt;
-    let ln_zc = ln_min_t - ln_mt;
-    let g = sh.series.borrow_mut().eval::<D>(z, zc, ln_zc);
+    Arg {
+        z: (max - min) / mt,
+        zc: (min + t) / mt,
+        ln_zc: ln_min_t - ln_mt,
+        ln_mt,
+        inv_mt: 1.0 / mt,
+    }
+}
+
+/// ln F(t) with derivatives up to order `D` (the Hessian, for `D` = [`HESSIAN`], added to `hessian`),
+/// given ln(α + t) and ln(β + t).
+fn ln_f<const D: u8>(
+    sh: &PerX,
+    t: f64,
+    ln_alpha_t: f64,
+    ln_beta_t: f64,
+    hessian: &mut Matrix,
+) -> LnF {
+    let x = arg(sh, t, ln_alpha_t, ln_beta_t);
+    let mut g_hessian = [[0.0; 3]; 3];
+    let g = sh
+        .series
+        .borrow_mut()
+        .eval::<D>(x.z, x.zc, x.ln_zc, &mut g_hessian);
+    ln_f_from::<D>(sh, &x, &g, &g_hessian, hessian)
+}
+
+/// ln F = ln ₂F₁(a, b; a + 1; z) − a ln(m + t) from the ₂F₁ `g` (and its Hessian `g_hessian` in
+/// (a, b, z)) at the argument `x`: a = r + s + x; b = s + 1 if α ≥ β, r + x otherwise; the chain rule
+/// runs through (a, b, z) and ln(m + t), with ∂z/∂max = (min + t)/(max + t)² = zc/(max + t),
+/// ∂z/∂min = −1/(max + t), ∂ln(max + t)/∂max = 1/(max + t).
+fn ln_f_from<const D: u8>(
+    sh: &PerX,
+    x: &Arg,
+    g: &Inc,
+    g_hessian: &[[f64; 3]; 3],
+    hessian: &mut Matrix,
+) -> LnF {
+    let a = sh.a;
     let mut out = LnF {
-        value: g.value - a * ln_mt,
+        log_part: g.log_part - a * x.ln_mt,
+        sum: g.sum,
         grad: [0.0; 4],
-        hessian: [[0.0; 4]; 4],
     };
     if D < GRADIENT {
         return out;
     }
-    // Gradients of a, b, z and ln(m + t) in θ: a = r + s + x; b = s + 1 or r + x;
-    // ∂z/∂max = (min + t)/(max + t)² = zc/(max + t), ∂z/∂min = −1/(max + t); ∂ln(max + t)/∂max = 1/(max + t).
-    let inv_mt = 1.0 / mt;
+    // Indices of the larger and smaller of α and β, and of the parameter b moves with.
+    let (i_max, i_min, i_b) = if sh.alpha_ge_beta {
+        (1, 3, 2)
+    } else {
+        (3, 1, 0)
+    };
+    let (zc, inv_mt) = (x.zc, x.inv_mt);
+    let d_a = g.d_a - x.ln_mt;
+    out.grad[0] = d_a;
+    out.grad[2] = d_a;
+    out.grad[i_b] += g.d_b;
+    out.grad[i_max] = (g.d_z * zc - a) * inv_mt;
+    out.grad[i_min] = -g.d_z * inv_mt;
+    if D < HESSIAN {
+        return out;
+    }
+    // Gradients of a, b and z in θ.
     let mut jac = [[0.0; 4]; 3];
     jac[0][0] = 1.0;
     jac[0][2] = 1.0;
     jac[1][i_b] = 1.0;
     jac[2][i_max] = zc * inv_mt;
     jac[2][i_min] = -inv_mt;
-    let d_v = [g.d_a - ln_mt, g.d_b, g.d_z];
-    for (v, row) in jac.iter().enumerate() {
-        for k in 0..4 {
-            out.grad[k] += d_v[v] * row[k];
-        }
-    }
-    out.grad[i_max] -= a * inv_mt;
-    if D < HESSIAN {
-        return out;
-    }
-    let h = &mut out.hessian;
     for v in 0..3 {
         for w in 0..3 {
-            let hvw = g.hessian[v][w];
+            let hvw = g_hessian[v][w];
             if hvw != 0.0 {
                 for i in 0..4 {
                     if jac[v][i] != 0.0 {
                         for j in 0..4 {
-                            h[i][j] += hvw * jac[v][i] * jac[w][j];
+                            hessian[i][j] += hvw * jac[v][i] * jac[w][j];
                         }
                     }
                 }
@@ -225,12 +285,12 @@ fn ln_f<const D: u8>(sh: &PerX, t: f64, ln_alpha_t: f64, ln_beta_t: f64) -> LnF 
     }
     // ∂²z: ∂²/∂max² = −2 zc/(max + t)², ∂²/∂max∂min = 1/(max + t)².
     let inv_mt2 = inv_mt * inv_mt;
-    add_sym(h, i_max, i_max, -2.0 * zc * inv_mt2 * g.d_z);
-    add_sym(h, i_max, i_min, inv_mt2 * g.d_z);
+    add_sym(hessian, i_max, i_max, -2.0 * zc * inv_mt2 * g.d_z);
+    add_sym(hessian, i_max, i_min, inv_mt2 * g.d_z);
     // −a ln(max + t): ∂a ∂ln(max + t) terms and a/(max + t)².
-    add_sym(h, 0, i_max, -inv_mt);
-    add_sym(h, 2, i_max, -inv_mt);
-    add_sym(h, i_max, i_max, a * inv_mt2);
+    add_sym(hessian, 0, i_max, -inv_mt);
+    add_sym(hessian, 2, i_max, -inv_mt);
+    add_sym(hessian, i_max, i_max, a * inv_mt2);
     out
 }
 
@@ -242,8 +302,6 @@ struct Eval {
     ln_alive: f64,
     /// ∂ ln L / ∂(r, α, s, β) (zeros for `D` = [`VALUE`]).
     grad: [f64; 4],
-    /// ∂² ln L (zeros unless `D` = [`HESSIAN`]).
-    hessian: Matrix,
 }
 
 fn params_ok(p: &[f64; 4]) -> bool {
@@ -254,66 +312,76 @@ fn data_ok(x: f64, t_x: f64, t_cal: f64) -> bool {
     x.is_finite() && x >= 0.0 && t_x.is_finite() && t_x >= 0.0 && t_cal.is_finite() && t_x <= t_cal
 }
 
-/// The likelihood's pieces; parameters and data must have been checked.
-fn eval<const D: u8>(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> Eval {
-    customer::<D>(&per_x::<D>(p, x), t_x, t_cal)
+/// The likelihood's pieces (the Hessian, for `D` = [`HESSIAN`], into `hessian`); parameters and data
+/// must have been checked.
+fn eval<const D: u8>(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64, hessian: &mut Matrix) -> Eval {
+    customer::<D>(&per_x::<D>(p, x), t_x, t_cal, hessian)
 }
 
-/// The likelihood's pieces for one customer of the frequency of `sh`.
+/// The likelihood's pieces for one customer of the frequency of `sh`; for `D` = [`HESSIAN`], ∇²ln L is
+/// written to `hessian`.
 ///
 /// L = K · D with D = E + S₁ − S₂, where E is the alive-at-T term and Sᵢ = s/(r + s + x) · F(tᵢ)
 /// (t₁ = t_x, t₂ = T). With uᵢ = ∇ln of each piece and u = ∇D/D,
 /// ∇ln L = ∇ln K + u and ∇²ln L = ∇²ln K + Σ ±Pᵢ (∇²ln Pᵢ + uᵢuᵢᵀ)/D − u uᵀ.
-fn customer<const D: u8>(sh: &PerX, t_x: f64, t_cal: f64) -> Eval {
+fn customer<const D: u8>(sh: &PerX, t_x: f64, t_cal: f64, hessian: &mut Matrix) -> Eval {
+    let [_, alpha, _, beta] = sh.p;
+    let (ln_at, ln_bt) = ((alpha + t_cal).ln(), (beta + t_cal).ln());
+    let mut h_f = [[[0.0; 4]; 4]; 2];
+    let (f1, f2) = if t_x < t_cal {
+        let f1 = match &sh.f_zero {
+            Some((f, h)) if t_x == 0.0 => {
+                h_f[0] = *h;
+                *f
+            }
+            _ => ln_f::<D>(sh, t_x, (alpha + t_x).ln(), (beta + t_x).ln(), &mut h_f[0]),
+        };
+        let f2 = ln_f::<D>(sh, t_cal, ln_at, ln_bt, &mut h_f[1]);
+        (f1, f2)
+    } else {
+        (LnF::ZERO, LnF::ZERO)
+    };
+    combine::<D>(sh, t_cal, ln_at, ln_bt, &f1, &f2, &h_f, hessian)
+}
+
+/// ln L and its derivatives from ln F(t_x), ln F(T) (`f1`, `f2`, with Hessians `h_f`) and
+/// ln(α + T), ln(β + T).
+#[allow(clippy::too_many_arguments)]
+fn combine<const D: u8>(
+    sh: &PerX,
+    t_cal: f64,
+    ln_at: f64,
+    ln_bt: f64,
+    f1: &LnF,
+    f2: &LnF,
+    h_f: &[Matrix; 2],
+    hessian: &mut Matrix,
+) -> Eval {
     let [_, alpha, s, beta] = sh.p;
     let rx = sh.rx;
-    let (ln_at, ln_bt) = ((alpha + t_cal).ln(), (beta + t_cal).ln());
     // ln E = −(r + x) ln(α + T) − s ln(β + T): alive at T.
     let ln_e = -rx * ln_at - s * ln_bt;
-
-    const NONE: LnF = LnF {
-        value: f64::NEG_INFINITY,
-        grad: [0.0; 4],
-        hessian: [[0.0; 4]; 4],
-    };
-    let (f1, f2) = if t_x < t_cal {
-        let f1 = match sh.f_zero {
-            Some(f) if t_x == 0.0 => f,
-            _ => ln_f::<D>(sh, t_x, (alpha + t_x).ln(), (beta + t_x).ln()),
-        };
-        (f1, ln_f::<D>(sh, t_cal, ln_at, ln_bt))
-    } else {
-        (NONE, NONE)
-    };
-
+    // Sᵢ = exp(bᵢ)·sumᵢ. Scaled by exp(−m), with m the larger of ln E and b₁ (the sums are at
+    // least 1 and moderate, so nothing overflows), one of the first two exponentials is 1.
     let ln_sa = sh.ln_sa;
-    let b1 = ln_sa + f1.value;
-    let m = ln_e.max(b1);
-    let e_e = (ln_e - m).exp();
-    let e_1 = (b1 - m).exp();
+    let (b1, b2) = (ln_sa + f1.log_part, ln_sa + f2.log_part);
+    let (m, e_e, p_1) = if ln_e >= b1 {
+        (ln_e, 1.0, (b1 - ln_e).exp())
+    } else {
+        (b1, (ln_e - b1).exp(), 1.0)
+    };
+    let e_1 = p_1 * f1.sum;
     // A₀ ≥ 0 mathematically; rounding may make F(T) exceed F(t_x) by an ulp when t_x ≈ T.
-    let e_2 = (ln_sa + f2.value - m).exp().min(e_1);
+    let e_2 = ((b2 - m).exp() * f2.sum).min(e_1);
     let d = e_e + (e_1 - e_2);
     let ll = sh.ln_k + m + d.ln();
     let ln_alive = sh.ln_k + ln_e;
 
     let mut grad = [0.0; 4];
-    let mut hessian = [[0.0; 4]; 4];
     if D >= GRADIENT {
         let (iat, ibt) = (1.0 / (alpha + t_cal), 1.0 / (beta + t_cal));
         let g_e = [-ln_at, -rx * iat, -ln_bt, -s * ibt];
-        // The pieces' weights (relative to D) and gradients of their logarithms.
-        let w = [e_e / d, e_1 / d, -e_2 / d];
-        let mut u_pieces = [g_e, [0.0; 4], [0.0; 4]];
-        for k in 0..4 {
-            u_pieces[1][k] = sh.g_sa[k] + f1.grad[k];
-            u_pieces[2][k] = sh.g_sa[k] + f2.grad[k];
-        }
-        let live = if e_1 > 0.0 {
-            if e_2 > 0.0 { 3 } else { 2 }
-        } else {
-            1
-        };
+        let inv_d = 1.0 / d;
         let mut u = [0.0; 4];
         for k in 0..4 {
             let mut num = e_e * g_e[k];
@@ -323,17 +391,28 @@ fn customer<const D: u8>(sh: &PerX, t_x: f64, t_cal: f64) -> Eval {
                     num -= e_2 * f2.grad[k];
                 }
             }
-            u[k] = num / d;
+            u[k] = num * inv_d;
             grad[k] = sh.g_k[k] + u[k];
         }
         if D >= HESSIAN {
+            // The pieces' weights (relative to D) and gradients of their logarithms.
+            let w = [e_e * inv_d, e_1 * inv_d, -e_2 * inv_d];
+            let mut u_pieces = [g_e, [0.0; 4], [0.0; 4]];
+            for k in 0..4 {
+                u_pieces[1][k] = sh.g_sa[k] + f1.grad[k];
+                u_pieces[2][k] = sh.g_sa[k] + f2.grad[k];
+            }
+            let live = if e_1 > 0.0 {
+                if e_2 > 0.0 { 3 } else { 2 }
+            } else {
+                1
+            };
             // ∇²ln E: −(r + x) ln(α + T) − s ln(β + T).
             let mut h_e = [[0.0; 4]; 4];
             add_sym(&mut h_e, 0, 1, -iat);
             add_sym(&mut h_e, 1, 1, rx * iat * iat);
             add_sym(&mut h_e, 2, 3, -ibt);
             add_sym(&mut h_e, 3, 3, s * ibt * ibt);
-            let h_f = [&f1.hessian, &f2.hessian];
             for i in 0..4 {
                 for j in i..4 {
                     let mut v = sh.h_k[i][j] - u[i] * u[j];
@@ -350,12 +429,7 @@ fn customer<const D: u8>(sh: &PerX, t_x: f64, t_cal: f64) -> Eval {
             }
         }
     }
-    Eval {
-        ll,
-        ln_alive,
-        grad,
-        hessian,
-    }
+    Eval { ll, ln_alive, grad }
 }
 
 /// The Pareto/NBD log-likelihood for fitting, its log-gammas and digammas computed once per
@@ -378,7 +452,7 @@ impl Likelihood<4> for FitLikelihood {
         t_x: f64,
         t_cal: f64,
     ) -> (f64, [f64; 4]) {
-        let e = customer::<GRADIENT>(shared, t_x, t_cal);
+        let e = customer::<GRADIENT>(shared, t_x, t_cal, &mut [[0.0; 4]; 4]);
         (e.ll, e.grad)
     }
 
@@ -392,11 +466,12 @@ impl Likelihood<4> for FitLikelihood {
     ) -> Option<Matrix> {
         let sh = per_x::<HESSIAN>(theta, x);
         let mut total = [[0.0; 4]; 4];
+        let mut h = [[0.0; 4]; 4];
         for ((&t_x, &t_cal), &w) in t_x.iter().zip(t_cal).zip(weight) {
-            let e = customer::<HESSIAN>(&sh, t_x, t_cal);
+            customer::<HESSIAN>(&sh, t_x, t_cal, &mut h);
             for i in 0..4 {
                 for j in 0..4 {
-                    total[i][j] += w * e.hessian[i][j];
+                    total[i][j] += w * h[i][j];
                 }
             }
         }
@@ -412,7 +487,9 @@ pub(crate) fn log_likelihood_hessian(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64)
     if !params_ok(p) || !data_ok(x, t_x, t_cal) {
         return [[f64::NAN; 4]; 4];
     }
-    eval::<HESSIAN>(p, x, t_x, t_cal).hessian
+    let mut h = [[0.0; 4]; 4];
+    eval::<HESSIAN>(p, x, t_x, t_cal, &mut h);
+    h
 }
 
 /// Log-likelihood of one customer's summary (x, t_x, T) under the Pareto/NBD with
@@ -428,7 +505,7 @@ pub fn log_likelihood(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> f64 {
     if !data_ok(x, t_x, t_cal) {
         return f64::NAN;
     }
-    eval::<VALUE>(p, x, t_x, t_cal).ll
+    eval::<VALUE>(p, x, t_x, t_cal, &mut [[0.0; 4]; 4]).ll
 }
 
 /// [`log_likelihood`] and its gradient with respect to (r, α, s, β). The gradient is analytic: the
@@ -443,7 +520,7 @@ pub fn log_likelihood_gradient(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> (f
     if !data_ok(x, t_x, t_cal) {
         return (f64::NAN, [f64::NAN; 4]);
     }
-    let e = eval::<GRADIENT>(p, x, t_x, t_cal);
+    let e = eval::<GRADIENT>(p, x, t_x, t_cal, &mut [[0.0; 4]; 4]);
     (e.ll, e.grad)
 }
 
@@ -454,7 +531,7 @@ pub fn p_alive(p: &[f64; 4], x: f64, t_x: f64, t_cal: f64) -> f64 {
     if !params_ok(p) || !data_ok(x, t_x, t_cal) {
         return f64::NAN;
     }
-    let e = eval::<VALUE>(p, x, t_x, t_cal);
+    let e = eval::<VALUE>(p, x, t_x, t_cal, &mut [[0.0; 4]; 4]);
     (e.ln_alive - e.ll).exp().clamp(0.0, 1.0)
 }
 
