@@ -30,6 +30,9 @@ pub(crate) trait Likelihood<const N: usize>: Sync {
     /// Whether fits on many triples should start from the fit to a subsample (worth it when the
     /// likelihood is expensive per triple and its cost grows far from the optimum).
     const WARM_START: bool = false;
+    /// Whether customers of one frequency should be visited in order of recency (neighbours then
+    /// have similar per-customer work, which [`accumulate`](Self::accumulate) may share out).
+    const SORT_BY_RECENCY: bool = false;
     /// The terms shared by all customers with the same `x`.
     type PerX;
     /// Computes the shared terms.
@@ -43,6 +46,28 @@ pub(crate) trait Likelihood<const N: usize>: Sync {
         t_x: f64,
         t_cal: f64,
     ) -> (f64, [f64; N]);
+    /// Adds w·ℓ and w·∇ℓ of the customers who share the frequency `x` to `value` and `grad`, one
+    /// customer after another.
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate(
+        &self,
+        theta: &[f64; N],
+        shared: &Self::PerX,
+        x: f64,
+        t_x: &[f64],
+        t_cal: &[f64],
+        weight: &[f64],
+        value: &mut f64,
+        grad: &mut [f64; N],
+    ) {
+        for ((&t_x, &t_cal), &w) in t_x.iter().zip(t_cal).zip(weight) {
+            let (v, g) = self.value_gradient(theta, shared, x, t_x, t_cal);
+            *value += w * v;
+            for k in 0..N {
+                grad[k] += w * g[k];
+            }
+        }
+    }
     /// Σ w·∇²ℓ in θ over customers who share the frequency `x`, when the model has an analytic
     /// Hessian (used for the standard errors; otherwise they come from central differences of the
     /// gradient).
@@ -100,9 +125,18 @@ struct Sorted {
 }
 
 impl Sorted {
-    fn new(t: &Triples) -> Self {
+    /// Sorted by `x`, and by `t_x` within equal `x` if `by_recency`.
+    fn new(t: &Triples, by_recency: bool) -> Self {
         let mut order: Vec<u32> = (0..t.len() as u32).collect();
-        order.sort_by(|&i, &j| t.x[i as usize].total_cmp(&t.x[j as usize]));
+        order.sort_by(|&i, &j| {
+            let (i, j) = (i as usize, j as usize);
+            let by_x = t.x[i].total_cmp(&t.x[j]);
+            if by_recency {
+                by_x.then(t.t_x[i].total_cmp(&t.t_x[j]))
+            } else {
+                by_x
+            }
+        });
         let column = |c: &[f64]| order.iter().map(|&i| c[i as usize]).collect();
         Sorted {
             x: column(&t.x),
@@ -142,19 +176,23 @@ fn total<const N: usize, L: Likelihood<N>>(
         let end = (start + CHUNK).min(t.len());
         let mut value = 0.0;
         let mut grad = [0.0; N];
-        let mut shared: Option<(f64, L::PerX)> = None;
-        for i in start..end {
+        let mut i = start;
+        while i < end {
+            // A run of equal x.
             let x = t.x[i];
-            let per = match shared {
-                Some((sx, ref per)) if sx == x => per,
-                _ => &shared.insert((x, ll.per_x(theta, x))).1,
-            };
-            let (v, g) = ll.value_gradient(theta, per, x, t.t_x[i], t.t_cal[i]);
-            let w = t.weight[i];
-            value += w * v;
-            for k in 0..N {
-                grad[k] += w * g[k];
-            }
+            let run = i + t.x[i..end].iter().take_while(|&&v| v == x).count();
+            let per = ll.per_x(theta, x);
+            ll.accumulate(
+                theta,
+                &per,
+                x,
+                &t.t_x[i..run],
+                &t.t_cal[i..run],
+                &t.weight[i..run],
+                &mut value,
+                &mut grad,
+            );
+            i = run;
         }
         (value, grad)
     };
@@ -369,7 +407,7 @@ pub(crate) fn fit<const N: usize, L: Likelihood<N>>(
             reason: "no customers".into(),
         });
     }
-    let data = Sorted::new(triples);
+    let data = Sorted::new(triples, L::SORT_BY_RECENCY);
     let Some(best) = optimise(ll, &data, penalizer, starts, settings) else {
         return Err(Error::NoConvergence {
             model,
@@ -485,7 +523,7 @@ mod tests {
             Settings::default(),
         )
         .unwrap();
-        let data = Sorted::new(&triples);
+        let data = Sorted::new(&triples, true);
         let fd = standard_errors(&theta, &mut |th: &[f64]| {
             total(&FitLikelihood, &[th[0], th[1], th[2], th[3]], &data)
                 .1
@@ -501,7 +539,7 @@ mod tests {
     #[test]
     fn warm_start_reaches_the_optimum_of_a_cold_start() {
         let triples = pareto_triples(2 * WARM_START_MIN);
-        let data = Sorted::new(&triples);
+        let data = Sorted::new(&triples, true);
         let starts = [[1.0; 4], [0.5, 10.0, 0.5, 2.0]];
         let settings = Settings::default();
         let warm = optimise(&FitLikelihood, &data, 0.0, &starts, settings).unwrap();

@@ -554,39 +554,217 @@ impl IncSeries {
                 (q, term * (k1 + 1.0 + q + d_b) * q <= TOL * sum)
             };
             if done {
-                let mut out = Inc {
-                    log_part: if EULER { (1.0 - b) * ln_zc } else { shift },
-                    sum,
-                    d_a: 0.0,
-                    d_b: 0.0,
-                    d_z: 0.0,
-                };
-                if D >= GRADIENT {
-                    s1[2] /= z;
-                    for (i, row) in s2.iter_mut().enumerate() {
-                        row[2] /= z;
-                        if i == 2 {
-                            row[2] /= z;
-                        }
-                    }
-                    let (g, mut h) = ln_sum_derivatives(sum, s1, s2);
-                    [out.d_a, out.d_b, out.d_z] = g;
-                    if EULER {
-                        // The factor (1 − z)^(1 − b).
-                        out.d_b = -ln_zc + g[1];
-                        out.d_z = (b - 1.0) * q + g[2];
-                        h[1][2] += q;
-                        h[2][1] += q;
-                        h[2][2] += (b - 1.0) * q * q;
-                    }
-                    if D >= HESSIAN {
-                        *hessian = h;
-                    }
-                }
-                return Some(out);
+                return Some(finish::<D, EULER>(
+                    b, z, ln_zc, q, sum, shift, s1, s2, hessian,
+                ));
             }
         }
         None
+    }
+}
+
+/// The result of a converged series (Euler's form if `EULER`) from its sums: the sum of the terms
+/// (with the logarithm `shift` of its rescaling), and the sums of terms × ∂ln Tₖ (`s1`, over a, b and
+/// k) and of terms × second-order factors (`s2`); the Hessian goes to `hessian`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn finish<const D: u8, const EULER: bool>(
+    b: f64,
+    z: f64,
+    ln_zc: f64,
+    q: f64,
+    sum: f64,
+    shift: f64,
+    mut s1: [f64; 3],
+    mut s2: [[f64; 3]; 3],
+    hessian: &mut [[f64; 3]; 3],
+) -> Inc {
+    let mut out = Inc {
+        log_part: if EULER { (1.0 - b) * ln_zc } else { shift },
+        sum,
+        d_a: 0.0,
+        d_b: 0.0,
+        d_z: 0.0,
+    };
+    if D >= GRADIENT {
+        s1[2] /= z;
+        for (i, row) in s2.iter_mut().enumerate() {
+            row[2] /= z;
+            if i == 2 {
+                row[2] /= z;
+            }
+        }
+        let (g, mut h) = ln_sum_derivatives(sum, s1, s2);
+        [out.d_a, out.d_b, out.d_z] = g;
+        if EULER {
+            // The factor (1 − z)^(1 − b).
+            out.d_b = -ln_zc + g[1];
+            out.d_z = (b - 1.0) * q + g[2];
+            h[1][2] += q;
+            h[2][1] += q;
+            h[2][2] += (b - 1.0) * q * q;
+        }
+        if D >= HESSIAN {
+            *hessian = h;
+        }
+    }
+    out
+}
+
+/// Values of z evaluated together by [`IncSeries::eval_lanes`].
+pub(crate) const LANES: usize = 4;
+
+impl Inc {
+    /// A placeholder for lanes not evaluated.
+    pub(crate) const NAN: Inc = Inc {
+        log_part: f64::NAN,
+        sum: f64::NAN,
+        d_a: f64::NAN,
+        d_b: f64::NAN,
+        d_z: f64::NAN,
+    };
+}
+
+impl IncSeries {
+    /// [`eval`](Self::eval) (derivatives up to [`GRADIENT`]) for the lanes `l < n` of `z`, `zc`,
+    /// `ln_zc`, with the series summed for all of them at once, lane by lane in step, so that the
+    /// loop compiles to vector instructions where the caller is compiled for them (it is inlined).
+    /// Each lane's result is that of [`eval`](Self::eval) to the last bit; lanes `l ≥ n` are
+    /// [`Inc::NAN`].
+    #[inline(always)]
+    pub(crate) fn eval_lanes<const D: u8>(
+        &mut self,
+        n: usize,
+        z: &[f64; LANES],
+        zc: &[f64; LANES],
+        ln_zc: &[f64; LANES],
+    ) -> [Inc; LANES] {
+        const { assert!(D <= GRADIENT) };
+        let (a, b) = (self.a, self.b);
+        let mut out = [Inc::NAN; LANES];
+        let mut series = [false; LANES];
+        let mut euler = None;
+        let mut unused = [[0.0; 3]; 3];
+        for l in 0..n.min(LANES) {
+            match method::<D>(a, b, z[l], zc[l]) {
+                Method::Done(v) => out[l] = Inc::from_full(&v, &mut unused),
+                Method::Quadrature => {
+                    out[l] = Inc::from_full(&quadrature::<D>(a, b, z[l], zc[l]), &mut unused);
+                }
+                Method::Euler => (series[l], euler) = (true, Some(true)),
+                Method::Direct => (series[l], euler) = (true, Some(false)),
+            }
+        }
+        match euler {
+            Some(true) => self.sum_lanes::<D, true>(series, z, zc, ln_zc, &mut out),
+            // The power series' tail factor is fixed only for b ≤ 1 (always so for Pareto/NBD).
+            Some(false) if b <= 1.0 => self.sum_lanes::<D, false>(series, z, zc, ln_zc, &mut out),
+            Some(false) => {
+                for l in 0..LANES {
+                    if series[l] {
+                        out[l] = self.eval::<D>(z[l], zc[l], ln_zc[l], &mut unused);
+                    }
+                }
+            }
+            None => {}
+        }
+        out
+    }
+
+    /// [`sum`](Self::sum) for the lanes marked in `series`, in step (for the power series, b ≤ 1).
+    #[inline(always)]
+    fn sum_lanes<const D: u8, const EULER: bool>(
+        &mut self,
+        series: [bool; LANES],
+        z: &[f64; LANES],
+        zc: &[f64; LANES],
+        ln_zc: &[f64; LANES],
+        out: &mut [Inc; LANES],
+    ) {
+        let b = self.b;
+        let mut done = series.map(|s| !s);
+        // Lanes not summed, or done, run on z = 0: their terms vanish (and never become subnormal,
+        // which would slow every operation on them).
+        let mut z: [f64; LANES] = std::array::from_fn(|l| if series[l] { z[l] } else { 0.0 });
+        let q: [f64; LANES] = std::array::from_fn(|l| {
+            if EULER {
+                1.0 / zc[l]
+            } else {
+                1.0 / (1.0 - z[l])
+            }
+        });
+        let (mut term, mut sum, mut shift) = ([1.0; LANES], [1.0; LANES], [0.0; LANES]);
+        let (mut s_a, mut s_b, mut s_z) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+        if self.euler != EULER {
+            self.extend(EULER, false, 1);
+        }
+        let mut unused = [[0.0; 3]; 3];
+        for k in 0..SERIES_CAP as usize {
+            if k == self.ratio.len() {
+                self.extend(EULER, false, k + 1);
+            }
+            let kf = k as f64;
+            let k1 = kf + 1.0;
+            let r = self.ratio[k];
+            let d_a = self.d_a[k];
+            let d_b = if D >= GRADIENT { self.d_b[k] } else { 0.0 };
+            for l in 0..LANES {
+                term[l] *= r * z[l];
+                sum[l] += term[l];
+                if D >= GRADIENT {
+                    s_a[l] += term[l] * d_a;
+                    s_b[l] += term[l] * d_b;
+                    s_z[l] += term[l] * k1;
+                }
+            }
+            if !EULER && sum.iter().any(|&v| v > BIG) {
+                for l in 0..LANES {
+                    if sum[l] > BIG {
+                        sum[l] *= RESCALE;
+                        term[l] *= RESCALE;
+                        s_a[l] *= RESCALE;
+                        s_b[l] *= RESCALE;
+                        s_z[l] *= RESCALE;
+                        shift[l] += LN_BIG;
+                    }
+                }
+            }
+            let mut converged = [false; LANES];
+            for l in 0..LANES {
+                converged[l] = if EULER {
+                    term[l] * (kf + 2.0 + q[l] - d_b) * q[l] <= TOL * sum[l]
+                } else {
+                    term[l] * (k1 + 1.0 + q[l] + d_b) * q[l] <= TOL * sum[l]
+                };
+            }
+            let mut all = true;
+            for l in 0..LANES {
+                if converged[l] && !done[l] {
+                    out[l] = finish::<D, EULER>(
+                        b,
+                        z[l],
+                        ln_zc[l],
+                        q[l],
+                        sum[l],
+                        shift[l],
+                        [s_a[l], s_b[l], s_z[l]],
+                        [[0.0; 3]; 3],
+                        &mut unused,
+                    );
+                    done[l] = true;
+                    z[l] = 0.0;
+                }
+                all &= done[l];
+            }
+            if all {
+                return;
+            }
+        }
+        for l in 0..LANES {
+            if !done[l] {
+                out[l] = Inc::from_full(&quadrature::<D>(self.a, b, z[l], zc[l]), &mut unused);
+            }
+        }
     }
 }
 
