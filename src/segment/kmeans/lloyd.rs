@@ -263,7 +263,7 @@ fn lloyd_with<L: Label>(
                 .collect()
         })
         .collect();
-    let mut best: Option<Run> = None;
+    let mut best: Option<Finished<L>> = None;
     while runs.iter().any(Option::is_some) {
         let steps: Vec<Option<(Step<'_>, Pass)>> = runs
             .iter()
@@ -303,20 +303,34 @@ fn lloyd_with<L: Label>(
                 Phase::Finish => {
                     if let Some(run) = slot.take() {
                         let init = first_init + r;
-                        let run = run.finish(data, &chunks[r], init);
-                        // Its memory is no longer needed.
-                        chunks[r] = Vec::new();
+                        // The labels stay in the chunks until the best is known;
+                        // the others' memory is released now.
+                        let chunks = std::mem::take(&mut chunks[r]);
+                        let inertia = chunks.iter().fold(0.0, |t, c| t + c.inertia);
                         if best.as_ref().is_none_or(|b| {
-                            run.inertia < b.inertia || (run.inertia == b.inertia && init < b.init)
+                            inertia < b.inertia || (inertia == b.inertia && init < b.init)
                         }) {
-                            best = Some(run);
+                            best = Some(Finished {
+                                run,
+                                chunks,
+                                inertia,
+                                init,
+                            });
                         }
                     }
                 }
             }
         }
     }
-    best
+    best.map(|b| b.run.finish(data, &b.chunks, b.init))
+}
+
+/// An initialisation after its final pass, its labels still in its chunks.
+struct Finished<L: Label> {
+    run: Lloyd,
+    chunks: Vec<Chunk<L>>,
+    inertia: f64,
+    init: usize,
 }
 
 /// Moves the rows farthest from their centroids into empty segments (scikit-learn's
