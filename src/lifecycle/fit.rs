@@ -46,40 +46,54 @@ pub(crate) trait Likelihood<const N: usize>: Sync {
         t_x: f64,
         t_cal: f64,
     ) -> (f64, [f64; N]);
-    /// Adds w·ℓ and w·∇ℓ of the customers who share the frequency `x` to `value` and `grad`, one
-    /// customer after another.
-    #[allow(clippy::too_many_arguments)]
+    /// Adds w·ℓ and w·∇ℓ of the customers of `group` to `sum`, one customer after another.
     fn accumulate(
         &self,
         theta: &[f64; N],
         shared: &Self::PerX,
-        x: f64,
-        t_x: &[f64],
-        t_cal: &[f64],
-        weight: &[f64],
-        value: &mut f64,
-        grad: &mut [f64; N],
+        group: &SameX<'_>,
+        sum: &mut Sum<N>,
     ) {
-        for ((&t_x, &t_cal), &w) in t_x.iter().zip(t_cal).zip(weight) {
-            let (v, g) = self.value_gradient(theta, shared, x, t_x, t_cal);
-            *value += w * v;
-            for k in 0..N {
-                grad[k] += w * g[k];
-            }
+        for ((&t_x, &t_cal), &w) in group.t_x.iter().zip(group.t_cal).zip(group.weight) {
+            let (v, g) = self.value_gradient(theta, shared, group.x, t_x, t_cal);
+            sum.add(w, v, &g);
         }
     }
-    /// Σ w·∇²ℓ in θ over customers who share the frequency `x`, when the model has an analytic
-    /// Hessian (used for the standard errors; otherwise they come from central differences of the
-    /// gradient).
-    fn hessian(
-        &self,
-        _theta: &[f64; N],
-        _x: f64,
-        _t_x: &[f64],
-        _t_cal: &[f64],
-        _weight: &[f64],
-    ) -> Option<[[f64; N]; N]> {
+    /// Σ w·∇²ℓ in θ over the customers of `group`, when the model has an analytic Hessian (used for
+    /// the standard errors; otherwise they come from central differences of the gradient).
+    fn hessian(&self, _theta: &[f64; N], _group: &SameX<'_>) -> Option<[[f64; N]; N]> {
         None
+    }
+}
+
+/// Weighted customers who share the frequency `x`, in the order the sums visit them.
+pub(crate) struct SameX<'a> {
+    pub(crate) x: f64,
+    pub(crate) t_x: &'a [f64],
+    pub(crate) t_cal: &'a [f64],
+    pub(crate) weight: &'a [f64],
+}
+
+/// A running Σ w·ℓ and Σ w·∇ℓ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Sum<const N: usize> {
+    pub(crate) value: f64,
+    pub(crate) grad: [f64; N],
+}
+
+impl<const N: usize> Sum<N> {
+    pub(crate) const ZERO: Self = Sum {
+        value: 0.0,
+        grad: [0.0; N],
+    };
+
+    /// Adds w·ℓ and w·∇ℓ of one customer.
+    #[inline(always)]
+    pub(crate) fn add(&mut self, w: f64, value: f64, grad: &[f64; N]) {
+        self.value += w * value;
+        for (sum, g) in self.grad.iter_mut().zip(grad) {
+            *sum += w * g;
+        }
     }
 }
 
@@ -150,6 +164,18 @@ impl Sorted {
         self.x.len()
     }
 
+    /// The run of triples from `start` (before `end`) that share its `x`.
+    fn same_x(&self, start: usize, end: usize) -> SameX<'_> {
+        let x = self.x[start];
+        let run = start + self.x[start..end].iter().take_while(|&&v| v == x).count();
+        SameX {
+            x,
+            t_x: &self.t_x[start..run],
+            t_cal: &self.t_cal[start..run],
+            weight: &self.weight[start..run],
+        }
+    }
+
     /// Every `stride`-th triple (still sorted by `x`), weights unchanged.
     fn every(&self, stride: usize) -> Self {
         let pick = |c: &[f64]| c.iter().step_by(stride).copied().collect();
@@ -174,27 +200,15 @@ fn total<const N: usize, L: Likelihood<N>>(
 ) -> (f64, [f64; N]) {
     let chunk_sum = |start: usize| {
         let end = (start + CHUNK).min(t.len());
-        let mut value = 0.0;
-        let mut grad = [0.0; N];
+        let mut sum = Sum::ZERO;
         let mut i = start;
         while i < end {
-            // A run of equal x.
-            let x = t.x[i];
-            let run = i + t.x[i..end].iter().take_while(|&&v| v == x).count();
-            let per = ll.per_x(theta, x);
-            ll.accumulate(
-                theta,
-                &per,
-                x,
-                &t.t_x[i..run],
-                &t.t_cal[i..run],
-                &t.weight[i..run],
-                &mut value,
-                &mut grad,
-            );
-            i = run;
+            let group = t.same_x(i, end);
+            let per = ll.per_x(theta, group.x);
+            ll.accumulate(theta, &per, &group, &mut sum);
+            i += group.t_x.len();
         }
-        (value, grad)
+        (sum.value, sum.grad)
     };
     let starts: Vec<usize> = (0..t.len()).step_by(CHUNK).collect();
     let parts: Vec<(f64, [f64; N])> = crate::parallel::map_slice(&starts, |&s| chunk_sum(s));
@@ -220,22 +234,14 @@ fn total_hessian<const N: usize, L: Likelihood<N>>(
         let mut sum = [[0.0; N]; N];
         let mut i = start;
         while i < end {
-            // A run of equal x.
-            let x = t.x[i];
-            let run = i + t.x[i..end].iter().take_while(|&&v| v == x).count();
-            let h = ll.hessian(
-                theta,
-                x,
-                &t.t_x[i..run],
-                &t.t_cal[i..run],
-                &t.weight[i..run],
-            )?;
+            let group = t.same_x(i, end);
+            let h = ll.hessian(theta, &group)?;
             for (s, h) in sum.iter_mut().zip(&h) {
                 for (s, h) in s.iter_mut().zip(h) {
                     *s += h;
                 }
             }
-            i = run;
+            i += group.t_x.len();
         }
         Some(sum)
     };

@@ -56,7 +56,7 @@
 //!
 //! All functions are allocation-free.
 
-use crate::lifecycle::fit::Likelihood;
+use crate::lifecycle::fit::{Likelihood, SameX, Sum};
 use std::cell::RefCell;
 
 use crate::lifecycle::special::{
@@ -341,22 +341,34 @@ fn customer<const D: u8>(sh: &PerX, t_x: f64, t_cal: f64, hessian: &mut Matrix) 
     } else {
         (LnF::ZERO, LnF::ZERO)
     };
-    combine::<D>(sh, t_cal, ln_at, ln_bt, &f1, &f2, &h_f, hessian)
+    let at_t = AtT {
+        t_cal,
+        ln_at,
+        ln_bt,
+    };
+    combine::<D>(sh, &at_t, [&f1, &f2], &h_f, hessian)
 }
 
-/// ln L and its derivatives from ln F(t_x), ln F(T) (`f1`, `f2`, with Hessians `h_f`) and
-/// ln(α + T), ln(β + T).
-#[allow(clippy::too_many_arguments)]
-fn combine<const D: u8>(
-    sh: &PerX,
+/// A customer's age T with ln(α + T) and ln(β + T).
+struct AtT {
     t_cal: f64,
     ln_at: f64,
     ln_bt: f64,
-    f1: &LnF,
-    f2: &LnF,
+}
+
+/// ln L and its derivatives from ln F(t_x) and ln F(T) (`f`, with Hessians `h_f`) at age `at_t`.
+fn combine<const D: u8>(
+    sh: &PerX,
+    at_t: &AtT,
+    [f1, f2]: [&LnF; 2],
     h_f: &[Matrix; 2],
     hessian: &mut Matrix,
 ) -> Eval {
+    let AtT {
+        t_cal,
+        ln_at,
+        ln_bt,
+    } = *at_t;
     let [_, alpha, s, beta] = sh.p;
     let rx = sh.rx;
     // ln E = −(r + x) ln(α + T) − s ln(β + T): alive at T.
@@ -397,11 +409,11 @@ fn combine<const D: u8>(
         if D >= HESSIAN {
             // The pieces' weights (relative to D) and gradients of their logarithms.
             let w = [e_e * inv_d, e_1 * inv_d, -e_2 * inv_d];
-            let mut u_pieces = [g_e, [0.0; 4], [0.0; 4]];
-            for k in 0..4 {
-                u_pieces[1][k] = sh.g_sa[k] + f1.grad[k];
-                u_pieces[2][k] = sh.g_sa[k] + f2.grad[k];
-            }
+            let u_pieces = [
+                g_e,
+                std::array::from_fn(|k| sh.g_sa[k] + f1.grad[k]),
+                std::array::from_fn(|k| sh.g_sa[k] + f2.grad[k]),
+            ];
             let live = if e_1 > 0.0 {
                 if e_2 > 0.0 { 3 } else { 2 }
             } else {
@@ -457,39 +469,19 @@ impl Likelihood<4> for FitLikelihood {
         (e.ll, e.grad)
     }
 
-    fn accumulate(
-        &self,
-        _theta: &[f64; 4],
-        shared: &PerX,
-        _x: f64,
-        t_x: &[f64],
-        t_cal: &[f64],
-        weight: &[f64],
-        value: &mut f64,
-        grad: &mut [f64; 4],
-    ) {
+    fn accumulate(&self, _theta: &[f64; 4], shared: &PerX, group: &SameX<'_>, sum: &mut Sum<4>) {
         pulp::Arch::new().dispatch(Run {
             sh: shared,
-            t_x,
-            t_cal,
-            weight,
-            value,
-            grad,
+            group,
+            sum,
         });
     }
 
-    fn hessian(
-        &self,
-        theta: &[f64; 4],
-        x: f64,
-        t_x: &[f64],
-        t_cal: &[f64],
-        weight: &[f64],
-    ) -> Option<Matrix> {
-        let sh = per_x::<HESSIAN>(theta, x);
+    fn hessian(&self, theta: &[f64; 4], group: &SameX<'_>) -> Option<Matrix> {
+        let sh = per_x::<HESSIAN>(theta, group.x);
         let mut total = [[0.0; 4]; 4];
         let mut h = [[0.0; 4]; 4];
-        for ((&t_x, &t_cal), &w) in t_x.iter().zip(t_cal).zip(weight) {
+        for ((&t_x, &t_cal), &w) in group.t_x.iter().zip(group.t_cal).zip(group.weight) {
             customer::<HESSIAN>(&sh, t_x, t_cal, &mut h);
             for i in 0..4 {
                 for j in 0..4 {
@@ -505,11 +497,8 @@ impl Likelihood<4> for FitLikelihood {
 /// instructions the processor has (chosen at run time by `pulp`).
 struct Run<'a> {
     sh: &'a PerX,
-    t_x: &'a [f64],
-    t_cal: &'a [f64],
-    weight: &'a [f64],
-    value: &'a mut f64,
-    grad: &'a mut [f64; 4],
+    group: &'a SameX<'a>,
+    sum: &'a mut Sum<4>,
 }
 
 impl pulp::WithSimd for Run<'_> {
@@ -517,15 +506,7 @@ impl pulp::WithSimd for Run<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let Run {
-            sh,
-            t_x,
-            t_cal,
-            weight,
-            value,
-            grad,
-        } = self;
-        accumulate_run(sh, t_x, t_cal, weight, value, grad);
+        accumulate_run(self.sh, self.group, self.sum);
     }
 }
 
@@ -533,14 +514,10 @@ impl pulp::WithSimd for Run<'_> {
 /// [`customer`] computes it; the ₂F₁ series of [`LANES`] customers at a time are summed together
 /// ([`IncSeries::eval_lanes`]), F(t_x) and F(T) apart.
 #[inline(always)]
-fn accumulate_run(
-    sh: &PerX,
-    t_x: &[f64],
-    t_cal: &[f64],
-    weight: &[f64],
-    value: &mut f64,
-    grad: &mut [f64; 4],
-) {
+fn accumulate_run(sh: &PerX, group: &SameX<'_>, sum: &mut Sum<4>) {
+    let SameX {
+        t_x, t_cal, weight, ..
+    } = *group;
     let [_, alpha, _, beta] = sh.p;
     let mut series = sh.series.borrow_mut();
     let mut unused = [[0.0; 4]; 4];
@@ -607,21 +584,13 @@ fn accumulate_run(
             } else {
                 (LnF::ZERO, LnF::ZERO)
             };
-            let e = combine::<GRADIENT>(
-                sh,
+            let at_t = AtT {
                 t_cal,
-                ln_at[l],
-                ln_bt[l],
-                &f1,
-                &f2,
-                &no_hessians,
-                &mut unused,
-            );
-            let w = weight[start + l];
-            *value += w * e.ll;
-            for k in 0..4 {
-                grad[k] += w * e.grad[k];
-            }
+                ln_at: ln_at[l],
+                ln_bt: ln_bt[l],
+            };
+            let e = combine::<GRADIENT>(sh, &at_t, [&f1, &f2], &no_hessians, &mut unused);
+            sum.add(weight[start + l], e.ll, &e.grad);
         }
     }
 }
@@ -1331,9 +1300,9 @@ mod tests {
                 );
             }
         }
-        for i in 0..4 {
-            for j in 0..4 {
-                assert_eq!(h[i][j], h[j][i], "symmetric");
+        for (i, row) in h.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                assert_eq!(*v, h[j][i], "symmetric");
             }
         }
     }
@@ -1366,6 +1335,10 @@ mod tests {
         }
     }
 
+    /// Parameters, x, t_x, T, θθ∇²ln L in log-parameters, relative tolerance, tolerance as a fraction
+    /// of the largest entry.
+    type HessianCase = ([f64; 4], f64, f64, f64, [[f64; 4]; 4], f64, f64);
+
     /// ∇²ln L from mpmath 1.3.0 (50 digits, unchanged at 80 and 90): `mp.diff` of the mpmath
     /// log-likelihood written out above [`MPMATH`], orders (1, 1) and (2) over (r, α, s, β). The rows
     /// take the power series (x = 0 with α < β: b = r < 1), Euler's form (b = r + x and b = s + 1)
@@ -1373,7 +1346,7 @@ mod tests {
     /// Each row has its tolerance: relative, and as a fraction of the largest entry, both scaled to
     /// log-parameters (θᵢθⱼ ∂²/∂θᵢ∂θⱼ). The quadrature's second derivatives are differences of its
     /// gradient, and in the HARD rows entries far below the largest lose digits to cancellation.
-    const MPMATH_HESSIAN: [([f64; 4], f64, f64, f64, [[f64; 4]; 4], f64, f64); 6] = [
+    const MPMATH_HESSIAN: [HessianCase; 6] = [
         (
             CDNOW,
             0.0,
@@ -1623,26 +1596,33 @@ mod tests {
                 let t_cal: Vec<f64> = times.iter().map(|t| t.1).collect();
                 let weight: Vec<f64> = (1..=times.len()).map(|w| w as f64).collect();
                 let sh = per_x::<GRADIENT>(&p, x);
-                let (mut value, mut grad) = (0.0, [0.0; 4]);
+                let mut one_by_one = Sum::ZERO;
                 for i in 0..times.len() {
                     let e = super::customer::<GRADIENT>(&sh, t_x[i], t_cal[i], &mut [[0.0; 4]; 4]);
-                    value += weight[i] * e.ll;
-                    for k in 0..4 {
-                        grad[k] += weight[i] * e.grad[k];
-                    }
+                    one_by_one.add(weight[i], e.ll, &e.grad);
                 }
-                let want = (value.to_bits(), grad.map(f64::to_bits));
-                let (mut value, mut grad) = (0.0, [0.0; 4]);
-                FitLikelihood.accumulate(&p, &sh, x, &t_x, &t_cal, &weight, &mut value, &mut grad);
+                let want = (
+                    one_by_one.value.to_bits(),
+                    one_by_one.grad.map(f64::to_bits),
+                );
+                let group = SameX {
+                    x,
+                    t_x: &t_x,
+                    t_cal: &t_cal,
+                    weight: &weight,
+                };
+                let mut sum = Sum::ZERO;
+                FitLikelihood.accumulate(&p, &sh, &group, &mut sum);
+                let (value, grad) = (sum.value, sum.grad);
                 assert_eq!(
                     (value.to_bits(), grad.map(f64::to_bits)),
                     want,
                     "p={p:?} x={x}"
                 );
-                let (mut value, mut grad) = (0.0, [0.0; 4]);
-                accumulate_run(&sh, &t_x, &t_cal, &weight, &mut value, &mut grad);
+                let mut sum = Sum::ZERO;
+                accumulate_run(&sh, &group, &mut sum);
                 assert_eq!(
-                    (value.to_bits(), grad.map(f64::to_bits)),
+                    (sum.value.to_bits(), sum.grad.map(f64::to_bits)),
                     want,
                     "p={p:?} x={x}"
                 );
