@@ -335,7 +335,7 @@ impl Summary {
 
     /// The model-fitting statistic: unique `(x, t_x, T)` with counts.
     pub fn triples(&self) -> Triples {
-        let mut t = Triples::with_capacity(self.len());
+        let mut t = Triples::default();
         for i in 0..self.len() {
             t.add(self.x[i], self.t_x[i], self.t_cal[i], 1.0);
         }
@@ -384,17 +384,6 @@ pub struct Triples {
 }
 
 impl Triples {
-    /// Empty, with room for `n` distinct triples.
-    fn with_capacity(n: usize) -> Self {
-        Triples {
-            x: Vec::with_capacity(n),
-            t_x: Vec::with_capacity(n),
-            t_cal: Vec::with_capacity(n),
-            weight: Vec::with_capacity(n),
-            index: hashbrown::HashMap::with_capacity(n),
-        }
-    }
-
     /// Adds `weight` customers with this triple.
     pub fn add(&mut self, x: f64, t_x: f64, t_cal: f64, weight: f64) {
         if self.index.len() != self.x.len() {
