@@ -261,9 +261,26 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
 /// The median of the finite values of `values`, exactly as numpy's
 /// `np.median` over them. `None` when there is no finite value.
 pub fn median(values: &[f64]) -> Option<f64> {
-    // Selection instead of a full sort: linear time, the same value.
     let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let n = finite.len();
+    median_mut(&mut finite)
+}
+
+/// [`median`] reordering `values` in place instead of copying them.
+pub(crate) fn median_mut(values: &mut [f64]) -> Option<f64> {
+    // The finite values moved to the front, in order.
+    let mut n = values.len();
+    if !values.iter().all(|v| v.is_finite()) {
+        n = 0;
+        for i in 0..values.len() {
+            let v = values[i];
+            if v.is_finite() {
+                values[n] = v;
+                n += 1;
+            }
+        }
+    }
+    let finite = &mut values[..n];
+    // Selection instead of a full sort: linear time, the same value.
     if n == 0 {
         return None;
     }

@@ -198,3 +198,38 @@ fn segments_a_synthetic_customer_base() {
     assert!(seg.profiles.iter().all(|p| !p.name.is_empty()));
     assert_eq!(seg.model.predict(&features).unwrap(), seg.labels);
 }
+
+/// `cluster` (which skips the copy when the transform changes nothing) and
+/// `cluster_owned` give exactly the fit of the transformed values, with and
+/// without scaling, with and without missing values to impute.
+#[test]
+fn cluster_is_the_fit_of_the_transformed_values() {
+    use custinsight::segment::scale::{FittedTransform, TransformSpec};
+    let (features, _) = groups(3_000, 5);
+    let mut with_gaps = features.values().to_owned();
+    with_gaps[[7, 1]] = f64::NAN;
+    with_gaps[[2_001, 0]] = f64::INFINITY;
+    let gappy = FeatureMatrix::new(
+        features.customer_ids().to_vec(),
+        features.names().to_vec(),
+        with_gaps,
+    )
+    .unwrap();
+    for m in [&features, &gappy] {
+        for transform in [TransformSpec::new(Vec::new()), TransformSpec::default()] {
+            let p = SegmentationParams {
+                transform: transform.clone(),
+                ..params(4)
+            };
+            let fitted = FittedTransform::fit(m, &transform).unwrap();
+            let expected = p
+                .kmeans
+                .fit_rows(fitted.apply(m).unwrap().values(), None)
+                .unwrap();
+            let clustered = p.cluster(m).unwrap();
+            assert_eq!(clustered.transform, fitted);
+            assert_eq!(clustered.clustering, expected);
+            assert_eq!(p.cluster_owned(m.clone()).unwrap(), clustered);
+        }
+    }
+}

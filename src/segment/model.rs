@@ -10,6 +10,7 @@
 //! ([`stability`](super::stability)), and the migration of customers between
 //! the two is reported.
 
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use super::features::FeatureMatrix;
@@ -151,7 +152,14 @@ impl SegmentationParams {
     /// # Errors
     /// Errors of the transform and of k-means.
     pub fn cluster(&self, features: &FeatureMatrix) -> Result<Clustered> {
-        self.cluster_owned(features.clone())
+        let transform = FittedTransform::fit(features, &self.transform)?;
+        if transform.keeps_values(features) {
+            // Nothing to scale or impute: the matrix's own values, not a copy.
+            return self.cluster_scaled(transform, features.values());
+        }
+        // Only the values are transformed (the customer ids are not copied).
+        let scaled = transform.apply_values(features)?;
+        self.cluster_scaled(transform, scaled.view())
     }
 
     /// [`cluster`](Self::cluster) taking the matrix, which the transform
@@ -162,14 +170,27 @@ impl SegmentationParams {
     pub fn cluster_owned(&self, features: FeatureMatrix) -> Result<Clustered> {
         self.check()?;
         let transform = FittedTransform::fit(&features, &self.transform)?;
+        if transform.keeps_values(&features) {
+            return self.cluster_scaled(transform, features.values());
+        }
         let scaled = transform.apply_owned(features)?;
+        self.cluster_scaled(transform, scaled.values())
+    }
+
+    /// Chooses k if asked and fits k-means on `scaled`, the values `transform`
+    /// (fitted on them) gives.
+    fn cluster_scaled(
+        &self,
+        transform: FittedTransform,
+        scaled: ArrayView2<'_, f64>,
+    ) -> Result<Clustered> {
         let (kmeans, k_choice) = match self.choose_k {
             None => (self.kmeans.clone(), None),
             Some((low, high)) => {
                 // Never more segments than rows allow.
-                let high = high.min(scaled.n_rows().saturating_sub(1));
+                let high = high.min(scaled.nrows().saturating_sub(1));
                 let choice = choose_k(
-                    scaled.values(),
+                    scaled,
                     None,
                     low..=high,
                     &self.kmeans,
@@ -192,7 +213,7 @@ impl SegmentationParams {
                 )
             }
         };
-        let clustering = kmeans.fit_rows(scaled.values(), None)?;
+        let clustering = kmeans.fit_rows(scaled, None)?;
         Ok(Clustered {
             transform,
             clustering,

@@ -14,7 +14,6 @@ use super::btyd::{
     BtydModel, BtydParams, Outputs, ValueRequest, discounted_purchases, first, score_windows,
 };
 use super::distinct;
-use super::fit::PerCustomer;
 use super::optim::FitReport;
 use super::summary::{Histories, Triples};
 use crate::error::Result;
@@ -50,13 +49,7 @@ impl Kernel for ParetoNbdModel {
         data: &Triples,
         starts: &[[f64; 4]],
     ) -> Result<([f64; 4], FitReport)> {
-        fit_likelihood(
-            Self::NAME,
-            &PerCustomer(formulas::log_likelihood_gradient),
-            params,
-            data,
-            starts,
-        )
+        fit_likelihood(Self::NAME, &formulas::FitLikelihood, params, data, starts)
     }
 
     fn from_fit([r, alpha, s, beta]: [f64; 4], report: FitReport) -> Self {

@@ -39,45 +39,101 @@ impl Compact {
     /// centroids a prediction compares them with, which may lie outside the
     /// rows' range) are all within [-1, 1].
     pub(super) fn new(data: &Rows<'_>, points: &[f64]) -> Compact {
+        Compact::build(data, points, false).0
+    }
+
+    /// [`new`](Self::new) without points, and the mean of the feature
+    /// variances, exactly as [`mean_variance`](super::rows::mean_variance)
+    /// computes it, from the same passes over the rows.
+    pub(super) fn with_mean_variance(data: &Rows<'_>) -> (Compact, f64) {
+        let (compact, variance) = Compact::build(data, &[], true);
+        (compact, variance.unwrap_or(f64::NAN))
+    }
+
+    /// The compact rows, and with `variance` the mean feature variance: three
+    /// passes over the rows (sums; deviations and span; the copy).
+    fn build(data: &Rows<'_>, points: &[f64], variance: bool) -> (Compact, Option<f64>) {
         let d = data.d;
         let n_chunks = data.n_chunks();
-        // Weighted means: only the centring, so any fixed summation order will do.
-        let parts: Vec<(Vec<f64>, f64)> = crate::parallel::map_range(n_chunks, |c| {
-            let mut sums = vec![0.0; d];
+        // Weighted means: only the centring, so any fixed summation order will
+        // do. With `variance`, also the unweighted sums of mean_variance, from
+        // −0.0 in the same order.
+        struct Sums {
+            weighted: Vec<f64>,
+            total: f64,
+            plain: Vec<f64>,
+        }
+        let parts: Vec<Sums> = crate::parallel::map_range(n_chunks, |c| {
+            let mut weighted = vec![0.0; d];
             let mut total = 0.0;
+            let mut plain = vec![-0.0; if variance { d } else { 0 }];
             for i in data.chunk_range(c) {
                 let w = data.weight(i);
                 total += w;
-                for (s, &v) in sums.iter_mut().zip(data.row(i)) {
+                let row = data.row(i);
+                for (s, &v) in weighted.iter_mut().zip(row) {
                     *s += w * v;
                 }
+                for (s, &v) in plain.iter_mut().zip(row) {
+                    *s += v;
+                }
             }
-            (sums, total)
+            Sums {
+                weighted,
+                total,
+                plain,
+            }
         });
         let mut mean = vec![0.0; d];
         let mut total = 0.0;
-        for (sums, t) in &parts {
-            total += t;
-            for (m, s) in mean.iter_mut().zip(sums) {
+        let mut plain = vec![-0.0f64; if variance { d } else { 0 }];
+        for part in &parts {
+            total += part.total;
+            for (m, s) in mean.iter_mut().zip(&part.weighted) {
                 *m += s;
+            }
+            for (t, p) in plain.iter_mut().zip(&part.plain) {
+                *t += p;
             }
         }
         for m in &mut mean {
             // No weight at all (no rows): any centre will do.
             *m = if total > 0.0 { *m / total } else { 0.0 };
         }
-        let spans: Vec<f64> = crate::parallel::map_range(n_chunks, |c| {
+        let n = data.n as f64;
+        for m in &mut plain {
+            *m /= n;
+        }
+        // Per chunk, the largest |x − mean| and (with `variance`) the squared
+        // deviations from the unweighted means.
+        let parts: Vec<(f64, Vec<f64>)> = crate::parallel::map_range(n_chunks, |c| {
             let xs = &data.x[data.chunk_range(c).start * d..data.chunk_range(c).end * d];
-            xs.chunks_exact(d).fold(0.0f64, |acc, row| {
+            let span = xs.chunks_exact(d).fold(0.0f64, |acc, row| {
                 row.iter()
                     .zip(&mean)
                     .fold(acc, |acc, (v, m)| acc.max((v - m).abs()))
-            })
+            });
+            let mut squares = vec![-0.0f64; plain.len()];
+            if variance {
+                for row in xs.chunks_exact(d) {
+                    for ((s, &v), &m) in squares.iter_mut().zip(row).zip(&plain) {
+                        *s += (v - m).powi(2);
+                    }
+                }
+            }
+            (span, squares)
         });
+        let mut squares = vec![-0.0f64; plain.len()];
+        for (_, part) in &parts {
+            for (t, p) in squares.iter_mut().zip(part) {
+                *t += p;
+            }
+        }
+        let mean_variance = variance.then(|| squares.iter().map(|v| v / n).sum::<f64>() / d as f64);
         let span = points
             .chunks_exact(d)
             .flat_map(|p| p.iter().zip(&mean).map(|(v, m)| (v - m).abs()))
-            .chain(spans)
+            .chain(parts.iter().map(|(span, _)| *span))
             .fold(0.0f64, f64::max);
         let mut scale = 1.0f64;
         while scale < span {
@@ -113,10 +169,39 @@ impl Compact {
             .chunks_mut(CHUNK / LANES * d)
             .enumerate()
             .for_each(fill);
-        Compact {
+        let compact = Compact {
             blocks,
             mean,
             scale,
+        };
+        (compact, mean_variance)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::kmeans::rows::mean_variance;
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The copy made with the mean variance is the one made alone, and the
+    /// variance is mean_variance's to the bit, with and without weights.
+    #[test]
+    fn copy_with_mean_variance_is_the_copy_and_the_variance() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut x = Array2::from_shape_fn((10_003, 3), |_| rng.gen_range(-5.0..9.0));
+        x.column_mut(2).fill(-0.0);
+        let weights: Vec<f64> = (0..x.nrows()).map(|i| (i % 5) as f64 * 0.5).collect();
+        for w in [None, Some(&weights[..])] {
+            let data = Rows::new(x.view(), w).unwrap_or_else(|e| panic!("{e}"));
+            let (both, variance) = Compact::with_mean_variance(&data);
+            let alone = Compact::new(&data, &[]);
+            assert_eq!(variance.to_bits(), mean_variance(&data).to_bits());
+            assert_eq!(both.blocks, alone.blocks);
+            assert_eq!(both.mean, alone.mean);
+            assert_eq!(both.scale, alone.scale);
         }
     }
 }

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use super::blocks::Compact;
 use super::init::initial_centroids;
 use super::lloyd::{Iterate, Run, lloyd};
-use super::rows::{Rows, mean_variance};
+use super::rows::Rows;
 use super::{Clustering, KMeansParams};
 use crate::error::{Error, Result};
 
@@ -72,8 +72,9 @@ impl KMeansParams {
                 v,
             ));
         }
-        let tol = self.tolerance_for(&data)?;
-        let compact = Compact::new(&data, &[]);
+        self.check_rows(&data)?;
+        let (compact, variance) = Compact::with_mean_variance(&data);
+        let tol = self.tol * variance;
         let how = Iterate {
             max_iter: self.max_iter,
             tol,
@@ -86,9 +87,8 @@ impl KMeansParams {
         Ok(run.into_clustering(data.d, self.k))
     }
 
-    /// The absolute tolerance for `data` (the relative one times the mean
-    /// variance), once there are enough rows for k segments.
-    fn tolerance_for(&self, data: &Rows<'_>) -> Result<f64> {
+    /// Whether there are enough rows for k segments.
+    fn check_rows(&self, data: &Rows<'_>) -> Result<()> {
         if data.n < self.k {
             return Err(Error::too_few(
                 format!("k-means: rows for k = {} segments", self.k),
@@ -96,7 +96,7 @@ impl KMeansParams {
                 data.n,
             ));
         }
-        Ok(self.tol * mean_variance(data))
+        Ok(())
     }
 
     /// [`fit_rows`](Self::fit_rows) with the kernels compiled for `arch`.
@@ -108,9 +108,11 @@ impl KMeansParams {
     ) -> Result<Clustering> {
         self.check()?;
         let data = Rows::new(x, weights)?;
-        let tol = self.tolerance_for(&data)?;
-        // One single-precision copy of the rows serves every initialisation.
-        let compact = Compact::new(&data, &[]);
+        self.check_rows(&data)?;
+        // One single-precision copy of the rows serves every initialisation;
+        // the tolerance is relative to the mean feature variance.
+        let (compact, variance) = Compact::with_mean_variance(&data);
+        let tol = self.tol * variance;
         let mut best: Option<Run> = None;
         let inits: Vec<usize> = (0..self.n_init).collect();
         for group in inits.chunks(LOCKSTEP) {

@@ -4,7 +4,7 @@ use ndarray::Array2;
 
 use super::blocks::Compact;
 use super::kernel::Centroids;
-use super::pass::{Chunk, Movement, Pass, Step};
+use super::pass::{Chunk, Label, Movement, Pass, Step};
 use super::rows::{Rows, squared_distance};
 use super::{Algorithm, Clustering, KMeans};
 
@@ -93,7 +93,13 @@ impl Lloyd {
 
     /// The update after an assigning pass over `chunks`: new centroids, and
     /// [`Phase::Finish`] once the iterations stop.
-    fn update(&mut self, data: &Rows<'_>, chunks: &mut [Chunk], max_iter: usize, tol: f64) {
+    fn update<L: Label>(
+        &mut self,
+        data: &Rows<'_>,
+        chunks: &mut [Chunk<L>],
+        max_iter: usize,
+        tol: f64,
+    ) {
         let d = data.d;
         let k = self.cents.k;
         let iteration = self.iterations;
@@ -172,7 +178,7 @@ impl Lloyd {
     }
 
     /// The outcome, after the final assignment pass over `chunks`.
-    fn finish(self, data: &Rows<'_>, chunks: &[Chunk], init: usize) -> Run {
+    fn finish<L: Label>(self, data: &Rows<'_>, chunks: &[Chunk<L>], init: usize) -> Run {
         let k = self.cents.k;
         let mut labels = Vec::with_capacity(data.n);
         let mut inertia = 0.0;
@@ -180,8 +186,8 @@ impl Lloyd {
         for c in chunks {
             inertia += c.inertia;
             for (r, &l) in c.labels.iter().enumerate() {
-                labels.push(l as usize);
-                final_weights[l as usize] += data.weight(c.start + r);
+                labels.push(l.index());
+                final_weights[l.index()] += data.weight(c.start + r);
             }
         }
         Run {
@@ -221,6 +227,22 @@ pub(super) fn lloyd(
     first_init: usize,
     how: Iterate,
 ) -> Option<Run> {
+    let k = initials.first().map_or(0, |c| c.len() / data.d.max(1));
+    if k <= <u8 as Label>::SEGMENTS {
+        lloyd_with::<u8>(data, compact, initials, first_init, how)
+    } else {
+        lloyd_with::<u32>(data, compact, initials, first_init, how)
+    }
+}
+
+/// [`lloyd`] with labels stored as `L`.
+fn lloyd_with<L: Label>(
+    data: &Rows<'_>,
+    compact: &Compact,
+    initials: Vec<Vec<f64>>,
+    first_init: usize,
+    how: Iterate,
+) -> Option<Run> {
     let Iterate {
         max_iter,
         tol,
@@ -232,7 +254,7 @@ pub(super) fn lloyd(
         .into_iter()
         .map(|initial| Some(Lloyd::new(initial, d, compact)))
         .collect();
-    let mut chunks: Vec<Vec<Chunk>> = runs
+    let mut chunks: Vec<Vec<Chunk<L>>> = runs
         .iter()
         .flatten()
         .map(|run| {
@@ -241,7 +263,7 @@ pub(super) fn lloyd(
                 .collect()
         })
         .collect();
-    let mut best: Option<Run> = None;
+    let mut best: Option<Finished<L>> = None;
     while runs.iter().any(Option::is_some) {
         let steps: Vec<Option<(Step<'_>, Pass)>> = runs
             .iter()
@@ -256,7 +278,7 @@ pub(super) fn lloyd(
             })
             .collect();
         // Each chunk of the running initialisations with those of the same rows.
-        let mut columns: Vec<Vec<(&mut Chunk, &Step<'_>, Pass)>> =
+        let mut columns: Vec<Vec<(&mut Chunk<L>, &Step<'_>, Pass)>> =
             (0..data.n_chunks()).map(|_| Vec::new()).collect();
         for (run_chunks, step) in chunks.iter_mut().zip(&steps) {
             if let Some((step, pass)) = step {
@@ -281,28 +303,42 @@ pub(super) fn lloyd(
                 Phase::Finish => {
                     if let Some(run) = slot.take() {
                         let init = first_init + r;
-                        let run = run.finish(data, &chunks[r], init);
-                        // Its memory is no longer needed.
-                        chunks[r] = Vec::new();
+                        // The labels stay in the chunks until the best is known;
+                        // the others' memory is released now.
+                        let chunks = std::mem::take(&mut chunks[r]);
+                        let inertia = chunks.iter().fold(0.0, |t, c| t + c.inertia);
                         if best.as_ref().is_none_or(|b| {
-                            run.inertia < b.inertia || (run.inertia == b.inertia && init < b.init)
+                            inertia < b.inertia || (inertia == b.inertia && init < b.init)
                         }) {
-                            best = Some(run);
+                            best = Some(Finished {
+                                run,
+                                chunks,
+                                inertia,
+                                init,
+                            });
                         }
                     }
                 }
             }
         }
     }
-    best
+    best.map(|b| b.run.finish(data, &b.chunks, b.init))
+}
+
+/// An initialisation after its final pass, its labels still in its chunks.
+struct Finished<L: Label> {
+    run: Lloyd,
+    chunks: Vec<Chunk<L>>,
+    inertia: f64,
+    init: usize,
 }
 
 /// Moves the rows farthest from their centroids into empty segments (scikit-learn's
 /// rule), adjusting the sums; returns whether anything moved.
-fn relocate_empty(
+fn relocate_empty<L: Label>(
     data: &Rows<'_>,
     cents: &Centroids,
-    chunks: &mut [Chunk],
+    chunks: &mut [Chunk<L>],
     sums: &mut [f64],
     weights: &mut [f64],
     counts: &mut [i64],
@@ -318,7 +354,7 @@ fn relocate_empty(
         for (r, &l) in c.labels.iter().enumerate() {
             let i = c.start + r;
             if data.weight(i) > 0.0 {
-                far.push((squared_distance(data.row(i), cents.row(l as usize)), i, ci));
+                far.push((squared_distance(data.row(i), cents.row(l.index())), i, ci));
             }
         }
     }
@@ -326,7 +362,7 @@ fn relocate_empty(
     let mut moved_any = false;
     for (&j, &(_, i, ci)) in empty.iter().zip(&far) {
         let r = i - chunks[ci].start;
-        let old = chunks[ci].labels[r] as usize;
+        let old = chunks[ci].labels[r].index();
         let w = data.weight(i);
         // Keep a segment from being emptied by the move.
         if counts[old] <= 1 {
@@ -340,8 +376,52 @@ fn relocate_empty(
         weights[j] = w;
         counts[old] -= 1;
         counts[j] = 1;
-        chunks[ci].labels[r] = j as u32;
+        chunks[ci].labels[r] = L::of(j);
         moved_any = true;
     }
     moved_any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::kmeans::predict::assign;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// One-byte labels (k ≤ 256) and four-byte labels give the same fit; with
+    /// k beyond 256 (four-byte labels) every row ends at its nearest centroid.
+    #[test]
+    fn label_widths_give_the_same_fit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x = Array2::from_shape_fn((9_001, 5), |_| rng.gen_range(-10.0..10.0));
+        let data = Rows::new(x.view(), None).unwrap_or_else(|e| panic!("{e}"));
+        let compact = Compact::new(&data, &[]);
+        let initials = |k: usize| -> Vec<Vec<f64>> {
+            (0..2)
+                .map(|s| {
+                    (0..k)
+                        .flat_map(|j| data.row((j * 29 + s * 13) % data.n).to_vec())
+                        .collect()
+                })
+                .collect()
+        };
+        for algorithm in [Algorithm::Hamerly, Algorithm::Lloyd] {
+            let how = Iterate {
+                max_iter: 40,
+                tol: 0.0,
+                algorithm,
+                arch: pulp::Arch::new(),
+            };
+            let fit = |run: Option<Run>, k| run.map(|r| r.into_clustering(data.d, k));
+            let narrow = fit(lloyd_with::<u8>(&data, &compact, initials(7), 0, how), 7);
+            let wide = fit(lloyd_with::<u32>(&data, &compact, initials(7), 0, how), 7);
+            assert!(narrow.is_some());
+            assert_eq!(narrow, wide, "{algorithm:?}");
+            let many = fit(lloyd(&data, &compact, initials(300), 0, how), 300);
+            let many = many.unwrap_or_else(|| panic!("a fit"));
+            assert_eq!(many.labels, assign(&many.model.centroids, &data));
+            assert_eq!(many.model.weights.iter().sum::<f64>(), 9_001.0);
+        }
+    }
 }

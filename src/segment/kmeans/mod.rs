@@ -37,9 +37,9 @@
 //!
 //! Rows are processed in fixed chunks of 4,096 whose partial sums are added in
 //! chunk order, so results do not depend on the thread count. Each chunk keeps
-//! its rows' labels and bounds and its own accumulators; the buffers a pass
-//! works in belong to the thread, so after the first passes the iteration loop
-//! allocates nothing.
+//! its rows' labels (one byte each when k ≤ 256) and bounds and its own
+//! accumulators; the buffers a pass works in belong to the thread, so after
+//! the first passes the iteration loop allocates nothing.
 //!
 //! Nearest centroids are found in single precision on a copy of the rows
 //! centred and scaled into [-1, 1] (half the bytes, twice the SIMD lanes),
@@ -49,8 +49,9 @@
 //! is decided again in f64, so the labels are those of f64 distances. When
 //! most rows fail Hamerly's test (the first passes) every block with a
 //! failing row is computed in place; later, the few failing rows are gathered
-//! into lanes. Centroid sums, moves and the inertia are always computed in f64
-//! from the original rows, and only rows that change segment touch the sums.
+//! into lanes (their blocks fetched ahead while many fail). Centroid sums,
+//! moves and the inertia are always computed in f64 from the original rows,
+//! and only rows that change segment touch the sums.
 //!
 //! The seeding and assignment loops are compiled for several instruction sets
 //! (x86-64 with AVX2 and FMA, and the baseline) and the widest the processor

@@ -5,10 +5,48 @@ use super::blocks::{Compact, LANES};
 use super::kernel::{BlockNearest, Centroids};
 use super::rows::{Rows, squared_distance};
 
+/// A row's segment as a chunk stores it: one byte when k ≤ 256, so each pass
+/// streams less state and looks up Hamerly's thresholds without a bounds
+/// check; four bytes otherwise.
+pub(super) trait Label: Copy + Eq + Into<u32> + Send + Sync + 'static {
+    /// How many segments the type can name; when that is few, [`Step`]'s
+    /// tables have an entry for each.
+    const SEGMENTS: usize;
+
+    /// Segment `j` (less than [`SEGMENTS`](Self::SEGMENTS)).
+    fn of(j: usize) -> Self;
+
+    /// The segment's number.
+    fn index(self) -> usize {
+        Into::<u32>::into(self) as usize
+    }
+}
+
+impl Label for u8 {
+    const SEGMENTS: usize = 256;
+
+    fn of(j: usize) -> u8 {
+        j as u8
+    }
+}
+
+impl Label for u32 {
+    const SEGMENTS: usize = usize::MAX;
+
+    fn of(j: usize) -> u32 {
+        j as u32
+    }
+}
+
+/// Entries of [`Step`]'s per-segment tables at least (when k is smaller, the
+/// rest are padding), so that one-byte labels index them without a check.
+const TABLE: usize = 256;
+const _: () = assert!(<u8 as Label>::SEGMENTS <= TABLE);
+
 /// One chunk's rows' state and its accumulators (kept across iterations).
-pub(super) struct Chunk {
+pub(super) struct Chunk<L: Label> {
     pub(super) start: usize,
-    pub(super) labels: Vec<u32>,
+    pub(super) labels: Vec<L>,
     /// Upper bound on the distance to the own centroid, in the scaled space of
     /// [`Compact`], rounded up to f32 (half the bytes to stream each pass).
     pub(super) upper: Vec<f32>,
@@ -20,9 +58,6 @@ pub(super) struct Chunk {
     pub(super) counts: Vec<i64>,
     /// Whether the rows' labels are not yet counted in the segment sums.
     fresh: bool,
-    /// Rows (offsets) that changed segment in this pass's update, with their old
-    /// segment (not kept for the first update, which sums every row).
-    moves: Vec<(u32, u32)>,
     /// A block of rows for the kernel, `block[f][lane]`.
     block: Vec<[f32; LANES]>,
     pub(super) changed: usize,
@@ -78,20 +113,19 @@ pub(super) enum Pass {
     Finish,
 }
 
-impl Chunk {
-    pub(super) fn new(data: &Rows<'_>, c: usize, k: usize) -> Chunk {
+impl<L: Label> Chunk<L> {
+    pub(super) fn new(data: &Rows<'_>, c: usize, k: usize) -> Chunk<L> {
         let range = data.chunk_range(c);
         let len = range.len();
         Chunk {
             start: range.start,
-            labels: vec![0; len],
+            labels: vec![L::of(0); len],
             upper: vec![f32::INFINITY; len],
             lower: vec![0.0; len],
             sums: vec![0.0; k * data.d],
             weights: vec![0.0; k],
             counts: vec![0; k],
             fresh: true,
-            moves: Vec::new(),
             block: vec![[0.0; LANES]; data.d],
             changed: 0,
             inertia: 0.0,
@@ -118,21 +152,25 @@ impl Chunk {
     ) {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            let Scratch { todo, masks } = &mut *scratch;
+            let Scratch { todo, masks, moves } = &mut *scratch;
             let n = self.labels.len();
-            if todo.len() < n {
-                todo.resize(n, 0);
+            if todo.len() < n + LANES {
+                todo.resize(n + LANES, 0);
             }
             if masks.len() < n.div_ceil(LANES) {
                 masks.resize(n.div_ceil(LANES), 0);
             }
-            step.arch.dispatch(ChunkPass::<HAMERLY, UPDATE> {
+            if moves.len() < n + LANES {
+                moves.resize(n + LANES, (0, 0));
+            }
+            step.arch.dispatch(ChunkPass::<L, HAMERLY, UPDATE> {
                 chunk: self,
                 data,
                 compact,
                 step,
                 todo,
                 masks,
+                moves,
             });
         });
     }
@@ -145,6 +183,7 @@ impl Chunk {
         step: &Step<'_>,
         todo: &mut [u32],
         masks: &mut [u8],
+        moves: &mut [(u32, u32)],
     ) {
         let d = data.d;
         let n = self.labels.len();
@@ -163,7 +202,6 @@ impl Chunk {
             ref mut sums,
             ref mut weights,
             ref mut counts,
-            ref mut moves,
             ref mut block,
             ..
         } = *self;
@@ -178,24 +216,48 @@ impl Chunk {
         let mut count = n;
         if HAMERLY {
             count = 0;
-            let (skip_gap, skip_lower) = (&step.skip_gap[..], &step.skip_lower[..]);
-            for (bi, fails) in masks[..n_blocks].iter_mut().enumerate() {
-                let r0 = bi * LANES;
-                let len = LANES.min(n - r0);
+            // With one-byte labels, a table of known length: no bounds checks.
+            let table = if L::SEGMENTS <= TABLE {
+                &step.skip[..TABLE]
+            } else {
+                &step.skip[..]
+            };
+            let full = n / LANES;
+            for (((fails, labs), ups), los) in masks[..full]
+                .iter_mut()
+                .zip(labels.chunks_exact(LANES))
+                .zip(upper.chunks_exact(LANES))
+                .zip(lower.chunks_exact(LANES))
+            {
                 let mut mask = 0u32;
-                for l in 0..len {
-                    let (r, a) = (r0 + l, labels[r0 + l] as usize);
-                    let (up, lo) = (f64::from(upper[r]), f64::from(lower[r]));
-                    mask |= u32::from((up > skip_gap[a]) & (up - lo > skip_lower[a])) << l;
+                for l in 0..LANES {
+                    let (g, t) = table[labs[l].index()];
+                    let (up, lo) = (f64::from(ups[l]), f64::from(los[l]));
+                    mask |= u32::from((up > g) & (up - lo > t)) << l;
                 }
                 *fails = mask as u8;
+                count += mask.count_ones() as usize;
+            }
+            if full < n_blocks {
+                let r0 = full * LANES;
+                let mut mask = 0u32;
+                for l in 0..n - r0 {
+                    let (g, t) = table[labels[r0 + l].index()];
+                    let (up, lo) = (f64::from(upper[r0 + l]), f64::from(lower[r0 + l]));
+                    mask |= u32::from((up > g) & (up - lo > t)) << l;
+                }
+                masks[full] = mask as u8;
                 count += mask.count_ones() as usize;
             }
         } else {
             masks[..n_blocks].fill(u8::MAX);
         }
         let mut changed = 0usize;
-        moves.clear();
+        // The rows that changed segment (offsets, with their old segment), kept
+        // after the first update (which sums every row); written without
+        // branches, the entries past `n_moves` unused.
+        let mut n_moves = 0usize;
+        let record = UPDATE && !fresh;
         // Row `r`'s new segment and bounds from lane `l` of a kernel result
         // (decided in f64 when the f32 distances cannot tell).
         macro_rules! settle {
@@ -215,14 +277,12 @@ impl Chunk {
                     upper[r] = round_up(up - own[b]);
                     lower[r] = round_down(lo + others[b]);
                 }
-                let a = labels[r] as usize;
-                if b != a {
-                    labels[r] = b as u32;
-                    if UPDATE && !fresh {
-                        moves.push((r as u32, a as u32));
-                    }
-                    changed += 1;
-                }
+                let a = labels[r];
+                let moved = b != a.index();
+                labels[r] = L::of(b);
+                moves[n_moves] = (r as u32, a.into());
+                n_moves += usize::from(record & moved);
+                changed += usize::from(moved);
             }};
         }
         if 2 * count >= n {
@@ -241,13 +301,8 @@ impl Chunk {
                 if near.decided.iter().all(|&v| v) {
                     let lanes = &mut labels[r0..r0 + LANES];
                     // The common case, whole vectors: new labels and bounds, then the
-                    // few rows that changed segment.
-                    let mut best = [0u32; LANES];
-                    let mut moved = 0u32;
-                    for l in 0..LANES {
-                        best[l] = near.best[l] as u32;
-                        moved |= u32::from(best[l] != lanes[l]) << l;
-                    }
+                    // labels stored and the rows that changed segment recorded.
+                    let best = near.best.map(|b| b as u32);
                     if HAMERLY {
                         let (ups, los) = (&mut upper[r0..r0 + LANES], &mut lower[r0..r0 + LANES]);
                         for l in 0..LANES {
@@ -256,14 +311,13 @@ impl Chunk {
                             los[l] = round_down(f64::from(near.lower[l]) + others[b]);
                         }
                     }
-                    while moved != 0 {
-                        let l = moved.trailing_zeros() as usize;
-                        moved &= moved - 1;
-                        if UPDATE && !fresh {
-                            moves.push(((r0 + l) as u32, lanes[l]));
-                        }
-                        lanes[l] = best[l];
-                        changed += 1;
+                    for l in 0..LANES {
+                        let (a, b) = (lanes[l], L::of(best[l] as usize));
+                        let moved = b != a;
+                        moves[n_moves] = ((r0 + l) as u32, a.into());
+                        n_moves += usize::from(record & moved);
+                        changed += usize::from(moved);
+                        lanes[l] = b;
                     }
                 } else {
                     for l in 0..LANES {
@@ -283,14 +337,20 @@ impl Chunk {
             // A few rows: listed, then gathered into lanes.
             let mut listed = 0;
             for (bi, &fails) in masks[..n_blocks].iter().enumerate() {
-                let mut fails = u32::from(fails);
-                while fails != 0 {
-                    todo[listed] = (bi * LANES) as u32 + fails.trailing_zeros();
-                    fails &= fails - 1;
-                    listed += 1;
+                // Without branches: every lane written, the failing ones kept.
+                let lanes = &LANES_OF[usize::from(fails)];
+                let r0 = (bi * LANES) as u32;
+                for (t, &l) in todo[listed..listed + LANES].iter_mut().zip(lanes) {
+                    *t = r0 + u32::from(l);
                 }
+                listed += fails.count_ones() as usize;
             }
+            // With an eighth of the rows or more to gather, nearly every block is
+            // read: the blocks are fetched in order, a few ahead of the gathering,
+            // rather than each waited for when its first row is gathered.
+            let mut ahead = Prefetch::new(listed * 8 >= n);
             for group in todo[..listed].chunks(LANES) {
+                ahead.blocks_until(blocks, d, group[group.len() - 1] as usize / LANES + 16);
                 // Lanes past the last row keep stale (finite) values whose results are unused.
                 for (l, &r) in group.iter().enumerate() {
                     let r = r as usize;
@@ -309,6 +369,7 @@ impl Chunk {
         // f64 rows are read here in one tight loop, so the cache misses overlap.
         if UPDATE && !fresh {
             // First one load per row, independent of each other, to fetch the cache lines.
+            let moves = &moves[..n_moves];
             let touched = moves.iter().fold(0.0, |t, &(r, _)| {
                 // A row may straddle two cache lines.
                 t + xs[r as usize * d] + xs[(r as usize + 1) * d - 1]
@@ -316,7 +377,7 @@ impl Chunk {
             std::hint::black_box(touched);
             for &(r, a) in moves.iter() {
                 let (r, a) = (r as usize, a as usize);
-                let b = labels[r] as usize;
+                let b = labels[r].index();
                 let w = ws.map_or(1.0, |w| w[r]);
                 if w > 0.0 {
                     let x = &xs[r * d..(r + 1) * d];
@@ -337,7 +398,7 @@ impl Chunk {
             for (r, (x, &label)) in xs.chunks_exact(d).zip(labels.iter()).enumerate() {
                 let w = ws.map_or(1.0, |w| w[r]);
                 if w > 0.0 {
-                    let label = label as usize;
+                    let label = label.index();
                     for (s, &v) in sums[label * d..(label + 1) * d].iter_mut().zip(x) {
                         *s += w * v;
                     }
@@ -350,7 +411,7 @@ impl Chunk {
         if !UPDATE {
             for (r, (x, &label)) in xs.chunks_exact(d).zip(labels.iter()).enumerate() {
                 let w = ws.map_or(1.0, |w| w[r]);
-                inertia += w * squared_distance(x, cents.row(label as usize));
+                inertia += w * squared_distance(x, cents.row(label.index()));
             }
         }
         self.changed = changed;
@@ -363,16 +424,19 @@ impl Chunk {
 
 /// [`Chunk::run_with`] compiled for the widest vector instructions the
 /// processor has.
-struct ChunkPass<'a, const HAMERLY: bool, const UPDATE: bool> {
-    chunk: &'a mut Chunk,
+struct ChunkPass<'a, L: Label, const HAMERLY: bool, const UPDATE: bool> {
+    chunk: &'a mut Chunk<L>,
     data: &'a Rows<'a>,
     compact: &'a Compact,
     step: &'a Step<'a>,
     todo: &'a mut [u32],
     masks: &'a mut [u8],
+    moves: &'a mut [(u32, u32)],
 }
 
-impl<const HAMERLY: bool, const UPDATE: bool> pulp::WithSimd for ChunkPass<'_, HAMERLY, UPDATE> {
+impl<L: Label, const HAMERLY: bool, const UPDATE: bool> pulp::WithSimd
+    for ChunkPass<'_, L, HAMERLY, UPDATE>
+{
     type Output = ();
 
     #[inline(always)]
@@ -384,21 +448,24 @@ impl<const HAMERLY: bool, const UPDATE: bool> pulp::WithSimd for ChunkPass<'_, H
             step,
             todo,
             masks,
+            moves,
         } = self;
-        chunk.run_with::<HAMERLY, UPDATE>(data, compact, step, todo, masks);
+        chunk.run_with::<HAMERLY, UPDATE>(data, compact, step, todo, masks, moves);
     }
 }
 
 /// A thread's working buffers for [`Chunk::run`], shared by every chunk and
 /// initialisation it processes, so their memory does not grow with the
 /// initialisations run side by side. They stay with the thread between fits:
-/// about 4 bytes per row of a chunk.
+/// about 13 bytes per row of a chunk.
 #[derive(Default)]
 struct Scratch {
     /// Rows (offsets in the chunk) whose nearest centroid is computed this pass.
     todo: Vec<u32>,
     /// Per block of rows, a bit per lane: the row's bounds do not prove its segment.
     masks: Vec<u8>,
+    /// Rows that changed segment, with their old segment.
+    moves: Vec<(u32, u32)>,
 }
 
 thread_local! {
@@ -412,12 +479,12 @@ pub(super) struct Step<'a> {
     own: Vec<f64>,
     others: Vec<f64>,
     /// Hamerly's test per segment `a`, rearranged so that each row compares
-    /// its own bounds with two numbers: the row may have changed segment when
-    /// upper > `skip_gap[a]` = gap − own and upper − lower > `skip_lower[a]` =
-    /// −(others + own), i.e. upper + own > max(gap, lower − others), where
-    /// gap is [`Centroids::half_gap`] in the scaled space.
-    skip_gap: Vec<f64>,
-    skip_lower: Vec<f64>,
+    /// its own bounds with two numbers `skip[a]` = (gap − own, −(others +
+    /// own)): the row may have changed segment when upper > gap − own and
+    /// upper − lower > −(others + own), i.e. upper + own > max(gap, lower −
+    /// others), where gap is [`Centroids::half_gap`] in the scaled space.
+    /// At least [`TABLE`] entries (the padding never matches a row).
+    skip: Vec<(f64, f64)>,
     algorithm: Algorithm,
     /// The vector instructions to compile the pass for.
     arch: pulp::Arch,
@@ -435,10 +502,17 @@ impl<'a> Step<'a> {
         let own: Vec<f64> = moved.own.iter().map(|m| m * inv).collect();
         let others: Vec<f64> = moved.others.iter().map(|m| m * inv).collect();
         let gap: Vec<f64> = cents.half_gap.iter().map(|g| g * inv).collect();
+        let skip = gap
+            .iter()
+            .zip(&own)
+            .zip(&others)
+            .map(|((g, o), t)| (g - o, -(t + o)))
+            .chain(std::iter::repeat((f64::INFINITY, f64::INFINITY)))
+            .take(cents.k.max(TABLE))
+            .collect();
         Step {
             cents,
-            skip_gap: gap.iter().zip(&own).map(|(g, o)| g - o).collect(),
-            skip_lower: others.iter().zip(&own).map(|(t, o)| -(t + o)).collect(),
+            skip,
             own,
             others,
             algorithm,
@@ -446,6 +520,62 @@ impl<'a> Step<'a> {
         }
     }
 }
+
+/// Cache lines asked for ahead of use (a hint to the processor, through
+/// SSE's prefetch; nothing elsewhere).
+struct Prefetch {
+    #[cfg(target_arch = "x86_64")]
+    sse: Option<pulp::core_arch::x86::Sse>,
+    /// Blocks asked for so far (the first ones).
+    blocks: usize,
+}
+
+impl Prefetch {
+    fn new(enabled: bool) -> Prefetch {
+        Prefetch {
+            #[cfg(target_arch = "x86_64")]
+            sse: pulp::core_arch::x86::Sse::try_new().filter(|_| enabled),
+            blocks: if enabled { 0 } else { usize::MAX },
+        }
+    }
+
+    /// Asks for the blocks of `blocks` (of `d` vectors each) before block `end`.
+    #[inline(always)]
+    fn blocks_until(&mut self, blocks: &[[f32; LANES]], d: usize, end: usize) {
+        let end = end.min(blocks.len() / d.max(1));
+        while self.blocks < end {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(sse) = self.sse {
+                // A cache line holds two vectors.
+                for v in blocks[self.blocks * d..(self.blocks + 1) * d]
+                    .iter()
+                    .step_by(2)
+                {
+                    sse._mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(v.as_ptr().cast());
+                }
+            }
+            self.blocks += 1;
+        }
+    }
+}
+
+/// For each mask of lanes, its lanes in order (then zeros).
+const LANES_OF: [[u8; LANES]; 256] = {
+    let mut table = [[0u8; LANES]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let (mut l, mut k) = (0, 0);
+        while l < LANES {
+            if mask & (1 << l) != 0 {
+                table[mask][k] = l as u8;
+                k += 1;
+            }
+            l += 1;
+        }
+        mask += 1;
+    }
+    table
+};
 
 /// An f32 at least `v` (an upper bound stays one), within two units in the
 /// last place: the nearest f32 plus at least one unit in its last place (and

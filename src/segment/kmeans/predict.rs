@@ -51,7 +51,7 @@ pub(super) fn assign(centroids: &Array2<f64>, data: &Rows<'_>) -> Vec<usize> {
         pulp::Arch::new(),
     );
     let parts: Vec<Vec<usize>> = crate::parallel::map_range(data.n_chunks(), |c| {
-        let mut chunk = Chunk::new(data, c, k);
+        let mut chunk = Chunk::<u32>::new(data, c, k);
         chunk.run::<false, false>(data, &compact, &step);
         chunk.labels.iter().map(|&l| l as usize).collect()
     });

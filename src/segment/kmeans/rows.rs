@@ -37,6 +37,10 @@ impl<'a> Rows<'a> {
         let firsts = crate::parallel::map_range(values.len().div_ceil(1 << 16), |c| {
             let start = c << 16;
             let part = &values[start..values.len().min(start + (1 << 16))];
+            // One comparison per value in the common case (false for NaN too).
+            if part.iter().all(|v| v.abs() <= MAX_ABS_VALUE) {
+                return (None, None);
+            }
             (
                 part.iter()
                     .position(|v| v.abs() > MAX_ABS_VALUE)
@@ -124,6 +128,9 @@ impl<'a> Rows<'a> {
 /// Two passes (means, then squared deviations), each summing chunk by chunk in
 /// parallel and adding the chunks' sums in chunk order, so the value does not
 /// depend on the thread count.
+/// (The reference for [`Compact::with_mean_variance`](super::blocks::Compact::with_mean_variance),
+/// which computes it in the passes that copy the rows.)
+#[cfg(test)]
 pub(super) fn mean_variance(data: &Rows<'_>) -> f64 {
     let d = data.d;
     let n = data.n as f64;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Missing, Step};
 use crate::error::{Error, Result};
-use crate::stats::{median, median_sorted, quantile_sorted, sorted_finite};
+use crate::stats::{median_mut, median_sorted, quantile_sorted, sorted_finite};
 
 /// Fitted parameters serialise as decimal strings in Rust's shortest
 /// round-trip form (`"2.875"`, `"1.5e-7"`), so a JSON round trip is exact:
@@ -171,9 +171,11 @@ pub(super) fn fit_column(
     steps: &[Step],
     missing: Missing,
 ) -> Result<FittedColumn> {
-    for v in &mut values {
-        if !v.is_finite() {
-            *v = f64::NAN;
+    if !steps.is_empty() {
+        for v in &mut values {
+            if !v.is_finite() {
+                *v = f64::NAN;
+            }
         }
     }
     let mut fitted = Vec::with_capacity(steps.len());
@@ -194,7 +196,8 @@ pub(super) fn fit_column(
         }
         fitted.push(f);
     }
-    let missing_at_fit = values.iter().filter(|v| v.is_nan()).count();
+    // Missing: every value that is not finite (NaN once a step has run).
+    let missing_at_fit = values.iter().filter(|v| !v.is_finite()).count();
     if missing_at_fit > 0 && missing == Missing::Reject {
         return Err(Error::value(
             "feature column",
@@ -205,7 +208,8 @@ pub(super) fn fit_column(
     Ok(FittedColumn {
         name: name.to_owned(),
         steps: fitted,
-        median: median(&values).unwrap_or(0.0),
+        // The values are not needed any more: reordered in place.
+        median: median_mut(&mut values).unwrap_or(0.0),
         missing_at_fit,
         indicator: missing == (Missing::ImputeMedian { indicator: true }) && missing_at_fit > 0,
     })

@@ -2,13 +2,58 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::column::fit_column;
 use super::{FittedColumn, FittedStep, Missing, OneHotEncoder, Step, TransformSpec};
 use crate::error::{Error, Result};
 use crate::segment::features::FeatureMatrix;
+
+/// Columns copied out together by [`FittedTransform::fit`].
+const COLUMN_GROUP: usize = 8;
+
+/// Columns `cols` of `values`, each as a vector, read a block of rows at a
+/// time (in parallel), so each row is fetched once for all of them.
+fn columns_of(values: ArrayView2<'_, f64>, cols: std::ops::Range<usize>) -> Vec<Vec<f64>> {
+    const BLOCK_ROWS: usize = 4096;
+    let n = values.nrows();
+    let mut out: Vec<Vec<f64>> = cols.clone().map(|_| vec![0.0; n]).collect();
+    // Per block of rows, its piece of every column.
+    let mut pieces: Vec<Vec<&mut [f64]>> =
+        (0..n.div_ceil(BLOCK_ROWS)).map(|_| Vec::new()).collect();
+    for column in &mut out {
+        for (piece, part) in pieces.iter_mut().zip(column.chunks_mut(BLOCK_ROWS)) {
+            piece.push(part);
+        }
+    }
+    let d = values.ncols();
+    crate::parallel::map_chunks_mut(&mut pieces, 1, |b, piece| {
+        let rows = b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n);
+        let piece = &mut piece[0];
+        match values.as_slice() {
+            Some(flat) => {
+                for (r, row) in flat[rows.start * d..rows.end * d]
+                    .chunks_exact(d)
+                    .enumerate()
+                {
+                    for (part, &v) in piece.iter_mut().zip(&row[cols.clone()]) {
+                        part[r] = v;
+                    }
+                }
+            }
+            None => {
+                let rows = values.slice_axis(ndarray::Axis(0), ndarray::Slice::from(rows));
+                for (r, row) in rows.rows().into_iter().enumerate() {
+                    for (part, &v) in piece.iter_mut().zip(row.iter().skip(cols.start)) {
+                        part[r] = v;
+                    }
+                }
+            }
+        }
+    });
+    out
+}
 
 /// What an application did besides transforming: values imputed and unknown categories.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -84,21 +129,27 @@ impl FittedTransform {
             });
         }
         let values = m.values();
-        let jobs: Vec<(usize, &String, &[Step])> = m
-            .names()
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let steps = spec.columns.get(name).unwrap_or(&spec.default);
-                (j, name, steps.as_slice())
-            })
-            .collect();
-        let columns = crate::parallel::map_slice(&jobs, |&(j, name, steps)| {
-            let column = values.column(j).to_vec();
-            fit_column(name, column, steps, spec.missing)
-        })
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
+        let mut columns = Vec::with_capacity(m.n_features());
+        // A group of columns at a time, copied out in one pass over the rows
+        // (a column read on its own would fetch every row's cache line).
+        for group in (0..m.n_features()).collect::<Vec<_>>().chunks(COLUMN_GROUP) {
+            let mut jobs: Vec<(&String, &[Step], Vec<f64>)> = group
+                .iter()
+                .zip(columns_of(values, group[0]..group[0] + group.len()))
+                .map(|(&j, column)| {
+                    let name = &m.names()[j];
+                    let steps = spec.columns.get(name).unwrap_or(&spec.default);
+                    (name, steps.as_slice(), column)
+                })
+                .collect();
+            let fitted = crate::parallel::map_chunks_mut(&mut jobs, 1, |_, job| {
+                let (name, steps, column) = &mut job[0];
+                fit_column(name, std::mem::take(column), steps, spec.missing)
+            });
+            for f in fitted {
+                columns.push(f?);
+            }
+        }
         let t = FittedTransform {
             columns,
             one_hot: Vec::new(),
@@ -190,6 +241,28 @@ impl FittedTransform {
         self.apply_with(m, &[]).map(|(out, _)| out)
     }
 
+    /// Whether applying the transform to `m`, the matrix it was fitted on,
+    /// gives `m`'s values unchanged: the same columns in the same order, no
+    /// steps, nothing missing to impute, no indicator or one-hot columns.
+    pub(crate) fn keeps_values(&self, m: &FeatureMatrix) -> bool {
+        self.one_hot.is_empty()
+            && self.columns.len() == m.n_features()
+            && self.columns.iter().zip(m.names()).all(|(c, name)| {
+                c.steps.is_empty() && c.missing_at_fit == 0 && !c.indicator && &c.name == name
+            })
+    }
+
+    /// The values of [`apply`](Self::apply), without the customer ids.
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply).
+    pub(crate) fn apply_values(&self, m: &FeatureMatrix) -> Result<Array2<f64>> {
+        if !self.one_hot.is_empty() {
+            return self.apply(m).map(|out| out.into_parts().2);
+        }
+        self.transform_values(m, &[]).map(|(values, _, _)| values)
+    }
+
     /// [`apply`](Self::apply) taking the matrix: when the transform keeps
     /// its columns as they are (the same names in the same order, no
     /// missing-value indicators, no one-hot columns) the values are
@@ -252,6 +325,17 @@ impl FittedTransform {
         m: &FeatureMatrix,
         categorical: &[(&str, &[&str])],
     ) -> Result<(FeatureMatrix, ApplyReport)> {
+        let (values, names, report) = self.transform_values(m, categorical)?;
+        let out = FeatureMatrix::new(m.customer_ids().to_vec(), names, values)?;
+        Ok((out, report))
+    }
+
+    /// [`apply_with`](Self::apply_with)'s values, output names and report.
+    fn transform_values(
+        &self,
+        m: &FeatureMatrix,
+        categorical: &[(&str, &[&str])],
+    ) -> Result<(Array2<f64>, Vec<String>, ApplyReport)> {
         let n = m.n_rows();
         let mut given: HashMap<&str, &[&str]> = HashMap::new();
         for &(name, values) in categorical {
@@ -341,8 +425,7 @@ impl FittedTransform {
                 found,
             )
         })?;
-        let out = FeatureMatrix::new(m.customer_ids().to_vec(), names, values)?;
-        Ok((out, report))
+        Ok((values, names, report))
     }
 
     /// Maps a value of output column `name` back to original units by
