@@ -15,7 +15,9 @@
 //! `customer_id,timestamp,channel,kind` (optional `campaign, topic, cost,
 //! cost_currency, session_id, content_stage`); journeys end at purchase
 //! touchpoints, and at orders when `--transactions` is given (orders as for
-//! `ingest`), with a lookback window and session gap as set below.
+//! `ingest`), with a lookback window and session gap as set below; after-sales
+//! contact (support, complaints, reviews written, referrals, unsubscribes) is
+//! left out of journeys unless `--touches all`.
 //! `--covariates`: `customer_id,<column>…`, customer-level columns the causal
 //! model adjusts for (a column whose values all read as numbers is numeric,
 //! missing values taking the column's mean; any other is categorical, missing
@@ -47,9 +49,20 @@ use custinsight::touchpoints::attribution::{
     HoldoutLift, MarkovAttribution, MarkovParams, ShapleyAttribution, ShapleyParams, causal,
     heuristics, holdout_lift, markov, shapley, time_decay,
 };
-use custinsight::touchpoints::journey::{ConversionSource, JourneyParams, Journeys};
+use custinsight::touchpoints::journey::{
+    ConversionSource, JourneyParams, JourneyTouches, Journeys,
+};
 use custinsight::touchpoints::paths::{OpenJourneys, PathTable};
 use serde_json::{Map, Value, json};
+
+/// Which events are journey touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Touches {
+    /// Every event but purchases.
+    All,
+    /// Marketing events: after-sales contact left out.
+    Marketing,
+}
 
 /// Attribute conversions to channels (heuristics, exact Markov chain,
 /// Shapley) and estimate each channel's causal effect.
@@ -88,6 +101,10 @@ struct Args {
     /// With --touchpoints: inactivity gap that starts a new session, in minutes.
     #[arg(long, default_value_t = 30.0)]
     session_gap_minutes: f64,
+    /// With --touchpoints: which events are journey touches: `marketing` leaves out after-sales
+    /// contact (complaint, support, review_written, referral, unsubscribe); `all` keeps every event.
+    #[arg(long, value_enum, default_value_t = Touches::Marketing)]
+    touches: Touches,
     /// With --touchpoints: half-life of the time-decay model, in days.
     #[arg(long, default_value_t = 7.0)]
     half_life_days: f64,
@@ -227,6 +244,10 @@ fn read_input(args: &Args) -> custinsight::Result<Input> {
             ConversionSource::PurchaseTouchpoints
         },
         as_of: None,
+        touches: match args.touches {
+            Touches::Marketing => JourneyTouches::Marketing,
+            Touches::All => JourneyTouches::All,
+        },
     };
     let journeys = Journeys::build(&base, &params)?;
     let table = PathTable::from_journeys(&journeys, &base, OpenJourneys::NotConverting)?;

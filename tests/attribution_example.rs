@@ -65,8 +65,6 @@ fn every_model_reports_its_seconds_and_causal_its_effects() {
         &cov,
         "--holdout-col",
         "holdout",
-        "--lookback-days",
-        "3",
         "--bootstrap",
         "40",
         "--json",
@@ -94,10 +92,11 @@ fn every_model_reports_its_seconds_and_causal_its_effects() {
         }
     }
     assert!(estimated >= 8, "{effects:?}");
-    // Adjusted for the persona (three dummies) and the tenure (nine deciles
-    // beside the reference one).
+    // Adjusted for whether the customer had bought before, the persona (three
+    // dummies) and the tenure (nine deciles beside the reference one).
     let covariates = json["causal"]["covariates"].as_array().unwrap();
-    assert_eq!(covariates.len(), 12, "{covariates:?}");
+    assert_eq!(covariates.len(), 13, "{covariates:?}");
+    assert_eq!(covariates[0], "returning customer");
     let named = |prefix: &str| {
         covariates
             .iter()

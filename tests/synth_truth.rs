@@ -538,11 +538,11 @@ fn journey_conversion_probability(
 fn journeys_and_purchases_agree_with_the_journey_model() {
     let pop = default_population();
     let (base, truth, params) = (&pop.base, &pop.truth, &pop.params);
-    let (total, converted) = truth.journey_counts;
+    let counts = truth.journey_counts;
+    let (total, converted) = (counts.drawn, counts.converted);
     assert!(
-        total > converted && converted > 0,
-        "{:?}",
-        truth.journey_counts
+        total > counts.placed && counts.placed > converted && converted > 0,
+        "{counts:?}"
     );
 
     let web = channel_code(base, &Channel::Web).unwrap();
@@ -634,7 +634,7 @@ fn journeys_and_purchases_agree_with_the_journey_model() {
                 }
                 journey_conversion_probability(
                     &w,
-                    j.intercept,
+                    j.intercept + spec.journey_log_odds,
                     &j.channel_effects,
                     j.mean_extra_touchpoints,
                 )
@@ -643,8 +643,8 @@ fn journeys_and_purchases_agree_with_the_journey_model() {
             var_total += (1.0 - p) / (p * p);
         }
     }
-    // Here ≈ 892k journeys for ≈ 388k web/app purchases (conversion rate ≈ 0.43); se = √(Σ(1−p̄)/p̄²)
-    // ≈ 1,080, so 5 se ≈ 0.6% of the total. Equivalently, converted/total matches the model's rate.
+    // Here ≈ 903k journeys drawn for ≈ 388k web/app purchases (conversion rate ≈ 0.43; 472k of them
+    // placed in the data); se = √(Σ(1−p̄)/p̄²) ≈ 1,140, so 5 se ≈ 0.6% of the total. Equivalently, converted/total matches the model's rate.
     assert_within(
         "journeys",
         total as f64,
@@ -654,13 +654,22 @@ fn journeys_and_purchases_agree_with_the_journey_model() {
         0.01,
     );
 
+    // The data hold the touchpoints of the journeys placed, and nothing else of those kinds.
+    let journey_touchpoints = tp_kind.iter().filter(|k| journey_kinds.contains(k)).count() as u64;
+    let placed_touchpoints: u64 = truth
+        .placed_journeys
+        .iter()
+        .map(|j| u64::from(j.touchpoints))
+        .sum();
+    assert_eq!(journey_touchpoints, placed_touchpoints);
+    assert_eq!(truth.placed_journeys.len() as u64, counts.placed);
+
     // Wald's identities: journey touchpoints (1 + Poisson(m) per journey) total (1+m)·journeys with
     // variance m·journeys, even though the stopping rule depends on the touchpoints drawn.
     let m = j.mean_extra_touchpoints;
-    let journey_touchpoints = tp_kind.iter().filter(|k| journey_kinds.contains(k)).count() as f64;
     assert_within(
-        "journey touchpoints",
-        journey_touchpoints,
+        "journey touchpoints drawn",
+        counts.drawn_touchpoints as f64,
         (1.0 + m) * total as f64,
         (m * total as f64).sqrt(),
         5.0,

@@ -13,7 +13,7 @@ use custinsight::touchpoints::effectiveness::{
     EffectivenessParams, KeyLevel, coverage, group_matrix, inventory, lost_signals, timing,
 };
 use custinsight::touchpoints::journey::{
-    ConversionSource, JourneyOutcome, JourneyParams, Journeys,
+    ConversionSource, JourneyOutcome, JourneyParams, JourneyTouches, Journeys,
 };
 use custinsight::touchpoints::paths::{
     OpenJourneys, PathStats, PathStatsParams, PathTable, time_to_conversion,
@@ -258,6 +258,7 @@ proptest! {
         events in proptest::collection::vec((0u8..4, 0u32..2000, 0u8..4, any::<bool>()), 0..60),
         lookback in 1u32..20,
         as_of_day in 0u32..90,
+        marketing in any::<bool>(),
     ) {
         let mut b = CustomerBase::builder();
         let channels = [Channel::Email, Channel::SearchAds, Channel::Web, Channel::Social];
@@ -267,7 +268,11 @@ proptest! {
             if is_order && channel == 0 {
                 order(&mut b, &id, &format!("o{i}"), at, "10");
             } else {
-                let kind = if channel == 3 && is_order { TouchpointKind::Purchase } else { TouchpointKind::Click };
+                let kind = match (channel, is_order) {
+                    (3, true) => TouchpointKind::Purchase,
+                    (2, true) => TouchpointKind::Support,
+                    _ => TouchpointKind::Click,
+                };
                 touch(&mut b, &id, at, channels[channel as usize].clone(), kind);
             }
         }
@@ -277,6 +282,7 @@ proptest! {
             lookback_days: lookback as f64,
             conversions: ConversionSource::Transactions,
             as_of: Some(as_of),
+            touches: if marketing { JourneyTouches::Marketing } else { JourneyTouches::All },
             ..JourneyParams::default()
         };
         let j = Journeys::build(&base, &params).unwrap();
@@ -295,11 +301,16 @@ proptest! {
                 }
             }
         }
+        let mut left_out = 0;
         for (r, &count) in seen.iter().enumerate() {
-            let purchase = base.kind(base.tp_kind_codes()[r]) == Some(&TouchpointKind::Purchase);
+            let kind = base.kind(base.tp_kind_codes()[r]).unwrap();
+            let purchase = *kind == TouchpointKind::Purchase;
             let late = custinsight::store::from_micros(base.tp_time_micros()[r]) > as_of;
-            prop_assert_eq!(count, u32::from(!purchase && !late), "row {}", r);
+            let after_sales = marketing && kind.is_after_sales();
+            left_out += u64::from(!purchase && !late && after_sales);
+            prop_assert_eq!(count, u32::from(!purchase && !late && !after_sales), "row {}", r);
         }
+        prop_assert_eq!(j.left_out(), left_out);
         let conversions = (0..base.n_transactions())
             .filter(|&i| custinsight::store::from_micros(base.tx_time_micros()[i]) <= as_of)
             .count();
@@ -307,11 +318,13 @@ proptest! {
     }
 }
 
-/// The synthetic journeys convert with logistic(β₀ + Σ β_c) over their distinct
-/// channels. Attribution per journey a channel appears in should rank channels
-/// like their true effects.
+/// Credit models share out exactly the conversions of the synthetic journeys.
+/// (Whether credit follows the channels' true effects is another matter: the
+/// synthetic exposure is confounded with persona, and
+/// `tests/causal_recovery.rs` shows that credit does not, while the causal
+/// effects do.)
 #[test]
-fn attribution_ranks_synthetic_channels_by_their_true_effects() {
+fn attribution_shares_out_the_synthetic_conversions() {
     let pop = Population::generate(&SynthParams {
         n_customers: 6_000,
         seed: 11,
@@ -320,42 +333,44 @@ fn attribution_ranks_synthetic_channels_by_their_true_effects() {
     .unwrap();
     let base = &pop.base;
     let params = JourneyParams {
-        // Synthetic journeys span a few days; a short lookback keeps failed journeys apart.
-        lookback_days: 3.0,
         conversions: ConversionSource::Transactions,
+        touches: JourneyTouches::Marketing,
         ..JourneyParams::default()
     };
     let journeys = Journeys::build(base, &params).unwrap();
     let table = PathTable::from_journeys(&journeys, base, OpenJourneys::Excluded).unwrap();
+    let touched_conversions = pop
+        .truth
+        .placed_journeys
+        .iter()
+        .filter(|j| j.converted)
+        .count() as f64;
+    assert_eq!(table.total_conversions(), touched_conversions);
     let m = markov(&table, &MarkovParams::default()).unwrap();
     let s = shapley(&table, &ShapleyParams::default()).unwrap();
-    let stats = PathStats::compute(&table, &PathStatsParams { top_paths: 0 });
-    let truth = &pop.truth.journeys.channel_effects;
-    let mut effects = Vec::new();
-    let (mut markov_rate, mut shapley_rate) = (Vec::new(), Vec::new());
-    for (i, ch) in MARKETING_CHANNELS.iter().enumerate() {
-        let Some(c) = table.channels().iter().position(|n| n == ch.as_str()) else {
-            continue;
-        };
-        let appearances = stats.positions[c].journeys;
-        if appearances < 200.0 {
-            continue;
-        }
-        effects.push(truth[i]);
-        markov_rate.push(m.credits.conversions[c] / appearances);
-        shapley_rate.push(s.credits.conversions[c] / appearances);
-    }
-    assert!(
-        effects.len() >= 8,
-        "channels with enough journeys: {}",
-        effects.len()
-    );
-    let rho_markov = spearman(&effects, &markov_rate);
-    let rho_shapley = spearman(&effects, &shapley_rate);
-    assert!(rho_markov > 0.8, "Markov rank correlation {rho_markov}");
-    assert!(rho_shapley > 0.8, "Shapley rank correlation {rho_shapley}");
     let h = heuristics(&table, &HeuristicParams::default()).unwrap();
-    assert!((h.linear.total_conversions() - table.total_conversions()).abs() < 1e-6);
+    for (name, total) in [
+        ("markov", m.credits.total_conversions()),
+        ("shapley", s.credits.total_conversions()),
+        ("linear", h.linear.total_conversions()),
+        ("last touch", h.last_touch.total_conversions()),
+    ] {
+        assert!(
+            (total - touched_conversions).abs() < 1e-6 * touched_conversions,
+            "{name}: {total} of {touched_conversions}"
+        );
+    }
+    // Every marketing channel is in enough journeys to be credited.
+    let stats = PathStats::compute(&table, &PathStatsParams { top_paths: 0 });
+    for ch in MARKETING_CHANNELS {
+        let c = table
+            .channels()
+            .iter()
+            .position(|n| n == ch.as_str())
+            .unwrap();
+        assert!(stats.positions[c].journeys >= 200.0, "{ch}");
+        assert!(m.credits.conversions[c] > 0.0, "{ch}");
+    }
     // Time decay credits every converting journey with touches once, value included.
     let decay = time_decay(&journeys, base, 1.0).unwrap();
     assert!((decay.total_conversions() - table.total_conversions()).abs() < 1e-6);
@@ -478,32 +493,4 @@ fn effectiveness_on_the_synthetic_population() {
     assert_eq!(counted as usize, base.n_touchpoints());
     let bad = Segments::from_labels(names.clone(), labels[1..].to_vec(), "none").unwrap();
     assert!(inventory(base, &journeys, Some(&bad), &params).is_err());
-}
-
-fn ranks(x: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut r = vec![0.0; x.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && x[idx[j + 1]] == x[idx[i]] {
-            j += 1;
-        }
-        for k in i..=j {
-            r[idx[k]] = (i + j) as f64 / 2.0;
-        }
-        i = j + 1;
-    }
-    r
-}
-
-fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = a.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
 }

@@ -10,7 +10,8 @@ use custinsight::lifecycle::stage::Stage;
 use custinsight::lifecycle::summary::{CalibrationHoldout, Period};
 use custinsight::report::charts::{BarChart, Series, ValueFormat, bar_chart};
 use custinsight::report::experiment::{
-    chance_to_win, effect_forest, sequential_effect, sequential_p_value,
+    ForestPlot, ForestRow, chance_to_win, effect_forest, forest_plot, sequential_effect,
+    sequential_p_value,
 };
 use custinsight::report::lifecycle::{
     HOLDOUT_MAX_FREQUENCY, clv_distribution, holdout_purchases, p_alive_matrix, stage_distribution,
@@ -612,10 +613,11 @@ fn touchpoints(report: &mut Report, t: &TouchStep) -> custinsight::Result<()> {
     let (converted, not_converted, open) = t.outcomes;
     let section = report.section("5. Where and how we meet customers: touchpoints and journeys");
     section.text(format!(
-        "Touchpoints of the resolved customers were grouped into journeys (a journey ends in an \
-         order, or after three days without one): {} ended in an order, {} did not, {} were still \
-         open at round 1. Every order counts as a converted journey, including orders with no \
-         touch before them; the journey chart leaves those out.",
+        "Marketing touchpoints of the resolved customers were grouped into journeys (a journey \
+         ends in an order, or after 30 days without one; support, reviews and unsubscribes are \
+         not journey steps): {} ended in an order, {} did not, {} were still open at round 1. \
+         Every order counts as a converted journey, including orders with no touch before them; \
+         the journey chart leaves those out.",
         count(converted),
         count(not_converted),
         count(open)
@@ -643,6 +645,84 @@ fn touchpoints(report: &mut Report, t: &TouchStep) -> custinsight::Result<()> {
          end of the journey; Markov credits each channel with the conversions lost without it, \
          Shapley with its average marginal contribution.",
     );
+    causal_effects(section, t)
+}
+
+/// Credit answers "who was there"; the causal effect answers "who made the
+/// difference". Both beside the truth the population was drawn from.
+fn causal_effects(
+    section: &mut custinsight::report::Section,
+    t: &TouchStep,
+) -> custinsight::Result<()> {
+    let mut rows = Vec::new();
+    for r in &t.attribution {
+        let [estimate, lower, upper] = r.effect.unwrap_or([f64::NAN; 3]);
+        let inside = lower <= r.true_effect && r.true_effect <= upper;
+        rows.push(ForestRow {
+            label: r.channel.clone(),
+            estimate,
+            lower,
+            upper,
+            emphasis: inside,
+            summary: false,
+            series: 0,
+        });
+        rows.push(ForestRow {
+            label: "  true".into(),
+            estimate: r.true_effect,
+            lower: f64::NAN,
+            upper: f64::NAN,
+            emphasis: true,
+            summary: false,
+            series: 1,
+        });
+    }
+    section.chart_with_caption(
+        forest_plot(&ForestPlot {
+            title: "Each channel's effect on conversion, estimated and true".into(),
+            subtitle: Some(
+                "log-odds of a journey converting, adjusted for segment; 95% bootstrap intervals"
+                    .into(),
+            ),
+            rows,
+            series: vec!["estimated".into(), "true (synthetic population)".into()],
+            x_label: "effect on the log-odds of conversion".into(),
+            format: ValueFormat::Number,
+            reference: Some(0.0),
+            note: Some("filled: the true effect lies inside the interval".into()),
+        })?,
+        "Who made the difference: a channel's effect is the change in a journey's log-odds of \
+         converting when the channel is in it, for customers of the same segment (a regularised \
+         logistic regression with bootstrap intervals). Credit shares out the orders that \
+         happened among the channels that were there; the effect says which orders a channel \
+         caused, and is what a budget should follow.",
+    );
+    let mut table = ReportTable::new([
+        "channel",
+        "journeys",
+        "last touch per journey",
+        "Markov per journey",
+        "causal effect",
+        "95% interval",
+        "true effect",
+    ])
+    .numeric(&[1, 2, 3, 4, 6]);
+    for r in &t.attribution {
+        let (effect, interval) = match r.effect {
+            Some([e, lo, hi]) => (format!("{e:+.2}"), format!("[{lo:+.2}, {hi:+.2}]")),
+            None => ("–".into(), "–".into()),
+        };
+        table = table.row([
+            r.channel.clone(),
+            count(r.journeys as usize),
+            format!("{:.3}", r.last_touch),
+            format!("{:.3}", r.markov),
+            effect,
+            interval,
+            format!("{:+.2}", r.true_effect),
+        ]);
+    }
+    section.table(table);
     Ok(())
 }
 

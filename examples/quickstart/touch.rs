@@ -7,8 +7,8 @@ use custinsight::segment::segments::Segments;
 use custinsight::store::CustomerBase;
 use custinsight::synth::{JourneyTruth, MARKETING_CHANNELS};
 use custinsight::touchpoints::attribution::{
-    HeuristicParams, Heuristics, MarkovAttribution, MarkovParams, ShapleyAttribution,
-    ShapleyParams, heuristics, markov, shapley,
+    CausalAttribution, CausalParams, Covariates, HeuristicParams, Heuristics, MarkovAttribution,
+    MarkovParams, ShapleyAttribution, ShapleyParams, causal, heuristics, markov, shapley,
 };
 use custinsight::touchpoints::effectiveness::{
     EffectivenessParams, GroupMatrix, KeyLevel, group_matrix,
@@ -17,7 +17,9 @@ use custinsight::touchpoints::engagement::{
     EngagementParams, LadderFunnel, WarmLeadParams, WarmLeads, score as engagement_score,
     warm_leads,
 };
-use custinsight::touchpoints::journey::{ConversionSource, JourneyParams, Journeys};
+use custinsight::touchpoints::journey::{
+    ConversionSource, JourneyParams, JourneyTouches, Journeys,
+};
 use custinsight::touchpoints::journey_stage::{
     ContentFitParams, JourneyStageParams, assign as assign_journey_stages, content_fit,
 };
@@ -35,6 +37,8 @@ pub struct AttributionRow {
     pub last_touch: f64,
     pub markov: f64,
     pub shapley: f64,
+    /// Causal effect on the log-odds of conversion: estimate, low, high.
+    pub effect: Option<[f64; 3]>,
 }
 
 /// What the touchpoint step found.
@@ -48,6 +52,7 @@ pub struct TouchStep {
     pub chain: MarkovAttribution,
     pub fair: ShapleyAttribution,
     pub attribution: Vec<AttributionRow>,
+    pub causal: CausalAttribution,
     pub recent_days: f64,
     pub funnel: LadderFunnel,
     pub leads: WarmLeads,
@@ -66,14 +71,15 @@ impl TouchStep {
         as_of: jiff::Timestamp,
     ) -> custinsight::Result<TouchStep> {
         let started = std::time::Instant::now();
-        // Synthetic journeys span a few days, and failed ones fall between
-        // purchases: a three-day lookback keeps them apart.
+        // Marketing journeys with the usual 30-day lookback: the synthetic
+        // population keeps a customer's journeys 31 days apart, and support,
+        // reviews and unsubscribes are not steps towards a purchase.
         let journeys = Journeys::build(
             base,
             &JourneyParams {
-                lookback_days: 3.0,
                 conversions: ConversionSource::Transactions,
                 as_of: Some(as_of),
+                touches: JourneyTouches::Marketing,
                 ..JourneyParams::default()
             },
         )?;
@@ -93,6 +99,16 @@ impl TouchStep {
         let heuristic = heuristics(&paths, &HeuristicParams::default())?;
         let chain = markov(&paths, &MarkovParams::default())?;
         let fair = shapley(&paths, &ShapleyParams::default())?;
+        // Who made the difference: each channel's effect, adjusted for the
+        // segments (the persona proxies a marketer has), with bootstrap intervals.
+        let segment_covariate =
+            Covariates::for_customers(base.n_customers()).with_segments("segment", segments)?;
+        let effects = causal(
+            &journeys,
+            base,
+            Some(&segment_covariate),
+            &CausalParams::default(),
+        )?;
         // Per journey a channel appears in, credit should follow the channel's true effect.
         let appearances: Vec<f64> = path_stats.positions.iter().map(|p| p.journeys).collect();
         let attribution = MARKETING_CHANNELS
@@ -101,6 +117,12 @@ impl TouchStep {
             .filter_map(|(i, ch)| {
                 let c = paths.channels().iter().position(|n| n == ch.as_str())?;
                 let per = |credit: f64| credit / appearances[c].max(1.0);
+                let effect = base
+                    .channels()
+                    .iter()
+                    .position(|b| b == ch)
+                    .and_then(|b| effects.effects[b].effect.as_ref())
+                    .map(|e| [e.value, e.low, e.high]);
                 Some(AttributionRow {
                     channel: ch.to_string(),
                     true_effect: truth.channel_effects[i],
@@ -108,6 +130,7 @@ impl TouchStep {
                     last_touch: per(heuristic.last_touch.conversions[c]),
                     markov: per(chain.credits.conversions[c]),
                     shapley: per(fair.credits.conversions[c]),
+                    effect,
                 })
             })
             .collect();
@@ -148,6 +171,7 @@ impl TouchStep {
             chain,
             fair,
             attribution,
+            causal: effects,
             recent_days: engagement_params.recent_days,
             funnel,
             leads,
@@ -179,7 +203,10 @@ impl TouchStep {
             "attribution": self.attribution.iter().map(|r| json!({
                 "channel": r.channel, "true_effect": r.true_effect, "journeys": r.journeys,
                 "last_touch_per_journey": r.last_touch, "markov_per_journey": r.markov, "shapley_per_journey": r.shapley,
+                "causal_effect": r.effect.map(|e| e[0]), "causal_interval": r.effect.map(|e| [e[1], e[2]]),
             })).collect::<Vec<_>>(),
+            "causal": {"adjusted_for": self.causal.covariates, "journeys": self.causal.journeys,
+                       "direct_conversions_left_out": self.causal.direct_conversions},
             "engagement_funnel": self.funnel.steps,
             "warm_leads": {"candidates": self.leads.candidates, "listed": self.leads.leads.len()},
             "journey_stages": {"counts": JourneyStage::ALL.iter().zip(counts).map(|(s, c)| (s.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
@@ -229,18 +256,46 @@ impl TouchStep {
             println!();
         }
         println!(
-            "   attribution per journey a channel is in, against the true effect on conversion (log-odds):"
+            "   who was there and who made the difference: credit per journey a channel is in, and its causal"
         );
         println!(
-            "     {:<12} {:>7} {:>9} {:>10} {:>8} {:>8}",
-            "channel", "effect", "journeys", "last touch", "markov", "shapley"
+            "   effect on the log-odds of conversion adjusted for segment (95% interval), beside the true effect:"
         );
+        println!(
+            "     {:<12} {:>9} {:>10} {:>8} {:>8}   {:>7} {:>16} {:>6}",
+            "channel", "journeys", "last touch", "markov", "shapley", "causal", "interval", "true"
+        );
+        let mut inside = 0;
         for r in &self.attribution {
+            let (effect, interval) = match r.effect {
+                Some([e, lo, hi]) => {
+                    let hit = lo <= r.true_effect && r.true_effect <= hi;
+                    inside += usize::from(hit);
+                    (
+                        format!("{e:+.2}"),
+                        format!("[{lo:+.2}, {hi:+.2}]{}", if hit { " ✓" } else { "  " }),
+                    )
+                }
+                None => ("–".into(), String::new()),
+            };
             println!(
-                "     {:<12} {:>7.2} {:>9} {:>10.3} {:>8.3} {:>8.3}",
-                r.channel, r.true_effect, r.journeys, r.last_touch, r.markov, r.shapley
+                "     {:<12} {:>9} {:>10.3} {:>8.3} {:>8.3}   {:>7} {:>16} {:>+6.2}",
+                r.channel,
+                r.journeys,
+                r.last_touch,
+                r.markov,
+                r.shapley,
+                effect,
+                interval,
+                r.true_effect
             );
         }
+        println!(
+            "     true effect inside the interval for {inside} of {} channels ({} journeys; {} direct conversions without a touch left out)",
+            self.attribution.len(),
+            self.causal.journeys,
+            self.causal.direct_conversions
+        );
         println!(
             "   engagement ladder, last {} days: {}",
             self.recent_days,

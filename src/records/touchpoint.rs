@@ -97,6 +97,22 @@ impl TouchpointKind {
         )
     }
 
+    /// Whether this is service or after-sales contact rather than a step
+    /// towards a purchase: a complaint, a support contact, a review written, a
+    /// referral, an unsubscribe. Marketing did not cause these, so
+    /// [`JourneyTouches::Marketing`](crate::touchpoints::journey::JourneyTouches::Marketing)
+    /// leaves them out of journeys.
+    pub fn is_after_sales(&self) -> bool {
+        matches!(
+            self,
+            TouchpointKind::Complaint
+                | TouchpointKind::Support
+                | TouchpointKind::ReviewWritten
+                | TouchpointKind::Referral
+                | TouchpointKind::Unsubscribe
+        )
+    }
+
     /// Whether this signals dissatisfaction (complaint, unsubscribe).
     pub fn is_dissatisfaction(&self) -> bool {
         matches!(

@@ -14,10 +14,25 @@
 //! - **Spend** follows Gamma–Gamma ([`GammaGammaTruth`]; Fader & Hardie 2013).
 //! - **Journeys** ([`JourneyTruth`]): every web or app purchase is preceded by
 //!   marketing journeys; each journey converts with probability
-//!   `logistic(β₀ + Σ β_c)` over its distinct channels, so failed journeys
-//!   before a conversion are independent Bernoulli trials with known
-//!   probabilities. Channels that need consent (e-mail, SMS, push) are only
-//!   used while the customer's consent allows them.
+//!   `logistic(β₀ + γ_persona + Σ β_c)` over its distinct channels, so failed
+//!   journeys before a conversion are independent Bernoulli trials with known
+//!   probabilities. Personas differ both in the channels that reach them and in
+//!   how readily they buy (γ, [`PersonaSpec::journey_log_odds`]): exposure is
+//!   confounded with conversion, so a naive comparison of journeys with and
+//!   without a channel is biased, and a causal method must adjust for who is
+//!   exposed. Channels that need consent (e-mail, SMS, push) are only used
+//!   while the customer's consent allows them.
+//!
+//!   A customer's journeys are kept [`JourneyTruth::quiet_days`] apart, so a
+//!   lookback window up to that long rebuilds exactly the journeys drawn
+//!   ([`Truth::placed_journeys`]). The converting journey ends at the purchase; the
+//!   failed ones are placed before it, the latest first, as long as they fit
+//!   after the previous purchase. Failed journeys that do not fit are not
+//!   placed ([`JourneyCounts::placed`]): that thins the failures independently
+//!   of their channels, which changes the baseline odds but not the channels'
+//!   log-odds effects (outcome-dependent sampling; Prentice & Pyke 1979,
+//!   "Logistic disease incidence models and case-control studies",
+//!   *Biometrika* 66(3)).
 //! - **Identity**: every customer has a clean primary source record and, with
 //!   probability `duplicate_share`, dirty copies in other systems ([`SourceCustomerRecord`]).
 //! - **Experiment** ([`ExperimentUnit`]): a randomised A/B test whose true
@@ -74,6 +89,41 @@ pub struct Experiment {
     pub units: Vec<ExperimentUnit>,
 }
 
+/// How many journeys were drawn, converted and placed in the data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JourneyCounts {
+    /// Journeys drawn (Bernoulli trials), placed or not.
+    pub drawn: u64,
+    /// Of those, converting (one per web or app purchase; all placed).
+    pub converted: u64,
+    /// Journeys in the data: the converting ones and the failed ones that fit.
+    pub placed: u64,
+    /// Touchpoints of all drawn journeys.
+    pub drawn_touchpoints: u64,
+}
+
+/// One marketing journey as it was placed in the data.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrueJourney {
+    /// Customer index in [`Population::base`].
+    pub customer: u32,
+    /// Whether it converted.
+    pub converted: bool,
+    /// The marketing channels it touched: bit `i` for [`MARKETING_CHANNELS`]`[i]`.
+    pub channels: u16,
+    /// Its touchpoints.
+    pub touchpoints: u16,
+    /// Weeks from the observation start to its end (the purchase when converting, else the last touch).
+    pub end_week: f64,
+}
+
+impl TrueJourney {
+    /// Whether it touched `MARKETING_CHANNELS[channel]`.
+    pub fn touched(&self, channel: usize) -> bool {
+        self.channels >> channel & 1 == 1
+    }
+}
+
 /// What generated the data: the answers analyses should recover.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Truth {
@@ -97,8 +147,12 @@ pub struct Truth {
     pub spend: GammaGammaTruth,
     /// Journey conversion model.
     pub journeys: JourneyTruth,
-    /// Number of journeys generated and how many converted.
-    pub journey_counts: (u64, u64),
+    /// Per persona, the shift of the journeys' log-odds of conversion.
+    pub journey_persona_log_odds: Vec<f64>,
+    /// Journeys drawn, converted and placed.
+    pub journey_counts: JourneyCounts,
+    /// The journeys in the data, by customer, then time.
+    pub placed_journeys: Vec<TrueJourney>,
     /// Experiment: control conversion probability per persona.
     pub experiment_baseline: Vec<f64>,
     /// Experiment: absolute treatment effect on conversion per persona.

@@ -59,6 +59,11 @@ pub struct PersonaSpec {
     pub experiment_baseline: f64,
     /// Experiment: absolute change in conversion probability under treatment.
     pub experiment_lift: f64,
+    /// Added to the log-odds of every journey of this persona: some audiences
+    /// buy more readily whatever reaches them. With channel weights that differ
+    /// by persona, this confounds exposure with conversion, as in life.
+    #[serde(default)]
+    pub journey_log_odds: f64,
 }
 
 /// Marketing channels touchpoints are drawn from, in the order of [`PersonaSpec::channel_weights`].
@@ -84,7 +89,8 @@ pub const PURCHASE_CHANNELS: [Channel; 4] = [
 ];
 
 /// Journey conversion model: each journey converts with probability
-/// `logistic(intercept + Σ effect[c])` over the distinct channels `c` it touched.
+/// `logistic(intercept + persona's journey_log_odds + Σ effect[c])` over the
+/// distinct channels `c` it touched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JourneyTruth {
     /// Log-odds of conversion for a journey with no channel effects.
@@ -93,6 +99,23 @@ pub struct JourneyTruth {
     pub channel_effects: [f64; 10],
     /// Mean number of extra touchpoints per journey beyond the first (Poisson).
     pub mean_extra_touchpoints: f64,
+    /// A customer's journeys are at least this many days apart (default 31),
+    /// so that journeys rebuilt with a lookback window up to that long are the
+    /// journeys drawn.
+    #[serde(default = "default_quiet_days")]
+    pub quiet_days: f64,
+    /// The journeys before a first purchase start at most this many weeks
+    /// before it (default 26): the prospect's time before signing up.
+    #[serde(default = "default_prospect_weeks")]
+    pub prospect_weeks: f64,
+}
+
+fn default_quiet_days() -> f64 {
+    31.0
+}
+
+fn default_prospect_weeks() -> f64 {
+    26.0
 }
 
 /// Parameters of [`Population::generate`](super::Population::generate).
@@ -152,6 +175,8 @@ impl Default for SynthParams {
                 //               web  app  email sms  push social search display affiliate mail
                 channel_effects: [0.3, 0.5, 0.6, 0.2, 0.1, -0.2, 0.9, -0.4, 0.4, 0.7],
                 mean_extra_touchpoints: 0.8,
+                quiet_days: default_quiet_days(),
+                prospect_weeks: default_prospect_weeks(),
             },
             touchpoints: true,
             duplicate_share: 0.15,
@@ -177,6 +202,7 @@ fn default_personas() -> Vec<PersonaSpec> {
             mobile_opt_in: 0.3,
             experiment_baseline: 0.10,
             experiment_lift: 0.03,
+            journey_log_odds: -0.3,
         },
         PersonaSpec {
             name: "loyal_regular".into(),
@@ -190,6 +216,7 @@ fn default_personas() -> Vec<PersonaSpec> {
             mobile_opt_in: 0.2,
             experiment_baseline: 0.14,
             experiment_lift: 0.0,
+            journey_log_odds: 0.4,
         },
         PersonaSpec {
             name: "digital_native".into(),
@@ -203,6 +230,7 @@ fn default_personas() -> Vec<PersonaSpec> {
             mobile_opt_in: 0.7,
             experiment_baseline: 0.08,
             experiment_lift: 0.05,
+            journey_log_odds: 0.6,
         },
         PersonaSpec {
             name: "occasional_gifter".into(),
@@ -216,6 +244,7 @@ fn default_personas() -> Vec<PersonaSpec> {
             mobile_opt_in: 0.25,
             experiment_baseline: 0.06,
             experiment_lift: -0.02,
+            journey_log_odds: -0.6,
         },
     ]
 }
@@ -337,6 +366,25 @@ impl SynthParams {
                 self.journeys.intercept,
                 "effects must be finite",
             ));
+        }
+        if self
+            .personas
+            .iter()
+            .any(|p| !p.journey_log_odds.is_finite())
+        {
+            return Err(Error::param(
+                "personas.journey_log_odds",
+                "non-finite",
+                "must be finite",
+            ));
+        }
+        for (name, v) in [
+            ("journeys.quiet_days", self.journeys.quiet_days),
+            ("journeys.prospect_weeks", self.journeys.prospect_weeks),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::param(name, v, "must be finite and >= 0"));
+            }
         }
         if !(self.journeys.mean_extra_touchpoints.is_finite()
             && self.journeys.mean_extra_touchpoints >= 0.0)

@@ -25,8 +25,17 @@
 //!   [`JourneyParams::as_of`] could still convert: they form one
 //!   [`JourneyOutcome::Open`] journey. Events after `as_of` are ignored and counted.
 //!
-//! Every touchpoint row that is not a purchase and not after `as_of` belongs to
-//! exactly one journey ([`Journeys::touch_rows`]), so nothing is lost.
+//! - Which touches count is a setting ([`JourneyTouches`]): all of them, or
+//!   only marketing touches, leaving out after-sales contact (support,
+//!   complaints, reviews written, referrals, unsubscribes;
+//!   [`TouchpointKind::is_after_sales`]). Attribution asks which marketing led
+//!   to a purchase; a support call after the last order is not a journey that
+//!   failed to convert.
+//!
+//! Every touchpoint row that is not a purchase, not after `as_of` and not left
+//! out by [`JourneyTouches`] belongs to exactly one journey
+//! ([`Journeys::touch_rows`]); the rows left out are counted
+//! ([`Journeys::left_out`]), so nothing is lost.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -66,6 +75,20 @@ pub struct JourneyParams {
     /// lookback of it after the last conversion form an open journey.
     /// Default: the latest touchpoint or transaction in the base.
     pub as_of: Option<Timestamp>,
+    /// Which touchpoints are journey touches (default all).
+    pub touches: JourneyTouches,
+}
+
+/// Which touchpoints count as journey touches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JourneyTouches {
+    /// Every touchpoint except purchases.
+    #[default]
+    All,
+    /// Marketing touches only: after-sales contact
+    /// ([`TouchpointKind::is_after_sales`]) is left out.
+    Marketing,
 }
 
 impl Default for JourneyParams {
@@ -75,6 +98,7 @@ impl Default for JourneyParams {
             lookback_days: 30.0,
             conversions: ConversionSource::Both,
             as_of: None,
+            touches: JourneyTouches::All,
         }
     }
 }
@@ -137,6 +161,9 @@ pub struct Journeys {
     session_of_row: Vec<u32>,
     n_sessions: u64,
     ignored_after_as_of: u64,
+    /// Touchpoint rows left out by [`JourneyParams::touches`].
+    #[serde(default)]
+    left_out: u64,
     as_of_us: i64,
 }
 
@@ -220,7 +247,13 @@ impl Journeys {
                 }
             }
         };
+        let left_out_kinds = base
+            .kinds()
+            .iter()
+            .map(|k| params.touches == JourneyTouches::Marketing && k.is_after_sales())
+            .collect();
         let rules = Rules {
+            left_out_kinds,
             gap_us: (params.session_gap_minutes * MINUTE_US).round() as i64,
             lookback_us: (params.lookback_days * DAY_US).round() as i64,
             source: params.conversions,
@@ -255,6 +288,7 @@ impl Journeys {
             session_of_row: Vec::with_capacity(base.n_touchpoints()),
             n_sessions: 0,
             ignored_after_as_of: 0,
+            left_out: 0,
             as_of_us,
         };
         out.offsets.push(0);
@@ -277,6 +311,7 @@ impl Journeys {
             out.session_of_row.extend_from_slice(&p.session_of_row);
             out.n_sessions += p.n_sessions;
             out.ignored_after_as_of += p.ignored_after_as_of;
+            out.left_out += p.left_out;
         }
         Ok(out)
     }
@@ -364,6 +399,12 @@ impl Journeys {
         self.ignored_after_as_of
     }
 
+    /// Touchpoint rows (not after `as_of`) that are in no journey because
+    /// [`JourneyParams::touches`] leaves their kind out.
+    pub fn left_out(&self) -> u64 {
+        self.left_out
+    }
+
     /// The analysis time used.
     pub fn as_of(&self) -> Timestamp {
         from_micros(self.as_of_us)
@@ -384,6 +425,8 @@ impl Journeys {
 }
 
 struct Rules {
+    /// Per kind code of the base: whether touches of that kind are left out.
+    left_out_kinds: Vec<bool>,
     gap_us: i64,
     lookback_us: i64,
     source: ConversionSource,
@@ -405,6 +448,7 @@ struct Part {
     session_of_row: Vec<u32>,
     n_sessions: u64,
     ignored_after_as_of: u64,
+    left_out: u64,
 }
 
 /// The conversion that closes a converting journey: its time (microseconds
@@ -529,6 +573,10 @@ impl Part {
             let t = tp_time[r];
             if t > rules.as_of_us {
                 self.ignored_after_as_of += 1;
+                continue;
+            }
+            if rules.left_out_kinds[tp_kind[r] as usize] {
+                self.left_out += 1;
                 continue;
             }
             // Conversions strictly before this touch close journeys first.

@@ -99,8 +99,12 @@ impl Assembler {
         t.alive_at_end.push(d.alive);
         t.mean_spend.push(d.mean_spend);
         t.first_purchase_week.push(d.join_week);
-        t.journey_counts.0 += d.journeys.0;
-        t.journey_counts.1 += d.journeys.1;
+        let c = &mut t.journey_counts;
+        c.drawn += d.journey_counts.drawn;
+        c.converted += d.journey_counts.converted;
+        c.placed += d.journey_counts.placed;
+        c.drawn_touchpoints += d.journey_counts.drawn_touchpoints;
+        t.placed_journeys.extend_from_slice(&d.journeys);
         for s in d.sources {
             t.source_record_customer.push(index);
             self.source_records.push(s);

@@ -11,10 +11,10 @@ use crate::error::{Error, Result};
 use crate::records::{
     Channel, Consent, Customer, CustomerId, Gender, Pii, Profile, Purpose, SourceRecord,
 };
-use crate::synth::ExperimentUnit;
 use crate::synth::dirty::{CleanIdentity, SourceCustomerRecord};
 use crate::synth::names::{CULTURES, EMAIL_DOMAINS, email_local};
 use crate::synth::params::{PURCHASE_CHANNELS, SynthParams};
+use crate::synth::{ExperimentUnit, JourneyCounts, TrueJourney};
 
 use super::{
     CALL_CENTER, CLICK, COMPLAINT, COSTS, DAY_WEEKS, DIRECT_MAIL, EMAIL, IMPRESSION, NO_TOPIC,
@@ -42,7 +42,8 @@ pub(super) struct DrawnCustomer {
     /// (week, amount units, channel code)
     pub(super) transactions: Vec<(f64, i64, u8)>,
     pub(super) touchpoints: Vec<DrawnTouchpoint>,
-    pub(super) journeys: (u64, u64),
+    pub(super) journey_counts: JourneyCounts,
+    pub(super) journeys: Vec<TrueJourney>,
     pub(super) sources: Vec<SourceCustomerRecord>,
     pub(super) unit: ExperimentUnit,
 }
@@ -272,10 +273,16 @@ impl<'a> Model<'a> {
             .collect();
 
         // Journeys and other touchpoints.
-        let mut journeys = (0u64, 0u64);
+        let mut placed = Placed {
+            customer: index as u32,
+            counts: JourneyCounts::default(),
+            journeys: Vec::new(),
+            scratch: Vec::new(),
+            spans: Vec::new(),
+        };
         if params.touchpoints {
             let topic_bias = (persona_code % TOPICS.len()) as u8;
-            let mut previous = (join_week - 4.0).max(0.0);
+            let mut previous = (join_week - params.journeys.prospect_weeks).max(0.0);
             // Channel choice depends on consent: none before sign-up (the first purchase's journeys
             // precede it), then as granted at sign-up, changing at most once (unsubscribe).
             let weights_for = |email_allowed: bool, mobile_allowed: bool, mail_allowed: bool| {
@@ -315,9 +322,10 @@ impl<'a> Model<'a> {
                             week,
                             channel,
                             topic_bias,
+                            log_odds: persona.journey_log_odds,
                         },
                         &mut touchpoints,
-                        &mut journeys,
+                        &mut placed,
                     );
                 } else {
                     touchpoints.push(DrawnTouchpoint {
@@ -429,7 +437,8 @@ impl<'a> Model<'a> {
             join_week,
             transactions,
             touchpoints,
-            journeys,
+            journey_counts: placed.counts,
+            journeys: placed.journeys,
             sources,
             unit: ExperimentUnit {
                 customer: index as u32,
@@ -445,7 +454,7 @@ impl<'a> Model<'a> {
 /// The purchase a run of journeys leads up to.
 #[derive(Debug, Clone, Copy)]
 struct Purchase {
-    /// Week of the previous purchase (or sign-up): journeys start after it.
+    /// Week of the previous purchase (or the start of the prospect time): journeys start after it.
     after: f64,
     /// Week of this purchase: the converting journey ends here.
     week: f64,
@@ -453,24 +462,49 @@ struct Purchase {
     channel: u8,
     /// The topic the customer's journeys lean towards.
     topic_bias: u8,
+    /// The persona's shift of the journeys' log-odds.
+    log_odds: f64,
 }
 
-/// Draws journeys in `(purchase.after, purchase.week]` until one converts at
-/// `purchase.week`: every journey is an independent trial with
-/// `P(convert) = logistic(β₀ + Σ β_c)` over its distinct channels.
+/// One customer's journeys as they are drawn and placed.
+struct Placed {
+    customer: u32,
+    counts: JourneyCounts,
+    /// Placed journeys, in time order.
+    journeys: Vec<TrueJourney>,
+    /// Touchpoints of the journeys drawn for one purchase, `week` holding each
+    /// touch's time before its journey's end until the journey is placed.
+    scratch: Vec<DrawnTouchpoint>,
+    /// Per drawn journey: its first touch in `scratch`, channels, and span in weeks.
+    spans: Vec<(usize, u16, f64)>,
+}
+
+/// Longest span of one journey, from its first touch to its end.
+const MAX_SPAN_WEEKS: f64 = 1.0;
+/// A failed journey starts at least this long after the previous purchase (a touch at the
+/// instant of a conversion would belong to that conversion's journey).
+const AFTER_PURCHASE_WEEKS: f64 = 1.0 / (7.0 * 24.0);
+
+/// Draws journeys until one converts at `purchase.week` (every journey an
+/// independent trial with `P(convert) = logistic(β₀ + γ + Σ β_c)` over its
+/// distinct channels), then places them: the converting journey ends at the
+/// purchase, and the failed ones before it, the latest first, each ending at
+/// least `quiet_days` (plus up to a week) before the next starts. Failed
+/// journeys that would start before `purchase.after` are not placed.
 fn journeys_until_conversion(
     model: &Model<'_>,
     rng: &mut ChaCha8Rng,
     pick: Option<&WeightedIndex<f64>>,
     purchase: Purchase,
     out: &mut Vec<DrawnTouchpoint>,
-    counts: &mut (u64, u64),
+    placed: &mut Placed,
 ) {
     let Purchase {
-        after: from,
+        after,
         week: to,
         channel: purchase_channel,
         topic_bias,
+        log_odds,
     } = purchase;
     let truth = &model.params.journeys;
     let Some(pick) = pick else {
@@ -483,14 +517,17 @@ fn journeys_until_conversion(
         });
         return;
     };
-    // A cap keeps the loop finite; with the default effects P(convert) >= 0.17, so it is never reached.
+    placed.scratch.clear();
+    placed.spans.clear();
+    let mut purchase_topic = topic_bias;
+    // A cap keeps the loop finite; with the default effects P(convert) >= 0.1, so it is never reached.
     for attempt in 0..500 {
         let n = 1 + model
             .extra_touchpoints
             .as_ref()
             .map_or(0, |d| d.sample(rng) as usize);
-        let mut channels = [false; 10];
-        let start = out.len();
+        let mut channels = 0u16;
+        let start = placed.scratch.len();
         let topic = if rng.gen_bool(0.6) {
             topic_bias
         } else {
@@ -498,7 +535,7 @@ fn journeys_until_conversion(
         };
         for i in 0..n {
             let c = pick.sample(rng);
-            channels[c] = true;
+            channels |= 1 << c;
             let outbound = c >= 2;
             let kind = if outbound {
                 if rng.gen_bool(0.4) { CLICK } else { IMPRESSION }
@@ -516,7 +553,7 @@ fn journeys_until_conversion(
             } else {
                 0
             };
-            out.push(DrawnTouchpoint {
+            placed.scratch.push(DrawnTouchpoint {
                 week: 0.0,
                 cost_units,
                 channel: c as u8,
@@ -524,38 +561,92 @@ fn journeys_until_conversion(
                 topic,
             });
         }
+        // Each touch up to a day and a half before the next; the last at the journey's end.
+        let mut before_end = 0.0;
+        for tp in placed.scratch[start..].iter_mut().rev() {
+            before_end += rng.r#gen::<f64>() * 1.5 * DAY_WEEKS;
+            tp.week = before_end;
+        }
+        let span = before_end.min(MAX_SPAN_WEEKS);
+        if before_end > MAX_SPAN_WEEKS {
+            for tp in &mut placed.scratch[start..] {
+                tp.week *= MAX_SPAN_WEEKS / before_end;
+            }
+        }
+        placed.spans.push((start, channels, span));
         let logit = truth.intercept
-            + channels
-                .iter()
-                .zip(truth.channel_effects)
-                .filter(|(on, _)| **on)
-                .map(|(_, e)| e)
+            + log_odds
+            + (0..truth.channel_effects.len())
+                .filter(|&c| channels >> c & 1 == 1)
+                .map(|c| truth.channel_effects[c])
                 .sum::<f64>();
         let p = 1.0 / (1.0 + (-logit).exp());
-        counts.0 += 1;
-        let converted = rng.gen_bool(p.clamp(0.0, 1.0)) || attempt == 499;
-        // Time the journey: converting journeys end at the purchase; others fall uniformly before it.
-        // Touchpoints stay in [from, to]: spilling before the previous purchase could precede sign-up consent.
-        let end = if converted {
-            to
-        } else {
-            from + rng.r#gen::<f64>() * (to - from)
-        };
-        let mut w = end;
-        for tp in out[start..].iter_mut().rev() {
-            w -= rng.r#gen::<f64>() * 1.5 * DAY_WEEKS;
-            tp.week = w.max(from).max(0.0);
-        }
-        if converted {
-            counts.1 += 1;
-            out.push(DrawnTouchpoint {
-                week: to,
-                cost_units: 0,
-                channel: purchase_channel,
-                kind: PURCHASE,
-                topic,
-            });
-            return;
+        placed.counts.drawn += 1;
+        placed.counts.drawn_touchpoints += n as u64;
+        if rng.gen_bool(p.clamp(0.0, 1.0)) || attempt == 499 {
+            purchase_topic = topic;
+            break;
         }
     }
+    placed.counts.converted += 1;
+
+    // The converting journey ends at the purchase, squeezed in after the previous one if need be.
+    let Some(&(conv_start, conv_channels, conv_span)) = placed.spans.last() else {
+        return;
+    };
+    let room = (to - after - AFTER_PURCHASE_WEEKS).max(0.0);
+    let squeeze = if conv_span > room {
+        room / conv_span
+    } else {
+        1.0
+    };
+    let first_placed = placed.journeys.len();
+    let mut cursor = to - conv_span * squeeze;
+    let mut failed_end = placed.spans.len() - 1;
+    let quiet = truth.quiet_days * DAY_WEEKS;
+    // Failed journeys, the latest first, while they fit. Each takes the room
+    // of the longest journey whatever its own span, so whether a failed
+    // journey is placed does not depend on its touches (nor on its channels).
+    while failed_end > 0 {
+        let (start, channels, _) = placed.spans[failed_end - 1];
+        let end = cursor - quiet - rng.r#gen::<f64>();
+        if end - MAX_SPAN_WEEKS <= after + AFTER_PURCHASE_WEEKS {
+            break;
+        }
+        let touches = &placed.scratch[start..placed.spans[failed_end].0];
+        out.extend(touches.iter().map(|tp| DrawnTouchpoint {
+            week: end - tp.week,
+            ..*tp
+        }));
+        placed.journeys.push(TrueJourney {
+            customer: placed.customer,
+            converted: false,
+            channels,
+            touchpoints: touches.len() as u16,
+            end_week: end - touches.last().map_or(0.0, |tp| tp.week),
+        });
+        cursor = end - MAX_SPAN_WEEKS;
+        failed_end -= 1;
+    }
+    placed.journeys[first_placed..].reverse();
+    let touches = &placed.scratch[conv_start..];
+    out.extend(touches.iter().map(|tp| DrawnTouchpoint {
+        week: to - tp.week * squeeze,
+        ..*tp
+    }));
+    out.push(DrawnTouchpoint {
+        week: to,
+        cost_units: 0,
+        channel: purchase_channel,
+        kind: PURCHASE,
+        topic: purchase_topic,
+    });
+    placed.journeys.push(TrueJourney {
+        customer: placed.customer,
+        converted: true,
+        channels: conv_channels,
+        touchpoints: touches.len() as u16,
+        end_week: to,
+    });
+    placed.counts.placed += (placed.journeys.len() - first_placed) as u64;
 }

@@ -4,7 +4,7 @@ mod assemble;
 mod draw;
 
 use super::params::{MARKETING_CHANNELS, SynthParams};
-use super::{Experiment, Population, Truth};
+use super::{Experiment, JourneyCounts, Population, Truth};
 use crate::error::Result;
 use crate::records::{Channel, Currency, TouchpointKind};
 use crate::store::CustomerBaseBuilder;
@@ -162,7 +162,9 @@ impl Population {
             purchases: params.purchases,
             spend: params.spend,
             journeys: params.journeys.clone(),
-            journey_counts: (0, 0),
+            journey_persona_log_odds: params.personas.iter().map(|p| p.journey_log_odds).collect(),
+            journey_counts: JourneyCounts::default(),
+            placed_journeys: Vec::with_capacity(n * 4),
             experiment_baseline: params
                 .personas
                 .iter()

@@ -41,6 +41,8 @@ pub(super) struct Design {
     pub value_with: Vec<f64>,
     /// Names of the covariate columns (after the channels).
     pub covariate_columns: Vec<String>,
+    /// Converting journeys without a touch, left out.
+    pub direct_conversions: usize,
 }
 
 /// How a covariate enters the design.
@@ -91,12 +93,21 @@ impl Design {
         let mut touched = vec![0.0; n_channels];
         let mut converted_with = vec![0.0; n_channels];
         let mut value_with = vec![0.0; n_channels];
+        let mut direct_conversions = 0;
+        // Whether each journey's customer had converted before it (journeys
+        // are in customer, then time order).
+        let mut returning = Vec::with_capacity(journeys.len());
+        let mut last_converted: Option<u32> = None;
         for (j, (&customer, &outcome)) in journeys
             .customers()
             .iter()
             .zip(journeys.outcomes())
             .enumerate()
         {
+            let before = last_converted == Some(customer);
+            if outcome == JourneyOutcome::Converted {
+                last_converted = Some(customer);
+            }
             let won = match outcome {
                 JourneyOutcome::Converted => true,
                 JourneyOutcome::NotConverted => false,
@@ -106,6 +117,13 @@ impl Design {
             let mut mask = 0u64;
             for &r in &rows[offsets[j] as usize..offsets[j + 1] as usize] {
                 mask |= 1u64 << codes[r as usize];
+            }
+            if mask == 0 {
+                // A direct conversion: journeys without a touch that did not
+                // convert are never observed, so keeping the ones that did
+                // would raise the baseline and lower every channel's effect.
+                direct_conversions += 1;
+                continue;
             }
             let value = if won { journeys.values()[j] } else { 0.0 };
             for (c, t) in touched.iter_mut().enumerate() {
@@ -120,6 +138,7 @@ impl Design {
             masks.push(mask);
             customer_of.push(customer);
             converted.push(won);
+            returning.push(before);
         }
         let n = masks.len() as f64;
         if masks.is_empty() {
@@ -154,8 +173,18 @@ impl Design {
             };
         }
 
-        // Covariates.
+        // Covariates: first whether the customer had bought before the journey.
         let mut covariate_columns = Vec::new();
+        let returning_column = if params.adjust_for_returning
+            && returning.iter().any(|&r| r)
+            && returning.iter().any(|&r| !r)
+        {
+            covariate_columns.push("returning customer".to_owned());
+            width += 1;
+            Some(width - 1)
+        } else {
+            None
+        };
         let mut encoded = Vec::new();
         for column in covariates.map(Covariates::columns).unwrap_or_default() {
             encoded.push(match column {
@@ -231,6 +260,12 @@ impl Design {
             key.push(mask & estimable);
             row.clear();
             row.push((0, 1.0));
+            if let Some(col) = returning_column {
+                key.push(u64::from(returning[j]));
+                if returning[j] {
+                    row.push((col, 1.0));
+                }
+            }
             for e in &encoded {
                 let (level, column) = match e {
                     Encoded::Categorical {
@@ -285,6 +320,7 @@ impl Design {
             converted_with,
             value_with,
             covariate_columns,
+            direct_conversions,
         })
     }
 

@@ -12,14 +12,24 @@
 //!
 //! # The model
 //!
-//! Every journey with a known outcome is a row: whether it converted, which
-//! channels it touched (presence), and the customer's covariates (segment,
-//! persona proxies, tenure, …; numbers by quantile bin). A ridge-penalised
+//! Every journey with a known outcome and at least one touch is a row:
+//! whether it converted, which channels it touched (presence), and the
+//! customer's covariates (segment, persona proxies, tenure, …; numbers by
+//! quantile bin). Direct conversions (no touch) are left out and counted:
+//! their counterparts, journeys without a touch that did not convert, leave
+//! no trace in the data. Build the journeys with
+//! [`JourneyTouches::Marketing`](crate::touchpoints::journey::JourneyTouches::Marketing)
+//! so that after-sales contact (support, reviews, unsubscribes) does not form
+//! journeys of its own. A ridge-penalised
 //! logistic regression
 //!
 //! ```text
-//! logit P(convert) = β₀ + Σ_c β_c [c touched] + γ·covariates
+//! logit P(convert) = β₀ + Σ_c β_c [c touched] + δ [returning] + γ·covariates
 //! ```
+//!
+//! where `[returning]` marks journeys of customers who had converted before
+//! ([`CausalParams::adjust_for_returning`]): channels that need an opt-in
+//! reach almost only existing customers, who buy at their own rate.
 //!
 //! estimates `β_c`, the channel's **effect on the log-odds of conversion**
 //! for customers alike in the covariates. Its **incremental conversions**
@@ -84,6 +94,12 @@ pub struct CausalParams {
     pub bootstrap: usize,
     /// Confidence level of the intervals (default 0.95).
     pub confidence: f64,
+    /// Adjust for whether the customer had bought before the journey
+    /// (default true): returning customers convert at their own rate, and
+    /// the channels that need an opt-in (e-mail, SMS, push) reach almost
+    /// only them, so without this those channels take the returning
+    /// customers' propensity for their own.
+    pub adjust_for_returning: bool,
     /// Numeric covariates are adjusted for by this many quantile bins
     /// (default 10: deciles, a step function, no linearity assumed; ties
     /// merge bins). Bins keep the journeys' patterns few, so the fit and
@@ -104,6 +120,7 @@ impl Default for CausalParams {
             l2: 1.0,
             bootstrap: 200,
             confidence: 0.95,
+            adjust_for_returning: true,
             numeric_bins: 10,
             seed: 0,
             max_iter: 100,
@@ -195,6 +212,11 @@ pub struct CausalAttribution {
     pub covariates: Vec<String>,
     /// Journeys used.
     pub journeys: usize,
+    /// Converting journeys without a touch (direct conversions), left out:
+    /// journeys without a touch that did not convert are never observed, so
+    /// keeping these would raise the baseline and lower every channel's effect.
+    #[serde(default)]
+    pub direct_conversions: usize,
     /// Of those, converting.
     pub conversions: usize,
     /// Distinct patterns (channels × covariates) the fit ran over.
@@ -307,6 +329,7 @@ pub fn causal(
         intercept: full.beta[0],
         covariates: design.covariate_columns.clone(),
         journeys: design.pattern_of.len(),
+        direct_conversions: design.direct_conversions,
         conversions: design.converted.iter().filter(|&&c| c).count(),
         patterns: design.n_patterns(),
         iterations: full.iterations,
