@@ -344,7 +344,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
     report::print_first(&first_summary, &identity, &pop, &facts);
     println!();
     println!(
-        "5. Touchpoints and journeys in round 1 ({:.2} s; 3-day lookback, conversions = orders)",
+        "5. Touchpoints and journeys in round 1 ({:.2} s; marketing touches, 30-day lookback, conversions = orders)",
         touch.seconds
     );
     touch.print(share);
