@@ -230,3 +230,123 @@ fn causal_effects_recover_the_true_channel_effects_over_seeds() {
         );
     }
 }
+
+/// The budget view on the synthetic population: every paid channel with its
+/// cost, credit and incremental figures; the suggested spend keeps the total
+/// and moves towards the channels with more incremental value per unit cost.
+#[test]
+fn budget_view_of_the_synthetic_population() {
+    use custinsight::Error;
+    use custinsight::touchpoints::attribution::{BudgetMove, CreditedConversions, budget};
+
+    let pop = Population::generate(&SynthParams::with_customers(8_000).with_seed(77)).unwrap();
+    let journeys = rebuild(&pop);
+    let effects = causal(
+        &journeys,
+        &pop.base,
+        None,
+        &CausalParams {
+            bootstrap: 50,
+            ..CausalParams::default()
+        },
+    )
+    .unwrap();
+    let paths = PathTable::from_journeys(&journeys, &pop.base, OpenJourneys::Excluded).unwrap();
+    let chain = markov(&paths, &MarkovParams::default()).unwrap();
+    let view = budget(
+        &journeys,
+        &pop.base,
+        &effects,
+        Some(CreditedConversions {
+            channels: paths.channels(),
+            credits: &chain.credits,
+        }),
+    )
+    .unwrap();
+    // The synthetic costs: e-mail, SMS, social, search and display ads and direct mail cost money;
+    // web, app, push and affiliates do not.
+    let mut names: Vec<&str> = view.channels.iter().map(|c| c.channel.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "direct_mail",
+            "display_ads",
+            "email",
+            "search_ads",
+            "sms",
+            "social"
+        ]
+    );
+    assert!(view.without_effect.is_empty());
+    let total: f64 = view.channels.iter().map(|c| c.cost).sum();
+    assert!((total - view.total_cost).abs() < 1e-9 * total);
+    let suggested: f64 = view.channels.iter().map(|c| c.suggested_cost).sum();
+    assert!(
+        (suggested - total).abs() < 1e-9 * total,
+        "{suggested} vs {total}"
+    );
+    let positive: f64 = view
+        .channels
+        .iter()
+        .map(|c| c.incremental_value.value.max(0.0))
+        .sum();
+    let average = positive / view.total_cost;
+    for c in &view.channels {
+        let per_cost = c.incremental_value.value.max(0.0) / c.cost;
+        assert_eq!(
+            c.direction,
+            if per_cost > average {
+                BudgetMove::More
+            } else {
+                BudgetMove::Less
+            },
+            "{}",
+            c.channel
+        );
+        // More means a larger suggested than current spend, and the reverse.
+        assert_eq!(
+            c.suggested_cost > c.cost,
+            c.direction == BudgetMove::More,
+            "{c:?}"
+        );
+        let roi = &c.incremental_roi;
+        assert!(roi.low <= roi.value && roi.value <= roi.high, "{c:?}");
+        assert!((roi.value - (c.incremental_value.value - c.cost) / c.cost).abs() < 1e-12);
+        if let Some(per) = c.cost_per_incremental_conversion {
+            assert!((per * c.incremental_conversions.value - c.cost).abs() < 1e-9 * c.cost);
+        }
+        assert!(c.credited_conversions.is_some_and(|v| v > 0.0), "{c:?}");
+    }
+    // Display ads lower conversion (true effect −0.4): they cause no conversions, so no spend is suggested.
+    let display = view
+        .channels
+        .iter()
+        .find(|c| c.channel == "display_ads")
+        .unwrap();
+    assert!(display.incremental_conversions.value < 0.0, "{display:?}");
+    assert_eq!(
+        (display.suggested_cost, display.direction),
+        (0.0, BudgetMove::Less)
+    );
+
+    // Journeys without a cost anywhere: nothing to budget.
+    let free = Journeys::build(
+        &custinsight::store::CustomerBase::builder().build().unwrap(),
+        &JourneyParams::default(),
+    )
+    .unwrap();
+    let empty_effects = CausalAttribution {
+        effects: Vec::new(),
+        ..effects.clone()
+    };
+    let none = custinsight::store::CustomerBase::builder().build().unwrap();
+    assert!(matches!(
+        budget(&free, &none, &empty_effects, None),
+        Err(Error::EmptyInput { .. })
+    ));
+    assert!(matches!(
+        budget(&journeys, &pop.base, &empty_effects, None),
+        Err(Error::LengthMismatch { .. })
+    ));
+}

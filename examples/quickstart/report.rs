@@ -723,6 +723,74 @@ fn causal_effects(
         ]);
     }
     section.table(table);
+    budget_view(section, t)
+}
+
+/// Where the money works: each paid channel's cost beside the conversions it
+/// is credited with and those it causes, and the spend the effects suggest.
+fn budget_view(
+    section: &mut custinsight::report::Section,
+    t: &TouchStep,
+) -> custinsight::Result<()> {
+    let b = &t.budget;
+    section.chart_with_caption(
+        bar_chart(&BarChart {
+            title: "Paid channels: share of the spend now and as the effects suggest".into(),
+            subtitle: Some("spend in proportion to incremental value, the total kept".into()),
+            categories: b.channels.iter().map(|c| c.channel.clone()).collect(),
+            series: vec![
+                Series {
+                    name: "now".into(),
+                    values: b.channels.iter().map(|c| c.cost_share).collect(),
+                },
+                Series {
+                    name: "suggested".into(),
+                    values: b.channels.iter().map(|c| c.suggested_share).collect(),
+                },
+            ],
+            value_label: "share of the paid channels' spend".into(),
+            format: ValueFormat::Percent,
+        })?,
+        "A channel that is credited with many orders but causes few should get less money. The \
+         suggestion moves spend towards the channels with more incremental value per euro, \
+         measured at today's spend: a direction for the next round's test, not an optimum.",
+    );
+    let mut table = ReportTable::new([
+        "channel",
+        "cost (€)",
+        "Markov credit",
+        "incremental conversions",
+        "cost per incremental conversion (€)",
+        "incremental ROI (95% interval)",
+        "suggested share",
+    ])
+    .numeric(&[1, 2, 3, 4, 6]);
+    for c in &b.channels {
+        table = table.row([
+            c.channel.clone(),
+            count(c.cost.round() as usize),
+            c.credited_conversions
+                .map_or("–".into(), |v| count(v.round() as usize)),
+            format!(
+                "{:.0} [{:.0}, {:.0}]",
+                c.incremental_conversions.value,
+                c.incremental_conversions.low,
+                c.incremental_conversions.high
+            ),
+            c.cost_per_incremental_conversion
+                .map_or("–".into(), |v| format!("{v:.2}")),
+            format!(
+                "{:+.2} [{:+.2}, {:+.2}]",
+                c.incremental_roi.value, c.incremental_roi.low, c.incremental_roi.high
+            ),
+            format!(
+                "{:.1}% → {:.1}%",
+                100.0 * c.cost_share,
+                100.0 * c.suggested_share
+            ),
+        ]);
+    }
+    section.table(table);
     Ok(())
 }
 

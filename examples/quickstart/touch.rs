@@ -7,8 +7,9 @@ use custinsight::segment::segments::Segments;
 use custinsight::store::CustomerBase;
 use custinsight::synth::{JourneyTruth, MARKETING_CHANNELS};
 use custinsight::touchpoints::attribution::{
-    CausalAttribution, CausalParams, Covariates, HeuristicParams, Heuristics, MarkovAttribution,
-    MarkovParams, ShapleyAttribution, ShapleyParams, causal, heuristics, markov, shapley,
+    Budget, CausalAttribution, CausalParams, Covariates, CreditedConversions, HeuristicParams,
+    Heuristics, MarkovAttribution, MarkovParams, ShapleyAttribution, ShapleyParams, budget, causal,
+    heuristics, markov, shapley,
 };
 use custinsight::touchpoints::effectiveness::{
     EffectivenessParams, GroupMatrix, KeyLevel, group_matrix,
@@ -53,6 +54,7 @@ pub struct TouchStep {
     pub fair: ShapleyAttribution,
     pub attribution: Vec<AttributionRow>,
     pub causal: CausalAttribution,
+    pub budget: Budget,
     pub recent_days: f64,
     pub funnel: LadderFunnel,
     pub leads: WarmLeads,
@@ -108,6 +110,15 @@ impl TouchStep {
             base,
             Some(&segment_covariate),
             &CausalParams::default(),
+        )?;
+        let spend = budget(
+            &journeys,
+            base,
+            &effects,
+            Some(CreditedConversions {
+                channels: paths.channels(),
+                credits: &chain.credits,
+            }),
         )?;
         // Per journey a channel appears in, credit should follow the channel's true effect.
         let appearances: Vec<f64> = path_stats.positions.iter().map(|p| p.journeys).collect();
@@ -172,6 +183,7 @@ impl TouchStep {
             fair,
             attribution,
             causal: effects,
+            budget: spend,
             recent_days: engagement_params.recent_days,
             funnel,
             leads,
@@ -207,6 +219,7 @@ impl TouchStep {
             })).collect::<Vec<_>>(),
             "causal": {"adjusted_for": self.causal.covariates, "journeys": self.causal.journeys,
                        "direct_conversions_left_out": self.causal.direct_conversions},
+            "budget": self.budget,
             "engagement_funnel": self.funnel.steps,
             "warm_leads": {"candidates": self.leads.candidates, "listed": self.leads.leads.len()},
             "journey_stages": {"counts": JourneyStage::ALL.iter().zip(counts).map(|(s, c)| (s.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
@@ -296,6 +309,33 @@ impl TouchStep {
             self.causal.journeys,
             self.causal.direct_conversions
         );
+        println!(
+            "   budget (paid channels): cost, Markov credit, incremental conversions and ROI, and the spend the effects suggest:"
+        );
+        println!(
+            "     {:<12} {:>9} {:>8} {:>12} {:>20} {:>10} {:>10}",
+            "channel",
+            "cost €",
+            "credit",
+            "incremental",
+            "incremental ROI",
+            "share now",
+            "suggested"
+        );
+        for c in &self.budget.channels {
+            println!(
+                "     {:<12} {:>9.0} {:>8.0} {:>12.0} {:>+7.2} [{:+.2}, {:+.2}] {:>9.1}% {:>9.1}%",
+                c.channel,
+                c.cost,
+                c.credited_conversions.unwrap_or(f64::NAN),
+                c.incremental_conversions.value,
+                c.incremental_roi.value,
+                c.incremental_roi.low,
+                c.incremental_roi.high,
+                100.0 * c.cost_share,
+                100.0 * c.suggested_share
+            );
+        }
         println!(
             "   engagement ladder, last {} days: {}",
             self.recent_days,

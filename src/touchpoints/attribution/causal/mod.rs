@@ -63,6 +63,7 @@
 //! in a converting journey (its maximum-likelihood effect is −∞; the
 //! penalty keeps the fit finite, but no effect is reported).
 
+mod budget;
 mod covariates;
 mod design;
 mod holdout;
@@ -70,6 +71,7 @@ mod logit;
 
 use serde::{Deserialize, Serialize};
 
+pub use budget::{Budget, BudgetMove, ChannelBudget, CreditedConversions, budget};
 pub use covariates::{Covariate, Covariates};
 pub use holdout::{HoldoutLift, holdout_lift};
 
