@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use custinsight::Error;
 use custinsight::identity::{CustomerIdentity, IdEvent, IdentityParams, SourceRecords};
 use custinsight::ingest::{self, IngestOptions, Loader};
 use custinsight::records::{Channel, Purpose};
@@ -232,7 +233,10 @@ fn a_resolution_applied_moves_every_event_and_merges_consent() {
     // A golden record with provenance on demand.
     let golden = identity.golden_record(&ann).unwrap();
     assert_eq!(golden.members.len(), 3);
-    assert!(identity.golden_record("C9999999").is_err());
+    assert!(matches!(
+        identity.golden_record("C9999999"),
+        Err(Error::NotFound { what: "customer", id }) if id == "C9999999"
+    ));
 }
 
 #[test]

@@ -283,7 +283,13 @@ fn link_mode_pairs_records_across_tables_only() {
     assert_ne!(e.entity(3), e.entity(4), "same table, never compared");
     assert_eq!(e.entity_count(), 3);
     // Link mode needs two tables.
-    assert!(Resolver::fit(&[&left], &s).is_err());
+    assert!(matches!(
+        Resolver::fit(&[&left], &s),
+        Err(Error::InvalidParameter {
+            name: "link_type",
+            ..
+        })
+    ));
 }
 
 fn population(customers: usize, seed: u64) -> (RecordTable, Vec<u32>) {

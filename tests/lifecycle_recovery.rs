@@ -157,7 +157,13 @@ fn nobody_repeating_is_not_identifiable() {
         matches!(err, custinsight::Error::NotIdentifiable { .. }),
         "{err}"
     );
-    assert!(BgNbdParams::default().fit(&Triples::default()).is_err());
+    assert!(matches!(
+        BgNbdParams::default().fit(&Triples::default()),
+        Err(custinsight::Error::NotIdentifiable {
+            model: "BG/NBD",
+            ..
+        })
+    ));
     let mut bad = Triples::default();
     bad.add(2.0, 12.0, 10.0, 1.0);
     assert!(matches!(

@@ -67,16 +67,19 @@ fn choose_k_finds_the_four_groups() {
             .windows(2)
             .all(|w| w[1].inertia <= w[0].inertia)
     );
-    assert!(
+    assert!(matches!(
         choose_k(
             scaled.values(),
             None,
             1..=3,
             &KMeansParams::new(2),
             &SilhouetteOptions::default()
-        )
-        .is_err()
-    );
+        ),
+        Err(Error::InvalidParameter {
+            name: "k range",
+            ..
+        })
+    ));
 }
 
 #[test]

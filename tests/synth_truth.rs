@@ -942,7 +942,11 @@ fn invalid_parameters_are_errors_not_panics() {
     for (expected, mutate) in cases {
         let mut params = SynthParams::with_customers(10);
         mutate(&mut params);
-        assert!(params.check().is_err(), "{expected}: check accepted");
+        match params.check() {
+            Err(Error::InvalidParameter { name, .. }) => assert_eq!(name, expected),
+            Err(e) => panic!("{expected}: check gave the wrong error {e:?}"),
+            Ok(()) => panic!("{expected}: check accepted"),
+        }
         match Population::generate(&params.clone().with_seed(1)) {
             Err(Error::InvalidParameter { name, .. }) => assert_eq!(name, expected),
             Err(e) => panic!("{expected}: wrong error {e:?}"),

@@ -656,7 +656,13 @@ mod tests {
         assert_eq!(c.per_rule[0].skipped_blocks, 1);
         assert_eq!(c.per_rule[0].skipped_records, 3);
         let single = Prepared::new(&[&a], &preps()).unwrap();
-        assert!(candidate_pairs(&single, &rule, &params).is_err());
+        assert!(matches!(
+            candidate_pairs(&single, &rule, &params),
+            Err(Error::InvalidParameter {
+                name: "link_type",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -683,17 +689,33 @@ mod tests {
         let t = people(&[("a", "b", "c")]);
         let p = Prepared::new(&[&t], &preps()).unwrap();
         let params = BlockingParams::default();
-        for rule in [
-            BlockingRule::key("none", vec![]),
-            BlockingRule::key("missing", vec![KeyPart::exact("email")]),
-            BlockingRule::key(
+        let pairs = |rule: BlockingRule| candidate_pairs(&p, &[rule], &params);
+        assert!(matches!(
+            pairs(BlockingRule::key("none", vec![])),
+            Err(Error::InvalidParameter { name: "on", .. })
+        ));
+        assert!(matches!(
+            pairs(BlockingRule::key("missing", vec![KeyPart::exact("email")])),
+            Err(Error::NotFound { what: "prepared column", id }) if id == "email"
+        ));
+        assert!(matches!(
+            pairs(BlockingRule::key(
                 "zero",
                 vec![KeyPart::new("family", KeyTransform::Prefix(0))],
-            ),
-            BlockingRule::sorted_neighbourhood("w1", vec![KeyPart::exact("family")], 1),
-        ] {
-            assert!(candidate_pairs(&p, &[rule], &params).is_err());
-        }
+            )),
+            Err(Error::InvalidParameter {
+                name: "transform",
+                ..
+            })
+        ));
+        assert!(matches!(
+            pairs(BlockingRule::sorted_neighbourhood(
+                "w1",
+                vec![KeyPart::exact("family")],
+                1
+            )),
+            Err(Error::InvalidParameter { name: "window", .. })
+        ));
         let json = r#"{"name":"x","on":[{"column":"family","transform":{"prefix":2}},{"column":"given","transform":"soundex"},{"column":"born"}]}"#;
         let rule: BlockingRule = serde_json::from_str(json).unwrap();
         assert_eq!(rule.on[0].transform, KeyTransform::Prefix(2));

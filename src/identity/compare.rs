@@ -537,7 +537,10 @@ mod tests {
                 max_days: vec![5, 5],
             },
         ] {
-            assert!(FieldComparison::new("a", method).compile(&columns).is_err());
+            assert!(matches!(
+                FieldComparison::new("a", method).compile(&columns),
+                Err(Error::InvalidParameter { name: "method", .. })
+            ));
         }
         assert!(matches!(
             FieldComparison::new("b", Method::Exact).compile(&columns),

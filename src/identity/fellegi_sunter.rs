@@ -978,12 +978,15 @@ mod tests {
                 assert!((model.u[k][l] - u[k][l]).abs() < 0.01);
             }
         }
-        assert!(model.fit_labelled(&all, &labels[1..]).is_err());
-        assert!(
-            model
-                .fit_labelled(&matches, &vec![true; matches.len()])
-                .is_err()
-        );
+        let n = all.len();
+        assert!(matches!(
+            model.fit_labelled(&all, &labels[1..]),
+            Err(Error::LengthMismatch { expected, found, .. }) if expected == n && found == n - 1
+        ));
+        assert!(matches!(
+            model.fit_labelled(&matches, &vec![true; matches.len()]),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]
@@ -1044,8 +1047,27 @@ mod tests {
         );
         assert!(probability(-2000.0) == 0.0 && probability(2000.0) == 1.0);
         assert!((probability(0.0) - 0.5).abs() < 1e-15);
-        assert!(model.weight(&[3, 0, 0, 0]).is_err(), "level out of range");
-        assert!(model.weight(&[0, 0]).is_err(), "wrong length");
+        assert!(
+            matches!(
+                model.weight(&[3, 0, 0, 0]),
+                Err(Error::InvalidValue {
+                    what: "comparison level",
+                    ..
+                })
+            ),
+            "level out of range"
+        );
+        assert!(
+            matches!(
+                model.weight(&[0, 0]),
+                Err(Error::LengthMismatch {
+                    expected: 4,
+                    found: 2,
+                    ..
+                })
+            ),
+            "wrong length"
+        );
     }
 
     #[test]
@@ -1076,10 +1098,28 @@ mod tests {
             m_prior: Some(vec![vec![1.0]]),
             ..EmParams::default()
         };
-        assert!(model.fit_em(&pairs, &bad).is_err());
-        assert!(model.fit_em(&Gammas::new(4), &EmParams::default()).is_err());
-        assert!(FsModel::new(vec!["a".into()], &[1], 0.1).is_err());
-        assert!(FsModel::new(vec!["a".into()], &[2], 1.0).is_err());
+        assert!(matches!(
+            model.fit_em(&pairs, &bad),
+            Err(Error::InvalidParameter {
+                name: "m_prior",
+                ..
+            })
+        ));
+        assert!(matches!(
+            model.fit_em(&Gammas::new(4), &EmParams::default()),
+            Err(Error::EmptyInput { .. })
+        ));
+        assert!(matches!(
+            FsModel::new(vec!["a".into()], &[1], 0.1),
+            Err(Error::InvalidParameter {
+                name: "n_levels",
+                ..
+            })
+        ));
+        assert!(matches!(
+            FsModel::new(vec!["a".into()], &[2], 1.0),
+            Err(Error::InvalidParameter { name: "lambda", .. })
+        ));
     }
 
     /// A model whose parts disagree in length, as a hand-edited settings
@@ -1140,9 +1180,18 @@ mod tests {
                 }
             }
         }
-        for model in [bad_lambda, zero_m] {
-            assert!(model.check().is_err());
-            assert!(model.clone().fit_em(&pairs, &EmParams::default()).is_err());
+        for (model, name) in [(bad_lambda, "model.lambda"), (zero_m, "model")] {
+            assert!(
+                matches!(model.check(), Err(Error::InvalidParameter { name: n, .. }) if n == name),
+                "{name}"
+            );
+            assert!(
+                matches!(
+                    model.clone().fit_em(&pairs, &EmParams::default()),
+                    Err(Error::InvalidParameter { name: n, .. }) if n == name
+                ),
+                "{name}"
+            );
         }
     }
 
@@ -1192,10 +1241,12 @@ mod tests {
         assert_eq!(estimated, vec![true, false]);
         assert!((prior_only.m[0][1] - 0.75).abs() < 1e-12);
         assert_eq!(prior_only.m[1], before);
-        assert!(
-            prior_only
-                .estimate_m(&Gammas::new(2), Some(&[vec![1.0]]))
-                .is_err()
-        );
+        assert!(matches!(
+            prior_only.estimate_m(&Gammas::new(2), Some(&[vec![1.0]])),
+            Err(Error::InvalidParameter {
+                name: "m_prior",
+                ..
+            })
+        ));
     }
 }

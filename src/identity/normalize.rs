@@ -823,8 +823,14 @@ mod tests {
             (single.given.as_str(), single.family.as_str()),
             ("cher", "")
         );
-        assert!(normalize_name("  , Mr. ").is_err());
-        assert!(normalize_name("").is_err());
+        assert!(matches!(
+            normalize_name("  , Mr. "),
+            Err(Error::InvalidValue { what: "name", .. })
+        ));
+        assert!(matches!(
+            normalize_name(""),
+            Err(Error::InvalidValue { what: "name", .. })
+        ));
     }
 
     #[test]
@@ -887,7 +893,8 @@ mod tests {
             "+tag@gmail.com",
         ] {
             assert!(
-                normalize_email(bad, MailboxRules::Provider).is_err(),
+                matches!(
+                normalize_email(bad, MailboxRules::Provider), Err(Error::InvalidValue { what: "e-mail", value, .. }) if value == bad),
                 "{bad:?}"
             );
         }
@@ -915,11 +922,25 @@ mod tests {
                 "{raw} ({country})"
             );
         }
-        assert!(normalize_phone("12", "DE").is_err());
-        assert!(normalize_phone("call me", "DE").is_err());
-        assert!(normalize_phone("030 1234567", "XX").is_err());
-        assert!(normalize_phone("+49 30 1234567 1234567", "DE").is_err());
-        assert!(normalize_phone("", "DE").is_err());
+        assert!(matches!(
+            normalize_phone("12", "DE"),
+            Err(Error::InvalidValue { what: "phone", .. })
+        ));
+        assert!(matches!(
+            normalize_phone("call me", "DE"),
+            Err(Error::InvalidValue { what: "phone", .. })
+        ));
+        assert!(
+            matches!(normalize_phone("030 1234567", "XX"), Err(Error::InvalidValue { what: "country", value, .. }) if value == "XX")
+        );
+        assert!(matches!(
+            normalize_phone("+49 30 1234567 1234567", "DE"),
+            Err(Error::InvalidValue { what: "phone", .. })
+        ));
+        assert!(matches!(
+            normalize_phone("", "DE"),
+            Err(Error::InvalidValue { what: "phone", .. })
+        ));
     }
 
     #[test]
@@ -961,7 +982,8 @@ mod tests {
             "1/2",
         ] {
             assert!(
-                normalize_date(bad, DayMonthOrder::DayFirst).is_err(),
+                matches!(
+                normalize_date(bad, DayMonthOrder::DayFirst), Err(Error::InvalidValue { what: "date", value, .. }) if value == bad),
                 "{bad:?}"
             );
         }
@@ -976,10 +998,34 @@ mod tests {
         assert_eq!(normalize_postcode("10001-1234", "US").unwrap(), "10001");
         assert_eq!(normalize_postcode("１０１１５", "DE").unwrap(), "10115");
         assert_eq!(normalize_postcode("1010", "AT").unwrap(), "1010");
-        assert!(normalize_postcode("1011", "DE").is_err());
-        assert!(normalize_postcode("", "GB").is_err());
-        assert!(normalize_postcode("10115!", "DE").is_err());
-        assert!(normalize_postcode("ABCDE", "US").is_err());
+        assert!(matches!(
+            normalize_postcode("1011", "DE"),
+            Err(Error::InvalidValue {
+                what: "postcode",
+                ..
+            })
+        ));
+        assert!(matches!(
+            normalize_postcode("", "GB"),
+            Err(Error::InvalidValue {
+                what: "postcode",
+                ..
+            })
+        ));
+        assert!(matches!(
+            normalize_postcode("10115!", "DE"),
+            Err(Error::InvalidValue {
+                what: "postcode",
+                ..
+            })
+        ));
+        assert!(matches!(
+            normalize_postcode("ABCDE", "US"),
+            Err(Error::InvalidValue {
+                what: "postcode",
+                ..
+            })
+        ));
     }
 
     proptest::proptest! {

@@ -639,9 +639,14 @@ mod tests {
         assert_eq!(p.side(4), 1);
         let mut other = RecordTable::new(["name"]).unwrap();
         other.push("x", [Some("a")]).unwrap();
-        assert!(p.append(&other).is_err());
+        assert!(
+            matches!(p.append(&other), Err(Error::NotFound { what: "column", id }) if id == "email")
+        );
         assert_eq!(p.len(), 6);
-        assert!(p.extend(&t, 5).is_err());
+        assert!(matches!(
+            p.extend(&t, 5),
+            Err(Error::InvalidParameter { name: "side", .. })
+        ));
         assert_eq!(p.extend(&t, 0).unwrap(), 6..9);
         assert_eq!(p.table_sizes(), &[6, 3]);
         let bad = vec![ColumnPrep::new(
@@ -651,12 +656,24 @@ mod tests {
                 country_column: None,
             },
         )];
-        assert!(Prepared::empty(&bad).is_err());
+        assert!(matches!(
+            Prepared::empty(&bad),
+            Err(Error::InvalidParameter {
+                name: "default_country",
+                ..
+            })
+        ));
         let twice = vec![
             ColumnPrep::new("name", FieldKind::Name),
             ColumnPrep::new("name", FieldKind::Text),
         ];
-        assert!(Prepared::empty(&twice).is_err());
+        assert!(matches!(
+            Prepared::empty(&twice),
+            Err(Error::InvalidParameter {
+                name: "columns",
+                ..
+            })
+        ));
     }
 
     #[test]

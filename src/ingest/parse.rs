@@ -202,6 +202,9 @@ mod tests {
 
     #[test]
     fn impossible_dates_are_rejected() {
+        // `is_err()` here and in `flags_and_dates`: these parsers return a
+        // `String` reason (the caller wraps it in `Error::Rejected` with the
+        // line and field), so there is no variant to match.
         for s in [
             "2024-02-30",
             "2023-02-29",
@@ -243,6 +246,7 @@ mod tests {
     fn flags_and_dates() {
         assert_eq!(parse_flag(" Yes "), Ok(true));
         assert_eq!(parse_flag(""), Ok(false));
+        // A `String` reason, no variant to match (see above).
         assert!(parse_flag("maybe").is_err());
         assert_eq!(parse_date("1980-05-17").unwrap().to_string(), "1980-05-17");
         assert!(parse_date("1980-02-30").is_err());

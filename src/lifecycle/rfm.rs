@@ -293,7 +293,16 @@ mod tests {
                 .chain(&s.monetary)
                 .all(|v| (1..=5).contains(v))
         );
-        assert!(RfmScores::from_values(&[1.0], &[], &[]).is_err());
-        assert!(RfmScores::from_values(&[f64::NAN], &[1.0], &[1.0]).is_err());
+        assert!(matches!(
+            RfmScores::from_values(&[1.0], &[], &[]),
+            Err(Error::LengthMismatch {
+                expected: 1,
+                found: 0,
+                ..
+            })
+        ));
+        assert!(
+            matches!(RfmScores::from_values(&[f64::NAN], &[1.0], &[1.0]), Err(Error::NonFinite { row: 0, field, .. }) if field == "days_since_last")
+        );
     }
 }

@@ -449,27 +449,40 @@ mod tests {
         assert_eq!(m[Stage::New as usize][Stage::Growing as usize], 1);
         assert_eq!(m[Stage::Declining as usize][Stage::Churned as usize], 1);
         assert_eq!(m.iter().flatten().sum::<usize>(), 4);
-        assert!(migration(&before, &after[..2]).is_err());
+        assert!(matches!(
+            migration(&before, &after[..2]),
+            Err(Error::LengthMismatch {
+                expected: 4,
+                found: 2,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn checks_thresholds() {
         assert!(StageParams::default().check().is_ok());
-        assert!(
+        assert!(matches!(
             StageParams {
                 churned_p_alive: 0.7,
                 ..StageParams::default()
             }
-            .check()
-            .is_err()
-        );
-        assert!(
+            .check(),
+            Err(Error::InvalidParameter {
+                name: "churned_p_alive",
+                ..
+            })
+        ));
+        assert!(matches!(
             StageParams {
                 new_days: f64::NAN,
                 ..StageParams::default()
             }
-            .check()
-            .is_err()
-        );
+            .check(),
+            Err(Error::InvalidParameter {
+                name: "new_days",
+                ..
+            })
+        ));
     }
 }

@@ -383,8 +383,20 @@ mod tests {
     #[test]
     fn currency_codes_are_validated() {
         assert_eq!(Currency::parse(" eur ").unwrap(), Currency::EUR);
-        assert!(Currency::parse("EURO").is_err());
-        assert!(Currency::parse("ABC").is_err());
+        assert!(matches!(
+            Currency::parse("EURO"),
+            Err(Error::InvalidValue {
+                what: "currency",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Currency::parse("ABC"),
+            Err(Error::InvalidValue {
+                what: "currency",
+                ..
+            })
+        ));
         assert!(
             ISO_4217.windows(2).all(|w| w[0] < w[1]),
             "list must stay sorted"
@@ -410,6 +422,9 @@ mod tests {
         let m = Money::parse("-12.5", Currency::EUR).unwrap();
         assert_eq!(m.to_string(), "-12.50 EUR");
         assert_eq!(m.to_f64(), -12.5);
-        assert!(Money::from_f64(f64::NAN, Currency::EUR).is_err());
+        assert!(matches!(
+            Money::from_f64(f64::NAN, Currency::EUR),
+            Err(Error::InvalidValue { what: "amount", .. })
+        ));
     }
 }

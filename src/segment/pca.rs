@@ -280,9 +280,18 @@ mod tests {
 
     #[test]
     fn pca_degenerate_inputs() {
-        assert!(pca_2d(Array2::<f64>::zeros((0, 3)).view()).is_err());
-        assert!(pca_2d(Array2::<f64>::zeros((3, 0)).view()).is_err());
-        assert!(pca_2d(array![[1.0, f64::NAN]].view()).is_err());
+        assert!(matches!(
+            pca_2d(Array2::<f64>::zeros((0, 3)).view()),
+            Err(Error::EmptyInput { .. })
+        ));
+        assert!(matches!(
+            pca_2d(Array2::<f64>::zeros((3, 0)).view()),
+            Err(Error::EmptyInput { .. })
+        ));
+        assert!(matches!(
+            pca_2d(array![[1.0, f64::NAN]].view()),
+            Err(Error::InvalidValue { .. })
+        ));
         // Constant data: no variance, shares 0.
         let pca = pca_2d(array![[1.0, 2.0], [1.0, 2.0]].view()).unwrap();
         assert_eq!(pca.explained, [0.0, 0.0]);

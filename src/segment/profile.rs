@@ -446,13 +446,17 @@ mod tests {
         })
         .unwrap();
         assert_eq!(listed, copied);
-        assert!(
+        assert!(matches!(
             profile_segments(&ProfileInput {
                 rows: Some(&[0, 6, 1, 2]),
                 ..input
+            }),
+            Err(Error::OutOfRange {
+                index: 6,
+                len: 6,
+                ..
             })
-            .is_err()
-        );
+        ));
     }
 
     #[test]
@@ -499,23 +503,48 @@ mod tests {
             stages: None,
         };
         assert!(profile_segments(&ok).is_ok());
-        assert!(profile_segments(&ProfileInput { labels: &[0], ..ok }).is_err());
-        assert!(
+        assert!(matches!(
+            profile_segments(&ProfileInput { labels: &[0], ..ok }),
+            Err(Error::LengthMismatch {
+                expected: 2,
+                found: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
             profile_segments(&ProfileInput {
                 labels: &[0, 2],
                 ..ok
+            }),
+            Err(Error::OutOfRange {
+                index: 2,
+                len: 2,
+                ..
             })
-            .is_err()
-        );
-        assert!(profile_segments(&ProfileInput { k: 0, ..ok }).is_err());
-        assert!(
+        ));
+        assert!(matches!(
+            profile_segments(&ProfileInput { k: 0, ..ok }),
+            Err(Error::InvalidParameter { name: "k", .. })
+        ));
+        assert!(matches!(
             profile_segments(&ProfileInput {
                 value: Some(&[1.0]),
                 ..ok
+            }),
+            Err(Error::LengthMismatch {
+                expected: 2,
+                found: 1,
+                ..
             })
-            .is_err()
-        );
+        ));
         let two = names(&["x", "y"]);
-        assert!(profile_segments(&ProfileInput { names: &two, ..ok }).is_err());
+        assert!(matches!(
+            profile_segments(&ProfileInput { names: &two, ..ok }),
+            Err(Error::LengthMismatch {
+                expected: 1,
+                found: 2,
+                ..
+            })
+        ));
     }
 }

@@ -1226,7 +1226,14 @@ mod tests {
             sample_size: 3,
             seed: 5,
         };
-        assert!(silhouette(bx.view(), &bl, 2, &tiny).is_err());
+        assert!(matches!(
+            silhouette(bx.view(), &bl, 2, &tiny),
+            Err(Error::TooFew {
+                minimum: 2,
+                found: 1,
+                ..
+            })
+        ));
         assert!(matches!(
             adjusted_rand_index(&[0, 1], &[0]),
             Err(Error::LengthMismatch {
@@ -1277,8 +1284,19 @@ mod tests {
                 let ch = calinski_harabasz(x.view(), &labels, k).unwrap();
                 prop_assert!(ch >= 0.0 && ch.is_finite());
             } else {
-                prop_assert!(davies_bouldin(x.view(), &labels, k).is_err());
-                prop_assert!(calinski_harabasz(x.view(), &labels, k).is_err());
+                // Labels lie in 0..k and values are finite, so the only way
+                // to fail is too few clusters for the rows: fewer than 2
+                // non-empty ones, or as many as there are rows.
+                let mut present = labels.clone();
+                present.sort_unstable();
+                present.dedup();
+                let (m, n) = (present.len(), labels.len());
+                let (minimum, found) = if m < 2 { (2, m) } else { (m + 1, n) };
+                let too_few = |r: Result<f64>| {
+                    matches!(r, Err(Error::TooFew { minimum: a, found: b, .. }) if a == minimum && b == found)
+                };
+                prop_assert!(too_few(davies_bouldin(x.view(), &labels, k)));
+                prop_assert!(too_few(calinski_harabasz(x.view(), &labels, k)));
             }
         }
 

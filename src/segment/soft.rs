@@ -235,7 +235,14 @@ mod tests {
         }
         // Fewer rows than segments cannot fit a mixture: an error, not a panic.
         let one = ndarray::array![[0.0, 0.0]];
-        assert!(soft_membership(one.view(), &fit.model, &SoftParams::default()).is_err());
+        assert!(matches!(
+            soft_membership(one.view(), &fit.model, &SoftParams::default()),
+            Err(Error::TooFew {
+                minimum: 2,
+                found: 1,
+                ..
+            })
+        ));
         // Fitted on a sample, evaluated for everyone.
         let sampled = SoftParams {
             max_fit_rows: 300,

@@ -1055,30 +1055,39 @@ mod tests {
         assert_eq!(fit.total, FitCounts::default());
         assert!(fit.campaigns.is_empty());
         assert_eq!(fit.total.stage_mismatch_share(), None);
-        assert!(
+        assert!(matches!(
             JourneyStageParams {
                 need_days: -1.0,
                 ..JourneyStageParams::default()
             }
-            .check()
-            .is_err()
-        );
-        assert!(
+            .check(),
+            Err(Error::InvalidParameter {
+                name: "need_days",
+                ..
+            })
+        ));
+        assert!(matches!(
             JourneyStageParams {
                 usage_min_purchases: 0,
                 ..JourneyStageParams::default()
             }
-            .check()
-            .is_err()
-        );
-        assert!(
+            .check(),
+            Err(Error::InvalidParameter {
+                name: "usage_min_purchases",
+                ..
+            })
+        ));
+        assert!(matches!(
             ContentFitParams {
                 min_interest_share: 1.5,
                 ..ContentFitParams::default()
             }
-            .check()
-            .is_err()
-        );
+            .check(),
+            Err(Error::InvalidParameter {
+                name: "min_interest_share",
+                ..
+            })
+        ));
         let json = serde_json::to_string(&ContentFitParams::default()).unwrap();
         let back: ContentFitParams = serde_json::from_str(&json).unwrap();
         assert_eq!(back, ContentFitParams::default());

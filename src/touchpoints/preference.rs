@@ -600,14 +600,17 @@ mod tests {
         .unwrap();
         let a = &shifted.customers[base.index_of("a").unwrap() as usize];
         assert_eq!((a.preferred_hour, a.preferred_day), (Some(23), Some(6)));
-        assert!(
+        assert!(matches!(
             PreferenceParams {
                 utc_offset_minutes: 2000,
                 ..PreferenceParams::default()
             }
-            .check()
-            .is_err()
-        );
+            .check(),
+            Err(Error::InvalidParameter {
+                name: "utc_offset_minutes",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -160,6 +160,13 @@ mod tests {
             (3, 2, 1)
         );
         assert!((q.precision - 1.0 / 3.0).abs() < 1e-12 && (q.recall - 0.5).abs() < 1e-12);
-        assert!(e.pairwise_quality(&[1, 2]).is_err());
+        assert!(matches!(
+            e.pairwise_quality(&[1, 2]),
+            Err(crate::Error::LengthMismatch {
+                expected: 4,
+                found: 2,
+                ..
+            })
+        ));
     }
 }

@@ -457,7 +457,14 @@ mod tests {
         assert!(svg.contains("no data"));
         let mut bad = matrix();
         bad.cells[1].pop();
-        assert!(conversion_heat_map(&bad).is_err());
+        assert!(matches!(
+            conversion_heat_map(&bad),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                found: 2,
+                ..
+            })
+        ));
         let mut empty = matrix();
         empty.touchpoints.clear();
         empty.cells.clear();
@@ -521,7 +528,10 @@ mod tests {
             steps: 0,
             ..params.clone()
         };
-        assert!(journey_sankey(&table(), &zero).is_err());
+        assert!(matches!(
+            journey_sankey(&table(), &zero),
+            Err(Error::InvalidParameter { name: "steps", .. })
+        ));
         let spec = Sankey {
             title: "s".into(),
             subtitle: None,
@@ -553,16 +563,42 @@ mod tests {
             target: 0,
             value: 1.0,
         };
-        assert!(sankey(&back).is_err());
+        assert!(matches!(
+            sankey(&back),
+            Err(Error::InvalidValue {
+                what: "sankey link",
+                ..
+            })
+        ));
         let mut nan = spec.clone();
         nan.links[0].value = f64::NAN;
-        assert!(sankey(&nan).is_err());
+        assert!(matches!(
+            sankey(&nan),
+            Err(Error::InvalidValue {
+                what: "sankey link value",
+                ..
+            })
+        ));
         let mut missing = spec.clone();
         missing.links[0].target = 7;
-        assert!(sankey(&missing).is_err());
+        assert!(matches!(
+            sankey(&missing),
+            Err(Error::OutOfRange {
+                index: 7,
+                len: 2,
+                ..
+            })
+        ));
         let mut column = spec.clone();
         column.nodes[1].column = 5;
-        assert!(sankey(&column).is_err());
+        assert!(matches!(
+            sankey(&column),
+            Err(Error::OutOfRange {
+                index: 5,
+                len: 2,
+                ..
+            })
+        ));
         let mut zero_flow = spec;
         zero_flow.links[0].value = 0.0;
         assert!(is_no_data(&sankey(&zero_flow).unwrap()));
@@ -615,7 +651,13 @@ mod tests {
             label: "two".into(),
             count: f64::NAN,
         });
-        assert!(funnel(&spec).is_err());
+        assert!(matches!(
+            funnel(&spec),
+            Err(Error::InvalidValue {
+                what: "funnel count",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -633,7 +675,14 @@ mod tests {
             conversions: vec![1.0],
             value: vec![1.0],
         };
-        assert!(attribution_comparison(t.channels(), &[("x".into(), &short)]).is_err());
+        assert!(matches!(
+            attribution_comparison(t.channels(), &[("x".into(), &short)]),
+            Err(Error::LengthMismatch {
+                expected: 3,
+                found: 1,
+                ..
+            })
+        ));
         let zero = Credits {
             conversions: vec![0.0; 3],
             value: vec![0.0; 3],

@@ -187,7 +187,13 @@ mod tests {
                 m.conversion_probability
             );
         }
-        assert!(markov(&t, &MarkovParams { order: 5 }).is_err());
-        assert!(markov(&t, &MarkovParams { order: 0 }).is_err());
+        assert!(matches!(
+            markov(&t, &MarkovParams { order: 5 }),
+            Err(crate::Error::InvalidParameter { name: "order", .. })
+        ));
+        assert!(matches!(
+            markov(&t, &MarkovParams { order: 0 }),
+            Err(crate::Error::InvalidParameter { name: "order", .. })
+        ));
     }
 }
