@@ -7,9 +7,9 @@ use custinsight::segment::segments::Segments;
 use custinsight::store::CustomerBase;
 use custinsight::synth::{JourneyTruth, MARKETING_CHANNELS};
 use custinsight::touchpoints::attribution::{
-    Budget, CausalAttribution, CausalParams, Covariates, CreditedConversions, HeuristicParams,
-    Heuristics, MarkovAttribution, MarkovParams, ShapleyAttribution, ShapleyParams, budget, causal,
-    heuristics, markov, shapley,
+    Budget, BudgetParams, CausalAttribution, CausalParams, Covariates, CreditedConversions,
+    HeuristicParams, Heuristics, MarkovAttribution, MarkovParams, ShapleyAttribution,
+    ShapleyParams, budget, causal, heuristics, markov, shapley,
 };
 use custinsight::touchpoints::effectiveness::{
     EffectivenessParams, GroupMatrix, KeyLevel, group_matrix,
@@ -119,6 +119,7 @@ impl TouchStep {
                 channels: paths.channels(),
                 credits: &chain.credits,
             }),
+            &BudgetParams::default(),
         )?;
         // Per journey a channel appears in, credit should follow the channel's true effect.
         let appearances: Vec<f64> = path_stats.positions.iter().map(|p| p.journeys).collect();

@@ -75,9 +75,9 @@ mod shapley;
 use serde::{Deserialize, Serialize};
 
 pub use causal::{
-    Budget, BudgetMove, CausalAttribution, CausalParams, ChannelBudget, ChannelEffect, Covariate,
-    Covariates, CreditedConversions, EffectNote, Estimate, HoldoutLift, budget, causal,
-    holdout_lift,
+    Budget, BudgetMove, BudgetParams, CausalAttribution, CausalParams, ChannelBudget,
+    ChannelEffect, Covariate, Covariates, CreditedConversions, EffectNote, Estimate, HoldoutLift,
+    budget, causal, holdout_lift,
 };
 pub use chain::DENSE_LIMIT;
 pub use heuristics::{HeuristicParams, Heuristics, heuristics, time_decay};

@@ -14,18 +14,21 @@
 //!
 //! with intervals from the effect's bootstrap interval (the cost is known).
 //!
-//! **Reallocation.** The suggested spend moves money towards channels whose
-//! incremental value per unit of cost is above the paid channels' average
-//! and away from those below, keeping the total:
+//! **Reallocation.** The suggested spend moves money towards channels with
+//! more incremental value per unit of cost and away from those with less,
+//! keeping the total, one step at a time:
 //!
 //! ```text
-//! suggested_c = cost_c · (v⁺_c / cost_c) / (Σ v⁺ / Σ cost),   v⁺ = max(incremental value, 0)
+//! suggested_c = clamp(λ · v⁺_c, cost_c / s, s · cost_c),   v⁺ = max(incremental value, 0)
 //! ```
 //!
-//! i.e. spend in proportion to incremental value, channels whose incremental
-//! value is not positive getting nothing. It is one step in the right
-//! direction, not an optimum: the effects are measured at today's spend, and
-//! no channel's returns are assumed to diminish.
+//! with `s` = [`BudgetParams::max_step`] and λ chosen (by bisection) so that
+//! the suggested spends add up to today's. Without the clamp this is spend in
+//! proportion to incremental value; the clamp keeps each round's move within a
+//! factor `s` either way. The effects are measured at today's spend and say
+//! nothing of diminishing returns (a cheap channel with a high return, such as
+//! e-mail, cannot absorb any amount of money), so the suggestion is a
+//! direction for the next round, to be tested, not an optimum.
 
 use serde::{Deserialize, Serialize};
 
@@ -45,14 +48,46 @@ pub struct CreditedConversions<'a> {
     pub credits: &'a Credits,
 }
 
+/// Settings of [`budget`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BudgetParams {
+    /// The suggested spend of a channel lies within this factor of today's,
+    /// either way (default 2: at most double, at least half).
+    pub max_step: f64,
+}
+
+impl Default for BudgetParams {
+    fn default() -> Self {
+        BudgetParams { max_step: 2.0 }
+    }
+}
+
+impl BudgetParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a step that is not finite and above 1.
+    pub fn check(&self) -> Result<()> {
+        if self.max_step.is_finite() && self.max_step > 1.0 {
+            Ok(())
+        } else {
+            Err(Error::param(
+                "max_step",
+                self.max_step,
+                "must be finite and above 1",
+            ))
+        }
+    }
+}
+
 /// Which way a channel's spend should move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BudgetMove {
-    /// Incremental value per unit of cost above the paid channels' average
-    /// (Σ v⁺ / Σ cost): the suggested spend is higher.
+    /// The suggested spend is higher than today's.
     More,
-    /// At or below it: the suggested spend is lower or the same.
+    /// It is lower or the same.
     Less,
 }
 
@@ -104,15 +139,18 @@ pub struct Budget {
 /// credited conversions of one credit model beside them when given.
 ///
 /// # Errors
-/// [`Error::LengthMismatch`] when `effects` has not one entry per channel of
-/// `base`, or the credits not one per named channel; [`Error::EmptyInput`]
-/// when no touch in the journeys has a cost.
+/// [`Error::InvalidParameter`] for bad settings; [`Error::LengthMismatch`]
+/// when `effects` has not one entry per channel of `base`, or the credits not
+/// one per named channel; [`Error::EmptyInput`] when no touch in the journeys
+/// has a cost.
 pub fn budget(
     journeys: &Journeys,
     base: &CustomerBase,
     effects: &CausalAttribution,
     credited: Option<CreditedConversions<'_>>,
+    params: &BudgetParams,
 ) -> Result<Budget> {
+    params.check()?;
     let channels = base.channels();
     if effects.effects.len() != channels.len() {
         return Err(Error::lengths(
@@ -147,21 +185,16 @@ pub fn budget(
     let total_cost: f64 = with_effect.iter().map(|&c| cost[c]).sum();
     let value = |c: usize| effects.effects[c].incremental_value.value;
     let incremental_value: f64 = with_effect.iter().map(|&c| value(c)).sum();
-    // Spend in proportion to positive incremental value, keeping the total.
-    let positive: f64 = with_effect.iter().map(|&c| value(c).max(0.0)).sum();
-    // Zero paid channels with an effect give no rows, so no division by zero below.
-    let average_per_cost = positive / total_cost;
+    let current: Vec<f64> = with_effect.iter().map(|&c| cost[c]).collect();
+    let worth: Vec<f64> = with_effect.iter().map(|&c| value(c).max(0.0)).collect();
+    let suggested = reallocate(&current, &worth, params.max_step);
     let rows = with_effect
         .iter()
-        .map(|&c| {
+        .zip(&suggested)
+        .map(|(&c, &suggested)| {
             let e = &effects.effects[c];
             let name = channels[c].to_string();
             let roi = |v: f64| (v - cost[c]) / cost[c];
-            let suggested = if positive > 0.0 {
-                total_cost * value(c).max(0.0) / positive
-            } else {
-                cost[c]
-            };
             ChannelBudget {
                 credited_conversions: credited.and_then(|k| {
                     let i = k.channels.iter().position(|n| *n == name)?;
@@ -182,7 +215,7 @@ pub fn budget(
                 },
                 suggested_cost: suggested,
                 suggested_share: suggested / total_cost,
-                direction: if value(c).max(0.0) / cost[c] > average_per_cost {
+                direction: if suggested > cost[c] {
                     BudgetMove::More
                 } else {
                     BudgetMove::Less
@@ -197,4 +230,99 @@ pub fn budget(
         incremental_roi: (total_cost > 0.0).then(|| (incremental_value - total_cost) / total_cost),
         without_effect: without.iter().map(|&c| channels[c].to_string()).collect(),
     })
+}
+
+/// Spends within a factor `step` of `current` (either way), proportional to
+/// `worth` where the bounds allow, adding up to the current total:
+/// `clamp(λ · worth_c, current_c / step, step · current_c)` with λ found by
+/// bisection (the sum grows with λ). When even every channel with worth at
+/// its ceiling leaves money over, the channels without worth keep it, in
+/// proportion to their spend (never more than today's).
+fn reallocate(current: &[f64], worth: &[f64], step: f64) -> Vec<f64> {
+    let total: f64 = current.iter().sum();
+    let spend = |lambda: f64| -> Vec<f64> {
+        current
+            .iter()
+            .zip(worth)
+            .map(|(&c, &w)| (lambda * w).clamp(c / step, c * step))
+            .collect()
+    };
+    let sum = |lambda: f64| spend(lambda).iter().sum::<f64>();
+    if worth.iter().all(|&w| w <= 0.0) || total <= 0.0 {
+        return current.to_vec();
+    }
+    let most: Vec<f64> = current
+        .iter()
+        .zip(worth)
+        .map(|(&c, &w)| if w > 0.0 { c * step } else { c / step })
+        .collect();
+    let left = total - most.iter().sum::<f64>();
+    if left >= 0.0 {
+        let idle: f64 = current
+            .iter()
+            .zip(worth)
+            .filter(|(_, w)| **w <= 0.0)
+            .map(|(c, _)| c)
+            .sum();
+        return most
+            .iter()
+            .zip(current.iter().zip(worth))
+            .map(|(&m, (&c, &w))| if w > 0.0 { m } else { m + left * c / idle })
+            .collect();
+    }
+    // Bracket λ: at 0 every channel sits at its floor (below the total).
+    let (mut lo, mut hi) = (0.0, 1.0);
+    while sum(hi) < total && hi < f64::MAX / 4.0 {
+        hi *= 2.0;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if sum(mid) < total {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= f64::EPSILON * hi {
+            break;
+        }
+    }
+    spend(hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reallocate;
+
+    fn close(a: &[f64], b: &[f64]) -> bool {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() < 1e-9 * y.abs().max(1.0))
+    }
+
+    #[test]
+    fn reallocation_follows_worth_within_the_step_and_keeps_the_total() {
+        // Unbounded by the step: spend in proportion to worth.
+        assert!(close(
+            &reallocate(&[10.0, 10.0], &[3.0, 1.0], 10.0),
+            &[15.0, 5.0]
+        ));
+        // The worthless channel halves; the other takes the rest.
+        assert!(close(
+            &reallocate(&[10.0, 10.0], &[1.0, 0.0], 2.0),
+            &[15.0, 5.0]
+        ));
+        // The worthy channel doubles at most; the worthless one keeps what is left over.
+        assert!(close(
+            &reallocate(&[10.0, 90.0], &[1.0, 0.0], 2.0),
+            &[20.0, 80.0]
+        ));
+        // Nothing is worth anything: no move.
+        assert!(close(
+            &reallocate(&[4.0, 6.0], &[0.0, 0.0], 2.0),
+            &[4.0, 6.0]
+        ));
+        // Bounds bind on both sides.
+        let s = reallocate(&[10.0, 10.0, 10.0], &[100.0, 1.0, 0.0], 2.0);
+        assert!(close(&s, &[20.0, 5.0, 5.0]), "{s:?}");
+    }
 }

@@ -71,7 +71,7 @@ mod logit;
 
 use serde::{Deserialize, Serialize};
 
-pub use budget::{Budget, BudgetMove, ChannelBudget, CreditedConversions, budget};
+pub use budget::{Budget, BudgetMove, BudgetParams, ChannelBudget, CreditedConversions, budget};
 pub use covariates::{Covariate, Covariates};
 pub use holdout::{HoldoutLift, holdout_lift};
 
