@@ -736,7 +736,7 @@ fn budget_view(
     section.chart_with_caption(
         bar_chart(&BarChart {
             title: "Paid channels: share of the spend now and as the effects suggest".into(),
-            subtitle: Some("spend in proportion to incremental value, the total kept".into()),
+            subtitle: Some("spend in proportion to incremental value, within a factor two of today's, the total kept".into()),
             categories: b.channels.iter().map(|c| c.channel.clone()).collect(),
             series: vec![
                 Series {
