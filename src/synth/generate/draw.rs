@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::records::{
     Channel, Consent, Customer, CustomerId, Gender, Pii, Profile, Purpose, SourceRecord,
 };
+use crate::store::encode_customer;
 use crate::synth::dirty::{CleanIdentity, SourceCustomerRecord};
 use crate::synth::names::{CULTURES, EMAIL_DOMAINS, email_local};
 use crate::synth::params::{PURCHASE_CHANNELS, SynthParams};
@@ -32,7 +33,10 @@ pub(super) struct DrawnTouchpoint {
 }
 
 pub(super) struct DrawnCustomer {
-    pub(super) customer: Customer,
+    /// The customer's id and record, encoded here (on the drawing threads)
+    /// rather than by the single thread that appends customers in order.
+    pub(super) id: CustomerId,
+    pub(super) record: Vec<u8>,
     pub(super) persona: u8,
     pub(super) lambda: f64,
     pub(super) dropout: f64,
@@ -454,8 +458,11 @@ impl<'a> Model<'a> {
         customer.consent = consent;
         customer.created_at = Some(joined);
         customer.sources = sources.iter().map(|s| s.source.clone()).collect();
+        let mut record = Vec::with_capacity(256);
+        encode_customer(&mut record, &customer);
         Ok(DrawnCustomer {
-            customer,
+            id,
+            record,
             persona: persona_code as u8,
             lambda,
             dropout,
