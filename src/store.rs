@@ -38,7 +38,7 @@ pub(crate) use costs::SparseCosts;
 pub use history::{History, OwnedHistory};
 pub(crate) use intern::{Dictionary, Interner, StrArena};
 pub use packed::CustomerRecords;
-pub(crate) use packed::encode_event;
+pub(crate) use packed::{encode_customer, encode_event};
 pub use regroup::Regrouping;
 pub use rows::TransactionRef;
 pub(crate) use rows::{CodedTouchpoint, CodedTransaction};

@@ -199,17 +199,34 @@ impl CustomerBaseBuilder {
     /// # Errors
     /// [`Error::DuplicateCustomerId`] if a record with this id was already added.
     pub fn add_customer(&mut self, customer: Customer) -> Result<u32> {
-        let index = self.customer_index(customer.id.as_str())?;
+        let index = self.claim_record(customer.id.as_str())?;
+        self.records.push(Some(&customer));
+        Ok(index)
+    }
+
+    /// Adds a customer record already encoded by
+    /// [`encode_customer`](super::encode_customer) (whose id is `id`).
+    ///
+    /// # Errors
+    /// As [`add_customer`](Self::add_customer).
+    pub(crate) fn add_encoded_customer(&mut self, id: &str, record: &[u8]) -> Result<u32> {
+        let index = self.claim_record(id)?;
+        self.records.push_encoded(record);
+        Ok(index)
+    }
+
+    /// The index of customer `id`, noting that its record comes next in `records`.
+    fn claim_record(&mut self, id: &str) -> Result<u32> {
+        let index = self.customer_index(id)?;
         let position = self.records.len() as u32;
         let slot = self
             .record_of
             .get_mut(index as usize)
             .ok_or_else(|| Error::Capacity("customer index out of step with ids".into()))?;
         if *slot != NONE_U32 {
-            return Err(Error::DuplicateCustomerId(customer.id.to_string()));
+            return Err(Error::DuplicateCustomerId(id.to_owned()));
         }
         *slot = position;
-        self.records.push(Some(&customer));
         Ok(index)
     }
 

@@ -69,9 +69,14 @@ impl CustomerRecords {
     /// Appends the next customer's record (`None`: a customer without one).
     pub fn push(&mut self, customer: Option<&Customer>) {
         if let Some(c) = customer {
-            encode_events(&mut self.bytes, c.consent.events());
-            encode_rest(&mut self.bytes, c);
+            encode_customer(&mut self.bytes, c);
         }
+        self.end_record();
+    }
+
+    /// Appends the next customer's record as [`encode_customer`] wrote it.
+    pub(crate) fn push_encoded(&mut self, record: &[u8]) {
+        self.bytes.extend_from_slice(record);
         self.end_record();
     }
 
@@ -163,6 +168,14 @@ impl CustomerRecords {
     pub fn iter(&self) -> impl Iterator<Item = Option<Customer>> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
+}
+
+/// Encodes a whole customer record, as [`CustomerRecords::push`] stores it:
+/// callers that make many records on several threads encode them there and
+/// append the bytes with [`CustomerRecords::push_encoded`].
+pub(crate) fn encode_customer(out: &mut Vec<u8>, c: &Customer) {
+    encode_events(out, c.consent.events());
+    encode_rest(out, c);
 }
 
 /// Encodes one consent event on its own (its source written out), for

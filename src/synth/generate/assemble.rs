@@ -44,7 +44,7 @@ pub(super) struct Assembler {
 impl Assembler {
     pub(super) fn push(&mut self, model: &Model<'_>, d: DrawnCustomer) -> Result<()> {
         let b = &mut self.builder;
-        let index = b.add_customer(d.customer)?;
+        let index = b.add_encoded_customer(d.id.as_str(), &d.record)?;
         for &(week, units, channel) in &d.transactions {
             self.next_order += 1;
             self.order_id.clear();

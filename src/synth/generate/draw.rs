@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::records::{
     Channel, Consent, Customer, CustomerId, Gender, Pii, Profile, Purpose, SourceRecord,
 };
+use crate::store::encode_customer;
 use crate::synth::dirty::{CleanIdentity, SourceCustomerRecord};
 use crate::synth::names::{CULTURES, EMAIL_DOMAINS, email_local};
 use crate::synth::params::{PURCHASE_CHANNELS, SynthParams};
@@ -32,7 +33,10 @@ pub(super) struct DrawnTouchpoint {
 }
 
 pub(super) struct DrawnCustomer {
-    pub(super) customer: Customer,
+    /// The customer's id and record, encoded here (on the drawing threads)
+    /// rather than by the single thread that appends customers in order.
+    pub(super) id: CustomerId,
+    pub(super) record: Vec<u8>,
     pub(super) persona: u8,
     pub(super) lambda: f64,
     pub(super) dropout: f64,
@@ -55,10 +59,41 @@ pub(super) struct Model<'a> {
     persona: WeightedIndex<f64>,
     culture: Vec<WeightedIndex<f64>>,
     purchase_channel: Vec<WeightedIndex<f64>>,
+    /// Per persona, the marketing-channel choice for each consent state (see [`ChannelPicks`]).
+    channel_picks: Vec<ChannelPicks>,
     rate: Gamma<f64>,
     dropout: Beta<f64>,
     nu: Gamma<f64>,
     extra_touchpoints: Option<Poisson<f64>>,
+}
+
+/// A persona's marketing-channel choice under each of the eight consent
+/// states (e-mail, mobile, mail allowed or not), built once: building a
+/// [`WeightedIndex`] allocates, and three were built per customer before.
+/// `None` where no channel is allowed.
+struct ChannelPicks([Option<WeightedIndex<f64>>; 8]);
+
+impl ChannelPicks {
+    fn new(channel_weights: &[f64]) -> Self {
+        ChannelPicks(std::array::from_fn(|state| {
+            let allowed = |c: usize| match c {
+                EMAIL => state & 1 != 0,
+                SMS | PUSH => state & 2 != 0,
+                DIRECT_MAIL => state & 4 != 0,
+                _ => true,
+            };
+            let weights = channel_weights
+                .iter()
+                .enumerate()
+                .map(|(c, &w)| if allowed(c) { w } else { 0.0 });
+            WeightedIndex::new(weights).ok()
+        }))
+    }
+
+    /// The choice among the channels allowed.
+    fn get(&self, email: bool, mobile: bool, mail: bool) -> Option<&WeightedIndex<f64>> {
+        self.0[usize::from(email) | usize::from(mobile) << 1 | usize::from(mail) << 2].as_ref()
+    }
 }
 
 fn dist_err(what: &'static str, e: impl std::fmt::Display) -> Error {
@@ -95,6 +130,11 @@ impl<'a> Model<'a> {
                     .map_err(|e| dist_err("personas.purchase_channel_weights", e))
             })
             .collect::<Result<_>>()?;
+        let channel_picks = params
+            .personas
+            .iter()
+            .map(|p| ChannelPicks::new(&p.channel_weights))
+            .collect();
         let b = &params.purchases;
         let s = &params.spend;
         let extra = params.journeys.mean_extra_touchpoints;
@@ -104,6 +144,7 @@ impl<'a> Model<'a> {
             persona,
             culture,
             purchase_channel,
+            channel_picks,
             rate: Gamma::new(b.r, 1.0 / b.alpha).map_err(|e| dist_err("purchases", e))?,
             dropout: Beta::new(b.a, b.b).map_err(|e| dist_err("purchases", e))?,
             nu: Gamma::new(s.q, 1.0 / s.gamma).map_err(|e| dist_err("spend", e))?,
@@ -222,7 +263,8 @@ impl<'a> Model<'a> {
         }
         let unsubscribe_week = (email_ok && rng.gen_bool(params.unsubscribe_rate))
             .then(|| join_week + rng.r#gen::<f64>() * (obs_end - join_week));
-        let mut touchpoints = Vec::with_capacity(if params.touchpoints { 48 } else { 0 });
+        // Sized once the purchases are known (see below).
+        let mut touchpoints = Vec::new();
         if let Some(w) = unsubscribe_week {
             consent.withdraw(Some(Channel::Email), Purpose::Marketing, self.timestamp(w));
             if params.touchpoints {
@@ -242,7 +284,10 @@ impl<'a> Model<'a> {
         let nu = self.nu.sample(&mut rng).max(1e-12);
         let spend = Gamma::new(params.spend.p, 1.0 / nu).map_err(|e| dist_err("spend", e))?;
         let gap = Exp::new(lambda).map_err(|e| dist_err("purchases", e))?;
-        let mut purchase_weeks = vec![join_week];
+        // The weeks first, then each purchase's amount and channel (the draws'
+        // order), in one vector: (week, amount units, channel code).
+        let mut transactions: Vec<(f64, i64, u8)> = Vec::with_capacity(32);
+        transactions.push((join_week, 0, 0));
         let mut t = join_week;
         let mut alive = true;
         loop {
@@ -250,27 +295,23 @@ impl<'a> Model<'a> {
             if t > obs_end {
                 break;
             }
-            purchase_weeks.push(t);
+            transactions.push((t, 0, 0));
             if rng.gen_bool(dropout) {
                 alive = false;
                 break;
             }
         }
-        let transactions: Vec<(f64, i64, u8)> = purchase_weeks
-            .iter()
-            .map(|&w| {
-                let amount = spend.sample(&mut rng).max(0.01);
-                let units = ((amount * 100.0).round() as i64).max(1) * 100;
-                let channel =
-                    match PURCHASE_CHANNELS[self.purchase_channel[persona_code].sample(&mut rng)] {
-                        Channel::App => 1,
-                        Channel::Store => STORE,
-                        Channel::CallCenter => CALL_CENTER,
-                        _ => 0,
-                    };
-                (w, units, channel)
-            })
-            .collect();
+        for (_, units, channel) in &mut transactions {
+            let amount = spend.sample(&mut rng).max(0.01);
+            *units = ((amount * 100.0).round() as i64).max(1) * 100;
+            *channel = match PURCHASE_CHANNELS[self.purchase_channel[persona_code].sample(&mut rng)]
+            {
+                Channel::App => 1,
+                Channel::Store => STORE,
+                Channel::CallCenter => CALL_CENTER,
+                _ => 0,
+            };
+        }
 
         // Journeys and other touchpoints.
         let mut placed = Placed {
@@ -281,37 +322,27 @@ impl<'a> Model<'a> {
             spans: Vec::new(),
         };
         if params.touchpoints {
+            // Room for the usual few journeys per purchase up front: growing
+            // these vectors a step at a time was a good part of the drawing's
+            // time (allocator calls and copies).
+            touchpoints.reserve(8 * transactions.len() + 8);
+            placed.journeys.reserve(4 * transactions.len());
+            placed.scratch.reserve(64);
+            placed.spans.reserve(16);
             let topic_bias = (persona_code % TOPICS.len()) as u8;
             let mut previous = (join_week - params.journeys.prospect_weeks).max(0.0);
             // Channel choice depends on consent: none before sign-up (the first purchase's journeys
             // precede it), then as granted at sign-up, changing at most once (unsubscribe).
-            let weights_for = |email_allowed: bool, mobile_allowed: bool, mail_allowed: bool| {
-                let allowed = |c: usize| match c {
-                    EMAIL => email_allowed,
-                    SMS | PUSH => mobile_allowed,
-                    DIRECT_MAIL => mail_allowed,
-                    _ => true,
-                };
-                let weights = persona
-                    .channel_weights
-                    .iter()
-                    .enumerate()
-                    .map(|(c, &w)| if allowed(c) { w } else { 0.0 });
-                WeightedIndex::new(weights).ok()
-            };
-            let pick_prospect = weights_for(false, false, false);
-            let pick_subscribed = weights_for(email_ok, mobile_ok, mail_ok);
-            let pick_unsubscribed = if unsubscribe_week.is_some() {
-                weights_for(false, mobile_ok, mail_ok)
-            } else {
-                None
-            };
+            let picks = &self.channel_picks[persona_code];
+            let pick_prospect = picks.get(false, false, false);
+            let pick_subscribed = picks.get(email_ok, mobile_ok, mail_ok);
+            let pick_unsubscribed = unsubscribe_week.and(picks.get(false, mobile_ok, mail_ok));
             for (k, &(week, _, channel)) in transactions.iter().enumerate() {
                 if channel <= 1 {
                     let pick = match unsubscribe_week {
-                        _ if k == 0 => pick_prospect.as_ref(),
-                        Some(u) if week >= u => pick_unsubscribed.as_ref(),
-                        _ => pick_subscribed.as_ref(),
+                        _ if k == 0 => pick_prospect,
+                        Some(u) if week >= u => pick_unsubscribed,
+                        _ => pick_subscribed,
                     };
                     journeys_until_conversion(
                         self,
@@ -427,8 +458,11 @@ impl<'a> Model<'a> {
         customer.consent = consent;
         customer.created_at = Some(joined);
         customer.sources = sources.iter().map(|s| s.source.clone()).collect();
+        let mut record = Vec::with_capacity(256);
+        encode_customer(&mut record, &customer);
         Ok(DrawnCustomer {
-            customer,
+            id,
+            record,
             persona: persona_code as u8,
             lambda,
             dropout,
