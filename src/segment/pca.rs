@@ -129,7 +129,7 @@ fn fix_sign(v: &mut [f64]) {
 ///
 /// # Errors
 /// [`Error::EmptyInput`] for no rows or no columns;
-/// [`Error::InvalidValue`] for a non-finite value.
+/// [`Error::NonFinite`] for a non-finite value, with its row and column.
 pub fn pca_2d(x: ArrayView2<'_, f64>) -> Result<Pca2> {
     let (n, d) = x.dim();
     if n == 0 {
@@ -138,11 +138,13 @@ pub fn pca_2d(x: ArrayView2<'_, f64>) -> Result<Pca2> {
     if d == 0 {
         return Err(Error::empty("PCA: columns"));
     }
-    if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::value(
+    if let Some((i, &v)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        // `iter` walks the rows in order.
+        return Err(Error::non_finite(
             "PCA input",
-            v.to_string(),
-            format!("value {i} is not a finite number"),
+            i / d,
+            format!("column {}", i % d),
+            v,
         ));
     }
     let mean: Vec<f64> = x
@@ -289,8 +291,8 @@ mod tests {
             Err(Error::EmptyInput { .. })
         ));
         assert!(matches!(
-            pca_2d(array![[1.0, f64::NAN]].view()),
-            Err(Error::InvalidValue { .. })
+            pca_2d(array![[1.0, 2.0], [0.5, f64::NAN]].view()),
+            Err(Error::NonFinite { row: 1, ref field, .. }) if field == "column 1"
         ));
         // Constant data: no variance, shares 0.
         let pca = pca_2d(array![[1.0, 2.0], [1.0, 2.0]].view()).unwrap();

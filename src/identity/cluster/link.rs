@@ -114,9 +114,10 @@ fn guard(
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for invalid `params`; [`Error::Capacity`] for
-/// more than `u32::MAX` records; [`Error::InvalidValue`] for a pair (named by
-/// its position) with a record index out of range, a record paired with
-/// itself, a NaN weight or a probability outside [0, 1].
+/// more than `u32::MAX` records; [`Error::OutOfRange`] for a pair (named by
+/// its position) with a record index out of range; [`Error::InvalidValue`]
+/// for a record paired with itself, a NaN weight or a probability outside
+/// [0, 1].
 ///
 /// # Example
 /// ```

@@ -550,8 +550,9 @@ mod tests {
         assert_eq!(e.summary().retired_ids, 3);
         assert!(matches!(
             e.link(p(2, 6, 0.9), no_values, &params),
-            Err(Error::InvalidValue {
-                what: "scored pair",
+            Err(Error::OutOfRange {
+                index: 6,
+                len: 6,
                 ..
             })
         ));
@@ -560,8 +561,11 @@ mod tests {
     #[test]
     fn invalid_input_errors() {
         let params = ClusterParams::default();
+        assert!(matches!(
+            cluster(3, &[p(0, 1, 0.9), p(0, 3, 0.9)], no_values, &params),
+            Err(Error::OutOfRange { ref what, index: 3, len: 3 }) if what.contains("pairs[1]")
+        ));
         for (pair, position) in [
-            (p(0, 3, 0.9), "pairs[1]"),
             (p(1, 1, 0.9), "pairs[1]"),
             (
                 ScoredPair {

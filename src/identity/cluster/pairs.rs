@@ -73,7 +73,11 @@ impl ScoredPair {
         };
         for r in [self.left, self.right] {
             if r as usize >= n_records {
-                return Err(bad(format!("record index {r} outside 0..{n_records}")));
+                return Err(Error::out_of_range(
+                    format!("records (scored pair {at})"),
+                    r as usize,
+                    n_records,
+                ));
             }
         }
         if self.left == self.right {
