@@ -173,12 +173,22 @@ pub(super) fn inc<const D: u8>(a: f64, b: f64, z: f64, zc: f64, ln_zc: f64) -> L
 }
 
 /// The gradient and Hessian of ln S for a sum S = Σ Tₖ of positive terms, from the sums of Tₖ·∂ln Tₖ
-/// (`s1`) and of Tₖ·(∂²ln Tₖ + ∂ln Tₖ ∂ln Tₖᵀ) (`s2`, upper triangle used) over (a, b, z).
+/// (`s1`) and of Tₖ·(∂²ln Tₖ + ∂ln Tₖ ∂ln Tₖᵀ) (`s2`, upper triangle used) over (a, b, k): the
+/// series carry k where ∂/∂z ln zᵏ = k/z, so the third column is divided by z here (by z² for
+/// the (z, z) entry).
 pub(super) fn ln_sum_derivatives(
     sum: f64,
-    s1: [f64; 3],
-    s2: [[f64; 3]; 3],
+    mut s1: [f64; 3],
+    mut s2: [[f64; 3]; 3],
+    z: f64,
 ) -> ([f64; 3], [[f64; 3]; 3]) {
+    s1[2] /= z;
+    for (i, row) in s2.iter_mut().enumerate() {
+        row[2] /= z;
+        if i == 2 {
+            row[2] /= z;
+        }
+    }
     let g = s1.map(|v| v / sum);
     let mut h = [[0.0; 3]; 3];
     for i in 0..3 {
@@ -231,17 +241,7 @@ pub(super) fn inc_direct<const D: u8>(a: f64, b: f64, z: f64, cap: u32) -> Optio
             }
         }
         if sum > BIG {
-            sum *= RESCALE;
-            term *= RESCALE;
-            for v in &mut s1 {
-                *v *= RESCALE;
-            }
-            for row in &mut s2 {
-                for v in row {
-                    *v *= RESCALE;
-                }
-            }
-            shift += LN_BIG;
+            rescale(&mut term, &mut sum, &mut s1, &mut s2, &mut shift);
         }
         let q = match q_fixed {
             Some(q) => q,
@@ -262,14 +262,7 @@ pub(super) fn inc_direct<const D: u8>(a: f64, b: f64, z: f64, cap: u32) -> Optio
                 hessian: [[0.0; 3]; 3],
             };
             if D >= GRADIENT {
-                s1[2] /= z;
-                for (i, row) in s2.iter_mut().enumerate() {
-                    row[2] /= z;
-                    if i == 2 {
-                        row[2] /= z;
-                    }
-                }
-                let (g, h) = ln_sum_derivatives(sum, s1, s2);
+                let (g, h) = ln_sum_derivatives(sum, s1, s2, z);
                 [out.d_a, out.d_b, out.d_z] = g;
                 if D >= HESSIAN {
                     out.hessian = h;
@@ -337,14 +330,7 @@ pub(super) fn inc_euler<const D: u8>(
                 hessian: [[0.0; 3]; 3],
             };
             if D >= GRADIENT {
-                s1[2] /= z;
-                for (i, row) in s2.iter_mut().enumerate() {
-                    row[2] /= z;
-                    if i == 2 {
-                        row[2] /= z;
-                    }
-                }
-                let (g, mut h) = ln_sum_derivatives(sum, s1, s2);
+                let (g, mut h) = ln_sum_derivatives(sum, s1, s2, z);
                 // The factor (1 − z)^(1 − b).
                 out.d_a = g[0];
                 out.d_b = -ln_zc + g[1];
@@ -360,4 +346,27 @@ pub(super) fn inc_euler<const D: u8>(
         }
     }
     None
+}
+
+/// Scales a power series' running sums down by [`RESCALE`] when they grow past [`BIG`] (so terms
+/// near a peak of 10³⁰⁰ and more do not overflow), adding the logarithm of the factor to `shift`.
+#[inline(always)]
+pub(super) fn rescale(
+    term: &mut f64,
+    sum: &mut f64,
+    s1: &mut [f64; 3],
+    s2: &mut [[f64; 3]; 3],
+    shift: &mut f64,
+) {
+    *sum *= RESCALE;
+    *term *= RESCALE;
+    for v in s1 {
+        *v *= RESCALE;
+    }
+    for row in s2 {
+        for v in row {
+            *v *= RESCALE;
+        }
+    }
+    *shift += LN_BIG;
 }

@@ -2,7 +2,7 @@
 //! in vector lanes.
 
 use super::inc::{
-    GRADIENT, HESSIAN, Inc, Method, SERIES_CAP, ln_sum_derivatives, method, quadrature,
+    GRADIENT, HESSIAN, Inc, Method, SERIES_CAP, ln_sum_derivatives, method, quadrature, rescale,
 };
 use super::{BIG, LN_BIG, RESCALE, TOL};
 
@@ -186,17 +186,7 @@ impl IncSeries {
                 }
             }
             if !EULER && sum > BIG {
-                sum *= RESCALE;
-                term *= RESCALE;
-                for v in &mut s1 {
-                    *v *= RESCALE;
-                }
-                for row in &mut s2 {
-                    for v in row {
-                        *v *= RESCALE;
-                    }
-                }
-                shift += LN_BIG;
+                rescale(&mut term, &mut sum, &mut s1, &mut s2, &mut shift);
             }
             let (q, done) = if EULER {
                 let q = q_fixed.unwrap_or_default();
@@ -241,12 +231,7 @@ fn finish<const D: u8, const EULER: bool>(
     sums: Sums,
     hessian: &mut [[f64; 3]; 3],
 ) -> Inc {
-    let Sums {
-        sum,
-        shift,
-        mut s1,
-        mut s2,
-    } = sums;
+    let Sums { sum, shift, s1, s2 } = sums;
     let mut out = Inc {
         log_part: if EULER { (1.0 - b) * ln_zc } else { shift },
         sum,
@@ -255,14 +240,7 @@ fn finish<const D: u8, const EULER: bool>(
         d_z: 0.0,
     };
     if D >= GRADIENT {
-        s1[2] /= z;
-        for (i, row) in s2.iter_mut().enumerate() {
-            row[2] /= z;
-            if i == 2 {
-                row[2] /= z;
-            }
-        }
-        let (g, mut h) = ln_sum_derivatives(sum, s1, s2);
+        let (g, mut h) = ln_sum_derivatives(sum, s1, s2, z);
         [out.d_a, out.d_b, out.d_z] = g;
         if EULER {
             // The factor (1 − z)^(1 − b).
