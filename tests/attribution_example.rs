@@ -16,7 +16,7 @@ use example_binary::{example_binary, scratch};
 
 /// A synthetic population's touchpoints and orders, and covariates: the
 /// persona, a tenure and every third customer marked as held out.
-fn write_inputs(dir: &Path) {
+fn write_inputs(dir: &Path) -> usize {
     let pop = Population::generate(&SynthParams::with_customers(1_500).with_seed(4)).unwrap();
     pop.write_csv(dir).unwrap();
     let mut csv = String::from("customer_id,persona,tenure_weeks,holdout\n");
@@ -30,6 +30,13 @@ fn write_inputs(dir: &Path) {
         ));
     }
     std::fs::write(dir.join("covariates.csv"), csv).unwrap();
+    // The example's base holds the customers its touchpoints and orders name:
+    // prospects who never engaged are in the covariates only.
+    (0..pop.base.n_customers() as u32)
+        .filter(|&c| {
+            !pop.base.transaction_range(c).is_empty() || !pop.base.touchpoint_range(c).is_empty()
+        })
+        .count()
 }
 
 fn run(args: &[&str]) -> (bool, Value, String) {
@@ -49,7 +56,7 @@ fn run(args: &[&str]) -> (bool, Value, String) {
 #[test]
 fn every_model_reports_its_seconds_and_causal_its_effects() {
     let dir = scratch("attribution", "all");
-    write_inputs(&dir);
+    let active = write_inputs(&dir);
     let path = |f: &str| dir.join(f).display().to_string();
     let (tp, tx, cov) = (
         path("touchpoints.csv"),
@@ -93,21 +100,34 @@ fn every_model_reports_its_seconds_and_causal_its_effects() {
     }
     assert!(estimated >= 8, "{effects:?}");
     // Adjusted for whether the customer had bought before, the persona (three
-    // dummies) and the tenure (nine deciles beside the reference one).
+    // dummies) and the tenure (nine deciles beside the reference one), each
+    // level with its own returning shift.
     let covariates = json["causal"]["covariates"].as_array().unwrap();
-    assert_eq!(covariates.len(), 13, "{covariates:?}");
+    assert_eq!(covariates.len(), 25, "{covariates:?}");
     assert_eq!(covariates[0], "returning customer");
-    let named = |prefix: &str| {
+    let named = |prefix: &str, shifted: bool| {
         covariates
             .iter()
-            .filter(|c| c.as_str().unwrap().starts_with(prefix))
+            .map(|c| c.as_str().unwrap())
+            .filter(|c| c.starts_with(prefix) && c.ends_with("× returning customer") == shifted)
             .count()
     };
-    assert_eq!((named("persona="), named("tenure_weeks")), (3, 9));
+    assert_eq!(
+        (named("persona=", false), named("tenure_weeks", false)),
+        (3, 9)
+    );
+    assert_eq!(
+        (named("persona=", true), named("tenure_weeks", true)),
+        (3, 9)
+    );
     let holdout = &json["holdout"];
     assert_eq!(
         holdout["exposed"].as_u64().unwrap() + holdout["held_out"].as_u64().unwrap(),
-        1_500
+        active as u64
+    );
+    assert!(
+        active < 1_500,
+        "prospects without activity are not in the data"
     );
     // Credit models are still there, per channel.
     let channels = json["channels"].as_object().unwrap();

@@ -65,6 +65,18 @@ fn rebuilt_journeys_are_the_journeys_drawn() {
         });
     }
     let truth = &pop.truth.placed_journeys;
+    if let Some(k) = rebuilt.iter().zip(truth).position(|(a, b)| {
+        (a.customer, a.converted, a.channels, a.touchpoints)
+            != (b.customer, b.converted, b.channels, b.touchpoints)
+    }) {
+        eprintln!(
+            "first difference at {k}: {:?} vs {:?}; around: {:?} / {:?}",
+            rebuilt[k],
+            truth[k],
+            &rebuilt[k.saturating_sub(2)..k + 3],
+            &truth[k.saturating_sub(2)..k + 3]
+        );
+    }
     assert_eq!(rebuilt.len(), truth.len(), "journeys rebuilt vs placed");
     for (k, (got, want)) in rebuilt.iter().zip(truth).enumerate() {
         assert_eq!(

@@ -43,12 +43,14 @@
 //! so a population is identical for a seed on every platform and thread count.
 
 mod dirty;
+mod evaluate;
 mod experiment;
 mod export;
 mod generate;
 mod names;
 mod params;
 mod sources;
+mod stages;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -56,12 +58,16 @@ use serde::{Deserialize, Serialize};
 pub use dirty::{
     SOURCE_RECORD_COLUMNS, SourceCustomerRecord, record_table, record_table_with_source,
 };
+pub use evaluate::{
+    LeadPrecision, MismatchScore, StageAccuracy, confusion_index, tuned_stage_rules,
+};
 pub use experiment::{AssignmentValue, SimulatedExperiment};
 pub use params::{
     BgNbdTruth, GammaGammaTruth, JourneyTruth, MARKETING_CHANNELS, PURCHASE_CHANNELS, PersonaSpec,
-    SynthParams,
+    StageTruth, SynthParams,
 };
 pub use sources::SourceView;
+pub use stages::StageTimeline;
 
 use crate::store::CustomerBase;
 
@@ -139,8 +145,15 @@ pub struct Truth {
     pub alive_at_end: Vec<bool>,
     /// Expected spend per transaction (p/ν) of every customer.
     pub mean_spend: Vec<f64>,
-    /// Weeks from the observation start to each customer's first purchase.
+    /// Weeks from the observation start to each customer's first purchase
+    /// (after `observation_weeks` for a prospect: the purchase comes after the data).
     pub first_purchase_week: Vec<f64>,
+    /// Weeks from the observation start to each customer's first purchase
+    /// after the observation end (`None` for a customer who dropped out): who
+    /// later buys, for checking warm leads and propensity.
+    pub next_purchase_week: Vec<Option<f64>>,
+    /// Every person's latent journey stage over time ([`StageTruth`]).
+    pub journey_stages: StageTimeline,
     /// Purchase process parameters.
     pub purchases: BgNbdTruth,
     /// Spend parameters.

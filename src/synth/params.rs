@@ -64,6 +64,67 @@ pub struct PersonaSpec {
     /// by persona, this confounds exposure with conversion, as in life.
     #[serde(default)]
     pub journey_log_odds: f64,
+    /// Weights over how far a consideration episode goes before it ends or
+    /// converts: need only, research, decision (the latent journey stage it
+    /// reaches; see [`StageTruth`]).
+    #[serde(default = "default_episode_depth")]
+    pub episode_depth_weights: [f64; 3],
+    /// Probability that a purchase turns the customer into an advocate for a while
+    /// (a review written at once, referrals while it lasts).
+    #[serde(default = "default_advocacy")]
+    pub advocacy_probability: f64,
+}
+
+fn default_episode_depth() -> [f64; 3] {
+    [0.4, 0.35, 0.25]
+}
+
+fn default_advocacy() -> f64 {
+    0.04
+}
+
+/// The latent journey stage process (need → research → decision → adoption →
+/// usage → advocacy, or inactive) that drives the engagement events, and how
+/// well campaigns are targeted to it.
+///
+/// Before their first purchase people go through consideration episodes (the
+/// marketing journeys): each of their actions in an episode (a visit, a
+/// product view, an add to cart, a click) moves them to that action's stage,
+/// up to the depth the episode reaches
+/// ([`PersonaSpec::episode_depth_weights`]); after its last action an episode
+/// lingers for a lapse ~ Exponential(mean `lapse_days`), then the person is
+/// inactive. A first purchase starts adoption, which lasts
+/// ~ Gamma(4, mean `adoption_days`) or until the second purchase; then usage
+/// while the customer is alive (BG/NBD), inactive after dropping out. An
+/// advocacy period (~ Exponential(mean `advocacy_days`), referrals at mean
+/// gaps of `referral_days`) overrides the other stages while it lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StageTruth {
+    /// Mean lapse (days) after an episode's last action before the person is inactive (default 21).
+    pub lapse_days: f64,
+    /// Mean length (days) of adoption after a first purchase (default 60).
+    pub adoption_days: f64,
+    /// Mean length (days) of an advocacy period (default 75).
+    pub advocacy_days: f64,
+    /// Mean gap (days) between an advocate's referrals (default 30).
+    pub referral_days: f64,
+    /// Probability that a message's content is made for the stage its recipient
+    /// is in (otherwise for one of the other stages, uniformly; default 0.7).
+    /// A message to an inactive person fits when it is made for need (awareness).
+    pub targeting_accuracy: f64,
+}
+
+impl Default for StageTruth {
+    fn default() -> Self {
+        StageTruth {
+            lapse_days: 21.0,
+            adoption_days: 60.0,
+            advocacy_days: 75.0,
+            referral_days: 30.0,
+            targeting_accuracy: 0.7,
+        }
+    }
 }
 
 /// Marketing channels touchpoints are drawn from, in the order of [`PersonaSpec::channel_weights`].
@@ -138,6 +199,21 @@ pub struct SynthParams {
     pub personas: Vec<PersonaSpec>,
     /// Journey model.
     pub journeys: JourneyTruth,
+    /// Share of people who have not bought by the observation end (prospects,
+    /// default 0.25): their first purchase comes after it, ~ Exponential(mean
+    /// `prospect_mean_weeks`), and the journeys leading up to it that fall
+    /// inside the observation are in the data.
+    pub prospect_share: f64,
+    /// Mean weeks from the observation end to a prospect's first purchase (default 8).
+    pub prospect_mean_weeks: f64,
+    /// Share of buyers acquired recently (default 0.08): their first purchase
+    /// is uniform in the last `recent_weeks` of the observation rather than in
+    /// the acquisition window.
+    pub recent_share: f64,
+    /// Length of the recent-acquisition window in weeks (default 13).
+    pub recent_weeks: f64,
+    /// The latent journey stage process.
+    pub stages: StageTruth,
     /// Whether to generate touchpoints.
     pub touchpoints: bool,
     /// Share of customers with extra, dirty source records (0..=1).
@@ -178,6 +254,11 @@ impl Default for SynthParams {
                 quiet_days: default_quiet_days(),
                 prospect_weeks: default_prospect_weeks(),
             },
+            prospect_share: 0.25,
+            prospect_mean_weeks: 8.0,
+            recent_share: 0.08,
+            recent_weeks: 13.0,
+            stages: StageTruth::default(),
             touchpoints: true,
             duplicate_share: 0.15,
             treatment_share: 0.5,
@@ -203,6 +284,9 @@ fn default_personas() -> Vec<PersonaSpec> {
             experiment_baseline: 0.10,
             experiment_lift: 0.03,
             journey_log_odds: -0.3,
+            // Value seekers compare before they buy.
+            episode_depth_weights: [0.3, 0.45, 0.25],
+            advocacy_probability: 0.03,
         },
         PersonaSpec {
             name: "loyal_regular".into(),
@@ -217,6 +301,8 @@ fn default_personas() -> Vec<PersonaSpec> {
             experiment_baseline: 0.14,
             experiment_lift: 0.0,
             journey_log_odds: 0.4,
+            episode_depth_weights: [0.45, 0.25, 0.3],
+            advocacy_probability: 0.06,
         },
         PersonaSpec {
             name: "digital_native".into(),
@@ -231,6 +317,9 @@ fn default_personas() -> Vec<PersonaSpec> {
             experiment_baseline: 0.08,
             experiment_lift: 0.05,
             journey_log_odds: 0.6,
+            // Digital natives skip from need to the cart.
+            episode_depth_weights: [0.4, 0.2, 0.4],
+            advocacy_probability: 0.05,
         },
         PersonaSpec {
             name: "occasional_gifter".into(),
@@ -245,6 +334,8 @@ fn default_personas() -> Vec<PersonaSpec> {
             experiment_baseline: 0.06,
             experiment_lift: -0.02,
             journey_log_odds: -0.6,
+            episode_depth_weights: [0.55, 0.3, 0.15],
+            advocacy_probability: 0.02,
         },
     ]
 }
@@ -395,6 +486,39 @@ impl SynthParams {
                 "must be >= 0",
             ));
         }
+        for persona in &self.personas {
+            check_weights(
+                "personas.episode_depth_weights",
+                &persona.episode_depth_weights,
+            )?;
+            check_prob(
+                "personas.advocacy_probability",
+                persona.advocacy_probability,
+            )?;
+        }
+        check_prob("prospect_share", self.prospect_share)?;
+        check_prob("recent_share", self.recent_share)?;
+        check_positive("prospect_mean_weeks", self.prospect_mean_weeks)?;
+        if !(self.recent_weeks.is_finite()
+            && self.recent_weeks > 0.0
+            && self.recent_weeks <= self.observation_weeks)
+        {
+            return Err(Error::param(
+                "recent_weeks",
+                self.recent_weeks,
+                "must be in (0, observation_weeks]",
+            ));
+        }
+        let st = &self.stages;
+        for (name, v) in [
+            ("stages.lapse_days", st.lapse_days),
+            ("stages.adoption_days", st.adoption_days),
+            ("stages.advocacy_days", st.advocacy_days),
+            ("stages.referral_days", st.referral_days),
+        ] {
+            check_positive(name, v)?;
+        }
+        check_prob("stages.targeting_accuracy", st.targeting_accuracy)?;
         check_prob("duplicate_share", self.duplicate_share)?;
         check_prob("treatment_share", self.treatment_share)?;
         check_prob("unsubscribe_rate", self.unsubscribe_rate)?;

@@ -1003,38 +1003,38 @@ mod digest {
             .map(|d| (d.channel.to_string(), d.customers))
             .collect();
         // Pinned from a run with the default features.
-        assert_eq!(funnel, [117, 117, 116, 116, 116, 116]);
-        assert!((score - 1965.719553980).abs() < 1e-6, "{score}");
-        assert_eq!(leads.leads.len(), 442);
-        assert_eq!(s.distribution.counts, [0, 0, 0, 0, 286, 14]);
-        assert_eq!(s.distribution.inactive, 300);
+        assert_eq!(funnel, [139, 133, 122, 119, 116, 115]);
+        assert!((score - 2110.951214148).abs() < 1e-6, "{score}");
+        assert_eq!(leads.leads.len(), 351);
+        assert_eq!(s.distribution.counts, [11, 6, 1, 10, 190, 38]);
+        assert_eq!(s.distribution.inactive, 344);
         assert_eq!(
             f.total,
             journey_stage::FitCounts {
-                messages: 6923,
-                with_content_stage: 6923,
-                stage_assessed: 5982,
-                stage_matched: 879,
-                content_behind: 4824,
-                content_ahead: 279,
-                with_topic: 6923,
-                topic_assessed: 6581,
-                topic_matched: 4785,
-                topic_mismatched: 1796,
+                messages: 5179,
+                with_content_stage: 5179,
+                stage_assessed: 4463,
+                stage_matched: 2885,
+                content_behind: 1207,
+                content_ahead: 371,
+                with_topic: 5179,
+                topic_assessed: 4861,
+                topic_matched: 3534,
+                topic_mismatched: 1327,
             }
         );
         let expected = [
-            ("email", 232),
-            ("push", 76),
-            ("direct_mail", 73),
-            ("sms", 24),
+            ("email", 144),
+            ("push", 47),
+            ("direct_mail", 41),
+            ("sms", 13),
         ];
         let expected: Vec<(String, usize)> =
             expected.iter().map(|&(c, n)| (c.to_owned(), n)).collect();
         assert_eq!(dist, expected);
         assert_eq!(
             (p.no_activity, p.no_consented_channel, p.consent_overrides),
-            (0, 195, 405)
+            (101, 254, 245)
         );
     }
 }

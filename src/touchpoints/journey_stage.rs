@@ -630,6 +630,7 @@ pub fn content_fit(base: &CustomerBase, params: &ContentFitParams) -> Result<Con
                 &events,
                 &mut interests,
                 &mut partial,
+                None,
             );
         }
         partial
@@ -669,6 +670,67 @@ pub fn content_fit(base: &CustomerBase, params: &ContentFitParams) -> Result<Con
     })
 }
 
+/// A message made for a stage, and the stage its recipient was in when it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStage {
+    /// Customer index.
+    pub customer: u32,
+    /// Touchpoint row in the base.
+    pub touchpoint: usize,
+    /// When it was sent.
+    pub time: Timestamp,
+    /// The stage its content was made for.
+    pub content: JourneyStage,
+    /// The recipient's stage from the history strictly before it (`None`: inactive).
+    pub customer_stage: Option<JourneyStage>,
+}
+
+impl MessageStage {
+    /// Whether the content misses its recipient: stages more than `tolerance`
+    /// apart, or, for an inactive recipient, content for anything but need
+    /// (awareness content is what reaches people without an active journey).
+    pub fn mismatched(&self, tolerance: u8) -> bool {
+        let reached = self.customer_stage.unwrap_or(JourneyStage::Need);
+        self.content.index().abs_diff(reached.index()) > usize::from(tolerance)
+    }
+}
+
+/// Every message with a content stage up to `params.stage.as_of`, with the
+/// stage of its recipient at that moment, by customer then time: the
+/// per-message view of [`content_fit`], for checking it against known stages.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] from [`ContentFitParams::check`].
+pub fn message_stages(base: &CustomerBase, params: &ContentFitParams) -> Result<Vec<MessageStage>> {
+    params.check()?;
+    let as_of = resolve_as_of(base, params.stage.as_of);
+    let ctx = Context::new(base, &params.stage);
+    let n = base.n_customers();
+    let parts = map_range(n.div_ceil(FIT_CHUNK), |k| {
+        let mut partial = FitPartial::default();
+        let (mut events, mut interests, mut messages) = (Vec::new(), Vec::new(), Vec::new());
+        for c in k * FIT_CHUNK..((k + 1) * FIT_CHUNK).min(n) {
+            customer_events(base, &ctx.rungs, c as u32, ctx.match_us, &mut events);
+            let before = messages.len();
+            fit_customer(
+                base,
+                &ctx,
+                params,
+                as_of,
+                &events,
+                &mut interests,
+                &mut partial,
+                Some(&mut messages),
+            );
+            for m in &mut messages[before..] {
+                m.customer = c as u32;
+            }
+        }
+        messages
+    });
+    Ok(parts.into_iter().flatten().collect())
+}
+
 /// Walks one customer's history: messages are assessed against the history
 /// strictly before them, then the events at that instant are folded in.
 fn fit_customer(
@@ -679,6 +741,7 @@ fn fit_customer(
     events: &[Event],
     interests: &mut Vec<(u32, u32)>,
     partial: &mut FitPartial,
+    mut messages: Option<&mut Vec<MessageStage>>,
 ) {
     let campaigns = base.tp_campaign_codes();
     let topics = base.tp_topic_codes();
@@ -708,6 +771,16 @@ fn fit_customer(
             let counts = partial.campaigns.entry(campaign).or_default();
             counts.messages += 1;
             if let Some(content) = content {
+                if let Some(out) = messages.as_deref_mut() {
+                    out.push(MessageStage {
+                        // Set by the caller, which knows whose history this is.
+                        customer: 0,
+                        touchpoint: e.row,
+                        time: from_micros(t),
+                        content,
+                        customer_stage: stage,
+                    });
+                }
                 counts.with_content_stage += 1;
                 if let Some(stage) = stage {
                     counts.stage_assessed += 1;

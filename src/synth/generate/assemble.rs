@@ -7,23 +7,7 @@ use crate::synth::dirty::SourceCustomerRecord;
 use crate::synth::{ExperimentUnit, Truth};
 
 use super::draw::{DrawnCustomer, Model};
-use super::{
-    AFFILIATE, CLICK, DIRECT_MAIL, DISPLAY_ADS, EMAIL, IMPRESSION, PUSH, SEARCH_ADS, SMS, SOCIAL,
-};
-
-/// The journey stage a campaign's content is made for: paid display and social
-/// build awareness (need), paid search and affiliates serve research; owned
-/// channels (e-mail, SMS, push, mail) alternate by quarter between product-launch
-/// content (research, a mismatch for existing customers) and customer content (usage).
-fn campaign_content_stage(channel: usize, quarter: f64) -> Option<JourneyStage> {
-    match channel {
-        SOCIAL | DISPLAY_ADS => Some(JourneyStage::Need),
-        SEARCH_ADS | AFFILIATE => Some(JourneyStage::Research),
-        EMAIL | SMS | PUSH | DIRECT_MAIL if quarter % 2.0 == 0.0 => Some(JourneyStage::Research),
-        EMAIL | SMS | PUSH | DIRECT_MAIL => Some(JourneyStage::Usage),
-        _ => None,
-    }
-}
+use super::{CLICK, IMPRESSION};
 
 /// Appends drawn customers to the builder and the truth, in customer order.
 pub(super) struct Assembler {
@@ -79,7 +63,7 @@ impl Assembler {
             let content_stage = if campaign == NONE_U32 {
                 None
             } else {
-                campaign_content_stage(tp.channel as usize, (tp.week / 13.0).floor().max(0.0))
+                JourneyStage::ALL.get(usize::from(tp.content)).copied()
             };
             b.push_coded_touchpoint(CodedTouchpoint {
                 customer: index,
@@ -99,6 +83,8 @@ impl Assembler {
         t.alive_at_end.push(d.alive);
         t.mean_spend.push(d.mean_spend);
         t.first_purchase_week.push(d.join_week);
+        t.next_purchase_week.push(d.next_purchase_week);
+        t.journey_stages.push_customer(&d.stage_changes);
         let c = &mut t.journey_counts;
         c.drawn += d.journey_counts.drawn;
         c.converted += d.journey_counts.converted;

@@ -15,6 +15,7 @@ use crate::store::encode_customer;
 use crate::synth::dirty::{CleanIdentity, SourceCustomerRecord};
 use crate::synth::names::{CULTURES, EMAIL_DOMAINS, email_local};
 use crate::synth::params::{PURCHASE_CHANNELS, SynthParams};
+use crate::synth::stages::{INACTIVE, LAST_ACTION, NOT_ACTION, StageInputs, timeline};
 use crate::synth::{ExperimentUnit, JourneyCounts, TrueJourney};
 
 use super::{
@@ -30,6 +31,25 @@ pub(super) struct DrawnTouchpoint {
     pub(super) channel: u8,
     pub(super) kind: u8,
     pub(super) topic: u8,
+    /// The latent stage an action moves the person to ([`NOT_ACTION`] otherwise), flagged [`LAST_ACTION`].
+    pub(super) stage: u8,
+    /// The stage a message's content is made for ([`INACTIVE`]: not a message).
+    pub(super) content: u8,
+}
+
+impl DrawnTouchpoint {
+    /// A touchpoint that is neither an action in an episode nor a message.
+    fn plain(week: f64, channel: u8, kind: u8, topic: u8) -> Self {
+        DrawnTouchpoint {
+            week,
+            cost_units: 0,
+            channel,
+            kind,
+            topic,
+            stage: NOT_ACTION,
+            content: INACTIVE,
+        }
+    }
 }
 
 pub(super) struct DrawnCustomer {
@@ -43,6 +63,10 @@ pub(super) struct DrawnCustomer {
     pub(super) alive: bool,
     pub(super) mean_spend: f64,
     pub(super) join_week: f64,
+    /// The first purchase after the observation end, if the customer is alive to make one.
+    pub(super) next_purchase_week: Option<f64>,
+    /// Latent journey stage changes (µs, stage code).
+    pub(super) stage_changes: Vec<(i64, u8)>,
     /// (week, amount units, channel code)
     pub(super) transactions: Vec<(f64, i64, u8)>,
     pub(super) touchpoints: Vec<DrawnTouchpoint>,
@@ -61,10 +85,18 @@ pub(super) struct Model<'a> {
     purchase_channel: Vec<WeightedIndex<f64>>,
     /// Per persona, the marketing-channel choice for each consent state (see [`ChannelPicks`]).
     channel_picks: Vec<ChannelPicks>,
+    /// Per persona, how deep a consideration episode goes (need, research, decision).
+    depth: Vec<WeightedIndex<f64>>,
     rate: Gamma<f64>,
     dropout: Beta<f64>,
     nu: Gamma<f64>,
     extra_touchpoints: Option<Poisson<f64>>,
+    /// Latent stage process, in weeks: an episode's lapse, adoption's length, advocacy's
+    /// length and the gap between an advocate's referrals.
+    lapse: Exp<f64>,
+    adoption_length: Gamma<f64>,
+    advocacy_length: Exp<f64>,
+    referral_gap: Exp<f64>,
 }
 
 /// A persona's marketing-channel choice under each of the eight consent
@@ -135,9 +167,19 @@ impl<'a> Model<'a> {
             .iter()
             .map(|p| ChannelPicks::new(&p.channel_weights))
             .collect();
+        let depth = params
+            .personas
+            .iter()
+            .map(|p| {
+                WeightedIndex::new(p.episode_depth_weights)
+                    .map_err(|e| dist_err("personas.episode_depth_weights", e))
+            })
+            .collect::<Result<_>>()?;
         let b = &params.purchases;
         let s = &params.spend;
         let extra = params.journeys.mean_extra_touchpoints;
+        let st = &params.stages;
+        let per_week = |days: f64| 7.0 / days;
         Ok(Model {
             params,
             start_us: start.as_microsecond(),
@@ -145,6 +187,7 @@ impl<'a> Model<'a> {
             culture,
             purchase_channel,
             channel_picks,
+            depth,
             rate: Gamma::new(b.r, 1.0 / b.alpha).map_err(|e| dist_err("purchases", e))?,
             dropout: Beta::new(b.a, b.b).map_err(|e| dist_err("purchases", e))?,
             nu: Gamma::new(s.q, 1.0 / s.gamma).map_err(|e| dist_err("spend", e))?,
@@ -153,6 +196,13 @@ impl<'a> Model<'a> {
             } else {
                 None
             },
+            lapse: Exp::new(per_week(st.lapse_days)).map_err(|e| dist_err("stages", e))?,
+            adoption_length: Gamma::new(4.0, st.adoption_days * DAY_WEEKS / 4.0)
+                .map_err(|e| dist_err("stages", e))?,
+            advocacy_length: Exp::new(per_week(st.advocacy_days))
+                .map_err(|e| dist_err("stages", e))?,
+            referral_gap: Exp::new(per_week(st.referral_days))
+                .map_err(|e| dist_err("stages", e))?,
         })
     }
 
@@ -236,9 +286,28 @@ impl<'a> Model<'a> {
         };
         let id = CustomerId::new(format!("C{:07}", index + 1))?;
 
-        // When they join, and consent at sign-up.
-        let join_week = rng.r#gen::<f64>() * params.acquisition_weeks;
-        let joined = self.timestamp(join_week);
+        // When they first buy: in the acquisition window, recently, or (prospects) after the
+        // observation end; they sign up (and give consent) at the first purchase, prospects when
+        // their journeys towards it may start.
+        let category: f64 = rng.r#gen();
+        let v: f64 = rng.r#gen();
+        let prospect = category < params.prospect_share;
+        let recent = !prospect
+            && category
+                < params.prospect_share + (1.0 - params.prospect_share) * params.recent_share;
+        let join_week = if prospect {
+            obs_end - params.prospect_mean_weeks * (1.0 - v).ln()
+        } else if recent {
+            obs_end - v * params.recent_weeks
+        } else {
+            v * params.acquisition_weeks
+        };
+        let signup_week = if prospect {
+            (join_week - params.journeys.prospect_weeks).clamp(0.0, obs_end)
+        } else {
+            join_week
+        };
+        let joined = self.timestamp(signup_week);
         let mut consent = Consent::new();
         let email_ok = rng.gen_bool(persona.email_opt_in);
         let mobile_ok = rng.gen_bool(persona.mobile_opt_in);
@@ -262,19 +331,18 @@ impl<'a> Model<'a> {
             consent.grant(None, Purpose::Personalisation, joined);
         }
         let unsubscribe_week = (email_ok && rng.gen_bool(params.unsubscribe_rate))
-            .then(|| join_week + rng.r#gen::<f64>() * (obs_end - join_week));
+            .then(|| signup_week + rng.r#gen::<f64>() * (obs_end - signup_week));
         // Sized once the purchases are known (see below).
         let mut touchpoints = Vec::new();
         if let Some(w) = unsubscribe_week {
             consent.withdraw(Some(Channel::Email), Purpose::Marketing, self.timestamp(w));
             if params.touchpoints {
-                touchpoints.push(DrawnTouchpoint {
-                    week: w,
-                    cost_units: 0,
-                    channel: EMAIL as u8,
-                    kind: UNSUBSCRIBE,
-                    topic: NO_TOPIC,
-                });
+                touchpoints.push(DrawnTouchpoint::plain(
+                    w,
+                    EMAIL as u8,
+                    UNSUBSCRIBE,
+                    NO_TOPIC,
+                ));
             }
         }
 
@@ -290,9 +358,11 @@ impl<'a> Model<'a> {
         transactions.push((join_week, 0, 0));
         let mut t = join_week;
         let mut alive = true;
-        loop {
+        let mut next_purchase_week = prospect.then_some(join_week);
+        while !prospect {
             t += gap.sample(&mut rng);
             if t > obs_end {
+                next_purchase_week = Some(t);
                 break;
             }
             transactions.push((t, 0, 0));
@@ -313,7 +383,7 @@ impl<'a> Model<'a> {
             };
         }
 
-        // Journeys and other touchpoints.
+        // Journeys, after-sales contacts and advocacy.
         let mut placed = Placed {
             customer: index as u32,
             counts: JourneyCounts::default(),
@@ -321,6 +391,8 @@ impl<'a> Model<'a> {
             scratch: Vec::new(),
             spans: Vec::new(),
         };
+        let mut advocacy: Vec<(f64, f64)> = Vec::new();
+        let topic_bias = (persona_code % TOPICS.len()) as u8;
         if params.touchpoints {
             // Room for the usual few journeys per purchase up front: growing
             // these vectors a step at a time was a good part of the drawing's
@@ -329,7 +401,6 @@ impl<'a> Model<'a> {
             placed.journeys.reserve(4 * transactions.len());
             placed.scratch.reserve(64);
             placed.spans.reserve(16);
-            let topic_bias = (persona_code % TOPICS.len()) as u8;
             let mut previous = (join_week - params.journeys.prospect_weeks).max(0.0);
             // Channel choice depends on consent: none before sign-up (the first purchase's journeys
             // precede it), then as granted at sign-up, changing at most once (unsubscribe).
@@ -338,6 +409,7 @@ impl<'a> Model<'a> {
             let pick_subscribed = picks.get(email_ok, mobile_ok, mail_ok);
             let pick_unsubscribed = unsubscribe_week.and(picks.get(false, mobile_ok, mail_ok));
             for (k, &(week, _, channel)) in transactions.iter().enumerate() {
+                let observed = week <= obs_end;
                 if channel <= 1 {
                     let pick = match unsubscribe_week {
                         _ if k == 0 => pick_prospect,
@@ -354,41 +426,105 @@ impl<'a> Model<'a> {
                             channel,
                             topic_bias,
                             log_odds: persona.journey_log_odds,
+                            persona: persona_code,
+                            observed_until: obs_end,
                         },
                         &mut touchpoints,
                         &mut placed,
                     );
-                } else {
-                    touchpoints.push(DrawnTouchpoint {
-                        week,
-                        cost_units: 0,
-                        channel,
-                        kind: PURCHASE,
-                        topic: topic_bias,
-                    });
+                } else if observed {
+                    touchpoints.push(DrawnTouchpoint::plain(week, channel, PURCHASE, topic_bias));
                 }
-                for (kind, p, ch) in [
-                    (COMPLAINT, 0.02, CALL_CENTER),
-                    (SUPPORT, 0.04, CALL_CENTER),
-                    (REVIEW_WRITTEN, 0.03, 0),
-                    (REFERRAL, 0.01, 0),
-                ] {
+                if !observed {
+                    // A prospect's first purchase, after the observation: nothing follows it here.
+                    continue;
+                }
+                for (kind, p, ch) in [(COMPLAINT, 0.02, CALL_CENTER), (SUPPORT, 0.04, CALL_CENTER)]
+                {
                     if rng.gen_bool(p) {
                         let w = week + rng.r#gen::<f64>() * 3.0 * DAY_WEEKS;
                         if w <= obs_end {
-                            touchpoints.push(DrawnTouchpoint {
-                                week: w,
-                                cost_units: 0,
-                                channel: ch,
-                                kind,
-                                topic: topic_bias,
-                            });
+                            touchpoints.push(DrawnTouchpoint::plain(w, ch, kind, topic_bias));
                         }
+                    }
+                }
+                // Advocacy: a review at once, referrals while it lasts.
+                if rng.gen_bool(persona.advocacy_probability) {
+                    let from = week + rng.r#gen::<f64>() * 3.0 * DAY_WEEKS;
+                    let until = from + self.advocacy_length.sample(&mut rng);
+                    advocacy.push((from, until));
+                    if from <= obs_end {
+                        touchpoints.push(DrawnTouchpoint::plain(
+                            from,
+                            0,
+                            REVIEW_WRITTEN,
+                            topic_bias,
+                        ));
+                    }
+                    let mut r = from;
+                    loop {
+                        r += self.referral_gap.sample(&mut rng);
+                        if r >= until || r > obs_end {
+                            break;
+                        }
+                        touchpoints.push(DrawnTouchpoint::plain(r, 0, REFERRAL, topic_bias));
                     }
                 }
                 previous = week;
             }
             touchpoints.sort_unstable_by(|a, b| a.week.total_cmp(&b.week));
+        }
+        transactions.retain(|&(week, _, _)| week <= obs_end);
+
+        // The latent journey stage over time, and what each message was made for.
+        let actions: Vec<(f64, u8)> = touchpoints
+            .iter()
+            .filter(|tp| tp.stage != NOT_ACTION)
+            .map(|tp| (tp.week, tp.stage))
+            .collect();
+        let lapses: Vec<f64> = actions
+            .iter()
+            .filter(|a| a.1 & LAST_ACTION != 0)
+            .map(|_| self.lapse.sample(&mut rng))
+            .collect();
+        let first_purchase = transactions.first().map(|t| t.0);
+        let adoption_end = join_week + self.adoption_length.sample(&mut rng);
+        let adoption_end = transactions
+            .get(1)
+            .map_or(adoption_end, |t| t.0.min(adoption_end));
+        let mut stage_changes = Vec::new();
+        timeline(
+            &StageInputs {
+                touches: &actions,
+                lapses: &lapses,
+                first_purchase,
+                adoption_end,
+                dropout: (!alive).then(|| transactions.last().map_or(join_week, |t| t.0)),
+                advocacy: &advocacy,
+                end: obs_end,
+            },
+            |w| self.week_to_us(w),
+            &mut stage_changes,
+            &mut Vec::new(),
+        );
+        let accuracy = params.stages.targeting_accuracy;
+        for tp in &mut touchpoints {
+            if !(matches!(tp.kind, IMPRESSION | CLICK) && tp.channel >= EMAIL as u8) {
+                continue;
+            }
+            let t = self.week_to_us(tp.week);
+            let k = stage_changes.partition_point(|&(x, _)| x < t);
+            // An inactive person is reached by awareness (need) content when targeted well.
+            let fits = match k.checked_sub(1).map(|i| stage_changes[i].1) {
+                Some(s) if s != INACTIVE => s,
+                _ => 0,
+            };
+            tp.content = if rng.gen_bool(accuracy) {
+                fits
+            } else {
+                let other = rng.gen_range(0..5u8);
+                if other >= fits { other + 1 } else { other }
+            };
         }
 
         // Identity: a clean primary record and dirty copies elsewhere.
@@ -469,6 +605,8 @@ impl<'a> Model<'a> {
             alive,
             mean_spend: params.spend.p / nu,
             join_week,
+            next_purchase_week,
+            stage_changes,
             transactions,
             touchpoints,
             journey_counts: placed.counts,
@@ -498,6 +636,11 @@ struct Purchase {
     topic_bias: u8,
     /// The persona's shift of the journeys' log-odds.
     log_odds: f64,
+    /// The persona's code (for the depth of its episodes).
+    persona: usize,
+    /// The observation end: journeys ending after it are not in the data (a
+    /// prospect's purchase after it is neither).
+    observed_until: f64,
 }
 
 /// One customer's journeys as they are drawn and placed.
@@ -519,12 +662,51 @@ const MAX_SPAN_WEEKS: f64 = 1.0;
 /// instant of a conversion would belong to that conversion's journey).
 const AFTER_PURCHASE_WEEKS: f64 = 1.0 / (7.0 * 24.0);
 
+/// Kinds of on-site actions by latent stage: need browses, research looks at
+/// products, compares, reads reviews and configures; decision fills the cart or asks.
+fn action_kind(rng: &mut ChaCha8Rng, stage: u8) -> u8 {
+    match stage {
+        0 => VISIT,
+        1 => [3u8, 3, 3, 3, 3, 4, 4, 5, 5, 6][rng.gen_range(0..10)],
+        _ => [7u8, 7, 7, 7, 7, 7, 7, 8, 8, 8][rng.gen_range(0..10)],
+    }
+}
+
+/// Marks the actions of the episode in `touches` (in time order) with their
+/// latent stage: on-site touches climb evenly from need to the episode's
+/// `depth` (the last one at `depth`) and get a kind of their stage; a click on
+/// a message is a need-level response; impressions are not actions. The last
+/// action carries [`LAST_ACTION`].
+fn mark_actions(rng: &mut ChaCha8Rng, touches: &mut [DrawnTouchpoint], depth: u8) {
+    let on_site = touches.iter().filter(|tp| tp.channel < EMAIL as u8).count();
+    let mut j = 0usize;
+    let mut last = None;
+    for (i, tp) in touches.iter_mut().enumerate() {
+        if tp.channel < EMAIL as u8 {
+            let behind = (on_site - 1 - j) * (usize::from(depth) + 1) / on_site;
+            let stage = depth - behind as u8;
+            tp.kind = action_kind(rng, stage);
+            tp.stage = stage;
+            j += 1;
+            last = Some(i);
+        } else if tp.kind == CLICK {
+            tp.stage = 0;
+            last = Some(i);
+        }
+    }
+    if let Some(i) = last {
+        touches[i].stage |= LAST_ACTION;
+    }
+}
+
 /// Draws journeys until one converts at `purchase.week` (every journey an
 /// independent trial with `P(convert) = logistic(β₀ + γ + Σ β_c)` over its
 /// distinct channels), then places them: the converting journey ends at the
 /// purchase, and the failed ones before it, the latest first, each ending at
 /// least `quiet_days` (plus up to a week) before the next starts. Failed
-/// journeys that would start before `purchase.after` are not placed.
+/// journeys that would start before `purchase.after` are not placed, nor are
+/// those ending after the observation (a prospect's converting journey, after
+/// it, is neither placed nor counted).
 fn journeys_until_conversion(
     model: &Model<'_>,
     rng: &mut ChaCha8Rng,
@@ -539,16 +721,20 @@ fn journeys_until_conversion(
         channel: purchase_channel,
         topic_bias,
         log_odds,
+        persona,
+        observed_until,
     } = purchase;
+    let observed = to <= observed_until;
     let truth = &model.params.journeys;
     let Some(pick) = pick else {
-        out.push(DrawnTouchpoint {
-            week: to,
-            cost_units: 0,
-            channel: purchase_channel,
-            kind: PURCHASE,
-            topic: topic_bias,
-        });
+        if observed {
+            out.push(DrawnTouchpoint::plain(
+                to,
+                purchase_channel,
+                PURCHASE,
+                topic_bias,
+            ));
+        }
         return;
     };
     placed.scratch.clear();
@@ -567,17 +753,17 @@ fn journeys_until_conversion(
         } else {
             rng.gen_range(0..TOPICS.len() as u8)
         };
-        for i in 0..n {
+        let depth = model.depth[persona].sample(rng) as u8;
+        for _ in 0..n {
             let c = pick.sample(rng);
             channels |= 1 << c;
-            let outbound = c >= 2;
-            let kind = if outbound {
-                if rng.gen_bool(0.4) { CLICK } else { IMPRESSION }
-            } else if i == 0 {
-                VISIT
+            let outbound = c >= EMAIL;
+            let kind = if outbound && rng.gen_bool(0.4) {
+                CLICK
+            } else if outbound {
+                IMPRESSION
             } else {
-                // Deeper on-site engagement: product view, compare, review, configurator, cart, inquiry.
-                3 + [0u8, 0, 0, 1, 2, 2, 3, 4, 4, 5][rng.gen_range(0..10)]
+                VISIT
             };
             let (impression_cost, click_cost) = COSTS[c];
             let cost_units = if kind == CLICK {
@@ -588,13 +774,11 @@ fn journeys_until_conversion(
                 0
             };
             placed.scratch.push(DrawnTouchpoint {
-                week: 0.0,
                 cost_units,
-                channel: c as u8,
-                kind,
-                topic,
+                ..DrawnTouchpoint::plain(0.0, c as u8, kind, topic)
             });
         }
+        mark_actions(rng, &mut placed.scratch[start..], depth);
         // Each touch up to a day and a half before the next; the last at the journey's end.
         let mut before_end = 0.0;
         for tp in placed.scratch[start..].iter_mut().rev() {
@@ -622,7 +806,15 @@ fn journeys_until_conversion(
             break;
         }
     }
-    placed.counts.converted += 1;
+    if observed {
+        placed.counts.converted += 1;
+    } else {
+        // The conversion falls after the observation: not a trial of the data.
+        placed.counts.drawn -= 1;
+        if let Some(&(start, _, _)) = placed.spans.last() {
+            placed.counts.drawn_touchpoints -= (placed.scratch.len() - start) as u64;
+        }
+    }
 
     // The converting journey ends at the purchase, squeezed in after the previous one if need be.
     let Some(&(conv_start, conv_channels, conv_span)) = placed.spans.last() else {
@@ -647,7 +839,17 @@ fn journeys_until_conversion(
         if end - MAX_SPAN_WEEKS <= after + AFTER_PURCHASE_WEEKS {
             break;
         }
-        let touches = &placed.scratch[start..placed.spans[failed_end].0];
+        cursor = end - MAX_SPAN_WEEKS;
+        failed_end -= 1;
+        // Not in the data: journeys ending after the observation, and those
+        // that might straddle the start of the last lookback window (the quiet
+        // time less a day) before its end, which a rebuild would cut in two.
+        // Both depend on `end` alone, never on the journey's channels.
+        let cut = observed_until - quiet + DAY_WEEKS;
+        if end > observed_until || (cut..cut + MAX_SPAN_WEEKS).contains(&end) {
+            continue;
+        }
+        let touches = &placed.scratch[start..placed.spans[failed_end + 1].0];
         out.extend(touches.iter().map(|tp| DrawnTouchpoint {
             week: end - tp.week,
             ..*tp
@@ -659,28 +861,27 @@ fn journeys_until_conversion(
             touchpoints: touches.len() as u16,
             end_week: end - touches.last().map_or(0.0, |tp| tp.week),
         });
-        cursor = end - MAX_SPAN_WEEKS;
-        failed_end -= 1;
     }
     placed.journeys[first_placed..].reverse();
-    let touches = &placed.scratch[conv_start..];
-    out.extend(touches.iter().map(|tp| DrawnTouchpoint {
-        week: to - tp.week * squeeze,
-        ..*tp
-    }));
-    out.push(DrawnTouchpoint {
-        week: to,
-        cost_units: 0,
-        channel: purchase_channel,
-        kind: PURCHASE,
-        topic: purchase_topic,
-    });
-    placed.journeys.push(TrueJourney {
-        customer: placed.customer,
-        converted: true,
-        channels: conv_channels,
-        touchpoints: touches.len() as u16,
-        end_week: to,
-    });
+    if observed {
+        let touches = &placed.scratch[conv_start..];
+        out.extend(touches.iter().map(|tp| DrawnTouchpoint {
+            week: to - tp.week * squeeze,
+            ..*tp
+        }));
+        out.push(DrawnTouchpoint::plain(
+            to,
+            purchase_channel,
+            PURCHASE,
+            purchase_topic,
+        ));
+        placed.journeys.push(TrueJourney {
+            customer: placed.customer,
+            converted: true,
+            channels: conv_channels,
+            touchpoints: touches.len() as u16,
+            end_week: to,
+        });
+    }
     placed.counts.placed += (placed.journeys.len() - first_placed) as u64;
 }

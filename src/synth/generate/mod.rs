@@ -4,6 +4,7 @@ mod assemble;
 mod draw;
 
 use super::params::{MARKETING_CHANNELS, SynthParams};
+use super::stages::StageTimeline;
 use super::{Experiment, JourneyCounts, Population, Truth};
 use crate::error::Result;
 use crate::records::{Channel, Currency, TouchpointKind};
@@ -20,10 +21,6 @@ const CALL_CENTER: u8 = 11;
 const EMAIL: usize = 2;
 const SMS: usize = 3;
 const PUSH: usize = 4;
-const SOCIAL: usize = 5;
-const SEARCH_ADS: usize = 6;
-const DISPLAY_ADS: usize = 7;
-const AFFILIATE: usize = 8;
 const DIRECT_MAIL: usize = 9;
 
 fn channel_of(code: u8) -> Channel {
@@ -139,7 +136,8 @@ impl Population {
         for t in TOPICS {
             topic_codes.push(builder.topic_code(t)?);
         }
-        // One campaign per outbound channel and quarter, registered up front so codes are fixed.
+        // One campaign per outbound channel and quarter, registered up front so codes are fixed;
+        // each message within it is made for the stage its recipient was targeted as.
         let quarters = (params.observation_weeks / 13.0).ceil().max(1.0) as usize;
         let mut campaign_codes = vec![Vec::new(); MARKETING_CHANNELS.len()];
         for (c, codes) in campaign_codes.iter_mut().enumerate().skip(2) {
@@ -159,6 +157,8 @@ impl Population {
             alive_at_end: Vec::with_capacity(n),
             mean_spend: Vec::with_capacity(n),
             first_purchase_week: Vec::with_capacity(n),
+            next_purchase_week: Vec::with_capacity(n),
+            journey_stages: StageTimeline::with_capacity(n, 8 * n),
             purchases: params.purchases,
             spend: params.spend,
             journeys: params.journeys.clone(),

@@ -52,13 +52,50 @@ enum Encoded<'a> {
         codes: &'a [Option<u32>],
         missing: u32,
         column: Vec<Option<usize>>,
+        returning: Vec<Option<usize>>,
     },
     /// Quantile bins, each but the reference a dummy; `column[bin]`.
     Binned {
         values: &'a [f64],
         edges: Vec<f64>,
         column: Vec<Option<usize>>,
+        returning: Vec<Option<usize>>,
     },
+}
+
+/// Columns of a covariate's non-reference levels seen in the journeys (`counts`),
+/// and, with a returning column, of the same levels among returning customers:
+/// each level has its own returning shift, so a level whose new and returning
+/// customers differ by more than the others' is not forced onto one shift.
+fn level_columns(
+    counts: &[usize],
+    returning_counts: &[usize],
+    with_returning: bool,
+    width: &mut usize,
+    names: &mut Vec<String>,
+    label: impl Fn(usize) -> String,
+) -> (Vec<Option<usize>>, Vec<Option<usize>>) {
+    let reference = most_frequent(counts);
+    let mut column = vec![None; counts.len()];
+    let mut returning = vec![None; counts.len()];
+    for (level, &count) in counts.iter().enumerate() {
+        if level != reference && count > 0 {
+            column[level] = Some(*width);
+            *width += 1;
+            names.push(label(level));
+        }
+    }
+    if with_returning {
+        for (level, &count) in returning_counts.iter().enumerate() {
+            // Identifiable only with new customers of the level beside the returning ones.
+            if level != reference && count > 0 && count < counts[level] {
+                returning[level] = Some(*width);
+                *width += 1;
+                names.push(format!("{} × returning customer", label(level)));
+            }
+        }
+    }
+    (column, returning)
 }
 
 impl Design {
@@ -195,23 +232,28 @@ impl Design {
                 } => {
                     let missing = levels.len() as u32;
                     let mut counts = vec![0usize; levels.len() + 1];
-                    for &c in &customer_of {
-                        counts[codes[c as usize].unwrap_or(missing) as usize] += 1;
+                    let mut returning_counts = vec![0usize; levels.len() + 1];
+                    for (j, &c) in customer_of.iter().enumerate() {
+                        let level = codes[c as usize].unwrap_or(missing) as usize;
+                        counts[level] += 1;
+                        returning_counts[level] += usize::from(returning[j]);
                     }
-                    let reference = most_frequent(&counts);
-                    let mut col = vec![None; counts.len()];
-                    for (level, &count) in counts.iter().enumerate() {
-                        if level != reference && count > 0 {
-                            col[level] = Some(width);
-                            width += 1;
+                    let (column, returning) = level_columns(
+                        &counts,
+                        &returning_counts,
+                        returning_column.is_some(),
+                        &mut width,
+                        &mut covariate_columns,
+                        |level| {
                             let label = levels.get(level).map_or("(missing)", String::as_str);
-                            covariate_columns.push(format!("{name}={label}"));
-                        }
-                    }
+                            format!("{name}={label}")
+                        },
+                    );
                     Encoded::Categorical {
                         codes,
                         missing,
-                        column: col,
+                        column,
+                        returning,
                     }
                 }
                 Covariate::Numeric { name, values } => {
@@ -219,22 +261,24 @@ impl Design {
                         customer_of.iter().map(|&c| values[c as usize]).collect();
                     let edges = bin_edges(&journey_values, params.numeric_bins);
                     let mut counts = vec![0usize; edges.len() + 1];
-                    for &v in &journey_values {
+                    let mut returning_counts = vec![0usize; edges.len() + 1];
+                    for (j, &v) in journey_values.iter().enumerate() {
                         counts[bin(&edges, v)] += 1;
+                        returning_counts[bin(&edges, v)] += usize::from(returning[j]);
                     }
-                    let reference = most_frequent(&counts);
-                    let mut col = vec![None; counts.len()];
-                    for (b, &count) in counts.iter().enumerate() {
-                        if b != reference && count > 0 {
-                            col[b] = Some(width);
-                            width += 1;
-                            covariate_columns.push(bin_label(name, &edges, b));
-                        }
-                    }
+                    let (column, returning) = level_columns(
+                        &counts,
+                        &returning_counts,
+                        returning_column.is_some(),
+                        &mut width,
+                        &mut covariate_columns,
+                        |b| bin_label(name, &edges, b),
+                    );
                     Encoded::Binned {
                         values,
                         edges,
-                        column: col,
+                        column,
+                        returning,
                     }
                 }
             });
@@ -267,21 +311,32 @@ impl Design {
                 }
             }
             for e in &encoded {
-                let (level, column) = match e {
+                let (level, column, shift) = match e {
                     Encoded::Categorical {
                         codes,
                         missing,
                         column,
-                    } => (codes[customer].unwrap_or(*missing) as usize, column),
+                        returning,
+                    } => (
+                        codes[customer].unwrap_or(*missing) as usize,
+                        column,
+                        returning,
+                    ),
                     Encoded::Binned {
                         values,
                         edges,
                         column,
-                    } => (bin(edges, values[customer]), column),
+                        returning,
+                    } => (bin(edges, values[customer]), column, returning),
                 };
                 key.push(level as u64);
                 if let Some(col) = column[level] {
                     row.push((col, 1.0));
+                }
+                if returning_column.is_some() && returning[j] {
+                    if let Some(col) = shift[level] {
+                        row.push((col, 1.0));
+                    }
                 }
             }
             let p = match index.get(key.as_slice()) {

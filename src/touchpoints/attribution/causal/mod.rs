@@ -25,11 +25,17 @@
 //!
 //! ```text
 //! logit P(convert) = β₀ + Σ_c β_c [c touched] + δ [returning] + γ·covariates
+//!                    + Σ_levels δ_level [returning][level]
 //! ```
 //!
 //! where `[returning]` marks journeys of customers who had converted before
 //! ([`CausalParams::adjust_for_returning`]): channels that need an opt-in
-//! reach almost only existing customers, who buy at their own rate.
+//! reach almost only existing customers, who buy at their own rate. Each
+//! covariate level (but the reference) has its own returning shift: how much
+//! more readily a returning customer converts than a new one differs by
+//! segment, for instance when many prospects of one segment browse without
+//! buying, and one shift for all would load the difference onto the
+//! channels that reach returning customers.
 //!
 //! estimates `β_c`, the channel's **effect on the log-odds of conversion**
 //! for customers alike in the covariates. Its **incremental conversions**
@@ -100,7 +106,8 @@ pub struct CausalParams {
     /// (default true): returning customers convert at their own rate, and
     /// the channels that need an opt-in (e-mail, SMS, push) reach almost
     /// only them, so without this those channels take the returning
-    /// customers' propensity for their own.
+    /// customers' propensity for their own. With covariates, each level
+    /// gets its own returning shift as well (`<level> × returning customer`).
     pub adjust_for_returning: bool,
     /// Numeric covariates are adjusted for by this many quantile bins
     /// (default 10: deciles, a step function, no linearity assumed; ties
