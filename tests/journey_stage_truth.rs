@@ -39,7 +39,8 @@ fn measure(pop: &Population, rules: &JourneyStageParams) -> Measured {
         ..rules.clone()
     };
     let stages = assign(&pop.base, &rules).unwrap();
-    let acc = pop.journey_stage_accuracy(&stages).unwrap();
+    let own = pop.own_customers();
+    let acc = pop.journey_stage_accuracy(&stages, &own).unwrap();
     let messages = message_stages(
         &pop.base,
         &ContentFitParams {
@@ -48,7 +49,7 @@ fn measure(pop: &Population, rules: &JourneyStageParams) -> Measured {
         },
     )
     .unwrap();
-    let fit = pop.content_mismatch(&messages, 0);
+    let fit = pop.content_mismatch(&messages, &own, 0);
     let engagement_params = EngagementParams {
         as_of: Some(as_of),
         ..EngagementParams::default()
@@ -56,7 +57,7 @@ fn measure(pop: &Population, rules: &JourneyStageParams) -> Measured {
     let engagement = score(&pop.base, &engagement_params).unwrap();
     let leads = warm_leads(&pop.base, &engagement, &WarmLeadParams::default()).unwrap();
     let lead = pop
-        .warm_lead_precision(&leads, 13.0, engagement_params.recent_days)
+        .warm_lead_precision(&pop.base, &own, &leads, 13.0, engagement_params.recent_days)
         .unwrap();
     let funnel = engagement
         .funnel()
@@ -212,7 +213,7 @@ fn the_latent_stages_agree_with_the_data() {
     }
     assert!(recent > 0);
     let messages = message_stages(&pop.base, &ContentFitParams::default()).unwrap();
-    let fit = pop.content_mismatch(&messages, 0);
+    let fit = pop.content_mismatch(&messages, &pop.own_customers(), 0);
     let share = fit.truly_mismatched as f64 / fit.messages as f64;
     let expected = 1.0 - params.stages.targeting_accuracy;
     let sd = (expected * (1.0 - expected) / fit.messages as f64).sqrt();

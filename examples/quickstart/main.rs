@@ -146,12 +146,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
     let identity = IdentityCheck::of(&pop, &first, &truth1, first_as_of, &consent_truth)?;
     let agreement = persona_agreement(&pop, &first.segments, &truth1)?;
     let dominant = pop.dominant_personas(&first.segments, &truth1);
-    let touch = TouchStep::run(
-        &first.base,
-        &first.segments,
-        &pop.truth.journeys,
-        first_as_of,
-    )?;
+    let touch = TouchStep::run(&first.base, &first.segments, &pop, &truth1, first_as_of)?;
     // The experiment runs for four weeks: what the assigned customers did.
     let variants = params.experiment.design.variants.clone();
     let covariate =

@@ -8,6 +8,7 @@ use custinsight::identity::Applied;
 use custinsight::lifecycle::bgnbd::BgNbdParams;
 use custinsight::lifecycle::stage::Stage;
 use custinsight::lifecycle::summary::{CalibrationHoldout, Period};
+use custinsight::records::JourneyStage;
 use custinsight::report::charts::{BarChart, Series, ValueFormat, bar_chart};
 use custinsight::report::experiment::{
     ForestPlot, ForestRow, chance_to_win, effect_forest, forest_plot, sequential_effect,
@@ -634,6 +635,7 @@ fn touchpoints(report: &mut Report, t: &TouchStep) -> custinsight::Result<()> {
          segments: where a touchpoint works for whom.",
     );
     section.chart(engagement_funnel(&t.funnel)?);
+    engagement_checks(section, t)?;
     let models: Vec<_> =
         attribution_models(Some(&t.heuristic), None, Some(&t.chain), Some(&t.fair))
             .into_iter()
@@ -646,6 +648,90 @@ fn touchpoints(report: &mut Report, t: &TouchStep) -> custinsight::Result<()> {
          Shapley with its average marginal contribution.",
     );
     causal_effects(section, t)
+}
+
+/// Journey stages, content fit and warm leads, each beside the population's
+/// latent truth: the stage every customer was really in, whether each message
+/// really missed its recipient, and who really bought afterwards.
+fn engagement_checks(
+    section: &mut custinsight::report::Section,
+    t: &TouchStep,
+) -> custinsight::Result<()> {
+    let (counts, inactive, customers) = t.journey_stages;
+    let c = &t.stage_check;
+    let share = |n: u64, of: u64| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    let mut stages: Vec<Option<JourneyStage>> =
+        JourneyStage::ALL.iter().copied().map(Some).collect();
+    stages.push(None);
+    let label = |s: Option<JourneyStage>| s.map_or("inactive".to_owned(), |s| s.to_string());
+    section.chart_with_caption(
+        bar_chart(&BarChart {
+            title: "Journey stage: assigned by the rules and true".into(),
+            subtitle: Some(format!(
+                "{} of customers assigned their true stage; rule windows tuned on other seeds of the population",
+                pct(c.accuracy)
+            )),
+            categories: stages.iter().map(|&s| label(s)).collect(),
+            series: vec![
+                Series {
+                    name: "assigned".into(),
+                    values: stages
+                        .iter()
+                        .map(|s| {
+                            let n = s.map_or(inactive, |s| counts[s.index()]);
+                            share(n as u64, customers as u64)
+                        })
+                        .collect(),
+                },
+                Series {
+                    name: "true".into(),
+                    values: stages
+                        .iter()
+                        .map(|&s| share(c.truly_in(s), c.customers as u64))
+                        .collect(),
+                },
+            ],
+            value_label: "share of customers".into(),
+            format: ValueFormat::Percent,
+        })?,
+        "Where customers are in their journey (need → research → decision → adoption → usage → \
+         advocacy), read from what they did recently, beside the stage the synthetic population \
+         really had them in. Most customers are between journeys (inactive) or using what they \
+         bought.",
+    );
+    let mut header = vec!["true stage ↓, assigned →".to_owned()];
+    header.extend(stages.iter().map(|&s| label(s)));
+    header.push("correct".to_owned());
+    let mut table = ReportTable::new(header).numeric(&(1..=8).collect::<Vec<_>>());
+    for (i, &s) in stages.iter().enumerate() {
+        let row = &c.confusion[i];
+        let total: u64 = row.iter().sum();
+        let mut cells = vec![label(s)];
+        cells.extend(row.iter().map(|&n| count(n as usize)));
+        cells.push(pct(share(row[i], total)));
+        table = table.row(cells);
+    }
+    section.table(table);
+    let m = &t.content_check;
+    let l = &t.lead_check;
+    section.text(format!(
+        "Content fit: the rules flag {} of {} messages as made for another stage than the one \
+         their recipient was in when it arrived, as far as the recipient's history shows \
+         (awareness content fits people with no journey under way). In truth {} missed: the \
+         flags have precision {} and recall {} (F1 {:.3}). Warm leads: {} of the {} listed leads ({}) bought within 13 \
+         weeks, against {} of all customers without a recent purchase.",
+        count(m.flagged as usize),
+        count(m.messages as usize),
+        count(m.truly_mismatched as usize),
+        pct(m.precision),
+        pct(m.recall),
+        m.f1,
+        count(l.later_buyers),
+        count(l.leads),
+        pct(l.precision),
+        pct(l.base_rate)
+    ));
+    Ok(())
 }
 
 /// Credit answers "who was there"; the causal effect answers "who made the

@@ -5,7 +5,9 @@
 use custinsight::records::JourneyStage;
 use custinsight::segment::segments::Segments;
 use custinsight::store::CustomerBase;
-use custinsight::synth::{JourneyTruth, MARKETING_CHANNELS};
+use custinsight::synth::{
+    LeadPrecision, MARKETING_CHANNELS, MismatchScore, Population, StageAccuracy, tuned_stage_rules,
+};
 use custinsight::touchpoints::attribution::{
     Budget, BudgetParams, CausalAttribution, CausalParams, Covariates, CreditedConversions,
     HeuristicParams, Heuristics, MarkovAttribution, MarkovParams, ShapleyAttribution,
@@ -22,13 +24,16 @@ use custinsight::touchpoints::journey::{
     ConversionSource, JourneyParams, JourneyTouches, Journeys,
 };
 use custinsight::touchpoints::journey_stage::{
-    ContentFitParams, JourneyStageParams, assign as assign_journey_stages, content_fit,
+    ContentFitParams, JourneyStageParams, assign as assign_journey_stages, message_stages,
 };
 use custinsight::touchpoints::paths::{
     OpenJourneys, PathStats, PathStatsParams, PathTable, time_to_conversion,
 };
 use custinsight::touchpoints::preference::{ChannelCount, PreferenceParams, preferences};
 use serde_json::json;
+
+/// Warm leads are checked against who buys within this many weeks.
+const LEAD_HORIZON_WEEKS: f64 = 13.0;
 
 /// One channel's credit per journey it appears in, beside its true effect.
 pub struct AttributionRow {
@@ -59,7 +64,12 @@ pub struct TouchStep {
     pub funnel: LadderFunnel,
     pub leads: WarmLeads,
     pub journey_stages: ([usize; 6], usize, usize),
-    pub content_fit: (u64, u64, f64),
+    /// Assigned stages against the latent ones.
+    pub stage_check: StageAccuracy,
+    /// Messages flagged as made for another stage, against the truth.
+    pub content_check: MismatchScore,
+    /// Warm leads against who buys in the 13 weeks after.
+    pub lead_check: LeadPrecision,
     pub preferred: Vec<ChannelCount>,
     pub no_consented_channel: usize,
     pub seconds: f64,
@@ -69,9 +79,11 @@ impl TouchStep {
     pub fn run(
         base: &CustomerBase,
         segments: &Segments,
-        truth: &JourneyTruth,
+        pop: &Population,
+        true_customers: &[Option<u32>],
         as_of: jiff::Timestamp,
     ) -> custinsight::Result<TouchStep> {
+        let truth = &pop.truth.journeys;
         let started = std::time::Instant::now();
         // Marketing journeys with the usual 30-day lookback: the synthetic
         // population keeps a customer's journeys 31 days apart, and support,
@@ -153,19 +165,29 @@ impl TouchStep {
         let engagement = engagement_score(base, &engagement_params)?;
         let funnel = engagement.funnel();
         let leads = warm_leads(base, &engagement, &WarmLeadParams::default())?;
+        let lead_check = pop.warm_lead_precision(
+            base,
+            true_customers,
+            &leads,
+            LEAD_HORIZON_WEEKS,
+            engagement_params.recent_days,
+        )?;
+        // The stage windows tuned on the population's training seeds, not on this one.
         let stage_params = JourneyStageParams {
             as_of: Some(as_of),
-            ..JourneyStageParams::default()
+            ..tuned_stage_rules()
         };
         let stages = assign_journey_stages(base, &stage_params)?;
         let d = &stages.distribution;
-        let fit = content_fit(
+        let stage_check = pop.journey_stage_accuracy(&stages, true_customers)?;
+        let messages = message_stages(
             base,
             &ContentFitParams {
                 stage: stage_params.clone(),
                 ..ContentFitParams::default()
             },
         )?;
+        let content_check = pop.content_mismatch(&messages, true_customers, 0);
         let preferred = preferences(
             base,
             &PreferenceParams {
@@ -189,11 +211,9 @@ impl TouchStep {
             funnel,
             leads,
             journey_stages: (d.counts, d.inactive, d.customers),
-            content_fit: (
-                fit.total.stage_mismatched(),
-                fit.total.stage_assessed,
-                fit.total.stage_mismatch_share().unwrap_or(0.0),
-            ),
+            stage_check,
+            content_check,
+            lead_check,
             no_consented_channel: preferred.no_consented_channel,
             preferred: preferred.distribution,
             seconds: started.elapsed().as_secs_f64(),
@@ -222,10 +242,17 @@ impl TouchStep {
                        "direct_conversions_left_out": self.causal.direct_conversions},
             "budget": self.budget,
             "engagement_funnel": self.funnel.steps,
-            "warm_leads": {"candidates": self.leads.candidates, "listed": self.leads.leads.len()},
+            "warm_leads": {"candidates": self.leads.candidates, "listed": self.leads.leads.len(),
+                           "buy_within_13_weeks": self.lead_check.later_buyers, "precision": self.lead_check.precision,
+                           "base_rate": self.lead_check.base_rate},
             "journey_stages": {"counts": JourneyStage::ALL.iter().zip(counts).map(|(s, c)| (s.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
-                               "inactive": inactive, "customers": customers},
-            "content_fit": {"mismatched": self.content_fit.0, "assessed": self.content_fit.1, "mismatch_share": self.content_fit.2},
+                               "inactive": inactive, "customers": customers,
+                               "true_counts": JourneyStage::ALL.iter().map(|&s| (s.to_string(), json!(self.stage_check.truly_in(Some(s))))).collect::<serde_json::Map<_, _>>(),
+                               "true_inactive": self.stage_check.truly_in(None),
+                               "accuracy": self.stage_check.accuracy, "confusion": self.stage_check.confusion},
+            "content_fit": {"messages": self.content_check.messages, "flagged": self.content_check.flagged,
+                            "truly_mismatched": self.content_check.truly_mismatched,
+                            "precision": self.content_check.precision, "recall": self.content_check.recall, "f1": self.content_check.f1},
             "preferred_channels": self.preferred,
             "seconds": self.seconds,
         })
@@ -347,27 +374,44 @@ impl TouchStep {
                 .collect::<Vec<_>>()
                 .join(" → ")
         );
+        let l = &self.lead_check;
         println!(
-            "   warm leads (engaged, no recent purchase, contactable): {} of {} candidates",
+            "   warm leads (engaged, no recent purchase, contactable): {} of {} candidates; {:.0}% of them buy within {} weeks (truth), against {:.0}% of all customers without a recent purchase",
             self.leads.leads.len(),
-            self.leads.candidates
+            self.leads.candidates,
+            100.0 * l.precision,
+            LEAD_HORIZON_WEEKS,
+            100.0 * l.base_rate
         );
         let (counts, inactive, customers) = self.journey_stages;
+        let c = &self.stage_check;
+        let truly = |s: Option<JourneyStage>| share(c.truly_in(s) as usize, c.customers);
         println!(
-            "   journey stages: {}, inactive {:.1}%",
+            "   journey stages (rules tuned on training seeds), assigned (true): {}, inactive {:.1}% ({:.1}%); {:.1}% assigned their true stage",
             JourneyStage::ALL
                 .iter()
                 .zip(counts)
-                .map(|(s, c)| format!("{s} {:.1}%", 100.0 * share(c, customers)))
+                .map(|(s, n)| format!(
+                    "{s} {:.1}% ({:.1}%)",
+                    100.0 * share(n, customers),
+                    100.0 * truly(Some(*s))
+                ))
                 .collect::<Vec<_>>()
                 .join(", "),
-            100.0 * share(inactive, customers)
+            100.0 * share(inactive, customers),
+            100.0 * truly(None),
+            100.0 * c.accuracy
         );
+        let m = &self.content_check;
         println!(
-            "   content fit: {} of {} stage-assessed messages made for another stage ({:.1}%)",
-            self.content_fit.0,
-            self.content_fit.1,
-            100.0 * self.content_fit.2
+            "   content fit: {} of {} messages flagged as made for another stage than their recipient's ({:.1}%; truly {:.1}%): precision {:.1}%, recall {:.1}%, F1 {:.3}",
+            m.flagged,
+            m.messages,
+            100.0 * share(m.flagged as usize, m.messages as usize),
+            100.0 * share(m.truly_mismatched as usize, m.messages as usize),
+            100.0 * m.precision,
+            100.0 * m.recall,
+            m.f1
         );
         println!(
             "   preferred channel (with consent): {}; no consented channel {}",

@@ -105,30 +105,44 @@ fn share(part: u64, whole: u64) -> f64 {
 }
 
 impl Population {
+    /// Every customer of [`Population::base`] as its own true customer: the
+    /// `true_customers` argument for analyses run on the population's base.
+    pub fn own_customers(&self) -> Vec<Option<u32>> {
+        (0..self.base.n_customers() as u32).map(Some).collect()
+    }
+
     /// Compares assigned journey stages with the latent stage of every
-    /// customer at the assignment's `as_of`.
+    /// customer at the assignment's `as_of`. `true_customers` maps each
+    /// customer of the analysed base to the true customer
+    /// ([`Population::true_customers`], or [`Population::own_customers`]);
+    /// customers without one are left out.
     ///
     /// # Errors
-    /// [`Error::LengthMismatch`] when the assignments are not one per customer.
-    pub fn journey_stage_accuracy(&self, stages: &JourneyStages) -> Result<StageAccuracy> {
-        let n = self.truth.journey_stages.len();
-        if stages.assignments.len() != n {
+    /// [`Error::LengthMismatch`] when the assignments and the map differ in length.
+    pub fn journey_stage_accuracy(
+        &self,
+        stages: &JourneyStages,
+        true_customers: &[Option<u32>],
+    ) -> Result<StageAccuracy> {
+        if stages.assignments.len() != true_customers.len() {
             return Err(Error::lengths(
-                "journey stage assignments (one per customer)",
-                n,
+                "journey stage assignments (one per mapped customer)",
+                true_customers.len(),
                 stages.assignments.len(),
             ));
         }
         let mut confusion = [[0u64; 7]; 7];
-        let mut right = 0u64;
-        for (c, a) in stages.assignments.iter().enumerate() {
-            let truth = self.truth.journey_stages.stage_at(c as u32, stages.as_of);
+        let (mut right, mut n) = (0u64, 0u64);
+        for (a, t) in stages.assignments.iter().zip(true_customers) {
+            let Some(t) = *t else { continue };
+            let truth = self.truth.journey_stages.stage_at(t, stages.as_of);
             confusion[confusion_index(truth)][confusion_index(a.stage)] += 1;
             right += u64::from(truth == a.stage);
+            n += 1;
         }
         Ok(StageAccuracy {
-            customers: n,
-            accuracy: share(right, n as u64),
+            customers: n as usize,
+            accuracy: share(right, n),
             confusion,
         })
     }
@@ -136,12 +150,22 @@ impl Population {
     /// Scores content-fit flags ([`MessageStage::mismatched`] with
     /// `tolerance`) against the truth: a message truly misses when it was made
     /// for another stage than its recipient's latent stage just before it (for
-    /// an inactive recipient, anything but need).
-    pub fn content_mismatch(&self, messages: &[MessageStage], tolerance: u8) -> MismatchScore {
-        let (mut truly, mut flagged, mut both) = (0u64, 0u64, 0u64);
+    /// an inactive recipient, anything but need). Messages to customers
+    /// without a true customer in `true_customers` are left out.
+    pub fn content_mismatch(
+        &self,
+        messages: &[MessageStage],
+        true_customers: &[Option<u32>],
+        tolerance: u8,
+    ) -> MismatchScore {
+        let (mut truly, mut flagged, mut both, mut n) = (0u64, 0u64, 0u64, 0u64);
         for m in messages {
+            let Some(Some(t)) = true_customers.get(m.customer as usize).copied() else {
+                continue;
+            };
+            n += 1;
             let truth = MessageStage {
-                customer_stage: self.truth.journey_stages.stage_before(m.customer, m.time),
+                customer_stage: self.truth.journey_stages.stage_before(t, m.time),
                 ..*m
             };
             let t = truth.mismatched(tolerance);
@@ -158,7 +182,7 @@ impl Population {
             0.0
         };
         MismatchScore {
-            messages: messages.len() as u64,
+            messages: n,
             truly_mismatched: truly,
             flagged,
             correctly_flagged: both,
@@ -169,14 +193,19 @@ impl Population {
     }
 
     /// The share of warm leads who buy within `horizon_weeks` after the
-    /// observation end, beside the same share among all customers without a
-    /// purchase in the last `recent_days` of the observation. Leads should be
-    /// scored at the observation end.
+    /// leads' `as_of` (in the data, or after the observation by the truth),
+    /// beside the same share among all customers of `base` (the analysed
+    /// base, mapped by `true_customers`) without a purchase in the
+    /// `recent_days` before it.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] for a horizon or window that is not finite and positive.
+    /// [`Error::InvalidParameter`] for a horizon or window that is not finite
+    /// and positive; [`Error::LengthMismatch`] when `true_customers` is not
+    /// one per customer of `base`.
     pub fn warm_lead_precision(
         &self,
+        base: &crate::store::CustomerBase,
+        true_customers: &[Option<u32>],
         leads: &WarmLeads,
         horizon_weeks: f64,
         recent_days: f64,
@@ -189,27 +218,51 @@ impl Population {
                 return Err(Error::param(name, v, "must be finite and > 0"));
             }
         }
-        let end = self.params.observation_weeks;
+        if true_customers.len() != base.n_customers() {
+            return Err(Error::lengths(
+                "true customers (one per customer of the base)",
+                base.n_customers(),
+                true_customers.len(),
+            ));
+        }
+        let as_of = to_micros(leads.as_of);
+        let until = as_of + (horizon_weeks * 7.0 * 86_400e6) as i64;
+        let end = to_micros(self.observation_end);
+        let week_us = 7.0 * 86_400e6;
+        let start = to_micros(self.observation_start);
+        let truth_times = self.base.tx_time_micros();
         let buys = |c: usize| {
-            self.truth
+            let Some(Some(t)) = true_customers.get(c).copied() else {
+                return false;
+            };
+            let in_data = truth_times[self.base.transaction_range(t)]
+                .iter()
+                .any(|&x| x > as_of && x <= until);
+            let after = self
+                .truth
                 .next_purchase_week
-                .get(c)
+                .get(t as usize)
                 .copied()
                 .flatten()
-                .is_some_and(|w| w <= end + horizon_weeks)
+                .map(|w| start + (w * week_us) as i64)
+                .is_some_and(|x| x > end && x > as_of && x <= until);
+            in_data || after
         };
         let later = leads
             .leads
             .iter()
             .filter(|l| buys(l.customer as usize))
             .count();
-        let since = to_micros(self.observation_end) - (recent_days * 86_400e6) as i64;
-        let times = self.base.tx_time_micros();
+        let since = as_of - (recent_days * 86_400e6) as i64;
+        let times = base.tx_time_micros();
         let (mut eligible, mut eligible_buyers) = (0usize, 0usize);
-        for c in 0..self.base.n_customers() {
-            let recent = times[self.base.transaction_range(c as u32)]
+        for c in 0..base.n_customers() {
+            if true_customers[c].is_none() {
+                continue;
+            }
+            let recent = times[base.transaction_range(c as u32)]
                 .iter()
-                .any(|&t| t >= since);
+                .any(|&t| t >= since && t <= as_of);
             if !recent {
                 eligible += 1;
                 eligible_buyers += usize::from(buys(c));
