@@ -8,9 +8,14 @@
 //! - **Personas** ([`PersonaSpec`]): latent groups with their own ages,
 //!   cultures, channel preferences, consent propensities and experiment effects.
 //! - **Purchases** follow BG/NBD ([`BgNbdTruth`]; Fader, Hardie & Lee 2005):
-//!   after a first purchase at a uniform time in the acquisition window, each
-//!   customer buys at Poisson rate λ ~ Gamma(r, α) and drops out after each
-//!   repeat purchase with probability p ~ Beta(a, b).
+//!   after a first purchase, each customer buys at Poisson rate
+//!   λ ~ Gamma(r, α) and drops out after each repeat purchase with probability
+//!   p ~ Beta(a, b). The first purchase falls uniformly in the acquisition
+//!   window, for a share of customers in the last weeks of the observation
+//!   ([`SynthParams::recent_share`]: new customers), and for prospects
+//!   ([`SynthParams::prospect_share`]) after the observation end: they are in
+//!   the base, engage, and have not bought. [`Truth::next_purchase_week`] keeps
+//!   every alive customer's first purchase after the observation (who later buys).
 //! - **Spend** follows Gamma–Gamma ([`GammaGammaTruth`]; Fader & Hardie 2013).
 //! - **Journeys** ([`JourneyTruth`]): every web or app purchase is preceded by
 //!   marketing journeys; each journey converts with probability
@@ -33,11 +38,37 @@
 //!   log-odds effects (outcome-dependent sampling; Prentice & Pyke 1979,
 //!   "Logistic disease incidence models and case-control studies",
 //!   *Biometrika* 66(3)).
+//!   A failed journey that would straddle the start of the last lookback
+//!   window before the observation end (`quiet_days` less a day) is not placed
+//!   either, so prospects' recent journeys are rebuilt whole; the rule looks at
+//!   the journey's end alone.
+//! - **Journey stages** ([`StageTruth`], [`Truth::journey_stages`]): every
+//!   person has a latent stage over time (need → research → decision →
+//!   adoption → usage → advocacy, or inactive). The journeys before a first
+//!   purchase are consideration episodes: each on-site action (visit; product
+//!   view, comparison, reviews read, configurator; add to cart, inquiry)
+//!   carries the stage the person has reached, climbing to the episode's
+//!   depth ([`PersonaSpec::episode_depth_weights`]), and the stage lingers for a
+//!   lapse after the episode's last action. A purchase starts adoption, then
+//!   usage while the customer is alive, inactive after dropping out; advocacy
+//!   periods ([`PersonaSpec::advocacy_probability`]) bring a review and
+//!   referrals. The kinds of the touches depend only on the stage, never on
+//!   conversion, so the journeys' conversion model above is unchanged.
+//! - **Messages**: every impression or click of an outbound channel belongs to a
+//!   campaign and carries the stage its content was made for: the recipient's
+//!   true stage just before it with probability [`StageTruth::targeting_accuracy`]
+//!   (need for an inactive person: awareness), another stage otherwise. Which
+//!   messages missed is therefore known ([`Population::content_mismatch`]).
 //! - **Identity**: every customer has a clean primary source record and, with
 //!   probability `duplicate_share`, dirty copies in other systems ([`SourceCustomerRecord`]).
 //! - **Experiment** ([`ExperimentUnit`]): a randomised A/B test whose true
 //!   effect on conversion differs by persona; a pre-period revenue covariate
 //!   correlated with the outcome (for CUPED).
+//!
+//! [`Population::journey_stage_accuracy`], [`Population::content_mismatch`] and
+//! [`Population::warm_lead_precision`] score the engagement analyses against
+//! this truth; [`tuned_stage_rules`] are stage-rule windows tuned on training
+//! seeds of this population.
 //!
 //! Each customer draws from its own ChaCha8 stream (`seed`, customer index),
 //! so a population is identical for a seed on every platform and thread count.

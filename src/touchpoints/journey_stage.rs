@@ -51,6 +51,12 @@
 //! without known interests are not assessed. A *message* is a touchpoint with
 //! a campaign or a content stage. All counts are kept per campaign
 //! ([`FitCounts`], mergeable) and sum to the totals.
+//!
+//! [`message_stages`] gives the same assessment message by message (content
+//! stage, and the recipient's stage then), for checking it against known
+//! stages; [`MessageStage::mismatched`] also judges messages to inactive
+//! customers, which [`content_fit`] leaves unassessed: awareness content
+//! (made for need) fits them, anything later is ahead of them.
 
 use std::collections::BTreeMap;
 
