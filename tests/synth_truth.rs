@@ -43,6 +43,9 @@ fn bgnbd_params() -> SynthParams {
     SynthParams {
         purchases: BGNBD,
         touchpoints: false,
+        // Every customer buys in the acquisition window: the plain BG/NBD setting.
+        prospect_share: 0.0,
+        recent_share: 0.0,
         ..SynthParams::with_customers(N_BGNBD)
     }
 }
@@ -541,7 +544,10 @@ fn journeys_and_purchases_agree_with_the_journey_model() {
     let counts = truth.journey_counts;
     let (total, converted) = (counts.drawn, counts.converted);
     assert!(
-        total > counts.placed && counts.placed > converted && converted > 0,
+        total + counts.prospect_drawn > counts.placed
+            && counts.placed > converted
+            && converted > 0
+            && counts.prospect_drawn > 0,
         "{counts:?}"
     );
 
@@ -675,6 +681,16 @@ fn journeys_and_purchases_agree_with_the_journey_model() {
         5.0,
         // ≈ 1.6M touchpoints, se ≈ 845; 5 se ≈ 0.26%.
         0.005,
+    );
+    // The same for the prospects' runs of journeys, drawn alike.
+    let prospects = counts.prospect_drawn as f64;
+    assert_within(
+        "prospects' journey touchpoints drawn",
+        counts.prospect_drawn_touchpoints as f64,
+        (1.0 + m) * prospects,
+        (m * prospects).sqrt(),
+        5.0,
+        0.02,
     );
 }
 
@@ -925,7 +941,7 @@ fn source_records_carry_clean_primaries_and_dirty_duplicates() {
 #[test]
 fn invalid_parameters_are_errors_not_panics() {
     type Mutate = fn(&mut SynthParams);
-    let cases: [(&str, Mutate); 8] = [
+    let cases: [(&str, Mutate); 14] = [
         ("n_customers", |p| p.n_customers = 0),
         ("purchases.alpha", |p| p.purchases.alpha = -1.0),
         ("purchases.r", |p| p.purchases.r = f64::NAN),
@@ -937,6 +953,18 @@ fn invalid_parameters_are_errors_not_panics() {
         }),
         ("acquisition_weeks", |p| {
             p.acquisition_weeks = p.observation_weeks
+        }),
+        ("prospect_share", |p| p.prospect_share = 1.2),
+        ("prospect_mean_weeks", |p| p.prospect_mean_weeks = 0.0),
+        ("recent_weeks", |p| {
+            p.recent_weeks = p.observation_weeks + 1.0
+        }),
+        ("stages.lapse_days", |p| p.stages.lapse_days = f64::INFINITY),
+        ("stages.targeting_accuracy", |p| {
+            p.stages.targeting_accuracy = -0.5
+        }),
+        ("personas.episode_depth_weights", |p| {
+            p.personas[0].episode_depth_weights = [0.0; 3]
         }),
     ];
     for (expected, mutate) in cases {

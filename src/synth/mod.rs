@@ -129,14 +129,22 @@ pub struct Experiment {
 /// How many journeys were drawn, converted and placed in the data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JourneyCounts {
-    /// Journeys drawn (Bernoulli trials), placed or not.
+    /// Journeys drawn (Bernoulli trials) towards purchases in the data, placed or not.
     pub drawn: u64,
     /// Of those, converting (one per web or app purchase; all placed).
     pub converted: u64,
     /// Journeys in the data: the converting ones and the failed ones that fit.
     pub placed: u64,
-    /// Touchpoints of all drawn journeys.
+    /// Touchpoints of those journeys.
     pub drawn_touchpoints: u64,
+    /// Journeys drawn towards prospects' first purchases, after the
+    /// observation (each run ends in the conversion the data do not hold);
+    /// their failed journeys inside the observation are placed like any other.
+    #[serde(default)]
+    pub prospect_drawn: u64,
+    /// Touchpoints of the prospects' journeys.
+    #[serde(default)]
+    pub prospect_drawn_touchpoints: u64,
 }
 
 /// One marketing journey as it was placed in the data.

@@ -599,6 +599,8 @@ const NO_CAMPAIGN: u32 = u32::MAX;
 struct FitPartial {
     campaigns: BTreeMap<u32, FitCounts>,
     matrix: [[u64; 6]; 6],
+    /// Each assessed message, when [`message_stages`] asks for them.
+    messages: Option<Vec<MessageStage>>,
 }
 
 /// Content–stage and topic fit of every message up to `params.stage.as_of`.
@@ -636,7 +638,6 @@ pub fn content_fit(base: &CustomerBase, params: &ContentFitParams) -> Result<Con
                 &events,
                 &mut interests,
                 &mut partial,
-                None,
             );
         }
         partial
@@ -713,11 +714,14 @@ pub fn message_stages(base: &CustomerBase, params: &ContentFitParams) -> Result<
     let ctx = Context::new(base, &params.stage);
     let n = base.n_customers();
     let parts = map_range(n.div_ceil(FIT_CHUNK), |k| {
-        let mut partial = FitPartial::default();
-        let (mut events, mut interests, mut messages) = (Vec::new(), Vec::new(), Vec::new());
+        let mut partial = FitPartial {
+            messages: Some(Vec::new()),
+            ..FitPartial::default()
+        };
+        let (mut events, mut interests) = (Vec::new(), Vec::new());
         for c in k * FIT_CHUNK..((k + 1) * FIT_CHUNK).min(n) {
             customer_events(base, &ctx.rungs, c as u32, ctx.match_us, &mut events);
-            let before = messages.len();
+            let before = partial.messages.as_ref().map_or(0, Vec::len);
             fit_customer(
                 base,
                 &ctx,
@@ -726,13 +730,12 @@ pub fn message_stages(base: &CustomerBase, params: &ContentFitParams) -> Result<
                 &events,
                 &mut interests,
                 &mut partial,
-                Some(&mut messages),
             );
-            for m in &mut messages[before..] {
+            for m in partial.messages.iter_mut().flat_map(|v| &mut v[before..]) {
                 m.customer = c as u32;
             }
         }
-        messages
+        partial.messages.unwrap_or_default()
     });
     Ok(parts.into_iter().flatten().collect())
 }
@@ -747,7 +750,6 @@ fn fit_customer(
     events: &[Event],
     interests: &mut Vec<(u32, u32)>,
     partial: &mut FitPartial,
-    mut messages: Option<&mut Vec<MessageStage>>,
 ) {
     let campaigns = base.tp_campaign_codes();
     let topics = base.tp_topic_codes();
@@ -777,7 +779,7 @@ fn fit_customer(
             let counts = partial.campaigns.entry(campaign).or_default();
             counts.messages += 1;
             if let Some(content) = content {
-                if let Some(out) = messages.as_deref_mut() {
+                if let Some(out) = partial.messages.as_mut() {
                     out.push(MessageStage {
                         // Set by the caller, which knows whose history this is.
                         customer: 0,
@@ -1010,6 +1012,58 @@ mod tests {
             stage_at(&full, 7, ago(0.0), &p),
             Err(Error::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn message_stages_are_content_fit_message_by_message() {
+        let pop = crate::synth::Population::generate(
+            &crate::synth::SynthParams::with_customers(400).with_seed(3),
+        )
+        .unwrap();
+        let params = ContentFitParams::default();
+        let fit = content_fit(&pop.base, &params).unwrap();
+        let messages = message_stages(&pop.base, &params).unwrap();
+        assert_eq!(messages.len() as u64, fit.total.with_content_stage);
+        let active: Vec<_> = messages
+            .iter()
+            .filter(|m| m.customer_stage.is_some())
+            .collect();
+        assert_eq!(active.len() as u64, fit.total.stage_assessed);
+        assert_eq!(
+            active.iter().filter(|m| m.mismatched(0)).count() as u64,
+            fit.total.stage_mismatched()
+        );
+        // Messages come by customer, then time, each the customer's own touchpoint.
+        assert!(
+            messages
+                .windows(2)
+                .all(|w| (w[0].customer, w[0].time) <= (w[1].customer, w[1].time))
+        );
+        for m in &messages {
+            assert!(
+                pop.base
+                    .touchpoint_range(m.customer)
+                    .contains(&m.touchpoint)
+            );
+        }
+    }
+
+    #[test]
+    fn an_inactive_recipient_fits_awareness_content_only() {
+        let at = ts(AS_OF);
+        let m = |content, customer_stage| MessageStage {
+            customer: 0,
+            touchpoint: 0,
+            time: at,
+            content,
+            customer_stage,
+        };
+        assert!(!m(JourneyStage::Need, None).mismatched(0));
+        assert!(m(JourneyStage::Research, None).mismatched(0));
+        assert!(!m(JourneyStage::Research, None).mismatched(1));
+        assert!(m(JourneyStage::Usage, Some(JourneyStage::Need)).mismatched(0));
+        assert!(!m(JourneyStage::Usage, Some(JourneyStage::Usage)).mismatched(0));
+        assert!(!m(JourneyStage::Usage, Some(JourneyStage::Advocacy)).mismatched(1));
     }
 
     #[test]

@@ -90,6 +90,8 @@ impl Assembler {
         c.converted += d.journey_counts.converted;
         c.placed += d.journey_counts.placed;
         c.drawn_touchpoints += d.journey_counts.drawn_touchpoints;
+        c.prospect_drawn += d.journey_counts.prospect_drawn;
+        c.prospect_drawn_touchpoints += d.journey_counts.prospect_drawn_touchpoints;
         t.placed_journeys.extend_from_slice(&d.journeys);
         for s in d.sources {
             t.source_record_customer.push(index);

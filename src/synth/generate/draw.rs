@@ -799,8 +799,13 @@ fn journeys_until_conversion(
                 .map(|c| truth.channel_effects[c])
                 .sum::<f64>();
         let p = 1.0 / (1.0 + (-logit).exp());
-        placed.counts.drawn += 1;
-        placed.counts.drawn_touchpoints += n as u64;
+        if observed {
+            placed.counts.drawn += 1;
+            placed.counts.drawn_touchpoints += n as u64;
+        } else {
+            placed.counts.prospect_drawn += 1;
+            placed.counts.prospect_drawn_touchpoints += n as u64;
+        }
         if rng.gen_bool(p.clamp(0.0, 1.0)) || attempt == 499 {
             purchase_topic = topic;
             break;
@@ -808,12 +813,6 @@ fn journeys_until_conversion(
     }
     if observed {
         placed.counts.converted += 1;
-    } else {
-        // The conversion falls after the observation: not a trial of the data.
-        placed.counts.drawn -= 1;
-        if let Some(&(start, _, _)) = placed.spans.last() {
-            placed.counts.drawn_touchpoints -= (placed.scratch.len() - start) as u64;
-        }
     }
 
     // The converting journey ends at the purchase, squeezed in after the previous one if need be.
