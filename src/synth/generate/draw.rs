@@ -358,17 +358,20 @@ impl<'a> Model<'a> {
         transactions.push((join_week, 0, 0));
         let mut t = join_week;
         let mut alive = true;
+        // A prospect's first purchase is already after the observation.
         let mut next_purchase_week = prospect.then_some(join_week);
-        while !prospect {
-            t += gap.sample(&mut rng);
-            if t > obs_end {
-                next_purchase_week = Some(t);
-                break;
-            }
-            transactions.push((t, 0, 0));
-            if rng.gen_bool(dropout) {
-                alive = false;
-                break;
+        if !prospect {
+            loop {
+                t += gap.sample(&mut rng);
+                if t > obs_end {
+                    next_purchase_week = Some(t);
+                    break;
+                }
+                transactions.push((t, 0, 0));
+                if rng.gen_bool(dropout) {
+                    alive = false;
+                    break;
+                }
             }
         }
         for (_, units, channel) in &mut transactions {
