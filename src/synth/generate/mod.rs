@@ -2,6 +2,7 @@
 
 mod assemble;
 mod draw;
+mod journeys;
 
 use super::params::{MARKETING_CHANNELS, SynthParams};
 use super::stages::StageTimeline;
