@@ -41,7 +41,7 @@ pub use packed::CustomerRecords;
 pub(crate) use packed::{encode_customer, encode_event};
 pub use regroup::Regrouping;
 pub use rows::TransactionRef;
-pub(crate) use rows::{CodedTouchpoint, CodedTransaction};
+pub(crate) use rows::{CodedTouchpoint, CodedTransaction, TouchpointRef};
 
 use crate::records::{
     Channel, Currency, Customer, JourneyStage, LineItem, Money, Purpose, Touchpoint,

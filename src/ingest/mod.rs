@@ -51,6 +51,7 @@
 mod accounting;
 mod csv;
 mod jsonl;
+mod labels;
 mod loader;
 mod options;
 mod parse;

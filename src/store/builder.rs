@@ -1,8 +1,10 @@
 //! Bulk loading of a [`CustomerBase`]: append in any order, sort once at the end.
 
+mod deferred;
+
 use super::bulk;
 use super::intern::{Dictionary, Interner, StrArena};
-use super::rows::{CodedTouchpoint, CodedTransaction, TransactionRef};
+use super::rows::{CodedTouchpoint, CodedTransaction, TouchpointRef, TransactionRef};
 use super::{
     CustomerBase, CustomerRecords, NO_STAGE, NONE_U32, TouchpointTable, TransactionTable,
     encode_event, to_micros,
@@ -42,6 +44,8 @@ pub struct CustomerBaseBuilder {
     orders_indexed: usize,
     /// An unfinished bulk load.
     bulk: Option<Bulk>,
+    /// Unfinished touchpoints or consent events whose customer ids are resolved at the end.
+    deferred: Option<deferred::Deferred>,
     /// The customer of the last `customer_index` call.
     last_customer: Option<u32>,
 }
@@ -430,7 +434,7 @@ impl CustomerBaseBuilder {
                 self.orders.resolve(row).to_owned(),
             ));
         }
-        let (indices, new) = bulk::resolve_ids(&bulk.customer_ids, &keep, &mut self.ids)?;
+        let (indices, new) = bulk::resolve_ids(&bulk.customer_ids, Some(&keep), &mut self.ids)?;
         self.record_of.resize(self.record_of.len() + new, NONE_U32);
         let tx = &mut self.tx;
         for (slot, &index) in tx.customer[first..].iter_mut().zip(&indices) {
@@ -476,15 +480,32 @@ impl CustomerBaseBuilder {
     /// [`Error::InvalidValue`] for an empty customer id; [`Error::Capacity`] when a dictionary is full.
     pub fn add_touchpoint(&mut self, t: &Touchpoint) -> Result<()> {
         let customer = self.customer_index(t.customer_id.as_str())?;
-        let opt = |interner: &mut Interner, v: &Option<String>| -> Result<u32> {
-            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let row = TouchpointRef {
+            customer_id: t.customer_id.as_str(),
+            time_us: to_micros(t.timestamp),
+            channel: self.channels.code(&t.channel)?,
+            kind: self.kinds.code(&t.kind)?,
+            campaign: t.campaign.as_deref(),
+            topic: t.topic.as_deref(),
+            session_id: t.session_id.as_deref(),
+            cost: t.cost,
+            content_stage: t.content_stage,
+        };
+        self.push_touchpoint(customer, &row)
+    }
+
+    /// Appends a touchpoint of customer index `customer` (`NONE_U32`: resolved later),
+    /// interning its campaign, topic and session.
+    fn push_touchpoint(&mut self, customer: u32, t: &TouchpointRef<'_>) -> Result<()> {
+        let opt = |interner: &mut Interner, v: Option<&str>| -> Result<u32> {
+            match v.map(str::trim).filter(|s| !s.is_empty()) {
                 Some(s) => Ok(interner.intern(s)?.0),
                 None => Ok(NONE_U32),
             }
         };
-        let campaign = opt(&mut self.campaigns, &t.campaign)?;
-        let topic = opt(&mut self.topics, &t.topic)?;
-        let session = opt(&mut self.sessions, &t.session_id)?;
+        let campaign = opt(&mut self.campaigns, t.campaign)?;
+        let topic = opt(&mut self.topics, t.topic)?;
+        let session = opt(&mut self.sessions, t.session_id)?;
         let cost = match &t.cost {
             Some(m) => Some((m.units, self.currencies.code(&m.currency)?)),
             None => None,
@@ -496,9 +517,9 @@ impl CustomerBaseBuilder {
             p.session.push(session);
         }
         p.customer.push(customer);
-        p.time_us.push(to_micros(t.timestamp));
-        p.channel.push(self.channels.code(&t.channel)?);
-        p.kind.push(self.kinds.code(&t.kind)?);
+        p.time_us.push(t.time_us);
+        p.channel.push(t.channel);
+        p.kind.push(t.kind);
         p.campaign.push(campaign);
         p.topic.push(topic);
         p.cost.push(cost);
@@ -571,7 +592,7 @@ impl CustomerBaseBuilder {
     /// # Errors
     /// [`Error::Capacity`] when a column outgrows its `u32` offsets.
     pub fn build(self) -> Result<CustomerBase> {
-        if self.bulk.is_some() {
+        if self.bulk.is_some() || self.deferred.is_some() {
             return Err(Error::InvalidInput("a bulk load was not finished".into()));
         }
         let n_customers = self.ids.len();

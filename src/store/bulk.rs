@@ -128,17 +128,18 @@ pub(crate) fn repeated_rows(ids: &StrArena, first_pending: usize) -> Result<Vec<
     Ok(repeated)
 }
 
-/// The dense index of every kept pending id: existing ids keep theirs, new ids
-/// are interned in order of first appearance. Dropped rows get `u32::MAX`.
+/// The dense index of every kept pending id (all of them when `keep` is
+/// `None`): existing ids keep theirs, new ids are interned in order of first
+/// appearance. Dropped rows get `u32::MAX`. Also returns how many ids were new.
 pub(crate) fn resolve_ids(
     pending: &StrArena,
-    keep: &[bool],
+    keep: Option<&[bool]>,
     ids: &mut Interner,
 ) -> Result<(Vec<u32>, usize)> {
     let m = pending.len();
     let hasher = DefaultHashBuilder::default();
     let items = (0..m as u32)
-        .filter(|&i| keep.get(i as usize).copied().unwrap_or(false))
+        .filter(|&i| keep.is_none_or(|keep| keep.get(i as usize).copied().unwrap_or(false)))
         .map(|i| (i, pending.get(i)));
     let parts = partition(items, m, &hasher);
     let firsts = first_occurrences(&parts);
@@ -219,7 +220,7 @@ mod tests {
         let keep: Vec<bool> = (0..refs.len()).map(|i| i % 97 != 0).collect();
         let mut ids = Interner::default();
         ids.intern("00007").unwrap();
-        let (got, new) = resolve_ids(&pending, &keep, &mut ids).unwrap();
+        let (got, new) = resolve_ids(&pending, Some(&keep), &mut ids).unwrap();
         let mut expected_ids = Interner::default();
         expected_ids.intern("00007").unwrap();
         for (i, v) in refs.iter().enumerate() {

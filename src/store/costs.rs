@@ -48,6 +48,28 @@ impl SparseCosts {
         Some((*self.units.get(k)?, *self.currency.get(k)?))
     }
 
+    /// Drops rows `rows..`.
+    pub(crate) fn truncate(&mut self, rows: usize) {
+        if rows >= self.len {
+            return;
+        }
+        let words = rows.div_ceil(64);
+        self.present.truncate(words);
+        self.before.truncate(words);
+        if rows % 64 != 0 {
+            if let Some(last) = self.present.last_mut() {
+                *last &= (1u64 << (rows % 64)) - 1;
+            }
+        }
+        let kept = match (self.before.last(), self.present.last()) {
+            (Some(&before), Some(&bits)) => before as usize + bits.count_ones() as usize,
+            _ => 0,
+        };
+        self.units.truncate(kept);
+        self.currency.truncate(kept);
+        self.len = rows;
+    }
+
     /// Rows covered.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
