@@ -28,6 +28,7 @@ mod intern;
 mod packed;
 mod regroup;
 mod rows;
+mod sort;
 
 use std::ops::Range;
 

@@ -48,14 +48,33 @@ impl Labels for Parsed {
 /// them by index. Each value's builder code is looked up once too.
 #[derive(Debug)]
 pub(crate) struct LabelMemo<T> {
+    /// A direct-mapped cache in front of `index`: 1 + the index of the text
+    /// last seen in each slot (0: none). Most columns hold a few labels, so
+    /// nearly every lookup ends here, with one comparison and no hashing.
+    front: [u32; FRONT],
     index: HashMap<Box<str>, u32>,
+    texts: Vec<Box<str>>,
     values: Vec<(Result<T, RowProblem>, Option<u16>)>,
+}
+
+const FRONT: usize = 64;
+
+/// A text's slot in the front cache, from its length and three of its bytes.
+fn front_slot(raw: &str) -> usize {
+    let b = raw.as_bytes();
+    let (first, mid, last) = match b {
+        [] => (0, 0, 0),
+        _ => (b[0], b[b.len() / 2], b[b.len() - 1]),
+    };
+    (b.len() ^ usize::from(first) << 1 ^ usize::from(mid) << 2 ^ usize::from(last) << 3) % FRONT
 }
 
 impl<T> Default for LabelMemo<T> {
     fn default() -> Self {
         LabelMemo {
+            front: [0; FRONT],
             index: HashMap::new(),
+            texts: Vec::new(),
             values: Vec::new(),
         }
     }
@@ -69,15 +88,21 @@ impl<T> LabelMemo<T> {
         raw: &str,
         parse: impl FnOnce(&str) -> Result<T, RowProblem>,
     ) -> Result<u32, RowProblem> {
-        let i = match self.index.get(raw) {
-            Some(&i) => i,
+        let slot = front_slot(raw);
+        let cached = self.front[slot]
+            .checked_sub(1)
+            .filter(|&i| self.texts.get(i as usize).is_some_and(|t| **t == *raw));
+        let i = match cached.or_else(|| self.index.get(raw).copied()) {
+            Some(i) => i,
             None => {
                 let i = self.values.len() as u32;
                 self.values.push((parse(raw), None));
+                self.texts.push(raw.into());
                 self.index.insert(raw.into(), i);
                 i
             }
         };
+        self.front[slot] = i + 1;
         match &self.values[i as usize].0 {
             Ok(_) => Ok(i),
             Err(problem) => Err(problem.clone()),
@@ -120,5 +145,52 @@ impl Labels for TouchpointLabels {
 
     fn kind(&mut self, raw: &str, opts: &IngestOptions) -> Result<u32, RowProblem> {
         self.kinds.get(raw, |raw| Parsed.kind(raw, opts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memo_parses_each_text_once_and_codes_each_value_once() {
+        let opts = IngestOptions::default();
+        let mut labels = TouchpointLabels::default();
+        // More texts than front-cache slots, so slots are shared and overwritten.
+        let texts: Vec<String> = (0..200).map(|i| format!("channel {i}")).collect();
+        let mut first = Vec::new();
+        for t in &texts {
+            first.push(labels.channel(t, &opts).unwrap());
+        }
+        for (t, &i) in texts.iter().zip(&first).rev() {
+            assert_eq!(labels.channel(t, &opts).unwrap(), i);
+        }
+        assert_eq!(labels.channel("web", &opts), labels.channel("web", &opts));
+        let web = labels.channel("web", &opts).unwrap();
+        let mut calls = 0;
+        for _ in 0..3 {
+            let code = labels.channels.code(web, |c| {
+                calls += 1;
+                assert_eq!(*c, Channel::Web);
+                Ok(4)
+            });
+            assert_eq!(code.unwrap(), 4);
+        }
+        assert_eq!(calls, 1);
+        assert!(labels.channels.code(9_999, |_| Ok(0)).is_err());
+    }
+
+    #[test]
+    fn a_rejected_label_stays_rejected() {
+        let opts = IngestOptions {
+            unknown_labels: crate::ingest::LabelPolicy::Reject,
+            ..IngestOptions::default()
+        };
+        let mut labels = TouchpointLabels::default();
+        for _ in 0..2 {
+            let problem = labels.kind("doom scrolling", &opts).unwrap_err();
+            assert_eq!(problem.field, "kind");
+        }
+        assert!(labels.kind("visit", &opts).is_ok());
     }
 }

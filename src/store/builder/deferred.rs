@@ -101,7 +101,6 @@ impl CustomerBaseBuilder {
         let Some(d) = self.deferred.take() else {
             return Ok(());
         };
-        self.ids.reserve(d.ids.len().min(1 << 20) / 8, 8);
         let (indices, new) = match bulk::resolve_ids(&d.ids, None, &mut self.ids) {
             Ok(resolved) => resolved,
             Err(e) => {
