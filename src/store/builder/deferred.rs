@@ -25,25 +25,29 @@ pub(super) struct Deferred {
 }
 
 impl CustomerBaseBuilder {
-    fn begin_deferred(&mut self, rows: Rows, first: usize) -> Result<()> {
+    /// Starts a deferred load of `rows` from row `first`, with room for the
+    /// ids of `expected` rows (of about 10 bytes).
+    fn begin_deferred(&mut self, rows: Rows, first: usize, expected: usize) -> Result<()> {
         if self.bulk.is_some() || self.deferred.is_some() {
             return Err(Error::InvalidInput("a bulk load is in progress".into()));
         }
         self.deferred = Some(Deferred {
             rows,
             first,
-            ids: StrArena::default(),
+            ids: StrArena::with_capacity(expected, expected * 10),
         });
         Ok(())
     }
 
     /// Starts a load of touchpoints whose customer ids are resolved by
-    /// [`finish_deferred`](Self::finish_deferred).
+    /// [`finish_deferred`](Self::finish_deferred); room is made for as many
+    /// ids as the touchpoint columns have room for.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when another bulk load is in progress.
     pub(crate) fn begin_deferred_touchpoints(&mut self) -> Result<()> {
-        self.begin_deferred(Rows::Touchpoints, self.tp.customer.len())
+        let (len, room) = (self.tp.customer.len(), self.tp.customer.capacity());
+        self.begin_deferred(Rows::Touchpoints, len, room - len)
     }
 
     /// Starts a load of consent events whose customer ids are resolved by
@@ -52,7 +56,7 @@ impl CustomerBaseBuilder {
     /// # Errors
     /// [`Error::InvalidInput`] when another bulk load is in progress.
     pub(crate) fn begin_deferred_consents(&mut self) -> Result<()> {
-        self.begin_deferred(Rows::Consents, self.consents.len())
+        self.begin_deferred(Rows::Consents, self.consents.len(), 0)
     }
 
     /// The pending ids of the deferred load of `rows`.
