@@ -92,6 +92,10 @@ fn retain_tail<T: Copy>(v: &mut Vec<T>, first: usize, keep: &[bool]) {
 }
 
 fn check_id(raw: &str) -> Result<&str> {
+    // Printable ASCII without spaces (the common id) needs no trimming and has no control character.
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Ok(raw);
+    }
     let id = raw.trim();
     if id.is_empty() || id.chars().any(char::is_control) {
         // Delegate the message to CustomerId's own validation.

@@ -232,7 +232,9 @@ pub(crate) fn resolve_ids(
     new.sort_unstable();
     ids.reserve(new.len(), 10);
     for &(_, p, i) in &new {
-        let (index, _) = ids.intern(parts[p as usize].get(i as usize))?;
+        // Looked up above and a first occurrence: new and distinct, so no probe is needed.
+        let index = ids.push_unindexed(parts[p as usize].get(i as usize))?;
+        ids.index_existing(index);
         global[p as usize][i as usize] = index;
     }
     let mut out = vec![u32::MAX; m];
