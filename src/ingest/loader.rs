@@ -166,7 +166,7 @@ impl Loader {
     /// Loads a touchpoints file.
     ///
     /// # Errors
-    /// As [`touchpoints`], plus [`Error::Io`](crate::Error::Io).
+    /// As [`touchpoints`](super::touchpoints), plus [`Error::Io`](crate::Error::Io).
     pub fn touchpoints_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
         if let Ok(meta) = std::fs::metadata(path) {
@@ -181,7 +181,7 @@ impl Loader {
     /// Loads a consent file.
     ///
     /// # Errors
-    /// As [`consents`], plus [`Error::Io`](crate::Error::Io).
+    /// As [`consents`](super::consents), plus [`Error::Io`](crate::Error::Io).
     pub fn consents_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
         let (format, file, name) = file_input(path)?;
