@@ -119,8 +119,8 @@ fn partition<'a>(
             let mut split_parts: Vec<Vec<Part>> = (0..pieces as u32)
                 .into_par_iter()
                 .map(|k| {
-                    let start = rows.start + (k * step).min(n as u32);
-                    let end = rows.start + ((k + 1) * step).min(n as u32);
+                    let start = rows.start + k.saturating_mul(step).min(n as u32);
+                    let end = rows.start + (k + 1).saturating_mul(step).min(n as u32);
                     split(start..end, n / pieces)
                 })
                 .collect();
@@ -267,8 +267,27 @@ mod tests {
 
     #[test]
     fn resolve_matches_row_by_row_interning() {
-        let values: Vec<String> = (0..50_000)
-            .map(|i| format!("{:05}", (i * 7919) % 20_011))
+        resolve_like_row_by_row(50_000, 20_011);
+        // Enough rows for the partitioning to be split on the pool.
+        resolve_like_row_by_row(300_000, 100_003);
+    }
+
+    #[test]
+    fn repeated_rows_of_a_large_input_are_found_when_split() {
+        let values: Vec<String> = (0..300_000u64)
+            .map(|i| format!("{}", (i * 7919) % 200_003))
+            .collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let mut seen = std::collections::HashSet::new();
+        let expected: Vec<u32> = (0..refs.len() as u32)
+            .filter(|&i| !seen.insert(refs[i as usize]))
+            .collect();
+        assert_eq!(repeated_rows(&arena(&refs), 0).unwrap(), expected);
+    }
+
+    fn resolve_like_row_by_row(n: u64, distinct: u64) {
+        let values: Vec<String> = (0..n)
+            .map(|i| format!("{:05}", (i * 7919) % distinct))
             .collect();
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         let pending = arena(&refs);
