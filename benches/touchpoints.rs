@@ -7,7 +7,9 @@
 //! peers read:
 //!
 //! - `CUSTINSIGHT_BENCH_PATHS`: a `path,total_conversions,total_null,total_conversion_value` CSV;
-//! - `CUSTINSIGHT_BENCH_TOUCHPOINTS`: a `customer_id,timestamp,channel,kind` CSV.
+//! - `CUSTINSIGHT_BENCH_TOUCHPOINTS`: a `customer_id,timestamp,channel,kind` CSV;
+//!   with it, `load/touchpoints_file_into_base` also times loading that file
+//!   into a `CustomerBase` (`Loader::touchpoints_file`, then `finish`).
 //!
 //! `causal/1m_journeys_12_channels` fits causal attribution (200 bootstrap
 //! replicates, a four-level covariate) on 1,000,000 generated journeys.
@@ -244,6 +246,25 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Loading the raw events themselves, only for a file the peers read too.
+    if let Ok(path) = std::env::var("CUSTINSIGHT_BENCH_TOUCHPOINTS") {
+        let mut g = c.benchmark_group("load");
+        g.sample_size(10);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            g.throughput(criterion::Throughput::Bytes(meta.len()));
+        }
+        g.bench_function("touchpoints_file_into_base", |b| {
+            b.iter(|| {
+                let mut loader = Loader::new(IngestOptions::default());
+                loader
+                    .touchpoints_file(&path)
+                    .expect("readable touchpoints file");
+                loader.finish().expect("base").0
+            })
+        });
+        g.finish();
+    }
 
     let (base, covariates) = journey_base();
     let journeys = Journeys::build(

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example ingest -- --transactions tx.csv
 //! cargo run --release --example ingest -- --transactions tx.csv --customers customers.csv --touchpoints tp.jsonl --json
+//! cargo run --release --example ingest -- --touchpoints tp.csv
 //! ```
 //!
 //! With `--json` it prints one object:
@@ -30,7 +31,7 @@ use serde_json::json;
 struct Args {
     /// Transactions file: customer_id,order_id,timestamp,amount,currency,channel (plus optional is_refund, store).
     #[arg(long)]
-    transactions: PathBuf,
+    transactions: Option<PathBuf>,
     /// Customers file: customer_id plus any of given_name, family_name, email, phone, birth_date, ...
     #[arg(long)]
     customers: Option<PathBuf>,
@@ -94,7 +95,9 @@ fn run(args: &Args) -> custinsight::Result<()> {
     if let Some(path) = &args.customers {
         loader.customers_file(path)?;
     }
-    loader.transactions_file(&args.transactions)?;
+    if let Some(path) = &args.transactions {
+        loader.transactions_file(path)?;
+    }
     if let Some(path) = &args.touchpoints {
         loader.touchpoints_file(path)?;
     }

@@ -28,6 +28,7 @@ mod intern;
 mod packed;
 mod regroup;
 mod rows;
+mod sort;
 
 use std::ops::Range;
 
@@ -41,7 +42,7 @@ pub use packed::CustomerRecords;
 pub(crate) use packed::{encode_customer, encode_event};
 pub use regroup::Regrouping;
 pub use rows::TransactionRef;
-pub(crate) use rows::{CodedTouchpoint, CodedTransaction};
+pub(crate) use rows::{CodedTouchpoint, CodedTransaction, TouchpointRef};
 
 use crate::records::{
     Channel, Currency, Customer, JourneyStage, LineItem, Money, Purpose, Touchpoint,

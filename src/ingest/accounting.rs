@@ -42,6 +42,11 @@ pub(super) fn sink_problem(e: Error) -> Result<RowProblem> {
     }
 }
 
+/// A sink's answer for one row: accepted, rejected (its problem), or a fatal error.
+pub(super) fn sink_outcome(r: Result<()>) -> Result<std::result::Result<(), RowProblem>> {
+    r.map(Ok).or_else(|e| sink_problem(e).map(Err))
+}
+
 /// Keeps the account of one input and applies the mode.
 pub(super) struct Accounting<'o> {
     pub(super) report: IngestReport,
@@ -54,6 +59,20 @@ impl<'o> Accounting<'o> {
             report: IngestReport::default(),
             opts,
         }
+    }
+
+    /// Records one row: its problem, or what `accept` makes of the valid row.
+    pub(super) fn record_row<T>(
+        &mut self,
+        line: u64,
+        row: std::result::Result<T, RowProblem>,
+        accept: impl FnOnce(T) -> Result<std::result::Result<(), RowProblem>>,
+    ) -> Result<()> {
+        let outcome = match row {
+            Ok(t) => accept(t)?,
+            Err(problem) => Err(problem),
+        };
+        self.record(line, outcome)
     }
 
     /// Records one row's outcome; in strict mode a rejection becomes [`Error::Rejected`].
@@ -92,11 +111,7 @@ pub(super) fn run<R: Read>(
     {
         let mut handler =
             |line: u64, row: std::result::Result<&dyn Fields, RowProblem>| -> Result<()> {
-                let outcome = match row {
-                    Ok(fields) => accept(line, fields)?,
-                    Err(problem) => Err(problem),
-                };
-                account.record(line, outcome)
+                account.record_row(line, row, |fields| accept(line, fields))
             };
         match format {
             Format::Csv => csv::for_each_row(input, opts, schema, &mut handler)?,

@@ -6,12 +6,14 @@
 //! read, accepted, rejected, and for every rejection its 1-based line, field
 //! and reason. `accepted + rejected == rows`, always.
 //!
-//! Transactions CSV, the largest input, is read by a pipeline when the
-//! `parallel` feature is on: one thread splits records, the rayon pool
-//! validates batches, and the sink receives rows in input order, so reports
-//! are identical to the sequential reader's. [`Loader`] loads transactions in
-//! bulk: ids are resolved and order ids checked for repeats once per input by
-//! radix-partitioned hashing (see [`CustomerBaseBuilder::add_transactions`](crate::store::CustomerBaseBuilder::add_transactions)).
+//! CSV inputs are read by a pipeline when the `parallel` feature is on: one
+//! thread splits records, the rayon pool validates batches, and the sink
+//! receives rows in input order, so reports are identical to the sequential
+//! reader's. [`Loader`] loads transactions, touchpoints and consent events in
+//! bulk: customer ids are resolved (and order ids checked for repeats) once
+//! per input by radix-partitioned hashing (see [`CustomerBaseBuilder::add_transactions`](crate::store::CustomerBaseBuilder::add_transactions)),
+//! and touchpoint channels and kinds are parsed once per distinct text in
+//! each batch. Reports and the base are the same as row by row.
 //!
 //! | rule | field | example reason |
 //! |---|---|---|
@@ -51,6 +53,7 @@
 mod accounting;
 mod csv;
 mod jsonl;
+mod labels;
 mod loader;
 mod options;
 mod parse;

@@ -1,6 +1,7 @@
-//! Parallel ingestion of CSV inputs: transactions (strings kept in one
-//! buffer per chunk, no allocation per row) and any other record kind
-//! (validated into owned records on the pool).
+//! Parallel ingestion of CSV inputs: transactions and touchpoints (strings
+//! kept in one buffer per chunk, no allocation per row; touchpoint labels
+//! parsed once per chunk) and any other record kind (validated into owned
+//! records on the pool).
 //!
 //! Three stages joined by bounded channels, so memory stays bounded (a few
 //! batches of 8,192 records in flight) whatever the input size:
@@ -12,6 +13,7 @@
 //! The outcome for every row is exactly what the sequential reader produces:
 //! the same record splitting, line numbers and validators, only run in parallel.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::sync::mpsc::sync_channel;
 
@@ -19,11 +21,12 @@ use csv::ByteRecord;
 use jiff::Timestamp;
 use rayon::prelude::*;
 
-use super::csv::{Header, Opened, open};
-use super::rows::{self, RowProblem};
+use super::csv::{CsvRow, Header, Opened, open};
+use super::labels::TouchpointLabels;
+use super::rows::{self, RowProblem, TouchpointFields};
 use super::{IngestOptions, Schema};
 use crate::error::Result;
-use crate::records::{Channel, Money};
+use crate::records::{Channel, JourneyStage, Money};
 use crate::store::TransactionRef;
 
 const BATCH: usize = 8192;
@@ -36,78 +39,91 @@ struct RawBatch {
     len: usize,
 }
 
+/// A string's (start, end) in its chunk's text buffer.
+type Span = (u32, u32);
+
+/// Copies `s` to the end of `text` and returns where it is.
+fn stash(text: &mut String, s: &str) -> Span {
+    let start = text.len() as u32;
+    text.push_str(s);
+    (start, text.len() as u32)
+}
+
 /// A validated transaction whose strings live in its chunk's text buffer.
 struct ParsedTransaction {
-    customer_id: (u32, u32),
-    order_id: (u32, u32),
-    store: Option<(u32, u32)>,
+    customer_id: Span,
+    order_id: Span,
+    store: Option<Span>,
     timestamp: Timestamp,
     amount: Money,
     is_refund: bool,
     channel: Channel,
 }
 
-/// The outcomes of consecutive rows.
-struct ParsedChunk {
-    text: String,
-    rows: Vec<(u64, std::result::Result<ParsedTransaction, RowProblem>)>,
+/// A validated touchpoint whose strings live in its chunk's text buffer and
+/// whose labels are indices into its chunk's [`TouchpointLabels`].
+struct ParsedTouchpoint {
+    customer_id: Span,
+    timestamp: Timestamp,
+    channel: u32,
+    kind: u32,
+    cost: Option<Money>,
+    campaign: Option<Span>,
+    topic: Option<Span>,
+    session_id: Option<Span>,
+    content_stage: Option<JourneyStage>,
 }
 
-impl ParsedChunk {
-    fn push_str(&mut self, s: &str) -> (u32, u32) {
-        let start = self.text.len() as u32;
-        self.text.push_str(s);
-        (start, self.text.len() as u32)
+/// The outcomes of consecutive rows, their strings in one buffer (no allocation per row).
+struct TextChunk<T> {
+    text: String,
+    rows: Vec<(u64, std::result::Result<T, RowProblem>)>,
+}
+
+impl<T> TextChunk<T> {
+    /// Validates `records` with `validate`, which copies the strings it keeps into the buffer.
+    fn validate(
+        records: &[ByteRecord],
+        lines: &[u64],
+        header: &Header,
+        mut validate: impl FnMut(&CsvRow<'_>, &mut String) -> std::result::Result<T, RowProblem>,
+    ) -> Self {
+        let mut chunk = TextChunk {
+            text: String::with_capacity(records.len() * 24),
+            rows: Vec::with_capacity(records.len()),
+        };
+        for (record, &line) in records.iter().zip(lines) {
+            let outcome = header
+                .row(record)
+                .and_then(|row| validate(&row, &mut chunk.text));
+            chunk.rows.push((line, outcome));
+        }
+        chunk
     }
 
-    fn get(&self, (a, b): (u32, u32)) -> &str {
+    fn get(&self, (a, b): Span) -> &str {
         self.text.get(a as usize..b as usize).unwrap_or("")
     }
 
-    fn transaction_ref<'a>(&'a self, t: &'a ParsedTransaction) -> TransactionRef<'a> {
-        TransactionRef {
-            customer_id: self.get(t.customer_id),
-            order_id: self.get(t.order_id),
-            timestamp: t.timestamp,
-            amount: t.amount,
-            is_refund: t.is_refund,
-            channel: &t.channel,
-            store: t.store.map(|s| self.get(s)),
-            line_items: &[],
-        }
+    fn get_cow(&self, span: Option<Span>) -> Option<Cow<'_, str>> {
+        span.map(|s| Cow::Borrowed(self.get(s)))
     }
-}
 
-fn validate_chunk(
-    records: &[ByteRecord],
-    lines: &[u64],
-    header: &Header,
-    opts: &IngestOptions,
-) -> ParsedChunk {
-    let mut chunk = ParsedChunk {
-        text: String::with_capacity(records.len() * 24),
-        rows: Vec::with_capacity(records.len()),
-    };
-    for (record, &line) in records.iter().zip(lines) {
-        let outcome = header.row(record).and_then(|row| {
-            rows::transaction(&row, opts).map(|t| {
-                let customer_id = chunk.push_str(&t.customer_id);
-                let order_id = chunk.push_str(&t.order_id);
-                let store = t.store.as_deref().map(|s| chunk.push_str(s));
-                ParsedTransaction {
-                    customer_id,
-                    order_id,
-                    store,
-                    timestamp: t.timestamp,
-                    amount: t.amount,
-                    is_refund: t.is_refund,
-                    channel: t.channel,
-                }
-            })
-        });
-        chunk.rows.push((line, outcome));
+    /// Hands every row to `sink` in order, strings borrowed from the buffer.
+    fn drain<'c, V>(
+        &'c self,
+        view: impl Fn(&'c Self, &'c T) -> V,
+        mut sink: impl FnMut(u64, std::result::Result<V, RowProblem>) -> Result<()>,
+    ) -> Result<()> {
+        for (line, outcome) in &self.rows {
+            let row = match outcome {
+                Ok(t) => Ok(view(self, t)),
+                Err(problem) => Err(problem.clone()),
+            };
+            sink(*line, row)?;
+        }
+        Ok(())
     }
-    chunk
 }
 
 /// Reads a transactions CSV in parallel and calls `sink` for every row, in input order.
@@ -121,16 +137,88 @@ pub(crate) fn transactions_csv<R: Read + Send>(
         input,
         opts,
         schema,
-        |header, records, lines| validate_chunk(records, lines, header, opts),
-        |chunk: ParsedChunk| {
-            for (line, outcome) in &chunk.rows {
-                let row = match outcome {
-                    Ok(t) => Ok(chunk.transaction_ref(t)),
-                    Err(problem) => Err(problem.clone()),
-                };
-                sink(*line, row)?;
-            }
-            Ok(())
+        |header, records, lines| {
+            TextChunk::validate(records, lines, header, |row, text| {
+                rows::transaction(row, opts).map(|t| ParsedTransaction {
+                    customer_id: stash(text, &t.customer_id),
+                    order_id: stash(text, &t.order_id),
+                    store: t.store.as_deref().map(|s| stash(text, s)),
+                    timestamp: t.timestamp,
+                    amount: t.amount,
+                    is_refund: t.is_refund,
+                    channel: t.channel,
+                })
+            })
+        },
+        |chunk: TextChunk<ParsedTransaction>| {
+            chunk.drain(
+                |c, t| TransactionRef {
+                    customer_id: c.get(t.customer_id),
+                    order_id: c.get(t.order_id),
+                    timestamp: t.timestamp,
+                    amount: t.amount,
+                    is_refund: t.is_refund,
+                    channel: &t.channel,
+                    store: t.store.map(|s| c.get(s)),
+                    line_items: &[],
+                },
+                &mut sink,
+            )
+        },
+    )
+}
+
+/// A touchpoint as the sink sees it: strings borrowed, labels as indices into the chunk's labels.
+pub(crate) type TouchpointView<'a> = TouchpointFields<'a, u32, u32>;
+
+/// Reads a touchpoints CSV in parallel (labels parsed once per chunk) and
+/// calls `sink` for every row, in input order, with its chunk's labels.
+pub(crate) fn touchpoints_csv<R: Read + Send>(
+    input: R,
+    opts: &IngestOptions,
+    schema: &Schema,
+    mut sink: impl FnMut(
+        u64,
+        std::result::Result<TouchpointView<'_>, RowProblem>,
+        &mut TouchpointLabels,
+    ) -> Result<()>,
+) -> Result<()> {
+    parallel_csv(
+        input,
+        opts,
+        schema,
+        |header, records, lines| {
+            let mut labels = TouchpointLabels::default();
+            let chunk = TextChunk::validate(records, lines, header, |row, text| {
+                rows::touchpoint_fields(row, opts, &mut labels).map(|t| ParsedTouchpoint {
+                    customer_id: stash(text, &t.customer_id),
+                    timestamp: t.timestamp,
+                    channel: t.channel,
+                    kind: t.kind,
+                    cost: t.cost,
+                    campaign: t.campaign.as_deref().map(|s| stash(text, s)),
+                    topic: t.topic.as_deref().map(|s| stash(text, s)),
+                    session_id: t.session_id.as_deref().map(|s| stash(text, s)),
+                    content_stage: t.content_stage,
+                })
+            });
+            (chunk, labels)
+        },
+        |(chunk, mut labels): (TextChunk<ParsedTouchpoint>, TouchpointLabels)| {
+            chunk.drain(
+                |c, t| TouchpointFields {
+                    customer_id: Cow::Borrowed(c.get(t.customer_id)),
+                    timestamp: t.timestamp,
+                    channel: t.channel,
+                    kind: t.kind,
+                    cost: t.cost,
+                    campaign: c.get_cow(t.campaign),
+                    topic: c.get_cow(t.topic),
+                    session_id: c.get_cow(t.session_id),
+                    content_stage: t.content_stage,
+                },
+                |line, row| sink(line, row, &mut labels),
+            )
         },
     )
 }
@@ -141,7 +229,7 @@ pub(crate) fn rows_csv<R: Read + Send, T: Send>(
     input: R,
     opts: &IngestOptions,
     schema: &Schema,
-    validate: impl Fn(&super::csv::CsvRow<'_>) -> std::result::Result<T, RowProblem> + Sync,
+    validate: impl Fn(&CsvRow<'_>) -> std::result::Result<T, RowProblem> + Sync,
     mut sink: impl FnMut(u64, std::result::Result<T, RowProblem>) -> Result<()>,
 ) -> Result<()> {
     parallel_csv(

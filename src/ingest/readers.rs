@@ -6,16 +6,17 @@ use std::path::Path;
 
 #[cfg(feature = "parallel")]
 use super::accounting::Accounting;
-use super::accounting::{run, sink_problem};
+use super::accounting::{run, sink_outcome};
+use super::labels::TouchpointLabels;
 use super::options::{Format, IngestOptions};
 #[cfg(feature = "parallel")]
 use super::pipeline;
 use super::report::{IngestReport, Rejection};
-use super::rows::{self, Fields, RowProblem};
+use super::rows::{self, Fields, RowProblem, TouchpointFields};
 use super::schema::{CONSENTS, CUSTOMERS, Schema, TOUCHPOINTS, TRANSACTIONS};
 use crate::error::{Error, Result};
 use crate::records::{ConsentEvent, Customer, CustomerId, Touchpoint, Transaction};
-use crate::store::{CustomerBaseBuilder, Interner, TransactionRef};
+use crate::store::{CustomerBaseBuilder, Interner, TouchpointRef, TransactionRef, to_micros};
 
 /// Where validated transactions go.
 pub trait TransactionSink {
@@ -80,10 +81,7 @@ pub fn transactions<R: Read + Send>(
                 )));
             }
         }
-        match sink.accept(t) {
-            Ok(()) => Ok(Ok(())),
-            Err(e) => sink_problem(e).map(Err),
-        }
+        sink_outcome(sink.accept(t))
     })
 }
 
@@ -95,20 +93,13 @@ pub(super) fn read_transactions_with<R: Read + Send>(
     opts: &IngestOptions,
     mut accept: impl FnMut(u64, TransactionRef<'_>) -> Result<std::result::Result<(), RowProblem>>,
 ) -> Result<IngestReport> {
-    // Inside a rayon worker the pipeline could wait on the very pool it feeds
-    // (e.g. a one-thread pool), so nested calls read row by row.
     #[cfg(feature = "parallel")]
-    if format == Format::Csv && rayon::current_thread_index().is_none() {
-        opts.check()?;
-        let mut account = Accounting::new(opts);
-        pipeline::transactions_csv(input, opts, &TRANSACTIONS, |line, row| {
-            let outcome = match row {
-                Ok(t) => accept(line, t)?,
-                Err(problem) => Err(problem),
-            };
-            account.record(line, outcome)
-        })?;
-        return Ok(account.report);
+    if pipelined(format) {
+        return account_pipeline(opts, |account| {
+            pipeline::transactions_csv(input, opts, &TRANSACTIONS, |line, row| {
+                account.record_row(line, row, |t| accept(line, t))
+            })
+        });
     }
     run(
         format,
@@ -135,10 +126,7 @@ pub(super) fn bulk_transactions<R: Read + Send>(
     opts.check()?;
     builder.begin_bulk();
     let read = read_transactions_with(format, input, opts, |line, t| {
-        match builder.push_bulk(t, line) {
-            Ok(()) => Ok(Ok(())),
-            Err(e) => sink_problem(e).map(Err),
-        }
+        sink_outcome(builder.push_bulk(t, line))
     });
     let mut report = match read {
         Ok(report) => report,
@@ -185,7 +173,7 @@ pub fn customers<R: Read>(
                 format!("duplicate customer id `{}`", c.id),
             )));
         }
-        sink(c).map(Ok).or_else(|e| sink_problem(e).map(Err))
+        sink_outcome(sink(c))
     })
 }
 
@@ -200,8 +188,119 @@ pub fn touchpoints<R: Read + Send>(
     sink: &mut impl FnMut(Touchpoint) -> Result<()>,
 ) -> Result<IngestReport> {
     run_rows(format, input, opts, &TOUCHPOINTS, rows::touchpoint, |t| {
-        sink(t).map(Ok).or_else(|e| sink_problem(e).map(Err))
+        sink_outcome(sink(t))
     })
+}
+
+/// Reads and validates touchpoints, handing each valid one (labels as
+/// indices into the [`TouchpointLabels`] handed with it) to `accept` in
+/// input order: the parallel pipeline for CSV, row by row otherwise.
+fn read_touchpoints_with<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    mut accept: impl FnMut(
+        TouchpointFields<'_, u32, u32>,
+        &mut TouchpointLabels,
+    ) -> Result<std::result::Result<(), RowProblem>>,
+) -> Result<IngestReport> {
+    #[cfg(feature = "parallel")]
+    if pipelined(format) {
+        return account_pipeline(opts, |account| {
+            pipeline::touchpoints_csv(input, opts, &TOUCHPOINTS, |line, row, labels| {
+                account.record_row(line, row, |t| accept(t, labels))
+            })
+        });
+    }
+    let mut labels = TouchpointLabels::default();
+    run(
+        format,
+        input,
+        opts,
+        &TOUCHPOINTS,
+        |_, row| match rows::touchpoint_fields(row, opts, &mut labels) {
+            Ok(t) => accept(t, &mut labels),
+            Err(p) => Ok(Err(p)),
+        },
+    )
+}
+
+/// Loads touchpoints into a builder with their customer ids resolved together
+/// at the end (see [`crate::store`]) and each distinct label parsed and coded
+/// once per batch. The report and the builder are the same as
+/// [`touchpoints`] into [`CustomerBaseBuilder::add_touchpoint`] gives row by
+/// row, also when reading stops at an error (strict mode, I/O).
+pub(super) fn bulk_touchpoints<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    builder: &mut CustomerBaseBuilder,
+) -> Result<IngestReport> {
+    opts.check()?;
+    builder.begin_deferred_touchpoints()?;
+    let read = read_touchpoints_with(format, input, opts, |t, labels| {
+        let row = TouchpointRef {
+            customer_id: &t.customer_id,
+            time_us: to_micros(t.timestamp),
+            channel: labels
+                .channels
+                .code(t.channel, |c| builder.channel_code(c))?,
+            kind: labels.kinds.code(t.kind, |k| builder.kind_code(k))?,
+            campaign: t.campaign.as_deref(),
+            topic: t.topic.as_deref(),
+            session_id: t.session_id.as_deref(),
+            cost: t.cost,
+            content_stage: t.content_stage,
+        };
+        sink_outcome(builder.push_deferred_touchpoint(&row))
+    });
+    finish_deferred(builder, read)
+}
+
+/// Loads consent events into a builder with their customer ids resolved
+/// together at the end; the same report and builder as [`consents`] into
+/// [`CustomerBaseBuilder::add_consent_event`] row by row.
+pub(super) fn bulk_consents<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    builder: &mut CustomerBaseBuilder,
+) -> Result<IngestReport> {
+    opts.check()?;
+    builder.begin_deferred_consents()?;
+    let read = run_rows(format, input, opts, &CONSENTS, rows::consent, |(id, e)| {
+        sink_outcome(builder.push_deferred_consent(id.as_str(), &e))
+    });
+    finish_deferred(builder, read)
+}
+
+/// Ends a deferred load: as row by row, the rows read before an error stay in the builder.
+fn finish_deferred(
+    builder: &mut CustomerBaseBuilder,
+    read: Result<IngestReport>,
+) -> Result<IngestReport> {
+    builder.finish_deferred()?;
+    read
+}
+
+/// Whether an input is read by the parallel pipeline: CSV, outside the rayon
+/// pool (inside a worker the pipeline could wait on the very pool it feeds,
+/// e.g. a one-thread pool, so nested calls read row by row).
+#[cfg(feature = "parallel")]
+fn pipelined(format: Format) -> bool {
+    format == Format::Csv && rayon::current_thread_index().is_none()
+}
+
+/// Runs a pipeline read with the options checked and every row accounted for.
+#[cfg(feature = "parallel")]
+fn account_pipeline(
+    opts: &IngestOptions,
+    read: impl FnOnce(&mut Accounting<'_>) -> Result<()>,
+) -> Result<IngestReport> {
+    opts.check()?;
+    let mut account = Accounting::new(opts);
+    read(&mut account)?;
+    Ok(account.report)
 }
 
 /// Drives one input of a record kind validated by `validate` (in parallel
@@ -215,25 +314,17 @@ pub(super) fn run_rows<R: Read + Send, T: Send>(
     validate: fn(&dyn Fields, &IngestOptions) -> std::result::Result<T, RowProblem>,
     mut accept: impl FnMut(T) -> Result<std::result::Result<(), RowProblem>>,
 ) -> Result<IngestReport> {
-    // Inside a rayon worker the pipeline could wait on the very pool it feeds.
     #[cfg(feature = "parallel")]
-    if format == Format::Csv && rayon::current_thread_index().is_none() {
-        opts.check()?;
-        let mut account = Accounting::new(opts);
-        pipeline::rows_csv(
-            input,
-            opts,
-            schema,
-            |row| validate(row, opts),
-            |line, row| {
-                let outcome = match row {
-                    Ok(t) => accept(t)?,
-                    Err(problem) => Err(problem),
-                };
-                account.record(line, outcome)
-            },
-        )?;
-        return Ok(account.report);
+    if pipelined(format) {
+        return account_pipeline(opts, |account| {
+            pipeline::rows_csv(
+                input,
+                opts,
+                schema,
+                |row| validate(row, opts),
+                |line, row| account.record_row(line, row, &mut accept),
+            )
+        });
     }
     run(format, input, opts, schema, |_, row| {
         match validate(row, opts) {
@@ -254,7 +345,7 @@ pub fn consents<R: Read + Send>(
     sink: &mut impl FnMut(CustomerId, ConsentEvent) -> Result<()>,
 ) -> Result<IngestReport> {
     run_rows(format, input, opts, &CONSENTS, rows::consent, |(id, e)| {
-        sink(id, e).map(Ok).or_else(|e| sink_problem(e).map(Err))
+        sink_outcome(sink(id, e))
     })
 }
 

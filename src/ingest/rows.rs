@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use super::labels::{Labels, Parsed};
 use super::parse::{parse_date, parse_flag, parse_timestamp};
 use super::{IngestOptions, LabelPolicy};
 use crate::records::{
     AttributeValue, Channel, ConsentEvent, ConsentStatus, Currency, Customer, CustomerId, Gender,
-    JourneyStage, LineItem, Money, Pii, Profile, Purpose, SourceRecord, Touchpoint, TouchpointKind,
-    parse_amount,
+    JourneyStage, LineItem, Money, Pii, Profile, Purpose, SourceRecord, Touchpoint, parse_amount,
 };
 use crate::store::TransactionRef;
 
@@ -231,8 +231,18 @@ fn label<T, F: Fields + ?Sized>(
     known: impl Fn(&str) -> Option<T>,
     other: impl Fn(String) -> T,
 ) -> RowResult<T> {
-    let raw = req(row, field)?;
-    if let Some(v) = known(&raw) {
+    label_value(&req(row, field)?, field, opts, known, other)
+}
+
+/// A label's value from its text: a known value, else `Other` or a problem as the policy says.
+pub(crate) fn label_value<T>(
+    raw: &str,
+    field: Field,
+    opts: &IngestOptions,
+    known: impl Fn(&str) -> Option<T>,
+    other: impl Fn(String) -> T,
+) -> RowResult<T> {
+    if let Some(v) = known(raw) {
         return Ok(v);
     }
     match opts.unknown_labels {
@@ -409,9 +419,7 @@ fn multi(row: &dyn Fields, field: Field) -> RowResult<Vec<Pii<String>>> {
 }
 
 fn trimmed(row: &dyn Fields, field: Field) -> RowResult<Option<String>> {
-    Ok(opt(row, field)?
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty()))
+    Ok(trimmed_ref(row, field)?.map(Cow::into_owned))
 }
 
 pub(crate) fn customer(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Customer> {
@@ -505,18 +513,45 @@ pub(crate) const TOUCHPOINT_FIELDS: &[Field] = &[
     SOURCE,
 ];
 
-pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Touchpoint> {
-    let id = CustomerId::new(event_customer(row, opts)?)
-        .map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
-    let ts = timestamp(row, TIMESTAMP, opts)?;
-    let channel = label(row, CHANNEL, opts, Channel::parse_known, Channel::Other)?;
-    let kind = label(
-        row,
-        KIND,
-        opts,
-        TouchpointKind::parse_known,
-        TouchpointKind::Other,
-    )?;
+/// A validated touchpoint, borrowing its strings from the row; channel and
+/// kind as the [`Labels`] make them.
+pub(crate) struct TouchpointFields<'a, C, K> {
+    pub(crate) customer_id: Cow<'a, str>,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) channel: C,
+    pub(crate) kind: K,
+    pub(crate) cost: Option<Money>,
+    pub(crate) campaign: Option<Cow<'a, str>>,
+    pub(crate) topic: Option<Cow<'a, str>>,
+    pub(crate) session_id: Option<Cow<'a, str>>,
+    pub(crate) content_stage: Option<JourneyStage>,
+}
+
+/// A field's text trimmed, `None` when absent or blank.
+fn trimmed_ref<F: Fields + ?Sized>(row: &F, field: Field) -> RowResult<Option<Cow<'_, str>>> {
+    Ok(opt(row, field)?
+        .map(|v| match v {
+            Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+            Cow::Owned(s) => Cow::Owned(s.trim().to_owned()),
+        })
+        .filter(|v| !v.is_empty()))
+}
+
+/// Validates a touchpoint row: every rule, in the order the first problem is reported.
+pub(crate) fn touchpoint_fields<'a, L: Labels>(
+    row: &'a dyn Fields,
+    opts: &'a IngestOptions,
+    labels: &mut L,
+) -> RowResult<TouchpointFields<'a, L::Channel, L::Kind>> {
+    let customer_id = event_customer(row, opts)?;
+    let customer_id = match checked_customer_id(&customer_id) {
+        Ok(id) if id.len() == customer_id.len() => customer_id,
+        Ok(id) => Cow::Owned(id.to_owned()),
+        Err(problem) => return Err(problem),
+    };
+    let timestamp = timestamp(row, TIMESTAMP, opts)?;
+    let channel = labels.channel(&req(row, CHANNEL)?, opts)?;
+    let kind = labels.kind(&req(row, KIND)?, opts)?;
     let cost = match opt(row, COST)? {
         Some(_) => {
             let c = currency(row, COST_CURRENCY, opts)?;
@@ -528,13 +563,11 @@ pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<To
         }
         None => None,
     };
-    let mut tp = Touchpoint::new(id, ts, channel, kind);
-    tp.campaign = trimmed(row, CAMPAIGN)?;
-    tp.topic = trimmed(row, TOPIC)?;
-    tp.cost = cost;
-    tp.session_id = trimmed(row, SESSION_ID)?;
+    let campaign = trimmed_ref(row, CAMPAIGN)?;
+    let topic = trimmed_ref(row, TOPIC)?;
+    let session_id = trimmed_ref(row, SESSION_ID)?;
     // Stages are an ordered ladder, so an unknown one cannot be kept as `Other`.
-    tp.content_stage = match opt(row, CONTENT_STAGE)? {
+    let content_stage = match opt(row, CONTENT_STAGE)? {
         Some(raw) if !raw.trim().is_empty() => Some(JourneyStage::parse_known(&raw).ok_or_else(|| {
             RowProblem::new(
                 "content_stage",
@@ -546,6 +579,41 @@ pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<To
         })?),
         _ => None,
     };
+    Ok(TouchpointFields {
+        customer_id,
+        timestamp,
+        channel,
+        kind,
+        cost,
+        campaign,
+        topic,
+        session_id,
+        content_stage,
+    })
+}
+
+/// The id as [`CustomerId::new`] keeps it (trimmed), or its problem, without allocating.
+fn checked_customer_id(raw: &str) -> RowResult<&str> {
+    let id = raw.trim();
+    if id.is_empty() || id.chars().any(char::is_control) {
+        return Err(match CustomerId::new(raw) {
+            Err(e) => RowProblem::new("customer_id", e.to_string()),
+            Ok(_) => RowProblem::new("customer_id", "invalid customer id"),
+        });
+    }
+    Ok(id)
+}
+
+pub(crate) fn touchpoint(row: &dyn Fields, opts: &IngestOptions) -> RowResult<Touchpoint> {
+    let t = touchpoint_fields(row, opts, &mut Parsed)?;
+    let id = CustomerId::new(t.customer_id)
+        .map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
+    let mut tp = Touchpoint::new(id, t.timestamp, t.channel, t.kind);
+    tp.campaign = t.campaign.map(Cow::into_owned);
+    tp.topic = t.topic.map(Cow::into_owned);
+    tp.cost = t.cost;
+    tp.session_id = t.session_id.map(Cow::into_owned);
+    tp.content_stage = t.content_stage;
     Ok(tp)
 }
 

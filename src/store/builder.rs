@@ -1,8 +1,11 @@
 //! Bulk loading of a [`CustomerBase`]: append in any order, sort once at the end.
 
+mod deferred;
+
 use super::bulk;
 use super::intern::{Dictionary, Interner, StrArena};
-use super::rows::{CodedTouchpoint, CodedTransaction, TransactionRef};
+use super::rows::{CodedTouchpoint, CodedTransaction, TouchpointRef, TransactionRef};
+use super::sort::{gather, gather_optional, offsets, sort_order};
 use super::{
     CustomerBase, CustomerRecords, NO_STAGE, NONE_U32, TouchpointTable, TransactionTable,
     encode_event, to_micros,
@@ -42,6 +45,8 @@ pub struct CustomerBaseBuilder {
     orders_indexed: usize,
     /// An unfinished bulk load.
     bulk: Option<Bulk>,
+    /// Unfinished touchpoints or consent events whose customer ids are resolved at the end.
+    deferred: Option<deferred::Deferred>,
     /// The customer of the last `customer_index` call.
     last_customer: Option<u32>,
 }
@@ -87,6 +92,10 @@ fn retain_tail<T: Copy>(v: &mut Vec<T>, first: usize, keep: &[bool]) {
 }
 
 fn check_id(raw: &str) -> Result<&str> {
+    // Printable ASCII without spaces (the common id) needs no trimming and has no control character.
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Ok(raw);
+    }
     let id = raw.trim();
     if id.is_empty() || id.chars().any(char::is_control) {
         // Delegate the message to CustomerId's own validation.
@@ -430,7 +439,7 @@ impl CustomerBaseBuilder {
                 self.orders.resolve(row).to_owned(),
             ));
         }
-        let (indices, new) = bulk::resolve_ids(&bulk.customer_ids, &keep, &mut self.ids)?;
+        let (indices, new) = bulk::resolve_ids(&bulk.customer_ids, Some(&keep), &mut self.ids)?;
         self.record_of.resize(self.record_of.len() + new, NONE_U32);
         let tx = &mut self.tx;
         for (slot, &index) in tx.customer[first..].iter_mut().zip(&indices) {
@@ -476,15 +485,32 @@ impl CustomerBaseBuilder {
     /// [`Error::InvalidValue`] for an empty customer id; [`Error::Capacity`] when a dictionary is full.
     pub fn add_touchpoint(&mut self, t: &Touchpoint) -> Result<()> {
         let customer = self.customer_index(t.customer_id.as_str())?;
-        let opt = |interner: &mut Interner, v: &Option<String>| -> Result<u32> {
-            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let row = TouchpointRef {
+            customer_id: t.customer_id.as_str(),
+            time_us: to_micros(t.timestamp),
+            channel: self.channels.code(&t.channel)?,
+            kind: self.kinds.code(&t.kind)?,
+            campaign: t.campaign.as_deref(),
+            topic: t.topic.as_deref(),
+            session_id: t.session_id.as_deref(),
+            cost: t.cost,
+            content_stage: t.content_stage,
+        };
+        self.push_touchpoint(customer, &row)
+    }
+
+    /// Appends a touchpoint of customer index `customer` (`NONE_U32`: resolved later),
+    /// interning its campaign, topic and session.
+    fn push_touchpoint(&mut self, customer: u32, t: &TouchpointRef<'_>) -> Result<()> {
+        let opt = |interner: &mut Interner, v: Option<&str>| -> Result<u32> {
+            match v.map(str::trim).filter(|s| !s.is_empty()) {
                 Some(s) => Ok(interner.intern(s)?.0),
                 None => Ok(NONE_U32),
             }
         };
-        let campaign = opt(&mut self.campaigns, &t.campaign)?;
-        let topic = opt(&mut self.topics, &t.topic)?;
-        let session = opt(&mut self.sessions, &t.session_id)?;
+        let campaign = opt(&mut self.campaigns, t.campaign)?;
+        let topic = opt(&mut self.topics, t.topic)?;
+        let session = opt(&mut self.sessions, t.session_id)?;
         let cost = match &t.cost {
             Some(m) => Some((m.units, self.currencies.code(&m.currency)?)),
             None => None,
@@ -496,9 +522,9 @@ impl CustomerBaseBuilder {
             p.session.push(session);
         }
         p.customer.push(customer);
-        p.time_us.push(to_micros(t.timestamp));
-        p.channel.push(self.channels.code(&t.channel)?);
-        p.kind.push(self.kinds.code(&t.kind)?);
+        p.time_us.push(t.time_us);
+        p.channel.push(t.channel);
+        p.kind.push(t.kind);
         p.campaign.push(campaign);
         p.topic.push(topic);
         p.cost.push(cost);
@@ -571,13 +597,13 @@ impl CustomerBaseBuilder {
     /// # Errors
     /// [`Error::Capacity`] when a column outgrows its `u32` offsets.
     pub fn build(self) -> Result<CustomerBase> {
-        if self.bulk.is_some() {
+        if self.bulk.is_some() || self.deferred.is_some() {
             return Err(Error::InvalidInput("a bulk load was not finished".into()));
         }
         let n_customers = self.ids.len();
         let customers = self.packed_records(n_customers);
-        let tx_order = sort_order(&self.tx.customer, &self.tx.time_us, n_customers);
-        let tp_order = sort_order(&self.tp.customer, &self.tp.time_us, n_customers);
+        let (tx_order, tx_times) = sort_order(&self.tx.customer, &self.tx.time_us, n_customers);
+        let (tp_order, tp_times) = sort_order(&self.tp.customer, &self.tp.time_us, n_customers);
         // Sorted by customer, the rows' owners are their ranges: the
         // customer column is not kept.
         let tx_offsets = offsets(&self.tx.customer, n_customers);
@@ -592,7 +618,7 @@ impl CustomerBaseBuilder {
         tx.order_id.shrink_to_fit();
         let mut src = self.tx;
         src.customer = Vec::new();
-        tx.time_us = gather(src.time_us, tx_order.as_deref());
+        tx.time_us = tx_times.unwrap_or_else(|| gather(src.time_us, None));
         tx.amount_units = gather(src.amount_units, tx_order.as_deref());
         tx.currency = gather(src.currency, tx_order.as_deref());
         tx.channel = gather(src.channel, tx_order.as_deref());
@@ -611,7 +637,7 @@ impl CustomerBaseBuilder {
             }
         }
 
-        let tp = self.tp.gather(tp_order.as_deref());
+        let tp = self.tp.gather(tp_order.as_deref(), tp_times);
 
         Ok(CustomerBase {
             ids: self.ids,
@@ -633,13 +659,18 @@ impl CustomerBaseBuilder {
 
 impl TouchpointTable {
     /// The rows in the order `order` gives (`order[k]` is the old row of
-    /// new row `k`; `None`: as they are), one column at a time.
-    pub(super) fn gather(mut self, order: Option<&[u32]>) -> TouchpointTable {
+    /// new row `k`; `None`: as they are), one column at a time; `times`, when
+    /// given, are the times in that order already.
+    pub(super) fn gather(
+        mut self,
+        order: Option<&[u32]>,
+        times: Option<Vec<i64>>,
+    ) -> TouchpointTable {
         self.customer = Vec::new();
         TouchpointTable {
             // Not kept once sorted (the offsets say whose each row is).
             customer: Vec::new(),
-            time_us: gather(self.time_us, order),
+            time_us: times.unwrap_or_else(|| gather(self.time_us, order)),
             channel: gather(self.channel, order),
             kind: gather(self.kind, order),
             campaign: gather(self.campaign, order),
@@ -649,108 +680,4 @@ impl TouchpointTable {
             content_stage: gather(self.content_stage, order),
         }
     }
-}
-
-/// The permutation that sorts rows by (customer, time, arrival), or `None` if already sorted.
-///
-/// A counting sort by customer (stable, O(n)) followed by a stable sort by
-/// time within each customer's (short) history.
-pub(super) fn sort_order(customer: &[u32], time: &[i64], n_customers: usize) -> Option<Vec<u32>> {
-    let sorted = customer
-        .windows(2)
-        .zip(time.windows(2))
-        .all(|(c, t)| (c[0], t[0]) <= (c[1], t[1]));
-    if sorted {
-        return None;
-    }
-    let mut next = offsets(customer, n_customers);
-    let starts = next.clone();
-    let mut order = vec![0u32; customer.len()];
-    for (row, &c) in customer.iter().enumerate() {
-        let slot = &mut next[c as usize];
-        order[*slot] = row as u32;
-        *slot += 1;
-    }
-    let sort_group = |group: &mut [u32]| {
-        if group
-            .windows(2)
-            .any(|w| time[w[0] as usize] > time[w[1] as usize])
-        {
-            group.sort_by_key(|&row| time[row as usize]);
-        }
-    };
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        // Split `order` at customer boundaries into ~4k-row pieces for the pool.
-        let mut pieces = Vec::new();
-        let mut rest: &mut [u32] = &mut order;
-        let mut consumed = 0usize;
-        let mut c = 0usize;
-        while c < n_customers {
-            let mut end = c;
-            while end < n_customers && starts[end + 1] - starts[c] < 4096 {
-                end += 1;
-            }
-            end = end.max(c + 1);
-            let len = starts[end] - consumed;
-            let (piece, tail) = rest.split_at_mut(len);
-            pieces.push((c, end, piece));
-            rest = tail;
-            consumed += len;
-            c = end;
-        }
-        pieces.into_par_iter().for_each(|(first, last, piece)| {
-            let base = starts[first];
-            for k in first..last {
-                sort_group(&mut piece[starts[k] - base..starts[k + 1] - base]);
-            }
-        });
-    }
-    #[cfg(not(feature = "parallel"))]
-    for k in 0..n_customers {
-        sort_group(&mut order[starts[k]..starts[k + 1]]);
-    }
-    Some(order)
-}
-
-pub(super) fn gather<T: Copy + Send + Sync>(values: Vec<T>, order: Option<&[u32]>) -> Vec<T> {
-    match order {
-        None => {
-            let mut v = values;
-            v.shrink_to_fit();
-            v
-        }
-        #[cfg(feature = "parallel")]
-        Some(order) => {
-            use rayon::prelude::*;
-            order.par_iter().map(|&i| values[i as usize]).collect()
-        }
-        #[cfg(not(feature = "parallel"))]
-        Some(order) => order.iter().map(|&i| values[i as usize]).collect(),
-    }
-}
-
-/// [`gather`] for a column kept only when some row has a value (empty otherwise).
-pub(super) fn gather_optional<T: Copy + Send + Sync>(
-    values: Vec<T>,
-    order: Option<&[u32]>,
-) -> Vec<T> {
-    if values.is_empty() {
-        values
-    } else {
-        gather(values, order)
-    }
-}
-
-/// `offsets[c]..offsets[c + 1]` is customer `c`'s range in rows sorted by customer.
-pub(super) fn offsets(customer: &[u32], n_customers: usize) -> Vec<usize> {
-    let mut counts = vec![0usize; n_customers + 1];
-    for &c in customer {
-        counts[c as usize + 1] += 1;
-    }
-    for i in 1..counts.len() {
-        counts[i] += counts[i - 1];
-    }
-    counts
 }

@@ -56,14 +56,29 @@ impl Part {
         }
         first
     }
+
+    /// Appends `other`'s entries after this partition's.
+    #[cfg(feature = "parallel")]
+    fn append(&mut self, other: Part) {
+        let offset = self.text.len() as u32;
+        self.rows.extend_from_slice(&other.rows);
+        self.hashes.extend_from_slice(&other.hashes);
+        self.text.push_str(&other.text);
+        self.ends.extend(other.ends.iter().map(|&e| e + offset));
+    }
 }
 
-/// Splits `(row, id)` pairs into partitions by hash; rows keep their order within a partition.
+/// Splits the ids of rows `rows` (those `keep` marks, all when `None`) into
+/// partitions by hash; rows keep their order within a partition. With the
+/// `parallel` feature, runs of rows are split on the pool and their
+/// partitions joined in row order.
 fn partition<'a>(
-    items: impl Iterator<Item = (u32, &'a str)>,
-    n: usize,
+    rows: std::ops::Range<u32>,
+    keep: Option<&[bool]>,
+    id: impl Fn(u32) -> &'a str + Sync,
     hasher: &DefaultHashBuilder,
 ) -> Vec<Part> {
+    let n = rows.len();
     // About 16k ids per partition keeps each local table in cache; at most 4,096 partitions.
     let bits = (n / 16_384)
         .max(1)
@@ -71,26 +86,64 @@ fn partition<'a>(
         .trailing_zeros()
         .min(12);
     let count = 1usize << bits;
-    let mut parts: Vec<Part> = (0..count)
-        .map(|_| Part {
-            rows: Vec::with_capacity(n / count + 16),
-            hashes: Vec::with_capacity(n / count + 16),
-            text: String::with_capacity((n / count + 16) * 12),
-            ends: Vec::with_capacity(n / count + 16),
-        })
-        .collect();
-    for (row, s) in items {
-        let h = hasher.hash_one(s);
-        // Middle bits pick the partition: the low bits (buckets) and top bits (tags)
-        // stay random for the local tables.
-        let p = ((h >> 32) as usize) & (count - 1);
-        let part = &mut parts[p];
-        part.rows.push(row);
-        part.hashes.push(h);
-        part.text.push_str(s);
-        part.ends.push(part.text.len() as u32);
+    let kept = |r: &u32| keep.is_none_or(|keep| keep.get(*r as usize).copied().unwrap_or(false));
+    let split = |rows: std::ops::Range<u32>, share: usize| {
+        let mut parts: Vec<Part> = (0..count)
+            .map(|_| Part {
+                rows: Vec::with_capacity(share / count + 16),
+                hashes: Vec::with_capacity(share / count + 16),
+                text: String::with_capacity((share / count + 16) * 12),
+                ends: Vec::with_capacity(share / count + 16),
+            })
+            .collect();
+        for row in rows.filter(kept) {
+            let s = id(row);
+            let h = hasher.hash_one(s);
+            // Middle bits pick the partition: the low bits (buckets) and top bits (tags)
+            // stay random for the local tables.
+            let p = ((h >> 32) as usize) & (count - 1);
+            let part = &mut parts[p];
+            part.rows.push(row);
+            part.hashes.push(h);
+            part.text.push_str(s);
+            part.ends.push(part.text.len() as u32);
+        }
+        parts
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        let pieces = rayon::current_num_threads().clamp(1, 8);
+        if n >= 1 << 18 && pieces > 1 {
+            let step = (n as u32).div_ceil(pieces as u32);
+            let mut split_parts: Vec<Vec<Part>> = (0..pieces as u32)
+                .into_par_iter()
+                .map(|k| {
+                    let start = rows.start + k.saturating_mul(step).min(n as u32);
+                    let end = rows.start + (k + 1).saturating_mul(step).min(n as u32);
+                    split(start..end, n / pieces)
+                })
+                .collect();
+            let mut first = split_parts.remove(0);
+            let mut rest: Vec<Vec<Option<Part>>> = split_parts
+                .into_iter()
+                .map(|parts| parts.into_iter().map(Some).collect())
+                .collect();
+            let mut tails: Vec<Vec<Part>> = (0..count)
+                .map(|p| rest.iter_mut().filter_map(|r| r[p].take()).collect())
+                .collect();
+            first
+                .par_iter_mut()
+                .zip(tails.par_iter_mut())
+                .for_each(|(part, tail)| {
+                    for other in tail.drain(..) {
+                        part.append(other);
+                    }
+                });
+            return first;
+        }
     }
-    parts
+    split(rows, n)
 }
 
 fn first_occurrences(parts: &[Part]) -> Vec<Vec<u32>> {
@@ -111,7 +164,7 @@ pub(crate) fn repeated_rows(ids: &StrArena, first_pending: usize) -> Result<Vec<
     let total_u32 = u32::try_from(total)
         .map_err(|_| Error::Capacity("more than 4,294,967,295 orders".into()))?;
     let hasher = DefaultHashBuilder::default();
-    let parts = partition((0..total_u32).map(|r| (r, ids.get(r))), total, &hasher);
+    let parts = partition(0..total_u32, None, |r| ids.get(r), &hasher);
     let firsts = first_occurrences(&parts);
     let mut repeated: Vec<u32> = parts
         .iter()
@@ -128,19 +181,19 @@ pub(crate) fn repeated_rows(ids: &StrArena, first_pending: usize) -> Result<Vec<
     Ok(repeated)
 }
 
-/// The dense index of every kept pending id: existing ids keep theirs, new ids
-/// are interned in order of first appearance. Dropped rows get `u32::MAX`.
+/// The dense index of every kept pending id (all of them when `keep` is
+/// `None`): existing ids keep theirs, new ids are interned in order of first
+/// appearance. Dropped rows get `u32::MAX`. Also returns how many ids were new.
 pub(crate) fn resolve_ids(
     pending: &StrArena,
-    keep: &[bool],
+    keep: Option<&[bool]>,
     ids: &mut Interner,
 ) -> Result<(Vec<u32>, usize)> {
     let m = pending.len();
     let hasher = DefaultHashBuilder::default();
-    let items = (0..m as u32)
-        .filter(|&i| keep.get(i as usize).copied().unwrap_or(false))
-        .map(|i| (i, pending.get(i)));
-    let parts = partition(items, m, &hasher);
+    let m_u32 =
+        u32::try_from(m).map_err(|_| Error::Capacity("more than 4,294,967,295 rows".into()))?;
+    let parts = partition(0..m_u32, keep, |r| pending.get(r), &hasher);
     let firsts = first_occurrences(&parts);
     // Look up each distinct id in the existing index (read-only, so in parallel).
     let lookup = |(part, first): (&Part, &Vec<u32>)| -> Vec<u32> {
@@ -177,8 +230,11 @@ pub(crate) fn resolve_ids(
         }
     }
     new.sort_unstable();
+    ids.reserve(new.len(), 10);
     for &(_, p, i) in &new {
-        let (index, _) = ids.intern(parts[p as usize].get(i as usize))?;
+        // Looked up above and a first occurrence: new and distinct, so no probe is needed.
+        let index = ids.push_unindexed(parts[p as usize].get(i as usize))?;
+        ids.index_existing(index);
         global[p as usize][i as usize] = index;
     }
     let mut out = vec![u32::MAX; m];
@@ -211,15 +267,34 @@ mod tests {
 
     #[test]
     fn resolve_matches_row_by_row_interning() {
-        let values: Vec<String> = (0..50_000)
-            .map(|i| format!("{:05}", (i * 7919) % 20_011))
+        resolve_like_row_by_row(50_000, 20_011);
+        // Enough rows for the partitioning to be split on the pool.
+        resolve_like_row_by_row(300_000, 100_003);
+    }
+
+    #[test]
+    fn repeated_rows_of_a_large_input_are_found_when_split() {
+        let values: Vec<String> = (0..300_000u64)
+            .map(|i| format!("{}", (i * 7919) % 200_003))
+            .collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let mut seen = std::collections::HashSet::new();
+        let expected: Vec<u32> = (0..refs.len() as u32)
+            .filter(|&i| !seen.insert(refs[i as usize]))
+            .collect();
+        assert_eq!(repeated_rows(&arena(&refs), 0).unwrap(), expected);
+    }
+
+    fn resolve_like_row_by_row(n: u64, distinct: u64) {
+        let values: Vec<String> = (0..n)
+            .map(|i| format!("{:05}", (i * 7919) % distinct))
             .collect();
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         let pending = arena(&refs);
         let keep: Vec<bool> = (0..refs.len()).map(|i| i % 97 != 0).collect();
         let mut ids = Interner::default();
         ids.intern("00007").unwrap();
-        let (got, new) = resolve_ids(&pending, &keep, &mut ids).unwrap();
+        let (got, new) = resolve_ids(&pending, Some(&keep), &mut ids).unwrap();
         let mut expected_ids = Interner::default();
         expected_ids.intern("00007").unwrap();
         for (i, v) in refs.iter().enumerate() {

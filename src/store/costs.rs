@@ -48,6 +48,28 @@ impl SparseCosts {
         Some((*self.units.get(k)?, *self.currency.get(k)?))
     }
 
+    /// Drops rows `rows..`.
+    pub(crate) fn truncate(&mut self, rows: usize) {
+        if rows >= self.len {
+            return;
+        }
+        let words = rows.div_ceil(64);
+        self.present.truncate(words);
+        self.before.truncate(words);
+        if rows % 64 != 0 {
+            if let Some(last) = self.present.last_mut() {
+                *last &= (1u64 << (rows % 64)) - 1;
+            }
+        }
+        let kept = match (self.before.last(), self.present.last()) {
+            (Some(&before), Some(&bits)) => before as usize + bits.count_ones() as usize,
+            _ => 0,
+        };
+        self.units.truncate(kept);
+        self.currency.truncate(kept);
+        self.len = rows;
+    }
+
     /// Rows covered.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -69,6 +91,16 @@ impl SparseCosts {
         let Some(order) = order else {
             return self;
         };
+        if self.units.is_empty() {
+            // No row has a cost: none has in any order.
+            let words = order.len().div_ceil(64);
+            return SparseCosts {
+                len: order.len(),
+                present: vec![0; words],
+                before: vec![0; words],
+                ..SparseCosts::default()
+            };
+        }
         let mut out = SparseCosts::default();
         out.reserve(order.len());
         out.units.reserve_exact(self.units.len());
@@ -116,10 +148,37 @@ mod tests {
                 s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 order.swap(i, (s >> 33) as usize % (i + 1));
             }
-            let moved = sparse.gather(Some(&order));
+            let moved = sparse.clone().gather(Some(&order));
             for (k, &old) in order.iter().enumerate() {
                 prop_assert_eq!(moved.get(k), dense[old as usize]);
             }
+            // Truncated, then pushed to again, it reads as the dense column cut and extended.
+            let cut = (seed % (dense.len() as u64 + 1)) as usize;
+            sparse.truncate(cut);
+            prop_assert_eq!(sparse.len(), cut);
+            sparse.push(Some((5, 1)));
+            sparse.push(None);
+            let mut expect = dense[..cut].to_vec();
+            expect.extend([Some((5, 1)), None]);
+            for (r, &c) in expect.iter().enumerate() {
+                prop_assert_eq!(sparse.get(r), c);
+            }
+            prop_assert_eq!(sparse.get(expect.len()), None);
         }
+    }
+
+    #[test]
+    fn costless_rows_stay_costless_in_any_order() {
+        let mut sparse = SparseCosts::default();
+        for _ in 0..130 {
+            sparse.push(None);
+        }
+        let order: Vec<u32> = (0..130).rev().collect();
+        let moved = sparse.gather(Some(&order));
+        assert_eq!(moved.len(), 130);
+        assert!((0..131).all(|r| moved.get(r).is_none()));
+        let mut moved = moved;
+        moved.push(Some((3, 0)));
+        assert_eq!(moved.get(130), Some((3, 0)));
     }
 }

@@ -2,7 +2,7 @@
 //! resolution hands every event of the records it merges to the customer
 //! they resolve to, without copying the events or losing one.
 
-use super::builder::{gather, offsets, sort_order};
+use super::sort::{gather, offsets, sort_order};
 use super::{CustomerBase, CustomerRecords, Interner, TransactionTable};
 use crate::error::{Error, Result};
 
@@ -97,7 +97,7 @@ impl CustomerBase {
 
         let tx_customer = new_owner(&tx_offsets);
         let tx_offsets = offsets(&tx_customer, n_new);
-        let tx_order = sort_order(&tx_customer, &tx.time_us, n_new);
+        let (tx_order, tx_times) = sort_order(&tx_customer, &tx.time_us, n_new);
         drop(tx_customer);
         let o = tx_order.as_deref();
         let mut new_tx = TransactionTable {
@@ -106,7 +106,7 @@ impl CustomerBase {
                 None => tx.order_id,
             },
             customer: Vec::new(),
-            time_us: gather(tx.time_us, o),
+            time_us: tx_times.unwrap_or_else(|| gather(tx.time_us, o)),
             amount_units: gather(tx.amount_units, o),
             currency: gather(tx.currency, o),
             channel: gather(tx.channel, o),
@@ -141,8 +141,8 @@ impl CustomerBase {
             ..tp
         };
         let tp_offsets = offsets(&tp.customer, n_new);
-        let tp_order = sort_order(&tp.customer, &tp.time_us, n_new);
-        let new_tp = tp.gather(tp_order.as_deref());
+        let (tp_order, tp_times) = sort_order(&tp.customer, &tp.time_us, n_new);
+        let new_tp = tp.gather(tp_order.as_deref(), tp_times);
         Ok(CustomerBase {
             ids: interner,
             customers,

@@ -81,3 +81,27 @@ pub(crate) struct CodedTouchpoint {
     /// The journey stage the content is made for.
     pub content_stage: Option<JourneyStage>,
 }
+
+/// One touchpoint for the builder: channel and kind already turned into
+/// codes, the other strings borrowed (interned by the builder).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TouchpointRef<'a> {
+    /// Customer id (trimmed, non-empty).
+    pub customer_id: &'a str,
+    /// When, in microseconds since the epoch.
+    pub time_us: i64,
+    /// Channel code.
+    pub channel: u16,
+    /// Touchpoint kind code.
+    pub kind: u16,
+    /// Campaign, if any.
+    pub campaign: Option<&'a str>,
+    /// Topic, if any.
+    pub topic: Option<&'a str>,
+    /// Session id, if any.
+    pub session_id: Option<&'a str>,
+    /// Cost, if known.
+    pub cost: Option<Money>,
+    /// The journey stage the content is made for.
+    pub content_stage: Option<JourneyStage>,
+}
