@@ -182,29 +182,7 @@ struct FitPartial {
 /// # Errors
 /// [`Error::InvalidParameter`] from [`ContentFitParams::check`].
 pub fn content_fit(base: &CustomerBase, params: &ContentFitParams) -> Result<ContentFit> {
-    params.check()?;
-    let as_of = resolve_as_of(base, params.stage.as_of);
-    let ctx = Context::new(base, &params.stage);
-    let n = base.n_customers();
-    let chunks = n.div_ceil(FIT_CHUNK);
-    let partials = map_range(chunks, |k| {
-        let mut partial = FitPartial::default();
-        let mut events = Vec::new();
-        let mut interests = Vec::new();
-        for c in k * FIT_CHUNK..((k + 1) * FIT_CHUNK).min(n) {
-            customer_events(base, &ctx.rungs, c as u32, ctx.match_us, &mut events);
-            fit_customer(
-                base,
-                &ctx,
-                params,
-                as_of,
-                &events,
-                &mut interests,
-                &mut partial,
-            );
-        }
-        partial
-    });
+    let (as_of, partials) = walk(base, params, false)?;
     let mut merged = FitPartial::default();
     for p in partials {
         for (code, counts) in p.campaigns {
@@ -272,13 +250,28 @@ impl MessageStage {
 /// # Errors
 /// [`Error::InvalidParameter`] from [`ContentFitParams::check`].
 pub fn message_stages(base: &CustomerBase, params: &ContentFitParams) -> Result<Vec<MessageStage>> {
+    let (_, partials) = walk(base, params, true)?;
+    Ok(partials
+        .into_iter()
+        .flat_map(|p| p.messages.unwrap_or_default())
+        .collect())
+}
+
+/// Walks every customer's history (in parallel chunks) up to
+/// `params.stage.as_of`, returning that moment and the chunks' counts, and
+/// with `record` every assessed message.
+fn walk(
+    base: &CustomerBase,
+    params: &ContentFitParams,
+    record: bool,
+) -> Result<(i64, Vec<FitPartial>)> {
     params.check()?;
     let as_of = resolve_as_of(base, params.stage.as_of);
     let ctx = Context::new(base, &params.stage);
     let n = base.n_customers();
-    let parts = map_range(n.div_ceil(FIT_CHUNK), |k| {
+    let partials = map_range(n.div_ceil(FIT_CHUNK), |k| {
         let mut partial = FitPartial {
-            messages: Some(Vec::new()),
+            messages: record.then(Vec::new),
             ..FitPartial::default()
         };
         let (mut events, mut interests) = (Vec::new(), Vec::new());
@@ -298,9 +291,9 @@ pub fn message_stages(base: &CustomerBase, params: &ContentFitParams) -> Result<
                 m.customer = c as u32;
             }
         }
-        partial.messages.unwrap_or_default()
+        partial
     });
-    Ok(parts.into_iter().flatten().collect())
+    Ok((as_of, partials))
 }
 
 /// Walks one customer's history: messages are assessed against the history
