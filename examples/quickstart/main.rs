@@ -114,10 +114,16 @@ fn run(args: &Args) -> custinsight::Result<()> {
         transactions: pop.base.n_transactions(),
         touchpoints: pop.base.n_touchpoints(),
         source_records: pop.source_records.len(),
-        alive_share: share(
-            pop.truth.alive_at_end.iter().filter(|&&a| a).count(),
-            pop.base.n_customers(),
-        ),
+        // Prospects have not bought yet: "still buying" is a share of the buyers.
+        alive_share: {
+            let end = pop.params.observation_weeks;
+            let buyers =
+                || (0..pop.base.n_customers()).filter(|&c| pop.truth.first_purchase_week[c] <= end);
+            share(
+                buyers().filter(|&c| pop.truth.alive_at_end[c]).count(),
+                buyers().count(),
+            )
+        },
         persona_counts,
     };
     // The truth the checks need; the clean events are not needed any more.
@@ -252,6 +258,8 @@ fn run(args: &Args) -> custinsight::Result<()> {
     };
     if args.json {
         let lifecycle = &second.lifecycle;
+        let (true_prospects, true_new) =
+            report::true_lifecycle_shares(&second, &pop, &pop.true_customers(&second.base));
         let truth = pop.truth.purchases;
         let out = json!({
             "seed": args.seed,
@@ -276,6 +284,8 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 "bgnbd_truth": {"r": truth.r, "alpha_per_week": truth.alpha, "a": truth.a, "b": truth.b},
                 "stages": Stage::ALL.iter().zip(lifecycle.stage_counts()).map(|(s, c)| (s.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
                 "not_yet_seen": lifecycle.not_yet_seen,
+                "true_prospect_share": true_prospects,
+                "true_new_share": true_new,
             },
             "segments": {
                 "k": first_summary.profiles.len(),

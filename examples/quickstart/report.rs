@@ -65,6 +65,11 @@ pub struct RoundSummary {
     pub agreement: f64,
     pub dominant: Vec<Option<(String, f64)>>,
     pub stage_counts: [usize; 6],
+    /// Of the customers with a lifecycle stage, the true shares of prospects
+    /// (first purchase after `as_of`) and new customers (first purchase in the
+    /// 60 days before it, the stage rule's default window).
+    pub true_prospect_share: f64,
+    pub true_new_share: f64,
     pub assigned: Vec<usize>,
     pub no_consent: usize,
     pub held_out: usize,
@@ -75,11 +80,12 @@ impl RoundSummary {
     pub fn of(
         round: &Round,
         pop: &Population,
-        _truth: &[Option<u32>],
+        truth: &[Option<u32>],
         agreement: f64,
         dominant: &[Option<(usize, f64)>],
     ) -> custinsight::Result<RoundSummary> {
         let m = &round.lifecycle.models.btyd;
+        let (true_prospect_share, true_new_share) = true_lifecycle_shares(round, pop, truth);
         Ok(RoundSummary {
             as_of: round.as_of,
             steps: round.steps.clone(),
@@ -98,12 +104,34 @@ impl RoundSummary {
                 .map(|d| d.map(|(p, s)| (pop.truth.persona_names[p].clone(), s)))
                 .collect(),
             stage_counts: round.lifecycle.stage_counts(),
+            true_prospect_share,
+            true_new_share,
             assigned: round.assignment.counts.clone(),
             no_consent: round.assignment.no_consent,
             held_out: round.assignment.held_out,
             bgnbd: [m.r, m.alpha, m.a, m.b],
         })
     }
+}
+
+/// Of a round's customers with a lifecycle stage, the true shares of
+/// prospects (first purchase after `as_of`) and of new customers (first
+/// purchase in the 60 days before it, the stage rule's default window).
+pub fn true_lifecycle_shares(round: &Round, pop: &Population, truth: &[Option<u32>]) -> (f64, f64) {
+    let as_of_week =
+        (round.as_of.as_second() - pop.observation_start.as_second()) as f64 / (7.0 * 86_400.0);
+    let (mut staged, mut prospects, mut new) = (0usize, 0usize, 0usize);
+    for (stage, t) in round.lifecycle.stage.iter().zip(truth) {
+        let (Some(_), Some(t)) = (stage, t) else {
+            continue;
+        };
+        let first = pop.truth.first_purchase_week[*t as usize];
+        staged += 1;
+        prospects += usize::from(first > as_of_week);
+        new += usize::from(first <= as_of_week && first > as_of_week - 60.0 / 7.0);
+    }
+    let of_staged = |n: usize| n as f64 / staged.max(1) as f64;
+    (of_staged(prospects), of_staged(new))
 }
 
 /// The effect of the offer over cumulative looks: units are taken to enrol
@@ -225,7 +253,9 @@ pub fn print_first(
             .join(", ")
     );
     println!(
-        "   still buying at the end (truth): {:.1}%",
+        "   truth: prospects {:.1}%, new {:.1}%; of the buyers, still buying at the end {:.1}%",
+        100.0 * first.true_prospect_share,
+        100.0 * first.true_new_share,
         100.0 * facts.alive_share
     );
     println!();
@@ -536,6 +566,17 @@ fn lifecycle(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
     ));
     let stages: Vec<Stage> = life.stage.iter().flatten().copied().collect();
     section.chart(stage_distribution(&stages)?);
+    let (prospects, new) = true_lifecycle_shares(round, i.pop, &i.pop.true_customers(&round.base));
+    let assigned =
+        |s: Stage| stages.iter().filter(|&&x| x == s).count() as f64 / stages.len().max(1) as f64;
+    section.text(format!(
+        "Against the truth: {} of these customers have not bought yet (assigned prospect: {}), \
+         and {} made their first purchase in the last 60 days (assigned new: {}).",
+        pct(prospects),
+        pct(assigned(Stage::Prospect)),
+        pct(new),
+        pct(assigned(Stage::New))
+    ));
     section.chart_with_caption(
         p_alive_matrix(&life.models.btyd, 365.0, 20, Period::Day)?,
         "For a customer first seen a year ago: the more purchases, the more a long silence \
