@@ -440,10 +440,17 @@ fn population(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
         "{} transactions and {} touchpoints, logged by four source systems (web shop, loyalty \
          programme, store tills, call centre) under {} source records: a customer's store \
          purchases are under the loyalty card, the call centre's orders under its own record. \
-         Each customer belongs to one latent persona, which the analyses do not see.",
+         Each customer belongs to one latent persona, which the analyses do not see. {} of the \
+         people are prospects: they browse and receive campaigns but make their first purchase \
+         only after the observation; {} of the buyers were acquired in the last {:.0} weeks. \
+         Every person also has a latent journey stage over time (need, research, decision, \
+         adoption, usage, advocacy or inactive) that drives what they do on the site.",
         count(facts.transactions),
         count(facts.touchpoints),
-        count(facts.source_records)
+        count(facts.source_records),
+        pct(pop.params.prospect_share),
+        pct(pop.params.recent_share),
+        pop.params.recent_weeks
     ));
     section.chart(bar_chart(&BarChart {
         title: "Customers by persona (latent truth)".into(),
