@@ -10,8 +10,47 @@ use super::rows::{FIELD_NAMES, Field, Fields, RowProblem, name};
 use super::{IngestOptions, RowHandler, Schema, resolve_column};
 use crate::error::{Error, Result};
 
+/// One CSV record: parsed by the csv crate, or a line without quotes split at its delimiters.
+#[derive(Clone, Copy)]
+pub(crate) enum Record<'a> {
+    Parsed(&'a ByteRecord),
+    /// The line (without its terminator) and each field's (start, end) in it.
+    Line {
+        bytes: &'a [u8],
+        spans: &'a [(u32, u32)],
+    },
+}
+
+impl<'a> Record<'a> {
+    fn len(self) -> usize {
+        match self {
+            Record::Parsed(r) => r.len(),
+            Record::Line { spans, .. } => spans.len(),
+        }
+    }
+
+    /// The record's bytes, in which [`range`](Self::range) locates each field.
+    fn as_slice(self) -> &'a [u8] {
+        match self {
+            Record::Parsed(r) => r.as_slice(),
+            Record::Line { bytes, .. } => bytes,
+        }
+    }
+
+    fn range(self, i: usize) -> Option<std::ops::Range<usize>> {
+        match self {
+            Record::Parsed(r) => r.range(i),
+            Record::Line { spans, .. } => spans.get(i).map(|&(a, b)| a as usize..b as usize),
+        }
+    }
+
+    fn get(self, i: usize) -> Option<&'a [u8]> {
+        self.range(i).and_then(|r| self.as_slice().get(r))
+    }
+}
+
 pub(crate) struct CsvRow<'a> {
-    record: &'a ByteRecord,
+    record: Record<'a>,
     /// The whole record as text when it is valid UTF-8 (the common case: one
     /// validation per record instead of one per field).
     text: Option<&'a str>,
@@ -150,6 +189,8 @@ pub(crate) struct Opened<R> {
 /// The records after the header, each with its 1-based line.
 pub(crate) struct Records<R> {
     reader: csv::Reader<LineBreaks<R>>,
+    /// Lines of the whole input before the reader's first byte.
+    lines_before: u64,
 }
 
 /// Where each canonical field is, and how wide a row must be.
@@ -159,6 +200,16 @@ pub(crate) struct Header {
     /// (header name, column index) of columns outside the schema.
     pub(crate) extras: Vec<(String, usize)>,
     pub(crate) width: usize,
+}
+
+/// The csv crate's reader of records, line numbers kept.
+fn csv_reader<R: Read>(input: R, opts: &IngestOptions) -> csv::Reader<LineBreaks<R>> {
+    csv::ReaderBuilder::new()
+        .delimiter(opts.delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(LineBreaks::new(input))
 }
 
 /// A CSV reader over `input` (line numbers kept) and its header's names
@@ -172,12 +223,7 @@ pub(crate) fn reader_with_header<R: Read>(
     input: R,
     opts: &IngestOptions,
 ) -> Result<(csv::Reader<LineBreaks<R>>, Vec<String>)> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(opts.delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(LineBreaks::new(input));
+    let mut reader = csv_reader(input, opts);
     let mut header = ByteRecord::new();
     let has_header = reader
         .read_byte_record(&mut header)
@@ -211,35 +257,65 @@ pub(crate) fn reader_with_header<R: Read>(
 /// Opens a CSV input: reads and checks the header.
 pub(crate) fn open<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> Result<Opened<R>> {
     let (reader, names) = reader_with_header(input, opts)?;
-    let mut columns: Vec<Option<usize>> = vec![None; FIELD_NAMES.len()];
-    for &f in schema.fields {
-        columns[f] = resolve_column(name(f), &names, opts);
-    }
-    let missing: Vec<String> = schema
-        .required(opts)
-        .filter(|&f| columns[f].is_none())
-        .map(|f| name(f).to_owned())
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::MissingColumns {
-            table: schema.name.to_owned(),
-            columns: missing,
-        });
-    }
-    let extras: Vec<(String, usize)> = names
-        .iter()
-        .enumerate()
-        .filter(|(i, n)| !columns.contains(&Some(*i)) && !n.is_empty())
-        .map(|(i, n)| (n.clone(), i))
-        .collect();
     Ok(Opened {
-        records: Records { reader },
-        header: Header {
+        records: Records {
+            reader,
+            lines_before: 0,
+        },
+        header: Header::new(&names, opts, schema)?,
+    })
+}
+
+impl Header {
+    /// The mapping of a header's `names` to `schema`'s fields.
+    ///
+    /// # Errors
+    /// [`Error::MissingColumns`] when a required column is absent.
+    pub(crate) fn new(names: &[String], opts: &IngestOptions, schema: &Schema) -> Result<Header> {
+        let mut columns: Vec<Option<usize>> = vec![None; FIELD_NAMES.len()];
+        for &f in schema.fields {
+            columns[f] = resolve_column(name(f), names, opts);
+        }
+        let missing: Vec<String> = schema
+            .required(opts)
+            .filter(|&f| columns[f].is_none())
+            .map(|f| name(f).to_owned())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingColumns {
+                table: schema.name.to_owned(),
+                columns: missing,
+            });
+        }
+        let extras: Vec<(String, usize)> = names
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| !columns.contains(&Some(*i)) && !n.is_empty())
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        Ok(Header {
             columns,
             extras,
             width: names.len(),
-        },
-    })
+        })
+    }
+}
+
+/// The header's names read from `line`, a whole first line without quotes
+/// (as [`reader_with_header`] reads them).
+pub(crate) fn header_names(line: &[u8], opts: &IngestOptions) -> Result<Vec<String>> {
+    reader_with_header(line, opts).map(|(_, names)| names)
+}
+
+impl<R: Read> Records<R> {
+    /// Records of `input`, which starts at a record boundary on line `line` of the whole input
+    /// (the header already read).
+    pub(crate) fn resume(input: R, opts: &IngestOptions, line: u64) -> Self {
+        Records {
+            reader: csv_reader(input, opts),
+            lines_before: line.saturating_sub(1),
+        }
+    }
 }
 
 impl<R: Read> Records<R> {
@@ -248,7 +324,9 @@ impl<R: Read> Records<R> {
         match self.reader.read_byte_record(record) {
             Ok(true) => {
                 let start = record.position().map_or(0, |p| p.byte());
-                Ok(Some(self.reader.get_mut().record_line(start)))
+                Ok(Some(
+                    self.lines_before + self.reader.get_mut().record_line(start),
+                ))
             }
             Ok(false) => Ok(None),
             Err(e) => Err(csv_error(e, "row")),
@@ -260,7 +338,7 @@ impl Header {
     /// The row view of a record, or the whole-row problem of a wrong width.
     pub(crate) fn row<'a>(
         &'a self,
-        record: &'a ByteRecord,
+        record: Record<'a>,
     ) -> std::result::Result<CsvRow<'a>, RowProblem> {
         if record.len() != self.width {
             return Err(RowProblem::new(
@@ -291,7 +369,7 @@ pub(crate) fn for_each_row<R: Read>(
     } = open(input, opts, schema)?;
     let mut record = ByteRecord::new();
     while let Some(line) = records.next_record(&mut record)? {
-        match header.row(&record) {
+        match header.row(Record::Parsed(&record)) {
             Ok(row) => handle(line, Ok(&row))?,
             Err(problem) => handle(line, Err(problem))?,
         }

@@ -59,6 +59,8 @@ mod options;
 mod parse;
 #[cfg(feature = "parallel")]
 mod pipeline;
+#[cfg(feature = "parallel")]
+mod plain;
 mod readers;
 mod report;
 mod rows;

@@ -4,28 +4,31 @@
 //! records on the pool).
 //!
 //! Three stages joined by bounded channels, so memory stays bounded (a few
-//! batches of 8,192 records in flight) whatever the input size:
+//! blocks of 4 MiB, or batches of 8,192 records, in flight) whatever the input size:
 //!
-//! 1. a reader thread splits the input into records (the csv crate) and notes each record's line;
-//! 2. a validator thread checks every field of a batch on the rayon pool;
+//! 1. a reader thread reads blocks of whole lines and cuts them into pieces
+//!    ([`super::plain`]); from the first block with a quote on, it splits the
+//!    input into records with the csv crate instead and notes each record's line;
+//! 2. a validator thread splits the pieces into fields and checks every field on the rayon pool;
 //! 3. the calling thread hands the outcomes, in input order, to the sink.
 //!
 //! The outcome for every row is exactly what the sequential reader produces:
-//! the same record splitting, line numbers and validators, only run in parallel.
+//! the same records, line numbers and validators, only run in parallel.
 
 use std::borrow::Cow;
-use std::io::Read;
-use std::sync::mpsc::sync_channel;
+use std::io::{Cursor, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use csv::ByteRecord;
 use jiff::Timestamp;
 use rayon::prelude::*;
 
-use super::csv::{CsvRow, Header, Opened, open};
+use super::csv::{CsvRow, Header, Record, Records, header_names, open};
 use super::labels::TouchpointLabels;
+use super::plain::{Next, Opening, PlainBlock, PlainReader, for_each_line};
 use super::rows::{self, RowProblem, TouchpointFields};
 use super::{IngestOptions, Schema};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::records::{Channel, JourneyStage, Money};
 use crate::store::TransactionRef;
 
@@ -37,6 +40,54 @@ struct RawBatch {
     records: Vec<ByteRecord>,
     lines: Vec<u64>,
     len: usize,
+}
+
+/// Consecutive rows handed to a parser.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    /// Records split by the csv crate, with their lines.
+    Parsed {
+        records: &'a [ByteRecord],
+        lines: &'a [u64],
+    },
+    /// Whole lines without quotes, the first on `first_line`.
+    Plain {
+        bytes: &'a [u8],
+        first_line: u64,
+        delimiter: u8,
+    },
+}
+
+impl Rows<'_> {
+    /// About how many rows there are.
+    fn len_hint(self) -> usize {
+        match self {
+            Rows::Parsed { records, .. } => records.len(),
+            Rows::Plain { bytes, .. } => bytes.len() / 40,
+        }
+    }
+
+    /// Calls `row` for every row with its line and its view, or the problem of a wrong width.
+    fn for_each(
+        self,
+        header: &Header,
+        mut row: impl FnMut(u64, std::result::Result<CsvRow<'_>, RowProblem>),
+    ) {
+        match self {
+            Rows::Parsed { records, lines } => {
+                for (record, &line) in records.iter().zip(lines) {
+                    row(line, header.row(Record::Parsed(record)));
+                }
+            }
+            Rows::Plain {
+                bytes,
+                first_line,
+                delimiter,
+            } => for_each_line(bytes, first_line, delimiter, |line, bytes, spans| {
+                row(line, header.row(Record::Line { bytes, spans }));
+            }),
+        }
+    }
 }
 
 /// A string's (start, end) in its chunk's text buffer.
@@ -81,23 +132,21 @@ struct TextChunk<T> {
 }
 
 impl<T> TextChunk<T> {
-    /// Validates `records` with `validate`, which copies the strings it keeps into the buffer.
+    /// Validates `rows` with `validate`, which copies the strings it keeps into the buffer.
     fn validate(
-        records: &[ByteRecord],
-        lines: &[u64],
+        rows: Rows<'_>,
         header: &Header,
         mut validate: impl FnMut(&CsvRow<'_>, &mut String) -> std::result::Result<T, RowProblem>,
     ) -> Self {
+        let n = rows.len_hint();
         let mut chunk = TextChunk {
-            text: String::with_capacity(records.len() * 24),
-            rows: Vec::with_capacity(records.len()),
+            text: String::with_capacity(n * 24),
+            rows: Vec::with_capacity(n),
         };
-        for (record, &line) in records.iter().zip(lines) {
-            let outcome = header
-                .row(record)
-                .and_then(|row| validate(&row, &mut chunk.text));
+        rows.for_each(header, |line, row| {
+            let outcome = row.and_then(|row| validate(&row, &mut chunk.text));
             chunk.rows.push((line, outcome));
-        }
+        });
         chunk
     }
 
@@ -137,8 +186,8 @@ pub(crate) fn transactions_csv<R: Read + Send>(
         input,
         opts,
         schema,
-        |header, records, lines| {
-            TextChunk::validate(records, lines, header, |row, text| {
+        |header, batch| {
+            TextChunk::validate(batch, header, |row, text| {
                 rows::transaction(row, opts).map(|t| ParsedTransaction {
                     customer_id: stash(text, &t.customer_id),
                     order_id: stash(text, &t.order_id),
@@ -187,9 +236,9 @@ pub(crate) fn touchpoints_csv<R: Read + Send>(
         input,
         opts,
         schema,
-        |header, records, lines| {
+        |header, batch| {
             let mut labels = TouchpointLabels::default();
-            let chunk = TextChunk::validate(records, lines, header, |row, text| {
+            let chunk = TextChunk::validate(batch, header, |row, text| {
                 rows::touchpoint_fields(row, opts, &mut labels).map(|t| ParsedTouchpoint {
                     customer_id: stash(text, &t.customer_id),
                     timestamp: t.timestamp,
@@ -236,12 +285,12 @@ pub(crate) fn rows_csv<R: Read + Send, T: Send>(
         input,
         opts,
         schema,
-        |header, records, lines| {
-            records
-                .iter()
-                .zip(lines)
-                .map(|(record, &line)| (line, header.row(record).and_then(|row| validate(&row))))
-                .collect::<Vec<_>>()
+        |header, batch| {
+            let mut out = Vec::with_capacity(batch.len_hint());
+            batch.for_each(header, |line, row| {
+                out.push((line, row.and_then(|row| validate(&row))));
+            });
+            out
         },
         |chunk| {
             for (line, outcome) in chunk {
@@ -252,36 +301,76 @@ pub(crate) fn rows_csv<R: Read + Send, T: Send>(
     )
 }
 
-/// The three stages of a parallel CSV read: one thread splits the input into
-/// batches of records, the rayon pool turns chunks of each batch into `C`
-/// with `parse` (header, records, their lines), and the calling thread hands
-/// the chunks to `drain` in input order; batches are reused.
+/// A batch from the reader thread.
+enum Batch {
+    Plain(PlainBlock),
+    Parsed(RawBatch),
+}
+
+/// Where the reader thread starts: plain lines after the header, or the
+/// csv crate on the whole input (the bytes read so far put back in front).
+enum Start<R> {
+    Plain(PlainReader<R>),
+    Parsed(Records<std::io::Chain<Cursor<Vec<u8>>, R>>),
+}
+
+/// Reads the header of `input`, without a CSV parser when its first line has no quotes.
+fn start<R: Read>(input: R, opts: &IngestOptions, schema: &Schema) -> Result<(Header, Start<R>)> {
+    match PlainReader::open(input).map_err(|e| Error::io("csv header", e))? {
+        Opening::Plain { header, reader } => {
+            let header = Header::new(&header_names(&header, opts)?, opts, schema)?;
+            Ok((header, Start::Plain(reader)))
+        }
+        Opening::Parsed { head, rest } => {
+            let opened = open(Cursor::new(head).chain(rest), opts, schema)?;
+            Ok((opened.header, Start::Parsed(opened.records)))
+        }
+    }
+}
+
+/// The three stages of a parallel CSV read: one thread reads blocks of
+/// lines (or splits records with the csv crate once a block has a quote),
+/// the rayon pool turns each piece into `C` with `parse` (header, rows), and
+/// the calling thread hands the chunks to `drain` in input order; blocks and
+/// batches are reused.
 fn parallel_csv<R: Read + Send, C: Send>(
     input: R,
     opts: &IngestOptions,
     schema: &Schema,
-    parse: impl Fn(&super::csv::Header, &[ByteRecord], &[u64]) -> C + Sync,
+    parse: impl Fn(&Header, Rows<'_>) -> C + Sync,
     mut drain: impl FnMut(C) -> Result<()>,
 ) -> Result<()> {
-    let Opened {
-        records: mut reader,
-        header,
-    } = open(input, opts, schema)?;
+    let (header, start) = start(input, opts, schema)?;
+    let delimiter = opts.delimiter;
     std::thread::scope(|scope| -> Result<()> {
-        let (raw_tx, raw_rx) = sync_channel::<Result<RawBatch>>(2);
-        let (recycle_tx, recycle_rx) = sync_channel::<RawBatch>(4);
-        let (parsed_tx, parsed_rx) = sync_channel::<Result<(Vec<C>, RawBatch)>>(2);
-        scope.spawn(move || read_batches(&mut reader, &raw_tx, &recycle_rx));
+        let (raw_tx, raw_rx) = sync_channel::<Result<Batch>>(2);
+        let (recycle_tx, recycle_rx) = sync_channel::<Batch>(4);
+        let (parsed_tx, parsed_rx) = sync_channel::<Result<(Vec<C>, Batch)>>(2);
+        scope.spawn(move || read_input(start, opts, &raw_tx, &recycle_rx));
         let header = &header;
         let parse = &parse;
         scope.spawn(move || {
             for raw in raw_rx {
                 let parsed = raw.map(|batch| {
-                    let chunks: Vec<C> = batch.records[..batch.len]
-                        .par_chunks(CHUNK)
-                        .zip(batch.lines[..batch.len].par_chunks(CHUNK))
-                        .map(|(records, lines)| parse(header, records, lines))
-                        .collect();
+                    let chunks: Vec<C> = match &batch {
+                        Batch::Parsed(batch) => batch.records[..batch.len]
+                            .par_chunks(CHUNK)
+                            .zip(batch.lines[..batch.len].par_chunks(CHUNK))
+                            .map(|(records, lines)| parse(header, Rows::Parsed { records, lines }))
+                            .collect(),
+                        Batch::Plain(block) => block
+                            .pieces
+                            .par_iter()
+                            .map(|piece| {
+                                let rows = Rows::Plain {
+                                    bytes: block.piece(piece),
+                                    first_line: piece.2,
+                                    delimiter,
+                                };
+                                parse(header, rows)
+                            })
+                            .collect(),
+                    };
                     (chunks, batch)
                 });
                 if parsed_tx.send(parsed).is_err() {
@@ -300,19 +389,59 @@ fn parallel_csv<R: Read + Send, C: Send>(
     })
 }
 
-/// The reader stage: splits the input into batches of records with their
+/// The reader stage: blocks of plain lines while the input has no quotes,
+/// then records split by the csv crate.
+fn read_input<R: Read>(
+    start: Start<R>,
+    opts: &IngestOptions,
+    raw_tx: &SyncSender<Result<Batch>>,
+    recycle_rx: &Receiver<Batch>,
+) {
+    let mut reader = match start {
+        Start::Plain(reader) => reader,
+        Start::Parsed(mut records) => return read_batches(&mut records, raw_tx, recycle_rx),
+    };
+    loop {
+        let bytes = match recycle_rx.try_recv() {
+            Ok(Batch::Plain(block)) => block.bytes,
+            _ => Vec::new(),
+        };
+        match reader.next_block(bytes) {
+            Ok(Next::Plain(block)) => {
+                if raw_tx.send(Ok(Batch::Plain(block))).is_err() {
+                    return;
+                }
+            }
+            Ok(Next::End) => return,
+            Ok(Next::Quoted { head, line }) => {
+                let rest = Cursor::new(head).chain(reader.into_input());
+                let mut records = Records::resume(rest, opts, line);
+                return read_batches(&mut records, raw_tx, recycle_rx);
+            }
+            Err(e) => {
+                let _ = raw_tx.send(Err(Error::io("csv row", e)));
+                return;
+            }
+        }
+    }
+}
+
+/// Splits the input into batches of records with the csv crate, with their
 /// lines, reusing the batches the consumer hands back.
 fn read_batches<R: Read>(
-    reader: &mut super::csv::Records<R>,
-    raw_tx: &std::sync::mpsc::SyncSender<Result<RawBatch>>,
-    recycle_rx: &std::sync::mpsc::Receiver<RawBatch>,
+    reader: &mut Records<R>,
+    raw_tx: &SyncSender<Result<Batch>>,
+    recycle_rx: &Receiver<Batch>,
 ) {
     loop {
-        let mut batch = recycle_rx.try_recv().unwrap_or_else(|_| RawBatch {
-            records: Vec::new(),
-            lines: Vec::new(),
-            len: 0,
-        });
+        let mut batch = match recycle_rx.try_recv() {
+            Ok(Batch::Parsed(batch)) => batch,
+            _ => RawBatch {
+                records: Vec::new(),
+                lines: Vec::new(),
+                len: 0,
+            },
+        };
         batch.len = 0;
         while batch.len < BATCH {
             if batch.records.len() == batch.len {
@@ -332,7 +461,7 @@ fn read_batches<R: Read>(
             }
         }
         let finished = batch.len < BATCH;
-        if batch.len > 0 && raw_tx.send(Ok(batch)).is_err() {
+        if batch.len > 0 && raw_tx.send(Ok(Batch::Parsed(batch))).is_err() {
             return;
         }
         if finished {

@@ -439,7 +439,8 @@ impl CustomerBaseBuilder {
                 self.orders.resolve(row).to_owned(),
             ));
         }
-        let (indices, new) = bulk::resolve_ids(&bulk.customer_ids, Some(&keep), &mut self.ids)?;
+        let (indices, new) =
+            bulk::resolve_ids(&bulk.customer_ids, None, Some(&keep), &mut self.ids)?;
         self.record_of.resize(self.record_of.len() + new, NONE_U32);
         let tx = &mut self.tx;
         for (slot, &index) in tx.customer[first..].iter_mut().zip(&indices) {

@@ -76,7 +76,7 @@ fn partition<'a>(
     rows: std::ops::Range<u32>,
     keep: Option<&[bool]>,
     id: impl Fn(u32) -> &'a str + Sync,
-    hasher: &DefaultHashBuilder,
+    hash: impl Fn(u32) -> u64 + Sync,
 ) -> Vec<Part> {
     let n = rows.len();
     // About 16k ids per partition keeps each local table in cache; at most 4,096 partitions.
@@ -98,7 +98,7 @@ fn partition<'a>(
             .collect();
         for row in rows.filter(kept) {
             let s = id(row);
-            let h = hasher.hash_one(s);
+            let h = hash(row);
             // Middle bits pick the partition: the low bits (buckets) and top bits (tags)
             // stay random for the local tables.
             let p = ((h >> 32) as usize) & (count - 1);
@@ -164,7 +164,12 @@ pub(crate) fn repeated_rows(ids: &StrArena, first_pending: usize) -> Result<Vec<
     let total_u32 = u32::try_from(total)
         .map_err(|_| Error::Capacity("more than 4,294,967,295 orders".into()))?;
     let hasher = DefaultHashBuilder::default();
-    let parts = partition(0..total_u32, None, |r| ids.get(r), &hasher);
+    let parts = partition(
+        0..total_u32,
+        None,
+        |r| ids.get(r),
+        |r| hasher.hash_one(ids.get(r)),
+    );
     let firsts = first_occurrences(&parts);
     let mut repeated: Vec<u32> = parts
         .iter()
@@ -184,8 +189,11 @@ pub(crate) fn repeated_rows(ids: &StrArena, first_pending: usize) -> Result<Vec<
 /// The dense index of every kept pending id (all of them when `keep` is
 /// `None`): existing ids keep theirs, new ids are interned in order of first
 /// appearance. Dropped rows get `u32::MAX`. Also returns how many ids were new.
+/// `hashes`, when given, are the ids' hashes by one hasher (computed as the
+/// ids were read, so they need not be hashed again here).
 pub(crate) fn resolve_ids(
     pending: &StrArena,
+    hashes: Option<&[u64]>,
     keep: Option<&[bool]>,
     ids: &mut Interner,
 ) -> Result<(Vec<u32>, usize)> {
@@ -193,7 +201,13 @@ pub(crate) fn resolve_ids(
     let hasher = DefaultHashBuilder::default();
     let m_u32 =
         u32::try_from(m).map_err(|_| Error::Capacity("more than 4,294,967,295 rows".into()))?;
-    let parts = partition(0..m_u32, keep, |r| pending.get(r), &hasher);
+    // Hashes from two hashers must not mix: either every id's is given, or none is used.
+    let given = hashes.filter(|h| h.len() == m);
+    let hash = |r: u32| match given.and_then(|h| h.get(r as usize)) {
+        Some(&h) => h,
+        None => hasher.hash_one(pending.get(r)),
+    };
+    let parts = partition(0..m_u32, keep, |r| pending.get(r), hash);
     let firsts = first_occurrences(&parts);
     // Look up each distinct id in the existing index (read-only, so in parallel).
     let lookup = |(part, first): (&Part, &Vec<u32>)| -> Vec<u32> {
@@ -294,7 +308,7 @@ mod tests {
         let keep: Vec<bool> = (0..refs.len()).map(|i| i % 97 != 0).collect();
         let mut ids = Interner::default();
         ids.intern("00007").unwrap();
-        let (got, new) = resolve_ids(&pending, Some(&keep), &mut ids).unwrap();
+        let (got, new) = resolve_ids(&pending, None, Some(&keep), &mut ids).unwrap();
         let mut expected_ids = Interner::default();
         expected_ids.intern("00007").unwrap();
         for (i, v) in refs.iter().enumerate() {

@@ -105,7 +105,7 @@ impl CustomerBaseBuilder {
         let Some(d) = self.deferred.take() else {
             return Ok(());
         };
-        let (indices, new) = match bulk::resolve_ids(&d.ids, None, &mut self.ids) {
+        let (indices, new) = match bulk::resolve_ids(&d.ids, None, None, &mut self.ids) {
             Ok(resolved) => resolved,
             Err(e) => {
                 self.deferred = Some(d);
