@@ -368,3 +368,156 @@ proptest! {
         ]);
     }
 }
+
+/// A field of a touchpoint file with only the four required columns: clean
+/// values the short path reads, and values it must leave to the general
+/// validator (blanks around, non-ASCII, other timestamp shapes, bad values).
+fn short_field(column: usize) -> BoxedStrategy<String> {
+    let values: Vec<&'static str> = match column {
+        0 => vec!["a", "007", "x:y", " c ", "é1", "a\u{7}", "", "b"],
+        1 => vec![
+            "2024-01-01T00:00:00Z",
+            "2024-03-01",
+            "2024-03-01 10:00:00",
+            " 2024-01-01T00:00:00Z",
+            "2024-02-29T23:59:59+02:00",
+            "2024-02-30",
+            "1800-01-01",
+            "",
+        ],
+        2 => vec![
+            "web",
+            "email",
+            " web",
+            "Wéb",
+            "Carrier Pigeon",
+            "",
+            "paid_search",
+        ],
+        _ => vec!["visit", "open", "purchase ", "doom scrolling", "", "clíck"],
+    };
+    prop::sample::select(values).prop_map(str::to_owned).boxed()
+}
+
+fn short_row() -> impl Strategy<Value = String> {
+    (
+        short_field(0),
+        short_field(1),
+        short_field(2),
+        short_field(3),
+        0usize..12,
+    )
+        .prop_map(|(id, ts, channel, kind, shape)| match shape {
+            0 => format!("{id},{ts},{channel}\n"),
+            1 => format!("\"{id}\",{ts},{channel},{kind}\n"),
+            _ => format!("{id},{ts},{channel},{kind}\n"),
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Files with just the required columns take the short path for clean
+    /// rows; the base and the report are still the row-by-row ones, whatever
+    /// the rows, the label policy, the mode and a default source.
+    #[test]
+    fn short_path_touchpoints_match_row_by_row(
+        rows in prop::collection::vec(short_row(), 0..60),
+        reject_labels in any::<bool>(),
+        strict_mode in any::<bool>(),
+        default_source in any::<bool>(),
+    ) {
+        let mut input = String::from("customer_id,timestamp,channel,kind\n");
+        input.extend(rows);
+        let mut opts = if reject_labels { rejecting_labels() } else { IngestOptions::default() };
+        if strict_mode {
+            opts.mode = Mode::Strict;
+        }
+        if default_source {
+            opts.default_source = Some("crm".into());
+        }
+        assert_same(&opts, &[
+            Input::Customers(Format::Csv, b"customer_id\nb\n"),
+            Input::Touchpoints(Format::Csv, input.as_bytes()),
+        ]);
+    }
+}
+
+#[test]
+fn many_short_path_rows_across_blocks_match_row_by_row() {
+    // About 5 MB: more than one block of the reader and many pieces.
+    let mut input = String::from("customer_id,timestamp,channel,kind\n");
+    let channels = ["web", "email", "organic_search", " paid_search", "video"];
+    let kinds = ["impression", "visit", "click", "purchase", "scroll"];
+    for i in 0..120_000usize {
+        let customer = (i * 7919) % 30_011;
+        let (c, k) = (channels[i % 5], kinds[(i / 5) % 5]);
+        let day = 1 + i % 28;
+        let ts = if i % 41 == 0 {
+            format!("2024-02-{day:02}T10:00:00+01:00")
+        } else if i % 43 == 0 {
+            "2024-02-30T10:00:00Z".to_owned()
+        } else {
+            format!("2024-02-{day:02}T{:02}:{:02}:00Z", i % 24, i % 60)
+        };
+        input.push_str(&format!("c{customer},{ts},{c},{k}\n"));
+    }
+    let reports = assert_same(
+        &IngestOptions::default(),
+        &[Input::Touchpoints(Format::Csv, input.as_bytes())],
+    );
+    let report = reports[0].as_ref().unwrap();
+    assert_eq!(report.rows, 120_000);
+    assert!(report.rejected > 2_000, "{report:?}");
+    assert_same(
+        &strict(),
+        &[Input::Touchpoints(Format::Csv, input.as_bytes())],
+    );
+}
+
+/// A customer file with duplicates (within the file and with an earlier
+/// input), bad values and a quoted field, over many pieces of the pipeline.
+fn customers_csv(n: usize) -> Vec<u8> {
+    let mut out = String::from("customer_id,given_name,email,birth_date,country,created_at\n");
+    for i in 0..n {
+        let row = match i % 29 {
+            0 => format!("c{},Dup,dup{i}@example.com,,DE,2024-01-01\n", i / 2),
+            1 => format!("c{i},Bad,not-an-email,1990-02-30,DE,2024-01-01\n"),
+            2 => ",NoId,x@example.com,,,\n".to_owned(),
+            3 => "b,Earlier,b@example.com,,,\n".to_owned(),
+            4 => format!("\"c{i}\",\"Quoted, Name\",q{i}@example.com,1980-05-05,FR,2023-12-31\n"),
+            _ => format!(
+                "c{i},Name{i},n{i}@example.com,1985-01-0{},NL,2024-01-01\n",
+                1 + i % 9
+            ),
+        };
+        out.push_str(&row);
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn customers_match_row_by_row() {
+    let input = customers_csv(30_000);
+    for opts in [IngestOptions::default(), strict()] {
+        let reports = assert_same(
+            &opts,
+            &[
+                Input::Customers(Format::Csv, b"customer_id\nb\n"),
+                Input::Customers(Format::Csv, &input),
+            ],
+        );
+        if opts.mode == Mode::Lenient {
+            let report = reports[1].as_ref().unwrap();
+            assert_eq!(report.rows, 30_000);
+            assert!(report.rejected > 2_000, "{report:?}");
+            assert!(
+                report
+                    .rejections
+                    .iter()
+                    .any(|r| r.reason.contains("duplicate customer id")),
+                "{report:?}"
+            );
+        }
+    }
+}

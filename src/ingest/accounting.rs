@@ -75,6 +75,12 @@ impl<'o> Accounting<'o> {
         self.record(line, outcome)
     }
 
+    /// Records `n` accepted rows.
+    #[cfg(feature = "parallel")]
+    pub(super) fn accept_rows(&mut self, n: u64) {
+        self.report.accept_rows(n);
+    }
+
     /// Records one row's outcome; in strict mode a rejection becomes [`Error::Rejected`].
     pub(super) fn record(
         &mut self,

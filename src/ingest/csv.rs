@@ -53,7 +53,8 @@ pub(crate) struct CsvRow<'a> {
     record: Record<'a>,
     /// The whole record as text when it is valid UTF-8 (the common case: one
     /// validation per record instead of one per field).
-    text: Option<&'a str>,
+    /// Worked out on first use: rows read by a short path never need it.
+    text: std::cell::OnceCell<Option<&'a str>>,
     /// Column index per canonical field (indexed by [`Field`]).
     columns: &'a [Option<usize>],
     /// (header name, column index) of columns outside the schema.
@@ -74,12 +75,22 @@ fn field_text(bytes: Option<&[u8]>) -> Result<Option<Cow<'_, str>>, String> {
     })
 }
 
+impl CsvRow<'_> {
+    /// The bytes of field `column` as read (untrimmed, not checked for UTF-8).
+    pub(crate) fn raw(&self, column: usize) -> Option<&[u8]> {
+        self.record.get(column)
+    }
+}
+
 impl Fields for CsvRow<'_> {
     fn text(&self, field: Field) -> Result<Option<Cow<'_, str>>, String> {
         let Some(column) = self.columns.get(field).copied().flatten() else {
             return Ok(None);
         };
-        if let Some(text) = self.text {
+        let text = *self
+            .text
+            .get_or_init(|| std::str::from_utf8(self.record.as_slice()).ok());
+        if let Some(text) = text {
             let value = self
                 .record
                 .range(column)
@@ -346,7 +357,7 @@ impl Header {
                 format!("expected {} fields, found {}", self.width, record.len()),
             ));
         }
-        let text = std::str::from_utf8(record.as_slice()).ok();
+        let text = std::cell::OnceCell::new();
         Ok(CsvRow {
             record,
             text,

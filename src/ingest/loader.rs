@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::options::{Format, IngestOptions, Mode};
 use super::readers::{
-    bulk_consents, bulk_touchpoints, bulk_transactions, customers, file_input, transactions,
+    bulk_consents, bulk_customers, bulk_touchpoints, bulk_transactions, file_input, transactions,
 };
 use super::report::IngestReport;
 use crate::error::Result;
@@ -92,17 +92,15 @@ impl Loader {
     /// Loads customers from a reader.
     ///
     /// # Errors
-    /// As [`customers`].
-    pub fn customers<R: Read>(
+    /// As [`customers`](super::customers).
+    pub fn customers<R: Read + Send>(
         &mut self,
         format: Format,
         input: R,
         source: &str,
     ) -> Result<IngestReport> {
-        let builder = &mut self.builder;
-        let report = customers(format, input, &self.opts, &mut |c| {
-            builder.add_customer(c).map(|_| ())
-        })?;
+        // Rows are validated and encoded on the pool; the report is the one row by row gives.
+        let report = bulk_customers(format, input, &self.opts, &mut self.builder)?;
         self.record("customers", source, &report);
         Ok(report)
     }

@@ -67,6 +67,8 @@ mod rows;
 mod schema;
 mod sources;
 pub mod table;
+#[cfg(feature = "parallel")]
+mod touchpoint_columns;
 
 use jiff::Timestamp;
 

@@ -109,6 +109,16 @@ fn fast_timestamp_micros(s: &[u8]) -> Fast {
     Fast::Ok(secs * 1_000_000)
 }
 
+/// The timestamp of `s`, already trimmed, when it has one of the hand-parsed
+/// shapes and is valid: what [`parse_timestamp`] gives it. `None` says nothing
+/// about validity (other shapes are left to [`parse_timestamp`]).
+pub(crate) fn fast_timestamp(s: &[u8]) -> Option<Timestamp> {
+    match fast_timestamp_micros(s) {
+        Fast::Ok(us) => Timestamp::from_microsecond(us).ok(),
+        Fast::Invalid(_) | Fast::Other => None,
+    }
+}
+
 /// Parses a timestamp in any accepted format.
 ///
 /// Accepted: RFC 3339 with an offset (`2024-03-01T10:00:00+01:00`, fractional

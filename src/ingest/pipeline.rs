@@ -16,6 +16,7 @@
 //! the same records, line numbers and validators, only run in parallel.
 
 use std::borrow::Cow;
+use std::hash::BuildHasher;
 use std::io::{Cursor, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
@@ -27,6 +28,7 @@ use super::csv::{CsvRow, Header, Record, Records, header_names, open};
 use super::labels::TouchpointLabels;
 use super::plain::{Next, Opening, PlainBlock, PlainReader, for_each_line};
 use super::rows::{self, RowProblem, TouchpointFields};
+use super::touchpoint_columns::TouchpointPiece;
 use super::{IngestOptions, Schema};
 use crate::error::{Error, Result};
 use crate::records::{Channel, JourneyStage, Money};
@@ -44,7 +46,7 @@ struct RawBatch {
 
 /// Consecutive rows handed to a parser.
 #[derive(Clone, Copy)]
-enum Rows<'a> {
+pub(super) enum Rows<'a> {
     /// Records split by the csv crate, with their lines.
     Parsed {
         records: &'a [ByteRecord],
@@ -60,7 +62,7 @@ enum Rows<'a> {
 
 impl Rows<'_> {
     /// About how many rows there are.
-    fn len_hint(self) -> usize {
+    pub(super) fn len_hint(self) -> usize {
         match self {
             Rows::Parsed { records, .. } => records.len(),
             Rows::Plain { bytes, .. } => bytes.len() / 40,
@@ -68,7 +70,7 @@ impl Rows<'_> {
     }
 
     /// Calls `row` for every row with its line and its view, or the problem of a wrong width.
-    fn for_each(
+    pub(super) fn for_each(
         self,
         header: &Header,
         mut row: impl FnMut(u64, std::result::Result<CsvRow<'_>, RowProblem>),
@@ -269,6 +271,24 @@ pub(crate) fn touchpoints_csv<R: Read + Send>(
                 |line, row| sink(line, row, &mut labels),
             )
         },
+    )
+}
+
+/// Reads a touchpoints CSV in parallel into columns (labels parsed once per
+/// piece, customer ids hashed with `hasher`) and hands every piece to `drain`, in input order.
+pub(crate) fn touchpoint_columns_csv<R: Read + Send>(
+    input: R,
+    opts: &IngestOptions,
+    schema: &Schema,
+    hasher: &(impl BuildHasher + Sync),
+    drain: impl FnMut(TouchpointPiece) -> Result<()>,
+) -> Result<()> {
+    parallel_csv(
+        input,
+        opts,
+        schema,
+        |header, rows| TouchpointPiece::read(rows, header, opts, hasher),
+        drain,
     )
 }
 

@@ -193,24 +193,33 @@ pub(crate) fn for_each_line(
 ) {
     let mut spans: Vec<(u32, u32)> = Vec::with_capacity(16);
     let mut line = first_line;
-    let mut start = 0;
-    while start < piece.len() {
-        let newline = memchr::memchr(b'\n', piece.get(start..).unwrap_or(&[]))
-            .map_or(piece.len(), |i| start + i);
-        let text = piece.get(start..newline).unwrap_or(&[]);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        if !text.is_empty() {
-            spans.clear();
-            let mut field_start = 0u32;
-            for i in memchr::memchr_iter(delimiter, text) {
-                spans.push((field_start, i as u32));
-                field_start = i as u32 + 1;
-            }
-            spans.push((field_start, text.len() as u32));
-            record(line, text, &spans);
+    let (mut start, mut field_start) = (0usize, 0usize);
+    // One pass over delimiters and line ends together.
+    let ends = memchr::memchr2_iter(delimiter, b'\n', piece).chain(std::iter::once(piece.len()));
+    for i in ends {
+        if piece.get(i) == Some(&delimiter) {
+            spans.push(((field_start - start) as u32, (i - start) as u32));
+            field_start = i + 1;
+            continue;
         }
+        if i == start && start == piece.len() {
+            break;
+        }
+        let mut end = i;
+        if end > start && piece.get(end - 1) == Some(&b'\r') {
+            end -= 1;
+        }
+        if end > start {
+            spans.push((
+                (field_start - start) as u32,
+                (end.max(field_start) - start) as u32,
+            ));
+            record(line, piece.get(start..end).unwrap_or(&[]), &spans);
+        }
+        spans.clear();
         line += 1;
-        start = newline + 1;
+        start = i + 1;
+        field_start = start;
     }
 }
 

@@ -177,6 +177,50 @@ pub fn customers<R: Read>(
     })
 }
 
+/// A customer row validated and encoded on the pool: its id and its record as
+/// [`encode_customer`](crate::store::encode_customer) writes it.
+fn encoded_customer(
+    row: &dyn Fields,
+    opts: &IngestOptions,
+) -> std::result::Result<(CustomerId, Vec<u8>), RowProblem> {
+    let customer = rows::customer(row, opts)?;
+    let mut record = Vec::with_capacity(64);
+    crate::store::encode_customer(&mut record, &customer);
+    Ok((customer.id, record))
+}
+
+/// Loads customers into a builder, each row validated and encoded on the
+/// pool (for CSV): the same report and builder as [`customers`] into
+/// [`CustomerBaseBuilder::add_customer`].
+pub(super) fn bulk_customers<R: Read + Send>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    builder: &mut CustomerBaseBuilder,
+) -> Result<IngestReport> {
+    let mut seen = Interner::default();
+    run_rows(
+        format,
+        input,
+        opts,
+        &CUSTOMERS,
+        encoded_customer,
+        |(id, record)| {
+            if !seen.intern(id.as_str())?.1 {
+                return Ok(Err(RowProblem::new(
+                    "customer_id",
+                    format!("duplicate customer id `{id}`"),
+                )));
+            }
+            sink_outcome(
+                builder
+                    .add_encoded_customer(id.as_str(), &record)
+                    .map(|_| ()),
+            )
+        },
+    )
+}
+
 /// Reads touchpoints into a sink.
 ///
 /// # Errors
@@ -238,6 +282,11 @@ pub(super) fn bulk_touchpoints<R: Read + Send>(
 ) -> Result<IngestReport> {
     opts.check()?;
     builder.begin_deferred_touchpoints()?;
+    #[cfg(feature = "parallel")]
+    if pipelined(format) {
+        let read = touchpoint_columns(input, opts, builder);
+        return finish_deferred(builder, read);
+    }
     let read = read_touchpoints_with(format, input, opts, |t, labels| {
         let row = TouchpointRef {
             customer_id: &t.customer_id,
@@ -255,6 +304,45 @@ pub(super) fn bulk_touchpoints<R: Read + Send>(
         sink_outcome(builder.push_deferred_touchpoint(&row))
     });
     finish_deferred(builder, read)
+}
+
+/// Reads a touchpoints CSV in columns, piece by piece on the pool, and
+/// appends each piece's accepted rows to the builder's deferred load (its
+/// labels coded in row order, as row by row): the same report and builder as
+/// [`touchpoints`] into [`CustomerBaseBuilder::add_touchpoint`].
+#[cfg(feature = "parallel")]
+fn touchpoint_columns<R: Read + Send>(
+    input: R,
+    opts: &IngestOptions,
+    builder: &mut CustomerBaseBuilder,
+) -> Result<IngestReport> {
+    let hasher = builder
+        .deferred_hasher()
+        .cloned()
+        .ok_or_else(|| Error::InvalidInput("no bulk load of touchpoints in progress".into()))?;
+    account_pipeline(opts, |account| {
+        pipeline::touchpoint_columns_csv(input, opts, &TOUCHPOINTS, &hasher, |mut piece| {
+            // In strict mode nothing after the first rejection is kept.
+            let keep = match (opts.mode, piece.rejected.first()) {
+                (super::Mode::Strict, Some(&(before, _, _))) => before,
+                _ => piece.columns.len(),
+            };
+            let labels = &mut piece.labels;
+            let cols = &mut piece.columns;
+            for c in cols.channel.iter_mut().take(keep) {
+                *c = u32::from(labels.channels.code(*c, |v| builder.channel_code(v))?);
+            }
+            for k in cols.kind.iter_mut().take(keep) {
+                *k = u32::from(labels.kinds.code(*k, |v| builder.kind_code(v))?);
+            }
+            builder.append_deferred_touchpoints(cols, keep)?;
+            account.accept_rows(keep as u64);
+            for (_, line, problem) in piece.rejected {
+                account.record(line, Err(problem))?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Loads consent events into a builder with their customer ids resolved

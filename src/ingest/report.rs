@@ -65,8 +65,12 @@ impl IngestReport {
     }
 
     pub(crate) fn accept(&mut self) {
-        self.rows += 1;
-        self.accepted += 1;
+        self.accept_rows(1);
+    }
+
+    pub(crate) fn accept_rows(&mut self, n: u64) {
+        self.rows += n;
+        self.accepted += n;
     }
 
     pub(crate) fn reject(

@@ -235,29 +235,87 @@ pub(crate) fn resolve_ids(
     #[cfg(not(feature = "parallel"))]
     let mut global: Vec<Vec<u32>> = parts.iter().zip(firsts.iter()).map(lookup).collect();
     // New ids get the next indices in order of their first row.
-    let mut new: Vec<(u32, u32, u32)> = Vec::new();
-    for (p, (part, first)) in parts.iter().zip(&firsts).enumerate() {
-        for (i, &f) in first.iter().enumerate() {
-            if f as usize == i && global[p][i] == u32::MAX {
-                new.push((part.rows[i], p as u32, i as u32));
-            }
-        }
-    }
-    new.sort_unstable();
+    // (first row, part, position in part, the index's hash of the id): hashed here, on the pool.
+    type New = (u32, u32, u32, u32);
+    let interner: &Interner = ids;
+    let new_of = |(p, (part, first)): (usize, (&Part, &Vec<u32>))| -> Vec<New> {
+        first
+            .iter()
+            .enumerate()
+            .filter(|&(i, &f)| f as usize == i && global[p][i] == u32::MAX)
+            .map(|(i, _)| {
+                let h = interner.index_hash(part.get(i));
+                (part.rows[i], p as u32, i as u32, h)
+            })
+            .collect()
+    };
+    #[cfg(feature = "parallel")]
+    let new: Vec<New> = {
+        use rayon::prelude::*;
+        let mut new: Vec<New> = parts
+            .par_iter()
+            .zip(firsts.par_iter())
+            .enumerate()
+            .flat_map_iter(new_of)
+            .collect();
+        new.par_sort_unstable();
+        new
+    };
+    #[cfg(not(feature = "parallel"))]
+    let new: Vec<New> = {
+        let mut new: Vec<New> = parts
+            .iter()
+            .zip(&firsts)
+            .enumerate()
+            .flat_map(new_of)
+            .collect();
+        new.sort_unstable();
+        new
+    };
     ids.reserve(new.len(), 10);
-    for &(_, p, i) in &new {
+    for &(_, p, i, h) in &new {
         // Looked up above and a first occurrence: new and distinct, so no probe is needed.
         let index = ids.push_unindexed(parts[p as usize].get(i as usize))?;
-        ids.index_existing(index);
+        ids.index_hashed(index, h);
         global[p as usize][i as usize] = index;
     }
     let mut out = vec![u32::MAX; m];
-    for ((part, first), global) in parts.iter().zip(&firsts).zip(&global) {
-        for (i, &f) in first.iter().enumerate() {
-            out[part.rows[i] as usize] = global[f as usize];
+    scatter_indices(&parts, &firsts, &global, &mut out);
+    Ok((out, new.len()))
+}
+
+/// Writes every row's index: `out[row] = global[p][first[p][i]]` for row
+/// `parts[p].rows[i]`. On the pool, `out` is cut into row ranges, one per
+/// thread; each part's rows ascend, so each thread finds its rows of every
+/// part by binary search and writes only within its range.
+fn scatter_indices(parts: &[Part], firsts: &[Vec<u32>], global: &[Vec<u32>], out: &mut [u32]) {
+    let fill = |base: usize, out: &mut [u32]| {
+        let (lo, hi) = (base as u32, (base + out.len()) as u32);
+        for ((part, first), global) in parts.iter().zip(firsts).zip(global) {
+            let from = part.rows.partition_point(|&r| r < lo);
+            let to = part.rows.partition_point(|&r| r < hi);
+            for i in from..to {
+                if let (Some(slot), Some(&f)) =
+                    (out.get_mut(part.rows[i] as usize - base), first.get(i))
+                {
+                    *slot = global.get(f as usize).copied().unwrap_or(u32::MAX);
+                }
+            }
+        }
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        let pieces = rayon::current_num_threads().clamp(1, 8);
+        if out.len() >= 1 << 18 && pieces > 1 {
+            let step = out.len().div_ceil(pieces);
+            out.par_chunks_mut(step)
+                .enumerate()
+                .for_each(|(k, chunk)| fill(k * step, chunk));
+            return;
         }
     }
-    Ok((out, new.len()))
+    fill(0, out);
 }
 
 #[cfg(test)]

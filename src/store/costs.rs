@@ -34,6 +34,17 @@ impl SparseCosts {
     }
 
     /// Row `row`'s cost (`None` without one, or out of range).
+    /// Appends `n` rows without a cost.
+    pub(crate) fn push_absent(&mut self, n: usize) {
+        let end = self.len + n;
+        // Whole words of absent rows start with their count of earlier costs.
+        let words = end.div_ceil(64);
+        let before = self.units.len() as u32;
+        self.present.resize(words, 0);
+        self.before.resize(words, before);
+        self.len = end;
+    }
+
     pub(crate) fn get(&self, row: usize) -> Option<(i64, u16)> {
         if row >= self.len {
             return None;
@@ -126,6 +137,23 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// Runs of absent costs appended at once are the same column as absent costs one by one.
+        #[test]
+        fn absent_runs_equal_absent_rows(
+            runs in proptest::collection::vec((0usize..150, proptest::option::of((any::<i64>(), 0u16..4))), 0..12),
+        ) {
+            let (mut by_run, mut by_row) = (SparseCosts::default(), SparseCosts::default());
+            for &(gap, cost) in &runs {
+                by_run.push_absent(gap);
+                by_run.push(cost);
+                for _ in 0..gap {
+                    by_row.push(None);
+                }
+                by_row.push(cost);
+            }
+            prop_assert_eq!(by_run, by_row);
+        }
+
         #[test]
         fn sparse_costs_read_and_reorder_as_a_dense_column(
             dense in proptest::collection::vec(proptest::option::of((any::<i64>(), 0u16..4)), 0..300),

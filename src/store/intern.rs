@@ -36,6 +36,29 @@ impl StrArena {
         Ok(index)
     }
 
+    /// Appends the first `n` strings of `other`.
+    ///
+    /// # Errors
+    /// [`Error::Capacity`] when the text outgrows `u32` offsets or the strings `u32` indices; nothing is appended then.
+    pub(crate) fn append_prefix(&mut self, other: &StrArena, n: usize) -> Result<()> {
+        let n = n.min(other.len());
+        let text_end = n.checked_sub(1).map_or(0, |i| other.ends[i] as usize);
+        let offset = u32::try_from(self.bytes.len())
+            .ok()
+            .filter(|&o| u32::try_from(text_end).is_ok_and(|e| o.checked_add(e).is_some()))
+            .ok_or_else(|| Error::Capacity("more than 4 GiB of id text in one column".into()))?;
+        if u32::try_from(self.ends.len() + n).is_err() {
+            return Err(Error::Capacity(
+                "more than 4,294,967,295 strings in one column".into(),
+            ));
+        }
+        self.bytes
+            .push_str(other.bytes.get(..text_end).unwrap_or(""));
+        self.ends
+            .extend(other.ends.iter().take(n).map(|&end| end + offset));
+        Ok(())
+    }
+
     /// Drops strings `len..`.
     pub(crate) fn truncate(&mut self, len: usize) {
         if len < self.ends.len() {
@@ -180,8 +203,19 @@ impl Interner {
     /// The caller guarantees it is not equal to an indexed string.
     pub(crate) fn index_existing(&mut self, index: u32) {
         let h = self.hash32(self.arena.get(index));
+        self.index_hashed(index, h);
+    }
+
+    /// [`index_existing`](Self::index_existing) with the string's
+    /// [`index_hash`](Self::index_hash) already worked out (say on other threads).
+    pub(crate) fn index_hashed(&mut self, index: u32, h: u32) {
         self.table
             .insert_unique(table_hash(h), (index, h), |&(_, hi)| table_hash(hi));
+    }
+
+    /// The hash the index files `s` under.
+    pub(crate) fn index_hash(&self, s: &str) -> u32 {
+        self.hash32(s)
     }
 
     /// Drops strings `len..`, which must not be indexed.

@@ -13,22 +13,12 @@ pub(crate) fn sort_order(
     time: &[i64],
     n_customers: usize,
 ) -> (Option<Vec<u32>>, Option<Vec<i64>>) {
-    let sorted = customer
-        .windows(2)
-        .zip(time.windows(2))
-        .all(|(c, t)| (c[0], t[0]) <= (c[1], t[1]));
-    if sorted {
+    if is_sorted(customer, time) {
         return (None, None);
     }
-    let mut next = offsets(customer, n_customers);
-    let starts = next.clone();
+    let starts = offsets(customer, n_customers);
     let mut order = vec![0u32; customer.len()];
-    for (row, &c) in customer.iter().enumerate() {
-        let slot = &mut next[c as usize];
-        order[*slot] = row as u32;
-        *slot += 1;
-    }
-    drop(next);
+    counting_scatter(customer, &starts, &mut order);
     let mut times = gather_ref(time, &order);
     #[cfg(feature = "parallel")]
     {
@@ -143,13 +133,108 @@ pub(crate) fn gather_optional<T: Copy + PartialEq + Send + Sync>(
 /// `offsets[c]..offsets[c + 1]` is customer `c`'s range in rows sorted by customer.
 pub(crate) fn offsets(customer: &[u32], n_customers: usize) -> Vec<usize> {
     let mut counts = vec![0usize; n_customers + 1];
-    for &c in customer {
-        counts[c as usize + 1] += 1;
-    }
+    let pieces = pieces(customer.len());
+    let bounds: Vec<usize> = (0..=pieces).map(|k| n_customers * k / pieces).collect();
+    let ranges = split_by(counts.get_mut(1..).unwrap_or_default(), &bounds);
+    each_piece(ranges, |(lo, counts)| {
+        for &c in customer {
+            // Customers outside the range (below it too, by wrapping) are another piece's.
+            if let Some(count) = counts.get_mut((c as usize).wrapping_sub(lo)) {
+                *count += 1;
+            }
+        }
+    });
     for i in 1..counts.len() {
         counts[i] += counts[i - 1];
     }
     counts
+}
+
+/// Rows from which a pass over all rows is split by customer across the pool.
+#[cfg(feature = "parallel")]
+const PARALLEL_ROWS: usize = 1 << 18;
+
+/// How many pieces a pass over `rows` rows is split into.
+fn pieces(rows: usize) -> usize {
+    #[cfg(feature = "parallel")]
+    if rows >= PARALLEL_ROWS {
+        return rayon::current_num_threads().clamp(1, 8);
+    }
+    let _ = rows;
+    1
+}
+
+/// `slots` cut at `bounds` (ascending, from 0), each piece with its first index.
+fn split_by<'a, T>(slots: &'a mut [T], bounds: &[usize]) -> Vec<(usize, &'a mut [T])> {
+    let mut pieces = Vec::with_capacity(bounds.len());
+    let mut rest = slots;
+    for w in bounds.windows(2) {
+        let len = (w[1] - w[0]).min(rest.len());
+        let (piece, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        pieces.push((w[0], piece));
+        rest = tail;
+    }
+    pieces
+}
+
+/// Runs `work` on every piece, on the pool when there are several.
+fn each_piece<S: Send>(pieces: Vec<S>, work: impl Fn(S) + Sync + Send) {
+    #[cfg(feature = "parallel")]
+    if pieces.len() > 1 {
+        use rayon::prelude::*;
+        pieces.into_par_iter().for_each(work);
+        return;
+    }
+    pieces.into_iter().for_each(work);
+}
+
+/// Whether rows are already in (customer, time) order.
+fn is_sorted(customer: &[u32], time: &[i64]) -> bool {
+    let ordered = |i: usize| match (customer.get(i..i + 2), time.get(i..i + 2)) {
+        (Some(c), Some(t)) => (c[0], t[0]) <= (c[1], t[1]),
+        _ => true,
+    };
+    let n = customer.len().saturating_sub(1);
+    #[cfg(feature = "parallel")]
+    if pieces(n) > 1 {
+        use rayon::prelude::*;
+        return (0..n).into_par_iter().all(ordered);
+    }
+    (0..n).all(ordered)
+}
+
+/// The counting sort by customer: `order` gets the rows of customer 0, then
+/// of customer 1, …, each customer's rows in row order (`starts` from
+/// [`offsets`]). The customers are split into ranges of about equal rows;
+/// each range's thread passes over all rows and places its own, so every
+/// position is written by one thread.
+fn counting_scatter(customer: &[u32], starts: &[usize], order: &mut [u32]) {
+    let n_customers = starts.len().saturating_sub(1);
+    let pieces = pieces(customer.len());
+    let mut bounds: Vec<usize> = (0..=pieces)
+        .map(|k| {
+            let row = customer.len() * k / pieces;
+            starts.partition_point(|&s| s < row).min(n_customers)
+        })
+        .collect();
+    bounds[0] = 0;
+    bounds[pieces] = n_customers;
+    let row_bounds: Vec<usize> = bounds.iter().map(|&c| starts[c]).collect();
+    // Each customer's next free position in `order`.
+    let mut next: Vec<usize> = starts.get(..n_customers).unwrap_or_default().to_vec();
+    let ranges = split_by(&mut next, &bounds)
+        .into_iter()
+        .zip(split_by(order, &row_bounds));
+    each_piece(ranges.collect(), |((lo, next), (base, order))| {
+        for (row, &c) in customer.iter().enumerate() {
+            if let Some(slot) = next.get_mut((c as usize).wrapping_sub(lo)) {
+                if let Some(o) = order.get_mut(*slot - base) {
+                    *o = row as u32;
+                }
+                *slot += 1;
+            }
+        }
+    });
 }
 
 #[cfg(test)]
@@ -180,6 +265,47 @@ mod tests {
         let times = times.unwrap();
         let want: Vec<i64> = order.iter().map(|&r| time[r as usize]).collect();
         assert_eq!(times, want);
+    }
+
+    #[test]
+    fn large_inputs_sorted_by_customer_ranges_on_the_pool_agree() {
+        // Enough rows for the passes split by customer range; skewed
+        // customers so the ranges hold different numbers of rows.
+        let n = (1 << 18) + 12_345;
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let n_customers = 5_000u32;
+        let customer: Vec<u32> = (0..n)
+            .map(|_| {
+                let r = next() % u64::from(n_customers);
+                (r * r / u64::from(n_customers)) as u32
+            })
+            .collect();
+        let time: Vec<i64> = (0..n).map(|_| (next() % 1000) as i64).collect();
+        let (order, times) = sort_order(&customer, &time, n_customers as usize);
+        let order = order.unwrap();
+        assert_eq!(order, expected(&customer, &time));
+        let want: Vec<i64> = order.iter().map(|&r| time[r as usize]).collect();
+        assert_eq!(times.unwrap(), want);
+        let mut counts = vec![0usize; n_customers as usize + 1];
+        for &c in &customer {
+            counts[c as usize + 1] += 1;
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        assert_eq!(offsets(&customer, n_customers as usize), counts);
+        let sorted: Vec<u32> = order.iter().map(|&r| customer[r as usize]).collect();
+        let sorted_times: Vec<i64> = order.iter().map(|&r| time[r as usize]).collect();
+        assert_eq!(
+            sort_order(&sorted, &sorted_times, n_customers as usize),
+            (None, None)
+        );
     }
 
     #[test]

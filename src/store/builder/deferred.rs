@@ -4,9 +4,13 @@
 //! of first appearance, as interning them row by row, without a cache-missing
 //! hash probe per row.
 
+use std::hash::BuildHasher;
+
+use hashbrown::DefaultHashBuilder;
+
 use super::{CustomerBaseBuilder, NONE_U32, TouchpointRef, bulk, check_id, encode_event};
 use crate::error::{Error, Result};
-use crate::records::ConsentEvent;
+use crate::records::{ConsentEvent, Money};
 use crate::store::StrArena;
 
 /// Which rows wait for their customer ids.
@@ -22,6 +26,69 @@ pub(super) struct Deferred {
     rows: Rows,
     first: usize,
     ids: StrArena,
+    /// Each id's hash by `hasher`, taken as it arrives (readers hash on their own threads).
+    hashes: Vec<u64>,
+    hasher: DefaultHashBuilder,
+}
+
+/// Touchpoints read in bulk, in columns, their customer ids not yet resolved:
+/// what a reader hands to [`CustomerBaseBuilder::append_deferred_touchpoints`].
+#[derive(Debug, Default)]
+pub(crate) struct TouchpointColumns {
+    /// Customer ids, trimmed and checked.
+    pub(crate) ids: StrArena,
+    /// Each id's hash by the load's [`CustomerBaseBuilder::deferred_hasher`].
+    pub(crate) hashes: Vec<u64>,
+    pub(crate) time_us: Vec<i64>,
+    /// Channel and kind: the reader's label indices, replaced by builder codes before appending.
+    pub(crate) channel: Vec<u32>,
+    pub(crate) kind: Vec<u32>,
+    /// [`JourneyStage::index`](crate::records::JourneyStage::index), or none.
+    pub(crate) content_stage: Vec<u8>,
+    /// The rows with a cost, campaign, topic or session, in row order.
+    pub(crate) extras: Vec<TouchpointExtra>,
+    /// The text of the extras' strings.
+    pub(crate) extra_text: String,
+}
+
+/// The optional fields of one row of [`TouchpointColumns`]; strings as spans of its `extra_text`.
+#[derive(Debug)]
+pub(crate) struct TouchpointExtra {
+    pub(crate) row: u32,
+    pub(crate) cost: Option<Money>,
+    pub(crate) campaign: Option<(u32, u32)>,
+    pub(crate) topic: Option<(u32, u32)>,
+    pub(crate) session: Option<(u32, u32)>,
+}
+
+impl TouchpointColumns {
+    /// Rows held.
+    pub(crate) fn len(&self) -> usize {
+        self.time_us.len()
+    }
+
+    /// Keeps `s` (trimmed) in the extras' text; none when it is blank.
+    pub(crate) fn stash(&mut self, s: Option<&str>) -> Option<(u32, u32)> {
+        let s = s.map(str::trim).filter(|s| !s.is_empty())?;
+        let start = u32::try_from(self.extra_text.len()).ok()?;
+        let end = start.checked_add(u32::try_from(s.len()).ok()?)?;
+        self.extra_text.push_str(s);
+        Some((start, end))
+    }
+
+    /// An extra's string.
+    fn text(&self, span: Option<(u32, u32)>) -> Option<&str> {
+        span.and_then(|(a, b)| self.extra_text.get(a as usize..b as usize))
+    }
+}
+
+impl Deferred {
+    /// Appends one customer id with its hash.
+    fn push(&mut self, id: &str) -> Result<()> {
+        self.ids.push(id)?;
+        self.hashes.push(self.hasher.hash_one(id));
+        Ok(())
+    }
 }
 
 impl CustomerBaseBuilder {
@@ -35,8 +102,16 @@ impl CustomerBaseBuilder {
             rows,
             first,
             ids: StrArena::with_capacity(expected, expected * 10),
+            hashes: Vec::with_capacity(expected),
+            hasher: DefaultHashBuilder::default(),
         });
         Ok(())
+    }
+
+    /// The hasher of the deferred load's customer ids, for readers that hash
+    /// ids as they read them ([`TouchpointColumns::hashes`]).
+    pub(crate) fn deferred_hasher(&self) -> Option<&DefaultHashBuilder> {
+        self.deferred.as_ref().map(|d| &d.hasher)
     }
 
     /// Starts a load of touchpoints whose customer ids are resolved by
@@ -59,10 +134,10 @@ impl CustomerBaseBuilder {
         self.begin_deferred(Rows::Consents, self.consents.len(), 0)
     }
 
-    /// The pending ids of the deferred load of `rows`.
-    fn deferred_ids(&mut self, rows: Rows) -> Result<&mut StrArena> {
+    /// The deferred load of `rows`.
+    fn deferred_of(&mut self, rows: Rows) -> Result<&mut Deferred> {
         match self.deferred.as_mut() {
-            Some(d) if d.rows == rows => Ok(&mut d.ids),
+            Some(d) if d.rows == rows => Ok(d),
             _ => Err(Error::InvalidInput("no such bulk load in progress".into())),
         }
     }
@@ -71,15 +146,92 @@ impl CustomerBaseBuilder {
     /// [`add_touchpoint`](Self::add_touchpoint) would, adding nothing.
     pub(crate) fn push_deferred_touchpoint(&mut self, t: &TouchpointRef<'_>) -> Result<()> {
         let id = check_id(t.customer_id)?;
-        self.deferred_ids(Rows::Touchpoints)?;
+        self.deferred_of(Rows::Touchpoints)?;
         self.push_touchpoint(NONE_U32, t)?;
-        let pushed = self
-            .deferred_ids(Rows::Touchpoints)
-            .and_then(|ids| ids.push(id).map(|_| ()));
+        let pushed = self.deferred_of(Rows::Touchpoints).and_then(|d| d.push(id));
         if pushed.is_err() {
             self.truncate_touchpoints(self.tp.customer.len().saturating_sub(1));
         }
         pushed
+    }
+
+    /// Appends the first `n` rows of `cols`, whose channels and kinds are
+    /// builder codes by now, to the deferred load of touchpoints: the same
+    /// columns as [`push_deferred_touchpoint`](Self::push_deferred_touchpoint)
+    /// row by row. On an error (capacity) nothing is appended.
+    pub(crate) fn append_deferred_touchpoints(
+        &mut self,
+        cols: &TouchpointColumns,
+        n: usize,
+    ) -> Result<()> {
+        let n = n.min(cols.len());
+        let first = self.tp.customer.len();
+        let d = self.deferred_of(Rows::Touchpoints)?;
+        let first_id = d.ids.len();
+        d.ids.append_prefix(&cols.ids, n)?;
+        d.hashes
+            .extend_from_slice(cols.hashes.get(..n).unwrap_or_default());
+        let end = first + n;
+        let p = &mut self.tp;
+        p.customer.resize(end, NONE_U32);
+        p.time_us
+            .extend_from_slice(cols.time_us.get(..n).unwrap_or_default());
+        // Codes fit u16: the dictionaries hand out no more.
+        p.channel
+            .extend(cols.channel.iter().take(n).map(|&c| c as u16));
+        p.kind.extend(cols.kind.iter().take(n).map(|&c| c as u16));
+        p.content_stage
+            .extend_from_slice(cols.content_stage.get(..n).unwrap_or_default());
+        p.campaign.resize(end, NONE_U32);
+        p.topic.resize(end, NONE_U32);
+        if !p.session.is_empty() {
+            p.session.resize(end, NONE_U32);
+        }
+        let extras = cols.extras.iter().take_while(|e| (e.row as usize) < n);
+        if let Err(e) = self.fill_extras(cols, extras, first) {
+            self.truncate_touchpoints(first);
+            if let Ok(d) = self.deferred_of(Rows::Touchpoints) {
+                d.ids.truncate(first_id);
+                d.hashes.truncate(first_id);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Codes the optional fields of appended rows (rows from `first`), in
+    /// row order, and appends their costs (sparse, so pushed in order).
+    fn fill_extras<'c>(
+        &mut self,
+        cols: &'c TouchpointColumns,
+        extras: impl Iterator<Item = &'c TouchpointExtra>,
+        first: usize,
+    ) -> Result<()> {
+        let end = self.tp.customer.len();
+        let mut costs_to = first;
+        for e in extras {
+            let at = first + e.row as usize;
+            if let Some(m) = &e.cost {
+                let currency = self.currencies.code(&m.currency)?;
+                self.tp.cost.push_absent(at - costs_to);
+                self.tp.cost.push(Some((m.units, currency)));
+                costs_to = at + 1;
+            }
+            if let Some(s) = cols.text(e.campaign) {
+                self.tp.campaign[at] = self.campaigns.intern(s)?.0;
+            }
+            if let Some(s) = cols.text(e.topic) {
+                self.tp.topic[at] = self.topics.intern(s)?.0;
+            }
+            if let Some(s) = cols.text(e.session) {
+                let session = self.sessions.intern(s)?.0;
+                // Sessions are kept only once some touchpoint has one.
+                self.tp.session.resize(end, NONE_U32);
+                self.tp.session[at] = session;
+            }
+        }
+        self.tp.cost.push_absent(end - costs_to);
+        Ok(())
     }
 
     /// Appends a consent event to the deferred load; it fails as
@@ -90,7 +242,7 @@ impl CustomerBaseBuilder {
         event: &ConsentEvent,
     ) -> Result<()> {
         let id = check_id(customer_id)?;
-        self.deferred_ids(Rows::Consents)?.push(id)?;
+        self.deferred_of(Rows::Consents)?.push(id)?;
         encode_event(&mut self.consent_bytes, event);
         self.consents.push((NONE_U32, self.consent_bytes.len()));
         Ok(())
@@ -105,7 +257,7 @@ impl CustomerBaseBuilder {
         let Some(d) = self.deferred.take() else {
             return Ok(());
         };
-        let (indices, new) = match bulk::resolve_ids(&d.ids, None, None, &mut self.ids) {
+        let (indices, new) = match bulk::resolve_ids(&d.ids, Some(&d.hashes), None, &mut self.ids) {
             Ok(resolved) => resolved,
             Err(e) => {
                 self.deferred = Some(d);
