@@ -61,7 +61,10 @@ const FRONT: usize = 64;
 
 /// A text's slot in the front cache, from its length and three of its bytes.
 fn front_slot(raw: &str) -> usize {
-    let b = raw.as_bytes();
+    front_slot_bytes(raw.as_bytes())
+}
+
+fn front_slot_bytes(b: &[u8]) -> usize {
     let (first, mid, last) = match b {
         [] => (0, 0, 0),
         _ => (b[0], b[b.len() / 2], b[b.len() - 1]),
@@ -113,6 +116,31 @@ impl<T> LabelMemo<T> {
     ///
     /// # Errors
     /// `code`'s error (a full dictionary), or [`crate::Error::InvalidInput`] for an index not handed out.
+    /// [`get`](Self::get) for raw bytes: a text seen last in its cache slot
+    /// is found without checking the bytes for UTF-8 (equal bytes to a
+    /// stored text are that text); others go through [`get`](Self::get).
+    /// `None` for bytes that are not UTF-8.
+    pub(crate) fn get_bytes(
+        &mut self,
+        raw: &[u8],
+        parse: impl FnOnce(&str) -> Result<T, RowProblem>,
+    ) -> Option<Result<u32, RowProblem>> {
+        let slot = front_slot_bytes(raw);
+        let cached = self.front[slot].checked_sub(1).filter(|&i| {
+            self.texts
+                .get(i as usize)
+                .is_some_and(|t| t.as_bytes() == raw)
+        });
+        if let Some(i) = cached {
+            return Some(match &self.values[i as usize].0 {
+                Ok(_) => Ok(i),
+                Err(problem) => Err(problem.clone()),
+            });
+        }
+        let raw = std::str::from_utf8(raw).ok()?;
+        Some(self.get(raw, parse))
+    }
+
     pub(crate) fn code(&mut self, i: u32, code: impl FnOnce(&T) -> Result<u16>) -> Result<u16> {
         let Some((Ok(value), cached)) = self.values.get_mut(i as usize) else {
             return Err(crate::Error::InvalidInput(format!("no label {i}")));
@@ -145,6 +173,27 @@ impl Labels for TouchpointLabels {
 
     fn kind(&mut self, raw: &str, opts: &IngestOptions) -> Result<u32, RowProblem> {
         self.kinds.get(raw, |raw| Parsed.kind(raw, opts))
+    }
+}
+
+impl TouchpointLabels {
+    /// [`Labels::channel`] of raw bytes (already trimmed); `None` when they are not UTF-8.
+    pub(crate) fn channel_bytes(
+        &mut self,
+        raw: &[u8],
+        opts: &IngestOptions,
+    ) -> Option<Result<u32, RowProblem>> {
+        self.channels
+            .get_bytes(raw, |raw| Parsed.channel(raw, opts))
+    }
+
+    /// [`Labels::kind`] of raw bytes (already trimmed); `None` when they are not UTF-8.
+    pub(crate) fn kind_bytes(
+        &mut self,
+        raw: &[u8],
+        opts: &IngestOptions,
+    ) -> Option<Result<u32, RowProblem>> {
+        self.kinds.get_bytes(raw, |raw| Parsed.kind(raw, opts))
     }
 }
 

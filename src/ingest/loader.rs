@@ -168,8 +168,10 @@ impl Loader {
     pub fn touchpoints_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
         if let Ok(meta) = std::fs::metadata(path) {
-            // About 48 bytes per CSV row; sizing up front saves repeated column growth.
-            let estimate = usize::try_from(meta.len() / 48).unwrap_or(0).min(1 << 30);
+            // Rows are about 48 bytes; room for rows of 36 costs only address
+            // space (pages are touched as rows arrive), while growing a full
+            // column means copying it, so the estimate errs on the high side.
+            let estimate = usize::try_from(meta.len() / 36).unwrap_or(0).min(1 << 30);
             self.builder.reserve(0, 0, estimate);
         }
         let (format, file, name) = file_input(path)?;

@@ -11,10 +11,11 @@
 use std::hash::BuildHasher;
 
 use super::IngestOptions;
-use super::csv::{CsvRow, Header};
-use super::labels::{Labels, TouchpointLabels};
+use super::csv::{CsvRow, Header, Record};
+use super::labels::TouchpointLabels;
 use super::parse::fast_timestamp;
 use super::pipeline::{Rows, TouchpointView};
+use super::plain::for_each_line;
 use super::rows::{self, CHANNEL, CUSTOMER_ID, KIND, RowProblem, TIMESTAMP};
 use crate::store::{NO_STAGE, TouchpointColumns, TouchpointExtra, to_micros};
 
@@ -44,25 +45,61 @@ impl TouchpointPiece {
         };
         let n = rows.len_hint();
         let cols = &mut piece.columns;
+        cols.ids = crate::store::StrArena::with_capacity(n, n * 8);
         cols.hashes.reserve(n);
         cols.time_us.reserve(n);
         cols.channel.reserve(n);
         cols.kind.reserve(n);
         cols.content_stage.reserve(n);
-        rows.for_each(header, |line, row| {
-            let pushed = row.and_then(|row| {
-                if let Some(short) = &short {
-                    if short.read(&row, opts, &mut piece.labels, &mut piece.columns, hasher) {
-                        return Ok(());
-                    }
-                }
-                let t = rows::touchpoint_fields(&row, opts, &mut piece.labels)?;
-                piece.columns.push(&t, hasher)
-            });
+        let general = |piece: &mut TouchpointPiece, line: u64, row: &CsvRow<'_>| {
+            let pushed = rows::touchpoint_fields(row, opts, &mut piece.labels)
+                .and_then(|t| piece.columns.push(&t, hasher));
             if let Err(problem) = pushed {
                 piece.rejected.push((piece.columns.len(), line, problem));
             }
-        });
+        };
+        match (rows, &short) {
+            // Plain lines go to the short path as split, without a row view.
+            (
+                Rows::Plain {
+                    bytes,
+                    first_line,
+                    delimiter,
+                },
+                Some(short),
+            ) => for_each_line(bytes, first_line, delimiter, |line, text, spans| {
+                let field = |column: usize| {
+                    let &(a, b) = spans.get(column)?;
+                    text.get(a as usize..b as usize)
+                };
+                if spans.len() == header.width
+                    && short.read(field, opts, &mut piece.labels, &mut piece.columns, hasher)
+                {
+                    return;
+                }
+                match header.row(Record::Line { bytes: text, spans }) {
+                    Ok(row) => general(&mut piece, line, &row),
+                    Err(problem) => piece.rejected.push((piece.columns.len(), line, problem)),
+                }
+            }),
+            _ => rows.for_each(header, |line, row| match row {
+                Ok(row) => {
+                    let taken = short.as_ref().is_some_and(|short| {
+                        short.read(
+                            |c| row.raw(c),
+                            opts,
+                            &mut piece.labels,
+                            &mut piece.columns,
+                            hasher,
+                        )
+                    });
+                    if !taken {
+                        general(&mut piece, line, &row);
+                    }
+                }
+                Err(problem) => piece.rejected.push((piece.columns.len(), line, problem)),
+            }),
+        }
         piece
     }
 }
@@ -112,14 +149,15 @@ fn blank(b: u8) -> bool {
     b == b' ' || (0x09..=0x0D).contains(&b)
 }
 
-/// The text of a field with nothing to trim: valid UTF-8 whose first and
-/// last characters are ASCII other than blanks.
-fn clean(field: &[u8]) -> Option<&str> {
-    let (&first, &last) = (field.first()?, field.last()?);
-    if blank(first) || blank(last) || !first.is_ascii() || !last.is_ascii() {
-        return None;
+/// Whether a field has nothing to trim: its first and last bytes are ASCII
+/// other than blanks (so, if it is UTF-8, its first and last characters are).
+fn untrimmed(field: &[u8]) -> bool {
+    match (field.first(), field.last()) {
+        (Some(&first), Some(&last)) => {
+            first.is_ascii() && last.is_ascii() && !blank(first) && !blank(last)
+        }
+        _ => false,
     }
-    std::str::from_utf8(field).ok()
 }
 
 impl ShortPath {
@@ -146,15 +184,14 @@ impl ShortPath {
 
     /// Appends `row` when it is one the short path reads; whether it did
     /// (a row it did not take is left for the general validator).
-    fn read(
+    fn read<'r>(
         &self,
-        row: &CsvRow<'_>,
+        field: impl Fn(usize) -> Option<&'r [u8]>,
         opts: &IngestOptions,
         labels: &mut TouchpointLabels,
         columns: &mut TouchpointColumns,
         hasher: &impl BuildHasher,
     ) -> bool {
-        let field = |column: usize| row.raw(column);
         let Some(id) = field(self.customer_id) else {
             return false;
         };
@@ -162,9 +199,9 @@ impl ShortPath {
         if id.is_empty() || !id.iter().all(u8::is_ascii_graphic) {
             return false;
         }
+        // The hand-parsed shapes have no blanks, so nothing to trim either.
         let Some(time_us) = field(self.timestamp)
-            .and_then(clean)
-            .and_then(|t| fast_timestamp(t.as_bytes()))
+            .and_then(fast_timestamp)
             .filter(|ts| *ts >= opts.earliest && *ts <= opts.latest)
             .map(to_micros)
         else {
@@ -172,14 +209,14 @@ impl ShortPath {
         };
         // Labels in the general validator's order: a bad channel is not followed by a kind lookup.
         let Some(Ok(channel)) = field(self.channel)
-            .and_then(clean)
-            .map(|c| labels.channel(c, opts))
+            .filter(|c| untrimmed(c))
+            .and_then(|c| labels.channel_bytes(c, opts))
         else {
             return false;
         };
         let Some(Ok(kind)) = field(self.kind)
-            .and_then(clean)
-            .map(|k| labels.kind(k, opts))
+            .filter(|k| untrimmed(k))
+            .and_then(|k| labels.kind_bytes(k, opts))
         else {
             return false;
         };

@@ -6,7 +6,7 @@ pub(crate) use deferred::{TouchpointColumns, TouchpointExtra};
 use super::bulk;
 use super::intern::{Dictionary, Interner, StrArena};
 use super::rows::{CodedTouchpoint, CodedTransaction, TouchpointRef, TransactionRef};
-use super::sort::{gather, gather_optional, offsets, sort_order};
+use super::sort::{gather, gather_optional, sort_order_with_offsets};
 use super::{
     CustomerBase, CustomerRecords, NO_STAGE, NONE_U32, TouchpointTable, TransactionTable,
     encode_event, to_micros,
@@ -604,12 +604,12 @@ impl CustomerBaseBuilder {
         }
         let n_customers = self.ids.len();
         let customers = self.packed_records(n_customers);
-        let (tx_order, tx_times) = sort_order(&self.tx.customer, &self.tx.time_us, n_customers);
-        let (tp_order, tp_times) = sort_order(&self.tp.customer, &self.tp.time_us, n_customers);
-        // Sorted by customer, the rows' owners are their ranges: the
-        // customer column is not kept.
-        let tx_offsets = offsets(&self.tx.customer, n_customers);
-        let tp_offsets = offsets(&self.tp.customer, n_customers);
+        // Sorted by customer, the rows' owners are their ranges (the
+        // offsets): the customer column is not kept.
+        let (tx_order, tx_times, tx_offsets) =
+            sort_order_with_offsets(&self.tx.customer, &self.tx.time_us, n_customers);
+        let (tp_order, tp_times, tp_offsets) =
+            sort_order_with_offsets(&self.tp.customer, &self.tp.time_us, n_customers);
 
         let mut tx = TransactionTable::default();
         let order_arena = self.orders.into_arena();

@@ -56,94 +56,268 @@ impl Part {
         }
         first
     }
+}
 
-    /// Appends `other`'s entries after this partition's.
-    #[cfg(feature = "parallel")]
-    fn append(&mut self, other: Part) {
-        let offset = self.text.len() as u32;
-        self.rows.extend_from_slice(&other.rows);
-        self.hashes.extend_from_slice(&other.hashes);
-        self.text.push_str(&other.text);
-        self.ends.extend(other.ends.iter().map(|&e| e + offset));
+/// Ids split into partitions by hash as rows arrive, for a load whose ids
+/// are resolved at its end ([`resolve_partitioned`]): the partitioning
+/// [`partition`] does afterwards, done while the input is still being read.
+#[derive(Default)]
+pub(crate) struct Partitions {
+    parts: Vec<Part>,
+    /// Rows pushed so far (the next row's number).
+    rows: u32,
+}
+
+impl std::fmt::Debug for Partitions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Partitions({} rows, {} parts)",
+            self.rows,
+            self.parts.len()
+        )
     }
 }
 
+impl Partitions {
+    /// Partitions sized for about `expected` rows (as [`partition`] sizes
+    /// them, and at least 64, since the real count may be far larger).
+    pub(crate) fn new(expected: usize) -> Self {
+        let count = 1usize << partition_bits(expected).max(6);
+        let each = expected / count + 16;
+        Partitions {
+            parts: (0..count)
+                .map(|_| Part {
+                    rows: Vec::with_capacity(each),
+                    hashes: Vec::with_capacity(each),
+                    text: String::with_capacity(each * 8),
+                    ends: Vec::with_capacity(each),
+                })
+                .collect(),
+            rows: 0,
+        }
+    }
+
+    /// Rows pushed.
+    pub(crate) fn len(&self) -> usize {
+        self.rows as usize
+    }
+
+    /// Appends the next row's id and its `hash`.
+    ///
+    /// # Errors
+    /// [`Error::Capacity`] beyond `u32` rows or 4 GiB of ids in a partition; nothing is appended then.
+    pub(crate) fn push(&mut self, id: &str, hash: u64) -> Result<()> {
+        let count = self.parts.len();
+        let Some(part) = self.parts.get_mut(part_of(hash, count)) else {
+            return Err(Error::InvalidInput("ids pushed to no partition".into()));
+        };
+        let end = u32::try_from(part.text.len() + id.len())
+            .map_err(|_| Error::Capacity("more than 4 GiB of ids in one partition".into()))?;
+        let next = self
+            .rows
+            .checked_add(1)
+            .ok_or_else(|| Error::Capacity("more than 4,294,967,295 rows".into()))?;
+        part.rows.push(self.rows);
+        part.hashes.push(hash);
+        part.text.push_str(id);
+        part.ends.push(end);
+        self.rows = next;
+        Ok(())
+    }
+
+    /// Drops rows `len..`.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        for part in &mut self.parts {
+            let keep = part.rows.partition_point(|&r| (r as usize) < len);
+            let text_end = keep.checked_sub(1).map_or(0, |i| part.ends[i] as usize);
+            part.rows.truncate(keep);
+            part.hashes.truncate(keep);
+            part.ends.truncate(keep);
+            part.text.truncate(text_end);
+        }
+        self.rows = self.rows.min(len as u32);
+    }
+}
+
+/// How many bits of the hash choose the partition for `n` rows: partitions
+/// of about 16k rows, at most 4,096 of them.
+fn partition_bits(n: usize) -> u32 {
+    (n / 16_384)
+        .max(1)
+        .next_power_of_two()
+        .trailing_zeros()
+        .min(12)
+}
+
+/// The partition of a hash among `count` (a power of two).
+fn part_of(hash: u64, count: usize) -> usize {
+    ((hash >> 32) as usize) & (count - 1)
+}
+
 /// Splits the ids of rows `rows` (those `keep` marks, all when `None`) into
-/// partitions by hash; rows keep their order within a partition. With the
-/// `parallel` feature, runs of rows are split on the pool and their
-/// partitions joined in row order.
+/// partitions by hash; rows keep their order within a partition. The rows
+/// are cut into runs (one per thread with the `parallel` feature): a first
+/// pass counts each run's rows and id bytes per partition, so every
+/// partition is allocated once at its size and each run writes its own
+/// slices of it, in row order, with no joining copy.
+///
+/// # Errors
+/// [`Error::Capacity`] when a partition's text outgrows `u32` offsets.
 fn partition<'a>(
     rows: std::ops::Range<u32>,
     keep: Option<&[bool]>,
     id: impl Fn(u32) -> &'a str + Sync,
     hash: impl Fn(u32) -> u64 + Sync,
-) -> Vec<Part> {
+) -> Result<Vec<Part>> {
     let n = rows.len();
-    // About 16k ids per partition keeps each local table in cache; at most 4,096 partitions.
-    let bits = (n / 16_384)
-        .max(1)
-        .next_power_of_two()
-        .trailing_zeros()
-        .min(12);
-    let count = 1usize << bits;
+    let count = 1usize << partition_bits(n);
+    let part_of = |h: u64| part_of(h, count);
     let kept = |r: &u32| keep.is_none_or(|keep| keep.get(*r as usize).copied().unwrap_or(false));
-    let split = |rows: std::ops::Range<u32>, share: usize| {
-        let mut parts: Vec<Part> = (0..count)
-            .map(|_| Part {
-                rows: Vec::with_capacity(share / count + 16),
-                hashes: Vec::with_capacity(share / count + 16),
-                text: String::with_capacity((share / count + 16) * 12),
-                ends: Vec::with_capacity(share / count + 16),
-            })
-            .collect();
-        for row in rows.filter(kept) {
-            let s = id(row);
-            let h = hash(row);
-            // Middle bits pick the partition: the low bits (buckets) and top bits (tags)
-            // stay random for the local tables.
-            let p = ((h >> 32) as usize) & (count - 1);
-            let part = &mut parts[p];
-            part.rows.push(row);
-            part.hashes.push(h);
-            part.text.push_str(s);
-            part.ends.push(part.text.len() as u32);
-        }
-        parts
+    #[cfg(feature = "parallel")]
+    let runs = if n >= 1 << 18 {
+        rayon::current_num_threads().clamp(1, 8)
+    } else {
+        1
     };
+    #[cfg(not(feature = "parallel"))]
+    let runs = 1;
+    let step = (n as u32).div_ceil(runs as u32).max(1);
+    let run = |k: usize| {
+        let start = rows
+            .start
+            .saturating_add((k as u32).saturating_mul(step))
+            .min(rows.end);
+        let end = rows
+            .start
+            .saturating_add((k as u32 + 1).saturating_mul(step))
+            .min(rows.end);
+        (start..end).filter(kept)
+    };
+    // Pass 1: (rows, id bytes) per partition, per run.
+    let size_run = |k: usize| {
+        let mut sizes = vec![(0usize, 0usize); count];
+        for row in run(k) {
+            let size = &mut sizes[part_of(hash(row))];
+            size.0 += 1;
+            size.1 += id(row).len();
+        }
+        sizes
+    };
+    let sizes: Vec<Vec<(usize, usize)>> = each_run(runs, size_run);
+    // Rows, hashes, id bytes and id ends of each partition, at their final sizes.
+    type Columns = (Vec<u32>, Vec<u64>, Vec<u8>, Vec<u32>);
+    let mut parts: Vec<Columns> = (0..count)
+        .map(|p| {
+            let (r, b) = sizes
+                .iter()
+                .fold((0, 0), |(r, b), s| (r + s[p].0, b + s[p].1));
+            (vec![0; r], vec![0; r], vec![0; b], vec![0; r])
+        })
+        .collect();
+    if parts.iter().any(|p| u32::try_from(p.2.len()).is_err()) {
+        return Err(Error::Capacity(
+            "more than 4 GiB of ids in one partition".into(),
+        ));
+    }
+    // Each run's slices of every partition, and where its text starts in it.
+    let mut slices: Vec<Vec<RunSlices<'_>>> =
+        (0..runs).map(|_| Vec::with_capacity(count)).collect();
+    for (p, (rows_p, hashes_p, text_p, ends_p)) in parts.iter_mut().enumerate() {
+        let (mut rows_p, mut hashes_p, mut text_p, mut ends_p) = (
+            &mut rows_p[..],
+            &mut hashes_p[..],
+            &mut text_p[..],
+            &mut ends_p[..],
+        );
+        let mut text_base = 0u32;
+        for (k, run_slices) in slices.iter_mut().enumerate() {
+            let (r, b) = sizes[k][p];
+            let (rows_k, rest) = std::mem::take(&mut rows_p).split_at_mut(r);
+            rows_p = rest;
+            let (hashes_k, rest) = std::mem::take(&mut hashes_p).split_at_mut(r);
+            hashes_p = rest;
+            let (text_k, rest) = std::mem::take(&mut text_p).split_at_mut(b);
+            text_p = rest;
+            let (ends_k, rest) = std::mem::take(&mut ends_p).split_at_mut(r);
+            ends_p = rest;
+            run_slices.push(RunSlices {
+                rows: rows_k,
+                hashes: hashes_k,
+                text: text_k,
+                ends: ends_k,
+                text_base,
+                filled: (0, 0),
+            });
+            text_base += b as u32;
+        }
+    }
+    // Pass 2: every run writes its rows into its slices.
+    let fill_run = |(k, mut run_slices): (usize, Vec<RunSlices<'_>>)| {
+        for row in run(k) {
+            let h = hash(row);
+            let s = id(row).as_bytes();
+            let Some(slot) = run_slices.get_mut(part_of(h)) else {
+                continue;
+            };
+            let (i, t) = slot.filled;
+            if let (Some(r), Some(hh), Some(text), Some(e)) = (
+                slot.rows.get_mut(i),
+                slot.hashes.get_mut(i),
+                slot.text.get_mut(t..t + s.len()),
+                slot.ends.get_mut(i),
+            ) {
+                *r = row;
+                *hh = h;
+                text.copy_from_slice(s);
+                *e = slot.text_base + (t + s.len()) as u32;
+            }
+            slot.filled = (i + 1, t + s.len());
+        }
+    };
+    let numbered: Vec<(usize, Vec<RunSlices<'_>>)> = slices.into_iter().enumerate().collect();
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
-        let pieces = rayon::current_num_threads().clamp(1, 8);
-        if n >= 1 << 18 && pieces > 1 {
-            let step = (n as u32).div_ceil(pieces as u32);
-            let mut split_parts: Vec<Vec<Part>> = (0..pieces as u32)
-                .into_par_iter()
-                .map(|k| {
-                    let start = rows.start + k.saturating_mul(step).min(n as u32);
-                    let end = rows.start + (k + 1).saturating_mul(step).min(n as u32);
-                    split(start..end, n / pieces)
-                })
-                .collect();
-            let mut first = split_parts.remove(0);
-            let mut rest: Vec<Vec<Option<Part>>> = split_parts
-                .into_iter()
-                .map(|parts| parts.into_iter().map(Some).collect())
-                .collect();
-            let mut tails: Vec<Vec<Part>> = (0..count)
-                .map(|p| rest.iter_mut().filter_map(|r| r[p].take()).collect())
-                .collect();
-            first
-                .par_iter_mut()
-                .zip(tails.par_iter_mut())
-                .for_each(|(part, tail)| {
-                    for other in tail.drain(..) {
-                        part.append(other);
-                    }
-                });
-            return first;
-        }
+        numbered.into_par_iter().for_each(fill_run);
     }
-    split(rows, n)
+    #[cfg(not(feature = "parallel"))]
+    numbered.into_iter().for_each(fill_run);
+    parts
+        .into_iter()
+        .map(|(rows, hashes, text, ends)| {
+            let text = String::from_utf8(text)
+                .map_err(|_| Error::InvalidInput("ids split inside a character".into()))?;
+            Ok(Part {
+                rows,
+                hashes,
+                text,
+                ends,
+            })
+        })
+        .collect()
+}
+
+/// One run's share of one partition's columns (see [`partition`]).
+struct RunSlices<'a> {
+    rows: &'a mut [u32],
+    hashes: &'a mut [u64],
+    text: &'a mut [u8],
+    ends: &'a mut [u32],
+    /// Where this run's text starts in the partition's text.
+    text_base: u32,
+    /// Rows and text bytes written so far.
+    filled: (usize, usize),
+}
+
+/// `work` for runs `0..runs`, on the pool when there are several.
+fn each_run<T: Send>(runs: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    #[cfg(feature = "parallel")]
+    if runs > 1 {
+        use rayon::prelude::*;
+        return (0..runs).into_par_iter().map(work).collect();
+    }
+    (0..runs).map(work).collect()
 }
 
 fn first_occurrences(parts: &[Part]) -> Vec<Vec<u32>> {
@@ -169,7 +343,7 @@ pub(crate) fn repeated_rows(ids: &StrArena, first_pending: usize) -> Result<Vec<
         None,
         |r| ids.get(r),
         |r| hasher.hash_one(ids.get(r)),
-    );
+    )?;
     let firsts = first_occurrences(&parts);
     let mut repeated: Vec<u32> = parts
         .iter()
@@ -197,7 +371,27 @@ pub(crate) fn resolve_ids(
     keep: Option<&[bool]>,
     ids: &mut Interner,
 ) -> Result<(Vec<u32>, usize)> {
+    let mut out = vec![u32::MAX; pending.len()];
+    let new = resolve_ids_into(pending, hashes, keep, ids, &mut out)?;
+    Ok((out, new))
+}
+
+/// [`resolve_ids`] writing the indices into `out` (one per pending id;
+/// untouched on an error); returns how many ids were new.
+pub(crate) fn resolve_ids_into(
+    pending: &StrArena,
+    hashes: Option<&[u64]>,
+    keep: Option<&[bool]>,
+    ids: &mut Interner,
+    out: &mut [u32],
+) -> Result<usize> {
     let m = pending.len();
+    if out.len() != m {
+        return Err(Error::InvalidInput(format!(
+            "{} places for {m} resolved ids",
+            out.len()
+        )));
+    }
     let hasher = DefaultHashBuilder::default();
     let m_u32 =
         u32::try_from(m).map_err(|_| Error::Capacity("more than 4,294,967,295 rows".into()))?;
@@ -207,8 +401,31 @@ pub(crate) fn resolve_ids(
         Some(&h) => h,
         None => hasher.hash_one(pending.get(r)),
     };
-    let parts = partition(0..m_u32, keep, |r| pending.get(r), hash);
-    let firsts = first_occurrences(&parts);
+    let parts = partition(0..m_u32, keep, |r| pending.get(r), hash)?;
+    resolve_parts(&parts, ids, out)
+}
+
+/// Resolves the ids of a load partitioned as it was read, writing each
+/// row's index into `out` (one place per row pushed); as [`resolve_ids`].
+pub(crate) fn resolve_partitioned(
+    partitions: &Partitions,
+    ids: &mut Interner,
+    out: &mut [u32],
+) -> Result<usize> {
+    if out.len() != partitions.len() {
+        return Err(Error::InvalidInput(format!(
+            "{} places for {} resolved ids",
+            out.len(),
+            partitions.len()
+        )));
+    }
+    resolve_parts(&partitions.parts, ids, out)
+}
+
+/// The shared part of [`resolve_ids_into`] and [`resolve_partitioned`]:
+/// first occurrences per partition, lookups, new ids in row order, indices out.
+fn resolve_parts(parts: &[Part], ids: &mut Interner, out: &mut [u32]) -> Result<usize> {
+    let firsts = first_occurrences(parts);
     // Look up each distinct id in the existing index (read-only, so in parallel).
     let lookup = |(part, first): (&Part, &Vec<u32>)| -> Vec<u32> {
         first
@@ -279,9 +496,9 @@ pub(crate) fn resolve_ids(
         ids.index_hashed(index, h);
         global[p as usize][i as usize] = index;
     }
-    let mut out = vec![u32::MAX; m];
-    scatter_indices(&parts, &firsts, &global, &mut out);
-    Ok((out, new.len()))
+    out.fill(u32::MAX);
+    scatter_indices(parts, &firsts, &global, out);
+    Ok(new.len())
 }
 
 /// Writes every row's index: `out[row] = global[p][first[p][i]]` for row
@@ -355,6 +572,36 @@ mod tests {
             .filter(|&i| !seen.insert(refs[i as usize]))
             .collect();
         assert_eq!(repeated_rows(&arena(&refs), 0).unwrap(), expected);
+    }
+
+    #[test]
+    fn ids_partitioned_as_read_resolve_like_row_by_row_also_after_truncation() {
+        let hasher = DefaultHashBuilder::default();
+        for (n, expected) in [(5_000u64, 0usize), (300_000, 300_000)] {
+            let values: Vec<String> = (0..n)
+                .map(|i| format!("{:05}", (i * 7919) % 20_011))
+                .collect();
+            let mut partitions = Partitions::new(expected);
+            for v in &values {
+                partitions.push(v, hasher.hash_one(v.as_str())).unwrap();
+            }
+            // A rolled-back tail leaves the partitions as if it had never come.
+            let kept = values.len() - 1_234;
+            partitions.truncate(kept);
+            assert_eq!(partitions.len(), kept);
+            let mut ids = Interner::default();
+            ids.intern("00007").unwrap();
+            let mut got = vec![0u32; kept];
+            let new = resolve_partitioned(&partitions, &mut ids, &mut got).unwrap();
+            let mut expected_ids = Interner::default();
+            expected_ids.intern("00007").unwrap();
+            for (i, v) in values.iter().take(kept).enumerate() {
+                assert_eq!(got[i], expected_ids.intern(v).unwrap().0, "row {i}");
+            }
+            assert_eq!(ids.len(), expected_ids.len());
+            assert_eq!(new, ids.len() - 1);
+            assert!(resolve_partitioned(&partitions, &mut ids, &mut [0u32; 3]).is_err());
+        }
     }
 
     fn resolve_like_row_by_row(n: u64, distinct: u64) {

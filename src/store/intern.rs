@@ -36,29 +36,6 @@ impl StrArena {
         Ok(index)
     }
 
-    /// Appends the first `n` strings of `other`.
-    ///
-    /// # Errors
-    /// [`Error::Capacity`] when the text outgrows `u32` offsets or the strings `u32` indices; nothing is appended then.
-    pub(crate) fn append_prefix(&mut self, other: &StrArena, n: usize) -> Result<()> {
-        let n = n.min(other.len());
-        let text_end = n.checked_sub(1).map_or(0, |i| other.ends[i] as usize);
-        let offset = u32::try_from(self.bytes.len())
-            .ok()
-            .filter(|&o| u32::try_from(text_end).is_ok_and(|e| o.checked_add(e).is_some()))
-            .ok_or_else(|| Error::Capacity("more than 4 GiB of id text in one column".into()))?;
-        if u32::try_from(self.ends.len() + n).is_err() {
-            return Err(Error::Capacity(
-                "more than 4,294,967,295 strings in one column".into(),
-            ));
-        }
-        self.bytes
-            .push_str(other.bytes.get(..text_end).unwrap_or(""));
-        self.ends
-            .extend(other.ends.iter().take(n).map(|&end| end + offset));
-        Ok(())
-    }
-
     /// Drops strings `len..`.
     pub(crate) fn truncate(&mut self, len: usize) {
         if len < self.ends.len() {

@@ -13,10 +13,20 @@ pub(crate) fn sort_order(
     time: &[i64],
     n_customers: usize,
 ) -> (Option<Vec<u32>>, Option<Vec<i64>>) {
-    if is_sorted(customer, time) {
-        return (None, None);
-    }
+    let (order, times, _) = sort_order_with_offsets(customer, time, n_customers);
+    (order, times)
+}
+
+/// [`sort_order`] and the rows' [`offsets`] by customer, which it works out on the way.
+pub(crate) fn sort_order_with_offsets(
+    customer: &[u32],
+    time: &[i64],
+    n_customers: usize,
+) -> (Option<Vec<u32>>, Option<Vec<i64>>, Vec<usize>) {
     let starts = offsets(customer, n_customers);
+    if is_sorted(customer, time) {
+        return (None, None, starts);
+    }
     let mut order = vec![0u32; customer.len()];
     counting_scatter(customer, &starts, &mut order);
     let mut times = gather_ref(time, &order);
@@ -58,7 +68,7 @@ pub(crate) fn sort_order(
         let range = starts[k]..starts[k + 1];
         sort_group(&mut order[range.clone()], &mut times[range]);
     }
-    (Some(order), Some(times))
+    (Some(order), Some(times), starts)
 }
 
 /// Sorts one customer's rows (ascending) stably by their times, moving both together.

@@ -1,6 +1,6 @@
 //! Touchpoints and consent events appended with their customer ids
-//! unresolved, the ids resolved together at the end by radix-partitioned
-//! hashing ([`bulk::resolve_ids`]): the same dense indices, in the same order
+//! unresolved (each id put into its hash partition as it arrives), the ids
+//! resolved together at the end ([`bulk::resolve_partitioned`]): the same dense indices, in the same order
 //! of first appearance, as interning them row by row, without a cache-missing
 //! hash probe per row.
 
@@ -25,9 +25,8 @@ enum Rows {
 pub(super) struct Deferred {
     rows: Rows,
     first: usize,
-    ids: StrArena,
-    /// Each id's hash by `hasher`, taken as it arrives (readers hash on their own threads).
-    hashes: Vec<u64>,
+    /// The rows' ids, partitioned by their hash by `hasher` (readers hash on their own threads).
+    ids: bulk::Partitions,
     hasher: DefaultHashBuilder,
 }
 
@@ -85,8 +84,8 @@ impl TouchpointColumns {
 impl Deferred {
     /// Appends one customer id with its hash.
     fn push(&mut self, id: &str) -> Result<()> {
-        self.ids.push(id)?;
-        self.hashes.push(self.hasher.hash_one(id));
+        let hash = self.hasher.hash_one(id);
+        self.ids.push(id, hash)?;
         Ok(())
     }
 }
@@ -101,8 +100,7 @@ impl CustomerBaseBuilder {
         self.deferred = Some(Deferred {
             rows,
             first,
-            ids: StrArena::with_capacity(expected, expected * 10),
-            hashes: Vec::with_capacity(expected),
+            ids: bulk::Partitions::new(expected),
             hasher: DefaultHashBuilder::default(),
         });
         Ok(())
@@ -168,9 +166,14 @@ impl CustomerBaseBuilder {
         let first = self.tp.customer.len();
         let d = self.deferred_of(Rows::Touchpoints)?;
         let first_id = d.ids.len();
-        d.ids.append_prefix(&cols.ids, n)?;
-        d.hashes
-            .extend_from_slice(cols.hashes.get(..n).unwrap_or_default());
+        let pushed = (0..n).try_for_each(|i| {
+            let hash = cols.hashes.get(i).copied().unwrap_or_default();
+            d.ids.push(cols.ids.get(i as u32), hash)
+        });
+        if let Err(e) = pushed {
+            d.ids.truncate(first_id);
+            return Err(e);
+        }
         let end = first + n;
         let p = &mut self.tp;
         p.customer.resize(end, NONE_U32);
@@ -192,7 +195,6 @@ impl CustomerBaseBuilder {
             self.truncate_touchpoints(first);
             if let Ok(d) = self.deferred_of(Rows::Touchpoints) {
                 d.ids.truncate(first_id);
-                d.hashes.truncate(first_id);
             }
             return Err(e);
         }
@@ -257,8 +259,24 @@ impl CustomerBaseBuilder {
         let Some(d) = self.deferred.take() else {
             return Ok(());
         };
-        let (indices, new) = match bulk::resolve_ids(&d.ids, Some(&d.hashes), None, &mut self.ids) {
-            Ok(resolved) => resolved,
+        let resolved = match d.rows {
+            // Touchpoint rows take their indices in place.
+            Rows::Touchpoints => {
+                let rows = self.tp.customer.get_mut(d.first..).unwrap_or_default();
+                bulk::resolve_partitioned(&d.ids, &mut self.ids, rows)
+            }
+            Rows::Consents => {
+                let mut indices = vec![NONE_U32; d.ids.len()];
+                bulk::resolve_partitioned(&d.ids, &mut self.ids, &mut indices).inspect(|_| {
+                    let rows = self.consents.get_mut(d.first..).unwrap_or_default();
+                    for ((slot, _), &index) in rows.iter_mut().zip(&indices) {
+                        *slot = index;
+                    }
+                })
+            }
+        };
+        let new = match resolved {
+            Ok(new) => new,
             Err(e) => {
                 self.deferred = Some(d);
                 self.abort_deferred();
@@ -267,20 +285,6 @@ impl CustomerBaseBuilder {
         };
         self.record_of.resize(self.record_of.len() + new, NONE_U32);
         self.last_customer = None;
-        match d.rows {
-            Rows::Touchpoints => {
-                let rows = self.tp.customer.get_mut(d.first..).unwrap_or_default();
-                for (slot, &index) in rows.iter_mut().zip(&indices) {
-                    *slot = index;
-                }
-            }
-            Rows::Consents => {
-                let rows = self.consents.get_mut(d.first..).unwrap_or_default();
-                for ((slot, _), &index) in rows.iter_mut().zip(&indices) {
-                    *slot = index;
-                }
-            }
-        }
         Ok(())
     }
 
