@@ -17,39 +17,45 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use super::intern::{Interner, StrArena};
 use crate::error::{Error, Result};
 
-/// Ids of one partition with the rows they came from, in row order.
+/// One id of a partition: its hash, its row, and where its text ends.
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    hash: u64,
+    row: u32,
+    end: u32,
+}
+
+/// Ids of one partition with the rows they came from, in row order (one
+/// stream of entries and one of text, so pushing to many partitions at once
+/// keeps few cache lines and pages open).
 #[derive(Default)]
 struct Part {
-    rows: Vec<u32>,
-    hashes: Vec<u64>,
+    entries: Vec<Entry>,
     text: String,
-    ends: Vec<u32>,
 }
 
 impl Part {
     fn get(&self, i: usize) -> &str {
-        let end = self.ends.get(i).copied().unwrap_or(0) as usize;
-        let start = if i == 0 {
-            0
-        } else {
-            self.ends.get(i - 1).copied().unwrap_or(0) as usize
-        };
+        let end = self.entries.get(i).map_or(0, |e| e.end as usize);
+        let start = i
+            .checked_sub(1)
+            .and_then(|j| self.entries.get(j))
+            .map_or(0, |e| e.end as usize);
         self.text.get(start..end).unwrap_or("")
     }
 
     /// For every entry, the entry index of the first equal id in this partition.
     fn first_occurrences(&self) -> Vec<u32> {
-        let mut table: HashTable<u32> = HashTable::with_capacity(self.rows.len());
-        let mut first = Vec::with_capacity(self.rows.len());
-        for (i, &h) in self.hashes.iter().enumerate() {
-            let s = self.get(i);
-            let found = table.find(h, |&j| {
-                self.hashes[j as usize] == h && self.get(j as usize) == s
-            });
+        let hash = |j: u32| self.entries[j as usize].hash;
+        let mut table: HashTable<u32> = HashTable::with_capacity(self.entries.len());
+        let mut first = Vec::with_capacity(self.entries.len());
+        for (i, e) in self.entries.iter().enumerate() {
+            let (h, s) = (e.hash, self.get(i));
+            let found = table.find(h, |&j| hash(j) == h && self.get(j as usize) == s);
             match found {
                 Some(&j) => first.push(j),
                 None => {
-                    table.insert_unique(h, i as u32, |&j| self.hashes[j as usize]);
+                    table.insert_unique(h, i as u32, |&j| hash(j));
                     first.push(i as u32);
                 }
             }
@@ -88,10 +94,8 @@ impl Partitions {
         Partitions {
             parts: (0..count)
                 .map(|_| Part {
-                    rows: Vec::with_capacity(each),
-                    hashes: Vec::with_capacity(each),
+                    entries: Vec::with_capacity(each),
                     text: String::with_capacity(each * 8),
-                    ends: Vec::with_capacity(each),
                 })
                 .collect(),
             rows: 0,
@@ -118,10 +122,12 @@ impl Partitions {
             .rows
             .checked_add(1)
             .ok_or_else(|| Error::Capacity("more than 4,294,967,295 rows".into()))?;
-        part.rows.push(self.rows);
-        part.hashes.push(hash);
+        part.entries.push(Entry {
+            hash,
+            row: self.rows,
+            end,
+        });
         part.text.push_str(id);
-        part.ends.push(end);
         self.rows = next;
         Ok(())
     }
@@ -129,11 +135,11 @@ impl Partitions {
     /// Drops rows `len..`.
     pub(crate) fn truncate(&mut self, len: usize) {
         for part in &mut self.parts {
-            let keep = part.rows.partition_point(|&r| (r as usize) < len);
-            let text_end = keep.checked_sub(1).map_or(0, |i| part.ends[i] as usize);
-            part.rows.truncate(keep);
-            part.hashes.truncate(keep);
-            part.ends.truncate(keep);
+            let keep = part.entries.partition_point(|e| (e.row as usize) < len);
+            let text_end = keep
+                .checked_sub(1)
+                .map_or(0, |i| part.entries[i].end as usize);
+            part.entries.truncate(keep);
             part.text.truncate(text_end);
         }
         self.rows = self.rows.min(len as u32);
@@ -205,17 +211,16 @@ fn partition<'a>(
         sizes
     };
     let sizes: Vec<Vec<(usize, usize)>> = each_run(runs, size_run);
-    // Rows, hashes, id bytes and id ends of each partition, at their final sizes.
-    type Columns = (Vec<u32>, Vec<u64>, Vec<u8>, Vec<u32>);
-    let mut parts: Vec<Columns> = (0..count)
+    // Entries and id bytes of each partition, at their final sizes.
+    let mut parts: Vec<(Vec<Entry>, Vec<u8>)> = (0..count)
         .map(|p| {
             let (r, b) = sizes
                 .iter()
                 .fold((0, 0), |(r, b), s| (r + s[p].0, b + s[p].1));
-            (vec![0; r], vec![0; r], vec![0; b], vec![0; r])
+            (vec![Entry::default(); r], vec![0; b])
         })
         .collect();
-    if parts.iter().any(|p| u32::try_from(p.2.len()).is_err()) {
+    if parts.iter().any(|p| u32::try_from(p.1.len()).is_err()) {
         return Err(Error::Capacity(
             "more than 4 GiB of ids in one partition".into(),
         ));
@@ -223,29 +228,18 @@ fn partition<'a>(
     // Each run's slices of every partition, and where its text starts in it.
     let mut slices: Vec<Vec<RunSlices<'_>>> =
         (0..runs).map(|_| Vec::with_capacity(count)).collect();
-    for (p, (rows_p, hashes_p, text_p, ends_p)) in parts.iter_mut().enumerate() {
-        let (mut rows_p, mut hashes_p, mut text_p, mut ends_p) = (
-            &mut rows_p[..],
-            &mut hashes_p[..],
-            &mut text_p[..],
-            &mut ends_p[..],
-        );
+    for (p, (entries_p, text_p)) in parts.iter_mut().enumerate() {
+        let (mut entries_p, mut text_p) = (&mut entries_p[..], &mut text_p[..]);
         let mut text_base = 0u32;
         for (k, run_slices) in slices.iter_mut().enumerate() {
             let (r, b) = sizes[k][p];
-            let (rows_k, rest) = std::mem::take(&mut rows_p).split_at_mut(r);
-            rows_p = rest;
-            let (hashes_k, rest) = std::mem::take(&mut hashes_p).split_at_mut(r);
-            hashes_p = rest;
+            let (entries_k, rest) = std::mem::take(&mut entries_p).split_at_mut(r);
+            entries_p = rest;
             let (text_k, rest) = std::mem::take(&mut text_p).split_at_mut(b);
             text_p = rest;
-            let (ends_k, rest) = std::mem::take(&mut ends_p).split_at_mut(r);
-            ends_p = rest;
             run_slices.push(RunSlices {
-                rows: rows_k,
-                hashes: hashes_k,
+                entries: entries_k,
                 text: text_k,
-                ends: ends_k,
                 text_base,
                 filled: (0, 0),
             });
@@ -261,16 +255,15 @@ fn partition<'a>(
                 continue;
             };
             let (i, t) = slot.filled;
-            if let (Some(r), Some(hh), Some(text), Some(e)) = (
-                slot.rows.get_mut(i),
-                slot.hashes.get_mut(i),
-                slot.text.get_mut(t..t + s.len()),
-                slot.ends.get_mut(i),
-            ) {
-                *r = row;
-                *hh = h;
+            if let (Some(e), Some(text)) =
+                (slot.entries.get_mut(i), slot.text.get_mut(t..t + s.len()))
+            {
+                *e = Entry {
+                    hash: h,
+                    row,
+                    end: slot.text_base + (t + s.len()) as u32,
+                };
                 text.copy_from_slice(s);
-                *e = slot.text_base + (t + s.len()) as u32;
             }
             slot.filled = (i + 1, t + s.len());
         }
@@ -285,25 +278,18 @@ fn partition<'a>(
     numbered.into_iter().for_each(fill_run);
     parts
         .into_iter()
-        .map(|(rows, hashes, text, ends)| {
+        .map(|(entries, text)| {
             let text = String::from_utf8(text)
                 .map_err(|_| Error::InvalidInput("ids split inside a character".into()))?;
-            Ok(Part {
-                rows,
-                hashes,
-                text,
-                ends,
-            })
+            Ok(Part { entries, text })
         })
         .collect()
 }
 
 /// One run's share of one partition's columns (see [`partition`]).
 struct RunSlices<'a> {
-    rows: &'a mut [u32],
-    hashes: &'a mut [u64],
+    entries: &'a mut [Entry],
     text: &'a mut [u8],
-    ends: &'a mut [u32],
     /// Where this run's text starts in the partition's text.
     text_base: u32,
     /// Rows and text bytes written so far.
@@ -352,8 +338,8 @@ pub(crate) fn repeated_rows(ids: &StrArena, first_pending: usize) -> Result<Vec<
             first
                 .iter()
                 .enumerate()
-                .filter(|&(i, &f)| f as usize != i && part.rows[i] as usize >= first_pending)
-                .map(|(i, _)| part.rows[i])
+                .filter(|&(i, &f)| f as usize != i && part.entries[i].row as usize >= first_pending)
+                .map(|(i, _)| part.entries[i].row)
         })
         .collect();
     repeated.sort_unstable();
@@ -462,7 +448,7 @@ fn resolve_parts(parts: &[Part], ids: &mut Interner, out: &mut [u32]) -> Result<
             .filter(|&(i, &f)| f as usize == i && global[p][i] == u32::MAX)
             .map(|(i, _)| {
                 let h = interner.index_hash(part.get(i));
-                (part.rows[i], p as u32, i as u32, h)
+                (part.entries[i].row, p as u32, i as u32, h)
             })
             .collect()
     };
@@ -502,19 +488,20 @@ fn resolve_parts(parts: &[Part], ids: &mut Interner, out: &mut [u32]) -> Result<
 }
 
 /// Writes every row's index: `out[row] = global[p][first[p][i]]` for row
-/// `parts[p].rows[i]`. On the pool, `out` is cut into row ranges, one per
+/// entry `i` of `parts[p]`. On the pool, `out` is cut into row ranges, one per
 /// thread; each part's rows ascend, so each thread finds its rows of every
 /// part by binary search and writes only within its range.
 fn scatter_indices(parts: &[Part], firsts: &[Vec<u32>], global: &[Vec<u32>], out: &mut [u32]) {
     let fill = |base: usize, out: &mut [u32]| {
         let (lo, hi) = (base as u32, (base + out.len()) as u32);
         for ((part, first), global) in parts.iter().zip(firsts).zip(global) {
-            let from = part.rows.partition_point(|&r| r < lo);
-            let to = part.rows.partition_point(|&r| r < hi);
+            let from = part.entries.partition_point(|e| e.row < lo);
+            let to = part.entries.partition_point(|e| e.row < hi);
             for i in from..to {
-                if let (Some(slot), Some(&f)) =
-                    (out.get_mut(part.rows[i] as usize - base), first.get(i))
-                {
+                if let (Some(slot), Some(&f)) = (
+                    out.get_mut(part.entries[i].row as usize - base),
+                    first.get(i),
+                ) {
                     *slot = global.get(f as usize).copied().unwrap_or(u32::MAX);
                 }
             }
