@@ -35,6 +35,7 @@ use std::ops::Range;
 use jiff::Timestamp;
 
 pub use builder::CustomerBaseBuilder;
+#[cfg(feature = "parallel")]
 pub(crate) use builder::{TouchpointColumns, TouchpointExtra};
 pub(crate) use costs::SparseCosts;
 pub use history::{History, OwnedHistory};

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// One CSV record: parsed by the csv crate, or a line without quotes split at its delimiters.
 #[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "parallel"), allow(dead_code))]
 pub(crate) enum Record<'a> {
     Parsed(&'a ByteRecord),
     /// The line (without its terminator) and each field's (start, end) in it.
@@ -77,6 +78,7 @@ fn field_text(bytes: Option<&[u8]>) -> Result<Option<Cow<'_, str>>, String> {
 
 impl CsvRow<'_> {
     /// The bytes of field `column` as read (untrimmed, not checked for UTF-8).
+    #[cfg(feature = "parallel")]
     pub(crate) fn raw(&self, column: usize) -> Option<&[u8]> {
         self.record.get(column)
     }
@@ -314,10 +316,12 @@ impl Header {
 
 /// The header's names read from `line`, a whole first line without quotes
 /// (as [`reader_with_header`] reads them).
+#[cfg(feature = "parallel")]
 pub(crate) fn header_names(line: &[u8], opts: &IngestOptions) -> Result<Vec<String>> {
     reader_with_header(line, opts).map(|(_, names)| names)
 }
 
+#[cfg(feature = "parallel")]
 impl<R: Read> Records<R> {
     /// Records of `input`, which starts at a record boundary on line `line` of the whole input
     /// (the header already read).

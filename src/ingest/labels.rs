@@ -120,6 +120,7 @@ impl<T> LabelMemo<T> {
     /// is found without checking the bytes for UTF-8 (equal bytes to a
     /// stored text are that text); others go through [`get`](Self::get).
     /// `None` for bytes that are not UTF-8.
+    #[cfg(feature = "parallel")]
     pub(crate) fn get_bytes(
         &mut self,
         raw: &[u8],
@@ -176,6 +177,7 @@ impl Labels for TouchpointLabels {
     }
 }
 
+#[cfg(feature = "parallel")]
 impl TouchpointLabels {
     /// [`Labels::channel`] of raw bytes (already trimmed); `None` when they are not UTF-8.
     pub(crate) fn channel_bytes(

@@ -112,6 +112,7 @@ fn fast_timestamp_micros(s: &[u8]) -> Fast {
 /// The timestamp of `s`, already trimmed, when it has one of the hand-parsed
 /// shapes and is valid: what [`parse_timestamp`] gives it. `None` says nothing
 /// about validity (other shapes are left to [`parse_timestamp`]).
+#[cfg(feature = "parallel")]
 pub(crate) fn fast_timestamp(s: &[u8]) -> Option<Timestamp> {
     match fast_timestamp_micros(s) {
         Fast::Ok(us) => Timestamp::from_microsecond(us).ok(),

@@ -1,6 +1,7 @@
 //! Bulk loading of a [`CustomerBase`]: append in any order, sort once at the end.
 
 mod deferred;
+#[cfg(feature = "parallel")]
 pub(crate) use deferred::{TouchpointColumns, TouchpointExtra};
 
 use super::bulk;

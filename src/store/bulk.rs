@@ -133,6 +133,7 @@ impl Partitions {
     }
 
     /// Drops rows `len..`.
+    #[cfg(any(feature = "parallel", test))]
     pub(crate) fn truncate(&mut self, len: usize) {
         for part in &mut self.parts {
             let keep = part.entries.partition_point(|e| (e.row as usize) < len);

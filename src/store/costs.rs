@@ -35,6 +35,7 @@ impl SparseCosts {
 
     /// Row `row`'s cost (`None` without one, or out of range).
     /// Appends `n` rows without a cost.
+    #[cfg(any(feature = "parallel", test))]
     pub(crate) fn push_absent(&mut self, n: usize) {
         let end = self.len + n;
         // Whole words of absent rows start with their count of earlier costs.

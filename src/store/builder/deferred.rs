@@ -10,8 +10,9 @@ use hashbrown::DefaultHashBuilder;
 
 use super::{CustomerBaseBuilder, NONE_U32, TouchpointRef, bulk, check_id, encode_event};
 use crate::error::{Error, Result};
-use crate::records::{ConsentEvent, Money};
-use crate::store::StrArena;
+use crate::records::ConsentEvent;
+#[cfg(feature = "parallel")]
+use crate::{records::Money, store::StrArena};
 
 /// Which rows wait for their customer ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,7 @@ pub(super) struct Deferred {
 
 /// Touchpoints read in bulk, in columns, their customer ids not yet resolved:
 /// what a reader hands to [`CustomerBaseBuilder::append_deferred_touchpoints`].
+#[cfg(feature = "parallel")]
 #[derive(Debug, Default)]
 pub(crate) struct TouchpointColumns {
     /// Customer ids, trimmed and checked.
@@ -51,6 +53,7 @@ pub(crate) struct TouchpointColumns {
 }
 
 /// The optional fields of one row of [`TouchpointColumns`]; strings as spans of its `extra_text`.
+#[cfg(feature = "parallel")]
 #[derive(Debug)]
 pub(crate) struct TouchpointExtra {
     pub(crate) row: u32,
@@ -60,6 +63,7 @@ pub(crate) struct TouchpointExtra {
     pub(crate) session: Option<(u32, u32)>,
 }
 
+#[cfg(feature = "parallel")]
 impl TouchpointColumns {
     /// Rows held.
     pub(crate) fn len(&self) -> usize {
@@ -108,6 +112,7 @@ impl CustomerBaseBuilder {
 
     /// The hasher of the deferred load's customer ids, for readers that hash
     /// ids as they read them ([`TouchpointColumns::hashes`]).
+    #[cfg(feature = "parallel")]
     pub(crate) fn deferred_hasher(&self) -> Option<&DefaultHashBuilder> {
         self.deferred.as_ref().map(|d| &d.hasher)
     }
@@ -157,6 +162,7 @@ impl CustomerBaseBuilder {
     /// builder codes by now, to the deferred load of touchpoints: the same
     /// columns as [`push_deferred_touchpoint`](Self::push_deferred_touchpoint)
     /// row by row. On an error (capacity) nothing is appended.
+    #[cfg(feature = "parallel")]
     pub(crate) fn append_deferred_touchpoints(
         &mut self,
         cols: &TouchpointColumns,
@@ -203,6 +209,7 @@ impl CustomerBaseBuilder {
 
     /// Codes the optional fields of appended rows (rows from `first`), in
     /// row order, and appends their costs (sparse, so pushed in order).
+    #[cfg(feature = "parallel")]
     fn fill_extras<'c>(
         &mut self,
         cols: &'c TouchpointColumns,
