@@ -30,6 +30,11 @@ pub(crate) struct TouchpointPiece {
 }
 
 impl TouchpointPiece {
+    /// Notes a rejected row after the rows accepted so far.
+    fn reject(&mut self, line: u64, problem: RowProblem) {
+        self.rejected.push((self.columns.len(), line, problem));
+    }
+
     /// Validates `rows` into columns, each customer id hashed with `hasher`.
     pub(super) fn read(
         rows: Rows<'_>,
@@ -55,7 +60,7 @@ impl TouchpointPiece {
             let pushed = rows::touchpoint_fields(row, opts, &mut piece.labels)
                 .and_then(|t| piece.columns.push(&t, hasher));
             if let Err(problem) = pushed {
-                piece.rejected.push((piece.columns.len(), line, problem));
+                piece.reject(line, problem);
             }
         };
         match (rows, &short) {
@@ -79,7 +84,7 @@ impl TouchpointPiece {
                 }
                 match header.row(Record::Line { bytes: text, spans }) {
                     Ok(row) => general(&mut piece, line, &row),
-                    Err(problem) => piece.rejected.push((piece.columns.len(), line, problem)),
+                    Err(problem) => piece.reject(line, problem),
                 }
             }),
             _ => rows.for_each(header, |line, row| match row {
@@ -97,7 +102,7 @@ impl TouchpointPiece {
                         general(&mut piece, line, &row);
                     }
                 }
-                Err(problem) => piece.rejected.push((piece.columns.len(), line, problem)),
+                Err(problem) => piece.reject(line, problem),
             }),
         }
         piece
@@ -105,23 +110,43 @@ impl TouchpointPiece {
 }
 
 impl TouchpointColumns {
+    /// Appends a row's id (hashed with `hasher`) and its required fields;
+    /// returns the row's index. Nothing is appended when the id does not fit.
+    fn push_required(
+        &mut self,
+        id: &str,
+        hasher: &impl BuildHasher,
+        time_us: i64,
+        channel: u32,
+        kind: u32,
+        content_stage: u8,
+    ) -> crate::Result<u32> {
+        self.ids.push(id)?;
+        self.hashes.push(hasher.hash_one(id));
+        let row = self.time_us.len() as u32;
+        self.time_us.push(time_us);
+        self.channel.push(channel);
+        self.kind.push(kind);
+        self.content_stage.push(content_stage);
+        Ok(row)
+    }
+
     /// Appends a valid row (its customer id checked and trimmed by the validator).
     fn push(
         &mut self,
         t: &TouchpointView<'_>,
         hasher: &impl BuildHasher,
     ) -> std::result::Result<(), RowProblem> {
-        let id: &str = &t.customer_id;
-        self.ids
-            .push(id)
+        let row = self
+            .push_required(
+                &t.customer_id,
+                hasher,
+                to_micros(t.timestamp),
+                t.channel,
+                t.kind,
+                t.content_stage.map_or(NO_STAGE, |s| s.index() as u8),
+            )
             .map_err(|e| RowProblem::new("customer_id", e.to_string()))?;
-        self.hashes.push(hasher.hash_one(id));
-        let row = self.time_us.len() as u32;
-        self.time_us.push(to_micros(t.timestamp));
-        self.channel.push(t.channel);
-        self.kind.push(t.kind);
-        self.content_stage
-            .push(t.content_stage.map_or(NO_STAGE, |s| s.index() as u8));
         if t.cost.is_some() || t.campaign.is_some() || t.topic.is_some() || t.session_id.is_some() {
             let extra = TouchpointExtra {
                 row,
@@ -223,14 +248,8 @@ impl ShortPath {
         let Some(id) = std::str::from_utf8(id).ok() else {
             return false;
         };
-        if columns.ids.push(id).is_err() {
-            return false;
-        }
-        columns.hashes.push(hasher.hash_one(id));
-        columns.time_us.push(time_us);
-        columns.channel.push(channel);
-        columns.kind.push(kind);
-        columns.content_stage.push(NO_STAGE);
-        true
+        columns
+            .push_required(id, hasher, time_us, channel, kind, NO_STAGE)
+            .is_ok()
     }
 }
