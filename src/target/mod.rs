@@ -44,6 +44,7 @@
 //! using Bayesian binning" (AAAI 2015); Niculescu-Mizil & Caruana,
 //! "Predicting good probabilities with supervised learning" (ICML 2005).
 
+pub mod boost;
 pub mod calibrate;
 pub mod logistic;
 pub mod metrics;
