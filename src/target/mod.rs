@@ -48,3 +48,4 @@ pub mod boost;
 pub mod calibrate;
 pub mod logistic;
 pub mod metrics;
+pub mod propensity;
