@@ -216,7 +216,7 @@ fn early_stopping_keeps_the_best_round() {
         ..BoostParams::default()
     };
     let m = BoostedTrees::fit(&params, x.view(), &y, &names(6)).unwrap();
-    let losses = m.validation_log_loss();
+    let losses = m.validation_loss();
     assert!(
         m.n_trees() < 400,
         "deep fast trees overfit before 400 rounds"
@@ -317,5 +317,40 @@ fn bad_input_gets_typed_errors_naming_the_column() {
             name: "monotone",
             ..
         })
+    ));
+}
+
+#[test]
+fn regression_trees_fit_a_numeric_outcome() {
+    // y = 3·[x0 > 0] + x1² + small noise: trees recover it closely.
+    let (x, _) = data(5_000, 61);
+    let mut g = Lcg(5);
+    let y: Vec<f64> = x
+        .rows()
+        .into_iter()
+        .map(|r| 3.0 * f64::from(u8::from(r[0] > 0.0)) + r[1] * r[1] + 0.1 * (g.next() - 0.5))
+        .collect();
+    let params = BoostParams {
+        trees: 200,
+        max_depth: 4,
+        ..BoostParams::default()
+    };
+    let m = BoostedTrees::fit_regression(&params, x.view(), &y, &names(6)).unwrap();
+    let fitted = m.predict_outcome(x.view()).unwrap();
+    let mse = fitted
+        .iter()
+        .zip(&y)
+        .map(|(f, v)| (f - v).powi(2))
+        .sum::<f64>()
+        / y.len() as f64;
+    let mean = y.iter().sum::<f64>() / y.len() as f64;
+    let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / y.len() as f64;
+    assert!(mse < 0.01 * var, "mse {mse} against variance {var}");
+    // The first split is on x0 (the step), then x1 carries the rest.
+    let importance = m.importance_gain();
+    assert!(importance[0] > importance[2] && importance[1] > importance[2]);
+    assert!(matches!(
+        BoostedTrees::fit_regression(&params, x.view(), &vec![f64::NAN; 5_000], &names(6)),
+        Err(Error::NonFinite { row: 0, .. })
     ));
 }

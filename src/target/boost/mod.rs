@@ -28,6 +28,7 @@
 
 mod bins;
 mod grow;
+mod params;
 mod tree;
 
 use ndarray::{Array2, ArrayView2, Axis};
@@ -37,145 +38,23 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use self::bins::{BIN_SAMPLE, BinnedColumns, FeatureBins};
-use self::grow::{Grower, STRIDE, TreeSettings};
+use self::grow::{Grower, TreeSettings};
+pub use self::params::{BoostParams, EarlyStopping, Monotone, Objective};
 use self::tree::Tree;
 use crate::error::{Error, Result};
-
-/// The direction a feature may move the score in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Monotone {
-    /// Any shape.
-    #[default]
-    Free,
-    /// A larger value never lowers the score.
-    Increasing,
-    /// A larger value never raises the score.
-    Decreasing,
-}
-
-/// Early stopping on validation rows held out from the training rows.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EarlyStopping {
-    /// Stop after this many rounds without a lower validation log-loss.
-    pub rounds: usize,
-    /// Share of the rows held out for validation (drawn with [`BoostParams::seed`]).
-    pub validation_share: f64,
-}
-
-/// Settings of [`BoostedTrees::fit`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct BoostParams {
-    /// Trees (boosting rounds) at most.
-    pub trees: usize,
-    /// Depth of each tree (a tree has at most 2^depth leaves).
-    pub max_depth: usize,
-    /// Shrinkage of each tree's output.
-    pub learning_rate: f64,
-    /// Value bins per feature, 2 to 255.
-    pub max_bins: usize,
-    /// Rows in a leaf at least.
-    pub min_rows_in_leaf: usize,
-    /// Sum of Hessians in a leaf at least.
-    pub min_hessian_in_leaf: f64,
-    /// λ, the L2 penalty on leaf outputs.
-    pub l2: f64,
-    /// Gain a split needs at least.
-    pub min_gain: f64,
-    /// Per feature (in column order), or empty for none.
-    pub monotone: Vec<Monotone>,
-    /// Early stopping, or none (all `trees` are grown).
-    pub early_stopping: Option<EarlyStopping>,
-    /// Seed of the validation split.
-    pub seed: u64,
-}
-
-impl Default for BoostParams {
-    /// 100 trees of depth 6, learning rate 0.1, 255 bins, 20 rows and 10⁻³
-    /// Hessian per leaf, λ = 0, no constraints, no early stopping, seed 0.
-    fn default() -> Self {
-        BoostParams {
-            trees: 100,
-            max_depth: 6,
-            learning_rate: 0.1,
-            max_bins: 255,
-            min_rows_in_leaf: 20,
-            min_hessian_in_leaf: 1e-3,
-            l2: 0.0,
-            min_gain: 0.0,
-            monotone: Vec::new(),
-            early_stopping: None,
-            seed: 0,
-        }
-    }
-}
-
-impl BoostParams {
-    /// Checks the settings.
-    ///
-    /// # Errors
-    /// [`Error::InvalidParameter`] naming the first setting out of range.
-    pub fn check(&self) -> Result<()> {
-        if self.trees == 0 {
-            return Err(Error::param("trees", 0, "must be at least 1"));
-        }
-        if !(1..=16).contains(&self.max_depth) {
-            return Err(Error::param("max_depth", self.max_depth, "must be 1 to 16"));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(Error::param(
-                "learning_rate",
-                self.learning_rate,
-                "must be finite and > 0",
-            ));
-        }
-        if !(2..STRIDE).contains(&self.max_bins) {
-            return Err(Error::param("max_bins", self.max_bins, "must be 2 to 255"));
-        }
-        if self.min_rows_in_leaf == 0 {
-            return Err(Error::param("min_rows_in_leaf", 0, "must be at least 1"));
-        }
-        for (name, v) in [
-            ("min_hessian_in_leaf", self.min_hessian_in_leaf),
-            ("l2", self.l2),
-            ("min_gain", self.min_gain),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::param(name, v, "must be finite and >= 0"));
-            }
-        }
-        if let Some(e) = self.early_stopping {
-            if e.rounds == 0 {
-                return Err(Error::param(
-                    "early_stopping.rounds",
-                    0,
-                    "must be at least 1",
-                ));
-            }
-            if !(e.validation_share > 0.0 && e.validation_share < 1.0) {
-                return Err(Error::param(
-                    "early_stopping.validation_share",
-                    e.validation_share,
-                    "must lie strictly between 0 and 1",
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// A fitted boosted model; serde, so a service can fit once and score later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoostedTrees {
+    objective: Objective,
     feature_names: Vec<String>,
-    /// The starting log-odds.
+    /// The starting score: the log-odds of the base rate, or the mean outcome.
     base_score: f64,
     trees: Vec<Tree>,
     /// Total split gain per feature.
     importance: Vec<f64>,
-    /// Validation log-loss after each round (empty without validation rows).
-    validation_log_loss: Vec<f64>,
+    /// Validation loss after each round (empty without validation rows).
+    validation_loss: Vec<f64>,
 }
 
 /// The name of feature `j` for messages.
@@ -228,45 +107,84 @@ fn sigmoid(t: f64) -> f64 {
     }
 }
 
-/// Mean log-loss of scores (log-odds) against labels.
-fn mean_log_loss(scores: &[f64], labels: &[bool]) -> f64 {
+/// Mean loss of scores against targets: log-loss of log-odds against 0/1, or squared error.
+fn mean_loss(objective: Objective, scores: &[f64], targets: &[f64]) -> f64 {
     let total: f64 = scores
         .iter()
-        .zip(labels)
-        .map(|(&f, &y)| {
+        .zip(targets)
+        .map(|(&f, &y)| match objective {
             // −log σ(±f) = softplus(∓f).
-            let z = if y { -f } else { f };
-            if z > 0.0 {
-                z + (-z).exp().ln_1p()
-            } else {
-                z.exp().ln_1p()
+            Objective::LogLoss => {
+                let z = if y > 0.5 { -f } else { f };
+                if z > 0.0 {
+                    z + (-z).exp().ln_1p()
+                } else {
+                    z.exp().ln_1p()
+                }
             }
+            Objective::SquaredError => (f - y) * (f - y),
         })
         .sum();
     total / scores.len() as f64
 }
 
-/// The log-loss gradient p − y and Hessian p(1 − p) of every row, p = σ(score).
-fn log_loss_gradients(scores: &[f64], labels: &[bool], g: &mut [f64], h: &mut [f64]) {
-    let one = |((gi, hi), (&f, &y)): ((&mut f64, &mut f64), (&f64, &bool))| {
-        let p = sigmoid(f);
-        *gi = p - f64::from(u8::from(y));
-        *hi = p * (1.0 - p);
+/// The gradient and Hessian of every row's loss at its score.
+fn gradients(objective: Objective, scores: &[f64], targets: &[f64], g: &mut [f64], h: &mut [f64]) {
+    let one = |((gi, hi), (&f, &y)): ((&mut f64, &mut f64), (&f64, &f64))| match objective {
+        Objective::LogLoss => {
+            let p = sigmoid(f);
+            *gi = p - y;
+            *hi = p * (1.0 - p);
+        }
+        Objective::SquaredError => {
+            *gi = f - y;
+            *hi = 1.0;
+        }
     };
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
         g.par_iter_mut()
             .zip(h.par_iter_mut())
-            .zip(scores.par_iter().zip(labels.par_iter()))
+            .zip(scores.par_iter().zip(targets.par_iter()))
             .with_min_len(1 << 14)
             .for_each(one);
     }
     #[cfg(not(feature = "parallel"))]
     g.iter_mut()
         .zip(h.iter_mut())
-        .zip(scores.iter().zip(labels))
+        .zip(scores.iter().zip(targets))
         .for_each(one);
+}
+
+/// 0/1 targets of labels.
+fn targets_of(labels: &[bool]) -> Vec<f64> {
+    labels.iter().map(|&y| f64::from(u8::from(y))).collect()
+}
+
+/// Some rows' features and targets.
+type Rows = (Array2<f64>, Vec<f64>);
+
+/// Rows split into training and validation rows (a seeded `share` held out), each in row order.
+fn split_rows(
+    x: ArrayView2<'_, f64>,
+    targets: &[f64],
+    share: f64,
+    seed: u64,
+) -> (Rows, Rows) {
+    let mut rows: Vec<usize> = (0..x.nrows()).collect();
+    rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let held = ((x.nrows() as f64 * share).round() as usize).clamp(1, x.nrows().max(2) - 1);
+    let (valid_rows, train_rows) = rows.split_at(held.min(rows.len()));
+    let pick = |rows: &[usize]| {
+        let mut rows = rows.to_vec();
+        rows.sort_unstable();
+        (
+            x.select(Axis(0), &rows),
+            rows.iter().map(|&i| targets[i]).collect::<Vec<f64>>(),
+        )
+    };
+    (pick(train_rows), pick(valid_rows))
 }
 
 /// `work(i)` for every row, on the pool with the `parallel` feature.
@@ -285,17 +203,17 @@ fn per_row<T: Send>(n: usize, work: impl Fn(usize) -> T + Sync + Send) -> Vec<T>
 }
 
 impl BoostedTrees {
-    /// Fits the model to features `x` (rows × features, NaN for missing) and
-    /// outcomes `labels`; with early stopping, a seeded share of the rows is
-    /// held out to watch.
+    /// Fits a propensity model to features `x` (rows × features, NaN for
+    /// missing) and outcomes `labels`; with early stopping, a seeded share
+    /// of the rows is held out to watch.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] from [`BoostParams::check`] or a monotone
     /// list of the wrong length; [`Error::LengthMismatch`] when labels, rows
     /// or names do not line up; [`Error::NonFinite`] naming the row and
     /// feature of an infinity; [`Error::TooFew`] when a class is missing
-    /// (also among the training or validation rows of a split);
-    /// [`Error::NotIdentifiable`] naming a constant feature.
+    /// (also among the training rows of a split); [`Error::NotIdentifiable`]
+    /// naming a constant feature.
     pub fn fit(
         params: &BoostParams,
         x: ArrayView2<'_, f64>,
@@ -305,28 +223,53 @@ impl BoostedTrees {
         params.check()?;
         check_features(&x, feature_names, "feature matrix")?;
         check_labels(x.nrows(), labels)?;
+        let targets = targets_of(labels);
         let Some(stopping) = params.early_stopping else {
-            return Self::fit_checked(params, x, labels, None, feature_names);
+            return Self::fit_checked(params, Objective::LogLoss, x, &targets, None, feature_names);
         };
-        let mut rows: Vec<usize> = (0..x.nrows()).collect();
-        rows.shuffle(&mut ChaCha8Rng::seed_from_u64(params.seed));
-        let held = ((x.nrows() as f64 * stopping.validation_share).round() as usize)
-            .clamp(1, x.nrows() - 1);
-        let (valid_rows, train_rows) = rows.split_at(held);
-        let (mut train_rows, mut valid_rows) = (train_rows.to_vec(), valid_rows.to_vec());
-        train_rows.sort_unstable();
-        valid_rows.sort_unstable();
-        let pick = |rows: &[usize]| -> (Array2<f64>, Vec<bool>) {
-            (
-                x.select(Axis(0), rows),
-                rows.iter().map(|&i| labels[i]).collect(),
-            )
-        };
-        let (xt, yt) = pick(&train_rows);
-        let (xv, yv) = pick(&valid_rows);
-        check_labels(xt.nrows(), &yt)?;
+        let ((xt, yt), (xv, yv)) = split_rows(x, &targets, stopping.validation_share, params.seed);
+        let train_labels: Vec<bool> = yt.iter().map(|&y| y > 0.5).collect();
+        check_labels(xt.nrows(), &train_labels)?;
         Self::fit_checked(
             params,
+            Objective::LogLoss,
+            xt.view(),
+            &yt,
+            Some((xv.view(), &yv)),
+            feature_names,
+        )
+    }
+
+    /// Fits a model of a numeric outcome `y` (squared error), e.g. revenue or
+    /// an imputed treatment effect; early stopping as in [`fit`](Self::fit).
+    ///
+    /// # Errors
+    /// As [`fit`](Self::fit), with [`Error::NonFinite`] for a NaN or
+    /// infinite outcome and [`Error::TooFew`] for fewer than two rows.
+    pub fn fit_regression(
+        params: &BoostParams,
+        x: ArrayView2<'_, f64>,
+        y: &[f64],
+        feature_names: &[String],
+    ) -> Result<BoostedTrees> {
+        params.check()?;
+        check_features(&x, feature_names, "feature matrix")?;
+        if y.len() != x.nrows() {
+            return Err(Error::lengths("outcomes per row", x.nrows(), y.len()));
+        }
+        if let Some(row) = y.iter().position(|v| !v.is_finite()) {
+            return Err(Error::non_finite("outcomes", row, "outcome", y[row]));
+        }
+        if y.len() < 2 {
+            return Err(Error::too_few("rows to fit", 2, y.len()));
+        }
+        let Some(stopping) = params.early_stopping else {
+            return Self::fit_checked(params, Objective::SquaredError, x, y, None, feature_names);
+        };
+        let ((xt, yt), (xv, yv)) = split_rows(x, y, stopping.validation_share, params.seed);
+        Self::fit_checked(
+            params,
+            Objective::SquaredError,
             xt.view(),
             &yt,
             Some((xv.view(), &yv)),
@@ -358,14 +301,23 @@ impl BoostedTrees {
                 validation.1.len(),
             ));
         }
-        Self::fit_checked(params, x, labels, Some(validation), feature_names)
+        let valid_targets = targets_of(validation.1);
+        Self::fit_checked(
+            params,
+            Objective::LogLoss,
+            x,
+            &targets_of(labels),
+            Some((validation.0, &valid_targets)),
+            feature_names,
+        )
     }
 
     fn fit_checked(
         params: &BoostParams,
+        objective: Objective,
         x: ArrayView2<'_, f64>,
-        labels: &[bool],
-        validation: Option<(ArrayView2<'_, f64>, &[bool])>,
+        targets: &[f64],
+        validation: Option<(ArrayView2<'_, f64>, &[f64])>,
         feature_names: &[String],
     ) -> Result<BoostedTrees> {
         let (n, features) = x.dim();
@@ -416,9 +368,11 @@ impl BoostedTrees {
         let valid_binned = validation
             .map(|(xv, yv)| (BinnedColumns::new(xv.nrows(), &bins, |i, j| xv[[i, j]]), yv));
 
-        let positives = labels.iter().filter(|&&y| y).count() as f64;
-        let rate = positives / n as f64;
-        let base_score = (rate / (1.0 - rate)).ln();
+        let mean = targets.iter().sum::<f64>() / n as f64;
+        let base_score = match objective {
+            Objective::LogLoss => (mean / (1.0 - mean)).ln(),
+            Objective::SquaredError => mean,
+        };
         let settings = TreeSettings {
             max_depth: params.max_depth,
             min_rows_in_leaf: params.min_rows_in_leaf,
@@ -435,12 +389,12 @@ impl BoostedTrees {
             .map(|(vb, _)| vec![base_score; vb.rows()]);
         let mut trees = Vec::with_capacity(params.trees);
         let mut importance = vec![0.0; features];
-        let mut validation_log_loss = Vec::new();
+        let mut validation_loss = Vec::new();
         let (mut best_loss, mut best_round) = (f64::INFINITY, 0usize);
         let missing: Vec<u8> = bins.iter().map(FeatureBins::missing_bin).collect();
         let (mut g, mut h) = (vec![0.0; n], vec![0.0; n]);
         for round in 0..params.trees {
-            log_loss_gradients(&scores, labels, &mut g, &mut h);
+            gradients(objective, &scores, targets, &mut g, &mut h);
             let grown = grower.grow(&g, &h);
             let rows = grower.rows();
             for &(start, end, value) in &grown.leaves {
@@ -459,26 +413,27 @@ impl BoostedTrees {
                 for (s, a) in vs.iter_mut().zip(add) {
                     *s += a;
                 }
-                let loss = mean_log_loss(vs, yv);
-                validation_log_loss.push(loss);
+                let loss = mean_loss(objective, vs, yv);
+                validation_loss.push(loss);
                 if loss < best_loss {
                     (best_loss, best_round) = (loss, round);
                 }
             }
             trees.push(grown.tree);
             if let Some(e) = params.early_stopping {
-                if !validation_log_loss.is_empty() && round - best_round >= e.rounds {
+                if !validation_loss.is_empty() && round - best_round >= e.rounds {
                     trees.truncate(best_round + 1);
                     break;
                 }
             }
         }
         Ok(BoostedTrees {
+            objective,
             feature_names: feature_names.to_vec(),
             base_score,
             trees,
             importance,
-            validation_log_loss,
+            validation_loss,
         })
     }
 
@@ -502,12 +457,19 @@ impl BoostedTrees {
         &self.importance
     }
 
-    /// Validation log-loss after each round grown (empty without validation rows).
-    pub fn validation_log_loss(&self) -> &[f64] {
-        &self.validation_log_loss
+    /// Validation loss (log-loss or mean squared error) after each round
+    /// grown (empty without validation rows).
+    pub fn validation_loss(&self) -> &[f64] {
+        &self.validation_loss
     }
 
-    /// The log-odds of each row of `x`.
+    /// What the model was fitted to.
+    pub fn objective(&self) -> Objective {
+        self.objective
+    }
+
+    /// The raw score of each row of `x`: the log-odds for a 0/1 outcome, the
+    /// predicted value for a numeric one.
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] when `x` has another number of features;
@@ -525,7 +487,20 @@ impl BoostedTrees {
         }))
     }
 
-    /// The probability of a positive outcome for each row of `x`.
+    /// The predicted outcome of each row of `x`: the probability of a
+    /// positive outcome, or the value of a numeric one.
+    ///
+    /// # Errors
+    /// As [`predict_log_odds`](Self::predict_log_odds).
+    pub fn predict_outcome(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        match self.objective {
+            Objective::LogLoss => self.predict_proba(x),
+            Objective::SquaredError => self.predict_log_odds(x),
+        }
+    }
+
+    /// The probability of a positive outcome for each row of `x` (σ of the
+    /// raw score; meaningful for a model of a 0/1 outcome).
     ///
     /// # Errors
     /// As [`predict_log_odds`](Self::predict_log_odds).
