@@ -49,3 +49,4 @@ pub mod calibrate;
 pub mod logistic;
 pub mod metrics;
 pub mod propensity;
+pub mod uplift;

@@ -166,12 +166,7 @@ fn targets_of(labels: &[bool]) -> Vec<f64> {
 type Rows = (Array2<f64>, Vec<f64>);
 
 /// Rows split into training and validation rows (a seeded `share` held out), each in row order.
-fn split_rows(
-    x: ArrayView2<'_, f64>,
-    targets: &[f64],
-    share: f64,
-    seed: u64,
-) -> (Rows, Rows) {
+fn split_rows(x: ArrayView2<'_, f64>, targets: &[f64], share: f64, seed: u64) -> (Rows, Rows) {
     let mut rows: Vec<usize> = (0..x.nrows()).collect();
     rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     let held = ((x.nrows() as f64 * share).round() as usize).clamp(1, x.nrows().max(2) - 1);
