@@ -23,14 +23,15 @@
 
 mod common;
 
-use std::io::Write;
+use common::features::{features_of, label_of, numeric_columns, write_scores};
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use custinsight::Error;
-use custinsight::ingest::table::{ColumnKind, ColumnSpec, Table, TableSpec, read_table_file};
+use custinsight::ingest::table::{ColumnKind, ColumnSpec, TableSpec, read_table_file};
 use custinsight::ingest::{IngestOptions, IngestReport};
 use custinsight::target::boost::{BoostParams, BoostedTrees};
 use custinsight::target::logistic::{LogisticModel, LogisticParams};
@@ -96,99 +97,6 @@ struct Args {
 
 fn main() -> ExitCode {
     common::finish(run(&Args::parse()))
-}
-
-/// A label cell as an outcome.
-fn label_of(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "1" | "1.0" | "true" | "yes" | "y" | "t" => Some(true),
-        "0" | "0.0" | "false" | "no" | "n" | "f" => Some(false),
-        _ => None,
-    }
-}
-
-/// A feature cell: `Ok(NaN)` for a blank, the number, or why it is not one.
-fn number_of(text: Option<&str>) -> Result<f64, String> {
-    let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(f64::NAN);
-    };
-    match t.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(format!("`{t}` is not a finite number")),
-        Err(_) => Err(format!("`{t}` is not a number")),
-    }
-}
-
-/// The other columns of a table that hold numbers (≥ 99 % of non-blank values).
-fn numeric_columns(table: &Table, skip: &[&str]) -> (Vec<String>, Vec<String>) {
-    let (mut numeric, mut ignored) = (Vec::new(), Vec::new());
-    for name in table.names() {
-        if skip.iter().any(|s| s == name) {
-            continue;
-        }
-        let values = table.texts(name).unwrap_or(&[]);
-        let filled: Vec<&str> = values
-            .iter()
-            .filter_map(|v| v.as_deref())
-            .filter(|v| !v.trim().is_empty())
-            .collect();
-        let numbers = filled.iter().filter(|v| number_of(Some(v)).is_ok()).count();
-        if !filled.is_empty() && numbers as f64 >= 0.99 * filled.len() as f64 {
-            numeric.push(name.clone());
-        } else {
-            ignored.push(name.clone());
-        }
-    }
-    (numeric, ignored)
-}
-
-/// The rows of a table as a feature matrix (rows with a bad value rejected in `report`).
-struct Features {
-    x: Array2<f64>,
-    /// Table row of each matrix row.
-    rows: Vec<usize>,
-}
-
-fn features_of(
-    table: &Table,
-    features: &[String],
-    blanks_allowed: bool,
-    report: &mut IngestReport,
-    mut keep: impl FnMut(usize, &mut IngestReport) -> bool,
-) -> Features {
-    let columns: Vec<&[Option<String>]> = features
-        .iter()
-        .map(|f| table.texts(f).unwrap_or(&[]))
-        .collect();
-    let (mut values, mut rows) = (Vec::new(), Vec::new());
-    'row: for (i, &line) in table.lines().iter().enumerate() {
-        let start = values.len();
-        for (name, column) in features.iter().zip(&columns) {
-            let v = match number_of(column.get(i).and_then(|v| v.as_deref())) {
-                Ok(v) if v.is_nan() && !blanks_allowed => Err(
-                    "blank; logistic regression needs every feature (--model gbm takes missing values)"
-                        .to_string(),
-                ),
-                other => other,
-            };
-            match v {
-                Ok(v) => values.push(v),
-                Err(reason) => {
-                    values.truncate(start);
-                    report.reject_accepted(line, name.clone(), reason);
-                    continue 'row;
-                }
-            }
-        }
-        if !keep(i, report) {
-            values.truncate(start);
-            continue;
-        }
-        rows.push(i);
-    }
-    // One value per feature per kept row, by construction.
-    let x = Array2::from_shape_vec((rows.len(), features.len()), values).unwrap_or_default();
-    Features { x, rows }
 }
 
 /// The training set: features, outcomes, and the table's account.
@@ -306,23 +214,14 @@ fn score_file(
     );
     let scores = model.predict_proba(f.x.view())?;
     let ids = id_col.and_then(|c| table.texts(c));
-    let file = std::fs::File::create(out).map_err(|e| Error::io(out.display().to_string(), e))?;
-    let mut w = std::io::BufWriter::new(file);
-    let io = |e| Error::io(out.display().to_string(), e);
-    writeln!(w, "id,score").map_err(io)?;
-    for (&row, score) in f.rows.iter().zip(&scores) {
+    let rows = f.rows.iter().zip(&scores).map(|(&row, &score)| {
         let id = match ids {
             Some(ids) => ids[row].clone().unwrap_or_default(),
             None => table.lines()[row].to_string(),
         };
-        let id = if id.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", id.replace('"', "\"\""))
-        } else {
-            id
-        };
-        writeln!(w, "{id},{score}").map_err(io)?;
-    }
-    w.flush().map_err(io)?;
+        (id, vec![score])
+    });
+    write_scores(out, &["id", "score"], rows)?;
     Ok(report)
 }
 

@@ -1,6 +1,8 @@
 //! What every example program shares: how it ends, and how it reports the
 //! rows it read.
 
+pub mod features;
+
 use std::process::ExitCode;
 
 /// Exit status 0 on success; on error, the message on stderr (never a
