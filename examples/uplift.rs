@@ -113,11 +113,11 @@ struct Rows {
     report: IngestReport,
 }
 
+/// Treatment names in arm order, and each treatment-column value with its arm.
+type Arms = (Vec<String>, Vec<(String, usize)>);
+
 /// How treatment cells map to arms: 0/1, or names with a control.
-fn arms_of(
-    args: &Args,
-    values: &[Option<String>],
-) -> custinsight::Result<(Vec<String>, Vec<(String, usize)>)> {
+fn arms_of(args: &Args, values: &[Option<String>]) -> custinsight::Result<Arms> {
     let mut distinct: Vec<String> = values
         .iter()
         .filter_map(|v| v.as_deref().map(str::trim).map(str::to_owned))
