@@ -33,7 +33,7 @@
 //! | [`identity`] | identity resolution: cleansing, blocking, comparison levels, Fellegi–Sunter with EM and term-frequency adjustment, clustering into customers, golden records, incremental resolution and a zero-config mode, applied to the data ([`CustomerIdentity`](identity::CustomerIdentity)) |
 //! | [`experiment`] | GrowthBook-compatible assignment; mergeable statistics per variant × segment; Welch / z / relative-lift / CUPED / sequential / Bayesian evaluation, SRM, Holm/BH, per-segment verdicts and heterogeneity; power; Thompson-sampling allocation |
 //! | [`segment`] | per-customer feature matrices and transforms, fast k-means on linfa's traits, choosing k, named segment profiles, persisted models with stable refits, and [`Segments`](segment::segments::Segments) |
-//! | [`target`] | purchase propensity by penalised logistic regression, score evaluation (ROC-AUC, PR-AUC, log-loss, Brier, calibration error, lift and gain by decile, precision at k), isotonic and Platt calibration |
+//! | [`target`] | purchase propensity (penalised logistic regression, gradient-boosted trees), score evaluation (ROC-AUC, PR-AUC, log-loss, Brier, calibration error, lift and gain by decile, precision at k), isotonic and Platt calibration, uplift by T-, X- and DR-learners with Qini and AUUC, and the profitable-contact policy |
 //! | [`round`] | the loop: identity → base → lifecycle → features → segments → evaluation per segment → decisions → next assignment, with persisted state |
 //! | [`synth`] | a seeded synthetic population with its ground truth, for examples, tests and benchmarks |
 //!

@@ -163,8 +163,10 @@ fn learners_reach_causalml_and_most_of_the_oracle() {
         (MetaLearner::X, 0.14644836106232598),
         (MetaLearner::Dr, 0.14068883802206703),
     ] {
+        // causalml's settings: LightGBM with 100 trees of depth 6.
         let params = UpliftParams {
             learner,
+            base: custinsight::target::boost::BoostParams::default(),
             ..UpliftParams::default()
         };
         let data = Experiment {

@@ -154,7 +154,7 @@ impl Loader {
     /// Loads a customers file.
     ///
     /// # Errors
-    /// As [`customers`], plus [`Error::Io`](crate::Error::Io).
+    /// As [`customers`](Self::customers), plus [`Error::Io`](crate::Error::Io).
     pub fn customers_file(&mut self, path: impl AsRef<Path>) -> Result<IngestReport> {
         let path = path.as_ref();
         let (format, file, name) = file_input(path)?;

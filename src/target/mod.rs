@@ -1,5 +1,5 @@
-//! Who to target: purchase propensity, how good a score is, and how to trust
-//! its probabilities.
+//! Who to target, with what: purchase propensity, how good a score is, how
+//! to trust its probabilities, and whom an action changes.
 //!
 //! A campaign starts from two questions. *Who is about to buy?* A propensity
 //! model scores each customer with P(purchase in the next h days | what we
@@ -15,7 +15,12 @@
 //!   calibration error with its reliability table, lift and cumulative gain
 //!   by decile, precision at the top k, all with scikit-learn's definitions;
 //! - [`calibrate`]: isotonic (pool-adjacent-violators) and Platt calibration,
-//!   as scikit-learn's `CalibratedClassifierCV` fits them.
+//!   as scikit-learn's `CalibratedClassifierCV` fits them;
+//! - [`boost`]: gradient-boosted trees (LightGBM's histogram method) for
+//!   0/1 and numeric outcomes, and [`propensity`], either model persisted;
+//! - [`uplift`]: whom an action changes, by T-, X- and DR-learners on
+//!   experiment rows, scored by scikit-uplift's Qini and AUUC, and turned
+//!   into whom to contact by expected incremental profit.
 //!
 //! ```
 //! use custinsight::target::calibrate::{CalibrationMethod, Calibrator};

@@ -10,7 +10,7 @@
 //! say), which is why they lead on tabular marketing data.
 //!
 //! This is LightGBM's method (Ke et al., NeurIPS 2017) with its defaults:
-//! features cut into at most 255 bins ([`bins`]), histograms with the
+//! features cut into at most 255 bins, histograms with the
 //! subtraction trick, trees grown level by level to `max_depth` (LightGBM
 //! with `num_leaves = 2^max_depth` grows the same trees), at least 20 rows
 //! and 10⁻³ Hessian per leaf, λ = 0. Missing values (NaN) are a bin of their

@@ -38,7 +38,7 @@ pub struct EarlyStopping {
     pub validation_share: f64,
 }
 
-/// Settings of [`BoostedTrees::fit`].
+/// Settings of [`BoostedTrees::fit`](super::BoostedTrees::fit).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BoostParams {
