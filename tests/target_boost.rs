@@ -354,3 +354,33 @@ fn regression_trees_fit_a_numeric_outcome() {
         Err(Error::NonFinite { row: 0, .. })
     ));
 }
+
+#[test]
+fn one_value_and_missing_ones_still_split() {
+    // 1.0 for a third of the rows, missing for the rest; the missing rows buy more often.
+    let mut g = Lcg(8);
+    let n = 3_000;
+    let mut x = Array2::zeros((n, 1));
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let missing = i % 3 != 0;
+        x[[i, 0]] = if missing { f64::NAN } else { 1.0 };
+        y.push(g.next() < if missing { 0.6 } else { 0.2 });
+    }
+    let params = BoostParams {
+        trees: 10,
+        max_depth: 1,
+        ..BoostParams::default()
+    };
+    let m = BoostedTrees::fit(&params, x.view(), &y, &names(1)).unwrap();
+    let p = m
+        .predict_proba(ndarray::array![[1.0], [f64::NAN]].view())
+        .unwrap();
+    assert!(p[1] > p[0] + 0.2, "{p:?}");
+    // Only one value and nothing missing: refused, naming the column.
+    let constant = Array2::from_elem((n, 1), 1.0);
+    assert!(matches!(
+        BoostedTrees::fit(&params, constant.view(), &y, &names(1)),
+        Err(Error::NotIdentifiable { .. })
+    ));
+}

@@ -54,4 +54,5 @@ pub mod calibrate;
 pub mod logistic;
 pub mod metrics;
 pub mod propensity;
+pub mod training;
 pub mod uplift;

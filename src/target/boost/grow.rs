@@ -196,7 +196,8 @@ impl<'a> Grower<'a> {
                     .thresholds
                     .get(s.bin as usize)
                     .copied()
-                    .unwrap_or(f64::INFINITY);
+                    // After the last value bin (value against missing): every finite value goes left.
+                    .unwrap_or(f64::MAX);
                 nodes[p.node] = Node::Split {
                     feature: s.feature as u32,
                     threshold,
@@ -385,8 +386,10 @@ impl<'a> Grower<'a> {
         let direction = st.monotone.get(j).copied().unwrap_or(0);
         let mut best: Option<Split> = None;
         let mut acc = BinStat::default();
-        let last = fb.value_bins().saturating_sub(1);
-        for (b, bin) in hist.iter().enumerate().take(last) {
+        // Splits after each value bin; after the last one only when missing
+        // rows exist (every value left, the missing rows right).
+        let cuts = fb.value_bins() - usize::from(missing.n == 0);
+        for (b, bin) in hist.iter().enumerate().take(cuts) {
             acc.add(bin);
             // Missing rows go right, then left (only worth trying when there are some).
             for missing_left in [false, true] {

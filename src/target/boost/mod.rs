@@ -349,11 +349,15 @@ impl BoostedTrees {
         #[cfg(not(feature = "parallel"))]
         let bins: Vec<FeatureBins> = (0..features).map(fit_bins).collect();
         for (j, b) in bins.iter().enumerate() {
-            if b.thresholds.is_empty() {
+            // One value and no missing one (or only missing ones): nothing to split on.
+            let column = x.column(j);
+            let missing = column.iter().filter(|v| v.is_nan()).count();
+            let single = b.thresholds.is_empty() && (missing == 0 || missing == n);
+            if single {
                 return Err(Error::NotIdentifiable {
                     model: "gradient boosting",
                     reason: format!(
-                        "feature `{}` has a single value (or none) in the sampled rows, so it carries no information",
+                        "feature `{}` holds a single value in every row, so it carries no information",
                         name_of(feature_names, j)
                     ),
                 });
