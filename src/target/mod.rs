@@ -53,6 +53,7 @@ pub mod boost;
 pub mod calibrate;
 pub mod logistic;
 pub mod metrics;
+pub mod nba;
 pub mod propensity;
 pub mod training;
 pub mod uplift;
