@@ -20,7 +20,10 @@
 //!   0/1 and numeric outcomes, and [`propensity`], either model persisted;
 //! - [`uplift`]: whom an action changes, by T-, X- and DR-learners on
 //!   experiment rows, scored by scikit-uplift's Qini and AUUC, and turned
-//!   into whom to contact by expected incremental profit.
+//!   into whom to contact by expected incremental profit;
+//! - [`training`]: training sets as of cutoffs, without leakage;
+//! - [`nba`]: the next best action per customer, with its reason and a
+//!   holdout to measure it by.
 //!
 //! ```
 //! use custinsight::target::calibrate::{CalibrationMethod, Calibrator};
