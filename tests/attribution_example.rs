@@ -5,14 +5,13 @@
 //! orders and covariates (with a holdout column) and refuses a path table.
 
 use std::path::Path;
-use std::process::Command;
 
 use custinsight::synth::{Population, SynthParams};
 use serde_json::Value;
 
 mod example_binary;
 
-use example_binary::{example_binary, scratch};
+use example_binary::{run_example, scratch};
 
 /// A synthetic population's touchpoints and orders, and covariates: the
 /// persona, a tenure and every third customer marked as held out.
@@ -40,17 +39,7 @@ fn write_inputs(dir: &Path) -> usize {
 }
 
 fn run(args: &[&str]) -> (bool, Value, String) {
-    let output = Command::new(example_binary("attribution"))
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
-    (
-        output.status.success(),
-        json,
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
+    run_example("attribution", args)
 }
 
 #[test]

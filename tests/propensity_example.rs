@@ -6,14 +6,13 @@
 //! accepted, rejected}`; bad rows are rejected with line and field.
 
 use std::fmt::Write as _;
-use std::process::Command;
 
 use custinsight::target::propensity::PropensityModel;
 use serde_json::Value;
 
 mod example_binary;
 
-use example_binary::{example_binary, scratch};
+use example_binary::{run_example, scratch};
 
 /// 2,000 customers: recency, frequency, a text segment, a blank-prone
 /// tenure, and whether they bought; buyers are recent and frequent.
@@ -53,17 +52,7 @@ fn training_csv(bad_rows: bool) -> String {
 }
 
 fn run(args: &[&str]) -> (bool, Value, String) {
-    let output = Command::new(example_binary("propensity"))
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
-    (
-        output.status.success(),
-        json,
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
+    run_example("propensity", args)
 }
 
 #[test]

@@ -14,17 +14,9 @@ use custinsight::target::boost::{BoostParams, BoostedTrees, EarlyStopping, Monot
 use custinsight::target::metrics::roc_auc;
 use ndarray::{Array2, s};
 
-struct Lcg(u64);
+mod lcg;
 
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / 9007199254740992.0
-    }
-}
+use lcg::Lcg;
 
 /// Six features (two continuous, one 0–9 integer, one uniform, one 0–2
 /// integer, one continuous with 10 % missing) and a label from a nonlinear

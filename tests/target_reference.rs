@@ -18,18 +18,9 @@ use custinsight::target::metrics::{
 };
 use ndarray::Array2;
 
-/// The PCG multiplier LCG; `(state >> 11) / 2⁵³` is exact in Python too.
-struct Lcg(u64);
+mod lcg;
 
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / 9007199254740992.0
-    }
-}
+use lcg::Lcg;
 
 /// 500 customers: three features and a label drawn from a known logistic model.
 fn data() -> (Array2<f64>, Vec<bool>) {

@@ -21,17 +21,9 @@ use custinsight::target::uplift::policy::{Economics, evaluate_policy, treat_when
 use custinsight::target::uplift::{Experiment, MetaLearner, UpliftModel, UpliftParams};
 use ndarray::Array2;
 
-struct Lcg(u64);
+mod lcg;
 
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 11) as f64 / 9007199254740992.0
-    }
-}
+use lcg::Lcg;
 
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())

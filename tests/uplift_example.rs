@@ -6,13 +6,12 @@
 //! units are refused on stderr.
 
 use std::fmt::Write as _;
-use std::process::Command;
 
 use serde_json::Value;
 
 mod example_binary;
 
-use example_binary::{example_binary, scratch};
+use example_binary::{run_example, scratch};
 
 /// 4,000 units: two features, an arm, and an outcome whose effect is
 /// large where `age_band` is high and nil elsewhere. `arms` names the arms
@@ -47,17 +46,7 @@ fn experiment_csv(arms: &[&str], numeric: bool) -> String {
 }
 
 fn run(args: &[&str]) -> (bool, Value, String) {
-    let output = Command::new(example_binary("uplift"))
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
-    (
-        output.status.success(),
-        json,
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
+    run_example("uplift", args)
 }
 
 #[test]

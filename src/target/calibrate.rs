@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::metrics::check_scores_of;
 use crate::error::{Error, Result};
 
 /// Which calibration map to fit.
@@ -59,19 +60,7 @@ impl Calibrator {
     /// for a NaN or infinite score; [`Error::NoConvergence`] if Platt's fit
     /// does not converge.
     pub fn fit(method: CalibrationMethod, scores: &[f64], labels: &[bool]) -> Result<Self> {
-        if scores.len() != labels.len() {
-            return Err(Error::lengths(
-                "labels per score",
-                scores.len(),
-                labels.len(),
-            ));
-        }
-        if scores.is_empty() {
-            return Err(Error::empty("scores to calibrate on"));
-        }
-        if let Some(row) = scores.iter().position(|s| !s.is_finite()) {
-            return Err(Error::non_finite("scores", row, "score", scores[row]));
-        }
+        check_scores_of("scores to calibrate on", scores, labels)?;
         match method {
             CalibrationMethod::Isotonic => Ok(isotonic(scores, labels)),
             CalibrationMethod::Platt => platt(scores, labels),

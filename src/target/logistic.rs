@@ -20,6 +20,7 @@ use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Data, Ix2};
 use serde::{Deserialize, Serialize};
 
+use super::checks::{Missing, check_features, name_of, sigmoid};
 use crate::error::{Error, Result};
 
 /// Whether features are standardised before fitting.
@@ -98,31 +99,6 @@ pub struct LogisticModel {
     intercept: f64,
 }
 
-/// The name of feature `j` for messages.
-fn name_of(names: &[String], j: usize) -> String {
-    names
-        .get(j)
-        .cloned()
-        .unwrap_or_else(|| format!("column {j}"))
-}
-
-/// Checks a feature matrix: width, finite values.
-fn check_features(x: &ArrayView2<'_, f64>, names: &[String], what: &str) -> Result<()> {
-    if x.ncols() != names.len() {
-        return Err(Error::lengths(
-            format!("{what}: feature columns"),
-            names.len(),
-            x.ncols(),
-        ));
-    }
-    for (row, values) in x.rows().into_iter().enumerate() {
-        if let Some(j) = values.iter().position(|v| !v.is_finite()) {
-            return Err(Error::non_finite(what, row, name_of(names, j), values[j]));
-        }
-    }
-    Ok(())
-}
-
 impl LogisticModel {
     /// Fits the model to features `x` (one row per customer, columns named by
     /// `feature_names`) and outcomes `labels`.
@@ -141,7 +117,7 @@ impl LogisticModel {
         feature_names: &[String],
     ) -> Result<LogisticModel> {
         params.check()?;
-        check_features(&x, feature_names, "feature matrix")?;
+        check_features(&x, feature_names, "feature matrix", Missing::Refused)?;
         if labels.len() != x.nrows() {
             return Err(Error::lengths("labels per row", x.nrows(), labels.len()));
         }
@@ -265,7 +241,12 @@ impl LogisticModel {
     /// [`Error::LengthMismatch`] when `x` has another number of features;
     /// [`Error::NonFinite`] naming the row and feature of a NaN or infinity.
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        check_features(&x, &self.feature_names, "features to score")?;
+        check_features(
+            &x,
+            &self.feature_names,
+            "features to score",
+            Missing::Refused,
+        )?;
         Ok(x.rows()
             .into_iter()
             .map(|row| {
@@ -279,16 +260,6 @@ impl LogisticModel {
                 sigmoid(self.intercept + eta)
             })
             .collect())
-    }
-}
-
-/// The logistic function, without overflow for large |t|.
-fn sigmoid(t: f64) -> f64 {
-    if t >= 0.0 {
-        1.0 / (1.0 + (-t).exp())
-    } else {
-        let e = t.exp();
-        e / (1.0 + e)
     }
 }
 

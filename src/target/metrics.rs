@@ -15,8 +15,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-/// Checks that scores and labels line up and that every score is finite.
-fn check_scores(scores: &[f64], labels: &[bool]) -> Result<()> {
+/// Checks that scores and labels line up, that there are some (`what` names
+/// them in the error) and that every score is finite.
+pub(crate) fn check_scores_of(what: &str, scores: &[f64], labels: &[bool]) -> Result<()> {
     if scores.len() != labels.len() {
         return Err(Error::lengths(
             "labels per score",
@@ -25,12 +26,17 @@ fn check_scores(scores: &[f64], labels: &[bool]) -> Result<()> {
         ));
     }
     if scores.is_empty() {
-        return Err(Error::empty("scores to evaluate"));
+        return Err(Error::empty(what));
     }
     match scores.iter().position(|s| !s.is_finite()) {
         Some(row) => Err(Error::non_finite("scores", row, "score", scores[row])),
         None => Ok(()),
     }
+}
+
+/// [`check_scores_of`] for scores to evaluate.
+fn check_scores(scores: &[f64], labels: &[bool]) -> Result<()> {
+    check_scores_of("scores to evaluate", scores, labels)
 }
 
 /// Like [`check_scores`], and every score a probability in `[0, 1]`.

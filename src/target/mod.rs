@@ -54,6 +54,7 @@
 
 pub mod boost;
 pub mod calibrate;
+mod checks;
 pub mod logistic;
 pub mod metrics;
 pub mod nba;

@@ -35,3 +35,20 @@ pub fn scratch(test: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Runs the example `name` with `args`: whether it succeeded, its stdout as
+/// JSON (`Null` when it is not JSON) and its stderr.
+#[allow(dead_code)] // not every test runs an example this way
+pub fn run_example(name: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let output = Command::new(example_binary(name))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let json = serde_json::from_str(stdout.trim()).unwrap_or(serde_json::Value::Null);
+    (
+        output.status.success(),
+        json,
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}

@@ -41,6 +41,7 @@ use self::bins::{BIN_SAMPLE, BinnedColumns, FeatureBins};
 use self::grow::{Grower, TreeSettings};
 pub use self::params::{BoostParams, EarlyStopping, Monotone, Objective};
 use self::tree::Tree;
+use super::checks::{Missing, check_features, name_of, sigmoid};
 use crate::error::{Error, Result};
 
 /// A fitted boosted model; serde, so a service can fit once and score later.
@@ -57,31 +58,6 @@ pub struct BoostedTrees {
     validation_loss: Vec<f64>,
 }
 
-/// The name of feature `j` for messages.
-fn name_of(names: &[String], j: usize) -> String {
-    names
-        .get(j)
-        .cloned()
-        .unwrap_or_else(|| format!("column {j}"))
-}
-
-/// Checks features for boosting: width, no infinities (NaN is a missing value).
-fn check_features(x: &ArrayView2<'_, f64>, names: &[String], what: &str) -> Result<()> {
-    if x.ncols() != names.len() {
-        return Err(Error::lengths(
-            format!("{what}: feature columns"),
-            names.len(),
-            x.ncols(),
-        ));
-    }
-    for (row, values) in x.rows().into_iter().enumerate() {
-        if let Some(j) = values.iter().position(|v| v.is_infinite()) {
-            return Err(Error::non_finite(what, row, name_of(names, j), values[j]));
-        }
-    }
-    Ok(())
-}
-
 /// Checks training labels: as many as rows, both classes.
 fn check_labels(rows: usize, labels: &[bool]) -> Result<()> {
     if labels.len() != rows {
@@ -95,16 +71,6 @@ fn check_labels(rows: usize, labels: &[bool]) -> Result<()> {
         return Err(Error::too_few("rows with a negative label", 1, 0));
     }
     Ok(())
-}
-
-/// σ(t) without overflow.
-fn sigmoid(t: f64) -> f64 {
-    if t >= 0.0 {
-        1.0 / (1.0 + (-t).exp())
-    } else {
-        let e = t.exp();
-        e / (1.0 + e)
-    }
 }
 
 /// Mean loss of scores against targets: log-loss of log-odds against 0/1, or squared error.
@@ -216,7 +182,7 @@ impl BoostedTrees {
         feature_names: &[String],
     ) -> Result<BoostedTrees> {
         params.check()?;
-        check_features(&x, feature_names, "feature matrix")?;
+        check_features(&x, feature_names, "feature matrix", Missing::Allowed)?;
         check_labels(x.nrows(), labels)?;
         let targets = targets_of(labels);
         let Some(stopping) = params.early_stopping else {
@@ -248,7 +214,7 @@ impl BoostedTrees {
         feature_names: &[String],
     ) -> Result<BoostedTrees> {
         params.check()?;
-        check_features(&x, feature_names, "feature matrix")?;
+        check_features(&x, feature_names, "feature matrix", Missing::Allowed)?;
         if y.len() != x.nrows() {
             return Err(Error::lengths("outcomes per row", x.nrows(), y.len()));
         }
@@ -286,8 +252,13 @@ impl BoostedTrees {
         feature_names: &[String],
     ) -> Result<BoostedTrees> {
         params.check()?;
-        check_features(&x, feature_names, "feature matrix")?;
-        check_features(&validation.0, feature_names, "validation features")?;
+        check_features(&x, feature_names, "feature matrix", Missing::Allowed)?;
+        check_features(
+            &validation.0,
+            feature_names,
+            "validation features",
+            Missing::Allowed,
+        )?;
         check_labels(x.nrows(), labels)?;
         if validation.1.len() != validation.0.nrows() {
             return Err(Error::lengths(
@@ -474,7 +445,12 @@ impl BoostedTrees {
     /// [`Error::LengthMismatch`] when `x` has another number of features;
     /// [`Error::NonFinite`] naming the row and feature of an infinity.
     pub fn predict_log_odds(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
-        check_features(&x, &self.feature_names, "features to score")?;
+        check_features(
+            &x,
+            &self.feature_names,
+            "features to score",
+            Missing::Allowed,
+        )?;
         Ok(per_row(x.nrows(), |i| {
             let row = x.row(i);
             self.base_score
