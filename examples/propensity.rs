@@ -16,7 +16,9 @@
 //! field and reason; read = accepted + rejected.
 //!
 //! A seeded 20 % of the accepted rows is held out; the model is fitted on the
-//! rest and `auc_validation` (with PR-AUC, log-loss, Brier score and the
+//! rest (with `--calibrate isotonic|platt`, on three quarters of it, the
+//! calibration on the last quarter; scores and the saved model are then
+//! calibrated) and `auc_validation` (with PR-AUC, log-loss, Brier score and the
 //! calibration error) is measured on the held-out rows. `--scores-out`
 //! writes `id,score` for every accepted row of `--score`, in input order;
 //! without `--id-col` the id is the row's line in that file.
@@ -34,9 +36,10 @@ use custinsight::Error;
 use custinsight::ingest::table::{ColumnKind, ColumnSpec, TableSpec, read_table_file};
 use custinsight::ingest::{IngestOptions, IngestReport};
 use custinsight::target::boost::{BoostParams, BoostedTrees};
+use custinsight::target::calibrate::{CalibrationMethod, Calibrator};
 use custinsight::target::logistic::{LogisticModel, LogisticParams};
 use custinsight::target::metrics::{ScoreEvaluation, evaluate_probabilities};
-use custinsight::target::propensity::PropensityModel;
+use custinsight::target::propensity::{Propensity, PropensityModel};
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -48,6 +51,14 @@ enum ModelArg {
     Logistic,
     /// Gradient-boosted trees (LightGBM's histogram method).
     Gbm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
+enum CalibrateArg {
+    /// Pool-adjacent-violators: any monotone shape (thousands of rows).
+    Isotonic,
+    /// Platt's sigmoid: two parameters (small samples).
+    Platt,
 }
 
 /// Fit a purchase-propensity model, validate it on held-out rows, and score a file.
@@ -87,7 +98,10 @@ struct Args {
     /// Where to write `id,score` for the rows of --score.
     #[arg(long, requires = "score")]
     scores_out: Option<PathBuf>,
-    /// Where to write the fitted model as JSON.
+    /// Calibrate the scores on a quarter of the training rows (isotonic or Platt).
+    #[arg(long, value_enum)]
+    calibrate: Option<CalibrateArg>,
+    /// Where to write the fitted model (with its calibrator) as JSON.
     #[arg(long)]
     model_out: Option<PathBuf>,
     /// Print one JSON object instead of text.
@@ -192,7 +206,7 @@ fn score_file(
     path: &Path,
     out: &Path,
     id_col: Option<&str>,
-    model: &PropensityModel,
+    model: &Propensity,
     blanks_allowed: bool,
 ) -> custinsight::Result<IngestReport> {
     let mut columns: Vec<ColumnSpec> = model
@@ -253,9 +267,20 @@ fn run(args: &Args) -> custinsight::Result<()> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(args.seed));
     let held = (n / 5).max(1);
-    let (mut valid, mut train) = (order[..held].to_vec(), order[held..].to_vec());
-    valid.sort_unstable();
-    train.sort_unstable();
+    // With calibration, a random quarter of the other rows is kept to fit it on.
+    let (valid, rest) = order.split_at(held);
+    let kept = if args.calibrate.is_some() {
+        rest.len() / 4
+    } else {
+        0
+    };
+    let (calibration_rows, train) = rest.split_at(kept);
+    let sorted = |rows: &[usize]| {
+        let mut rows = rows.to_vec();
+        rows.sort_unstable();
+        rows
+    };
+    let (valid, train, calibration_rows) = (sorted(valid), sorted(train), sorted(calibration_rows));
     let pick = |rows: &[usize]| {
         (
             data.x.select(ndarray::Axis(0), rows),
@@ -264,8 +289,28 @@ fn run(args: &Args) -> custinsight::Result<()> {
     };
     let ((xt, yt), (xv, yv)) = (pick(&train), pick(&valid));
     let started = Instant::now();
-    let model = fit(args, &data.names, &xt, &yt)?;
+    let fitted = fit(args, &data.names, &xt, &yt)?;
+    let calibrator = match args.calibrate {
+        Some(method) => {
+            let (xc, yc) = pick(&calibration_rows);
+            let method = match method {
+                CalibrateArg::Isotonic => CalibrationMethod::Isotonic,
+                CalibrateArg::Platt => CalibrationMethod::Platt,
+            };
+            Some(Calibrator::fit(
+                method,
+                &fitted.predict_proba(xc.view())?,
+                &yc,
+            )?)
+        }
+        None => None,
+    };
     let fit_seconds = started.elapsed().as_secs_f64();
+    let model = Propensity {
+        model: fitted,
+        calibrator,
+    };
+    let raw = evaluate_probabilities(&model.model.predict_proba(xv.view())?, &yv)?;
     let validation = evaluate_probabilities(&model.predict_proba(xv.view())?, &yv)?;
     if let Some(path) = &args.model_out {
         let text = serde_json::to_string(&model)?;
@@ -285,7 +330,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
         }
         _ => None,
     };
-    let explanation: Value = match &model {
+    let explanation: Value = match &model.model {
         PropensityModel::Logistic(m) => json!({
             "intercept": m.intercept(),
             "coefficients_per_sd": data.names.iter().zip(m.coefficients())
@@ -307,6 +352,12 @@ fn run(args: &Args) -> custinsight::Result<()> {
             "ignored_columns": data.ignored,
             "rows": common::rows_json(&data.report),
             "train_rows": yt.len(),
+            "calibration": args.calibrate.map(|m| json!({
+                "method": format!("{m:?}").to_lowercase(),
+                "rows": calibration_rows.len(),
+                "ece_validation_before": raw.ece,
+                "ece_validation_after": validation.ece,
+            })),
             "validation": evaluation_json(&validation),
             "explanation": explanation,
             "scored": scored.as_ref().map(common::rows_json),
@@ -327,14 +378,22 @@ fn run(args: &Args) -> custinsight::Result<()> {
         println!("ignored text columns: {}", data.ignored.join(", "));
     }
     println!(
-        "validation ({} rows, {} buyers): ROC-AUC {:.4}  PR-AUC {:.4}  log-loss {:.4}  Brier {:.4}  calibration error {:.4}",
+        "validation ({} rows, {} buyers): ROC-AUC {:.4}  PR-AUC {:.4}  log-loss {:.4}  Brier {:.4}  calibration error {:.4}{}",
         validation.rows,
         validation.positives,
         validation.roc_auc,
         validation.pr_auc,
         validation.log_loss,
         validation.brier,
-        validation.ece
+        validation.ece,
+        match args.calibrate {
+            Some(m) => format!(
+                " ({} calibration; {:.4} before)",
+                format!("{m:?}").to_lowercase(),
+                raw.ece
+            ),
+            None => String::new(),
+        }
     );
     println!("\ndecile  rows  buyers  rate    lift  cumulative gain");
     for d in &validation.deciles {

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use custinsight::target::propensity::PropensityModel;
+use custinsight::target::propensity::Propensity;
 use serde_json::Value;
 
 mod example_binary;
@@ -83,9 +83,15 @@ fn boosted_trees_fit_validate_score_and_persist() {
         &p(&scores),
         "--model-out",
         &p(&model),
+        "--calibrate",
+        "isotonic",
         "--json",
     ]);
     assert!(ok, "{stderr}");
+    // A quarter of the 1,600 training rows calibrates: 1,200 fit the trees.
+    assert_eq!(json["calibration"]["method"], "isotonic");
+    assert_eq!(json["calibration"]["rows"], 400);
+    assert_eq!(json["train_rows"], 1200);
     // The segment is text: ignored; tenure has blanks: a feature (trees take missing values).
     assert_eq!(json["n_features"], 3);
     assert_eq!(json["ignored_columns"], serde_json::json!(["segment"]));
@@ -123,8 +129,7 @@ fn boosted_trees_fit_validate_score_and_persist() {
         (0.0..=1.0).contains(&s)
     }));
     // The model file scores like the run did.
-    let back: PropensityModel =
-        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let back: Propensity = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     assert_eq!(
         back.feature_names(),
         ["recency_days", "orders_365d", "tenure_weeks"]

@@ -339,3 +339,30 @@ fn bad_input_gets_typed_errors_naming_the_column() {
         Err(Error::InvalidParameter { name: "k", .. })
     ));
 }
+
+#[test]
+fn platt_converges_on_many_rows() {
+    // 200,000 rows: the loss sums too many terms for a gradient test at
+    // rounding level; the fit stops on Newton's decrement instead.
+    let mut g = Lcg(3);
+    let (mut s, mut y) = (Vec::new(), Vec::new());
+    for _ in 0..200_000 {
+        let score = g.next();
+        s.push(score);
+        y.push(g.next() < 0.1 + 0.6 * score);
+    }
+    let Calibrator::Platt { a, b } = Calibrator::fit(CalibrationMethod::Platt, &s, &y).unwrap()
+    else {
+        panic!("a Platt calibrator");
+    };
+    // The rate rises with the score (a < 0), and at the optimum the fitted
+    // probabilities average to the (smoothed) observed rate.
+    assert!(a < 0.0);
+    let mean_p = s
+        .iter()
+        .map(|v| 1.0 / (1.0 + (a * v + b).exp()))
+        .sum::<f64>()
+        / s.len() as f64;
+    let rate = y.iter().filter(|&&v| v).count() as f64 / y.len() as f64;
+    assert!((mean_p - rate).abs() < 1e-4, "{mean_p} vs {rate}");
+}

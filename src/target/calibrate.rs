@@ -219,6 +219,10 @@ fn platt(scores: &[f64], labels: &[bool]) -> Result<Calibrator> {
             return Ok(Calibrator::Platt { a: a / scale, b });
         }
         let slope = ga * da + gb * db;
+        // Newton's decrement below the loss's rounding: no step can do better.
+        if -slope <= 8.0 * f64::EPSILON * current.abs() {
+            return Ok(Calibrator::Platt { a: a / scale, b });
+        }
         let mut step = 1.0;
         loop {
             let (na, nb) = (a + step * da, b + step * db);
