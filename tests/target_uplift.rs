@@ -319,3 +319,32 @@ fn bad_input_gets_typed_errors() {
         Err(Error::TooFew { .. })
     ));
 }
+
+#[test]
+fn a_random_score_has_a_qini_of_about_zero() {
+    // Forty experiments with a real effect, each ranked by a random score:
+    // the Qini coefficient scatters around 0, and the true uplift is far above.
+    let mut g = Lcg(2026);
+    let mut random_scores = Vec::new();
+    for k in 0..40 {
+        let v = units(4_000, 1_000 + k);
+        let t = treated(&v);
+        let s: Vec<f64> = (0..4_000).map(|_| g.next()).collect();
+        random_scores.push(qini_coefficient(&v.y, &s, &t, NegativeEffects::Allowed).unwrap());
+        if k == 0 {
+            let oracle = qini_coefficient(&v.y, &v.tau, &t, NegativeEffects::Allowed).unwrap();
+            assert!(oracle > 0.1, "oracle Qini {oracle}");
+        }
+    }
+    let mean = random_scores.iter().sum::<f64>() / 40.0;
+    let sd = (random_scores
+        .iter()
+        .map(|q| (q - mean).powi(2))
+        .sum::<f64>()
+        / 39.0)
+        .sqrt();
+    eprintln!("random-score Qini: mean {mean:.4}, sd {sd:.4}");
+    // The mean of 40 is within three standard errors of zero.
+    assert!(mean.abs() < 3.0 * sd / 40f64.sqrt(), "mean {mean}, sd {sd}");
+    assert!(sd < 0.05, "sd {sd}");
+}
