@@ -791,7 +791,15 @@ fn experiment_recovers_lift_per_persona() {
             (n as f64, conv as f64 / n as f64)
         };
         let ((n1, p1), (n0, p0)) = (arm(true), arm(false));
-        let (base_p, lift) = (truth.experiment_baseline[k], truth.experiment_lift[k]);
+        // The persona's effect is the mean of its members' individual effects
+        // (the persona's lift shifted by each one's purchase history).
+        let members: Vec<f64> = units
+            .iter()
+            .filter(|u| truth.persona[u.customer as usize] as usize == k)
+            .map(|u| truth.treatment_effect[u.customer as usize])
+            .collect();
+        let lift = members.iter().sum::<f64>() / members.len() as f64;
+        let base_p = truth.experiment_baseline[k];
         // Control conversion: binomial, se ≈ 0.0032–0.0044; 5 se is 16–33% of baselines 0.06–0.14
         // (≤ 0.022 absolute, below the lifts 0.03 and 0.05: treated effects leaking into control would fail).
         let se0 = (base_p * (1.0 - base_p) / n0).sqrt();
@@ -983,4 +991,52 @@ fn invalid_parameters_are_errors_not_panics() {
     }
     // The unmodified parameters are fine.
     assert!(Population::generate(&SynthParams::with_customers(10).with_seed(1)).is_ok());
+}
+
+/// The individual effect is the persona's lift shifted by the purchase
+/// history at the end: lapsed buyers gain κ, regulars lose κ, and the
+/// experiment's outcomes follow it.
+#[test]
+fn individual_effects_follow_the_purchase_history() {
+    use custinsight::synth::{ACTIVE_WEEKS, LAPSED_WEEKS, REGULAR_PURCHASES};
+    let pop = Population::generate(&SynthParams::with_customers(4_000).with_seed(5)).unwrap();
+    let t = &pop.truth;
+    let kappa = pop.params.experiment_lift_by_activity;
+    let end = pop.params.observation_weeks;
+    let (mut lapsed, mut regular, mut other) = (0, 0, 0);
+    for c in 0..pop.base.n_customers() {
+        let lift = t.experiment_lift[usize::from(t.persona[c])];
+        let n = t.purchases_in_observation[c] as usize;
+        let since = t.last_purchase_week[c].map(|w| end - w);
+        let shift = match since {
+            Some(s) if s > LAPSED_WEEKS => {
+                lapsed += 1;
+                kappa
+            }
+            Some(s) if n >= REGULAR_PURCHASES && s <= ACTIVE_WEEKS => {
+                regular += 1;
+                -kappa
+            }
+            _ => {
+                other += 1;
+                0.0
+            }
+        };
+        assert!(
+            (t.treatment_effect[c] - (lift + shift)).abs() < 1e-15,
+            "customer {c}"
+        );
+        let (p0, p1) = (
+            pop.conversion_probability(c as u32, false),
+            pop.conversion_probability(c as u32, true),
+        );
+        assert!((p1 - p0 - t.treatment_effect[c]).abs() < 1e-12);
+        // The history in the truth is the base's.
+        assert_eq!(n, pop.base.history(c as u32).tx_time.len(), "customer {c}");
+    }
+    // Every group is populated, so the shift is there to learn.
+    assert!(
+        lapsed > 400 && regular > 200 && other > 400,
+        "{lapsed} {regular} {other}"
+    );
 }

@@ -54,6 +54,7 @@ fn params(label: Label, cutoffs: &[&str]) -> TrainingParams {
         label,
         horizon_days: 30,
         cutoffs: cutoffs.iter().map(|c| ts(c)).collect(),
+        lifecycle: None,
     }
 }
 
@@ -147,6 +148,7 @@ fn features_cannot_see_past_the_cutoff() {
         label: Label::Purchase,
         horizon_days: 30,
         cutoffs: vec![cutoff],
+        lifecycle: None,
     };
     let full = training_set(base, &p).unwrap();
     // The same base without anything after the cutoff (and a late event so
@@ -211,6 +213,7 @@ fn a_model_on_earlier_cutoffs_ranks_a_later_months_buyers() {
             label: Label::Purchase,
             horizon_days: 30,
             cutoffs,
+            lifecycle: None,
         },
     )
     .unwrap();
@@ -256,6 +259,7 @@ fn calibrated_scores_hold(seed: u64) {
             label: Label::Purchase,
             horizon_days: 30,
             cutoffs,
+            lifecycle: None,
         },
     )
     .unwrap();

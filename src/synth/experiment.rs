@@ -2,14 +2,15 @@
 //! round assigned would have done, drawn from the truth.
 //!
 //! Each persona has a control conversion probability and an absolute
-//! treatment effect ([`PersonaSpec`](super::PersonaSpec)). A customer of a
+//! treatment effect ([`PersonaSpec`](super::PersonaSpec)), which a customer's
+//! purchase history shifts ([`Truth::treatment_effect`](super::Truth::treatment_effect)). A customer of a
 //! base resolved from this population's source records is the true
 //! customer most of its records belong to
 //! ([`Population::true_customers`]); under control it converts with its
 //! persona's baseline, under any other variant with baseline plus effect,
 //! and a conversion brings revenue drawn from the customer's own spend
 //! distribution (Gamma–Gamma). So the effect of a variant in a segment the
-//! library found is known exactly: the mean effect of its members' personas
+//! library found is known exactly: the mean of its members' individual effects
 //! ([`Population::true_effects`]).
 
 use rand::{Rng, SeedableRng};
@@ -80,6 +81,23 @@ impl Population {
             .collect()
     }
 
+    /// The true absolute effect of the experiment's treatment on customer
+    /// `customer`'s conversion ([`Truth::treatment_effect`](super::Truth::treatment_effect); the
+    /// persona's lift for a population stored without it; `NaN` for an
+    /// unknown customer).
+    pub fn treatment_effect(&self, customer: u32) -> f64 {
+        let c = customer as usize;
+        if let Some(&effect) = self.truth.treatment_effect.get(c) {
+            return effect;
+        }
+        self.truth
+            .persona
+            .get(c)
+            .and_then(|&p| self.truth.experiment_lift.get(usize::from(p)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+
     /// Probability that true customer `customer` converts, treated or not.
     pub fn conversion_probability(&self, customer: u32, treated: bool) -> f64 {
         let Some(&p) = self.truth.persona.get(customer as usize) else {
@@ -92,7 +110,7 @@ impl Population {
             .get(p)
             .copied()
             .unwrap_or(f64::NAN);
-        let lift = self.truth.experiment_lift.get(p).copied().unwrap_or(0.0);
+        let lift = self.treatment_effect(customer);
         if treated {
             (base + lift).clamp(0.0, 1.0)
         } else {
@@ -216,7 +234,7 @@ impl Population {
     }
 
     /// The true absolute effect of treatment in each segment: the mean of
-    /// its members' persona effects (members without a true customer are
+    /// its members' individual effects (members without a true customer are
     /// left out; `NaN` for a segment without any).
     pub fn true_effects(&self, segments: &Segments, truth: &[Option<u32>]) -> Vec<f64> {
         let mut sums = vec![(0.0, 0usize); segments.k()];

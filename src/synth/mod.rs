@@ -62,8 +62,15 @@
 //! - **Identity**: every customer has a clean primary source record and, with
 //!   probability `duplicate_share`, dirty copies in other systems ([`SourceCustomerRecord`]).
 //! - **Experiment** ([`ExperimentUnit`]): a randomised A/B test whose true
-//!   effect on conversion differs by persona; a pre-period revenue covariate
-//!   correlated with the outcome (for CUPED).
+//!   effect on conversion differs by persona and, within it, by the purchase
+//!   history ([`Truth::treatment_effect`]: lapsed buyers respond more,
+//!   regulars less, so uplift models can be checked against an individual
+//!   effect that observable behaviour predicts); a
+//!   pre-period revenue covariate correlated with the outcome (for CUPED).
+//! - **Who buys next**: [`Population::purchase_probability`] is each person's
+//!   true probability of a purchase in a window after the observation end,
+//!   and [`Truth::next_purchase_week`] what happened: the oracle a
+//!   propensity model is compared with.
 //!
 //! [`Population::journey_stage_accuracy`], [`Population::content_mismatch`] and
 //! [`Population::warm_lead_precision`] score the engagement analyses against
@@ -80,6 +87,7 @@ mod export;
 mod generate;
 mod names;
 mod params;
+mod propensity;
 mod sources;
 mod stages;
 
@@ -94,8 +102,8 @@ pub use evaluate::{
 };
 pub use experiment::{AssignmentValue, SimulatedExperiment};
 pub use params::{
-    BgNbdTruth, GammaGammaTruth, JourneyTruth, MARKETING_CHANNELS, PURCHASE_CHANNELS, PersonaSpec,
-    StageTruth, SynthParams,
+    ACTIVE_WEEKS, BgNbdTruth, GammaGammaTruth, JourneyTruth, LAPSED_WEEKS, MARKETING_CHANNELS,
+    PURCHASE_CHANNELS, PersonaSpec, REGULAR_PURCHASES, StageTruth, SynthParams,
 };
 pub use sources::SourceView;
 pub use stages::StageTimeline;
@@ -191,6 +199,13 @@ pub struct Truth {
     /// after the observation end (`None` for a customer who dropped out): who
     /// later buys, for checking warm leads and propensity.
     pub next_purchase_week: Vec<Option<f64>>,
+    /// Purchases of each customer during the observation (0 for a prospect).
+    #[serde(default)]
+    pub purchases_in_observation: Vec<u32>,
+    /// Weeks from the observation start to each customer's last purchase
+    /// in the observation (`None` for a prospect).
+    #[serde(default)]
+    pub last_purchase_week: Vec<Option<f64>>,
     /// Every person's latent journey stage over time ([`StageTruth`]).
     pub journey_stages: StageTimeline,
     /// Purchase process parameters.
@@ -207,8 +222,14 @@ pub struct Truth {
     pub placed_journeys: Vec<TrueJourney>,
     /// Experiment: control conversion probability per persona.
     pub experiment_baseline: Vec<f64>,
-    /// Experiment: absolute treatment effect on conversion per persona.
+    /// Experiment: absolute treatment effect on conversion per persona (before
+    /// the purchase history's shift, [`SynthParams::experiment_lift_by_activity`]).
     pub experiment_lift: Vec<f64>,
+    /// Experiment: every customer's true absolute treatment effect on
+    /// conversion (the individual treatment effect: the persona's lift,
+    /// shifted by the purchase history, [`SynthParams::experiment_lift_by_activity`]).
+    #[serde(default)]
+    pub treatment_effect: Vec<f64>,
     /// For every source record, the index of the customer it belongs to.
     pub source_record_customer: Vec<u32>,
 }

@@ -220,6 +220,16 @@ pub struct SynthParams {
     pub duplicate_share: f64,
     /// Share of customers in the experiment's treatment arm.
     pub treatment_share: f64,
+    /// How the experiment's effect varies with the customer's purchase
+    /// history (default 0.04): a customer's absolute effect is their
+    /// persona's `experiment_lift` plus `κ` when they have lapsed (their last
+    /// purchase more than [`LAPSED_WEEKS`] before the observation end: the
+    /// offer wins them back), minus `κ` when they are a regular (at least
+    /// [`REGULAR_PURCHASES`] purchases, the last within [`ACTIVE_WEEKS`]:
+    /// they buy anyway, and the offer only subsidises them), unchanged
+    /// otherwise. The history is in the data, so this part of the
+    /// individual effect is learnable from observable features.
+    pub experiment_lift_by_activity: f64,
     /// Probability that a customer with e-mail consent unsubscribes during observation.
     pub unsubscribe_rate: f64,
     /// Seed of the ChaCha8 generators: the same parameters and seed give the
@@ -262,6 +272,7 @@ impl Default for SynthParams {
             touchpoints: true,
             duplicate_share: 0.15,
             treatment_share: 0.5,
+            experiment_lift_by_activity: 0.04,
             unsubscribe_rate: 0.08,
             seed: 42,
         }
@@ -339,6 +350,35 @@ fn default_personas() -> Vec<PersonaSpec> {
         },
     ]
 }
+
+/// A customer's true absolute treatment effect on conversion: the
+/// persona's lift plus `κ·s`, where `s` reads the purchase history at the
+/// observation end (see [`SynthParams::experiment_lift_by_activity`]).
+pub(crate) fn individual_effect(
+    params: &SynthParams,
+    persona_lift: f64,
+    purchases: usize,
+    last_purchase_week: f64,
+) -> f64 {
+    let weeks_since = params.observation_weeks - last_purchase_week;
+    let activity = if purchases >= 1 && weeks_since > LAPSED_WEEKS {
+        1.0
+    } else if purchases >= REGULAR_PURCHASES && weeks_since <= ACTIVE_WEEKS {
+        -1.0
+    } else {
+        0.0
+    };
+    persona_lift + params.experiment_lift_by_activity * activity
+}
+
+/// A buyer whose last purchase is more than this many weeks before the
+/// observation end has lapsed (the experiment's effect is higher).
+pub const LAPSED_WEEKS: f64 = 26.0;
+/// A buyer with at least this many purchases, the last within
+/// [`ACTIVE_WEEKS`] of the end, is a regular (the effect is lower).
+pub const REGULAR_PURCHASES: usize = 4;
+/// See [`REGULAR_PURCHASES`].
+pub const ACTIVE_WEEKS: f64 = 13.0;
 
 fn check_prob(name: &'static str, v: f64) -> Result<()> {
     if (0.0..=1.0).contains(&v) {
@@ -444,10 +484,20 @@ impl SynthParams {
             check_prob("personas.email_opt_in", persona.email_opt_in)?;
             check_prob("personas.mobile_opt_in", persona.mobile_opt_in)?;
             check_prob("personas.experiment_baseline", persona.experiment_baseline)?;
-            check_prob(
-                "personas.experiment_baseline + experiment_lift",
-                persona.experiment_baseline + persona.experiment_lift,
-            )?;
+            for extreme in [-1.0, 1.0] {
+                let p = persona.experiment_baseline
+                    + persona.experiment_lift
+                    + extreme * self.experiment_lift_by_activity;
+                // Rounding may take an exact 0 or 1 a hair outside.
+                check_prob(
+                    "personas.experiment_baseline + experiment_lift ± experiment_lift_by_activity",
+                    if p.abs() < 1e-12 || (p - 1.0).abs() < 1e-12 {
+                        p.round()
+                    } else {
+                        p
+                    },
+                )?;
+            }
         }
         if !self.journeys.intercept.is_finite()
             || self.journeys.channel_effects.iter().any(|e| !e.is_finite())
@@ -521,6 +571,15 @@ impl SynthParams {
         check_prob("stages.targeting_accuracy", st.targeting_accuracy)?;
         check_prob("duplicate_share", self.duplicate_share)?;
         check_prob("treatment_share", self.treatment_share)?;
+        if !(self.experiment_lift_by_activity.is_finite()
+            && self.experiment_lift_by_activity >= 0.0)
+        {
+            return Err(Error::param(
+                "experiment_lift_by_activity",
+                self.experiment_lift_by_activity,
+                "must be finite and >= 0",
+            ));
+        }
         check_prob("unsubscribe_rate", self.unsubscribe_rate)?;
         Ok(())
     }

@@ -23,6 +23,7 @@ use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::lifecycle::customers::LifecycleParams;
 use crate::records::AMOUNT_SCALE;
 use crate::segment::features::{FeatureMatrix, FeatureSpec};
 use crate::store::{CustomerBase, from_micros, to_micros};
@@ -50,6 +51,12 @@ pub struct TrainingParams {
     pub horizon_days: u32,
     /// Cutoffs, ascending; each label window must end by the base's last event.
     pub cutoffs: Vec<Timestamp>,
+    /// When given, lifecycle models are fitted at each cutoff and their
+    /// scores join the features ([`FeatureMatrix::with_lifecycle`]: P(alive),
+    /// expected purchases, CLV and the BTYD summary x, t_x, T and monetary
+    /// value), the strongest signal of who buys next in most bases.
+    #[serde(default)]
+    pub lifecycle: Option<LifecycleParams>,
 }
 
 /// Rows of features and labels, one per customer known at each cutoff.
@@ -122,6 +129,69 @@ fn last_event(base: &CustomerBase) -> Option<i64> {
     tx.max(tp)
 }
 
+/// The customers `base` knew at `as_of`: an event at or before it.
+pub fn known_at(base: &CustomerBase, as_of: Timestamp) -> Vec<u32> {
+    let as_of = to_micros(as_of);
+    base.customer_indices()
+        .filter(|&c| {
+            let h = base.history(c);
+            h.tx_time.first().is_some_and(|&t| t <= as_of)
+                || h.tp_time.first().is_some_and(|&t| t <= as_of)
+        })
+        .collect()
+}
+
+/// Features to score with: one row per customer known at `as_of`, computed
+/// as a [`training_set`]'s rows are at a cutoff, so a model trained on
+/// earlier cutoffs scores today's customers on the same footing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoringSet {
+    /// Feature names, in column order.
+    pub feature_names: Vec<String>,
+    /// Features, one row per customer.
+    pub x: Array2<f64>,
+    /// The base's customer index of each row.
+    pub customer: Vec<u32>,
+}
+
+/// The features of every customer known at `as_of` (see [`ScoringSet`]),
+/// with the lifecycle scores when `lifecycle` is given (as the training set
+/// had them: [`TrainingParams::lifecycle`]).
+///
+/// # Errors
+/// The feature computation's and the lifecycle fit's errors.
+pub fn scoring_set(
+    base: &CustomerBase,
+    features: &FeatureSpec,
+    lifecycle: Option<&LifecycleParams>,
+    as_of: Timestamp,
+) -> Result<ScoringSet> {
+    let customer = known_at(base, as_of);
+    let m = features_at(base, features, lifecycle, as_of, customer.clone())?;
+    let (_, feature_names, x) = m.into_parts();
+    Ok(ScoringSet {
+        feature_names,
+        x,
+        customer,
+    })
+}
+
+/// The features of `rows` as of `as_of`, with lifecycle scores fitted
+/// then when `lifecycle` is given.
+fn features_at(
+    base: &CustomerBase,
+    features: &FeatureSpec,
+    lifecycle: Option<&LifecycleParams>,
+    as_of: Timestamp,
+    rows: Vec<u32>,
+) -> Result<FeatureMatrix> {
+    let mut m = FeatureMatrix::from_base_rows(base, features, as_of, rows)?;
+    if let Some(params) = lifecycle {
+        m.with_lifecycle(base, &params.fit(base, as_of)?)?;
+    }
+    Ok(m)
+}
+
 /// Builds the training set of `params` from `base`.
 ///
 /// # Errors
@@ -165,15 +235,7 @@ pub fn training_set(base: &CustomerBase, params: &TrainingParams) -> Result<Trai
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (k, &at) in params.cutoffs.iter().enumerate() {
         let as_of = to_micros(at);
-        // Customers the base knew at the cutoff: an event at or before it.
-        let known: Vec<u32> = base
-            .customer_indices()
-            .filter(|&c| {
-                let h = base.history(c);
-                h.tx_time.first().is_some_and(|&t| t <= as_of)
-                    || h.tp_time.first().is_some_and(|&t| t <= as_of)
-            })
-            .collect();
+        let known = known_at(base, at);
         for &c in &known {
             let h = base.history(c);
             let from = h.tx_time.partition_point(|&t| t <= as_of);
@@ -189,7 +251,7 @@ pub fn training_set(base: &CustomerBase, params: &TrainingParams) -> Result<Trai
             customer.push(c);
             cutoff.push(k);
         }
-        let m = FeatureMatrix::from_base_rows(base, &params.features, at, known)?;
+        let m = features_at(base, &params.features, params.lifecycle.as_ref(), at, known)?;
         match &names {
             Some(n) if n.as_slice() != m.names() => {
                 return Err(Error::InvalidInput(format!(

@@ -79,10 +79,18 @@ impl Assembler {
         let t = &mut self.truth;
         t.persona.push(d.persona);
         t.purchase_rate.push(d.lambda);
+        t.treatment_effect.push(d.treatment_effect);
         t.dropout_probability.push(d.dropout);
         t.alive_at_end.push(d.alive);
         t.mean_spend.push(d.mean_spend);
         t.first_purchase_week.push(d.join_week);
+        let observed = d
+            .transactions
+            .iter()
+            .filter(|tx| tx.0 <= model.params.observation_weeks);
+        let (count, last) = observed.fold((0u32, None), |(n, _), tx| (n + 1, Some(tx.0)));
+        t.purchases_in_observation.push(count);
+        t.last_purchase_week.push(last);
         t.next_purchase_week.push(d.next_purchase_week);
         t.journey_stages.push_customer(&d.stage_changes);
         let c = &mut t.journey_counts;

@@ -15,7 +15,7 @@ use crate::records::{
 use crate::store::encode_customer;
 use crate::synth::dirty::{CleanIdentity, SourceCustomerRecord};
 use crate::synth::names::{CULTURES, EMAIL_DOMAINS, email_local};
-use crate::synth::params::{PURCHASE_CHANNELS, SynthParams};
+use crate::synth::params::{PURCHASE_CHANNELS, SynthParams, individual_effect};
 use crate::synth::stages::{INACTIVE, LAST_ACTION, NOT_ACTION, StageInputs, timeline};
 use crate::synth::{ExperimentUnit, JourneyCounts, TrueJourney};
 
@@ -59,6 +59,8 @@ pub(super) struct DrawnCustomer {
     pub(super) record: Vec<u8>,
     pub(super) persona: u8,
     pub(super) lambda: f64,
+    /// The true absolute effect of the experiment's treatment on conversion.
+    pub(super) treatment_effect: f64,
     pub(super) dropout: f64,
     pub(super) alive: bool,
     pub(super) mean_spend: f64,
@@ -554,15 +556,14 @@ impl<'a> Model<'a> {
             }
         }
 
-        // Experiment: conversion lift by persona; pre-period revenue shares the customer's spend level.
+        // Experiment: conversion lift by persona and purchase history; pre-period
+        // revenue shares the customer's spend level.
         let treatment = rng.gen_bool(params.treatment_share);
-        let p_convert = (persona.experiment_baseline
-            + if treatment {
-                persona.experiment_lift
-            } else {
-                0.0
-            })
-        .clamp(0.0, 1.0);
+        let observed = transactions.iter().filter(|t| t.0 <= obs_end);
+        let (purchases, last_week) = observed.fold((0, f64::NAN), |(n, _), t| (n + 1, t.0));
+        let effect = individual_effect(params, persona.experiment_lift, purchases, last_week);
+        let p_convert =
+            (persona.experiment_baseline + if treatment { effect } else { 0.0 }).clamp(0.0, 1.0);
         let converted = rng.gen_bool(p_convert);
         let revenue = if converted {
             (spend.sample(&mut rng) * 100.0).round() / 100.0
@@ -604,6 +605,7 @@ impl<'a> Model<'a> {
             record,
             persona: persona_code as u8,
             lambda,
+            treatment_effect: effect,
             dropout,
             alive,
             mean_spend: params.spend.p / nu,

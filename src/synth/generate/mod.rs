@@ -159,6 +159,8 @@ impl Population {
             mean_spend: Vec::with_capacity(n),
             first_purchase_week: Vec::with_capacity(n),
             next_purchase_week: Vec::with_capacity(n),
+            purchases_in_observation: Vec::with_capacity(n),
+            last_purchase_week: Vec::with_capacity(n),
             journey_stages: StageTimeline::with_capacity(n, 8 * n),
             purchases: params.purchases,
             spend: params.spend,
@@ -172,6 +174,7 @@ impl Population {
                 .map(|p| p.experiment_baseline)
                 .collect(),
             experiment_lift: params.personas.iter().map(|p| p.experiment_lift).collect(),
+            treatment_effect: Vec::with_capacity(n),
             source_record_customer: Vec::with_capacity(n + n / 5),
         };
         let mut asm = Assembler {
