@@ -44,6 +44,16 @@ use self::tree::Tree;
 use super::checks::{Missing, check_features, name_of, sigmoid};
 use crate::error::{Error, Result};
 
+/// What a fit does about a column that holds one value in every row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConstantColumns {
+    /// Refuse it, naming it: the caller gave a feature that cannot help.
+    Refuse,
+    /// Never split on it: a subset of rows (one arm of an experiment) may
+    /// hold one value of a feature that varies across the whole.
+    Tolerate,
+}
+
 /// A fitted boosted model; serde, so a service can fit once and score later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoostedTrees {
@@ -181,19 +191,31 @@ impl BoostedTrees {
         labels: &[bool],
         feature_names: &[String],
     ) -> Result<BoostedTrees> {
+        Self::fit_classifier(params, x, labels, feature_names, ConstantColumns::Refuse)
+    }
+
+    /// [`fit`](Self::fit), with what to do about a constant column.
+    pub(crate) fn fit_classifier(
+        params: &BoostParams,
+        x: ArrayView2<'_, f64>,
+        labels: &[bool],
+        feature_names: &[String],
+        constant: ConstantColumns,
+    ) -> Result<BoostedTrees> {
         params.check()?;
         check_features(&x, feature_names, "feature matrix", Missing::Allowed)?;
         check_labels(x.nrows(), labels)?;
         let targets = targets_of(labels);
+        let objective = (Objective::LogLoss, constant);
         let Some(stopping) = params.early_stopping else {
-            return Self::fit_checked(params, Objective::LogLoss, x, &targets, None, feature_names);
+            return Self::fit_checked(params, objective, x, &targets, None, feature_names);
         };
         let ((xt, yt), (xv, yv)) = split_rows(x, &targets, stopping.validation_share, params.seed);
         let train_labels: Vec<bool> = yt.iter().map(|&y| y > 0.5).collect();
         check_labels(xt.nrows(), &train_labels)?;
         Self::fit_checked(
             params,
-            Objective::LogLoss,
+            objective,
             xt.view(),
             &yt,
             Some((xv.view(), &yv)),
@@ -213,6 +235,17 @@ impl BoostedTrees {
         y: &[f64],
         feature_names: &[String],
     ) -> Result<BoostedTrees> {
+        Self::fit_regressor(params, x, y, feature_names, ConstantColumns::Refuse)
+    }
+
+    /// [`fit_regression`](Self::fit_regression), with what to do about a constant column.
+    pub(crate) fn fit_regressor(
+        params: &BoostParams,
+        x: ArrayView2<'_, f64>,
+        y: &[f64],
+        feature_names: &[String],
+        constant: ConstantColumns,
+    ) -> Result<BoostedTrees> {
         params.check()?;
         check_features(&x, feature_names, "feature matrix", Missing::Allowed)?;
         if y.len() != x.nrows() {
@@ -224,13 +257,14 @@ impl BoostedTrees {
         if y.len() < 2 {
             return Err(Error::too_few("rows to fit", 2, y.len()));
         }
+        let objective = (Objective::SquaredError, constant);
         let Some(stopping) = params.early_stopping else {
-            return Self::fit_checked(params, Objective::SquaredError, x, y, None, feature_names);
+            return Self::fit_checked(params, objective, x, y, None, feature_names);
         };
         let ((xt, yt), (xv, yv)) = split_rows(x, y, stopping.validation_share, params.seed);
         Self::fit_checked(
             params,
-            Objective::SquaredError,
+            objective,
             xt.view(),
             &yt,
             Some((xv.view(), &yv)),
@@ -270,7 +304,7 @@ impl BoostedTrees {
         let valid_targets = targets_of(validation.1);
         Self::fit_checked(
             params,
-            Objective::LogLoss,
+            (Objective::LogLoss, ConstantColumns::Refuse),
             x,
             &targets_of(labels),
             Some((validation.0, &valid_targets)),
@@ -280,7 +314,7 @@ impl BoostedTrees {
 
     fn fit_checked(
         params: &BoostParams,
-        objective: Objective,
+        (objective, constant): (Objective, ConstantColumns),
         x: ArrayView2<'_, f64>,
         targets: &[f64],
         validation: Option<(ArrayView2<'_, f64>, &[f64])>,
@@ -324,7 +358,7 @@ impl BoostedTrees {
             let column = x.column(j);
             let missing = column.iter().filter(|v| v.is_nan()).count();
             let single = b.thresholds.is_empty() && (missing == 0 || missing == n);
-            if single {
+            if single && constant == ConstantColumns::Refuse {
                 return Err(Error::NotIdentifiable {
                     model: "gradient boosting",
                     reason: format!(

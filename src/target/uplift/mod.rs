@@ -38,7 +38,8 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::boost::{BoostParams, BoostedTrees};
+use super::boost::{BoostParams, BoostedTrees, ConstantColumns};
+use super::checks::{Missing, check_features, name_of};
 use crate::error::{Error, Result};
 
 /// Which meta-learner.
@@ -150,10 +151,21 @@ fn outcome_model(
     match params.outcome {
         OutcomeKind::Binary => {
             let labels: Vec<bool> = y.iter().map(|&v| v > 0.5).collect();
-            BoostedTrees::fit(&params.base, x, &labels, names)
+            BoostedTrees::fit_classifier(&params.base, x, &labels, names, ConstantColumns::Tolerate)
         }
-        OutcomeKind::Continuous => BoostedTrees::fit_regression(&params.base, x, y, names),
+        OutcomeKind::Continuous => effect_model(params, x, y, names),
     }
+}
+
+/// A regression of one arm's (or fold's) rows; a feature may be constant
+/// among them (the whole experiment was checked).
+fn effect_model(
+    params: &UpliftParams,
+    x: ArrayView2<'_, f64>,
+    y: &[f64],
+    names: &[String],
+) -> Result<BoostedTrees> {
+    BoostedTrees::fit_regressor(&params.base, x, y, names, ConstantColumns::Tolerate)
 }
 
 /// The rows of `rows` as a matrix and their outcomes.
@@ -173,7 +185,9 @@ impl UpliftModel {
     /// [`Error::InvalidRow`] for a binary outcome other than 0 or 1;
     /// [`Error::TooFew`] when the control or a treatment has too few units
     /// (or, for a binary outcome, no converter or no non-converter in an
-    /// arm); the base learner's errors (an infinite or constant feature).
+    /// arm); [`Error::NotIdentifiable`] naming a feature that holds one value
+    /// in every unit (one constant within an arm is simply not split on);
+    /// the base learner's errors (an infinite feature).
     pub fn fit(params: &UpliftParams, data: &Experiment<'_>) -> Result<UpliftModel> {
         params.base.check()?;
         let n = data.x.nrows();
@@ -201,6 +215,20 @@ impl UpliftModel {
                     "a binary outcome is 0 or 1",
                 ));
             }
+        }
+        check_features(&data.x, data.feature_names, "experiment features", Missing::Allowed)?;
+        if let Some(j) = (0..data.x.ncols()).find(|&j| {
+            let column = data.x.column(j);
+            let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+            column.first().is_none_or(|&v0| column.iter().all(|&v| same(v, v0)))
+        }) {
+            return Err(Error::NotIdentifiable {
+                model: "uplift",
+                reason: format!(
+                    "feature `{}` holds a single value in every unit, so it carries no information",
+                    name_of(data.feature_names, j)
+                ),
+            });
         }
         let arms = data.arm.iter().copied().max().unwrap_or(0);
         let control: Vec<usize> = (0..n).filter(|&i| data.arm[i] == 0).collect();
@@ -262,18 +290,8 @@ impl UpliftModel {
                     .map(|(m, y)| m - y)
                     .collect();
                 ArmModels::X {
-                    effect_control: BoostedTrees::fit_regression(
-                        &params.base,
-                        x0.view(),
-                        &d0,
-                        names,
-                    )?,
-                    effect_treated: BoostedTrees::fit_regression(
-                        &params.base,
-                        x1.view(),
-                        &d1,
-                        names,
-                    )?,
+                    effect_control: effect_model(params, x0.view(), &d0, names)?,
+                    effect_treated: effect_model(params, x1.view(), &d1, names)?,
                     treated_share: share,
                 }
             }
@@ -317,7 +335,7 @@ impl UpliftModel {
                 }
                 let xp = x.select(Axis(0), &pseudo_rows);
                 ArmModels::Dr {
-                    effect: BoostedTrees::fit_regression(&params.base, xp.view(), &pseudo, names)?,
+                    effect: effect_model(params, xp.view(), &pseudo, names)?,
                 }
             }
         })
