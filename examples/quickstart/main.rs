@@ -18,6 +18,8 @@ mod checks;
 #[path = "../common/mod.rs"]
 mod common;
 mod report;
+mod target;
+mod target_report;
 mod touch;
 
 use custinsight::experiment::assign::Holdout;
@@ -38,7 +40,7 @@ use touch::TouchStep;
 #[command(version)]
 struct Args {
     /// Number of customers to generate.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 50_000)]
     customers: usize,
     /// Random seed (same seed, same population, on every machine).
     #[arg(long, default_value_t = 42)]
@@ -180,6 +182,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
     files.push(experiment_file);
     let looks = report::cumulative_looks(&outcomes, &variants, args.seed, 28)?;
     let first_summary = report::RoundSummary::of(&first, &pop, &truth1, agreement, &dominant)?;
+    let uplift_data = target::UpliftData::of(&first, &truth1, &outcomes, &pop, first_as_of)?;
     let state = first.state.clone();
     drop(first);
 
@@ -190,6 +193,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
     let truth2 = pop.true_customers(&second.base);
     let gain = Gain::of(&pop, &second, &truth2, &params)?;
     let second_agreement = persona_agreement(&pop, &second.segments, &truth2)?;
+    let targeting = target::TargetStep::run(&second, &truth2, &pop, &uplift_data, args.seed)?;
 
     let mut report_path = None;
     let mut report_seconds = 0.0;
@@ -217,6 +221,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
             second: &second,
             gain: &gain,
             params: &params,
+            target: &targeting,
         })?;
         let written = page.write_to_dir(out)?;
         report_path = written.first().cloned();
@@ -303,6 +308,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 "round_2": {"assigned": second.assignment.counts, "no_consent": second.assignment.no_consent, "held_out": second.assignment.held_out},
                 "gain_over_equal_split": gain.to_json(),
             },
+            "target": targeting.to_json(),
             "seconds": {"generate": generated_in, "round_1": steps(&first_summary.steps), "round_2": steps(&second.steps),
                         "touchpoints": touch.seconds, "report": report_seconds, "total": started.elapsed().as_secs_f64()},
             "report": report_path.as_ref().map(|p| p.display().to_string()),
@@ -355,6 +361,12 @@ fn run(args: &Args) -> custinsight::Result<()> {
     touch.print(share);
     println!();
     report::print_second(&second, &first_summary, &unit_effects, &gain, &params);
+    println!();
+    println!(
+        "7. Who to target, with what ({:.2} s; model against the truth)",
+        targeting.seconds
+    );
+    targeting.print();
     if let Some(path) = &report_path {
         println!();
         println!(

@@ -33,6 +33,7 @@ use rand::seq::SliceRandom;
 
 use super::PopulationFacts;
 use super::checks::{Gain, IdentityCheck};
+use super::target::TargetStep;
 use super::touch::TouchStep;
 
 fn pct(x: f64) -> String {
@@ -404,6 +405,7 @@ pub struct Inputs<'a> {
     pub second: &'a Round,
     pub gain: &'a Gain,
     pub params: &'a RoundParams,
+    pub target: &'a TargetStep,
 }
 
 /// The whole report.
@@ -417,6 +419,7 @@ pub fn build(i: &Inputs<'_>) -> custinsight::Result<Report> {
     segments(&mut report, i)?;
     touchpoints(&mut report, i.touch)?;
     experiment(&mut report, i)?;
+    super::target_report::section(&mut report, i.target)?;
     Ok(report)
 }
 

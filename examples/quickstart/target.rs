@@ -19,9 +19,7 @@ use custinsight::target::calibrate::{CalibrationMethod, Calibrator};
 use custinsight::target::metrics::{
     GainRow, ReliabilityBin, expected_calibration_error, gain_table, reliability, roc_auc,
 };
-use custinsight::target::nba::{
-    Action, CustomerInputs, Decision, NbaParams, UpliftSource, decide,
-};
+use custinsight::target::nba::{Action, CustomerInputs, Decision, NbaParams, UpliftSource, decide};
 use custinsight::target::training::{Label, TrainingParams, scoring_set, training_set};
 use custinsight::target::uplift::metrics::{
     NegativeEffects, UpliftCurve, qini_coefficient, qini_curve,
@@ -99,7 +97,10 @@ impl UpliftData {
         let keep = varying(&x);
         Ok(UpliftData {
             spec,
-            feature_names: keep.iter().map(|&j| score.feature_names[j].clone()).collect(),
+            feature_names: keep
+                .iter()
+                .map(|&j| score.feature_names[j].clone())
+                .collect(),
             x: x.select(Axis(1), &keep),
             arm,
             converted,
@@ -235,9 +236,10 @@ impl TargetStep {
             &labels(&yc),
         )?;
         let score = scoring_set(&round.base, &data.spec, Some(&lifecycle), end)?;
-        let p = calibrator.calibrate_all(
-            &model.predict_proba(columns(&score.feature_names, &score.x, &set.feature_names)?.view())?,
-        );
+        let p =
+            calibrator.calibrate_all(&model.predict_proba(
+                columns(&score.feature_names, &score.x, &set.feature_names)?.view(),
+            )?);
         // Scored customers with a true customer.
         let known: Vec<(usize, u32)> = score
             .customer
@@ -279,7 +281,10 @@ impl TargetStep {
         let arms: Vec<usize> = fit_rows.iter().map(|&i| data.arm[i]).collect();
         let x_fit = data.x.select(Axis(0), &fit_rows);
         let keep = varying(&x_fit);
-        let names: Vec<String> = keep.iter().map(|&j| data.feature_names[j].clone()).collect();
+        let names: Vec<String> = keep
+            .iter()
+            .map(|&j| data.feature_names[j].clone())
+            .collect();
         let uplift = UpliftModel::fit(
             &uplift_params,
             &Experiment {
@@ -307,9 +312,8 @@ impl TargetStep {
                 feature_names: &data.feature_names,
             },
         )?;
-        let uplift_now = uplift.predict(
-            columns(&score.feature_names, &score.x, &data.feature_names)?.view(),
-        )?;
+        let uplift_now =
+            uplift.predict(columns(&score.feature_names, &score.x, &data.feature_names)?.view())?;
         let customers: Vec<u32> = known.iter().map(|&(_, t)| t).collect();
         let inputs: Vec<CustomerInputs> = known
             .iter()
@@ -359,9 +363,9 @@ impl TargetStep {
             .decisions
             .iter()
             .map(|d| {
-                d.effect.as_ref().is_some_and(|e| {
-                    e.abs_effect * data.value_per_conversion > COST_PER_CONTACT
-                })
+                d.effect
+                    .as_ref()
+                    .is_some_and(|e| e.abs_effect * data.value_per_conversion > COST_PER_CONTACT)
             })
             .collect();
         let by_segment: Vec<bool> = known
@@ -447,8 +451,16 @@ impl TargetStep {
             "     calibration error {:.3} (oracle {:.3}); top decile holds {:.0}% of next month's buyers (oracle {:.0}%)",
             self.ece.0,
             self.ece.1,
-            100.0 * self.gain_model.first().map_or(f64::NAN, |g| g.cumulative_gain),
-            100.0 * self.gain_oracle.first().map_or(f64::NAN, |g| g.cumulative_gain),
+            100.0
+                * self
+                    .gain_model
+                    .first()
+                    .map_or(f64::NAN, |g| g.cumulative_gain),
+            100.0
+                * self
+                    .gain_oracle
+                    .first()
+                    .map_or(f64::NAN, |g| g.cumulative_gain),
         );
         println!(
             "     everyone with prospects: AUC {:.3} vs oracle {:.3} (prospects only start buying after the data end)",
@@ -469,7 +481,9 @@ impl TargetStep {
         for (id, reason) in &self.examples {
             println!("     {id}: {reason}");
         }
-        println!("   incremental conversions under the true effects (95% interval of what is realised):");
+        println!(
+            "   incremental conversions under the true effects (95% interval of what is realised):"
+        );
         for p in &self.policies {
             let behind = p.behind_nba.map_or(String::new(), |(d, w)| {
                 format!("; next best action earns {d:+.0} ± {w:.0} more")
@@ -485,6 +499,7 @@ impl TargetStep {
         json!({
             "propensity": {
                 "horizon_days": HORIZON_DAYS,
+                "scored": self.scored,
                 "buyers": self.buyers,
                 "auc_buyers": self.auc_buyers.0,
                 "auc_oracle_history": self.auc_buyers.1,
@@ -538,7 +553,10 @@ fn examples(decisions: &[Decision], inputs: &[CustomerInputs]) -> Vec<(String, S
             continue;
         }
         // After the play comes why not (e.g. no consent, not worth the contact).
-        let kind = d.reason.split_once("; ").map_or(d.reason.as_str(), |(_, why)| why);
+        let kind = d
+            .reason
+            .split_once("; ")
+            .map_or(d.reason.as_str(), |(_, why)| why);
         let kind = kind.split_once(": ").map_or(kind, |(_, why)| why);
         if seen.contains(&kind) || seen.len() >= 3 {
             continue;

@@ -20,6 +20,8 @@
 //! - [`experiment`]: the forest plot of relative effects per segment, the
 //!   Bayesian chance to win against a threshold, and the effect with its
 //!   always-valid interval (and p-value) over the looks.
+//! - [`target`]: the cumulative gain and the calibration of a propensity
+//!   model, and the Qini curve of an uplift model, beside a reference.
 //! - [`Report`]: sections of text, [`ReportTable`]s and [`Chart`]s in one HTML file
 //!   with inline SVG and CSS; no script, font, image or style sheet is fetched.
 //!
@@ -40,6 +42,7 @@ mod html;
 pub mod lifecycle;
 pub mod segment;
 pub mod svg;
+pub mod target;
 #[cfg(test)]
 mod testing;
 pub mod touchpoints;
