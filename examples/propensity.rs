@@ -25,7 +25,7 @@
 
 mod common;
 
-use common::features::{features_of, label_of, numeric_columns, write_scores};
+use common::features::{features_of, label_of, numeric_columns, score_in_chunks};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -209,34 +209,21 @@ fn score_file(
     model: &Propensity,
     blanks_allowed: bool,
 ) -> custinsight::Result<IngestReport> {
-    let mut columns: Vec<ColumnSpec> = model
-        .feature_names()
-        .iter()
-        .map(|f| ColumnSpec::text(f.clone()).required())
-        .collect();
-    if let Some(id) = id_col {
-        columns.push(ColumnSpec::text(id).filled());
-    }
-    let (table, mut report) =
-        read_table_file(path, &IngestOptions::default(), &TableSpec::new(columns))?;
-    let f = features_of(
-        &table,
+    score_in_chunks(
+        path,
+        out,
         model.feature_names(),
+        id_col,
         blanks_allowed,
-        &mut report,
-        |_, _| true,
-    );
-    let scores = model.predict_proba(f.x.view())?;
-    let ids = id_col.and_then(|c| table.texts(c));
-    let rows = f.rows.iter().zip(&scores).map(|(&row, &score)| {
-        let id = match ids {
-            Some(ids) => ids[row].clone().unwrap_or_default(),
-            None => table.lines()[row].to_string(),
-        };
-        (id, vec![score])
-    });
-    write_scores(out, &["id", "score"], rows)?;
-    Ok(report)
+        &["id", "score"],
+        |x| {
+            Ok(model
+                .predict_proba(x)?
+                .into_iter()
+                .map(|p| vec![p])
+                .collect())
+        },
+    )
 }
 
 fn evaluation_json(e: &ScoreEvaluation) -> Value {

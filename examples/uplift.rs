@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use common::features::{features_of, label_of, numeric_columns, write_scores};
+use common::features::{features_of, label_of, numeric_columns, score_in_chunks};
 use custinsight::Error;
 use custinsight::ingest::IngestReport;
 use custinsight::ingest::table::{ColumnKind, ColumnSpec, TableSpec, read_table_file};
@@ -408,7 +408,7 @@ fn run(args: &Args) -> custinsight::Result<()> {
     Ok(())
 }
 
-/// Scores a file with the model into `out`; the file's account.
+/// Scores a file with the model into `out`, chunk by chunk; the file's account.
 fn score_file(
     args: &Args,
     input: &std::path::Path,
@@ -416,21 +416,6 @@ fn score_file(
     model: &UpliftModel,
     treatments: &[String],
 ) -> custinsight::Result<IngestReport> {
-    let mut columns: Vec<ColumnSpec> = model
-        .feature_names()
-        .iter()
-        .map(|f| ColumnSpec::text(f.clone()).required())
-        .collect();
-    if let Some(id) = &args.id_col {
-        columns.push(ColumnSpec::text(id.clone()).filled());
-    }
-    let (table, mut report) =
-        read_table_file(input, &Default::default(), &TableSpec::new(columns))?;
-    let f = features_of(&table, model.feature_names(), true, &mut report, |_, _| {
-        true
-    });
-    let uplift = model.predict(f.x.view())?;
-    let ids = args.id_col.as_deref().and_then(|c| table.texts(c));
     let several = treatments.len() > 1;
     let mut header = vec!["id".to_string(), "uplift".to_string()];
     if several {
@@ -438,25 +423,35 @@ fn score_file(
         header.extend(treatments.iter().map(|t| format!("uplift_{t}")));
     }
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    let rows = f.rows.iter().enumerate().map(|(r, &row)| {
-        let id = match ids {
-            Some(ids) => ids[row].clone().unwrap_or_default(),
-            None => table.lines()[row].to_string(),
-        };
-        let u = uplift.row(r);
-        let (best, top) =
-            u.iter().enumerate().fold(
-                (0, f64::NEG_INFINITY),
-                |b, (k, &v)| if v > b.1 { (k, v) } else { b },
-            );
-        let mut values = vec![top];
-        if several {
-            // The best treatment's number (1-based arm), then each treatment's uplift.
-            values.push((best + 1) as f64);
-            values.extend(u.iter().copied());
-        }
-        (id, values)
-    });
-    write_scores(out, &header, rows)?;
-    Ok(report)
+    score_in_chunks(
+        input,
+        out,
+        model.feature_names(),
+        args.id_col.as_deref(),
+        true,
+        &header,
+        |x| {
+            let uplift = model.predict(x)?;
+            Ok(uplift
+                .rows()
+                .into_iter()
+                .map(|u| {
+                    let (best, top) =
+                        u.iter()
+                            .enumerate()
+                            .fold(
+                                (0, f64::NEG_INFINITY),
+                                |b, (k, &v)| if v > b.1 { (k, v) } else { b },
+                            );
+                    let mut values = vec![top];
+                    if several {
+                        // The best treatment's number (1-based arm), then each treatment's uplift.
+                        values.push((best + 1) as f64);
+                        values.extend(u.iter().copied());
+                    }
+                    values
+                })
+                .collect())
+        },
+    )
 }

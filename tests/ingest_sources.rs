@@ -146,3 +146,71 @@ fn tables_account_for_every_row() {
         "{err:?}"
     );
 }
+
+/// Read in chunks, a table is the whole table cut into pieces: the same
+/// rows, lines and account, whatever the chunk size (and a file of any
+/// length fits in the memory of one chunk).
+#[test]
+fn tables_read_in_chunks_are_the_whole_table_in_pieces() {
+    use custinsight::ingest::table::read_table_chunks;
+    let mut csv = String::from("id,score,note\n");
+    for i in 0..23 {
+        // Every fifth score is not a number: rejected, in every chunking.
+        let score = if i % 5 == 3 {
+            "x".to_owned()
+        } else {
+            format!("{i}.5")
+        };
+        csv.push_str(&format!("c{i},{score},n{i}\n"));
+    }
+    let spec = TableSpec::new(vec![
+        ColumnSpec::text("id").filled(),
+        ColumnSpec::number("score").required(),
+        ColumnSpec::text("note"),
+    ]);
+    let opts = IngestOptions::default();
+    let (whole, whole_report) = read_table(Format::Csv, csv.as_bytes(), &opts, &spec).unwrap();
+    assert_eq!(whole.lines().len(), 19);
+    for chunk_rows in [1, 4, 19, 100] {
+        let mut pieces = Vec::new();
+        let report =
+            read_table_chunks(Format::Csv, csv.as_bytes(), &opts, &spec, chunk_rows, |t| {
+                pieces.push(t);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(report, whole_report, "chunks of {chunk_rows}");
+        assert!(pieces.iter().all(|t| t.lines().len() <= chunk_rows));
+        assert_eq!(pieces.len(), 19usize.div_ceil(chunk_rows));
+        let lines: Vec<u64> = pieces.iter().flat_map(|t| t.lines().to_vec()).collect();
+        assert_eq!(lines, whole.lines());
+        let ids: Vec<Option<String>> = pieces
+            .iter()
+            .flat_map(|t| t.texts("id").unwrap().to_vec())
+            .collect();
+        assert_eq!(ids, whole.texts("id").unwrap());
+        assert!(pieces.iter().all(|t| t.names() == whole.names()));
+    }
+    // No accepted row: one empty chunk with the columns.
+    let mut pieces = Vec::new();
+    read_table_chunks(
+        Format::Csv,
+        "id,score,note\nc1,x,\n".as_bytes(),
+        &opts,
+        &spec,
+        4,
+        |t| {
+            pieces.push(t);
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(pieces.len(), 1);
+    assert_eq!(pieces[0].names(), whole.names());
+    assert!(pieces[0].lines().is_empty());
+    let err = read_table_chunks(Format::Csv, csv.as_bytes(), &opts, &spec, 0, |_| Ok(()));
+    assert!(matches!(
+        err,
+        Err(custinsight::Error::InvalidParameter { .. })
+    ));
+}

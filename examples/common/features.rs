@@ -106,22 +106,111 @@ pub fn write_scores(
     header: &[&str],
     rows: impl Iterator<Item = (String, Vec<f64>)>,
 ) -> custinsight::Result<()> {
-    use std::io::Write;
-    let io = |e| custinsight::Error::io(path.display().to_string(), e);
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut w = std::io::BufWriter::new(file);
-    writeln!(w, "{}", header.join(",")).map_err(io)?;
+    let mut w = ScoreWriter::create(path, header)?;
     for (id, values) in rows {
-        let id = if id.contains([',', '"', '\n', '\r']) {
+        w.row(&id, &values)?;
+    }
+    w.finish()
+}
+
+/// Rows a scoring pass holds at once: the memory of a pass does not grow
+/// with the file.
+pub const SCORE_CHUNK_ROWS: usize = 65_536;
+
+/// Scores the file `input` into `out` chunk by chunk, in bounded memory:
+/// the columns `features` (blanks allowed when `blanks_allowed`) become
+/// each chunk's matrix, `score` gives one row of values per matrix row, and
+/// each accepted row is written as its id (the `id_col` value, else its
+/// line number) and values under `header`. The account covers the whole
+/// file: rows with an unusable feature are rejected with line and reason.
+pub fn score_in_chunks(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    features: &[String],
+    id_col: Option<&str>,
+    blanks_allowed: bool,
+    header: &[&str],
+    mut score: impl FnMut(ndarray::ArrayView2<'_, f64>) -> custinsight::Result<Vec<Vec<f64>>>,
+) -> custinsight::Result<IngestReport> {
+    use custinsight::ingest::IngestOptions;
+    use custinsight::ingest::table::{ColumnSpec, TableSpec, read_table_file_chunks};
+    let mut columns: Vec<ColumnSpec> = features
+        .iter()
+        .map(|f| ColumnSpec::text(f.clone()).required())
+        .collect();
+    if let Some(id) = id_col {
+        columns.push(ColumnSpec::text(id).filled());
+    }
+    let mut writer = ScoreWriter::create(out, header)?;
+    // Rejections found after reading, applied to the account at the end.
+    let mut late = IngestReport::default();
+    let mut report = read_table_file_chunks(
+        input,
+        &IngestOptions::default(),
+        &TableSpec::new(columns),
+        SCORE_CHUNK_ROWS,
+        |table| {
+            let f = features_of(&table, features, blanks_allowed, &mut late, |_, _| true);
+            let values = score(f.x.view())?;
+            let ids = id_col.and_then(|c| table.texts(c));
+            for (&row, v) in f.rows.iter().zip(values) {
+                let id = match ids {
+                    Some(ids) => ids[row].clone().unwrap_or_default(),
+                    None => table.lines()[row].to_string(),
+                };
+                writer.row(&id, &v)?;
+            }
+            Ok(())
+        },
+    )?;
+    for r in late.rejections {
+        report.reject_accepted(r.line, r.field, r.reason);
+    }
+    writer.finish()?;
+    Ok(report)
+}
+
+/// A scores CSV written row by row.
+struct ScoreWriter {
+    path: String,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl ScoreWriter {
+    fn create(path: &std::path::Path, header: &[&str]) -> custinsight::Result<ScoreWriter> {
+        let name = path.display().to_string();
+        let file =
+            std::fs::File::create(path).map_err(|e| custinsight::Error::io(name.clone(), e))?;
+        let mut w = ScoreWriter {
+            path: name,
+            out: std::io::BufWriter::new(file),
+        };
+        w.line(&header.join(","))?;
+        Ok(w)
+    }
+
+    fn line(&mut self, text: &str) -> custinsight::Result<()> {
+        use std::io::Write;
+        writeln!(self.out, "{text}").map_err(|e| custinsight::Error::io(self.path.clone(), e))
+    }
+
+    fn row(&mut self, id: &str, values: &[f64]) -> custinsight::Result<()> {
+        let mut line = if id.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", id.replace('"', "\"\""))
         } else {
-            id
+            id.to_owned()
         };
-        write!(w, "{id}").map_err(io)?;
         for v in values {
-            write!(w, ",{v}").map_err(io)?;
+            line.push(',');
+            line.push_str(&v.to_string());
         }
-        writeln!(w).map_err(io)?;
+        self.line(&line)
     }
-    w.flush().map_err(io)
+
+    fn finish(mut self) -> custinsight::Result<()> {
+        use std::io::Write;
+        self.out
+            .flush()
+            .map_err(|e| custinsight::Error::io(self.path.clone(), e))
+    }
 }

@@ -191,6 +191,14 @@ impl TableColumn {
         }
     }
 
+    /// An empty column of the same kind.
+    fn emptied(&self) -> TableColumn {
+        match self {
+            TableColumn::Text(_) => TableColumn::Text(Vec::new()),
+            TableColumn::Number(_) => TableColumn::Number(Vec::new()),
+        }
+    }
+
     /// Number of values.
     pub fn len(&self) -> usize {
         match self {
@@ -206,7 +214,7 @@ impl TableColumn {
 }
 
 /// The accepted rows of a table, columnar, with the line each came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     names: Vec<String>,
     columns: Vec<TableColumn>,
@@ -567,34 +575,96 @@ pub fn read_table<R: Read>(
     opts: &IngestOptions,
     spec: &TableSpec,
 ) -> Result<(Table, IngestReport)> {
+    let mut whole = None;
+    let report = read_table_chunks(format, input, opts, spec, usize::MAX, |table| {
+        whole = Some(table);
+        Ok(())
+    })?;
+    Ok((whole.unwrap_or_default(), report))
+}
+
+/// Reads a table in chunks of at most `chunk_rows` accepted rows, handing
+/// each to `on_chunk` as it fills (and the last, partial one at the end; at
+/// least one chunk, empty for an input without accepted rows), so a file of
+/// any length is read in bounded memory. The account covers the whole input.
+///
+/// # Errors
+/// As [`read_table`], with [`Error::InvalidParameter`] for `chunk_rows` = 0;
+/// `on_chunk`'s error stops the reading and is returned.
+pub fn read_table_chunks<R: Read>(
+    format: Format,
+    input: R,
+    opts: &IngestOptions,
+    spec: &TableSpec,
+    chunk_rows: usize,
+    mut on_chunk: impl FnMut(Table) -> Result<()>,
+) -> Result<IngestReport> {
+    if chunk_rows == 0 {
+        return Err(Error::param("chunk_rows", 0, "must be at least 1"));
+    }
     let mut columns: Vec<TableColumn> = Vec::new();
     let mut lines = Vec::new();
-    let (names, kinds, report) = for_each_row(format, input, opts, spec, |line, row, numbers| {
-        if columns.is_empty() {
-            // The layout is known once the first row arrives (JSON Lines has no header).
-            columns = row.kinds.iter().map(|&k| TableColumn::new(k)).collect();
-        }
-        let mut number = numbers.iter();
-        for (column, value) in columns.iter_mut().zip(row.values) {
-            match column {
-                TableColumn::Text(v) => v.push(value.as_deref().map(str::to_owned)),
-                TableColumn::Number(v) => v.push(number.next().copied().unwrap_or(f64::NAN)),
+    let mut names: Vec<String> = Vec::new();
+    let (all_names, kinds, report) =
+        for_each_row(format, input, opts, spec, |line, row, numbers| {
+            if columns.is_empty() {
+                // The layout is known once the first row arrives (JSON Lines has no header).
+                columns = row.kinds.iter().map(|&k| TableColumn::new(k)).collect();
+                names = row.names.to_vec();
             }
+            let mut number = numbers.iter();
+            for (column, value) in columns.iter_mut().zip(row.values) {
+                match column {
+                    TableColumn::Text(v) => v.push(value.as_deref().map(str::to_owned)),
+                    TableColumn::Number(v) => v.push(number.next().copied().unwrap_or(f64::NAN)),
+                }
+            }
+            lines.push(line);
+            if lines.len() >= chunk_rows {
+                let fresh = columns.iter().map(TableColumn::emptied).collect();
+                on_chunk(Table {
+                    names: names.clone(),
+                    columns: std::mem::replace(&mut columns, fresh),
+                    lines: std::mem::take(&mut lines),
+                })?;
+            }
+            Ok(Ok(()))
+        })?;
+    if !lines.is_empty() || report.accepted == 0 {
+        if columns.len() != all_names.len() {
+            // No row was accepted: the columns come from the layout.
+            columns = kinds.iter().map(|&k| TableColumn::new(k)).collect();
         }
-        lines.push(line);
-        Ok(Ok(()))
-    })?;
-    if columns.len() != names.len() {
-        columns = kinds.iter().map(|&k| TableColumn::new(k)).collect();
-    }
-    Ok((
-        Table {
-            names,
+        on_chunk(Table {
+            names: all_names,
             columns,
             lines,
-        },
-        report,
-    ))
+        })?;
+    }
+    Ok(report)
+}
+
+/// [`read_table_chunks`] on a file (format from its extension).
+///
+/// # Errors
+/// As [`read_table_chunks`], plus [`Error::Io`] when the file cannot be opened.
+pub fn read_table_file_chunks(
+    path: impl AsRef<Path>,
+    opts: &IngestOptions,
+    spec: &TableSpec,
+    chunk_rows: usize,
+    on_chunk: impl FnMut(Table) -> Result<()>,
+) -> Result<IngestReport> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    read_table_chunks(
+        Format::from_path(path),
+        file,
+        opts,
+        spec,
+        chunk_rows,
+        on_chunk,
+    )
 }
 
 /// Reads a table file (format from its extension).
