@@ -21,7 +21,10 @@
 //! `path`, `rows: {read, accepted, rejected}` and its first rejections with
 //! line, field and reason), `steps` (per step `step`, `seconds`, `in`, `out`
 //! and, on Linux, `peak_rss_bytes`), `identity`, `lifecycle`, `segments`,
-//! `evaluation`, `decisions`, `assignment`, `state` and `customers_out`.
+//! `evaluation`, `decisions`, `targeting` (when the parameters' targeting
+//! plan assigned by the next best action: `uplift_source`, `trained_units`,
+//! `offered`, `held_out_control`; else null), `assignment`, `state` and
+//! `customers_out`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -240,6 +243,10 @@ fn run(args: &Args) -> custinsight::Result<()> {
                 })).collect::<Vec<_>>(),
             })),
             "decisions": round.decisions,
+            "targeting": round.targeting.as_ref().map(|t| json!({
+                "uplift_source": t.uplift_source, "trained_units": t.trained_units,
+                "offered": t.offered, "held_out_control": t.held_out,
+            })),
             "assignment": {
                 "variants": variants, "counts": round.assignment.counts,
                 "not_targeted": round.assignment.not_targeted, "no_consent": round.assignment.no_consent,
@@ -303,6 +310,18 @@ fn run(args: &Args) -> custinsight::Result<()> {
     }
     for d in &round.decisions {
         println!("  decision {} {}: {}", d.segment, d.kind, d.reason);
+    }
+    if let Some(t) = &round.targeting {
+        println!(
+            "  next best action (uplift from {}, {} units): {} offered, {} held out as their control",
+            match t.uplift_source {
+                custinsight::target::nba::UpliftSource::Model => "a model of the last experiment",
+                custinsight::target::nba::UpliftSource::Segment => "the segments' measured effects",
+            },
+            t.trained_units,
+            t.offered,
+            t.held_out
+        );
     }
     println!(
         "  next: {}; {} without consent, {} held out, {} not targeted",

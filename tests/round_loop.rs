@@ -388,3 +388,127 @@ fn segment_effects_cover_the_truth_across_seeds() {
     eprintln!("coverage {covered} of {segments}");
     assert!(coverage >= 0.9, "coverage {covered} of {segments}");
 }
+
+/// With a targeting plan, round 1 runs its experiment as designed (nothing
+/// learned yet); round 2 learns uplift from its outcomes and assigns by the
+/// next best action: the offer goes to customers whose true effect is
+/// higher, a random tenth of them is the control, nobody without consent is
+/// reached, and the policy earns more under the truth than an equal split.
+/// Round 3 evaluates what the decisions earned.
+#[test]
+fn the_next_best_action_assigns_the_round_after_an_experiment() {
+    use custinsight::round::TargetingPlan;
+    use custinsight::target::nba::UpliftSource;
+    let pop = Population::generate(&SynthParams::with_customers(30_000).with_seed(19)).unwrap();
+    let mut params = params(19);
+    params.targeting = Some(TargetingPlan::default());
+    let (first, _, inputs) = first_round(&pop, "targeting", &params);
+    assert!(first.targeting.is_none(), "nothing learned before round 1");
+    let state = first.state.clone();
+    let second = Round::run(inputs, pop.observation_end, &params, Some(state)).unwrap();
+    let targeting = second.targeting.as_ref().expect("round 2 targets");
+    assert_eq!(targeting.uplift_source, UpliftSource::Model);
+    assert_eq!(
+        targeting.trained_units,
+        second.evaluation.as_ref().unwrap().evaluated
+    );
+    let a = &second.assignment;
+    assert_eq!(a.accounted(), second.base.n_customers());
+    assert_eq!(a.counts, vec![targeting.held_out, targeting.offered]);
+    let truth = pop.true_customers(&second.base);
+    let (mut offered, mut passed) = (Vec::new(), Vec::new());
+    for c in second.base.customer_indices() {
+        let consented = second
+            .base
+            .allows(c, &Channel::Email, &Purpose::Marketing, second.as_of);
+        let v = a.variant[c as usize];
+        let d = targeting.decisions[c as usize].as_ref();
+        if v.is_some() {
+            assert!(consented, "customer {c} reached without consent");
+            // The control is held out of an action it would have got.
+            let d = d.unwrap();
+            assert_eq!(v == Some(0), d.held_out && d.intended.is_some());
+        }
+        let Some(t) = truth[c as usize] else { continue };
+        let effect = pop.treatment_effect(t);
+        match (v, d) {
+            (Some(1), _) => offered.push(effect),
+            (None, Some(d)) if consented && !d.held_out => passed.push(effect),
+            _ => {}
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let share = targeting.held_out as f64 / (targeting.held_out + targeting.offered) as f64;
+    assert!((share - 0.1).abs() < 0.02, "control share {share}");
+    assert!(
+        mean(&offered) > mean(&passed) + 0.02,
+        "true effect of the offered {} vs the passed over {}",
+        mean(&offered),
+        mean(&passed)
+    );
+    // Under the truth, against offering the same consented customers an equal split.
+    let equal: Vec<Option<u16>> = second
+        .base
+        .customer_indices()
+        .map(|c| {
+            let reached = second
+                .base
+                .allows(c, &Channel::Email, &Purpose::Marketing, second.as_of)
+                && truth[c as usize].is_some();
+            reached.then_some((c % 2) as u16)
+        })
+        .collect();
+    let decided: Vec<Option<u16>> = a
+        .variant
+        .iter()
+        .zip(&equal)
+        .map(|(v, e)| v.or(e.map(|_| 0)))
+        .collect();
+    let (ours, half) = (
+        pop.assignment_value(&truth, &decided),
+        pop.assignment_value(&truth, &equal),
+    );
+    let sd = (ours.conversions_variance + half.conversions_variance).sqrt();
+    assert!(
+        ours.conversions - half.conversions > 2.0 * sd,
+        "{} vs {} conversions (sd {sd})",
+        ours.conversions,
+        half.conversions
+    );
+
+    // Round 3 evaluates the decisions: the offered against their holdout.
+    let covariate = pre_period_revenue(&second.base, second.as_of, 8.0);
+    let outcomes = pop
+        .simulate_outcomes(
+            &second.base,
+            &truth,
+            &SimulatedExperiment {
+                variant: &a.variant,
+                variants: &params.experiment.design.variants,
+                covariate: Some(&covariate),
+                segments: None,
+                draw: 2,
+            },
+        )
+        .unwrap();
+    let units = outcomes.len();
+    // Round 1's files, still in its folder.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("round-targeting");
+    let mut inputs = Inputs::read_dir(&dir, &IngestOptions::default()).unwrap();
+    inputs.outcomes = Some(outcomes);
+    let third = Round::run(
+        inputs,
+        pop.observation_end + days(28),
+        &params,
+        Some(second.state.clone()),
+    )
+    .unwrap();
+    let evaluation = third.evaluation.as_ref().unwrap();
+    assert_eq!(evaluation.evaluated, units);
+    let measured = evaluation.conversion.overall.variants[1]
+        .comparison
+        .as_ref()
+        .unwrap()
+        .abs_effect;
+    assert!(measured > 0.0, "the decisions' measured effect {measured}");
+}

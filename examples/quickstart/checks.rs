@@ -124,7 +124,9 @@ pub struct Gain {
 
 impl Gain {
     /// The equal split: the design's weights for every segmented customer,
-    /// with the same hashing, holdout and consent as the learned assignment.
+    /// with the same hashing, holdout and consent as the learned assignment;
+    /// both over the customers either reaches (untreated where one leaves
+    /// them out, as the next best action does those it does not offer).
     pub fn of(
         pop: &Population,
         round: &Round,
@@ -140,9 +142,19 @@ impl Gain {
                 consent: plan.consent.clone().map(|(c, p)| (c, p, round.as_of)),
             },
         )?;
+        // The same customers on both sides: whoever either assignment
+        // reaches, untreated (control) where the other leaves them out.
+        let fill = |own: &[Option<u16>], other: &[Option<u16>]| -> Vec<Option<u16>> {
+            own.iter()
+                .zip(other)
+                .map(|(a, b)| a.or(b.map(|_| 0)))
+                .collect()
+        };
+        let learned = fill(&round.assignment.variant, &equal.variant);
+        let equal = fill(&equal.variant, &round.assignment.variant);
         Ok(Gain {
-            learned: pop.assignment_value(truth, &round.assignment.variant),
-            equal: pop.assignment_value(truth, &equal.variant),
+            learned: pop.assignment_value(truth, &learned),
+            equal: pop.assignment_value(truth, &equal),
         })
     }
 

@@ -26,7 +26,7 @@ use custinsight::experiment::assign::Holdout;
 use custinsight::ingest::IngestOptions;
 use custinsight::lifecycle::stage::Stage;
 use custinsight::records::{Channel, Purpose};
-use custinsight::round::{Inputs, Round, RoundParams, pre_period_revenue};
+use custinsight::round::{Inputs, Round, RoundParams, TargetingPlan, pre_period_revenue};
 use custinsight::store::CustomerBase;
 use custinsight::synth::{Population, SimulatedExperiment, SynthParams};
 use serde_json::json;
@@ -83,6 +83,12 @@ fn loop_params(seed: u64) -> RoundParams {
     });
     params.experiment.consent = Some((Channel::Email, Purpose::Marketing));
     params.experiment.allocation.seed = seed;
+    // Once round 1's outcomes are in, round 2 acts per customer: the offer
+    // where its expected incremental profit is positive.
+    params.targeting = Some(TargetingPlan {
+        value_per_conversion: 35.0,
+        ..TargetingPlan::default()
+    });
     params
 }
 
@@ -193,7 +199,17 @@ fn run(args: &Args) -> custinsight::Result<()> {
     let truth2 = pop.true_customers(&second.base);
     let gain = Gain::of(&pop, &second, &truth2, &params)?;
     let second_agreement = persona_agreement(&pop, &second.segments, &truth2)?;
-    let targeting = target::TargetStep::run(&second, &truth2, &pop, &uplift_data, args.seed)?;
+    let targeting = target::TargetStep::run(
+        &second,
+        &truth2,
+        &pop,
+        &uplift_data,
+        params
+            .targeting
+            .as_ref()
+            .unwrap_or(&TargetingPlan::default()),
+        args.seed,
+    )?;
 
     let mut report_path = None;
     let mut report_seconds = 0.0;

@@ -7,11 +7,10 @@
 use std::time::Instant;
 
 use custinsight::Result;
-use custinsight::experiment::assign::Holdout;
 use custinsight::experiment::outcomes::Outcomes;
 use custinsight::lifecycle::customers::LifecycleParams;
-use custinsight::records::{Channel, Purpose};
-use custinsight::round::Round;
+use custinsight::records::Purpose;
+use custinsight::round::{Round, TargetingPlan};
 use custinsight::segment::features::FeatureSpec;
 use custinsight::synth::Population;
 use custinsight::target::boost::{BoostParams, BoostedTrees};
@@ -19,7 +18,7 @@ use custinsight::target::calibrate::{CalibrationMethod, Calibrator};
 use custinsight::target::metrics::{
     GainRow, ReliabilityBin, expected_calibration_error, gain_table, reliability, roc_auc,
 };
-use custinsight::target::nba::{Action, CustomerInputs, Decision, NbaParams, UpliftSource, decide};
+use custinsight::target::nba::Decision;
 use custinsight::target::training::{Label, TrainingParams, scoring_set, training_set};
 use custinsight::target::uplift::metrics::{
     NegativeEffects, UpliftCurve, qini_coefficient, qini_curve,
@@ -31,10 +30,6 @@ use serde_json::json;
 
 /// Days after the end the propensity model predicts.
 pub const HORIZON_DAYS: u32 = 28;
-/// What one e-mail of the offer costs, in euros.
-pub const COST_PER_CONTACT: f64 = 0.5;
-/// Share of customers the next best action holds out to measure it.
-pub const HOLDOUT_SHARE: f64 = 0.1;
 
 /// Round 1's experiment as uplift training data: features as of round 1.
 pub struct UpliftData {
@@ -47,8 +42,6 @@ pub struct UpliftData {
     pub converted: Vec<f64>,
     /// Each unit's true effect.
     pub truth: Vec<f64>,
-    /// Mean revenue of a converting unit: what a conversion is worth.
-    pub value_per_conversion: f64,
 }
 
 impl UpliftData {
@@ -87,11 +80,6 @@ impl UpliftData {
             converted.push(outcomes.converted[i]);
             effects.push(pop.treatment_effect(t));
         }
-        let (sum, n) = outcomes
-            .revenue
-            .iter()
-            .filter(|&&r| r > 0.0)
-            .fold((0.0, 0usize), |(s, n), r| (s + r, n + 1));
         // Columns that hold one value for every unit carry nothing to learn.
         let x = score.x.select(Axis(0), &rows);
         let keep = varying(&x);
@@ -105,7 +93,6 @@ impl UpliftData {
             arm,
             converted,
             truth: effects,
-            value_per_conversion: if n > 0 { sum / n as f64 } else { 0.0 },
         })
     }
 }
@@ -142,6 +129,8 @@ pub struct TargetStep {
     pub qini_model: UpliftCurve,
     pub qini_oracle: UpliftCurve,
     pub value_per_conversion: f64,
+    pub cost_per_contact: f64,
+    pub holdout_share: f64,
     pub decided: usize,
     pub held_out: usize,
     pub examples: Vec<(String, String)>,
@@ -197,6 +186,7 @@ impl TargetStep {
         truth: &[Option<u32>],
         pop: &Population,
         data: &UpliftData,
+        plan: &TargetingPlan,
         seed: u64,
     ) -> Result<TargetStep> {
         let started = Instant::now();
@@ -301,71 +291,43 @@ impl TargetStep {
         let treated: Vec<bool> = test_rows.iter().map(|&i| data.arm[i] == 1).collect();
         let true_effect = take(&data.truth, &test_rows);
 
-        // The next best action at the end, for every scored customer with a
-        // truth, from the model refitted on every unit (the halves measured it).
-        let uplift = UpliftModel::fit(
-            &uplift_params,
-            &Experiment {
-                x: data.x.view(),
-                arm: &data.arm,
-                outcome: &data.converted,
-                feature_names: &data.feature_names,
-            },
-        )?;
-        let uplift_now =
-            uplift.predict(columns(&score.feature_names, &score.x, &data.feature_names)?.view())?;
+        // The round's next best action: its targeting step learned uplift
+        // from the same experiment (all of it) and decided for everyone.
+        let targeting = round.targeting.as_ref().ok_or_else(|| {
+            custinsight::Error::InvalidInput("round 2 made no next-best-action decisions".into())
+        })?;
         let customers: Vec<u32> = known.iter().map(|&(_, t)| t).collect();
-        let inputs: Vec<CustomerInputs> = known
-            .iter()
-            .map(|&(r, _)| {
-                let c = score.customer[r];
-                let consented = round
+        let (mut decisions, mut ids, mut consented) = (Vec::new(), Vec::new(), Vec::new());
+        for &(r, _) in &known {
+            let c = score.customer[r];
+            let Some(d) = targeting.decisions[c as usize].clone() else {
+                return Err(custinsight::Error::InvalidInput(format!(
+                    "customer {} was scored but has no decision",
+                    round.base.customer_id(c)
+                )));
+            };
+            decisions.push(d);
+            ids.push(round.base.customer_id(c).to_owned());
+            consented.push(
+                round
                     .base
-                    .allows(c, &Channel::Email, &Purpose::Marketing, end);
-                CustomerInputs {
-                    customer_id: round.base.customer_id(c).to_owned(),
-                    play: round.lifecycle.stage[c as usize].map(|s| s.play()),
-                    uplift: vec![uplift_now[[r, 0]]],
-                    uplift_source: UpliftSource::Model,
-                    preferred_channel: Some(Channel::Email),
-                    consented: if consented {
-                        vec![Channel::Email]
-                    } else {
-                        Vec::new()
-                    },
-                    recent_contacts: 0,
-                }
-            })
-            .collect();
-        let nba = NbaParams {
-            actions: vec![Action {
-                name: "spring offer".into(),
-                channel: Channel::Email,
-                cost_per_contact: COST_PER_CONTACT,
-                value_per_outcome: data.value_per_conversion,
-                plays: Vec::new(),
-            }],
-            contact_cap: 3,
-            holdout: Holdout {
-                key: "next_best_action_holdout".into(),
-                share: HOLDOUT_SHARE,
-            },
-        };
-        let decisions = decide(&inputs, &nba)?;
+                    .allows(c, &plan.channel, &Purpose::Marketing, end),
+            );
+        }
         let by_nba: Vec<bool> = decisions.iter().map(|d| d.action.is_some()).collect();
         let reachable: Vec<bool> = decisions
             .iter()
-            .zip(&inputs)
-            .map(|(d, i)| !d.held_out && !i.consented.is_empty())
+            .zip(&consented)
+            .map(|(d, &ok)| ok && !d.held_out)
             .collect();
         // The segment-level rule: the round's measured effect per segment.
         let segment_pays: Vec<bool> = round
             .decisions
             .iter()
             .map(|d| {
-                d.effect
-                    .as_ref()
-                    .is_some_and(|e| e.abs_effect * data.value_per_conversion > COST_PER_CONTACT)
+                d.effect.as_ref().is_some_and(|e| {
+                    e.abs_effect * plan.value_per_conversion > plan.cost_per_contact
+                })
             })
             .collect();
         let by_segment: Vec<bool> = known
@@ -402,7 +364,7 @@ impl TargetStep {
             policy("everyone reachable", &reachable, Some(lead(&reachable))),
             policy("segment rule", &by_segment, Some(lead(&by_segment))),
         ];
-        let examples = examples(&decisions, &inputs);
+        let examples = examples(&decisions, &ids);
 
         Ok(TargetStep {
             scored: known.len(),
@@ -429,9 +391,11 @@ impl TargetStep {
             ),
             qini_model: qini_curve(&y, &predicted, &treated)?,
             qini_oracle: qini_curve(&y, &true_effect, &treated)?,
-            value_per_conversion: data.value_per_conversion,
-            decided: decisions.iter().filter(|d| d.action.is_some()).count(),
-            held_out: decisions.iter().filter(|d| d.held_out).count(),
+            value_per_conversion: plan.value_per_conversion,
+            cost_per_contact: plan.cost_per_contact,
+            holdout_share: plan.holdout_share,
+            decided: targeting.offered,
+            held_out: targeting.held_out,
             examples,
             policies,
             seconds: started.elapsed().as_secs_f64(),
@@ -475,8 +439,8 @@ impl TargetStep {
             self.qini.0, self.qini.1
         );
         println!(
-            "   next best action: offer where uplift × {:.2} € − {COST_PER_CONTACT:.2} € > 0; {} offered, {} held out",
-            self.value_per_conversion, self.decided, self.held_out
+            "   next best action (round 2's assignment): offer where uplift × {:.2} € − {:.2} € > 0; {} offered, {} held out as its control",
+            self.value_per_conversion, self.cost_per_contact, self.decided, self.held_out
         );
         for (id, reason) in &self.examples {
             println!("     {id}: {reason}");
@@ -518,7 +482,7 @@ impl TargetStep {
             },
             "next_best_action": {
                 "value_per_conversion": self.value_per_conversion,
-                "cost_per_contact": COST_PER_CONTACT,
+                "cost_per_contact": self.cost_per_contact,
                 "offered": self.decided,
                 "held_out": self.held_out,
                 "policies": self.policies.iter().map(|p| json!({
@@ -534,7 +498,7 @@ impl TargetStep {
 
 /// A few decisions with their reasons: the most profitable offers, and one
 /// customer left out for each other reason.
-fn examples(decisions: &[Decision], inputs: &[CustomerInputs]) -> Vec<(String, String)> {
+fn examples(decisions: &[Decision], ids: &[String]) -> Vec<(String, String)> {
     let mut order: Vec<usize> = (0..decisions.len()).collect();
     order.sort_by(|&a, &b| {
         decisions[b]
@@ -544,7 +508,7 @@ fn examples(decisions: &[Decision], inputs: &[CustomerInputs]) -> Vec<(String, S
     let mut out: Vec<(String, String)> = order
         .iter()
         .take(2)
-        .map(|&i| (inputs[i].customer_id.clone(), decisions[i].reason.clone()))
+        .map(|&i| (ids[i].clone(), decisions[i].reason.clone()))
         .collect();
     let mut seen: Vec<&str> = Vec::new();
     for &i in order.iter().rev() {
@@ -562,7 +526,7 @@ fn examples(decisions: &[Decision], inputs: &[CustomerInputs]) -> Vec<(String, S
             continue;
         }
         seen.push(kind);
-        out.push((inputs[i].customer_id.clone(), d.reason.clone()));
+        out.push((ids[i].clone(), d.reason.clone()));
     }
     out
 }

@@ -3,7 +3,7 @@
 use custinsight::report::target::{calibration, cumulative_gain, qini};
 use custinsight::report::{Report, ReportTable};
 
-use super::target::{COST_PER_CONTACT, HOLDOUT_SHARE, HORIZON_DAYS, TargetStep};
+use super::target::{HORIZON_DAYS, TargetStep};
 
 pub fn section(report: &mut Report, t: &TargetStep) -> custinsight::Result<()> {
     let section =
@@ -64,14 +64,16 @@ pub fn section(report: &mut Report, t: &TargetStep) -> custinsight::Result<()> {
         ("true effects (oracle)", &t.qini_oracle),
     ])?);
     section.text(format!(
-        "The next best action offers the spring offer by e-mail where the expected incremental \
-         profit is positive: uplift × {:.2} € (the mean order of a converting unit) − {:.2} € \
-         per contact, only with e-mail consent, and holds {:.0} % of customers out at random so \
-         the next round measures what the decisions earned. {} customers are offered it, {} held \
-         out. Each decision says why:",
+        "Round 2's assignment is the next best action: the round learned the same kind of uplift \
+         model from all of round 1's units and offers the spring offer by e-mail where the \
+         expected incremental profit is positive (uplift × {:.2} € per conversion − {:.2} € per \
+         contact), only with e-mail consent and below the contact cap, and holds {:.0} % of the \
+         customers it would offer it to out at random: they are round 3's control, so the next \
+         round measures what the decisions earned. {} customers are offered it, {} held out. \
+         Each decision says why:",
         t.value_per_conversion,
-        COST_PER_CONTACT,
-        100.0 * HOLDOUT_SHARE,
+        t.cost_per_contact,
+        100.0 * t.holdout_share,
         t.decided,
         t.held_out
     ));

@@ -70,10 +70,12 @@ mod params;
 mod run;
 mod score;
 mod state;
+mod target;
 
 pub use decide::{Decision, DecisionEffect, DecisionKind};
 pub use inputs::{FileReport, INPUT_FILES, Inputs};
-pub use params::{DecisionParams, ExperimentPlan, RoundParams, SegmentParams};
+pub use params::{DecisionParams, ExperimentPlan, RoundParams, SegmentParams, TargetingPlan};
 pub use run::{IdentityStep, Round, RoundEvaluation, SegmentSource, StepTime, pre_period_revenue};
 pub use score::{CustomerScore, NextVariant, ScoringBundle};
 pub use state::{Assigned, RoundState};
+pub use target::Targeting;

@@ -11,6 +11,7 @@ use crate::lifecycle::customers::LifecycleParams;
 use crate::records::{Channel, Purpose};
 use crate::segment::features::{Feature, FeatureSpec};
 use crate::segment::kmeans::KMeansParams;
+use crate::target::uplift::{MetaLearner, UpliftParams};
 
 /// Everything a round needs besides its data and its time.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -24,6 +25,12 @@ pub struct RoundParams {
     pub segments: SegmentParams,
     /// The experiment run per segment, and how its results become decisions.
     pub experiment: ExperimentPlan,
+    /// When given, once a round has learned the treatment's effect (from
+    /// the last experiment's outcomes), every customer gets a next best
+    /// action and the next assignment follows the decisions, with a random
+    /// holdout as the control; `None` (the default): the experiment per
+    /// segment every round.
+    pub targeting: Option<TargetingPlan>,
 }
 
 impl RoundParams {
@@ -35,7 +42,11 @@ impl RoundParams {
         self.identity.check()?;
         self.lifecycle.check()?;
         self.segments.check()?;
-        self.experiment.check()
+        self.experiment.check()?;
+        match &self.targeting {
+            Some(t) => t.check(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -205,5 +216,88 @@ impl DecisionParams {
             ));
         }
         Ok(())
+    }
+}
+
+/// How a round chooses each customer's next best action
+/// ([`crate::target::nba`]): the treatment variants are the actions, all
+/// delivered on one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TargetingPlan {
+    /// What one conversion is worth (currency units).
+    pub value_per_conversion: f64,
+    /// What one contact costs.
+    pub cost_per_contact: f64,
+    /// The channel the treatment variants are delivered on (its marketing
+    /// consent is required).
+    pub channel: Channel,
+    /// No action for a customer who received this many marketing messages
+    /// in the contact window.
+    pub contact_cap: u32,
+    /// The contact window, in days before the round's time.
+    pub contact_window_days: u32,
+    /// Share of customers held out of the actions: the next round's control.
+    pub holdout_share: f64,
+    /// The uplift model learned from the last experiment.
+    pub uplift: UpliftParams,
+    /// Its features (as of the last assignment for the units, as of the
+    /// round for the customers it scores).
+    pub features: FeatureSpec,
+    /// Fewer evaluated units than this: the segments' measured effects
+    /// stand in for a model.
+    pub min_units: usize,
+}
+
+impl Default for TargetingPlan {
+    /// An e-mail offer worth 30 per conversion at 0.50 per contact, at most
+    /// 4 messages in 30 days, 10 % held out; an X-learner on shallow trees
+    /// (depth 2: uplift is a small difference between noisy rates), from
+    /// 2,000 units.
+    fn default() -> Self {
+        let mut uplift = UpliftParams {
+            learner: MetaLearner::X,
+            ..UpliftParams::default()
+        };
+        uplift.base.max_depth = 2;
+        TargetingPlan {
+            value_per_conversion: 30.0,
+            cost_per_contact: 0.5,
+            channel: Channel::Email,
+            contact_cap: 4,
+            contact_window_days: 30,
+            holdout_share: 0.1,
+            uplift,
+            features: FeatureSpec::default(),
+            min_units: 2_000,
+        }
+    }
+}
+
+impl TargetingPlan {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a negative or non-finite value or
+    /// cost, a holdout share outside (0, 1), a zero contact window, or
+    /// invalid uplift or feature settings.
+    pub fn check(&self) -> Result<()> {
+        crate::target::uplift::policy::Economics {
+            value_per_outcome: self.value_per_conversion,
+            cost_per_contact: self.cost_per_contact,
+        }
+        .check()?;
+        if !(self.holdout_share > 0.0 && self.holdout_share < 1.0) {
+            return Err(Error::param(
+                "holdout_share",
+                self.holdout_share,
+                "must lie in (0, 1): the holdout is the next round's control",
+            ));
+        }
+        if self.contact_window_days == 0 {
+            return Err(Error::param("contact_window_days", 0, "must be at least 1"));
+        }
+        self.uplift.base.check()?;
+        self.features.check()
     }
 }

@@ -10,6 +10,7 @@ use super::decide::{Decision, RoundContext, decide};
 use super::inputs::Inputs;
 use super::params::RoundParams;
 use super::state::{Assigned, RoundState};
+use super::target::{ExperimentUnits, TargetContext, Targeting, target};
 use crate::error::{Error, Result};
 use crate::experiment::allocate::{Allocation, recommend};
 use crate::experiment::assign::BaseAssignment;
@@ -116,6 +117,9 @@ pub struct Round {
     pub evaluation: Option<RoundEvaluation>,
     /// The decision per segment id.
     pub decisions: Vec<Decision>,
+    /// Each customer's next best action, when the round's targeting plan
+    /// had something learned to act on (then it made the assignment).
+    pub targeting: Option<Targeting>,
     /// The next experiment's variant per customer, everyone accounted for.
     pub assignment: BaseAssignment,
     /// Seconds per step.
@@ -333,16 +337,19 @@ impl Round {
 
         // 5. The previous assignment's outcomes, per segment.
         let plan = &params.experiment;
-        let evaluation = match &outcomes {
-            Some(o) if !o.is_empty() => Some(evaluate_outcomes(
-                o,
-                &base,
-                identity.as_ref(),
-                &segments,
-                previous.as_ref(),
-                params,
-            )?),
-            _ => None,
+        let (evaluation, units) = match &outcomes {
+            Some(o) if !o.is_empty() => {
+                let (e, u) = evaluate_outcomes(
+                    o,
+                    &base,
+                    identity.as_ref(),
+                    &segments,
+                    previous.as_ref(),
+                    params,
+                )?;
+                (Some(e), Some(u))
+            }
+            _ => (None, None),
         };
         drop(outcomes);
         clock.lap("evaluation");
@@ -391,8 +398,35 @@ impl Round {
                 })
                 .collect(),
         };
-        let consent = plan.consent.clone().map(|(c, p)| (c, p, as_of));
-        let assignment = allocation.assign_base(&plan.design, &base, &segments, consent)?;
+        // With a targeting plan and something learned, the decisions assign.
+        let targeted = match &params.targeting {
+            Some(plan_t) => target(&TargetContext {
+                base: &base,
+                as_of,
+                lifecycle: &lifecycle,
+                segments: &segments,
+                segment_effects: decisions
+                    .iter()
+                    .map(|d| d.effect.as_ref().map(|e| (e.variant, e.abs_effect)))
+                    .collect(),
+                units: units.as_ref().zip(previous.as_ref().map(|p| p.as_of)),
+                variants,
+                key: &plan.design.key,
+                plan: plan_t,
+            })?,
+            None => None,
+        };
+        drop(units);
+        let (targeting, assignment) = match targeted {
+            Some((t, a)) => (Some(t), a),
+            None => {
+                let consent = plan.consent.clone().map(|(c, p)| (c, p, as_of));
+                (
+                    None,
+                    allocation.assign_base(&plan.design, &base, &segments, consent)?,
+                )
+            }
+        };
         let mut assigned = Assigned::default();
         for c in base.customer_indices() {
             if let (Some(v), Some(s)) = (assignment.variant[c as usize], segments.segment_of(c)) {
@@ -427,6 +461,7 @@ impl Round {
             segments,
             evaluation,
             decisions,
+            targeting,
             assignment,
             steps: clock.steps,
             state,
@@ -459,7 +494,7 @@ pub fn pre_period_revenue(base: &CustomerBase, until: Timestamp, weeks: f64) -> 
 
 /// Evaluates outcomes per segment: units mapped to customers (by customer
 /// id, source record or a merged id), segments from the outcomes, else the
-/// assignment, else the current segments.
+/// assignment, else the current segments; with the units evaluated.
 fn evaluate_outcomes(
     outcomes: &Outcomes,
     base: &CustomerBase,
@@ -467,7 +502,7 @@ fn evaluate_outcomes(
     segments: &Segments,
     previous: Option<&RoundState>,
     params: &RoundParams,
-) -> Result<RoundEvaluation> {
+) -> Result<(RoundEvaluation, ExperimentUnits)> {
     let plan = &params.experiment;
     let variants = &plan.design.variants;
     let customer_of = |unit: &str| -> Option<u32> {
@@ -515,6 +550,7 @@ fn evaluate_outcomes(
     let has_covariate = outcomes.pre_revenue.is_some() || covariate.is_some();
     let k = segments.k() as u32;
     let (mut unknown_customer, mut unknown_variant, mut no_segment) = (0, 0, 0);
+    let mut unit_customer = Vec::new();
     let mut unit_variant = Vec::new();
     let mut unit_segment = Vec::new();
     let mut converted = Vec::new();
@@ -556,6 +592,7 @@ fn evaluate_outcomes(
             no_segment += 1;
             continue;
         };
+        unit_customer.push(c);
         unit_variant.push(v);
         unit_segment.push(s);
         converted.push(outcomes.converted[i]);
@@ -619,9 +656,15 @@ fn evaluate_outcomes(
     let conversion = evaluate(conversion_stats, &eval_params)?;
     let revenue = evaluate(revenue_stats, &eval_params)?;
     let allocation = recommend(conversion_stats, &plan.allocation)?;
-    Ok(RoundEvaluation {
+    let evaluated = unit_variant.len();
+    let units = ExperimentUnits {
+        customer: unit_customer,
+        variant: unit_variant,
+        converted,
+    };
+    let evaluation = RoundEvaluation {
         units: outcomes.len(),
-        evaluated: unit_variant.len(),
+        evaluated,
         unknown_customer,
         unknown_variant,
         no_segment,
@@ -629,5 +672,6 @@ fn evaluate_outcomes(
         conversion,
         revenue,
         allocation,
-    })
+    };
+    Ok((evaluation, units))
 }
