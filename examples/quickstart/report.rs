@@ -372,8 +372,13 @@ pub fn print_second(
         }
     }
     let variants = &params.experiment.design.variants;
+    let by = if second.targeting.is_some() {
+        "by each customer's next best action (step 7)"
+    } else {
+        "with what was learned"
+    };
     println!(
-        "   next assignment with what was learned: {}; {} without consent, {} held out",
+        "   next assignment {by}: {}; {} without consent, {} held out",
         variants
             .iter()
             .zip(&second.assignment.counts)
@@ -1026,8 +1031,14 @@ fn experiment(report: &mut Report, i: &Inputs<'_>) -> custinsight::Result<()> {
         .and_then(|v| v.comparison.as_ref())
         .and_then(|c| c.relative)
         .map_or("n/a".to_owned(), |r| signed_pct(r.estimate));
+    let by = if round.targeting.is_some() {
+        "The next round is assigned by each customer's next best action (section 7), not by the \
+         segment splits above; that"
+    } else {
+        "The learned"
+    };
     section.text(format!(
-        "The learned assignment against an equal split of the same {} customers, under the true \
+        "{by} assignment against an equal split of the same {} customers, under the true \
          effects: {} conversions ({} to {}) and {} € revenue ({} to {}) expected in the next \
          round ({:.0} against {:.0} expected conversions). The offer's overall effect in round \
          1: {overall}.",

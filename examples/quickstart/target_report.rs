@@ -29,7 +29,8 @@ pub fn section(report: &mut Report, t: &TargetStep) -> custinsight::Result<()> {
         ])?,
         format!(
             "Contacting the top tenth of the model's scores reaches {:.0} % of next month's \
-             buyers, the oracle's top tenth {:.0} %: its curve is the most any model could reach.",
+             buyers, the oracle's top tenth {:.0} % (where the lines lie on each other, the model \
+             does what the oracle does): the oracle's curve is the most any model could reach.",
             100.0 * t.gain_model.first().map_or(f64::NAN, |g| g.cumulative_gain),
             100.0
                 * t.gain_oracle
