@@ -21,9 +21,18 @@
 //! - [`uplift`]: whom an action changes, by T-, X- and DR-learners on
 //!   experiment rows, scored by scikit-uplift's Qini and AUUC, and turned
 //!   into whom to contact by expected incremental profit;
-//! - [`training`]: training sets as of cutoffs, without leakage;
+//! - [`training`]: training sets as of cutoffs, without leakage, and the
+//!   scoring set of today's customers on the same footing;
 //! - [`nba`]: the next best action per customer, with its reason and a
-//!   holdout to measure it by.
+//!   holdout to measure it by. The loop's rounds use it
+//!   ([`crate::round::TargetingPlan`]): once an experiment's outcomes are in,
+//!   the next assignment follows the decisions.
+//!
+//! The synthetic population carries the truth these are checked against:
+//! who bought after the data end and the best prediction of it from each
+//! history ([`crate::synth::Population::purchase_probability_from_history`]),
+//! and every customer's individual treatment effect
+//! ([`crate::synth::Truth::treatment_effect`]).
 //!
 //! ```
 //! use custinsight::target::calibrate::{CalibrationMethod, Calibrator};

@@ -216,11 +216,18 @@ impl UpliftModel {
                 ));
             }
         }
-        check_features(&data.x, data.feature_names, "experiment features", Missing::Allowed)?;
+        check_features(
+            &data.x,
+            data.feature_names,
+            "experiment features",
+            Missing::Allowed,
+        )?;
         if let Some(j) = (0..data.x.ncols()).find(|&j| {
             let column = data.x.column(j);
             let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
-            column.first().is_none_or(|&v0| column.iter().all(|&v| same(v, v0)))
+            column
+                .first()
+                .is_none_or(|&v0| column.iter().all(|&v| same(v, v0)))
         }) {
             return Err(Error::NotIdentifiable {
                 model: "uplift",
