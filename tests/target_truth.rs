@@ -167,30 +167,6 @@ fn halves(pop: &Population, score: &ScoringSet) -> Halves {
     Halves { train, test, row }
 }
 
-/// Incremental conversions of a policy under the truth, and their variance.
-fn earned(pop: &Population, customers: &[u32], treat: &[bool]) -> (f64, f64) {
-    customers
-        .iter()
-        .zip(treat)
-        .filter(|(_, t)| **t)
-        .fold((0.0, 0.0), |(sum, var), (&c, _)| {
-            let (p0, p1) = (
-                pop.conversion_probability(c, false),
-                pop.conversion_probability(c, true),
-            );
-            (sum + p1 - p0, var + p1 * (1.0 - p1) + p0 * (1.0 - p0))
-        })
-}
-
-/// `a` minus `b` and the half-width of its 95 % interval.
-fn difference(pop: &Population, customers: &[u32], a: &[bool], b: &[bool]) -> (f64, f64) {
-    let only =
-        |x: &[bool], y: &[bool]| -> Vec<bool> { x.iter().zip(y).map(|(x, y)| *x && !*y).collect() };
-    let (gain, var_a) = earned(pop, customers, &only(a, b));
-    let (loss, var_b) = earned(pop, customers, &only(b, a));
-    (gain - loss, 1.96 * (var_a + var_b).sqrt())
-}
-
 #[test]
 fn uplift_approaches_the_oracle_and_the_next_best_action_beats_both_rules() {
     const VALUE: f64 = 50.0;
@@ -323,11 +299,15 @@ fn uplift_approaches_the_oracle_and_the_next_best_action_beats_both_rules() {
             .map(|(&i, &r)| r && pays[labels[h.row[i]]])
             .collect();
 
-        let (nba_gain, _) = earned(&pop, &customers, &by_nba);
-        let (all_gain, _) = earned(&pop, &customers, &reachable);
-        let (segment_gain, _) = earned(&pop, &customers, &by_segment);
-        let over_all = difference(&pop, &customers, &by_nba, &reachable);
-        let over_segment = difference(&pop, &customers, &by_nba, &by_segment);
+        let (nba_gain, _) = pop.incremental_conversions(&customers, &by_nba);
+        let (all_gain, _) = pop.incremental_conversions(&customers, &reachable);
+        let (segment_gain, _) = pop.incremental_conversions(&customers, &by_segment);
+        // Each lead with the half-width of its 95 % interval.
+        let lead = |other: &[bool]| {
+            let (d, var) = pop.incremental_lead(&customers, &by_nba, other);
+            (d, 1.96 * var.sqrt())
+        };
+        let (over_all, over_segment) = (lead(&reachable), lead(&by_segment));
         eprintln!(
             "seed {seed}: Qini {qini:.4} vs oracle {oracle:.4} ({:.0} %); incremental conversions: \
              next best action {nba_gain:.1} ({} treated), everyone {all_gain:.1} ({}), segment rule \

@@ -163,23 +163,6 @@ fn columns(names: &[String], x: &Array2<f64>, wanted: &[String]) -> Result<Array
     Ok(x.select(Axis(1), &index))
 }
 
-/// Incremental conversions under the truth of treating `treat`, and the
-/// variance of the realised count (treated and untreated outcomes drawn
-/// independently).
-fn earned(pop: &Population, customers: &[u32], treat: &[bool]) -> (f64, f64) {
-    customers
-        .iter()
-        .zip(treat)
-        .filter(|(_, t)| **t)
-        .fold((0.0, 0.0), |(sum, var), (&c, _)| {
-            let (p0, p1) = (
-                pop.conversion_probability(c, false),
-                pop.conversion_probability(c, true),
-            );
-            (sum + p1 - p0, var + p1 * (1.0 - p1) + p0 * (1.0 - p0))
-        })
-}
-
 impl TargetStep {
     pub fn run(
         round: &Round,
@@ -341,16 +324,12 @@ impl TargetStep {
                     .unwrap_or(false)
             })
             .collect();
-        let only = |x: &[bool], y: &[bool]| -> Vec<bool> {
-            x.iter().zip(y).map(|(x, y)| *x && !*y).collect()
-        };
         let lead = |other: &[bool]| {
-            let (gain, va) = earned(pop, &customers, &only(&by_nba, other));
-            let (loss, vb) = earned(pop, &customers, &only(other, &by_nba));
-            (gain - loss, 1.96 * (va + vb).sqrt())
+            let (d, var) = pop.incremental_lead(&customers, &by_nba, other);
+            (d, 1.96 * var.sqrt())
         };
         let policy = |name, treat: &[bool], behind: Option<(f64, f64)>| {
-            let (conversions, var) = earned(pop, &customers, treat);
+            let (conversions, var) = pop.incremental_conversions(&customers, treat);
             PolicyEarnings {
                 name,
                 treated: treat.iter().filter(|t| **t).count(),

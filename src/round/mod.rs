@@ -74,7 +74,9 @@ mod target;
 
 pub use decide::{Decision, DecisionEffect, DecisionKind};
 pub use inputs::{FileReport, INPUT_FILES, Inputs};
-pub use params::{DecisionParams, ExperimentPlan, RoundParams, SegmentParams, TargetingPlan};
+pub use params::{
+    DecisionParams, ExperimentPlan, RoundParams, SegmentParams, TargetingPlan, VariantAction,
+};
 pub use run::{IdentityStep, Round, RoundEvaluation, SegmentSource, StepTime, pre_period_revenue};
 pub use score::{CustomerScore, NextVariant, ScoringBundle};
 pub use state::{Assigned, RoundState};

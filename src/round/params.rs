@@ -8,6 +8,7 @@ use crate::experiment::assign::ExperimentDesign;
 use crate::experiment::evaluate::EvalParams;
 use crate::identity::IdentityParams;
 use crate::lifecycle::customers::LifecycleParams;
+use crate::lifecycle::stage::Play;
 use crate::records::{Channel, Purpose};
 use crate::segment::features::{Feature, FeatureSpec};
 use crate::segment::kmeans::KMeansParams;
@@ -220,11 +221,16 @@ impl DecisionParams {
 }
 
 /// How a round chooses each customer's next best action
-/// ([`crate::target::nba`]): the treatment variants are the actions, all
-/// delivered on one channel.
+/// ([`crate::target::nba`]): the treatment variants are the actions, each
+/// with its channel, economics and the lifecycle plays it serves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TargetingPlan {
+    /// Per treatment variant (by name), how it is delivered, what it costs
+    /// and is worth, and which plays it serves; a treatment variant not
+    /// listed is delivered on `channel` at `cost_per_contact`, worth
+    /// `value_per_conversion`, for any play.
+    pub actions: Vec<VariantAction>,
     /// What one conversion is worth (currency units).
     pub value_per_conversion: f64,
     /// What one contact costs.
@@ -261,6 +267,7 @@ impl Default for TargetingPlan {
         };
         uplift.base.max_depth = 2;
         TargetingPlan {
+            actions: Vec::new(),
             value_per_conversion: 30.0,
             cost_per_contact: 0.5,
             channel: Channel::Email,
@@ -280,13 +287,27 @@ impl TargetingPlan {
     /// # Errors
     /// [`Error::InvalidParameter`] for a negative or non-finite value or
     /// cost, a holdout share outside (0, 1), a zero contact window, or
-    /// invalid uplift or feature settings.
+    /// invalid uplift or feature settings; [`Error::Duplicate`] for a
+    /// variant with two actions.
     pub fn check(&self) -> Result<()> {
         crate::target::uplift::policy::Economics {
             value_per_outcome: self.value_per_conversion,
             cost_per_contact: self.cost_per_contact,
         }
         .check()?;
+        for (i, a) in self.actions.iter().enumerate() {
+            crate::target::uplift::policy::Economics {
+                value_per_outcome: a.value_per_conversion,
+                cost_per_contact: a.cost_per_contact,
+            }
+            .check()?;
+            if self.actions[..i].iter().any(|b| b.variant == a.variant) {
+                return Err(Error::duplicate(
+                    "targeting actions' variants",
+                    a.variant.clone(),
+                ));
+            }
+        }
         if !(self.holdout_share > 0.0 && self.holdout_share < 1.0) {
             return Err(Error::param(
                 "holdout_share",
@@ -300,4 +321,21 @@ impl TargetingPlan {
         self.uplift.base.check()?;
         self.features.check()
     }
+}
+
+/// How one treatment variant is delivered as an action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantAction {
+    /// The treatment variant's name.
+    pub variant: String,
+    /// The channel it is delivered on (its marketing consent is required).
+    pub channel: Channel,
+    /// What one contact costs.
+    pub cost_per_contact: f64,
+    /// What one conversion is worth.
+    pub value_per_conversion: f64,
+    /// The lifecycle plays it serves (e.g. a win-back coupon for customers
+    /// to win back); empty for any.
+    #[serde(default)]
+    pub plays: Vec<Play>,
 }

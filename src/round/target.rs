@@ -19,7 +19,7 @@ use super::params::TargetingPlan;
 use crate::error::{Error, Result};
 use crate::experiment::assign::{BaseAssignment, Holdout};
 use crate::lifecycle::customers::CustomerLifecycle;
-use crate::records::Purpose;
+use crate::records::{Channel, Purpose};
 use crate::segment::features::{FeatureMatrix, FeatureSpec};
 use crate::segment::segments::Segments;
 use crate::store::{CustomerBase, to_micros};
@@ -135,11 +135,22 @@ pub(super) fn target(ctx: &TargetContext<'_>) -> Result<Option<(Targeting, BaseA
         to_micros(ctx.as_of - SignedDuration::from_hours(24 * i64::from(plan.contact_window_days)));
     let as_of_us = to_micros(ctx.as_of);
     let (tp_time, tp_campaign) = (base.tp_time_micros(), base.tp_campaign_codes());
+    let actions = actions_of(plan, ctx.variants)?;
+    let mut channels: Vec<&Channel> = Vec::new();
+    for a in &actions {
+        if !channels.contains(&&a.channel) {
+            channels.push(&a.channel);
+        }
+    }
     let inputs: Vec<CustomerInputs> = seen
         .iter()
         .zip(uplift)
         .map(|(&c, uplift)| {
-            let consented = base.allows(c, &plan.channel, &Purpose::Marketing, ctx.as_of);
+            let consented: Vec<Channel> = channels
+                .iter()
+                .filter(|ch| base.allows(c, ch, &Purpose::Marketing, ctx.as_of))
+                .map(|ch| (*ch).clone())
+                .collect();
             let recent_contacts = base
                 .touchpoint_range(c)
                 .filter(|&i| {
@@ -157,26 +168,13 @@ pub(super) fn target(ctx: &TargetContext<'_>) -> Result<Option<(Targeting, BaseA
                     .customers
                     .get(c as usize)
                     .and_then(|p| p.preferred.clone()),
-                consented: if consented {
-                    vec![plan.channel.clone()]
-                } else {
-                    Vec::new()
-                },
+                consented,
                 recent_contacts: u32::try_from(recent_contacts).unwrap_or(u32::MAX),
             }
         })
         .collect();
     let params = NbaParams {
-        actions: ctx.variants[1..]
-            .iter()
-            .map(|name| Action {
-                name: name.clone(),
-                channel: plan.channel.clone(),
-                cost_per_contact: plan.cost_per_contact,
-                value_per_outcome: plan.value_per_conversion,
-                plays: Vec::new(),
-            })
-            .collect(),
+        actions,
         contact_cap: plan.contact_cap,
         holdout: Holdout {
             key: format!("{}_next_best_action", ctx.key),
@@ -231,6 +229,42 @@ pub(super) fn target(ctx: &TargetContext<'_>) -> Result<Option<(Targeting, BaseA
     )))
 }
 
+/// The actions of the treatment variants (in variant order): each as the
+/// plan lists it, else on the plan's channel and economics for any play.
+fn actions_of(plan: &TargetingPlan, variants: &[String]) -> Result<Vec<Action>> {
+    if let Some(a) = plan
+        .actions
+        .iter()
+        .find(|a| !variants[1..].contains(&a.variant))
+    {
+        return Err(Error::NotFound {
+            what: "treatment variant of a targeting action",
+            id: a.variant.clone(),
+        });
+    }
+    Ok(variants[1..]
+        .iter()
+        .map(
+            |name| match plan.actions.iter().find(|a| &a.variant == name) {
+                Some(a) => Action {
+                    name: name.clone(),
+                    channel: a.channel.clone(),
+                    cost_per_contact: a.cost_per_contact,
+                    value_per_outcome: a.value_per_conversion,
+                    plays: a.plays.clone(),
+                },
+                None => Action {
+                    name: name.clone(),
+                    channel: plan.channel.clone(),
+                    cost_per_contact: plan.cost_per_contact,
+                    value_per_outcome: plan.value_per_conversion,
+                    plays: Vec::new(),
+                },
+            },
+        )
+        .collect())
+}
+
 /// The uplift model of the last experiment: features as of its assignment,
 /// columns constant over its units left out; the model, its columns and the
 /// units it learned from.
@@ -264,4 +298,53 @@ fn fit_uplift(
         },
     )?;
     Ok((model, names, units.customer.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::stage::Play;
+    use crate::round::params::VariantAction;
+
+    #[test]
+    fn listed_variants_keep_their_delivery_and_the_rest_take_the_plans() {
+        let variants: Vec<String> = ["control", "coupon", "reminder"].map(String::from).to_vec();
+        let plan = TargetingPlan {
+            actions: vec![VariantAction {
+                variant: "coupon".into(),
+                channel: Channel::Sms,
+                cost_per_contact: 0.08,
+                value_per_conversion: 20.0,
+                plays: vec![Play::WinBack, Play::Reactivate],
+            }],
+            ..TargetingPlan::default()
+        };
+        let actions = actions_of(&plan, &variants).unwrap();
+        assert_eq!(actions.len(), 2);
+        assert_eq!(
+            (
+                actions[0].name.as_str(),
+                &actions[0].channel,
+                actions[0].plays.len()
+            ),
+            ("coupon", &Channel::Sms, 2)
+        );
+        assert_eq!(actions[0].cost_per_contact, 0.08);
+        assert_eq!(
+            (actions[1].name.as_str(), &actions[1].channel),
+            ("reminder", &plan.channel)
+        );
+        assert_eq!(actions[1].value_per_outcome, plan.value_per_conversion);
+        assert!(actions[1].plays.is_empty());
+
+        let mut unknown = plan.clone();
+        unknown.actions[0].variant = "control".into();
+        assert!(matches!(
+            actions_of(&unknown, &variants),
+            Err(Error::NotFound { .. })
+        ));
+        let mut twice = plan.clone();
+        twice.actions.push(plan.actions[0].clone());
+        assert!(matches!(twice.check(), Err(Error::Duplicate { .. })));
+    }
 }
