@@ -296,3 +296,19 @@ fn calibrated_scores_hold(seed: u64) {
         "seed {seed}: calibrated ECE {after} (raw {before})"
     );
 }
+
+/// Training on earlier cutoffs and calibrating on the last needs two.
+#[test]
+fn an_out_of_time_fit_needs_a_cutoff_to_calibrate_on() {
+    use custinsight::target::calibrate::CalibrationMethod;
+    use custinsight::target::propensity::Propensity;
+    let set = training_set(
+        &small_base(),
+        &params(Label::Purchase, &["2024-03-01T00:00:00Z"]),
+    )
+    .unwrap();
+    assert!(matches!(
+        Propensity::fit_out_of_time(&set, &BoostParams::default(), CalibrationMethod::Isotonic),
+        Err(Error::TooFew { found: 1, .. })
+    ));
+}

@@ -33,10 +33,11 @@ use custinsight::segment::kmeans::KMeansParams;
 use custinsight::segment::model::SegmentationParams;
 use custinsight::segment::scale::TransformSpec;
 use custinsight::synth::{Population, SynthParams};
-use custinsight::target::boost::{BoostParams, BoostedTrees};
-use custinsight::target::calibrate::{CalibrationMethod, Calibrator};
+use custinsight::target::boost::BoostParams;
+use custinsight::target::calibrate::CalibrationMethod;
 use custinsight::target::metrics::{expected_calibration_error, roc_auc};
 use custinsight::target::nba::{Action, CustomerInputs, NbaParams, UpliftSource, decide};
+use custinsight::target::propensity::Propensity;
 use custinsight::target::training::{Label, ScoringSet, TrainingParams, scoring_set, training_set};
 use custinsight::target::uplift::metrics::{NegativeEffects, qini_coefficient};
 use custinsight::target::uplift::{Experiment, MetaLearner, UpliftModel, UpliftParams};
@@ -74,24 +75,17 @@ fn propensity(pop: &Population, score: &ScoringSet) -> Vec<f64> {
     )
     .unwrap();
     assert_eq!(set.feature_names, score.feature_names);
-    let (train, calibrate) = set.out_of_time_split();
-    let labels = |y: &[f64]| y.iter().map(|&v| v > 0.0).collect::<Vec<bool>>();
-    let (xt, yt) = set.rows(&train);
-    let (xc, yc) = set.rows(&calibrate);
     let params = BoostParams {
         trees: 100,
         max_depth: 4,
         min_rows_in_leaf: 50,
         ..BoostParams::default()
     };
-    let model = BoostedTrees::fit(&params, xt.view(), &labels(&yt), &set.feature_names).unwrap();
-    let calibrator = Calibrator::fit(
-        CalibrationMethod::Isotonic,
-        &model.predict_proba(xc.view()).unwrap(),
-        &labels(&yc),
-    )
-    .unwrap();
-    calibrator.calibrate_all(&model.predict_proba(score.x.view()).unwrap())
+    let propensity =
+        Propensity::fit_out_of_time(&set, &params, CalibrationMethod::Isotonic).unwrap();
+    // Nothing is constant over these sets: the scoring columns are the model's.
+    assert_eq!(propensity.feature_names(), score.feature_names);
+    propensity.predict_proba(score.x.view()).unwrap()
 }
 
 #[test]

@@ -13,12 +13,13 @@ use custinsight::records::Purpose;
 use custinsight::round::{Round, TargetingPlan};
 use custinsight::segment::features::FeatureSpec;
 use custinsight::synth::Population;
-use custinsight::target::boost::{BoostParams, BoostedTrees};
-use custinsight::target::calibrate::{CalibrationMethod, Calibrator};
+use custinsight::target::boost::BoostParams;
+use custinsight::target::calibrate::CalibrationMethod;
 use custinsight::target::metrics::{
     GainRow, ReliabilityBin, expected_calibration_error, gain_table, reliability, roc_auc,
 };
 use custinsight::target::nba::Decision;
+use custinsight::target::propensity::Propensity;
 use custinsight::target::training::{Label, TrainingParams, scoring_set, training_set};
 use custinsight::target::uplift::metrics::{
     NegativeEffects, UpliftCurve, qini_coefficient, qini_curve,
@@ -189,30 +190,21 @@ impl TargetStep {
                 lifecycle: Some(lifecycle.clone()),
             },
         )?;
-        let mut set = set;
-        set.drop_constant_columns();
-        let (train, calibrate) = set.out_of_time_split();
-        let labels = |y: &[f64]| y.iter().map(|&v| v > 0.0).collect::<Vec<bool>>();
-        let (xt, yt) = set.rows(&train);
-        let (xc, yc) = set.rows(&calibrate);
-        let params = BoostParams {
-            trees: 100,
-            max_depth: 4,
-            min_rows_in_leaf: 50,
-            seed,
-            ..BoostParams::default()
-        };
-        let model = BoostedTrees::fit(&params, xt.view(), &labels(&yt), &set.feature_names)?;
-        let calibrator = Calibrator::fit(
+        let propensity = Propensity::fit_out_of_time(
+            &set,
+            &BoostParams {
+                trees: 100,
+                max_depth: 4,
+                min_rows_in_leaf: 50,
+                seed,
+                ..BoostParams::default()
+            },
             CalibrationMethod::Isotonic,
-            &model.predict_proba(xc.view())?,
-            &labels(&yc),
         )?;
         let score = scoring_set(&round.base, &data.spec, Some(&lifecycle), end)?;
-        let p =
-            calibrator.calibrate_all(&model.predict_proba(
-                columns(&score.feature_names, &score.x, &set.feature_names)?.view(),
-            )?);
+        let p = propensity.predict_proba(
+            columns(&score.feature_names, &score.x, propensity.feature_names())?.view(),
+        )?;
         // Scored customers with a true customer.
         let known: Vec<(usize, u32)> = score
             .customer

@@ -4,10 +4,11 @@
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::boost::BoostedTrees;
-use super::calibrate::Calibrator;
+use super::boost::{BoostParams, BoostedTrees};
+use super::calibrate::{CalibrationMethod, Calibrator};
 use super::logistic::LogisticModel;
-use crate::error::Result;
+use super::training::TrainingSet;
+use crate::error::{Error, Result};
 
 /// A fitted propensity model; serde as `{"logistic": …}` or `{"boosted_trees": …}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +70,41 @@ impl Propensity {
         Ok(match &self.calibrator {
             Some(c) => c.calibrate_all(&p),
             None => p,
+        })
+    }
+
+    /// Boosted trees on a training set's earlier cutoffs, calibrated by
+    /// `method` on its last cutoff (out of time, as the model will be
+    /// used): the usual way to a propensity whose scores read as
+    /// probabilities next month. Columns constant over the set are left out
+    /// (the model's feature names say which it scores).
+    ///
+    /// # Errors
+    /// [`Error::TooFew`] for a set with a single cutoff; the fit's and the
+    /// calibration's errors.
+    pub fn fit_out_of_time(
+        set: &TrainingSet,
+        params: &BoostParams,
+        method: CalibrationMethod,
+    ) -> Result<Propensity> {
+        if set.cutoffs.len() < 2 {
+            return Err(Error::too_few(
+                "cutoffs (earlier ones to train on, the last to calibrate on)",
+                2,
+                set.cutoffs.len(),
+            ));
+        }
+        let mut set = set.clone();
+        set.drop_constant_columns();
+        let (train, calibrate) = set.out_of_time_split();
+        let (xt, yt) = set.rows(&train);
+        let (xc, yc) = set.rows(&calibrate);
+        let labels = |y: &[f64]| y.iter().map(|&v| v > 0.0).collect::<Vec<bool>>();
+        let model = BoostedTrees::fit(params, xt.view(), &labels(&yt), &set.feature_names)?;
+        let calibrator = Calibrator::fit(method, &model.predict_proba(xc.view())?, &labels(&yc))?;
+        Ok(Propensity {
+            model: PropensityModel::BoostedTrees(model),
+            calibrator: Some(calibrator),
         })
     }
 }
