@@ -312,3 +312,53 @@ fn an_out_of_time_fit_needs_a_cutoff_to_calibrate_on() {
         Err(Error::TooFew { found: 1, .. })
     ));
 }
+
+/// With lifecycle models, every row carries the BTYD scores and its stage as
+/// one indicator per stage, the same columns at every cutoff.
+#[test]
+fn lifecycle_scores_and_stages_join_the_features() {
+    use custinsight::lifecycle::customers::LifecycleParams;
+    use custinsight::lifecycle::stage::Stage;
+    let pop = Population::generate(&SynthParams::with_customers(3_000).with_seed(8)).unwrap();
+    let mut p = params(
+        Label::Purchase,
+        &["2024-08-01T00:00:00Z", "2024-10-01T00:00:00Z"],
+    );
+    p.lifecycle = Some(LifecycleParams::default());
+    let set = training_set(&pop.base, &p).unwrap();
+    let plain = training_set(
+        &pop.base,
+        &params(
+            Label::Purchase,
+            &["2024-08-01T00:00:00Z", "2024-10-01T00:00:00Z"],
+        ),
+    )
+    .unwrap();
+    // The plain columns first, then the lifecycle ones.
+    assert_eq!(
+        set.feature_names[..plain.feature_names.len()],
+        plain.feature_names[..]
+    );
+    for name in ["p_alive", "expected_purchases", "btyd:frequency"] {
+        assert!(set.feature_names.iter().any(|n| n == name), "{name}");
+    }
+    let stage_columns: Vec<usize> = Stage::ALL
+        .iter()
+        .map(|s| {
+            let name = format!("stage:{}", s.as_str());
+            set.feature_names.iter().position(|n| *n == name).unwrap()
+        })
+        .collect();
+    for r in 0..set.y.len() {
+        let ones: f64 = stage_columns.iter().map(|&j| set.x[[r, j]]).sum();
+        assert_eq!(ones, 1.0, "row {r}: one stage");
+    }
+    // Customers in several stages across the rows: the indicators carry information.
+    for &j in &stage_columns[1..] {
+        assert!(
+            set.x.column(j).iter().any(|&v| v == 1.0),
+            "{}",
+            set.feature_names[j]
+        );
+    }
+}

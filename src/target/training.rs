@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::lifecycle::customers::LifecycleParams;
+use crate::lifecycle::stage::Stage;
 use crate::records::AMOUNT_SCALE;
 use crate::segment::features::{FeatureMatrix, FeatureSpec};
 use crate::store::{CustomerBase, from_micros, to_micros};
@@ -54,7 +55,8 @@ pub struct TrainingParams {
     /// When given, lifecycle models are fitted at each cutoff and their
     /// scores join the features ([`FeatureMatrix::with_lifecycle`]: P(alive),
     /// expected purchases, CLV and the BTYD summary x, t_x, T and monetary
-    /// value), the strongest signal of who buys next in most bases.
+    /// value, the strongest signal of who buys next in most bases), with
+    /// the lifecycle stage as one 0/1 column per stage (`stage:<stage>`).
     #[serde(default)]
     pub lifecycle: Option<LifecycleParams>,
 }
@@ -185,9 +187,18 @@ fn features_at(
     as_of: Timestamp,
     rows: Vec<u32>,
 ) -> Result<FeatureMatrix> {
-    let mut m = FeatureMatrix::from_base_rows(base, features, as_of, rows)?;
+    let mut m = FeatureMatrix::from_base_rows(base, features, as_of, rows.clone())?;
     if let Some(params) = lifecycle {
-        m.with_lifecycle(base, &params.fit(base, as_of)?)?;
+        let fitted = params.fit(base, as_of)?;
+        m.with_lifecycle(base, &fitted)?;
+        // The stage as indicators: every stage a column, so every cutoff has the same ones.
+        for stage in Stage::ALL {
+            let column = rows
+                .iter()
+                .map(|&c| f64::from(u8::from(fitted.stage[c as usize] == Some(stage))))
+                .collect();
+            m.push_column(format!("stage:{}", stage.as_str()), column)?;
+        }
     }
     Ok(m)
 }
