@@ -35,6 +35,7 @@ use custinsight::segment::scale::TransformSpec;
 use custinsight::synth::{Population, SynthParams};
 use custinsight::target::boost::BoostParams;
 use custinsight::target::calibrate::CalibrationMethod;
+use custinsight::target::context::FeatureContext;
 use custinsight::target::metrics::{expected_calibration_error, roc_auc};
 use custinsight::target::nba::{Action, CustomerInputs, NbaParams, UpliftSource, decide};
 use custinsight::target::propensity::Propensity;
@@ -51,7 +52,7 @@ fn scores_at_end(pop: &Population) -> ScoringSet {
     scoring_set(
         &pop.base,
         &FeatureSpec::default(),
-        Some(&LifecycleParams::default()),
+        &FeatureContext::lifecycle(LifecycleParams::default()),
         pop.observation_end,
     )
     .unwrap()
@@ -70,7 +71,7 @@ fn propensity(pop: &Population, score: &ScoringSet) -> Vec<f64> {
             label: Label::Purchase,
             horizon_days: HORIZON_DAYS,
             cutoffs,
-            lifecycle: Some(LifecycleParams::default()),
+            context: FeatureContext::lifecycle(LifecycleParams::default()),
         },
     )
     .unwrap();
@@ -85,7 +86,9 @@ fn propensity(pop: &Population, score: &ScoringSet) -> Vec<f64> {
         Propensity::fit_out_of_time(&set, &params, CalibrationMethod::Isotonic).unwrap();
     // Nothing is constant over these sets: the scoring columns are the model's.
     assert_eq!(propensity.feature_names(), score.feature_names);
-    propensity.predict_proba(score.x.view()).unwrap()
+    propensity
+        .predict_proba(score.select(propensity.feature_names()).unwrap().view())
+        .unwrap()
 }
 
 #[test]

@@ -15,6 +15,7 @@ use custinsight::segment::features::FeatureSpec;
 use custinsight::synth::Population;
 use custinsight::target::boost::BoostParams;
 use custinsight::target::calibrate::CalibrationMethod;
+use custinsight::target::context::FeatureContext;
 use custinsight::target::metrics::{
     GainRow, ReliabilityBin, expected_calibration_error, gain_table, reliability, roc_auc,
 };
@@ -57,7 +58,12 @@ impl UpliftData {
         as_of: Timestamp,
     ) -> Result<UpliftData> {
         let spec = FeatureSpec::default().resolve(&round.base)?;
-        let score = scoring_set(&round.base, &spec, Some(&LifecycleParams::default()), as_of)?;
+        let score = scoring_set(
+            &round.base,
+            &spec,
+            &FeatureContext::lifecycle(LifecycleParams::default()),
+            as_of,
+        )?;
         let mut row_of = vec![usize::MAX; round.base.n_customers()];
         for (r, &c) in score.customer.iter().enumerate() {
             row_of[c as usize] = r;
@@ -152,18 +158,6 @@ fn varying(x: &Array2<f64>) -> Vec<usize> {
 }
 
 /// The columns `wanted` of `x`, whose columns are `names`.
-fn columns(names: &[String], x: &Array2<f64>, wanted: &[String]) -> Result<Array2<f64>> {
-    let index = wanted
-        .iter()
-        .map(|w| {
-            names.iter().position(|n| n == w).ok_or_else(|| {
-                custinsight::Error::InvalidInput(format!("feature `{w}` is missing at the end"))
-            })
-        })
-        .collect::<Result<Vec<usize>>>()?;
-    Ok(x.select(Axis(1), &index))
-}
-
 impl TargetStep {
     pub fn run(
         round: &Round,
@@ -176,7 +170,7 @@ impl TargetStep {
         let started = Instant::now();
         let end = round.as_of;
         let weeks = f64::from(HORIZON_DAYS) / 7.0;
-        let lifecycle = LifecycleParams::default();
+        let context = FeatureContext::lifecycle(LifecycleParams::default());
 
         // Propensity: trained on four earlier 28-day windows, the last for calibration.
         let day = SignedDuration::from_hours(24);
@@ -187,7 +181,7 @@ impl TargetStep {
                 label: Label::Purchase,
                 horizon_days: HORIZON_DAYS,
                 cutoffs: (1..=4).rev().map(|k| end - day * (29 * k)).collect(),
-                lifecycle: Some(lifecycle.clone()),
+                context: context.clone(),
             },
         )?;
         let propensity = Propensity::fit_out_of_time(
@@ -201,10 +195,8 @@ impl TargetStep {
             },
             CalibrationMethod::Isotonic,
         )?;
-        let score = scoring_set(&round.base, &data.spec, Some(&lifecycle), end)?;
-        let p = propensity.predict_proba(
-            columns(&score.feature_names, &score.x, propensity.feature_names())?.view(),
-        )?;
+        let score = scoring_set(&round.base, &data.spec, &context, end)?;
+        let p = propensity.predict_proba(score.select(propensity.feature_names())?.view())?;
         // Scored customers with a true customer.
         let known: Vec<(usize, u32)> = score
             .customer

@@ -22,7 +22,9 @@
 //!   experiment rows, scored by scikit-uplift's Qini and AUUC, and turned
 //!   into whom to contact by expected incremental profit;
 //! - [`training`]: training sets as of cutoffs, without leakage, and the
-//!   scoring set of today's customers on the same footing;
+//!   scoring set of today's customers on the same footing, with what the
+//!   other analyses know at each cutoff ([`context`]: lifecycle, engagement,
+//!   journey stage, channel preference, segment);
 //! - [`nba`]: the next best action per customer, with its reason and a
 //!   holdout to measure it by. The loop's rounds use it
 //!   ([`crate::round::TargetingPlan`]): once an experiment's outcomes are in,
@@ -64,6 +66,7 @@
 pub mod boost;
 pub mod calibrate;
 mod checks;
+pub mod context;
 pub mod logistic;
 pub mod metrics;
 pub mod nba;

@@ -23,11 +23,10 @@ use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::lifecycle::customers::LifecycleParams;
-use crate::lifecycle::stage::Stage;
 use crate::records::AMOUNT_SCALE;
 use crate::segment::features::{FeatureMatrix, FeatureSpec};
 use crate::store::{CustomerBase, from_micros, to_micros};
+use crate::target::context::FeatureContext;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -52,13 +51,12 @@ pub struct TrainingParams {
     pub horizon_days: u32,
     /// Cutoffs, ascending; each label window must end by the base's last event.
     pub cutoffs: Vec<Timestamp>,
-    /// When given, lifecycle models are fitted at each cutoff and their
-    /// scores join the features ([`FeatureMatrix::with_lifecycle`]: P(alive),
-    /// expected purchases, CLV and the BTYD summary x, t_x, T and monetary
-    /// value, the strongest signal of who buys next in most bases), with
-    /// the lifecycle stage as one 0/1 column per stage (`stage:<stage>`).
-    #[serde(default)]
-    pub lifecycle: Option<LifecycleParams>,
+    /// What the other analyses know at each cutoff, joined as columns
+    /// (lifecycle scores and stage, engagement, journey stage, channel
+    /// preference, segment; see [`FeatureContext`]). In JSON its fields sit
+    /// beside the others: `{"lifecycle": {...}, "engagement": {...}}`.
+    #[serde(flatten)]
+    pub context: FeatureContext,
 }
 
 /// Rows of features and labels, one per customer known at each cutoff.
@@ -156,20 +154,44 @@ pub struct ScoringSet {
     pub customer: Vec<u32>,
 }
 
+impl ScoringSet {
+    /// The columns `names`, in that order: the features a model was fitted
+    /// on (a fit drops columns that were constant in training, e.g. a
+    /// channel nobody prefers, so the model's columns are a subset).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a name that is not a column.
+    pub fn select(&self, names: &[String]) -> Result<Array2<f64>> {
+        let index = names
+            .iter()
+            .map(|w| {
+                self.feature_names
+                    .iter()
+                    .position(|n| n == w)
+                    .ok_or_else(|| Error::NotFound {
+                        what: "feature column",
+                        id: w.clone(),
+                    })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        Ok(self.x.select(Axis(1), &index))
+    }
+}
+
 /// The features of every customer known at `as_of` (see [`ScoringSet`]),
-/// with the lifecycle scores when `lifecycle` is given (as the training set
-/// had them: [`TrainingParams::lifecycle`]).
+/// with the columns of `context` (as the training set had them:
+/// [`TrainingParams::context`]).
 ///
 /// # Errors
-/// The feature computation's and the lifecycle fit's errors.
+/// The feature computation's and the context analyses' errors.
 pub fn scoring_set(
     base: &CustomerBase,
     features: &FeatureSpec,
-    lifecycle: Option<&LifecycleParams>,
+    context: &FeatureContext,
     as_of: Timestamp,
 ) -> Result<ScoringSet> {
     let customer = known_at(base, as_of);
-    let m = features_at(base, features, lifecycle, as_of, customer.clone())?;
+    let m = features_at(base, features, context, as_of, customer.clone())?;
     let (_, feature_names, x) = m.into_parts();
     Ok(ScoringSet {
         feature_names,
@@ -178,28 +200,16 @@ pub fn scoring_set(
     })
 }
 
-/// The features of `rows` as of `as_of`, with lifecycle scores fitted
-/// then when `lifecycle` is given.
+/// The features of `rows` as of `as_of`, with the columns of `context`.
 fn features_at(
     base: &CustomerBase,
     features: &FeatureSpec,
-    lifecycle: Option<&LifecycleParams>,
+    context: &FeatureContext,
     as_of: Timestamp,
     rows: Vec<u32>,
 ) -> Result<FeatureMatrix> {
     let mut m = FeatureMatrix::from_base_rows(base, features, as_of, rows.clone())?;
-    if let Some(params) = lifecycle {
-        let fitted = params.fit(base, as_of)?;
-        m.with_lifecycle(base, &fitted)?;
-        // The stage as indicators: every stage a column, so every cutoff has the same ones.
-        for stage in Stage::ALL {
-            let column = rows
-                .iter()
-                .map(|&c| f64::from(u8::from(fitted.stage[c as usize] == Some(stage))))
-                .collect();
-            m.push_column(format!("stage:{}", stage.as_str()), column)?;
-        }
-    }
+    context.join(base, &mut m, &rows, as_of)?;
     Ok(m)
 }
 
@@ -262,7 +272,7 @@ pub fn training_set(base: &CustomerBase, params: &TrainingParams) -> Result<Trai
             customer.push(c);
             cutoff.push(k);
         }
-        let m = features_at(base, &params.features, params.lifecycle.as_ref(), at, known)?;
+        let m = features_at(base, &params.features, &params.context, at, known)?;
         match &names {
             Some(n) if n.as_slice() != m.names() => {
                 return Err(Error::InvalidInput(format!(
