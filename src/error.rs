@@ -190,6 +190,16 @@ pub enum Error {
     /// A fixed-width internal index ran out of room.
     #[error("capacity exceeded: {0}")]
     Capacity(String),
+    /// A computation would exceed a budget the caller set (itemsets, memory).
+    #[error("{what} would exceed the budget of {limit}: {hint}")]
+    Budget {
+        /// What is limited, e.g. `frequent itemsets`.
+        what: &'static str,
+        /// The budget.
+        limit: u64,
+        /// How to stay within it.
+        hint: String,
+    },
     /// An I/O error, with the path or stream it concerns.
     #[error("i/o error on {context}: {source}")]
     Io {

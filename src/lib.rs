@@ -35,6 +35,7 @@
 //! | [`segment`] | per-customer feature matrices and transforms, fast k-means on linfa's traits, choosing k, named segment profiles, persisted models with stable refits, and [`Segments`](segment::segments::Segments) |
 //! | [`target`] | purchase propensity (penalised logistic regression, gradient-boosted trees), score evaluation (ROC-AUC, PR-AUC, log-loss, Brier, calibration error, lift and gain by decile, precision at k), isotonic and Platt calibration, uplift by T-, X- and DR-learners with Qini and AUUC, the profitable-contact policy, training sets as of cutoffs, and the next best action with its reason and holdout |
 //! | [`round`] | the loop: identity → base → lifecycle → features → segments → evaluation per segment → decisions → next assignment, with persisted state |
+//! | [`basket`] | baskets of items and their frequent itemsets (all, closed, maximal) by Eclat |
 //! | [`synth`] | a seeded synthetic population with its ground truth, for examples, tests and benchmarks |
 //!
 //! Identity resolution's matching and entities build on these.
@@ -108,6 +109,7 @@
 //! # Ok::<(), custinsight::Error>(())
 //! ```
 
+pub mod basket;
 pub mod error;
 pub mod experiment;
 pub mod identity;

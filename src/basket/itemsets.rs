@@ -1,0 +1,405 @@
+//! Frequent itemsets, exactly: every set of items bought together in at
+//! least a minimum number of baskets, or only the closed or the maximal ones.
+//!
+//! The miner is Eclat (Zaki 2000): each frequent item's list of the baskets
+//! that hold it (its tid-list, ascending), items in ascending order of
+//! support, and a depth-first search in which an itemset's extensions are
+//! the intersections of its tid-list with those of the items after its last
+//! one. Memory is the tid-lists along one search path, proportional to the
+//! data. The first level's branches run on the thread pool and are joined
+//! in order, so the result is the same for any thread count.
+//!
+//! Closed itemsets (no superset has the same support; Pasquier et al. 1999)
+//! and maximal ones (no superset is frequent; Bayardo 1998) are the frequent
+//! itemsets filtered by their supersets one item larger, which is enough: if
+//! any superset has the same support or is frequent, so has one with one
+//! more item.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::baskets::Baskets;
+use crate::error::{Error, Result};
+use crate::parallel::map_range;
+
+/// The minimum support of a frequent itemset.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MinSupport {
+    /// At least this many baskets (≥ 1).
+    Count(u64),
+    /// At least this share of the baskets, in (0, 1]: the count is
+    /// `⌈share · baskets⌉` (computed as Borgelt's FIM programs do, with the
+    /// product shrunk by one machine epsilon so that an exact product is not
+    /// rounded up past itself).
+    Share(f64),
+}
+
+/// Which frequent itemsets to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemsetKind {
+    /// Every frequent itemset.
+    #[default]
+    All,
+    /// Frequent itemsets without a superset of the same support.
+    Closed,
+    /// Frequent itemsets without a frequent superset.
+    Maximal,
+}
+
+/// Settings of [`frequent_itemsets`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MiningParams {
+    /// Minimum support (default 1 % of the baskets).
+    pub min_support: MinSupport,
+    /// Longest itemset reported; `None` for no limit. Closed and maximal
+    /// itemsets are judged against all their supersets, longer ones
+    /// included, as Borgelt's programs do: with a limit they are the closed
+    /// (maximal) itemsets that are no longer than it.
+    pub max_len: Option<usize>,
+    /// All, closed or maximal itemsets.
+    pub kind: ItemsetKind,
+    /// The most frequent itemsets the search may produce before it stops
+    /// with [`Error::Budget`] (default 20,000,000; each costs a few dozen
+    /// bytes): a low minimum support on dense baskets can produce more
+    /// itemsets than memory holds.
+    pub max_itemsets: u64,
+    /// The most bytes the search's tid-lists may hold at once before it
+    /// stops with [`Error::Budget`] (default 2 GiB): long baskets make deep
+    /// searches, each level holding its extensions' lists.
+    pub max_memory_bytes: u64,
+}
+
+impl Default for MiningParams {
+    fn default() -> Self {
+        MiningParams {
+            min_support: MinSupport::Share(0.01),
+            max_len: None,
+            kind: ItemsetKind::All,
+            max_itemsets: 20_000_000,
+            max_memory_bytes: 2 << 30,
+        }
+    }
+}
+
+impl MiningParams {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a count of 0, a share outside (0, 1]
+    /// or not finite, a `max_len` of 0, or a budget of 0.
+    pub fn check(&self) -> Result<()> {
+        match self.min_support {
+            MinSupport::Count(0) => {
+                return Err(Error::param(
+                    "min_support",
+                    0,
+                    "a count must be at least 1 basket",
+                ));
+            }
+            MinSupport::Share(s) if !(s > 0.0 && s <= 1.0) => {
+                return Err(Error::param("min_support", s, "a share must be in (0, 1]"));
+            }
+            _ => {}
+        }
+        if self.max_len == Some(0) {
+            return Err(Error::param("max_len", 0, "must be at least 1"));
+        }
+        if self.max_itemsets == 0 {
+            return Err(Error::param("max_itemsets", 0, "must be at least 1"));
+        }
+        if self.max_memory_bytes == 0 {
+            return Err(Error::param("max_memory_bytes", 0, "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The minimum support as a count of `n_baskets` baskets (at least 1).
+    pub fn min_count(&self, n_baskets: usize) -> u64 {
+        match self.min_support {
+            MinSupport::Count(c) => c.max(1),
+            MinSupport::Share(s) => {
+                ((s * n_baskets as f64 * (1.0 - f64::EPSILON)).ceil() as u64).max(1)
+            }
+        }
+    }
+}
+
+/// A set of items bought together, with its support.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Itemset {
+    /// Item codes ([`Baskets::item_name`]), ascending.
+    pub items: Vec<u32>,
+    /// Baskets holding every item of the set.
+    pub support: u64,
+}
+
+/// The result of [`frequent_itemsets`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Itemsets {
+    /// The itemsets, by length, then by item codes.
+    pub itemsets: Vec<Itemset>,
+    /// Baskets mined.
+    pub n_baskets: u64,
+    /// The minimum support, as a count.
+    pub min_count: u64,
+    /// Which itemsets these are.
+    pub kind: ItemsetKind,
+}
+
+impl Itemsets {
+    /// The support of an itemset given by its item codes in any order, when
+    /// it is among these itemsets.
+    pub fn support_of(&self, items: &[u32]) -> Option<u64> {
+        let mut key = items.to_vec();
+        key.sort_unstable();
+        self.itemsets
+            .iter()
+            .find(|s| s.items == key)
+            .map(|s| s.support)
+    }
+}
+
+/// The frequent itemsets of `baskets`.
+///
+/// ```
+/// use custinsight::basket::{Baskets, ItemsetKind, MinSupport, MiningParams, frequent_itemsets};
+///
+/// let baskets = Baskets::from_baskets([
+///     vec!["bread", "milk"],
+///     vec!["bread", "milk", "eggs"],
+///     vec!["milk", "eggs"],
+///     vec!["bread"],
+/// ])?;
+/// let params = MiningParams { min_support: MinSupport::Count(2), ..MiningParams::default() };
+/// let all = frequent_itemsets(&baskets, &params)?;
+/// // bread 3, milk 3, eggs 2, bread+milk 2, milk+eggs 2.
+/// assert_eq!(all.itemsets.len(), 5);
+/// let maximal = frequent_itemsets(&baskets, &MiningParams { kind: ItemsetKind::Maximal, ..params })?;
+/// assert_eq!(maximal.itemsets.len(), 2);
+/// # Ok::<(), custinsight::Error>(())
+/// ```
+///
+/// # Errors
+/// [`MiningParams::check`]'s errors; [`Error::Budget`] when the search
+/// would produce more than `max_itemsets` itemsets or hold more than
+/// `max_memory_bytes` of tid-lists.
+pub fn frequent_itemsets(baskets: &Baskets, params: &MiningParams) -> Result<Itemsets> {
+    params.check()?;
+    let min = params.min_count(baskets.len());
+    let counts = baskets.item_counts();
+    // Frequent items, least frequent first: the search then extends each
+    // item with more frequent ones, whose intersections shrink the least.
+    let mut order: Vec<u32> = (0..counts.len() as u32)
+        .filter(|&i| counts[i as usize] >= min)
+        .collect();
+    order.sort_by_key(|&i| (counts[i as usize], i));
+    let mut rank = vec![u32::MAX; counts.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    let mut tids: Vec<Vec<u32>> = order
+        .iter()
+        .map(|&i| Vec::with_capacity(counts[i as usize] as usize))
+        .collect();
+    for b in 0..baskets.len() {
+        for &i in baskets.basket(b) {
+            let r = rank[i as usize];
+            if r != u32::MAX {
+                tids[r as usize].push(b as u32);
+            }
+        }
+    }
+    let level: Vec<(u32, Vec<u32>)> = order.iter().copied().zip(tids).collect();
+    let search = Search {
+        min,
+        // One item longer than reported, to judge closed and maximal ones.
+        max_len: match params.kind {
+            ItemsetKind::All => params.max_len,
+            _ => params.max_len.map(|l| l.saturating_add(1)),
+        }
+        .unwrap_or(usize::MAX),
+        budget: params.max_itemsets,
+        produced: AtomicU64::new(0),
+        memory_budget: params.max_memory_bytes,
+        live_bytes: AtomicU64::new(0),
+        stopped: AtomicBool::new(false),
+    };
+    let branches = map_range(level.len(), |i| {
+        let mut out = Vec::new();
+        let mut prefix = Vec::new();
+        search
+            .branch(&level, i, &mut prefix, &mut out)
+            .map(|()| out)
+    });
+    let mut itemsets = Vec::new();
+    for branch in branches {
+        itemsets.extend(branch?);
+    }
+    for s in &mut itemsets {
+        s.items.sort_unstable();
+    }
+    itemsets = match params.kind {
+        ItemsetKind::All => itemsets,
+        ItemsetKind::Closed => keep_unsubsumed(itemsets, |sub, sup| sub.support == sup.support),
+        ItemsetKind::Maximal => keep_unsubsumed(itemsets, |_, _| true),
+    };
+    if let Some(l) = params.max_len {
+        itemsets.retain(|s| s.items.len() <= l);
+    }
+    itemsets.sort_unstable_by(|a, b| {
+        a.items
+            .len()
+            .cmp(&b.items.len())
+            .then_with(|| a.items.cmp(&b.items))
+    });
+    Ok(Itemsets {
+        itemsets,
+        n_baskets: baskets.len() as u64,
+        min_count: min,
+        kind: params.kind,
+    })
+}
+
+/// The depth-first search's settings and its shared itemset count.
+struct Search {
+    min: u64,
+    max_len: usize,
+    budget: u64,
+    produced: AtomicU64,
+    memory_budget: u64,
+    /// Bytes of the extension lists alive on all threads' search paths.
+    live_bytes: AtomicU64,
+    /// Set when a branch ran out of a budget: the others stop too.
+    stopped: AtomicBool,
+}
+
+const NARROW: &str = "raise the minimum support, lower the maximum length, or raise the budget";
+
+impl Search {
+    /// Reports `prefix + level[i]` and searches its extensions by the items after it.
+    fn branch(
+        &self,
+        level: &[(u32, Vec<u32>)],
+        i: usize,
+        prefix: &mut Vec<u32>,
+        out: &mut Vec<Itemset>,
+    ) -> Result<()> {
+        let (item, tids) = &level[i];
+        if self.stopped.load(Ordering::Relaxed) {
+            // Another branch failed; its error is the result.
+            return Ok(());
+        }
+        if self.produced.fetch_add(1, Ordering::Relaxed) >= self.budget {
+            self.stopped.store(true, Ordering::Relaxed);
+            return Err(Error::Budget {
+                what: "frequent itemsets",
+                limit: self.budget,
+                hint: NARROW.into(),
+            });
+        }
+        prefix.push(*item);
+        out.push(Itemset {
+            items: prefix.clone(),
+            support: tids.len() as u64,
+        });
+        if prefix.len() < self.max_len {
+            let next: Vec<(u32, Vec<u32>)> = level[i + 1..]
+                .iter()
+                .filter_map(|(j, other)| {
+                    intersect(tids, other, self.min).map(|common| (*j, common))
+                })
+                .collect();
+            let bytes = next
+                .iter()
+                .map(|(_, t)| (std::mem::size_of::<(u32, Vec<u32>)>() + 4 * t.len()) as u64)
+                .sum::<u64>();
+            let live = self.live_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+            let searched = if live > self.memory_budget {
+                self.stopped.store(true, Ordering::Relaxed);
+                Err(Error::Budget {
+                    what: "bytes of tid-lists",
+                    limit: self.memory_budget,
+                    hint: NARROW.into(),
+                })
+            } else {
+                (0..next.len()).try_for_each(|k| self.branch(&next, k, prefix, out))
+            };
+            self.live_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            searched?;
+        }
+        prefix.pop();
+        Ok(())
+    }
+}
+
+/// The common entries of two ascending lists, or `None` as soon as fewer
+/// than `min` can be common.
+fn intersect(a: &[u32], b: &[u32], min: u64) -> Option<Vec<u32>> {
+    let min = min as usize;
+    if a.len().min(b.len()) < min {
+        return None;
+    }
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        // Entries left on the shorter side bound what can still be common.
+        if out.len() + (a.len() - i).min(b.len() - j) < min {
+            return None;
+        }
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    (out.len() >= min).then_some(out)
+}
+
+/// The itemsets no superset one item larger `subsumes`.
+fn keep_unsubsumed(
+    itemsets: Vec<Itemset>,
+    subsumes: impl Fn(&Itemset, &Itemset) -> bool,
+) -> Vec<Itemset> {
+    let index: HashMap<&[u32], usize> = itemsets
+        .iter()
+        .enumerate()
+        .map(|(k, s)| (s.items.as_slice(), k))
+        .collect();
+    let mut keep = vec![true; itemsets.len()];
+    let mut sub = Vec::new();
+    for sup in &itemsets {
+        if sup.items.len() < 2 {
+            continue;
+        }
+        for drop in 0..sup.items.len() {
+            sub.clear();
+            sub.extend(
+                sup.items
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| k != drop)
+                    .map(|(_, &i)| i),
+            );
+            if let Some(&k) = index.get(sub.as_slice())
+                && subsumes(&itemsets[k], sup)
+            {
+                keep[k] = false;
+            }
+        }
+    }
+    drop(index);
+    itemsets
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(s, k)| k.then_some(s))
+        .collect()
+}
