@@ -1,4 +1,4 @@
-//! What goes together: baskets and their frequent itemsets.
+//! What goes together: baskets, their frequent itemsets and association rules.
 //!
 //! Market basket analysis asks which products customers buy together, so
 //! that a store can place them side by side, bundle them, or recommend the
@@ -18,6 +18,10 @@
 //!   TKDE* 12(3)), with a minimum support as a count or a share, a maximum
 //!   length, and a budget on the number of itemsets; equal to Borgelt's
 //!   FIM programs (pyfim) on the same data.
+//! - [`association_rules`]: rules A → C with support, confidence, lift,
+//!   leverage, conviction and Zhang's metric (mlxtend's definitions), each
+//!   tested by Fisher's exact test with Benjamini–Hochberg control of the
+//!   false-discovery rate over all candidate rules.
 //!
 //! ```
 //! use custinsight::basket::{Baskets, MinSupport, MiningParams, frequent_itemsets};
@@ -33,6 +37,8 @@
 
 mod baskets;
 mod itemsets;
+mod rules;
 
 pub use baskets::{Baskets, BasketsBuilder};
 pub use itemsets::{Itemset, ItemsetKind, Itemsets, MinSupport, MiningParams, frequent_itemsets};
+pub use rules::{Rule, RuleParams, Rules, association_rules};
