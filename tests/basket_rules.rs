@@ -9,36 +9,9 @@ use custinsight::basket::{
     frequent_itemsets,
 };
 
-/// The baskets of `tests/basket_itemsets.rs`: a 64-bit LCG, sizes 1–8, items
-/// skewed towards small ids, item 7 added to 60 % of the baskets holding 3.
-fn lcg_fimi(n: usize, n_items: u64, seed: u64) -> String {
-    let mut state = seed;
-    let mut next = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        state >> 33
-    };
-    let mut text = String::new();
-    for _ in 0..n {
-        let size = 1 + next() % 8;
-        let mut b: Vec<u64> = (0..size)
-            .map(|_| {
-                let (a, c) = (next() % n_items, next() % n_items);
-                a.min(c)
-            })
-            .collect();
-        if b.contains(&3) && next() % 10 < 6 {
-            b.push(7);
-        }
-        b.sort_unstable();
-        b.dedup();
-        let line: Vec<String> = b.iter().map(u64::to_string).collect();
-        text.push_str(&line.join(" "));
-        text.push('\n');
-    }
-    text
-}
+mod basket_data;
+
+use basket_data::{fimi, lcg_baskets};
 
 fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-9 * b.abs().max(1e-300)
@@ -46,7 +19,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn rules_equal_mlxtend_and_p_values_equal_scipy() {
-    let baskets = Baskets::parse_fimi(&lcg_fimi(400, 25, 7)).unwrap();
+    let baskets = Baskets::parse_fimi(&fimi(&lcg_baskets(400, 25, 7))).unwrap();
     let itemsets = frequent_itemsets(
         &baskets,
         &MiningParams {
