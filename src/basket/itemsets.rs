@@ -214,8 +214,11 @@ pub fn frequent_itemsets(baskets: &Baskets, params: &MiningParams) -> Result<Ite
             }
         }
     }
-    let level: Vec<(u32, Vec<u32>)> = order.iter().copied().zip(tids).collect();
+    // Entries are (rank, tid-list); ranks become item codes on output.
+    let level: Vec<(u32, Vec<u32>)> = (0..order.len() as u32).zip(tids).collect();
+    let pairs = PairCounts::of(baskets, &rank, order.len(), params.max_memory_bytes / 4);
     let search = Search {
+        pairs,
         min,
         // One item longer than reported, to judge closed and maximal ones.
         max_len: match params.kind {
@@ -241,6 +244,9 @@ pub fn frequent_itemsets(baskets: &Baskets, params: &MiningParams) -> Result<Ite
         itemsets.extend(branch?);
     }
     for s in &mut itemsets {
+        for r in &mut s.items {
+            *r = order[*r as usize];
+        }
         s.items.sort_unstable();
     }
     itemsets = match params.kind {
@@ -265,8 +271,61 @@ pub fn frequent_itemsets(baskets: &Baskets, params: &MiningParams) -> Result<Ite
     })
 }
 
+/// How many baskets hold each pair of frequent items (by rank), counted in
+/// one pass over the baskets: an extension whose last two items are not a
+/// frequent pair cannot be frequent, so its tid-lists are never intersected
+/// (Borgelt's Eclat does the same with its triangular matrix). Kept only
+/// when the matrix fits in a quarter of the memory budget.
+struct PairCounts {
+    n: usize,
+    counts: Vec<u32>,
+}
+
+impl PairCounts {
+    fn of(baskets: &Baskets, rank: &[u32], n: usize, max_bytes: u64) -> Option<PairCounts> {
+        let cells = n.checked_mul(n.saturating_sub(1))? / 2;
+        if (cells as u64).saturating_mul(4) > max_bytes || baskets.len() > u32::MAX as usize {
+            return None;
+        }
+        let mut counts = vec![0u32; cells];
+        let mut ranks = Vec::new();
+        for b in 0..baskets.len() {
+            ranks.clear();
+            ranks.extend(
+                baskets
+                    .basket(b)
+                    .iter()
+                    .map(|&i| rank[i as usize])
+                    .filter(|&r| r != u32::MAX),
+            );
+            ranks.sort_unstable();
+            for (k, &a) in ranks.iter().enumerate() {
+                // Row a starts at index(a, a + 1); (a, c) is c − a − 1 cells on.
+                let a = a as usize;
+                let start = a * (2 * n - a - 1) / 2;
+                for &c in &ranks[k + 1..] {
+                    counts[start + (c as usize - a - 1)] += 1;
+                }
+            }
+        }
+        Some(PairCounts { n, counts })
+    }
+
+    /// The cell of (a, b), a < b, in the upper triangle stored row by row.
+    fn index(n: usize, a: usize, b: usize) -> usize {
+        a * (2 * n - a - 1) / 2 + (b - a - 1)
+    }
+
+    /// Baskets holding ranks `a` and `b` (a ≠ b).
+    fn get(&self, a: u32, b: u32) -> u64 {
+        let (a, b) = if a < b { (a, b) } else { (b, a) };
+        u64::from(self.counts[Self::index(self.n, a as usize, b as usize)])
+    }
+}
+
 /// The depth-first search's settings and its shared itemset count.
 struct Search {
+    pairs: Option<PairCounts>,
     min: u64,
     max_len: usize,
     budget: u64,
@@ -310,6 +369,11 @@ impl Search {
         if prefix.len() < self.max_len {
             let next: Vec<(u32, Vec<u32>)> = level[i + 1..]
                 .iter()
+                .filter(|(j, _)| {
+                    self.pairs
+                        .as_ref()
+                        .is_none_or(|p| p.get(*item, *j) >= self.min)
+                })
                 .filter_map(|(j, other)| {
                     intersect(tids, other, self.min).map(|common| (*j, common))
                 })
