@@ -215,9 +215,19 @@ pub fn frequent_itemsets(baskets: &Baskets, params: &MiningParams) -> Result<Ite
         }
     }
     // Entries are (rank, tid-list); ranks become item codes on output.
-    let level: Vec<(u32, Vec<u32>)> = (0..order.len() as u32).zip(tids).collect();
+    let level: Vec<Entry> = (0..order.len() as u32)
+        .zip(tids)
+        .map(|(rank, tids)| Entry {
+            rank,
+            support: tids.len() as u64,
+            tids,
+        })
+        .collect();
     let pairs = PairCounts::of(baskets, &rank, order.len(), params.max_memory_bytes / 4);
     let search = Search {
+        baskets,
+        rank: &rank,
+        code: &order,
         pairs,
         min,
         // One item longer than reported, to judge closed and maximal ones.
@@ -323,8 +333,23 @@ impl PairCounts {
     }
 }
 
+/// One candidate extension: an item (by rank), the support of the prefix
+/// with it, and the baskets holding both, when it may be extended further
+/// (empty for a pair that no later item can extend: its support comes from
+/// the pair counts, and its baskets are never listed).
+struct Entry {
+    rank: u32,
+    support: u64,
+    tids: Vec<u32>,
+}
+
 /// The depth-first search's settings and its shared itemset count.
-struct Search {
+struct Search<'a> {
+    baskets: &'a Baskets,
+    /// Rank of each item code (`u32::MAX`: not frequent).
+    rank: &'a [u32],
+    /// Item code of each rank.
+    code: &'a [u32],
     pairs: Option<PairCounts>,
     min: u64,
     max_len: usize,
@@ -339,16 +364,20 @@ struct Search {
 
 const NARROW: &str = "raise the minimum support, lower the maximum length, or raise the budget";
 
-impl Search {
+impl Search<'_> {
     /// Reports `prefix + level[i]` and searches its extensions by the items after it.
     fn branch(
         &self,
-        level: &[(u32, Vec<u32>)],
+        level: &[Entry],
         i: usize,
         prefix: &mut Vec<u32>,
         out: &mut Vec<Itemset>,
     ) -> Result<()> {
-        let (item, tids) = &level[i];
+        let Entry {
+            rank,
+            support,
+            tids,
+        } = &level[i];
         if self.stopped.load(Ordering::Relaxed) {
             // Another branch failed; its error is the result.
             return Ok(());
@@ -361,26 +390,16 @@ impl Search {
                 hint: NARROW.into(),
             });
         }
-        prefix.push(*item);
+        prefix.push(*rank);
         out.push(Itemset {
             items: prefix.clone(),
-            support: tids.len() as u64,
+            support: *support,
         });
-        if prefix.len() < self.max_len {
-            let next: Vec<(u32, Vec<u32>)> = level[i + 1..]
-                .iter()
-                .filter(|(j, _)| {
-                    self.pairs
-                        .as_ref()
-                        .is_none_or(|p| p.get(*item, *j) >= self.min)
-                })
-                .filter_map(|(j, other)| {
-                    intersect(tids, other, self.min).map(|common| (*j, common))
-                })
-                .collect();
+        if prefix.len() < self.max_len && !tids.is_empty() {
+            let next = self.extensions(&level[i + 1..], *rank, tids);
             let bytes = next
                 .iter()
-                .map(|(_, t)| (std::mem::size_of::<(u32, Vec<u32>)>() + 4 * t.len()) as u64)
+                .map(|e| (std::mem::size_of::<Entry>() + 4 * e.tids.len()) as u64)
                 .sum::<u64>();
             let live = self.live_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
             let searched = if live > self.memory_budget {
@@ -399,30 +418,148 @@ impl Search {
         prefix.pop();
         Ok(())
     }
+
+    /// The frequent extensions of an itemset ending in `rank`, whose
+    /// baskets are `tids`, by the items of `later`.
+    fn extensions(&self, later: &[Entry], rank: u32, tids: &[u32]) -> Vec<Entry> {
+        // Only items that form a frequent pair with the last one can extend it.
+        let candidates: Vec<&Entry> = later
+            .iter()
+            .filter(|e| {
+                self.pairs
+                    .as_ref()
+                    .is_none_or(|p| p.get(rank, e.rank) >= self.min)
+            })
+            .collect();
+        if candidates.len() < DELIVER_FROM {
+            return candidates
+                .iter()
+                .filter_map(|e| {
+                    intersect(tids, &e.tids, self.min).map(|t| Entry {
+                        rank: e.rank,
+                        support: t.len() as u64,
+                        tids: t,
+                    })
+                })
+                .collect();
+        }
+        self.deliver(&candidates, tids)
+    }
+
+    /// The extensions by many `candidates` (ascending ranks above `rank`):
+    /// one pass over the itemset's baskets hands each basket to every
+    /// candidate in it (LCM's occurrence deliver; Uno, Kiyomi & Arimura
+    /// 2004, "LCM ver. 2", *FIMI'04*), for the cost of reading those
+    /// baskets once instead of one merge of two lists per candidate.
+    fn deliver(&self, candidates: &[&Entry], tids: &[u32]) -> Vec<Entry> {
+        BUCKET_OF.with_borrow_mut(|bucket_of| {
+            // Item code → its candidate, for this call's candidates only.
+            if bucket_of.len() < self.rank.len() {
+                bucket_of.resize(self.rank.len(), u32::MAX);
+            }
+            let code = |e: &Entry| self.code[e.rank as usize] as usize;
+            for (k, e) in candidates.iter().enumerate() {
+                bucket_of[code(e)] = k as u32;
+            }
+            // Count first: infrequent candidates get no list, frequent ones
+            // one allocation of the right size.
+            let mut counts = vec![0u32; candidates.len()];
+            for &b in tids {
+                for &c in self.baskets.basket(b as usize) {
+                    if let Some(n) = counts.get_mut(bucket_of[c as usize] as usize) {
+                        *n += 1;
+                    }
+                }
+            }
+            let mut buckets: Vec<Vec<u32>> = Vec::new();
+            for (k, e) in candidates.iter().enumerate() {
+                if u64::from(counts[k]) >= self.min {
+                    bucket_of[code(e)] = buckets.len() as u32;
+                    buckets.push(Vec::with_capacity(counts[k] as usize));
+                } else {
+                    bucket_of[code(e)] = u32::MAX;
+                }
+            }
+            for &b in tids {
+                for &c in self.baskets.basket(b as usize) {
+                    if let Some(list) = buckets.get_mut(bucket_of[c as usize] as usize) {
+                        list.push(b);
+                    }
+                }
+            }
+            for e in candidates {
+                bucket_of[code(e)] = u32::MAX;
+            }
+            candidates
+                .iter()
+                .zip(counts)
+                .filter(|&(_, n)| u64::from(n) >= self.min)
+                .zip(buckets)
+                .map(|((e, n), t)| Entry {
+                    rank: e.rank,
+                    support: u64::from(n),
+                    tids: t,
+                })
+                .collect()
+        })
+    }
 }
 
-/// The common entries of two ascending lists, or `None` as soon as fewer
-/// than `min` can be common.
+thread_local! {
+    /// Scratch of [`Search::deliver`]: each item code's bucket, `u32::MAX`
+    /// for none (all of it between calls).
+    static BUCKET_OF: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Candidates from which delivering beats intersecting one by one.
+const DELIVER_FROM: usize = 8;
+
+/// The common entries of two ascending lists, or `None` when fewer than
+/// `min` are common.
+///
+/// Lists of similar length are merged; a list eight or more times longer
+/// than the other is searched by galloping (exponential, then binary
+/// search from the last match), which costs the shorter list's length times
+/// a logarithm instead of the longer list's length.
 fn intersect(a: &[u32], b: &[u32], min: u64) -> Option<Vec<u32>> {
     let min = min as usize;
-    if a.len().min(b.len()) < min {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.len() < min {
         return None;
     }
-    let mut out = Vec::with_capacity(a.len().min(b.len()));
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        // Entries left on the shorter side bound what can still be common.
-        if out.len() + (a.len() - i).min(b.len() - j) < min {
-            return None;
-        }
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
+    let mut out = Vec::with_capacity(short.len());
+    if long.len() >= 8 * short.len() {
+        let mut from = 0;
+        for (k, &x) in short.iter().enumerate() {
+            // Entries left on the shorter side bound what can still be common.
+            if out.len() + (short.len() - k) < min {
+                return None;
             }
+            let rest = &long[from..];
+            let mut step = 1;
+            while step < rest.len() && rest[step] < x {
+                step *= 2;
+            }
+            let window = &rest[step / 2..rest.len().min(step + 1)];
+            let at = window.partition_point(|&y| y < x);
+            from += step / 2 + at;
+            if long.get(from) == Some(&x) {
+                out.push(x);
+                from += 1;
+            }
+            if from >= long.len() {
+                break;
+            }
+        }
+    } else {
+        let (mut i, mut j) = (0, 0);
+        while i < short.len() && j < long.len() {
+            let (x, y) = (short[i], long[j]);
+            if x == y {
+                out.push(x);
+            }
+            i += usize::from(x <= y);
+            j += usize::from(y <= x);
         }
     }
     (out.len() >= min).then_some(out)
