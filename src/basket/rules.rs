@@ -163,47 +163,48 @@ pub fn association_rules(itemsets: &Itemsets, params: &RuleParams) -> Result<Rul
         .map(|s| (s.items.as_slice(), s.support))
         .collect();
     let n = itemsets.n_baskets;
-    let mut candidates = Vec::new();
-    for set in itemsets.itemsets.iter().filter(|s| s.items.len() >= 2) {
-        let k = set.items.len();
-        if k >= 64 {
+    // Every split of every itemset of two or more items: first only its
+    // p-value (a candidate is its itemset and the antecedent's mask, so
+    // hundreds of thousands of candidates take little memory), then, once
+    // the false-discovery control has adjusted them all, the full measures
+    // of the rules kept.
+    let mut splits: Vec<(u32, u64)> = Vec::new();
+    let mut p = Vec::new();
+    let (mut a, mut c) = (Vec::new(), Vec::new());
+    for (k, set) in itemsets.itemsets.iter().enumerate() {
+        let len = set.items.len();
+        if len < 2 {
+            continue;
+        }
+        if len >= 64 {
             return Err(Error::InvalidInput(format!(
-                "an itemset of {k} items has more rules than can be listed; lower the maximum length"
+                "an itemset of {len} items has more rules than can be listed; lower the maximum length"
             )));
         }
-        for mask in 1u64..(1u64 << k) - 1 {
-            let (mut a, mut c) = (Vec::new(), Vec::new());
-            for (bit, &item) in set.items.iter().enumerate() {
-                if mask & (1 << bit) != 0 {
-                    a.push(item);
-                } else {
-                    c.push(item);
-                }
-            }
-            // Subsets of a frequent itemset are frequent, so both are listed.
-            let (Some(&sa), Some(&sc)) = (support.get(a.as_slice()), support.get(c.as_slice()))
-            else {
-                return Err(Error::InvalidInput(
-                    "the itemsets lack a subset of a listed itemset; mine all frequent itemsets"
-                        .into(),
-                ));
-            };
-            candidates.push(measure(a, c, set.support, sa, sc, n));
+        for mask in 1u64..(1u64 << len) - 1 {
+            let (sa, sc) = split_supports(&support, &set.items, mask, &mut a, &mut c)?;
+            p.push(fisher_greater(set.support, sa, sc, n));
+            splits.push((k as u32, mask));
         }
     }
-    let p: Vec<f64> = candidates.iter().map(|r| r.p_value).collect();
-    for (r, q) in candidates.iter_mut().zip(benjamini_hochberg(&p)) {
-        r.q_value = q;
+    let q = benjamini_hochberg(&p);
+    let tested = splits.len();
+    let mut rules = Vec::new();
+    for ((&(k, mask), &p), &q) in splits.iter().zip(&p).zip(&q) {
+        if params.max_fdr.is_some_and(|fdr| q > fdr) {
+            continue;
+        }
+        let set = &itemsets.itemsets[k as usize];
+        let (sa, sc) = split_supports(&support, &set.items, mask, &mut a, &mut c)?;
+        let confidence = set.support as f64 / sa as f64;
+        if confidence < params.min_confidence {
+            continue;
+        }
+        let rule = measure(a.clone(), c.clone(), set.support, sa, sc, n, p, q);
+        if params.min_lift.is_none_or(|l| rule.lift >= l) {
+            rules.push(rule);
+        }
     }
-    let tested = candidates.len();
-    let mut rules: Vec<Rule> = candidates
-        .into_iter()
-        .filter(|r| {
-            r.confidence >= params.min_confidence
-                && params.min_lift.is_none_or(|l| r.lift >= l)
-                && params.max_fdr.is_none_or(|q| r.q_value <= q)
-        })
-        .collect();
     rules.sort_by(|x, y| {
         y.support_count
             .cmp(&x.support_count)
@@ -214,8 +215,45 @@ pub fn association_rules(itemsets: &Itemsets, params: &RuleParams) -> Result<Rul
     Ok(Rules { rules, tested })
 }
 
-/// The measures of A → C from the counts (q-value filled in later).
-fn measure(antecedent: Vec<u32>, consequent: Vec<u32>, sx: u64, sa: u64, sc: u64, n: u64) -> Rule {
+/// Splits `items` by `mask` into the antecedent `a` (bits set) and the
+/// consequent `c`, and returns their supports.
+fn split_supports(
+    support: &HashMap<&[u32], u64>,
+    items: &[u32],
+    mask: u64,
+    a: &mut Vec<u32>,
+    c: &mut Vec<u32>,
+) -> Result<(u64, u64)> {
+    a.clear();
+    c.clear();
+    for (bit, &item) in items.iter().enumerate() {
+        if mask & (1 << bit) != 0 {
+            a.push(item);
+        } else {
+            c.push(item);
+        }
+    }
+    // Subsets of a frequent itemset are frequent, so both are listed.
+    match (support.get(a.as_slice()), support.get(c.as_slice())) {
+        (Some(&sa), Some(&sc)) => Ok((sa, sc)),
+        _ => Err(Error::InvalidInput(
+            "the itemsets lack a subset of a listed itemset; mine all frequent itemsets".into(),
+        )),
+    }
+}
+
+/// The measures of A → C from the counts, with its p- and q-value.
+#[allow(clippy::too_many_arguments)] // the counts of a 2×2 table and its tests
+fn measure(
+    antecedent: Vec<u32>,
+    consequent: Vec<u32>,
+    sx: u64,
+    sa: u64,
+    sc: u64,
+    n: u64,
+    p_value: f64,
+    q_value: f64,
+) -> Rule {
     let nf = n as f64;
     let (s_x, s_a, s_c) = (sx as f64 / nf, sa as f64 / nf, sc as f64 / nf);
     let confidence = s_x / s_a;
@@ -241,8 +279,8 @@ fn measure(antecedent: Vec<u32>, consequent: Vec<u32>, sx: u64, sa: u64, sc: u64
         } else {
             leverage / denominator
         },
-        p_value: fisher_greater(sx, sa, sc, n),
-        q_value: f64::NAN,
+        p_value,
+        q_value,
     }
 }
 
