@@ -276,7 +276,8 @@ fn run(args: &Args) -> custinsight::Result<()> {
     };
     let ((xt, yt), (xv, yv)) = (pick(&train), pick(&valid));
     let started = Instant::now();
-    let fitted = fit(args, &data.names, &xt, &yt)?;
+    let fitted = fit(args, &data.names, &xt, &yt)
+        .map_err(|e| common::naming_column(e, &args.label_col, &["label"]))?;
     let calibrator = match args.calibrate {
         Some(method) => {
             let (xc, yc) = pick(&calibration_rows);

@@ -277,7 +277,9 @@ fn run(args: &Args) -> custinsight::Result<()> {
             outcome: &yt,
             feature_names: &rows.names,
         },
-    )?;
+    )
+    .map_err(|e| common::naming_column(e, &args.treatment_col, &["treated", "control"]))
+    .map_err(|e| common::naming_column(e, &args.outcome_col, &["label"]))?;
     let fit_seconds = started.elapsed().as_secs_f64();
     let uplift = model.predict(xv.view())?;
     // Each treatment against the control, on the held-out rows of the two arms.

@@ -181,6 +181,27 @@ fn bad_invocations_fail_on_stderr() {
     let (ok, _, stderr) = run(&["--train", &p, "--label-col", "nope"]);
     assert!(!ok);
     assert!(stderr.contains("nope"), "{stderr}");
+    // A label with one class: the error names the label column.
+    let one_class = dir.join("one_class.csv");
+    let rows: String = (0..200).map(|i| format!("c{i},{},0\n", i % 17)).collect();
+    std::fs::write(&one_class, format!("id,recency,bought\n{rows}")).unwrap();
+    let q = one_class.display().to_string();
+    for model in ["logistic", "gbm"] {
+        let (ok, json, stderr) = run(&[
+            "--train",
+            &q,
+            "--label-col",
+            "bought",
+            "--id-col",
+            "id",
+            "--model",
+            model,
+            "--json",
+        ]);
+        assert!(!ok && json.is_null(), "{model}");
+        assert!(stderr.contains("column `bought`"), "{model}: {stderr}");
+        assert!(stderr.contains("positive"), "{model}: {stderr}");
+    }
     // --score without --scores-out is refused by the argument parser.
     let (ok, _, _) = run(&["--train", &p, "--label-col", "bought", "--score", &p]);
     assert!(!ok);

@@ -199,4 +199,5 @@ fn numeric_outcomes_and_experiments_without_treated_units() {
     ]);
     assert!(!ok);
     assert!(stderr.contains("treated units"), "{stderr}");
+    assert!(stderr.contains("column `arm`"), "{stderr}");
 }

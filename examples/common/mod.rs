@@ -46,3 +46,27 @@ pub fn warn_rejections(path: &std::path::Path, report: &custinsight::ingest::Ing
         eprintln!("  line {} [{}] {}", r.line, r.field, r.reason);
     }
 }
+
+/// `error` with the input column it is about named, when it is a
+/// [`custinsight::Error::TooFew`] counting something in that column (its
+/// description contains one of `about`): the library counts rows of a class
+/// or an arm, the program knows which column holds them.
+#[allow(dead_code)]
+pub fn naming_column(
+    error: custinsight::Error,
+    column: &str,
+    about: &[&str],
+) -> custinsight::Error {
+    match error {
+        custinsight::Error::TooFew {
+            what,
+            minimum,
+            found,
+        } if about.iter().any(|a| what.contains(a)) => custinsight::Error::TooFew {
+            what: format!("column `{column}`: {what}"),
+            minimum,
+            found,
+        },
+        other => other,
+    }
+}
