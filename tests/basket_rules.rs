@@ -11,7 +11,7 @@ use custinsight::basket::{
 
 mod basket_data;
 
-use basket_data::{fimi, lcg_baskets};
+use basket_data::{fimi, lcg, lcg_baskets};
 
 fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-9 * b.abs().max(1e-300)
@@ -92,13 +92,7 @@ fn rules_equal_mlxtend_and_p_values_equal_scipy() {
 /// pass the confidence threshold.
 #[test]
 fn chance_rules_do_not_survive_the_significance_filter() {
-    let mut state = 99u64;
-    let mut next = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        state >> 33
-    };
+    let mut next = lcg(99);
     let mut text = String::new();
     for _ in 0..2_000 {
         let items: Vec<String> = (0..12)

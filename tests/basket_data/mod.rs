@@ -6,17 +6,22 @@
 
 use std::collections::BTreeMap;
 
-/// Baskets from a 64-bit LCG; `ref_pyfim.py` draws the
-/// same ones in Python: sizes 1–8, items skewed towards small ids (the
-/// smaller of two draws), and item 7 added to 60 % of the baskets holding 3.
-pub fn lcg_baskets(n: usize, n_items: u64, seed: u64) -> Vec<Vec<u64>> {
+/// Knuth's MMIX linear congruential generator: the upper 31 bits of each state.
+pub fn lcg(seed: u64) -> impl FnMut() -> u64 {
     let mut state = seed;
-    let mut next = || {
+    move || {
         state = state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         state >> 33
-    };
+    }
+}
+
+/// Baskets from a 64-bit LCG; `ref_pyfim.py` draws the
+/// same ones in Python: sizes 1–8, items skewed towards small ids (the
+/// smaller of two draws), and item 7 added to 60 % of the baskets holding 3.
+pub fn lcg_baskets(n: usize, n_items: u64, seed: u64) -> Vec<Vec<u64>> {
+    let mut next = lcg(seed);
     (0..n)
         .map(|_| {
             let size = 1 + next() % 8;
