@@ -13,6 +13,9 @@
 //!   proportion to the (basket, item) pairs; from names, or from the FIMI
 //!   text format (one basket per line) that the reference implementations
 //!   read.
+//! - [`order_baskets`] and [`customer_baskets`]: the products of each
+//!   order, or each customer's products across orders, from the line items
+//!   a [`crate::store::CustomerBase`] keeps, with whose each basket is.
 //! - [`frequent_itemsets`]: all, closed or maximal frequent itemsets by
 //!   Eclat (Zaki 2000, "Scalable algorithms for association mining", *IEEE
 //!   TKDE* 12(3)), with a minimum support as a count or a share, a maximum
@@ -37,8 +40,10 @@
 
 mod baskets;
 mod itemsets;
+mod orders;
 mod rules;
 
 pub use baskets::{Baskets, BasketsBuilder};
 pub use itemsets::{Itemset, ItemsetKind, Itemsets, MinSupport, MiningParams, frequent_itemsets};
+pub use orders::{BaseBaskets, customer_baskets, order_baskets};
 pub use rules::{Rule, RuleParams, Rules, association_rules};
