@@ -13,7 +13,7 @@ fn order(customer: &str, id: &str, at: &str, amount: &str, products: &[&str]) ->
         id,
         CustomerId::new(customer).unwrap(),
         at.parse().unwrap(),
-        Money::parse(amount, eur.clone()).unwrap(),
+        Money::parse(amount, eur).unwrap(),
         Channel::Web,
     );
     t.line_items = products
@@ -22,7 +22,7 @@ fn order(customer: &str, id: &str, at: &str, amount: &str, products: &[&str]) ->
             product_id: (*p).into(),
             category: None,
             quantity: 1.0,
-            unit_price: Money::parse("1.00", eur.clone()).unwrap(),
+            unit_price: Money::parse("1.00", eur).unwrap(),
         })
         .collect();
     if amount.starts_with('-') {

@@ -33,13 +33,13 @@ pub struct BaseBaskets {
 ///     product_id: p.into(),
 ///     category: None,
 ///     quantity: 1.0,
-///     unit_price: Money::parse("5.00", eur.clone()).unwrap(),
+///     unit_price: Money::parse("5.00", eur).unwrap(),
 /// };
 /// let mut order = Transaction::new(
 ///     "o1",
 ///     CustomerId::new("c1")?,
 ///     "2024-03-01T10:00:00Z".parse().unwrap(),
-///     Money::parse("10.00", eur.clone())?,
+///     Money::parse("10.00", eur)?,
 ///     Channel::Web,
 /// );
 /// order.line_items = vec![item("printer"), item("ink")];
