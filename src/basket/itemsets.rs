@@ -185,11 +185,19 @@ impl Itemsets {
 /// ```
 ///
 /// # Errors
-/// [`MiningParams::check`]'s errors; [`Error::Budget`] when the search
+/// [`MiningParams::check`]'s errors; [`Error::Capacity`] for 2³² baskets or
+/// more; [`Error::Budget`] when the search
 /// would produce more than `max_itemsets` itemsets or hold more than
 /// `max_memory_bytes` of tid-lists.
 pub fn frequent_itemsets(baskets: &Baskets, params: &MiningParams) -> Result<Itemsets> {
     params.check()?;
+    if u32::try_from(baskets.len()).is_err() {
+        // Baskets are numbered by 32-bit ids in the tid-lists.
+        return Err(Error::Capacity(format!(
+            "{} baskets; mine at most 2^32 - 1 at a time",
+            baskets.len()
+        )));
+    }
     let min = params.min_count(baskets.len());
     let counts = baskets.item_counts();
     // Frequent items, least frequent first: the search then extends each
